@@ -1,0 +1,98 @@
+/**
+ * The Driver interface: the only place where the control plane meets an isolation backend.
+ *
+ * Vocabulary: a *sandbox* is one isolated Linux environment whose PID 1 is the agent (envd). Its root filesystem is an overlay
+ * of read-only *layers* (a template's rootfs and the layers derived from it) under a per-sandbox writable layer.
+ *
+ * Lifecycle and which call is allowed in which state:
+ *
+ *     (none) --create--> running --freeze--> frozen --thaw--> running
+ *                        running --checkpoint--> (none, image on disk) --restore--> running
+ *                        running|frozen --destroy--> (none)
+ *
+ * - `create` either returns a running sandbox whose agent already listens, or throws and leaves nothing behind.
+ * - `destroy` is idempotent: destroying an unknown or half-made sandbox succeeds and removes whatever is left of it.
+ * - `list` reports the sandboxes that are still alive on this host, e.g. after a control-plane restart (re-adoption), and
+ *   removes the leftovers of dead ones.
+ * - Optional capabilities (freeze/thaw, checkpoint/restore) are separate interfaces; check with the `has*` guards.
+ *
+ * Drivers receive all configuration through their constructor, never from globals or the environment.
+ */
+
+/** Resource limits and identity for one sandbox. */
+export interface SandboxSpec {
+  /** Unique sandbox id; also the name of every host object the driver makes for it. */
+  sandboxId: string;
+  /** Read-only rootfs layers, topmost first (overlayfs `lowerdir` order). Absolute host paths. */
+  layers: string[];
+  cpuCount: number;
+  memoryMB: number;
+  /** Upper limit on the writable layer, in MiB (0 = unlimited). */
+  diskMB: number;
+  /** Upper limit on the number of processes (0 = the driver's default). */
+  pidsMax?: number;
+  /** Route and NAT to the outside world; false = only the host end of the sandbox's link is reachable. */
+  internetAccess: boolean;
+  hostname?: string;
+}
+
+/** What the control plane needs to talk to a live sandbox. */
+export interface SandboxRuntimeInfo {
+  sandboxId: string;
+  /** Host PID of the sandbox's init (the agent). */
+  pid: number;
+  /** Address of the sandbox as seen from the host (e.g. its veth IP); user ports are reached at `address:port`. */
+  address: string;
+  /** Base URL of the agent, e.g. `http://10.13.0.2:49983`. */
+  envdUrl: string;
+  startedAt: Date;
+}
+
+/** Point-in-time resource usage, read from the cgroup and the writable layer. */
+export interface SandboxStats {
+  /** Cumulative CPU time in nanoseconds. */
+  cpuUsageNs: number;
+  cpuCount: number;
+  memoryUsedBytes: number;
+  memoryCacheBytes: number;
+  memoryLimitBytes: number;
+  diskUsedBytes: number;
+  diskLimitBytes: number;
+  pids: number;
+}
+
+export interface Driver {
+  readonly name: string;
+  create(spec: SandboxSpec): Promise<SandboxRuntimeInfo>;
+  list(): Promise<SandboxRuntimeInfo[]>;
+  destroy(sandboxId: string): Promise<void>;
+  stats(sandboxId: string): Promise<SandboxStats>;
+}
+
+/** Optional: suspend every process of a sandbox in place (memory stays resident). */
+export interface Freezer {
+  freeze(sandboxId: string): Promise<void>;
+  thaw(sandboxId: string): Promise<void>;
+}
+
+/** Optional: save a sandbox's processes and writable layer to a directory and bring them back later, maybe elsewhere. */
+export interface Checkpointer {
+  /** Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`). */
+  checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean }): Promise<void>;
+  restore(spec: SandboxSpec, imageDir: string): Promise<SandboxRuntimeInfo>;
+}
+
+export const hasFreezer = (d: Driver): d is Driver & Freezer => typeof (d as Partial<Freezer>).freeze === 'function';
+export const hasCheckpointer = (d: Driver): d is Driver & Checkpointer =>
+  typeof (d as Partial<Checkpointer>).checkpoint === 'function';
+
+/** Errors a driver throws, so the control plane can map them once. */
+export class DriverError extends Error {
+  constructor(
+    readonly kind: 'not_found' | 'resource_exhausted' | 'failed_precondition' | 'internal',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}

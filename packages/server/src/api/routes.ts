@@ -1,0 +1,70 @@
+/**
+ * The REST surface as one table: each row parses nothing beyond what the spec validated and calls one service method.
+ */
+import type { Route } from '../http/router.js';
+import type { SandboxService } from '../services/sandbox-service.js';
+import type { TemplateService } from '../services/template-service.js';
+import { templateToApi } from './views.js';
+
+export interface Services {
+  sandboxes: SandboxService;
+  templates: TemplateService;
+}
+
+export function routes(s: Services): Route[] {
+  return [
+    { method: 'GET', path: '/health', auth: false, handler: () => ({ status: 204 }) },
+
+    { method: 'POST', path: '/sandboxes', handler: async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) }) },
+    {
+      method: 'GET',
+      path: '/sandboxes',
+      handler: async (c) => {
+        const page = await s.sandboxes.list({ metadata: c.query.metadata, state: ['running'], limit: 100 });
+        return { status: 200, body: page.items };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v2/sandboxes',
+      handler: async (c) => {
+        const page = await s.sandboxes.list(c.query);
+        return { status: 200, body: page.items, headers: page.nextToken ? { 'X-Next-Token': page.nextToken } : {} };
+      },
+    },
+    { method: 'GET', path: '/sandboxes/{sandboxID}', handler: async (c) => ({ status: 200, body: await s.sandboxes.detail(c.params.sandboxID) }) },
+    {
+      method: 'DELETE',
+      path: '/sandboxes/{sandboxID}',
+      handler: async (c) => {
+        await s.sandboxes.kill(c.params.sandboxID);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/timeout',
+      handler: async (c) => {
+        await s.sandboxes.setTimeout(c.params.sandboxID, c.body.timeout);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/refreshes',
+      handler: async (c) => {
+        await s.sandboxes.refresh(c.params.sandboxID, c.body.duration);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/connect',
+      handler: async (c) => {
+        const r = await s.sandboxes.connect(c.params.sandboxID, c.body.timeout);
+        return { status: r.resumed ? 201 : 200, body: r.sandbox };
+      },
+    },
+    { method: 'GET', path: '/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
+  ];
+}

@@ -1,0 +1,124 @@
+/**
+ * The HTTP front door: one listener for the REST API, the sandbox ingress (by header or host name) and, later, the
+ * console. Decides which of those a request is for, authenticates API calls, parses and validates JSON, and turns every
+ * thrown error into an E2B-style `{code, message}` body.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
+import { ApiError, invalid, toHttpError } from './errors.js';
+import { OpenApi } from './http/openapi.js';
+import { Router, type Route } from './http/router.js';
+import { ingressTarget, type IngressTarget } from './ingress/route.js';
+import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
+import { ENVD_PORT } from './constants.js';
+
+const MAX_JSON_BYTES = 1 << 20;
+
+export interface AppOptions {
+  apiKey: string;
+  routes: Route[];
+  ingress: IngressDeps;
+  openapi?: OpenApi;
+  log?: (msg: string) => void;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  if (res.headersSent) return void res.destroy();
+  if (body === undefined || status === 204) {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers });
+  res.end(data);
+}
+
+function sendError(res: ServerResponse, err: unknown) {
+  const { status, body } = toHttpError(err);
+  sendJson(res, status, body);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_JSON_BYTES) throw invalid(`request body is larger than ${MAX_JSON_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw invalid(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function checkApiKey(req: IncomingMessage, apiKey: string) {
+  let given = req.headers['x-api-key'];
+  if (Array.isArray(given)) given = given[0];
+  const auth = req.headers.authorization;
+  if (!given && auth?.startsWith('Bearer ')) given = auth.slice(7);
+  if (!given) throw new ApiError('unauthenticated', 'missing API key: send it in the X-API-Key header');
+  const a = Buffer.from(given);
+  const b = Buffer.from(apiKey);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new ApiError('unauthenticated', 'invalid API key');
+}
+
+/** `/sandboxes/{id}/files`: signed download/upload URLs that work without DNS set-up; forwarded to the agent's /files. */
+const FILES_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/files$/;
+
+export function createApp(opts: AppOptions): http.Server {
+  const openapi = opts.openapi ?? new OpenApi();
+  const router = new Router(opts.routes);
+
+  const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const match = router.match(req.method ?? 'GET', url.pathname);
+    if (match === 'methodNotAllowed') throw new ApiError('invalid_argument', `method ${req.method} is not allowed on ${url.pathname}`);
+    if (!match) throw new ApiError('not_found', `no route for ${req.method} ${url.pathname}`);
+    if (match.route.auth !== false) checkApiKey(req, opts.apiKey);
+    const op = openapi.operation(match.route.method, match.route.path);
+    const query = openapi.validateQuery(op, url.searchParams);
+    const raw = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readJson(req);
+    const body = op.body || op.bodyRequired ? openapi.validateBody(op, raw) : raw;
+    const reply = await match.route.handler({ params: match.params, query, body, req });
+    sendJson(res, reply.status, reply.body, reply.headers);
+  };
+
+  const server = http.createServer(async (req, res) => {
+    try {
+      const target = ingressTarget(req.headers);
+      if (target) return await proxyHttp(opts.ingress, target, req, res);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const files = FILES_ROUTE.exec(url.pathname);
+      if (files) {
+        req.url = `/files${url.search}`;
+        return await proxyHttp(opts.ingress, { sandboxId: files[1], port: ENVD_PORT }, req, res);
+      }
+      await handleApi(req, res, url);
+    } catch (err) {
+      if (!(err instanceof ApiError)) opts.log?.(`error on ${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
+      sendError(res, err);
+    }
+  });
+
+  server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const target: IngressTarget | undefined = ingressTarget(req.headers);
+    try {
+      if (!target) throw new ApiError('not_found', `no WebSocket route for ${req.url}`);
+      await proxyUpgrade(opts.ingress, target, req, socket, head);
+    } catch (err) {
+      const { status, body } = toHttpError(err);
+      const data = JSON.stringify(body);
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(data)}\r\nconnection: close\r\n\r\n${data}`);
+    }
+  });
+
+  // Command streams can run for hours: no request timeout; idle keep-alive sockets still close.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}

@@ -1,0 +1,41 @@
+/**
+ * Server configuration, read once from the environment by the entry point and passed down explicitly.
+ * Every variable is documented in the README ("Configuration").
+ */
+import path from 'node:path';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** Root of all state: database, templates, sandbox runtime dirs. */
+  dataDir: string;
+  /** Public domain used to build sandbox host names (`<id>-<port>.<domain>`), e.g. `localhost:3000`. */
+  domain: string;
+  /** API key from the environment; when absent one is generated on first start and stored. */
+  apiKey?: string;
+  /** PostgreSQL URL; SQLite in dataDir when absent. */
+  databaseUrl?: string;
+  /** Shared cache for built root filesystems (speeds up first start of fresh data dirs). */
+  cacheDir: string;
+  /** Default sandbox timeout when a request does not give one, in ms (E2B's API default: 15 s). */
+  defaultTimeoutMs: number;
+  /** Interval of the lifecycle sweep, in ms. */
+  sweepIntervalMs: number;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const host = env.TENSOR_BOX_HOST || '127.0.0.1';
+  const port = Number(env.TENSOR_BOX_PORT || 3000);
+  const dataDir = path.resolve(env.TENSOR_BOX_DATA_DIR || './.tensor-box');
+  return {
+    host,
+    port,
+    dataDir,
+    domain: env.TENSOR_BOX_PUBLIC_DOMAIN || `localhost:${port}`,
+    apiKey: env.TENSOR_BOX_API_KEY || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    cacheDir: path.resolve(env.TENSOR_BOX_CACHE_DIR || '/var/cache/tensor-box'),
+    defaultTimeoutMs: 15_000,
+    sweepIntervalMs: Number(env.TENSOR_BOX_SWEEP_MS || 1000),
+  };
+}

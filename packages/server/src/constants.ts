@@ -1,0 +1,2 @@
+/** Constants shared across the server. */
+export const ENVD_PORT = 49983;

@@ -1,0 +1,63 @@
+/**
+ * A tiny router: a table of `{method, path, handler}` where paths use the spec's `{param}` syntax. The route's path is
+ * also the key of its operation in spec/openapi.yaml, which validates its body and query.
+ */
+import type { IncomingMessage } from 'node:http';
+
+export interface RequestContext {
+  params: Record<string, string>;
+  query: Record<string, any>;
+  body: any;
+  req: IncomingMessage;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Path template as in the spec, e.g. `/sandboxes/{sandboxID}`. */
+  path: string;
+  /** Requires the API key (default true). */
+  auth?: boolean;
+  handler(ctx: RequestContext): Promise<Reply> | Reply;
+}
+
+interface Compiled {
+  route: Route;
+  regex: RegExp;
+  names: string[];
+}
+
+export class Router {
+  private compiled: Compiled[];
+
+  constructor(routes: Route[]) {
+    this.compiled = routes.map((route) => {
+      const names: string[] = [];
+      const pattern = route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(\w+)\\?\}|\{(\w+)\}/g, (_m, a, b) => {
+        names.push(a ?? b);
+        return '([^/]+)';
+      });
+      return { route, names, regex: new RegExp(`^${pattern}$`) };
+    });
+  }
+
+  /** The route for a method and path; `methodNotAllowed` when the path exists under another method. */
+  match(method: string, pathname: string): { route: Route; params: Record<string, string> } | 'methodNotAllowed' | undefined {
+    let pathMatched = false;
+    for (const c of this.compiled) {
+      const m = c.regex.exec(pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (c.route.method !== method) continue;
+      const params: Record<string, string> = {};
+      c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
+      return { route: c.route, params };
+    }
+    return pathMatched ? 'methodNotAllowed' : undefined;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The sandbox ingress: forwards HTTP requests (including streams) and WebSocket/upgrade connections to a port inside a
+ * sandbox, at the address the runtime reported. Keep-alive agents per target keep the hop cheap.
+ *
+ * Requests never carry the caller's API key into the sandbox, and the agent's internal routes are refused.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ApiError } from '../errors.js';
+import type { SandboxRecord } from '../store/store.js';
+import { ENVD_PORT } from '../constants.js';
+import { isPublicEnvdPath, type IngressTarget } from './route.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-api-key',
+]);
+
+export interface IngressDeps {
+  /** Finds the running sandbox for a target (resuming it when policy allows), or throws an ApiError. */
+  lookup(target: IngressTarget): Promise<SandboxRecord>;
+  /** Activity hook (inactivity timeout). */
+  touch(s: SandboxRecord): void;
+}
+
+const agents = new Map<string, http.Agent>();
+function agentFor(address: string): http.Agent {
+  let a = agents.get(address);
+  if (!a) {
+    a = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+    agents.set(address, a);
+  }
+  return a;
+}
+
+/** Drops pooled connections to a sandbox that is gone. */
+export function forgetAddress(address: string): void {
+  agents.get(address)?.destroy();
+  agents.delete(address);
+}
+
+function checkPath(target: IngressTarget, url: string) {
+  if (target.port === ENVD_PORT && !isPublicEnvdPath(url)) {
+    throw new ApiError('permission_denied', `path ${url.split('?')[0]} of the sandbox agent is internal`);
+  }
+}
+
+function forwardHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+  out['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+  return out;
+}
+
+export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  checkPath(target, req.url ?? '/');
+  const s = await deps.lookup(target);
+  deps.touch(s);
+  const address = s.runtime!.address;
+  await new Promise<void>((resolve) => {
+    const upstream = http.request(
+      {
+        host: address,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: forwardHeaders(req),
+        agent: agentFor(address),
+      },
+      (up) => {
+        const headers = { ...up.headers };
+        delete headers['connection'];
+        delete headers['keep-alive'];
+        delete headers['transfer-encoding'];
+        res.writeHead(up.statusCode ?? 502, headers);
+        res.flushHeaders();
+        up.pipe(res);
+        up.on('end', resolve);
+        up.on('error', () => {
+          res.destroy();
+          resolve();
+        });
+      },
+    );
+    upstream.on('error', (err) => {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 502, message: `sandbox ${target.sandboxId} port ${target.port} is not reachable: ${err.message}`, error_code: 'unavailable' }));
+      } else res.destroy();
+      resolve();
+    });
+    // A client that goes away aborts the upstream request, so the sandbox sees the disconnect (envd keeps the process).
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  });
+}
+
+/** Forwards an upgrade request (WebSocket or other) as raw bytes after the request head. */
+export async function proxyUpgrade(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  checkPath(target, req.url ?? '/');
+  const s = await deps.lookup(target);
+  deps.touch(s);
+  const upstream = net.connect({ host: s.runtime!.address, port: target.port });
+  upstream.setNoDelay(true);
+  const lines = [`${req.method} ${req.url} HTTP/1.1`];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i].toLowerCase() === 'x-api-key') continue;
+    lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  }
+  upstream.on('connect', () => {
+    upstream.write(lines.join('\r\n') + '\r\n\r\n');
+    if (head.length) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+  const close = () => {
+    upstream.destroy();
+    socket.destroy();
+  };
+  upstream.on('error', () => {
+    if (!upstream.readyState || upstream.connecting) {
+      socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ code: 502, message: `sandbox port ${target.port} is not reachable` })}`);
+    }
+    close();
+  });
+  socket.on('error', close);
+  socket.on('close', close);
+  upstream.on('close', close);
+}

@@ -1,0 +1,45 @@
+/**
+ * Which sandbox port a request is for. Three spellings are accepted:
+ *  - headers `E2b-Sandbox-Id` + `E2b-Sandbox-Port` (E2B's SDKs, and ours, when the API URL is an IP or localhost);
+ *  - host `<sandboxId>-<port>.<domain>` (the seeds' getHost);
+ *  - host `<port>-<sandboxId>.<domain>` (E2B's getHost).
+ * Sandbox IDs start with a letter, so the port side (all digits) is unambiguous.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface IngressTarget {
+  sandboxId: string;
+  port: number;
+}
+
+const ID = /^[a-z][a-z0-9]{3,63}$/;
+const PORT = /^\d{1,5}$/;
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function ingressTarget(headers: IncomingHttpHeaders): IngressTarget | undefined {
+  const id = header(headers, 'e2b-sandbox-id');
+  const port = header(headers, 'e2b-sandbox-port');
+  if (id && port && PORT.test(port)) return { sandboxId: id, port: Number(port) };
+
+  const host = header(headers, 'host');
+  if (!host) return undefined;
+  const label = host.split('.')[0];
+  if (label === host || !label.includes('-')) return undefined;
+  const dash = label.indexOf('-');
+  const a = label.slice(0, dash);
+  const b = label.slice(dash + 1);
+  if (ID.test(a) && PORT.test(b)) return { sandboxId: a, port: Number(b) };
+  if (PORT.test(a) && ID.test(b)) return { sandboxId: b, port: Number(a) };
+  return undefined;
+}
+
+/** envd routes that may be reached from outside; everything else on the agent port (e.g. /init) is internal. */
+const ENVD_PUBLIC = [/^\/process\.Process\//, /^\/filesystem\.Filesystem\//, /^\/files(\?|$)/, /^\/health(\?|$)/, /^\/metrics(\?|$)/, /^\/envs(\?|$)/];
+
+export function isPublicEnvdPath(url: string): boolean {
+  return ENVD_PUBLIC.some((r) => r.test(url));
+}

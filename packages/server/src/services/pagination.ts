@@ -1,0 +1,24 @@
+/** Opaque list cursors: base64url JSON of the last item's sort key. */
+import { invalid } from '../errors.js';
+
+export function encodeCursor(key: object): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor<T>(token: string, check: (v: any) => boolean): T {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (check(v)) return v as T;
+  } catch {
+    /* fall through */
+  }
+  throw invalid('nextToken is not a valid cursor');
+}
+
+/** Parses E2B's metadata filter: a URL-encoded query string `k=v&k2=v2`. */
+export function parseMetadataQuery(raw: string | undefined): Record<string, string> | undefined {
+  if (!raw) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(raw)) out[k] = v;
+  return out;
+}

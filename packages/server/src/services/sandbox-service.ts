@@ -1,0 +1,262 @@
+/**
+ * Sandbox lifecycle: create, list, inspect, kill, timeouts, connect, and the reconciliation with the runtime after a
+ * restart. Every public method is one API operation; routes only parse and call these.
+ *
+ * Timeouts: each sandbox has an inactivity timeout (`timeoutMs`). `endAt` is when the lifecycle sweep acts on it;
+ * activity through the ingress pushes `endAt` to at least now + timeoutMs; `setTimeout` sets it outright (may shorten);
+ * `refresh` and `connect` only ever extend it.
+ */
+import type { Driver, SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { ApiError, invalid, notFound } from '../errors.js';
+import { newAccessToken, newSandboxId } from '../ids.js';
+import type { SandboxRecord, SandboxState, Store } from '../store/store.js';
+import type { components } from '../api/schema.gen.js';
+import { envdInit } from './envd-client.js';
+import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
+import type { TemplateService } from './template-service.js';
+
+type NewSandbox = components['schemas']['NewSandbox'];
+type Sandbox = components['schemas']['Sandbox'];
+type SandboxDetail = components['schemas']['SandboxDetail'];
+type ListedSandbox = components['schemas']['ListedSandbox'];
+
+export const ENVD_VERSION = '0.4.2';
+export const DEFAULT_USER = 'user';
+export const DEFAULT_WORKDIR = '/home/user';
+
+export interface SandboxServiceOptions {
+  store: Store;
+  driver: Driver;
+  templates: TemplateService;
+  /** Public domain for sandbox host names. */
+  domain: string;
+  log?: (msg: string) => void;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextToken?: string;
+}
+
+export class SandboxService {
+  /** Last time activity pushed endAt, per sandbox, to write at most once a second. */
+  private lastTouch = new Map<string, number>();
+  /** Sandboxes being killed right now, so concurrent kills and sweeps don't race. */
+  private killing = new Map<string, Promise<void>>();
+
+  constructor(private opts: SandboxServiceOptions) {}
+
+  private log(msg: string) {
+    this.opts.log?.(msg);
+  }
+
+  async create(req: NewSandbox): Promise<Sandbox> {
+    const template = await this.opts.templates.resolve(req.templateID);
+    const sandboxId = newSandboxId();
+    const secure = req.secure ?? false;
+    const accessToken = secure ? newAccessToken() : undefined;
+    const timeoutMs = (req.timeout ?? 15) * 1000;
+    for (const [k, v] of Object.entries(req.envVars ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
+      if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
+    }
+    const info = await this.opts.driver.create({
+      sandboxId,
+      layers: template.layers,
+      cpuCount: template.cpuCount,
+      memoryMB: template.memoryMB,
+      diskMB: template.diskSizeMB,
+      internetAccess: req.allow_internet_access ?? true,
+      hostname: sandboxId,
+    });
+    try {
+      await envdInit(info.envdUrl, {
+        envVars: req.envVars ?? {},
+        accessToken,
+        defaultUser: DEFAULT_USER,
+        defaultWorkdir: DEFAULT_WORKDIR,
+      });
+      const now = Date.now();
+      const record: SandboxRecord = {
+        sandboxId,
+        templateId: template.templateId,
+        alias: template.names[0],
+        state: 'running',
+        startedAt: now,
+        endAt: now + timeoutMs,
+        timeoutMs,
+        cpuCount: template.cpuCount,
+        memoryMB: template.memoryMB,
+        diskSizeMB: template.diskSizeMB,
+        metadata: req.metadata ?? {},
+        envVars: req.envVars ?? {},
+        onTimeout: req.autoPause ? 'pause' : 'kill',
+        autoResume: req.autoResume?.enabled ?? false,
+        envdAccessToken: accessToken,
+        allowInternetAccess: req.allow_internet_access ?? true,
+        runtime: runtimeOf(info),
+      };
+      await this.opts.store.insertSandbox(record);
+    } catch (err) {
+      await this.opts.driver.destroy(sandboxId).catch(() => {});
+      throw err;
+    }
+    this.opts.templates.recordSpawn(template).catch(() => {});
+    this.log(`sandbox ${sandboxId} created from ${template.templateId}`);
+    return this.toSandbox((await this.opts.store.getSandbox(sandboxId))!);
+  }
+
+  /** The record of a live (running or paused) sandbox, or NotFound. */
+  async get(sandboxId: string): Promise<SandboxRecord> {
+    const s = await this.opts.store.getSandbox(sandboxId);
+    if (!s) throw notFound(`sandbox '${sandboxId}' not found`);
+    return s;
+  }
+
+  async detail(sandboxId: string): Promise<SandboxDetail> {
+    const s = await this.get(sandboxId);
+    return {
+      ...this.toListed(s),
+      envdAccessToken: s.envdAccessToken,
+      domain: this.opts.domain,
+      allowInternetAccess: s.allowInternetAccess,
+      lifecycle: { onTimeout: s.onTimeout, autoResume: s.autoResume },
+    };
+  }
+
+  async list(query: { metadata?: string; state?: SandboxState[]; limit?: number; nextToken?: string }): Promise<Page<ListedSandbox>> {
+    const limit = query.limit ?? 100;
+    const after = query.nextToken
+      ? decodeCursor<{ startedAt: number; sandboxId: string }>(
+          query.nextToken,
+          (v) => typeof v?.startedAt === 'number' && typeof v?.sandboxId === 'string',
+        )
+      : undefined;
+    const rows = await this.opts.store.listSandboxes({
+      states: query.state?.length ? query.state : ['running', 'paused'],
+      metadata: parseMetadataQuery(query.metadata),
+      after,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((s) => this.toListed(s)),
+      nextToken: rows.length > limit && last ? encodeCursor({ startedAt: last.startedAt, sandboxId: last.sandboxId }) : undefined,
+    };
+  }
+
+  async kill(sandboxId: string): Promise<void> {
+    const pending = this.killing.get(sandboxId);
+    if (pending) return pending;
+    const s = await this.get(sandboxId);
+    const p = (async () => {
+      await this.opts.driver.destroy(s.sandboxId);
+      await this.opts.store.deleteSandbox(s.sandboxId);
+      this.lastTouch.delete(s.sandboxId);
+      this.log(`sandbox ${sandboxId} killed`);
+    })().finally(() => this.killing.delete(sandboxId));
+    this.killing.set(sandboxId, p);
+    return p;
+  }
+
+  async setTimeout(sandboxId: string, timeoutSec: number): Promise<void> {
+    await this.get(sandboxId);
+    const timeoutMs = timeoutSec * 1000;
+    await this.opts.store.updateSandbox(sandboxId, { timeoutMs, endAt: Date.now() + timeoutMs });
+  }
+
+  async refresh(sandboxId: string, durationSec?: number): Promise<void> {
+    const s = await this.get(sandboxId);
+    const endAt = Math.max(s.endAt, Date.now() + (durationSec ?? s.timeoutMs / 1000) * 1000);
+    await this.opts.store.updateSandbox(sandboxId, { endAt });
+  }
+
+  /** Connects to a sandbox: extends its timeout; a paused sandbox is resumed (status 201). */
+  async connect(sandboxId: string, timeoutSec: number): Promise<{ resumed: boolean; sandbox: Sandbox }> {
+    const s = await this.get(sandboxId);
+    if (s.state === 'paused') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is paused and resume is not available yet`);
+    const endAt = Math.max(s.endAt, Date.now() + timeoutSec * 1000);
+    await this.opts.store.updateSandbox(sandboxId, { endAt });
+    return { resumed: false, sandbox: this.toSandbox({ ...s, endAt }) };
+  }
+
+  /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */
+  async touch(s: SandboxRecord): Promise<void> {
+    const now = Date.now();
+    if (now - (this.lastTouch.get(s.sandboxId) ?? 0) < 1000) return;
+    this.lastTouch.set(s.sandboxId, now);
+    if (now + s.timeoutMs > s.endAt) await this.opts.store.updateSandbox(s.sandboxId, { endAt: now + s.timeoutMs });
+  }
+
+  /** One pass of the lifecycle sweep: acts on every sandbox whose endAt has passed. */
+  async sweep(now = Date.now()): Promise<void> {
+    for (const s of await this.opts.store.expiredSandboxes(now)) {
+      this.log(`sandbox ${s.sandboxId} timed out (onTimeout=${s.onTimeout})`);
+      await this.kill(s.sandboxId).catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
+    }
+  }
+
+  /**
+   * After a control-plane restart: re-adopt sandboxes the runtime still runs, forget the ones it lost, and destroy
+   * runtime sandboxes no record knows (left by a crash mid-create).
+   */
+  async reconcile(): Promise<{ adopted: number; lost: number; orphans: number }> {
+    const live = new Map((await this.opts.driver.list()).map((i) => [i.sandboxId, i]));
+    let adopted = 0;
+    let lost = 0;
+    let orphans = 0;
+    for (const s of await this.opts.store.listSandboxes({ states: ['running'] })) {
+      const info = live.get(s.sandboxId);
+      if (info) {
+        adopted++;
+        await this.opts.store.updateSandbox(s.sandboxId, { runtime: runtimeOf(info) });
+        live.delete(s.sandboxId);
+      } else {
+        lost++;
+        this.log(`sandbox ${s.sandboxId} was not running any more after restart; removed`);
+        await this.opts.store.deleteSandbox(s.sandboxId);
+      }
+    }
+    for (const id of live.keys()) {
+      orphans++;
+      this.log(`destroying orphaned runtime sandbox ${id}`);
+      await this.opts.driver.destroy(id).catch(() => {});
+    }
+    return { adopted, lost, orphans };
+  }
+
+  toSandbox(s: SandboxRecord): Sandbox {
+    return {
+      templateID: s.templateId,
+      sandboxID: s.sandboxId,
+      alias: s.alias,
+      clientID: 'tensor-box',
+      envdVersion: ENVD_VERSION,
+      envdAccessToken: s.envdAccessToken,
+      trafficAccessToken: null,
+      domain: this.opts.domain,
+    };
+  }
+
+  toListed(s: SandboxRecord): ListedSandbox {
+    return {
+      templateID: s.templateId,
+      alias: s.alias,
+      sandboxID: s.sandboxId,
+      clientID: 'tensor-box',
+      startedAt: new Date(s.startedAt).toISOString(),
+      endAt: new Date(s.endAt).toISOString(),
+      cpuCount: s.cpuCount,
+      memoryMB: s.memoryMB,
+      diskSizeMB: s.diskSizeMB,
+      metadata: s.metadata,
+      state: s.state,
+      envdVersion: ENVD_VERSION,
+    };
+  }
+}
+
+function runtimeOf(info: SandboxRuntimeInfo) {
+  return { pid: info.pid, address: info.address, envdUrl: info.envdUrl };
+}

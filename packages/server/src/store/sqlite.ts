@@ -1,0 +1,216 @@
+/**
+ * SQLite implementation of the Store (better-sqlite3, WAL mode). The schema is created on open and versioned through
+ * `PRAGMA user_version`; JSON columns hold maps and lists.
+ */
+import Database from 'better-sqlite3';
+import type { SandboxFilter, SandboxRecord, Store, TemplateRecord } from './store.js';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sandboxes (
+  sandbox_id TEXT PRIMARY KEY,
+  template_id TEXT NOT NULL,
+  alias TEXT,
+  state TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  end_at INTEGER NOT NULL,
+  timeout_ms INTEGER NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  disk_size_mb INTEGER NOT NULL,
+  metadata TEXT NOT NULL,
+  env_vars TEXT NOT NULL,
+  on_timeout TEXT NOT NULL,
+  auto_resume INTEGER NOT NULL,
+  envd_access_token TEXT,
+  allow_internet_access INTEGER NOT NULL,
+  runtime TEXT
+);
+CREATE INDEX IF NOT EXISTS sandboxes_end_at ON sandboxes(end_at);
+CREATE TABLE IF NOT EXISTS templates (
+  template_id TEXT PRIMARY KEY,
+  build_id TEXT NOT NULL,
+  names TEXT NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  disk_size_mb INTEGER NOT NULL,
+  layers TEXT NOT NULL,
+  status TEXT NOT NULL,
+  start_cmd TEXT,
+  ready_cmd TEXT,
+  public INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  spawn_count INTEGER NOT NULL,
+  last_spawned_at INTEGER,
+  build_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+type Row = Record<string, unknown>;
+
+const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
+  sandboxId: 'sandbox_id',
+  templateId: 'template_id',
+  alias: 'alias',
+  state: 'state',
+  startedAt: 'started_at',
+  endAt: 'end_at',
+  timeoutMs: 'timeout_ms',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  metadata: 'metadata',
+  envVars: 'env_vars',
+  onTimeout: 'on_timeout',
+  autoResume: 'auto_resume',
+  envdAccessToken: 'envd_access_token',
+  allowInternetAccess: 'allow_internet_access',
+  runtime: 'runtime',
+};
+
+const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
+  templateId: 'template_id',
+  buildId: 'build_id',
+  names: 'names',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  layers: 'layers',
+  status: 'status',
+  startCmd: 'start_cmd',
+  readyCmd: 'ready_cmd',
+  public: 'public',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  spawnCount: 'spawn_count',
+  lastSpawnedAt: 'last_spawned_at',
+  buildCount: 'build_count',
+};
+
+const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers']);
+const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
+
+function toColumnValue(field: string, value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (JSON_FIELDS.has(field)) return JSON.stringify(value);
+  if (BOOL_FIELDS.has(field)) return value ? 1 : 0;
+  return value;
+}
+
+function fromRow<T>(row: Row, columns: Record<string, string>): T {
+  const out: Record<string, unknown> = {};
+  for (const [field, column] of Object.entries(columns)) {
+    const v = row[column];
+    if (v === null || v === undefined) continue;
+    if (JSON_FIELDS.has(field)) out[field] = JSON.parse(v as string);
+    else if (BOOL_FIELDS.has(field)) out[field] = v === 1;
+    else out[field] = v;
+  }
+  return out as T;
+}
+
+export class SqliteStore implements Store {
+  private db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+
+  private insert(table: string, columns: Record<string, string>, record: object): void {
+    const fields = Object.keys(columns);
+    const cols = fields.map((f) => columns[f]);
+    const sql = `INSERT OR REPLACE INTO ${table} (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`;
+    this.db.prepare(sql).run(...fields.map((f) => toColumnValue(f, (record as Row)[f])));
+  }
+
+  async insertSandbox(s: SandboxRecord): Promise<void> {
+    this.insert('sandboxes', SANDBOX_COLUMNS, s);
+  }
+
+  async updateSandbox(id: string, patch: Partial<SandboxRecord>): Promise<void> {
+    const fields = Object.keys(patch).filter((f) => f in SANDBOX_COLUMNS && f !== 'sandboxId');
+    if (fields.length === 0) return;
+    const sets = fields.map((f) => `${SANDBOX_COLUMNS[f as keyof SandboxRecord]} = ?`).join(', ');
+    this.db
+      .prepare(`UPDATE sandboxes SET ${sets} WHERE sandbox_id = ?`)
+      .run(...fields.map((f) => toColumnValue(f, (patch as Row)[f])), id);
+  }
+
+  async getSandbox(id: string): Promise<SandboxRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM sandboxes WHERE sandbox_id = ?').get(id) as Row | undefined;
+    return row ? fromRow<SandboxRecord>(row, SANDBOX_COLUMNS) : undefined;
+  }
+
+  async listSandboxes(filter: SandboxFilter = {}): Promise<SandboxRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.states?.length) {
+      where.push(`state IN (${filter.states.map(() => '?').join(',')})`);
+      args.push(...filter.states);
+    }
+    for (const [k, v] of Object.entries(filter.metadata ?? {})) {
+      where.push(`json_extract(metadata, ?) = ?`);
+      args.push(`$."${k.replace(/"/g, '""')}"`, v);
+    }
+    if (filter.after) {
+      where.push('(started_at < ? OR (started_at = ? AND sandbox_id < ?))');
+      args.push(filter.after.startedAt, filter.after.startedAt, filter.after.sandboxId);
+    }
+    const sql =
+      `SELECT * FROM sandboxes ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
+      `ORDER BY started_at DESC, sandbox_id DESC ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS));
+  }
+
+  async expiredSandboxes(now: number): Promise<SandboxRecord[]> {
+    const rows = this.db.prepare(`SELECT * FROM sandboxes WHERE state = 'running' AND end_at <= ?`).all(now) as Row[];
+    return rows.map((r) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS));
+  }
+
+  async deleteSandbox(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM sandboxes WHERE sandbox_id = ?').run(id);
+  }
+
+  async upsertTemplate(t: TemplateRecord): Promise<void> {
+    this.insert('templates', TEMPLATE_COLUMNS, t);
+  }
+
+  async findTemplate(idOrName: string): Promise<TemplateRecord | undefined> {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM templates WHERE template_id = ? OR EXISTS (SELECT 1 FROM json_each(templates.names) WHERE value = ?)`,
+      )
+      .get(idOrName, idOrName) as Row | undefined;
+    return row ? fromRow<TemplateRecord>(row, TEMPLATE_COLUMNS) : undefined;
+  }
+
+  async listTemplates(): Promise<TemplateRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM templates ORDER BY created_at').all() as Row[];
+    return rows.map((r) => fromRow<TemplateRecord>(r, TEMPLATE_COLUMNS));
+  }
+
+  async deleteTemplate(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM templates WHERE template_id = ?').run(id);
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

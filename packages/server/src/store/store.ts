@@ -1,0 +1,86 @@
+/**
+ * The state store: what the control plane remembers about sandboxes, templates and settings. SQLite (embedded) is the
+ * default implementation; PostgreSQL implements the same interface when DATABASE_URL is set. Methods are async so that
+ * both fit; records are plain objects, times in epoch milliseconds.
+ */
+
+export type SandboxState = 'running' | 'paused';
+export type OnTimeout = 'kill' | 'pause';
+
+export interface SandboxRuntime {
+  pid: number;
+  address: string;
+  envdUrl: string;
+}
+
+export interface SandboxRecord {
+  sandboxId: string;
+  templateId: string;
+  alias?: string;
+  state: SandboxState;
+  startedAt: number;
+  /** When the lifecycle sweep acts on the sandbox (kill or pause). */
+  endAt: number;
+  /** The inactivity timeout; activity pushes endAt to at least now + timeoutMs. */
+  timeoutMs: number;
+  cpuCount: number;
+  memoryMB: number;
+  diskSizeMB: number;
+  metadata: Record<string, string>;
+  envVars: Record<string, string>;
+  onTimeout: OnTimeout;
+  autoResume: boolean;
+  envdAccessToken?: string;
+  allowInternetAccess: boolean;
+  runtime?: SandboxRuntime;
+}
+
+export interface SandboxFilter {
+  states?: SandboxState[];
+  metadata?: Record<string, string>;
+  /** Cursor: return sandboxes strictly after this (startedAt, sandboxId) in descending order. */
+  after?: { startedAt: number; sandboxId: string };
+  limit?: number;
+}
+
+export type BuildStatus = 'building' | 'waiting' | 'ready' | 'error';
+
+export interface TemplateRecord {
+  templateId: string;
+  buildId: string;
+  names: string[];
+  cpuCount: number;
+  memoryMB: number;
+  diskSizeMB: number;
+  /** Read-only rootfs layers, topmost first. */
+  layers: string[];
+  status: BuildStatus;
+  startCmd?: string;
+  readyCmd?: string;
+  public: boolean;
+  createdAt: number;
+  updatedAt: number;
+  spawnCount: number;
+  lastSpawnedAt?: number;
+  buildCount: number;
+}
+
+export interface Store {
+  insertSandbox(s: SandboxRecord): Promise<void>;
+  updateSandbox(id: string, patch: Partial<SandboxRecord>): Promise<void>;
+  getSandbox(id: string): Promise<SandboxRecord | undefined>;
+  listSandboxes(filter?: SandboxFilter): Promise<SandboxRecord[]>;
+  /** Sandboxes whose endAt has passed. */
+  expiredSandboxes(now: number): Promise<SandboxRecord[]>;
+  deleteSandbox(id: string): Promise<void>;
+
+  upsertTemplate(t: TemplateRecord): Promise<void>;
+  /** By template ID or by one of its names. */
+  findTemplate(idOrName: string): Promise<TemplateRecord | undefined>;
+  listTemplates(): Promise<TemplateRecord[]>;
+  deleteTemplate(id: string): Promise<void>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+  close(): Promise<void>;
+}
