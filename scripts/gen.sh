@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
-"$bin/openapi-typescript" spec/openapi.yaml -o packages/sdk/src/api/schema.gen.ts >/dev/null
+"$bin/openapi-typescript" spec/openapi.yaml --default-non-nullable false -o packages/sdk/src/api/schema.gen.ts >/dev/null
 cp packages/sdk/src/api/schema.gen.ts packages/server/src/api/schema.gen.ts
 "$bin/buf" generate --template buf.gen.ts.yaml
 [ -x packages/envd/gen.sh ] && bash packages/envd/gen.sh

@@ -71,7 +71,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
   const driver = opts.driver ?? defaultDriver(config);
   const templates = new TemplateService({ store, dataDir: config.dataDir, cacheDir: config.cacheDir });
-  const sandboxes = new SandboxService({ store, driver, templates, domain: config.domain, log });
+  let domain = config.domain;
+  const sandboxes = new SandboxService({ store, driver, templates, domain: () => domain, log });
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
@@ -99,6 +100,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   });
   const addr = app.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${addr.port}`;
+  if (config.port === 0) domain = `localhost:${addr.port}`;
 
   let sweeping = false;
   const sweep = setInterval(async () => {

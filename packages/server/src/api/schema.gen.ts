@@ -522,22 +522,22 @@ export interface components {
              * @description Inactivity timeout in seconds.
              * @default 15
              */
-            timeout: number;
+            timeout?: number;
             /**
              * @description Pause instead of kill on timeout.
              * @default false
              */
-            autoPause: boolean;
+            autoPause?: boolean;
             /** @default true */
-            autoPauseMemory: boolean;
+            autoPauseMemory?: boolean;
             autoResume?: components["schemas"]["SandboxAutoResumeConfig"];
             /**
              * @description Issue an envd access token that envd calls must carry.
              * @default false
              */
-            secure: boolean;
+            secure?: boolean;
             /** @default true */
-            allow_internet_access: boolean;
+            allow_internet_access?: boolean;
             metadata?: components["schemas"]["SandboxMetadata"];
             envVars?: components["schemas"]["EnvVars"];
         } & {

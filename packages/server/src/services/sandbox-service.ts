@@ -20,7 +20,8 @@ type Sandbox = components['schemas']['Sandbox'];
 type SandboxDetail = components['schemas']['SandboxDetail'];
 type ListedSandbox = components['schemas']['ListedSandbox'];
 
-export const ENVD_VERSION = '0.4.2';
+/** The envd protocol level we implement (E2B SDKs gate features on it: 0.5.7 = octet-stream uploads, stdin close). */
+export const ENVD_VERSION = '0.5.7';
 export const DEFAULT_USER = 'user';
 export const DEFAULT_WORKDIR = '/home/user';
 
@@ -28,8 +29,8 @@ export interface SandboxServiceOptions {
   store: Store;
   driver: Driver;
   templates: TemplateService;
-  /** Public domain for sandbox host names. */
-  domain: string;
+  /** Public domain for sandbox host names (a function: it may only be known once the server listens). */
+  domain: () => string;
   log?: (msg: string) => void;
 }
 
@@ -118,7 +119,7 @@ export class SandboxService {
     return {
       ...this.toListed(s),
       envdAccessToken: s.envdAccessToken,
-      domain: this.opts.domain,
+      domain: this.opts.domain(),
       allowInternetAccess: s.allowInternetAccess,
       lifecycle: { onTimeout: s.onTimeout, autoResume: s.autoResume },
     };
@@ -235,7 +236,7 @@ export class SandboxService {
       envdVersion: ENVD_VERSION,
       envdAccessToken: s.envdAccessToken,
       trafficAccessToken: null,
-      domain: this.opts.domain,
+      domain: this.opts.domain(),
     };
   }
 

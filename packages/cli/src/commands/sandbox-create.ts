@@ -1,0 +1,32 @@
+/** `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V [--json]` */
+import { Sandbox } from 'tensor-box';
+import { keyValues, type Ctx } from '../context.js';
+import { UsageError } from '../exit-codes.js';
+
+export const options = {
+  'timeout-ms': { type: 'string' },
+  env: { type: 'string', multiple: true },
+  metadata: { type: 'string', multiple: true },
+  'on-timeout': { type: 'string' },
+  'auto-resume': { type: 'boolean' },
+} as const;
+
+export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
+  if (args.length > 1) throw new UsageError('sandbox create takes at most one template');
+  const timeoutMs = flags['timeout-ms'] !== undefined ? Number(flags['timeout-ms']) : undefined;
+  if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) throw new UsageError('--timeout-ms must be a non-negative number');
+  const onTimeout = flags['on-timeout'];
+  if (onTimeout !== undefined && onTimeout !== 'kill' && onTimeout !== 'pause') throw new UsageError("--on-timeout must be 'kill' or 'pause'");
+  const sbx = await Sandbox.create(args[0] ?? 'default', {
+    ...ctx.conn,
+    timeoutMs,
+    envs: keyValues(flags.env, 'env'),
+    metadata: keyValues(flags.metadata, 'metadata'),
+    lifecycle: onTimeout ? { onTimeout, autoResume: flags['auto-resume'] } : undefined,
+  });
+  if (ctx.json) {
+    const info = await sbx.getInfo();
+    ctx.out(JSON.stringify({ ...info, sandboxDomain: sbx.sandboxDomain }, null, 2));
+  } else ctx.out(sbx.sandboxId);
+  return 0;
+}

@@ -1,0 +1,38 @@
+/** `tensor-box sandbox list [--state running --state paused] [--metadata K=V] [--json]` (alias ls) */
+import { Sandbox, type SandboxState } from 'tensor-box';
+import { keyValues, table, type Ctx } from '../context.js';
+import { UsageError } from '../exit-codes.js';
+
+export const options = {
+  state: { type: 'string', multiple: true },
+  metadata: { type: 'string', multiple: true },
+  limit: { type: 'string' },
+} as const;
+
+export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
+  if (args.length) throw new UsageError('sandbox list takes no arguments');
+  const states = ((flags.state as string[] | undefined) ?? []).flatMap((s) => s.split(','));
+  for (const s of states) if (s !== 'running' && s !== 'paused') throw new UsageError(`--state must be running or paused, got '${s}'`);
+  const items = await Sandbox.list({
+    ...ctx.conn,
+    query: { state: states.length ? (states as SandboxState[]) : undefined, metadata: keyValues(flags.metadata, 'metadata') },
+  });
+  if (ctx.json) return ctx.out(JSON.stringify(items, null, 2)), 0;
+  if (!items.length) return ctx.err('no sandboxes'), 0;
+  ctx.out(
+    table([
+      ['SANDBOX ID', 'TEMPLATE', 'STATE', 'STARTED', 'ENDS', 'CPU', 'MEMORY', 'METADATA'],
+      ...items.map((s) => [
+        s.sandboxId,
+        s.name ?? s.templateId,
+        s.state,
+        s.startedAt.toISOString(),
+        s.endAt.toISOString(),
+        String(s.cpuCount),
+        `${s.memoryMB} MiB`,
+        Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(','),
+      ]),
+    ]),
+  );
+  return 0;
+}

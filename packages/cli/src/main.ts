@@ -1,0 +1,83 @@
+/**
+ * The CLI's command table and dispatcher: `tensor-box <noun> <verb> [args] [flags]`, nouns with short aliases.
+ * Data goes to stdout, messages to stderr; user errors print without a stack trace; the exit code tells the error kind.
+ */
+import { parseArgs } from 'node:util';
+import { makeCtx } from './context.js';
+import { exitCodeFor, EXIT, UsageError } from './exit-codes.js';
+import * as sandboxCreate from './commands/sandbox-create.js';
+import * as sandboxList from './commands/sandbox-list.js';
+import * as sandboxConnect from './commands/sandbox-connect.js';
+import * as sandboxKill from './commands/sandbox-kill.js';
+import * as sandboxExec from './commands/sandbox-exec.js';
+
+interface Command {
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  run(ctx: ReturnType<typeof makeCtx>, args: string[], flags: Record<string, any>): Promise<number>;
+  summary: string;
+}
+
+const GLOBAL = {
+  domain: { type: 'string' },
+  'api-key': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command & { aliases?: string[] }> }> = {
+  sandbox: {
+    aliases: ['sbx', 'sandboxes'],
+    verbs: {
+      create: { ...sandboxCreate, summary: 'create a sandbox from a template (default: default)' },
+      list: { ...sandboxList, aliases: ['ls'], summary: 'list sandboxes (--state, --metadata)' },
+      connect: { ...sandboxConnect, aliases: ['info'], summary: 'connect to a sandbox (resumes a paused one) and show its info' },
+      kill: { ...sandboxKill, summary: 'kill one or more sandboxes' },
+      exec: { ...sandboxExec, summary: 'run a command in a sandbox: exec <id> -- <cmd...>' },
+    },
+  },
+};
+
+function help(): string {
+  const lines = ['usage: tensor-box <command> [args] [--domain URL] [--api-key KEY] [--json]', '', 'commands:'];
+  for (const [noun, n] of Object.entries(NOUNS)) {
+    for (const [verb, c] of Object.entries(n.verbs)) {
+      lines.push(`  ${`${noun} ${verb}${c.aliases ? ` (${c.aliases.join(', ')})` : ''}`.padEnd(28)} ${c.summary}`);
+    }
+    lines.push(`  (alias of '${noun}': ${n.aliases.join(', ')})`);
+  }
+  lines.push('', 'environment: TENSOR_BOX_DOMAIN, TENSOR_BOX_API_KEY');
+  lines.push('exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication, 5 timeout, 6 conflict, 7 resource exhausted');
+  return lines.join('\n');
+}
+
+function lookup(nounName?: string, verbName?: string): Command | undefined {
+  const noun = Object.entries(NOUNS).find(([k, n]) => k === nounName || n.aliases.includes(nounName ?? ''))?.[1];
+  if (!noun) return undefined;
+  return Object.entries(noun.verbs).find(([k, c]) => k === verbName || c.aliases?.includes(verbName ?? ''))?.[1];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [nounName, verbName, ...rest] = argv;
+  if (!nounName || nounName === '--help' || nounName === '-h' || nounName === 'help') {
+    process.stdout.write(help() + '\n');
+    return nounName ? EXIT.ok : EXIT.usage;
+  }
+  const cmd = lookup(nounName, verbName);
+  if (!cmd) {
+    process.stderr.write(`tensor-box: unknown command '${[nounName, verbName].filter(Boolean).join(' ')}'\n\n${help()}\n`);
+    return EXIT.usage;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: rest, options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true });
+    if (values.help) {
+      process.stdout.write(help() + '\n');
+      return EXIT.ok;
+    }
+    return await cmd.run(makeCtx(values as any), positionals, values);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const usage = err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`tensor-box: ${(err as Error).message}\n`);
+    return usage ? EXIT.usage : exitCodeFor(err);
+  }
+}

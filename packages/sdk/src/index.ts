@@ -1,0 +1,13 @@
+/**
+ * tensor-box — the TypeScript SDK for Tensor Box sandboxes.
+ * @example
+ * import { Sandbox } from 'tensor-box'
+ * const sandbox = await Sandbox.create('default', { domain: 'http://127.0.0.1:3000', apiKey: 'e2b_…' })
+ * console.log((await sandbox.commands.run('uname -a')).stdout)
+ */
+export { Sandbox, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts } from './sandbox.js';
+export { SandboxPaginator, type SandboxInfo, type SandboxListOpts, type SandboxState } from './sandbox-list.js';
+export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, type ProcessInfo } from './commands.js';
+export { Files, type EntryInfo, type WriteEntry, type WriteData, type FilesystemOpts } from './files.js';
+export type { ConnectionOpts } from './connection.js';
+export * from './errors.js';

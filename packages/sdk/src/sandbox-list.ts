@@ -1,0 +1,93 @@
+/**
+ * `Sandbox.list`: a paginator over `GET /v2/sandboxes` that is also awaitable (all pages) and async-iterable (item by item).
+ */
+import { apiClient, unwrap } from './api/client.js';
+import { resolveConnection, type ConnectionOpts } from './connection.js';
+import type { components } from './api/schema.gen.js';
+
+export type SandboxState = 'running' | 'paused';
+
+export interface SandboxInfo {
+  sandboxId: string;
+  templateId: string;
+  name?: string;
+  state: SandboxState;
+  startedAt: Date;
+  endAt: Date;
+  cpuCount: number;
+  memoryMB: number;
+  diskSizeMB: number;
+  metadata: Record<string, string>;
+  envdVersion: string;
+}
+
+export interface SandboxListOpts extends ConnectionOpts {
+  query?: { state?: SandboxState[]; metadata?: Record<string, string> };
+  /** Page size (1..100). */
+  limit?: number;
+  nextToken?: string;
+}
+
+export function toInfo(s: components['schemas']['ListedSandbox']): SandboxInfo {
+  return {
+    sandboxId: s.sandboxID,
+    templateId: s.templateID,
+    name: s.alias,
+    state: s.state,
+    startedAt: new Date(s.startedAt),
+    endAt: new Date(s.endAt),
+    cpuCount: s.cpuCount,
+    memoryMB: s.memoryMB,
+    diskSizeMB: s.diskSizeMB,
+    metadata: s.metadata ?? {},
+    envdVersion: s.envdVersion,
+  };
+}
+
+export class SandboxPaginator implements PromiseLike<SandboxInfo[]>, AsyncIterable<SandboxInfo> {
+  private token?: string;
+  private started = false;
+
+  constructor(private opts: SandboxListOpts = {}) {
+    this.token = opts.nextToken;
+  }
+
+  /** Whether another page can be fetched. */
+  get hasNext(): boolean {
+    return !this.started || !!this.token;
+  }
+
+  get nextToken(): string | undefined {
+    return this.token;
+  }
+
+  /** Fetches the next page. */
+  async nextItems(): Promise<SandboxInfo[]> {
+    if (!this.hasNext) return [];
+    const api = apiClient(resolveConnection(this.opts));
+    const q = this.opts.query ?? {};
+    const metadata = q.metadata ? new URLSearchParams(q.metadata).toString() : undefined;
+    const r = await api.GET('/v2/sandboxes', {
+      params: { query: { state: q.state, metadata, limit: this.opts.limit, nextToken: this.token } },
+      querySerializer: { array: { style: 'form', explode: false } },
+    });
+    const data = unwrap(r, 'list sandboxes');
+    this.started = true;
+    this.token = r.response.headers.get('x-next-token') ?? undefined;
+    return data.map(toInfo);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SandboxInfo> {
+    while (this.hasNext) for (const s of await this.nextItems()) yield s;
+  }
+
+  private async all(): Promise<SandboxInfo[]> {
+    const out: SandboxInfo[] = [];
+    for await (const s of this) out.push(s);
+    return out;
+  }
+
+  then<A = SandboxInfo[], B = never>(ok?: ((v: SandboxInfo[]) => A | PromiseLike<A>) | null, fail?: ((e: unknown) => B | PromiseLike<B>) | null): PromiseLike<A | B> {
+    return this.all().then(ok, fail);
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * `Sandbox`: create, connect to, list and control sandboxes; each instance composes `files` and `commands`.
+ * @example
+ * const sandbox = await Sandbox.create('default', { timeoutMs: 60_000 })
+ * await sandbox.commands.run('echo hi')
+ * await sandbox.kill()
+ */
+import { apiClient, unwrap } from './api/client.js';
+import { apiUrlFromDomain, resolveConnection, type ConnectionOpts, type ResolvedConnection } from './connection.js';
+import { Commands } from './commands.js';
+import { ENVD_PORT, type EnvdTarget, DEFAULT_USER } from './envd/transport.js';
+import { NotFoundError, InvalidArgumentError } from './errors.js';
+import { Files } from './files.js';
+import { fileSignature } from './signature.js';
+import { SandboxPaginator, toInfo, type SandboxInfo, type SandboxListOpts } from './sandbox-list.js';
+import type { components } from './api/schema.gen.js';
+
+export interface LifecycleConfig {
+  /** What happens when the timeout passes: `kill` (default) or `pause`. */
+  onTimeout?: 'kill' | 'pause';
+  /** With `onTimeout: 'pause'`: wake the sandbox on the next request that reaches it. */
+  autoResume?: boolean;
+}
+
+export interface SandboxOpts extends ConnectionOpts {
+  /** Inactivity timeout in ms (default 300 000). */
+  timeoutMs?: number;
+  envs?: Record<string, string>;
+  metadata?: Record<string, string>;
+  lifecycle?: LifecycleConfig;
+  /** Require the sandbox's access token on every agent call (default true). */
+  secure?: boolean;
+  /** Allow traffic from the sandbox to the internet (default true). */
+  allowInternetAccess?: boolean;
+}
+
+export interface SandboxConnectOpts extends ConnectionOpts {
+  /** Timeout to set, in ms (only ever extends; default 300 000). */
+  timeoutMs?: number;
+}
+
+export interface SignedUrlOpts {
+  user?: string;
+  /** Seconds until the URL stops working (default: never). */
+  useSignatureExpiration?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 300_000;
+
+type ApiSandbox = components['schemas']['Sandbox'];
+
+export class Sandbox {
+  readonly sandboxId: string;
+  readonly templateId: string;
+  /** Domain of the sandbox's host names (`getHost`). */
+  readonly sandboxDomain: string;
+  readonly files: Files;
+  readonly commands: Commands;
+  private readonly conn: ResolvedConnection;
+  private readonly accessToken?: string;
+
+  protected constructor(data: ApiSandbox, conn: ResolvedConnection) {
+    this.sandboxId = data.sandboxID;
+    this.templateId = data.templateID;
+    this.conn = conn;
+    this.accessToken = data.envdAccessToken;
+    this.sandboxDomain = data.domain ?? new URL(conn.apiUrl).host;
+    const target: EnvdTarget = { apiUrl: conn.apiUrl, sandboxId: this.sandboxId, accessToken: this.accessToken, headers: conn.headers };
+    this.files = new Files(target);
+    this.commands = new Commands(target);
+  }
+
+  /** Creates a sandbox from a template (ID or name; default `default`). */
+  static async create(template?: string | SandboxOpts, opts?: SandboxOpts): Promise<Sandbox> {
+    const [tpl, o] = typeof template === 'string' ? [template, opts ?? {}] : ['default', template ?? opts ?? {}];
+    const conn = resolveConnection(o);
+    const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (timeoutMs < 0) throw new InvalidArgumentError('timeoutMs must not be negative');
+    const onTimeout = o.lifecycle?.onTimeout ?? 'kill';
+    const r = await apiClient(conn).POST('/sandboxes', {
+      body: {
+        templateID: tpl,
+        timeout: Math.ceil(timeoutMs / 1000),
+        metadata: o.metadata,
+        envVars: o.envs,
+        secure: o.secure ?? true,
+        allow_internet_access: o.allowInternetAccess ?? true,
+        autoPause: onTimeout === 'pause',
+        autoResume: o.lifecycle?.autoResume !== undefined ? { enabled: o.lifecycle.autoResume } : undefined,
+      },
+    });
+    return new this(unwrap(r, 'create sandbox'), conn);
+  }
+
+  /** Connects to an existing sandbox by ID, resuming it when paused. */
+  static async connect(sandboxId: string, opts: SandboxConnectOpts = {}): Promise<Sandbox> {
+    const conn = resolveConnection(opts);
+    const r = await apiClient(conn).POST('/sandboxes/{sandboxID}/connect', {
+      params: { path: { sandboxID: sandboxId } },
+      body: { timeout: Math.ceil((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000) },
+    });
+    return new this(unwrap(r, `connect to sandbox ${sandboxId}`), conn);
+  }
+
+  /** Lists sandboxes: await it for every page, or use `hasNext`/`nextItems()` page by page. */
+  static list(opts: SandboxListOpts = {}): SandboxPaginator {
+    return new SandboxPaginator(opts);
+  }
+
+  /** Kills a sandbox by ID; false when it did not exist. */
+  static async kill(sandboxId: string, opts: ConnectionOpts = {}): Promise<boolean> {
+    const r = await apiClient(resolveConnection(opts)).DELETE('/sandboxes/{sandboxID}', { params: { path: { sandboxID: sandboxId } } });
+    if (r.response.status === 404) return false;
+    unwrap(r, `kill sandbox ${sandboxId}`);
+    return true;
+  }
+
+  static async getInfo(sandboxId: string, opts: ConnectionOpts = {}): Promise<SandboxInfo> {
+    const r = await apiClient(resolveConnection(opts)).GET('/sandboxes/{sandboxID}', { params: { path: { sandboxID: sandboxId } } });
+    return toInfo(unwrap(r, `sandbox ${sandboxId}`));
+  }
+
+  /** Sets the inactivity timeout (ms from now; may shorten it). */
+  static async setTimeout(sandboxId: string, timeoutMs: number, opts: ConnectionOpts = {}): Promise<void> {
+    if (timeoutMs < 0) throw new InvalidArgumentError('timeoutMs must not be negative');
+    const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/timeout', {
+      params: { path: { sandboxID: sandboxId } },
+      body: { timeout: Math.ceil(timeoutMs / 1000) },
+    });
+    unwrap(r, `set timeout of sandbox ${sandboxId}`);
+  }
+
+  /** Extends the sandbox's life by `durationMs` from now (never shortens it). */
+  static async keepAlive(sandboxId: string, durationMs: number, opts: ConnectionOpts = {}): Promise<void> {
+    const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/refreshes', {
+      params: { path: { sandboxID: sandboxId } },
+      body: { duration: Math.min(3600, Math.ceil(durationMs / 1000)) },
+    });
+    unwrap(r, `keep sandbox ${sandboxId} alive`);
+  }
+
+  private connOpts(): ConnectionOpts {
+    return { domain: this.conn.apiUrl, apiKey: this.conn.apiKey, requestTimeoutMs: this.conn.requestTimeoutMs, headers: this.conn.headers };
+  }
+
+  /** Kills this sandbox. */
+  async kill(): Promise<void> {
+    await Sandbox.kill(this.sandboxId, this.connOpts());
+  }
+
+  /** Drops this client's hold on the sandbox; the sandbox keeps running and can be connected to again. */
+  async disconnect(): Promise<void> {
+    /* Nothing is held open between calls; commands attached in the background are detached by their handles. */
+  }
+
+  async setTimeout(timeoutMs: number): Promise<void> {
+    await Sandbox.setTimeout(this.sandboxId, timeoutMs, this.connOpts());
+  }
+
+  async keepAlive(durationMs: number = DEFAULT_TIMEOUT_MS): Promise<void> {
+    await Sandbox.keepAlive(this.sandboxId, durationMs, this.connOpts());
+  }
+
+  async getInfo(): Promise<SandboxInfo> {
+    return Sandbox.getInfo(this.sandboxId, this.connOpts());
+  }
+
+  /** Whether the sandbox is running and its agent answers. */
+  async isRunning(opts: { requestTimeoutMs?: number } = {}): Promise<boolean> {
+    try {
+      const res = await fetch(new URL('/health', this.conn.apiUrl), {
+        headers: { 'E2b-Sandbox-Id': this.sandboxId, 'E2b-Sandbox-Port': String(ENVD_PORT) },
+        signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 5000),
+      });
+      return res.status === 204 || res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Host name under which a port of the sandbox is reachable: `<sandboxId>-<port>.<domain>`. */
+  getHost(port: number): string {
+    return `${this.sandboxId}-${port}.${this.sandboxDomain}`;
+  }
+
+  private async signedFilesUrl(path: string, op: 'read' | 'write', opts: SignedUrlOpts): Promise<string> {
+    const user = opts.user ?? DEFAULT_USER;
+    const u = new URL(`/sandboxes/${this.sandboxId}/files`, this.conn.apiUrl);
+    u.searchParams.set('path', path);
+    u.searchParams.set('username', user);
+    if (this.accessToken) {
+      const exp = opts.useSignatureExpiration ? Math.floor(Date.now() / 1000) + opts.useSignatureExpiration : undefined;
+      u.searchParams.set('signature', await fileSignature(path, op, user, this.accessToken, exp));
+      if (exp) u.searchParams.set('signature_expiration', String(exp));
+    }
+    return u.toString();
+  }
+
+  /** A URL from which the file can be downloaded with a plain GET (curl, a browser). */
+  downloadUrl(path: string, opts: SignedUrlOpts = {}): Promise<string> {
+    return this.signedFilesUrl(path, 'read', opts);
+  }
+
+  /** A URL to which a file can be uploaded with a POST (multipart `file` field or a raw body). */
+  uploadUrl(path: string, opts: SignedUrlOpts = {}): Promise<string> {
+    return this.signedFilesUrl(path, 'write', opts);
+  }
+}
+
+export { NotFoundError, apiUrlFromDomain };
+export type { SandboxInfo };

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `npm test`: every test of the project — envd's Go tests, then the TypeScript suites (runtime, server, SDK, CLI, e2b
+# compatibility) with node's test runner — and one closing summary line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+export TENSOR_BOX_CACHE_DIR=${TENSOR_BOX_CACHE_DIR:-/var/cache/tensor-box}
+passed=0; failed=0; skipped=0
+log=$(mktemp -d)
+
+echo "== generated code is up to date with spec/" >&2
+if bash scripts/gen.sh --check; then passed=$((passed+1)); else failed=$((failed+1)); fi
+
+if [ -f packages/envd/go.mod ]; then
+  echo "== envd (go test)" >&2
+  (cd packages/envd && go test -count=1 ./... 2>&1) | tee "$log/go.txt"
+  p=$(grep -c '^--- PASS\|^ok ' "$log/go.txt" || true); f=$(grep -c '^--- FAIL\|^FAIL' "$log/go.txt" || true)
+  passed=$((passed+p)); failed=$((failed+f))
+fi
+
+echo "== TypeScript suites (node --test)" >&2
+mapfile -t files < <(find packages/runtime/src packages/server/src packages/sdk/src packages/cli/src tests -name '*.test.ts' 2>/dev/null | sort)
+if [ ${#files[@]} -gt 0 ]; then
+  node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}" 2>&1 | tee "$log/node.txt"
+  p=$(grep -E '^ℹ pass ' "$log/node.txt" | awk '{print $3}'); f=$(grep -E '^ℹ fail ' "$log/node.txt" | awk '{print $3}')
+  s=$(grep -E '^ℹ skipped ' "$log/node.txt" | awk '{print $3}')
+  passed=$((passed+${p:-0})); failed=$((failed+${f:-1})); skipped=$((skipped+${s:-0}))
+fi
+
+echo
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" -eq 0 ]

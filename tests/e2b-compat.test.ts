@@ -1,0 +1,69 @@
+/**
+ * The stock `e2b` npm SDK, unchanged, against our server: the proof that the wire protocol is real. It is pointed at
+ * the server with E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY, exactly as a self-hosting user would.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox, CommandExitError, NotFoundError } from 'e2b';
+import { startTestServer, type TestServer } from './helpers/harness.js';
+
+let s: TestServer;
+before(async () => {
+  s = await startTestServer();
+  process.env.E2B_API_URL = s.url;
+  process.env.E2B_SANDBOX_URL = s.url;
+  process.env.E2B_API_KEY = s.apiKey;
+});
+after(async () => {
+  await s?.close();
+});
+
+describe('stock e2b SDK', () => {
+  it('create, run, stream stdout, files, list dir, watchDir, background + kill, list, kill', async () => {
+    const sbx = await Sandbox.create({ timeoutMs: 120_000, metadata: { via: 'e2b' } });
+    try {
+      const r = await sbx.commands.run('echo hello; whoami');
+      assert.equal(r.stdout, 'hello\nuser\n');
+      assert.equal(r.exitCode, 0);
+
+      const chunks: string[] = [];
+      await sbx.commands.run('for i in 1 2 3; do echo line$i; sleep 0.1; done', { onStdout: (d) => void chunks.push(d) });
+      assert.equal(chunks.join(''), 'line1\nline2\nline3\n');
+      assert.ok(chunks.length >= 2);
+
+      const err = await sbx.commands.run('exit 7').catch((e) => e);
+      assert.ok(err instanceof CommandExitError);
+      assert.equal(err.exitCode, 7);
+
+      await sbx.files.write('/home/user/e2b.txt', 'from e2b');
+      assert.equal(await sbx.files.read('/home/user/e2b.txt'), 'from e2b');
+      await sbx.files.write([{ path: '/home/user/multi/a.txt', data: 'a' }, { path: '/home/user/multi/b.txt', data: 'b' }]);
+      const entries = await sbx.files.list('/home/user/multi');
+      assert.deepEqual(entries.map((e) => e.name).sort(), ['a.txt', 'b.txt']);
+      await assert.rejects(sbx.files.read('/home/user/missing.txt'), NotFoundError);
+      assert.equal(await sbx.files.exists('/home/user/e2b.txt'), true);
+
+      const events: string[] = [];
+      const watcher = await sbx.files.watchDir('/home/user', (e) => void events.push(`${e.type}:${e.name}`), { recursive: true });
+      await sbx.files.write('/home/user/watched.txt', 'x');
+      await sbx.commands.run('mkdir -p /home/user/wd && echo y > /home/user/wd/inner.txt');
+      for (let i = 0; i < 50 && !events.some((e) => e.includes('inner.txt')); i++) await new Promise((r) => setTimeout(r, 100));
+      await watcher.stop();
+      assert.ok(events.some((e) => e.includes('watched.txt')), `events: ${events}`);
+      assert.ok(events.some((e) => e.includes('inner.txt')), `recursive events: ${events}`);
+
+      const bg = await sbx.commands.run('sleep 300', { background: true });
+      assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid));
+      assert.equal(await bg.kill(), true);
+      assert.ok(!(await sbx.commands.list()).some((p) => p.pid === bg.pid));
+
+      const listed = await Sandbox.list({ query: { metadata: { via: 'e2b' } } }).nextItems();
+      assert.deepEqual(listed.map((x) => x.sandboxId), [sbx.sandboxId]);
+      assert.equal((await Sandbox.getInfo(sbx.sandboxId)).state, 'running');
+    } finally {
+      await sbx.kill();
+    }
+    assert.equal(await sbx.isRunning(), false);
+    await assert.rejects(Sandbox.connect(sbx.sandboxId), NotFoundError);
+  });
+});
