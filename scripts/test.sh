@@ -19,7 +19,7 @@ if [ -f packages/envd/go.mod ]; then
 fi
 
 echo "== TypeScript suites (node --test)" >&2
-mapfile -t files < <(find packages/runtime/src packages/server/src packages/sdk/src packages/cli/src tests -name '*.test.ts' 2>/dev/null | sort)
+mapfile -t files < <(find packages/runtime/src packages/server/src packages/sdk/src packages/cli/src tests conformance/runners -name '*.test.ts' 2>/dev/null | sort)
 if [ ${#files[@]} -gt 0 ]; then
   node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}" 2>&1 | tee "$log/node.txt"
   p=$(grep -E '^ℹ pass ' "$log/node.txt" | awk '{print $3}'); f=$(grep -E '^ℹ fail ' "$log/node.txt" | awk '{print $3}')

@@ -1,0 +1,187 @@
+/**
+ * Conformance runner for the TypeScript SDK: executes every scenario in conformance/scenarios/*.yaml (see
+ * conformance/README.md) against a live server. Unknown ops fail the scenario.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import * as tb from 'tensor-box';
+import { startTestServer, type TestServer } from '../../tests/helpers/harness.js';
+
+interface Step {
+  op: string;
+  args?: Record<string, any>;
+  expect?: Record<string, any>;
+  expectError?: string;
+}
+interface Scenario {
+  name: string;
+  steps: Step[];
+}
+
+const DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
+const scenarios: Scenario[] = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+  .map((f) => YAML.parse(readFileSync(DIR + f, 'utf8')));
+
+const ERROR_KINDS: Record<string, new (...a: any[]) => Error> = {
+  NotFound: tb.NotFoundError,
+  InvalidArgument: tb.InvalidArgumentError,
+  Authentication: tb.AuthenticationError,
+  Timeout: tb.TimeoutError,
+  CommandExit: tb.CommandExitError,
+  Conflict: tb.ConflictError,
+  NotEnoughSpace: tb.NotEnoughSpaceError,
+};
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await server?.close();
+});
+
+/** Checks `expect` against a result per the README's rules. */
+function check(result: any, expect: Record<string, any>, where: string) {
+  for (const [key, want] of Object.entries(expect)) {
+    if (Array.isArray(result) && key === 'length') assert.equal(result.length, want, `${where}: length`);
+    else if (Array.isArray(result) && key === 'contains') {
+      for (const w of want) assert.ok(result.some((r) => Object.entries(w).every(([k, v]) => isDeepStrictEqual(r[k], v))), `${where}: contains ${JSON.stringify(w)} in ${JSON.stringify(result)}`);
+    } else if (key === 'value') assert.deepEqual(result, want, `${where}: value`);
+    else assert.deepEqual(result?.[key], want, `${where}: ${key}`);
+  }
+}
+function isDeepStrictEqual(a: unknown, b: unknown) {
+  try {
+    assert.deepEqual(a, b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class Run {
+  sbx?: tb.Sandbox;
+  handles = new Map<string, tb.CommandHandle>();
+  constructor(private conn: { domain: string; apiKey: string }) {}
+
+  subst(v: any): any {
+    if (typeof v === 'string') {
+      return v.replace(/\$\{sandboxId\}/g, this.sbx?.sandboxId ?? '').replace(/\$\{host:(\d+)\}/g, (_m, p) => this.sbx!.getHost(Number(p)));
+    }
+    if (Array.isArray(v)) return v.map((x) => this.subst(x));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.subst(x)]));
+    return v;
+  }
+
+  async exec(step: Step): Promise<any> {
+    const a = this.subst(step.args ?? {});
+    const c = this.conn;
+    const s = () => {
+      if (!this.sbx) throw new Error('no sandbox created yet in this scenario');
+      return this.sbx;
+    };
+    switch (step.op) {
+      case 'sandbox.create': {
+        const sbx = await tb.Sandbox.create(a.template ?? 'default', { ...c, timeoutMs: a.timeoutMs, envs: a.envs, metadata: a.metadata, lifecycle: a.lifecycle });
+        this.sbx ??= sbx;
+        return { sandboxId: sbx.sandboxId, templateId: sbx.templateId };
+      }
+      case 'sandbox.connect':
+        await tb.Sandbox.connect(a.sandboxId ?? s().sandboxId, c);
+        return undefined;
+      case 'sandbox.kill':
+        await tb.Sandbox.kill(a.sandboxId ?? s().sandboxId, c);
+        return undefined;
+      case 'sandbox.killById':
+        return tb.Sandbox.kill(a.sandboxId, c);
+      case 'sandbox.getInfo':
+        return s().getInfo();
+      case 'sandbox.isRunning':
+        return s().isRunning();
+      case 'sandbox.setTimeout':
+        return s().setTimeout(a.timeoutMs);
+      case 'sandbox.keepAlive':
+        return s().keepAlive(a.timeoutMs);
+      case 'sandbox.list':
+        return tb.Sandbox.list({ ...c, query: { state: a.state, metadata: a.metadata } });
+      case 'sandbox.getHost':
+        return s().getHost(a.port);
+      case 'commands.run': {
+        const r = await s().commands.run(a.cmd, { envs: a.envs, cwd: a.cwd, user: a.user, timeoutMs: a.timeoutMs });
+        return r;
+      }
+      case 'commands.runBackground': {
+        const h = await s().commands.run(a.cmd, { background: true });
+        if (a.save) this.handles.set(a.save, h);
+        return { pid: h.pid };
+      }
+      case 'commands.kill':
+        return this.handles.get(a.handle)!.kill();
+      case 'commands.wait':
+        return this.handles.get(a.handle)!.wait();
+      case 'files.write':
+        return a.files ? s().files.write(a.files) : s().files.write(a.path, a.data);
+      case 'files.read':
+        return a.format === 'bytes' ? new TextDecoder().decode(await s().files.read(a.path, { format: 'bytes' })) : s().files.read(a.path);
+      case 'files.list':
+        return s().files.list(a.path);
+      case 'files.makeDir':
+        return s().files.makeDir(a.path);
+      case 'files.exists':
+        return s().files.exists(a.path);
+      case 'files.rename':
+        return s().files.rename(a.from, a.to);
+      case 'files.remove':
+        return s().files.remove(a.path);
+      case 'files.getInfo':
+        return s().files.getInfo(a.path);
+      case 'http.get': {
+        const deadline = Date.now() + 10_000;
+        let last: any;
+        do {
+          last = await fetch(`${c.domain}${a.path}`, { headers: { host: a.host } }).then(
+            async (r) => ({ status: r.status, body: await r.text() }),
+            (e) => ({ status: 0, body: String(e) }),
+          );
+          if (!step.expect || isDeepStrictEqual(Object.fromEntries(Object.keys(step.expect).map((k) => [k, last[k]])), step.expect)) break;
+          await new Promise((r) => setTimeout(r, 200));
+        } while (Date.now() < deadline);
+        return last;
+      }
+      default:
+        throw new Error(`unknown op '${step.op}'`);
+    }
+  }
+}
+
+describe('conformance (TypeScript SDK)', () => {
+  for (const sc of scenarios) {
+    it(sc.name, async () => {
+      const run = new Run(server.conn);
+      try {
+        for (const [i, step] of sc.steps.entries()) {
+          const where = `${sc.name} step ${i + 1} (${step.op})`;
+          if (step.expectError) {
+            const err = await run.exec(step).then(
+              () => undefined,
+              (e) => e,
+            );
+            assert.ok(err, `${where}: expected ${step.expectError}, got success`);
+            assert.ok(err instanceof ERROR_KINDS[step.expectError], `${where}: expected ${step.expectError}, got ${err?.name}: ${err?.message}`);
+            if (step.expect) check(err, step.expect, where);
+          } else {
+            const result = await run.exec(step);
+            if (step.expect) check(result, step.expect, where);
+          }
+        }
+      } finally {
+        if (run.sbx) await tb.Sandbox.kill(run.sbx.sandboxId, server.conn).catch(() => {});
+      }
+    });
+  }
+});
