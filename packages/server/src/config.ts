@@ -21,6 +21,8 @@ export interface ServerConfig {
   defaultTimeoutMs: number;
   /** Interval of the lifecycle sweep, in ms. */
   sweepIntervalMs: number;
+  /** Interval between metric samples of each sandbox, in ms. */
+  metricsIntervalMs?: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -37,5 +39,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     cacheDir: path.resolve(env.TENSOR_BOX_CACHE_DIR || '/var/cache/tensor-box'),
     defaultTimeoutMs: 15_000,
     sweepIntervalMs: Number(env.TENSOR_BOX_SWEEP_MS || 1000),
+    metricsIntervalMs: Number(env.TENSOR_BOX_METRICS_INTERVAL_MS || 5000),
   };
 }

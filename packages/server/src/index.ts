@@ -17,6 +17,8 @@ import { forgetAddress } from './ingress/proxy.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
 import { SqliteStore } from './store/sqlite.js';
+import { SandboxLogs } from './services/sandbox-logs.js';
+import { MetricsSampler } from './services/metrics-sampler.js';
 import type { Store } from './store/store.js';
 
 export { configFromEnv, type ServerConfig } from './config.js';
@@ -72,7 +74,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const driver = opts.driver ?? defaultDriver(config);
   const templates = new TemplateService({ store, dataDir: config.dataDir, cacheDir: config.cacheDir });
   let domain = config.domain;
-  const sandboxes = new SandboxService({ store, driver, templates, domain: () => domain, log });
+  const logs = new SandboxLogs(store);
+  const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs });
+  const sandboxes = new SandboxService({ store, driver, templates, domain: () => domain, log, logs, metrics });
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
@@ -115,6 +119,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     }
   }, config.sweepIntervalMs);
   sweep.unref();
+  metrics.start();
 
   return {
     url,
@@ -125,6 +130,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     templates,
     async close() {
       clearInterval(sweep);
+      metrics.stop();
       await new Promise<void>((resolve) => {
         app.close(() => resolve());
         app.closeAllConnections();

@@ -306,6 +306,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/sandboxes/{sandboxID}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sandbox logs (lifecycle events, agent messages, start command output) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Start after (forward) or before (backward) this time */
+                    cursor?: number;
+                    limit?: number;
+                    direction?: "forward" | "backward";
+                    /** @description Minimum level */
+                    level?: components["schemas"]["LogLevel"];
+                    /** @description Case-insensitive substring of the message */
+                    search?: string;
+                };
+                header?: never;
+                path: {
+                    sandboxID: components["parameters"]["sandboxID"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Log entries */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SandboxLogsV2Response"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sandboxes/{sandboxID}/timeout": {
         parameters: {
             query?: never;
@@ -630,6 +680,20 @@ export interface components {
             diskUsed: number;
             /** Format: int64 */
             diskTotal: number;
+        };
+        /** @enum {string} */
+        LogLevel: "debug" | "info" | "warn" | "error";
+        SandboxLogEntry: {
+            /** Format: date-time */
+            timestamp: string;
+            level: components["schemas"]["LogLevel"];
+            message: string;
+            fields: {
+                [key: string]: string;
+            };
+        };
+        SandboxLogsV2Response: {
+            logs: components["schemas"]["SandboxLogEntry"][];
         };
         Template: {
             templateID: string;

@@ -65,6 +65,21 @@ export function routes(s: Services): Route[] {
         return { status: r.resumed ? 201 : 200, body: r.sandbox };
       },
     },
+    {
+      method: 'GET',
+      path: '/sandboxes/{sandboxID}/metrics',
+      handler: async (c) => ({ status: 200, body: await s.sandboxes.metrics(c.params.sandboxID, c.query.start, c.query.end) }),
+    },
+    {
+      method: 'GET',
+      path: '/sandboxes/metrics',
+      handler: async (c) => ({ status: 200, body: { sandboxes: await s.sandboxes.latestMetrics(c.query.sandbox_ids ?? []) } }),
+    },
+    {
+      method: 'GET',
+      path: '/v2/sandboxes/{sandboxID}/logs',
+      handler: async (c) => ({ status: 200, body: await s.sandboxes.logs(c.params.sandboxID, c.query) }),
+    },
     { method: 'GET', path: '/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
   ];
 }

@@ -44,6 +44,8 @@ export class Router {
       });
       return { route, names, regex: new RegExp(`^${pattern}$`) };
     });
+    // Literal segments win over parameters (`/sandboxes/metrics` before `/sandboxes/{sandboxID}`).
+    this.compiled.sort((a, b) => a.names.length - b.names.length);
   }
 
   /** The route for a method and path; `methodNotAllowed` when the path exists under another method. */

@@ -14,6 +14,9 @@ import type { components } from '../api/schema.gen.js';
 import { envdInit } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import type { TemplateService } from './template-service.js';
+import type { SandboxLogs } from './sandbox-logs.js';
+import type { MetricsSampler } from './metrics-sampler.js';
+import type { LogLevel, MetricSample } from '../store/store.js';
 
 type NewSandbox = components['schemas']['NewSandbox'];
 type Sandbox = components['schemas']['Sandbox'];
@@ -32,6 +35,24 @@ export interface SandboxServiceOptions {
   /** Public domain for sandbox host names (a function: it may only be known once the server listens). */
   domain: () => string;
   log?: (msg: string) => void;
+  logs: SandboxLogs;
+  metrics: MetricsSampler;
+}
+
+type SandboxMetric = components['schemas']['SandboxMetric'];
+
+function metricToApi(m: MetricSample): SandboxMetric {
+  return {
+    timestampUnix: Math.floor(m.timestamp / 1000),
+    timestamp: new Date(m.timestamp).toISOString(),
+    cpuCount: m.cpuCount,
+    cpuUsedPct: m.cpuUsedPct,
+    memUsed: m.memUsed,
+    memTotal: m.memTotal,
+    memCache: m.memCache,
+    diskUsed: m.diskUsed,
+    diskTotal: m.diskTotal,
+  };
 }
 
 export interface Page<T> {
@@ -49,6 +70,11 @@ export class SandboxService {
 
   private log(msg: string) {
     this.opts.log?.(msg);
+  }
+
+  private event(sandboxId: string, level: LogLevel, message: string, fields: Record<string, string> = {}) {
+    this.opts.logs.write(sandboxId, level, message, { source: 'lifecycle', ...fields });
+    this.log(`sandbox ${sandboxId}: ${message}`);
   }
 
   async create(req: NewSandbox): Promise<Sandbox> {
@@ -103,7 +129,8 @@ export class SandboxService {
       throw err;
     }
     this.opts.templates.recordSpawn(template).catch(() => {});
-    this.log(`sandbox ${sandboxId} created from ${template.templateId}`);
+    this.event(sandboxId, 'info', `sandbox created from template ${template.templateId}`, { templateId: template.templateId, timeoutMs: String(timeoutMs) });
+    void this.opts.metrics.sample(sandboxId);
     return this.toSandbox((await this.opts.store.getSandbox(sandboxId))!);
   }
 
@@ -147,7 +174,7 @@ export class SandboxService {
     };
   }
 
-  async kill(sandboxId: string): Promise<void> {
+  async kill(sandboxId: string, reason = 'killed by request'): Promise<void> {
     const pending = this.killing.get(sandboxId);
     if (pending) return pending;
     const s = await this.get(sandboxId);
@@ -155,7 +182,8 @@ export class SandboxService {
       await this.opts.driver.destroy(s.sandboxId);
       await this.opts.store.deleteSandbox(s.sandboxId);
       this.lastTouch.delete(s.sandboxId);
-      this.log(`sandbox ${sandboxId} killed`);
+      this.opts.metrics.forget(s.sandboxId);
+      this.event(sandboxId, 'info', `sandbox killed (${reason})`);
     })().finally(() => this.killing.delete(sandboxId));
     this.killing.set(sandboxId, p);
     return p;
@@ -165,6 +193,35 @@ export class SandboxService {
     await this.get(sandboxId);
     const timeoutMs = timeoutSec * 1000;
     await this.opts.store.updateSandbox(sandboxId, { timeoutMs, endAt: Date.now() + timeoutMs });
+    this.event(sandboxId, 'debug', `timeout set to ${timeoutMs} ms`);
+  }
+
+  /** Metric samples between start and end (unix seconds; default: the last hour). */
+  async metrics(sandboxId: string, start?: number, end?: number): Promise<SandboxMetric[]> {
+    await this.get(sandboxId);
+    const endMs = end !== undefined ? end * 1000 : Date.now();
+    const startMs = start !== undefined ? start * 1000 : endMs - 3600_000;
+    if (startMs > endMs) throw invalid('start must not be after end');
+    return (await this.opts.store.queryMetrics(sandboxId, startMs, endMs)).map(metricToApi);
+  }
+
+  /** The latest sample of each listed sandbox. */
+  async latestMetrics(sandboxIds: string[]): Promise<Record<string, SandboxMetric>> {
+    if (!sandboxIds.length) throw invalid('sandbox_ids must name at least one sandbox');
+    const out: Record<string, SandboxMetric> = {};
+    for (const m of await this.opts.store.latestMetrics(sandboxIds)) out[m.sandboxId] = metricToApi(m);
+    return out;
+  }
+
+  /** Log entries of a sandbox (live or recently killed). */
+  async logs(sandboxId: string, q: { cursor?: number; limit?: number; direction?: 'forward' | 'backward'; level?: LogLevel; search?: string }) {
+    const entries = await this.opts.logs.query(sandboxId, q);
+    if (!entries.length && !(await this.opts.store.getSandbox(sandboxId)) && q.cursor === undefined) {
+      throw notFound(`sandbox '${sandboxId}' not found`);
+    }
+    return {
+      logs: entries.map((e) => ({ timestamp: new Date(e.timestamp).toISOString(), level: e.level, message: e.message, fields: e.fields })),
+    };
   }
 
   async refresh(sandboxId: string, durationSec?: number): Promise<void> {
@@ -193,8 +250,8 @@ export class SandboxService {
   /** One pass of the lifecycle sweep: acts on every sandbox whose endAt has passed. */
   async sweep(now = Date.now()): Promise<void> {
     for (const s of await this.opts.store.expiredSandboxes(now)) {
-      this.log(`sandbox ${s.sandboxId} timed out (onTimeout=${s.onTimeout})`);
-      await this.kill(s.sandboxId).catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
+      this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
+      await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
     }
   }
 
@@ -212,10 +269,11 @@ export class SandboxService {
       if (info) {
         adopted++;
         await this.opts.store.updateSandbox(s.sandboxId, { runtime: runtimeOf(info) });
+        this.event(s.sandboxId, 'info', 're-adopted after a control-plane restart');
         live.delete(s.sandboxId);
       } else {
         lost++;
-        this.log(`sandbox ${s.sandboxId} was not running any more after restart; removed`);
+        this.event(s.sandboxId, 'error', 'sandbox was not running any more after a control-plane restart; removed');
         await this.opts.store.deleteSandbox(s.sandboxId);
       }
     }

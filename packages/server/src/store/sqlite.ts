@@ -3,9 +3,10 @@
  * `PRAGMA user_version`; JSON columns hold maps and lists.
  */
 import Database from 'better-sqlite3';
-import type { SandboxFilter, SandboxRecord, Store, TemplateRecord } from './store.js';
+import type { LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, Store, TemplateRecord } from './store.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sandboxes (
@@ -47,6 +48,27 @@ CREATE TABLE IF NOT EXISTS templates (
   build_count INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sandbox_logs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  sandbox_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  level INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sandbox_logs_by_sandbox ON sandbox_logs(sandbox_id, ts, seq);
+CREATE TABLE IF NOT EXISTS sandbox_metrics (
+  sandbox_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  cpu_used_pct REAL NOT NULL,
+  mem_used INTEGER NOT NULL,
+  mem_total INTEGER NOT NULL,
+  mem_cache INTEGER NOT NULL,
+  disk_used INTEGER NOT NULL,
+  disk_total INTEGER NOT NULL,
+  PRIMARY KEY (sandbox_id, ts)
+);
 `;
 
 type Row = Record<string, unknown>;
@@ -199,6 +221,86 @@ export class SqliteStore implements Store {
 
   async deleteTemplate(id: string): Promise<void> {
     this.db.prepare('DELETE FROM templates WHERE template_id = ?').run(id);
+  }
+
+  async appendLog(e: Omit<LogEntry, 'seq'>): Promise<void> {
+    this.db
+      .prepare('INSERT INTO sandbox_logs (sandbox_id, ts, level, message, fields) VALUES (?, ?, ?, ?, ?)')
+      .run(e.sandboxId, e.timestamp, LEVELS.indexOf(e.level), e.message, JSON.stringify(e.fields));
+  }
+
+  async queryLogs(sandboxId: string, q: LogQuery): Promise<LogEntry[]> {
+    const where = ['sandbox_id = ?'];
+    const args: unknown[] = [sandboxId];
+    if (q.cursor !== undefined) {
+      where.push(q.direction === 'forward' ? 'ts > ?' : 'ts < ?');
+      args.push(q.cursor);
+    }
+    if (q.minLevel) {
+      where.push('level >= ?');
+      args.push(LEVELS.indexOf(q.minLevel));
+    }
+    if (q.search) {
+      where.push("instr(lower(message), lower(?)) > 0");
+      args.push(q.search);
+    }
+    const order = q.direction === 'forward' ? 'ASC' : 'DESC';
+    const rows = this.db
+      .prepare(`SELECT * FROM sandbox_logs WHERE ${where.join(' AND ')} ORDER BY ts ${order}, seq ${order} LIMIT ?`)
+      .all(...args, q.limit) as Row[];
+    return rows.map((r) => ({
+      sandboxId: r.sandbox_id as string,
+      timestamp: r.ts as number,
+      seq: r.seq as number,
+      level: LEVELS[r.level as number],
+      message: r.message as string,
+      fields: JSON.parse(r.fields as string),
+    }));
+  }
+
+  async pruneLogs(before: number): Promise<void> {
+    this.db.prepare('DELETE FROM sandbox_logs WHERE ts < ? AND sandbox_id NOT IN (SELECT sandbox_id FROM sandboxes)').run(before);
+  }
+
+  async appendMetric(m: MetricSample): Promise<void> {
+    this.db
+      .prepare('INSERT OR REPLACE INTO sandbox_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(m.sandboxId, m.timestamp, m.cpuCount, m.cpuUsedPct, m.memUsed, m.memTotal, m.memCache, m.diskUsed, m.diskTotal);
+  }
+
+  private metricRow(r: Row): MetricSample {
+    return {
+      sandboxId: r.sandbox_id as string,
+      timestamp: r.ts as number,
+      cpuCount: r.cpu_count as number,
+      cpuUsedPct: r.cpu_used_pct as number,
+      memUsed: r.mem_used as number,
+      memTotal: r.mem_total as number,
+      memCache: r.mem_cache as number,
+      diskUsed: r.disk_used as number,
+      diskTotal: r.disk_total as number,
+    };
+  }
+
+  async queryMetrics(sandboxId: string, startMs: number, endMs: number): Promise<MetricSample[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM sandbox_metrics WHERE sandbox_id = ? AND ts >= ? AND ts <= ? ORDER BY ts')
+      .all(sandboxId, startMs, endMs) as Row[];
+    return rows.map((r) => this.metricRow(r));
+  }
+
+  async latestMetrics(sandboxIds: string[]): Promise<MetricSample[]> {
+    if (!sandboxIds.length) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT m.* FROM sandbox_metrics m JOIN (SELECT sandbox_id, MAX(ts) AS ts FROM sandbox_metrics WHERE sandbox_id IN (${sandboxIds.map(() => '?').join(',')}) GROUP BY sandbox_id) l ON m.sandbox_id = l.sandbox_id AND m.ts = l.ts`,
+      )
+      .all(...sandboxIds) as Row[];
+    return rows.map((r) => this.metricRow(r));
+  }
+
+  async pruneMetrics(before: number): Promise<void> {
+    this.db.prepare('DELETE FROM sandbox_metrics WHERE ts < ? OR sandbox_id NOT IN (SELECT sandbox_id FROM sandboxes)').run(before);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

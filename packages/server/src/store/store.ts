@@ -65,6 +65,39 @@ export interface TemplateRecord {
   buildCount: number;
 }
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogEntry {
+  sandboxId: string;
+  /** Epoch ms; with `seq` it orders entries and serves as the cursor. */
+  timestamp: number;
+  seq: number;
+  level: LogLevel;
+  message: string;
+  fields: Record<string, string>;
+}
+
+export interface LogQuery {
+  /** Entries after (forward) or before (backward) this timestamp in ms. */
+  cursor?: number;
+  limit: number;
+  direction: 'forward' | 'backward';
+  minLevel?: LogLevel;
+  search?: string;
+}
+
+export interface MetricSample {
+  sandboxId: string;
+  timestamp: number;
+  cpuCount: number;
+  cpuUsedPct: number;
+  memUsed: number;
+  memTotal: number;
+  memCache: number;
+  diskUsed: number;
+  diskTotal: number;
+}
+
 export interface Store {
   insertSandbox(s: SandboxRecord): Promise<void>;
   updateSandbox(id: string, patch: Partial<SandboxRecord>): Promise<void>;
@@ -79,6 +112,16 @@ export interface Store {
   findTemplate(idOrName: string): Promise<TemplateRecord | undefined>;
   listTemplates(): Promise<TemplateRecord[]>;
   deleteTemplate(id: string): Promise<void>;
+
+  appendLog(e: Omit<LogEntry, 'seq'>): Promise<void>;
+  queryLogs(sandboxId: string, q: LogQuery): Promise<LogEntry[]>;
+  /** Deletes log entries older than `before` (ms) of sandboxes that no longer exist. */
+  pruneLogs(before: number): Promise<void>;
+
+  appendMetric(m: MetricSample): Promise<void>;
+  queryMetrics(sandboxId: string, startMs: number, endMs: number): Promise<MetricSample[]>;
+  latestMetrics(sandboxIds: string[]): Promise<MetricSample[]>;
+  pruneMetrics(before: number): Promise<void>;
 
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;

@@ -1,0 +1,80 @@
+/**
+ * Samples every running sandbox's resource usage from the runtime (cgroup + writable layer) every few seconds and keeps
+ * the series for `retentionMs` (default one hour). CPU % is the CPU time used between two samples over the wall time
+ * and the sandbox's CPU count (100 % = all its vCPUs busy).
+ */
+import type { Driver } from '@tensor-box/runtime';
+import type { MetricSample, Store } from '../store/store.js';
+
+export interface MetricsSamplerOptions {
+  store: Store;
+  driver: Driver;
+  intervalMs?: number;
+  retentionMs?: number;
+}
+
+export class MetricsSampler {
+  private last = new Map<string, { at: number; cpuNs: number }>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  readonly intervalMs: number;
+  readonly retentionMs: number;
+
+  constructor(private opts: MetricsSamplerOptions) {
+    this.intervalMs = opts.intervalMs ?? 5000;
+    this.retentionMs = opts.retentionMs ?? 3600_000;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sampleAll(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One sample of one sandbox (also used right after create so a series starts at once). */
+  async sample(sandboxId: string): Promise<MetricSample | undefined> {
+    let stats;
+    try {
+      stats = await this.opts.driver.stats(sandboxId);
+    } catch {
+      return undefined;
+    }
+    const now = Date.now();
+    const prev = this.last.get(sandboxId);
+    this.last.set(sandboxId, { at: now, cpuNs: stats.cpuUsageNs });
+    const wallNs = prev ? (now - prev.at) * 1e6 : 0;
+    const pct = prev && wallNs > 0 ? Math.max(0, ((stats.cpuUsageNs - prev.cpuNs) / wallNs / stats.cpuCount) * 100) : 0;
+    const m: MetricSample = {
+      sandboxId,
+      timestamp: now,
+      cpuCount: stats.cpuCount,
+      cpuUsedPct: Math.round(pct * 100) / 100,
+      memUsed: stats.memoryUsedBytes,
+      memTotal: stats.memoryLimitBytes,
+      memCache: stats.memoryCacheBytes,
+      diskUsed: stats.diskUsedBytes,
+      diskTotal: stats.diskLimitBytes,
+    };
+    await this.opts.store.appendMetric(m);
+    return m;
+  }
+
+  forget(sandboxId: string): void {
+    this.last.delete(sandboxId);
+  }
+
+  async sampleAll(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const running = await this.opts.store.listSandboxes({ states: ['running'] });
+      for (const s of running) await this.sample(s.sandboxId);
+      await this.opts.store.pruneMetrics(Date.now() - this.retentionMs);
+    } finally {
+      this.running = false;
+    }
+  }
+}
