@@ -10,9 +10,9 @@ cp packages/sdk/src/api/schema.gen.ts packages/server/src/api/schema.gen.ts
 "$bin/buf" generate --template buf.gen.ts.yaml
 [ -x packages/envd/gen.sh ] && bash packages/envd/gen.sh
 if [ "${1:-}" = "--check" ]; then
-  if ! git diff --quiet -- packages/sdk/src/api packages/server/src/api packages/sdk/src/envd packages/envd/gen; then
+  if ! git diff --quiet -- packages/sdk/src/api packages/server/src/api packages/sdk/src/envd packages/server/src/envd packages/envd/gen; then
     echo "generated files are out of date with spec/: run npm run gen" >&2
-    git diff --stat -- packages/sdk/src/api packages/server/src/api packages/sdk/src/envd packages/envd/gen >&2
+    git diff --stat -- packages/sdk/src/api packages/server/src/api packages/sdk/src/envd packages/server/src/envd packages/envd/gen >&2
     exit 1
   fi
 fi

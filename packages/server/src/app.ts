@@ -12,6 +12,16 @@ import { Router, type Route } from './http/router.js';
 import { ingressTarget, type IngressTarget } from './ingress/route.js';
 import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
 import { ENVD_PORT } from './constants.js';
+import { WebSocketServer } from 'ws';
+import type { SandboxRecord } from './store/store.js';
+import { handlePty } from './ws/pty.js';
+import { handleWatch } from './ws/watch.js';
+import { verifyWsToken } from './ws/tokens.js';
+
+/** Control-plane WebSockets: terminal and directory watch. */
+const SOCKET_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/(pty|files\/watch)$/;
+/** Largest client frame (terminal input): bigger frames close the socket instead of being buffered. */
+const MAX_WS_FRAME = 1 << 20;
 
 const MAX_JSON_BYTES = 1 << 20;
 
@@ -19,6 +29,8 @@ export interface AppOptions {
   apiKey: string;
   routes: Route[];
   ingress: IngressDeps;
+  /** The running sandbox for a control-plane WebSocket (throws ApiError otherwise). */
+  sandboxForSocket(sandboxId: string): Promise<SandboxRecord>;
   openapi?: OpenApi;
   log?: (msg: string) => void;
 }
@@ -104,9 +116,21 @@ export function createApp(opts: AppOptions): http.Server {
     }
   });
 
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
   server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const target: IngressTarget | undefined = ingressTarget(req.headers);
     try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const m = !target && SOCKET_ROUTE.exec(url.pathname);
+      if (m) {
+        const token = url.searchParams.get('token');
+        if (!(token && verifyWsToken(opts.apiKey, m[1], token))) checkApiKey(req, opts.apiKey);
+        const s = await opts.sandboxForSocket(m[1]);
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          void (m[2] === 'pty' ? handlePty(ws, s, url.searchParams) : handleWatch(ws, s, url.searchParams));
+        });
+        return;
+      }
       if (!target) throw new ApiError('not_found', `no WebSocket route for ${req.url}`);
       await proxyUpgrade(opts.ingress, target, req, socket, head);
     } catch (err) {

@@ -85,7 +85,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const app = createApp({
     apiKey,
     log,
-    routes: routes({ sandboxes, templates }),
+    async sandboxForSocket(sandboxId) {
+      const s = await sandboxes.get(sandboxId);
+      if (s.state !== 'running' || !s.runtime) throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);
+      return s;
+    },
+    routes: routes({ sandboxes, templates, apiKey }),
     ingress: {
       async lookup(target) {
         const s = await sandboxes.get(target.sandboxId);

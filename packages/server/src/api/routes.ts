@@ -5,10 +5,12 @@ import type { Route } from '../http/router.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { TemplateService } from '../services/template-service.js';
 import { templateToApi } from './views.js';
+import { issueWsToken } from '../ws/tokens.js';
 
 export interface Services {
   sandboxes: SandboxService;
   templates: TemplateService;
+  apiKey: string;
 }
 
 export function routes(s: Services): Route[] {
@@ -79,6 +81,14 @@ export function routes(s: Services): Route[] {
       method: 'GET',
       path: '/v2/sandboxes/{sandboxID}/logs',
       handler: async (c) => ({ status: 200, body: await s.sandboxes.logs(c.params.sandboxID, c.query) }),
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/ws-token',
+      handler: async (c) => {
+        await s.sandboxes.get(c.params.sandboxID);
+        return { status: 201, body: issueWsToken(s.apiKey, c.params.sandboxID) };
+      },
     },
     { method: 'GET', path: '/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
   ];
