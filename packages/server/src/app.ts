@@ -17,6 +17,7 @@ import type { SandboxRecord } from './store/store.js';
 import { handlePty } from './ws/pty.js';
 import { handleWatch } from './ws/watch.js';
 import { verifyWsToken } from './ws/tokens.js';
+import type { Metrics } from './http/prometheus.js';
 
 /** Control-plane WebSockets: terminal and directory watch. */
 const SOCKET_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/(pty|files\/watch)$/;
@@ -29,6 +30,7 @@ export interface AppOptions {
   apiKey: string;
   routes: Route[];
   ingress: IngressDeps;
+  metrics: Metrics;
   /** The running sandbox for a control-plane WebSocket (throws ApiError otherwise). */
   sandboxForSocket(sandboxId: string): Promise<SandboxRecord>;
   openapi?: OpenApi;
@@ -91,6 +93,10 @@ export function createApp(opts: AppOptions): http.Server {
     if (match === 'methodNotAllowed') throw new ApiError('invalid_argument', `method ${req.method} is not allowed on ${url.pathname}`);
     if (!match) throw new ApiError('not_found', `no route for ${req.method} ${url.pathname}`);
     if (match.route.auth !== false) checkApiKey(req, opts.apiKey);
+    const t0 = performance.now();
+    res.once('finish', () =>
+      opts.metrics.requests.observe({ route: match.route.path, method: match.route.method, status: String(res.statusCode) }, (performance.now() - t0) / 1000),
+    );
     const op = openapi.operation(match.route.method, match.route.path);
     const query = openapi.validateQuery(op, url.searchParams);
     const raw = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readJson(req);
@@ -104,6 +110,11 @@ export function createApp(opts: AppOptions): http.Server {
       const target = ingressTarget(req.headers);
       if (target) return await proxyHttp(opts.ingress, target, req, res);
       const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname === '/metrics' && req.method === 'GET') {
+        const text = await opts.metrics.render();
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        return void res.end(text);
+      }
       const files = FILES_ROUTE.exec(url.pathname);
       if (files) {
         req.url = `/files${url.search}`;

@@ -19,6 +19,7 @@ import { TemplateService, type ProgressFn } from './services/template-service.js
 import { SqliteStore } from './store/sqlite.js';
 import { SandboxLogs } from './services/sandbox-logs.js';
 import { MetricsSampler } from './services/metrics-sampler.js';
+import { Metrics } from './http/prometheus.js';
 import type { Store } from './store/store.js';
 
 export { configFromEnv, type ServerConfig } from './config.js';
@@ -74,9 +75,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const driver = opts.driver ?? defaultDriver(config);
   const templates = new TemplateService({ store, dataDir: config.dataDir, cacheDir: config.cacheDir });
   let domain = config.domain;
+  const prom = new Metrics();
+  prom.gauge('tensor_box_sandboxes', 'Sandboxes by state', async () => {
+    const all = await store.listSandboxes();
+    return (['running', 'paused'] as const).map((state) => [{ state }, all.filter((s) => s.state === state).length]);
+  });
   const logs = new SandboxLogs(store);
   const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs });
-  const sandboxes = new SandboxService({ store, driver, templates, domain: () => domain, log, logs, metrics });
+  const sandboxes = new SandboxService({ store, driver, templates, domain: () => domain, log, logs, metrics, prom });
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
@@ -85,6 +91,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const app = createApp({
     apiKey,
     log,
+    metrics: prom,
     async sandboxForSocket(sandboxId) {
       const s = await sandboxes.get(sandboxId);
       if (s.state !== 'running' || !s.runtime) throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);

@@ -17,6 +17,7 @@ import type { TemplateService } from './template-service.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
 import type { LogLevel, MetricSample } from '../store/store.js';
+import type { Metrics } from '../http/prometheus.js';
 
 type NewSandbox = components['schemas']['NewSandbox'];
 type Sandbox = components['schemas']['Sandbox'];
@@ -37,6 +38,7 @@ export interface SandboxServiceOptions {
   log?: (msg: string) => void;
   logs: SandboxLogs;
   metrics: MetricsSampler;
+  prom: Metrics;
 }
 
 type SandboxMetric = components['schemas']['SandboxMetric'];
@@ -87,7 +89,7 @@ export class SandboxService {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
       if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
     }
-    const info = await this.opts.driver.create({
+    const info = await this.opts.prom.time('driver.create', () => this.opts.driver.create({
       sandboxId,
       layers: template.layers,
       cpuCount: template.cpuCount,
@@ -95,7 +97,7 @@ export class SandboxService {
       diskMB: template.diskSizeMB,
       internetAccess: req.allow_internet_access ?? true,
       hostname: sandboxId,
-    });
+    }));
     try {
       await envdInit(info.envdUrl, {
         envVars: req.envVars ?? {},
@@ -179,7 +181,7 @@ export class SandboxService {
     if (pending) return pending;
     const s = await this.get(sandboxId);
     const p = (async () => {
-      await this.opts.driver.destroy(s.sandboxId);
+      await this.opts.prom.time('driver.destroy', () => this.opts.driver.destroy(s.sandboxId));
       await this.opts.store.deleteSandbox(s.sandboxId);
       this.lastTouch.delete(s.sandboxId);
       this.opts.metrics.forget(s.sandboxId);
