@@ -4,7 +4,7 @@
  */
 import type { Client } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { Filesystem, FileType, type EntryInfo as PbEntryInfo } from './envd/filesystem/filesystem_pb.js';
+import { Filesystem, FileType, EventType, type EntryInfo as PbEntryInfo } from './envd/filesystem/filesystem_pb.js';
 import { envdClient, envdHeaders, userHeader, DEFAULT_USER, type EnvdTarget } from './envd/transport.js';
 import { fromConnect, fromHttp, NotFoundError } from './errors.js';
 
@@ -28,6 +28,35 @@ export interface WriteEntry {
   path: string;
   data: WriteData;
 }
+
+export type WatchEventType = 'create' | 'write' | 'remove' | 'rename' | 'chmod';
+
+export interface WatchEvent {
+  type: WatchEventType;
+  /** Path relative to the watched directory. */
+  name: string;
+  /** Absolute path (the watched directory joined with name). */
+  path: string;
+}
+
+export interface WatchOpts extends FilesystemOpts {
+  recursive?: boolean;
+  /** Called once when the watch ends: with no error after `stop()`, with the error otherwise. */
+  onExit?: (err?: Error) => void;
+}
+
+/** A running directory watch. */
+export interface WatchHandle {
+  stop(): void;
+}
+
+const EVENT_TYPES: Record<number, WatchEventType> = {
+  [EventType.CREATE]: 'create',
+  [EventType.WRITE]: 'write',
+  [EventType.REMOVE]: 'remove',
+  [EventType.RENAME]: 'rename',
+  [EventType.CHMOD]: 'chmod',
+};
 
 export interface FilesystemOpts {
   /** User whose home relative paths resolve against, and who owns created files (default `user`). */
@@ -177,6 +206,43 @@ export class Files {
       this.rpc.move({ source: oldPath, destination: newPath }, { headers: userHeader(opts.user ?? DEFAULT_USER), timeoutMs: opts.requestTimeoutMs }),
     );
     return toEntry(r.entry!);
+  }
+
+  /**
+   * Watches a directory; resolves once the watch is in place. Events: create, write, remove, rename, chmod.
+   * @example const w = await sandbox.files.watchDir('/home/user', (e) => console.log(e.type, e.path), { recursive: true }); w.stop()
+   */
+  async watchDir(path: string, onEvent: (e: WatchEvent) => void | Promise<void>, opts: WatchOpts = {}): Promise<WatchHandle> {
+    const controller = new AbortController();
+    const stream = this.rpc.watchDir(
+      { path, recursive: !!opts.recursive },
+      { headers: { ...userHeader(opts.user ?? DEFAULT_USER), 'Keepalive-Ping-Interval': '30' }, signal: controller.signal },
+    );
+    const it = stream[Symbol.asyncIterator]();
+    try {
+      const first = await it.next();
+      if (first.done || first.value.event.case !== 'start') throw new Error('the agent did not start the watch');
+    } catch (err) {
+      controller.abort();
+      throw fromConnect(err);
+    }
+    const base = path.replace(/\/+$/, '');
+    (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await it.next();
+          if (done) break;
+          if (value.event.case === 'filesystem') {
+            const ev = value.event.value;
+            await onEvent({ type: EVENT_TYPES[ev.type] ?? 'write', name: ev.name, path: `${base}/${ev.name}` });
+          }
+        }
+        opts.onExit?.();
+      } catch (err) {
+        opts.onExit?.(controller.signal.aborted ? undefined : fromConnect(err));
+      }
+    })();
+    return { stop: () => controller.abort() };
   }
 
   /** Removes a file or a directory with its contents. */

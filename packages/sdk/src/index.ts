@@ -5,9 +5,10 @@
  * const sandbox = await Sandbox.create('default', { domain: 'http://127.0.0.1:3000', apiKey: 'e2b_…' })
  * console.log((await sandbox.commands.run('uname -a')).stdout)
  */
-export { Sandbox, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts } from './sandbox.js';
+export { Sandbox, type SandboxMetrics, type SandboxLogEntry, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts } from './sandbox.js';
 export { SandboxPaginator, type SandboxInfo, type SandboxListOpts, type SandboxState } from './sandbox-list.js';
 export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, type ProcessInfo } from './commands.js';
-export { Files, type EntryInfo, type WriteEntry, type WriteData, type FilesystemOpts } from './files.js';
+export { Pty, PtyHandle, type PtyCreateOpts } from './pty.js';
+export { Files, type WatchEvent, type WatchEventType, type WatchOpts, type WatchHandle, type EntryInfo, type WriteEntry, type WriteData, type FilesystemOpts } from './files.js';
 export type { ConnectionOpts } from './connection.js';
 export * from './errors.js';

@@ -11,6 +11,7 @@ import { Commands } from './commands.js';
 import { ENVD_PORT, type EnvdTarget, DEFAULT_USER } from './envd/transport.js';
 import { NotFoundError, InvalidArgumentError } from './errors.js';
 import { Files } from './files.js';
+import { Pty } from './pty.js';
 import { fileSignature } from './signature.js';
 import { SandboxPaginator, toInfo, type SandboxInfo, type SandboxListOpts } from './sandbox-list.js';
 import type { components } from './api/schema.gen.js';
@@ -47,6 +48,23 @@ export interface SignedUrlOpts {
 
 const DEFAULT_TIMEOUT_MS = 300_000;
 
+export interface SandboxMetrics {
+  timestamp: Date;
+  cpuCount: number;
+  cpuUsedPct: number;
+  memUsed: number;
+  memTotal: number;
+  diskUsed: number;
+  diskTotal: number;
+}
+
+export interface SandboxLogEntry {
+  timestamp: Date;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  fields: Record<string, string>;
+}
+
 type ApiSandbox = components['schemas']['Sandbox'];
 
 export class Sandbox {
@@ -56,6 +74,7 @@ export class Sandbox {
   readonly sandboxDomain: string;
   readonly files: Files;
   readonly commands: Commands;
+  readonly pty: Pty;
   private readonly conn: ResolvedConnection;
   private readonly accessToken?: string;
 
@@ -68,6 +87,7 @@ export class Sandbox {
     const target: EnvdTarget = { apiUrl: conn.apiUrl, sandboxId: this.sandboxId, accessToken: this.accessToken, headers: conn.headers };
     this.files = new Files(target);
     this.commands = new Commands(target);
+    this.pty = new Pty(target);
   }
 
   /** Creates a sandbox from a template (ID or name; default `default`). */
@@ -163,6 +183,44 @@ export class Sandbox {
 
   async getInfo(): Promise<SandboxInfo> {
     return Sandbox.getInfo(this.sandboxId, this.connOpts());
+  }
+
+  /** Resource usage samples (CPU %, memory, disk), oldest first; default: the last hour. */
+  static async getMetrics(sandboxId: string, opts: ConnectionOpts & { start?: Date; end?: Date } = {}): Promise<SandboxMetrics[]> {
+    const r = await apiClient(resolveConnection(opts)).GET('/sandboxes/{sandboxID}/metrics', {
+      params: {
+        path: { sandboxID: sandboxId },
+        query: { start: opts.start ? Math.floor(opts.start.getTime() / 1000) : undefined, end: opts.end ? Math.ceil(opts.end.getTime() / 1000) : undefined },
+      },
+    });
+    return unwrap(r, `metrics of sandbox ${sandboxId}`).map((m) => ({
+      timestamp: new Date(m.timestampUnix * 1000),
+      cpuCount: m.cpuCount,
+      cpuUsedPct: m.cpuUsedPct,
+      memUsed: m.memUsed,
+      memTotal: m.memTotal,
+      diskUsed: m.diskUsed,
+      diskTotal: m.diskTotal,
+    }));
+  }
+
+  /** Log entries: lifecycle events, agent messages, start-command output. */
+  static async getLogs(sandboxId: string, opts: ConnectionOpts & { start?: Date; limit?: number; level?: 'debug' | 'info' | 'warn' | 'error'; search?: string } = {}): Promise<SandboxLogEntry[]> {
+    const r = await apiClient(resolveConnection(opts)).GET('/v2/sandboxes/{sandboxID}/logs', {
+      params: {
+        path: { sandboxID: sandboxId },
+        query: { cursor: opts.start?.getTime(), limit: opts.limit, level: opts.level, search: opts.search },
+      },
+    });
+    return unwrap(r, `logs of sandbox ${sandboxId}`).logs.map((l) => ({ timestamp: new Date(l.timestamp), level: l.level, message: l.message, fields: l.fields }));
+  }
+
+  async getMetrics(opts: { start?: Date; end?: Date } = {}): Promise<SandboxMetrics[]> {
+    return Sandbox.getMetrics(this.sandboxId, { ...this.connOpts(), ...opts });
+  }
+
+  async getLogs(opts: { start?: Date; limit?: number; level?: 'debug' | 'info' | 'warn' | 'error'; search?: string } = {}): Promise<SandboxLogEntry[]> {
+    return Sandbox.getLogs(this.sandboxId, { ...this.connOpts(), ...opts });
   }
 
   /** Whether the sandbox is running and its agent answers. */
