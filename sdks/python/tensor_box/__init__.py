@@ -1,0 +1,79 @@
+"""Tensor Box Python SDK: self-hostable, E2B-compatible sandboxes.
+
+Example::
+
+    from tensor_box import Sandbox
+    with Sandbox.create("default", timeout_ms=60_000) as sandbox:
+        print(sandbox.commands.run("echo hello").stdout)
+"""
+
+from .command_handle import CommandHandle
+from .commands import Commands
+from .connection import ConnectionConfig, api_url_from_domain
+from .exceptions import (
+    AuthenticationException,
+    CommandExitException,
+    ConflictException,
+    InvalidArgumentException,
+    NotEnoughSpaceException,
+    NotFoundException,
+    PermissionDeniedException,
+    RateLimitException,
+    SandboxException,
+    TimeoutException,
+)
+from .files import Files
+from .models import (
+    CommandResult,
+    EntryInfo,
+    LifecycleConfig,
+    ProcessInfo,
+    SandboxInfo,
+    SandboxLogEntry,
+    SandboxMetrics,
+    SnapshotInfo,
+    TemplateInfo,
+    WatchEvent,
+    WriteEntry,
+)
+from .pty import Pty, PtyHandle
+from .sandbox import Sandbox
+from .snapshot import Snapshot
+from .template import Template, TemplateBuild
+from .watch import WatchHandle
+
+__all__ = [
+    "AuthenticationException",
+    "CommandExitException",
+    "CommandHandle",
+    "CommandResult",
+    "Commands",
+    "ConflictException",
+    "ConnectionConfig",
+    "EntryInfo",
+    "Files",
+    "InvalidArgumentException",
+    "LifecycleConfig",
+    "NotEnoughSpaceException",
+    "NotFoundException",
+    "PermissionDeniedException",
+    "ProcessInfo",
+    "Pty",
+    "PtyHandle",
+    "RateLimitException",
+    "Sandbox",
+    "SandboxException",
+    "SandboxInfo",
+    "SandboxLogEntry",
+    "SandboxMetrics",
+    "Snapshot",
+    "SnapshotInfo",
+    "Template",
+    "TemplateBuild",
+    "TemplateInfo",
+    "TimeoutException",
+    "WatchEvent",
+    "WatchHandle",
+    "WriteEntry",
+    "api_url_from_domain",
+]

@@ -1,0 +1,340 @@
+"""``Sandbox``: create, connect to, list and control sandboxes; each instance composes ``files``, ``commands`` and
+``pty``. Lifecycle calls exist both on the class (by ID) and on an instance.
+
+Example::
+
+    from tensor_box import Sandbox
+    sandbox = Sandbox.create("default", timeout_ms=60_000)
+    print(sandbox.commands.run("echo hi").stdout)
+    sandbox.kill()
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlencode, urlparse
+
+import httpx
+
+from .commands import Commands
+from .connection import ConnectionConfig, resolve
+from .dual import dualmethod
+from .envd.target import DEFAULT_USER, ENVD_PORT, EnvdTarget
+from .files import Files
+from .models import LifecycleConfig, SandboxInfo, SandboxLogEntry, SandboxMetrics, SnapshotInfo
+from .pty import Pty
+from .signature import file_signature
+
+DEFAULT_TIMEOUT_MS = 300_000
+
+
+def _seconds(timeout_ms: int) -> int:
+    if timeout_ms < 0:
+        raise ValueError("timeout_ms must not be negative")
+    return -(-int(timeout_ms) // 1000)  # ceil: never shorter than asked
+
+
+class Sandbox:
+    """A sandbox this client is connected to.
+
+    Attributes:
+        sandbox_id: the sandbox's ID.
+        template_id: the template it was created from.
+        sandbox_domain: the domain of its per-port host names (see :meth:`get_host`).
+        files, commands, pty: its filesystem, processes and terminals.
+        connection_config: where the server is and the key used.
+    """
+
+    def __init__(self, data: Dict[str, Any], config: ConnectionConfig) -> None:
+        self.sandbox_id: str = data["sandboxID"]
+        self.template_id: str = data.get("templateID", "")
+        self.connection_config = config
+        self.envd_access_token: Optional[str] = data.get("envdAccessToken") or None
+        self.sandbox_domain: str = data.get("domain") or urlparse(config.api_url).netloc
+        self._envd = EnvdTarget(config.api_url, self.sandbox_id, self.envd_access_token, config.headers)
+        self.files = Files(self._envd)
+        self.commands = Commands(self._envd)
+        self.pty = Pty(self._envd)
+
+    def __repr__(self) -> str:
+        return f"Sandbox(sandbox_id={self.sandbox_id!r}, template_id={self.template_id!r})"
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.kill()
+
+    # --- creating and finding sandboxes -------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        template: str = "default",
+        timeout_ms: Optional[int] = None,
+        envs: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, str]] = None,
+        lifecycle: Optional[LifecycleConfig] = None,
+        secure: bool = True,
+        allow_internet_access: bool = True,
+        domain: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout_ms: Optional[int] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> "Sandbox":
+        """Creates a sandbox from a template (ID or name).
+
+        Args:
+            timeout_ms: inactivity timeout (default 300 000); what happens then is ``lifecycle.on_timeout``.
+            envs: environment variables of every process in the sandbox.
+            metadata: your labels, usable as a ``Sandbox.list`` filter.
+            secure: require the sandbox's access token on every agent call (default True).
+            domain, api_key: the server (default env ``TENSOR_BOX_DOMAIN`` / ``TENSOR_BOX_API_KEY``).
+
+        Raises:
+            NotFoundException: no such template.
+        """
+        config = resolve(domain, api_key, request_timeout_ms, headers)
+        lc = lifecycle or LifecycleConfig()
+        if lc.on_timeout not in ("kill", "pause"):
+            raise ValueError("lifecycle.on_timeout must be 'kill' or 'pause'")
+        body: Dict[str, Any] = {
+            "templateID": template,
+            "timeout": _seconds(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms),
+            "secure": secure,
+            "allow_internet_access": allow_internet_access,
+            "autoPause": lc.on_timeout == "pause",
+        }
+        if metadata:
+            body["metadata"] = metadata
+        if envs:
+            body["envVars"] = envs
+        if lc.auto_resume is not None:
+            body["autoResume"] = {"enabled": lc.auto_resume}
+        res = config.request("POST", "/sandboxes", json=body, context=f"create sandbox from {template!r}")
+        return cls(res.json(), config)
+
+    @classmethod
+    def connect(
+        cls,
+        sandbox_id: str,
+        timeout_ms: Optional[int] = None,
+        domain: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout_ms: Optional[int] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> "Sandbox":
+        """Connects to an existing sandbox by ID, resuming it when paused; extends (never shortens) its timeout to
+        ``timeout_ms`` (default 300 000).
+
+        Raises:
+            NotFoundException: the sandbox does not exist (any more).
+        """
+        config = resolve(domain, api_key, request_timeout_ms, headers)
+        return cls(_connect(config, sandbox_id, timeout_ms), config)
+
+    @staticmethod
+    def list(
+        state: Optional[List[str]] = None,
+        metadata: Optional[Dict[str, str]] = None,
+        limit: Optional[int] = None,
+        domain: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout_ms: Optional[int] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> List[SandboxInfo]:
+        """Lists sandboxes (every page), optionally only those in ``state`` (``running``, ``paused``) and carrying
+        all of ``metadata``. ``limit`` is the page size."""
+        config = resolve(domain, api_key, request_timeout_ms, headers)
+        params: Dict[str, Any] = {}
+        if state:
+            params["state"] = ",".join(state)
+        if metadata:
+            params["metadata"] = urlencode(metadata)
+        if limit:
+            params["limit"] = limit
+        out: List[SandboxInfo] = []
+        while True:
+            res = config.request("GET", "/v2/sandboxes", params=params, context="list sandboxes")
+            out.extend(SandboxInfo.from_api(s) for s in res.json())
+            token = res.headers.get("x-next-token")
+            if not token:
+                return out
+            params["nextToken"] = token
+
+    # --- lifecycle (class: by ID; instance: this sandbox) -------------------------------------------------------
+
+    @dualmethod
+    def kill(self) -> bool:
+        """Kills this sandbox; False when it was already gone."""
+        return Sandbox.kill(self.sandbox_id, **self.connection_config.kwargs())
+
+    @kill.classmethod
+    def _kill_by_id(cls, sandbox_id: str, **conn: Any) -> bool:
+        """``Sandbox.kill(sandbox_id)``: kills a sandbox by ID; False when it did not exist."""
+        res = resolve(**conn).request("DELETE", f"/sandboxes/{sandbox_id}", context=f"kill sandbox {sandbox_id}", ok_statuses=(404,))
+        return res.status_code != 404
+
+    @dualmethod
+    def get_info(self) -> SandboxInfo:
+        """State, resources, timestamps and metadata of this sandbox."""
+        return Sandbox.get_info(self.sandbox_id, **self.connection_config.kwargs())
+
+    @get_info.classmethod
+    def _get_info_by_id(cls, sandbox_id: str, **conn: Any) -> SandboxInfo:
+        res = resolve(**conn).request("GET", f"/sandboxes/{sandbox_id}", context=f"sandbox {sandbox_id}")
+        return SandboxInfo.from_api(res.json())
+
+    @dualmethod
+    def set_timeout(self, timeout_ms: int) -> None:
+        """Sets the inactivity timeout to ``timeout_ms`` from now (may shorten it)."""
+        Sandbox.set_timeout(self.sandbox_id, timeout_ms, **self.connection_config.kwargs())
+
+    @set_timeout.classmethod
+    def _set_timeout_by_id(cls, sandbox_id: str, timeout_ms: int, **conn: Any) -> None:
+        resolve(**conn).request(
+            "POST", f"/sandboxes/{sandbox_id}/timeout", json={"timeout": _seconds(timeout_ms)}, context=f"set timeout of {sandbox_id}"
+        )
+
+    @dualmethod
+    def keep_alive(self, duration_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+        """Extends the sandbox's life by ``duration_ms`` from now (at most an hour per call; never shortens)."""
+        Sandbox.keep_alive(self.sandbox_id, duration_ms, **self.connection_config.kwargs())
+
+    @keep_alive.classmethod
+    def _keep_alive_by_id(cls, sandbox_id: str, duration_ms: int = DEFAULT_TIMEOUT_MS, **conn: Any) -> None:
+        resolve(**conn).request(
+            "POST",
+            f"/sandboxes/{sandbox_id}/refreshes",
+            json={"duration": min(3600, _seconds(duration_ms))},
+            context=f"keep sandbox {sandbox_id} alive",
+        )
+
+    @dualmethod
+    def pause(self) -> None:
+        """Pauses this sandbox (memory and disk are saved; compute is released).
+
+        Raises:
+            ConflictException: it is already paused.
+        """
+        Sandbox.pause(self.sandbox_id, **self.connection_config.kwargs())
+
+    @pause.classmethod
+    def _pause_by_id(cls, sandbox_id: str, **conn: Any) -> None:
+        resolve(**conn).request("POST", f"/sandboxes/{sandbox_id}/pause", json={}, context=f"pause sandbox {sandbox_id}")
+
+    @dualmethod
+    def resume(self, timeout_ms: Optional[int] = None) -> None:
+        """Resumes this sandbox (a no-op when it runs), optionally extending its timeout to ``timeout_ms``."""
+        data = _connect(self.connection_config, self.sandbox_id, timeout_ms)
+        # A resumed sandbox may carry a fresh access token.
+        token = data.get("envdAccessToken")
+        if token and token != self.envd_access_token:
+            self.envd_access_token = token
+            self._envd.access_token = token
+            self._envd.rpc.headers = self._envd.headers()
+
+    @resume.classmethod
+    def _resume_by_id(cls, sandbox_id: str, timeout_ms: Optional[int] = None, **conn: Any) -> "Sandbox":
+        return cls.connect(sandbox_id, timeout_ms=timeout_ms, **conn)
+
+    @dualmethod
+    def get_metrics(self, start: Optional[datetime] = None, end: Optional[datetime] = None) -> List[SandboxMetrics]:
+        """Resource-usage samples (CPU %, memory, disk), oldest first."""
+        return Sandbox.get_metrics(self.sandbox_id, start=start, end=end, **self.connection_config.kwargs())
+
+    @get_metrics.classmethod
+    def _get_metrics_by_id(cls, sandbox_id: str, start: Optional[datetime] = None, end: Optional[datetime] = None, **conn: Any) -> List[SandboxMetrics]:
+        params = {k: int(v.timestamp()) for k, v in (("start", start), ("end", end)) if v is not None}
+        res = resolve(**conn).request("GET", f"/sandboxes/{sandbox_id}/metrics", params=params, context=f"metrics of {sandbox_id}")
+        return [SandboxMetrics.from_api(m) for m in res.json()]
+
+    @dualmethod
+    def get_logs(
+        self, start: Optional[datetime] = None, limit: Optional[int] = None, level: Optional[str] = None, search: Optional[str] = None
+    ) -> List[SandboxLogEntry]:
+        """Log entries (lifecycle events, agent messages, start-command output), oldest first."""
+        return Sandbox.get_logs(self.sandbox_id, start=start, limit=limit, level=level, search=search, **self.connection_config.kwargs())
+
+    @get_logs.classmethod
+    def _get_logs_by_id(
+        cls,
+        sandbox_id: str,
+        start: Optional[datetime] = None,
+        limit: Optional[int] = None,
+        level: Optional[str] = None,
+        search: Optional[str] = None,
+        **conn: Any,
+    ) -> List[SandboxLogEntry]:
+        params: Dict[str, Any] = {"cursor": int(start.timestamp() * 1000) if start else None, "limit": limit, "level": level, "search": search}
+        params = {k: v for k, v in params.items() if v is not None}
+        res = resolve(**conn).request("GET", f"/v2/sandboxes/{sandbox_id}/logs", params=params, context=f"logs of {sandbox_id}")
+        return [SandboxLogEntry.from_api(e) for e in res.json().get("logs") or []]
+
+    def is_running(self, request_timeout_ms: int = 5000) -> bool:
+        """Whether the sandbox runs and its agent answers."""
+        try:
+            res = self._envd.http.get(
+                f"{self.connection_config.api_url}/health",
+                headers={"E2b-Sandbox-Id": self.sandbox_id, "E2b-Sandbox-Port": str(ENVD_PORT)},
+                timeout=request_timeout_ms / 1000,
+            )
+        except httpx.HTTPError:
+            return False
+        return res.is_success
+
+    def disconnect(self) -> None:
+        """Drops this client's connections; the sandbox keeps running and can be connected to again."""
+        self._envd.close()
+
+    # --- addresses ----------------------------------------------------------------------------------------------
+
+    def get_host(self, port: int) -> str:
+        """Host name under which ``port`` of the sandbox is reachable: ``<sandbox_id>-<port>.<domain>``."""
+        return f"{self.sandbox_id}-{port}.{self.sandbox_domain}"
+
+    def _signed_files_url(self, path: str, operation: str, user: Optional[str], use_signature_expiration: Optional[int]) -> str:
+        u = user or DEFAULT_USER
+        params = {"path": path, "username": u}
+        if self.envd_access_token:
+            exp = int(time.time()) + use_signature_expiration if use_signature_expiration else None
+            params["signature"] = file_signature(path, operation, u, self.envd_access_token, exp)
+            if exp:
+                params["signature_expiration"] = str(exp)
+        return f"{self.connection_config.api_url}/sandboxes/{self.sandbox_id}/files?{urlencode(params)}"
+
+    def download_url(self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None) -> str:
+        """A URL from which the file downloads with a plain GET (curl, a browser), valid ``use_signature_expiration``
+        seconds (default: no expiry)."""
+        return self._signed_files_url(path, "read", user, use_signature_expiration)
+
+    def upload_url(self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None) -> str:
+        """A URL to which a file uploads with a POST (multipart ``file`` field or a raw body)."""
+        return self._signed_files_url(path, "write", user, use_signature_expiration)
+
+    # --- snapshots and templates --------------------------------------------------------------------------------
+
+    def create_snapshot(self, name: Optional[str] = None) -> SnapshotInfo:
+        """Saves this sandbox's state as a snapshot while it keeps running (see :class:`tensor_box.Snapshot`)."""
+        from .snapshot import Snapshot
+
+        return Snapshot.create(self.sandbox_id, name=name, **self.connection_config.kwargs())
+
+    def commit_as_template(self, name: str, **options: Any) -> Any:
+        """Turns this sandbox's current state into a reusable template; see :func:`tensor_box.template.commit_sandbox`
+        for the options (``cpu_count``, ``memory_mb``, ``disk_gb``, ``wait``)."""
+        from .template import commit_sandbox
+
+        return commit_sandbox(self, name, **options)
+
+
+def _connect(config: ConnectionConfig, sandbox_id: str, timeout_ms: Optional[int]) -> Dict[str, Any]:
+    res = config.request(
+        "POST",
+        f"/sandboxes/{sandbox_id}/connect",
+        json={"timeout": _seconds(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms)},
+        context=f"connect to sandbox {sandbox_id}",
+    )
+    return res.json()
