@@ -1,0 +1,40 @@
+"""The stock `e2b` package from PyPI (pinned in pyproject's test extras), unchanged, against our server: pointed at it
+with E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY exactly as a self-hosting user would."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def e2b_env(server, monkeypatch):
+    monkeypatch.setenv("E2B_API_URL", server["url"])
+    monkeypatch.setenv("E2B_SANDBOX_URL", server["url"])
+    monkeypatch.setenv("E2B_API_KEY", server["api_key"])
+
+
+def test_stock_e2b_sdk(e2b_env):
+    from e2b import CommandExitException, NotFoundException, Sandbox
+
+    sbx = Sandbox.create(timeout=120, metadata={"via": "e2b-python"})
+    try:
+        r = sbx.commands.run("echo hello; whoami")
+        assert (r.exit_code, r.stdout) == (0, "hello\nuser\n")
+        with pytest.raises(CommandExitException) as ei:
+            sbx.commands.run("exit 7")
+        assert ei.value.exit_code == 7
+
+        sbx.files.write("/home/user/e2b.txt", "from e2b")
+        assert sbx.files.read("/home/user/e2b.txt") == "from e2b"
+        sbx.files.write_files([
+            {"path": "/home/user/multi/a.txt", "data": "a"},
+            {"path": "/home/user/multi/b.txt", "data": "b"},
+        ])
+        assert sorted(e.name for e in sbx.files.list("/home/user/multi")) == ["a.txt", "b.txt"]
+        with pytest.raises(NotFoundException):
+            sbx.files.read("/home/user/missing.txt")
+    finally:
+        sbx.kill()
+    assert sbx.is_running() is False
