@@ -81,6 +81,12 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if self.path.startswith("/templates/tpl1/builds/b1/status"):
+            self.server.build_polls += 1  # type: ignore[attr-defined]
+            status = "ready" if self.server.build_polls >= 2 else "building"  # type: ignore[attr-defined]
+            return self._json(200, {"templateID": "tpl1", "buildID": "b1", "status": status, "logs": ["step 1"]})
+        if self.path.startswith("/snapshots"):
+            return self._json(200, [{"snapshotID": "snap-1:default", "names": ["n1"]}])
         if self.path == "/health":
             self.send_response(204)
             self.end_headers()
@@ -137,6 +143,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(404, {"code": 404, "message": "template missing not found"})
             return self._json(201, {"sandboxID": "sbxfake", "templateID": req["templateID"], "clientID": "x",
                                     "envdVersion": "0.1", "envdAccessToken": "tok123", "domain": None})
+        if p.startswith("/sandboxes/") and p.endswith("/snapshots"):
+            return self._json(201, {"snapshotID": "snap-1:default", "names": [req.get("name", "")]})
+        if p == "/v3/templates":
+            return self._json(202, {"templateID": "tpl1", "buildID": "b1", "public": False, "names": [req["name"]]})
+        if p == "/v2/templates/tpl1/builds/b1":
+            self.server.build_polls = 0  # type: ignore[attr-defined]
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if p == "/filesystem.Filesystem/Stat":
             if req["path"].startswith("/nope"):
                 return self._json(404, {"code": "not_found", "message": f"{req['path']}: no such file"})

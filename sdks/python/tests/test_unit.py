@@ -291,3 +291,29 @@ def test_connect_client_unary_maps_proxy_status(fake):
 def test_dual_methods_resolve_per_access():
     assert tb.Sandbox.kill.func.__name__ == "_kill_by_id"
     assert callable(tb.Sandbox.get_info)
+
+
+def test_commit_as_template_snapshots_then_builds_and_polls(fake, sandbox):
+    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40)
+    assert (build.template_id, build.build_id, build.status) == ("tpl1", "b1", "ready")
+    posts = [r for r in fake.requests if r["method"] == "POST"]
+    snap, create, start = posts[-3:]
+    assert snap["path"] == "/sandboxes/sbxfake/snapshots" and snap["body"] == {"name": "ubuntu-with-ffmpeg-source"}
+    assert create["body"] == {"name": "ubuntu-with-ffmpeg", "cpuCount": 2, "memoryMB": 2048, "diskSizeMB": 40 * 1024}
+    assert start["body"] == {"steps": [], "force": False, "fromTemplate": "snap-1:default"}
+    assert fake.build_polls == 2
+
+
+def test_template_start_build_converts_seed_steps(fake):
+    conn = {"domain": fake.url, "api_key": "e2b_test"}
+    tb.Template.start_build("tpl1", "b1", from_template="default", steps=[{"name": "deps", "command": "apt-get update"}],
+                            start_cmd="python3 /app/server.py", **conn)
+    assert fake.requests[-1]["body"]["steps"] == [{"type": "RUN", "args": ["apt-get update"], "name": "deps"}]
+    assert fake.requests[-1]["body"]["startCmd"] == "python3 /app/server.py"
+    with pytest.raises(ValueError):
+        tb.Template.start_build("tpl1", "b1", from_template="default", from_image="ubuntu:24.04", **conn)
+    snaps = tb.Snapshot.list(sandbox_id="sbxfake", **conn)
+    assert [(s.snapshot_id, s.name, s.sandbox_id) for s in snaps] == [("snap-1:default", "n1", "sbxfake")]
+    assert "sandboxID=sbxfake" in fake.requests[-1]["path"]
+    with pytest.raises(tb.NotFoundException):
+        tb.Template.list_base_images(**conn)
