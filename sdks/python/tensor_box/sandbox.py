@@ -324,7 +324,7 @@ class Sandbox:
 
     def commit_as_template(self, name: str, **options: Any) -> Any:
         """Turns this sandbox's current state into a reusable template; see :func:`tensor_box.template.commit_sandbox`
-        for the options (``cpu_count``, ``memory_mb``, ``disk_gb``, ``wait``)."""
+        for the options (``cpu_count``, ``memory_mb``, ``disk_gb``, ``wait``, ``timeout_s``, ``poll_interval_s``)."""
         from .template import commit_sandbox
 
         return commit_sandbox(self, name, **options)

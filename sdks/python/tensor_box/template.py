@@ -164,6 +164,7 @@ def commit_sandbox(
     disk_gb: Optional[int] = None,
     wait: bool = True,
     timeout_s: float = 1800,
+    poll_interval_s: float = 2.0,
 ) -> TemplateBuild:
     """Snapshots ``sandbox`` (it keeps running) and builds template ``name`` from that snapshot; with ``wait``
     (default) returns once the build is ready. The result's ``template_id`` creates sandboxes from it."""
@@ -173,5 +174,5 @@ def commit_sandbox(
     template_id, build_id = created["templateID"], created["buildID"]
     Template.start_build(template_id, build_id, from_template=snap.snapshot_id, **conn)
     if wait:
-        return Template.wait_for_build(template_id, build_id, timeout_s=timeout_s, **conn)
+        return Template.wait_for_build(template_id, build_id, timeout_s=timeout_s, poll_interval_s=poll_interval_s, **conn)
     return TemplateBuild(template_id, build_id, "building")

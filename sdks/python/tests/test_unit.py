@@ -294,7 +294,7 @@ def test_dual_methods_resolve_per_access():
 
 
 def test_commit_as_template_snapshots_then_builds_and_polls(fake, sandbox):
-    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40)
+    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40, poll_interval_s=0.05)
     assert (build.template_id, build.build_id, build.status) == ("tpl1", "b1", "ready")
     posts = [r for r in fake.requests if r["method"] == "POST"]
     snap, create, start = posts[-3:]
