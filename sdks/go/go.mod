@@ -1,0 +1,8 @@
+module github.com/tensor-box/tensor-box/sdks/go
+
+go 1.26.8
+
+require (
+	connectrpc.com/connect v1.19.1
+	google.golang.org/protobuf v1.36.11
+)

@@ -1,0 +1,130 @@
+package tensorbox
+
+// Listing sandboxes: GET /v2/sandboxes page by page (the cursor travels in the X-Next-Token header), and the
+// SandboxInfo every listing and GetInfo returns.
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tensor-box/tensor-box/sdks/go/internal/api"
+)
+
+// SandboxInfo describes one sandbox.
+type SandboxInfo struct {
+	SandboxID  string
+	TemplateID string
+	// Name is the template's alias, when it has one.
+	Name string
+	// State is "running" or "paused".
+	State      string
+	StartedAt  time.Time
+	EndAt      time.Time
+	CPUCount   int
+	MemoryMB   int
+	DiskSizeMB int
+	Metadata   map[string]string
+	// EnvdVersion is the version of the agent inside the sandbox.
+	EnvdVersion string
+}
+
+// Info is the seeds' short name for SandboxInfo.
+type Info = SandboxInfo
+
+// ListOptions filters List. A nil *ListOptions lists running and paused sandboxes.
+type ListOptions struct {
+	Options
+	// State keeps sandboxes in these states ("running", "paused").
+	State []string
+	// Metadata keeps sandboxes whose metadata has all these pairs.
+	Metadata map[string]string
+	// Limit is the page size (1..100; default the server's).
+	Limit int
+}
+
+// List returns every sandbox that matches, fetching all pages.
+//
+//	infos, err := tensorbox.List(ctx, &tensorbox.ListOptions{State: []string{"running"}, Metadata: map[string]string{"userId": "123"}})
+func List(ctx context.Context, opts *ListOptions) ([]SandboxInfo, error) {
+	if opts == nil {
+		opts = &ListOptions{}
+	}
+	c := resolveOptions(&opts.Options)
+	q := url.Values{}
+	if len(opts.State) > 0 {
+		q.Set("state", strings.Join(opts.State, ","))
+	}
+	if len(opts.Metadata) > 0 {
+		q.Set("metadata", encodeMetadata(opts.Metadata))
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	var all []SandboxInfo
+	for {
+		var page []api.ListedSandbox
+		h, _, err := c.do(ctx, restCall{method: http.MethodGet, path: "/v2/sandboxes", query: q, out: &page, what: "list sandboxes"})
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			all = append(all, listedToInfo(&page[i]))
+		}
+		next := h.Get("X-Next-Token")
+		if next == "" || len(page) == 0 {
+			return all, nil
+		}
+		q.Set("nextToken", next)
+	}
+}
+
+// encodeMetadata is the filter's wire form: the pairs URL-encoded as "k=v&k2=v2" (and then encoded again as one
+// query value), in a stable order.
+func encodeMetadata(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	v := url.Values{}
+	for _, k := range keys {
+		v.Set(k, m[k])
+	}
+	return v.Encode()
+}
+
+func listedToInfo(s *api.ListedSandbox) SandboxInfo {
+	return SandboxInfo{
+		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
+		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
+		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion,
+	}
+}
+
+func detailToInfo(s *api.SandboxDetail) SandboxInfo {
+	return SandboxInfo{
+		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
+		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
+		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion,
+	}
+}
+
+func metadataMap(m *api.SandboxMetadata) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return *m
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
