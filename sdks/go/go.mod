@@ -1,6 +1,6 @@
 module github.com/tensor-box/tensor-box/sdks/go
 
-go 1.26.8
+go 1.24.0
 
 require (
 	connectrpc.com/connect v1.19.1
