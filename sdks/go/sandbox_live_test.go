@@ -1,0 +1,153 @@
+package tensorbox
+
+// Integration tests of the sandbox lifecycle against the live server (see main_test.go).
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLiveLifecycle(t *testing.T) {
+	o := liveOptions(t)
+	ctx := testCtx(t)
+	sbx := newTestSandbox(t, &CreateOptions{Envs: map[string]string{"API_TOKEN": "xxx"}, Metadata: map[string]string{"suite": "go-" + t.Name()}})
+
+	t.Run("env vars from the options' environment", func(t *testing.T) {
+		t.Setenv("TENSOR_BOX_DOMAIN", o.Domain)
+		t.Setenv("TENSOR_BOX_API_KEY", o.APIKey)
+		info, err := GetInfoByID(ctx, sbx.SandboxID, nil)
+		if err != nil || info.SandboxID != sbx.SandboxID {
+			t.Fatalf("%v %+v", err, info)
+		}
+	})
+
+	t.Run("GetInfo and IsRunning", func(t *testing.T) {
+		info, err := sbx.GetInfo(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State != "running" || info.TemplateID != "default" || info.Metadata["suite"] != "go-TestLiveLifecycle" || info.CPUCount <= 0 || info.MemoryMB <= 0 {
+			t.Fatalf("info %+v", info)
+		}
+		if !sbx.IsRunning(ctx) {
+			t.Fatal("IsRunning = false")
+		}
+	})
+
+	t.Run("List filters by metadata and state", func(t *testing.T) {
+		mine, err := List(ctx, &ListOptions{Options: o, Metadata: map[string]string{"suite": "go-TestLiveLifecycle"}})
+		if err != nil || len(mine) != 1 || mine[0].SandboxID != sbx.SandboxID {
+			t.Fatalf("mine: %v %+v", err, mine)
+		}
+		paused, err := List(ctx, &ListOptions{Options: o, State: []string{"paused"}, Metadata: map[string]string{"suite": "go-TestLiveLifecycle"}})
+		if err != nil || len(paused) != 0 {
+			t.Fatalf("paused: %v %+v", err, paused)
+		}
+		paged, err := List(ctx, &ListOptions{Options: o, Limit: 1})
+		if err != nil || len(paged) < 1 {
+			t.Fatalf("paged: %v %+v", err, paged)
+		}
+	})
+
+	t.Run("SetTimeout and KeepAlive move EndAt", func(t *testing.T) {
+		if err := sbx.SetTimeout(ctx, 200*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := sbx.GetInfo(ctx)
+		if left := time.Until(info.EndAt); left < 190*time.Second || left > 201*time.Second {
+			t.Fatalf("after SetTimeout: %v left", left)
+		}
+		if err := sbx.KeepAlive(ctx, 300*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		info, _ = sbx.GetInfo(ctx)
+		if left := time.Until(info.EndAt); left < 290*time.Second {
+			t.Fatalf("after KeepAlive: %v left", left)
+		}
+	})
+
+	t.Run("Connect gives a working handle; Disconnect keeps the sandbox", func(t *testing.T) {
+		again, err := Connect(ctx, sbx.SandboxID, &ConnectOptions{Options: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := again.Commands.Run(ctx, "echo $API_TOKEN", nil)
+		if err != nil || r.Stdout != "xxx\n" {
+			t.Fatalf("%v %+v", err, r)
+		}
+		again.Disconnect()
+		if !sbx.IsRunning(ctx) {
+			t.Fatal("the sandbox stopped after Disconnect")
+		}
+	})
+
+	t.Run("metrics and logs", func(t *testing.T) {
+		metrics, err := sbx.GetMetrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range metrics {
+			if m.Timestamp.IsZero() || m.MemTotal < m.MemUsed {
+				t.Fatalf("metric %+v", m)
+			}
+		}
+		logs, err := sbx.GetLogs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range logs {
+			if l.Timestamp.IsZero() || l.Message == "" {
+				t.Fatalf("log entry %+v", l)
+			}
+		}
+	})
+}
+
+func TestLiveErrors(t *testing.T) {
+	o := liveOptions(t)
+	ctx := testCtx(t)
+	if _, err := Create(ctx, "no-such-template", &CreateOptions{Options: o}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing template: %v", err)
+	}
+	if _, err := Connect(ctx, "nosuchsandbox0000000", &ConnectOptions{Options: o}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing sandbox: %v", err)
+	}
+	bad := o
+	bad.APIKey = "e2b_" + strings.Repeat("f", 32)
+	if _, err := Create(ctx, "default", &CreateOptions{Options: bad}); !errors.Is(err, ErrAuthentication) {
+		t.Errorf("bad key: %v", err)
+	}
+	if _, err := Create(ctx, "default", &CreateOptions{Options: o, Timeout: 1e7 * time.Second}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("huge timeout: %v", err)
+	}
+	if ok, err := KillByID(ctx, "nosuchsandbox0000000", &o); ok || err != nil {
+		t.Errorf("kill missing: %v %v", ok, err)
+	}
+}
+
+func TestLiveKill(t *testing.T) {
+	o := liveOptions(t)
+	ctx := testCtx(t)
+	a := newTestSandbox(t, nil)
+	if err := a.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.IsRunning(ctx) {
+		t.Fatal("still running after Kill")
+	}
+	if _, err := a.GetInfo(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetInfo after Kill: %v", err)
+	}
+	b := newTestSandbox(t, nil)
+	if ok, err := KillByID(ctx, b.SandboxID, &o); !ok || err != nil {
+		t.Fatalf("first KillByID: %v %v", ok, err)
+	}
+	if ok, err := KillByID(ctx, b.SandboxID, &o); ok || err != nil {
+		t.Fatalf("second KillByID: %v %v", ok, err)
+	}
+	if err := SetTimeoutByID(ctx, b.SandboxID, time.Minute, &o); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetTimeoutByID on a killed sandbox: %v", err)
+	}
+}
