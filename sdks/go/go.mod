@@ -5,4 +5,5 @@ go 1.24.0
 require (
 	connectrpc.com/connect v1.19.1
 	google.golang.org/protobuf v1.36.11
+	gopkg.in/yaml.v3 v3.0.1
 )

@@ -1,0 +1,453 @@
+package tensorbox
+
+// Conformance runner: executes every conformance/scenarios/*.yaml (see conformance/README.md) against the live
+// server. Results are turned into the suite's TypeScript-style field names (camelCase) and compared as JSON values;
+// an unknown op fails its scenario.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+type confStep struct {
+	Op          string         `yaml:"op"`
+	Args        map[string]any `yaml:"args"`
+	Expect      map[string]any `yaml:"expect"`
+	ExpectError string         `yaml:"expectError"`
+}
+
+type confScenario struct {
+	Name  string     `yaml:"name"`
+	Steps []confStep `yaml:"steps"`
+}
+
+var confErrorKinds = map[string]error{
+	"NotFound": ErrNotFound, "InvalidArgument": ErrInvalidArgument, "Authentication": ErrAuthentication,
+	"Timeout": ErrTimeout, "CommandExit": ErrCommandExit, "Conflict": ErrConflict, "NotEnoughSpace": ErrNotEnoughSpace,
+}
+
+func loadScenarios(t *testing.T) []confScenario {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(), "conformance", "scenarios", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios found: %v", err)
+	}
+	sort.Strings(files)
+	var out []confScenario
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc confScenario
+		if err := yaml.Unmarshal(raw, &sc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+func TestConformance(t *testing.T) {
+	scenarios := loadScenarios(t)
+	o := liveOptions(t)
+	for _, sc := range scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			r := &confRun{opts: o, handles: map[string]*CommandHandle{}}
+			defer func() {
+				if r.sbx != nil {
+					KillByID(context.Background(), r.sbx.SandboxID, &o)
+				}
+			}()
+			for i, step := range sc.Steps {
+				where := fmt.Sprintf("step %d (%s)", i+1, step.Op)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				result, err := r.exec(ctx, step)
+				cancel()
+				if step.ExpectError != "" {
+					want, ok := confErrorKinds[step.ExpectError]
+					if !ok {
+						t.Fatalf("%s: unknown error kind %q", where, step.ExpectError)
+					}
+					if err == nil {
+						t.Fatalf("%s: expected %s, got success", where, step.ExpectError)
+					}
+					if !errors.Is(err, want) {
+						t.Fatalf("%s: expected %s, got %v", where, step.ExpectError, err)
+					}
+					var ce *CommandExitError
+					if errors.As(err, &ce) {
+						result = map[string]any{"exitCode": ce.ExitCode, "stdout": ce.Stdout, "stderr": ce.Stderr}
+					}
+				} else if err != nil {
+					t.Fatalf("%s: %v", where, err)
+				}
+				if step.Expect != nil {
+					if msg := confCheck(result, step.Expect); msg != "" {
+						t.Fatalf("%s: %s", where, msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+// confRun is the state of one scenario: its sandbox and its saved command handles.
+type confRun struct {
+	opts    Options
+	sbx     *Sandbox
+	handles map[string]*CommandHandle
+}
+
+var hostPattern = regexp.MustCompile(`\$\{host:(\d+)\}`)
+
+// subst replaces ${sandboxId} and ${host:PORT} in every string of v.
+func (r *confRun) subst(v any) any {
+	switch x := v.(type) {
+	case string:
+		id := ""
+		if r.sbx != nil {
+			id = r.sbx.SandboxID
+		}
+		x = regexp.MustCompile(`\$\{sandboxId\}`).ReplaceAllLiteralString(x, id)
+		return hostPattern.ReplaceAllStringFunc(x, func(m string) string {
+			port, _ := strconv.Atoi(hostPattern.FindStringSubmatch(m)[1])
+			if r.sbx == nil {
+				return m
+			}
+			return r.sbx.GetHost(port)
+		})
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.subst(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = r.subst(e)
+		}
+		return out
+	}
+	return v
+}
+
+func (r *confRun) sandbox() (*Sandbox, error) {
+	if r.sbx == nil {
+		return nil, errors.New("no sandbox created yet in this scenario")
+	}
+	return r.sbx, nil
+}
+
+func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
+	a := args(r.subst(step.Args).(map[string]any))
+	switch step.Op {
+	case "sandbox.create":
+		opts := &CreateOptions{Options: r.opts, Timeout: a.ms("timeoutMs"), Envs: a.strMap("envs"), Metadata: a.strMap("metadata")}
+		if lc, ok := a["lifecycle"].(map[string]any); ok {
+			opts.Lifecycle = &LifecycleConfig{OnTimeout: fmt.Sprint(lc["onTimeout"])}
+			if ar, ok := lc["autoResume"].(bool); ok {
+				opts.Lifecycle.AutoResume = &ar
+			}
+		}
+		sbx, err := Create(ctx, a.str("template"), opts)
+		if err != nil {
+			return nil, err
+		}
+		if r.sbx == nil {
+			r.sbx = sbx
+		}
+		return map[string]any{"sandboxId": sbx.SandboxID, "templateId": sbx.TemplateID}, nil
+	case "sandbox.connect":
+		id, err := r.idArg(a)
+		if err != nil {
+			return nil, err
+		}
+		_, err = Connect(ctx, id, &ConnectOptions{Options: r.opts})
+		return nil, err
+	case "sandbox.kill":
+		id, err := r.idArg(a)
+		if err != nil {
+			return nil, err
+		}
+		_, err = KillByID(ctx, id, &r.opts)
+		return nil, err
+	case "sandbox.killById":
+		return KillByID(ctx, a.str("sandboxId"), &r.opts)
+	case "sandbox.list":
+		infos, err := List(ctx, &ListOptions{Options: r.opts, State: a.strList("state"), Metadata: a.strMap("metadata")})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, len(infos))
+		for i := range infos {
+			out[i] = confInfo(&infos[i])
+		}
+		return out, nil
+	}
+
+	s, err := r.sandbox()
+	if err != nil {
+		return nil, err
+	}
+	switch step.Op {
+	case "sandbox.getInfo":
+		info, err := s.GetInfo(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return confInfo(info), nil
+	case "sandbox.isRunning":
+		return s.IsRunning(ctx), nil
+	case "sandbox.setTimeout":
+		return nil, s.SetTimeout(ctx, a.ms("timeoutMs"))
+	case "sandbox.keepAlive":
+		return nil, s.KeepAlive(ctx, a.ms("timeoutMs"))
+	case "sandbox.pause":
+		return nil, s.Pause(ctx)
+	case "sandbox.resume":
+		return nil, s.Resume(ctx, a.ms("timeoutMs"))
+	case "sandbox.getHost":
+		return s.GetHost(a.int("port")), nil
+	case "commands.run":
+		res, err := s.Commands.Run(ctx, a.str("cmd"), &CommandOptions{Envs: a.strMap("envs"), Cwd: a.str("cwd"), User: a.str("user"), Timeout: a.ms("timeoutMs")})
+		if err != nil {
+			return nil, err
+		}
+		return confResult(res), nil
+	case "commands.runBackground":
+		h, err := s.Commands.RunBackground(ctx, a.str("cmd"), nil)
+		if err != nil {
+			return nil, err
+		}
+		if name := a.str("save"); name != "" {
+			r.handles[name] = h
+		}
+		return map[string]any{"pid": h.PID}, nil
+	case "commands.kill", "commands.wait":
+		h, ok := r.handles[a.str("handle")]
+		if !ok {
+			return nil, fmt.Errorf("no saved handle %q", a.str("handle"))
+		}
+		if step.Op == "commands.kill" {
+			return h.Kill(ctx)
+		}
+		res, err := h.Wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return confResult(res), nil
+	case "files.write":
+		if files, ok := a["files"].([]any); ok {
+			entries := make([]WriteEntry, len(files))
+			for i, f := range files {
+				m := args(f.(map[string]any))
+				entries[i] = WriteEntry{Path: m.str("path"), Data: []byte(m.str("data"))}
+			}
+			infos, err := s.Files.WriteFiles(ctx, entries, nil)
+			if err != nil {
+				return nil, err
+			}
+			return confEntries(infos), nil
+		}
+		info, err := s.Files.WriteString(ctx, a.str("path"), a.str("data"), nil)
+		if err != nil {
+			return nil, err
+		}
+		return confEntry(info), nil
+	case "files.read":
+		if a.str("format") == "bytes" {
+			b, err := s.Files.ReadBytes(ctx, a.str("path"), nil)
+			return string(b), err
+		}
+		return s.Files.Read(ctx, a.str("path"), nil)
+	case "files.list":
+		infos, err := s.Files.List(ctx, a.str("path"), nil)
+		if err != nil {
+			return nil, err
+		}
+		return confEntries(infos), nil
+	case "files.makeDir":
+		return s.Files.MakeDir(ctx, a.str("path"), nil)
+	case "files.exists":
+		return s.Files.Exists(ctx, a.str("path"), nil)
+	case "files.rename":
+		info, err := s.Files.Rename(ctx, a.str("from"), a.str("to"), nil)
+		if err != nil {
+			return nil, err
+		}
+		return confEntry(info), nil
+	case "files.remove":
+		return nil, s.Files.Remove(ctx, a.str("path"), nil)
+	case "files.getInfo":
+		info, err := s.Files.GetInfo(ctx, a.str("path"), nil)
+		if err != nil {
+			return nil, err
+		}
+		return confEntry(info), nil
+	case "http.get":
+		// Retried for up to 10 s until expect matches: a server in the sandbox may still be starting.
+		var last map[string]any
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			status, body := getWithHost(apiURLFromDomain(r.opts.Domain)+a.str("path"), a.str("host"))
+			last = map[string]any{"status": status, "body": body}
+			if step.Expect == nil || confCheck(last, step.Expect) == "" || time.Now().After(deadline) {
+				return last, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("unknown op %q", step.Op)
+}
+
+func (r *confRun) idArg(a args) (string, error) {
+	if id := a.str("sandboxId"); id != "" {
+		return id, nil
+	}
+	s, err := r.sandbox()
+	if err != nil {
+		return "", err
+	}
+	return s.SandboxID, nil
+}
+
+// args reads a step's arguments.
+type args map[string]any
+
+func (a args) str(k string) string {
+	if v, ok := a[k]; ok && v != nil {
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+func (a args) int(k string) int {
+	n, _ := strconv.Atoi(a.str(k))
+	return n
+}
+
+func (a args) ms(k string) time.Duration { return time.Duration(a.int(k)) * time.Millisecond }
+
+func (a args) strMap(k string) map[string]string {
+	m, ok := a[k].(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func (a args) strList(k string) []string {
+	l, ok := a[k].([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i] = fmt.Sprint(v)
+	}
+	return out
+}
+
+// The suite's field names for the SDK's results.
+
+func confInfo(i *SandboxInfo) map[string]any {
+	return map[string]any{
+		"sandboxId": i.SandboxID, "templateId": i.TemplateID, "name": i.Name, "state": i.State, "cpuCount": i.CPUCount,
+		"memoryMB": i.MemoryMB, "diskSizeMB": i.DiskSizeMB, "metadata": i.Metadata, "envdVersion": i.EnvdVersion,
+	}
+}
+
+func confResult(r *CommandResult) map[string]any {
+	return map[string]any{"exitCode": r.ExitCode, "stdout": r.Stdout, "stderr": r.Stderr}
+}
+
+func confEntry(e *EntryInfo) map[string]any {
+	return map[string]any{
+		"name": e.Name, "path": e.Path, "type": e.Type, "size": e.Size, "mode": e.Mode, "permissions": e.Permissions,
+		"owner": e.Owner, "group": e.Group,
+	}
+}
+
+func confEntries(es []EntryInfo) []any {
+	out := make([]any, len(es))
+	for i := range es {
+		out[i] = confEntry(&es[i])
+	}
+	return out
+}
+
+// confCheck compares a result with expect per the README's rules; "" means it matches.
+func confCheck(result any, expect map[string]any) string {
+	got := jsonValue(result)
+	for key, want := range expect {
+		want = jsonValue(want)
+		list, isList := got.([]any)
+		switch {
+		case isList && key == "length":
+			if !reflect.DeepEqual(float64(len(list)), want) {
+				return fmt.Sprintf("length %d, want %v", len(list), want)
+			}
+		case isList && key == "contains":
+			for _, w := range want.([]any) {
+				if !containsMatch(list, w.(map[string]any)) {
+					return fmt.Sprintf("no element matches %v in %v", w, list)
+				}
+			}
+		case key == "value":
+			if !reflect.DeepEqual(got, want) {
+				return fmt.Sprintf("value %#v, want %#v", got, want)
+			}
+		default:
+			m, _ := got.(map[string]any)
+			if !reflect.DeepEqual(m[key], want) {
+				return fmt.Sprintf("%s = %#v, want %#v", key, m[key], want)
+			}
+		}
+	}
+	return ""
+}
+
+func containsMatch(list []any, want map[string]any) bool {
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		ok := true
+		for k, v := range want {
+			if !reflect.DeepEqual(m[k], v) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonValue normalises a value to what encoding/json decodes into any (float64 numbers, map[string]any, []any),
+// so YAML's ints and the SDK's typed fields compare equal.
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	json.Unmarshal(b, &out)
+	return out
+}
