@@ -5,7 +5,10 @@ package tensorbox
 // acting user (HTTP Basic with an empty password, as E2B's agent expects).
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -38,10 +41,40 @@ type envdTarget struct {
 
 func newEnvdTarget(c *conn, sandboxID, accessToken string) *envdTarget {
 	t := &envdTarget{conn: c, sandboxID: sandboxID, accessToken: accessToken}
+	hc := *c.http
+	hc.Transport = &ingressErrors{base: c.http.Transport}
 	// JSON keeps the wire readable in proxies' logs; the agent serves both codecs.
-	t.process = processconnect.NewProcessClient(c.http, c.apiURL, connect.WithProtoJSON())
-	t.filesystem = filesystemconnect.NewFilesystemClient(c.http, c.apiURL, connect.WithProtoJSON())
+	t.process = processconnect.NewProcessClient(&hc, c.apiURL, connect.WithProtoJSON())
+	t.filesystem = filesystemconnect.NewFilesystemClient(&hc, c.apiURL, connect.WithProtoJSON())
 	return t
+}
+
+// ingressErrors turns the control plane's own error answers on agent RPCs (sandbox not found, agent unreachable:
+// a non-2xx status with a `{code: <int>, message}` body) into SDK errors. Without it connect-go would read only the
+// status — and on streams map 404 to Unimplemented. Connect errors from the agent itself (a string code) pass
+// through untouched to fromConnect.
+type ingressErrors struct{ base http.RoundTripper }
+
+func (t *ingressErrors) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	res, err := base.RoundTrip(req)
+	if err != nil || res.StatusCode < 300 {
+		return res, err
+	}
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	var body struct {
+		Code json.RawMessage `json:"code"`
+	}
+	if json.Unmarshal(raw, &body) == nil && len(body.Code) > 0 && body.Code[0] != '"' {
+		res.Body = io.NopCloser(bytes.NewReader(raw))
+		return nil, fromHTTP(res, "sandbox agent "+req.URL.Path)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(raw))
+	return res, nil
 }
 
 func (t *envdTarget) token() string {

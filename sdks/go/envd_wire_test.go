@@ -5,11 +5,15 @@ package tensorbox
 import (
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tensor-box/tensor-box/sdks/go/internal/api"
 )
 
 func TestWireCommands(t *testing.T) {
@@ -150,5 +154,33 @@ func TestWireWatchDir(t *testing.T) {
 	}
 	if _, err := sbx.Files.WatchDir(ctx, dir+"/missing", func(WatchEvent) {}, nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing dir: %v", err)
+	}
+}
+
+// The control plane answers agent RPCs for a missing sandbox itself, with its own error body; unary and streaming
+// calls must both see ErrNotFound (connect-go alone would say Unimplemented on streams).
+func TestWireIngressErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasPrefix(r.URL.Path, "/filesystem.") {
+			w.WriteHeader(502)
+			w.Write([]byte(`{"code":502,"message":"sandbox port 49983 is not reachable","error_code":"unavailable"}`))
+			return
+		}
+		w.WriteHeader(404)
+		w.Write([]byte(`{"code":404,"message":"sandbox sbxgone not found","error_code":"not_found"}`))
+	}))
+	defer srv.Close()
+	sbx := newSandbox(&api.Sandbox{SandboxID: "sbxgone"}, resolveOptions(&Options{Domain: srv.URL}))
+	ctx := testCtx(t)
+	_, err := sbx.Commands.Run(ctx, "true", nil)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "sandbox sbxgone not found") {
+		t.Fatalf("stream: %v", err)
+	}
+	if _, err := sbx.Commands.List(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unary: %v", err)
+	}
+	if _, err := sbx.Files.GetInfo(ctx, "/x", nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unreachable agent: %v", err)
 	}
 }

@@ -183,7 +183,7 @@ func fromConnect(err error, what string) error {
 	}
 	var se *SandboxError
 	if errors.As(err, &se) {
-		return err
+		return se
 	}
 	var ce *connect.Error
 	if !errors.As(err, &ce) {

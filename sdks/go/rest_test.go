@@ -145,4 +145,3 @@ func TestRequestTimeout(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
-
