@@ -92,10 +92,7 @@ func (c *Commands) start(ctx context.Context, cmd string, opts *CommandOptions, 
 	}
 	// The stream lives as long as the command, not as long as this call: it gets its own context, bounded by the
 	// command's timeout, which connect-go also sends to the agent as the call's deadline.
-	streamCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if timeout > 0 {
-		streamCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	}
+	streamCtx, cancel := detached(ctx, timeout)
 	stdin := boolOr(opts.Stdin, background)
 	req := streamRequest(c.t, &process.StartRequest{
 		Process: &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-l", "-c", cmd}, Envs: opts.Envs, Cwd: optString(opts.Cwd)},
@@ -115,10 +112,7 @@ func (c *Commands) Connect(ctx context.Context, pid uint32, opts *CommandOptions
 	if opts == nil {
 		opts = &CommandOptions{}
 	}
-	streamCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if opts.Timeout > 0 {
-		streamCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), opts.Timeout)
-	}
+	streamCtx, cancel := detached(ctx, opts.Timeout)
 	req := streamRequest(c.t, &process.ConnectRequest{Process: pidSelector(pid)}, opts.User)
 	_, stream, err := awaitStart(ctx, cancel, func() (*connect.ServerStreamForClient[process.ConnectResponse], error) {
 		return c.t.process.Connect(streamCtx, req)

@@ -62,7 +62,7 @@ func (f *Files) WatchDir(ctx context.Context, path string, onEvent func(WatchEve
 	if opts == nil {
 		opts = &WatchOptions{}
 	}
-	streamCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	streamCtx, cancel := detached(ctx, 0)
 	req := streamRequest(f.t, &filesystem.WatchDirRequest{Path: path, Recursive: opts.Recursive}, opts.User)
 
 	type opened struct{ err error }

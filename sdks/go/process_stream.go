@@ -6,6 +6,7 @@ package tensorbox
 import (
 	"context"
 	"errors"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -86,6 +87,15 @@ func awaitStart[T any, PT interface {
 		cancel()
 		return 0, nil, fromTransport(ctx.Err(), "start process")
 	}
+}
+
+// detached derives a context for a long-lived stream: it keeps ctx's values but not its cancellation (the stream
+// outlives the call that opened it), and ends after timeout when that is positive.
+func detached(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	}
+	return context.WithCancel(context.WithoutCancel(ctx))
 }
 
 var errNoExit = errors.New("the process stream ended without an exit status")

@@ -70,10 +70,7 @@ func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) 
 	for k, v := range opts.Envs {
 		cfg.Envs[k] = v
 	}
-	streamCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if opts.Timeout > 0 {
-		streamCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), opts.Timeout)
-	}
+	streamCtx, cancel := detached(ctx, opts.Timeout)
 	req := streamRequest(p.t, &process.StartRequest{Process: cfg, Pty: &process.PTY{Size: &process.PTY_Size{Cols: cols, Rows: rows}}}, opts.User)
 	pid, stream, err := awaitStart(ctx, cancel, func() (*connect.ServerStreamForClient[process.StartResponse], error) {
 		return p.t.process.Start(streamCtx, req)
