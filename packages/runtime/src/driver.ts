@@ -34,6 +34,8 @@ export interface SandboxSpec {
   /** Route and NAT to the outside world; false = only the host end of the sandbox's link is reachable. */
   internetAccess: boolean;
   hostname?: string;
+  /** Set no_new_privs (setuid programs such as sudo stop working); default: the driver's setting. */
+  noNewPrivileges?: boolean;
 }
 
 /** What the control plane needs to talk to a live sandbox. */

@@ -1,0 +1,532 @@
+/*
+ * tb-launch: starts one Tensor Box sandbox and then stays as its shim (the parent that reaps it).
+ *
+ *   tb-launch create --id ID --lower L1:L2 --upper U --work W --merged M --agent PATH --netns-file F
+ *                    --host-if NAME --host-ip A --sandbox-ip B [--cgroup DIR]... [--hostname H] [--internet]
+ *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
+ *   tb-launch cleanup --merged M --netns-file F [--host-if NAME]
+ *   tb-init <ready-fd> <agent> [agent args...]        (argv[0] = tb-init: the sandbox's PID 1; internal)
+ *
+ * create: mounts the overlay root, clones the sandbox's init into new mount/PID/UTS/IPC/net namespaces, puts it into the
+ * given cgroups, pins its netns on --netns-file, wires a veth pair (host end --host-if with --host-ip/30, sandbox end eth0
+ * with --sandbox-ip/30), and inside: new cgroup namespace, minimal /dev, proc, sys, pivot_root, bounding-set capability drop,
+ * a seccomp filter, then tb-init (bind-mounted read-only at /run/tensor-box/tb-init) which starts the agent and reaps
+ * orphans. When the agent reports ready on its ready fd, create prints {"pid":N} on stdout and closes it, then waits for the
+ * sandbox to end and writes its wait status to --exit-file. On any failure before that it undoes what it did and exits 1
+ * with one line on stderr.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CGROUPS 16
+#define READY_FD 3
+#define RUN_DIR "/run/tensor-box"
+#define REL_RUN_DIR "run/tensor-box"
+#define STACK_SIZE (256 * 1024)
+#define READY_TIMEOUT_MS 15000
+
+struct opts {
+  const char *id, *lower, *upper, *work, *merged, *agent, *netns_file, *host_if, *host_ip, *sandbox_ip;
+  const char *hostname, *exit_file, *resolv_conf, *self;
+  const char *cgroups[MAX_CGROUPS];
+  int ncgroups, internet, no_new_privs;
+  int sync_fd[2];  /* parent -> child: "go" */
+  int ready_fd[2]; /* agent -> parent: "ready\n" */
+};
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("tb-launch: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  if (errno) fprintf(stderr, ": %s", strerror(errno));
+  fputc('\n', stderr);
+  va_end(ap);
+  _exit(1);
+}
+
+static int write_file(const char *path, const char *data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, data, strlen(data));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+static int create_file(const char *path, const char *data, mode_t mode) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, data, strlen(data));
+  close(fd);
+  return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+/* ---------- network (ioctl; the veth itself is made by `ip`) ---------- */
+
+static int set_addr(int sock, const char *ifname, const char *ip, const char *mask) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+  sin->sin_family = AF_INET;
+  if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1) return errno = EINVAL, -1;
+  if (ioctl(sock, SIOCSIFADDR, &ifr) < 0) return -1;
+  inet_pton(AF_INET, mask, &sin->sin_addr);
+  if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0) return -1;
+  return 0;
+}
+
+static int link_up(int sock, const char *ifname) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) return -1;
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  return ioctl(sock, SIOCSIFFLAGS, &ifr);
+}
+
+static int add_default_route(int sock, const char *gw) {
+  struct rtentry rt;
+  memset(&rt, 0, sizeof rt);
+  struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst, *g = (struct sockaddr_in *)&rt.rt_gateway,
+                     *m = (struct sockaddr_in *)&rt.rt_genmask;
+  dst->sin_family = g->sin_family = m->sin_family = AF_INET;
+  inet_pton(AF_INET, gw, &g->sin_addr);
+  rt.rt_flags = RTF_UP | RTF_GATEWAY;
+  return ioctl(sock, SIOCADDRT, &rt);
+}
+
+static int run_ip(char *const argv[]) {
+  pid_t p = fork();
+  if (p < 0) return -1;
+  if (p == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, 1);
+    execvp("ip", argv);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : (errno = EIO, -1);
+}
+
+/* ---------- seccomp: deny the syscalls a sandbox never needs ---------- */
+
+static const int denied_syscalls[] = {
+  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load, SYS_kexec_file_load, SYS_reboot,
+  SYS_swapon, SYS_swapoff, SYS_mount, SYS_umount2, SYS_pivot_root, SYS_open_by_handle_at, SYS_name_to_handle_at,
+  SYS_bpf, SYS_perf_event_open, SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex,
+  SYS_keyctl, SYS_add_key, SYS_request_key, SYS_iopl, SYS_ioperm, SYS_quotactl, SYS_lookup_dcookie, SYS_uselib,
+  SYS_vhangup, SYS_syslog, SYS_fsopen, SYS_fsmount, SYS_fsconfig, SYS_move_mount, SYS_open_tree, SYS_setns,
+  SYS_unshare, SYS_mount_setattr,
+};
+
+static int install_seccomp(int no_new_privs) {
+  size_t n = sizeof denied_syscalls / sizeof denied_syscalls[0];
+  struct sock_filter f[8 + 2 * (sizeof denied_syscalls / sizeof denied_syscalls[0])];
+  size_t i = 0;
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+  f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  /* x32 ABI syscalls (bit 30) would bypass the numbers below. */
+  f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+  for (size_t k = 0; k < n; k++) {
+    f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied_syscalls[k], 0, 1);
+    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+  }
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog prog = {.len = (unsigned short)i, .filter = f};
+  if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -1;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Docker's default capability set; everything else leaves the bounding set (and so every process in the sandbox). */
+static const int kept_caps[] = {
+  CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP,
+  CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+};
+
+static int drop_caps(void) {
+  for (int c = 0; c <= 63; c++) {
+    if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0) break; /* past the kernel's last cap */
+    int keep = 0;
+    for (size_t k = 0; k < sizeof kept_caps / sizeof kept_caps[0]; k++) keep |= kept_caps[k] == c;
+    if (!keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) return -1;
+  }
+  /* The inheritable/ambient sets start empty for root; exec recomputes permitted = bounding for uid 0. */
+  return 0;
+}
+
+/* ---------- inside the new namespaces ---------- */
+
+static void mk(const char *path, mode_t mode) {
+  if (mkdir(path, mode) < 0 && errno != EEXIST) die("mkdir %s", path);
+}
+
+static void mnt(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  if (mount(src, dst, type, flags, data) < 0) die("mount %s on %s", type ? type : src, dst);
+}
+
+static void setup_dev(void) {
+  mnt("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  static const struct { const char *name; unsigned maj, min; } devs[] = {
+    {"dev/null", 1, 3}, {"dev/zero", 1, 5}, {"dev/full", 1, 7}, {"dev/random", 1, 8}, {"dev/urandom", 1, 9},
+    {"dev/tty", 5, 0},
+  };
+  for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+    if (mknod(devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0) die("mknod %s", devs[i].name);
+    chmod(devs[i].name, 0666);
+  }
+  mk("dev/pts", 0755);
+  mnt("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  if (symlink("pts/ptmx", "dev/ptmx") < 0) die("symlink ptmx");
+  mk("dev/shm", 01777);
+  mnt("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
+  mk("dev/mqueue", 0755);
+  symlink("/proc/self/fd", "dev/fd");
+  symlink("/proc/self/fd/0", "dev/stdin");
+  symlink("/proc/self/fd/1", "dev/stdout");
+  symlink("/proc/self/fd/2", "dev/stderr");
+}
+
+static int child_main(void *arg) {
+  struct opts *o = arg;
+  close(o->sync_fd[1]);
+  close(o->ready_fd[0]);
+  char go;
+  if (read(o->sync_fd[0], &go, 1) != 1) _exit(1); /* parent failed: it cleans up */
+  close(o->sync_fd[0]);
+
+  if (unshare(CLONE_NEWCGROUP) < 0) die("unshare cgroup ns");
+  const char *hn = o->hostname ? o->hostname : "sandbox";
+  if (sethostname(hn, strlen(hn)) < 0) die("sethostname");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
+
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) die("socket");
+  if (set_addr(sock, "lo", "127.0.0.1", "255.0.0.0") < 0 || link_up(sock, "lo") < 0) die("lo up");
+  if (set_addr(sock, "eth0", o->sandbox_ip, "255.255.255.252") < 0 || link_up(sock, "eth0") < 0) die("eth0 up");
+  if (o->internet && add_default_route(sock, o->host_ip) < 0) die("default route");
+  close(sock);
+
+  if (chdir(o->merged) < 0) die("chdir %s", o->merged);
+  mnt("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  /* Hide the proc files that reach the host kernel. */
+  mnt("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL);
+  mnt(NULL, "proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  static const char *masked[] = {"proc/sysrq-trigger", "proc/kcore", "proc/keys", "proc/timer_list"};
+  for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
+    if (access(masked[i], F_OK) == 0) mnt("/dev/null", masked[i], NULL, MS_BIND, NULL);
+  mnt("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  setup_dev();
+  mnt("tmpfs", "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k");
+  mk("run/lock", 01777);
+  mk(REL_RUN_DIR, 0755);
+  if (create_file(REL_RUN_DIR "/envd", "", 0755) < 0 || create_file(REL_RUN_DIR "/tb-init", "", 0755) < 0) die("agent stub");
+  mnt(o->agent, REL_RUN_DIR "/envd", NULL, MS_BIND, NULL);
+  mnt(NULL, REL_RUN_DIR "/envd", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL);
+  mnt(o->self, REL_RUN_DIR "/tb-init", NULL, MS_BIND, NULL);
+  mnt(NULL, REL_RUN_DIR "/tb-init", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL);
+
+  char hosts[512];
+  snprintf(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", hn);
+  unlink("etc/hosts");
+  if (create_file("etc/hosts", hosts, 0644) < 0) die("write /etc/hosts");
+  char hn_line[300];
+  snprintf(hn_line, sizeof hn_line, "%s\n", hn);
+  unlink("etc/hostname");
+  create_file("etc/hostname", hn_line, 0644);
+  if (o->resolv_conf) {
+    int in = open(o->resolv_conf, O_RDONLY | O_CLOEXEC);
+    if (in >= 0) {
+      char buf[4096];
+      ssize_t n = read(in, buf, sizeof buf - 1);
+      close(in);
+      if (n >= 0) {
+        buf[n] = 0;
+        unlink("etc/resolv.conf");
+        create_file("etc/resolv.conf", buf, 0644);
+      }
+    }
+  }
+
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root");
+  if (umount2(".", MNT_DETACH) < 0) die("detach old root");
+  if (chdir("/") < 0) die("chdir /");
+
+  if (drop_caps() < 0) die("drop capabilities");
+  if (install_seccomp(o->no_new_privs) < 0) die("seccomp");
+
+  /* Only stdio and the ready pipe cross into the sandbox (CRIU also needs no stray fds). */
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull < 0) die("open /dev/null");
+  dup2(devnull, 0);
+  dup2(devnull, 1);
+  dup2(devnull, 2);
+  if (o->ready_fd[1] != READY_FD) {
+    if (dup2(o->ready_fd[1], READY_FD) < 0) die("dup2 ready fd");
+  }
+  close_range(READY_FD + 1, ~0U, 0);
+
+  char fdarg[16];
+  snprintf(fdarg, sizeof fdarg, "%d", READY_FD);
+  char *const argv[] = {"tb-init", fdarg, RUN_DIR "/envd", "--port", "49983", NULL};
+  char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", NULL};
+  execve(RUN_DIR "/tb-init", argv, envp);
+  _exit(126);
+}
+
+/* ---------- PID 1 inside the sandbox ---------- */
+
+static pid_t agent_pid;
+static void forward(int sig) {
+  if (agent_pid > 0) kill(agent_pid, sig);
+}
+
+static int init_main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  int ready = atoi(argv[1]);
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  agent_pid = fork();
+  if (agent_pid < 0) return 1;
+  if (agent_pid == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    setsid();
+    char fdarg[16];
+    snprintf(fdarg, sizeof fdarg, "%d", ready);
+    char **args = calloc((size_t)argc + 3, sizeof(char *));
+    int k = 0;
+    for (int i = 2; i < argc; i++) args[k++] = argv[i];
+    args[k++] = "--ready-fd";
+    args[k++] = fdarg;
+    execv(argv[2], args);
+    _exit(127);
+  }
+  close(ready);
+  struct sigaction sa = {.sa_handler = forward};
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  for (;;) {
+    int st;
+    pid_t p = wait(&st);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (p == agent_pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+}
+
+/* ---------- host side ---------- */
+
+static void cleanup_mounts(const char *merged, const char *netns_file) {
+  if (netns_file) umount2(netns_file, MNT_DETACH);
+  if (merged) umount2(merged, MNT_DETACH);
+}
+
+static int parse(struct opts *o, int argc, char **argv) {
+  for (int i = 2; i < argc; i++) {
+    const char *k = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name, field) if (!strcmp(k, "--" name)) { if (!v) return -1; o->field = v; i++; continue; }
+    OPT("id", id) OPT("lower", lower) OPT("upper", upper) OPT("work", work) OPT("merged", merged) OPT("agent", agent)
+    OPT("netns-file", netns_file) OPT("host-if", host_if) OPT("host-ip", host_ip) OPT("sandbox-ip", sandbox_ip)
+    OPT("hostname", hostname) OPT("exit-file", exit_file) OPT("resolv-conf", resolv_conf)
+#undef OPT
+    if (!strcmp(k, "--cgroup")) {
+      if (!v || o->ncgroups == MAX_CGROUPS) return -1;
+      o->cgroups[o->ncgroups++] = v;
+      i++;
+      continue;
+    }
+    if (!strcmp(k, "--internet")) { o->internet = 1; continue; }
+    if (!strcmp(k, "--no-new-privs")) { o->no_new_privs = 1; continue; }
+    fprintf(stderr, "tb-launch: unknown option %s\n", k);
+    return -1;
+  }
+  return 0;
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int create_main(struct opts *o) {
+  if (!o->id || !o->lower || !o->upper || !o->work || !o->merged || !o->agent || !o->netns_file || !o->host_if ||
+      !o->host_ip || !o->sandbox_ip) {
+    fprintf(stderr, "tb-launch: create needs --id --lower --upper --work --merged --agent --netns-file --host-if "
+                    "--host-ip --sandbox-ip\n");
+    return 2;
+  }
+  static char self[4096];
+  ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (sl < 0) die("readlink /proc/self/exe");
+  self[sl] = 0;
+  o->self = self;
+
+  char data[8192];
+  int dl = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
+  if (dl >= (int)sizeof data) { errno = ENAMETOOLONG; die("overlay options"); }
+  if (mount("overlay", o->merged, "overlay", 0, data) < 0) die("mount overlay on %s", o->merged);
+
+  if (pipe2(o->sync_fd, O_CLOEXEC) < 0 || pipe2(o->ready_fd, 0) < 0) {
+    cleanup_mounts(o->merged, NULL);
+    die("pipe");
+  }
+  fcntl(o->ready_fd[0], F_SETFD, FD_CLOEXEC);
+
+  char *stack = malloc(STACK_SIZE);
+  pid_t pid = clone(child_main, stack + STACK_SIZE,
+                    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD, o);
+  if (pid < 0) {
+    cleanup_mounts(o->merged, NULL);
+    die("clone");
+  }
+  close(o->sync_fd[0]);
+  close(o->ready_fd[1]);
+
+  const char *fail = NULL;
+  char pidbuf[32];
+  snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+  for (int i = 0; i < o->ncgroups && !fail; i++) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
+    if (write_file(p, pidbuf) < 0) fail = "join cgroup";
+  }
+  char nspath[64];
+  snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", pid);
+  if (!fail && mount(nspath, o->netns_file, NULL, MS_BIND, NULL) < 0) fail = "pin netns";
+  if (!fail) {
+    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
+                          pidbuf, NULL};
+    if (run_ip(argv) < 0) fail = "create veth";
+  }
+  if (!fail) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0 || set_addr(sock, o->host_if, o->host_ip, "255.255.255.252") < 0 || link_up(sock, o->host_if) < 0)
+      fail = "configure host veth";
+    if (sock >= 0) close(sock);
+  }
+  if (!fail && write(o->sync_fd[1], "g", 1) != 1) fail = "start sandbox";
+  close(o->sync_fd[1]);
+
+  if (!fail) {
+    struct pollfd pfd = {.fd = o->ready_fd[0], .events = POLLIN};
+    long long deadline = now_ms() + READY_TIMEOUT_MS;
+    char buf[16];
+    ssize_t n = 0;
+    for (;;) {
+      long long left = deadline - now_ms();
+      if (left <= 0) { fail = "agent did not report ready in time"; break; }
+      int r = poll(&pfd, 1, (int)left);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) { fail = "agent did not report ready in time"; break; }
+      n = read(o->ready_fd[0], buf, sizeof buf);
+      if (n <= 0) fail = "agent exited before it was ready";
+      break;
+    }
+  }
+  close(o->ready_fd[0]);
+
+  if (fail) {
+    int e = errno;
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    char del_if[64];
+    snprintf(del_if, sizeof del_if, "%s", o->host_if);
+    char *const argv[] = {"ip", "link", "del", del_if, NULL};
+    run_ip(argv); /* usually gone with the netns already */
+    cleanup_mounts(o->merged, o->netns_file);
+    errno = e;
+    fprintf(stderr, "tb-launch: %s\n", fail);
+    return 1;
+  }
+
+  printf("{\"pid\":%d}\n", pid);
+  fflush(stdout);
+  /* Become the shim: nobody reads our output any more; reap the sandbox and record how it ended. */
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    if (devnull > 2) close(devnull);
+  }
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (o->exit_file) {
+    char line[32];
+    snprintf(line, sizeof line, "%d\n", st);
+    create_file(o->exit_file, line, 0644);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *base = strrchr(argv[0], '/');
+  base = base ? base + 1 : argv[0];
+  if (!strcmp(base, "tb-init")) return init_main(argc, argv);
+  if (argc < 2) {
+    fprintf(stderr, "usage: tb-launch create|cleanup [options]\n");
+    return 2;
+  }
+  struct opts o;
+  memset(&o, 0, sizeof o);
+  if (parse(&o, argc, argv) < 0) return 2;
+  if (!strcmp(argv[1], "create")) return create_main(&o);
+  if (!strcmp(argv[1], "cleanup")) {
+    cleanup_mounts(o.merged, o.netns_file);
+    if (o.host_if) {
+      char *const a[] = {"ip", "link", "del", (char *)o.host_if, NULL};
+      if (access("/sys/class/net", F_OK) == 0) {
+        char p[128];
+        snprintf(p, sizeof p, "/sys/class/net/%s", o.host_if);
+        if (access(p, F_OK) == 0) run_ip(a);
+      }
+    }
+    return 0;
+  }
+  fprintf(stderr, "tb-launch: unknown command %s\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Debian packages the container runtime needs, then the native launcher. Installs with apt-get when root and missing;
+# otherwise says what is missing and stops.
+set -euo pipefail
+say() { printf '[setup] %s\n' "$*" >&2; }
+need=()
+for pair in mmdebstrap:mmdebstrap ip:iproute2 iptables:iptables gcc:gcc du:coreutils nsenter:util-linux; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+[ -f /usr/include/linux/seccomp.h ] || need+=(linux-libc-dev)
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/libc.a ] || need+=(libc6-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${need[*]} — run as root, or: sudo apt-get install ${need[*]}"
+    exit 1
+  fi
+  say "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends "${need[@]}" >&2; }
+fi
+bash "$(dirname "$0")/build.sh"

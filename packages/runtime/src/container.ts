@@ -1,0 +1,352 @@
+/**
+ * The `container` driver: each sandbox is a tree of processes in its own mount, PID, UTS, IPC, network and cgroup namespaces,
+ * on an overlayfs root (template layers below, a per-sandbox upper dir), limited by its cgroups, with a veth pair on a
+ * private /30 to the host. The native launcher (native/tb-launch.c) does the namespace work and stays as the sandbox's shim;
+ * this class owns the host-side bookkeeping: state dirs, address slots, cgroups, NAT, and tearing everything down.
+ *
+ * On disk, per sandbox: `<stateDir>/<id>/{meta.json, upper/, work/, rootfs/ (overlay mount), netns (pinned netns), exit}`.
+ */
+import { spawn, execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statfsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SandboxCgroup, detectLayout } from './cgroups.js';
+import {
+  DriverError,
+  type Driver,
+  type Freezer,
+  type SandboxRuntimeInfo,
+  type SandboxSpec,
+  type SandboxStats,
+} from './driver.js';
+
+const execFileP = promisify(execFile);
+
+export const ENVD_PORT = 49983;
+const MAX_SLOTS = 16384; // /30 blocks in 10.13.0.0/16
+
+export interface ContainerDriverOptions {
+  /** Where per-sandbox state lives (upper dirs, overlay mounts, pinned netns). */
+  stateDir: string;
+  /** The native launcher (build/tb-launch). */
+  launcherPath: string;
+  /** The agent binary, bind-mounted read-only into every sandbox (build/envd). */
+  agentPath: string;
+  /** Name of the parent cgroup (default `tensor-box`). */
+  cgroupParent?: string;
+  /** Default pids limit when a spec gives none. */
+  defaultPidsMax?: number;
+  /**
+   * Set no_new_privs on every sandbox (default false). With it, setuid programs such as `sudo` stop working, so the
+   * default template's passwordless sudo would be dead; the seccomp filter and the reduced capability set apply either way.
+   */
+  noNewPrivileges?: boolean;
+  /** First two octets of the sandbox address space (default `10.13`; a /16 split into /30s). */
+  subnetPrefix?: string;
+  log?: (msg: string) => void;
+}
+
+interface SandboxMeta {
+  sandboxId: string;
+  slot: number;
+  pid: number;
+  address: string;
+  hostIf: string;
+  startedAt: string;
+  spec: SandboxSpec;
+}
+
+export class ContainerDriver implements Driver, Freezer {
+  readonly name = 'container';
+  private readonly slots = new Map<number, string>();
+  private readonly cgroupParent: string;
+  private readonly prefix: string;
+  private firewallReady = false;
+  private forwarding = false;
+
+  constructor(private readonly opts: ContainerDriverOptions) {
+    this.cgroupParent = opts.cgroupParent ?? 'tensor-box';
+    this.prefix = opts.subnetPrefix ?? '10.13';
+    mkdirSync(opts.stateDir, { recursive: true });
+    for (const m of this.readAllMeta()) this.slots.set(m.slot, m.sandboxId);
+  }
+
+  private dir(id: string): string {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new DriverError('not_found', `invalid sandbox id '${id}'`);
+    return path.join(this.opts.stateDir, id);
+  }
+
+  private cgroup(id: string): SandboxCgroup {
+    return new SandboxCgroup(detectLayout(), this.cgroupParent, id);
+  }
+
+  private addresses(slot: number): { host: string; sandbox: string } {
+    const base = slot * 4;
+    const third = base >> 8;
+    const fourth = base & 255;
+    return { host: `${this.prefix}.${third}.${fourth + 1}`, sandbox: `${this.prefix}.${third}.${fourth + 2}` };
+  }
+
+  private allocateSlot(id: string, skip: Set<number>): number {
+    for (let s = 0; s < MAX_SLOTS; s++) {
+      if (this.slots.has(s) || skip.has(s)) continue;
+      // Another driver instance on this host (other state dir) may hold it.
+      if (existsSync(`/sys/class/net/tb${s}`)) continue;
+      this.slots.set(s, id);
+      return s;
+    }
+    throw new DriverError('resource_exhausted', 'no free sandbox network slot');
+  }
+
+  private readMeta(id: string): SandboxMeta | undefined {
+    try {
+      return JSON.parse(readFileSync(path.join(this.dir(id), 'meta.json'), 'utf8')) as SandboxMeta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private readAllMeta(): SandboxMeta[] {
+    const out: SandboxMeta[] = [];
+    for (const id of readdirSync(this.opts.stateDir)) {
+      const m = this.readMeta(id);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+
+  private info(m: SandboxMeta): SandboxRuntimeInfo {
+    return {
+      sandboxId: m.sandboxId,
+      pid: m.pid,
+      address: m.address,
+      envdUrl: `http://${m.address}:${ENVD_PORT}`,
+      startedAt: new Date(m.startedAt),
+    };
+  }
+
+  async create(spec: SandboxSpec): Promise<SandboxRuntimeInfo> {
+    const dir = this.dir(spec.sandboxId);
+    if (existsSync(dir)) throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
+    if (spec.layers.length === 0) throw new DriverError('failed_precondition', 'a sandbox needs at least one rootfs layer');
+    for (const l of spec.layers) {
+      if (!existsSync(l)) throw new DriverError('failed_precondition', `rootfs layer ${l} does not exist`);
+    }
+    await this.ensureNetwork(spec.internetAccess);
+    const tried = new Set<number>();
+    for (let attempt = 0; ; attempt++) {
+      const slot = this.allocateSlot(spec.sandboxId, tried);
+      tried.add(slot);
+      try {
+        return await this.launch(spec, dir, slot);
+      } catch (err) {
+        this.slots.delete(slot);
+        const msg = (err as Error).message;
+        // Lost a race for the interface name with another driver instance: take the next slot.
+        if (attempt < 3 && /create veth/.test(msg) && existsSync(`/sys/class/net/tb${slot}`)) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async launch(spec: SandboxSpec, dir: string, slot: number): Promise<SandboxRuntimeInfo> {
+    const { host, sandbox } = this.addresses(slot);
+    const hostIf = `tb${slot}`;
+    const cg = this.cgroup(spec.sandboxId);
+    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(path.join(dir, sub), { recursive: true });
+    writeFileSync(path.join(dir, 'netns'), '');
+    try {
+      cg.create({
+        cpuCount: spec.cpuCount,
+        memoryMB: spec.memoryMB,
+        pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096,
+      });
+      const args = [
+        'create',
+        '--id', spec.sandboxId,
+        '--lower', spec.layers.join(':'),
+        '--upper', path.join(dir, 'upper'),
+        '--work', path.join(dir, 'work'),
+        '--merged', path.join(dir, 'rootfs'),
+        '--agent', this.opts.agentPath,
+        '--netns-file', path.join(dir, 'netns'),
+        '--host-if', hostIf,
+        '--host-ip', host,
+        '--sandbox-ip', sandbox,
+        '--hostname', spec.hostname ?? spec.sandboxId,
+        '--exit-file', path.join(dir, 'exit'),
+        ...cg.dirs().flatMap((d) => ['--cgroup', d]),
+        ...(spec.internetAccess ? ['--internet', '--resolv-conf', '/etc/resolv.conf'] : []),
+        ...((spec.noNewPrivileges ?? this.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
+      ];
+      const pid = await this.runLauncher(args);
+      const meta: SandboxMeta = {
+        sandboxId: spec.sandboxId,
+        slot,
+        pid,
+        address: sandbox,
+        hostIf,
+        startedAt: new Date().toISOString(),
+        spec,
+      };
+      writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+      return this.info(meta);
+    } catch (err) {
+      await this.teardown(spec.sandboxId, hostIf).catch(() => {});
+      if (err instanceof DriverError) throw err;
+      throw new DriverError('internal', `cannot start sandbox: ${(err as Error).message}`);
+    }
+  }
+
+  /** Runs `tb-launch create` and resolves with the sandbox's init PID once its agent is ready. The launcher lives on. */
+  private runLauncher(args: string[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.opts.launcherPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      let done = false;
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        fn();
+      };
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const nl = out.indexOf('\n');
+        if (nl < 0) return;
+        try {
+          const { pid } = JSON.parse(out.slice(0, nl)) as { pid: number };
+          child.stdout.destroy();
+          child.stderr.destroy();
+          child.unref();
+          finish(() => resolve(pid));
+        } catch {
+          finish(() => reject(new Error(`launcher printed ${out.trim()}`)));
+        }
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.on('error', (e) => finish(() => reject(e)));
+      child.on('exit', (code) =>
+        finish(() => reject(new Error(err.trim().replace(/^tb-launch: /gm, '') || `launcher exited with ${code}`))),
+      );
+    });
+  }
+
+  async list(): Promise<SandboxRuntimeInfo[]> {
+    const out: SandboxRuntimeInfo[] = [];
+    for (const id of readdirSync(this.opts.stateDir)) {
+      const m = this.readMeta(id);
+      if (m && this.alive(m)) {
+        this.slots.set(m.slot, m.sandboxId);
+        out.push(this.info(m));
+      } else {
+        this.opts.log?.(`container: removing leftovers of dead sandbox ${id}`);
+        await this.destroy(id).catch((e) => this.opts.log?.(`container: cleanup of ${id} failed: ${(e as Error).message}`));
+      }
+    }
+    return out;
+  }
+
+  private alive(m: SandboxMeta): boolean {
+    return this.cgroup(m.sandboxId).pids().includes(m.pid);
+  }
+
+  async destroy(sandboxId: string): Promise<void> {
+    const m = this.readMeta(sandboxId);
+    await this.teardown(sandboxId, m?.hostIf);
+    if (m) this.slots.delete(m.slot);
+  }
+
+  /** Kills, unmounts and removes everything of a sandbox that exists; safe on half-made and unknown sandboxes. */
+  private async teardown(sandboxId: string, hostIf?: string): Promise<void> {
+    const dir = this.dir(sandboxId);
+    const cg = this.cgroup(sandboxId);
+    if (cg.exists()) {
+      await cg.killAll();
+      await cg.remove();
+    }
+    if (existsSync(dir) || hostIf) {
+      await execFileP(this.opts.launcherPath, [
+        'cleanup',
+        '--merged', path.join(dir, 'rootfs'),
+        '--netns-file', path.join(dir, 'netns'),
+        ...(hostIf ? ['--host-if', hostIf] : []),
+      ]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async stats(sandboxId: string): Promise<SandboxStats> {
+    const m = this.readMeta(sandboxId);
+    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    const u = this.cgroup(sandboxId).usage();
+    const upper = path.join(this.dir(sandboxId), 'upper');
+    let diskUsedBytes = 0;
+    try {
+      const { stdout } = await execFileP('du', ['-sxb', upper]);
+      diskUsedBytes = Number(stdout.split('\t')[0]) || 0;
+    } catch {
+      /* racing a teardown */
+    }
+    let diskLimitBytes = m.spec.diskMB * 1024 * 1024;
+    if (!diskLimitBytes) {
+      const fs = statfsSync(upper);
+      diskLimitBytes = fs.blocks * fs.bsize;
+    }
+    return { ...u, cpuCount: m.spec.cpuCount, diskUsedBytes, diskLimitBytes };
+  }
+
+  async freeze(sandboxId: string): Promise<void> {
+    if (!this.readMeta(sandboxId)) throw new DriverError('not_found', `sandbox '${sandboxId}' not found`);
+    await this.cgroup(sandboxId).freeze();
+  }
+
+  async thaw(sandboxId: string): Promise<void> {
+    if (!this.readMeta(sandboxId)) throw new DriverError('not_found', `sandbox '${sandboxId}' not found`);
+    await this.cgroup(sandboxId).thaw();
+  }
+
+  /**
+   * Host firewall for sandbox links (always): sandboxes never reach each other, and the host only answers them on
+   * connections the host opened. Internet access additionally turns on forwarding; masquerading is in the same rules.
+   */
+  private async ensureNetwork(internet: boolean): Promise<void> {
+    if (!this.firewallReady) {
+      try {
+        await ensureFirewall(this.prefix);
+        this.firewallReady = true;
+      } catch (err) {
+        throw new DriverError('internal', `cannot install the sandbox firewall rules (iptables): ${(err as Error).message}`);
+      }
+    }
+    if (internet && !this.forwarding) {
+      writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+      this.forwarding = true;
+    }
+  }
+}
+
+/** Idempotently installs the host firewall rules for sandbox links (needs iptables). */
+export async function ensureFirewall(prefix = '10.13'): Promise<void> {
+  const subnet = `${prefix}.0.0/16`;
+  const ipt = (...a: string[]) => execFileP('iptables', ['-w', ...a]);
+  const ensure = async (table: string, chain: string, rule: string[]) => {
+    try {
+      await ipt('-t', table, '-C', chain, ...rule);
+    } catch {
+      await ipt('-t', table, '-A', chain, ...rule);
+    }
+  };
+  for (const chain of ['TENSOR-BOX-IN', 'TENSOR-BOX-FWD']) {
+    await ipt('-N', chain).catch(() => {});
+  }
+  await ensure('filter', 'INPUT', ['-i', 'tb+', '-j', 'TENSOR-BOX-IN']);
+  await ensure('filter', 'FORWARD', ['-i', 'tb+', '-j', 'TENSOR-BOX-FWD']);
+  await ensure('filter', 'FORWARD', ['-o', 'tb+', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
+  await ensure('filter', 'TENSOR-BOX-IN', ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
+  await ensure('filter', 'TENSOR-BOX-IN', ['-j', 'DROP']);
+  await ensure('filter', 'TENSOR-BOX-FWD', ['-o', 'tb+', '-j', 'DROP']);
+  await ensure('filter', 'TENSOR-BOX-FWD', ['-j', 'ACCEPT']);
+  await ensure('nat', 'POSTROUTING', ['-s', subnet, '!', '-o', 'tb+', '-j', 'MASQUERADE']);
+}

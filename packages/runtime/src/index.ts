@@ -1,0 +1,11 @@
+export * from './driver.js';
+export { ContainerDriver, ensureFirewall, ENVD_PORT, type ContainerDriverOptions } from './container.js';
+export { SandboxCgroup, detectLayout, type CgroupLayout, type CgroupLimits, type CgroupUsage } from './cgroups.js';
+export {
+  buildDebianRootfs,
+  DEFAULT_TEMPLATE_RECIPE,
+  hostDebianMirror,
+  recipeHash,
+  type BuildDebianOptions,
+  type DebianRecipe,
+} from './rootfs/debian.js';
