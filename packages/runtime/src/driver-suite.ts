@@ -1,0 +1,166 @@
+/**
+ * The shared driver test suite: every Driver implementation must pass it. It checks the lifecycle contract documented in
+ * driver.ts with real sandboxes: create answers with a live agent, isolation holds, limits apply, destroy leaves nothing,
+ * failures leave nothing, list re-adopts the living and clears the dead, and (when offered) freeze/thaw.
+ *
+ * `inside(info, cmd)` runs a shell command inside a sandbox by the driver's own means (for `container`: nsenter).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DriverError, hasFreezer, type Driver, type SandboxRuntimeInfo, type SandboxSpec } from './driver.js';
+
+export interface DriverSuiteOptions {
+  name: string;
+  /** A fresh driver over the same host state (a second call models a control-plane restart). */
+  makeDriver(): Driver;
+  /** A driver whose sandboxes cannot start (e.g. the agent binary fails), to check that failures leave nothing. */
+  makeBrokenDriver(): Driver;
+  layers: string[];
+  /** Runs a shell command in the sandbox as one of its processes (counted against its cgroup unless `outside`). */
+  inside(info: SandboxRuntimeInfo, cmd: string, opts?: { outside?: boolean }): string;
+  /** Host objects that belong to a sandbox and must be gone after destroy (processes, mounts, cgroups, links, dirs). */
+  leftovers(sandboxId: string): string[];
+  skip?: string | false;
+}
+
+let counter = 0;
+const newId = (p: string) => `${p}${process.pid.toString(36)}${(counter++).toString(36)}${Date.now().toString(36).slice(-4)}`;
+
+export function driverSuite(o: DriverSuiteOptions): void {
+  describe(`driver suite: ${o.name}`, { skip: o.skip }, () => {
+    let driver: Driver;
+    const made: string[] = [];
+    const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => {
+      const s: SandboxSpec = {
+        sandboxId: newId('ds'),
+        layers: o.layers,
+        cpuCount: 1,
+        memoryMB: 256,
+        diskMB: 0,
+        internetAccess: false,
+        ...over,
+      };
+      made.push(s.sandboxId);
+      return s;
+    };
+
+    before(() => {
+      driver = o.makeDriver();
+    });
+    after(async () => {
+      for (const id of made) await driver.destroy(id).catch(() => {});
+    });
+
+    it('create returns a sandbox whose agent already answers', async () => {
+      const info = await driver.create(spec());
+      assert.ok(info.pid > 1);
+      const res = await fetch(`${info.envdUrl}/health`);
+      assert.equal(res.status, 204);
+      assert.equal(o.inside(info, 'hostname').trim(), info.sandboxId);
+    });
+
+    it('isolates processes, files and the network from the host and other sandboxes', async () => {
+      const a = await driver.create(spec());
+      const b = await driver.create(spec());
+      // PID namespace: only the sandbox's own processes (the agent's init is PID 1).
+      const pids = o.inside(a, 'ls /proc | grep -E "^[0-9]+$" | wc -l');
+      assert.ok(Number(pids) < 10, `sandbox sees ${pids} processes`);
+      assert.equal(o.inside(a, 'cat /proc/1/cmdline | tr "\\0" " "').split(' ')[0], 'tb-init');
+      // Mount namespace: the host's files are not there.
+      assert.equal(o.inside(a, `test -e ${process.cwd()} && echo visible || echo hidden`).trim(), 'hidden');
+      // Network: the host reaches the sandbox; the sandbox reaches neither the other sandbox nor host services.
+      const server = net.createServer((s) => s.end('host-secret')).listen(0, '0.0.0.0');
+      await new Promise((r) => server.once('listening', r));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const hostSide = a.address.replace(/\d+$/, (n) => String(Number(n) - 1));
+        const probe = (ip: string, p: number) =>
+          o.inside(a, `timeout 2 bash -c 'exec 3<>/dev/tcp/${ip}/${p} && echo open' 2>/dev/null || echo closed`).trim();
+        assert.equal(probe(hostSide, port), 'closed', 'host service reachable from a sandbox');
+        assert.equal(probe(b.address, 49983), 'closed', 'another sandbox reachable');
+        assert.equal(probe('127.0.0.1', 49983), 'open', 'own agent not reachable on loopback');
+      } finally {
+        server.close();
+      }
+    });
+
+    it('applies cgroup limits and reports usage', async () => {
+      const info = await driver.create(spec({ memoryMB: 128, cpuCount: 1 }));
+      const st = await driver.stats(info.sandboxId);
+      assert.equal(st.memoryLimitBytes, 128 * 1024 * 1024);
+      assert.equal(st.cpuCount, 1);
+      assert.ok(st.pids >= 2, `pids ${st.pids}`);
+      assert.ok(st.memoryUsedBytes > 0);
+      // Allocating past the limit gets the allocating process killed, not the host.
+      const out = o.inside(info, `python3 -c 'b = bytearray(300*1024*1024); print("alive")' 2>&1; echo "exit=$?"`);
+      assert.match(out, /exit=137/);
+    });
+
+    it('destroy leaves nothing behind and is idempotent', async () => {
+      const info = await driver.create(spec());
+      assert.ok(o.leftovers(info.sandboxId).length > 0, 'leftovers() sees nothing of a live sandbox');
+      await driver.destroy(info.sandboxId);
+      assert.deepEqual(o.leftovers(info.sandboxId), []);
+      await driver.destroy(info.sandboxId);
+      await driver.destroy('never-existed');
+      await assert.rejects(driver.stats(info.sandboxId), (e: unknown) => e instanceof DriverError && e.kind === 'not_found');
+    });
+
+    it('a failed create throws and leaves nothing', async () => {
+      const broken = o.makeBrokenDriver();
+      const s = spec();
+      await assert.rejects(broken.create(s), DriverError);
+      assert.deepEqual(o.leftovers(s.sandboxId), []);
+      const missing = spec({ layers: ['/nonexistent/rootfs'] });
+      await assert.rejects(driver.create(missing), (e: unknown) => e instanceof DriverError && e.kind === 'failed_precondition');
+      assert.deepEqual(o.leftovers(missing.sandboxId), []);
+    });
+
+    it('list re-adopts living sandboxes in a new driver and clears dead ones', async () => {
+      const alive = await driver.create(spec());
+      const dead = await driver.create(spec());
+      process.kill(dead.pid, 'SIGKILL');
+      await sleep(50);
+      const fresh = o.makeDriver();
+      const listed = (await fresh.list()).map((i) => i.sandboxId);
+      assert.ok(listed.includes(alive.sandboxId));
+      assert.ok(!listed.includes(dead.sandboxId));
+      assert.deepEqual(o.leftovers(dead.sandboxId), []);
+      assert.equal((await fetch(`${alive.envdUrl}/health`)).status, 204);
+      await fresh.destroy(alive.sandboxId);
+      assert.deepEqual(o.leftovers(alive.sandboxId), []);
+    });
+
+    it('freeze stops every process in place and thaw resumes it', async (t) => {
+      if (!hasFreezer(driver)) return t.skip('driver has no freezer');
+      const info = await driver.create(spec());
+      o.inside(info, `nohup bash -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done' >/dev/null 2>&1 &`);
+      await sleep(100);
+      await driver.freeze(info.sandboxId);
+      const c1 = o.inside(info, 'cat /tmp/count', { outside: true }).trim();
+      await sleep(200);
+      const c2 = o.inside(info, 'cat /tmp/count', { outside: true }).trim();
+      assert.equal(c1, c2, 'counter moved while frozen');
+      await driver.thaw(info.sandboxId);
+      await sleep(200);
+      assert.ok(Number(o.inside(info, 'cat /tmp/count')) > Number(c2), 'counter did not resume');
+      // A frozen sandbox can still be destroyed completely.
+      await driver.freeze(info.sandboxId);
+      await driver.destroy(info.sandboxId);
+      assert.deepEqual(o.leftovers(info.sandboxId), []);
+    });
+  });
+}
+
+/**
+ * Runs a command in all of a process's namespaces (host tool; used by the container driver's suite), first moving itself
+ * into `cgroupDirs` so the sandbox's limits and freezer apply to it.
+ */
+export function nsenterShell(pid: number, cmd: string, cgroupDirs: string[] = []): string {
+  const join = cgroupDirs.map((d) => `echo $$ > '${d}/cgroup.procs'`).join(' && ');
+  const enter = `exec nsenter -t ${pid} -m -u -i -n -p -C -- /bin/bash -c "$0"`;
+  return execFileSync('/bin/bash', ['-c', join ? `${join} && ${enter}` : enter, cmd], { encoding: 'utf8', timeout: 20_000 });
+}
