@@ -27,6 +27,25 @@ if [ ${#files[@]} -gt 0 ]; then
   passed=$((passed+${p:-0})); failed=$((failed+${f:-1})); skipped=$((skipped+${s:-0}))
 fi
 
+if [ -f sdks/go/go.mod ]; then
+  echo "== Go SDK (go test, live server via the test harness)" >&2
+  (cd sdks/go && go test -count=1 -v ./... 2>&1) > "$log/gosdk.txt"; grep -E '^(--- |ok |FAIL|PASS)' "$log/gosdk.txt" | grep -v '^--- PASS' || true
+  p=$(grep -c '^--- PASS' "$log/gosdk.txt" || true); f=$(grep -c '^--- FAIL\|^FAIL' "$log/gosdk.txt" || true)
+  s=$(grep -c '^--- SKIP' "$log/gosdk.txt" || true)
+  if [ "$p$f" = "00" ]; then f=1; tail -20 "$log/gosdk.txt"; fi
+  passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
+fi
+
+if [ -f sdks/python/run-tests.sh ]; then
+  echo "== Python SDK (pytest, live server via the test harness)" >&2
+  bash sdks/python/run-tests.sh -q -rs 2>&1 | tee "$log/py.txt" | tail -25
+  summary=$(grep -E '(passed|failed|error)' "$log/py.txt" | tail -1)
+  p=$(grep -oE '[0-9]+ passed' <<<"$summary" | cut -d' ' -f1); f=$(grep -oE '[0-9]+ (failed|error)' <<<"$summary" | awk '{s+=$1} END {if (NR) print s}')
+  s=$(grep -oE '[0-9]+ skipped' <<<"$summary" | cut -d' ' -f1)
+  [ -z "$p$f" ] && f=1
+  passed=$((passed+${p:-0})); failed=$((failed+${f:-0})); skipped=$((skipped+${s:-0}))
+fi
+
 echo
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$failed" -eq 0 ]

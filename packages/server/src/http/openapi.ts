@@ -40,6 +40,16 @@ function describe(errors: ErrorObject[] | null | undefined, where: string): stri
   return `${field || where} ${e.message}`;
 }
 
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase);
+  if (!schema || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `openapi${v}` : rebase(v);
+  }
+  return out;
+}
+
 export class OpenApi {
   readonly doc: any;
   private ajvBody = new Ajv({ strict: false, useDefaults: true, allErrors: false, validateFormats: false });
@@ -79,7 +89,8 @@ export class OpenApi {
       const properties: Record<string, unknown> = {};
       const required: string[] = [];
       for (const p of queryParams) {
-        properties[p.name] = p.schema ?? {};
+        // Inline schemas are compiled outside the spec document: point their local refs at it.
+        properties[p.name] = rebase(p.schema ?? {});
         if (p.required) required.push(p.name);
         if (this.resolve<{ type?: string }>(p.schema)?.type === 'array') v.arrayParams.push(p.name);
       }
