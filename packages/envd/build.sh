@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds the agent into <repo>/build/envd: a static binary, bind-mounted read-only into every sandbox.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o ../../build/envd ./cmd/envd
