@@ -1,5 +1,10 @@
 // Command envd is the agent inside every Tensor Box sandbox: E2B's envd protocol (Connect RPC process and filesystem
-// services, /files, /init, /envs, /metrics, /health) on port 49983, HTTP/1.1 and cleartext HTTP/2.
+// services, /files, /init, /envs, /metrics, /health) on port 49983, over HTTP/1.1 and cleartext HTTP/2 (h2c).
+//
+// Usage: envd [--port 49983] [--listen-addr 0.0.0.0] [--ready-fd N]
+//
+// With --ready-fd, "ready\n" is written to fd N (then closed) once the port is bound, so the launcher knows when the
+// sandbox can take requests.
 package main
 
 import (
@@ -19,20 +24,35 @@ func main() {
 	port := flag.Int("port", 49983, "port to listen on")
 	addr := flag.String("listen-addr", "0.0.0.0", "address to listen on")
 	readyFD := flag.Int("ready-fd", -1, "write \"ready\\n\" to this fd once listening, then close it")
+	version := flag.Bool("version", false, "print the protocol version and exit")
 	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("envd: ")
+	if *version {
+		fmt.Println(agent.Version)
+		return
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(*addr, strconv.Itoa(*port)))
 	if err != nil {
-		log.Fatalf("envd: listen: %v", err)
+		log.Fatalf("listen: %v", err)
 	}
-	a := agent.New(agent.Options{})
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second}
-	srv.Protocols = new(http.Protocols)
+	srv := &http.Server{
+		Handler:           agent.New(agent.Options{}).Handler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       10 * time.Minute,
+		Protocols:         new(http.Protocols),
+	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	if *readyFD >= 0 {
 		f := os.NewFile(uintptr(*readyFD), "ready")
-		fmt.Fprint(f, "ready\n")
+		if f == nil {
+			log.Fatalf("--ready-fd %d is not an open file descriptor", *readyFD)
+		}
+		if _, err := f.WriteString("ready\n"); err != nil {
+			log.Printf("writing to --ready-fd %d: %v", *readyFD, err)
+		}
 		f.Close()
 	}
 	log.Fatal(srv.Serve(ln))
