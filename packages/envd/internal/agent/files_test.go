@@ -132,7 +132,7 @@ func TestFilesErrors(t *testing.T) {
 }
 
 func TestUploadNoSpace(t *testing.T) {
-	requireRoot(t)
+	requireRoot(t, "mounts a small tmpfs")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs: %v %s", err, out)

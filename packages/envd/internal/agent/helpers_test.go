@@ -245,10 +245,10 @@ func procsWithArg(arg string) []string {
 	return out
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t *testing.T, why string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (switches users)")
+		t.Skip("needs root: " + why)
 	}
 }
 
@@ -261,7 +261,7 @@ type testUser struct {
 
 func newTestUser(t *testing.T) testUser {
 	t.Helper()
-	requireRoot(t)
+	requireRoot(t, "creates a user")
 	base, err := os.MkdirTemp("", "envd-user-")
 	if err != nil {
 		t.Fatal(err)

@@ -38,12 +38,14 @@ func (a *Agent) spawn(r spawnRequest) (*process, *subscriber, error) {
 	if cfg.GetCmd() == "" {
 		return nil, nil, connect.NewError(connect.CodeInvalidArgument, errors.New("process.cmd is required"))
 	}
-	cwd := a.workdir(u)
+	var cwd string
 	if cfg.Cwd != nil && *cfg.Cwd != "" {
 		cwd = a.resolvePath(u, *cfg.Cwd)
-	}
-	if err := checkCwd(u, cwd); err != nil {
-		return nil, nil, err
+		if err := checkCwd(u, cwd); err != nil {
+			return nil, nil, err
+		}
+	} else if cwd = a.workdir(u); checkCwd(u, cwd) != nil {
+		cwd = "/" // a user without a usable home (nobody: /nonexistent) still runs commands
 	}
 
 	var extra map[string]string
@@ -149,7 +151,9 @@ func checkCwd(u *sandboxUser, cwd string) error {
 		case !st.IsDir():
 			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("cwd '%s' is not a directory", cwd))
 		}
-		if err := syscall.Access(cwd, 1); err != nil { // X_OK, checked with the fs credentials set above
+		// Resolving "<cwd>/." needs search permission on cwd, checked with the fs credentials (access(2) would use
+		// the real uid, which is root).
+		if _, err := os.Stat(cwd + "/."); err != nil {
 			return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("user '%s' cannot enter cwd '%s'", u.Name, cwd))
 		}
 		return nil
