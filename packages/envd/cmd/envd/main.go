@@ -21,7 +21,7 @@ import (
 )
 
 func main() {
-	port := flag.Int("port", 49983, "port to listen on")
+	port := flag.Int("port", 49983, "port to listen on (0: any free port, logged to stderr)")
 	addr := flag.String("listen-addr", "0.0.0.0", "address to listen on")
 	readyFD := flag.Int("ready-fd", -1, "write \"ready\\n\" to this fd once listening, then close it")
 	version := flag.Bool("version", false, "print the protocol version and exit")
@@ -55,5 +55,6 @@ func main() {
 		}
 		f.Close()
 	}
+	log.Printf("listening on %s", ln.Addr())
 	log.Fatal(srv.Serve(ln))
 }

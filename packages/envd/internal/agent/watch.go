@@ -23,6 +23,10 @@ import (
 // maxPolledEvents bounds a polling watcher's backlog; older events are dropped past it.
 const maxPolledEvents = 10_000
 
+// polledWatcherIdle: a polling watcher nobody asked for events for this long is removed (each holds an inotify
+// instance, and there are only 128 per user by default).
+const polledWatcherIdle = 10 * time.Minute
+
 type dirWatch struct {
 	user         *sandboxUser
 	root         string
@@ -221,9 +225,10 @@ type watcherTable struct {
 }
 
 type polledWatcher struct {
-	d      *dirWatch
-	mu     sync.Mutex
-	events []*pb.FilesystemEvent
+	d        *dirWatch
+	mu       sync.Mutex
+	events   []*pb.FilesystemEvent
+	lastPoll time.Time
 }
 
 func newWatcherTable() *watcherTable { return &watcherTable{m: map[string]*polledWatcher{}} }
@@ -237,7 +242,7 @@ func (s *filesystemService) CreateWatcher(ctx context.Context, req *connect.Requ
 	if err != nil {
 		return nil, err
 	}
-	pw := &polledWatcher{d: d}
+	pw := &polledWatcher{d: d, lastPoll: time.Now()}
 	go func() {
 		for e := range d.events {
 			pw.mu.Lock()
@@ -250,11 +255,25 @@ func (s *filesystemService) CreateWatcher(ctx context.Context, req *connect.Requ
 	}()
 	t := s.a.watchers
 	t.mu.Lock()
+	t.sweep()
 	t.next++
 	id := fmt.Sprintf("w%d-%x", t.next, time.Now().UnixNano()&0xffffff)
 	t.m[id] = pw
 	t.mu.Unlock()
 	return connect.NewResponse(&pb.CreateWatcherResponse{WatcherId: id}), nil
+}
+
+// sweep removes idle polling watchers; t.mu is held.
+func (t *watcherTable) sweep() {
+	for id, pw := range t.m {
+		pw.mu.Lock()
+		idle := time.Since(pw.lastPoll) > polledWatcherIdle
+		pw.mu.Unlock()
+		if idle {
+			pw.d.close()
+			delete(t.m, id)
+		}
+	}
 }
 
 func (t *watcherTable) get(id string) (*polledWatcher, error) {
@@ -275,6 +294,7 @@ func (s *filesystemService) GetWatcherEvents(ctx context.Context, req *connect.R
 	pw.mu.Lock()
 	evs := pw.events
 	pw.events = nil
+	pw.lastPoll = time.Now()
 	pw.mu.Unlock()
 	return connect.NewResponse(&pb.GetWatcherEventsResponse{Events: evs}), nil
 }
