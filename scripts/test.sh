@@ -13,7 +13,7 @@ if bash scripts/gen.sh --check; then passed=$((passed+1)); else failed=$((failed
 
 if [ -f packages/envd/go.mod ]; then
   echo "== envd (go test)" >&2
-  (cd packages/envd && go test -count=1 ./... 2>&1) | tee "$log/go.txt"
+  (cd packages/envd && timeout -k 10 900 go test -count=1 -timeout 10m ./... 2>&1) | tee "$log/go.txt"
   p=$(grep -c '^--- PASS\|^ok ' "$log/go.txt" || true); f=$(grep -c '^--- FAIL\|^FAIL' "$log/go.txt" || true)
   passed=$((passed+p)); failed=$((failed+f))
 fi
@@ -21,7 +21,7 @@ fi
 echo "== TypeScript suites (node --test)" >&2
 mapfile -t files < <(find packages/runtime/src packages/server/src packages/sdk/src packages/cli/src tests conformance/runners -name '*.test.ts' 2>/dev/null | sort)
 if [ ${#files[@]} -gt 0 ]; then
-  node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}" 2>&1 | tee "$log/node.txt"
+  timeout -k 10 2400 node --import tsx --test --test-concurrency=1 --test-timeout=300000 --test-force-exit --test-reporter=spec "${files[@]}" 2>&1 | tee "$log/node.txt"
   p=$(grep -E '^ℹ pass ' "$log/node.txt" | awk '{print $3}'); f=$(grep -E '^ℹ fail ' "$log/node.txt" | awk '{print $3}')
   s=$(grep -E '^ℹ skipped ' "$log/node.txt" | awk '{print $3}')
   passed=$((passed+${p:-0})); failed=$((failed+${f:-1})); skipped=$((skipped+${s:-0}))
@@ -29,7 +29,7 @@ fi
 
 if [ -f sdks/go/go.mod ]; then
   echo "== Go SDK (go test, live server via the test harness)" >&2
-  (cd sdks/go && go test -count=1 -v ./... 2>&1) > "$log/gosdk.txt"; grep -E '^(--- |ok |FAIL|PASS)' "$log/gosdk.txt" | grep -v '^--- PASS' || true
+  (cd sdks/go && timeout -k 10 1200 go test -count=1 -timeout 15m -v ./... 2>&1) > "$log/gosdk.txt"; grep -E '^(--- |ok |FAIL|PASS)' "$log/gosdk.txt" | grep -v '^--- PASS' || true
   p=$(grep -c '^--- PASS' "$log/gosdk.txt" || true); f=$(grep -c '^--- FAIL\|^FAIL' "$log/gosdk.txt" || true)
   s=$(grep -c '^--- SKIP' "$log/gosdk.txt" || true)
   if [ "$p$f" = "00" ]; then f=1; tail -20 "$log/gosdk.txt"; fi
@@ -38,7 +38,7 @@ fi
 
 if [ -f sdks/python/run-tests.sh ]; then
   echo "== Python SDK (pytest, live server via the test harness)" >&2
-  bash sdks/python/run-tests.sh -q -rs 2>&1 | tee "$log/py.txt" | tail -25
+  timeout -k 10 1200 bash sdks/python/run-tests.sh -q -rs 2>&1 | tee "$log/py.txt" | tail -25
   summary=$(grep -E '(passed|failed|error)' "$log/py.txt" | tail -1)
   p=$(grep -oE '[0-9]+ passed' <<<"$summary" | cut -d' ' -f1); f=$(grep -oE '[0-9]+ (failed|error)' <<<"$summary" | awk '{s+=$1} END {if (NR) print s}')
   s=$(grep -oE '[0-9]+ skipped' <<<"$summary" | cut -d' ' -f1)

@@ -1,20 +1,31 @@
 /** The `tensor-box` CLI as a user runs it: real processes, real server, stdout/stderr and exit codes. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from './helpers/harness.js';
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/tensor-box.js', import.meta.url));
 let s: TestServer;
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    env: { ...process.env, TENSOR_BOX_DOMAIN: s.url, TENSOR_BOX_API_KEY: s.apiKey, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
+/** Runs the CLI as a separate process. Asynchronous on purpose: the server under test lives in this process. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, TENSOR_BOX_DOMAIN: s.url, TENSOR_BOX_API_KEY: s.apiKey, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 before(async () => {
@@ -24,54 +35,54 @@ after(async () => {
   await s?.close();
 });
 
-describe('tensor-box CLI', () => {
-  it('create --json, list, connect/info, exec, kill', () => {
-    const created = cli(['sandbox', 'create', 'default', '--timeout-ms', '60000', '--env', 'API_TOKEN=xxx', '--metadata', 'userId=123', '--json']);
+describe('tensor-box CLI', async () => {
+  it('create --json, list, connect/info, exec, kill', async () => {
+    const created = await cli(['sandbox', 'create', 'default', '--timeout-ms', '60000', '--env', 'API_TOKEN=xxx', '--metadata', 'userId=123', '--json']);
     assert.equal(created.code, 0, created.stderr);
     const info = JSON.parse(created.stdout);
     assert.match(info.sandboxId, /^[a-z][a-z0-9]{19}$/);
     assert.deepEqual(info.metadata, { userId: '123' });
     const id = info.sandboxId;
 
-    const list = cli(['sbx', 'ls', '--state', 'running', '--metadata', 'userId=123', '--json']);
+    const list = await cli(['sbx', 'ls', '--state', 'running', '--metadata', 'userId=123', '--json']);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout).map((x: any) => x.sandboxId), [id]);
-    const table = cli(['sandbox', 'list']);
+    const table = await cli(['sandbox', 'list']);
     assert.match(table.stdout, new RegExp(`${id}\\s+default\\s+running`));
 
-    const shown = cli(['sandbox', 'info', id]);
+    const shown = await cli(['sandbox', 'info', id]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /state\s+running/);
 
-    const ran = cli(['sandbox', 'exec', id, '--', 'sh', '-c', 'echo $API_TOKEN; echo oops >&2; exit 4']);
+    const ran = await cli(['sandbox', 'exec', id, '--', 'sh', '-c', 'echo $API_TOKEN; echo oops >&2; exit 4']);
     assert.equal(ran.code, 4);
     assert.equal(ran.stdout, 'xxx\n');
     assert.equal(ran.stderr, 'oops\n');
-    const ok = cli(['sandbox', 'exec', id, '--', 'echo hello world']);
+    const ok = await cli(['sandbox', 'exec', id, '--', 'echo hello world']);
     assert.equal(ok.stdout, 'hello world\n');
     assert.equal(ok.code, 0);
 
-    const killed = cli(['sandbox', 'kill', id]);
+    const killed = await cli(['sandbox', 'kill', id]);
     assert.equal(killed.code, 0, killed.stderr);
-    const again = cli(['sandbox', 'kill', id]);
+    const again = await cli(['sandbox', 'kill', id]);
     assert.equal(again.code, 3);
     assert.match(again.stderr, /not found/);
   });
 
-  it('maps errors to exit codes and messages without stack traces', () => {
-    const nf = cli(['sandbox', 'connect', 'nosuchsandbox0000000']);
+  it('maps errors to exit codes and messages without stack traces', async () => {
+    const nf = await cli(['sandbox', 'connect', 'nosuchsandbox0000000']);
     assert.equal(nf.code, 3);
     assert.match(nf.stderr, /^tensor-box: .*not found/);
     assert.doesNotMatch(nf.stderr, /\n\s+at /);
-    const auth = cli(['sandbox', 'list'], { TENSOR_BOX_API_KEY: 'e2b_' + '1'.repeat(32) });
+    const auth = await cli(['sandbox', 'list'], { TENSOR_BOX_API_KEY: 'e2b_' + '1'.repeat(32) });
     assert.equal(auth.code, 4);
-    const flag = cli(['sandbox', 'list', '--api-key', 'e2b_' + '2'.repeat(32)]);
+    const flag = await cli(['sandbox', 'list', '--api-key', 'e2b_' + '2'.repeat(32)]);
     assert.equal(flag.code, 4, 'the --api-key flag wins over the env var');
-    const usage = cli(['sandbox', 'create', '--timeout-ms', 'soon']);
+    const usage = await cli(['sandbox', 'create', '--timeout-ms', 'soon']);
     assert.equal(usage.code, 2);
-    const unknown = cli(['sandbox', 'frobnicate']);
+    const unknown = await cli(['sandbox', 'frobnicate']);
     assert.equal(unknown.code, 2);
-    const tpl = cli(['sandbox', 'create', 'no-such-template']);
+    const tpl = await cli(['sandbox', 'create', 'no-such-template']);
     assert.equal(tpl.code, 3);
   });
 });

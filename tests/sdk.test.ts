@@ -2,9 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { Sandbox, CommandExitError, NotFoundError, TimeoutError, AuthenticationError, InvalidArgumentError } from 'tensor-box';
-import { startTestServer, type TestServer } from './helpers/harness.js';
+import { httpGet, run, startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
 let sbx: Sandbox;
@@ -192,12 +191,12 @@ describe('files', () => {
   it('signed download and upload URLs work with curl, and a bad signature is refused', async () => {
     await sbx.files.write('/home/user/output.txt', 'downloadable');
     const dl = await sbx.downloadUrl('/home/user/output.txt');
-    assert.equal(execFileSync('curl', ['-sf', dl]).toString(), 'downloadable');
+    assert.equal(await run('curl', ['-sf', dl]), 'downloadable');
     const up = await sbx.uploadUrl('/home/user/input.txt', { useSignatureExpiration: 60 });
-    execFileSync('curl', ['-sf', '-X', 'POST', '-F', 'file=@-;filename=input.txt', up], { input: 'uploaded' });
+    await run('curl', ['-sf', '-X', 'POST', '-F', 'file=@-;filename=input.txt', up], 'uploaded');
     assert.equal(await sbx.files.read('/home/user/input.txt'), 'uploaded');
     const forged = dl.replace(/signature=[^&]+/, 'signature=v1_forged');
-    const code = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', forged]).toString();
+    const code = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', forged]);
     assert.equal(code, '401');
   });
 });
@@ -210,13 +209,13 @@ describe('ports', () => {
     assert.equal(host, `${sbx.sandboxId}-8000.${new URL(s.url).hostname === '127.0.0.1' ? `localhost:${new URL(s.url).port}` : new URL(s.url).host}`);
     let body = '';
     for (let i = 0; i < 50 && body !== 'served\n'; i++) {
-      body = await fetch(`${s.url}/index.html`, { headers: { host } }).then((r) => (r.ok ? r.text() : ''), () => '');
+      body = await httpGet(`${s.url}/index.html`, host).then((r) => (r.status === 200 ? r.body : ''));
       if (body !== 'served\n') await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(body, 'served\n');
     // E2B's spelling <port>-<id> works too, and curl resolves *.localhost by itself.
     const e2bHost = `8000-${sbx.sandboxId}.localhost:${new URL(s.url).port}`;
-    assert.equal(execFileSync('curl', ['-sf', `http://${e2bHost}/index.html`]).toString(), 'served\n');
+    assert.equal(await run('curl', ['-sf', `http://${e2bHost}/index.html`]), 'served\n');
   });
 
   it('refuses the agent internal routes from outside', async () => {

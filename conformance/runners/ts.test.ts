@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import * as tb from 'tensor-box';
-import { startTestServer, type TestServer } from '../../tests/helpers/harness.js';
+import { httpGet, startTestServer, type TestServer } from '../../tests/helpers/harness.js';
 
 interface Step {
   op: string;
@@ -144,10 +144,8 @@ class Run {
         const deadline = Date.now() + 10_000;
         let last: any;
         do {
-          last = await fetch(`${c.domain}${a.path}`, { headers: { host: a.host } }).then(
-            async (r) => ({ status: r.status, body: await r.text() }),
-            (e) => ({ status: 0, body: String(e) }),
-          );
+          // node:http, not fetch: fetch drops a caller-set Host header.
+          last = await httpGet(`${c.domain}${a.path}`, a.host);
           if (!step.expect || isDeepStrictEqual(Object.fromEntries(Object.keys(step.expect).map((k) => [k, last[k]])), step.expect)) break;
           await new Promise((r) => setTimeout(r, 200));
         } while (Date.now() < deadline);

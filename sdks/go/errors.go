@@ -152,15 +152,23 @@ func fromHTTP(res *http.Response, what string) *SandboxError {
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	msg := strings.TrimSpace(string(raw))
 	var body struct {
-		Message string `json:"message"`
+		Message   string `json:"message"`
+		ErrorCode string `json:"error_code"`
 	}
-	if json.Unmarshal(raw, &body) == nil && body.Message != "" {
-		msg = body.Message
+	kind := kindOfStatus(res.StatusCode)
+	if json.Unmarshal(raw, &body) == nil {
+		if body.Message != "" {
+			msg = body.Message
+		}
+		// The ingress answers a missing sandbox with 502 like E2B's edge, and names the kind in error_code.
+		if body.ErrorCode == string(KindNotFound) {
+			kind = KindNotFound
+		}
 	}
 	if msg == "" {
 		msg = res.Status
 	}
-	return &SandboxError{Kind: kindOfStatus(res.StatusCode), Message: what + ": " + msg, Status: res.StatusCode}
+	return &SandboxError{Kind: kind, Message: what + ": " + msg, Status: res.StatusCode}
 }
 
 // fromTransport maps a failure to get any response at all (network, deadline, cancellation).

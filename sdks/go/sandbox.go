@@ -157,7 +157,7 @@ func connectSandbox(ctx context.Context, c *conn, sandboxID string, timeout time
 	var out api.Sandbox
 	_, _, err := c.do(ctx, restCall{
 		method: http.MethodPost, path: "/sandboxes/" + url.PathEscape(sandboxID) + "/connect",
-		body: api.ConnectSandbox{Timeout: seconds(timeout)}, out: &out, what: "connect to sandbox " + sandboxID,
+		body: api.ConnectSandbox{Timeout: ptr(seconds(timeout))}, out: &out, what: "connect to sandbox " + sandboxID,
 	})
 	if err != nil {
 		return nil, err

@@ -3,7 +3,9 @@
  * data dir; the built default template comes from the shared rootfs cache so only the first run pays for mmdebstrap.
  * `track()` remembers sandboxes a test made so `close()` kills any the test did not.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type RunningServer } from '../../packages/server/src/index.js';
@@ -65,4 +67,33 @@ export async function api(s: { url: string; apiKey: string }, method: string, p:
     json = text;
   }
   return { status: res.status, body: json, headers: res.headers };
+}
+
+/**
+ * Runs a program without blocking the event loop (the server under test lives in this process, so a synchronous
+ * child that talks to it would deadlock). Rejects on a non-zero exit.
+ */
+export function run(cmd: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** GET with an explicit Host header (fetch drops a caller-set Host). */
+export function httpGet(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', (e) => resolve({ status: 0, body: String(e) }));
+  });
 }

@@ -78,6 +78,9 @@ export class CommandHandle {
       }
     } catch (err) {
       throw fromConnect(err);
+    } finally {
+      // connect-es clears a call's deadline timer only when its stream is read to the end (or fails): drain the rest.
+      drain(events);
     }
     throw fromConnect(new Error('the command stream ended without an exit status'));
   }
@@ -106,4 +109,15 @@ export class CommandHandle {
   disconnect(): void {
     this.controller.abort();
   }
+}
+
+/** Reads a stream to its end in the background, so connect-es releases the call (deadline timer, connection). */
+export function drain(events: AsyncIterator<unknown>): void {
+  void (async () => {
+    try {
+      while (!(await events.next()).done);
+    } catch {
+      // aborted or failed: the call is released either way
+    }
+  })();
 }

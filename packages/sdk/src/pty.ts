@@ -9,6 +9,7 @@ import type { Client } from '@connectrpc/connect';
 import { Process, Signal } from './envd/process/process_pb.js';
 import { envdClient, userHeader, DEFAULT_USER, type EnvdTarget } from './envd/transport.js';
 import { fromConnect } from './errors.js';
+import { drain } from './command-handle.js';
 
 export interface PtyCreateOpts {
   cols: number;
@@ -48,6 +49,7 @@ export class PtyHandle {
         throw fromConnect(err);
       } finally {
         this.open = false;
+        drain(events);
       }
     })();
     this.exited.catch(() => {});

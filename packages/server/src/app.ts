@@ -54,6 +54,16 @@ function sendError(res: ServerResponse, err: unknown) {
   sendJson(res, status, body);
 }
 
+/**
+ * Errors on a sandbox host (ingress): like E2B's edge, a sandbox that does not exist answers 502 (the stock SDKs read
+ * 502 on the agent's /health as "not running"); `error_code: not_found` keeps the kind for our SDKs.
+ */
+function sendIngressError(res: ServerResponse, err: unknown, sandboxId: string) {
+  const { status, body } = toHttpError(err);
+  if (status === 404 && body.error_code === 'not_found') return sendJson(res, 502, { ...body, code: 502, sandboxId });
+  sendJson(res, status, body);
+}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -108,7 +118,12 @@ export function createApp(opts: AppOptions): http.Server {
   const server = http.createServer(async (req, res) => {
     try {
       const target = ingressTarget(req.headers);
-      if (target) return await proxyHttp(opts.ingress, target, req, res);
+      if (target) {
+        return await proxyHttp(opts.ingress, target, req, res).catch((err) => {
+          if (!(err instanceof ApiError)) throw err;
+          sendIngressError(res, err, target.sandboxId);
+        });
+      }
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/metrics' && req.method === 'GET') {
         const text = await opts.metrics.render();

@@ -142,7 +142,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     templates,
     async close() {
       clearInterval(sweep);
-      metrics.stop();
+      await metrics.stop();
       await new Promise<void>((resolve) => {
         app.close(() => resolve());
         app.closeAllConnections();

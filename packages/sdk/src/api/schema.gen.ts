@@ -148,7 +148,35 @@ export interface paths {
             };
         };
         put?: never;
-        post?: never;
+        /** Create a sandbox from a template (the path current E2B SDKs use; same as POST /sandboxes) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewSandbox"];
+                };
+            };
+            responses: {
+                /** @description The sandbox was created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Sandbox"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+                500: components["responses"]["500"];
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -540,6 +568,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/sandboxes/{sandboxID}/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Connect to a sandbox (the path current E2B SDKs use; same as POST /sandboxes/{sandboxID}/connect) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sandboxID: components["parameters"]["sandboxID"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ConnectSandbox"];
+                };
+            };
+            responses: {
+                /** @description The sandbox was already running */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Sandbox"];
+                    };
+                };
+                /** @description The sandbox was resumed */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Sandbox"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/templates": {
         parameters: {
             query?: never;
@@ -689,9 +771,11 @@ export interface components {
         ConnectSandbox: {
             /**
              * Format: int32
-             * @description Timeout in seconds from now (only ever extended).
+             * @description Timeout in seconds from now (only ever extended). Absent: the sandbox's own inactivity timeout.
              */
-            timeout: number;
+            timeout?: number;
+            /** @description Resume from the memory snapshot (default); false reboots from the filesystem only. */
+            memory?: boolean;
         };
         SandboxTimeoutRequest: {
             /**

@@ -18,6 +18,7 @@ export function routes(s: Services): Route[] {
     { method: 'GET', path: '/health', auth: false, handler: () => ({ status: 204 }) },
 
     { method: 'POST', path: '/sandboxes', handler: async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) }) },
+    { method: 'POST', path: '/v2/sandboxes', handler: async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) }) },
     {
       method: 'GET',
       path: '/sandboxes',
@@ -63,7 +64,15 @@ export function routes(s: Services): Route[] {
       method: 'POST',
       path: '/sandboxes/{sandboxID}/connect',
       handler: async (c) => {
-        const r = await s.sandboxes.connect(c.params.sandboxID, c.body.timeout);
+        const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
+        return { status: r.resumed ? 201 : 200, body: r.sandbox };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v2/sandboxes/{sandboxID}/connect',
+      handler: async (c) => {
+        const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
         return { status: r.resumed ? 201 : 200, body: r.sandbox };
       },
     },

@@ -17,6 +17,8 @@ export class MetricsSampler {
   private last = new Map<string, { at: number; cpuNs: number }>();
   private timer?: NodeJS.Timeout;
   private running = false;
+  private stopped = false;
+  private inflight = new Set<Promise<unknown>>();
   readonly intervalMs: number;
   readonly retentionMs: number;
 
@@ -26,16 +28,28 @@ export class MetricsSampler {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.sampleAll(), this.intervalMs);
+    this.stopped = false;
+    this.timer = setInterval(() => void this.sampleAll().catch(() => {}), this.intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops sampling and waits for samples under way, so the store can be closed after it. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
   }
 
   /** One sample of one sandbox (also used right after create so a series starts at once). */
-  async sample(sandboxId: string): Promise<MetricSample | undefined> {
+  sample(sandboxId: string): Promise<MetricSample | undefined> {
+    if (this.stopped) return Promise.resolve(undefined);
+    const p = this.sampleOnce(sandboxId);
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => {});
+    return p;
+  }
+
+  private async sampleOnce(sandboxId: string): Promise<MetricSample | undefined> {
     let stats;
     try {
       stats = await this.opts.driver.stats(sandboxId);
@@ -58,6 +72,7 @@ export class MetricsSampler {
       diskUsed: stats.diskUsedBytes,
       diskTotal: stats.diskLimitBytes,
     };
+    if (this.stopped) return undefined;
     await this.opts.store.appendMetric(m);
     return m;
   }
@@ -67,11 +82,12 @@ export class MetricsSampler {
   }
 
   async sampleAll(): Promise<void> {
-    if (this.running) return;
+    if (this.running || this.stopped) return;
     this.running = true;
     try {
       const running = await this.opts.store.listSandboxes({ states: ['running'] });
       for (const s of running) await this.sample(s.sandboxId);
+      if (this.stopped) return;
       await this.opts.store.pruneMetrics(Date.now() - this.retentionMs);
     } finally {
       this.running = false;

@@ -233,10 +233,10 @@ export class SandboxService {
   }
 
   /** Connects to a sandbox: extends its timeout; a paused sandbox is resumed (status 201). */
-  async connect(sandboxId: string, timeoutSec: number): Promise<{ resumed: boolean; sandbox: Sandbox }> {
+  async connect(sandboxId: string, timeoutSec?: number): Promise<{ resumed: boolean; sandbox: Sandbox }> {
     const s = await this.get(sandboxId);
     if (s.state === 'paused') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is paused and resume is not available yet`);
-    const endAt = Math.max(s.endAt, Date.now() + timeoutSec * 1000);
+    const endAt = Math.max(s.endAt, Date.now() + (timeoutSec === undefined ? s.timeoutMs : timeoutSec * 1000));
     await this.opts.store.updateSandbox(sandboxId, { endAt });
     return { resumed: false, sandbox: this.toSandbox({ ...s, endAt }) };
   }

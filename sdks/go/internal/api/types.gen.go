@@ -113,8 +113,11 @@ func (e GetV2SandboxesSandboxIDLogsParamsDirection) Valid() bool {
 
 // ConnectSandbox defines model for ConnectSandbox.
 type ConnectSandbox struct {
-	// Timeout Timeout in seconds from now (only ever extended).
-	Timeout int32 `json:"timeout"`
+	// Memory Resume from the memory snapshot (default); false reboots from the filesystem only.
+	Memory *bool `json:"memory,omitempty"`
+
+	// Timeout Timeout in seconds from now (only ever extended). Absent: the sandbox's own inactivity timeout.
+	Timeout *int32 `json:"timeout,omitempty"`
 }
 
 // EnvVars defines model for EnvVars.
@@ -371,6 +374,12 @@ type PostSandboxesSandboxIDRefreshesJSONRequestBody = SandboxRefreshRequest
 
 // PostSandboxesSandboxIDTimeoutJSONRequestBody defines body for PostSandboxesSandboxIDTimeout for application/json ContentType.
 type PostSandboxesSandboxIDTimeoutJSONRequestBody = SandboxTimeoutRequest
+
+// PostV2SandboxesJSONRequestBody defines body for PostV2Sandboxes for application/json ContentType.
+type PostV2SandboxesJSONRequestBody = NewSandbox
+
+// PostV2SandboxesSandboxIDConnectJSONRequestBody defines body for PostV2SandboxesSandboxIDConnect for application/json ContentType.
+type PostV2SandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
 
 // Getter for additional properties for NewSandbox. Returns the specified
 // element and whether it was found
