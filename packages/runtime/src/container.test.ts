@@ -2,6 +2,8 @@
  * The container driver against the shared driver suite, with the real launcher, the real agent and the default template's
  * rootfs (built into the shared cache on first use).
  */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,4 +71,35 @@ driverSuite({
     }
     return found;
   },
+});
+
+describe('container driver: confinement of the sandbox init', { skip }, () => {
+  const driver = new ContainerDriver({ stateDir, launcherPath, agentPath });
+  const status = (pid: number) =>
+    Object.fromEntries(
+      readFileSync(`/proc/${pid}/status`, 'utf8')
+        .split('\n')
+        .map((l) => l.split(':\t'))
+        .filter((kv) => kv.length === 2),
+    );
+
+  it('runs under seccomp with a reduced bounding set; no_new_privs only when asked (sudo needs it off)', async () => {
+    const spec = { layers: [rootfs], cpuCount: 1, memoryMB: 256, diskMB: 0, internetAccess: false };
+    const plain = await driver.create({ ...spec, sandboxId: `cf${process.pid.toString(36)}a` });
+    const strict = await driver.create({ ...spec, sandboxId: `cf${process.pid.toString(36)}b`, noNewPrivileges: true });
+    try {
+      const p = status(plain.pid);
+      assert.equal(p.Seccomp, '2', 'seccomp filter mode');
+      assert.equal(p.NoNewPrivs, '0');
+      const bnd = BigInt(`0x${p.CapBnd}`);
+      assert.equal(bnd & (1n << 16n), 0n, 'CAP_SYS_MODULE dropped');
+      assert.equal(bnd & (1n << 21n), 0n, 'CAP_SYS_ADMIN dropped');
+      assert.notEqual(bnd & (1n << 6n), 0n, 'CAP_SETGID kept (sudo, su)');
+      assert.equal(status(strict.pid).NoNewPrivs, '1');
+      assert.equal(status(strict.pid).Seccomp, '2');
+    } finally {
+      await driver.destroy(plain.sandboxId);
+      await driver.destroy(strict.sandboxId);
+    }
+  });
 });
