@@ -21,3 +21,5 @@ if [ ${#need[@]} -gt 0 ]; then
     { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends "${need[@]}" >&2; }
 fi
 bash "$(dirname "$0")/build.sh"
+# CRIU for pause/resume (built once from Debian's source, then cached).
+bash "$(dirname "$0")/criu/build.sh"

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # CRIU for pause/resume with memory and processes. Debian bookworm's CRIU 3.17 cannot dump on kernels >= 6.13 and trixie's
 # 4.1 fails on TCP/UDP sockets since 6.16 (see docs/design.md), so we build 4.2.1 from Debian's source package (sid).
-# Result: <repo>/build/criu. The built binary is cached in $TENSOR_BOX_CACHE_DIR/criu-<version>/ so clones reuse it.
+# Our patches (patches/*.patch) are applied on top: e.g. reading rlimits from /proc when the host root lacks
+# CAP_SYS_RESOURCE (as on these machines). Result: <repo>/build/criu. The built binary is cached in
+# $TENSOR_BOX_CACHE_DIR/criu-<version>-<patch hash>/ so clones reuse it.
 set -euo pipefail
 say() { printf '[setup] %s\n' "$*" >&2; }
 VERSION=4.2.1
-repo="$(cd "$(dirname "$0")/../../.." && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../../.." && pwd)"
 out="$repo/build/criu"
-cache="${TENSOR_BOX_CACHE_DIR:-/var/cache/tensor-box}/criu-$VERSION"
-if [ -x "$out" ] && "$out" --version 2>/dev/null | grep -q "Version: $VERSION"; then exit 0; fi
+patches=$(cat "$here"/patches/*.patch 2>/dev/null | sha256sum | cut -c1-12)
+cache="${TENSOR_BOX_CACHE_DIR:-/var/cache/tensor-box}/criu-$VERSION-$patches"
+if [ -x "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$VERSION-$patches" ]; then exit 0; fi
 mkdir -p "$repo/build"
-if [ -x "$cache/criu" ]; then cp "$cache/criu" "$out"; exit 0; fi
+if [ -x "$cache/criu" ]; then cp "$cache/criu" "$out"; echo "$VERSION-$patches" > "$out.stamp"; exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then say "CRIU $VERSION is needed for pause/resume; run setup as root to build it"; exit 1; fi
 
 deps=(libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf libnl-3-dev
   libnl-route-3-dev libcap-dev libnet1-dev pkg-config libbsd-dev libgnutls28-dev libnftables-dev uuid-dev libdrm-dev
-  xz-utils make gcc)
+  xz-utils make gcc patch)
 missing=()
 for d in "${deps[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -41,9 +45,13 @@ apt-get "${apt_opts[@]}" update -q >/dev/null 2>&1
 tarball="$work/criu_$VERSION.orig.tar.xz"
 [ -f "$tarball" ] || { say "could not download criu_$VERSION.orig.tar.xz from $mirror"; exit 1; }
 tar -C "$work" -xf "$tarball"
+for p in "$here"/patches/*.patch; do
+  [ -f "$p" ] && patch -d "$work/criu-$VERSION" -p1 -s < "$p"
+done
 say "building CRIU $VERSION (about half a minute)"
 make -C "$work/criu-$VERSION" -j"$(nproc)" criu >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; exit 1; }
 mkdir -p "$cache"
 cp "$work/criu-$VERSION/criu/criu" "$cache/criu"
 cp "$cache/criu" "$out"
+echo "$VERSION-$patches" > "$out.stamp"
 "$out" check >/dev/null 2>&1 && say "CRIU $VERSION ready" || say "CRIU $VERSION built; 'criu check' reports problems on this kernel"

@@ -56,6 +56,7 @@
 struct opts {
   const char *id, *lower, *upper, *work, *merged, *agent, *netns_file, *host_if, *host_ip, *sandbox_ip;
   const char *hostname, *exit_file, *resolv_conf, *self;
+  const char *images, *criu, *criu_work; /* restore: CRIU images (read only), binary, dir for its log and pidfile */
   const char *cgroups[MAX_CGROUPS];
   int ncgroups, internet, no_new_privs;
   int sync_fd[2];  /* parent -> child: "go" */
@@ -228,6 +229,8 @@ static int child_main(void *arg) {
   char go;
   if (read(o->sync_fd[0], &go, 1) != 1) _exit(1); /* parent failed: it cleans up */
   close(o->sync_fd[0]);
+  /* Own session: the sandbox's process tree must not hang off a host session (CRIU refuses to dump that). */
+  if (setsid() < 0) die("setsid");
 
   if (unshare(CLONE_NEWCGROUP) < 0) die("unshare cgroup ns");
   const char *hn = o->hostname ? o->hostname : "sandbox";
@@ -246,11 +249,12 @@ static int child_main(void *arg) {
   /* Hide the proc files that reach the host kernel. */
   mnt("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL);
   mnt(NULL, "proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  static const char *masked[] = {"proc/sysrq-trigger", "proc/kcore", "proc/keys", "proc/timer_list"};
-  for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
-    if (access(masked[i], F_OK) == 0) mnt("/dev/null", masked[i], NULL, MS_BIND, NULL);
   mnt("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   setup_dev();
+  /* Masks come from the sandbox's own /dev/null (not the host's devtmpfs), so a checkpoint has no host mount in it. */
+  static const char *masked[] = {"proc/sysrq-trigger", "proc/kcore", "proc/keys", "proc/timer_list"};
+  for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
+    if (access(masked[i], F_OK) == 0) mnt("dev/null", masked[i], NULL, MS_BIND, NULL);
   mnt("tmpfs", "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k");
   mk("run/lock", 01777);
   mk(REL_RUN_DIR, 0755);
@@ -368,6 +372,7 @@ static int parse(struct opts *o, int argc, char **argv) {
     OPT("id", id) OPT("lower", lower) OPT("upper", upper) OPT("work", work) OPT("merged", merged) OPT("agent", agent)
     OPT("netns-file", netns_file) OPT("host-if", host_if) OPT("host-ip", host_ip) OPT("sandbox-ip", sandbox_ip)
     OPT("hostname", hostname) OPT("exit-file", exit_file) OPT("resolv-conf", resolv_conf)
+    OPT("images", images) OPT("criu", criu) OPT("criu-work", criu_work)
 #undef OPT
     if (!strcmp(k, "--cgroup")) {
       if (!v || o->ncgroups == MAX_CGROUPS) return -1;
@@ -387,6 +392,29 @@ static long long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Reports the sandbox's init pid, then stays as its parent: reaps it and records how it ended. */
+static int shim(struct opts *o, pid_t pid) {
+  printf("{\"pid\":%d}\n", pid);
+  fflush(stdout);
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    if (devnull > 2) close(devnull);
+  }
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (o->exit_file) {
+    char line[32];
+    snprintf(line, sizeof line, "%d\n", st);
+    create_file(o->exit_file, line, 0644);
+  }
+  return 0;
 }
 
 static int create_main(struct opts *o) {
@@ -481,26 +509,139 @@ static int create_main(struct opts *o) {
     return 1;
   }
 
-  printf("{\"pid\":%d}\n", pid);
-  fflush(stdout);
-  /* Become the shim: nobody reads our output any more; reap the sandbox and record how it ended. */
-  int devnull = open("/dev/null", O_RDWR);
-  if (devnull >= 0) {
-    dup2(devnull, 0);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    if (devnull > 2) close(devnull);
+  return shim(o, pid);
+}
+
+/* ---------- restore from a CRIU checkpoint ---------- */
+
+/*
+ * Like create, but the processes come from CRIU images: mount the overlay, make a fresh netns with the veth and the
+ * sandbox address (the netns is external to the checkpoint), then run `criu restore` inside the sandbox's cgroups with
+ * --restore-sibling so the restored init becomes our child, and stay as its shim.
+ */
+static int restore_main(struct opts *o) {
+  if (!o->id || !o->lower || !o->upper || !o->work || !o->merged || !o->agent || !o->netns_file || !o->host_if ||
+      !o->host_ip || !o->sandbox_ip || !o->images || !o->criu || !o->criu_work) {
+    fprintf(stderr, "tb-launch: restore needs --id --lower --upper --work --merged --agent --netns-file --host-if "
+                    "--host-ip --sandbox-ip --images --criu --criu-work\n");
+    return 2;
   }
-  signal(SIGHUP, SIG_IGN);
-  signal(SIGPIPE, SIG_IGN);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-  if (o->exit_file) {
-    char line[32];
-    snprintf(line, sizeof line, "%d\n", st);
-    create_file(o->exit_file, line, 0644);
+  static char self[4096];
+  ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (sl < 0) die("readlink /proc/self/exe");
+  self[sl] = 0;
+
+  char data[8192];
+  int dl = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
+  if (dl >= (int)sizeof data) { errno = ENAMETOOLONG; die("overlay options"); }
+  if (mount("overlay", o->merged, "overlay", 0, data) < 0) die("mount overlay on %s", o->merged);
+
+  const char *fail = NULL;
+  int netns_pinned = 0;
+  int up[2], down[2];
+  if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0) { cleanup_mounts(o->merged, NULL); die("pipe"); }
+  pid_t helper = fork();
+  if (helper < 0) { cleanup_mounts(o->merged, NULL); die("fork"); }
+  if (helper == 0) {
+    /* The netns helper: enters a new netns, waits for the veth, configures the sandbox side, exits. */
+    char c;
+    if (unshare(CLONE_NEWNET) < 0 || write(up[1], "r", 1) != 1) _exit(1);
+    if (read(down[0], &c, 1) != 1) _exit(1);
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) _exit(1);
+    if (set_addr(sock, "lo", "127.0.0.1", "255.0.0.0") < 0 || link_up(sock, "lo") < 0) _exit(2);
+    if (set_addr(sock, "eth0", o->sandbox_ip, "255.255.255.252") < 0 || link_up(sock, "eth0") < 0) _exit(3);
+    if (o->internet && add_default_route(sock, o->host_ip) < 0) _exit(4);
+    _exit(0);
   }
-  return 0;
+  close(up[1]);
+  close(down[0]);
+  char c;
+  char hpid[32];
+  snprintf(hpid, sizeof hpid, "%d", helper);
+  if (read(up[0], &c, 1) != 1) fail = "make netns";
+  if (!fail) {
+    char nspath[64];
+    snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", helper);
+    if (mount(nspath, o->netns_file, NULL, MS_BIND, NULL) < 0) fail = "pin netns";
+    else netns_pinned = 1;
+  }
+  if (!fail) {
+    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
+                          hpid, NULL};
+    if (run_ip(argv) < 0) fail = "create veth";
+  }
+  if (!fail) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0 || set_addr(sock, o->host_if, o->host_ip, "255.255.255.252") < 0 || link_up(sock, o->host_if) < 0)
+      fail = "configure host veth";
+    if (sock >= 0) close(sock);
+  }
+  if (!fail && write(down[1], "g", 1) != 1) fail = "configure netns";
+  close(down[1]);
+  close(up[0]);
+  int st = 0;
+  while (waitpid(helper, &st, 0) < 0 && errno == EINTR) {}
+  if (!fail && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) fail = "configure the sandbox network";
+
+  pid_t pid = -1;
+  char pidfile[4096], logname[] = "restore.log";
+  snprintf(pidfile, sizeof pidfile, "%s/restore.pid", o->criu_work);
+  unlink(pidfile);
+  if (!fail) {
+    int nsfd = open(o->netns_file, O_RDONLY); /* inherited by criu: --inherit-fd */
+    if (nsfd < 0) fail = "open netns";
+    pid_t criu = nsfd < 0 ? -1 : fork();
+    if (nsfd >= 0 && criu < 0) fail = "fork criu";
+    if (criu == 0) {
+      char pidbuf[32];
+      snprintf(pidbuf, sizeof pidbuf, "%d", getpid());
+      for (int i = 0; i < o->ncgroups; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
+        if (write_file(p, pidbuf) < 0) { fprintf(stderr, "tb-launch: join cgroup %s: %s\n", o->cgroups[i], strerror(errno)); _exit(125); }
+      }
+      char inherit[64], envd[4200], tbinit[4200];
+      snprintf(inherit, sizeof inherit, "fd[%d]:extnet", nsfd);
+      snprintf(envd, sizeof envd, "mnt[envd]:%s", o->agent);
+      snprintf(tbinit, sizeof tbinit, "mnt[tbinit]:%s", self);
+      int devnull = open("/dev/null", O_RDWR);
+      if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
+      char *const argv[] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
+                            "-o", logname, "-v2",
+                            "--root", (char *)o->merged, "--restore-detached", "--restore-sibling", "--tcp-close",
+                            "--file-locks", "--manage-cgroups=ignore", "--inherit-fd", inherit, "--external", envd,
+                            "--external", tbinit, "--pidfile", pidfile, NULL};
+      execv(o->criu, argv);
+      _exit(127);
+    }
+    if (criu > 0) {
+      while (waitpid(criu, &st, 0) < 0 && errno == EINTR) {}
+      if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) fail = "criu restore failed";
+    }
+    if (nsfd >= 0) close(nsfd);
+  }
+  if (!fail) {
+    char buf[32] = {0};
+    int fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0) fail = "criu wrote no pid";
+    if (fd >= 0) close(fd);
+    pid = atoi(buf);
+    if (!fail && pid <= 1) fail = "criu wrote a bad pid";
+  }
+  if (fail) {
+    int e = errno;
+    if (pid > 1) { kill(pid, SIGKILL); waitpid(pid, &st, 0); }
+    char del_if[64];
+    snprintf(del_if, sizeof del_if, "%s", o->host_if);
+    char *const argv[] = {"ip", "link", "del", del_if, NULL};
+    run_ip(argv);
+    cleanup_mounts(o->merged, netns_pinned ? o->netns_file : NULL);
+    errno = e;
+    fprintf(stderr, "tb-launch: %s\n", fail);
+    return 1;
+  }
+  return shim(o, pid);
 }
 
 int main(int argc, char **argv) {
@@ -508,13 +649,14 @@ int main(int argc, char **argv) {
   base = base ? base + 1 : argv[0];
   if (!strcmp(base, "tb-init")) return init_main(argc, argv);
   if (argc < 2) {
-    fprintf(stderr, "usage: tb-launch create|cleanup [options]\n");
+    fprintf(stderr, "usage: tb-launch create|restore|cleanup [options]\n");
     return 2;
   }
   struct opts o;
   memset(&o, 0, sizeof o);
   if (parse(&o, argc, argv) < 0) return 2;
   if (!strcmp(argv[1], "create")) return create_main(&o);
+  if (!strcmp(argv[1], "restore")) return restore_main(&o);
   if (!strcmp(argv[1], "cleanup")) {
     cleanup_mounts(o.merged, o.netns_file);
     if (o.host_if) {

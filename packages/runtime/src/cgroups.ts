@@ -82,6 +82,11 @@ export class SandboxCgroup {
     return path.join(this.layout.mounts[controller as V1Controller], this.parent, this.name);
   }
 
+  /** The directory CRIU's --freeze-cgroup takes (v1 freezer, or the v2 group). */
+  freezerDir(): string {
+    return this.layout.version === 2 ? this.dir('v2') : this.dir('freezer');
+  }
+
   exists(): boolean {
     return this.dirs().some((d) => existsSync(d));
   }

@@ -16,6 +16,7 @@ import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE } from './rootfs/debian.js';
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const launcherPath = path.join(repo, 'build', 'tb-launch');
 const agentPath = path.join(repo, 'build', 'envd');
+const criuPath = path.join(repo, 'build', 'criu');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'tb-driver-'));
 const rootfs = path.join(stateDir, '..', `tb-driver-rootfs-${process.pid}`);
 
@@ -45,7 +46,7 @@ driverSuite({
   name: 'container',
   skip,
   layers: [rootfs],
-  makeDriver: () => new ContainerDriver({ stateDir, launcherPath, agentPath }),
+  makeDriver: () => new ContainerDriver({ stateDir, launcherPath, agentPath, criuPath }),
   makeBrokenDriver: () => new ContainerDriver({ stateDir, launcherPath, agentPath: '/bin/false' }),
   inside: (info, cmd, opts) => nsenterShell(info.pid, cmd, opts?.outside ? [] : cgroupDirs(info.sandboxId)),
   leftovers(id) {

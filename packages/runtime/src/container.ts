@@ -7,13 +7,14 @@
  * On disk, per sandbox: `<stateDir>/<id>/{meta.json, upper/, work/, rootfs/ (overlay mount), netns (pinned netns), exit}`.
  */
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statfsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
 import {
   DriverError,
+  type Checkpointer,
   type Driver,
   type Freezer,
   type SandboxRuntimeInfo,
@@ -42,6 +43,11 @@ export interface ContainerDriverOptions {
    * default template's passwordless sudo would be dead; the seccomp filter and the reduced capability set apply either way.
    */
   noNewPrivileges?: boolean;
+  /**
+   * CRIU 4.2+ (build/criu, built by packages/runtime/criu/build.sh). Without it checkpoint/restore answer
+   * failed_precondition; everything else works.
+   */
+  criuPath?: string;
   /** First two octets of the sandbox address space (default `10.13`; a /16 split into /30s). */
   subnetPrefix?: string;
   log?: (msg: string) => void;
@@ -57,7 +63,22 @@ interface SandboxMeta {
   spec: SandboxSpec;
 }
 
-export class ContainerDriver implements Driver, Freezer {
+/** Version of the checkpoint directory layout (see docs/snapshots.md). */
+export const CHECKPOINT_FORMAT = 1;
+
+/** `<imageDir>/checkpoint.json`, written last: a directory without it is an incomplete checkpoint. */
+export interface CheckpointManifest {
+  format: number;
+  driver: 'container';
+  sandboxId: string;
+  createdAt: string;
+  /** The rootfs layers the writable layer sits on (the template's). */
+  layers: string[];
+  /** Bytes of memory pages in the image. */
+  memoryBytes: number;
+}
+
+export class ContainerDriver implements Driver, Freezer, Checkpointer {
   readonly name = 'container';
   private readonly slots = new Map<number, string>();
   private readonly cgroupParent: string;
@@ -307,6 +328,147 @@ export class ContainerDriver implements Driver, Freezer {
     await this.cgroup(sandboxId).thaw();
   }
 
+  private criu(): string {
+    const p = this.opts.criuPath;
+    if (!p || !existsSync(p)) {
+      throw new DriverError('failed_precondition', 'pause/resume needs CRIU 4.2+ (build/criu; npm run setup builds it as root)');
+    }
+    return p;
+  }
+
+  /**
+   * Saves the sandbox into `imageDir` (which must not exist): CRIU images of its process tree under `criu/`, its
+   * writable layer under `upper/`, then `checkpoint.json`. Without `leaveRunning` the sandbox is gone afterwards
+   * (processes, memory, mounts, netns, cgroups). With it the sandbox is frozen for the dump and the layer copy, then thawed.
+   * On failure the sandbox keeps running and the partial directory is removed.
+   */
+  async checkpoint(sandboxId: string, imageDir: string, opts: { leaveRunning?: boolean } = {}): Promise<void> {
+    const criu = this.criu();
+    const m = this.readMeta(sandboxId);
+    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    if (existsSync(imageDir)) throw new DriverError('failed_precondition', `checkpoint directory ${imageDir} already exists`);
+    const dir = this.dir(sandboxId);
+    const images = path.join(imageDir, 'criu');
+    mkdirSync(images, { recursive: true });
+    const cg = this.cgroup(sandboxId);
+    const freezerDir = cg.freezerDir();
+    const netnsInode = statSync(`/proc/${m.pid}/ns/net`).ino;
+    const args = [
+      'dump', '-t', String(m.pid), '-D', images, '-o', 'dump.log', '-v2',
+      '--tcp-established', '--file-locks', '--manage-cgroups=ignore',
+      '--external', `net[${netnsInode}]:extnet`,
+      '--external', 'mnt[/run/tensor-box/envd]:envd',
+      '--external', 'mnt[/run/tensor-box/tb-init]:tbinit',
+      ...(freezerDir ? ['--freeze-cgroup', freezerDir] : []),
+      ...(opts.leaveRunning ? ['--leave-running'] : []),
+    ];
+    let frozen = false;
+    try {
+      if (opts.leaveRunning) {
+        // Frozen across the dump and the layer copy, so memory and files are one consistent moment.
+        await cg.freeze();
+        frozen = true;
+      }
+      try {
+        await execFileP(criu, args, { maxBuffer: 1 << 20 });
+      } catch (err) {
+        throw new DriverError('internal', `checkpoint of ${sandboxId} failed: ${criuErrors(path.join(images, 'dump.log')) || (err as Error).message}`);
+      }
+      if (opts.leaveRunning) {
+        await execFileP('cp', ['-a', '--reflink=auto', path.join(dir, 'upper'), path.join(imageDir, 'upper')]);
+      }
+    } catch (err) {
+      if (frozen) await cg.thaw().catch(() => {});
+      await rm(imageDir, { recursive: true, force: true });
+      throw err instanceof DriverError ? err : new DriverError('internal', `checkpoint of ${sandboxId} failed: ${(err as Error).message}`);
+    }
+    if (frozen) await cg.thaw();
+    if (!opts.leaveRunning) {
+      // The processes are gone (CRIU killed them after the dump): keep the writable layer, release the rest.
+      await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
+      await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+      await this.destroy(sandboxId);
+    }
+    const manifest: CheckpointManifest = {
+      format: CHECKPOINT_FORMAT,
+      driver: 'container',
+      sandboxId,
+      createdAt: new Date().toISOString(),
+      layers: m.spec.layers,
+      memoryBytes: pagesBytes(images),
+    };
+    await writeFile(path.join(imageDir, 'checkpoint.json'), JSON.stringify(manifest, null, 2));
+  }
+
+  /**
+   * Starts a sandbox from a checkpoint: the same processes continue where they were, on a fresh network slot (listening
+   * sockets accept again; established connections are closed). `move` consumes the checkpoint's writable layer (resume);
+   * otherwise it is copied and the checkpoint stays reusable (snapshots, fork).
+   */
+  async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
+    const criu = this.criu();
+    const manifest = readManifest(imageDir);
+    const dir = this.dir(spec.sandboxId);
+    if (existsSync(dir)) throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
+    for (const l of spec.layers) {
+      if (!existsSync(l)) throw new DriverError('failed_precondition', `rootfs layer ${l} does not exist`);
+    }
+    if (spec.layers.join(':') !== manifest.layers.join(':')) {
+      this.opts.log?.(`container: restoring ${manifest.sandboxId} as ${spec.sandboxId} on layers ${spec.layers.join(':')}`);
+    }
+    await this.ensureNetwork(spec.internetAccess);
+    const slot = this.allocateSlot(spec.sandboxId, new Set());
+    const { host, sandbox } = this.addresses(slot);
+    const hostIf = `tb${slot}`;
+    const cg = this.cgroup(spec.sandboxId);
+    try {
+      for (const sub of ['work', 'rootfs']) mkdirSync(path.join(dir, sub), { recursive: true });
+      writeFileSync(path.join(dir, 'netns'), '');
+      if (opts.move) await moveDir(path.join(imageDir, 'upper'), path.join(dir, 'upper'));
+      else await execFileP('cp', ['-a', '--reflink=auto', path.join(imageDir, 'upper'), path.join(dir, 'upper')]);
+      cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB, pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096 });
+      const args = [
+        'restore',
+        '--id', spec.sandboxId,
+        '--lower', spec.layers.join(':'),
+        '--upper', path.join(dir, 'upper'),
+        '--work', path.join(dir, 'work'),
+        '--merged', path.join(dir, 'rootfs'),
+        '--agent', this.opts.agentPath,
+        '--netns-file', path.join(dir, 'netns'),
+        '--host-if', hostIf,
+        '--host-ip', host,
+        '--sandbox-ip', sandbox,
+        '--exit-file', path.join(dir, 'exit'),
+        '--images', path.join(imageDir, 'criu'),
+        '--criu', criu,
+        '--criu-work', dir,
+        ...cg.dirs().flatMap((d) => ['--cgroup', d]),
+        ...(spec.internetAccess ? ['--internet'] : []),
+      ];
+      let pid: number;
+      try {
+        pid = await this.runLauncher(args);
+      } catch (err) {
+        const why = criuErrors(path.join(dir, 'restore.log'));
+        throw new DriverError('internal', `restore of ${spec.sandboxId} failed: ${(err as Error).message}${why ? `: ${why}` : ''}`);
+      }
+      const meta: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec };
+      writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+      await waitForAgent(`http://${sandbox}:${ENVD_PORT}/health`, 5000);
+      return this.info(meta);
+    } catch (err) {
+      // Give a consumed layer back, so a failed resume loses nothing.
+      if (opts.move && existsSync(path.join(dir, 'upper')) && !existsSync(path.join(imageDir, 'upper'))) {
+        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]).catch(() => {});
+        await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper')).catch(() => {});
+      }
+      await this.teardown(spec.sandboxId, hostIf).catch(() => {});
+      this.slots.delete(slot);
+      throw err instanceof DriverError ? err : new DriverError('internal', `restore of ${spec.sandboxId} failed: ${(err as Error).message}`);
+    }
+  }
+
   /**
    * Host firewall for sandbox links (always): sandboxes never reach each other, and the host only answers them on
    * connections the host opened. Internet access additionally turns on forwarding; masquerading is in the same rules.
@@ -324,6 +486,67 @@ export class ContainerDriver implements Driver, Freezer {
       writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
       this.forwarding = true;
     }
+  }
+}
+
+/** Reads and checks `<imageDir>/checkpoint.json`. */
+export function readManifest(imageDir: string): CheckpointManifest {
+  let m: CheckpointManifest;
+  try {
+    m = JSON.parse(readFileSync(path.join(imageDir, 'checkpoint.json'), 'utf8')) as CheckpointManifest;
+  } catch {
+    throw new DriverError('not_found', `no complete checkpoint in ${imageDir}`);
+  }
+  if (m.format !== CHECKPOINT_FORMAT || m.driver !== 'container') {
+    throw new DriverError('failed_precondition', `checkpoint in ${imageDir} has format ${m.format}/${m.driver}, expected ${CHECKPOINT_FORMAT}/container`);
+  }
+  return m;
+}
+
+/** The error lines of a CRIU log, for messages (empty when there is no log). */
+function criuErrors(log: string): string {
+  try {
+    return readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => /Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l))
+      .slice(-3)
+      .map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim())
+      .join('; ');
+  } catch {
+    return '';
+  }
+}
+
+/** Total size of the memory page images. */
+function pagesBytes(images: string): number {
+  let n = 0;
+  for (const f of readdirSync(images)) if (/^pages-\d+\.img$/.test(f)) n += statSync(path.join(images, f)).size;
+  return n;
+}
+
+/** rename(), or copy + remove across filesystems. */
+async function moveDir(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    // cp -a keeps what an overlay upper dir needs: whiteout devices, xattrs (opaque dirs), owners, hard links.
+    await execFileP('cp', ['-a', from, to]);
+    await rm(from, { recursive: true, force: true });
+  }
+}
+
+async function waitForAgent(url: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (r.ok || r.status === 204) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new DriverError('internal', `the restored agent does not answer at ${url}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

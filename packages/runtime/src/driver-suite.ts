@@ -7,10 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError, hasFreezer, type Driver, type SandboxRuntimeInfo, type SandboxSpec } from './driver.js';
+import { DriverError, hasCheckpointer, hasFreezer, type Driver, type SandboxRuntimeInfo, type SandboxSpec } from './driver.js';
 
 export interface DriverSuiteOptions {
   name: string;
@@ -151,6 +154,72 @@ export function driverSuite(o: DriverSuiteOptions): void {
       await driver.freeze(info.sandboxId);
       await driver.destroy(info.sandboxId);
       assert.deepEqual(o.leftovers(info.sandboxId), []);
+    });
+
+    it('checkpoint saves processes, memory and files and frees the host; restore continues them', async (t) => {
+      if (!hasCheckpointer(driver)) return t.skip('driver has no checkpoint/restore');
+      const probe = await driver.checkpoint('nosuchsandbox', path.join(os.tmpdir(), 'never')).then(
+        () => undefined,
+        (e: DriverError) => e,
+      );
+      if (probe?.kind === 'failed_precondition') return t.skip(probe.message);
+      const images = mkdtempSync(path.join(os.tmpdir(), 'tb-ckpt-'));
+      try {
+        const s1 = spec();
+        const a = await driver.create(s1);
+        // A counter in memory (the shell variable), written out so the test can read it; and a file with known bytes.
+        o.inside(a, `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`);
+        const sum = o.inside(a, 'head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin').split(' ')[0];
+        await sleep(200);
+        const pause = path.join(images, 'pause');
+        await driver.checkpoint(a.sandboxId, pause);
+        assert.deepEqual(o.leftovers(a.sandboxId), [], 'a checkpointed sandbox leaves nothing running on the host');
+        const atPause = Number(readFileSync(path.join(pause, 'upper', 'tmp', 'count'), 'utf8'));
+        assert.ok(atPause > 3, `counter ran before the checkpoint (${atPause})`);
+
+        const b = await driver.restore(s1, pause, { move: true });
+        assert.equal((await fetch(`${b.envdUrl}/health`)).status < 300, true, 'restored agent answers');
+        await sleep(200);
+        const after = Number(o.inside(b, 'cat /tmp/count'));
+        assert.ok(after > atPause, `counter continued from ${atPause} (now ${after})`);
+        assert.ok(after < atPause + 1000, 'counter continued rather than restarted… or ran far too long');
+        assert.equal(o.inside(b, 'sha256sum /root/data.bin').split(' ')[0], sum, 'file bytes kept');
+
+        // A live snapshot (the sandbox keeps running) restored under another id: two independent copies.
+        const snap = path.join(images, 'snap');
+        await driver.checkpoint(b.sandboxId, snap, { leaveRunning: true });
+        assert.ok((await driver.list()).some((x) => x.sandboxId === b.sandboxId), 'source keeps running');
+        const s2 = spec();
+        const c = await driver.restore(s2, snap);
+        o.inside(c, 'echo fork > /root/only-in-copy');
+        await sleep(100);
+        assert.equal(o.inside(b, 'test -e /root/only-in-copy && echo yes || echo no').trim(), 'no');
+        assert.equal(o.inside(c, 'sha256sum /root/data.bin').split(' ')[0], sum);
+        const c1 = Number(o.inside(c, 'cat /tmp/count'));
+        await sleep(150);
+        assert.ok(Number(o.inside(c, 'cat /tmp/count')) > c1, 'the copy runs the counter too');
+        await driver.destroy(c.sandboxId);
+        assert.deepEqual(o.leftovers(c.sandboxId), []);
+        // The snapshot is still there and usable after its copy is gone.
+        const d = await driver.restore(spec(), snap);
+        assert.equal(o.inside(d, 'sha256sum /root/data.bin').split(' ')[0], sum);
+      } finally {
+        rmSync(images, { recursive: true, force: true });
+      }
+    });
+
+    it('a failed checkpoint leaves the sandbox running; restoring a missing checkpoint is NotFound', async (t) => {
+      if (!hasCheckpointer(driver)) return t.skip('driver has no checkpoint/restore');
+      const info = await driver.create(spec());
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-ckpt-'));
+      try {
+        // The target directory exists: refused before anything happens.
+        await assert.rejects(driver.checkpoint(info.sandboxId, dir), (e: DriverError) => e.kind === 'failed_precondition' || e.kind === 'internal');
+        assert.equal((await fetch(`${info.envdUrl}/health`)).status < 300, true);
+        await assert.rejects(driver.restore(spec(), path.join(dir, 'missing')), (e: DriverError) => e.kind === 'not_found' || e.kind === 'failed_precondition');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -81,7 +81,8 @@ export interface Freezer {
 export interface Checkpointer {
   /** Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`). */
   checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean }): Promise<void>;
-  restore(spec: SandboxSpec, imageDir: string): Promise<SandboxRuntimeInfo>;
+  /** Starts a sandbox from a checkpoint; `move` consumes the checkpoint (resume), otherwise it stays reusable. */
+  restore(spec: SandboxSpec, imageDir: string, opts?: { move?: boolean }): Promise<SandboxRuntimeInfo>;
 }
 
 export const hasFreezer = (d: Driver): d is Driver & Freezer => typeof (d as Partial<Freezer>).freeze === 'function';

@@ -63,6 +63,7 @@ export function defaultDriver(config: ServerConfig): Driver {
   return new ContainerDriver({
     stateDir: path.join(config.dataDir, 'sandboxes'),
     launcherPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
+    criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
   });
 }
