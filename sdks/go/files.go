@@ -62,6 +62,8 @@ func (f *Files) send(ctx context.Context, method, u, contentType string, body io
 		return nil, newError(KindInvalidArgument, "%s: %v", what, err)
 	}
 	f.t.setHeaders(req.Header, "")
+	// No gzip of file bytes (Go's transport would ask for it): it costs more CPU than it saves on a LAN.
+	req.Header.Set("Accept-Encoding", "identity")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

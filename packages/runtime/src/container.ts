@@ -408,6 +408,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
     const criu = this.criu();
     const manifest = readManifest(imageDir);
+    if (spec.layers.length === 0) spec = { ...spec, layers: manifest.layers };
     const dir = this.dir(spec.sandboxId);
     if (existsSync(dir)) throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
     for (const l of spec.layers) {

@@ -81,7 +81,10 @@ export interface Freezer {
 export interface Checkpointer {
   /** Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`). */
   checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean }): Promise<void>;
-  /** Starts a sandbox from a checkpoint; `move` consumes the checkpoint (resume), otherwise it stays reusable. */
+  /**
+   * Starts a sandbox from a checkpoint; `move` consumes the checkpoint (resume), otherwise it stays reusable. Empty
+   * `spec.layers` means the layers the checkpointed sandbox ran on.
+   */
   restore(spec: SandboxSpec, imageDir: string, opts?: { move?: boolean }): Promise<SandboxRuntimeInfo>;
 }
 

@@ -113,7 +113,8 @@ export class Files {
   async read(path: string, opts: FilesystemOpts & { format?: 'text' | 'bytes' | 'blob' | 'stream' } = {}): Promise<unknown> {
     const user = opts.user ?? DEFAULT_USER;
     const res = await fetch(this.filesUrl(path, user), {
-      headers: envdHeaders(this.target),
+      // No gzip: fetch asks for it by default, and compressing file bytes costs far more CPU than it saves on a LAN.
+      headers: { ...envdHeaders(this.target), 'Accept-Encoding': 'identity' },
       signal: opts.requestTimeoutMs && opts.format !== 'stream' ? AbortSignal.timeout(opts.requestTimeoutMs) : undefined,
     });
     if (!res.ok) throw fromHttp(res.status, await res.json().catch(() => undefined), `read ${path}`);

@@ -159,6 +159,41 @@ export class Sandbox {
     unwrap(r, `keep sandbox ${sandboxId} alive`);
   }
 
+  /**
+   * Pauses a sandbox: its memory, processes and files are saved and it stops using the host. Resume with
+   * `Sandbox.connect(id)`, `sandbox.resume()` or, with `autoResume`, any request that reaches it.
+   * @example await Sandbox.pause(sandboxId)
+   */
+  static async pause(sandboxId: string, opts: ConnectionOpts = {}): Promise<void> {
+    const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/pause', { params: { path: { sandboxID: sandboxId } } });
+    unwrap(r, `pause sandbox ${sandboxId}`);
+  }
+
+  /** Resumes a paused sandbox (resuming a running one only extends its timeout); `timeoutMs` restarts its timeout. */
+  static async resume(sandboxId: string, opts: ConnectionOpts & { timeoutMs?: number } = {}): Promise<void> {
+    if (opts.timeoutMs !== undefined && opts.timeoutMs < 0) throw new InvalidArgumentError('timeoutMs must not be negative');
+    const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/connect', {
+      params: { path: { sandboxID: sandboxId } },
+      body: { timeout: opts.timeoutMs === undefined ? undefined : Math.ceil(opts.timeoutMs / 1000) },
+    });
+    unwrap(r, `resume sandbox ${sandboxId}`);
+  }
+
+  /** Pauses this sandbox (see `Sandbox.pause`). */
+  async pause(): Promise<void> {
+    await Sandbox.pause(this.sandboxId, this.connOpts());
+  }
+
+  /** E2B's name for `pause()`. */
+  async betaPause(): Promise<void> {
+    await this.pause();
+  }
+
+  /** Resumes this sandbox; `timeoutMs` restarts its inactivity timeout (default: the sandbox's own). */
+  async resume(timeoutMs?: number): Promise<void> {
+    await Sandbox.resume(this.sandboxId, { ...this.connOpts(), timeoutMs });
+  }
+
   private connOpts(): ConnectionOpts {
     return { domain: this.conn.apiUrl, apiKey: this.conn.apiKey, requestTimeoutMs: this.conn.requestTimeoutMs, headers: this.conn.headers };
   }

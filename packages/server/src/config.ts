@@ -23,6 +23,13 @@ export interface ServerConfig {
   sweepIntervalMs: number;
   /** Interval between metric samples of each sandbox, in ms. */
   metricsIntervalMs?: number;
+  /**
+   * Snapshot store root (pause images). Default `<dataDir>/snapshots`; point it at a directory several nodes mount
+   * (NFS, JuiceFS) to resume sandboxes on another node. Layout: docs/snapshots.md.
+   */
+  snapshotDir?: string;
+  /** How long a paused sandbox is kept before it is deleted, in ms (default 30 days). */
+  pausedRetentionMs?: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -40,5 +47,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     defaultTimeoutMs: 15_000,
     sweepIntervalMs: Number(env.TENSOR_BOX_SWEEP_MS || 1000),
     metricsIntervalMs: Number(env.TENSOR_BOX_METRICS_INTERVAL_MS || 5000),
+    snapshotDir: env.TENSOR_BOX_SNAPSHOT_DIR ? path.resolve(env.TENSOR_BOX_SNAPSHOT_DIR) : undefined,
+    pausedRetentionMs: env.TENSOR_BOX_PAUSED_RETENTION_DAYS ? Number(env.TENSOR_BOX_PAUSED_RETENTION_DAYS) * 86400_000 : undefined,
   };
 }

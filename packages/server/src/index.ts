@@ -83,7 +83,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   });
   const logs = new SandboxLogs(store);
   const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs });
-  const sandboxes = new SandboxService({ store, driver, templates, domain: () => domain, log, logs, metrics, prom });
+  const sandboxes = new SandboxService({
+    store,
+    driver,
+    templates,
+    domain: () => domain,
+    log,
+    logs,
+    metrics,
+    prom,
+    snapshotDir: config.snapshotDir ?? path.join(config.dataDir, 'snapshots'),
+    pausedRetentionMs: config.pausedRetentionMs ?? 30 * 86400_000,
+  });
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
@@ -101,7 +112,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     routes: routes({ sandboxes, templates, apiKey }),
     ingress: {
       async lookup(target) {
-        const s = await sandboxes.get(target.sandboxId);
+        let s = await sandboxes.get(target.sandboxId);
+        // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
+        if (s.state === 'paused' && s.autoResume) s = await sandboxes.resume(s.sandboxId);
         if (s.state !== 'running' || !s.runtime) {
           throw new ApiError('failed_precondition', `sandbox '${s.sandboxId}' is ${s.state}; connect to it to resume it`);
         }

@@ -60,7 +60,7 @@ class Files:
         if format not in ("text", "bytes", "stream"):
             raise ValueError("format must be 'text', 'bytes' or 'stream'")
         url = f"{self._target.api_url}/files"
-        headers = self._target.headers()
+        headers = {**self._target.headers(), "Accept-Encoding": "identity"}  # no gzip of file bytes on the wire
         context = f"read {path}"
         timeout = request_timeout_ms / 1000 if request_timeout_ms else 60.0
         try:

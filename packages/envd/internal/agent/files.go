@@ -84,7 +84,7 @@ func (a *Agent) handleDownload(w http.ResponseWriter, r *http.Request) {
 	if acceptsGzip(r) && r.Header.Get("Range") == "" {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
-		gz := gzip.NewWriter(w)
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // speed over ratio: files are often already compressed
 		_, _ = io.Copy(gz, f)
 		_ = gz.Close()
 		return

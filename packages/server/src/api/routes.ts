@@ -6,6 +6,7 @@ import type { SandboxService } from '../services/sandbox-service.js';
 import type { TemplateService } from '../services/template-service.js';
 import { templateToApi } from './views.js';
 import { issueWsToken } from '../ws/tokens.js';
+import { ApiError } from '../errors.js';
 
 export interface Services {
   sandboxes: SandboxService;
@@ -50,6 +51,25 @@ export function routes(s: Services): Route[] {
       handler: async (c) => {
         await s.sandboxes.setTimeout(c.params.sandboxID, c.body.timeout);
         return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/pause',
+      handler: async (c) => {
+        await s.sandboxes.pause(c.params.sandboxID);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/resume',
+      handler: async (c) => {
+        const cur = await s.sandboxes.get(c.params.sandboxID);
+        if (cur.state === 'running') throw new ApiError('conflict', `sandbox '${cur.sandboxId}' is already running`);
+        const timeout = c.body?.timeout;
+        const r = await s.sandboxes.resume(c.params.sandboxID, timeout === undefined ? undefined : timeout * 1000);
+        return { status: 201, body: s.sandboxes.toSandbox(r) };
       },
     },
     {

@@ -31,19 +31,23 @@ export interface IngressDeps {
   touch(s: SandboxRecord): void;
 }
 
-const agents = new Map<string, http.Agent>();
-function agentFor(address: string): http.Agent {
-  let a = agents.get(address);
-  if (!a) {
-    a = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
-    agents.set(address, a);
-  }
-  return a;
+/**
+ * Pooled connections per sandbox address. The pool is tied to the sandbox's init pid: a sandbox restored from a pause
+ * (or a new sandbox on a reused address) gets a fresh pool, never a socket to processes that are gone.
+ */
+const agents = new Map<string, { pid: number; agent: http.Agent }>();
+function agentFor(address: string, pid: number): http.Agent {
+  const cur = agents.get(address);
+  if (cur && cur.pid === pid) return cur.agent;
+  cur?.agent.destroy();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+  agents.set(address, { pid, agent });
+  return agent;
 }
 
 /** Drops pooled connections to a sandbox that is gone. */
 export function forgetAddress(address: string): void {
-  agents.get(address)?.destroy();
+  agents.get(address)?.agent.destroy();
   agents.delete(address);
 }
 
@@ -73,7 +77,7 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
         method: req.method,
         path: req.url,
         headers: forwardHeaders(req),
-        agent: agentFor(address),
+        agent: agentFor(address, s.runtime!.pid),
       },
       (up) => {
         const headers = { ...up.headers };

@@ -8,16 +8,18 @@ import type { DescService } from '@bufbuild/protobuf';
 import { ApiError, type ErrorKind } from '../errors.js';
 import type { SandboxRecord } from '../store/store.js';
 
-const transports = new Map<string, ReturnType<typeof createConnectTransport>>();
+/** One transport (connection pool) per sandbox runtime: keyed by address and init pid, so a resumed sandbox gets fresh connections. */
+const transports = new Map<string, { key: string; t: ReturnType<typeof createConnectTransport> }>();
 
 export function envdRpc<T extends DescService>(service: T, s: SandboxRecord): Client<T> {
   const url = s.runtime!.envdUrl;
-  let t = transports.get(url);
-  if (!t) {
-    t = createConnectTransport({ baseUrl: url, httpVersion: '1.1', useBinaryFormat: true });
-    transports.set(url, t);
+  const key = `${url}#${s.runtime!.pid}`;
+  let cur = transports.get(url);
+  if (!cur || cur.key !== key) {
+    cur = { key, t: createConnectTransport({ baseUrl: url, httpVersion: '1.1', useBinaryFormat: true }) };
+    transports.set(url, cur);
   }
-  return createClient(service, t);
+  return createClient(service, cur.t);
 }
 
 export function envdHeaders(s: SandboxRecord, user?: string): Record<string, string> {

@@ -6,7 +6,10 @@
  * activity through the ingress pushes `endAt` to at least now + timeoutMs; `setTimeout` sets it outright (may shorten);
  * `refresh` and `connect` only ever extend it.
  */
-import type { Driver, SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { rm } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { DriverError, hasCheckpointer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId } from '../ids.js';
 import type { SandboxRecord, SandboxState, Store } from '../store/store.js';
@@ -39,6 +42,20 @@ export interface SandboxServiceOptions {
   logs: SandboxLogs;
   metrics: MetricsSampler;
   prom: Metrics;
+  /** Snapshot store root (pause images live under `<snapshotDir>/v1/sandboxes/<id>/<generation>/`). */
+  snapshotDir: string;
+  /** How long a paused sandbox is kept, in ms. */
+  pausedRetentionMs: number;
+}
+
+/** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
+function driverFailure(err: unknown, what: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof DriverError) {
+    const kind = err.kind === 'resource_exhausted' ? 'resource_exhausted' : err.kind === 'not_found' ? 'not_found' : err.kind === 'failed_precondition' ? 'failed_precondition' : 'internal';
+    return new ApiError(kind, `${what}: ${err.message}`);
+  }
+  return new ApiError('internal', `${what}: ${(err as Error).message}`);
 }
 
 type SandboxMetric = components['schemas']['SandboxMetric'];
@@ -67,6 +84,8 @@ export class SandboxService {
   private lastTouch = new Map<string, number>();
   /** Sandboxes being killed right now, so concurrent kills and sweeps don't race. */
   private killing = new Map<string, Promise<void>>();
+  /** The lifecycle operation (pause, resume, kill) under way per sandbox: they run one at a time. */
+  private ops = new Map<string, Promise<unknown>>();
 
   constructor(private opts: SandboxServiceOptions) {}
 
@@ -176,17 +195,31 @@ export class SandboxService {
     };
   }
 
+  /** Runs `fn` after any lifecycle operation already under way on the sandbox. */
+  private serial<T>(sandboxId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.ops.get(sandboxId) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    const tail = next.catch(() => {});
+    this.ops.set(sandboxId, tail);
+    void tail.then(() => {
+      if (this.ops.get(sandboxId) === tail) this.ops.delete(sandboxId);
+    });
+    return next;
+  }
+
   async kill(sandboxId: string, reason = 'killed by request'): Promise<void> {
     const pending = this.killing.get(sandboxId);
     if (pending) return pending;
-    const s = await this.get(sandboxId);
-    const p = (async () => {
+    await this.get(sandboxId);
+    const p = this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
       await this.opts.prom.time('driver.destroy', () => this.opts.driver.destroy(s.sandboxId));
+      if (s.pausedImage) await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
       await this.opts.store.deleteSandbox(s.sandboxId);
       this.lastTouch.delete(s.sandboxId);
       this.opts.metrics.forget(s.sandboxId);
       this.event(sandboxId, 'info', `sandbox killed (${reason})`);
-    })().finally(() => this.killing.delete(sandboxId));
+    }).finally(() => this.killing.delete(sandboxId));
     this.killing.set(sandboxId, p);
     return p;
   }
@@ -235,10 +268,105 @@ export class SandboxService {
   /** Connects to a sandbox: extends its timeout; a paused sandbox is resumed (status 201). */
   async connect(sandboxId: string, timeoutSec?: number): Promise<{ resumed: boolean; sandbox: Sandbox }> {
     const s = await this.get(sandboxId);
-    if (s.state === 'paused') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is paused and resume is not available yet`);
+    if (s.state === 'paused') {
+      const r = await this.resume(sandboxId, timeoutSec === undefined ? undefined : timeoutSec * 1000);
+      return { resumed: true, sandbox: this.toSandbox(r) };
+    }
     const endAt = Math.max(s.endAt, Date.now() + (timeoutSec === undefined ? s.timeoutMs : timeoutSec * 1000));
     await this.opts.store.updateSandbox(sandboxId, { endAt });
     return { resumed: false, sandbox: this.toSandbox({ ...s, endAt }) };
+  }
+
+  private imageDir(sandboxId: string): string {
+    return path.join(this.opts.snapshotDir, 'v1', 'sandboxes', sandboxId, `${Date.now().toString(36)}`);
+  }
+
+  /**
+   * Pauses a running sandbox: its processes are checkpointed with their memory and its writable layer is kept in the
+   * snapshot store; the host resources are released. Pausing a paused sandbox is a conflict (409). A failed checkpoint
+   * leaves the sandbox running and reports why.
+   */
+  async pause(sandboxId: string, reason = 'requested'): Promise<void> {
+    await this.get(sandboxId);
+    return this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      if (s.state === 'paused') throw new ApiError('conflict', `sandbox '${sandboxId}' is already paused`);
+      const driver = this.opts.driver;
+      if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot pause sandboxes`);
+      const image = this.imageDir(sandboxId);
+      const t0 = Date.now();
+      try {
+        await this.opts.prom.time('driver.checkpoint', () => driver.checkpoint(sandboxId, image));
+      } catch (err) {
+        this.event(sandboxId, 'error', `pause failed; the sandbox keeps running: ${(err as Error).message}`);
+        throw driverFailure(err, `cannot pause sandbox '${sandboxId}'`);
+      }
+      await this.opts.store.updateSandbox(sandboxId, {
+        state: 'paused',
+        runtime: undefined,
+        pausedImage: image,
+        endAt: Date.now() + this.opts.pausedRetentionMs,
+      });
+      this.lastTouch.delete(sandboxId);
+      this.opts.metrics.forget(sandboxId);
+      this.event(sandboxId, 'info', `sandbox paused (${reason}) in ${Date.now() - t0} ms`);
+    });
+  }
+
+  /**
+   * Resumes a paused sandbox where it stopped: the same processes, memory and files. The timeout restarts (the given
+   * one, else the sandbox's own). Resuming a running sandbox only extends its timeout.
+   */
+  async resume(sandboxId: string, timeoutMs?: number): Promise<SandboxRecord> {
+    await this.get(sandboxId);
+    return this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      const timeout = timeoutMs ?? s.timeoutMs;
+      if (s.state === 'running') {
+        const endAt = Math.max(s.endAt, Date.now() + timeout);
+        await this.opts.store.updateSandbox(sandboxId, { endAt });
+        return { ...s, endAt };
+      }
+      const driver = this.opts.driver;
+      if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot resume sandboxes`);
+      if (!s.pausedImage || !existsSync(path.join(s.pausedImage, 'checkpoint.json'))) {
+        throw new ApiError('not_found', `the saved state of sandbox '${sandboxId}' is gone`);
+      }
+      const t0 = Date.now();
+      let info: SandboxRuntimeInfo;
+      try {
+        info = await this.opts.prom.time('driver.restore', () =>
+          driver.restore(
+            {
+              sandboxId,
+              layers: [], // the checkpoint's own layers
+              cpuCount: s.cpuCount,
+              memoryMB: s.memoryMB,
+              diskMB: s.diskSizeMB,
+              internetAccess: s.allowInternetAccess,
+              hostname: sandboxId,
+            },
+            s.pausedImage!,
+            { move: true },
+          ),
+        );
+      } catch (err) {
+        this.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
+        throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);
+      }
+      const patch: Partial<SandboxRecord> = {
+        state: 'running',
+        runtime: runtimeOf(info),
+        pausedImage: undefined,
+        endAt: Date.now() + timeout,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      };
+      await this.opts.store.updateSandbox(sandboxId, patch);
+      await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
+      this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
+      void this.opts.metrics.sample(sandboxId);
+      return { ...s, ...patch } as SandboxRecord;
+    });
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */
@@ -252,7 +380,21 @@ export class SandboxService {
   /** One pass of the lifecycle sweep: acts on every sandbox whose endAt has passed. */
   async sweep(now = Date.now()): Promise<void> {
     for (const s of await this.opts.store.expiredSandboxes(now)) {
+      if (this.ops.has(s.sandboxId)) continue; // a pause/resume/kill is under way
+      if (s.state === 'paused') {
+        this.event(s.sandboxId, 'info', 'paused sandbox reached its retention period; deleting it');
+        await this.kill(s.sandboxId, 'retention').catch((err) => this.log(`delete of ${s.sandboxId} failed: ${err.message}`));
+        continue;
+      }
       this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
+      if (s.onTimeout === 'pause') {
+        await this.pause(s.sandboxId, 'timeout').catch(async (err) => {
+          // Keep it running (nothing is lost) and try again a little later.
+          this.log(`auto-pause of ${s.sandboxId} failed: ${err.message}`);
+          await this.opts.store.updateSandbox(s.sandboxId, { endAt: Date.now() + 30_000 }).catch(() => {});
+        });
+        continue;
+      }
       await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
     }
   }

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS sandboxes (
   auto_resume INTEGER NOT NULL,
   envd_access_token TEXT,
   allow_internet_access INTEGER NOT NULL,
-  runtime TEXT
+  runtime TEXT,
+  paused_image TEXT
 );
 CREATE INDEX IF NOT EXISTS sandboxes_end_at ON sandboxes(end_at);
 CREATE TABLE IF NOT EXISTS templates (
@@ -91,6 +92,7 @@ const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   envdAccessToken: 'envd_access_token',
   allowInternetAccess: 'allow_internet_access',
   runtime: 'runtime',
+  pausedImage: 'paused_image',
 };
 
 const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
@@ -143,6 +145,9 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Databases made before pause/resume existed lack this column.
+    const cols = (this.db.prepare(`PRAGMA table_info(sandboxes)`).all() as { name: string }[]).map((c) => c.name);
+    if (!cols.includes('paused_image')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN paused_image TEXT');
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
@@ -193,7 +198,7 @@ export class SqliteStore implements Store {
   }
 
   async expiredSandboxes(now: number): Promise<SandboxRecord[]> {
-    const rows = this.db.prepare(`SELECT * FROM sandboxes WHERE state = 'running' AND end_at <= ?`).all(now) as Row[];
+    const rows = this.db.prepare(`SELECT * FROM sandboxes WHERE state IN ('running', 'paused') AND end_at <= ?`).all(now) as Row[];
     return rows.map((r) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS));
   }
 

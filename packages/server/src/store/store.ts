@@ -33,6 +33,8 @@ export interface SandboxRecord {
   envdAccessToken?: string;
   allowInternetAccess: boolean;
   runtime?: SandboxRuntime;
+  /** While paused: the complete checkpoint directory in the snapshot store. */
+  pausedImage?: string;
 }
 
 export interface SandboxFilter {

@@ -175,6 +175,16 @@ type NewSandbox struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
+// ResumedSandbox defines model for ResumedSandbox.
+type ResumedSandbox struct {
+	// AutoPause Ignored; the sandbox keeps the lifecycle it was created with.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AutoPause *bool `json:"autoPause,omitempty"`
+
+	// Timeout Timeout in seconds from now. Absent: the sandbox's own inactivity timeout.
+	Timeout *int32 `json:"timeout,omitempty"`
+}
+
 // Sandbox defines model for Sandbox.
 type Sandbox struct {
 	Alias *string `json:"alias,omitempty"`
@@ -308,6 +318,9 @@ type N401 = Error
 // N404 defines model for 404.
 type N404 = Error
 
+// N409 defines model for 409.
+type N409 = Error
+
 // N500 defines model for 500.
 type N500 = Error
 
@@ -371,6 +384,9 @@ type PostSandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
 
 // PostSandboxesSandboxIDRefreshesJSONRequestBody defines body for PostSandboxesSandboxIDRefreshes for application/json ContentType.
 type PostSandboxesSandboxIDRefreshesJSONRequestBody = SandboxRefreshRequest
+
+// PostSandboxesSandboxIDResumeJSONRequestBody defines body for PostSandboxesSandboxIDResume for application/json ContentType.
+type PostSandboxesSandboxIDResumeJSONRequestBody = ResumedSandbox
 
 // PostSandboxesSandboxIDTimeoutJSONRequestBody defines body for PostSandboxesSandboxIDTimeout for application/json ContentType.
 type PostSandboxesSandboxIDTimeoutJSONRequestBody = SandboxTimeoutRequest

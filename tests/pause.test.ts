@@ -1,0 +1,128 @@
+/**
+ * Pause and resume through the TypeScript SDK against a real server: memory, processes and files survive (20 cycles),
+ * timeout-triggered auto-pause, auto-resume through the ingress, servers come back listening, and the bad inputs.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Sandbox, ConflictError, NotFoundError } from 'tensor-box';
+import { api, httpGet, startTestServer, type TestServer } from './helpers/harness.js';
+
+let s: TestServer;
+before(async () => {
+  s = await startTestServer({ sweepIntervalMs: 100 });
+});
+after(async () => {
+  await s?.close();
+});
+
+/** A counter that lives only in a shell variable, printed to a file so we can read it. */
+const COUNTER = `i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done`;
+const count = async (sbx: Sandbox) => Number((await sbx.files.read('/tmp/count')).trim());
+
+async function waitFor(what: string, fn: () => Promise<boolean>, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('pause and resume', () => {
+  it('keeps a live in-memory counter and a 10 MB file across 20 pause/resume cycles', async () => {
+    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 300_000 });
+    try {
+      const bg = await sbx.commands.run(COUNTER, { background: true });
+      bg.disconnect();
+      const sum = (await sbx.commands.run('head -c 10485760 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')).stdout.split(' ')[0];
+      await waitFor('counter', async () => (await count(sbx).catch(() => 0)) > 2);
+      let last = 0;
+      for (let cycle = 1; cycle <= 20; cycle++) {
+        const before = await count(sbx);
+        assert.ok(before > last, `cycle ${cycle}: counter moved on (${last} → ${before})`);
+        await sbx.pause();
+        assert.equal((await sbx.getInfo()).state, 'paused');
+        await sbx.resume();
+        const after = await count(sbx);
+        // Continues from where it was (a restart would begin again at 1).
+        assert.ok(after >= before, `cycle ${cycle}: counter continued (${before} → ${after})`);
+        assert.equal((await sbx.commands.run('sha256sum /home/user/blob')).stdout.split(' ')[0], sum, `cycle ${cycle}: file intact`);
+        last = after;
+      }
+      assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid), 'the same process is still there');
+    } finally {
+      await sbx.kill();
+    }
+  });
+
+  it('auto-pauses on timeout and comes back on connect with files and processes', async () => {
+    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 1000, lifecycle: { onTimeout: 'pause' } });
+    try {
+      await sbx.files.write('/home/user/note.txt', 'kept');
+      const bg = await sbx.commands.run(COUNTER, { background: true });
+      bg.disconnect();
+      await waitFor('auto-pause', async () => (await Sandbox.getInfo(sbx.sandboxId, s.conn)).state === 'paused');
+      const paused = await Sandbox.list({ ...s.conn, query: { state: ['paused'] } });
+      assert.ok(paused.some((x) => x.sandboxId === sbx.sandboxId), 'listed as paused');
+      // Without autoResume a request through the ingress does not wake it.
+      const r = await api(s, 'GET', '/health', undefined, { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' });
+      assert.equal(r.status, 409);
+      assert.match(r.body.message, /paused/);
+      const again = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 60_000 });
+      assert.equal((await again.getInfo()).state, 'running');
+      assert.equal(await again.files.read('/home/user/note.txt'), 'kept');
+      assert.ok((await again.commands.list()).some((p) => p.pid === bg.pid), 'process survived');
+      const c = await count(again);
+      await sleep(200);
+      assert.ok((await count(again)) > c, 'counter runs again');
+      // Auto-pause persists across resumes.
+      assert.equal((await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`)).body.lifecycle.onTimeout, 'pause');
+    } finally {
+      await sbx.kill();
+    }
+  });
+
+  it('auto-resumes on traffic through the ingress, and a listening server serves again', async () => {
+    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000, lifecycle: { onTimeout: 'pause', autoResume: true } });
+    try {
+      await sbx.commands.run('mkdir -p /tmp/www && echo served > /tmp/www/index.html');
+      (await sbx.commands.run('cd /tmp/www && python3 -m http.server 8000', { background: true })).disconnect();
+      const host = sbx.getHost(8000);
+      await waitFor('web server', async () => (await httpGet(`${s.url}/index.html`, host)).body === 'served\n');
+      await sbx.pause();
+      assert.equal((await sbx.getInfo()).state, 'paused');
+      // The request itself wakes the sandbox; the server process is the same one, still listening.
+      const r = await httpGet(`${s.url}/index.html`, host);
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'served\n');
+      assert.equal((await sbx.getInfo()).state, 'running');
+      // envd calls wake it too.
+      await sbx.pause();
+      assert.equal((await sbx.commands.run('echo awake')).stdout, 'awake\n');
+    } finally {
+      await sbx.kill();
+    }
+  });
+
+  it('answers bad requests clearly and cleans up the images of killed paused sandboxes', async () => {
+    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
+    await sbx.pause();
+    await assert.rejects(sbx.pause(), ConflictError, 'pausing a paused sandbox');
+    const images = path.join(s.dataDir, 'snapshots', 'v1', 'sandboxes', sbx.sandboxId);
+    assert.equal(readdirSync(images).length, 1, 'one image while paused');
+    await sbx.resume();
+    const running = await api(s, 'POST', `/sandboxes/${sbx.sandboxId}/resume`, {});
+    assert.equal(running.status, 409, 'resuming a running sandbox (E2B: conflict)');
+    assert.equal(existsSync(images) && readdirSync(images).length > 0, false, 'no image left after resume');
+    await sbx.pause();
+    await sbx.kill();
+    assert.equal(existsSync(images), false, 'killing a paused sandbox deletes its images');
+    await assert.rejects(Sandbox.pause(sbx.sandboxId, s.conn), NotFoundError);
+    await assert.rejects(Sandbox.connect(sbx.sandboxId, s.conn), NotFoundError);
+    const nf = await api(s, 'POST', '/sandboxes/nosuchsandbox0000000/pause');
+    assert.equal(nf.status, 404);
+    assert.equal(nf.body.code, 404);
+  });
+});
