@@ -19,8 +19,15 @@ after(async () => {
 });
 
 /** A counter that lives only in a shell variable, printed to a file so we can read it. */
-const COUNTER = `i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done`;
-const count = async (sbx: Sandbox) => Number((await sbx.files.read('/tmp/count')).trim());
+const COUNTER = `i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done`;
+/** The counter's value (the loop renames a complete file into place; an empty read would only mean "read again"). */
+async function count(sbx: Sandbox): Promise<number> {
+  for (;;) {
+    const text = (await sbx.files.read('/tmp/count')).trim();
+    if (text) return Number(text);
+    await sleep(5);
+  }
+}
 
 async function waitFor(what: string, fn: () => Promise<boolean>, ms = 10_000) {
   const end = Date.now() + ms;

@@ -168,7 +168,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         const s1 = spec();
         const a = await driver.create(s1);
         // A counter in memory (the shell variable), written out so the test can read it; and a file with known bytes.
-        o.inside(a, `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`);
+        // (written to a temp file and renamed, so a read never sees a half-written file)
+        o.inside(a, `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`);
         const sum = o.inside(a, 'head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin').split(' ')[0];
         await sleep(200);
         const pause = path.join(images, 'pause');
