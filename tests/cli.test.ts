@@ -69,6 +69,26 @@ describe('tensor-box CLI', async () => {
     assert.match(again.stderr, /not found/);
   });
 
+  it('pause, info (stays paused), resume', async () => {
+    const created = await cli(['sbx', 'create', '--timeout-ms', '60000', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = JSON.parse(created.stdout).sandboxId;
+    try {
+      assert.equal((await cli(['sandbox', 'exec', id, '--', 'echo kept > /tmp/f'])).code, 0);
+      const paused = await cli(['sandbox', 'pause', id]);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match((await cli(['sandbox', 'info', id])).stdout, /state\s+paused/);
+      const again = await cli(['sandbox', 'pause', id]);
+      assert.equal(again.code, 6, 'pausing a paused sandbox is a conflict');
+      const resumed = await cli(['sandbox', 'resume', id, '--timeout-ms', '30000']);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.equal((await cli(['sandbox', 'exec', id, '--', 'cat /tmp/f'])).stdout, 'kept\n');
+      assert.equal((await cli(['sandbox', 'resume', id, '--timeout-ms', 'soon'])).code, 2);
+    } finally {
+      await cli(['sandbox', 'kill', id]);
+    }
+  });
+
   it('maps errors to exit codes and messages without stack traces', async () => {
     const nf = await cli(['sandbox', 'connect', 'nosuchsandbox0000000']);
     assert.equal(nf.code, 3);

@@ -10,6 +10,7 @@ import * as sandboxList from './commands/sandbox-list.js';
 import * as sandboxConnect from './commands/sandbox-connect.js';
 import * as sandboxKill from './commands/sandbox-kill.js';
 import * as sandboxExec from './commands/sandbox-exec.js';
+import { pause as sandboxPause, resume as sandboxResume } from './commands/sandbox-pause.js';
 
 interface Command {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
@@ -30,7 +31,10 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
     verbs: {
       create: { ...sandboxCreate, summary: 'create a sandbox from a template (default: default)' },
       list: { ...sandboxList, aliases: ['ls'], summary: 'list sandboxes (--state, --metadata)' },
-      connect: { ...sandboxConnect, aliases: ['info'], summary: 'connect to a sandbox (resumes a paused one) and show its info' },
+      connect: { ...sandboxConnect, summary: 'connect to a sandbox (resumes a paused one) and show its info' },
+      info: { ...sandboxConnect, run: (ctx, args, flags) => sandboxConnect.run(ctx, args, { ...flags, 'no-resume': true }), summary: 'show a sandbox\'s info (a paused one stays paused)' },
+      pause: { ...sandboxPause, summary: 'pause sandboxes, keeping memory, processes and files' },
+      resume: { ...sandboxResume, summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)' },
       kill: { ...sandboxKill, summary: 'kill one or more sandboxes' },
       exec: { ...sandboxExec, summary: 'run a command in a sandbox: exec <id> -- <cmd...>' },
     },
