@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Sandbox, ConflictError, NotFoundError } from 'tensor-box';
+import { Sandbox, Snapshot, ConflictError, InvalidArgumentError, NotFoundError } from 'tensor-box';
 import { api, httpGet, startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
@@ -131,5 +131,64 @@ describe('pause and resume', () => {
     const nf = await api(s, 'POST', '/sandboxes/nosuchsandbox0000000/pause');
     assert.equal(nf.status, 404);
     assert.equal(nf.body.code, 404);
+  });
+
+  it('snapshots a running sandbox, starts new sandboxes from it, forks, lists and deletes', async () => {
+    const src = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000, envs: { FROM: 'source' } });
+    try {
+      await src.files.write('/home/user/state.txt', 'at snapshot');
+      (await src.commands.run(COUNTER, { background: true })).disconnect();
+      await waitFor('counter', async () => (await count(src).catch(() => 0)) > 2);
+      const snap = await src.createSnapshot('before-risky-step');
+      assert.match(snap.snapshotId, /^snap[a-z0-9]+$/);
+      assert.equal(snap.sandboxId, src.sandboxId);
+      assert.equal(snap.name, 'before-risky-step');
+      assert.equal((await src.getInfo()).state, 'running', 'the source keeps running');
+      await src.files.write('/home/user/state.txt', 'after snapshot');
+
+      // A new sandbox from the snapshot (by ID, then by name) starts with its files and a running counter.
+      const fromId = await Sandbox.create(snap.snapshotId, { ...s.conn, timeoutMs: 60_000, envs: { EXTRA: '1' } });
+      const fromName = await Sandbox.create('before-risky-step', { ...s.conn, timeoutMs: 60_000 });
+      for (const copy of [fromId, fromName]) {
+        assert.notEqual(copy.sandboxId, src.sandboxId);
+        assert.equal(await copy.files.read('/home/user/state.txt'), 'at snapshot');
+        const c = await count(copy);
+        await sleep(200);
+        assert.ok((await count(copy)) > c, 'the snapshot\'s process runs in the copy');
+      }
+      assert.equal((await fromId.commands.run('echo $FROM-$EXTRA')).stdout, 'source-1\n', 'env vars: the snapshot\'s plus the new ones');
+      await fromId.kill();
+      await fromName.kill();
+
+      const listed = await Snapshot.list({ ...s.conn, sandboxId: src.sandboxId });
+      assert.deepEqual(listed.map((x) => x.snapshotId), [snap.snapshotId]);
+      assert.ok((await Snapshot.list(s.conn)).length >= 1);
+
+      // Fork: live copies of the source as it is now.
+      const copies = await src.fork({ count: 2, timeoutMs: 60_000 });
+      assert.equal(copies.length, 2);
+      for (const c of copies) {
+        assert.equal(await c.files.read('/home/user/state.txt'), 'after snapshot');
+        await c.files.write('/home/user/mine.txt', c.sandboxId);
+      }
+      assert.equal(await src.files.exists('/home/user/mine.txt'), false, 'copies are independent');
+      await Promise.all(copies.map((c) => c.kill()));
+
+      // Bad input.
+      await assert.rejects(src.createSnapshot('bad name!'), InvalidArgumentError);
+      const r = await api(s, 'POST', `/sandboxes/${src.sandboxId}/fork`, { count: 0 });
+      assert.equal(r.status, 400);
+      assert.match(r.body.message, /count/);
+      await src.pause();
+      await assert.rejects(src.createSnapshot(), ConflictError, 'a paused sandbox cannot be snapshotted');
+      await src.resume();
+
+      assert.equal(await Snapshot.delete(snap.snapshotId, s.conn), true);
+      assert.equal(await Snapshot.delete(snap.snapshotId, s.conn), false);
+      assert.equal(existsSync(path.join(s.dataDir, 'snapshots', 'v1', 'snapshots', snap.snapshotId)), false, 'images deleted');
+      await assert.rejects(Sandbox.create(snap.snapshotId, s.conn), NotFoundError);
+    } finally {
+      await src.kill();
+    }
   });
 });

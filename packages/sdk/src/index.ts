@@ -10,5 +10,6 @@ export { SandboxPaginator, type SandboxInfo, type SandboxListOpts, type SandboxS
 export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, type ProcessInfo } from './commands.js';
 export { Pty, PtyHandle, type PtyCreateOpts } from './pty.js';
 export { Files, type WatchEvent, type WatchEventType, type WatchOpts, type WatchHandle, type EntryInfo, type WriteEntry, type WriteData, type FilesystemOpts } from './files.js';
+export { Snapshot, type SnapshotInfo } from './snapshot.js';
 export type { ConnectionOpts } from './connection.js';
 export * from './errors.js';

@@ -9,12 +9,13 @@ import { apiClient, unwrap } from './api/client.js';
 import { apiUrlFromDomain, resolveConnection, type ConnectionOpts, type ResolvedConnection } from './connection.js';
 import { Commands } from './commands.js';
 import { ENVD_PORT, type EnvdTarget, DEFAULT_USER } from './envd/transport.js';
-import { NotFoundError, InvalidArgumentError } from './errors.js';
+import { NotFoundError, InvalidArgumentError, fromHttp } from './errors.js';
 import { Files } from './files.js';
 import { Pty } from './pty.js';
 import { fileSignature } from './signature.js';
 import { SandboxPaginator, toInfo, type SandboxInfo, type SandboxListOpts } from './sandbox-list.js';
 import type { components } from './api/schema.gen.js';
+import { Snapshot, type SnapshotInfo } from './snapshot.js';
 
 export interface LifecycleConfig {
   /** What happens when the timeout passes: `kill` (default) or `pause`. */
@@ -177,6 +178,33 @@ export class Sandbox {
       body: { timeout: opts.timeoutMs === undefined ? undefined : Math.ceil(opts.timeoutMs / 1000) },
     });
     unwrap(r, `resume sandbox ${sandboxId}`);
+  }
+
+  /**
+   * Saves this sandbox's memory, processes and files while it keeps running; the snapshot's ID works as a template.
+   * @example const snap = await sandbox.createSnapshot('before-risky-step') // { snapshotId, sandboxId, name }
+   */
+  async createSnapshot(name?: string): Promise<SnapshotInfo> {
+    return Snapshot.create(this.sandboxId, name, this.connOpts());
+  }
+
+  /**
+   * Live copies of this sandbox (it keeps running): each starts with its memory, processes and files.
+   * @example const [copy] = await sandbox.fork()
+   */
+  async fork(opts: { count?: number; timeoutMs?: number } = {}): Promise<Sandbox[]> {
+    const r = await apiClient(this.conn).POST('/sandboxes/{sandboxID}/fork', {
+      params: { path: { sandboxID: this.sandboxId } },
+      body: { count: opts.count, timeout: opts.timeoutMs === undefined ? undefined : Math.ceil(opts.timeoutMs / 1000) },
+    });
+    const results = unwrap(r, `fork sandbox ${this.sandboxId}`);
+    const failed = results.find((x) => x.error);
+    if (failed?.error) {
+      // Don't leak the copies that did start.
+      await Promise.all(results.filter((x) => x.sandbox).map((x) => Sandbox.kill(x.sandbox!.sandboxID, this.connOpts()).catch(() => false)));
+      throw fromHttp(failed.error.code, failed.error, `fork sandbox ${this.sandboxId}`);
+    }
+    return results.map((x) => new Sandbox(x.sandbox!, this.conn));
   }
 
   /** Pauses this sandbox (see `Sandbox.pause`). */

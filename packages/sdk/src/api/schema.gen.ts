@@ -708,6 +708,186 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sandboxes/{sandboxID}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Snapshot a running sandbox (memory, processes, files); it keeps running */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sandboxID: components["parameters"]["sandboxID"];
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["SandboxSnapshotRequest"];
+                };
+            };
+            responses: {
+                /** @description The snapshot */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SnapshotInfo"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+                500: components["responses"]["500"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sandboxes/{sandboxID}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Live copies of a running sandbox (it keeps running; briefly frozen for the checkpoint) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sandboxID: components["parameters"]["sandboxID"];
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["SandboxForkRequest"];
+                };
+            };
+            responses: {
+                /** @description One result per copy (a sandbox, or the error that copy hit) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SandboxForkResult"][];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+                500: components["responses"]["500"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List snapshots, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only snapshots of this sandbox */
+                    sandboxID?: string;
+                    /** @description Only snapshots with this name */
+                    name?: string;
+                    /** @description Cursor to start the list from (the `X-Next-Token` header of the previous page). */
+                    nextToken?: components["parameters"]["paginationNextToken"];
+                    /** @description Maximum number of items to return per page. */
+                    limit?: components["parameters"]["paginationLimit"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page; the next page's cursor is in X-Next-Token */
+                200: {
+                    headers: {
+                        "X-Next-Token"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SnapshotInfo"][];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/snapshots/{snapshotID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a snapshot (by ID or name) and its images */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    snapshotID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/templates": {
         parameters: {
             query?: never;
@@ -862,6 +1042,39 @@ export interface components {
             timeout?: number;
             /** @description Resume from the memory snapshot (default); false reboots from the filesystem only. */
             memory?: boolean;
+        };
+        SandboxSnapshotRequest: {
+            /** @description Optional name; usable as a templateID (the newest snapshot of that name). */
+            name?: string;
+        };
+        SnapshotInfo: {
+            /** @description Usable as templateID to start sandboxes with this saved state. */
+            snapshotID: string;
+            names: string[];
+            /** @description The sandbox the snapshot was taken from. */
+            sandboxID?: string;
+            name?: string;
+            /** @description The template the source sandbox was made from. */
+            templateID?: string;
+            /** Format: date-time */
+            createdAt?: string;
+        };
+        SandboxForkRequest: {
+            /**
+             * Format: int32
+             * @description Timeout of each copy
+             * @default 15
+             */
+            timeout?: number;
+            /**
+             * Format: int32
+             * @default 1
+             */
+            count?: number;
+        };
+        SandboxForkResult: {
+            sandbox?: components["schemas"]["Sandbox"];
+            error?: components["schemas"]["Error"];
         };
         ResumedSandbox: {
             /**

@@ -14,6 +14,8 @@ export interface Services {
   apiKey: string;
 }
 
+const nextTokenHeader = (t?: string): Record<string, string> => (t ? { 'X-Next-Token': t } : {});
+
 export function routes(s: Services): Route[] {
   return [
     { method: 'GET', path: '/health', auth: false, handler: () => ({ status: 204 }) },
@@ -33,7 +35,7 @@ export function routes(s: Services): Route[] {
       path: '/v2/sandboxes',
       handler: async (c) => {
         const page = await s.sandboxes.list(c.query);
-        return { status: 200, body: page.items, headers: page.nextToken ? { 'X-Next-Token': page.nextToken } : {} };
+        return { status: 200, body: page.items, headers: nextTokenHeader(page.nextToken) };
       },
     },
     { method: 'GET', path: '/sandboxes/{sandboxID}', handler: async (c) => ({ status: 200, body: await s.sandboxes.detail(c.params.sandboxID) }) },
@@ -70,6 +72,32 @@ export function routes(s: Services): Route[] {
         const timeout = c.body?.timeout;
         const r = await s.sandboxes.resume(c.params.sandboxID, timeout === undefined ? undefined : timeout * 1000);
         return { status: 201, body: s.sandboxes.toSandbox(r) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/snapshots',
+      handler: async (c) => ({ status: 201, body: await s.sandboxes.createSnapshot(c.params.sandboxID, c.body?.name) }),
+    },
+    {
+      method: 'POST',
+      path: '/sandboxes/{sandboxID}/fork',
+      handler: async (c) => ({ status: 201, body: await s.sandboxes.fork(c.params.sandboxID, { count: c.body?.count, timeout: c.body?.timeout }) }),
+    },
+    {
+      method: 'GET',
+      path: '/snapshots',
+      handler: async (c) => {
+        const page = await s.sandboxes.listSnapshots(c.query);
+        return { status: 200, body: page.items, headers: nextTokenHeader(page.nextToken) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/snapshots/{snapshotID}',
+      handler: async (c) => {
+        await s.sandboxes.deleteSnapshot(c.params.snapshotID);
+        return { status: 204 };
       },
     },
     {

@@ -5,7 +5,10 @@
 
 export interface EnvdInit {
   envVars: Record<string, string>;
+  /** The token to set ('' removes it). */
   accessToken?: string;
+  /** The token the agent has now, when it differs (a sandbox started from a snapshot carries its source's token). */
+  currentToken?: string;
   defaultUser: string;
   defaultWorkdir: string;
 }
@@ -13,8 +16,14 @@ export interface EnvdInit {
 export async function envdInit(envdUrl: string, init: EnvdInit, signal?: AbortSignal): Promise<void> {
   const res = await fetch(`${envdUrl}/init`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(init.accessToken ? { 'X-Access-Token': init.accessToken } : {}) },
-    body: JSON.stringify({ ...init, timestamp: new Date().toISOString() }),
+    headers: { 'content-type': 'application/json', ...((init.currentToken ?? init.accessToken) ? { 'X-Access-Token': (init.currentToken ?? init.accessToken)! } : {}) },
+    body: JSON.stringify({
+      envVars: init.envVars,
+      accessToken: init.accessToken,
+      defaultUser: init.defaultUser,
+      defaultWorkdir: init.defaultWorkdir,
+      timestamp: new Date().toISOString(),
+    }),
     signal: signal ?? AbortSignal.timeout(10_000),
   });
   if (!res.ok) throw new Error(`envd /init answered ${res.status}: ${await res.text()}`);

@@ -11,8 +11,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DriverError, hasCheckpointer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid, notFound } from '../errors.js';
-import { newAccessToken, newSandboxId } from '../ids.js';
-import type { SandboxRecord, SandboxState, Store } from '../store/store.js';
+import { newAccessToken, newSandboxId, randomId } from '../ids.js';
+import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
 import type { components } from '../api/schema.gen.js';
 import { envdInit } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
@@ -26,6 +26,10 @@ type NewSandbox = components['schemas']['NewSandbox'];
 type Sandbox = components['schemas']['Sandbox'];
 type SandboxDetail = components['schemas']['SandboxDetail'];
 type ListedSandbox = components['schemas']['ListedSandbox'];
+type SnapshotInfo = components['schemas']['SnapshotInfo'];
+type ForkResult = components['schemas']['SandboxForkResult'];
+
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** The envd protocol level we implement (E2B SDKs gate features on it: 0.5.7 = octet-stream uploads, stdin close). */
 export const ENVD_VERSION = '0.5.7';
@@ -99,7 +103,15 @@ export class SandboxService {
   }
 
   async create(req: NewSandbox): Promise<Sandbox> {
-    const template = await this.opts.templates.resolve(req.templateID);
+    let template;
+    try {
+      template = await this.opts.templates.resolve(req.templateID);
+    } catch (err) {
+      // A snapshot ID or name works as a template: the sandbox starts with the snapshot's memory and processes.
+      const snap = err instanceof ApiError && err.kind === 'not_found' ? await this.opts.store.findSnapshot(req.templateID) : undefined;
+      if (!snap) throw err;
+      return this.toSandbox(await this.startFromImage(snap, req));
+    }
     const sandboxId = newSandboxId();
     const secure = req.secure ?? false;
     const accessToken = secure ? newAccessToken() : undefined;
@@ -367,6 +379,203 @@ export class SandboxService {
       void this.opts.metrics.sample(sandboxId);
       return { ...s, ...patch } as SandboxRecord;
     });
+  }
+
+  /**
+   * Starts a new sandbox from a checkpoint that stays reusable (a snapshot, or a fork's temporary image), then gives
+   * its agent the new sandbox's env vars and token.
+   */
+  private async startFromImage(
+    snap: SnapshotRecord,
+    req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean } },
+  ): Promise<SandboxRecord> {
+    const driver = this.opts.driver;
+    if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
+    for (const [k, v] of Object.entries(req.envVars ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
+      if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
+    }
+    const sandboxId = newSandboxId();
+    const accessToken = req.secure ? newAccessToken() : undefined;
+    const timeoutMs = (req.timeout ?? 15) * 1000;
+    const envVars = { ...snap.envVars, ...(req.envVars ?? {}) };
+    const internet = req.allow_internet_access ?? snap.allowInternetAccess;
+    let info: SandboxRuntimeInfo;
+    try {
+      info = await this.opts.prom.time('driver.restore', () =>
+        driver.restore(
+          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId },
+          snap.imageDir,
+        ),
+      );
+    } catch (err) {
+      throw driverFailure(err, `cannot start a sandbox from ${snap.snapshotId}`);
+    }
+    try {
+      await envdInit(info.envdUrl, {
+        envVars,
+        accessToken: accessToken ?? '',
+        currentToken: snap.envdAccessToken,
+        defaultUser: DEFAULT_USER,
+        defaultWorkdir: DEFAULT_WORKDIR,
+      });
+      const now = Date.now();
+      const record: SandboxRecord = {
+        sandboxId,
+        templateId: snap.templateId,
+        alias: snap.name,
+        state: 'running',
+        startedAt: now,
+        endAt: now + timeoutMs,
+        timeoutMs,
+        cpuCount: snap.cpuCount,
+        memoryMB: snap.memoryMB,
+        diskSizeMB: snap.diskSizeMB,
+        metadata: req.metadata ?? {},
+        envVars,
+        onTimeout: req.autoPause ? 'pause' : 'kill',
+        autoResume: req.autoResume?.enabled ?? false,
+        envdAccessToken: accessToken,
+        allowInternetAccess: internet,
+        runtime: runtimeOf(info),
+      };
+      await this.opts.store.insertSandbox(record);
+      this.event(sandboxId, 'info', `sandbox started from ${snap.snapshotId}`, { snapshotId: snap.snapshotId });
+      void this.opts.metrics.sample(sandboxId);
+      return record;
+    } catch (err) {
+      await driver.destroy(sandboxId).catch(() => {});
+      throw err;
+    }
+  }
+
+  private snapshotToApi(r: SnapshotRecord): SnapshotInfo {
+    return {
+      snapshotID: r.snapshotId,
+      names: r.name ? [r.name] : [],
+      sandboxID: r.sandboxId,
+      name: r.name,
+      templateID: r.templateId,
+      createdAt: new Date(r.createdAt).toISOString(),
+    };
+  }
+
+  /**
+   * Saves a running sandbox's memory, processes and files as a snapshot while it keeps running (frozen for the moment
+   * of the dump). Its ID (or name) works as a templateID.
+   */
+  async createSnapshot(sandboxId: string, name?: string): Promise<SnapshotInfo> {
+    if (name !== undefined && !SNAPSHOT_NAME.test(name)) {
+      throw invalid('name: letters, digits, dot, dash and underscore, starting with a letter or digit, at most 63 characters');
+    }
+    await this.get(sandboxId);
+    return this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      if (s.state !== 'running') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}; resume it to snapshot it`);
+      const driver = this.opts.driver;
+      if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot snapshot sandboxes`);
+      const snapshotId = `snap${randomId(16)}`;
+      const imageDir = path.join(this.opts.snapshotDir, 'v1', 'snapshots', snapshotId);
+      try {
+        await this.opts.prom.time('driver.snapshot', () => driver.checkpoint(sandboxId, imageDir, { leaveRunning: true }));
+      } catch (err) {
+        throw driverFailure(err, `cannot snapshot sandbox '${sandboxId}'`);
+      }
+      const rec: SnapshotRecord = {
+        snapshotId,
+        sandboxId,
+        name,
+        templateId: s.templateId,
+        createdAt: Date.now(),
+        imageDir,
+        cpuCount: s.cpuCount,
+        memoryMB: s.memoryMB,
+        diskSizeMB: s.diskSizeMB,
+        envVars: s.envVars,
+        envdAccessToken: s.envdAccessToken,
+        allowInternetAccess: s.allowInternetAccess,
+      };
+      await this.opts.store.insertSnapshot(rec);
+      this.event(sandboxId, 'info', `snapshot ${snapshotId} taken${name ? ` (${name})` : ''}`);
+      return this.snapshotToApi(rec);
+    });
+  }
+
+  async listSnapshots(q: { sandboxID?: string; name?: string; limit?: number; nextToken?: string }): Promise<Page<SnapshotInfo>> {
+    const limit = q.limit ?? 100;
+    const after = q.nextToken
+      ? decodeCursor<{ createdAt: number; snapshotId: string }>(q.nextToken, (v) => typeof v?.createdAt === 'number' && typeof v?.snapshotId === 'string')
+      : undefined;
+    const rows = await this.opts.store.listSnapshots({ sandboxId: q.sandboxID, name: q.name, after, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => this.snapshotToApi(r)),
+      nextToken: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, snapshotId: last.snapshotId }) : undefined,
+    };
+  }
+
+  async deleteSnapshot(idOrName: string): Promise<void> {
+    const r = await this.opts.store.findSnapshot(idOrName);
+    if (!r) throw notFound(`snapshot '${idOrName}' not found`);
+    await this.opts.store.deleteSnapshot(r.snapshotId);
+    await rm(r.imageDir, { recursive: true, force: true });
+  }
+
+  /**
+   * Live copies of a running sandbox: one checkpoint of the source (which keeps running, briefly frozen), then `count`
+   * new sandboxes started from it with the source's memory, processes, files, env vars and metadata.
+   */
+  async fork(sandboxId: string, opts: { count?: number; timeout?: number }): Promise<ForkResult[]> {
+    const count = opts.count ?? 1;
+    await this.get(sandboxId);
+    const tmp = path.join(this.opts.snapshotDir, 'v1', 'forks', `${sandboxId}-${Date.now().toString(36)}-${randomId(6)}`);
+    const s = await this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      if (s.state !== 'running') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}; resume it to fork it`);
+      const driver = this.opts.driver;
+      if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot fork sandboxes`);
+      try {
+        await this.opts.prom.time('driver.snapshot', () => driver.checkpoint(sandboxId, tmp, { leaveRunning: true }));
+      } catch (err) {
+        throw driverFailure(err, `cannot fork sandbox '${sandboxId}'`);
+      }
+      return s;
+    });
+    const image: SnapshotRecord = {
+      snapshotId: `fork of ${sandboxId}`,
+      sandboxId,
+      templateId: s.templateId,
+      createdAt: Date.now(),
+      imageDir: tmp,
+      cpuCount: s.cpuCount,
+      memoryMB: s.memoryMB,
+      diskSizeMB: s.diskSizeMB,
+      envVars: s.envVars,
+      envdAccessToken: s.envdAccessToken,
+      allowInternetAccess: s.allowInternetAccess,
+    };
+    const out: ForkResult[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        try {
+          const r = await this.startFromImage(image, {
+            timeout: opts.timeout,
+            metadata: s.metadata,
+            secure: !!s.envdAccessToken,
+            autoPause: s.onTimeout === 'pause',
+            autoResume: { enabled: s.autoResume },
+          });
+          out.push({ sandbox: this.toSandbox(r) });
+        } catch (err) {
+          const e = driverFailure(err, `fork ${i + 1} of ${count}`);
+          out.push({ error: { code: e.status, message: e.message } });
+        }
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return out;
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */

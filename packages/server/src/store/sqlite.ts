@@ -3,7 +3,7 @@
  * `PRAGMA user_version`; JSON columns hold maps and lists.
  */
 import Database from 'better-sqlite3';
-import type { LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, Store, TemplateRecord } from './store.js';
+import type { LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateRecord } from './store.js';
 
 const SCHEMA_VERSION = 2;
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -49,6 +49,21 @@ CREATE TABLE IF NOT EXISTS templates (
   build_count INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (
+  snapshot_id TEXT PRIMARY KEY,
+  sandbox_id TEXT NOT NULL,
+  name TEXT,
+  template_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  image_dir TEXT NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  disk_size_mb INTEGER NOT NULL,
+  env_vars TEXT NOT NULL,
+  envd_access_token TEXT,
+  allow_internet_access INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshots_created ON snapshots(created_at, snapshot_id);
 CREATE TABLE IF NOT EXISTS sandbox_logs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   sandbox_id TEXT NOT NULL,
@@ -93,6 +108,21 @@ const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   allowInternetAccess: 'allow_internet_access',
   runtime: 'runtime',
   pausedImage: 'paused_image',
+};
+
+const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
+  snapshotId: 'snapshot_id',
+  sandboxId: 'sandbox_id',
+  name: 'name',
+  templateId: 'template_id',
+  createdAt: 'created_at',
+  imageDir: 'image_dir',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  envVars: 'env_vars',
+  envdAccessToken: 'envd_access_token',
+  allowInternetAccess: 'allow_internet_access',
 };
 
 const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
@@ -169,6 +199,32 @@ export class SqliteStore implements Store {
     this.db
       .prepare(`UPDATE sandboxes SET ${sets} WHERE sandbox_id = ?`)
       .run(...fields.map((f) => toColumnValue(f, (patch as Row)[f])), id);
+  }
+
+  async insertSnapshot(r: SnapshotRecord): Promise<void> {
+    this.insert('snapshots', SNAPSHOT_COLUMNS, r);
+  }
+
+  async findSnapshot(idOrName: string): Promise<SnapshotRecord | undefined> {
+    const row = this.db
+      .prepare('SELECT * FROM snapshots WHERE snapshot_id = ? OR name = ? ORDER BY snapshot_id = ? DESC, created_at DESC LIMIT 1')
+      .get(idOrName, idOrName, idOrName) as Row | undefined;
+    return row ? fromRow<SnapshotRecord>(row, SNAPSHOT_COLUMNS) : undefined;
+  }
+
+  async listSnapshots(f: { sandboxId?: string; name?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.sandboxId) (where.push('sandbox_id = ?'), args.push(f.sandboxId));
+    if (f.name) (where.push('name = ?'), args.push(f.name));
+    if (f.after) (where.push('(created_at < ? OR (created_at = ? AND snapshot_id < ?))'), args.push(f.after.createdAt, f.after.createdAt, f.after.snapshotId));
+    const sql = `SELECT * FROM snapshots ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, snapshot_id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, f.limit ?? 100) as Row[];
+    return rows.map((r) => fromRow<SnapshotRecord>(r, SNAPSHOT_COLUMNS));
+  }
+
+  async deleteSnapshot(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM snapshots WHERE snapshot_id = ?').run(id);
   }
 
   async getSandbox(id: string): Promise<SandboxRecord | undefined> {

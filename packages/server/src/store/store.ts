@@ -100,6 +100,25 @@ export interface MetricSample {
   diskTotal: number;
 }
 
+/** A saved state of a sandbox (memory, processes, files) that new sandboxes can start from. */
+export interface SnapshotRecord {
+  snapshotId: string;
+  /** The sandbox it was taken from (which may be gone). */
+  sandboxId: string;
+  name?: string;
+  templateId: string;
+  createdAt: number;
+  /** Complete checkpoint directory in the snapshot store. */
+  imageDir: string;
+  cpuCount: number;
+  memoryMB: number;
+  diskSizeMB: number;
+  envVars: Record<string, string>;
+  /** The agent's access token inside the saved state (needed to re-initialise it). */
+  envdAccessToken?: string;
+  allowInternetAccess: boolean;
+}
+
 export interface Store {
   insertSandbox(s: SandboxRecord): Promise<void>;
   updateSandbox(id: string, patch: Partial<SandboxRecord>): Promise<void>;
@@ -124,6 +143,13 @@ export interface Store {
   queryMetrics(sandboxId: string, startMs: number, endMs: number): Promise<MetricSample[]>;
   latestMetrics(sandboxIds: string[]): Promise<MetricSample[]>;
   pruneMetrics(before: number): Promise<void>;
+
+  insertSnapshot(s: SnapshotRecord): Promise<void>;
+  /** By snapshot ID or name. */
+  findSnapshot(idOrName: string): Promise<SnapshotRecord | undefined>;
+  /** Newest first; cursor: strictly before (createdAt, snapshotId). */
+  listSnapshots(filter: { sandboxId?: string; name?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]>;
+  deleteSnapshot(id: string): Promise<void>;
 
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
