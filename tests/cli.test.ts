@@ -84,6 +84,18 @@ describe('tensor-box CLI', async () => {
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.equal((await cli(['sandbox', 'exec', id, '--', 'cat /tmp/f'])).stdout, 'kept\n');
       assert.equal((await cli(['sandbox', 'resume', id, '--timeout-ms', 'soon'])).code, 2);
+
+      const snap = await cli(['sandbox', 'snapshot', id, '--name', 'cli-snap']);
+      assert.equal(snap.code, 0, snap.stderr);
+      const snapId = snap.stdout.trim();
+      assert.match(snapId, /^snap[a-z0-9]+$/);
+      assert.match((await cli(['snapshot', 'list', '--sandbox-id', id])).stdout, new RegExp(`${snapId}\\s+${id}\\s+cli-snap`));
+      const forked = await cli(['sandbox', 'fork', id, '--count', '1', '--json']);
+      assert.equal(forked.code, 0, forked.stderr);
+      const [copy] = JSON.parse(forked.stdout);
+      assert.equal((await cli(['sandbox', 'exec', copy.sandboxId, '--', 'cat /tmp/f'])).stdout, 'kept\n');
+      await cli(['sandbox', 'kill', copy.sandboxId]);
+      assert.equal((await cli(['sandbox', 'fork', id, '--count', 'many'])).code, 2);
     } finally {
       await cli(['sandbox', 'kill', id]);
     }

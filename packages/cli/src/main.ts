@@ -11,6 +11,7 @@ import * as sandboxConnect from './commands/sandbox-connect.js';
 import * as sandboxKill from './commands/sandbox-kill.js';
 import * as sandboxExec from './commands/sandbox-exec.js';
 import { pause as sandboxPause, resume as sandboxResume } from './commands/sandbox-pause.js';
+import { snapshot as sandboxSnapshot, fork as sandboxFork, list as snapshotList } from './commands/snapshot.js';
 
 interface Command {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
@@ -35,8 +36,16 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
       info: { ...sandboxConnect, run: (ctx, args, flags) => sandboxConnect.run(ctx, args, { ...flags, 'no-resume': true }), summary: 'show a sandbox\'s info (a paused one stays paused)' },
       pause: { ...sandboxPause, summary: 'pause sandboxes, keeping memory, processes and files' },
       resume: { ...sandboxResume, summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)' },
+      snapshot: { ...sandboxSnapshot, summary: 'snapshot a running sandbox (--name); prints the snapshot ID' },
+      fork: { ...sandboxFork, summary: 'live copies of a running sandbox (--count); prints their IDs' },
       kill: { ...sandboxKill, summary: 'kill one or more sandboxes' },
       exec: { ...sandboxExec, summary: 'run a command in a sandbox: exec <id> -- <cmd...>' },
+    },
+  },
+  snapshot: {
+    aliases: ['snapshots', 'snap'],
+    verbs: {
+      list: { ...snapshotList, aliases: ['ls'], summary: 'list snapshots (--sandbox-id, --name)' },
     },
   },
 };
