@@ -16,6 +16,8 @@ export interface TestServer extends RunningServer {
   /** SDK connection options for this server. */
   conn: { domain: string; apiKey: string };
   config: ServerConfig;
+  /** The server's log lines (for failure messages). */
+  logs: string[];
   close(opts?: { keepDataDir?: boolean }): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startTestServer(over: Partial<ServerConfig> = {}, dataDir?
     ...server,
     dataDir: dir,
     config,
+    logs,
     conn: { domain: server.url, apiKey: server.apiKey },
     async close(opts = {}) {
       if (!opts.keepDataDir) {

@@ -257,7 +257,13 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   async list(): Promise<SandboxRuntimeInfo[]> {
     const out: SandboxRuntimeInfo[] = [];
     for (const id of readdirSync(this.opts.stateDir)) {
-      const m = this.readMeta(id);
+      let m: SandboxMeta | undefined | null = this.readMeta(id);
+      try {
+        m = await this.recover(id, m);
+      } catch (err) {
+        this.opts.log?.(`container: recovery of ${id} failed: ${(err as Error).message}`);
+      }
+      if (m === null) continue; // handed back to its checkpoint
       if (m && this.alive(m)) {
         this.slots.set(m.slot, m.sandboxId);
         out.push(this.info(m));
@@ -267,6 +273,56 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       }
     }
     return out;
+  }
+
+  /**
+   * Finishes what a control-plane crash interrupted. Mid-pause (`pausing.json`): waits for a CRIU dump still running;
+   * if the sandbox is gone and the dump is complete, completes the checkpoint (→ null: nothing runs). Mid-resume
+   * (`restoring.json`): adopts the restored sandbox if it runs, else gives the writable layer back to the checkpoint
+   * (→ null). Returns the meta to continue with.
+   */
+  private async recover(id: string, m: SandboxMeta | undefined): Promise<SandboxMeta | undefined | null> {
+    const dir = this.dir(id);
+    const pausing = path.join(dir, 'pausing.json');
+    if (m && existsSync(pausing)) {
+      const { imageDir } = JSON.parse(readFileSync(pausing, 'utf8')) as { imageDir: string };
+      for (let i = 0; i < 600 && criuRunningFor(m.pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (this.alive(m)) {
+        await rm(imageDir, { recursive: true, force: true }); // the dump failed and CRIU resumed the sandbox
+        await rm(pausing, { force: true });
+        return m;
+      }
+      if (dumpComplete(path.join(imageDir, 'criu'))) {
+        this.opts.log?.(`container: completing the interrupted pause of ${id}`);
+        await this.finishPause(m, imageDir);
+        return null;
+      }
+      return m; // dead without a complete dump: nothing to save but what destroy clears
+    }
+    const restoring = path.join(dir, 'restoring.json');
+    if (!m && existsSync(restoring)) {
+      const r = JSON.parse(readFileSync(restoring, 'utf8')) as { imageDir: string; move: boolean; meta: SandboxMeta };
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(path.join(dir, 'restore.pid'), 'utf8').trim());
+      } catch {
+        /* criu never got that far */
+      }
+      const meta = { ...r.meta, pid };
+      if (pid > 1 && this.alive(meta)) {
+        this.opts.log?.(`container: adopting ${id}, restored while the control plane was down`);
+        writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+        await rm(restoring, { force: true });
+        return meta;
+      }
+      if (r.move && existsSync(path.join(dir, 'upper')) && !existsSync(path.join(r.imageDir, 'upper'))) {
+        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]).catch(() => {});
+        await moveDir(path.join(dir, 'upper'), path.join(r.imageDir, 'upper'));
+      }
+      await this.teardown(id, r.meta.hostIf);
+      return null;
+    }
+    return m;
   }
 
   private alive(m: SandboxMeta): boolean {
@@ -354,7 +410,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     const freezerDir = cg.freezerDir();
     const netnsInode = statSync(`/proc/${m.pid}/ns/net`).ino;
     const args = [
-      'dump', '-t', String(m.pid), '-D', images, '-o', 'dump.log', '-v2',
+      'dump', '-t', String(m.pid), '-D', images, '-o', 'dump.log', '-v3', // v3: the log says when the dump finished
       '--tcp-established', '--file-locks', '--manage-cgroups=ignore',
       '--external', `net[${netnsInode}]:extnet`,
       '--external', 'mnt[/run/tensor-box/envd]:envd',
@@ -363,6 +419,9 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       ...(opts.leaveRunning ? ['--leave-running'] : []),
     ];
     let frozen = false;
+    // A control-plane crash mid-pause must not lose the sandbox: list() finishes a complete dump from this marker.
+    const marker = path.join(dir, 'pausing.json');
+    if (!opts.leaveRunning) writeFileSync(marker, JSON.stringify({ imageDir }));
     try {
       if (opts.leaveRunning) {
         // Frozen across the dump and the layer copy, so memory and files are one consistent moment.
@@ -379,25 +438,22 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       }
     } catch (err) {
       if (frozen) await cg.thaw().catch(() => {});
+      await rm(marker, { force: true });
       await rm(imageDir, { recursive: true, force: true });
       throw err instanceof DriverError ? err : new DriverError('internal', `checkpoint of ${sandboxId} failed: ${(err as Error).message}`);
     }
     if (frozen) await cg.thaw();
-    if (!opts.leaveRunning) {
-      // The processes are gone (CRIU killed them after the dump): keep the writable layer, release the rest.
-      await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
-      await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
-      await this.destroy(sandboxId);
-    }
-    const manifest: CheckpointManifest = {
-      format: CHECKPOINT_FORMAT,
-      driver: 'container',
-      sandboxId,
-      createdAt: new Date().toISOString(),
-      layers: m.spec.layers,
-      memoryBytes: pagesBytes(images),
-    };
-    await writeFile(path.join(imageDir, 'checkpoint.json'), JSON.stringify(manifest, null, 2));
+    if (opts.leaveRunning) await writeManifest(imageDir, sandboxId, m.spec.layers);
+    else await this.finishPause(m, imageDir);
+  }
+
+  /** After a complete dump (the processes are gone): keep the writable layer with the images, release the rest. */
+  private async finishPause(m: SandboxMeta, imageDir: string): Promise<void> {
+    const dir = this.dir(m.sandboxId);
+    await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
+    if (existsSync(path.join(dir, 'upper'))) await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+    await writeManifest(imageDir, m.sandboxId, m.spec.layers);
+    await this.destroy(m.sandboxId);
   }
 
   /**
@@ -425,6 +481,9 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     try {
       for (const sub of ['work', 'rootfs']) mkdirSync(path.join(dir, sub), { recursive: true });
       writeFileSync(path.join(dir, 'netns'), '');
+      // A control-plane crash mid-resume must not lose the sandbox: list() adopts it or gives the layer back.
+      const pending: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid: 0, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec };
+      writeFileSync(path.join(dir, 'restoring.json'), JSON.stringify({ imageDir, move: !!opts.move, meta: pending }));
       if (opts.move) await moveDir(path.join(imageDir, 'upper'), path.join(dir, 'upper'));
       else await execFileP('cp', ['-a', '--reflink=auto', path.join(imageDir, 'upper'), path.join(dir, 'upper')]);
       cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB, pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096 });
@@ -456,6 +515,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       }
       const meta: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec };
       writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+      await rm(path.join(dir, 'restoring.json'), { force: true });
       await waitForAgent(`http://${sandbox}:${ENVD_PORT}/health`, 5000);
       return this.info(meta);
     } catch (err) {
@@ -488,6 +548,43 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       this.forwarding = true;
     }
   }
+}
+
+async function writeManifest(imageDir: string, sandboxId: string, layers: string[]): Promise<void> {
+  const manifest: CheckpointManifest = {
+    format: CHECKPOINT_FORMAT,
+    driver: 'container',
+    sandboxId,
+    createdAt: new Date().toISOString(),
+    layers,
+    memoryBytes: pagesBytes(path.join(imageDir, 'criu')),
+  };
+  // Written last and atomically: its presence means the checkpoint is complete.
+  await writeFile(path.join(imageDir, 'checkpoint.json.tmp'), JSON.stringify(manifest, null, 2));
+  await rename(path.join(imageDir, 'checkpoint.json.tmp'), path.join(imageDir, 'checkpoint.json'));
+}
+
+/** Whether CRIU finished dumping into `images` (its log says so). */
+function dumpComplete(images: string): boolean {
+  try {
+    return existsSync(path.join(images, 'inventory.img')) && /Dumping finished successfully/.test(readFileSync(path.join(images, 'dump.log'), 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a `criu dump -t <pid>` is still running on this host. */
+function criuRunningFor(pid: number): boolean {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (/criu$/.test(argv[0]) && argv[1] === 'dump' && argv[argv.indexOf('-t') + 1] === String(pid)) return true;
+    } catch {
+      /* exited */
+    }
+  }
+  return false;
 }
 
 /** Reads and checks `<imageDir>/checkpoint.json`. */

@@ -59,8 +59,9 @@ async function resolveApiKey(store: Store, fromEnv?: string): Promise<{ key: str
   return { key, generated: true };
 }
 
-export function defaultDriver(config: ServerConfig): Driver {
+export function defaultDriver(config: ServerConfig, log?: (msg: string) => void): Driver {
   return new ContainerDriver({
+    log,
     stateDir: path.join(config.dataDir, 'sandboxes'),
     launcherPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
@@ -73,7 +74,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   mkdirSync(config.dataDir, { recursive: true });
   const store = new SqliteStore(path.join(config.dataDir, 'tensor-box.db'));
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
-  const driver = opts.driver ?? defaultDriver(config);
+  const driver = opts.driver ?? defaultDriver(config, log);
   const templates = new TemplateService({ store, dataDir: config.dataDir, cacheDir: config.cacheDir });
   let domain = config.domain;
   const prom = new Metrics();

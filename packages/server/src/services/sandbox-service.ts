@@ -617,25 +617,65 @@ export class SandboxService {
     let adopted = 0;
     let lost = 0;
     let orphans = 0;
-    for (const s of await this.opts.store.listSandboxes({ states: ['running'] })) {
+    for (const s of await this.opts.store.listSandboxes({ states: ['running', 'paused'] })) {
       const info = live.get(s.sandboxId);
+      live.delete(s.sandboxId);
       if (info) {
+        // Running — also when a resume finished while the control plane was down.
         adopted++;
-        await this.opts.store.updateSandbox(s.sandboxId, { runtime: runtimeOf(info) });
+        await this.opts.store.updateSandbox(s.sandboxId, {
+          state: 'running',
+          runtime: runtimeOf(info),
+          pausedImage: undefined,
+          ...(s.state === 'paused' ? { endAt: Date.now() + s.timeoutMs } : {}),
+        });
+        if (s.state === 'paused' && s.pausedImage) await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
         this.event(s.sandboxId, 'info', 're-adopted after a control-plane restart');
-        live.delete(s.sandboxId);
-      } else {
-        lost++;
-        this.event(s.sandboxId, 'error', 'sandbox was not running any more after a control-plane restart; removed');
-        await this.opts.store.deleteSandbox(s.sandboxId);
+        continue;
       }
+      if (s.state === 'paused' && s.pausedImage && existsSync(path.join(s.pausedImage, 'checkpoint.json'))) continue;
+      // A pause that the restart interrupted may have completed meanwhile: keep the sandbox paused with that image.
+      const image = s.state === 'running' ? this.completeImage(s.sandboxId) : undefined;
+      if (image) {
+        await this.opts.store.updateSandbox(s.sandboxId, { state: 'paused', runtime: undefined, pausedImage: image, endAt: Date.now() + this.opts.pausedRetentionMs });
+        this.event(s.sandboxId, 'info', 'pause completed across a control-plane restart');
+        continue;
+      }
+      lost++;
+      this.event(s.sandboxId, 'error', `sandbox was not running (and had no saved state) after a control-plane restart; removed`);
+      await this.opts.store.deleteSandbox(s.sandboxId);
     }
     for (const id of live.keys()) {
       orphans++;
       this.log(`destroying orphaned runtime sandbox ${id}`);
       await this.opts.driver.destroy(id).catch(() => {});
     }
+    await this.removePartialImages();
     return { adopted, lost, orphans };
+  }
+
+  /** The newest complete checkpoint of a sandbox in the snapshot store. */
+  private completeImage(sandboxId: string): string | undefined {
+    const base = path.join(this.opts.snapshotDir, 'v1', 'sandboxes', sandboxId);
+    if (!existsSync(base)) return undefined;
+    const gens = readdirSync(base).sort().reverse();
+    for (const g of gens) if (existsSync(path.join(base, g, 'checkpoint.json'))) return path.join(base, g);
+    return undefined;
+  }
+
+  /** Pause images no record points at (incomplete dumps, leftovers of deleted sandboxes) are discarded. */
+  private async removePartialImages(): Promise<void> {
+    await rm(path.join(this.opts.snapshotDir, 'v1', 'forks'), { recursive: true, force: true }); // no fork runs at start
+    const base = path.join(this.opts.snapshotDir, 'v1', 'sandboxes');
+    if (!existsSync(base)) return;
+    for (const id of readdirSync(base)) {
+      const s = await this.opts.store.getSandbox(id);
+      for (const g of readdirSync(path.join(base, id))) {
+        const dir = path.join(base, id, g);
+        if (s?.pausedImage !== dir) await rm(dir, { recursive: true, force: true });
+      }
+      if (!s || !s.pausedImage) await rm(path.join(base, id), { recursive: true, force: true });
+    }
   }
 
   toSandbox(s: SandboxRecord): Sandbox {
