@@ -644,10 +644,43 @@ static int restore_main(struct opts *o) {
   return shim(o, pid);
 }
 
+/*
+ * `tb-launch reap -- cmd...`: runs cmd as a child subreaper and reaps every orphan below it until cmd and all of them
+ * are gone; exits with cmd's status. Benchmarks use it to run raw CRIU dump/restore cycles: the host's PID 1 here does
+ * not reap orphans, and a zombie would keep the PID a restore needs.
+ */
+static int reap_main(int argc, char **argv) {
+  int i = 2;
+  if (i < argc && !strcmp(argv[i], "--")) i++;
+  if (i >= argc) {
+    fprintf(stderr, "usage: tb-launch reap -- cmd [args...]\n");
+    return 2;
+  }
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    execvp(argv[i], argv + i);
+    _exit(127);
+  }
+  int code = 1;
+  for (;;) {
+    int st;
+    pid_t p = wait(&st);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      break; /* ECHILD: nobody left */
+    }
+    if (p == child) code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  return code;
+}
+
 int main(int argc, char **argv) {
   const char *base = strrchr(argv[0], '/');
   base = base ? base + 1 : argv[0];
   if (!strcmp(base, "tb-init")) return init_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "reap")) return reap_main(argc, argv);
   if (argc < 2) {
     fprintf(stderr, "usage: tb-launch create|restore|cleanup [options]\n");
     return 2;
