@@ -9,6 +9,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
@@ -637,12 +638,16 @@ async function moveDir(from: string, to: string): Promise<void> {
 async function waitForAgent(url: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (r.ok || r.status === 204) return;
-    } catch {
-      /* not yet */
-    }
+    // A fresh connection each time (no pooled socket from an earlier sandbox on this address).
+    const status = await new Promise<number>((resolve) => {
+      const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(0));
+    });
+    if (status >= 200 && status < 300) return;
     if (Date.now() > deadline) throw new DriverError('internal', `the restored agent does not answer at ${url}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -2,6 +2,7 @@
  * The few calls the control plane makes to a sandbox's agent itself (everything else reaches envd through the ingress).
  * `/init` hands over the sandbox's env vars, access token and default user after create and after every resume.
  */
+import http from 'node:http';
 
 export interface EnvdInit {
   envVars: Record<string, string>;
@@ -13,10 +14,29 @@ export interface EnvdInit {
   defaultWorkdir: string;
 }
 
+/**
+ * One HTTP request on a fresh connection. Not fetch: its pool keeps sockets per address, and sandbox addresses are
+ * reused — a socket to a sandbox that was killed or paused would be handed to the next one on that address.
+ */
+function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal }): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false, timeout: opts.timeoutMs, signal: opts.signal }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
 export async function envdInit(envdUrl: string, init: EnvdInit, signal?: AbortSignal): Promise<void> {
-  const res = await fetch(`${envdUrl}/init`, {
+  const token = init.currentToken ?? init.accessToken;
+  const res = await request(`${envdUrl}/init`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...((init.currentToken ?? init.accessToken) ? { 'X-Access-Token': (init.currentToken ?? init.accessToken)! } : {}) },
+    headers: { 'content-type': 'application/json', ...(token ? { 'X-Access-Token': token } : {}) },
     body: JSON.stringify({
       envVars: init.envVars,
       accessToken: init.accessToken,
@@ -24,15 +44,16 @@ export async function envdInit(envdUrl: string, init: EnvdInit, signal?: AbortSi
       defaultWorkdir: init.defaultWorkdir,
       timestamp: new Date().toISOString(),
     }),
-    signal: signal ?? AbortSignal.timeout(10_000),
+    timeoutMs: 10_000,
+    signal,
   });
-  if (!res.ok) throw new Error(`envd /init answered ${res.status}: ${await res.text()}`);
+  if (res.status >= 300) throw new Error(`envd /init answered ${res.status}: ${res.text}`);
 }
 
 export async function envdHealthy(envdUrl: string, timeoutMs = 2000): Promise<boolean> {
   try {
-    const res = await fetch(`${envdUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) });
-    return res.status === 204 || res.ok;
+    const res = await request(`${envdUrl}/health`, { timeoutMs });
+    return res.status === 204 || (res.status >= 200 && res.status < 300);
   } catch {
     return false;
   }
