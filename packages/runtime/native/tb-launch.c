@@ -58,7 +58,8 @@ struct opts {
   const char *hostname, *exit_file, *resolv_conf, *self;
   const char *images, *criu, *criu_work; /* restore: CRIU images (read only), binary, dir for its log and pidfile */
   const char *cgroups[MAX_CGROUPS];
-  int ncgroups, internet, no_new_privs;
+  int ncgroups, internet, no_new_privs, lazy_pages;
+  pid_t lazy_pid; /* restore --lazy-pages: the CRIU page server for the restored tree */
   int sync_fd[2];  /* parent -> child: "go" */
   int ready_fd[2]; /* agent -> parent: "ready\n" */
 };
@@ -382,6 +383,7 @@ static int parse(struct opts *o, int argc, char **argv) {
     }
     if (!strcmp(k, "--internet")) { o->internet = 1; continue; }
     if (!strcmp(k, "--no-new-privs")) { o->no_new_privs = 1; continue; }
+    if (!strcmp(k, "--lazy-pages")) { o->lazy_pages = 1; continue; }
     fprintf(stderr, "tb-launch: unknown option %s\n", k);
     return -1;
   }
@@ -407,8 +409,32 @@ static int shim(struct opts *o, pid_t pid) {
   }
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  int st = 0;
+  for (;;) {
+    int s2;
+    pid_t p = waitpid(-1, &s2, 0);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p == o->lazy_pid && o->lazy_pid > 0) {
+      /* Every page is in: the images may go now. */
+      char done[4200], line[32];
+      snprintf(done, sizeof done, "%s/lazy.done", o->criu_work);
+      snprintf(line, sizeof line, "%d\n", s2);
+      create_file(done, line, 0644);
+      o->lazy_pid = 0;
+      continue;
+    }
+    if (p == pid) {
+      st = s2;
+      break;
+    }
+  }
+  if (o->lazy_pid > 0) {
+    kill(o->lazy_pid, SIGKILL);
+    waitpid(o->lazy_pid, NULL, 0);
+  }
   if (o->exit_file) {
     char line[32];
     snprintf(line, sizeof line, "%d\n", st);
@@ -588,6 +614,33 @@ static int restore_main(struct opts *o) {
   char pidfile[4096], logname[] = "restore.log";
   snprintf(pidfile, sizeof pidfile, "%s/restore.pid", o->criu_work);
   unlink(pidfile);
+  if (!fail && o->lazy_pages) {
+    /* The page server: restore maps memory empty and this daemon fills it on first touch (userfaultfd), then copies
+       the rest in the background and exits. It reads the images, so they must stay until it is done (lazy.done). */
+    char sock[4200], done[4200];
+    snprintf(sock, sizeof sock, "%s/lazy-pages.socket", o->criu_work);
+    snprintf(done, sizeof done, "%s/lazy.done", o->criu_work);
+    unlink(sock);
+    unlink(done);
+    pid_t lp = fork();
+    if (lp < 0) fail = "fork lazy-pages";
+    if (lp == 0) {
+      int devnull = open("/dev/null", O_RDWR);
+      if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
+      char *const argv[] = {(char *)o->criu, "lazy-pages", "-D", (char *)o->images, "-W", (char *)o->criu_work,
+                            "-o", "lazy-pages.log", "-v2", NULL};
+      execv(o->criu, argv);
+      _exit(127);
+    }
+    if (lp > 0) {
+      o->lazy_pid = lp;
+      long long deadline = now_ms() + 5000;
+      while (access(sock, F_OK) != 0) {
+        if (now_ms() > deadline || waitpid(lp, NULL, WNOHANG) == lp) { fail = "criu lazy-pages did not start"; o->lazy_pid = 0; break; }
+        usleep(2000);
+      }
+    }
+  }
   if (!fail) {
     int nsfd = open(o->netns_file, O_RDONLY); /* inherited by criu: --inherit-fd */
     if (nsfd < 0) fail = "open netns";
@@ -607,11 +660,12 @@ static int restore_main(struct opts *o) {
       snprintf(tbinit, sizeof tbinit, "mnt[tbinit]:%s", self);
       int devnull = open("/dev/null", O_RDWR);
       if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
-      char *const argv[] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
+      char *argv[] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
                             "-o", logname, "-v2",
                             "--root", (char *)o->merged, "--restore-detached", "--restore-sibling", "--tcp-close",
                             "--file-locks", "--manage-cgroups=ignore", "--inherit-fd", inherit, "--external", envd,
-                            "--external", tbinit, "--pidfile", pidfile, NULL};
+                            "--external", tbinit, "--pidfile", pidfile, NULL, NULL};
+      if (o->lazy_pages) argv[sizeof argv / sizeof argv[0] - 2] = "--lazy-pages";
       execv(o->criu, argv);
       _exit(127);
     }
@@ -632,6 +686,7 @@ static int restore_main(struct opts *o) {
   if (fail) {
     int e = errno;
     if (pid > 1) { kill(pid, SIGKILL); waitpid(pid, &st, 0); }
+    if (o->lazy_pid > 0) { kill(o->lazy_pid, SIGKILL); waitpid(o->lazy_pid, NULL, 0); }
     char del_if[64];
     snprintf(del_if, sizeof del_if, "%s", o->host_if);
     char *const argv[] = {"ip", "link", "del", del_if, NULL};

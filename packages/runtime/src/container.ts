@@ -49,6 +49,11 @@ export interface ContainerDriverOptions {
    * failed_precondition; everything else works.
    */
   criuPath?: string;
+  /**
+   * Restore memory lazily (default true): processes resume at once and pages arrive on first touch (userfaultfd), the
+   * rest in the background; the checkpoint must stay until `imageInUse` says false.
+   */
+  lazyPages?: boolean;
   /** First two octets of the sandbox address space (default `10.13`; a /16 split into /30s). */
   subnetPrefix?: string;
   log?: (msg: string) => void;
@@ -504,6 +509,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
         '--images', path.join(imageDir, 'criu'),
         '--criu', criu,
         '--criu-work', dir,
+        ...(this.opts.lazyPages === false ? [] : ['--lazy-pages']),
         ...cg.dirs().flatMap((d) => ['--cgroup', d]),
         ...(spec.internetAccess ? ['--internet'] : []),
       ];
@@ -529,6 +535,10 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       this.slots.delete(slot);
       throw err instanceof DriverError ? err : new DriverError('internal', `restore of ${spec.sandboxId} failed: ${(err as Error).message}`);
     }
+  }
+
+  imageInUse(imageDir: string): boolean {
+    return criuProcessFor((argv) => argv[1] === 'lazy-pages' && argv[argv.indexOf('-D') + 1] === path.join(imageDir, 'criu'));
   }
 
   /**
@@ -576,11 +586,16 @@ function dumpComplete(images: string): boolean {
 
 /** Whether a `criu dump -t <pid>` is still running on this host. */
 function criuRunningFor(pid: number): boolean {
+  return criuProcessFor((argv) => argv[1] === 'dump' && argv[argv.indexOf('-t') + 1] === String(pid));
+}
+
+/** Whether a CRIU process whose argv matches runs on this host. */
+function criuProcessFor(match: (argv: string[]) => boolean): boolean {
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (/criu$/.test(argv[0]) && argv[1] === 'dump' && argv[argv.indexOf('-t') + 1] === String(pid)) return true;
+      if (/criu$/.test(argv[0]) && match(argv)) return true;
     } catch {
       /* exited */
     }

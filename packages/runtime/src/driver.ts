@@ -86,6 +86,11 @@ export interface Checkpointer {
    * `spec.layers` means the layers the checkpointed sandbox ran on.
    */
   restore(spec: SandboxSpec, imageDir: string, opts?: { move?: boolean }): Promise<SandboxRuntimeInfo>;
+  /**
+   * Whether a restored sandbox still reads from this checkpoint (memory pages are fetched lazily after restore returns).
+   * Delete a checkpoint only once this says false.
+   */
+  imageInUse(imageDir: string): boolean;
 }
 
 export const hasFreezer = (d: Driver): d is Driver & Freezer => typeof (d as Partial<Freezer>).freeze === 'function';

@@ -112,10 +112,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     routes: routes({ sandboxes, templates, apiKey }),
     ingress: {
-      async lookup(target) {
+      async lookup(target, opts = {}) {
         let s = await sandboxes.get(target.sandboxId);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
-        if (s.state === 'paused' && s.autoResume) s = await sandboxes.resume(s.sandboxId);
+        if (s.state === 'paused' && s.autoResume && opts.wake !== false) s = await sandboxes.resume(s.sandboxId);
         if (s.state !== 'running' || !s.runtime) {
           throw new ApiError('failed_precondition', `sandbox '${s.sandboxId}' is ${s.state}; connect to it to resume it`);
         }

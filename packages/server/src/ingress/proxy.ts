@@ -26,7 +26,7 @@ const HOP_BY_HOP = new Set([
 
 export interface IngressDeps {
   /** Finds the running sandbox for a target (resuming it when policy allows), or throws an ApiError. */
-  lookup(target: IngressTarget): Promise<SandboxRecord>;
+  lookup(target: IngressTarget, opts?: { wake?: boolean }): Promise<SandboxRecord>;
   /** Activity hook (inactivity timeout). */
   touch(s: SandboxRecord): void;
 }
@@ -66,8 +66,10 @@ function forwardHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
 
 export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
   checkPath(target, req.url ?? '/');
-  const s = await deps.lookup(target);
-  deps.touch(s);
+  // Liveness probes (isRunning) are not activity: they neither keep an idle sandbox from timing out nor wake a paused one.
+  const probe = target.port === ENVD_PORT && /^\/health(\?|$)/.test(req.url ?? '');
+  const s = await deps.lookup(target, { wake: !probe });
+  if (!probe) deps.touch(s);
   const address = s.runtime!.address;
   await new Promise<void>((resolve) => {
     const upstream = http.request(

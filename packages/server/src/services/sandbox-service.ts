@@ -374,7 +374,7 @@ export class SandboxService {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
       await this.opts.store.updateSandbox(sandboxId, patch);
-      await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
+      void this.removeImageWhenFree(path.dirname(s.pausedImage), s.pausedImage);
       this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
       void this.opts.metrics.sample(sandboxId);
       return { ...s, ...patch } as SandboxRecord;
@@ -519,7 +519,7 @@ export class SandboxService {
     const r = await this.opts.store.findSnapshot(idOrName);
     if (!r) throw notFound(`snapshot '${idOrName}' not found`);
     await this.opts.store.deleteSnapshot(r.snapshotId);
-    await rm(r.imageDir, { recursive: true, force: true });
+    await this.removeImageWhenFree(r.imageDir, r.imageDir);
   }
 
   /**
@@ -573,7 +573,7 @@ export class SandboxService {
         }
       }
     } finally {
-      await rm(tmp, { recursive: true, force: true });
+      void this.removeImageWhenFree(tmp, tmp);
     }
     return out;
   }
@@ -654,6 +654,18 @@ export class SandboxService {
     return { adopted, lost, orphans };
   }
 
+  /** Deletes a checkpoint once no restored sandbox reads pages from it any more (lazy restore). */
+  private async removeImageWhenFree(dir: string, imageDir: string): Promise<void> {
+    const driver = this.opts.driver;
+    for (let i = 0; i < 6000 && hasCheckpointer(driver) && driver.imageInUse(imageDir); i++) await new Promise((r) => setTimeout(r, 100));
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    // Drop the sandbox's directory in the store too once it holds no generation.
+    const parent = path.dirname(dir);
+    if (path.basename(path.dirname(parent)) === 'sandboxes' && existsSync(parent) && readdirSync(parent).length === 0) {
+      await rm(parent, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
   /** The newest complete checkpoint of a sandbox in the snapshot store. */
   private completeImage(sandboxId: string): string | undefined {
     const base = path.join(this.opts.snapshotDir, 'v1', 'sandboxes', sandboxId);
@@ -670,11 +682,15 @@ export class SandboxService {
     if (!existsSync(base)) return;
     for (const id of readdirSync(base)) {
       const s = await this.opts.store.getSandbox(id);
+      const driver = this.opts.driver;
       for (const g of readdirSync(path.join(base, id))) {
         const dir = path.join(base, id, g);
-        if (s?.pausedImage !== dir) await rm(dir, { recursive: true, force: true });
+        if (s?.pausedImage === dir) continue;
+        // A sandbox resumed just before the restart may still fetch pages from its old image.
+        if (hasCheckpointer(driver) && driver.imageInUse(dir)) void this.removeImageWhenFree(dir, dir);
+        else await rm(dir, { recursive: true, force: true });
       }
-      if (!s || !s.pausedImage) await rm(path.join(base, id), { recursive: true, force: true });
+      if (!s?.pausedImage && readdirSync(path.join(base, id)).length === 0) await rm(path.join(base, id), { recursive: true, force: true });
     }
   }
 
