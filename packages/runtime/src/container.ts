@@ -410,6 +410,10 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
     if (existsSync(imageDir)) throw new DriverError('failed_precondition', `checkpoint directory ${imageDir} already exists`);
     const dir = this.dir(sandboxId);
+    // Just resumed: CRIU cannot dump memory that is still arriving lazily; wait for the last page (seconds at most).
+    for (let i = 0; i < 1200 && criuProcessFor((a) => a[1] === 'lazy-pages' && a[a.indexOf('-W') + 1] === dir); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const images = path.join(imageDir, 'criu');
     mkdirSync(images, { recursive: true });
     const cg = this.cgroup(sandboxId);
@@ -437,7 +441,9 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       try {
         await execFileP(criu, args, { maxBuffer: 1 << 20 });
       } catch (err) {
-        throw new DriverError('internal', `checkpoint of ${sandboxId} failed: ${criuErrors(path.join(images, 'dump.log')) || (err as Error).message}`);
+        const e = err as { code?: number; signal?: string; message: string };
+        const how = e.signal ? `criu killed by ${e.signal}` : `criu exited ${e.code ?? '?'}`;
+        throw new DriverError('internal', `checkpoint of ${sandboxId} failed (${how}): ${criuErrors(path.join(images, 'dump.log')) || e.message}`);
       }
       if (opts.leaveRunning) {
         await execFileP('cp', ['-a', '--reflink=auto', path.join(dir, 'upper'), path.join(imageDir, 'upper')]);
@@ -622,8 +628,8 @@ function criuErrors(log: string): string {
   try {
     return readFileSync(log, 'utf8')
       .split('\n')
-      .filter((l) => /Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l))
-      .slice(-3)
+      .filter((l, i, all) => (/Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l)) || (i >= all.length - 4 && l.trim() !== ''))
+      .slice(-4)
       .map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim())
       .join('; ');
   } catch {

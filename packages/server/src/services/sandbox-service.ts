@@ -374,7 +374,7 @@ export class SandboxService {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
       await this.opts.store.updateSandbox(sandboxId, patch);
-      void this.removeImageWhenFree(path.dirname(s.pausedImage), s.pausedImage);
+      void this.removeImageWhenFree(s.pausedImage, s.pausedImage);
       this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
       void this.opts.metrics.sample(sandboxId);
       return { ...s, ...patch } as SandboxRecord;
@@ -658,12 +658,8 @@ export class SandboxService {
   private async removeImageWhenFree(dir: string, imageDir: string): Promise<void> {
     const driver = this.opts.driver;
     for (let i = 0; i < 6000 && hasCheckpointer(driver) && driver.imageInUse(imageDir); i++) await new Promise((r) => setTimeout(r, 100));
+    // Only this generation: the sandbox's directory may be getting its next one right now (kill and start clean up).
     await rm(dir, { recursive: true, force: true }).catch(() => {});
-    // Drop the sandbox's directory in the store too once it holds no generation.
-    const parent = path.dirname(dir);
-    if (path.basename(path.dirname(parent)) === 'sandboxes' && existsSync(parent) && readdirSync(parent).length === 0) {
-      await rm(parent, { recursive: true, force: true }).catch(() => {});
-    }
   }
 
   /** The newest complete checkpoint of a sandbox in the snapshot store. */
