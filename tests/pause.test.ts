@@ -20,6 +20,19 @@ after(async () => {
 
 /** A counter that lives only in a shell variable, printed to a file so we can read it. */
 const COUNTER = `i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done`;
+/** Holds 32 MB of random bytes in memory; re-hashes them whenever /tmp/rehash appears. */
+const HASHER = `import hashlib, os, time
+b = os.urandom(32 * 1024 * 1024)
+open('/tmp/h0.new', 'w').write(hashlib.sha256(b).hexdigest())
+os.rename('/tmp/h0.new', '/tmp/h0')
+while True:
+    if os.path.exists('/tmp/rehash'):
+        os.remove('/tmp/rehash')
+        open('/tmp/h.new', 'w').write(hashlib.sha256(b).hexdigest())
+        os.rename('/tmp/h.new', '/tmp/h')
+    time.sleep(0.05)
+`;
+
 /** The counter's value (the loop renames a complete file into place; an empty read would only mean "read again"). */
 async function count(sbx: Sandbox): Promise<number> {
   for (;;) {
@@ -43,6 +56,11 @@ describe('pause and resume', () => {
     try {
       const bg = await sbx.commands.run(COUNTER, { background: true });
       bg.disconnect();
+      // 32 MB of random bytes held in a process's memory, hashed now and re-hashed on demand (touch /tmp/rehash).
+      await sbx.files.write('/tmp/mem.py', HASHER);
+      (await sbx.commands.run('python3 /tmp/mem.py', { background: true })).disconnect();
+      await waitFor('memory hash', () => sbx.files.exists('/tmp/h0'));
+      const h0 = await sbx.files.read('/tmp/h0');
       const sum = (await sbx.commands.run('head -c 10485760 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')).stdout.split(' ')[0];
       await waitFor('counter', async () => (await count(sbx).catch(() => 0)) > 2);
       let last = 0;
@@ -59,6 +77,9 @@ describe('pause and resume', () => {
         last = after;
       }
       assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid), 'the same process is still there');
+      await sbx.commands.run('rm -f /tmp/h && touch /tmp/rehash');
+      await waitFor('re-hash', () => sbx.files.exists('/tmp/h'));
+      assert.equal(await sbx.files.read('/tmp/h'), h0, 'memory contents identical after 20 cycles');
     } finally {
       await sbx.kill();
     }
