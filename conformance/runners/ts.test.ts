@@ -109,6 +109,10 @@ class Run {
         return s().keepAlive(a.timeoutMs);
       case 'sandbox.list':
         return tb.Sandbox.list({ ...c, query: { state: a.state, metadata: a.metadata } });
+      case 'sandbox.pause':
+        return s().pause();
+      case 'sandbox.resume':
+        return s().resume(a.timeoutMs);
       case 'sandbox.getHost':
         return s().getHost(a.port);
       case 'commands.run': {
