@@ -90,6 +90,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   private readonly cgroupParent: string;
   private readonly prefix: string;
   private firewallReady = false;
+  /** Teardowns still running after a pause returned (the unmount syncs the disk); restore and destroy wait for them. */
+  private readonly pendingTeardown = new Map<string, Promise<void>>();
   private forwarding = false;
 
   constructor(private readonly opts: ContainerDriverOptions) {
@@ -336,6 +338,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   }
 
   async destroy(sandboxId: string): Promise<void> {
+    const pending = this.pendingTeardown.get(sandboxId);
+    if (pending) await pending.catch(() => {});
     const m = this.readMeta(sandboxId);
     await this.teardown(sandboxId, m?.hostIf);
     if (m) this.slots.delete(m.slot);
@@ -462,10 +466,24 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   /** After a complete dump (the processes are gone): keep the writable layer with the images, release the rest. */
   private async finishPause(m: SandboxMeta, imageDir: string): Promise<void> {
     const dir = this.dir(m.sandboxId);
-    await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
-    if (existsSync(path.join(dir, 'upper'))) await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+    // Nothing uses the overlay any more, so its upper dir can be renamed away while it is still mounted (same
+    // filesystem); unmounting syncs the whole underlying filesystem — the fresh images included — which can take
+    // longer than the dump, so it happens after the checkpoint is complete, in the background.
+    if (existsSync(path.join(dir, 'upper'))) {
+      try {
+        await rename(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
+        await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+      }
+    }
     await writeManifest(imageDir, m.sandboxId, m.spec.layers);
-    await this.destroy(m.sandboxId);
+    const teardown = this.destroy(m.sandboxId).finally(() => {
+      if (this.pendingTeardown.get(m.sandboxId) === teardown) this.pendingTeardown.delete(m.sandboxId);
+    });
+    this.pendingTeardown.set(m.sandboxId, teardown);
+    teardown.catch((err) => this.opts.log?.(`container: teardown of paused ${m.sandboxId} failed: ${(err as Error).message}`));
   }
 
   /**
@@ -475,6 +493,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
    */
   async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
     const criu = this.criu();
+    await this.pendingTeardown.get(spec.sandboxId)?.catch(() => {});
     const manifest = readManifest(imageDir);
     if (spec.layers.length === 0) spec = { ...spec, layers: manifest.layers };
     const dir = this.dir(spec.sandboxId);

@@ -79,7 +79,11 @@ export interface Freezer {
 
 /** Optional: save a sandbox's processes and writable layer to a directory and bring them back later, maybe elsewhere. */
 export interface Checkpointer {
-  /** Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`). */
+  /**
+   * Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`):
+   * its processes are gone when this returns, its remaining host objects (mounts, netns, cgroups) shortly after —
+   * `restore` and `destroy` of that id wait for that.
+   */
   checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean }): Promise<void>;
   /**
    * Starts a sandbox from a checkpoint; `move` consumes the checkpoint (resume), otherwise it stays reusable. Empty
