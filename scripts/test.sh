@@ -33,6 +33,7 @@ if [ -f sdks/go/go.mod ]; then
   p=$(grep -c '^--- PASS' "$log/gosdk.txt" || true); f=$(grep -c '^--- FAIL\|^FAIL' "$log/gosdk.txt" || true)
   s=$(grep -c '^--- SKIP' "$log/gosdk.txt" || true)
   if [ "$p$f" = "00" ]; then f=1; tail -20 "$log/gosdk.txt"; fi
+  [ "$f" != "0" ] && grep -B15 -- '^--- FAIL' "$log/gosdk.txt" | grep -v '^=== ' | head -60
   passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
 fi
 

@@ -66,4 +66,32 @@ describe('stock e2b SDK', () => {
     assert.equal(await sbx.isRunning(), false);
     await assert.rejects(Sandbox.connect(sbx.sandboxId), NotFoundError);
   });
+
+  it('pause, connect (resumes), snapshot, create from the snapshot, delete it', async () => {
+    const sbx = await Sandbox.create({ timeoutMs: 120_000 });
+    try {
+      await sbx.files.write('/home/user/kept.txt', 'kept');
+      const bg = await sbx.commands.run('sleep 600', { background: true });
+      assert.equal(await Sandbox.pause(sbx.sandboxId), true);
+      assert.equal(await Sandbox.pause(sbx.sandboxId), false, 'already paused');
+      assert.equal(await sbx.isRunning(), false);
+      const paused = await Sandbox.list({ query: { state: ['paused'] } }).nextItems();
+      assert.ok(paused.some((x) => x.sandboxId === sbx.sandboxId));
+      const again = await Sandbox.connect(sbx.sandboxId);
+      assert.equal(await again.isRunning(), true);
+      assert.equal(await again.files.read('/home/user/kept.txt'), 'kept');
+      assert.ok((await again.commands.list()).some((p) => p.pid === bg.pid), 'background process survived');
+
+      const snap = await Sandbox.createSnapshot(sbx.sandboxId, { name: 'e2b-snap' });
+      assert.ok(snap.snapshotId);
+      assert.deepEqual(snap.names, ['e2b-snap']);
+      const copy = await Sandbox.create(snap.snapshotId, { timeoutMs: 60_000 });
+      assert.equal(await copy.files.read('/home/user/kept.txt'), 'kept');
+      await copy.kill();
+      assert.equal(await Sandbox.deleteSnapshot(snap.snapshotId), true);
+      assert.equal(await Sandbox.deleteSnapshot(snap.snapshotId), false);
+    } finally {
+      await sbx.kill();
+    }
+  });
 });

@@ -121,6 +121,10 @@ func (f *fakeEnvd) Start(ctx context.Context, req *connect.Request[process.Start
 		msg := err.Error()
 		end.Error = &msg
 	}
+	// Like envd: an ended process leaves the table before its end event goes out (a kill right after wait finds nothing).
+	f.mu.Lock()
+	delete(f.procs, pid)
+	f.mu.Unlock()
 	return send(&process.ProcessEvent{Event: &process.ProcessEvent_End{End: end}})
 }
 

@@ -148,5 +148,22 @@ export function routes(s: Services): Route[] {
       },
     },
     { method: 'GET', path: '/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
+    {
+      method: 'DELETE',
+      path: '/templates/{templateID}',
+      handler: async (c) => {
+        const id = c.params.templateID;
+        const isSnapshot = await s.sandboxes.deleteSnapshot(id).then(
+          () => true,
+          (err) => {
+            if (err instanceof ApiError && err.kind === 'not_found') return false;
+            throw err;
+          },
+        );
+        if (isSnapshot) return { status: 204 };
+        await s.templates.resolve(id); // 404 when there is no such template either
+        throw new ApiError('failed_precondition', `template '${id}' is a built template; deleting built templates is not supported yet`);
+      },
+    },
   ];
 }

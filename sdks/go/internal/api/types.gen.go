@@ -224,6 +224,20 @@ type SandboxDetail struct {
 	TemplateID      string            `json:"templateID"`
 }
 
+// SandboxForkRequest defines model for SandboxForkRequest.
+type SandboxForkRequest struct {
+	Count *int32 `json:"count,omitempty"`
+
+	// Timeout Timeout of each copy
+	Timeout *int32 `json:"timeout,omitempty"`
+}
+
+// SandboxForkResult defines model for SandboxForkResult.
+type SandboxForkResult struct {
+	Error   *Error   `json:"error,omitempty"`
+	Sandbox *Sandbox `json:"sandbox,omitempty"`
+}
+
 // SandboxLifecycle defines model for SandboxLifecycle.
 type SandboxLifecycle struct {
 	AutoResume bool             `json:"autoResume"`
@@ -269,6 +283,12 @@ type SandboxRefreshRequest struct {
 	Duration *int `json:"duration,omitempty"`
 }
 
+// SandboxSnapshotRequest defines model for SandboxSnapshotRequest.
+type SandboxSnapshotRequest struct {
+	// Name Optional name; usable as a templateID (the newest snapshot of that name).
+	Name *string `json:"name,omitempty"`
+}
+
 // SandboxState defines model for SandboxState.
 type SandboxState string
 
@@ -276,6 +296,22 @@ type SandboxState string
 type SandboxTimeoutRequest struct {
 	// Timeout New timeout in seconds from now.
 	Timeout int32 `json:"timeout"`
+}
+
+// SnapshotInfo defines model for SnapshotInfo.
+type SnapshotInfo struct {
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+	Name      *string    `json:"name,omitempty"`
+	Names     []string   `json:"names"`
+
+	// SandboxID The sandbox the snapshot was taken from.
+	SandboxID *string `json:"sandboxID,omitempty"`
+
+	// SnapshotID Usable as templateID to start sandboxes with this saved state.
+	SnapshotID string `json:"snapshotID"`
+
+	// TemplateID The template the source sandbox was made from.
+	TemplateID *string `json:"templateID,omitempty"`
 }
 
 // Template defines model for Template.
@@ -344,6 +380,21 @@ type GetSandboxesSandboxIDMetricsParams struct {
 	End *int64 `form:"end,omitempty" json:"end,omitempty"`
 }
 
+// GetSnapshotsParams defines parameters for GetSnapshots.
+type GetSnapshotsParams struct {
+	// SandboxID Only snapshots of this sandbox
+	SandboxID *string `form:"sandboxID,omitempty" json:"sandboxID,omitempty"`
+
+	// Name Only snapshots with this name
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// NextToken Cursor to start the list from (the `X-Next-Token` header of the previous page).
+	NextToken *PaginationNextToken `form:"nextToken,omitempty" json:"nextToken,omitempty"`
+
+	// Limit Maximum number of items to return per page.
+	Limit *PaginationLimit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // GetV2SandboxesParams defines parameters for GetV2Sandboxes.
 type GetV2SandboxesParams struct {
 	// Metadata Metadata filter, URL-encoded `key=value&key2=value2`.
@@ -382,11 +433,17 @@ type PostSandboxesJSONRequestBody = NewSandbox
 // PostSandboxesSandboxIDConnectJSONRequestBody defines body for PostSandboxesSandboxIDConnect for application/json ContentType.
 type PostSandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
 
+// PostSandboxesSandboxIDForkJSONRequestBody defines body for PostSandboxesSandboxIDFork for application/json ContentType.
+type PostSandboxesSandboxIDForkJSONRequestBody = SandboxForkRequest
+
 // PostSandboxesSandboxIDRefreshesJSONRequestBody defines body for PostSandboxesSandboxIDRefreshes for application/json ContentType.
 type PostSandboxesSandboxIDRefreshesJSONRequestBody = SandboxRefreshRequest
 
 // PostSandboxesSandboxIDResumeJSONRequestBody defines body for PostSandboxesSandboxIDResume for application/json ContentType.
 type PostSandboxesSandboxIDResumeJSONRequestBody = ResumedSandbox
+
+// PostSandboxesSandboxIDSnapshotsJSONRequestBody defines body for PostSandboxesSandboxIDSnapshots for application/json ContentType.
+type PostSandboxesSandboxIDSnapshotsJSONRequestBody = SandboxSnapshotRequest
 
 // PostSandboxesSandboxIDTimeoutJSONRequestBody defines body for PostSandboxesSandboxIDTimeout for application/json ContentType.
 type PostSandboxesSandboxIDTimeoutJSONRequestBody = SandboxTimeoutRequest
