@@ -96,8 +96,8 @@ describe('pause and resume', () => {
       assert.ok(paused.some((x) => x.sandboxId === sbx.sandboxId), 'listed as paused');
       // Without autoResume a request through the ingress does not wake it.
       const r = await api(s, 'GET', '/health', undefined, { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' });
-      assert.equal(r.status, 409);
-      assert.match(r.body.message, /paused/);
+      assert.equal(r.status, 502, 'E2B: a sandbox that is not running answers 502 at the edge');
+      assert.match(r.body.message, /paused; connect to it/);
       const again = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 60_000 });
       assert.equal((await again.getInfo()).state, 'running');
       assert.equal(await again.files.read('/home/user/note.txt'), 'kept');

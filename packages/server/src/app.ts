@@ -55,12 +55,13 @@ function sendError(res: ServerResponse, err: unknown) {
 }
 
 /**
- * Errors on a sandbox host (ingress): like E2B's edge, a sandbox that does not exist answers 502 (the stock SDKs read
- * 502 on the agent's /health as "not running"); `error_code: not_found` keeps the kind for our SDKs.
+ * Errors on a sandbox host (ingress): like E2B's edge, a sandbox that does not exist or is paused answers 502 (the
+ * stock SDKs read 502 on the agent's /health as "not running"); `error_code` (not_found, failed_precondition) keeps the
+ * kind for our SDKs, and the message says what to do.
  */
 function sendIngressError(res: ServerResponse, err: unknown, sandboxId: string) {
   const { status, body } = toHttpError(err);
-  if (status === 404 && body.error_code === 'not_found') return sendJson(res, 502, { ...body, code: 502, sandboxId });
+  if (body.error_code === 'not_found' || body.error_code === 'failed_precondition') return sendJson(res, 502, { ...body, code: 502, sandboxId });
   sendJson(res, status, body);
 }
 
