@@ -40,10 +40,13 @@ for r in $(seq ${RUNS}); do
   t0=$(date +%s%N)
   ${CRIU} dump -t $pid -D img$r -o dump.log
   t1=$(date +%s%N)
+  d=$((t1-t0))
+  sync
+  t1=$(date +%s%N)
   ${CRIU} restore -D img$r -o restore.log -d --pidfile $PWD/img$r/pid
   t2=$(date +%s%N)
   pid=$(cat img$r/pid)
-  echo "$((t1-t0)) $((t2-t1))"
+  echo "$d $((t2-t1))"
   rm -rf img$r
 done
 kill -9 $pid
@@ -64,6 +67,14 @@ kill -9 $pid
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: 'ignore' });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+  });
 }
 
 /** Whether CRIU's lazy-pages daemon of this sandbox still runs (pages still arriving after a resume). */
@@ -99,6 +110,7 @@ async function main() {
         const settled: number[] = [];
         for (let r = 0; r < RUNS; r++) {
           pauses.push(await time(() => sbx.pause()));
+          await run('sync', []); // resume is timed on a settled host: the pause's images written out
           const t0 = performance.now();
           await sbx.resume();
           resumes.push(performance.now() - t0);
@@ -146,7 +158,8 @@ async function main() {
     'store, overlay upper dir moved, host resources released; restore into a fresh netns). Baseline: raw CRIU on a host',
     'process holding the same touched memory, same run. Resume is lazy: the processes run as soon as CRIU has rebuilt them',
     'and memory pages arrive on first touch (userfaultfd) or in the background; the "every page in" row is when the last',
-    'one arrived. Pauses are timed on a settled sandbox (all pages in).',
+    'one arrived. Pauses are timed on a settled sandbox (all pages in); resumes, ours and raw, after `sync` (the pause\'s',
+    'images written out — a paused sandbox normally sits a while before it is resumed).',
     '',
     markdownTable(rows),
     '',

@@ -7,7 +7,7 @@
  * On disk, per sandbox: `<stateDir>/<id>/{meta.json, upper/, work/, rootfs/ (overlay mount), netns (pinned netns), exit}`.
  */
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
+import { close, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -90,8 +90,6 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   private readonly cgroupParent: string;
   private readonly prefix: string;
   private firewallReady = false;
-  /** Teardowns still running after a pause returned (the unmount syncs the disk); restore and destroy wait for them. */
-  private readonly pendingTeardown = new Map<string, Promise<void>>();
   private forwarding = false;
 
   constructor(private readonly opts: ContainerDriverOptions) {
@@ -338,8 +336,6 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   }
 
   async destroy(sandboxId: string): Promise<void> {
-    const pending = this.pendingTeardown.get(sandboxId);
-    if (pending) await pending.catch(() => {});
     const m = this.readMeta(sandboxId);
     await this.teardown(sandboxId, m?.hostIf);
     if (m) this.slots.delete(m.slot);
@@ -466,24 +462,31 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   /** After a complete dump (the processes are gone): keep the writable layer with the images, release the rest. */
   private async finishPause(m: SandboxMeta, imageDir: string): Promise<void> {
     const dir = this.dir(m.sandboxId);
-    // Nothing uses the overlay any more, so its upper dir can be renamed away while it is still mounted (same
-    // filesystem); unmounting syncs the whole underlying filesystem — the fresh images included — which can take
-    // longer than the dump, so it happens after the checkpoint is complete, in the background.
-    if (existsSync(path.join(dir, 'upper'))) {
-      try {
-        await rename(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
-        await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
-      }
+    // Unmounting the overlay syncs the whole underlying filesystem — the fresh images included — which can take longer
+    // than the dump. So: keep a descriptor on the (now unused) overlay, rename its upper dir into the image (same
+    // filesystem), detach the mount (instant while the descriptor holds it), tear the rest down, and let the last
+    // close — and with it the sync — happen on a worker thread after the pause has returned.
+    let hold: number | undefined;
+    try {
+      hold = openSync(path.join(dir, 'rootfs'), 'r');
+    } catch {
+      /* not mounted (recovery after a crash): nothing to hold */
     }
-    await writeManifest(imageDir, m.sandboxId, m.spec.layers);
-    const teardown = this.destroy(m.sandboxId).finally(() => {
-      if (this.pendingTeardown.get(m.sandboxId) === teardown) this.pendingTeardown.delete(m.sandboxId);
-    });
-    this.pendingTeardown.set(m.sandboxId, teardown);
-    teardown.catch((err) => this.opts.log?.(`container: teardown of paused ${m.sandboxId} failed: ${(err as Error).message}`));
+    try {
+      if (existsSync(path.join(dir, 'upper'))) {
+        try {
+          await rename(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
+          await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+        }
+      }
+      await writeManifest(imageDir, m.sandboxId, m.spec.layers);
+      await this.destroy(m.sandboxId);
+    } finally {
+      if (hold !== undefined) close(hold, () => {});
+    }
   }
 
   /**
@@ -493,7 +496,6 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
    */
   async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
     const criu = this.criu();
-    await this.pendingTeardown.get(spec.sandboxId)?.catch(() => {});
     const manifest = readManifest(imageDir);
     if (spec.layers.length === 0) spec = { ...spec, layers: manifest.layers };
     const dir = this.dir(spec.sandboxId);

@@ -81,8 +81,7 @@ export interface Freezer {
 export interface Checkpointer {
   /**
    * Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`):
-   * its processes are gone when this returns, its remaining host objects (mounts, netns, cgroups) shortly after —
-   * `restore` and `destroy` of that id wait for that.
+   * no process, mount, netns or cgroup of it is left.
    */
   checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean }): Promise<void>;
   /**
