@@ -136,6 +136,16 @@ describe('pause and resume', () => {
 
   it('answers bad requests clearly and cleans up the images of killed paused sandboxes', async () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
+    // A process CRIU cannot checkpoint (a multipath-TCP socket): the pause fails, says why, and the sandbox runs on.
+    const mptcp = await sbx.commands.run(
+      `python3 -c "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.bind(('0.0.0.0', 9999)); s.listen(); open('/tmp/mptcp', 'w').close(); time.sleep(600)"`,
+      { background: true },
+    );
+    await waitFor('mptcp listener', () => sbx.files.exists('/tmp/mptcp'));
+    await assert.rejects(sbx.pause(), (e: Error) => /cannot pause/.test(e.message) && /proto 262/.test(e.message));
+    assert.equal((await sbx.getInfo()).state, 'running');
+    assert.equal((await sbx.commands.run('echo still here')).stdout, 'still here\n');
+    await mptcp.kill();
     await sbx.pause();
     await assert.rejects(sbx.pause(), ConflictError, 'pausing a paused sandbox');
     const images = path.join(s.dataDir, 'snapshots', 'v1', 'sandboxes', sbx.sandboxId);

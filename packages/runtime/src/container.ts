@@ -647,12 +647,11 @@ export function readManifest(imageDir: string): CheckpointManifest {
 /** The error lines of a CRIU log, for messages (empty when there is no log). */
 function criuErrors(log: string): string {
   try {
-    return readFileSync(log, 'utf8')
-      .split('\n')
-      .filter((l, i, all) => (/Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l)) || (i >= all.length - 4 && l.trim() !== ''))
-      .slice(-4)
-      .map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim())
-      .join('; ');
+    const lines = readFileSync(log, 'utf8').split('\n').map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim());
+    // The first errors name the cause (e.g. an unsupported socket); the last ones only say that the dump failed.
+    const errors = lines.filter((l) => /^Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l));
+    const picked = errors.length ? errors.slice(0, 3) : lines.filter((l) => l !== '').slice(-3);
+    return picked.join('; ');
   } catch {
     return '';
   }
