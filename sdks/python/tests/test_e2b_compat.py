@@ -38,3 +38,20 @@ def test_stock_e2b_sdk(e2b_env):
     finally:
         sbx.kill()
     assert sbx.is_running() is False
+
+
+def test_stock_e2b_sdk_pause_connect(e2b_env):
+    from e2b import Sandbox
+
+    sbx = Sandbox.create(timeout=120)
+    try:
+        sbx.files.write("/home/user/kept.txt", "kept")
+        bg = sbx.commands.run("sleep 600", background=True)
+        assert Sandbox.pause(sbx.sandbox_id) is True
+        assert sbx.is_running() is False
+        again = Sandbox.connect(sbx.sandbox_id)
+        assert again.is_running() is True
+        assert again.files.read("/home/user/kept.txt") == "kept"
+        assert any(p.pid == bg.pid for p in again.commands.list()), "background process survived the pause"
+    finally:
+        Sandbox.kill(sbx.sandbox_id)
