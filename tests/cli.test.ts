@@ -101,6 +101,37 @@ describe('tensor-box CLI', async () => {
     }
   });
 
+  it('logs and metrics, once and --follow until the sandbox is gone', async () => {
+    const created = await cli(['sbx', 'create', '--timeout-ms', '60000', '--json']);
+    const id = JSON.parse(created.stdout).sandboxId;
+    const follow = spawn(process.execPath, [BIN, 'sandbox', 'logs', id, '--follow'], {
+      env: { ...process.env, TENSOR_BOX_DOMAIN: s.url, TENSOR_BOX_API_KEY: s.apiKey },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let followed = '';
+    follow.stdout.setEncoding('utf8').on('data', (d) => (followed += d));
+    const followEnd = new Promise<number | null>((resolve) => follow.on('close', resolve));
+    try {
+      const logs = await cli(['sandbox', 'logs', id]);
+      assert.equal(logs.code, 0, logs.stderr);
+      assert.match(logs.stdout, /info\s+sandbox created from template/);
+      const metrics = await cli(['sandbox', 'metrics', id]);
+      assert.equal(metrics.code, 0, metrics.stderr);
+      assert.match(metrics.stdout, /^TIMESTAMP.*CPU%.*MEMORY.*DISK\n\S+Z\s+[\d.]+\s+2\s+\d+ MiB \/ 2048 MiB/);
+      const json = await cli(['sandbox', 'metrics', id, '--json']);
+      assert.ok(JSON.parse(json.stdout.split('\n')[0]).memTotal > 0);
+      assert.equal((await cli(['sandbox', 'logs', id, '--level', 'loud'])).code, 2);
+      await cli(['sandbox', 'pause', id]);
+      for (let i = 0; i < 50 && !/sandbox paused/.test(followed); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(followed, /sandbox created[\s\S]*sandbox paused/, '--follow prints new entries as they come');
+    } finally {
+      await cli(['sandbox', 'kill', id]);
+    }
+    const code = await Promise.race([followEnd, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
+    follow.kill();
+    assert.equal(code, 0, '--follow ends by itself when the sandbox is gone');
+  });
+
   it('maps errors to exit codes and messages without stack traces', async () => {
     const nf = await cli(['sandbox', 'connect', 'nosuchsandbox0000000']);
     assert.equal(nf.code, 3);

@@ -12,6 +12,7 @@ import * as sandboxKill from './commands/sandbox-kill.js';
 import * as sandboxExec from './commands/sandbox-exec.js';
 import { pause as sandboxPause, resume as sandboxResume } from './commands/sandbox-pause.js';
 import { snapshot as sandboxSnapshot, fork as sandboxFork, list as snapshotList } from './commands/snapshot.js';
+import { logs as sandboxLogs, metrics as sandboxMetrics } from './commands/observe.js';
 
 interface Command {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
@@ -38,6 +39,8 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
       resume: { ...sandboxResume, summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)' },
       snapshot: { ...sandboxSnapshot, summary: 'snapshot a running sandbox (--name); prints the snapshot ID' },
       fork: { ...sandboxFork, summary: 'live copies of a running sandbox (--count); prints their IDs' },
+      logs: { ...sandboxLogs, summary: 'lifecycle events and agent messages (--follow, --level, --search)' },
+      metrics: { ...sandboxMetrics, summary: 'CPU, memory and disk samples (--follow)' },
       kill: { ...sandboxKill, summary: 'kill one or more sandboxes' },
       exec: { ...sandboxExec, summary: 'run a command in a sandbox: exec <id> -- <cmd...>' },
     },
