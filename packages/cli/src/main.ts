@@ -13,6 +13,7 @@ import * as sandboxExec from './commands/sandbox-exec.js';
 import { pause as sandboxPause, resume as sandboxResume } from './commands/sandbox-pause.js';
 import { snapshot as sandboxSnapshot, fork as sandboxFork, list as snapshotList } from './commands/snapshot.js';
 import { logs as sandboxLogs, metrics as sandboxMetrics } from './commands/observe.js';
+import * as sandboxTerminal from './commands/sandbox-terminal.js';
 
 interface Command {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
@@ -39,6 +40,7 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
       resume: { ...sandboxResume, summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)' },
       snapshot: { ...sandboxSnapshot, summary: 'snapshot a running sandbox (--name); prints the snapshot ID' },
       fork: { ...sandboxFork, summary: 'live copies of a running sandbox (--count); prints their IDs' },
+      terminal: { ...sandboxTerminal, aliases: ['term'], summary: 'an interactive terminal in the sandbox (--shell, --user); exits with its status' },
       logs: { ...sandboxLogs, summary: 'lifecycle events and agent messages (--follow, --level, --search)' },
       metrics: { ...sandboxMetrics, summary: 'CPU, memory and disk samples (--follow)' },
       kill: { ...sandboxKill, summary: 'kill one or more sandboxes' },
