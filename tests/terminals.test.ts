@@ -1,0 +1,157 @@
+/**
+ * Terminals, watching, ingress WebSockets, metrics and logs with real sandboxes: the SDK's PTY (size and resize seen by
+ * `stty size`), the control plane's terminal and watch WebSockets, recursive watch events, a WebSocket echo server in a
+ * sandbox reached through the ingress, metrics that rise under a memory-hungry process, and lifecycle logs.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { Sandbox, NotFoundError, type WatchEvent } from 'tensor-box';
+import { startTestServer, type TestServer } from './helpers/harness.js';
+
+let s: TestServer;
+let sbx: Sandbox;
+before(async () => {
+  s = await startTestServer({ metricsIntervalMs: 250 });
+  sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000 });
+});
+after(async () => {
+  await sbx?.kill().catch(() => {});
+  await s?.close();
+});
+
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** A minimal RFC 6455 echo server (one connection at a time, text frames < 126 bytes), for the ingress test. */
+const WS_ECHO = String.raw`
+import base64, hashlib, socket
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(('0.0.0.0', 8765)); srv.listen()
+while True:
+    c, _ = srv.accept()
+    req = b''
+    while b'\r\n\r\n' not in req: req += c.recv(4096)
+    key = [l.split(b': ')[1] for l in req.split(b'\r\n') if l.lower().startswith(b'sec-websocket-key')][0].strip()
+    acc = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
+    while True:
+        h = c.recv(2)
+        if len(h) < 2 or h[0] & 0x0f == 8: break
+        n = h[1] & 0x7f; mask = c.recv(4); data = bytearray(c.recv(n))
+        for i in range(n): data[i] ^= mask[i % 4]
+        out = b'echo:' + bytes(data)
+        c.sendall(bytes([0x81, len(out)]) + out)
+    c.close()
+`;
+
+describe('terminals and watching', () => {
+  it('SDK pty: stty size sees the size and a resize; input, exit code, isOpen', async () => {
+    let out = '';
+    const pty = await sbx.pty.create({ cols: 100, rows: 30, onData: (d) => void (out += new TextDecoder().decode(d)) });
+    await pty.sendInput('stty size\n');
+    await until('30 100', () => /\b30 100\b/.test(out));
+    await pty.resize({ cols: 132, rows: 43 });
+    await pty.sendInput('stty size; tty\n');
+    await until('43 132', () => /\b43 132\b/.test(out) && /\/dev\/pts\/\d+/.test(out));
+    await pty.sendInput('exit 5\n');
+    assert.equal(await pty.exited, 5);
+    assert.equal(pty.isOpen, false);
+  });
+
+  it('terminal WebSocket on the control plane: output, resize, exit; refused without a key', async () => {
+    const url = `${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty?cols=90&rows=20`;
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const bad = new WebSocket(url);
+        bad.on('open', resolve);
+        bad.on('unexpected-response', (_req, res) => reject(new Error(String(res.statusCode))));
+        bad.on('error', reject);
+      }),
+      /401/,
+    );
+    const ws = new WebSocket(url, { headers: { 'X-API-Key': s.apiKey } });
+    let out = '';
+    const texts: any[] = [];
+    ws.on('message', (d, isBinary) => (isBinary ? (out += d.toString()) : texts.push(JSON.parse(d.toString()))));
+    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+    await until('started', () => texts.find((t) => t.type === 'started'));
+    ws.send(Buffer.from('stty size\n'));
+    await until('20 90', () => /\b20 90\b/.test(out));
+    ws.send(JSON.stringify({ type: 'resize', cols: 70, rows: 10 }));
+    ws.send(JSON.stringify({ type: 'input', data: 'stty size; exit 2\n' }));
+    const exit = await until('exit', () => texts.find((t) => t.type === 'exit'));
+    assert.match(out, /\b10 70\b/);
+    assert.equal(exit.exitCode, 2);
+    ws.close();
+  });
+
+  it('watchDir (recursive) over envd and over the control-plane WebSocket', async () => {
+    await sbx.files.makeDir('/home/user/w/sub');
+    const events: WatchEvent[] = [];
+    const w = await sbx.files.watchDir('/home/user/w', (e) => void events.push(e), { recursive: true });
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/files/watch?path=/home/user/w&recursive=true`, {
+      headers: { 'X-API-Key': s.apiKey },
+    });
+    const wsEvents: any[] = [];
+    ws.on('message', (d) => wsEvents.push(JSON.parse(d.toString())));
+    await until('ws watch start', () => wsEvents.find((m) => m.type === 'start'));
+    await sbx.files.write('/home/user/w/sub/deep.txt', 'x');
+    await sbx.files.remove('/home/user/w/sub/deep.txt');
+    await until('sdk events', () => events.some((e) => e.type === 'create' && e.path === '/home/user/w/sub/deep.txt') && events.some((e) => e.type === 'remove'));
+    await until('ws events', () => wsEvents.some((m) => m.type === 'event' && m.event.type === 'create' && m.event.path === '/home/user/w/sub/deep.txt'));
+    w.stop();
+    ws.close();
+    // A watch on a missing path is a clear error.
+    await assert.rejects(sbx.files.watchDir('/home/user/nope', () => {}), NotFoundError);
+  });
+
+  it('a WebSocket server in the sandbox answers through the ingress (getHost)', async () => {
+    await sbx.files.write('/tmp/ws_echo.py', WS_ECHO);
+    (await sbx.commands.run('python3 /tmp/ws_echo.py', { background: true })).disconnect();
+    const host = sbx.getHost(8765);
+    const reply = await until('echo', async () => {
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/`, { headers: { Host: host } });
+      try {
+        await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+        const got = new Promise<string>((r) => ws.once('message', (d) => r(d.toString())));
+        ws.send('hello');
+        return await got;
+      } catch {
+        return undefined;
+      } finally {
+        ws.close();
+      }
+    });
+    assert.equal(reply, 'echo:hello');
+  });
+});
+
+describe('metrics and logs', () => {
+  it('memory metrics rise under a memory-hungry process', async () => {
+    const base = await until('a sample', async () => (await sbx.getMetrics()).at(-1));
+    assert.ok(base.memTotal >= 2048 * 2 ** 20 - 1, 'the limit is reported');
+    (await sbx.commands.run(`python3 -c "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); open('/tmp/held', 'w').close(); import time; time.sleep(60)"`, { background: true })).disconnect();
+    await until('allocation', () => sbx.files.exists('/tmp/held'));
+    const high = await until('a higher sample', async () => (await sbx.getMetrics()).find((m) => m.memUsed > base.memUsed + 250 * 2 ** 20));
+    assert.ok(high.memUsed <= high.memTotal);
+    const many = await Sandbox.getMetrics(sbx.sandboxId, { ...s.conn, start: new Date(Date.now() - 60_000) });
+    assert.ok(many.length >= 2, 'a series, not just the latest sample');
+  });
+
+  it('logs carry lifecycle events', async () => {
+    await sbx.setTimeout(100_000);
+    const logs = await sbx.getLogs();
+    assert.ok(logs.some((l) => l.level === 'info' && /sandbox created from template/.test(l.message)));
+    assert.ok(logs.some((l) => /timeout set to 100000 ms/.test(l.message)));
+    const created = logs.find((l) => /sandbox created/.test(l.message))!;
+    assert.ok(created.timestamp instanceof Date && created.timestamp.getTime() <= Date.now());
+  });
+});
