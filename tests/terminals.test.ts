@@ -154,4 +154,21 @@ describe('metrics and logs', () => {
     const created = logs.find((l) => /sandbox created/.test(l.message))!;
     assert.ok(created.timestamp instanceof Date && created.timestamp.getTime() <= Date.now());
   });
+
+  it('control-plane /metrics in Prometheus text format: sandboxes by state, request and lifecycle latencies', async () => {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    assert.match(text, /^# TYPE tensor_box_sandboxes gauge$/m);
+    assert.match(text, /^tensor_box_sandboxes\{state="running"\} 1$/m);
+    assert.match(text, /^tensor_box_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
+    assert.match(text, /^tensor_box_lifecycle_operation_duration_seconds_count\{.*driver\.create.*\} [1-9]\d*$/m);
+  });
+
+  it('an oversized terminal frame closes the socket instead of being buffered', async () => {
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty`, { headers: { 'X-API-Key': s.apiKey } });
+    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    ws.on('error', () => {});
+    ws.send(Buffer.alloc(2 << 20, 'a'));
+    assert.equal(await closed, 1009, 'message too big');
+  });
 });

@@ -154,6 +154,8 @@ export function createApp(opts: AppOptions): http.Server {
         if (!(token && verifyWsToken(opts.apiKey, m[1], token))) checkApiKey(req, opts.apiKey);
         const s = await opts.sandboxForSocket(m[1]);
         wss.handleUpgrade(req, socket, head, (ws) => {
+          // Protocol errors (e.g. a frame over MAX_WS_FRAME) close the socket with a code; they must not escape.
+          ws.on('error', (err) => opts.log?.(`websocket ${url.pathname}: ${err.message}`));
           void (m[2] === 'pty' ? handlePty(ws, s, url.searchParams) : handleWatch(ws, s, url.searchParams));
         });
         return;
