@@ -171,4 +171,20 @@ describe('metrics and logs', () => {
     ws.send(Buffer.alloc(2 << 20, 'a'));
     assert.equal(await closed, 1009, 'message too big');
   });
+
+  it('a dropped terminal WebSocket frees its shell after the grace period', async () => {
+    process.env.TENSOR_BOX_PTY_GRACE_MS = '300';
+    try {
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty?cmd=/bin/cat`, { headers: { 'X-API-Key': s.apiKey } });
+      const texts: any[] = [];
+      ws.on('message', (d, isBinary) => void (isBinary || texts.push(JSON.parse(d.toString()))));
+      await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+      const started = await until('started', () => texts.find((t) => t.type === 'started'));
+      assert.ok((await sbx.commands.list()).some((p) => p.pid === started.pid), 'running while connected');
+      ws.terminate(); // dropped, not closed politely
+      await until('shell gone', async () => !(await sbx.commands.list()).some((p) => p.pid === started.pid), 5000);
+    } finally {
+      delete process.env.TENSOR_BOX_PTY_GRACE_MS;
+    }
+  });
 });

@@ -2,7 +2,7 @@
  * Terminal over WebSocket: `GET /sandboxes/{id}/pty?cols=&rows=&cmd=&user=&cwd=[&pid=]` upgraded to a WebSocket.
  * Frames: binary from the client = keystrokes; text from the client = JSON `{"type":"resize","cols":N,"rows":N}` or
  * `{"type":"input","data":"…"}`; binary to the client = terminal output; text to the client = `{"type":"started","pid"}`
- * and `{"type":"exit","exitCode"}`. A dropped socket kills its shell after a grace period (`PTY_GRACE_MS`), during which
+ * and `{"type":"exit","exitCode"}`. A dropped socket kills its shell after a grace period (`ptyGraceMs()`: 30 s, or `TENSOR_BOX_PTY_GRACE_MS`), during which
  * `?pid=` re-attaches (the console reconnects this way).
  */
 import type { WebSocket } from 'ws';
@@ -10,7 +10,8 @@ import { Process, Signal } from '../envd/process/process_pb.js';
 import type { SandboxRecord } from '../store/store.js';
 import { envdHeaders, envdRpc, fromEnvdError } from '../services/envd-rpc.js';
 
-export const PTY_GRACE_MS = 30_000;
+/** How long a terminal outlives its dropped WebSocket (re-attach window). */
+export const ptyGraceMs = () => Number(process.env.TENSOR_BOX_PTY_GRACE_MS) || 30_000;
 const pendingKills = new Map<string, NodeJS.Timeout>();
 
 function sendJson(ws: WebSocket, v: unknown) {
@@ -64,7 +65,7 @@ export async function handlePty(ws: WebSocket, s: SandboxRecord, q: URLSearchPar
     const timer = setTimeout(() => {
       pendingKills.delete(key());
       rpc.sendSignal({ process: { selector: { case: 'pid', value: pid } }, signal: Signal.SIGKILL }, { headers }).catch(() => {});
-    }, PTY_GRACE_MS);
+    }, ptyGraceMs());
     timer.unref();
     pendingKills.set(key(), timer);
   });
