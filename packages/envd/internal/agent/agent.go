@@ -38,11 +38,14 @@ type Agent struct {
 
 	procs    *processTable
 	watchers *watcherTable
+
+	streamsMu sync.Mutex
+	streams   map[*dirWatch]struct{} // live WatchDir streams (ended by /quiesce before a checkpoint)
 }
 
 // New returns an agent with no env vars, no access token and the default user from o.
 func New(o Options) *Agent {
-	a := &Agent{envVars: map[string]string{}, procs: newProcessTable(), watchers: newWatcherTable()}
+	a := &Agent{envVars: map[string]string{}, procs: newProcessTable(), watchers: newWatcherTable(), streams: map[*dirWatch]struct{}{}}
 	a.defaultUser = o.DefaultUser
 	if a.defaultUser == "" {
 		a.defaultUser = "root"
@@ -58,6 +61,7 @@ func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("POST /init", a.handleInit)
+	mux.HandleFunc("POST /quiesce", a.handleQuiesce)
 	mux.Handle("GET /envs", a.guard(http.HandlerFunc(a.handleEnvs)))
 	mux.Handle("GET /metrics", a.guard(http.HandlerFunc(a.handleMetrics)))
 	mux.HandleFunc("GET /files", a.handleDownload) // token or signature, checked inside

@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -36,6 +38,7 @@ type dirWatch struct {
 	events       chan *pb.FilesystemEvent
 	done         chan struct{}
 	once         sync.Once
+	quiesced     atomic.Bool // ended by /quiesce (the sandbox is being checkpointed)
 }
 
 // newDirWatch starts watching root as the user; NotFound if it is missing, InvalidArgument if it is not a directory.
@@ -186,6 +189,14 @@ func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[p
 		return err
 	}
 	defer d.close()
+	s.a.streamsMu.Lock()
+	s.a.streams[d] = struct{}{}
+	s.a.streamsMu.Unlock()
+	defer func() {
+		s.a.streamsMu.Lock()
+		delete(s.a.streams, d)
+		s.a.streamsMu.Unlock()
+	}()
 	if err := out.Send(&pb.WatchDirResponse{Event: &pb.WatchDirResponse_Start{Start: &pb.WatchDirResponse_StartEvent{}}}); err != nil {
 		return err
 	}
@@ -208,6 +219,9 @@ func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[p
 			}
 		case e, ok := <-d.events:
 			if !ok {
+				if d.quiesced.Load() {
+					return connect.NewError(connect.CodeUnavailable, errors.New("the sandbox was paused; watch again after it resumes"))
+				}
 				return connect.NewError(connect.CodeInternal, errors.New("the watch ended"))
 			}
 			if err := out.Send(&pb.WatchDirResponse{Event: &pb.WatchDirResponse_Filesystem{Filesystem: e}}); err != nil {
@@ -310,4 +324,28 @@ func (s *filesystemService) RemoveWatcher(ctx context.Context, req *connect.Requ
 	delete(t.m, req.Msg.GetWatcherId())
 	t.mu.Unlock()
 	return connect.NewResponse(&pb.RemoveWatcherResponse{}), nil
+}
+
+// handleQuiesce ends every watch (streams and polling watchers) so the sandbox can be checkpointed: CRIU cannot save
+// inotify watches on an overlay filesystem, and the watch streams' connections would not survive a resume anyway.
+// Internal (the control plane calls it before a pause; the ingress refuses it from outside), token-checked like /init.
+func (a *Agent) handleQuiesce(w http.ResponseWriter, r *http.Request) {
+	if !a.tokenOK(r) {
+		writeError(w, http.StatusUnauthorized, "missing or invalid X-Access-Token")
+		return
+	}
+	a.streamsMu.Lock()
+	for d := range a.streams {
+		d.quiesced.Store(true)
+		d.close()
+	}
+	a.streamsMu.Unlock()
+	t := a.watchers
+	t.mu.Lock()
+	for id, pw := range t.m {
+		pw.d.close()
+		delete(t.m, id)
+	}
+	t.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }

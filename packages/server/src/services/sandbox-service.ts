@@ -14,7 +14,7 @@ import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
 import type { components } from '../api/schema.gen.js';
-import { envdInit } from './envd-client.js';
+import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import type { TemplateService } from './template-service.js';
 import type { SandboxLogs } from './sandbox-logs.js';
@@ -289,6 +289,12 @@ export class SandboxService {
     return { resumed: false, sandbox: this.toSandbox({ ...s, endAt }) };
   }
 
+  /** Before a checkpoint: the agent ends its watches (their clients get Unavailable and may watch again later). */
+  private async quiesce(s: SandboxRecord): Promise<void> {
+    if (!s.runtime) return;
+    await envdQuiesce(s.runtime.envdUrl, s.envdAccessToken).catch((err) => this.log(`quiesce of ${s.sandboxId}: ${(err as Error).message}`));
+  }
+
   private imageDir(sandboxId: string): string {
     return path.join(this.opts.snapshotDir, 'v1', 'sandboxes', sandboxId, `${Date.now().toString(36)}`);
   }
@@ -307,6 +313,7 @@ export class SandboxService {
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot pause sandboxes`);
       const image = this.imageDir(sandboxId);
       const t0 = Date.now();
+      await this.quiesce(s);
       try {
         await this.opts.prom.time('driver.checkpoint', () => driver.checkpoint(sandboxId, image));
       } catch (err) {
@@ -476,6 +483,7 @@ export class SandboxService {
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot snapshot sandboxes`);
       const snapshotId = `snap${randomId(16)}`;
       const imageDir = path.join(this.opts.snapshotDir, 'v1', 'snapshots', snapshotId);
+      await this.quiesce(s);
       try {
         await this.opts.prom.time('driver.snapshot', () => driver.checkpoint(sandboxId, imageDir, { leaveRunning: true }));
       } catch (err) {
@@ -535,6 +543,7 @@ export class SandboxService {
       if (s.state !== 'running') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}; resume it to fork it`);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot fork sandboxes`);
+      await this.quiesce(s);
       try {
         await this.opts.prom.time('driver.snapshot', () => driver.checkpoint(sandboxId, tmp, { leaveRunning: true }));
       } catch (err) {
