@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { Sandbox, NotFoundError, type WatchEvent } from 'tensor-box';
-import { startTestServer, type TestServer } from './helpers/harness.js';
+import { api, startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
 let sbx: Sandbox;
@@ -144,6 +144,10 @@ describe('metrics and logs', () => {
     assert.ok(high.memUsed <= high.memTotal);
     const many = await Sandbox.getMetrics(sbx.sandboxId, { ...s.conn, start: new Date(Date.now() - 60_000) });
     assert.ok(many.length >= 2, 'a series, not just the latest sample');
+    const latest = await api(s, 'GET', `/sandboxes/metrics?sandbox_ids=${sbx.sandboxId},nosuchsandbox0000000`);
+    assert.equal(latest.status, 200);
+    assert.ok(latest.body.sandboxes[sbx.sandboxId].memUsed > 0, 'latest sample per sandbox');
+    assert.equal(latest.body.sandboxes.nosuchsandbox0000000, undefined);
   });
 
   it('logs carry lifecycle events', async () => {
