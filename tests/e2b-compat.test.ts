@@ -94,4 +94,28 @@ describe('stock e2b SDK', () => {
       await sbx.kill();
     }
   });
+
+  it('getInfo, setTimeout, getMetrics, pty, commands.connect', async () => {
+    const sbx = await Sandbox.create({ timeoutMs: 60_000, metadata: { k: 'v' } });
+    try {
+      const info = await sbx.getInfo();
+      assert.equal(info.sandboxId, sbx.sandboxId);
+      assert.deepEqual(info.metadata, { k: 'v' });
+      await sbx.setTimeout(90_000);
+      assert.ok((await sbx.getInfo()).endAt.getTime() > Date.now() + 80_000);
+      const metrics = await sbx.getMetrics();
+      assert.ok(metrics.length >= 1 && metrics[0].memTotal > 0);
+      let out = '';
+      const pty = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => void (out += new TextDecoder().decode(d)) });
+      await sbx.pty.sendInput(pty.pid, new TextEncoder().encode('echo pty-$((20+22))\n'));
+      for (let i = 0; i < 100 && !out.includes('pty-42'); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(out, /pty-42/);
+      await sbx.pty.kill(pty.pid);
+      const bg = await sbx.commands.run('sleep 0.5; echo later', { background: true });
+      const attached = await sbx.commands.connect(bg.pid);
+      assert.equal((await attached.wait()).stdout, 'later\n');
+    } finally {
+      await sbx.kill();
+    }
+  });
 });
