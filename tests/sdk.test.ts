@@ -97,6 +97,9 @@ describe('commands', () => {
     assert.equal(r.stdout, 'x1\nx2\nx3\n/tmp\n0\n');
     assert.ok(chunks.length >= 2, 'output arrived in several chunks');
     assert.equal(chunks.join(''), r.stdout);
+    // Plain TCP for Go programs by default (CRIU cannot checkpoint multipath TCP), unless the caller says otherwise.
+    assert.equal((await sbx.commands.run('echo $GODEBUG')).stdout, 'multipathtcp=0\n');
+    assert.equal((await sbx.commands.run('echo $GODEBUG', { envs: { GODEBUG: 'http2debug=1' } })).stdout, 'http2debug=1\n');
   });
 
   it('kills a command past its timeout and reports a timeout', async () => {

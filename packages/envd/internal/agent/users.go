@@ -147,6 +147,9 @@ func (a *Agent) processEnv(u *sandboxUser, request map[string]string, extra map[
 		"LOGNAME": u.Name,
 		"SHELL":   u.Shell,
 		"LANG":    "C.UTF-8",
+		// Go ≥ 1.24 listens with multipath TCP by default, which CRIU cannot checkpoint: a Go server in the sandbox
+		// would make pause fail. Plain TCP unless the user's own env vars say otherwise.
+		"GODEBUG": "multipathtcp=0",
 	}
 	a.mu.RLock()
 	for k, v := range a.envVars {
