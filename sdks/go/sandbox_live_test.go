@@ -3,6 +3,7 @@ package tensorbox
 // Integration tests of the sandbox lifecycle against the live server (see main_test.go).
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -149,5 +150,54 @@ func TestLiveKill(t *testing.T) {
 	}
 	if err := SetTimeoutByID(ctx, b.SandboxID, time.Minute, &o); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("SetTimeoutByID on a killed sandbox: %v", err)
+	}
+}
+
+func TestLivePauseResumeSnapshot(t *testing.T) {
+	o := liveOptions(t)
+	ctx := testCtx(t)
+	sbx := newTestSandbox(t, nil)
+	if _, err := sbx.Files.WriteString(ctx, "/home/user/kept.txt", "kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	bg, err := sbx.Commands.RunBackground(ctx, "sleep 600", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sbx.Pause(ctx); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if info, err := sbx.GetInfo(ctx); err != nil || info.State != "paused" {
+		t.Fatalf("after pause: %v %+v", err, info)
+	}
+	if err := sbx.Pause(ctx); !errors.Is(err, ErrConflict) {
+		t.Fatalf("pausing a paused sandbox: %v", err)
+	}
+	if err := sbx.Resume(ctx, time.Minute); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if s, err := sbx.Files.Read(ctx, "/home/user/kept.txt", nil); err != nil || s != "kept" {
+		t.Fatalf("file after resume: %q %v", s, err)
+	}
+	if !listed(t, sbx, bg.PID) {
+		t.Fatal("the background process did not survive the pause")
+	}
+
+	snap, err := sbx.CreateSnapshot(ctx, "go-snap")
+	if err != nil || snap.SnapshotID == "" || snap.SandboxID != sbx.SandboxID {
+		t.Fatalf("snapshot: %v %+v", err, snap)
+	}
+	copyOpts := &CreateOptions{Options: o, Timeout: time.Minute}
+	cp, err := Create(ctx, snap.SnapshotID, copyOpts)
+	if err != nil {
+		t.Fatalf("create from snapshot: %v", err)
+	}
+	defer KillByID(context.Background(), cp.SandboxID, &o)
+	if s, err := cp.Files.Read(ctx, "/home/user/kept.txt", nil); err != nil || s != "kept" {
+		t.Fatalf("file in the copy: %q %v", s, err)
+	}
+	snaps, err := ListSnapshots(ctx, &SnapshotListOptions{Options: o, SandboxID: sbx.SandboxID})
+	if err != nil || len(snaps) != 1 || snaps[0].SnapshotID != snap.SnapshotID {
+		t.Fatalf("list snapshots: %v %+v", err, snaps)
 	}
 }

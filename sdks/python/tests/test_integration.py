@@ -83,16 +83,31 @@ def test_inactivity_timeout_kills(server):
         tb.Sandbox.kill(sbx.sandbox_id)
 
 
-def test_pause_resume_surfaces_server_answer(sandbox):
-    # The server may not implement pause yet: either it works, or the SDK raises its mapped error.
-    try:
-        sandbox.pause()
-    except tb.SandboxException as e:
-        assert not isinstance(e, tb.AuthenticationException)
-        return
+def test_pause_resume_keeps_files_and_processes(sandbox):
+    sandbox.files.write("/home/user/kept.txt", "kept")
+    bg = sandbox.commands.run("sleep 600", background=True)
+    sandbox.pause()
     assert sandbox.get_info().state == "paused"
+    assert sandbox.is_running() is False
+    with pytest.raises(tb.SandboxException):
+        sandbox.pause()  # already paused: a conflict
     sandbox.resume(60_000)
-    assert sandbox.commands.run("echo back").stdout == "back\n"
+    assert sandbox.get_info().state == "running"
+    assert sandbox.files.read("/home/user/kept.txt") == "kept"
+    assert any(p.pid == bg.pid for p in sandbox.commands.list()), "the background process survived"
+
+
+def test_snapshot_starts_new_sandboxes(sandbox):
+    sandbox.files.write("/home/user/snap.txt", "at snapshot")
+    snap = sandbox.create_snapshot("py-snap")
+    assert snap.snapshot_id and snap.sandbox_id == sandbox.sandbox_id
+    assert any(s.snapshot_id == snap.snapshot_id for s in tb.Snapshot.list(sandbox_id=sandbox.sandbox_id))
+    copy = tb.Sandbox.create(snap.snapshot_id, timeout_ms=60_000)
+    try:
+        assert copy.sandbox_id != sandbox.sandbox_id
+        assert copy.files.read("/home/user/snap.txt") == "at snapshot"
+    finally:
+        copy.kill()
 
 
 # --- commands -------------------------------------------------------------------------------------------------------
