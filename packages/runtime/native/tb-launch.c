@@ -396,6 +396,19 @@ static long long now_ms(void) {
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/* Common to create and restore: learn our own path (bind-mounted into the sandbox as tb-init), mount the overlay. */
+static void mount_root(struct opts *o) {
+  static char self[4096];
+  ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (sl < 0) die("readlink /proc/self/exe");
+  self[sl] = 0;
+  o->self = self;
+  char data[8192];
+  int dl = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
+  if (dl >= (int)sizeof data) { errno = ENAMETOOLONG; die("overlay options"); }
+  if (mount("overlay", o->merged, "overlay", 0, data) < 0) die("mount overlay on %s", o->merged);
+}
+
 /* Reports the sandbox's init pid, then stays as its parent: reaps it and records how it ended. */
 static int shim(struct opts *o, pid_t pid) {
   printf("{\"pid\":%d}\n", pid);
@@ -450,16 +463,7 @@ static int create_main(struct opts *o) {
                     "--host-ip --sandbox-ip\n");
     return 2;
   }
-  static char self[4096];
-  ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (sl < 0) die("readlink /proc/self/exe");
-  self[sl] = 0;
-  o->self = self;
-
-  char data[8192];
-  int dl = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
-  if (dl >= (int)sizeof data) { errno = ENAMETOOLONG; die("overlay options"); }
-  if (mount("overlay", o->merged, "overlay", 0, data) < 0) die("mount overlay on %s", o->merged);
+  mount_root(o);
 
   if (pipe2(o->sync_fd, O_CLOEXEC) < 0 || pipe2(o->ready_fd, 0) < 0) {
     cleanup_mounts(o->merged, NULL);
@@ -552,15 +556,7 @@ static int restore_main(struct opts *o) {
                     "--host-ip --sandbox-ip --images --criu --criu-work\n");
     return 2;
   }
-  static char self[4096];
-  ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (sl < 0) die("readlink /proc/self/exe");
-  self[sl] = 0;
-
-  char data[8192];
-  int dl = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
-  if (dl >= (int)sizeof data) { errno = ENAMETOOLONG; die("overlay options"); }
-  if (mount("overlay", o->merged, "overlay", 0, data) < 0) die("mount overlay on %s", o->merged);
+  mount_root(o);
 
   const char *fail = NULL;
   int netns_pinned = 0;
@@ -657,7 +653,7 @@ static int restore_main(struct opts *o) {
       char inherit[64], envd[4200], tbinit[4200];
       snprintf(inherit, sizeof inherit, "fd[%d]:extnet", nsfd);
       snprintf(envd, sizeof envd, "mnt[envd]:%s", o->agent);
-      snprintf(tbinit, sizeof tbinit, "mnt[tbinit]:%s", self);
+      snprintf(tbinit, sizeof tbinit, "mnt[tbinit]:%s", o->self);
       int devnull = open("/dev/null", O_RDWR);
       if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
       char *argv[] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,

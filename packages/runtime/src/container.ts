@@ -8,8 +8,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { close, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
@@ -22,6 +21,16 @@ import {
   type SandboxSpec,
   type SandboxStats,
 } from './driver.js';
+import {
+  criuErrors,
+  criuProcessFor,
+  criuRunningFor,
+  dumpComplete,
+  moveDir,
+  readManifest,
+  waitForAgent,
+  writeManifest,
+} from './checkpoint-files.js';
 
 const execFileP = promisify(execFile);
 
@@ -67,21 +76,6 @@ interface SandboxMeta {
   hostIf: string;
   startedAt: string;
   spec: SandboxSpec;
-}
-
-/** Version of the checkpoint directory layout (see docs/snapshots.md). */
-export const CHECKPOINT_FORMAT = 1;
-
-/** `<imageDir>/checkpoint.json`, written last: a directory without it is an incomplete checkpoint. */
-export interface CheckpointManifest {
-  format: number;
-  driver: 'container';
-  sandboxId: string;
-  createdAt: string;
-  /** The rootfs layers the writable layer sits on (the template's). */
-  layers: string[];
-  /** Bytes of memory pages in the image. */
-  memoryBytes: number;
 }
 
 export class ContainerDriver implements Driver, Freezer, Checkpointer {
@@ -178,33 +172,17 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
   }
 
   private async launch(spec: SandboxSpec, dir: string, slot: number): Promise<SandboxRuntimeInfo> {
-    const { host, sandbox } = this.addresses(slot);
+    const { sandbox } = this.addresses(slot);
     const hostIf = `tb${slot}`;
     const cg = this.cgroup(spec.sandboxId);
     for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(path.join(dir, sub), { recursive: true });
     writeFileSync(path.join(dir, 'netns'), '');
     try {
-      cg.create({
-        cpuCount: spec.cpuCount,
-        memoryMB: spec.memoryMB,
-        pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096,
-      });
+      this.createCgroup(spec, cg);
       const args = [
-        'create',
-        '--id', spec.sandboxId,
-        '--lower', spec.layers.join(':'),
-        '--upper', path.join(dir, 'upper'),
-        '--work', path.join(dir, 'work'),
-        '--merged', path.join(dir, 'rootfs'),
-        '--agent', this.opts.agentPath,
-        '--netns-file', path.join(dir, 'netns'),
-        '--host-if', hostIf,
-        '--host-ip', host,
-        '--sandbox-ip', sandbox,
+        ...this.launcherArgs('create', spec, dir, slot, cg),
         '--hostname', spec.hostname ?? spec.sandboxId,
-        '--exit-file', path.join(dir, 'exit'),
-        ...cg.dirs().flatMap((d) => ['--cgroup', d]),
-        ...(spec.internetAccess ? ['--internet', '--resolv-conf', '/etc/resolv.conf'] : []),
+        ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
         ...((spec.noNewPrivileges ?? this.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
       ];
       const pid = await this.runLauncher(args);
@@ -224,6 +202,31 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       if (err instanceof DriverError) throw err;
       throw new DriverError('internal', `cannot start sandbox: ${(err as Error).message}`);
     }
+  }
+
+  private createCgroup(spec: SandboxSpec, cg: SandboxCgroup): void {
+    cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB, pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096 });
+  }
+
+  /** The launcher options `create` and `restore` share: layers, state paths, agent, network slot, cgroups. */
+  private launcherArgs(command: 'create' | 'restore', spec: SandboxSpec, dir: string, slot: number, cg: SandboxCgroup): string[] {
+    const { host, sandbox } = this.addresses(slot);
+    return [
+      command,
+      '--id', spec.sandboxId,
+      '--lower', spec.layers.join(':'),
+      '--upper', path.join(dir, 'upper'),
+      '--work', path.join(dir, 'work'),
+      '--merged', path.join(dir, 'rootfs'),
+      '--agent', this.opts.agentPath,
+      '--netns-file', path.join(dir, 'netns'),
+      '--host-if', `tb${slot}`,
+      '--host-ip', host,
+      '--sandbox-ip', sandbox,
+      '--exit-file', path.join(dir, 'exit'),
+      ...cg.dirs().flatMap((d) => ['--cgroup', d]),
+      ...(spec.internetAccess ? ['--internet'] : []),
+    ];
   }
 
   /** Runs `tb-launch create` and resolves with the sandbox's init PID once its agent is ready. The launcher lives on. */
@@ -508,7 +511,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     }
     await this.ensureNetwork(spec.internetAccess);
     const slot = this.allocateSlot(spec.sandboxId, new Set());
-    const { host, sandbox } = this.addresses(slot);
+    const { sandbox } = this.addresses(slot);
     const hostIf = `tb${slot}`;
     const cg = this.cgroup(spec.sandboxId);
     try {
@@ -519,26 +522,13 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       writeFileSync(path.join(dir, 'restoring.json'), JSON.stringify({ imageDir, move: !!opts.move, meta: pending }));
       if (opts.move) await moveDir(path.join(imageDir, 'upper'), path.join(dir, 'upper'));
       else await execFileP('cp', ['-a', '--reflink=auto', path.join(imageDir, 'upper'), path.join(dir, 'upper')]);
-      cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB, pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096 });
+      this.createCgroup(spec, cg);
       const args = [
-        'restore',
-        '--id', spec.sandboxId,
-        '--lower', spec.layers.join(':'),
-        '--upper', path.join(dir, 'upper'),
-        '--work', path.join(dir, 'work'),
-        '--merged', path.join(dir, 'rootfs'),
-        '--agent', this.opts.agentPath,
-        '--netns-file', path.join(dir, 'netns'),
-        '--host-if', hostIf,
-        '--host-ip', host,
-        '--sandbox-ip', sandbox,
-        '--exit-file', path.join(dir, 'exit'),
+        ...this.launcherArgs('restore', spec, dir, slot, cg),
         '--images', path.join(imageDir, 'criu'),
         '--criu', criu,
         '--criu-work', dir,
         ...(this.opts.lazyPages === false ? [] : ['--lazy-pages']),
-        ...cg.dirs().flatMap((d) => ['--cgroup', d]),
-        ...(spec.internetAccess ? ['--internet'] : []),
       ];
       let pid: number;
       try {
@@ -585,112 +575,6 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
       this.forwarding = true;
     }
-  }
-}
-
-async function writeManifest(imageDir: string, sandboxId: string, layers: string[]): Promise<void> {
-  const manifest: CheckpointManifest = {
-    format: CHECKPOINT_FORMAT,
-    driver: 'container',
-    sandboxId,
-    createdAt: new Date().toISOString(),
-    layers,
-    memoryBytes: pagesBytes(path.join(imageDir, 'criu')),
-  };
-  // Written last and atomically: its presence means the checkpoint is complete.
-  await writeFile(path.join(imageDir, 'checkpoint.json.tmp'), JSON.stringify(manifest, null, 2));
-  await rename(path.join(imageDir, 'checkpoint.json.tmp'), path.join(imageDir, 'checkpoint.json'));
-}
-
-/** Whether CRIU finished dumping into `images` (its log says so). */
-function dumpComplete(images: string): boolean {
-  try {
-    return existsSync(path.join(images, 'inventory.img')) && /Dumping finished successfully/.test(readFileSync(path.join(images, 'dump.log'), 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Whether a `criu dump -t <pid>` is still running on this host. */
-function criuRunningFor(pid: number): boolean {
-  return criuProcessFor((argv) => argv[1] === 'dump' && argv[argv.indexOf('-t') + 1] === String(pid));
-}
-
-/** Whether a CRIU process whose argv matches runs on this host. */
-function criuProcessFor(match: (argv: string[]) => boolean): boolean {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (/criu$/.test(argv[0]) && match(argv)) return true;
-    } catch {
-      /* exited */
-    }
-  }
-  return false;
-}
-
-/** Reads and checks `<imageDir>/checkpoint.json`. */
-export function readManifest(imageDir: string): CheckpointManifest {
-  let m: CheckpointManifest;
-  try {
-    m = JSON.parse(readFileSync(path.join(imageDir, 'checkpoint.json'), 'utf8')) as CheckpointManifest;
-  } catch {
-    throw new DriverError('not_found', `no complete checkpoint in ${imageDir}`);
-  }
-  if (m.format !== CHECKPOINT_FORMAT || m.driver !== 'container') {
-    throw new DriverError('failed_precondition', `checkpoint in ${imageDir} has format ${m.format}/${m.driver}, expected ${CHECKPOINT_FORMAT}/container`);
-  }
-  return m;
-}
-
-/** The error lines of a CRIU log, for messages (empty when there is no log). */
-function criuErrors(log: string): string {
-  try {
-    const lines = readFileSync(log, 'utf8').split('\n').map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim());
-    // The first errors name the cause (e.g. an unsupported socket); the last ones only say that the dump failed.
-    const errors = lines.filter((l) => /^Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l));
-    const picked = errors.length ? errors.slice(0, 3) : lines.filter((l) => l !== '').slice(-3);
-    return picked.join('; ');
-  } catch {
-    return '';
-  }
-}
-
-/** Total size of the memory page images. */
-function pagesBytes(images: string): number {
-  let n = 0;
-  for (const f of readdirSync(images)) if (/^pages-\d+\.img$/.test(f)) n += statSync(path.join(images, f)).size;
-  return n;
-}
-
-/** rename(), or copy + remove across filesystems. */
-async function moveDir(from: string, to: string): Promise<void> {
-  try {
-    await rename(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    // cp -a keeps what an overlay upper dir needs: whiteout devices, xattrs (opaque dirs), owners, hard links.
-    await execFileP('cp', ['-a', from, to]);
-    await rm(from, { recursive: true, force: true });
-  }
-}
-
-async function waitForAgent(url: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    // A fresh connection each time (no pooled socket from an earlier sandbox on this address).
-    const status = await new Promise<number>((resolve) => {
-      const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(0));
-    });
-    if (status >= 200 && status < 300) return;
-    if (Date.now() > deadline) throw new DriverError('internal', `the restored agent does not answer at ${url}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -17,11 +17,17 @@ export interface Services {
 const nextTokenHeader = (t?: string): Record<string, string> => (t ? { 'X-Next-Token': t } : {});
 
 export function routes(s: Services): Route[] {
+  const create: Route['handler'] = async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) });
+  const connect: Route['handler'] = async (c) => {
+    const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
+    return { status: r.resumed ? 201 : 200, body: r.sandbox };
+  };
   return [
     { method: 'GET', path: '/health', auth: false, handler: () => ({ status: 204 }) },
 
-    { method: 'POST', path: '/sandboxes', handler: async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) }) },
-    { method: 'POST', path: '/v2/sandboxes', handler: async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) }) },
+    // Current E2B SDKs use the /v2 paths for create and connect; older ones the plain ones. Same handlers.
+    { method: 'POST', path: '/sandboxes', handler: create },
+    { method: 'POST', path: '/v2/sandboxes', handler: create },
     {
       method: 'GET',
       path: '/sandboxes',
@@ -108,22 +114,8 @@ export function routes(s: Services): Route[] {
         return { status: 204 };
       },
     },
-    {
-      method: 'POST',
-      path: '/sandboxes/{sandboxID}/connect',
-      handler: async (c) => {
-        const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
-        return { status: r.resumed ? 201 : 200, body: r.sandbox };
-      },
-    },
-    {
-      method: 'POST',
-      path: '/v2/sandboxes/{sandboxID}/connect',
-      handler: async (c) => {
-        const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
-        return { status: r.resumed ? 201 : 200, body: r.sandbox };
-      },
-    },
+    { method: 'POST', path: '/sandboxes/{sandboxID}/connect', handler: connect },
+    { method: 'POST', path: '/v2/sandboxes/{sandboxID}/connect', handler: connect },
     {
       method: 'GET',
       path: '/sandboxes/{sandboxID}/metrics',

@@ -116,10 +116,7 @@ export class SandboxService {
     const secure = req.secure ?? false;
     const accessToken = secure ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
-    for (const [k, v] of Object.entries(req.envVars ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
-      if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
-    }
+    checkEnvVars(req.envVars);
     const info = await this.opts.prom.time('driver.create', () => this.opts.driver.create({
       sandboxId,
       layers: template.layers,
@@ -136,26 +133,22 @@ export class SandboxService {
         defaultUser: DEFAULT_USER,
         defaultWorkdir: DEFAULT_WORKDIR,
       });
-      const now = Date.now();
-      const record: SandboxRecord = {
-        sandboxId,
-        templateId: template.templateId,
-        alias: template.names[0],
-        state: 'running',
-        startedAt: now,
-        endAt: now + timeoutMs,
-        timeoutMs,
-        cpuCount: template.cpuCount,
-        memoryMB: template.memoryMB,
-        diskSizeMB: template.diskSizeMB,
-        metadata: req.metadata ?? {},
-        envVars: req.envVars ?? {},
-        onTimeout: req.autoPause ? 'pause' : 'kill',
-        autoResume: req.autoResume?.enabled ?? false,
-        envdAccessToken: accessToken,
-        allowInternetAccess: req.allow_internet_access ?? true,
-        runtime: runtimeOf(info),
-      };
+      const record = runningRecord(
+        {
+          sandboxId,
+          templateId: template.templateId,
+          alias: template.names[0],
+          timeoutMs,
+          cpuCount: template.cpuCount,
+          memoryMB: template.memoryMB,
+          diskSizeMB: template.diskSizeMB,
+          envVars: req.envVars ?? {},
+          envdAccessToken: accessToken,
+          allowInternetAccess: req.allow_internet_access ?? true,
+        },
+        req,
+        info,
+      );
       await this.opts.store.insertSandbox(record);
     } catch (err) {
       await this.opts.driver.destroy(sandboxId).catch(() => {});
@@ -381,7 +374,7 @@ export class SandboxService {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
       await this.opts.store.updateSandbox(sandboxId, patch);
-      void this.removeImageWhenFree(s.pausedImage, s.pausedImage);
+      void this.removeImageWhenFree(s.pausedImage);
       this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
       void this.opts.metrics.sample(sandboxId);
       return { ...s, ...patch } as SandboxRecord;
@@ -398,10 +391,7 @@ export class SandboxService {
   ): Promise<SandboxRecord> {
     const driver = this.opts.driver;
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
-    for (const [k, v] of Object.entries(req.envVars ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
-      if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
-    }
+    checkEnvVars(req.envVars);
     const sandboxId = newSandboxId();
     const accessToken = req.secure ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
@@ -426,26 +416,22 @@ export class SandboxService {
         defaultUser: DEFAULT_USER,
         defaultWorkdir: DEFAULT_WORKDIR,
       });
-      const now = Date.now();
-      const record: SandboxRecord = {
-        sandboxId,
-        templateId: snap.templateId,
-        alias: snap.name,
-        state: 'running',
-        startedAt: now,
-        endAt: now + timeoutMs,
-        timeoutMs,
-        cpuCount: snap.cpuCount,
-        memoryMB: snap.memoryMB,
-        diskSizeMB: snap.diskSizeMB,
-        metadata: req.metadata ?? {},
-        envVars,
-        onTimeout: req.autoPause ? 'pause' : 'kill',
-        autoResume: req.autoResume?.enabled ?? false,
-        envdAccessToken: accessToken,
-        allowInternetAccess: internet,
-        runtime: runtimeOf(info),
-      };
+      const record = runningRecord(
+        {
+          sandboxId,
+          templateId: snap.templateId,
+          alias: snap.name,
+          timeoutMs,
+          cpuCount: snap.cpuCount,
+          memoryMB: snap.memoryMB,
+          diskSizeMB: snap.diskSizeMB,
+          envVars,
+          envdAccessToken: accessToken,
+          allowInternetAccess: internet,
+        },
+        req,
+        info,
+      );
       await this.opts.store.insertSandbox(record);
       this.event(sandboxId, 'info', `sandbox started from ${snap.snapshotId}`, { snapshotId: snap.snapshotId });
       void this.opts.metrics.sample(sandboxId);
@@ -527,7 +513,7 @@ export class SandboxService {
     const r = await this.opts.store.findSnapshot(idOrName);
     if (!r) throw notFound(`snapshot '${idOrName}' not found`);
     await this.opts.store.deleteSnapshot(r.snapshotId);
-    await this.removeImageWhenFree(r.imageDir, r.imageDir);
+    await this.removeImageWhenFree(r.imageDir);
   }
 
   /**
@@ -582,7 +568,7 @@ export class SandboxService {
         }
       }
     } finally {
-      void this.removeImageWhenFree(tmp, tmp);
+      void this.removeImageWhenFree(tmp);
     }
     return out;
   }
@@ -664,11 +650,11 @@ export class SandboxService {
   }
 
   /** Deletes a checkpoint once no restored sandbox reads pages from it any more (lazy restore). */
-  private async removeImageWhenFree(dir: string, imageDir: string): Promise<void> {
+  private async removeImageWhenFree(imageDir: string): Promise<void> {
     const driver = this.opts.driver;
     for (let i = 0; i < 6000 && hasCheckpointer(driver) && driver.imageInUse(imageDir); i++) await new Promise((r) => setTimeout(r, 100));
     // Only this generation: the sandbox's directory may be getting its next one right now (kill and start clean up).
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    await rm(imageDir, { recursive: true, force: true }).catch(() => {});
   }
 
   /** The newest complete checkpoint of a sandbox in the snapshot store. */
@@ -692,7 +678,7 @@ export class SandboxService {
         const dir = path.join(base, id, g);
         if (s?.pausedImage === dir) continue;
         // A sandbox resumed just before the restart may still fetch pages from its old image.
-        if (hasCheckpointer(driver) && driver.imageInUse(dir)) void this.removeImageWhenFree(dir, dir);
+        if (hasCheckpointer(driver) && driver.imageInUse(dir)) void this.removeImageWhenFree(dir);
         else await rm(dir, { recursive: true, force: true });
       }
       if (!s?.pausedImage && readdirSync(path.join(base, id)).length === 0) await rm(path.join(base, id), { recursive: true, force: true });
@@ -728,6 +714,32 @@ export class SandboxService {
       envdVersion: ENVD_VERSION,
     };
   }
+}
+
+function checkEnvVars(envVars: Record<string, unknown> | undefined): void {
+  for (const [k, v] of Object.entries(envVars ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
+    if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
+  }
+}
+
+/** The record of a sandbox that just started (from a template or from a checkpoint). */
+function runningRecord(
+  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess'>,
+  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
+  info: SandboxRuntimeInfo,
+): SandboxRecord {
+  const now = Date.now();
+  return {
+    ...base,
+    state: 'running',
+    startedAt: now,
+    endAt: now + base.timeoutMs,
+    metadata: req.metadata ?? {},
+    onTimeout: req.autoPause ? 'pause' : 'kill',
+    autoResume: req.autoResume?.enabled ?? false,
+    runtime: runtimeOf(info),
+  };
 }
 
 function runtimeOf(info: SandboxRuntimeInfo) {
