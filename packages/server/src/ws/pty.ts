@@ -39,11 +39,16 @@ export async function handlePty(ws: WebSocket, s: SandboxRecord, q: URLSearchPar
       );
 
   const key = () => `${s.sandboxId}:${pid}`;
-  ws.on('message', async (data, isBinary) => {
+  // Client frames are applied in the order they came (a resize then keystrokes must not overtake each other).
+  let queue = Promise.resolve();
+  ws.on('message', (data, isBinary) => {
+    queue = queue.then(() => onFrame(data as Buffer, isBinary));
+  });
+  const onFrame = async (data: Buffer, isBinary: boolean) => {
     try {
       if (!pid) return;
       if (isBinary) {
-        await rpc.sendInput({ process: { selector: { case: 'pid', value: pid } }, input: { input: { case: 'pty', value: new Uint8Array(data as Buffer) } } }, { headers });
+        await rpc.sendInput({ process: { selector: { case: 'pid', value: pid } }, input: { input: { case: 'pty', value: new Uint8Array(data) } } }, { headers });
         return;
       }
       const msg = JSON.parse(String(data));
@@ -56,7 +61,7 @@ export async function handlePty(ws: WebSocket, s: SandboxRecord, q: URLSearchPar
       const e = fromEnvdError(err);
       sendJson(ws, { type: 'error', code: e.status, message: e.message });
     }
-  });
+  };
 
   let ended = false;
   ws.on('close', () => {
