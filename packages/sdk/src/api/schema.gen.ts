@@ -925,7 +925,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/templates/{templateID}": {
+    "/v2/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List templates (E2B's v2 path; same as GET /templates) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Templates */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Template"][];
+                    };
+                };
+                401: components["responses"]["401"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/templates": {
         parameters: {
             query?: never;
             header?: never;
@@ -934,14 +971,158 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Register a template and its first build (E2B's build API step 1) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TemplateCreateRequest"];
+                };
+            };
+            responses: {
+                /** @description Registered; start the build next */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateRequestResponse"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                409: components["responses"]["409"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/base-images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Images templates can be built from here (fromImage values) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Base images */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BaseImage"][];
+                    };
+                };
+                401: components["responses"]["401"];
+            };
+        };
+        put?: never;
         post?: never;
-        /** Delete a template. Snapshots are templates too (E2B's SDKs delete snapshots here); built templates cannot be deleted yet (409). */
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Look a template up by name */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    alias: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The template */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateAliasResponse"];
+                    };
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/{templateID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A template with its builds */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The template */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateWithBuilds"];
+                    };
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a template and its layers (409 while sandboxes, snapshots or other templates use it). Snapshots are templates too (E2B's SDKs delete snapshots here). */
         delete: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
-                    templateID: string;
+                    templateID: components["parameters"]["templateID"];
                 };
                 cookie?: never;
             };
@@ -959,6 +1140,262 @@ export interface paths {
                 409: components["responses"]["409"];
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/templates/{templateID}/builds/{buildID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a registered build (E2B's build API step 3); poll its status */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                    buildID: components["parameters"]["buildID"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TemplateBuildStartRequest"];
+                };
+            };
+            responses: {
+                /** @description The build runs */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/{templateID}/builds/{buildID}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A build's status and its log from logsOffset on */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Number of log entries already seen */
+                    logsOffset?: number;
+                    limit?: number;
+                    /** @description Minimum level */
+                    level?: components["schemas"]["LogLevel"];
+                };
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                    buildID: components["parameters"]["buildID"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The build */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateBuildInfo"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/{templateID}/builds/{buildID}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A build's log entries, incrementally (offset = entries already seen) */
+        get: {
+            parameters: {
+                query?: {
+                    offset?: number;
+                    limit?: number;
+                    /** @description Minimum level */
+                    level?: components["schemas"]["LogLevel"];
+                };
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                    buildID: components["parameters"]["buildID"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Log entries */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateBuildLogsResponse"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/{templateID}/files/{hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether files for a COPY step (or a Dockerfile's context) are stored; where to upload them if not */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                    hash: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Upload link */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateBuildFileUpload"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        /** Upload the tar (plain or gzip) of a COPY step's files or a Dockerfile's build context */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                    hash: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description Stored */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sandboxes/{sandboxID}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn a running sandbox's filesystem into a new template; the sandbox keeps running (briefly frozen for the copy) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sandboxID: components["parameters"]["sandboxID"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SandboxCommitRequest"];
+                };
+            };
+            responses: {
+                /** @description Accepted; poll the build's status */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateRequestResponse"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1191,8 +1628,179 @@ export interface components {
             buildCount: number;
             spawnCount: number;
             envdVersion: string;
+            buildStatus: components["schemas"]["BuildStatus"];
+            startCmd?: string;
+            readyCmd?: string;
+            parentTemplateID?: string | null;
+            warmStart?: boolean;
+        };
+        /** @description Registers a template and its first build (E2B's POST /v3/templates). The build starts with POST /v2/templates/{templateID}/builds/{buildID}. */
+        TemplateCreateRequest: {
+            /** @description Template name (E2B alias), optionally `name:tag`; usable as templateID. */
+            name: string;
+            tags?: string[];
+            /** @default 2 */
+            cpuCount?: number;
+            /** @default 2048 */
+            memoryMB?: number;
+            /** @description Writable disk of each sandbox, in MiB (default 40 GiB, or the parent's). */
+            diskSizeMB?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        TemplateRequestResponse: {
+            templateID: string;
+            buildID: string;
+            public: boolean;
+            names: string[];
+            aliases: string[];
+            tags: string[];
+        };
+        /** @enum {string} */
+        TemplateStepType: "RUN" | "COPY" | "ENV" | "WORKDIR" | "USER";
+        /**
+         * @description One build step, as E2B's build API has them: RUN args [command, user?]; COPY args [src, dest, user?, mode?] with
+         *     filesHash naming an uploaded tar (GET/PUT /templates/{templateID}/files/{hash}); ENV args [k1, v1, k2, v2, ...];
+         *     WORKDIR args [path]; USER args [user]. The seeds' shape `{name, command}` is a RUN step.
+         */
+        TemplateStep: {
+            type?: components["schemas"]["TemplateStepType"];
+            args?: string[];
+            /** @description Shown in the build log and in a failed build's reason. */
+            name?: string;
+            /** @description Shorthand for {type: RUN, args: [command]}. */
+            command?: string;
+            filesHash?: string;
+            force?: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Exactly one source (fromTemplate, fromImage or dockerfile), then the steps in order. */
+        TemplateBuildStartRequest: {
+            /** @description A ready template's ID or name. */
+            fromTemplate?: string;
+            /** @description An image reference: `debian:bookworm` (built with mmdebstrap) or an image in the configured OCI registry (`repo:tag`, `host:port/repo:tag`, `repo@sha256:…`). */
+            fromImage?: string;
+            /** @description Dockerfile text. FROM names a template or an image; COPY/ADD read the build context uploaded as filesHash. */
+            dockerfile?: string;
+            /** @description The build context of `dockerfile` (a tar uploaded with PUT /templates/{templateID}/files/{hash}). */
+            filesHash?: string;
+            steps?: components["schemas"]["TemplateStep"][];
+            /** @description Runs in every sandbox of the template (captured running when readyCmd is given). */
+            startCmd?: string;
+            /** @description Polled (every 0.5 s, up to 5 min) until it exits 0; then the template is captured with startCmd running. */
+            readyCmd?: string;
+            force?: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @enum {string} */
+        BuildStatus: "building" | "waiting" | "ready" | "error";
+        BuildLogEntry: {
+            /** Format: date-time */
+            timestamp: string;
+            level: components["schemas"]["LogLevel"];
+            message: string;
+            step?: string;
+        };
+        BuildStatusReason: {
+            message: string;
+            /** @description The failing step's name. */
+            step?: string;
+            /** @description The failing command's exit code. */
+            exitCode?: number;
+            /** @description The last lines of the log. */
+            logEntries?: components["schemas"]["BuildLogEntry"][];
+        };
+        TemplateBuildInfo: {
+            templateID: string;
+            buildID: string;
+            status: components["schemas"]["BuildStatus"];
+            /** @description Log lines from logsOffset on. */
+            logs: string[];
+            logEntries: components["schemas"]["BuildLogEntry"][];
+            reason?: components["schemas"]["BuildStatusReason"];
+        };
+        TemplateBuildLogsResponse: {
+            logs: components["schemas"]["BuildLogEntry"][];
+            /** @description Offset to ask for next (the number of entries so far). */
+            nextOffset?: number;
+        };
+        TemplateBuild: {
+            buildID: string;
+            status: components["schemas"]["BuildStatus"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: date-time */
+            finishedAt?: string | null;
+            cpuCount: number;
+            memoryMB: number;
+            diskSizeMB: number;
+            envdVersion: string;
+            /** @description What the build started from, e.g. `template default`, `image debian:bookworm`, `sandbox <id>`. */
+            source?: string;
+            reason?: components["schemas"]["BuildStatusReason"];
+        };
+        TemplateWithBuilds: {
+            templateID: string;
+            public: boolean;
+            names: string[];
+            aliases: string[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: date-time */
+            lastSpawnedAt?: string | null;
+            spawnCount: number;
+            buildCount: number;
+            cpuCount?: number;
+            memoryMB?: number;
+            diskSizeMB?: number;
+            buildStatus?: components["schemas"]["BuildStatus"];
+            /** @description The build sandboxes start from. */
+            buildID?: string;
+            startCmd?: string;
+            readyCmd?: string;
+            parentTemplateID?: string | null;
+            /** @description Sandboxes resume a captured state with startCmd already running. */
+            warmStart?: boolean;
+            /** @description Newest first. */
+            builds: components["schemas"]["TemplateBuild"][];
+        };
+        BaseImage: {
+            /** @description What to pass as fromImage. */
+            dockerImage: string;
+            osVersion: string;
+            codename: string;
+            /**
+             * @description ready: already built or pulled here (cached); available: can be built or pulled on demand.
+             * @enum {string}
+             */
+            status: "ready" | "available";
             /** @enum {string} */
-            buildStatus: "building" | "waiting" | "ready" | "error";
+            source: "mmdebstrap" | "registry";
+            description?: string;
+        };
+        TemplateBuildFileUpload: {
+            /** @description Whether a tar with this hash is already stored. */
+            present: boolean;
+            /** @description Where to PUT the tar (plain or gzip) when not present (absolute; carries no secret, send the API key). */
+            url?: string;
+        };
+        TemplateAliasResponse: {
+            templateID: string;
+            public: boolean;
+        };
+        SandboxCommitRequest: {
+            name: string;
+            cpuCount?: number;
+            memoryMB?: number;
+            diskSizeMB?: number;
+        } & {
+            [key: string]: unknown;
         };
     };
     responses: {

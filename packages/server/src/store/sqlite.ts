@@ -3,9 +3,9 @@
  * `PRAGMA user_version`; JSON columns hold maps and lists.
  */
 import Database from 'better-sqlite3';
-import type { LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateRecord } from './store.js';
+import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 const SCHEMA = `
@@ -46,7 +46,36 @@ CREATE TABLE IF NOT EXISTS templates (
   updated_at INTEGER NOT NULL,
   spawn_count INTEGER NOT NULL,
   last_spawned_at INTEGER,
-  build_count INTEGER NOT NULL
+  build_count INTEGER NOT NULL,
+  env_vars TEXT,
+  default_user TEXT,
+  default_workdir TEXT,
+  parent_template_id TEXT,
+  warm_image TEXT
+);
+CREATE TABLE IF NOT EXISTS template_builds (
+  template_id TEXT NOT NULL,
+  build_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  disk_size_mb INTEGER NOT NULL,
+  source TEXT,
+  reason TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  PRIMARY KEY (template_id, build_id)
+);
+CREATE TABLE IF NOT EXISTS build_logs (
+  template_id TEXT NOT NULL,
+  build_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  level INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  step TEXT,
+  PRIMARY KEY (template_id, build_id, seq)
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -142,9 +171,28 @@ const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
   spawnCount: 'spawn_count',
   lastSpawnedAt: 'last_spawned_at',
   buildCount: 'build_count',
+  envVars: 'env_vars',
+  defaultUser: 'default_user',
+  defaultWorkdir: 'default_workdir',
+  parentTemplateId: 'parent_template_id',
+  warmImage: 'warm_image',
 };
 
-const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers']);
+const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
+  templateId: 'template_id',
+  buildId: 'build_id',
+  status: 'status',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  source: 'source',
+  reason: 'reason',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  finishedAt: 'finished_at',
+};
+
+const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason']);
 const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 
 function toColumnValue(field: string, value: unknown): unknown {
@@ -178,6 +226,11 @@ export class SqliteStore implements Store {
     // Databases made before pause/resume existed lack this column.
     const cols = (this.db.prepare(`PRAGMA table_info(sandboxes)`).all() as { name: string }[]).map((c) => c.name);
     if (!cols.includes('paused_image')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN paused_image TEXT');
+    // ... and templates made before template builds existed lack these.
+    const tcols = (this.db.prepare(`PRAGMA table_info(templates)`).all() as { name: string }[]).map((c) => c.name);
+    for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image']) {
+      if (!tcols.includes(c)) this.db.exec(`ALTER TABLE templates ADD COLUMN ${c} TEXT`);
+    }
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
@@ -281,7 +334,52 @@ export class SqliteStore implements Store {
   }
 
   async deleteTemplate(id: string): Promise<void> {
-    this.db.prepare('DELETE FROM templates WHERE template_id = ?').run(id);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM build_logs WHERE template_id = ?').run(id);
+      this.db.prepare('DELETE FROM template_builds WHERE template_id = ?').run(id);
+      this.db.prepare('DELETE FROM templates WHERE template_id = ?').run(id);
+    })();
+  }
+
+  async upsertBuild(b: TemplateBuildRecord): Promise<void> {
+    this.insert('template_builds', BUILD_COLUMNS, b);
+  }
+
+  async getBuild(templateId: string, buildId: string): Promise<TemplateBuildRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM template_builds WHERE template_id = ? AND build_id = ?').get(templateId, buildId) as Row | undefined;
+    return row ? fromRow<TemplateBuildRecord>(row, BUILD_COLUMNS) : undefined;
+  }
+
+  async listBuilds(templateId: string): Promise<TemplateBuildRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM template_builds WHERE template_id = ? ORDER BY created_at DESC, build_id DESC').all(templateId) as Row[];
+    return rows.map((r) => fromRow<TemplateBuildRecord>(r, BUILD_COLUMNS));
+  }
+
+  async appendBuildLog(e: Omit<BuildLogEntry, 'seq'>): Promise<BuildLogEntry> {
+    return this.db.transaction(() => {
+      const { n } = this.db
+        .prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM build_logs WHERE template_id = ? AND build_id = ?')
+        .get(e.templateId, e.buildId) as { n: number };
+      this.db
+        .prepare('INSERT INTO build_logs (template_id, build_id, seq, ts, level, message, step) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(e.templateId, e.buildId, n, e.timestamp, LEVELS.indexOf(e.level), e.message, e.step ?? null);
+      return { ...e, seq: n };
+    })();
+  }
+
+  async queryBuildLogs(templateId: string, buildId: string, q: { offset: number; limit: number; minLevel?: LogLevel }): Promise<BuildLogEntry[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM build_logs WHERE template_id = ? AND build_id = ? AND seq >= ? AND level >= ? ORDER BY seq LIMIT ?')
+      .all(templateId, buildId, q.offset, q.minLevel ? LEVELS.indexOf(q.minLevel) : 0, q.limit) as Row[];
+    return rows.map((r) => ({
+      templateId: r.template_id as string,
+      buildId: r.build_id as string,
+      seq: r.seq as number,
+      timestamp: r.ts as number,
+      level: LEVELS[r.level as number],
+      message: r.message as string,
+      ...(r.step ? { step: r.step as string } : {}),
+    }));
   }
 
   async appendLog(e: Omit<LogEntry, 'seq'>): Promise<void> {

@@ -49,16 +49,26 @@ export type BuildStatus = 'building' | 'waiting' | 'ready' | 'error';
 
 export interface TemplateRecord {
   templateId: string;
+  /** The build sandboxes start from (the newest ready one; the first build's while none is ready yet). */
   buildId: string;
   names: string[];
   cpuCount: number;
   memoryMB: number;
   diskSizeMB: number;
-  /** Read-only rootfs layers, topmost first. */
+  /** Read-only rootfs layers, topmost first (empty until a build is ready). */
   layers: string[];
+  /** Status of the template as a whole: ready once one build is ready; otherwise that of its newest build. */
   status: BuildStatus;
   startCmd?: string;
   readyCmd?: string;
+  /** Environment, user and working directory sandboxes of this template start with (from ENV/USER/WORKDIR steps). */
+  envVars?: Record<string, string>;
+  defaultUser?: string;
+  defaultWorkdir?: string;
+  /** The template whose layers this one's sit on. */
+  parentTemplateId?: string;
+  /** A checkpoint (in the snapshot store) taken once readyCmd passed: sandboxes resume it with startCmd running. */
+  warmImage?: string;
   public: boolean;
   createdAt: number;
   updatedAt: number;
@@ -67,7 +77,41 @@ export interface TemplateRecord {
   buildCount: number;
 }
 
+/** Why a build failed. */
+export interface BuildFailure {
+  message: string;
+  step?: string;
+  exitCode?: number;
+}
+
+/** One build of a template. */
+export interface TemplateBuildRecord {
+  buildId: string;
+  templateId: string;
+  status: BuildStatus;
+  cpuCount: number;
+  memoryMB: number;
+  diskSizeMB: number;
+  /** What the build started from, e.g. `template default`, `image debian:bookworm`, `sandbox <id>`. */
+  source?: string;
+  reason?: BuildFailure;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** One line of a build's log; `seq` (0, 1, 2, … per build) is the offset clients page with. */
+export interface BuildLogEntry {
+  templateId: string;
+  buildId: string;
+  seq: number;
+  timestamp: number;
+  level: LogLevel;
+  message: string;
+  step?: string;
+}
 
 export interface LogEntry {
   sandboxId: string;
@@ -132,7 +176,17 @@ export interface Store {
   /** By template ID or by one of its names. */
   findTemplate(idOrName: string): Promise<TemplateRecord | undefined>;
   listTemplates(): Promise<TemplateRecord[]>;
+  /** Deletes the template with its builds and build logs. */
   deleteTemplate(id: string): Promise<void>;
+
+  upsertBuild(b: TemplateBuildRecord): Promise<void>;
+  getBuild(templateId: string, buildId: string): Promise<TemplateBuildRecord | undefined>;
+  /** Newest first. */
+  listBuilds(templateId: string): Promise<TemplateBuildRecord[]>;
+  /** Appends a line; its seq is the number of lines the build had before. Returns the stored entry. */
+  appendBuildLog(e: Omit<BuildLogEntry, 'seq'>): Promise<BuildLogEntry>;
+  /** Lines with seq >= offset, in order, at most `limit`, at or above `minLevel`. */
+  queryBuildLogs(templateId: string, buildId: string, q: { offset: number; limit: number; minLevel?: LogLevel }): Promise<BuildLogEntry[]>;
 
   appendLog(e: Omit<LogEntry, 'seq'>): Promise<void>;
   queryLogs(sandboxId: string, q: LogQuery): Promise<LogEntry[]>;
