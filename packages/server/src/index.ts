@@ -16,7 +16,7 @@ import { newApiKey } from './ids.js';
 import { forgetAddress } from './ingress/proxy.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import { SandboxLogs } from './services/sandbox-logs.js';
 import { MetricsSampler } from './services/metrics-sampler.js';
 import { Metrics } from './http/prometheus.js';
@@ -72,7 +72,7 @@ export function defaultDriver(config: ServerConfig, log?: (msg: string) => void)
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
   mkdirSync(config.dataDir, { recursive: true });
-  const store = new SqliteStore(path.join(config.dataDir, 'tensor-box.db'));
+  const store = await openStore(config, log);
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
   const driver = opts.driver ?? defaultDriver(config, log);
   const templates = new TemplateService({ store, dataDir: config.dataDir, cacheDir: config.cacheDir });
