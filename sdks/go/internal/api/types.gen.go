@@ -9,6 +9,66 @@ import (
 	"time"
 )
 
+// Defines values for BaseImageSource.
+const (
+	Mmdebstrap BaseImageSource = "mmdebstrap"
+	Registry   BaseImageSource = "registry"
+)
+
+// Valid indicates whether the value is a known member of the BaseImageSource enum.
+func (e BaseImageSource) Valid() bool {
+	switch e {
+	case Mmdebstrap:
+		return true
+	case Registry:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BaseImageStatus.
+const (
+	BaseImageStatusAvailable BaseImageStatus = "available"
+	BaseImageStatusReady     BaseImageStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the BaseImageStatus enum.
+func (e BaseImageStatus) Valid() bool {
+	switch e {
+	case BaseImageStatusAvailable:
+		return true
+	case BaseImageStatusReady:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BuildStatus.
+const (
+	BuildStatusBuilding BuildStatus = "building"
+	BuildStatusError    BuildStatus = "error"
+	BuildStatusReady    BuildStatus = "ready"
+	BuildStatusWaiting  BuildStatus = "waiting"
+)
+
+// Valid indicates whether the value is a known member of the BuildStatus enum.
+func (e BuildStatus) Valid() bool {
+	switch e {
+	case BuildStatusBuilding:
+		return true
+	case BuildStatusError:
+		return true
+	case BuildStatusReady:
+		return true
+	case BuildStatusWaiting:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LogLevel.
 const (
 	LogLevelDebug LogLevel = "debug"
@@ -69,24 +129,27 @@ func (e SandboxState) Valid() bool {
 	}
 }
 
-// Defines values for TemplateBuildStatus.
+// Defines values for TemplateStepType.
 const (
-	TemplateBuildStatusBuilding TemplateBuildStatus = "building"
-	TemplateBuildStatusError    TemplateBuildStatus = "error"
-	TemplateBuildStatusReady    TemplateBuildStatus = "ready"
-	TemplateBuildStatusWaiting  TemplateBuildStatus = "waiting"
+	COPY    TemplateStepType = "COPY"
+	ENV     TemplateStepType = "ENV"
+	RUN     TemplateStepType = "RUN"
+	USER    TemplateStepType = "USER"
+	WORKDIR TemplateStepType = "WORKDIR"
 )
 
-// Valid indicates whether the value is a known member of the TemplateBuildStatus enum.
-func (e TemplateBuildStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the TemplateStepType enum.
+func (e TemplateStepType) Valid() bool {
 	switch e {
-	case TemplateBuildStatusBuilding:
+	case COPY:
 		return true
-	case TemplateBuildStatusError:
+	case ENV:
 		return true
-	case TemplateBuildStatusReady:
+	case RUN:
 		return true
-	case TemplateBuildStatusWaiting:
+	case USER:
+		return true
+	case WORKDIR:
 		return true
 	default:
 		return false
@@ -109,6 +172,50 @@ func (e GetV2SandboxesSandboxIDLogsParamsDirection) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// BaseImage defines model for BaseImage.
+type BaseImage struct {
+	Codename    string  `json:"codename"`
+	Description *string `json:"description,omitempty"`
+
+	// DockerImage What to pass as fromImage.
+	DockerImage string          `json:"dockerImage"`
+	OsVersion   string          `json:"osVersion"`
+	Source      BaseImageSource `json:"source"`
+
+	// Status ready: already built or pulled here (cached); available: can be built or pulled on demand.
+	Status BaseImageStatus `json:"status"`
+}
+
+// BaseImageSource defines model for BaseImage.Source.
+type BaseImageSource string
+
+// BaseImageStatus ready: already built or pulled here (cached); available: can be built or pulled on demand.
+type BaseImageStatus string
+
+// BuildLogEntry defines model for BuildLogEntry.
+type BuildLogEntry struct {
+	Level     LogLevel  `json:"level"`
+	Message   string    `json:"message"`
+	Step      *string   `json:"step,omitempty"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// BuildStatus defines model for BuildStatus.
+type BuildStatus string
+
+// BuildStatusReason defines model for BuildStatusReason.
+type BuildStatusReason struct {
+	// ExitCode The failing command's exit code.
+	ExitCode *int `json:"exitCode,omitempty"`
+
+	// LogEntries The last lines of the log.
+	LogEntries *[]BuildLogEntry `json:"logEntries,omitempty"`
+	Message    string           `json:"message"`
+
+	// Step The failing step's name.
+	Step *string `json:"step,omitempty"`
 }
 
 // ConnectSandbox defines model for ConnectSandbox.
@@ -201,6 +308,15 @@ type Sandbox struct {
 // SandboxAutoResumeConfig defines model for SandboxAutoResumeConfig.
 type SandboxAutoResumeConfig struct {
 	Enabled bool `json:"enabled"`
+}
+
+// SandboxCommitRequest defines model for SandboxCommitRequest.
+type SandboxCommitRequest struct {
+	CpuCount             *int                   `json:"cpuCount,omitempty"`
+	DiskSizeMB           *int                   `json:"diskSizeMB,omitempty"`
+	MemoryMB             *int                   `json:"memoryMB,omitempty"`
+	Name                 string                 `json:"name"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // SandboxDetail defines model for SandboxDetail.
@@ -316,25 +432,178 @@ type SnapshotInfo struct {
 
 // Template defines model for Template.
 type Template struct {
-	Aliases       []string            `json:"aliases"`
-	BuildCount    int                 `json:"buildCount"`
-	BuildID       string              `json:"buildID"`
-	BuildStatus   TemplateBuildStatus `json:"buildStatus"`
-	CpuCount      int                 `json:"cpuCount"`
-	CreatedAt     time.Time           `json:"createdAt"`
-	DiskSizeMB    int                 `json:"diskSizeMB"`
-	EnvdVersion   string              `json:"envdVersion"`
-	LastSpawnedAt *time.Time          `json:"lastSpawnedAt,omitempty"`
-	MemoryMB      int                 `json:"memoryMB"`
-	Names         []string            `json:"names"`
-	Public        bool                `json:"public"`
-	SpawnCount    int                 `json:"spawnCount"`
-	TemplateID    string              `json:"templateID"`
-	UpdatedAt     time.Time           `json:"updatedAt"`
+	Aliases          []string    `json:"aliases"`
+	BuildCount       int         `json:"buildCount"`
+	BuildID          string      `json:"buildID"`
+	BuildStatus      BuildStatus `json:"buildStatus"`
+	CpuCount         int         `json:"cpuCount"`
+	CreatedAt        time.Time   `json:"createdAt"`
+	DiskSizeMB       int         `json:"diskSizeMB"`
+	EnvdVersion      string      `json:"envdVersion"`
+	LastSpawnedAt    *time.Time  `json:"lastSpawnedAt,omitempty"`
+	MemoryMB         int         `json:"memoryMB"`
+	Names            []string    `json:"names"`
+	ParentTemplateID *string     `json:"parentTemplateID,omitempty"`
+	Public           bool        `json:"public"`
+	ReadyCmd         *string     `json:"readyCmd,omitempty"`
+	SpawnCount       int         `json:"spawnCount"`
+	StartCmd         *string     `json:"startCmd,omitempty"`
+	TemplateID       string      `json:"templateID"`
+	UpdatedAt        time.Time   `json:"updatedAt"`
+	WarmStart        *bool       `json:"warmStart,omitempty"`
 }
 
-// TemplateBuildStatus defines model for Template.BuildStatus.
-type TemplateBuildStatus string
+// TemplateAliasResponse defines model for TemplateAliasResponse.
+type TemplateAliasResponse struct {
+	Public     bool   `json:"public"`
+	TemplateID string `json:"templateID"`
+}
+
+// TemplateBuild defines model for TemplateBuild.
+type TemplateBuild struct {
+	BuildID     string             `json:"buildID"`
+	CpuCount    int                `json:"cpuCount"`
+	CreatedAt   time.Time          `json:"createdAt"`
+	DiskSizeMB  int                `json:"diskSizeMB"`
+	EnvdVersion string             `json:"envdVersion"`
+	FinishedAt  *time.Time         `json:"finishedAt,omitempty"`
+	MemoryMB    int                `json:"memoryMB"`
+	Reason      *BuildStatusReason `json:"reason,omitempty"`
+
+	// Source What the build started from, e.g. `template default`, `image debian:bookworm`, `sandbox <id>`.
+	Source    *string     `json:"source,omitempty"`
+	Status    BuildStatus `json:"status"`
+	UpdatedAt time.Time   `json:"updatedAt"`
+}
+
+// TemplateBuildFileUpload defines model for TemplateBuildFileUpload.
+type TemplateBuildFileUpload struct {
+	// Present Whether a tar with this hash is already stored.
+	Present bool `json:"present"`
+
+	// Url Where to PUT the tar (plain or gzip) when not present (absolute; carries no secret, send the API key).
+	Url *string `json:"url,omitempty"`
+}
+
+// TemplateBuildInfo defines model for TemplateBuildInfo.
+type TemplateBuildInfo struct {
+	BuildID    string          `json:"buildID"`
+	LogEntries []BuildLogEntry `json:"logEntries"`
+
+	// Logs Log lines from logsOffset on.
+	Logs       []string           `json:"logs"`
+	Reason     *BuildStatusReason `json:"reason,omitempty"`
+	Status     BuildStatus        `json:"status"`
+	TemplateID string             `json:"templateID"`
+}
+
+// TemplateBuildLogsResponse defines model for TemplateBuildLogsResponse.
+type TemplateBuildLogsResponse struct {
+	Logs []BuildLogEntry `json:"logs"`
+
+	// NextOffset Offset to ask for next (the number of entries so far).
+	NextOffset *int `json:"nextOffset,omitempty"`
+}
+
+// TemplateBuildStartRequest Exactly one source (fromTemplate, fromImage or dockerfile), then the steps in order.
+type TemplateBuildStartRequest struct {
+	// Dockerfile Dockerfile text. FROM names a template or an image; COPY/ADD read the build context uploaded as filesHash.
+	Dockerfile *string `json:"dockerfile,omitempty"`
+
+	// FilesHash The build context of `dockerfile` (a tar uploaded with PUT /templates/{templateID}/files/{hash}).
+	FilesHash *string `json:"filesHash,omitempty"`
+	Force     *bool   `json:"force,omitempty"`
+
+	// FromImage An image reference: `debian:bookworm` (built with mmdebstrap) or an image in the configured OCI registry (`repo:tag`, `host:port/repo:tag`, `repo@sha256:…`).
+	FromImage *string `json:"fromImage,omitempty"`
+
+	// FromTemplate A ready template's ID or name.
+	FromTemplate *string `json:"fromTemplate,omitempty"`
+
+	// ReadyCmd Polled (every 0.5 s, up to 5 min) until it exits 0; then the template is captured with startCmd running.
+	ReadyCmd *string `json:"readyCmd,omitempty"`
+
+	// StartCmd Runs in every sandbox of the template (captured running when readyCmd is given).
+	StartCmd             *string                `json:"startCmd,omitempty"`
+	Steps                *[]TemplateStep        `json:"steps,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// TemplateCreateRequest Registers a template and its first build (E2B's POST /v3/templates). The build starts with POST /v2/templates/{templateID}/builds/{buildID}.
+type TemplateCreateRequest struct {
+	CpuCount *int `json:"cpuCount,omitempty"`
+
+	// DiskSizeMB Writable disk of each sandbox, in MiB (default 40 GiB, or the parent's).
+	DiskSizeMB *int `json:"diskSizeMB,omitempty"`
+	MemoryMB   *int `json:"memoryMB,omitempty"`
+
+	// Name Template name (E2B alias), optionally `name:tag`; usable as templateID.
+	Name                 string                 `json:"name"`
+	Tags                 *[]string              `json:"tags,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// TemplateRequestResponse defines model for TemplateRequestResponse.
+type TemplateRequestResponse struct {
+	Aliases    []string `json:"aliases"`
+	BuildID    string   `json:"buildID"`
+	Names      []string `json:"names"`
+	Public     bool     `json:"public"`
+	Tags       []string `json:"tags"`
+	TemplateID string   `json:"templateID"`
+}
+
+// TemplateStep One build step, as E2B's build API has them: RUN args [command, user?]; COPY args [src, dest, user?, mode?] with
+// filesHash naming an uploaded tar (GET/PUT /templates/{templateID}/files/{hash}); ENV args [k1, v1, k2, v2, ...];
+// WORKDIR args [path]; USER args [user]. The seeds' shape `{name, command}` is a RUN step.
+type TemplateStep struct {
+	Args *[]string `json:"args,omitempty"`
+
+	// Command Shorthand for {type: RUN, args: [command]}.
+	Command   *string `json:"command,omitempty"`
+	FilesHash *string `json:"filesHash,omitempty"`
+	Force     *bool   `json:"force,omitempty"`
+
+	// Name Shown in the build log and in a failed build's reason.
+	Name                 *string                `json:"name,omitempty"`
+	Type                 *TemplateStepType      `json:"type,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// TemplateStepType defines model for TemplateStepType.
+type TemplateStepType string
+
+// TemplateWithBuilds defines model for TemplateWithBuilds.
+type TemplateWithBuilds struct {
+	Aliases    []string `json:"aliases"`
+	BuildCount int      `json:"buildCount"`
+
+	// BuildID The build sandboxes start from.
+	BuildID     *string      `json:"buildID,omitempty"`
+	BuildStatus *BuildStatus `json:"buildStatus,omitempty"`
+
+	// Builds Newest first.
+	Builds           []TemplateBuild `json:"builds"`
+	CpuCount         *int            `json:"cpuCount,omitempty"`
+	CreatedAt        time.Time       `json:"createdAt"`
+	DiskSizeMB       *int            `json:"diskSizeMB,omitempty"`
+	LastSpawnedAt    *time.Time      `json:"lastSpawnedAt,omitempty"`
+	MemoryMB         *int            `json:"memoryMB,omitempty"`
+	Names            []string        `json:"names"`
+	ParentTemplateID *string         `json:"parentTemplateID,omitempty"`
+	Public           bool            `json:"public"`
+	ReadyCmd         *string         `json:"readyCmd,omitempty"`
+	SpawnCount       int             `json:"spawnCount"`
+	StartCmd         *string         `json:"startCmd,omitempty"`
+	TemplateID       string          `json:"templateID"`
+	UpdatedAt        time.Time       `json:"updatedAt"`
+
+	// WarmStart Sandboxes resume a captured state with startCmd already running.
+	WarmStart *bool `json:"warmStart,omitempty"`
+}
+
+// BuildID defines model for buildID.
+type BuildID = string
 
 // PaginationLimit defines model for paginationLimit.
 type PaginationLimit = int32
@@ -344,6 +613,9 @@ type PaginationNextToken = string
 
 // SandboxID defines model for sandboxID.
 type SandboxID = string
+
+// TemplateID defines model for templateID.
+type TemplateID = string
 
 // N400 defines model for 400.
 type N400 = Error
@@ -395,6 +667,25 @@ type GetSnapshotsParams struct {
 	Limit *PaginationLimit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// GetTemplatesTemplateIDBuildsBuildIDLogsParams defines parameters for GetTemplatesTemplateIDBuildsBuildIDLogs.
+type GetTemplatesTemplateIDBuildsBuildIDLogsParams struct {
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+	Limit  *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Level Minimum level
+	Level *LogLevel `form:"level,omitempty" json:"level,omitempty"`
+}
+
+// GetTemplatesTemplateIDBuildsBuildIDStatusParams defines parameters for GetTemplatesTemplateIDBuildsBuildIDStatus.
+type GetTemplatesTemplateIDBuildsBuildIDStatusParams struct {
+	// LogsOffset Number of log entries already seen
+	LogsOffset *int `form:"logsOffset,omitempty" json:"logsOffset,omitempty"`
+	Limit      *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Level Minimum level
+	Level *LogLevel `form:"level,omitempty" json:"level,omitempty"`
+}
+
 // GetV2SandboxesParams defines parameters for GetV2Sandboxes.
 type GetV2SandboxesParams struct {
 	// Metadata Metadata filter, URL-encoded `key=value&key2=value2`.
@@ -430,6 +721,9 @@ type GetV2SandboxesSandboxIDLogsParamsDirection string
 // PostSandboxesJSONRequestBody defines body for PostSandboxes for application/json ContentType.
 type PostSandboxesJSONRequestBody = NewSandbox
 
+// PostSandboxesSandboxIDCommitJSONRequestBody defines body for PostSandboxesSandboxIDCommit for application/json ContentType.
+type PostSandboxesSandboxIDCommitJSONRequestBody = SandboxCommitRequest
+
 // PostSandboxesSandboxIDConnectJSONRequestBody defines body for PostSandboxesSandboxIDConnect for application/json ContentType.
 type PostSandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
 
@@ -453,6 +747,12 @@ type PostV2SandboxesJSONRequestBody = NewSandbox
 
 // PostV2SandboxesSandboxIDConnectJSONRequestBody defines body for PostV2SandboxesSandboxIDConnect for application/json ContentType.
 type PostV2SandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
+
+// PostV2TemplatesTemplateIDBuildsBuildIDJSONRequestBody defines body for PostV2TemplatesTemplateIDBuildsBuildID for application/json ContentType.
+type PostV2TemplatesTemplateIDBuildsBuildIDJSONRequestBody = TemplateBuildStartRequest
+
+// PostV3TemplatesJSONRequestBody defines body for PostV3Templates for application/json ContentType.
+type PostV3TemplatesJSONRequestBody = TemplateCreateRequest
 
 // Getter for additional properties for NewSandbox. Returns the specified
 // element and whether it was found
@@ -628,6 +928,559 @@ func (a NewSandbox) MarshalJSON() ([]byte, error) {
 		object["timeout"], err = json.Marshal(a.Timeout)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'timeout': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for SandboxCommitRequest. Returns the specified
+// element and whether it was found
+func (a SandboxCommitRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for SandboxCommitRequest
+func (a *SandboxCommitRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for SandboxCommitRequest to handle AdditionalProperties
+func (a *SandboxCommitRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["cpuCount"]; found {
+		err = json.Unmarshal(raw, &a.CpuCount)
+		if err != nil {
+			return fmt.Errorf("error reading 'cpuCount': %w", err)
+		}
+		delete(object, "cpuCount")
+	}
+
+	if raw, found := object["diskSizeMB"]; found {
+		err = json.Unmarshal(raw, &a.DiskSizeMB)
+		if err != nil {
+			return fmt.Errorf("error reading 'diskSizeMB': %w", err)
+		}
+		delete(object, "diskSizeMB")
+	}
+
+	if raw, found := object["memoryMB"]; found {
+		err = json.Unmarshal(raw, &a.MemoryMB)
+		if err != nil {
+			return fmt.Errorf("error reading 'memoryMB': %w", err)
+		}
+		delete(object, "memoryMB")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for SandboxCommitRequest to handle AdditionalProperties
+func (a SandboxCommitRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.CpuCount != nil {
+		object["cpuCount"], err = json.Marshal(a.CpuCount)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cpuCount': %w", err)
+		}
+	}
+
+	if a.DiskSizeMB != nil {
+		object["diskSizeMB"], err = json.Marshal(a.DiskSizeMB)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'diskSizeMB': %w", err)
+		}
+	}
+
+	if a.MemoryMB != nil {
+		object["memoryMB"], err = json.Marshal(a.MemoryMB)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'memoryMB': %w", err)
+		}
+	}
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for TemplateBuildStartRequest. Returns the specified
+// element and whether it was found
+func (a TemplateBuildStartRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for TemplateBuildStartRequest
+func (a *TemplateBuildStartRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for TemplateBuildStartRequest to handle AdditionalProperties
+func (a *TemplateBuildStartRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["dockerfile"]; found {
+		err = json.Unmarshal(raw, &a.Dockerfile)
+		if err != nil {
+			return fmt.Errorf("error reading 'dockerfile': %w", err)
+		}
+		delete(object, "dockerfile")
+	}
+
+	if raw, found := object["filesHash"]; found {
+		err = json.Unmarshal(raw, &a.FilesHash)
+		if err != nil {
+			return fmt.Errorf("error reading 'filesHash': %w", err)
+		}
+		delete(object, "filesHash")
+	}
+
+	if raw, found := object["force"]; found {
+		err = json.Unmarshal(raw, &a.Force)
+		if err != nil {
+			return fmt.Errorf("error reading 'force': %w", err)
+		}
+		delete(object, "force")
+	}
+
+	if raw, found := object["fromImage"]; found {
+		err = json.Unmarshal(raw, &a.FromImage)
+		if err != nil {
+			return fmt.Errorf("error reading 'fromImage': %w", err)
+		}
+		delete(object, "fromImage")
+	}
+
+	if raw, found := object["fromTemplate"]; found {
+		err = json.Unmarshal(raw, &a.FromTemplate)
+		if err != nil {
+			return fmt.Errorf("error reading 'fromTemplate': %w", err)
+		}
+		delete(object, "fromTemplate")
+	}
+
+	if raw, found := object["readyCmd"]; found {
+		err = json.Unmarshal(raw, &a.ReadyCmd)
+		if err != nil {
+			return fmt.Errorf("error reading 'readyCmd': %w", err)
+		}
+		delete(object, "readyCmd")
+	}
+
+	if raw, found := object["startCmd"]; found {
+		err = json.Unmarshal(raw, &a.StartCmd)
+		if err != nil {
+			return fmt.Errorf("error reading 'startCmd': %w", err)
+		}
+		delete(object, "startCmd")
+	}
+
+	if raw, found := object["steps"]; found {
+		err = json.Unmarshal(raw, &a.Steps)
+		if err != nil {
+			return fmt.Errorf("error reading 'steps': %w", err)
+		}
+		delete(object, "steps")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for TemplateBuildStartRequest to handle AdditionalProperties
+func (a TemplateBuildStartRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Dockerfile != nil {
+		object["dockerfile"], err = json.Marshal(a.Dockerfile)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'dockerfile': %w", err)
+		}
+	}
+
+	if a.FilesHash != nil {
+		object["filesHash"], err = json.Marshal(a.FilesHash)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'filesHash': %w", err)
+		}
+	}
+
+	if a.Force != nil {
+		object["force"], err = json.Marshal(a.Force)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'force': %w", err)
+		}
+	}
+
+	if a.FromImage != nil {
+		object["fromImage"], err = json.Marshal(a.FromImage)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'fromImage': %w", err)
+		}
+	}
+
+	if a.FromTemplate != nil {
+		object["fromTemplate"], err = json.Marshal(a.FromTemplate)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'fromTemplate': %w", err)
+		}
+	}
+
+	if a.ReadyCmd != nil {
+		object["readyCmd"], err = json.Marshal(a.ReadyCmd)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'readyCmd': %w", err)
+		}
+	}
+
+	if a.StartCmd != nil {
+		object["startCmd"], err = json.Marshal(a.StartCmd)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'startCmd': %w", err)
+		}
+	}
+
+	if a.Steps != nil {
+		object["steps"], err = json.Marshal(a.Steps)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'steps': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for TemplateCreateRequest. Returns the specified
+// element and whether it was found
+func (a TemplateCreateRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for TemplateCreateRequest
+func (a *TemplateCreateRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for TemplateCreateRequest to handle AdditionalProperties
+func (a *TemplateCreateRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["cpuCount"]; found {
+		err = json.Unmarshal(raw, &a.CpuCount)
+		if err != nil {
+			return fmt.Errorf("error reading 'cpuCount': %w", err)
+		}
+		delete(object, "cpuCount")
+	}
+
+	if raw, found := object["diskSizeMB"]; found {
+		err = json.Unmarshal(raw, &a.DiskSizeMB)
+		if err != nil {
+			return fmt.Errorf("error reading 'diskSizeMB': %w", err)
+		}
+		delete(object, "diskSizeMB")
+	}
+
+	if raw, found := object["memoryMB"]; found {
+		err = json.Unmarshal(raw, &a.MemoryMB)
+		if err != nil {
+			return fmt.Errorf("error reading 'memoryMB': %w", err)
+		}
+		delete(object, "memoryMB")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["tags"]; found {
+		err = json.Unmarshal(raw, &a.Tags)
+		if err != nil {
+			return fmt.Errorf("error reading 'tags': %w", err)
+		}
+		delete(object, "tags")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for TemplateCreateRequest to handle AdditionalProperties
+func (a TemplateCreateRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.CpuCount != nil {
+		object["cpuCount"], err = json.Marshal(a.CpuCount)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cpuCount': %w", err)
+		}
+	}
+
+	if a.DiskSizeMB != nil {
+		object["diskSizeMB"], err = json.Marshal(a.DiskSizeMB)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'diskSizeMB': %w", err)
+		}
+	}
+
+	if a.MemoryMB != nil {
+		object["memoryMB"], err = json.Marshal(a.MemoryMB)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'memoryMB': %w", err)
+		}
+	}
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	if a.Tags != nil {
+		object["tags"], err = json.Marshal(a.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'tags': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for TemplateStep. Returns the specified
+// element and whether it was found
+func (a TemplateStep) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for TemplateStep
+func (a *TemplateStep) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for TemplateStep to handle AdditionalProperties
+func (a *TemplateStep) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["args"]; found {
+		err = json.Unmarshal(raw, &a.Args)
+		if err != nil {
+			return fmt.Errorf("error reading 'args': %w", err)
+		}
+		delete(object, "args")
+	}
+
+	if raw, found := object["command"]; found {
+		err = json.Unmarshal(raw, &a.Command)
+		if err != nil {
+			return fmt.Errorf("error reading 'command': %w", err)
+		}
+		delete(object, "command")
+	}
+
+	if raw, found := object["filesHash"]; found {
+		err = json.Unmarshal(raw, &a.FilesHash)
+		if err != nil {
+			return fmt.Errorf("error reading 'filesHash': %w", err)
+		}
+		delete(object, "filesHash")
+	}
+
+	if raw, found := object["force"]; found {
+		err = json.Unmarshal(raw, &a.Force)
+		if err != nil {
+			return fmt.Errorf("error reading 'force': %w", err)
+		}
+		delete(object, "force")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for TemplateStep to handle AdditionalProperties
+func (a TemplateStep) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Args != nil {
+		object["args"], err = json.Marshal(a.Args)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'args': %w", err)
+		}
+	}
+
+	if a.Command != nil {
+		object["command"], err = json.Marshal(a.Command)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'command': %w", err)
+		}
+	}
+
+	if a.FilesHash != nil {
+		object["filesHash"], err = json.Marshal(a.FilesHash)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'filesHash': %w", err)
+		}
+	}
+
+	if a.Force != nil {
+		object["force"], err = json.Marshal(a.Force)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'force': %w", err)
+		}
+	}
+
+	if a.Name != nil {
+		object["name"], err = json.Marshal(a.Name)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'name': %w", err)
+		}
+	}
+
+	if a.Type != nil {
+		object["type"], err = json.Marshal(a.Type)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'type': %w", err)
 		}
 	}
 
