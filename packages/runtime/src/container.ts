@@ -17,6 +17,7 @@ import {
   type Checkpointer,
   type Driver,
   type Freezer,
+  type LayerCapturer,
   type SandboxRuntimeInfo,
   type SandboxSpec,
   type SandboxStats,
@@ -78,7 +79,7 @@ interface SandboxMeta {
   spec: SandboxSpec;
 }
 
-export class ContainerDriver implements Driver, Freezer, Checkpointer {
+export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer {
   readonly name = 'container';
   private readonly slots = new Map<number, string>();
   private readonly cgroupParent: string;
@@ -294,7 +295,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     const dir = this.dir(id);
     const pausing = path.join(dir, 'pausing.json');
     if (m && existsSync(pausing)) {
-      const { imageDir } = JSON.parse(readFileSync(pausing, 'utf8')) as { imageDir: string };
+      const { imageDir, layerOut } = JSON.parse(readFileSync(pausing, 'utf8')) as { imageDir: string; layerOut?: string };
       for (let i = 0; i < 600 && criuRunningFor(m.pid); i++) await new Promise((r) => setTimeout(r, 100));
       if (this.alive(m)) {
         await rm(imageDir, { recursive: true, force: true }); // the dump failed and CRIU resumed the sandbox
@@ -303,7 +304,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       }
       if (dumpComplete(path.join(imageDir, 'criu'))) {
         this.opts.log?.(`container: completing the interrupted pause of ${id}`);
-        await this.finishPause(m, imageDir);
+        await this.finishPause(m, imageDir, layerOut);
         return null;
       }
       return m; // dead without a complete dump: nothing to save but what destroy clears
@@ -407,8 +408,10 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
    * (processes, memory, mounts, netns, cgroups). With it the sandbox is frozen for the dump and the layer copy, then thawed.
    * On failure the sandbox keeps running and the partial directory is removed.
    */
-  async checkpoint(sandboxId: string, imageDir: string, opts: { leaveRunning?: boolean } = {}): Promise<void> {
+  async checkpoint(sandboxId: string, imageDir: string, opts: { leaveRunning?: boolean; layerOut?: string } = {}): Promise<void> {
     const criu = this.criu();
+    if (opts.layerOut && opts.leaveRunning) throw new DriverError('failed_precondition', 'layerOut needs a checkpoint that stops the sandbox');
+    if (opts.layerOut && existsSync(opts.layerOut)) throw new DriverError('failed_precondition', `layer directory ${opts.layerOut} already exists`);
     const m = this.readMeta(sandboxId);
     if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
     if (existsSync(imageDir)) throw new DriverError('failed_precondition', `checkpoint directory ${imageDir} already exists`);
@@ -434,7 +437,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     let frozen = false;
     // A control-plane crash mid-pause must not lose the sandbox: list() finishes a complete dump from this marker.
     const marker = path.join(dir, 'pausing.json');
-    if (!opts.leaveRunning) writeFileSync(marker, JSON.stringify({ imageDir }));
+    if (!opts.leaveRunning) writeFileSync(marker, JSON.stringify({ imageDir, layerOut: opts.layerOut }));
     try {
       if (opts.leaveRunning) {
         // Frozen across the dump and the layer copy, so memory and files are one consistent moment.
@@ -459,11 +462,11 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     }
     if (frozen) await cg.thaw();
     if (opts.leaveRunning) await writeManifest(imageDir, sandboxId, m.spec.layers);
-    else await this.finishPause(m, imageDir);
+    else await this.finishPause(m, imageDir, opts.layerOut);
   }
 
   /** After a complete dump (the processes are gone): keep the writable layer with the images, release the rest. */
-  private async finishPause(m: SandboxMeta, imageDir: string): Promise<void> {
+  private async finishPause(m: SandboxMeta, imageDir: string, layerOut?: string): Promise<void> {
     const dir = this.dir(m.sandboxId);
     // Unmounting the overlay syncs the whole underlying filesystem — the fresh images included — which can take longer
     // than the dump. So: keep a descriptor on the (now unused) overlay, rename its upper dir into the image (same
@@ -475,17 +478,19 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
     } catch {
       /* not mounted (recovery after a crash): nothing to hold */
     }
+    const layerDest = layerOut ?? path.join(imageDir, 'upper');
     try {
       if (existsSync(path.join(dir, 'upper'))) {
+        if (layerOut) mkdirSync(path.dirname(layerOut), { recursive: true });
         try {
-          await rename(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+          await rename(path.join(dir, 'upper'), layerDest);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
           await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
-          await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
+          await moveDir(path.join(dir, 'upper'), layerDest);
         }
       }
-      await writeManifest(imageDir, m.sandboxId, m.spec.layers);
+      await writeManifest(imageDir, m.sandboxId, layerOut ? [layerOut, ...m.spec.layers] : m.spec.layers);
       await this.destroy(m.sandboxId);
     } finally {
       if (hold !== undefined) close(hold, () => {});
@@ -520,7 +525,9 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       // A control-plane crash mid-resume must not lose the sandbox: list() adopts it or gives the layer back.
       const pending: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid: 0, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec };
       writeFileSync(path.join(dir, 'restoring.json'), JSON.stringify({ imageDir, move: !!opts.move, meta: pending }));
-      if (opts.move) await moveDir(path.join(imageDir, 'upper'), path.join(dir, 'upper'));
+      // An image whose writable layer became a template layer (layerOut) starts with an empty one.
+      if (!existsSync(path.join(imageDir, 'upper'))) mkdirSync(path.join(dir, 'upper'));
+      else if (opts.move) await moveDir(path.join(imageDir, 'upper'), path.join(dir, 'upper'));
       else await execFileP('cp', ['-a', '--reflink=auto', path.join(imageDir, 'upper'), path.join(dir, 'upper')]);
       this.createCgroup(spec, cg);
       const args = [
@@ -551,6 +558,58 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer {
       await this.teardown(spec.sandboxId, hostIf).catch(() => {});
       this.slots.delete(slot);
       throw err instanceof DriverError ? err : new DriverError('internal', `restore of ${spec.sandboxId} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** See LayerCapturer: frozen copy of the writable layer (`leaveRunning`), or the sandbox's end with its layer moved. */
+  async captureLayer(sandboxId: string, dest: string, opts: { leaveRunning?: boolean } = {}): Promise<void> {
+    const m = this.readMeta(sandboxId);
+    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    if (existsSync(dest)) throw new DriverError('failed_precondition', `layer directory ${dest} already exists`);
+    mkdirSync(path.dirname(dest), { recursive: true });
+    const dir = this.dir(sandboxId);
+    const upper = path.join(dir, 'upper');
+    const cg = this.cgroup(sandboxId);
+    const partial = `${dest}.partial`;
+    await rm(partial, { recursive: true, force: true });
+    await cg.freeze();
+    if (opts.leaveRunning) {
+      try {
+        // cp -a keeps what an overlay layer needs: whiteout devices, opaque-dir xattrs, owners, hard links.
+        await execFileP('cp', ['-a', '--reflink=auto', upper, partial]);
+        await rename(partial, dest);
+      } catch (err) {
+        await rm(partial, { recursive: true, force: true });
+        throw new DriverError('internal', `cannot copy the writable layer of ${sandboxId}: ${(err as Error).message}`);
+      } finally {
+        await cg.thaw().catch(() => {});
+      }
+      return;
+    }
+    // The processes stay frozen while the layer moves away; destroy then kills them. Holding the overlay open lets
+    // the unmount (and the filesystem sync it brings) finish after we return, as in finishPause.
+    let hold: number | undefined;
+    try {
+      hold = openSync(path.join(dir, 'rootfs'), 'r');
+    } catch {
+      /* not mounted */
+    }
+    try {
+      try {
+        await rename(upper, dest);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await cg.killAll();
+        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
+        await moveDir(upper, partial);
+        await rename(partial, dest);
+      }
+      await this.destroy(sandboxId);
+    } catch (err) {
+      await cg.thaw().catch(() => {});
+      throw new DriverError('internal', `cannot capture the writable layer of ${sandboxId}: ${(err as Error).message}`);
+    } finally {
+      if (hold !== undefined) close(hold, () => {});
     }
   }
 

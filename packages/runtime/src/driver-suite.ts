@@ -14,7 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError, hasCheckpointer, hasFreezer, type Driver, type SandboxRuntimeInfo, type SandboxSpec } from './driver.js';
+import { DriverError, hasCheckpointer, hasFreezer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo, type SandboxSpec } from './driver.js';
 
 export interface DriverSuiteOptions {
   name: string;
@@ -219,6 +219,62 @@ export function driverSuite(o: DriverSuiteOptions): void {
         assert.equal(o.inside(d, 'sha256sum /root/data.bin').split(' ')[0], sum);
       } finally {
         rmSync(images, { recursive: true, force: true });
+      }
+    });
+
+    it('captures a writable layer that new sandboxes stack on (added, deleted and replaced files)', async (t) => {
+      if (!hasLayerCapturer(driver)) return t.skip('driver cannot capture layers');
+      const layers = mkdtempSync(path.join(os.tmpdir(), 'tb-layers-'));
+      try {
+        const a = await driver.create(spec());
+        // Added file, deleted lower file (whiteout), replaced lower directory (opaque dir).
+        o.inside(a, 'echo committed > /root/added && rm /etc/issue && rm -rf /usr/share/doc && mkdir -p /usr/share/doc && echo only > /usr/share/doc/new');
+        const l1 = path.join(layers, 'l1');
+        await driver.captureLayer(a.sandboxId, l1, { leaveRunning: true });
+        assert.equal(await health(a.envdUrl), 204, 'the source keeps running');
+        assert.equal(o.inside(a, 'echo still > /root/after && cat /root/after').trim(), 'still', 'and is thawed');
+        const b = await driver.create(spec({ layers: [l1, ...o.layers] }));
+        assert.equal(o.inside(b, 'cat /root/added').trim(), 'committed');
+        assert.equal(o.inside(b, 'test -e /root/after && echo yes || echo no').trim(), 'no', 'later writes are not in the layer');
+        assert.equal(o.inside(b, 'test -e /etc/issue && echo yes || echo no').trim(), 'no', 'a deleted file stays deleted');
+        assert.equal(o.inside(b, 'ls /usr/share/doc').trim(), 'new', 'a replaced directory hides the lower contents');
+        // A second layer on top, captured by ending the sandbox (moved, not copied).
+        o.inside(b, 'echo two > /root/second');
+        const l2 = path.join(layers, 'l2');
+        await driver.captureLayer(b.sandboxId, l2);
+        assert.deepEqual(o.leftovers(b.sandboxId), [], 'capturing without leaveRunning ends the sandbox');
+        const c = await driver.create(spec({ layers: [l2, l1, ...o.layers] }));
+        assert.equal(o.inside(c, 'cat /root/added /root/second').trim(), 'committed\ntwo');
+        await assert.rejects(driver.captureLayer(c.sandboxId, l1), (e: DriverError) => e.kind === 'failed_precondition');
+        await assert.rejects(driver.captureLayer('nosuchsandbox', path.join(layers, 'x')), (e: DriverError) => e.kind === 'not_found');
+      } finally {
+        rmSync(layers, { recursive: true, force: true });
+      }
+    });
+
+    it('a checkpoint can hand its writable layer out as a layer (warm template start)', async (t) => {
+      if (!hasCheckpointer(driver)) return t.skip('driver has no checkpoint/restore');
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-warm-'));
+      try {
+        const a = await driver.create(spec());
+        o.inside(a, 'echo warm > /root/state');
+        o.inside(a, `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`);
+        await sleep(200);
+        const layer = path.join(dir, 'layer');
+        const image = path.join(dir, 'image');
+        await driver.checkpoint(a.sandboxId, image, { layerOut: layer });
+        assert.equal(readFileSync(path.join(layer, 'root', 'state'), 'utf8'), 'warm\n', 'the layer holds the files');
+        // Two sandboxes from one image: both continue the counter, on the layer, each with its own writable layer.
+        const b = await driver.restore(spec({ layers: [] }), image);
+        const c = await driver.restore(spec({ layers: [] }), image);
+        o.inside(b, 'echo mine > /root/own');
+        const n = Number(o.inside(c, 'cat /tmp/n'));
+        await sleep(150);
+        assert.ok(Number(o.inside(c, 'cat /tmp/n')) > n, 'the captured process runs on');
+        assert.equal(o.inside(c, 'cat /root/state').trim(), 'warm');
+        assert.equal(o.inside(c, 'test -e /root/own && echo yes || echo no').trim(), 'no');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 

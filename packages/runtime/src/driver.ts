@@ -81,9 +81,11 @@ export interface Freezer {
 export interface Checkpointer {
   /**
    * Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`):
-   * no process, mount, netns or cgroup of it is left.
+   * no process, mount, netns or cgroup of it is left. With `layerOut` (not with `leaveRunning`) the writable layer is
+   * not kept in the image but becomes the read-only layer directory `layerOut` (a template's warm start): the image
+   * then restores on top of `[layerOut, ...layers]` with an empty writable layer.
    */
-  checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean }): Promise<void>;
+  checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean; layerOut?: string }): Promise<void>;
   /**
    * Starts a sandbox from a checkpoint; `move` consumes the checkpoint (resume), otherwise it stays reusable. Empty
    * `spec.layers` means the layers the checkpointed sandbox ran on.
@@ -96,6 +98,19 @@ export interface Checkpointer {
   imageInUse(imageDir: string): boolean;
 }
 
+/**
+ * Optional: turn a sandbox's writable layer (its changes over its layers) into a read-only layer directory that new
+ * sandboxes can stack on (`[dest, ...its layers]`). With `leaveRunning` the sandbox is frozen for a consistent copy and
+ * thawed (commit-as-template); without it the sandbox is destroyed and its layer moved, not copied (end of a build).
+ * `dest` must not exist; on failure nothing is left at `dest` and a `leaveRunning` sandbox keeps running.
+ */
+export interface LayerCapturer {
+  captureLayer(sandboxId: string, dest: string, opts?: { leaveRunning?: boolean }): Promise<void>;
+}
+
+export const hasLayerCapturer = (d: Driver): d is Driver & LayerCapturer =>
+  typeof (d as Partial<LayerCapturer>).captureLayer === 'function';
+
 export const hasFreezer = (d: Driver): d is Driver & Freezer => typeof (d as Partial<Freezer>).freeze === 'function';
 export const hasCheckpointer = (d: Driver): d is Driver & Checkpointer =>
   typeof (d as Partial<Checkpointer>).checkpoint === 'function';
@@ -103,7 +118,7 @@ export const hasCheckpointer = (d: Driver): d is Driver & Checkpointer =>
 /** Errors a driver throws, so the control plane can map them once. */
 export class DriverError extends Error {
   constructor(
-    readonly kind: 'not_found' | 'resource_exhausted' | 'failed_precondition' | 'internal',
+    readonly kind: 'not_found' | 'invalid_argument' | 'resource_exhausted' | 'failed_precondition' | 'internal',
     message: string,
   ) {
     super(message);
