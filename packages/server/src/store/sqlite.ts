@@ -293,8 +293,9 @@ export class SqliteStore implements Store {
       args.push(...filter.states);
     }
     for (const [k, v] of Object.entries(filter.metadata ?? {})) {
-      where.push(`json_extract(metadata, ?) = ?`);
-      args.push(`$."${k.replace(/"/g, '""')}"`, v);
+      // json_each rather than a JSON path: a path cannot spell every key (a double quote in it ends the label).
+      where.push(`EXISTS (SELECT 1 FROM json_each(sandboxes.metadata) WHERE key = ? AND value = ?)`);
+      args.push(k, v);
     }
     if (filter.after) {
       where.push('(started_at < ? OR (started_at = ? AND sandbox_id < ?))');
@@ -322,14 +323,16 @@ export class SqliteStore implements Store {
   async findTemplate(idOrName: string): Promise<TemplateRecord | undefined> {
     const row = this.db
       .prepare(
-        `SELECT * FROM templates WHERE template_id = ? OR EXISTS (SELECT 1 FROM json_each(templates.names) WHERE value = ?)`,
+        // An ID match wins over another template that has the same string as a name.
+        `SELECT * FROM templates WHERE template_id = ? OR EXISTS (SELECT 1 FROM json_each(templates.names) WHERE value = ?) ` +
+          `ORDER BY template_id = ? DESC, created_at LIMIT 1`,
       )
-      .get(idOrName, idOrName) as Row | undefined;
+      .get(idOrName, idOrName, idOrName) as Row | undefined;
     return row ? fromRow<TemplateRecord>(row, TEMPLATE_COLUMNS) : undefined;
   }
 
   async listTemplates(): Promise<TemplateRecord[]> {
-    const rows = this.db.prepare('SELECT * FROM templates ORDER BY created_at').all() as Row[];
+    const rows = this.db.prepare('SELECT * FROM templates ORDER BY created_at, template_id').all() as Row[];
     return rows.map((r) => fromRow<TemplateRecord>(r, TEMPLATE_COLUMNS));
   }
 
