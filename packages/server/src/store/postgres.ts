@@ -321,7 +321,7 @@ export class PostgresStore implements Store {
     const arg = (v: unknown) => (args.push(v), `$${args.length}`);
     if (filter.states?.length) where.push(`state = ANY(${arg(filter.states)}::text[])`);
     // Keys and values are parameters, so quotes in them need no escaping.
-    for (const [k, v] of Object.entries(filter.metadata ?? {})) where.push(`metadata ->> ${arg(k)} = ${arg(v)}`);
+    for (const [k, v] of Object.entries(filter.metadata ?? {})) where.push(`metadata ->> ${arg(k)}::text = ${arg(v)}::text`);
     if (filter.after) {
       const t = arg(filter.after.startedAt);
       where.push(`(started_at < ${t} OR (started_at = ${t} AND sandbox_id < ${arg(filter.after.sandboxId)}))`);
