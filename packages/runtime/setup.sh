@@ -9,6 +9,8 @@ for pair in mmdebstrap:mmdebstrap ip:iproute2 iptables:iptables gcc:gcc du:coreu
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ -f /usr/include/linux/seccomp.h ] || need+=(linux-libc-dev)
+# PostgreSQL's server binaries: the PostgreSQL store tests start a private server of their own from them.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -19,6 +21,8 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
     { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends "${need[@]}" >&2; }
+  # Debian's postinst makes and starts a system cluster that nothing here uses (the tests start their own): stop it.
+  if [[ " ${need[*]} " == *" postgresql "* ]]; then service postgresql stop >/dev/null 2>&1 || true; fi
 fi
 bash "$(dirname "$0")/build.sh"
 # CRIU for pause/resume (built once from Debian's source, then cached). Without it everything else still works.
