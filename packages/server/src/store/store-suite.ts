@@ -92,6 +92,12 @@ function metric(sandboxId: string, timestamp: number, over: Partial<MetricSample
 
 const ids = (rows: { sandboxId: string }[]) => rows.map((r) => r.sandboxId);
 
+/**
+ * Registers the suite with node:test.
+ *
+ * @example
+ * storeSuite({ name: 'sqlite', makeStore: async () => new SqliteStore(path.join(dir, `${n++}.db`)) });
+ */
 export function storeSuite(o: StoreSuiteOptions): void {
   describe(`store suite: ${o.name}`, { skip: o.skip }, () => {
     let store: Store | undefined;
