@@ -41,6 +41,8 @@ const (
 	KindNotEnoughSpace Kind = "not_enough_space"
 	// KindCommandExit: a command exited with a non-zero code (the error is a *CommandExitError).
 	KindCommandExit Kind = "command_exit"
+	// KindBuild: a template build failed (the error is a *BuildError).
+	KindBuild Kind = "build"
 	// KindInternal: anything else the server or agent reported.
 	KindInternal Kind = "internal"
 )
@@ -57,6 +59,7 @@ var (
 	ErrRateLimit        = &SandboxError{Kind: KindRateLimit}
 	ErrNotEnoughSpace   = &SandboxError{Kind: KindNotEnoughSpace}
 	ErrCommandExit      = &SandboxError{Kind: KindCommandExit}
+	ErrBuild            = &SandboxError{Kind: KindBuild}
 	ErrInternal         = &SandboxError{Kind: KindInternal}
 )
 
@@ -118,6 +121,33 @@ func newCommandExitError(r *CommandResult) *CommandExitError {
 		SandboxError: SandboxError{Kind: KindCommandExit, Message: msg},
 		ExitCode:     r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr, ErrorMessage: r.Error,
 	}
+}
+
+// BuildError is returned when a template build ends with status error; Reason says why and which step failed.
+type BuildError struct {
+	SandboxError
+	TemplateID string
+	BuildID    string
+	Reason     BuildReason
+}
+
+// Unwrap exposes the embedded *SandboxError, so errors.Is(err, ErrBuild) works.
+func (e *BuildError) Unwrap() error { return &e.SandboxError }
+
+func newBuildError(b *TemplateBuild) *BuildError {
+	r := BuildReason{Message: "see the build's logs"}
+	if b.Reason != nil {
+		r = *b.Reason
+	}
+	msg := fmt.Sprintf("build %s of template %s failed", b.BuildID, b.TemplateID)
+	if r.Step != "" {
+		msg += fmt.Sprintf(" at step %q", r.Step)
+	}
+	if r.ExitCode != 0 {
+		msg += fmt.Sprintf(" (exit code %d)", r.ExitCode)
+	}
+	msg += ": " + r.Message
+	return &BuildError{SandboxError: SandboxError{Kind: KindBuild, Message: msg}, TemplateID: b.TemplateID, BuildID: b.BuildID, Reason: r}
 }
 
 // kindOfStatus is the one HTTP status → kind table.
