@@ -40,6 +40,26 @@ export class CommandExitError extends SandboxError {
   }
 }
 
+/** Thrown by `Template.waitForBuild` (and `template build`) when a template build ends in `error`. */
+export class BuildError extends SandboxError {
+  /** The failing step's name, when a step failed. */
+  readonly step?: string;
+  /** The failing command's exit code. */
+  readonly exitCode?: number;
+  /** The last lines of the build log. */
+  readonly logEntries?: { timestamp: Date; level: string; message: string; step?: string }[];
+  constructor(
+    reason: { message: string; step?: string; exitCode?: number; logEntries?: { timestamp: Date; level: string; message: string; step?: string }[] },
+    readonly templateID: string,
+    readonly buildID: string,
+  ) {
+    super(reason.message);
+    this.step = reason.step;
+    this.exitCode = reason.exitCode;
+    this.logEntries = reason.logEntries;
+  }
+}
+
 /** Maps an HTTP error status and body (`{code, message}`) to the SDK error. */
 export function fromHttp(status: number, body: unknown, context = ''): SandboxError {
   const message = (typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : String(body ?? '')) || `HTTP ${status}`;

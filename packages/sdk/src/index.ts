@@ -11,6 +11,26 @@ export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, typ
 export { Pty, PtyHandle, type PtyCreateOpts } from './pty.js';
 export { Files, type WatchEvent, type WatchEventType, type WatchOpts, type WatchHandle, type EntryInfo, type WriteEntry, type WriteData, type FilesystemOpts } from './files.js';
 export { Snapshot, type SnapshotInfo } from './snapshot.js';
+export {
+  Template,
+  type TemplateCreateOpts,
+  type TemplateCreated,
+  type TemplateBuildOpts,
+  type TemplateBuildStep,
+  type TemplateInfo,
+  type TemplateDetails,
+  type TemplateBuild,
+  type BaseImage,
+  type CommitOpts,
+  type CommitResult,
+  type BuildLogEntry,
+  type BuildStatus,
+  type BuildStatusReason,
+  type TemplateBuildStatus,
+  type WaitForBuildOpts,
+  type BuildStatusOpts,
+  type BuildLogsOpts,
+} from './template.js';
 export type { ConnectionOpts } from './connection.js';
 export * from './errors.js';
 /** The REST API's types, generated from spec/openapi.yaml (for clients of endpoints the SDK does not wrap, e.g. template builds). */

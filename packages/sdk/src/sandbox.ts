@@ -16,6 +16,7 @@ import { fileSignature } from './signature.js';
 import { SandboxPaginator, toInfo, type SandboxInfo, type SandboxListOpts } from './sandbox-list.js';
 import type { components } from './api/schema.gen.js';
 import { Snapshot, type SnapshotInfo } from './snapshot.js';
+import { commitSandbox, type CommitOpts, type CommitResult } from './template.js';
 
 export interface LifecycleConfig {
   /** What happens when the timeout passes: `kill` (default) or `pause`. */
@@ -186,6 +187,14 @@ export class Sandbox {
    */
   async createSnapshot(name?: string): Promise<SnapshotInfo> {
     return Snapshot.create(this.sandboxId, name, this.connOpts());
+  }
+
+  /**
+   * Turns this sandbox's filesystem into a new template (it keeps running); by default waits until the build is ready.
+   * @example const tpl = await sandbox.commitAsTemplate('ubuntu-with-ffmpeg', { cpuCount: 2, memoryMB: 2048, diskGB: 40 })
+   */
+  async commitAsTemplate(name: string, opts: CommitOpts = {}): Promise<CommitResult> {
+    return commitSandbox(this.sandboxId, name, { ...opts, ...this.connOpts() });
   }
 
   /**
