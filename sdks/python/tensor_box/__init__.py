@@ -12,6 +12,7 @@ from .commands import Commands
 from .connection import ConnectionConfig, api_url_from_domain
 from .exceptions import (
     AuthenticationException,
+    BuildException,
     CommandExitException,
     ConflictException,
     InvalidArgumentException,
@@ -32,18 +33,23 @@ from .models import (
     SandboxLogEntry,
     SandboxMetrics,
     SnapshotInfo,
-    TemplateInfo,
     WatchEvent,
     WriteEntry,
 )
 from .pty import Pty, PtyHandle
 from .sandbox import Sandbox
 from .snapshot import Snapshot
-from .template import Template, TemplateBuild
+from .template import Template
+from .template_models import BaseImage, BuildLogEntry, BuildLogs, BuildReason, TemplateBuild, TemplateCreated, TemplateInfo
 from .watch import WatchHandle
 
 __all__ = [
     "AuthenticationException",
+    "BaseImage",
+    "BuildException",
+    "BuildLogEntry",
+    "BuildLogs",
+    "BuildReason",
     "CommandExitException",
     "CommandHandle",
     "CommandResult",
@@ -70,6 +76,7 @@ __all__ = [
     "SnapshotInfo",
     "Template",
     "TemplateBuild",
+    "TemplateCreated",
     "TemplateInfo",
     "TimeoutException",
     "WatchEvent",

@@ -62,6 +62,25 @@ class CommandExitException(SandboxException):
         self.error = error
 
 
+class BuildException(SandboxException):
+    """Raised when a template build ends with status ``error`` (``Template.wait_for_build``,
+    ``commit_as_template``). ``reason`` (a :class:`tensor_box.BuildReason`) carries the message, the failing ``step``
+    and its ``exit_code``; those two are also attributes of the exception."""
+
+    def __init__(self, template_id: str, build_id: str, reason: Any) -> None:
+        message = getattr(reason, "message", None) or "see the build's logs"
+        step = getattr(reason, "step", None)
+        exit_code = getattr(reason, "exit_code", None)
+        where = f" at step {step!r}" if step else ""
+        code = f" (exit code {exit_code})" if exit_code else ""
+        super().__init__(f"build {build_id} of template {template_id} failed{where}{code}: {message}")
+        self.template_id = template_id
+        self.build_id = build_id
+        self.reason = reason
+        self.step: Optional[str] = step
+        self.exit_code: Optional[int] = exit_code
+
+
 _HTTP_KINDS = {
     400: InvalidArgumentException,
     401: AuthenticationException,

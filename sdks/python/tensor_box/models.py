@@ -229,39 +229,6 @@ class SnapshotInfo:
         )
 
 
-@dataclass
-class TemplateInfo:
-    """A template (the starting image of sandboxes)."""
-
-    template_id: str
-    build_id: str
-    build_status: str
-    cpu_count: int
-    memory_mb: int
-    disk_size_mb: int
-    names: List[str]
-    public: bool = False
-    created_at: Optional[datetime] = None
-    updated_at: Optional[datetime] = None
-    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_api(cls, d: Dict[str, Any]) -> "TemplateInfo":
-        return cls(
-            template_id=d.get("templateID", ""),
-            build_id=d.get("buildID", ""),
-            build_status=d.get("buildStatus") or d.get("status", ""),
-            cpu_count=d.get("cpuCount", 0),
-            memory_mb=d.get("memoryMB", 0),
-            disk_size_mb=d.get("diskSizeMB", 0),
-            names=d.get("names") or d.get("aliases") or [],
-            public=bool(d.get("public", False)),
-            created_at=parse_time(d.get("createdAt")),
-            updated_at=parse_time(d.get("updatedAt")),
-            raw=d,
-        )
-
-
 def b64(data: bytes) -> str:
     """Bytes as envd's JSON codec carries them."""
     return base64.b64encode(data).decode()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from urllib.parse import urlencode, urlparse
 
 import httpx
@@ -26,6 +26,9 @@ from .files import Files
 from .models import LifecycleConfig, SandboxInfo, SandboxLogEntry, SandboxMetrics, SnapshotInfo
 from .pty import Pty
 from .signature import file_signature
+
+if TYPE_CHECKING:
+    from .template_models import TemplateBuild
 
 DEFAULT_TIMEOUT_MS = 300_000
 
@@ -322,12 +325,31 @@ class Sandbox:
 
         return Snapshot.create(self.sandbox_id, name=name, **self.connection_config.kwargs())
 
-    def commit_as_template(self, name: str, **options: Any) -> Any:
-        """Turns this sandbox's current state into a reusable template; see :func:`tensor_box.template.commit_sandbox`
-        for the options (``cpu_count``, ``memory_mb``, ``disk_gb``, ``wait``, ``timeout_s``, ``poll_interval_s``)."""
+    @dualmethod
+    def commit_as_template(self, name: str, **options: Any) -> "TemplateBuild":
+        """Turns this sandbox's current filesystem into a reusable template ``name``; the sandbox keeps running. By
+        default waits until the build is ready (``wait=False`` returns once it was accepted). Options: ``cpu_count``,
+        ``memory_mb``, ``disk_gb``, ``wait``, ``timeout_ms``, ``poll_interval_ms``, ``on_log``.
+
+        Example::
+
+            tpl = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048)
+            sbx2 = Sandbox.create(tpl.template_id)
+
+        Raises:
+            BuildException: the build failed (``.reason``, ``.step``).
+        """
         from .template import commit_sandbox
 
-        return commit_sandbox(self, name, **options)
+        return commit_sandbox(self.sandbox_id, name, **options, **self.connection_config.kwargs())
+
+    @commit_as_template.classmethod
+    def _commit_as_template_by_id(cls, sandbox_id: str, name: str, **options: Any) -> "TemplateBuild":
+        """``Sandbox.commit_as_template(sandbox_id, name, …)``: commits a sandbox by ID (connection options as
+        keywords)."""
+        from .template import commit_sandbox
+
+        return commit_sandbox(sandbox_id, name, **options)
 
 
 def _connect(config: ConnectionConfig, sandbox_id: str, timeout_ms: Optional[int]) -> Dict[str, Any]:

@@ -1,59 +1,62 @@
-"""``Template``: list base images and templates, build custom templates (create → start_build → poll), delete them,
-and ``commit_sandbox`` (behind ``sandbox.commit_as_template``). Paths follow E2B's build API v2/v3
-(``POST /v3/templates``, ``POST /v2/templates/{id}/builds/{build}``, ``GET …/status``, ``GET …/logs``); base images
-are a Tensor Box addition at ``GET /templates/base-images``."""
+"""``Template``: list base images and templates, build custom templates (``create`` → ``start_build`` →
+``wait_for_build`` or your own polling of ``get_build_status``), look them up, delete them; and ``commit_sandbox``,
+behind ``sandbox.commit_as_template``. Paths and shapes are spec/openapi.yaml's: E2B's build API
+(``POST /v3/templates``, ``POST /v2/templates/{id}/builds/{build}``, ``GET …/status``, ``GET …/logs``) plus Tensor
+Box's ``GET /templates/base-images`` and ``POST /sandboxes/{id}/commit``.
+
+Example::
+
+    from tensor_box import Sandbox, Template
+    created = Template.create(name="agent-runtime", cpu_count=2, memory_mb=2048)
+    Template.start_build(created.template_id, created.build_id, from_template="default",
+                         steps=[{"name": "deps", "command": "pip install numpy"}])
+    Template.wait_for_build(created.template_id, created.build_id, on_log=lambda e: print(e.message))
+    sandbox = Sandbox.create("agent-runtime")
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from .connection import resolve
-from .exceptions import SandboxException, TimeoutException
-from .models import TemplateInfo
+from .exceptions import BuildException, TimeoutException
+from .template_models import BaseImage, BuildLogEntry, BuildLogs, TemplateBuild, TemplateCreated, TemplateInfo
 
-
-@dataclass
-class TemplateBuild:
-    """The state of one template build: ``status`` is building, waiting, ready or error."""
-
-    template_id: str
-    build_id: str
-    status: str
-    logs: List[str] = field(default_factory=list)
-    reason: Optional[str] = None
-
-    @classmethod
-    def from_api(cls, d: Dict[str, Any], template_id: str = "", build_id: str = "") -> "TemplateBuild":
-        reason = d.get("reason")
-        if isinstance(reason, dict):
-            reason = reason.get("message")
-        logs = d.get("logs") or [e.get("message", "") for e in d.get("logEntries") or []]
-        return cls(d.get("templateID", template_id), d.get("buildID", build_id), d.get("status", ""), list(logs), reason)
+DEFAULT_BUILD_TIMEOUT_MS = 30 * 60_000
+DEFAULT_POLL_INTERVAL_MS = 1000
 
 
 def _steps(steps: Optional[List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
-    """The seeds' ``{"name", "command"}`` steps as E2B RUN steps; steps that already have a ``type`` pass as they are."""
+    """The seeds' ``{"name", "command"}`` steps as E2B RUN steps ``{"type": "RUN", "args": [command], "name"}``;
+    steps that already have a ``type`` (RUN, ENV, WORKDIR, USER with ``args``) pass as they are."""
     out = []
     for s in steps or []:
         if "type" in s:
             out.append(s)
-        else:
-            step: Dict[str, Any] = {"type": "RUN", "args": [s["command"]]}
-            if s.get("name"):
-                step["name"] = s["name"]
-            out.append(step)
+            continue
+        step: Dict[str, Any] = {"type": "RUN", "args": [s["command"]]}
+        if s.get("name"):
+            step["name"] = s["name"]
+        if s.get("force"):
+            step["force"] = True
+        out.append(step)
     return out
 
 
+def _without_none(**fields: Any) -> Dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 class Template:
-    """Template calls; every one takes the connection options (``domain``, ``api_key``, …) as keywords."""
+    """Template calls; every one takes the connection options (``domain``, ``api_key``, ``request_timeout_ms``,
+    ``headers``) as keywords."""
 
     @staticmethod
-    def list_base_images(**conn: Any) -> List[Dict[str, Any]]:
-        """Base images templates can start from: ``[{dockerImage, osVersion, codename, status, …}]``."""
-        return resolve(**conn).request("GET", "/templates/base-images", context="list base images").json()
+    def list_base_images(**conn: Any) -> List[BaseImage]:
+        """Base images templates can be built from (``from_image`` values)."""
+        res = resolve(**conn).request("GET", "/templates/base-images", context="list base images")
+        return [BaseImage.from_api(b) for b in res.json()]
 
     @staticmethod
     def list(**conn: Any) -> List[TemplateInfo]:
@@ -62,12 +65,32 @@ class Template:
         return [TemplateInfo.from_api(t) for t in res.json()]
 
     @staticmethod
-    def get(template_id: str, **conn: Any) -> Dict[str, Any]:
-        """One template with its builds (E2B's ``TemplateWithBuilds``)."""
-        return resolve(**conn).request("GET", f"/templates/{template_id}", context=f"template {template_id}").json()
+    def get(template_id: str, **conn: Any) -> TemplateInfo:
+        """One template (by ID or name) with its builds, newest first.
+
+        Raises:
+            NotFoundException: no such template.
+        """
+        res = resolve(**conn).request("GET", f"/templates/{template_id}", context=f"template {template_id}")
+        return TemplateInfo.from_api(res.json())
+
+    @staticmethod
+    def get_by_alias(alias: str, **conn: Any) -> Dict[str, Any]:
+        """Resolves a template name: ``{"templateID", "public"}``.
+
+        Raises:
+            NotFoundException: no template has that name.
+        """
+        return resolve(**conn).request("GET", f"/templates/aliases/{alias}", context=f"template alias {alias}").json()
 
     @staticmethod
     def delete(template_id: str, **conn: Any) -> None:
+        """Deletes a template and its layers.
+
+        Raises:
+            NotFoundException: no such template.
+            ConflictException: sandboxes, snapshots or other templates still use it.
+        """
         resolve(**conn).request("DELETE", f"/templates/{template_id}", context=f"delete template {template_id}")
 
     @staticmethod
@@ -78,16 +101,14 @@ class Template:
         disk_gb: Optional[int] = None,
         tags: Optional[List[str]] = None,
         **conn: Any,
-    ) -> Dict[str, Any]:
-        """Registers a template and its first build: returns ``{"templateID", "buildID", …}``; then call
-        :meth:`start_build`."""
-        body: Dict[str, Any] = {"name": name}
-        for key, value in (("cpuCount", cpu_count), ("memoryMB", memory_mb), ("tags", tags)):
-            if value is not None:
-                body[key] = value
-        if disk_gb is not None:
-            body["diskSizeMB"] = disk_gb * 1024
-        return resolve(**conn).request("POST", "/v3/templates", json=body, context=f"create template {name!r}").json()
+    ) -> TemplateCreated:
+        """Registers template ``name`` (``name[:tag]``, usable wherever a template ID is) and its first build;
+        then call :meth:`start_build` with ``created.template_id``/``created.build_id`` (or
+        ``created["templateID"]``/``created["buildID"]``)."""
+        body = _without_none(name=name, cpuCount=cpu_count, memoryMB=memory_mb, tags=tags,
+                             diskSizeMB=disk_gb * 1024 if disk_gb is not None else None)
+        res = resolve(**conn).request("POST", "/v3/templates", json=body, context=f"create template {name!r}")
+        return TemplateCreated.from_api(res.json())
 
     @staticmethod
     def start_build(
@@ -102,77 +123,96 @@ class Template:
         force: bool = False,
         **conn: Any,
     ) -> None:
-        """Starts a build from exactly one source: ``from_template``, ``from_image`` or ``dockerfile``, then
-        ``steps`` (``[{"name", "command"}]``)."""
+        """Starts a registered build from exactly one source — ``from_template`` (a ready template's ID or name),
+        ``from_image`` (see :meth:`list_base_images`) or ``dockerfile`` — then ``steps`` in order
+        (``[{"name", "command"}]``). ``start_cmd`` runs in every sandbox of the template; with ``ready_cmd`` (polled
+        until it exits 0) the template is captured with it running. Returns once the server accepted the build."""
         sources = [s for s in (from_template, from_image, dockerfile) if s]
         if len(sources) != 1:
             raise ValueError("give exactly one of from_template, from_image, dockerfile")
-        body: Dict[str, Any] = {"steps": _steps(steps), "force": force}
-        for key, value in (
-            ("fromTemplate", from_template),
-            ("fromImage", from_image),
-            ("dockerfile", dockerfile),
-            ("startCmd", start_cmd),
-            ("readyCmd", ready_cmd),
-        ):
-            if value:
-                body[key] = value
+        body = _without_none(fromTemplate=from_template or None, fromImage=from_image or None, dockerfile=dockerfile or None,
+                             startCmd=start_cmd or None, readyCmd=ready_cmd or None)
+        body.update(steps=_steps(steps), force=force)
         resolve(**conn).request(
-            "POST", f"/v2/templates/{template_id}/builds/{build_id}", json=body, context=f"start build {build_id} of {template_id}"
+            "POST", f"/v2/templates/{template_id}/builds/{build_id}", json=body, context=f"start build {build_id} of template {template_id}"
         )
 
     @staticmethod
-    def get_build_status(template_id: str, build_id: str, logs_offset: int = 0, **conn: Any) -> TemplateBuild:
+    def get_build_status(
+        template_id: str, build_id: str, logs_offset: int = 0, limit: Optional[int] = None, level: Optional[str] = None, **conn: Any
+    ) -> TemplateBuild:
+        """The build's status (``building``, ``waiting``, ``ready``, ``error`` with ``reason``) and its log from
+        ``logs_offset`` (entries already seen) on."""
+        params = _without_none(logsOffset=logs_offset or None, limit=limit, level=level)
         res = resolve(**conn).request(
-            "GET",
-            f"/templates/{template_id}/builds/{build_id}/status",
-            params={"logsOffset": logs_offset},
-            context=f"status of build {build_id}",
+            "GET", f"/templates/{template_id}/builds/{build_id}/status", params=params, context=f"status of build {build_id}"
         )
         return TemplateBuild.from_api(res.json(), template_id, build_id)
 
     @staticmethod
-    def get_build_logs(template_id: str, build_id: str, **conn: Any) -> List[Dict[str, Any]]:
-        """Log entries of a build: ``[{timestamp, level, message, step?}]``."""
-        res = resolve(**conn).request("GET", f"/templates/{template_id}/builds/{build_id}/logs", context=f"logs of build {build_id}")
+    def get_build_logs(
+        template_id: str, build_id: str, offset: int = 0, limit: Optional[int] = None, level: Optional[str] = None, **conn: Any
+    ) -> BuildLogs:
+        """A build's log entries from ``offset`` on; iterate the result, and pass its ``next_offset`` to read on."""
+        params = _without_none(offset=offset or None, limit=limit, level=level)
+        res = resolve(**conn).request("GET", f"/templates/{template_id}/builds/{build_id}/logs", params=params, context=f"logs of build {build_id}")
         data = res.json()
-        return data.get("logs", []) if isinstance(data, dict) else data
+        logs = [BuildLogEntry.from_api(e) for e in data.get("logs") or []]
+        return BuildLogs(logs, data.get("nextOffset", offset + len(logs)))
 
     @staticmethod
     def wait_for_build(
-        template_id: str, build_id: str, timeout_s: float = 1800, poll_interval_s: float = 2.0, **conn: Any
+        template_id: str,
+        build_id: str,
+        timeout_ms: int = DEFAULT_BUILD_TIMEOUT_MS,
+        poll_interval_ms: int = DEFAULT_POLL_INTERVAL_MS,
+        on_log: Optional[Callable[[BuildLogEntry], None]] = None,
+        **conn: Any,
     ) -> TemplateBuild:
-        """Polls until the build is ``ready``; raises SandboxException when it fails, TimeoutException past
-        ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
+        """Polls the build's status until it is ``ready`` and returns it; ``on_log`` receives each new log entry.
+
+        Raises:
+            BuildException: the build failed; ``.reason``, ``.step`` and ``.exit_code`` say why.
+            TimeoutException: not ready within ``timeout_ms``.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        seen = 0
         while True:
-            b = Template.get_build_status(template_id, build_id, **conn)
+            b = Template.get_build_status(template_id, build_id, logs_offset=seen, **conn)
+            seen += len(b.log_entries)
+            if on_log:
+                for entry in b.log_entries:
+                    on_log(entry)
             if b.status == "ready":
                 return b
             if b.status == "error":
-                raise SandboxException(f"build {build_id} of template {template_id} failed: {b.reason or 'see its logs'}")
+                raise BuildException(b.template_id, b.build_id, b.reason)
             if time.monotonic() > deadline:
-                raise TimeoutException(f"build {build_id} of template {template_id} not ready after {timeout_s} s")
-            time.sleep(poll_interval_s)
+                raise TimeoutException(f"build {build_id} of template {template_id} not ready after {timeout_ms} ms (status {b.status})")
+            time.sleep(poll_interval_ms / 1000)
 
 
 def commit_sandbox(
-    sandbox: Any,
+    sandbox_id: str,
     name: str,
     cpu_count: Optional[int] = None,
     memory_mb: Optional[int] = None,
     disk_gb: Optional[int] = None,
     wait: bool = True,
-    timeout_s: float = 1800,
-    poll_interval_s: float = 2.0,
+    timeout_ms: int = DEFAULT_BUILD_TIMEOUT_MS,
+    poll_interval_ms: int = DEFAULT_POLL_INTERVAL_MS,
+    on_log: Optional[Callable[[BuildLogEntry], None]] = None,
+    **conn: Any,
 ) -> TemplateBuild:
-    """Snapshots ``sandbox`` (it keeps running) and builds template ``name`` from that snapshot; with ``wait``
-    (default) returns once the build is ready. The result's ``template_id`` creates sandboxes from it."""
-    conn = sandbox.connection_config.kwargs()
-    snap = sandbox.create_snapshot(f"{name}-source")
-    created = Template.create(name, cpu_count=cpu_count, memory_mb=memory_mb, disk_gb=disk_gb, **conn)
-    template_id, build_id = created["templateID"], created["buildID"]
-    Template.start_build(template_id, build_id, from_template=snap.snapshot_id, **conn)
-    if wait:
-        return Template.wait_for_build(template_id, build_id, timeout_s=timeout_s, poll_interval_s=poll_interval_s, **conn)
-    return TemplateBuild(template_id, build_id, "building")
+    """Turns a running sandbox's filesystem into template ``name`` (``POST /sandboxes/{id}/commit``; the sandbox keeps
+    running). With ``wait`` (default) returns once the build is ready (raising :class:`BuildException` if it fails);
+    with ``wait=False`` as soon as the server accepted it — follow it with ``Template.get_build_status``. The
+    result's ``template_id`` (or ``name``) creates sandboxes from it."""
+    body = _without_none(name=name, cpuCount=cpu_count, memoryMB=memory_mb, diskSizeMB=disk_gb * 1024 if disk_gb is not None else None)
+    res = resolve(**conn).request("POST", f"/sandboxes/{sandbox_id}/commit", json=body, context=f"commit sandbox {sandbox_id} as template {name!r}")
+    created = TemplateCreated.from_api(res.json())
+    if not wait:
+        return TemplateBuild(created.template_id, created.build_id, "building")
+    return Template.wait_for_build(
+        created.template_id, created.build_id, timeout_ms=timeout_ms, poll_interval_ms=poll_interval_ms, on_log=on_log, **conn
+    )

@@ -10,6 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List
+from urllib.parse import parse_qs, urlparse
 
 
 def envelope(msg: Any, flags: int = 0) -> bytes:
@@ -70,8 +71,6 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._record(None)
         if self.path.split("?")[0] == "/files":
-            from urllib.parse import parse_qs, urlparse
-
             q = parse_qs(urlparse(self.path).query)
             data = self.server.files.get(q["path"][0])
             if data is None:
@@ -82,9 +81,29 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         if self.path.startswith("/templates/tpl1/builds/b1/status"):
+            # Two log lines, one per poll; ready on the second poll. The answer holds the lines from logsOffset on.
             self.server.build_polls += 1  # type: ignore[attr-defined]
-            status = "ready" if self.server.build_polls >= 2 else "building"  # type: ignore[attr-defined]
-            return self._json(200, {"templateID": "tpl1", "buildID": "b1", "status": status, "logs": ["step 1"]})
+            polls = self.server.build_polls  # type: ignore[attr-defined]
+            offset = int(parse_qs(urlparse(self.path).query).get("logsOffset", ["0"])[0])
+            entries = [{"timestamp": "2026-01-01T00:00:0%dZ" % i, "level": "info", "message": f"line {i}", "step": "s"} for i in range(min(polls, 2))]
+            entries = entries[offset:]
+            return self._json(200, {"templateID": "tpl1", "buildID": "b1", "status": "ready" if polls >= 2 else "building",
+                                    "logs": [e["message"] for e in entries], "logEntries": entries})
+        if self.path.startswith("/templates/tplbad/builds/bbad/status"):
+            entry = {"timestamp": "2026-01-01T00:00:00Z", "level": "error", "message": "boom", "step": "broken"}
+            return self._json(200, {"templateID": "tplbad", "buildID": "bbad", "status": "error", "logs": ["boom"], "logEntries": [entry],
+                                    "reason": {"message": "step broken exited with 3", "step": "broken", "exitCode": 3, "logEntries": [entry]}})
+        if self.path.startswith("/templates/tpl1/builds/b1/logs"):
+            q = parse_qs(urlparse(self.path).query)
+            return self._json(200, {"logs": [{"timestamp": "2026-01-01T00:00:01Z", "level": "info", "message": "line 1"}],
+                                    "nextOffset": int(q.get("offset", ["0"])[0]) + 1})
+        if self.path == "/templates/tpl1":
+            return self._json(200, {"templateID": "tpl1", "public": False, "names": ["agent-runtime"], "aliases": ["agent-runtime"],
+                                    "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z", "spawnCount": 0,
+                                    "buildCount": 1, "buildStatus": "ready", "buildID": "b1", "cpuCount": 2, "memoryMB": 1024,
+                                    "builds": [{"buildID": "b1", "status": "ready", "createdAt": "2026-01-01T00:00:00Z",
+                                                "updatedAt": "2026-01-01T00:00:00Z", "cpuCount": 2, "memoryMB": 1024,
+                                                "diskSizeMB": 40960, "envdVersion": "0.2.0", "source": "template default"}]})
         if self.path.startswith("/snapshots"):
             return self._json(200, [{"snapshotID": "snap-1:default", "names": ["n1"]}])
         if self.path == "/health":
@@ -121,8 +140,6 @@ class Handler(BaseHTTPRequestHandler):
         ctype = self.headers.get("Content-Type", "")
         if self.path.split("?")[0] == "/files":
             self._record(raw)
-            from urllib.parse import parse_qs, urlparse
-
             q = parse_qs(urlparse(self.path).query)
             if ctype.startswith("application/octet-stream"):
                 self.server.files[q["path"][0]] = raw
@@ -145,6 +162,9 @@ class Handler(BaseHTTPRequestHandler):
                                     "envdVersion": "0.1", "envdAccessToken": "tok123", "domain": None})
         if p.startswith("/sandboxes/") and p.endswith("/snapshots"):
             return self._json(201, {"snapshotID": "snap-1:default", "names": [req.get("name", "")]})
+        if p == "/sandboxes/sbxfake/commit":
+            self.server.build_polls = 0  # type: ignore[attr-defined]
+            return self._json(202, {"templateID": "tpl1", "buildID": "b1", "public": False, "names": [req["name"]], "aliases": [], "tags": []})
         if p == "/v3/templates":
             return self._json(202, {"templateID": "tpl1", "buildID": "b1", "public": False, "names": [req["name"]]})
         if p == "/v2/templates/tpl1/builds/b1":

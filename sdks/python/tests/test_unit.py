@@ -293,15 +293,47 @@ def test_dual_methods_resolve_per_access():
     assert callable(tb.Sandbox.get_info)
 
 
-def test_commit_as_template_snapshots_then_builds_and_polls(fake, sandbox):
-    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40, poll_interval_s=0.05)
+def test_commit_as_template_uses_commit_route_and_waits(fake, sandbox):
+    seen = []
+    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40, poll_interval_ms=10, on_log=seen.append)
     assert (build.template_id, build.build_id, build.status) == ("tpl1", "b1", "ready")
-    posts = [r for r in fake.requests if r["method"] == "POST"]
-    snap, create, start = posts[-3:]
-    assert snap["path"] == "/sandboxes/sbxfake/snapshots" and snap["body"] == {"name": "ubuntu-with-ffmpeg-source"}
-    assert create["body"] == {"name": "ubuntu-with-ffmpeg", "cpuCount": 2, "memoryMB": 2048, "diskSizeMB": 40 * 1024}
-    assert start["body"] == {"steps": [], "force": False, "fromTemplate": "snap-1:default"}
+    commit = [r for r in fake.requests if r["method"] == "POST"][-1]
+    assert commit["path"] == "/sandboxes/sbxfake/commit"
+    assert commit["body"] == {"name": "ubuntu-with-ffmpeg", "cpuCount": 2, "memoryMB": 2048, "diskSizeMB": 40 * 1024}
     assert fake.build_polls == 2
+    assert [e.message for e in seen] == ["line 0", "line 1"]  # each entry once, although both polls carry logs
+    polls = [r["path"] for r in fake.requests if "/status" in r["path"]]
+    assert polls[0].endswith("/status") and polls[1].endswith("logsOffset=1")
+    # wait=False returns once accepted; by ID works too.
+    b = tb.Sandbox.commit_as_template("sbxfake", "x", wait=False, domain=fake.url, api_key="e2b_test")
+    assert (b.template_id, b.build_id) == ("tpl1", "b1") and fake.build_polls == 0
+
+
+def test_failed_build_raises_build_exception_with_step(fake):
+    conn = {"domain": fake.url, "api_key": "e2b_test"}
+    with pytest.raises(tb.BuildException) as ei:
+        tb.Template.wait_for_build("tplbad", "bbad", poll_interval_ms=10, **conn)
+    e = ei.value
+    assert isinstance(e, tb.SandboxException)
+    assert (e.step, e.exit_code, e.template_id, e.reason.message) == ("broken", 3, "tplbad", "step broken exited with 3")
+    assert "at step 'broken'" in str(e) and e.reason.log_entries[0].message == "boom"
+    st = tb.Template.get_build_status("tplbad", "bbad", **conn)
+    assert st.status == "error" and st.reason.step == "broken" and st.log_entries[0].level == "error"
+
+
+def test_template_create_get_logs(fake):
+    conn = {"domain": fake.url, "api_key": "e2b_test"}
+    created = tb.Template.create(name="agent-runtime", cpu_count=4, memory_mb=4096, **conn)
+    assert (created.template_id, created.build_id) == ("tpl1", "b1")
+    assert (created["templateID"], created["buildID"]) == ("tpl1", "b1")  # the seeds' spelling
+    assert fake.requests[-1]["body"] == {"name": "agent-runtime", "cpuCount": 4, "memoryMB": 4096}
+    logs = tb.Template.get_build_logs("tpl1", "b1", offset=3, limit=5, **conn)
+    assert [e.message for e in logs] == ["line 1"] and logs.next_offset == 4 and len(logs) == 1
+    q = parse_qs(urlparse(fake.requests[-1]["path"]).query)
+    assert q == {"offset": ["3"], "limit": ["5"]}
+    t = tb.Template.get("tpl1", **conn)
+    assert (t.template_id, t.build_status, t.memory_mb, t.envd_version) == ("tpl1", "ready", 1024, "0.2.0")
+    assert t.builds[0].source == "template default" and t.builds[0].disk_size_mb == 40960
 
 
 def test_template_start_build_converts_seed_steps(fake):
