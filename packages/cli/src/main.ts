@@ -14,6 +14,9 @@ import { pause as sandboxPause, resume as sandboxResume } from './commands/sandb
 import { snapshot as sandboxSnapshot, fork as sandboxFork, list as snapshotList } from './commands/snapshot.js';
 import { logs as sandboxLogs, metrics as sandboxMetrics } from './commands/observe.js';
 import * as sandboxTerminal from './commands/sandbox-terminal.js';
+import * as templateInit from './commands/template-init.js';
+import * as templateBuild from './commands/template-build.js';
+import { list as templateList, get as templateGet, baseImages as templateBaseImages, del as templateDelete } from './commands/template.js';
 
 interface Command {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
@@ -51,6 +54,17 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
     aliases: ['snapshots', 'snap'],
     verbs: {
       list: { ...snapshotList, aliases: ['ls'], summary: 'list snapshots (--sandbox-id, --name)' },
+    },
+  },
+  template: {
+    aliases: ['templates', 'tpl'],
+    verbs: {
+      init: { ...templateInit, summary: 'write an e2b.toml (--name, --from-template/--from-image/--dockerfile, --cpu, --memory)' },
+      build: { ...templateBuild, summary: 'build the template e2b.toml describes, following its log (--config, --path, --no-wait)' },
+      list: { ...templateList, aliases: ['ls'], summary: 'list templates' },
+      get: { ...templateGet, aliases: ['info'], summary: 'show a template and its builds' },
+      'base-images': { ...templateBaseImages, aliases: ['bases'], summary: 'images templates can be built from (--from-image values)' },
+      delete: { ...templateDelete, aliases: ['rm'], summary: 'delete templates (--yes skips the prompt)' },
     },
   },
 };
