@@ -9,6 +9,7 @@ package tensorbox
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -184,12 +185,6 @@ type BuildLogs struct {
 	NextOffset int
 }
 
-// TemplateAlias is what a template name resolves to.
-type TemplateAlias struct {
-	TemplateID string
-	Public     bool
-}
-
 // ListBaseImages returns the base images templates can start from.
 func ListBaseImages(ctx context.Context, opts *Options) ([]BaseImage, error) {
 	var out []api.BaseImage
@@ -255,19 +250,23 @@ func GetTemplate(ctx context.Context, templateID string, opts *Options) (*Templa
 	return d, nil
 }
 
-// GetTemplateByAlias resolves a template name; ErrNotFound when no template has it.
-func GetTemplateByAlias(ctx context.Context, alias string, opts *Options) (*TemplateAlias, error) {
-	var out api.TemplateAliasResponse
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: "/templates/aliases/" + url.PathEscape(alias), out: &out, what: "template alias " + alias}); err != nil {
-		return nil, err
+// TemplateExists reports whether a template with this name (or ID) exists.
+func TemplateExists(ctx context.Context, name string, opts *Options) (bool, error) {
+	_, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: "/templates/aliases/" + url.PathEscape(name), what: "look up template " + name})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
 	}
-	return &TemplateAlias{TemplateID: out.TemplateID, Public: out.Public}, nil
+	return err == nil, err
 }
 
-// DeleteTemplate deletes a template and its layers; ErrConflict while sandboxes, snapshots or other templates use it.
-func DeleteTemplate(ctx context.Context, templateID string, opts *Options) error {
+// DeleteTemplate deletes a template (by ID or name) and its layers; false (and no error) when there was none,
+// ErrConflict while sandboxes, snapshots or other templates use it.
+func DeleteTemplate(ctx context.Context, templateID string, opts *Options) (bool, error) {
 	_, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodDelete, path: templatePath(templateID), what: "delete template " + templateID})
-	return err
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // CreateTemplate registers a template and its first build; then call StartBuild with the returned IDs.
@@ -386,7 +385,7 @@ func logQuery(offsetName string, offset, limit int, level string) url.Values {
 // WaitOptions configures WaitForBuild (and the wait of CommitAsTemplate).
 type WaitOptions struct {
 	Options
-	// PollInterval is the time between status polls (default 1 s).
+	// PollInterval is the time between status polls (default 500 ms).
 	PollInterval time.Duration
 	// OnLog receives every new log entry, in order, as the polls bring them.
 	OnLog func(BuildLogEntry)
@@ -400,7 +399,7 @@ func WaitForBuild(ctx context.Context, templateID, buildID string, opts *WaitOpt
 	}
 	interval := opts.PollInterval
 	if interval <= 0 {
-		interval = time.Second
+		interval = 500 * time.Millisecond
 	}
 	seen := 0
 	for {

@@ -21,9 +21,10 @@ type CommitOptions struct {
 	MemoryMB int
 	// DiskGB is each sandbox's writable disk (default: the source sandbox's).
 	DiskGB int
-	// Wait polls until the build is ready (default true); false returns once the commit was accepted.
+	// Wait polls until the build is ready (default true); false returns once the commit was accepted, with the
+	// build's status then.
 	Wait *bool
-	// PollInterval is the time between status polls (default 1 s).
+	// PollInterval is the time between status polls (default 500 ms).
 	PollInterval time.Duration
 	// OnLog receives the build's log entries while waiting.
 	OnLog func(BuildLogEntry)
@@ -62,7 +63,7 @@ func CommitAsTemplateByID(ctx context.Context, sandboxID, name string, opts *Com
 	}
 	if !boolOr(opts.Wait, true) {
 		// Accepted: the build runs on the server; follow it with GetBuildStatus.
-		return &TemplateBuild{TemplateID: out.TemplateID, BuildID: out.BuildID, Status: "building"}, nil
+		return GetBuildStatus(ctx, out.TemplateID, out.BuildID, &BuildStatusOptions{Options: opts.Options, Limit: 1})
 	}
 	return WaitForBuild(ctx, out.TemplateID, out.BuildID, &WaitOptions{Options: opts.Options, PollInterval: opts.PollInterval, OnLog: opts.OnLog})
 }

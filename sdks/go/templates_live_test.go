@@ -92,9 +92,11 @@ func TestLiveTemplateBuild(t *testing.T) {
 	if err != nil || d.TemplateID != created.TemplateID || d.BuildStatus != "ready" || len(d.Builds) != 1 || d.Builds[0].Status != "ready" {
 		t.Fatalf("get by name: %+v %v", d, err)
 	}
-	alias, err := GetTemplateByAlias(ctx, name, &o)
-	if err != nil || alias.TemplateID != created.TemplateID {
-		t.Fatalf("alias: %+v %v", alias, err)
+	if ok, err := TemplateExists(ctx, name, &o); err != nil || !ok {
+		t.Fatalf("exists: %v %v", ok, err)
+	}
+	if ok, err := TemplateExists(ctx, uniqueName("go-none"), &o); err != nil || ok {
+		t.Fatalf("exists (none): %v %v", ok, err)
 	}
 
 	sbx, err := Create(ctx, name, &CreateOptions{Options: o, Timeout: 2 * time.Minute})
@@ -108,14 +110,17 @@ func TestLiveTemplateBuild(t *testing.T) {
 	if info, err := sbx.GetInfo(ctx); err != nil || info.MemoryMB != 1024 || info.CPUCount != 1 {
 		t.Fatalf("resources of a sandbox from the template: %+v %v", info, err)
 	}
-	if err := DeleteTemplate(ctx, created.TemplateID, &o); !errors.Is(err, ErrConflict) {
+	if _, err := DeleteTemplate(ctx, created.TemplateID, &o); !errors.Is(err, ErrConflict) {
 		t.Fatalf("deleting a template a sandbox runs from: want ErrConflict, got %v", err)
 	}
 	if err := sbx.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := DeleteTemplate(ctx, created.TemplateID, &o); err != nil {
-		t.Fatal(err)
+	if ok, err := DeleteTemplate(ctx, created.TemplateID, &o); err != nil || !ok {
+		t.Fatalf("delete: %v %v", ok, err)
+	}
+	if ok, err := DeleteTemplate(ctx, created.TemplateID, &o); err != nil || ok {
+		t.Fatalf("delete again: %v %v", ok, err)
 	}
 	if _, err := GetTemplate(ctx, created.TemplateID, &o); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after delete: want ErrNotFound, got %v", err)

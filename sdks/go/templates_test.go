@@ -138,7 +138,7 @@ func TestCommitAsTemplateUsesCommitRouteAndWaits(t *testing.T) {
 	}
 	no := false
 	tpl, err = CommitAsTemplateByID(context.Background(), "sbx1", "ffmpeg", &CommitOptions{Options: o, Wait: &no})
-	if err != nil || tpl.BuildID != "b9" || len(reqs()) != 4 {
+	if err != nil || tpl.BuildID != "b9" || len(reqs()) != 5 || reqs()[4].query != "limit=1" {
 		t.Fatalf("no wait: %+v %v (%d requests)", tpl, err, len(reqs()))
 	}
 }

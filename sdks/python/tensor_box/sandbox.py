@@ -329,7 +329,7 @@ class Sandbox:
     def commit_as_template(self, name: str, **options: Any) -> "TemplateBuild":
         """Turns this sandbox's current filesystem into a reusable template ``name``; the sandbox keeps running. By
         default waits until the build is ready (``wait=False`` returns once it was accepted). Options: ``cpu_count``,
-        ``memory_mb``, ``disk_gb``, ``wait``, ``timeout_ms``, ``poll_interval_ms``, ``on_log``.
+        ``memory_mb``, ``disk_gb``, ``wait``, ``timeout_ms``, ``interval_ms``, ``on_log``.
 
         Example::
 

@@ -23,8 +23,7 @@ from .connection import resolve
 from .exceptions import BuildException, TimeoutException
 from .template_models import BaseImage, BuildLogEntry, BuildLogs, TemplateBuild, TemplateCreated, TemplateInfo
 
-DEFAULT_BUILD_TIMEOUT_MS = 30 * 60_000
-DEFAULT_POLL_INTERVAL_MS = 1000
+DEFAULT_INTERVAL_MS = 500
 
 
 def _steps(steps: Optional[List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
@@ -75,23 +74,20 @@ class Template:
         return TemplateInfo.from_api(res.json())
 
     @staticmethod
-    def get_by_alias(alias: str, **conn: Any) -> Dict[str, Any]:
-        """Resolves a template name: ``{"templateID", "public"}``.
-
-        Raises:
-            NotFoundException: no template has that name.
-        """
-        return resolve(**conn).request("GET", f"/templates/aliases/{alias}", context=f"template alias {alias}").json()
+    def exists(name: str, **conn: Any) -> bool:
+        """Whether a template with this name (or ID) exists."""
+        res = resolve(**conn).request("GET", f"/templates/aliases/{name}", context=f"look up template {name}", ok_statuses=(404,))
+        return res.status_code != 404
 
     @staticmethod
-    def delete(template_id: str, **conn: Any) -> None:
-        """Deletes a template and its layers.
+    def delete(template_id: str, **conn: Any) -> bool:
+        """Deletes a template (by ID or name) and its layers; False when there was none.
 
         Raises:
-            NotFoundException: no such template.
             ConflictException: sandboxes, snapshots or other templates still use it.
         """
-        resolve(**conn).request("DELETE", f"/templates/{template_id}", context=f"delete template {template_id}")
+        res = resolve(**conn).request("DELETE", f"/templates/{template_id}", context=f"delete template {template_id}", ok_statuses=(404,))
+        return res.status_code != 404
 
     @staticmethod
     def create(
@@ -164,18 +160,19 @@ class Template:
     def wait_for_build(
         template_id: str,
         build_id: str,
-        timeout_ms: int = DEFAULT_BUILD_TIMEOUT_MS,
-        poll_interval_ms: int = DEFAULT_POLL_INTERVAL_MS,
+        timeout_ms: Optional[int] = None,
+        interval_ms: int = DEFAULT_INTERVAL_MS,
         on_log: Optional[Callable[[BuildLogEntry], None]] = None,
         **conn: Any,
     ) -> TemplateBuild:
-        """Polls the build's status until it is ``ready`` and returns it; ``on_log`` receives each new log entry.
+        """Polls the build's status every ``interval_ms`` until it is ``ready`` and returns it; ``on_log`` receives
+        each new log entry. ``timeout_ms`` bounds the wait (default: as long as the build runs).
 
         Raises:
             BuildException: the build failed; ``.reason``, ``.step`` and ``.exit_code`` say why.
             TimeoutException: not ready within ``timeout_ms``.
         """
-        deadline = time.monotonic() + timeout_ms / 1000
+        deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
         seen = 0
         while True:
             b = Template.get_build_status(template_id, build_id, logs_offset=seen, **conn)
@@ -187,9 +184,9 @@ class Template:
                 return b
             if b.status == "error":
                 raise BuildException(b.template_id, b.build_id, b.reason)
-            if time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutException(f"build {build_id} of template {template_id} not ready after {timeout_ms} ms (status {b.status})")
-            time.sleep(poll_interval_ms / 1000)
+            time.sleep(interval_ms / 1000)
 
 
 def commit_sandbox(
@@ -199,20 +196,18 @@ def commit_sandbox(
     memory_mb: Optional[int] = None,
     disk_gb: Optional[int] = None,
     wait: bool = True,
-    timeout_ms: int = DEFAULT_BUILD_TIMEOUT_MS,
-    poll_interval_ms: int = DEFAULT_POLL_INTERVAL_MS,
+    timeout_ms: Optional[int] = None,
+    interval_ms: int = DEFAULT_INTERVAL_MS,
     on_log: Optional[Callable[[BuildLogEntry], None]] = None,
     **conn: Any,
 ) -> TemplateBuild:
     """Turns a running sandbox's filesystem into template ``name`` (``POST /sandboxes/{id}/commit``; the sandbox keeps
     running). With ``wait`` (default) returns once the build is ready (raising :class:`BuildException` if it fails);
-    with ``wait=False`` as soon as the server accepted it — follow it with ``Template.get_build_status``. The
+    with ``wait=False`` as soon as the server accepted it (with the build's current status) — follow it with ``Template.get_build_status``. The
     result's ``template_id`` (or ``name``) creates sandboxes from it."""
     body = _without_none(name=name, cpuCount=cpu_count, memoryMB=memory_mb, diskSizeMB=disk_gb * 1024 if disk_gb is not None else None)
     res = resolve(**conn).request("POST", f"/sandboxes/{sandbox_id}/commit", json=body, context=f"commit sandbox {sandbox_id} as template {name!r}")
     created = TemplateCreated.from_api(res.json())
     if not wait:
-        return TemplateBuild(created.template_id, created.build_id, "building")
-    return Template.wait_for_build(
-        created.template_id, created.build_id, timeout_ms=timeout_ms, poll_interval_ms=poll_interval_ms, on_log=on_log, **conn
-    )
+        return Template.get_build_status(created.template_id, created.build_id, limit=1, **conn)
+    return Template.wait_for_build(created.template_id, created.build_id, timeout_ms=timeout_ms, interval_ms=interval_ms, on_log=on_log, **conn)

@@ -43,7 +43,7 @@ def test_build_from_default_then_start_list_get_delete(templates):
     tb.Template.start_build(created["templateID"], created["buildID"], from_template="default",
                             steps=[{"name": "write", "command": "echo built-by-python > /home/user/built.txt"}])
     logged = []
-    build = tb.Template.wait_for_build(created.template_id, created.build_id, poll_interval_ms=300, on_log=logged.append)
+    build = tb.Template.wait_for_build(created.template_id, created.build_id, interval_ms=300, on_log=logged.append)
     assert build.status == "ready"
     logs = tb.Template.get_build_logs(created.template_id, created.build_id)
     assert len(logs) > 0 and logs.next_offset == len(logs) == len(logged)
@@ -54,7 +54,7 @@ def test_build_from_default_then_start_list_get_delete(templates):
     one = tb.Template.get(name)
     assert one.template_id == created.template_id and one.build_status == "ready"
     assert [b.status for b in one.builds] == ["ready"]
-    assert tb.Template.get_by_alias(name)["templateID"] == created.template_id
+    assert tb.Template.exists(name) is True and tb.Template.exists(unique("py-none")) is False
 
     sbx = tb.Sandbox.create(name, timeout_ms=120_000)
     try:
@@ -65,7 +65,8 @@ def test_build_from_default_then_start_list_get_delete(templates):
             tb.Template.delete(created.template_id)
     finally:
         sbx.kill()
-    tb.Template.delete(created.template_id)
+    assert tb.Template.delete(created.template_id) is True
+    assert tb.Template.delete(created.template_id) is False
     with pytest.raises(tb.NotFoundException):
         tb.Template.get(created.template_id)
 
@@ -76,7 +77,7 @@ def test_failing_step_is_a_build_exception_naming_it(templates):
     tb.Template.start_build(created.template_id, created.build_id, from_template="default",
                             steps=[{"name": "fine", "command": "true"}, {"name": "broken", "command": "echo about to fail >&2; exit 3"}])
     with pytest.raises(tb.BuildException) as ei:
-        tb.Template.wait_for_build(created.template_id, created.build_id, poll_interval_ms=300)
+        tb.Template.wait_for_build(created.template_id, created.build_id, interval_ms=300)
     assert (ei.value.step, ei.value.exit_code) == ("broken", 3)
     status = tb.Template.get_build_status(created.template_id, created.build_id)
     assert status.status == "error" and status.reason is not None and status.reason.step == "broken"
@@ -89,7 +90,7 @@ def test_commit_running_sandbox_as_template(templates, sandbox):
     accepted = sandbox.commit_as_template(unique("py-commit"), memory_mb=1024, wait=False)
     templates.append(accepted.template_id)
     assert sandbox.is_running()
-    tb.Template.wait_for_build(accepted.template_id, accepted.build_id, poll_interval_ms=300)
+    tb.Template.wait_for_build(accepted.template_id, accepted.build_id, interval_ms=300)
     assert sandbox.commands.run("cat /home/user/state.txt").stdout == "committed\n"  # the source keeps working
     sbx2 = tb.Sandbox.create(accepted.template_id, timeout_ms=120_000)
     try:

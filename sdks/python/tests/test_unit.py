@@ -295,7 +295,7 @@ def test_dual_methods_resolve_per_access():
 
 def test_commit_as_template_uses_commit_route_and_waits(fake, sandbox):
     seen = []
-    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40, poll_interval_ms=10, on_log=seen.append)
+    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40, interval_ms=10, on_log=seen.append)
     assert (build.template_id, build.build_id, build.status) == ("tpl1", "b1", "ready")
     commit = [r for r in fake.requests if r["method"] == "POST"][-1]
     assert commit["path"] == "/sandboxes/sbxfake/commit"
@@ -306,13 +306,14 @@ def test_commit_as_template_uses_commit_route_and_waits(fake, sandbox):
     assert polls[0].endswith("/status") and polls[1].endswith("logsOffset=1")
     # wait=False returns once accepted; by ID works too.
     b = tb.Sandbox.commit_as_template("sbxfake", "x", wait=False, domain=fake.url, api_key="e2b_test")
-    assert (b.template_id, b.build_id) == ("tpl1", "b1") and fake.build_polls == 0
+    assert (b.template_id, b.build_id, b.status) == ("tpl1", "b1", "building") and fake.build_polls == 1
+    assert fake.requests[-1]["path"].endswith("/status?limit=1")
 
 
 def test_failed_build_raises_build_exception_with_step(fake):
     conn = {"domain": fake.url, "api_key": "e2b_test"}
     with pytest.raises(tb.BuildException) as ei:
-        tb.Template.wait_for_build("tplbad", "bbad", poll_interval_ms=10, **conn)
+        tb.Template.wait_for_build("tplbad", "bbad", interval_ms=10, **conn)
     e = ei.value
     assert isinstance(e, tb.SandboxException)
     assert (e.step, e.exit_code, e.template_id, e.reason.message) == ("broken", 3, "tplbad", "step broken exited with 3")
