@@ -9,3 +9,13 @@ export {
   type BuildDebianOptions,
   type DebianRecipe,
 } from './rootfs/debian.js';
+export {
+  formatImageRef,
+  listRegistryImages,
+  parseImageRef,
+  pullImage,
+  type ImageConfig,
+  type ImageRef,
+  type PullOptions,
+  type RegistryConfig,
+} from './image/index.js';
