@@ -1,5 +1,5 @@
 /**
- * The HTTP front door: one listener for the REST API, the sandbox ingress (by header or host name) and, later, the
+ * The HTTP front door: one listener for the REST API, the sandbox ingress (by header or host name) and the web
  * console. Decides which of those a request is for, authenticates API calls, parses and validates JSON, and turns every
  * thrown error into an E2B-style `{code, message}` body.
  */
@@ -18,6 +18,7 @@ import { handlePty } from './ws/pty.js';
 import { handleWatch } from './ws/watch.js';
 import { verifyWsToken } from './ws/tokens.js';
 import type { Metrics } from './http/prometheus.js';
+import type { StaticSite } from './http/static.js';
 
 /** Control-plane WebSockets: terminal and directory watch. */
 const SOCKET_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/(pty|files\/watch)$/;
@@ -34,6 +35,8 @@ export interface AppOptions {
   /** The running sandbox for a control-plane WebSocket (throws ApiError otherwise). */
   sandboxForSocket(sandboxId: string): Promise<SandboxRecord>;
   openapi?: OpenApi;
+  /** The web console, asked for GET/HEAD requests no API route matches. */
+  console?: StaticSite;
   log?: (msg: string) => void;
 }
 
@@ -136,6 +139,7 @@ export function createApp(opts: AppOptions): http.Server {
         req.url = `/files${url.search}`;
         return await proxyHttp(opts.ingress, { sandboxId: files[1], port: ENVD_PORT }, req, res);
       }
+      if (opts.console && !router.match(req.method ?? 'GET', url.pathname) && (await opts.console.serve(req, res, url.pathname))) return;
       await handleApi(req, res, url);
     } catch (err) {
       if (!(err instanceof ApiError)) opts.log?.(`error on ${req.method} ${req.url}: ${(err as Error).stack ?? err}`);

@@ -30,6 +30,8 @@ export interface ServerConfig {
   snapshotDir?: string;
   /** How long a paused sandbox is kept before it is deleted, in ms (default 30 days). */
   pausedRetentionMs?: number;
+  /** The built web console served at `/` (default: packages/console/dist of this checkout; '' serves none). */
+  consoleDir?: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {

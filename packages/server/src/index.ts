@@ -20,6 +20,7 @@ import { openStore } from './store/open.js';
 import { SandboxLogs } from './services/sandbox-logs.js';
 import { MetricsSampler } from './services/metrics-sampler.js';
 import { Metrics } from './http/prometheus.js';
+import { staticSite } from './http/static.js';
 import type { Store } from './store/store.js';
 
 export { configFromEnv, type ServerConfig } from './config.js';
@@ -105,6 +106,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     apiKey,
     log,
     metrics: prom,
+    console: config.consoleDir === '' ? undefined : staticSite(config.consoleDir ?? path.join(REPO_ROOT, 'packages', 'console', 'dist')),
     async sandboxForSocket(sandboxId) {
       const s = await sandboxes.get(sandboxId);
       if (s.state !== 'running' || !s.runtime) throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);
