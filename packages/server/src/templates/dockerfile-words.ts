@@ -12,8 +12,11 @@ export interface RawInstruction {
   line: number;
 }
 
-/** Variables visible to expansion: a value, or `null` for an ARG declared without one (expands to ''). */
-export type Vars = Map<string, string | null>;
+/** Variables visible to expansion: a value, or `null` for one that is declared but unset (expands to ''). */
+export interface Vars {
+  has(name: string): boolean;
+  get(name: string): string | null | undefined;
+}
 
 /**
  * Splits a Dockerfile into instructions. Parser directives (`# escape=`, `# syntax=`) are read from the top; a line

@@ -102,6 +102,14 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
     assert.deepEqual(steps[1].args, ['P2', '/opt/bin:$PATH:/x']);
     assert.deepEqual(steps[2].args, ['Q', '${HOME:-/root}']);
   });
+  it('with baseEnv, expands the base environment and makes unknown variables empty (as Docker)', () => {
+    const baseEnv = { PATH: '/usr/bin:/bin', HOME: '/home/user', DEBIAN_FRONTEND: 'dialog' };
+    const { steps } = parse(['FROM default', 'ARG DEBIAN_FRONTEND=noninteractive', 'ARG V=1', 'ENV PATH=/opt/bin:$PATH', 'ENV A=${NOPE}x B=${NOPE:-d} C=$HOME', 'RUN true'], { ...CTX, baseEnv });
+    assert.deepEqual(steps[0].args, ['PATH', '/opt/bin:/usr/bin:/bin']);
+    assert.deepEqual(steps[1].args, ['A', 'x', 'B', 'd', 'C', '/home/user']);
+    // The base's ENV wins over an ARG of the same name in RUN, as in Docker.
+    assert.deepEqual(steps[2].args, ['export V=1; true']);
+  });
   it('lets buildArgs override ARG defaults and ignores undeclared ones', () => {
     const { steps } = parse(['FROM default', 'ARG A=default', 'ARG B', 'ENV A=$A B=$B C=$C'], { ...CTX, buildArgs: { A: 'given', B: 'b', C: 'ignored' } });
     assert.deepEqual(steps[0].args, ['A', 'given', 'B', 'b', 'C', '$C']);
@@ -128,18 +136,20 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
 
 describe('parseDockerfile: WORKDIR and USER', () => {
   it('expands and resolves relative directories against the previous WORKDIR', () => {
-    const { steps } = parse(['FROM default', 'ARG APP=app', 'WORKDIR rel', 'WORKDIR /srv/', 'WORKDIR $APP', 'WORKDIR ../x y', 'USER ${APP}:users']);
+    const { steps } = parse(['FROM default', 'ARG APP=app', 'WORKDIR /srv/', 'WORKDIR $APP', 'WORKDIR ../x y', 'USER ${APP}', 'USER 1000']);
     assert.deepEqual(steps, [
-      { type: 'WORKDIR', args: ['rel'] }, // no earlier WORKDIR here: relative to the base's, which the build knows
       { type: 'WORKDIR', args: ['/srv'] },
       { type: 'WORKDIR', args: ['/srv/app'] },
       { type: 'WORKDIR', args: ['/srv/x y'] },
-      { type: 'USER', args: ['app:users'] },
+      { type: 'USER', args: ['app'] },
+      { type: 'USER', args: ['1000'] },
     ]);
   });
-  it('refuses an empty WORKDIR and USER with several words', () => {
+  it('refuses an empty or first relative WORKDIR and USER with several words or a group', () => {
     refuses(['FROM default', 'WORKDIR'], /line 2: WORKDIR needs a path/);
+    refuses(['FROM default', 'WORKDIR app'], /line 2: WORKDIR app: a relative path needs an earlier absolute WORKDIR/);
     refuses(['FROM default', 'USER a b'], /line 2: USER expects one user/);
+    refuses(['FROM default', 'USER app:users'], /line 2: USER app:users: a group is not supported/);
   });
 });
 
@@ -172,6 +182,8 @@ describe('parseDockerfile: COPY and ADD', () => {
   });
   it('keeps plain ADD of a file like COPY and strips a leading / from sources', () => {
     assert.deepEqual(parse(['FROM default', 'ADD /data.csv.gz /d/']).steps, [{ type: 'COPY', args: ['data.csv.gz', '/d/', '', ''], filesHash: CTX.contextHash }]);
+    // Before any WORKDIR a relative destination stays relative: the build resolves it against the base's directory.
+    assert.deepEqual(parse(['FROM default', 'COPY . rel/']).steps, [{ type: 'COPY', args: ['.', 'rel/', '', ''], filesHash: CTX.contextHash }]);
   });
 });
 

@@ -6,7 +6,8 @@
  * `invalid_argument` error naming the Dockerfile line. Variables follow Docker: FROM, ENV, WORKDIR, USER and COPY/ADD
  * arguments are expanded by the parser; RUN is left to the shell, with the ARGs in scope exported before the command
  * (Docker passes them to RUN as environment variables); CMD/ENTRYPOINT are not expanded. A reference to a variable that
- * no ARG or ENV here defines is left as written, since it may come from the base template's environment.
+ * no ARG or ENV here defines comes from `baseEnv` (the FROM template's environment) or, without it, is left as written.
+ * WORKDIR is always absolute in the steps (a relative one needs an earlier absolute WORKDIR).
  * @example
  * const { from, steps, startCmd } = parseDockerfile('FROM default\nCOPY app /app\nCMD ["node", "/app/server.js"]', { contextHash })
  */
@@ -22,6 +23,11 @@ export interface ParseDockerfileOpts {
   contextHash?: string;
   /** `--build-arg` values; they override ARG defaults (a value for an undeclared ARG is ignored, as in Docker). */
   buildArgs?: Record<string, string>;
+  /**
+   * The FROM template's environment. When given, expansion is complete as in Docker (a variable nobody defines is
+   * empty); without it, references to variables this Dockerfile does not define are left as written.
+   */
+  baseEnv?: Record<string, string>;
 }
 
 export interface ParsedDockerfile {
@@ -74,8 +80,8 @@ function lineError(line: number, message: string): ApiError {
 
 class Parser {
   private from?: string;
-  private readonly globalArgs: Vars = new Map();
-  private readonly args: Vars = new Map();
+  private readonly globalArgs = new Map<string, string | null>();
+  private readonly args = new Map<string, string | null>();
   private readonly env = new Map<string, string>();
   private workdir?: string;
   private cmd?: Command;
@@ -131,11 +137,13 @@ class Parser {
     return lineError(this.line, message);
   }
 
-  /** What `$VAR` sees: ENV set in this Dockerfile over the ARGs in scope. */
+  /** What `$VAR` sees: ENV (this Dockerfile's, then the base's) over the ARGs in scope. */
   private vars(): Vars {
-    const v: Vars = new Map(this.args);
+    const v = new Map<string, string | null>(this.args);
+    for (const [k, val] of Object.entries(this.opts.baseEnv ?? {})) v.set(k, val);
     for (const [k, val] of this.env) v.set(k, val);
-    return v;
+    // With the base environment known, every variable is known: one nobody defines is unset.
+    return this.opts.baseEnv ? { has: () => true, get: (k) => (v.has(k) ? v.get(k) : null) } : v;
   }
 
   private expand(word: string, vars: Vars = this.vars()): string {
@@ -202,7 +210,7 @@ class Parser {
     let command = json ? shellJoin(json) : body;
     if (!command.trim()) throw this.fail('RUN needs a command');
     // ARGs reach RUN as environment variables (ENV of the same name wins).
-    const exported = [...this.args].filter(([k, v]) => v !== null && !this.env.has(k));
+    const exported = [...this.args].filter(([k, v]) => v !== null && !this.env.has(k) && this.opts.baseEnv?.[k] === undefined);
     if (exported.length) command = `export ${exported.map(([k, v]) => `${k}=${shellQuote(v!)}`).join(' ')}; ${command}`;
     this.steps.push({ type: 'RUN', args: [command] });
   }
@@ -210,14 +218,15 @@ class Parser {
   private workdirInstruction(rest: string): void {
     const dir = this.expand(rest.trim());
     if (!dir) throw this.fail('WORKDIR needs a path');
-    const resolved = path.posix.isAbsolute(dir) ? path.posix.resolve(dir) : this.workdir ? path.posix.resolve(this.workdir, dir) : dir;
-    if (path.posix.isAbsolute(resolved)) this.workdir = resolved;
-    this.steps.push({ type: 'WORKDIR', args: [resolved] });
+    if (!path.posix.isAbsolute(dir) && !this.workdir) throw this.fail(`WORKDIR ${dir}: a relative path needs an earlier absolute WORKDIR (the base template's directory is not known here)`);
+    this.workdir = path.posix.resolve(this.workdir ?? '/', dir);
+    this.steps.push({ type: 'WORKDIR', args: [this.workdir] });
   }
 
   private user(rest: string): void {
     const words = splitWords(rest, this.escape).map((w) => this.expand(w));
-    if (words.length !== 1 || !words[0]) throw this.fail('USER expects one user (name, uid or user:group)');
+    if (words.length !== 1 || !words[0]) throw this.fail('USER expects one user (a name or a uid)');
+    if (words[0].includes(':')) throw this.fail(`USER ${words[0]}: a group is not supported; give the user alone`);
     this.steps.push({ type: 'USER', args: [words[0]] });
   }
 
