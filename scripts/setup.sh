@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Tensor Box needs on a fresh Debian machine and builds its native parts. Idempotent and quick when
-# nothing changed: Debian packages (via packages/runtime/setup.sh, apt-get when root), npm dependencies, the envd agent
-# (Go) and the sandbox launcher (C). Messages go to stderr.
+# nothing changed: Debian packages (via packages/runtime/setup.sh, apt-get when root), npm dependencies, the web console,
+# the envd agent (Go) and the sandbox launcher (C). Messages go to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -17,6 +17,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
   npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$want" > "$stamp"
+fi
+
+# The web console the server serves at / (packages/console/dist): rebuilt when its sources, the SDK or the lock change.
+if [ -f packages/console/package.json ]; then
+  stamp=packages/console/dist/.tensor-box-src-hash
+  want=$( { sha256sum package-lock.json; find packages/console -path packages/console/dist -prune -o -path packages/console/node_modules -prune \
+    -o -type f -print0 | sort -z | xargs -0 sha256sum; find packages/sdk/src -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "building the web console"
+    npm run build --silent -w packages/console >&2
+    echo "$want" > "$stamp"
+  fi
 fi
 
 # The agent that runs inside every sandbox.

@@ -1,0 +1,70 @@
+/**
+ * A live line chart (uPlot): made once, fed new data with `setData` (no re-creation, so it updates smoothly), sized to
+ * its box. `data-points` on the box says how many samples it shows (the end-to-end test watches it grow).
+ */
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+
+export interface ChartSeries {
+  label: string;
+  color: string;
+  fill?: boolean;
+  dash?: number[];
+}
+
+export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, testId }: { xs: number[]; ys: number[][]; series: ChartSeries[]; format: (v: number) => string; /** The y axis reaches at least this high. */ minTop?: number; height?: number; testId?: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot>(undefined);
+  const formatRef = useRef(format);
+  formatRef.current = format;
+
+  useEffect(() => {
+    const el = box.current!;
+    const opts: uPlot.Options = {
+      width: Math.max(200, el.clientWidth),
+      height,
+      legend: { show: true, live: true },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(minTop, (max || 0) * 1.15)] } },
+      axes: [
+        { stroke: '#6b7280', grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#e5e7eb' }, font: '11px Inter Variable, sans-serif' },
+        {
+          stroke: '#6b7280',
+          grid: { stroke: '#eef0f3', width: 1 },
+          ticks: { show: false },
+          size: 64,
+          font: '11px Inter Variable, sans-serif',
+          values: (_u, vals) => vals.map((v) => formatRef.current(v)),
+        },
+      ],
+      series: [
+        { value: (_u, v) => (v == null ? '—' : new Date(v * 1000).toLocaleTimeString(undefined, { hour12: false })) },
+        ...series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 2,
+          dash: s.dash,
+          fill: s.fill ? `${s.color}1f` : undefined,
+          points: { show: false },
+          value: (_u: uPlot, v: number | null) => (v == null ? '—' : formatRef.current(v)),
+        })),
+      ],
+    };
+    plot.current = new uPlot(opts, [xs, ...ys] as uPlot.AlignedData, el);
+    const ro = new ResizeObserver(() => {
+      if (el.clientWidth > 0) plot.current?.setSize({ width: el.clientWidth, height });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      plot.current?.destroy();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [height, minTop]);
+
+  useEffect(() => {
+    plot.current?.setData([xs, ...ys] as uPlot.AlignedData);
+  }, [xs, ys]);
+
+  return <div className="chart" ref={box} data-points={xs.length} data-testid={testId} />;
+}
