@@ -41,6 +41,7 @@ describe('tarContext', () => {
       writeFileSync(path.join(dir, '-dash.txt'), 'x');
       writeFileSync(path.join(dir, '.dockerignore'), 'dist\n!dist/keep.js\n.dockerignore\n');
       assert.deepEqual(await contextFiles(dir), ['-dash.txt', 'dist', 'dist/keep.js', 'src', 'src/a.txt']);
+      assert.deepEqual(await contextFiles(dir, ['src/a.txt', 'dist']), ['-dash.txt', 'src']);
       const one = await tarContext(dir);
       const two = await tarContext(dir);
       assert.equal(one.entries, 5);

@@ -62,8 +62,11 @@ export function isIgnored(rel: string, rules: Rule[]): boolean {
   return ignored;
 }
 
-/** Every path under `dir` that `.dockerignore` keeps, directories before their contents, sorted. */
-export async function contextFiles(dir: string): Promise<string[]> {
+/**
+ * Every path under `dir` that `.dockerignore` keeps, directories before their contents, sorted. `exclude` names
+ * further paths to leave out (the CLI's own e2b.toml, which changes with every build).
+ */
+export async function contextFiles(dir: string, exclude: string[] = []): Promise<string[]> {
   let rules: Rule[] = [];
   try {
     rules = parseDockerignore(await readFile(path.join(dir, '.dockerignore'), 'utf8'));
@@ -76,7 +79,8 @@ export async function contextFiles(dir: string): Promise<string[]> {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const p = rel ? `${rel}/${e.name}` : e.name;
-      // An excluded directory may still hold re-included files (`!dir/keep`), so directories are walked anyway.
+      if (exclude.includes(p)) continue;
+      // A directory .dockerignore excludes may still hold re-included files (`!dir/keep`), so it is walked anyway.
       const ignored = isIgnored(p, rules);
       if (e.isDirectory()) {
         const before = out.length;
@@ -91,8 +95,8 @@ export async function contextFiles(dir: string): Promise<string[]> {
 }
 
 /** A tar of the directory's context (see the module comment). */
-export async function tarContext(dir: string): Promise<{ tar: Buffer; entries: number }> {
-  const files = await contextFiles(dir);
+export async function tarContext(dir: string, exclude: string[] = []): Promise<{ tar: Buffer; entries: number }> {
+  const files = await contextFiles(dir, exclude);
   const tar = await new Promise<Buffer>((resolve, reject) => {
     const child = spawn('tar', ['-c', '-f', '-', '-C', dir, '--no-recursion', '--owner=0', '--group=0', '--numeric-owner', '--null', '--verbatim-files-from', '-T', '-'], {
       stdio: ['pipe', 'pipe', 'pipe'],

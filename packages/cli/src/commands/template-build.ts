@@ -2,7 +2,7 @@
  * `tensor-box template build [--config e2b.toml] [--path DIR] [--no-wait] [--json]`: reads e2b.toml, registers the
  * build (`Template.create` — an existing name gets a new build of the same template), writes template_id and build_id
  * back into the file, uploads the build context when a Dockerfile copies files (the directory given by --path, else
- * the config's directory, minus .dockerignore), starts the build and follows its log with a progress bar until it is
+ * the config's directory, minus .dockerignore and the config itself), starts the build and follows its log with a progress bar until it is
  * ready. Prints the template ID on stdout; a failed build exits 1 with the failing step and exit code.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -56,7 +56,8 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
 
   let filesHash: string | undefined;
   if (needsContext) {
-    const { tar, entries } = await tarContext(contextDir);
+    // The config file is not part of the context: build_id changes in it with every build.
+    const { tar, entries } = await tarContext(contextDir, [path.relative(contextDir, configFile).split(path.sep).join('/')]);
     const up = await Template.uploadFiles(templateID, tar, ctx.conn);
     filesHash = up.hash;
     ctx.err(up.uploaded ? `uploaded the build context ${shown(contextDir)} (${entries} entries, ${size(tar.length)})` : 'build context unchanged (already uploaded)');
