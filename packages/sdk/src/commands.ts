@@ -4,7 +4,7 @@
  */
 import type { Client } from '@connectrpc/connect';
 import { Process, Signal } from './envd/process/process_pb.js';
-import { envdClient, userHeader, DEFAULT_USER, type EnvdTarget } from './envd/transport.js';
+import { envdClient, userHeader, type EnvdTarget } from './envd/transport.js';
 import { fromConnect } from './errors.js';
 import { CommandHandle, type CommandResult } from './command-handle.js';
 
@@ -67,7 +67,7 @@ export class Commands {
         stdin: opts.stdin ?? !!opts.background,
       },
       {
-        headers: { ...userHeader(opts.user ?? DEFAULT_USER), 'Keepalive-Ping-Interval': '50' },
+        headers: { ...userHeader(opts.user), 'Keepalive-Ping-Interval': '50' },
         signal: controller.signal,
         timeoutMs: timeoutMs || undefined,
       },

@@ -5,7 +5,7 @@
 import type { Client } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Filesystem, FileType, EventType, type EntryInfo as PbEntryInfo } from './envd/filesystem/filesystem_pb.js';
-import { envdClient, envdHeaders, userHeader, DEFAULT_USER, type EnvdTarget } from './envd/transport.js';
+import { envdClient, envdHeaders, userHeader, type EnvdTarget } from './envd/transport.js';
 import { fromConnect, fromHttp, NotFoundError } from './errors.js';
 
 export type FileKind = 'file' | 'dir' | 'symlink';
@@ -87,10 +87,10 @@ export class Files {
     this.rpc = envdClient(Filesystem, target);
   }
 
-  private filesUrl(path: string, user: string): string {
+  private filesUrl(path: string, user: string | undefined): string {
     const u = new URL('/files', this.target.apiUrl);
     u.searchParams.set('path', path);
-    u.searchParams.set('username', user);
+    if (user) u.searchParams.set('username', user);
     return u.toString();
   }
 
@@ -111,7 +111,7 @@ export class Files {
   read(path: string, opts: FilesystemOpts & { format: 'blob' }): Promise<Blob>;
   read(path: string, opts: FilesystemOpts & { format: 'stream' }): Promise<ReadableStream<Uint8Array>>;
   async read(path: string, opts: FilesystemOpts & { format?: 'text' | 'bytes' | 'blob' | 'stream' } = {}): Promise<unknown> {
-    const user = opts.user ?? DEFAULT_USER;
+    const user = opts.user;
     const res = await fetch(this.filesUrl(path, user), {
       // No gzip: fetch asks for it by default, and compressing file bytes costs far more CPU than it saves on a LAN.
       headers: { ...envdHeaders(this.target), 'Accept-Encoding': 'identity' },
@@ -139,7 +139,7 @@ export class Files {
   async write(a: string | WriteEntry[], b?: WriteData | FilesystemOpts, c?: FilesystemOpts): Promise<EntryInfo | EntryInfo[]> {
     if (typeof a === 'string') {
       const opts = c ?? {};
-      const user = opts.user ?? DEFAULT_USER;
+      const user = opts.user;
       const data = b as WriteData;
       const streaming = data instanceof ReadableStream;
       const res = await fetch(this.filesUrl(a, user), {
@@ -152,7 +152,7 @@ export class Files {
       return this.getInfo(a, { user });
     }
     const opts = (b as FilesystemOpts) ?? {};
-    const user = opts.user ?? DEFAULT_USER;
+    const user = opts.user;
     if (a.length === 0) return [];
     const form = new FormData();
     for (const f of a) {
@@ -160,7 +160,7 @@ export class Files {
       form.append('file', blob, f.path);
     }
     const u = new URL('/files', this.target.apiUrl);
-    u.searchParams.set('username', user);
+    if (user) u.searchParams.set('username', user);
     const res = await fetch(u, { method: 'POST', headers: envdHeaders(this.target), body: form });
     if (!res.ok) throw fromHttp(res.status, await res.json().catch(() => undefined), 'write files');
     return Promise.all(a.map((f) => this.getInfo(f.path, { user })));
@@ -169,7 +169,7 @@ export class Files {
   /** Entries of a directory (depth 1 by default). */
   async list(path: string, opts: FilesystemOpts & { depth?: number } = {}): Promise<EntryInfo[]> {
     const r = await this.call(() =>
-      this.rpc.listDir({ path, depth: opts.depth ?? 1 }, { headers: userHeader(opts.user ?? DEFAULT_USER), timeoutMs: opts.requestTimeoutMs }),
+      this.rpc.listDir({ path, depth: opts.depth ?? 1 }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }),
     );
     return r.entries.map(toEntry);
   }
@@ -177,7 +177,7 @@ export class Files {
   /** Creates a directory and its parents; false when it already existed. */
   async makeDir(path: string, opts: FilesystemOpts = {}): Promise<boolean> {
     try {
-      await this.rpc.makeDir({ path }, { headers: userHeader(opts.user ?? DEFAULT_USER), timeoutMs: opts.requestTimeoutMs });
+      await this.rpc.makeDir({ path }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs });
       return true;
     } catch (err) {
       const e = fromConnect(err);
@@ -197,14 +197,14 @@ export class Files {
   }
 
   async getInfo(path: string, opts: FilesystemOpts = {}): Promise<EntryInfo> {
-    const r = await this.call(() => this.rpc.stat({ path }, { headers: userHeader(opts.user ?? DEFAULT_USER), timeoutMs: opts.requestTimeoutMs }));
+    const r = await this.call(() => this.rpc.stat({ path }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }));
     return toEntry(r.entry!);
   }
 
   /** Renames or moves a file or directory. */
   async rename(oldPath: string, newPath: string, opts: FilesystemOpts = {}): Promise<EntryInfo> {
     const r = await this.call(() =>
-      this.rpc.move({ source: oldPath, destination: newPath }, { headers: userHeader(opts.user ?? DEFAULT_USER), timeoutMs: opts.requestTimeoutMs }),
+      this.rpc.move({ source: oldPath, destination: newPath }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }),
     );
     return toEntry(r.entry!);
   }
@@ -217,7 +217,7 @@ export class Files {
     const controller = new AbortController();
     const stream = this.rpc.watchDir(
       { path, recursive: !!opts.recursive },
-      { headers: { ...userHeader(opts.user ?? DEFAULT_USER), 'Keepalive-Ping-Interval': '30' }, signal: controller.signal },
+      { headers: { ...userHeader(opts.user), 'Keepalive-Ping-Interval': '30' }, signal: controller.signal },
     );
     const it = stream[Symbol.asyncIterator]();
     try {
@@ -248,7 +248,7 @@ export class Files {
 
   /** Removes a file or a directory with its contents. */
   async remove(path: string, opts: FilesystemOpts = {}): Promise<void> {
-    await this.call(() => this.rpc.remove({ path }, { headers: userHeader(opts.user ?? DEFAULT_USER), timeoutMs: opts.requestTimeoutMs }));
+    await this.call(() => this.rpc.remove({ path }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }));
   }
 }
 

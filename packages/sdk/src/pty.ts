@@ -7,7 +7,7 @@
  */
 import type { Client } from '@connectrpc/connect';
 import { Process, Signal } from './envd/process/process_pb.js';
-import { envdClient, userHeader, DEFAULT_USER, type EnvdTarget } from './envd/transport.js';
+import { envdClient, userHeader, type EnvdTarget } from './envd/transport.js';
 import { fromConnect } from './errors.js';
 import { drain } from './command-handle.js';
 
@@ -103,7 +103,7 @@ export class Pty {
   }
 
   async create(opts: PtyCreateOpts): Promise<PtyHandle> {
-    const headers = { ...userHeader(opts.user ?? DEFAULT_USER), 'Keepalive-Ping-Interval': '30' };
+    const headers = { ...userHeader(opts.user), 'Keepalive-Ping-Interval': '30' };
     const stream = this.rpc.start(
       {
         process: {

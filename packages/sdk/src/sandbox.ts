@@ -8,7 +8,7 @@
 import { apiClient, unwrap } from './api/client.js';
 import { apiUrlFromDomain, resolveConnection, type ConnectionOpts, type ResolvedConnection } from './connection.js';
 import { Commands } from './commands.js';
-import { ENVD_PORT, type EnvdTarget, DEFAULT_USER } from './envd/transport.js';
+import { ENVD_PORT, type EnvdTarget } from './envd/transport.js';
 import { NotFoundError, InvalidArgumentError, fromHttp } from './errors.js';
 import { Files } from './files.js';
 import { Pty } from './pty.js';
@@ -314,13 +314,13 @@ export class Sandbox {
   }
 
   private async signedFilesUrl(path: string, op: 'read' | 'write', opts: SignedUrlOpts): Promise<string> {
-    const user = opts.user ?? DEFAULT_USER;
+    const user = opts.user;
     const u = new URL(`/sandboxes/${this.sandboxId}/files`, this.conn.apiUrl);
     u.searchParams.set('path', path);
-    u.searchParams.set('username', user);
+    if (user) u.searchParams.set('username', user);
     if (this.accessToken) {
       const exp = opts.useSignatureExpiration ? Math.floor(Date.now() / 1000) + opts.useSignatureExpiration : undefined;
-      u.searchParams.set('signature', await fileSignature(path, op, user, this.accessToken, exp));
+      u.searchParams.set('signature', await fileSignature(path, op, user ?? '', this.accessToken, exp));
       if (exp) u.searchParams.set('signature_expiration', String(exp));
     }
     return u.toString();

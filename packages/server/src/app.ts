@@ -113,8 +113,8 @@ export function createApp(opts: AppOptions): http.Server {
     );
     const op = openapi.operation(match.route.method, match.route.path);
     const query = openapi.validateQuery(op, url.searchParams);
-    const raw = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readJson(req);
-    const body = op.body || op.bodyRequired ? openapi.validateBody(op, raw) : raw;
+    const raw = req.method === 'GET' || req.method === 'DELETE' || match.route.rawBody ? undefined : await readJson(req);
+    const body = !match.route.rawBody && (op.body || op.bodyRequired) ? openapi.validateBody(op, raw) : raw;
     const reply = await match.route.handler({ params: match.params, query, body, req });
     sendJson(res, reply.status, reply.body, reply.headers);
   };

@@ -32,6 +32,11 @@ export interface ServerConfig {
   pausedRetentionMs?: number;
   /** The built web console served at `/` (default: packages/console/dist of this checkout; '' serves none). */
   consoleDir?: string;
+  /** The OCI/Docker registry templates can be built `fromImage` from (Registry HTTP API v2). */
+  registry?: { url: string; username?: string; password?: string };
+  /** Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in ms. */
+  buildStepTimeoutMs?: number;
+  readyTimeoutMs?: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -51,5 +56,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     metricsIntervalMs: Number(env.TENSOR_BOX_METRICS_INTERVAL_MS || 5000),
     snapshotDir: env.TENSOR_BOX_SNAPSHOT_DIR ? path.resolve(env.TENSOR_BOX_SNAPSHOT_DIR) : undefined,
     pausedRetentionMs: env.TENSOR_BOX_PAUSED_RETENTION_DAYS ? Number(env.TENSOR_BOX_PAUSED_RETENTION_DAYS) * 86400_000 : undefined,
+    registry: env.TENSOR_BOX_REGISTRY_URL
+      ? { url: env.TENSOR_BOX_REGISTRY_URL, username: env.TENSOR_BOX_REGISTRY_USERNAME || undefined, password: env.TENSOR_BOX_REGISTRY_PASSWORD || undefined }
+      : undefined,
+    buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
+    readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
   };
 }

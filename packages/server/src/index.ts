@@ -76,7 +76,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = await openStore(config, log);
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
   const driver = opts.driver ?? defaultDriver(config, log);
-  const templates = new TemplateService({ store, dataDir: config.dataDir, cacheDir: config.cacheDir });
+  const snapshotDir = config.snapshotDir ?? path.join(config.dataDir, 'snapshots');
+  const templates = new TemplateService({
+    store,
+    driver,
+    dataDir: config.dataDir,
+    cacheDir: config.cacheDir,
+    snapshotDir,
+    registry: config.registry,
+    stepTimeoutMs: config.buildStepTimeoutMs,
+    readyTimeoutMs: config.readyTimeoutMs,
+    log,
+  });
   let domain = config.domain;
   const prom = new Metrics();
   prom.gauge('tensor_box_sandboxes', 'Sandboxes by state', async () => {
@@ -94,12 +105,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     logs,
     metrics,
     prom,
-    snapshotDir: config.snapshotDir ?? path.join(config.dataDir, 'snapshots'),
+    snapshotDir,
     pausedRetentionMs: config.pausedRetentionMs ?? 30 * 86400_000,
   });
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
+  await templates.recoverBuilds();
   await templates.ensureDefault(opts.onProgress ?? (() => {}));
 
   const app = createApp({

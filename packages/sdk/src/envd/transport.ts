@@ -38,5 +38,5 @@ export function envdClient<T extends DescService>(service: T, t: EnvdTarget): Cl
   return createClient(service, transport);
 }
 
-/** Header to run an RPC as `user`. */
-export const userHeader = (user: string) => ({ Authorization: `Basic ${btoa(`${user}:`)}` });
+/** Header to run an RPC as `user`; none means the sandbox's default user (its template's, `user` for `default`). */
+export const userHeader = (user?: string): Record<string, string> => (user ? { Authorization: `Basic ${btoa(`${user}:`)}` } : {});

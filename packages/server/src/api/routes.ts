@@ -1,10 +1,11 @@
 /**
  * The REST surface as one table: each row parses nothing beyond what the spec validated and calls one service method.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Route } from '../http/router.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { TemplateService } from '../services/template-service.js';
-import { templateToApi } from './views.js';
+import { templateToApi } from '../services/template-service.js';
 import { issueWsToken } from '../ws/tokens.js';
 import { ApiError } from '../errors.js';
 
@@ -139,12 +140,52 @@ export function routes(s: Services): Route[] {
         return { status: 201, body: issueWsToken(s.apiKey, c.params.sandboxID) };
       },
     },
+    // Templates (E2B's build API paths, plus base images and commit).
     { method: 'GET', path: '/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
+    { method: 'GET', path: '/v2/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
+    { method: 'POST', path: '/v3/templates', handler: async (c) => ({ status: 202, body: await s.templates.register(c.body) }) },
+    { method: 'GET', path: '/templates/base-images', handler: async () => ({ status: 200, body: await s.templates.baseImages() }) },
+    { method: 'GET', path: '/templates/aliases/{alias}', handler: async (c) => ({ status: 200, body: await s.templates.alias(c.params.alias) }) },
+    { method: 'GET', path: '/templates/{templateID}', handler: async (c) => ({ status: 200, body: await s.templates.detail(c.params.templateID) }) },
+    {
+      method: 'POST',
+      path: '/v2/templates/{templateID}/builds/{buildID}',
+      handler: async (c) => {
+        await s.templates.startBuild(c.params.templateID, c.params.buildID, c.body);
+        return { status: 202 };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/templates/{templateID}/builds/{buildID}/status',
+      handler: async (c) => ({ status: 200, body: await s.templates.buildStatus(c.params.templateID, c.params.buildID, c.query) }),
+    },
+    {
+      method: 'GET',
+      path: '/templates/{templateID}/builds/{buildID}/logs',
+      handler: async (c) => ({ status: 200, body: await s.templates.buildLogs(c.params.templateID, c.params.buildID, c.query) }),
+    },
+    {
+      method: 'GET',
+      path: '/templates/{templateID}/files/{hash}',
+      handler: async (c) => ({ status: 201, body: await s.templates.filesLink(c.params.templateID, c.params.hash, requestBase(c.req)) }),
+    },
+    {
+      method: 'PUT',
+      path: '/templates/{templateID}/files/{hash}',
+      rawBody: true,
+      handler: async (c) => {
+        await s.templates.putFiles(c.params.templateID, c.params.hash, c.req);
+        return { status: 201 };
+      },
+    },
+    { method: 'POST', path: '/sandboxes/{sandboxID}/commit', handler: async (c) => ({ status: 202, body: await s.sandboxes.commit(c.params.sandboxID, c.body) }) },
     {
       method: 'DELETE',
       path: '/templates/{templateID}',
       handler: async (c) => {
         const id = c.params.templateID;
+        // Snapshots are templates too on E2B (its SDKs delete snapshots here).
         const isSnapshot = await s.sandboxes.deleteSnapshot(id).then(
           () => true,
           (err) => {
@@ -152,10 +193,16 @@ export function routes(s: Services): Route[] {
             throw err;
           },
         );
-        if (isSnapshot) return { status: 204 };
-        await s.templates.resolve(id); // 404 when there is no such template either
-        throw new ApiError('failed_precondition', `template '${id}' is a built template; deleting built templates is not supported yet`);
+        if (!isSnapshot) await s.templates.delete(id);
+        return { status: 204 };
       },
     },
   ];
+}
+
+/** The server's own base URL as the client reached it (for upload links). */
+function requestBase(req: IncomingMessage): string {
+  const host = req.headers['x-forwarded-host'] ?? req.headers.host ?? '127.0.0.1';
+  const proto = req.headers['x-forwarded-proto'] ?? 'http';
+  return `${proto}://${host}`;
 }

@@ -79,7 +79,7 @@ export class OpenApi {
     if (!op) throw new Error(`operation ${key} is not in spec/openapi.yaml`);
     const pointer = `openapi#/paths/${path.replace(/~/g, '~0').replace(/\//g, '~1')}/${method.toLowerCase()}`;
     const v: OperationValidator = { bodyRequired: false, arrayParams: [] };
-    if (op.requestBody) {
+    if (op.requestBody?.content?.['application/json']) {
       v.bodyRequired = !!op.requestBody.required;
       v.body = this.ajvBody.compile({ $ref: `${pointer}/requestBody/content/application~1json/schema` });
     }

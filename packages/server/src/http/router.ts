@@ -23,6 +23,8 @@ export interface Route {
   path: string;
   /** Requires the API key (default true). */
   auth?: boolean;
+  /** The handler reads the request body itself (uploads); it is not parsed as JSON. */
+  rawBody?: boolean;
   handler(ctx: RequestContext): Promise<Reply> | Reply;
 }
 

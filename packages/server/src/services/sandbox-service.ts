@@ -9,14 +9,15 @@
 import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { DriverError, hasCheckpointer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { DriverError, hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
 import type { components } from '../api/schema.gen.js';
 import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
-import type { TemplateService } from './template-service.js';
+import { DEFAULT_USER, DEFAULT_WORKDIR, templateEnvironment, type TemplateService } from './template-service.js';
+import { startInSandbox } from '../templates/sandbox-exec.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
 import type { LogLevel, MetricSample } from '../store/store.js';
@@ -33,8 +34,6 @@ const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** The envd protocol level we implement (E2B SDKs gate features on it: 0.5.7 = octet-stream uploads, stdin close). */
 export const ENVD_VERSION = '0.5.7';
-export const DEFAULT_USER = 'user';
-export const DEFAULT_WORKDIR = '/home/user';
 
 export interface SandboxServiceOptions {
   store: Store;
@@ -112,11 +111,35 @@ export class SandboxService {
       if (!snap) throw err;
       return this.toSandbox(await this.startFromImage(snap, req));
     }
+    const env = templateEnvironment(template);
+    if (template.warmImage && hasCheckpointer(this.opts.driver) && existsSync(template.warmImage)) {
+      // Warm start: resume the moment the build captured, with the start command already running.
+      const record = await this.startFromImage(
+        {
+          snapshotId: template.templateId,
+          sandboxId: '',
+          name: template.names[0],
+          templateId: template.templateId,
+          createdAt: template.updatedAt,
+          imageDir: template.warmImage,
+          cpuCount: template.cpuCount,
+          memoryMB: template.memoryMB,
+          diskSizeMB: template.diskSizeMB,
+          envVars: env.envVars,
+          allowInternetAccess: true,
+        },
+        req,
+        { user: env.user, workdir: env.workdir, what: `template ${template.templateId} (warm start)` },
+      );
+      this.opts.templates.recordSpawn(template).catch(() => {});
+      return this.toSandbox(record);
+    }
     const sandboxId = newSandboxId();
     const secure = req.secure ?? false;
     const accessToken = secure ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     checkEnvVars(req.envVars);
+    const envVars = { ...env.envVars, ...(req.envVars ?? {}) };
     const info = await this.opts.prom.time('driver.create', () => this.opts.driver.create({
       sandboxId,
       layers: template.layers,
@@ -128,11 +151,15 @@ export class SandboxService {
     }));
     try {
       await envdInit(info.envdUrl, {
-        envVars: req.envVars ?? {},
+        envVars,
         accessToken,
-        defaultUser: DEFAULT_USER,
-        defaultWorkdir: DEFAULT_WORKDIR,
+        defaultUser: env.user,
+        defaultWorkdir: env.workdir,
       });
+      if (template.startCmd) {
+        // Cold start of a template with a start command (no warm image): start it; it runs in the background.
+        await startInSandbox({ envdUrl: info.envdUrl, accessToken }, { cmd: template.startCmd, user: env.user, cwd: env.workdir, envs: envVars });
+      }
       const record = runningRecord(
         {
           sandboxId,
@@ -142,7 +169,7 @@ export class SandboxService {
           cpuCount: template.cpuCount,
           memoryMB: template.memoryMB,
           diskSizeMB: template.diskSizeMB,
-          envVars: req.envVars ?? {},
+          envVars,
           envdAccessToken: accessToken,
           allowInternetAccess: req.allow_internet_access ?? true,
         },
@@ -158,6 +185,25 @@ export class SandboxService {
     this.event(sandboxId, 'info', `sandbox created from template ${template.templateId}`, { templateId: template.templateId, timeoutMs: String(timeoutMs) });
     void this.opts.metrics.sample(sandboxId);
     return this.toSandbox((await this.opts.store.getSandbox(sandboxId))!);
+  }
+
+  /**
+   * Turns the running sandbox's filesystem into a new template (it keeps running, frozen for the copy); the build
+   * runs in the background (poll its status).
+   */
+  async commit(sandboxId: string, req: components['schemas']['SandboxCommitRequest']): Promise<components['schemas']['TemplateRequestResponse']> {
+    const s = await this.get(sandboxId);
+    if (s.state !== 'running') throw new ApiError('conflict', `sandbox '${sandboxId}' is ${s.state}; resume it before committing it`);
+    const driver = this.opts.driver;
+    if (!hasLayerCapturer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot commit sandboxes`);
+    return this.opts.templates.commit(s, req, (dest) =>
+      this.serial(sandboxId, async () => {
+        const cur = await this.get(sandboxId);
+        if (cur.state !== 'running') throw new ApiError('conflict', `sandbox '${sandboxId}' was ${cur.state} before its filesystem could be copied`);
+        await driver.captureLayer(sandboxId, dest, { leaveRunning: true });
+        this.event(sandboxId, 'info', 'filesystem committed as a template layer');
+      }),
+    );
   }
 
   /** The record of a live (running or paused) sandbox, or NotFound. */
@@ -388,6 +434,7 @@ export class SandboxService {
   private async startFromImage(
     snap: SnapshotRecord,
     req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean } },
+    as: { user: string; workdir: string; what?: string } = { user: DEFAULT_USER, workdir: DEFAULT_WORKDIR },
   ): Promise<SandboxRecord> {
     const driver = this.opts.driver;
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
@@ -406,15 +453,15 @@ export class SandboxService {
         ),
       );
     } catch (err) {
-      throw driverFailure(err, `cannot start a sandbox from ${snap.snapshotId}`);
+      throw driverFailure(err, `cannot start a sandbox from ${as.what ?? snap.snapshotId}`);
     }
     try {
       await envdInit(info.envdUrl, {
         envVars,
         accessToken: accessToken ?? '',
         currentToken: snap.envdAccessToken,
-        defaultUser: DEFAULT_USER,
-        defaultWorkdir: DEFAULT_WORKDIR,
+        defaultUser: as.user,
+        defaultWorkdir: as.workdir,
       });
       const record = runningRecord(
         {
@@ -433,7 +480,7 @@ export class SandboxService {
         info,
       );
       await this.opts.store.insertSandbox(record);
-      this.event(sandboxId, 'info', `sandbox started from ${snap.snapshotId}`, { snapshotId: snap.snapshotId });
+      this.event(sandboxId, 'info', `sandbox started from ${as.what ?? snap.snapshotId}`, { snapshotId: snap.snapshotId });
       void this.opts.metrics.sample(sandboxId);
       return record;
     } catch (err) {

@@ -1,37 +1,90 @@
 /**
- * Templates: the root filesystems sandboxes start from. This module owns template records and the `default` template,
- * which is built on first start (Debian bookworm via mmdebstrap, see the runtime's DEFAULT_TEMPLATE_RECIPE) into
- * `<dataDir>/templates/default/<buildId>/rootfs`. A ready template always has layers that exist on disk.
+ * Templates: the root filesystems sandboxes start from, and their builds. This module owns template and build records,
+ * the `default` template (Debian bookworm via mmdebstrap, built on first start), and the build API: register a template
+ * and its build (E2B's POST /v3/templates), start it (POST /v2/templates/{id}/builds/{build}), status and logs, delete,
+ * base images, uploaded COPY files, and commit-as-template.
+ *
+ * On disk: `<dataDir>/templates/<templateId>/<buildId>/layer` is one build's read-only layer; a template's `layers` are
+ * its newest ready build's layer over its parent's layers (so templates derived from templates share their parents'
+ * layers); a warm-start checkpoint is at `<snapshotDir>/v1/templates/<templateId>/<buildId>`.
+ *
+ * A build that fails leaves no layer and no image behind; the template keeps its last ready build, or — when it never
+ * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE } from '@tensor-box/runtime';
-import { ApiError, notFound } from '../errors.js';
-import { newBuildId } from '../ids.js';
-import type { Store, TemplateRecord } from '../store/store.js';
+import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE, type Driver, type RegistryConfig } from '@tensor-box/runtime';
+import type { components } from '../api/schema.gen.js';
+import { ApiError, invalid, notFound } from '../errors.js';
+import { newBuildId, newTemplateId } from '../ids.js';
+import type { BuildLogEntry, LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
+import { BaseImages } from '../templates/base-images.js';
+import { BuildFiles } from '../templates/build-files.js';
+import { buildPlan, type BuildPlan, type BuildSource } from '../templates/build-request.js';
+import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build-runner.js';
+import { parseDockerfile } from '../templates/dockerfile.js';
 
 export const DEFAULT_TEMPLATE_ID = 'default';
 /** E2B's SDKs create from `base` when no template is named. */
 export const DEFAULT_TEMPLATE_NAMES = ['default', 'base'];
+/** What sandboxes of `default` (and templates without their own) start as. */
+export const DEFAULT_USER = 'user';
+export const DEFAULT_WORKDIR = '/home/user';
+const ENVD_VERSION = '0.5.7';
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}(:[a-z0-9][a-z0-9._-]{0,62})?$/;
+const MAX_LOG_LINES = 100_000;
+
+type Api = components['schemas'];
 
 export interface TemplateServiceOptions {
   store: Store;
   dataDir: string;
   cacheDir: string;
+  /** Needed for builds (absent: only `default` and listing work, e.g. in store-only tools). */
+  driver?: Driver;
+  /** Snapshot store root (warm-start images go under `v1/templates/`). */
+  snapshotDir?: string;
+  registry?: RegistryConfig;
+  /** A build step's lifetime (default 30 min) and how long readyCmd may take to pass (default 5 min). */
+  stepTimeoutMs?: number;
+  readyTimeoutMs?: number;
+  /** Builds running at once (default 2); more wait. */
+  maxConcurrentBuilds?: number;
+  log?: (msg: string) => void;
 }
 
 export type ProgressFn = (fraction: number, message: string) => void;
 
-export class TemplateService {
-  constructor(private opts: TemplateServiceOptions) {}
+/** The run-time defaults a template gives its sandboxes. */
+export function templateEnvironment(t: TemplateRecord): BuildEnvironment {
+  return { envVars: t.envVars ?? {}, user: t.defaultUser ?? DEFAULT_USER, workdir: t.defaultWorkdir ?? DEFAULT_WORKDIR };
+}
 
-  /** Looks a template up by ID or name; NotFound when unknown. */
+export class TemplateService {
+  readonly files: BuildFiles;
+  readonly bases: BaseImages;
+  private running = 0;
+  private waiting: Array<() => void> = [];
+  /** Builds started by this process, so delete can wait for or refuse them. */
+  private active = new Map<string, Promise<void>>();
+
+  constructor(private opts: TemplateServiceOptions) {
+    this.files = new BuildFiles(path.join(opts.dataDir, 'template-files'));
+    this.bases = new BaseImages({ dataDir: opts.dataDir, cacheDir: opts.cacheDir, registry: opts.registry });
+  }
+
+  /** Looks a template up by ID or name; NotFound when unknown, FailedPrecondition when it has no ready build. */
   async resolve(idOrName: string): Promise<TemplateRecord> {
-    const name = idOrName.includes(':') && !idOrName.endsWith(':latest') ? idOrName : idOrName.replace(/:latest$/, '');
-    const t = await this.opts.store.findTemplate(name);
+    const name = idOrName.replace(/:latest$/, '');
+    const t = (await this.opts.store.findTemplate(name)) ?? (name !== idOrName ? undefined : undefined);
     if (!t) throw notFound(`template '${idOrName}' not found`);
-    if (t.status !== 'ready') throw new ApiError('failed_precondition', `template '${idOrName}' is not ready (${t.status})`);
+    if (t.status !== 'ready' || t.layers.length === 0) {
+      const builds = await this.opts.store.listBuilds(t.templateId);
+      const failed = builds.find((b) => b.status === 'error');
+      const why = failed?.reason ? ` (its build failed: ${failed.reason.message})` : '';
+      throw new ApiError('failed_precondition', `template '${idOrName}' has no ready build yet (${t.status})${why}`);
+    }
     return t;
   }
 
@@ -40,8 +93,413 @@ export class TemplateService {
   }
 
   async recordSpawn(t: TemplateRecord): Promise<void> {
-    await this.opts.store.upsertTemplate({ ...t, spawnCount: t.spawnCount + 1, lastSpawnedAt: Date.now() });
+    const cur = await this.opts.store.findTemplate(t.templateId);
+    if (cur) await this.opts.store.upsertTemplate({ ...cur, spawnCount: cur.spawnCount + 1, lastSpawnedAt: Date.now() });
   }
+
+  private layerDir(templateId: string, buildId: string): string {
+    return path.join(this.opts.dataDir, 'templates', templateId, buildId, 'layer');
+  }
+
+  private warmDir(templateId: string, buildId: string): string {
+    return path.join(this.opts.snapshotDir ?? path.join(this.opts.dataDir, 'snapshots'), 'v1', 'templates', templateId, buildId);
+  }
+
+  // ---- registering and starting builds ----
+
+  /**
+   * Registers a template and a new build of it (E2B's POST /v3/templates). A name that exists makes a new build of that
+   * template, as on E2B; `default` cannot be rebuilt this way.
+   */
+  async register(req: Api['TemplateCreateRequest'], source?: string): Promise<Api['TemplateRequestResponse']> {
+    const name = req.name.trim().toLowerCase();
+    if (!NAME.test(name)) throw invalid(`template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at most 63 characters`);
+    const plain = name.replace(/:latest$/, '');
+    if (DEFAULT_TEMPLATE_NAMES.includes(plain)) throw new ApiError('conflict', `'${plain}' is the built-in template; choose another name`);
+    if (await this.opts.store.findSnapshot(plain)) throw new ApiError('conflict', `'${plain}' is the name of a snapshot; choose another name`);
+    const now = Date.now();
+    const buildId = newBuildId();
+    let t = await this.opts.store.findTemplate(plain);
+    if (t && t.templateId === plain && !t.names.includes(plain)) t = undefined;
+    const cpuCount = req.cpuCount ?? t?.cpuCount ?? 2;
+    const memoryMB = req.memoryMB ?? t?.memoryMB ?? 2048;
+    const diskSizeMB = req.diskSizeMB ?? t?.diskSizeMB ?? 40 * 1024;
+    if (!t) {
+      t = {
+        templateId: newTemplateId(),
+        buildId,
+        names: [plain],
+        cpuCount,
+        memoryMB,
+        diskSizeMB,
+        layers: [],
+        status: 'waiting',
+        public: false,
+        createdAt: now,
+        updatedAt: now,
+        spawnCount: 0,
+        buildCount: 0,
+      };
+      await this.opts.store.upsertTemplate(t);
+    }
+    const build: TemplateBuildRecord = { buildId, templateId: t.templateId, status: 'waiting', cpuCount, memoryMB, diskSizeMB, source, createdAt: now, updatedAt: now };
+    await this.opts.store.upsertBuild(build);
+    if (t.status !== 'ready') await this.opts.store.upsertTemplate({ ...t, buildId, status: 'waiting', updatedAt: now });
+    return { templateID: t.templateId, buildID: buildId, public: t.public, names: t.names, aliases: t.names, tags: req.tags ?? [] };
+  }
+
+  private async getBuild(templateId: string, buildId: string): Promise<{ t: TemplateRecord; b: TemplateBuildRecord }> {
+    const t = await this.opts.store.findTemplate(templateId);
+    if (!t) throw notFound(`template '${templateId}' not found`);
+    const b = await this.opts.store.getBuild(t.templateId, buildId);
+    if (!b) throw notFound(`build '${buildId}' of template '${templateId}' not found`);
+    return { t, b };
+  }
+
+  /** Starts a registered build (E2B's POST /v2/templates/{id}/builds/{build}); it runs in the background. */
+  async startBuild(templateId: string, buildId: string, req: Api['TemplateBuildStartRequest']): Promise<void> {
+    const { t, b } = await this.getBuild(templateId, buildId);
+    if (b.status !== 'waiting') throw new ApiError('conflict', `build '${buildId}' was already started (${b.status})`);
+    const plan = buildPlan(req, parseDockerfile);
+    // Everything that can be known now fails now: unknown parents are NotFound, missing uploads InvalidArgument.
+    const parent = await this.checkSource(plan.source);
+    for (const s of plan.steps) {
+      if (s.type === 'COPY' && !this.files.has(s.filesHash!)) throw invalid(`step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT /templates/${t.templateId}/files/${s.filesHash})`);
+    }
+    this.launch(t, { ...b, source: describeSource(plan.source) }, plan, parent);
+  }
+
+  /** NotFound unless the source can be resolved; a template source resolves to its record. */
+  private async checkSource(src: BuildSource): Promise<TemplateRecord | undefined> {
+    if (src.kind === 'sandbox') return undefined;
+    if (src.kind === 'template' || src.kind === 'template-or-image') {
+      const t = await this.opts.store.findTemplate(src.ref.replace(/:latest$/, ''));
+      if (t) return this.resolve(t.templateId);
+      if (src.kind === 'template') {
+        const snap = await this.opts.store.findSnapshot(src.ref);
+        if (snap) throw invalid(`'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST /sandboxes/{id}/commit)`);
+        throw notFound(`template '${src.ref}' not found`);
+      }
+    }
+    this.bases.check(src.ref);
+    return undefined;
+  }
+
+  private launch(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined): void {
+    const key = `${t.templateId}/${b.buildId}`;
+    const p = (async () => {
+      await this.setBuild(b, { status: 'building' });
+      if (t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'building', buildId: b.buildId });
+      await this.slot();
+      try {
+        await this.execute(t, b, plan, parent);
+      } finally {
+        this.release();
+      }
+    })()
+      .catch((err) => this.opts.log?.(`build ${key} crashed: ${(err as Error).message}`))
+      .finally(() => this.active.delete(key));
+    this.active.set(key, p);
+  }
+
+  private async slot(): Promise<void> {
+    if (this.running < (this.opts.maxConcurrentBuilds ?? 2)) {
+      this.running++;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+  }
+
+  private release(): void {
+    this.running--;
+    this.waiting.shift()?.();
+  }
+
+  /** Appends to a build's log (capped; the cap is said once). */
+  private logger(b: TemplateBuildRecord): (level: LogLevel, message: string, step?: string) => void {
+    let lines = 0;
+    let chain = Promise.resolve();
+    const fn = (level: LogLevel, message: string, step?: string) => {
+      if (++lines > MAX_LOG_LINES) {
+        if (lines === MAX_LOG_LINES + 1) level = 'warn', message = `log truncated after ${MAX_LOG_LINES} lines`;
+        else return;
+      }
+      const e = { templateId: b.templateId, buildId: b.buildId, timestamp: Date.now(), level, message, ...(step ? { step } : {}) };
+      chain = chain.then(() => this.opts.store.appendBuildLog(e).then(() => {})).catch(() => {});
+    };
+    (fn as { flush?: () => Promise<void> }).flush = () => chain;
+    return fn;
+  }
+
+  private async execute(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined): Promise<void> {
+    const log = this.logger(b);
+    const layerDir = this.layerDir(t.templateId, b.buildId);
+    const warmDir = this.warmDir(t.templateId, b.buildId);
+    log('info', `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} steps)`);
+    try {
+      const driver = this.opts.driver;
+      if (!driver) throw new BuildFailed('this server has no runtime to build templates with');
+      let parentLayers: string[];
+      let parentEnv: BuildEnvironment;
+      if (parent) {
+        parentLayers = parent.layers;
+        parentEnv = templateEnvironment(parent);
+      } else if (plan.source.kind !== 'sandbox') {
+        const base = await this.bases.resolve(plan.source.ref, (l) => log('info', l, 'FROM')).catch((err) => {
+          throw new BuildFailed(`cannot get image '${(plan.source as { ref: string }).ref}': ${(err as Error).message}`, 'FROM');
+        });
+        parentLayers = [base.layer];
+        parentEnv = { envVars: base.envVars, user: base.user ?? 'root', workdir: base.workdir ?? '/' };
+        log('info', `base image ${base.resolved}`, 'FROM');
+      } else {
+        throw new BuildFailed('a sandbox source is committed, not built');
+      }
+      await mkdir(path.dirname(layerDir), { recursive: true });
+      const res = await runBuild({
+        driver,
+        files: this.files,
+        log,
+        parentLayers,
+        parentEnv,
+        steps: plan.steps,
+        startCmd: plan.startCmd,
+        readyCmd: plan.readyCmd,
+        cpuCount: b.cpuCount,
+        memoryMB: b.memoryMB,
+        diskMB: b.diskSizeMB,
+        layerDir,
+        warmDir,
+        stepTimeoutMs: this.opts.stepTimeoutMs ?? 30 * 60_000,
+        readyTimeoutMs: this.opts.readyTimeoutMs ?? 5 * 60_000,
+      });
+      const prevWarm = (await this.opts.store.findTemplate(t.templateId))?.warmImage;
+      await this.patchTemplate(t.templateId, {
+        buildId: b.buildId,
+        layers: [layerDir, ...parentLayers],
+        status: 'ready',
+        envVars: res.envVars,
+        defaultUser: res.user,
+        defaultWorkdir: res.workdir,
+        startCmd: plan.startCmd,
+        readyCmd: plan.readyCmd,
+        parentTemplateId: parent?.templateId,
+        warmImage: res.warm ? warmDir : undefined,
+        cpuCount: b.cpuCount,
+        memoryMB: b.memoryMB,
+        diskSizeMB: b.diskSizeMB,
+        bumpBuildCount: true,
+      });
+      // An older warm image is no longer what sandboxes start from; its layers stay (sandboxes may run on them).
+      if (prevWarm && prevWarm !== warmDir) await rm(prevWarm, { recursive: true, force: true });
+      await this.setBuild(b, { status: 'ready', finishedAt: Date.now() });
+      log('info', 'build ready');
+    } catch (err) {
+      const f = err instanceof BuildFailed ? err : new BuildFailed((err as Error).message);
+      log('error', `build failed: ${f.message}`, f.step);
+      await rm(path.dirname(layerDir), { recursive: true, force: true });
+      await rm(warmDir, { recursive: true, force: true });
+      await this.setBuild(b, { status: 'error', finishedAt: Date.now(), reason: { message: f.message, ...(f.step ? { step: f.step } : {}), ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}) } });
+      const cur = await this.opts.store.findTemplate(t.templateId);
+      if (cur && cur.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error', buildId: b.buildId });
+    } finally {
+      await (log as { flush?: () => Promise<void> }).flush?.();
+    }
+  }
+
+  private async setBuild(b: TemplateBuildRecord, patch: Partial<TemplateBuildRecord>): Promise<void> {
+    const cur = (await this.opts.store.getBuild(b.templateId, b.buildId)) ?? b;
+    Object.assign(b, patch);
+    await this.opts.store.upsertBuild({ ...cur, ...patch, updatedAt: Date.now() });
+  }
+
+  private async patchTemplate(templateId: string, patch: Partial<TemplateRecord> & { bumpBuildCount?: boolean }): Promise<void> {
+    const cur = await this.opts.store.findTemplate(templateId);
+    if (!cur) return;
+    const { bumpBuildCount, ...rest } = patch;
+    await this.opts.store.upsertTemplate({ ...cur, ...rest, buildCount: cur.buildCount + (bumpBuildCount ? 1 : 0), updatedAt: Date.now() });
+  }
+
+  /** Waits for the builds this process runs (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.active.values()]);
+  }
+
+  /** After a restart: builds that were running are failed (their sandboxes are gone), their leftovers removed. */
+  async recoverBuilds(): Promise<void> {
+    for (const t of await this.opts.store.listTemplates()) {
+      let changed = false;
+      for (const b of await this.opts.store.listBuilds(t.templateId)) {
+        if (b.status !== 'building') continue;
+        await rm(path.dirname(this.layerDir(t.templateId, b.buildId)), { recursive: true, force: true });
+        await rm(this.warmDir(t.templateId, b.buildId), { recursive: true, force: true });
+        await this.opts.store.upsertBuild({ ...b, status: 'error', reason: { message: 'the build was interrupted by a server restart; start a new build' }, finishedAt: Date.now(), updatedAt: Date.now() });
+        changed = true;
+      }
+      if (changed && t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error' });
+    }
+  }
+
+  // ---- commit a running sandbox ----
+
+  /**
+   * Registers a template from a running sandbox's filesystem and captures it in the background (`capture` copies the
+   * sandbox's writable layer while it keeps running). The new template inherits the source template's environment.
+   */
+  async commit(s: SandboxRecord, req: Api['SandboxCommitRequest'], capture: (dest: string) => Promise<void>): Promise<Api['TemplateRequestResponse']> {
+    const source = await this.opts.store.findTemplate(s.templateId);
+    if (!source || source.layers.length === 0) throw new ApiError('failed_precondition', `the template of sandbox '${s.sandboxId}' (${s.templateId}) is gone; it cannot be committed`);
+    const reg = await this.register(
+      { name: req.name, cpuCount: req.cpuCount ?? s.cpuCount, memoryMB: req.memoryMB ?? s.memoryMB, diskSizeMB: req.diskSizeMB ?? s.diskSizeMB },
+      `sandbox ${s.sandboxId}`,
+    );
+    const t = (await this.opts.store.findTemplate(reg.templateID))!;
+    const b = (await this.opts.store.getBuild(reg.templateID, reg.buildID))!;
+    const key = `${t.templateId}/${b.buildId}`;
+    const p = (async () => {
+      const log = this.logger(b);
+      const layerDir = this.layerDir(t.templateId, b.buildId);
+      await this.setBuild(b, { status: 'building' });
+      if (t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'building', buildId: b.buildId });
+      log('info', `[1/1] COMMIT sandbox ${s.sandboxId} (it keeps running; frozen for the copy)`, 'commit');
+      try {
+        await mkdir(path.dirname(layerDir), { recursive: true });
+        const t0 = Date.now();
+        await capture(layerDir);
+        log('info', `captured the filesystem in ${((Date.now() - t0) / 1000).toFixed(1)} s`, 'commit');
+        const env = templateEnvironment(source);
+        await this.patchTemplate(t.templateId, {
+          buildId: b.buildId,
+          layers: [layerDir, ...source.layers],
+          status: 'ready',
+          envVars: env.envVars,
+          defaultUser: env.user,
+          defaultWorkdir: env.workdir,
+          startCmd: source.startCmd,
+          readyCmd: source.readyCmd,
+          parentTemplateId: source.templateId,
+          warmImage: undefined,
+          cpuCount: b.cpuCount,
+          memoryMB: b.memoryMB,
+          diskSizeMB: b.diskSizeMB,
+          bumpBuildCount: true,
+        });
+        await this.setBuild(b, { status: 'ready', finishedAt: Date.now() });
+        log('info', 'build ready');
+      } catch (err) {
+        log('error', `build failed: ${(err as Error).message}`, 'commit');
+        await rm(path.dirname(layerDir), { recursive: true, force: true });
+        await this.setBuild(b, { status: 'error', finishedAt: Date.now(), reason: { message: (err as Error).message, step: 'commit' } });
+        const cur = await this.opts.store.findTemplate(t.templateId);
+        if (cur && cur.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error' });
+      } finally {
+        await (log as { flush?: () => Promise<void> }).flush?.();
+      }
+    })()
+      .catch((err) => this.opts.log?.(`commit ${key} crashed: ${(err as Error).message}`))
+      .finally(() => this.active.delete(key));
+    this.active.set(key, p);
+    return reg;
+  }
+
+  // ---- reading ----
+
+  async buildStatus(templateId: string, buildId: string, q: { logsOffset?: number; limit?: number; level?: LogLevel }): Promise<Api['TemplateBuildInfo']> {
+    const { t, b } = await this.getBuild(templateId, buildId);
+    const entries = await this.opts.store.queryBuildLogs(t.templateId, buildId, { offset: q.logsOffset ?? 0, limit: q.limit ?? 1000, minLevel: q.level });
+    let reason: Api['BuildStatusReason'] | undefined;
+    if (b.reason) {
+      const all = await this.opts.store.queryBuildLogs(t.templateId, buildId, { offset: 0, limit: MAX_LOG_LINES + 1 });
+      reason = { ...b.reason, logEntries: all.slice(-20).map(logToApi) };
+    }
+    return {
+      templateID: t.templateId,
+      buildID: buildId,
+      status: b.status,
+      logs: entries.map((e) => e.message),
+      logEntries: entries.map(logToApi),
+      ...(reason ? { reason } : {}),
+    };
+  }
+
+  async buildLogs(templateId: string, buildId: string, q: { offset?: number; limit?: number; level?: LogLevel }): Promise<Api['TemplateBuildLogsResponse']> {
+    const { t } = await this.getBuild(templateId, buildId);
+    const offset = q.offset ?? 0;
+    const entries = await this.opts.store.queryBuildLogs(t.templateId, buildId, { offset, limit: q.limit ?? 1000, minLevel: q.level });
+    const last = entries[entries.length - 1];
+    return { logs: entries.map(logToApi), nextOffset: last ? last.seq + 1 : offset };
+  }
+
+  async detail(idOrName: string): Promise<Api['TemplateWithBuilds']> {
+    const t = await this.opts.store.findTemplate(idOrName.replace(/:latest$/, ''));
+    if (!t) throw notFound(`template '${idOrName}' not found`);
+    const builds = await this.opts.store.listBuilds(t.templateId);
+    return {
+      ...templateToApi(t),
+      builds: builds.map((b) => ({
+        buildID: b.buildId,
+        status: b.status,
+        createdAt: new Date(b.createdAt).toISOString(),
+        updatedAt: new Date(b.updatedAt).toISOString(),
+        finishedAt: b.finishedAt ? new Date(b.finishedAt).toISOString() : null,
+        cpuCount: b.cpuCount,
+        memoryMB: b.memoryMB,
+        diskSizeMB: b.diskSizeMB,
+        envdVersion: ENVD_VERSION,
+        ...(b.source ? { source: b.source } : {}),
+        ...(b.reason ? { reason: b.reason } : {}),
+      })),
+    };
+  }
+
+  async alias(name: string): Promise<Api['TemplateAliasResponse']> {
+    const t = await this.opts.store.findTemplate(name.replace(/:latest$/, ''));
+    if (!t || !t.names.includes(name.replace(/:latest$/, ''))) throw notFound(`no template is named '${name}'`);
+    return { templateID: t.templateId, public: t.public };
+  }
+
+  baseImages(): Promise<Api['BaseImage'][]> {
+    return this.bases.list();
+  }
+
+  async filesLink(templateId: string, hash: string, baseUrl: string): Promise<Api['TemplateBuildFileUpload']> {
+    const t = await this.opts.store.findTemplate(templateId);
+    if (!t) throw notFound(`template '${templateId}' not found`);
+    const present = this.files.has(hash);
+    return present ? { present } : { present, url: `${baseUrl}/templates/${encodeURIComponent(t.templateId)}/files/${hash}` };
+  }
+
+  async putFiles(templateId: string, hash: string, body: import('node:http').IncomingMessage): Promise<void> {
+    const t = await this.opts.store.findTemplate(templateId);
+    if (!t) throw notFound(`template '${templateId}' not found`);
+    await this.files.put(hash, body);
+  }
+
+  // ---- deleting ----
+
+  /**
+   * Deletes a template with its layers and warm images. Refused (409) for `default`, while a build of it runs, and while
+   * sandboxes (running or paused), snapshots or other templates use its layers.
+   */
+  async delete(idOrName: string): Promise<void> {
+    const t = await this.opts.store.findTemplate(idOrName.replace(/:latest$/, ''));
+    if (!t) throw notFound(`template '${idOrName}' not found`);
+    if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template cannot be deleted');
+    if ([...this.active.keys()].some((k) => k.startsWith(`${t.templateId}/`))) throw new ApiError('conflict', `template '${idOrName}' has a build running; wait for it to end`);
+    const users: string[] = [];
+    const sandboxes = (await this.opts.store.listSandboxes()).filter((s) => s.templateId === t.templateId);
+    if (sandboxes.length) users.push(`${sandboxes.length} sandbox(es) (${sandboxes.slice(0, 3).map((s) => s.sandboxId).join(', ')})`);
+    const snaps = (await this.opts.store.listSnapshots({ limit: 100_000 })).filter((s) => s.templateId === t.templateId);
+    if (snaps.length) users.push(`${snaps.length} snapshot(s)`);
+    const children = (await this.opts.store.listTemplates()).filter((c) => c.parentTemplateId === t.templateId);
+    if (children.length) users.push(`template(s) ${children.map((c) => c.names[0] ?? c.templateId).join(', ')}`);
+    if (users.length) throw new ApiError('conflict', `template '${idOrName}' is in use by ${users.join(' and ')}; kill or delete them first`);
+    await this.opts.store.deleteTemplate(t.templateId);
+    await rm(path.join(this.opts.dataDir, 'templates', t.templateId), { recursive: true, force: true });
+    await rm(path.join(this.opts.snapshotDir ?? path.join(this.opts.dataDir, 'snapshots'), 'v1', 'templates', t.templateId), { recursive: true, force: true });
+  }
+
+  // ---- the default template ----
 
   /** Makes sure the `default` template exists and is ready, building it when needed. */
   async ensureDefault(onProgress: ProgressFn): Promise<TemplateRecord> {
@@ -81,9 +539,43 @@ export class TemplateService {
       buildCount: (existing?.buildCount ?? 0) + 1,
     };
     await this.opts.store.upsertTemplate(record);
+    await this.opts.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: 40 * 1024, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
     if (existing && existing.buildId !== buildId) {
       await rm(path.join(this.opts.dataDir, 'templates', DEFAULT_TEMPLATE_ID, existing.buildId), { recursive: true, force: true });
     }
     return record;
   }
+}
+
+function describeSource(s: BuildSource): string {
+  if (s.kind === 'sandbox') return `sandbox ${s.sandboxId}`;
+  return `${s.kind === 'template-or-image' ? 'Dockerfile FROM' : s.kind} ${s.ref}`;
+}
+
+function logToApi(e: BuildLogEntry): Api['BuildLogEntry'] {
+  return { timestamp: new Date(e.timestamp).toISOString(), level: e.level, message: e.message, ...(e.step ? { step: e.step } : {}) };
+}
+
+export function templateToApi(t: TemplateRecord): Api['Template'] {
+  return {
+    templateID: t.templateId,
+    buildID: t.buildId,
+    cpuCount: t.cpuCount,
+    memoryMB: t.memoryMB,
+    diskSizeMB: t.diskSizeMB,
+    public: t.public,
+    aliases: t.names,
+    names: t.names,
+    createdAt: new Date(t.createdAt).toISOString(),
+    updatedAt: new Date(t.updatedAt).toISOString(),
+    lastSpawnedAt: t.lastSpawnedAt ? new Date(t.lastSpawnedAt).toISOString() : null,
+    buildCount: t.buildCount,
+    spawnCount: t.spawnCount,
+    envdVersion: ENVD_VERSION,
+    buildStatus: t.status,
+    ...(t.startCmd ? { startCmd: t.startCmd } : {}),
+    ...(t.readyCmd ? { readyCmd: t.readyCmd } : {}),
+    parentTemplateID: t.parentTemplateId ?? null,
+    warmStart: !!t.warmImage,
+  };
 }

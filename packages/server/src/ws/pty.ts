@@ -20,7 +20,7 @@ function sendJson(ws: WebSocket, v: unknown) {
 
 export async function handlePty(ws: WebSocket, s: SandboxRecord, q: URLSearchParams): Promise<void> {
   const rpc = envdRpc(Process, s);
-  const user = q.get('user') || 'user';
+  const user = q.get('user') || undefined; // none: the sandbox's default user
   const headers = envdHeaders(s, user);
   const cols = Math.min(1000, Math.max(1, Number(q.get('cols')) || 80));
   const rows = Math.min(1000, Math.max(1, Number(q.get('rows')) || 24));

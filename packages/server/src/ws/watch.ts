@@ -31,7 +31,7 @@ export async function handleWatch(ws: WebSocket, s: SandboxRecord, q: URLSearchP
   try {
     const stream = rpc.watchDir(
       { path: dir, recursive: q.get('recursive') === 'true' || q.get('recursive') === '1' },
-      { headers: { ...envdHeaders(s, q.get('user') || 'user'), 'Keepalive-Ping-Interval': '30' }, signal: controller.signal },
+      { headers: { ...envdHeaders(s, q.get('user') || undefined), 'Keepalive-Ping-Interval': '30' }, signal: controller.signal },
     );
     for await (const r of stream) {
       const ev = r.event;
