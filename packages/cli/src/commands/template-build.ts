@@ -85,14 +85,22 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   }
 
   const progress = new BuildProgress();
+  // Ctrl-C stops following, not the build: clear the bar, say how to follow it, then let the signal end the process.
+  const onInt = () => {
+    progress.end();
+    ctx.err(`\nstopped following; the build goes on: tensor-box template get ${templateID}`);
+    process.kill(process.pid, 'SIGINT');
+  };
+  process.once('SIGINT', onInt);
   try {
     await Template.waitForBuild(templateID, buildID, { ...ctx.conn, onLog: (e) => progress.log(e) });
   } catch (err) {
-    progress.end();
     if (err instanceof BuildError) throw new Error(failure(err));
     throw err;
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    progress.end();
   }
-  progress.end();
   ctx.err(`template ${name} is ready: tensor-box sandbox create ${name}`);
   ctx.out(ctx.json ? JSON.stringify({ ...result, status: 'ready' }, null, 2) : templateID);
   return 0;
