@@ -27,7 +27,16 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(minTop, (max || 0) * 1.15)] } },
       axes: [
-        { stroke: '#6b7280', grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#e5e7eb' }, font: '11px Inter Variable, sans-serif' },
+        {
+          stroke: '#6b7280',
+          grid: { stroke: '#eef0f3', width: 1 },
+          ticks: { stroke: '#e5e7eb' },
+          font: '11px Inter Variable, sans-serif',
+          space: 70,
+          // Whole seconds at least (samples can be sub-second apart), as wall-clock times.
+          incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
+          values: (_u, vals) => vals.map((v) => new Date(v * 1000).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' })),
+        },
         {
           stroke: '#6b7280',
           grid: { stroke: '#eef0f3', width: 1 },

@@ -74,7 +74,7 @@ export function SandboxesPage() {
         </Empty>
       ) : rows ? (
         <div className="table-wrap">
-          <table className="table" data-testid="sandboxes-table">
+          <table className="table table-cards" data-testid="sandboxes-table">
             <thead>
               <tr>
                 <th>Sandbox</th>
@@ -82,8 +82,7 @@ export function SandboxesPage() {
                 <th>State</th>
                 <th className="hide-sm">Started</th>
                 <th>Ends</th>
-                <th className="hide-sm">CPU</th>
-                <th className="hide-sm">Memory</th>
+                <th className="hide-sm">CPU · memory</th>
                 <th className="hide-md">Metadata</th>
                 <th className="right">Actions</th>
               </tr>
@@ -91,35 +90,44 @@ export function SandboxesPage() {
             <tbody>
               {rows.map((s) => (
                 <tr key={s.sandboxId} data-sandbox-id={s.sandboxId} className="clickable" onClick={(e) => !(e.target as HTMLElement).closest('button,a,.dialog,.backdrop') && navigate(`/sandboxes/${s.sandboxId}/terminal`)}>
-                  <td>
+                  <td className="cell-id">
                     <Link to={`/sandboxes/${s.sandboxId}/terminal`} className="strong mono">
                       {s.sandboxId}
                     </Link>
                   </td>
-                  <td>{s.name ?? <Id value={s.templateId} short />}</td>
+                  <td className="cell-template">{s.name ?? <Id value={s.templateId} short />}</td>
                   <td>
                     <Badge>{s.state}</Badge>
                   </td>
-                  <td className="hide-sm" title={s.startedAt.toLocaleString()}>
+                  <td className="hide-sm cell-started" title={s.startedAt.toLocaleString()}>
                     {relative(s.startedAt, now)}
                   </td>
-                  <td title={s.endAt.toLocaleString()}>{relative(s.endAt, now)}</td>
-                  <td className="hide-sm">
+                  {s.state === 'running' ? (
+                    <td className="cell-ends" title={s.endAt.toLocaleString()}>
+                      <span className="cell-label">ends </span>
+                      {relative(s.endAt, now)}
+                    </td>
+                  ) : (
+                    <td className="cell-ends muted" title={`The timeout does not run while paused; deleted ${s.endAt.toLocaleString()} unless resumed`}>
+                      —
+                    </td>
+                  )}
+                  <td className="hide-sm cell-usage">
                     <div className="usage">
-                      <span>{s.cpuCount} vCPU</span>
-                      {s.usage && <Meter pct={s.usage.cpuUsedPct} label={`${s.usage.cpuUsedPct.toFixed(0)}%`} />}
+                      <span className="usage-row">
+                        <span className="usage-label">{s.cpuCount} vCPU</span>
+                        {s.usage && <Meter pct={s.usage.cpuUsedPct} label={`${s.usage.cpuUsedPct.toFixed(0)}%`} />}
+                      </span>
+                      <span className="usage-row">
+                        <span className="usage-label">{mib(s.memoryMB)}</span>
+                        {s.usage && <Meter pct={(100 * s.usage.memUsed) / (s.usage.memTotal || s.memoryMB * 2 ** 20)} label={bytes(s.usage.memUsed)} />}
+                      </span>
                     </div>
                   </td>
-                  <td className="hide-sm">
-                    <div className="usage">
-                      <span>{s.usage ? `${bytes(s.usage.memUsed)} / ` : ''}{mib(s.memoryMB)}</span>
-                      {s.usage && <Meter pct={(100 * s.usage.memUsed) / (s.usage.memTotal || s.memoryMB * 2 ** 20)} />}
-                    </div>
-                  </td>
-                  <td className="hide-md">
+                  <td className="hide-md cell-metadata">
                     <Chips values={s.metadata} />
                   </td>
-                  <td className="right">
+                  <td className="right cell-actions">
                     <SandboxActions compact sandboxId={s.sandboxId} state={s.state} onDone={() => void list.refresh()} />
                   </td>
                 </tr>

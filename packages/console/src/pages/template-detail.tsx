@@ -2,7 +2,7 @@
  * A template: its facts, its builds (newest first) and the selected build's log — live while the build runs
  * (`/builds/{id}/status` for the state, `/builds/{id}/logs?offset=` for new lines), then complete.
  */
-import { useEffect, useRef, useState } from 'react';
+import { Fragment, useEffect, useRef, useState } from 'react';
 import { NotFoundError } from 'tensor-box';
 import { ok, rest, type Schemas } from '../lib/api';
 import { usePoll } from '../lib/use-poll';
@@ -208,11 +208,13 @@ function BuildLog({ templateId, build, onFinished }: { templateId: string; build
           <div className="muted log-empty">{active(st) ? 'Waiting for output…' : 'This build left no log.'}</div>
         ) : (
           lines.map((l, i) => (
-            <div className={`log-line lvl-${l.level}`} key={i}>
-              <span className="log-ts">{time(l.timestamp)}</span>
-              {l.step && <span className="log-step">{l.step}</span>}
-              <span className="log-msg">{l.message}</span>
-            </div>
+            <Fragment key={i}>
+              {l.step && l.step !== lines[i - 1]?.step && <div className="log-step">▸ {l.step}</div>}
+              <div className={`log-line lvl-${l.level}`}>
+                <span className="log-ts">{time(l.timestamp)}</span>
+                <span className="log-msg">{l.message}</span>
+              </div>
+            </Fragment>
           ))
         )}
         {active(st) && (

@@ -42,7 +42,7 @@ export function TemplatesPage() {
               {list.data.map((t) => (
                 <tr key={t.templateID} data-template-id={t.templateID} className="clickable" onClick={(e) => !(e.target as HTMLElement).closest('button,a,.backdrop') && navigate(`/templates/${t.templateID}`)}>
                   <td>
-                    <Link to={`/templates/${t.templateID}`} className="strong">
+                    <Link to={`/templates/${t.templateID}`} className="strong" title={t.names.join(', ')}>
                       {templateName(t)}
                     </Link>
                     {t.names.length > 1 && <span className="muted small"> +{t.names.length - 1}</span>}

@@ -16,7 +16,7 @@ import type { SandboxDetail } from './sandbox-page';
 export function InfoTab({ detail: d }: { detail: SandboxDetail }) {
   const rows: [string, ReactNode][] = [
     ['Sandbox ID', <Id value={d.sandboxID} />],
-    ['Template', d.alias ? <>{d.alias} <span className="muted">(<code>{d.templateID}</code>)</span></> : <Id value={d.templateID} />],
+    ['Template', d.alias && d.alias !== d.templateID ? <>{d.alias} <span className="muted">(<code>{d.templateID}</code>)</span></> : <Id value={d.templateID} />],
     ['State', <Badge>{d.state}</Badge>],
     ['Started', `${dateTime(d.startedAt)} (${relative(d.startedAt)})`],
     ['Ends', `${dateTime(d.endAt)} (${relative(d.endAt)})`],
@@ -56,7 +56,13 @@ export function InfoTab({ detail: d }: { detail: SandboxDetail }) {
             <Chips values={d.metadata ?? {}} />
           </div>
         </Card>
-        <Card title="Open ports">{d.state === 'running' ? <Ports sandboxId={d.sandboxID} /> : <p className="card-pad muted">The sandbox is paused.</p>}</Card>
+        {d.state === 'running' ? (
+          <Ports sandboxId={d.sandboxID} />
+        ) : (
+          <Card title="Open ports">
+            <p className="card-pad muted">The sandbox is paused.</p>
+          </Card>
+        )}
       </div>
     </div>
   );
@@ -64,8 +70,12 @@ export function InfoTab({ detail: d }: { detail: SandboxDetail }) {
 
 function Ports({ sandboxId }: { sandboxId: string }) {
   const { sandbox, error } = useSandbox(sandboxId);
-  if (error) return <ErrorMessage error={error} />;
-  if (!sandbox) return <Loading />;
+  if (error || !sandbox)
+    return (
+      <Card title="Open ports">
+        {error ? <ErrorMessage error={error} /> : <Loading />}
+      </Card>
+    );
   return <PortList sandbox={sandbox} />;
 }
 
@@ -74,22 +84,14 @@ function PortList({ sandbox }: { sandbox: Sandbox }) {
     const r = await sandbox.commands.run('cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true', { timeoutMs: 10_000 });
     return listeningPorts(r.stdout);
   }, 0, [sandbox.sandboxId]);
-  const refresh = (
-    <Button icon="refresh" busy={ports.loading} onClick={() => void ports.refresh()}>
-      Refresh
-    </Button>
-  );
-  if (ports.error) return <ErrorMessage error={ports.error} />;
-  if (!ports.data) return <Loading />;
-  if (!ports.data.length)
-    return (
-      <Empty icon="external" title="No port is listening">
-        Start a server in the sandbox (e.g. <code>python3 -m http.server 8000</code>) and refresh. {refresh}
-      </Empty>
-    );
+  const refresh = <Button icon="refresh" title="Refresh" aria-label="Refresh ports" busy={ports.loading} onClick={() => void ports.refresh()} />;
   return (
-    <>
-    <div className="card-pad-x">{refresh}</div>
+    <Card title="Open ports" actions={refresh}>
+      {ports.error ? <ErrorMessage error={ports.error} /> : !ports.data ? <Loading /> : !ports.data.length ? (
+        <Empty icon="external" title="No port is listening">
+          Start a server in the sandbox (e.g. <code>python3 -m http.server 8000</code>) and refresh.
+        </Empty>
+      ) : (
     <ul className="ports" data-testid="ports">
       {ports.data.map((p) => {
         const url = `${location.protocol}//${sandbox.getHost(p.port)}`;
@@ -107,6 +109,7 @@ function PortList({ sandbox }: { sandbox: Sandbox }) {
         );
       })}
     </ul>
-    </>
+      )}
+    </Card>
   );
 }

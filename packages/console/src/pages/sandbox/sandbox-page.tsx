@@ -7,7 +7,7 @@ import { useEffect, useState } from 'react';
 import { NotFoundError } from 'tensor-box';
 import { ok, rest, type Schemas } from '../../lib/api';
 import { usePoll } from '../../lib/use-poll';
-import { relative } from '../../lib/format';
+import { mib, relative } from '../../lib/format';
 import { navigate } from '../../lib/router';
 import { Badge, Empty, ErrorMessage, Id, Loading, Notice } from '../../components/ui';
 import { Link } from '../../components/layout';
@@ -80,7 +80,7 @@ export function SandboxPage({ sandboxId, tab }: { sandboxId: string; tab: string
           <span className="muted">Ends</span> {relative(d.endAt)}
         </span>
         <span>
-          <span className="muted">Resources</span> {d.cpuCount} vCPU · {d.memoryMB} MiB
+          <span className="muted">Resources</span> {d.cpuCount} vCPU · {mib(d.memoryMB)}
         </span>
       </div>
       {detail.error ? <ErrorMessage error={detail.error} /> : null}

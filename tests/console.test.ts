@@ -1,0 +1,314 @@
+/**
+ * The web console end to end: a real server in this process serves the built console (packages/console/dist, built by
+ * scripts/setup.sh) and Playwright drives Debian's Chromium through it as a person would — a wrong key is refused with
+ * a message, sign-in, create a sandbox, `echo hello` in the terminal, a chart gaining points, upload/download, folders,
+ * logs with a level filter, open ports, pause/resume (the terminal re-attaches to its shell), templates and a build
+ * log, snapshots, kill. Screenshots of each page go to a temporary folder, or to docs/console/ with
+ * UPDATE_SCREENSHOTS=1 (how the ones in the docs were made).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Sandbox } from 'tensor-box';
+import { api, httpGet, startTestServer, type TestServer } from './helpers/harness.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(ROOT, 'docs', 'console') : mkdtempSync(path.join(os.tmpdir(), 'tb-console-shots-'));
+const WIDE = { width: 1366, height: 768 };
+const NARROW = { width: 420, height: 860 };
+
+let s: TestServer;
+let browser: Browser;
+let page: Page;
+let sandboxId: string;
+const snapshots: string[] = [];
+
+const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+/** Text of the terminal's rows (xterm's DOM renderer), one line each. */
+const terminalLines = () => page.$$eval('[data-testid=terminal] .xterm-rows > div', (rows) => rows.map((r) => (r.textContent ?? '').trimEnd()));
+async function waitForTerminalLine(line: string) {
+  await page.waitForFunction((want) => [...document.querySelectorAll('[data-testid=terminal] .xterm-rows > div')].some((r) => (r.textContent ?? '').trim() === want), line, { timeout: 20_000 });
+}
+const tab = (name: string) => page.click(`[data-testid=tab-${name}]`);
+
+before(async () => {
+  assert.ok(existsSync(path.join(ROOT, 'packages/console/dist/index.html')), 'the console is not built: run bash scripts/setup.sh');
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: packages/runtime/setup.sh installs Debian's chromium`);
+  mkdirSync(SHOTS, { recursive: true });
+  s = await startTestServer({ metricsIntervalMs: 300 });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Playwright gives every launch a fresh profile (--user-data-dir). A closed network: no background traffic (updates, sync, QUIC probes) that would only fail.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: WIDE, acceptDownloads: true });
+  page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  for (const id of snapshots) await api(s, 'DELETE', `/snapshots/${id}`).catch(() => {});
+  await s?.close();
+  if (!process.env.UPDATE_SCREENSHOTS) rmSync(SHOTS, { recursive: true, force: true });
+});
+
+describe('web console', () => {
+  it('is served at / without shadowing the API', async () => {
+    const html = await fetch(`${s.url}/dashboard/sandboxes/whatever/terminal`, { headers: { accept: 'text/html' } });
+    assert.equal(html.status, 200);
+    assert.match(html.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await html.text(), /<div id="root">/);
+    assert.match(html.headers.get('cache-control') ?? '', /no-cache/);
+    // API paths answer JSON even when a browser asks for a page.
+    const list = await fetch(`${s.url}/sandboxes`, { headers: { accept: 'text/html' } });
+    assert.equal(list.status, 401);
+    assert.match(list.headers.get('content-type') ?? '', /application\/json/);
+    const unknown = await fetch(`${s.url}/v2/nothing-here`, { headers: { accept: 'application/json' } });
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).code, 404);
+    const index = await (await fetch(`${s.url}/`, { headers: { accept: 'text/html' } })).text();
+    const js = /src="(\/assets\/[^"]+\.js)"/.exec(index)?.[1];
+    assert.ok(js, 'index.html names its script');
+    const script = await fetch(`${s.url}${js}`);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    assert.match(script.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal((await fetch(`${s.url}/assets/missing.js`, { headers: { accept: 'text/html' } })).status, 404);
+  });
+
+  it('refuses a wrong API key with a message, then signs in', async () => {
+    await page.goto(`${s.url}/`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await shot('sign-in');
+    await page.fill('input[name=apiKey]', 'e2b_00000000000000000000000000000000');
+    await page.click('button[type=submit]');
+    await page.getByRole('alert').filter({ hasText: /refused this API key/ }).waitFor();
+    await shot('sign-in-error');
+    await page.fill('input[name=apiKey]', s.apiKey);
+    await page.click('button[type=submit]');
+    await page.getByRole('heading', { name: 'Sandboxes' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/dashboard/sandboxes');
+  });
+
+  it('creates a sandbox from a template with timeout, metadata and env', async () => {
+    await page.getByRole('button', { name: 'New sandbox' }).click();
+    await page.fill('input[name=template]', 'default');
+    await page.fill('.dialog input[name=timeout]', '600');
+    await page.fill('input[name=metadata-key-0]', 'owner');
+    await page.fill('input[name=metadata-value-0]', 'console-test');
+    await page.getByRole('button', { name: 'Add variable' }).click();
+    await page.fill('input[name=env-key-0]', 'GREETING');
+    await page.fill('input[name=env-value-0]', 'from-the-console');
+    await shot('create-dialog');
+    await page.getByRole('button', { name: 'Create sandbox' }).click();
+    await page.waitForURL(/\/dashboard\/sandboxes\/[a-z0-9]+\/terminal$/, { timeout: 30_000 });
+    sandboxId = new URL(page.url()).pathname.split('/')[3];
+    const info = await Sandbox.getInfo(sandboxId, s.conn);
+    assert.deepEqual(info.metadata, { owner: 'console-test' });
+    assert.ok(info.endAt.getTime() - Date.now() > 500_000, 'timeout of 600 s');
+  });
+
+  it('terminal: echo hello shows hello; the environment is there', async () => {
+    await page.locator('[data-testid=terminal-status]', { hasText: 'Connected' }).waitFor({ timeout: 20_000 });
+    await page.click('[data-testid=terminal]');
+    await page.keyboard.type('echo hello\n');
+    await waitForTerminalLine('hello');
+    await page.keyboard.type('echo "$GREETING"\n');
+    await waitForTerminalLine('from-the-console');
+    await shot('terminal');
+  });
+
+  it('monitoring: the charts gain points without a reload', async () => {
+    // Some load, so the charts have something to show: a CPU burn and 200 MiB held for a few seconds.
+    const sbx = await Sandbox.connect(sandboxId, { ...s.conn, timeoutMs: 0 });
+    (await sbx.commands.run(`timeout 3 sh -c 'while :; do :; done'; python3 -c "b = bytearray(200 << 20); import time; time.sleep(3)"`, { background: true })).disconnect();
+    await tab('monitoring');
+    const points = () => page.$eval('[data-testid=chart-cpu]', (el) => Number((el as HTMLElement).dataset.points));
+    await page.locator('[data-testid=chart-cpu]').waitFor();
+    const before = await points();
+    await page.waitForFunction((n) => Number((document.querySelector('[data-testid=chart-cpu]') as HTMLElement).dataset.points) >= n + 2, before, { timeout: 20_000 });
+    assert.ok((await points()) >= before + 2);
+    await page.locator('.stat', { hasText: 'Memory' }).getByText(/^(1\d\d|2\d\d) MiB$/).waitFor({ timeout: 20_000 }); // the 200 MiB shows
+    assert.ok(Number(await page.$eval('[data-testid=chart-memory]', (el) => (el as HTMLElement).dataset.points)) > 0);
+    await shot('monitoring');
+  });
+
+  it('files: upload, open, download, create a folder, delete', async () => {
+    await tab('files');
+    await page.locator('[data-testid=files-table]').waitFor();
+    const text = `hello from the console ${Date.now()}\nsecond line\n`;
+    await page.setInputFiles('[data-testid=upload-input]', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(text) });
+    await page.locator('tr[data-name="notes.txt"]').waitFor();
+    const sbx = await Sandbox.connect(sandboxId, { ...s.conn, timeoutMs: 0 });
+    assert.equal(await sbx.files.read('/home/user/notes.txt'), text);
+
+    await page.click('tr[data-name="notes.txt"] td:first-child');
+    await page.locator('[data-testid=file-preview] pre', { hasText: 'second line' }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=file-preview]').getByRole('button', { name: 'Download' }).click()]);
+    assert.equal(download.suggestedFilename(), 'notes.txt');
+    assert.equal(readFileSync((await download.path())!, 'utf8'), text);
+
+    await page.getByRole('button', { name: 'New folder' }).click();
+    await page.fill('input[name=folderName]', 'reports');
+    await page.getByRole('button', { name: 'Create folder' }).click();
+    await page.locator('tr[data-name="reports"]').waitFor();
+    assert.ok(await sbx.files.exists('/home/user/reports'));
+    await shot('files');
+
+    await page.getByRole('button', { name: 'Delete reports' }).click();
+    await page.locator('.dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.locator('tr[data-name="reports"]').waitFor({ state: 'detached' });
+    assert.equal(await sbx.files.exists('/home/user/reports'), false);
+  });
+
+  it('set timeout, then logs: a live tail with a level filter', async () => {
+    await page.locator('.sandbox-header').getByRole('button', { name: 'Set timeout' }).click();
+    await page.fill('.dialog input[name=timeout]', '900');
+    await page.locator('.dialog').getByRole('button', { name: 'Set timeout' }).click();
+    await page.locator('.dialog').waitFor({ state: 'detached' });
+    const info = await Sandbox.getInfo(sandboxId, s.conn);
+    assert.ok(info.endAt.getTime() - Date.now() > 800_000, 'timeout of 900 s');
+
+    await tab('logs');
+    const view = page.locator('[data-testid=log-view]');
+    await view.getByText(/sandbox created from template/).waitFor();
+    await view.getByText('timeout set to 900000 ms').waitFor(); // a debug entry
+    await shot('logs');
+    await page.getByRole('group', { name: 'Minimum level' }).getByRole('button', { name: 'info+' }).click();
+    await view.getByText(/sandbox created from template/).waitFor();
+    assert.equal(await view.getByText('timeout set to 900000 ms').count(), 0);
+    // Live: a new entry shows up without a reload.
+    await Sandbox.setTimeout(sandboxId, 901_000, s.conn);
+    await page.getByRole('group', { name: 'Minimum level' }).getByRole('button', { name: 'All' }).click();
+    await view.getByText('timeout set to 901000 ms').waitFor();
+  });
+
+  it('info: details, metadata and a link to a listening port', async () => {
+    const sbx = await Sandbox.connect(sandboxId, { ...s.conn, timeoutMs: 0 });
+    (await sbx.commands.run('python3 -m http.server 8000', { background: true })).disconnect();
+    const deadline = Date.now() + 20_000;
+    while ((await httpGet(`${s.url}/`, sbx.getHost(8000))).status !== 200) {
+      assert.ok(Date.now() < deadline, 'the server in the sandbox answers');
+      await sleep(100);
+    }
+    await tab('info');
+    await page.getByText('console-test').waitFor();
+    const link = page.locator('[data-testid=ports] a', { hasText: `${sandboxId}-8000.` });
+    await link.waitFor();
+    const href = await link.getAttribute('href');
+    assert.equal(href, `http://${sbx.getHost(8000)}`);
+    await shot('info');
+  });
+
+  it('pause and resume; the terminal re-attaches to its shell', async () => {
+    await page.locator('.sandbox-header').getByRole('button', { name: 'Pause' }).click();
+    await page.locator('.sandbox-header [data-state=paused]').waitFor({ timeout: 60_000 });
+    assert.equal((await Sandbox.getInfo(sandboxId, s.conn)).state, 'paused');
+    await tab('terminal');
+    await page.locator('[data-testid=terminal-status]', { hasText: 'Paused' }).waitFor();
+    await page.locator('.sandbox-header').getByRole('button', { name: 'Resume' }).click();
+    await page.locator('.sandbox-header [data-state=running]').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=terminal-status]', { hasText: 'Connected' }).waitFor({ timeout: 20_000 });
+    assert.ok((await terminalLines()).includes('hello'), 'the scrollback is kept');
+    await page.click('[data-testid=terminal]');
+    await page.keyboard.type('echo "again $GREETING"\n');
+    await waitForTerminalLine('again from-the-console');
+  });
+
+  it('templates: list, detail with builds and a live build log', async () => {
+    await page.click('nav[aria-label=Sections] >> text=Templates');
+    const row = page.locator('[data-testid=templates-table] tr', { hasText: 'default' }).first();
+    await row.waitFor();
+    await shot('templates');
+
+    // A real build when the server has the template build service (POST /v3/templates); else the default template.
+    const reg = await api(s, 'POST', '/v3/templates', { name: 'console-demo' });
+    let templateId = 'default';
+    if (reg.status === 202) {
+      templateId = reg.body.templateID;
+      const start = await api(s, 'POST', `/v2/templates/${templateId}/builds/${reg.body.buildID}`, { fromTemplate: 'default', steps: [{ type: 'RUN', args: ['echo hi from the build'] }] });
+      assert.equal(start.status, 202, JSON.stringify(start.body));
+    }
+    await page.goto(`${s.url}/dashboard/templates/${templateId}`);
+    await page.locator('[data-testid=builds-table]').waitFor();
+    if (templateId !== 'default') {
+      await page.locator('[data-testid=build-log]').getByText('hi from the build').first().waitFor({ timeout: 90_000 });
+      await page.locator('.sandbox-header [data-state=ready]').waitFor({ timeout: 90_000 });
+    }
+    await shot('template-detail');
+  });
+
+  it('snapshots: list, start a sandbox from one, kill it', async () => {
+    const snap = await api(s, 'POST', `/sandboxes/${sandboxId}/snapshots`, { name: 'console-demo' });
+    assert.equal(snap.status, 201, JSON.stringify(snap.body));
+    snapshots.push(snap.body.snapshotID);
+    await page.click('nav[aria-label=Sections] >> text=Snapshots');
+    const row = page.locator(`tr[data-snapshot-id="${snap.body.snapshotID}"]`);
+    await row.waitFor();
+    await shot('snapshots');
+    await row.getByRole('button', { name: /Start a sandbox/ }).click();
+    assert.equal(await page.inputValue('input[name=template]'), snap.body.snapshotID);
+    await page.getByRole('button', { name: 'Create sandbox' }).click();
+    await page.waitForURL((u) => /\/dashboard\/sandboxes\/[a-z0-9]+\/terminal$/.test(u.pathname) && !u.pathname.includes(sandboxId), { timeout: 60_000 });
+    const copyId = new URL(page.url()).pathname.split('/')[3];
+    // It continues from the snapshot: the same shell environment is there.
+    await page.locator('[data-testid=terminal-status]', { hasText: 'Connected' }).waitFor({ timeout: 20_000 });
+    await page.locator('.sandbox-header').getByRole('button', { name: 'Kill' }).click();
+    await page.locator('.dialog').getByRole('button', { name: 'Kill' }).click();
+    await page.waitForURL(/\/dashboard\/sandboxes$/);
+    await assert.rejects(Sandbox.getInfo(copyId, s.conn), /not found/i);
+  });
+
+  it('sandboxes list: live usage, filters by state and metadata; narrow window; kill', async () => {
+    // A second sandbox, paused, made through the SDK: the list picks it up by itself.
+    const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000, metadata: { owner: 'agent-7', task: 'crawl' } });
+    await other.pause();
+    const row = page.locator(`tr[data-sandbox-id="${sandboxId}"]`);
+    const otherRow = page.locator(`tr[data-sandbox-id="${other.sandboxId}"]`);
+    await otherRow.locator('[data-state=paused]').waitFor();
+    await row.locator('.meter').first().waitFor(); // live CPU/memory
+    await shot('sandboxes');
+    const states = page.getByRole('group', { name: 'State' });
+    await states.getByRole('button', { name: 'Paused' }).click();
+    await row.waitFor({ state: 'detached' });
+    await otherRow.waitFor();
+    await states.getByRole('button', { name: 'Running' }).click();
+    await row.waitFor();
+    await otherRow.waitFor({ state: 'detached' });
+    await states.getByRole('button', { name: 'All' }).click();
+    await otherRow.waitFor();
+    await page.fill('input[name=metadataFilter]', 'owner=console-test');
+    await otherRow.waitFor({ state: 'detached' });
+    await row.waitFor();
+    await page.fill('input[name=metadataFilter]', '');
+    await otherRow.waitFor();
+
+    await page.setViewportSize(NARROW);
+    await shot('sandboxes-narrow');
+    await page.goto(`${s.url}/dashboard/sandboxes/${sandboxId}/terminal`);
+    await page.locator('[data-testid=terminal-status]', { hasText: 'Connected' }).waitFor({ timeout: 20_000 });
+    await shot('terminal-narrow');
+    await page.setViewportSize(WIDE);
+
+    await page.click('nav[aria-label=Sections] >> text=Sandboxes');
+    await row.getByRole('button', { name: 'Kill' }).click();
+    await page.locator('.dialog').getByRole('button', { name: 'Kill' }).click();
+    await row.waitFor({ state: 'detached' });
+    await assert.rejects(Sandbox.getInfo(sandboxId, s.conn), /not found/i);
+  });
+
+  it('a page of a sandbox that is gone says so; sign-out returns to sign-in', async () => {
+    await page.goto(`${s.url}/dashboard/sandboxes/${sandboxId}/terminal`);
+    await page.getByText('This sandbox is gone').waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  });
+});
