@@ -223,27 +223,32 @@ describe('web console', () => {
     await waitForTerminalLine('again from-the-console');
   });
 
-  it('templates: list, detail with builds and a live build log', async () => {
+  it('templates: list, detail with builds and a live build log, delete', async () => {
     await page.click('nav[aria-label=Sections] >> text=Templates');
     const row = page.locator('[data-testid=templates-table] tr', { hasText: 'default' }).first();
     await row.waitFor();
     await shot('templates');
+    // Deleting a template in use is refused, with the server's reason in the dialog.
+    await row.getByRole('button', { name: /^Delete/ }).click();
+    await page.locator('.dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.locator('.dialog [role=alert]').waitFor();
+    await page.locator('.dialog').getByRole('button', { name: 'Cancel' }).click();
 
-    // A real build when the server has the template build service (POST /v3/templates); else the default template.
     const reg = await api(s, 'POST', '/v3/templates', { name: 'console-demo' });
-    let templateId = 'default';
-    if (reg.status === 202) {
-      templateId = reg.body.templateID;
-      const start = await api(s, 'POST', `/v2/templates/${templateId}/builds/${reg.body.buildID}`, { fromTemplate: 'default', steps: [{ type: 'RUN', args: ['echo hi from the build'] }] });
-      assert.equal(start.status, 202, JSON.stringify(start.body));
-    }
+    assert.equal(reg.status, 202, JSON.stringify(reg.body));
+    const templateId = reg.body.templateID;
     await page.goto(`${s.url}/dashboard/templates/${templateId}`);
     await page.locator('[data-testid=builds-table]').waitFor();
-    if (templateId !== 'default') {
-      await page.locator('[data-testid=build-log]').getByText('hi from the build').first().waitFor({ timeout: 90_000 });
-      await page.locator('.sandbox-header [data-state=ready]').waitFor({ timeout: 90_000 });
-    }
+    await page.locator('[data-testid=build-log]').getByText('Waiting for output').waitFor(); // registered, not started
+    const start = await api(s, 'POST', `/v2/templates/${templateId}/builds/${reg.body.buildID}`, { fromTemplate: 'default', steps: [{ type: 'RUN', args: ['echo hi from the build'] }] });
+    assert.equal(start.status, 202, JSON.stringify(start.body));
+    await page.locator('[data-testid=build-log]').getByText('hi from the build', { exact: true }).waitFor({ timeout: 90_000 });
+    await page.locator('.sandbox-header [data-state=ready]').waitFor({ timeout: 90_000 });
     await shot('template-detail');
+    await page.locator('.sandbox-header').getByRole('button', { name: 'Delete' }).click();
+    await page.locator('.dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(/\/dashboard\/templates$/);
+    assert.equal((await api(s, 'GET', `/templates/${templateId}`)).status, 404);
   });
 
   it('snapshots: list, start a sandbox from one, kill it', async () => {
