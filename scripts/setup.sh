@@ -26,8 +26,8 @@ if [ -f packages/console/package.json ]; then
     -o -type f -print0 | sort -z | xargs -0 sha256sum; find packages/sdk/src -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "building the web console"
-    npm run build --silent -w packages/console >&2
-    echo "$want" > "$stamp"
+    if npm run build --silent -w packages/console >&2; then echo "$want" > "$stamp"
+    else say "the web console could not be built: / serves no console until it is (everything else works)"; fi
   fi
 fi
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Sandbox } from 'tensor-box';
-import { api, httpGet, startTestServer, type TestServer } from './helpers/harness.js';
+import { api, httpGet, run, startTestServer, type TestServer } from './helpers/harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -308,6 +308,11 @@ describe('web console', () => {
     await page.locator('.dialog').getByRole('button', { name: 'Kill' }).click();
     await row.waitFor({ state: 'detached' });
     await assert.rejects(Sandbox.getInfo(sandboxId, s.conn), /not found/i);
+  });
+
+  it('the console typechecks (its code and the SDK it bundles)', async () => {
+    // tsc reports on stdout; send it to stderr so a failure's message carries it.
+    await run('sh', ['-c', `"${path.join(ROOT, 'node_modules/.bin/tsc')}" -p "${path.join(ROOT, 'packages/console')}" >&2`]);
   });
 
   it('a page of a sandbox that is gone says so; sign-out returns to sign-in', async () => {

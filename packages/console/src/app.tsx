@@ -2,18 +2,20 @@
  * The console: sign-in when no key is kept, otherwise the layout and the page for the current path. Routes:
  * `/sandboxes`, `/sandboxes/:id/:tab`, `/templates`, `/templates/:id`, `/snapshots` (all below /dashboard).
  */
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
 import { useApiKey } from './lib/auth';
 import { match, navigate, usePath } from './lib/router';
 import { Layout } from './components/layout';
 import { ErrorBoundary } from './components/error-boundary';
-import { Empty } from './components/ui';
+import { Empty, Loading } from './components/ui';
 import { SignIn } from './pages/sign-in';
 import { SandboxesPage } from './pages/sandboxes';
-import { SandboxPage } from './pages/sandbox/sandbox-page';
 import { TemplatesPage } from './pages/templates';
 import { TemplatePage } from './pages/template-detail';
 import { SnapshotsPage } from './pages/snapshots';
+
+// The sandbox page carries xterm.js and uPlot: loaded when first opened, so sign-in and the lists come up quickly.
+const SandboxPage = lazy(() => import('./pages/sandbox/sandbox-page').then((m) => ({ default: m.SandboxPage })));
 
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | undefined;
@@ -35,7 +37,9 @@ export function App() {
   return (
     <Layout path={path}>
       <ErrorBoundary resetKey={path}>
-        <Page path={path} />
+        <Suspense fallback={<Loading />}>
+          <Page path={path} />
+        </Suspense>
       </ErrorBoundary>
     </Layout>
   );

@@ -1,7 +1,9 @@
 /** Small building blocks shared by the pages: buttons, badges, cards, messages, empty states, copyable IDs. */
 import { useState, type ButtonHTMLAttributes, type MouseEvent, type ReactNode } from 'react';
 import { Icon, type IconName } from './icons';
+import { AuthenticationError } from 'tensor-box';
 import { errorMessage } from '../lib/api';
+import { signOut } from '../lib/auth';
 
 type Variant = 'primary' | 'secondary' | 'danger' | 'ghost';
 
@@ -53,6 +55,11 @@ export function ErrorMessage({ error, onDismiss }: { error: unknown; onDismiss?:
   return (
     <div className="alert alert-error" role="alert">
       <span>{errorMessage(error)}</span>
+      {error instanceof AuthenticationError && (
+        <button type="button" className="btn btn-secondary" onClick={signOut}>
+          Sign in again
+        </button>
+      )}
       {onDismiss && (
         <button type="button" className="alert-close" onClick={onDismiss} aria-label="Dismiss">
           <Icon name="x" />
