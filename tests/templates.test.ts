@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox } from 'tensor-box';
+import { NotEnoughSpaceError, Sandbox } from 'tensor-box';
 import { api, run, startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
@@ -194,6 +194,26 @@ describe('template builds', () => {
     assert.equal((await api(s, 'DELETE', '/templates/default')).status, 409);
     assert.equal((await api(s, 'DELETE', '/templates/no-such-template')).status, 404);
     for (const t of [unknownParent, unknownImage, two, none, badStep, noFiles]) await api(s, 'DELETE', `/templates/${t.templateID}`);
+  });
+
+  it("applies the template's diskSizeMB: writing past it fails with ENOSPC inside, and an upload raises NotEnoughSpaceError", async () => {
+    const name = uniq('small-disk');
+    const b = await build(name, { fromTemplate: 'default', steps: [{ command: 'true' }] }, { diskSizeMB: 256 });
+    assert.equal((await waitBuild(b.templateID, b.buildID)).status, 'ready');
+    const sbx = await sandbox(name);
+    try {
+      assert.equal((await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`)).body.diskSizeMB, 256);
+      const r = await sbx.commands.run('dd if=/dev/zero of=/home/user/fill bs=1M count=400 2>&1; echo "exit=$?"; df -m /home/user | tail -1');
+      assert.match(r.stdout, /No space left on device/);
+      assert.match(r.stdout, /exit=1/);
+      await sbx.commands.run('rm -f /home/user/fill');
+      await assert.rejects(sbx.files.write('/home/user/big.bin', new Uint8Array(400 * 1024 * 1024)), (e: Error) => e instanceof NotEnoughSpaceError);
+      // The sandbox still works after the failed upload.
+      assert.equal((await sbx.commands.run('rm -f /home/user/big.bin; echo ok')).stdout, 'ok\n');
+    } finally {
+      await sbx.kill();
+    }
+    await api(s, 'DELETE', `/templates/${name}`);
   });
 
   it('refuses to delete a template while a sandbox uses it', async () => {

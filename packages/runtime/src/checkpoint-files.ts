@@ -12,8 +12,12 @@ import { DriverError } from './driver.js';
 
 const execFileP = promisify(execFile);
 
-/** Version of the checkpoint directory layout (see docs/snapshots.md). */
-export const CHECKPOINT_FORMAT = 1;
+/**
+ * Version of the checkpoint directory layout (see docs/snapshots.md). 2: the writable layer is `upper/` or the
+ * sandbox's disk image `disk.img` (or absent: it became a template layer). 1 (read too): always `upper/`.
+ */
+export const CHECKPOINT_FORMAT = 2;
+const READABLE_FORMATS = [1, 2];
 
 /** `<imageDir>/checkpoint.json`, written last: a directory without it is an incomplete checkpoint. */
 export interface CheckpointManifest {
@@ -77,7 +81,7 @@ export function readManifest(imageDir: string): CheckpointManifest {
   } catch {
     throw new DriverError('not_found', `no complete checkpoint in ${imageDir}`);
   }
-  if (m.format !== CHECKPOINT_FORMAT || m.driver !== 'container') {
+  if (!READABLE_FORMATS.includes(m.format) || m.driver !== 'container') {
     throw new DriverError('failed_precondition', `checkpoint in ${imageDir} has format ${m.format}/${m.driver}, expected ${CHECKPOINT_FORMAT}/container`);
   }
   return m;
@@ -101,6 +105,18 @@ export function pagesBytes(images: string): number {
   let n = 0;
   for (const f of readdirSync(images)) if (/^pages-\d+\.img$/.test(f)) n += statSync(path.join(images, f)).size;
   return n;
+}
+
+/** rename() of a file, or a sparse copy + remove across filesystems. */
+export async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await execFileP('cp', ['--sparse=always', from, `${to}.partial`]);
+    await rename(`${to}.partial`, to);
+    await rm(from, { force: true });
+  }
 }
 
 /** rename(), or copy + remove across filesystems. */

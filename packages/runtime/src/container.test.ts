@@ -63,6 +63,14 @@ driverSuite({
     for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
       if (line.includes(path.join(stateDir, id))) found.push(`mount ${line.split(' ')[4]}`);
     }
+    for (const dev of readdirSync('/sys/block').filter((d) => d.startsWith('loop'))) {
+      try {
+        const backing = readFileSync(`/sys/block/${dev}/loop/backing_file`, 'utf8').trim();
+        if (backing.includes(path.join(stateDir, id) + '/')) found.push(`loop device ${dev} (${backing})`);
+      } catch {
+        /* not attached */
+      }
+    }
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       try {
         if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/tensor-box/${id}\n`)) found.push(`process ${pid}`);

@@ -12,6 +12,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
+import { diskImage, SandboxDisks, upperOf, workOf } from './sandbox-disk.js';
 import {
   DriverError,
   type Checkpointer,
@@ -28,6 +29,7 @@ import {
   criuRunningFor,
   dumpComplete,
   moveDir,
+  moveFile,
   readManifest,
   waitForAgent,
   writeManifest,
@@ -66,6 +68,11 @@ export interface ContainerDriverOptions {
   lazyPages?: boolean;
   /** First two octets of the sandbox address space (default `10.13`; a /16 split into /30s). */
   subnetPrefix?: string;
+  /**
+   * Give each sandbox with `diskMB > 0` a disk of its own of that size (default true): writing past it fails with
+   * ENOSPC inside. Off: writable layers share the state dir's filesystem and diskMB is only reported.
+   */
+  diskQuota?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -86,11 +93,13 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private readonly prefix: string;
   private firewallReady = false;
   private forwarding = false;
+  private readonly disks: SandboxDisks;
 
   constructor(private readonly opts: ContainerDriverOptions) {
     this.cgroupParent = opts.cgroupParent ?? 'tensor-box';
     this.prefix = opts.subnetPrefix ?? '10.13';
     mkdirSync(opts.stateDir, { recursive: true });
+    this.disks = new SandboxDisks(opts.stateDir);
     for (const m of this.readAllMeta()) this.slots.set(m.slot, m.sandboxId);
   }
 
@@ -131,7 +140,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
 
   private readAllMeta(): SandboxMeta[] {
     const out: SandboxMeta[] = [];
-    for (const id of readdirSync(this.opts.stateDir)) {
+    for (const id of readdirSync(this.opts.stateDir).filter((n) => !n.startsWith('.'))) {
       const m = this.readMeta(id);
       if (m) out.push(m);
     }
@@ -176,9 +185,11 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     const { sandbox } = this.addresses(slot);
     const hostIf = `tb${slot}`;
     const cg = this.cgroup(spec.sandboxId);
-    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(path.join(dir, sub), { recursive: true });
+    mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
     writeFileSync(path.join(dir, 'netns'), '');
     try {
+      if (this.wantsDisk(spec)) await this.disks.create(dir, spec.diskMB);
+      else for (const sub of ['upper', 'work']) mkdirSync(path.join(dir, sub), { recursive: true });
       this.createCgroup(spec, cg);
       const args = [
         ...this.launcherArgs('create', spec, dir, slot, cg),
@@ -205,6 +216,10 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     }
   }
 
+  private wantsDisk(spec: SandboxSpec): boolean {
+    return this.opts.diskQuota !== false && spec.diskMB > 0;
+  }
+
   private createCgroup(spec: SandboxSpec, cg: SandboxCgroup): void {
     cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB, pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096 });
   }
@@ -216,8 +231,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       command,
       '--id', spec.sandboxId,
       '--lower', spec.layers.join(':'),
-      '--upper', path.join(dir, 'upper'),
-      '--work', path.join(dir, 'work'),
+      '--upper', upperOf(dir),
+      '--work', workOf(dir),
       '--merged', path.join(dir, 'rootfs'),
       '--agent', this.opts.agentPath,
       '--netns-file', path.join(dir, 'netns'),
@@ -266,7 +281,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
 
   async list(): Promise<SandboxRuntimeInfo[]> {
     const out: SandboxRuntimeInfo[] = [];
-    for (const id of readdirSync(this.opts.stateDir)) {
+    for (const id of readdirSync(this.opts.stateDir).filter((n) => !n.startsWith('.'))) {
       let m: SandboxMeta | undefined | null = this.readMeta(id);
       try {
         m = await this.recover(id, m);
@@ -325,10 +340,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         await rm(restoring, { force: true });
         return meta;
       }
-      if (r.move && existsSync(path.join(dir, 'upper')) && !existsSync(path.join(r.imageDir, 'upper'))) {
-        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]).catch(() => {});
-        await moveDir(path.join(dir, 'upper'), path.join(r.imageDir, 'upper'));
-      }
+      if (r.move) await this.giveLayerBack(dir, r.imageDir);
       await this.teardown(id, r.meta.hostIf);
       return null;
     }
@@ -360,6 +372,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         '--netns-file', path.join(dir, 'netns'),
         ...(hostIf ? ['--host-if', hostIf] : []),
       ]);
+      await this.disks.detach(dir);
       await rm(dir, { recursive: true, force: true });
     }
   }
@@ -368,7 +381,9 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     const m = this.readMeta(sandboxId);
     if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
     const u = this.cgroup(sandboxId).usage();
-    const upper = path.join(this.dir(sandboxId), 'upper');
+    const disk = this.disks.usage(this.dir(sandboxId));
+    if (disk) return { ...u, cpuCount: m.spec.cpuCount, diskUsedBytes: disk.used, diskLimitBytes: disk.total };
+    const upper = upperOf(this.dir(sandboxId));
     let diskUsedBytes = 0;
     try {
       const { stdout } = await execFileP('du', ['-sxb', upper]);
@@ -452,7 +467,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         throw new DriverError('internal', `checkpoint of ${sandboxId} failed (${how}): ${criuErrors(path.join(images, 'dump.log')) || e.message}`);
       }
       if (opts.leaveRunning) {
-        await execFileP('cp', ['-a', '--reflink=auto', path.join(dir, 'upper'), path.join(imageDir, 'upper')]);
+        await execFileP('cp', ['-a', '--reflink=auto', upperOf(dir), path.join(imageDir, 'upper')]);
       }
     } catch (err) {
       if (frozen) await cg.thaw().catch(() => {});
@@ -480,7 +495,22 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     }
     const layerDest = layerOut ?? path.join(imageDir, 'upper');
     try {
-      if (existsSync(path.join(dir, 'upper'))) {
+      if (existsSync(diskImage(dir))) {
+        // The writable layer is on the sandbox's own disk: unmount it cleanly and keep the image file with the
+        // checkpoint (one rename), or hand its upper dir out as a layer (a copy) and drop the disk.
+        if (hold !== undefined) close(hold, () => {});
+        hold = undefined;
+        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
+        if (layerOut) {
+          mkdirSync(path.dirname(layerOut), { recursive: true });
+          await execFileP('cp', ['-a', upperOf(dir), `${layerOut}.partial`]);
+          await rename(`${layerOut}.partial`, layerOut);
+          await this.disks.detach(dir);
+        } else {
+          await this.disks.detach(dir, { clean: true });
+          await moveFile(diskImage(dir), path.join(imageDir, 'disk.img'));
+        }
+      } else if (existsSync(path.join(dir, 'upper'))) {
         if (layerOut) mkdirSync(path.dirname(layerOut), { recursive: true });
         try {
           await rename(path.join(dir, 'upper'), layerDest);
@@ -525,10 +555,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       // A control-plane crash mid-resume must not lose the sandbox: list() adopts it or gives the layer back.
       const pending: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid: 0, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec };
       writeFileSync(path.join(dir, 'restoring.json'), JSON.stringify({ imageDir, move: !!opts.move, meta: pending }));
-      // An image whose writable layer became a template layer (layerOut) starts with an empty one.
-      if (!existsSync(path.join(imageDir, 'upper'))) mkdirSync(path.join(dir, 'upper'));
-      else if (opts.move) await moveDir(path.join(imageDir, 'upper'), path.join(dir, 'upper'));
-      else await execFileP('cp', ['-a', '--reflink=auto', path.join(imageDir, 'upper'), path.join(dir, 'upper')]);
+      await this.restoreLayer(spec, dir, imageDir, !!opts.move);
       this.createCgroup(spec, cg);
       const args = [
         ...this.launcherArgs('restore', spec, dir, slot, cg),
@@ -551,13 +578,49 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       return this.info(meta);
     } catch (err) {
       // Give a consumed layer back, so a failed resume loses nothing.
-      if (opts.move && existsSync(path.join(dir, 'upper')) && !existsSync(path.join(imageDir, 'upper'))) {
-        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]).catch(() => {});
-        await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper')).catch(() => {});
-      }
+      if (opts.move) await this.giveLayerBack(dir, imageDir).catch(() => {});
       await this.teardown(spec.sandboxId, hostIf).catch(() => {});
       this.slots.delete(slot);
       throw err instanceof DriverError ? err : new DriverError('internal', `restore of ${spec.sandboxId} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Puts a checkpoint's writable layer in place for a restore: its disk image (moved or sparse-copied), or its `upper/`
+   * dir onto a fresh disk (or as the upper dir when the sandbox has no disk), or nothing (an empty layer: the image's
+   * layer became a template layer).
+   */
+  private async restoreLayer(spec: SandboxSpec, dir: string, imageDir: string, move: boolean): Promise<void> {
+    const img = path.join(imageDir, 'disk.img');
+    const up = path.join(imageDir, 'upper');
+    if (existsSync(img)) {
+      if (move) await moveFile(img, diskImage(dir));
+      else await execFileP('cp', ['--sparse=always', '--reflink=auto', img, diskImage(dir)]);
+      await this.disks.attach(dir);
+      return;
+    }
+    if (this.wantsDisk(spec)) {
+      await this.disks.create(dir, spec.diskMB);
+      if (existsSync(up)) {
+        await execFileP('cp', ['-a', '--reflink=auto', `${up}/.`, upperOf(dir)]);
+        if (move) await rm(up, { recursive: true, force: true });
+      }
+      return;
+    }
+    if (!existsSync(up)) mkdirSync(path.join(dir, 'upper'));
+    else if (move) await moveDir(up, path.join(dir, 'upper'));
+    else await execFileP('cp', ['-a', '--reflink=auto', up, path.join(dir, 'upper')]);
+    mkdirSync(path.join(dir, 'work'), { recursive: true });
+  }
+
+  /** After a failed or interrupted resume that consumed the checkpoint's layer: puts it back into the checkpoint. */
+  private async giveLayerBack(dir: string, imageDir: string): Promise<void> {
+    await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]).catch(() => {});
+    if (existsSync(diskImage(dir)) && !existsSync(path.join(imageDir, 'disk.img')) && !existsSync(path.join(imageDir, 'upper'))) {
+      await this.disks.detach(dir, { clean: true });
+      await moveFile(diskImage(dir), path.join(imageDir, 'disk.img'));
+    } else if (existsSync(path.join(dir, 'upper')) && !existsSync(path.join(imageDir, 'upper'))) {
+      await moveDir(path.join(dir, 'upper'), path.join(imageDir, 'upper'));
     }
   }
 
@@ -568,7 +631,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     if (existsSync(dest)) throw new DriverError('failed_precondition', `layer directory ${dest} already exists`);
     mkdirSync(path.dirname(dest), { recursive: true });
     const dir = this.dir(sandboxId);
-    const upper = path.join(dir, 'upper');
+    const upper = upperOf(dir);
     const cg = this.cgroup(sandboxId);
     const partial = `${dest}.partial`;
     await rm(partial, { recursive: true, force: true });

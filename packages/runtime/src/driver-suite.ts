@@ -222,6 +222,46 @@ export function driverSuite(o: DriverSuiteOptions): void {
       }
     });
 
+    it('limits the writable layer to diskMB: writing past it fails with ENOSPC inside, and stats report the disk', async () => {
+      const info = await driver.create(spec({ diskMB: 64 }));
+      const out = o.inside(info, 'dd if=/dev/zero of=/root/fill bs=1M count=100 2>&1; echo "exit=$?"');
+      assert.match(out, /No space left on device/);
+      assert.match(out, /exit=1/);
+      const st = await driver.stats(info.sandboxId);
+      assert.ok(st.diskLimitBytes <= 64 * 1024 * 1024 && st.diskLimitBytes > 50 * 1024 * 1024, `limit ${st.diskLimitBytes}`);
+      assert.ok(st.diskUsedBytes > 50 * 1024 * 1024, `used ${st.diskUsedBytes}`);
+      // Freeing space makes room again (the sandbox is not wedged).
+      assert.equal(o.inside(info, 'rm /root/fill && echo ok > /root/after && cat /root/after').trim(), 'ok');
+      await driver.destroy(info.sandboxId);
+      assert.deepEqual(o.leftovers(info.sandboxId), []);
+    });
+
+    it('pause and resume keep the files of a sandbox with its own disk, and its limit', async (t) => {
+      if (!hasCheckpointer(driver)) return t.skip('driver has no checkpoint/restore');
+      const images = mkdtempSync(path.join(os.tmpdir(), 'tb-disk-ckpt-'));
+      try {
+        const s1 = spec({ diskMB: 128 });
+        const a = await driver.create(s1);
+        const sum = o.inside(a, 'head -c 20000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin').split(' ')[0];
+        const pause = path.join(images, 'pause');
+        await driver.checkpoint(a.sandboxId, pause);
+        assert.deepEqual(o.leftovers(a.sandboxId), []);
+        const b = await driver.restore(s1, pause, { move: true });
+        assert.equal(o.inside(b, 'sha256sum /root/data.bin').split(' ')[0], sum, 'file bytes kept');
+        assert.match(o.inside(b, 'dd if=/dev/zero of=/root/fill bs=1M count=200 2>&1; true'), /No space left on device/);
+        // A live snapshot of it restored elsewhere is an independent copy with the same files.
+        o.inside(b, 'rm -f /root/fill');
+        const snap = path.join(images, 'snap');
+        await driver.checkpoint(b.sandboxId, snap, { leaveRunning: true });
+        const c = await driver.restore(spec({ diskMB: 128 }), snap);
+        assert.equal(o.inside(c, 'sha256sum /root/data.bin').split(' ')[0], sum);
+        o.inside(c, 'echo copy > /root/only-copy');
+        assert.equal(o.inside(b, 'test -e /root/only-copy && echo yes || echo no').trim(), 'no');
+      } finally {
+        rmSync(images, { recursive: true, force: true });
+      }
+    });
+
     it('captures a writable layer that new sandboxes stack on (added, deleted and replaced files)', async (t) => {
       if (!hasLayerCapturer(driver)) return t.skip('driver cannot capture layers');
       const layers = mkdtempSync(path.join(os.tmpdir(), 'tb-layers-'));
