@@ -300,8 +300,26 @@ describe('web console', () => {
     await shot('sandboxes-narrow');
     await page.goto(`${s.url}/dashboard/sandboxes/${sandboxId}/terminal`);
     await page.locator('[data-testid=terminal-status]', { hasText: 'Connected' }).waitFor({ timeout: 20_000 });
+    // The terminal follows the window: the shell sees the narrow size, then the wide one.
+    let asked = 0;
+    const sttySize = async () => {
+      // The output line `size<n>=<rows> <cols>` is not the typed line (that has `$((n))`), and n is new each time.
+      const n = ++asked;
+      await page.click('[data-testid=terminal]');
+      await page.keyboard.type(`clear; echo "size$((${n}))=$(stty size)"\n`);
+      const handle = await page.waitForFunction((want) => {
+        const rows = [...document.querySelectorAll('[data-testid=terminal] .xterm-rows > div')].map((r) => (r.textContent ?? '').trim());
+        const m = rows.map((r) => new RegExp(`^size${want}=(\\d+) (\\d+)$`).exec(r)).find(Boolean);
+        return m ? Number(m[2]) : undefined;
+      }, n);
+      return (await handle.jsonValue()) as number;
+    };
+    const narrowCols = await sttySize();
+    assert.ok(narrowCols > 20 && narrowCols < 60, `columns at 420 px: ${narrowCols}`);
     await shot('terminal-narrow');
     await page.setViewportSize(WIDE);
+    const wideCols = await sttySize();
+    assert.ok(wideCols > 100, `columns at 1366 px: ${wideCols}`);
 
     await page.click('nav[aria-label=Sections] >> text=Sandboxes');
     await row.getByRole('button', { name: 'Kill' }).click();
