@@ -41,9 +41,9 @@ func TestConfCheck(t *testing.T) {
 }
 
 func TestConfSubst(t *testing.T) {
-	r := &confRun{sbx: fakeSandbox("")}
-	got := r.subst(map[string]any{"id": "${sandboxId}", "h": []any{"${host:8000}"}}).(map[string]any)
-	if got["id"] != "sbxabc" || got["h"].([]any)[0] != "sbxabc-8000.127.0.0.1:3000" {
+	r := &confRun{sbx: fakeSandbox(""), runID: "r1"}
+	got := r.subst(map[string]any{"id": "${sandboxId}", "h": []any{"${host:8000}"}, "n": "tpl-${runId}"}).(map[string]any)
+	if got["id"] != "sbxabc" || got["h"].([]any)[0] != "sbxabc-8000.127.0.0.1:3000" || got["n"] != "tpl-r1" {
 		t.Fatalf("%v", got)
 	}
 }

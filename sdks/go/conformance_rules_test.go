@@ -26,6 +26,15 @@ func (a args) int(k string) int {
 	return n
 }
 
+// boolPtr is nil when the argument is absent.
+func (a args) boolPtr(k string) *bool {
+	b, ok := a[k].(bool)
+	if !ok {
+		return nil
+	}
+	return &b
+}
+
 func (a args) ms(k string) time.Duration { return time.Duration(a.int(k)) * time.Millisecond }
 
 func (a args) strMap(k string) map[string]string {

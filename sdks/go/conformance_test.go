@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ type confScenario struct {
 var confErrorKinds = map[string]error{
 	"NotFound": ErrNotFound, "InvalidArgument": ErrInvalidArgument, "Authentication": ErrAuthentication,
 	"Timeout": ErrTimeout, "CommandExit": ErrCommandExit, "Conflict": ErrConflict, "NotEnoughSpace": ErrNotEnoughSpace,
+	"Build": ErrBuild,
 }
 
 func loadScenarios(t *testing.T) []confScenario {
@@ -63,15 +65,11 @@ func TestConformance(t *testing.T) {
 	o := liveOptions(t)
 	for _, sc := range scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
-			r := &confRun{opts: o, handles: map[string]*CommandHandle{}}
-			defer func() {
-				if r.sbx != nil {
-					KillByID(context.Background(), r.sbx.SandboxID, &o)
-				}
-			}()
+			r := &confRun{opts: o, handles: map[string]*CommandHandle{}, builds: map[string]*TemplateCreated{}, runID: strconv.FormatInt(time.Now().UnixNano(), 36)}
+			defer r.cleanup()
 			for i, step := range sc.Steps {
 				where := fmt.Sprintf("step %d (%s)", i+1, step.Op)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // template builds can take minutes
 				result, err := r.exec(ctx, step)
 				cancel()
 				if step.ExpectError != "" {
@@ -89,6 +87,10 @@ func TestConformance(t *testing.T) {
 					if errors.As(err, &ce) {
 						result = map[string]any{"exitCode": ce.ExitCode, "stdout": ce.Stdout, "stderr": ce.Stderr}
 					}
+					var be *BuildError
+					if errors.As(err, &be) {
+						result = map[string]any{"step": be.Reason.Step, "exitCode": be.Reason.ExitCode, "message": be.Reason.Message}
+					}
 				} else if err != nil {
 					t.Fatalf("%s: %v", where, err)
 				}
@@ -102,11 +104,27 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// confRun is the state of one scenario: its sandbox and its saved command handles.
+// confRun is the state of one scenario: its sandbox, every sandbox it created, its saved command handles and
+// template builds.
 type confRun struct {
-	opts    Options
-	sbx     *Sandbox
-	handles map[string]*CommandHandle
+	opts       Options
+	sbx        *Sandbox
+	created    []string
+	handles    map[string]*CommandHandle
+	builds     map[string]*TemplateCreated
+	buildOrder []string
+	runID      string
+}
+
+// cleanup kills every sandbox the scenario created, then deletes the templates it made, newest first.
+func (r *confRun) cleanup() {
+	ctx := context.Background()
+	for _, id := range r.created {
+		KillByID(ctx, id, &r.opts)
+	}
+	for i := len(r.buildOrder) - 1; i >= 0; i-- {
+		DeleteTemplate(ctx, r.builds[r.buildOrder[i]].TemplateID, &r.opts)
+	}
 }
 
 var hostPattern = regexp.MustCompile(`\$\{host:(\d+)\}`)
@@ -119,7 +137,8 @@ func (r *confRun) subst(v any) any {
 		if r.sbx != nil {
 			id = r.sbx.SandboxID
 		}
-		x = regexp.MustCompile(`\$\{sandboxId\}`).ReplaceAllLiteralString(x, id)
+		x = strings.ReplaceAll(x, "${runId}", r.runID)
+		x = strings.ReplaceAll(x, "${sandboxId}", id)
 		return hostPattern.ReplaceAllStringFunc(x, func(m string) string {
 			port, _ := strconv.Atoi(hostPattern.FindStringSubmatch(m)[1])
 			if r.sbx == nil {
@@ -165,7 +184,8 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r.sbx == nil {
+		r.created = append(r.created, sbx.SandboxID)
+		if r.sbx == nil || a["use"] == true {
 			r.sbx = sbx
 		}
 		return map[string]any{"sandboxId": sbx.SandboxID, "templateId": sbx.TemplateID}, nil
@@ -195,6 +215,9 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 			out[i] = confInfo(&infos[i])
 		}
 		return out, nil
+	}
+	if strings.HasPrefix(step.Op, "template.") {
+		return r.templateOp(ctx, step.Op, a)
 	}
 
 	s, err := r.sandbox()
@@ -290,6 +313,13 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 		return confEntry(info), nil
 	case "files.remove":
 		return nil, s.Files.Remove(ctx, a.str("path"), nil)
+	case "sandbox.commitAsTemplate":
+		b, err := s.CommitAsTemplate(ctx, a.str("name"), &CommitOptions{CPUCount: a.int("cpuCount"), MemoryMB: a.int("memoryMB"), Wait: a.boolPtr("wait")})
+		if err != nil {
+			return nil, err
+		}
+		r.saveBuild(firstNonEmpty(a.str("save"), a.str("name")), &TemplateCreated{TemplateID: b.TemplateID, BuildID: b.BuildID})
+		return confBuild(b), nil
 	case "files.getInfo":
 		info, err := s.Files.GetInfo(ctx, a.str("path"), nil)
 		if err != nil {

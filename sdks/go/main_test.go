@@ -113,9 +113,14 @@ func startHarness(root string) (stop func(), err error) {
 			}
 		}
 		io.Copy(io.Discard, stdout) // keep the pipe drained
+		close(lines)                // the harness exited (without an address if nothing was sent)
 	}()
 	select {
-	case line := <-lines:
+	case line, ok := <-lines:
+		if !ok {
+			stop()
+			return nil, fmt.Errorf("the harness exited without printing a server address (its stderr is above)")
+		}
 		var info struct{ URL, APIKey string }
 		if err := json.Unmarshal([]byte(line), &info); err != nil {
 			stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -29,6 +30,7 @@ ERROR_KINDS = {
     "CommandExit": tb.CommandExitException,
     "Conflict": tb.ConflictException,
     "NotEnoughSpace": tb.NotEnoughSpaceException,
+    "Build": tb.BuildException,
 }
 
 
@@ -47,6 +49,8 @@ def plain(value: Any) -> Any:
         return {camel(f.name): getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, tb.CommandExitException):
         return {"exitCode": value.exit_code, "stdout": value.stdout, "stderr": value.stderr}
+    if isinstance(value, tb.BuildException):
+        return {"step": value.step, "exitCode": value.exit_code, "message": value.reason.message if value.reason else ""}
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
@@ -67,16 +71,46 @@ def check(result: Any, expect: Dict[str, Any], where: str) -> None:
             assert got == want, f"{where}: {key} {got!r} != {want!r}"
 
 
+def build_result(b: tb.TemplateBuild) -> Dict[str, Any]:
+    """A build's status under the suite's names (the TS SDK's: templateID, buildID; the reason's step and exitCode
+    flattened)."""
+    r = b.reason
+    return {"templateID": b.template_id, "buildID": b.build_id, "status": b.status,
+            "step": r.step if r else None, "exitCode": r.exit_code if r else None}
+
+
+def template_result(t: tb.TemplateInfo) -> Dict[str, Any]:
+    return {"templateID": t.template_id, "buildID": t.build_id, "buildStatus": t.build_status, "cpuCount": t.cpu_count,
+            "memoryMB": t.memory_mb, "names": t.names, "builds": len(t.builds)}
+
+
 class Run:
-    """One scenario's state: its sandbox and saved command handles."""
+    """One scenario's state: its sandbox, every sandbox it created, saved command handles and template builds."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.sbx: Any = None
+        self.created: List[str] = []
         self.handles: Dict[str, tb.CommandHandle] = {}
+        self.builds: Dict[str, tb.TemplateCreated] = {}
+        self.run_id = uuid.uuid4().hex[:10]
+
+    def cleanup(self) -> None:
+        """Kills every sandbox the scenario created, then deletes the templates it made (newest first)."""
+        for sandbox_id in self.created:
+            try:
+                tb.Sandbox.kill(sandbox_id)
+            except tb.SandboxException:
+                pass
+        for b in reversed(list(self.builds.values())):
+            try:
+                tb.Template.delete(b.template_id)
+            except tb.SandboxException:
+                pass
 
     def subst(self, v: Any) -> Any:
         if isinstance(v, str):
+            v = v.replace("${runId}", self.run_id)
             v = v.replace("${sandboxId}", self.sbx.sandbox_id if self.sbx else "")
             return re.sub(r"\$\{host:(\d+)\}", lambda m: self.sbx.get_host(int(m.group(1))), v)
         if isinstance(v, list):
@@ -98,7 +132,9 @@ class Run:
             lifecycle = tb.LifecycleConfig(lc.get("onTimeout", "kill"), lc.get("autoResume")) if lc else None
             sbx = tb.Sandbox.create(a.get("template", "default"), timeout_ms=a.get("timeoutMs"), envs=a.get("envs"),
                                     metadata=a.get("metadata"), lifecycle=lifecycle)
-            self.sbx = self.sbx or sbx
+            self.created.append(sbx.sandbox_id)
+            if not self.sbx or a.get("use"):
+                self.sbx = sbx
             return {"sandboxId": sbx.sandbox_id, "templateId": sbx.template_id}
         if op == "sandbox.connect":
             tb.Sandbox.connect(a.get("sandboxId") or self.s().sandbox_id)
@@ -157,6 +193,41 @@ class Run:
             return self.s().files.get_info(a["path"])
         if op == "http.get":
             return self.http_get(a, step.get("expect"))
+        if op.startswith("template.") or op == "sandbox.commitAsTemplate":
+            return self.template_op(op, a)
+        raise AssertionError(f"unknown op {op!r}")
+
+    def template_op(self, op: str, a: Dict[str, Any]) -> Any:
+        if op == "template.listBaseImages":
+            return tb.Template.list_base_images()
+        if op == "template.create":
+            created = tb.Template.create(a["name"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB"), disk_gb=a.get("diskGB"))
+            self.builds[a.get("save") or a["name"]] = created
+            return {"templateID": created.template_id, "buildID": created.build_id, "names": created.names}
+        if op == "sandbox.commitAsTemplate":
+            b = self.s().commit_as_template(a["name"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB"), wait=a.get("wait", True))
+            self.builds[a.get("save") or a["name"]] = tb.TemplateCreated(b.template_id, b.build_id)
+            return build_result(b)
+        if op == "template.list":
+            name = a.get("name")
+            return [template_result(t) for t in tb.Template.list()
+                    if not name or any(n == name or n.startswith(name + ":") for n in t.names + t.aliases)]
+        if op == "template.get":
+            return template_result(tb.Template.get(a["template"]))
+        if op == "template.exists":
+            return tb.Template.exists(a["name"])
+        if op == "template.delete":
+            return tb.Template.delete(a["template"])
+        b = self.builds[a["build"]]
+        if op == "template.startBuild":
+            return tb.Template.start_build(b.template_id, b.build_id, from_template=a.get("fromTemplate"), from_image=a.get("fromImage"),
+                                           steps=a.get("steps"), start_cmd=a.get("startCmd"), ready_cmd=a.get("readyCmd"))
+        if op == "template.waitForBuild":
+            return build_result(tb.Template.wait_for_build(b.template_id, b.build_id, interval_ms=200))
+        if op == "template.getBuildStatus":
+            return build_result(tb.Template.get_build_status(b.template_id, b.build_id))
+        if op == "template.getBuildLogs":
+            return [{"level": e.level, "message": e.message, "step": e.step} for e in tb.Template.get_build_logs(b.template_id, b.build_id)]
         raise AssertionError(f"unknown op {op!r}")
 
     def http_get(self, a: Dict[str, Any], expect: Any) -> Dict[str, Any]:
@@ -194,8 +265,4 @@ def test_scenario(server, scenario):
                 if step.get("expect"):
                     check(result, step["expect"], where)
     finally:
-        if run.sbx:
-            try:
-                tb.Sandbox.kill(run.sbx.sandbox_id)
-            except tb.SandboxException:
-                pass
+        run.cleanup()
