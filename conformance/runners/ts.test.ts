@@ -35,6 +35,7 @@ const ERROR_KINDS: Record<string, new (...a: any[]) => Error> = {
   CommandExit: tb.CommandExitError,
   Conflict: tb.ConflictError,
   NotEnoughSpace: tb.NotEnoughSpaceError,
+  Build: tb.BuildError,
 };
 
 let server: TestServer;
@@ -66,12 +67,21 @@ function isDeepStrictEqual(a: unknown, b: unknown) {
 
 class Run {
   sbx?: tb.Sandbox;
+  /** Every sandbox the scenario created, killed at its end; then the templates it made are deleted (newest first). */
+  created: string[] = [];
   handles = new Map<string, tb.CommandHandle>();
+  builds = new Map<string, { templateID: string; buildID: string }>();
+  runId = Math.random().toString(36).slice(2, 12);
   constructor(private conn: { domain: string; apiKey: string }) {}
+
+  async cleanup() {
+    for (const id of this.created) await tb.Sandbox.kill(id, this.conn).catch(() => {});
+    for (const b of [...this.builds.values()].reverse()) await tb.Template.delete(b.templateID, this.conn).catch(() => {});
+  }
 
   subst(v: any): any {
     if (typeof v === 'string') {
-      return v.replace(/\$\{sandboxId\}/g, this.sbx?.sandboxId ?? '').replace(/\$\{host:(\d+)\}/g, (_m, p) => this.sbx!.getHost(Number(p)));
+      return v.replace(/\$\{runId\}/g, this.runId).replace(/\$\{sandboxId\}/g, this.sbx?.sandboxId ?? '').replace(/\$\{host:(\d+)\}/g, (_m, p) => this.sbx!.getHost(Number(p)));
     }
     if (Array.isArray(v)) return v.map((x) => this.subst(x));
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.subst(x)]));
@@ -88,7 +98,8 @@ class Run {
     switch (step.op) {
       case 'sandbox.create': {
         const sbx = await tb.Sandbox.create(a.template ?? 'default', { ...c, timeoutMs: a.timeoutMs, envs: a.envs, metadata: a.metadata, lifecycle: a.lifecycle });
-        this.sbx ??= sbx;
+        this.created.push(sbx.sandboxId);
+        if (!this.sbx || a.use) this.sbx = sbx;
         return { sandboxId: sbx.sandboxId, templateId: sbx.templateId };
       }
       case 'sandbox.connect':
@@ -155,9 +166,55 @@ class Run {
         } while (Date.now() < deadline);
         return last;
       }
+      case 'sandbox.commitAsTemplate': {
+        const r = await s().commitAsTemplate(a.name, { cpuCount: a.cpuCount, memoryMB: a.memoryMB, wait: a.wait, intervalMs: 200 });
+        this.builds.set(a.save ?? a.name, r);
+        return r;
+      }
       default:
+        if (step.op.startsWith('template.')) return this.templateOp(step.op, a);
         throw new Error(`unknown op '${step.op}'`);
     }
+  }
+
+  /** Template ops: builds are saved under `save` and named by `build`; a build's reason is flattened to step, exitCode. */
+  async templateOp(op: string, a: Record<string, any>): Promise<any> {
+    const c = this.conn;
+    const build = (st: tb.TemplateBuildStatus) => ({ templateID: st.templateID, buildID: st.buildID, status: st.status, step: st.reason?.step, exitCode: st.reason?.exitCode });
+    const tpl = (t: tb.TemplateInfo | tb.TemplateDetails) => ({
+      templateID: t.templateID, buildID: t.buildID, buildStatus: t.buildStatus, cpuCount: t.cpuCount, memoryMB: t.memoryMB, names: t.names,
+      builds: 'builds' in t ? t.builds.length : 0,
+    });
+    switch (op) {
+      case 'template.listBaseImages':
+        return tb.Template.listBaseImages(c);
+      case 'template.create': {
+        const r = await tb.Template.create({ name: a.name, cpuCount: a.cpuCount, memoryMB: a.memoryMB, diskGB: a.diskGB }, c);
+        this.builds.set(a.save ?? a.name, r);
+        return r;
+      }
+      case 'template.list':
+        return (await tb.Template.list(c)).filter((t) => !a.name || [...t.names, ...t.aliases].some((n) => n === a.name || n.startsWith(`${a.name}:`))).map(tpl);
+      case 'template.get':
+        return tpl(await tb.Template.get(a.template, c));
+      case 'template.exists':
+        return tb.Template.exists(a.name, c);
+      case 'template.delete':
+        return tb.Template.delete(a.template, c);
+    }
+    const b = this.builds.get(a.build);
+    if (!b) throw new Error(`no saved build '${a.build}'`);
+    switch (op) {
+      case 'template.startBuild':
+        return tb.Template.startBuild(b.templateID, b.buildID, { fromTemplate: a.fromTemplate, fromImage: a.fromImage, steps: a.steps, startCmd: a.startCmd, readyCmd: a.readyCmd }, c);
+      case 'template.waitForBuild':
+        return build(await tb.Template.waitForBuild(b.templateID, b.buildID, { intervalMs: 200 }, c));
+      case 'template.getBuildStatus':
+        return build(await tb.Template.getBuildStatus(b.templateID, b.buildID, {}, c));
+      case 'template.getBuildLogs':
+        return (await tb.Template.getBuildLogs(b.templateID, b.buildID, {}, c)).logs.map((e) => ({ level: e.level, message: e.message, step: e.step }));
+    }
+    throw new Error(`unknown op '${op}'`);
   }
 }
 
@@ -182,7 +239,7 @@ describe('conformance (TypeScript SDK)', () => {
           }
         }
       } finally {
-        if (run.sbx) await tb.Sandbox.kill(run.sbx.sandboxId, server.conn).catch(() => {});
+        await run.cleanup();
       }
     });
   }
