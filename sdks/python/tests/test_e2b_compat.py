@@ -55,3 +55,42 @@ def test_stock_e2b_sdk_pause_connect(e2b_env):
         assert any(p.pid == bg.pid for p in again.commands.list()), "background process survived the pause"
     finally:
         Sandbox.kill(sbx.sandbox_id)
+
+
+def test_stock_e2b_sdk_list_kill_by_id(e2b_env):
+    from e2b import NotFoundException, Sandbox, SandboxQuery
+
+    sbx = Sandbox.create(timeout=120, metadata={"via": "e2b-python-list"})
+    try:
+        found = Sandbox.list(query=SandboxQuery(metadata={"via": "e2b-python-list"})).next_items()
+        assert [s.sandbox_id for s in found] == [sbx.sandbox_id]
+        assert sbx.get_info().metadata == {"via": "e2b-python-list"}
+    finally:
+        assert Sandbox.kill(sbx.sandbox_id) is True
+    assert Sandbox.kill(sbx.sandbox_id) is False
+    with pytest.raises(NotFoundException):
+        Sandbox.connect(sbx.sandbox_id)
+
+
+def test_stock_e2b_template_build(e2b_env):
+    """E2B's build system (Template().from_template(...).run_cmd(...), Template.build) builds a template here, and the
+    stock SDK starts a sandbox from it by name."""
+    import time
+
+    from e2b import Sandbox, Template
+
+    import tensor_box as tb
+
+    name = f"e2b-py-{time.time_ns():x}"
+    logs = []
+    info = Template.build(Template().from_template("default").run_cmd("echo from-e2b > /home/user/e2b.txt"), alias=name,
+                          on_build_logs=logs.append)
+    try:
+        assert info.template_id and any("build ready" in str(e) for e in logs)
+        sbx = Sandbox.create(name, timeout=60)
+        try:
+            assert sbx.files.read("/home/user/e2b.txt") == "from-e2b\n"
+        finally:
+            sbx.kill()
+    finally:
+        tb.Template.delete(info.template_id)
