@@ -1,22 +1,33 @@
 package tensorbox
 
 // Snapshots: save a running sandbox's state without pausing it, and list saved snapshots. A snapshot's ID can be
-// used as a template ID. The routes (POST /sandboxes/{id}/snapshots, GET /snapshots) follow E2B's API and are not in
-// spec/openapi.yaml yet, so their shapes are the small structs below.
+// used as a template ID. The routes (POST /sandboxes/{id}/snapshots, GET /snapshots) follow E2B's API; their shapes
+// are spec/openapi.yaml's (internal/api).
 
 import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
+
+	"github.com/tensor-box/tensor-box/sdks/go/internal/api"
 )
 
 // SnapshotInfo describes a snapshot.
 type SnapshotInfo struct {
-	SnapshotID string `json:"snapshotID"`
-	SandboxID  string `json:"sandboxID"`
-	Name       string `json:"name"`
+	// SnapshotID can be used as a template ID to start sandboxes with the saved state.
+	SnapshotID string
+	SandboxID  string
+	Name       string
 	// Names are the template names under which the snapshot can start sandboxes.
-	Names []string `json:"names"`
+	Names []string
+	// TemplateID is the template the source sandbox was made from.
+	TemplateID string
+	CreatedAt  *time.Time
+}
+
+func toSnapshot(s *api.SnapshotInfo) SnapshotInfo {
+	return SnapshotInfo{SnapshotID: s.SnapshotID, SandboxID: deref(s.SandboxID), Name: deref(s.Name), Names: s.Names, TemplateID: deref(s.TemplateID), CreatedAt: s.CreatedAt}
 }
 
 // SnapshotListOptions filters ListSnapshots.
@@ -35,14 +46,12 @@ func (s *Sandbox) CreateSnapshot(ctx context.Context, name string) (*SnapshotInf
 
 // CreateSnapshotByID snapshots a sandbox by ID (it keeps running).
 func CreateSnapshotByID(ctx context.Context, sandboxID, name string, opts *Options) (*SnapshotInfo, error) {
-	body := map[string]string{}
-	if name != "" {
-		body["name"] = name
-	}
-	var out SnapshotInfo
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodPost, path: sandboxPath(sandboxID) + "/snapshots", body: body, out: &out, what: "snapshot sandbox " + sandboxID}); err != nil {
+	var raw api.SnapshotInfo
+	body := api.SandboxSnapshotRequest{Name: nonEmpty(name)}
+	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodPost, path: sandboxPath(sandboxID) + "/snapshots", body: body, out: &raw, what: "snapshot sandbox " + sandboxID}); err != nil {
 		return nil, err
 	}
+	out := toSnapshot(&raw)
 	if out.SandboxID == "" {
 		out.SandboxID = sandboxID
 	}
@@ -67,12 +76,14 @@ func ListSnapshots(ctx context.Context, opts *SnapshotListOptions) ([]SnapshotIn
 	}
 	all := []SnapshotInfo{}
 	for {
-		var page []SnapshotInfo
+		var page []api.SnapshotInfo
 		h, _, err := c.do(ctx, restCall{method: http.MethodGet, path: "/snapshots", query: q, out: &page, what: "list snapshots"})
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, page...)
+		for i := range page {
+			all = append(all, toSnapshot(&page[i]))
+		}
 		next := h.Get("X-Next-Token")
 		if next == "" || len(page) == 0 {
 			return all, nil

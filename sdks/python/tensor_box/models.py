@@ -217,6 +217,8 @@ class SnapshotInfo:
     sandbox_id: Optional[str] = None
     name: Optional[str] = None
     names: List[str] = field(default_factory=list)
+    template_id: Optional[str] = None  # the template the source sandbox was made from
+    created_at: Optional[datetime] = None
 
     @classmethod
     def from_api(cls, d: Dict[str, Any], sandbox_id: Optional[str] = None) -> "SnapshotInfo":
@@ -226,6 +228,8 @@ class SnapshotInfo:
             sandbox_id=d.get("sandboxID") or d.get("sandboxId") or sandbox_id,
             name=d.get("name") or (names[0] if names else None),
             names=names,
+            template_id=d.get("templateID"),
+            created_at=parse_time(d.get("createdAt")),
         )
 
 
