@@ -129,7 +129,7 @@ describe('web console', () => {
   it('monitoring: the charts gain points without a reload', async () => {
     // Some load, so the charts have something to show: a CPU burn and 200 MiB held for a few seconds.
     const sbx = await Sandbox.connect(sandboxId, { ...s.conn, timeoutMs: 0 });
-    (await sbx.commands.run(`timeout 3 sh -c 'while :; do :; done'; python3 -c "b = bytearray(200 << 20); import time; time.sleep(3)"`, { background: true })).disconnect();
+    (await sbx.commands.run(`timeout 2 sh -c 'while :; do :; done'; python3 -c "b = bytearray(200 << 20); import time; time.sleep(10)"`, { background: true })).disconnect();
     await tab('monitoring');
     const points = () => page.$eval('[data-testid=chart-cpu]', (el) => Number((el as HTMLElement).dataset.points));
     await page.locator('[data-testid=chart-cpu]').waitFor();

@@ -23,6 +23,7 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
+      padding: [10, 28, 0, 0], // room for the last time label
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(minTop, (max || 0) * 1.15)] } },

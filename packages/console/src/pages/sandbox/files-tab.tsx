@@ -125,7 +125,7 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
               <thead>
                 <tr>
                   <th>Name</th>
-                  <th className="right">Size</th>
+                  <th className="right hide-sm">Size</th>
                   <th className="hide-sm">Modified</th>
                   <th className="hide-md">Permissions</th>
                   <th className="right">Actions</th>
@@ -141,7 +141,7 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
                         {e.symlinkTarget && <span className="muted small"> → {e.symlinkTarget}</span>}
                       </span>
                     </td>
-                    <td className="right mono small">{e.type === 'dir' ? '—' : bytes(e.size)}</td>
+                    <td className="right mono small hide-sm">{e.type === 'dir' ? '—' : bytes(e.size)}</td>
                     <td className="hide-sm small">{dateTime(e.modifiedTime)}</td>
                     <td className="hide-md mono small">
                       {e.permissions} {e.owner}
