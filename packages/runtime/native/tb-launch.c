@@ -482,6 +482,7 @@ static int create_main(struct opts *o) {
   close(o->ready_fd[1]);
 
   const char *fail = NULL;
+  int veth_created = 0;
   char pidbuf[32];
   snprintf(pidbuf, sizeof pidbuf, "%d", pid);
   for (int i = 0; i < o->ncgroups && !fail; i++) {
@@ -496,6 +497,7 @@ static int create_main(struct opts *o) {
     char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
                           pidbuf, NULL};
     if (run_ip(argv) < 0) fail = "create veth";
+    else veth_created = 1;
   }
   if (!fail) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -529,10 +531,13 @@ static int create_main(struct opts *o) {
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
-    char del_if[64];
-    snprintf(del_if, sizeof del_if, "%s", o->host_if);
-    char *const argv[] = {"ip", "link", "del", del_if, NULL};
-    run_ip(argv); /* usually gone with the netns already */
+    /* Only an interface this launch made: when creating it failed, the name belongs to another sandbox. */
+    if (veth_created) {
+      char del_if[64];
+      snprintf(del_if, sizeof del_if, "%s", o->host_if);
+      char *const argv[] = {"ip", "link", "del", del_if, NULL};
+      run_ip(argv); /* usually gone with the netns already */
+    }
     cleanup_mounts(o->merged, o->netns_file);
     errno = e;
     fprintf(stderr, "tb-launch: %s\n", fail);
@@ -559,6 +564,7 @@ static int restore_main(struct opts *o) {
   mount_root(o);
 
   const char *fail = NULL;
+  int veth_created = 0;
   int netns_pinned = 0;
   int up[2], down[2];
   if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0) { cleanup_mounts(o->merged, NULL); die("pipe"); }
@@ -592,6 +598,7 @@ static int restore_main(struct opts *o) {
     char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
                           hpid, NULL};
     if (run_ip(argv) < 0) fail = "create veth";
+    else veth_created = 1;
   }
   if (!fail) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -683,10 +690,12 @@ static int restore_main(struct opts *o) {
     int e = errno;
     if (pid > 1) { kill(pid, SIGKILL); waitpid(pid, &st, 0); }
     if (o->lazy_pid > 0) { kill(o->lazy_pid, SIGKILL); waitpid(o->lazy_pid, NULL, 0); }
-    char del_if[64];
-    snprintf(del_if, sizeof del_if, "%s", o->host_if);
-    char *const argv[] = {"ip", "link", "del", del_if, NULL};
-    run_ip(argv);
+    if (veth_created) {
+      char del_if[64];
+      snprintf(del_if, sizeof del_if, "%s", o->host_if);
+      char *const argv[] = {"ip", "link", "del", del_if, NULL};
+      run_ip(argv);
+    }
     cleanup_mounts(o->merged, netns_pinned ? o->netns_file : NULL);
     errno = e;
     fprintf(stderr, "tb-launch: %s\n", fail);

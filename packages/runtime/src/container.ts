@@ -37,6 +37,9 @@ import {
 
 const execFileP = promisify(execFile);
 
+/** The launcher could not create the host interface because another sandbox (of another driver instance) has that name. */
+const vethRace = (err: unknown) => /create veth/.test(String((err as Error)?.message ?? err));
+
 export const ENVD_PORT = 49983;
 const MAX_SLOTS = 16384; // /30 blocks in 10.13.0.0/16
 
@@ -173,9 +176,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         return await this.launch(spec, dir, slot);
       } catch (err) {
         this.slots.delete(slot);
-        const msg = (err as Error).message;
         // Lost a race for the interface name with another driver instance: take the next slot.
-        if (attempt < 3 && /create veth/.test(msg) && existsSync(`/sys/class/net/tb${slot}`)) continue;
+        if (attempt < 3 && vethRace(err)) continue;
         throw err;
       }
     }
@@ -210,7 +212,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
       return this.info(meta);
     } catch (err) {
-      await this.teardown(spec.sandboxId, hostIf).catch(() => {});
+      // A lost race for the interface name: that interface is another sandbox's, not ours to delete.
+      await this.teardown(spec.sandboxId, vethRace(err) ? undefined : hostIf).catch(() => {});
       if (err instanceof DriverError) throw err;
       throw new DriverError('internal', `cannot start sandbox: ${(err as Error).message}`);
     }
@@ -533,6 +536,19 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
    * otherwise it is copied and the checkpoint stays reusable (snapshots, fork).
    */
   async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
+    const tried = new Set<number>();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.restoreOnce(spec, imageDir, opts, tried);
+      } catch (err) {
+        // Another driver instance on this host took the same interface name: try the next slot.
+        if (attempt < 3 && vethRace(err)) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async restoreOnce(spec: SandboxSpec, imageDir: string, opts: { move?: boolean }, tried: Set<number>): Promise<SandboxRuntimeInfo> {
     const criu = this.criu();
     const manifest = readManifest(imageDir);
     if (spec.layers.length === 0) spec = { ...spec, layers: manifest.layers };
@@ -545,7 +561,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       this.opts.log?.(`container: restoring ${manifest.sandboxId} as ${spec.sandboxId} on layers ${spec.layers.join(':')}`);
     }
     await this.ensureNetwork(spec.internetAccess);
-    const slot = this.allocateSlot(spec.sandboxId, new Set());
+    const slot = this.allocateSlot(spec.sandboxId, tried);
+    tried.add(slot);
     const { sandbox } = this.addresses(slot);
     const hostIf = `tb${slot}`;
     const cg = this.cgroup(spec.sandboxId);
@@ -579,7 +596,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     } catch (err) {
       // Give a consumed layer back, so a failed resume loses nothing.
       if (opts.move) await this.giveLayerBack(dir, imageDir).catch(() => {});
-      await this.teardown(spec.sandboxId, hostIf).catch(() => {});
+      await this.teardown(spec.sandboxId, vethRace(err) ? undefined : hostIf).catch(() => {});
       this.slots.delete(slot);
       throw err instanceof DriverError ? err : new DriverError('internal', `restore of ${spec.sandboxId} failed: ${(err as Error).message}`);
     }
