@@ -30,6 +30,16 @@ export interface ServerConfig {
   snapshotDir?: string;
   /** How long a paused sandbox is kept before it is deleted, in ms (default 30 days). */
   pausedRetentionMs?: number;
+  /**
+   * This control plane's name among several sharing one database (default: generated once and kept in
+   * `<dataDir>/node-id`). Running sandboxes belong to the node that runs them; paused ones can resume on any node.
+   */
+  nodeId?: string;
+  /**
+   * Template layers, base images and uploaded build files. Default `<dataDir>/templates`; with several nodes, a
+   * directory they all mount at the same path (as the snapshot store).
+   */
+  templateDir?: string;
   /** The built web console served at `/` (default: packages/console/dist of this checkout; '' serves none). */
   consoleDir?: string;
   /** The OCI/Docker registry templates can be built `fromImage` from (Registry HTTP API v2). */
@@ -56,6 +66,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     metricsIntervalMs: Number(env.TENSOR_BOX_METRICS_INTERVAL_MS || 5000),
     snapshotDir: env.TENSOR_BOX_SNAPSHOT_DIR ? path.resolve(env.TENSOR_BOX_SNAPSHOT_DIR) : undefined,
     pausedRetentionMs: env.TENSOR_BOX_PAUSED_RETENTION_DAYS ? Number(env.TENSOR_BOX_PAUSED_RETENTION_DAYS) * 86400_000 : undefined,
+    nodeId: env.TENSOR_BOX_NODE_ID || undefined,
+    templateDir: env.TENSOR_BOX_TEMPLATE_DIR ? path.resolve(env.TENSOR_BOX_TEMPLATE_DIR) : undefined,
     registry: env.TENSOR_BOX_REGISTRY_URL
       ? { url: env.TENSOR_BOX_REGISTRY_URL, username: env.TENSOR_BOX_REGISTRY_USERNAME || undefined, password: env.TENSOR_BOX_REGISTRY_PASSWORD || undefined }
       : undefined,

@@ -3,7 +3,7 @@
  * `npm start` and the tests call; it returns a handle that stops everything it started (sandboxes keep running and are
  * re-adopted by the next start).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,7 @@ import { createApp } from './app.js';
 import { routes } from './api/routes.js';
 import type { ServerConfig } from './config.js';
 import { ApiError } from './errors.js';
-import { newApiKey } from './ids.js';
+import { newApiKey, randomId } from './ids.js';
 import { forgetAddress } from './ingress/proxy.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
@@ -43,7 +43,22 @@ export interface RunningServer {
   store: Store;
   sandboxes: SandboxService;
   templates: TemplateService;
+  nodeId: string;
   close(): Promise<void>;
+}
+
+/** This node's ID: kept in `<dataDir>/node-id`, made on first start. */
+function nodeIdOf(dataDir: string): string {
+  const file = path.join(dataDir, 'node-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (id) return id;
+  } catch {
+    /* first start */
+  }
+  const id = `node-${randomId(10)}`;
+  writeFileSync(file, `${id}\n`);
+  return id;
 }
 
 async function resolveApiKey(store: Store, fromEnv?: string): Promise<{ key: string; generated: boolean }> {
@@ -77,10 +92,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
   const driver = opts.driver ?? defaultDriver(config, log);
   const snapshotDir = config.snapshotDir ?? path.join(config.dataDir, 'snapshots');
+  const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);
   const templates = new TemplateService({
     store,
     driver,
-    dataDir: config.dataDir,
+    templateDir: config.templateDir ?? path.join(config.dataDir, 'templates'),
     cacheDir: config.cacheDir,
     snapshotDir,
     registry: config.registry,
@@ -95,7 +111,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     return (['running', 'paused'] as const).map((state) => [{ state }, all.filter((s) => s.state === state).length]);
   });
   const logs = new SandboxLogs(store);
-  const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs });
+  const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs, nodeId });
   const sandboxes = new SandboxService({
     store,
     driver,
@@ -107,6 +123,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     prom,
     snapshotDir,
     pausedRetentionMs: config.pausedRetentionMs ?? 30 * 86400_000,
+    nodeId,
   });
 
   const rec = await sandboxes.reconcile();
@@ -122,6 +139,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     async sandboxForSocket(sandboxId) {
       const s = await sandboxes.get(sandboxId);
       if (s.state !== 'running' || !s.runtime) throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);
+      sandboxes.here(s);
       return s;
     },
     routes: routes({ sandboxes, templates, apiKey }),
@@ -133,6 +151,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         if (s.state !== 'running' || !s.runtime) {
           throw new ApiError('failed_precondition', `sandbox '${s.sandboxId}' is ${s.state}; connect to it to resume it`);
         }
+        sandboxes.here(s);
         return s;
       },
       touch: (s) => void sandboxes.touch(s).catch(() => {}),
@@ -169,6 +188,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     store,
     sandboxes,
     templates,
+    nodeId,
     async close() {
       clearInterval(sweep);
       await metrics.stop();

@@ -11,6 +11,8 @@ export interface MetricsSamplerOptions {
   driver: Driver;
   intervalMs?: number;
   retentionMs?: number;
+  /** Sample only sandboxes of this node (several nodes may share one store). */
+  nodeId?: string;
 }
 
 export class MetricsSampler {
@@ -86,7 +88,8 @@ export class MetricsSampler {
     this.running = true;
     try {
       const running = await this.opts.store.listSandboxes({ states: ['running'] });
-      for (const s of running) await this.sample(s.sandboxId);
+      // Only this node's: another node's sandboxes are not in this node's runtime.
+      for (const s of running) if (!this.opts.nodeId || !s.nodeId || s.nodeId === this.opts.nodeId) await this.sample(s.sandboxId);
       if (this.stopped) return;
       await this.opts.store.pruneMetrics(Date.now() - this.retentionMs);
     } finally {

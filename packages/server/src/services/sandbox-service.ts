@@ -49,6 +49,8 @@ export interface SandboxServiceOptions {
   snapshotDir: string;
   /** How long a paused sandbox is kept, in ms. */
   pausedRetentionMs: number;
+  /** This node's name: running sandboxes belong to the node that runs them (several nodes can share one store). */
+  nodeId: string;
 }
 
 /** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
@@ -172,6 +174,7 @@ export class SandboxService {
           envVars,
           envdAccessToken: accessToken,
           allowInternetAccess: req.allow_internet_access ?? true,
+          nodeId: this.opts.nodeId,
         },
         req,
         info,
@@ -194,6 +197,7 @@ export class SandboxService {
   async commit(sandboxId: string, req: components['schemas']['SandboxCommitRequest']): Promise<components['schemas']['TemplateRequestResponse']> {
     const s = await this.get(sandboxId);
     if (s.state !== 'running') throw new ApiError('conflict', `sandbox '${sandboxId}' is ${s.state}; resume it before committing it`);
+    this.here(s);
     const driver = this.opts.driver;
     if (!hasLayerCapturer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot commit sandboxes`);
     return this.opts.templates.commit(s, req, (dest) =>
@@ -211,6 +215,23 @@ export class SandboxService {
     const s = await this.opts.store.getSandbox(sandboxId);
     if (!s) throw notFound(`sandbox '${sandboxId}' not found`);
     return s;
+  }
+
+  /** Whether this node acts on the sandbox: paused ones belong to every node, running ones to the node running them. */
+  isMine(s: SandboxRecord): boolean {
+    return s.state === 'paused' || !s.nodeId || s.nodeId === this.opts.nodeId;
+  }
+
+  /** Refuses operations on a sandbox another node runs (its runtime is only reachable there). */
+  here(s: SandboxRecord): void {
+    if (!this.isMine(s)) {
+      throw new ApiError('failed_precondition', `sandbox '${s.sandboxId}' runs on node '${s.nodeId}'; send this request to that node`);
+    }
+  }
+
+  /** Temporary fork images of this node. */
+  private forksDir(): string {
+    return path.join(this.opts.snapshotDir, 'v1', 'forks', this.opts.nodeId);
   }
 
   async detail(sandboxId: string): Promise<SandboxDetail> {
@@ -264,6 +285,7 @@ export class SandboxService {
     await this.get(sandboxId);
     const p = this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
+      this.here(s);
       await this.opts.prom.time('driver.destroy', () => this.opts.driver.destroy(s.sandboxId));
       if (s.pausedImage) await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
       await this.opts.store.deleteSandbox(s.sandboxId);
@@ -348,6 +370,7 @@ export class SandboxService {
     return this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
       if (s.state === 'paused') throw new ApiError('conflict', `sandbox '${sandboxId}' is already paused`);
+      this.here(s);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot pause sandboxes`);
       const image = this.imageDir(sandboxId);
@@ -363,6 +386,7 @@ export class SandboxService {
         state: 'paused',
         runtime: undefined,
         pausedImage: image,
+        nodeId: undefined,
         endAt: Date.now() + this.opts.pausedRetentionMs,
       });
       this.lastTouch.delete(sandboxId);
@@ -416,6 +440,7 @@ export class SandboxService {
         state: 'running',
         runtime: runtimeOf(info),
         pausedImage: undefined,
+        nodeId: this.opts.nodeId,
         endAt: Date.now() + timeout,
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
@@ -475,6 +500,7 @@ export class SandboxService {
           envVars,
           envdAccessToken: accessToken,
           allowInternetAccess: internet,
+          nodeId: this.opts.nodeId,
         },
         req,
         info,
@@ -512,6 +538,7 @@ export class SandboxService {
     return this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
       if (s.state !== 'running') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}; resume it to snapshot it`);
+      this.here(s);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot snapshot sandboxes`);
       const snapshotId = `snap${randomId(16)}`;
@@ -570,10 +597,11 @@ export class SandboxService {
   async fork(sandboxId: string, opts: { count?: number; timeout?: number }): Promise<ForkResult[]> {
     const count = opts.count ?? 1;
     await this.get(sandboxId);
-    const tmp = path.join(this.opts.snapshotDir, 'v1', 'forks', `${sandboxId}-${Date.now().toString(36)}-${randomId(6)}`);
+    const tmp = path.join(this.forksDir(), `${sandboxId}-${Date.now().toString(36)}-${randomId(6)}`);
     const s = await this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
       if (s.state !== 'running') throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}; resume it to fork it`);
+      this.here(s);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot fork sandboxes`);
       await this.quiesce(s);
@@ -632,6 +660,7 @@ export class SandboxService {
   async sweep(now = Date.now()): Promise<void> {
     for (const s of await this.opts.store.expiredSandboxes(now)) {
       if (this.ops.has(s.sandboxId)) continue; // a pause/resume/kill is under way
+      if (!this.isMine(s)) continue; // its node times it out (paused sandboxes belong to every node)
       if (s.state === 'paused') {
         this.event(s.sandboxId, 'info', 'paused sandbox reached its retention period; deleting it');
         await this.kill(s.sandboxId, 'retention').catch((err) => this.log(`delete of ${s.sandboxId} failed: ${err.message}`));
@@ -660,6 +689,7 @@ export class SandboxService {
     let lost = 0;
     let orphans = 0;
     for (const s of await this.opts.store.listSandboxes({ states: ['running', 'paused'] })) {
+      if (!this.isMine(s)) continue; // another node's sandbox: that node reconciles it
       const info = live.get(s.sandboxId);
       live.delete(s.sandboxId);
       if (info) {
@@ -669,6 +699,7 @@ export class SandboxService {
           state: 'running',
           runtime: runtimeOf(info),
           pausedImage: undefined,
+          nodeId: this.opts.nodeId,
           ...(s.state === 'paused' ? { endAt: Date.now() + s.timeoutMs } : {}),
         });
         if (s.state === 'paused' && s.pausedImage) await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
@@ -679,7 +710,7 @@ export class SandboxService {
       // A pause that the restart interrupted may have completed meanwhile: keep the sandbox paused with that image.
       const image = s.state === 'running' ? this.completeImage(s.sandboxId) : undefined;
       if (image) {
-        await this.opts.store.updateSandbox(s.sandboxId, { state: 'paused', runtime: undefined, pausedImage: image, endAt: Date.now() + this.opts.pausedRetentionMs });
+        await this.opts.store.updateSandbox(s.sandboxId, { state: 'paused', runtime: undefined, pausedImage: image, nodeId: undefined, endAt: Date.now() + this.opts.pausedRetentionMs });
         this.event(s.sandboxId, 'info', 'pause completed across a control-plane restart');
         continue;
       }
@@ -715,11 +746,12 @@ export class SandboxService {
 
   /** Pause images no record points at (incomplete dumps, leftovers of deleted sandboxes) are discarded. */
   private async removePartialImages(): Promise<void> {
-    await rm(path.join(this.opts.snapshotDir, 'v1', 'forks'), { recursive: true, force: true }); // no fork runs at start
+    await rm(this.forksDir(), { recursive: true, force: true }); // no fork of this node runs at start
     const base = path.join(this.opts.snapshotDir, 'v1', 'sandboxes');
     if (!existsSync(base)) return;
     for (const id of readdirSync(base)) {
       const s = await this.opts.store.getSandbox(id);
+      if (s && !this.isMine(s)) continue; // may be pausing on its node right now
       const driver = this.opts.driver;
       for (const g of readdirSync(path.join(base, id))) {
         const dir = path.join(base, id, g);
@@ -772,7 +804,7 @@ function checkEnvVars(envVars: Record<string, unknown> | undefined): void {
 
 /** The record of a sandbox that just started (from a template or from a checkpoint). */
 function runningRecord(
-  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess'>,
+  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId'>,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,
 ): SandboxRecord {

@@ -4,7 +4,7 @@
  * and its build (E2B's POST /v3/templates), start it (POST /v2/templates/{id}/builds/{build}), status and logs, delete,
  * base images, uploaded COPY files, and commit-as-template.
  *
- * On disk: `<dataDir>/templates/<templateId>/<buildId>/layer` is one build's read-only layer; a template's `layers` are
+ * On disk (`templateDir`, default `<dataDir>/templates`): `<templateId>/<buildId>/layer` is one build's read-only layer; a template's `layers` are
  * its newest ready build's layer over its parent's layers (so templates derived from templates share their parents'
  * layers); a warm-start checkpoint is at `<snapshotDir>/v1/templates/<templateId>/<buildId>`.
  *
@@ -39,12 +39,13 @@ type Api = components['schemas'];
 
 export interface TemplateServiceOptions {
   store: Store;
-  dataDir: string;
+  /** Template layers, base images (`.base-images/`) and uploaded build files (`.files/`). */
+  templateDir: string;
   cacheDir: string;
   /** Needed for builds (absent: only `default` and listing work, e.g. in store-only tools). */
   driver?: Driver;
   /** Snapshot store root (warm-start images go under `v1/templates/`). */
-  snapshotDir?: string;
+  snapshotDir: string;
   registry?: RegistryConfig;
   /** A build step's lifetime (default 30 min) and how long readyCmd may take to pass (default 5 min). */
   stepTimeoutMs?: number;
@@ -70,8 +71,8 @@ export class TemplateService {
   private active = new Map<string, Promise<void>>();
 
   constructor(private opts: TemplateServiceOptions) {
-    this.files = new BuildFiles(path.join(opts.dataDir, 'template-files'));
-    this.bases = new BaseImages({ dataDir: opts.dataDir, cacheDir: opts.cacheDir, registry: opts.registry });
+    this.files = new BuildFiles(path.join(opts.templateDir, '.files'));
+    this.bases = new BaseImages({ dir: path.join(opts.templateDir, '.base-images'), cacheDir: opts.cacheDir, registry: opts.registry });
   }
 
   /** Looks a template up by ID or name; NotFound when unknown, FailedPrecondition when it has no ready build. */
@@ -98,11 +99,11 @@ export class TemplateService {
   }
 
   private layerDir(templateId: string, buildId: string): string {
-    return path.join(this.opts.dataDir, 'templates', templateId, buildId, 'layer');
+    return path.join(this.opts.templateDir, templateId, buildId, 'layer');
   }
 
   private warmDir(templateId: string, buildId: string): string {
-    return path.join(this.opts.snapshotDir ?? path.join(this.opts.dataDir, 'snapshots'), 'v1', 'templates', templateId, buildId);
+    return path.join(this.opts.snapshotDir, 'v1', 'templates', templateId, buildId);
   }
 
   // ---- registering and starting builds ----
@@ -188,7 +189,7 @@ export class TemplateService {
   private launch(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined): void {
     const key = `${t.templateId}/${b.buildId}`;
     const p = (async () => {
-      await this.setBuild(b, { status: 'building' });
+      await this.setBuild(b, { status: 'building', source: b.source });
       if (t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'building', buildId: b.buildId });
       await this.slot();
       try {
@@ -495,8 +496,8 @@ export class TemplateService {
     if (children.length) users.push(`template(s) ${children.map((c) => c.names[0] ?? c.templateId).join(', ')}`);
     if (users.length) throw new ApiError('conflict', `template '${idOrName}' is in use by ${users.join(' and ')}; kill or delete them first`);
     await this.opts.store.deleteTemplate(t.templateId);
-    await rm(path.join(this.opts.dataDir, 'templates', t.templateId), { recursive: true, force: true });
-    await rm(path.join(this.opts.snapshotDir ?? path.join(this.opts.dataDir, 'snapshots'), 'v1', 'templates', t.templateId), { recursive: true, force: true });
+    await rm(path.join(this.opts.templateDir, t.templateId), { recursive: true, force: true });
+    await rm(path.join(this.opts.snapshotDir, 'v1', 'templates', t.templateId), { recursive: true, force: true });
   }
 
   // ---- the default template ----
@@ -507,7 +508,7 @@ export class TemplateService {
     if (existing?.status === 'ready' && existing.layers.every((l) => existsSync(l))) return existing;
 
     const buildId = newBuildId();
-    const buildDir = path.join(this.opts.dataDir, 'templates', DEFAULT_TEMPLATE_ID, buildId);
+    const buildDir = path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, buildId);
     const rootfs = path.join(buildDir, 'rootfs');
     await mkdir(buildDir, { recursive: true });
     try {
@@ -541,7 +542,7 @@ export class TemplateService {
     await this.opts.store.upsertTemplate(record);
     await this.opts.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: 40 * 1024, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
     if (existing && existing.buildId !== buildId) {
-      await rm(path.join(this.opts.dataDir, 'templates', DEFAULT_TEMPLATE_ID, existing.buildId), { recursive: true, force: true });
+      await rm(path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, existing.buildId), { recursive: true, force: true });
     }
     return record;
   }

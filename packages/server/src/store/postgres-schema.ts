@@ -12,7 +12,7 @@ const MIGRATION_LOCK = 7_245_019_311;
  * Migrations in order; the database's version is how many have run. Append, never edit: a database migrated by an
  * older server only gets the ones after its version.
  */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `
 CREATE TABLE sandboxes (
   sandbox_id TEXT COLLATE "C" PRIMARY KEY,
@@ -122,6 +122,8 @@ CREATE TABLE sandbox_metrics (
   PRIMARY KEY (sandbox_id, ts)
 );
 `,
+  // 2: the node running a sandbox (several control planes on one database).
+  `ALTER TABLE sandboxes ADD COLUMN node_id TEXT;`,
 ];
 
 /**

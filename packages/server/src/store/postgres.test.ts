@@ -14,6 +14,7 @@ import pg from 'pg';
 import { api, startTestServer } from '../../../../tests/helpers/harness.js';
 import { startPostgres, type PostgresInstance } from '../../../../tests/helpers/postgres.js';
 import { PostgresStore } from './postgres.js';
+import { MIGRATIONS } from './postgres-schema.js';
 import { storeSuite } from './store-suite.js';
 
 let instance: PostgresInstance;
@@ -43,7 +44,7 @@ describe('PostgresStore', () => {
     await stores[0].setSetting('api_key', 'e2b_x');
     assert.equal(await stores[3].getSetting('api_key'), 'e2b_x');
     await Promise.all(stores.map((s) => s.close()));
-    assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: 1 }]);
+    assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: MIGRATIONS.length }]);
     const again = await PostgresStore.connect(url);
     assert.equal(await again.getSetting('api_key'), 'e2b_x');
     await again.close();

@@ -31,6 +31,7 @@ const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   allowInternetAccess: 'allow_internet_access',
   runtime: 'runtime',
   pausedImage: 'paused_image',
+  nodeId: 'node_id',
 };
 
 const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS sandboxes (
   envd_access_token TEXT,
   allow_internet_access INTEGER NOT NULL,
   runtime TEXT,
-  paused_image TEXT
+  paused_image TEXT,
+  node_id TEXT
 );
 CREATE INDEX IF NOT EXISTS sandboxes_end_at ON sandboxes(end_at);
 CREATE TABLE IF NOT EXISTS templates (
@@ -137,6 +138,7 @@ const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   allowInternetAccess: 'allow_internet_access',
   runtime: 'runtime',
   pausedImage: 'paused_image',
+  nodeId: 'node_id',
 };
 
 const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
@@ -226,6 +228,7 @@ export class SqliteStore implements Store {
     // Databases made before pause/resume existed lack this column.
     const cols = (this.db.prepare(`PRAGMA table_info(sandboxes)`).all() as { name: string }[]).map((c) => c.name);
     if (!cols.includes('paused_image')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN paused_image TEXT');
+    if (!cols.includes('node_id')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN node_id TEXT');
     // ... and templates made before template builds existed lack these.
     const tcols = (this.db.prepare(`PRAGMA table_info(templates)`).all() as { name: string }[]).map((c) => c.name);
     for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image']) {

@@ -121,6 +121,7 @@ export function storeSuite(o: StoreSuiteOptions): void {
           allowInternetAccess: false,
           runtime: { pid: 4242, address: '10.13.0.2', envdUrl: 'http://10.13.0.2:49983' },
           pausedImage: '/snap/v1/sandboxes/full/1',
+          nodeId: 'node-a',
         });
         const bare = sandbox('bare');
         await s.insertSandbox(full);

@@ -35,6 +35,8 @@ export interface SandboxRecord {
   runtime?: SandboxRuntime;
   /** While paused: the complete checkpoint directory in the snapshot store. */
   pausedImage?: string;
+  /** While running: the node (control plane) whose runtime runs it. A paused sandbox belongs to no node. */
+  nodeId?: string;
 }
 
 export interface SandboxFilter {

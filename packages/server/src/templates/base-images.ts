@@ -3,7 +3,7 @@
  * - Debian bookworm, built on this host with mmdebstrap (minbase) from the Debian mirror apt already uses;
  * - images in the OCI/Docker registry the operator configured (`TENSOR_BOX_REGISTRY_URL`, optional credentials),
  *   pulled and flattened into one read-only layer.
- * A base image becomes one shared layer at `<dataDir>/base-images/<key>/rootfs`, made once and reused by every
+ * A base image becomes one shared layer at `<dir>/<key>/rootfs` (`<templateDir>/.base-images`), made once and reused by every
  * template built from it. Other references are NotFound, naming what there is.
  */
 import { existsSync } from 'node:fs';
@@ -29,7 +29,8 @@ const DEBIAN_NAMES = new Set(['debian', 'debian:bookworm', 'debian:12', 'debian:
 const DEBIAN_RECIPE = { suite: 'bookworm', packages: ['ca-certificates'], customize: ['rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin'] };
 
 export interface BaseImagesOptions {
-  dataDir: string;
+  /** Where base image layers go. */
+  dir: string;
   cacheDir: string;
   registry?: RegistryConfig;
 }
@@ -41,7 +42,7 @@ export class BaseImages {
   constructor(private o: BaseImagesOptions) {}
 
   private debianLayer(): string {
-    return path.join(this.o.dataDir, 'base-images', `debian-bookworm-${recipeHash(DEBIAN_RECIPE)}`, 'rootfs');
+    return path.join(this.o.dir, `debian-bookworm-${recipeHash(DEBIAN_RECIPE)}`, 'rootfs');
   }
 
   async list(): Promise<BaseImage[]> {
@@ -141,7 +142,7 @@ export class BaseImages {
     const host = new URL(registry.url).host;
     const name = `${parsed.repository}${parsed.digest ? `@${parsed.digest}` : `:${parsed.tag ?? 'latest'}`}`;
     const key = name.replace(/[^A-Za-z0-9._-]/g, '_');
-    const tmp = path.join(this.o.dataDir, 'base-images', `image-${key}.partial`);
+    const tmp = path.join(this.o.dir, `image-${key}.partial`);
     await rm(tmp, { recursive: true, force: true });
     await mkdir(path.dirname(tmp), { recursive: true });
     let config;
@@ -153,7 +154,7 @@ export class BaseImages {
       throw err;
     }
     // One layer per image digest: a tag that moves makes a new layer, templates keep theirs.
-    const layer = path.join(this.o.dataDir, 'base-images', `image-${config.digest.replace(/^sha256:/, '')}`, 'rootfs');
+    const layer = path.join(this.o.dir, `image-${config.digest.replace(/^sha256:/, '')}`, 'rootfs');
     if (existsSync(layer)) await rm(tmp, { recursive: true, force: true });
     else {
       await mkdir(path.dirname(layer), { recursive: true });

@@ -18,6 +18,9 @@ import { copyIntoSandbox, type BuildFiles } from './build-files.js';
 import { execInSandbox, processRunning, startInSandbox, type ExecTarget } from './sandbox-exec.js';
 
 /** Why a build failed: the message, and the failing step with its exit code when a step failed. */
+/** What PATH is in a sandbox whose template does not set one. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 export class BuildFailed extends Error {
   constructor(
     message: string,
@@ -115,7 +118,8 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           break;
         }
         case 'ENV':
-          for (let j = 0; j < s.args.length; j += 2) env.envVars[s.args[j]] = s.args[j + 1];
+          // As Docker's ENV: references to variables (the parent's PATH, say) are expanded now.
+          for (let j = 0; j < s.args.length; j += 2) env.envVars[s.args[j]] = expandEnv(s.args[j + 1], { PATH: DEFAULT_PATH, ...env.envVars });
           break;
         case 'WORKDIR': {
           const r = await execInSandbox(target, { cmd: `mkdir -p '${s.args[0].replace(/'/g, `'\\''`)}'`, user: 'root', onLine: out });
@@ -177,4 +181,14 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
   } finally {
     if (alive) await driver.destroy(sandboxId).catch(() => {});
   }
+}
+
+/** `$VAR`, `${VAR}` and `${VAR:-default}` against `env` (unset → empty, as in Docker); `\$` stays a literal `$`. */
+export function expandEnv(value: string, env: Record<string, string>): string {
+  return value.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced, def, bare) => {
+    if (m === '\\$') return '$';
+    const name = braced ?? bare;
+    const v = env[name];
+    return v !== undefined && v !== '' ? v : def ?? v ?? '';
+  });
 }
