@@ -7,7 +7,7 @@
  * On disk, per sandbox: `<stateDir>/<id>/{meta.json, upper/, work/, rootfs/ (overlay mount), netns (pinned netns), exit}`.
  */
 import { spawn, execFile } from 'node:child_process';
-import { close, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
+import { close, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -498,19 +498,29 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     }
     const layerDest = layerOut ?? path.join(imageDir, 'upper');
     try {
-      if (existsSync(diskImage(dir))) {
-        // The writable layer is on the sandbox's own disk: unmount it cleanly and keep the image file with the
-        // checkpoint (one rename), or hand its upper dir out as a layer (a copy) and drop the disk.
+      if (existsSync(diskImage(dir)) && layerOut) {
+        // The writable layer is on the sandbox's own disk and becomes a template layer: copy it out, drop the disk.
         if (hold !== undefined) close(hold, () => {});
         hold = undefined;
         await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
-        if (layerOut) {
-          mkdirSync(path.dirname(layerOut), { recursive: true });
-          await execFileP('cp', ['-a', upperOf(dir), `${layerOut}.partial`]);
-          await rename(`${layerOut}.partial`, layerOut);
-          await this.disks.detach(dir);
-        } else {
-          await this.disks.detach(dir, { clean: true });
+        mkdirSync(path.dirname(layerOut), { recursive: true });
+        await execFileP('cp', ['-a', upperOf(dir), `${layerOut}.partial`]);
+        await rename(`${layerOut}.partial`, layerOut);
+        await this.disks.detach(dir);
+      } else if (existsSync(diskImage(dir))) {
+        // The writable layer is on the sandbox's own disk: the image file goes with the checkpoint. Renamed while
+        // still mounted (the loop device keeps the same inode), both mounts detached lazily: the held descriptor keeps
+        // the filesystem alive, and its release — the flush — happens after we return. A restore waits for it.
+        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
+        await this.disks.detach(dir);
+        try {
+          await rename(diskImage(dir), path.join(imageDir, 'disk.img'));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          // Another filesystem: the copy must be of a released, consistent image.
+          if (hold !== undefined) closeSync(hold);
+          hold = undefined;
+          await this.disks.waitReleased(diskImage(dir));
           await moveFile(diskImage(dir), path.join(imageDir, 'disk.img'));
         }
       } else if (existsSync(path.join(dir, 'upper'))) {
@@ -611,6 +621,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     const img = path.join(imageDir, 'disk.img');
     const up = path.join(imageDir, 'upper');
     if (existsSync(img)) {
+      // Paused moments ago: the old mount of this image may still be flushing (see finishPause).
+      await this.disks.waitReleased(img);
       if (move) await moveFile(img, diskImage(dir));
       else await execFileP('cp', ['--sparse=always', '--reflink=auto', img, diskImage(dir)]);
       await this.disks.attach(dir);

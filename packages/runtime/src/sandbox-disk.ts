@@ -8,7 +8,7 @@
  * Pausing moves the image file itself into the checkpoint (one rename, after a clean unmount); resuming mounts it again.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,25 @@ function mounted(target: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The loop device whose backing file is `image` (the path follows renames), if any. */
+function attachedLoop(image: string): string | undefined {
+  let devs: string[] = [];
+  try {
+    devs = readdirSync('/sys/block').filter((d) => d.startsWith('loop'));
+  } catch {
+    return undefined;
+  }
+  for (const d of devs) {
+    try {
+      const backing = readFileSync(`/sys/block/${d}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, '');
+      if (backing === image) return d;
+    } catch {
+      /* not attached */
+    }
+  }
+  return undefined;
 }
 
 export class SandboxDisks {
@@ -92,6 +111,18 @@ export class SandboxDisks {
         if (i >= 100 || !/busy/i.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
         await new Promise((r) => setTimeout(r, 20));
       }
+    }
+  }
+
+  /**
+   * Waits until no loop device is attached to `image` any more (a lazily detached disk has finished flushing), so it
+   * can be mounted again or copied consistently.
+   */
+  async waitReleased(image: string, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (attachedLoop(image)) {
+      if (Date.now() > deadline) throw new Error(`disk image ${image} is still attached to a loop device`);
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 
