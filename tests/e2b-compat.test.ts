@@ -4,7 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, CommandExitError, NotFoundError } from 'e2b';
+import { Sandbox, CommandExitError, NotFoundError, Template } from 'e2b';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
@@ -116,6 +119,39 @@ describe('stock e2b SDK', () => {
       assert.equal((await attached.wait()).stdout, 'later\n');
     } finally {
       await sbx.kill();
+    }
+  });
+
+  it('Template.build: fromTemplate, runCmd, setEnvs, setWorkdir, copy (files uploaded by hash), startCmd + readyCmd; then Sandbox.create(name)', async () => {
+    const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-e2b-ctx-'));
+    try {
+      writeFileSync(path.join(ctx, 'app.txt'), 'copied by the e2b SDK\n');
+      const name = `e2b-built-${process.pid}`;
+      const logs: string[] = [];
+      const template = Template({ fileContextPath: ctx })
+        .fromTemplate('base')
+        .runCmd('echo from-run > /tmp/run.txt', { user: 'root' })
+        .setEnvs({ E2B_BUILT: 'yes' })
+        .setWorkdir('/home/user/app')
+        .copy('app.txt', '/home/user/app/app.txt')
+        .setStartCmd('python3 -m http.server 8000', 'curl -sf localhost:8000');
+      const built = await Template.build(template, name, { onBuildLogs: (l) => void logs.push(l.message) });
+      assert.ok(built.templateId);
+      assert.ok(logs.some((m) => /build ready/.test(m)), logs.join('\n'));
+      assert.equal(await Template.exists(name), true);
+      assert.equal(await Template.exists(`${name}-missing`), false);
+      const sbx = await Sandbox.create(name, { timeoutMs: 60_000 });
+      try {
+        const r = await sbx.commands.run('cat /tmp/run.txt app.txt; echo $E2B_BUILT; pwd; curl -s -o /dev/null -w "%{http_code}" localhost:8000/');
+        assert.equal(r.stdout, 'from-run\ncopied by the e2b SDK\nyes\n/home/user/app\n200');
+      } finally {
+        await sbx.kill();
+      }
+      // A failing step surfaces as BuildError with the server's reason.
+      const broken = Template().fromTemplate('base').runCmd('exit 4');
+      await assert.rejects(Template.build(broken, `${name}-broken`), (e: Error) => e.name === 'BuildError' && /exit code 4/.test(e.message));
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
     }
   });
 });

@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { timingSafeEqual } from 'node:crypto';
+import { checkApiKey } from './http/auth.js';
 import { ApiError, invalid, toHttpError } from './errors.js';
 import { OpenApi } from './http/openapi.js';
 import { Router, type Route } from './http/router.js';
@@ -43,7 +43,8 @@ export interface AppOptions {
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   if (res.headersSent) return void res.destroy();
   if (body === undefined || status === 204) {
-    res.writeHead(status, headers);
+    // An explicit empty length: clients (openapi-fetch) then do not try to parse a body.
+    res.writeHead(status, status === 204 ? headers : { 'content-length': 0, ...headers });
     res.end();
     return;
   }
@@ -84,16 +85,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-function checkApiKey(req: IncomingMessage, apiKey: string) {
-  let given = req.headers['x-api-key'];
-  if (Array.isArray(given)) given = given[0];
-  const auth = req.headers.authorization;
-  if (!given && auth?.startsWith('Bearer ')) given = auth.slice(7);
-  if (!given) throw new ApiError('unauthenticated', 'missing API key: send it in the X-API-Key header');
-  const a = Buffer.from(given);
-  const b = Buffer.from(apiKey);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new ApiError('unauthenticated', 'invalid API key');
-}
 
 /** `/sandboxes/{id}/files`: signed download/upload URLs that work without DNS set-up; forwarded to the agent's /files. */
 const FILES_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/files$/;

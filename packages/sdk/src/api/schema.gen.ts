@@ -1319,10 +1319,16 @@ export interface paths {
                 404: components["responses"]["404"];
             };
         };
-        /** Upload the tar (plain or gzip) of a COPY step's files or a Dockerfile's build context */
+        /**
+         * Upload the tar (plain or gzip) of a COPY step's files or a Dockerfile's build context
+         * @description Authenticated by the API key, or by the `token` of the URL that GET /templates/{templateID}/files/{hash} returned (valid 1 h).
+         */
         put: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description The signature of the upload link. */
+                    token?: string;
+                };
                 header?: never;
                 path: {
                     templateID: components["parameters"]["templateID"];
@@ -1787,7 +1793,7 @@ export interface components {
         TemplateBuildFileUpload: {
             /** @description Whether a tar with this hash is already stored. */
             present: boolean;
-            /** @description Where to PUT the tar (plain or gzip) when not present (absolute; carries no secret, send the API key). */
+            /** @description Where to PUT the tar (plain or gzip) when not present: absolute, signed for 1 h (no API key needed). */
             url?: string;
         };
         TemplateAliasResponse: {

@@ -6,7 +6,8 @@ import type { Route } from '../http/router.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { TemplateService } from '../services/template-service.js';
 import { templateToApi } from '../services/template-service.js';
-import { issueWsToken } from '../ws/tokens.js';
+import { issueWsToken, verifyWsToken } from '../ws/tokens.js';
+import { checkApiKey } from '../http/auth.js';
 import { ApiError } from '../errors.js';
 
 export interface Services {
@@ -168,13 +169,21 @@ export function routes(s: Services): Route[] {
     {
       method: 'GET',
       path: '/templates/{templateID}/files/{hash}',
-      handler: async (c) => ({ status: 201, body: await s.templates.filesLink(c.params.templateID, c.params.hash, requestBase(c.req)) }),
+      handler: async (c) => {
+        const link = await s.templates.filesLink(c.params.templateID, c.params.hash, requestBase(c.req));
+        // Signed, so a client that PUTs to it without the key (E2B's SDK uploads to presigned URLs) is let in.
+        if (link.url) link.url += `?token=${encodeURIComponent(issueWsToken(s.apiKey, `files:${c.params.templateID}:${c.params.hash}`, 3600).token)}`;
+        return { status: 201, body: link };
+      },
     },
     {
       method: 'PUT',
       path: '/templates/{templateID}/files/{hash}',
       rawBody: true,
+      auth: false,
       handler: async (c) => {
+        const token = typeof c.query.token === 'string' ? c.query.token : '';
+        if (!token || !verifyWsToken(s.apiKey, `files:${c.params.templateID}:${c.params.hash}`, token)) checkApiKey(c.req, s.apiKey);
         await s.templates.putFiles(c.params.templateID, c.params.hash, c.req);
         return { status: 201 };
       },
