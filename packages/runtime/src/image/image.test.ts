@@ -13,6 +13,7 @@ import { DriverError } from '../driver.js';
 import { listRegistryImages, parseImageRef, pullImage } from './index.js';
 import { applyLayer } from './unpack.js';
 import {
+  freePort,
   makeTar,
   pushManifest,
   pushRawImage,
@@ -101,7 +102,7 @@ describe('pullImage from a registry', () => {
       ],
       config: ['--config.env', 'FOO=bar', '--config.cmd', '/bin/sh', '--config.workingdir', '/opt', '--config.user', '1000:1000', '--config.entrypoint', '/bin/tool'],
     });
-    skopeoPush(`${layout}:v1`, `${reg.host}/org/multi:v1`);
+    await skopeoPush(`${layout}:v1`, `${reg.host}/org/multi:v1`);
 
     const messages: string[] = [];
     const fractions: number[] = [];
@@ -133,7 +134,7 @@ describe('pullImage from a registry', () => {
     assert.equal(dev.rdev, (1 << 8) | 3);
     assert.ok(lstatSync(path.join(out, 'etc/fifo')).isFIFO());
     assert.equal(statSync(path.join(out, 'etc/hello')).mtimeMs, 1_600_000_000_000, 'mtime kept');
-    assert.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.tb', path.join(out, 'opt/xattr')], { encoding: 'utf8' }), 'yes');
+    assert.equal(execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.tb', path.join(out, 'opt/xattr')], { encoding: 'utf8' }), 'yes');
     const whiteouts = execFileSync('find', [out, '-name', '.wh.*'], { encoding: 'utf8' });
     assert.equal(whiteouts, '', 'no whiteout file is left in the rootfs');
 
@@ -169,7 +170,7 @@ describe('pullImage from a registry', () => {
       tag: 'z',
       steps: [(root) => writeTree(root, { 'z/one': `one ${nonce}\n`, 'z/two': 'two\n' }), (root) => (rmSync(path.join(root, 'z/two')), writeTree(root, { 'z/three': `three ${nonce}\n` }))],
     });
-    skopeoPush(`${layout}:z`, `${reg.host}/org/zstd:z`, ['--dest-compress-format', 'zstd']);
+    await skopeoPush(`${layout}:z`, `${reg.host}/org/zstd:z`, ['--dest-compress-format', 'zstd']);
     const manifest = (await (await fetch(`${reg.url}/v2/org/zstd/manifests/z`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as {
       layers: Array<{ mediaType: string }>;
     };
@@ -206,8 +207,9 @@ describe('pullImage from a registry', () => {
     await pullImage({ ref: 'org/dockerlist:v1', registry: registry(), dest: out2, cacheDir });
     assert.equal(readFileSync(path.join(out2, 'arch'), 'utf8'), 'docker-amd64\n');
 
-    await pushManifest(reg.url, 'org/dockerlist', 'armonly', LIST, { schemaVersion: 2, mediaType: LIST, manifests: [entry(darm, 'arm', 'v7'), entry(arm, 'arm64')] });
-    await assert.rejects(pullImage({ ref: 'org/dockerlist:armonly', registry: registry(), dest: dest(), cacheDir }), isKind('failed_precondition', /no linux\/amd64.*linux\/arm\/v7, linux\/arm64/));
+    const ds390x = await pushRawImage({ url: reg.url, repo: 'org/dockerlist', tag: 's390x', tar: makeTar([{ name: 'arch', data: 's390x\n' }]), gzip: true, docker: true, architecture: 's390x' });
+    await pushManifest(reg.url, 'org/dockerlist', 'noamd64', LIST, { schemaVersion: 2, mediaType: LIST, manifests: [entry(darm, 'arm', 'v7'), entry(ds390x, 's390x')] });
+    await assert.rejects(pullImage({ ref: 'org/dockerlist:noamd64', registry: registry(), dest: dest(), cacheDir }), isKind('failed_precondition', /no linux\/amd64 image; it has: linux\/arm\/v7, linux\/s390x/));
     // A single-platform manifest of another architecture says so too.
     await assert.rejects(pullImage({ ref: 'org/multiarch:arm64', registry: registry(), dest: dest(), cacheDir }), isKind('failed_precondition', /linux\/arm64 image, not linux\/amd64/));
   });
@@ -224,7 +226,11 @@ describe('pullImage from a registry', () => {
     await assert.rejects(pullImage({ ref: 'org/multi:nope', registry: registry(), dest: dest(), cacheDir }), isKind('not_found', /org\/multi:nope.*MANIFEST_UNKNOWN/));
     await assert.rejects(pullImage({ ref: 'org/nothing', registry: registry(), dest: dest(), cacheDir }), isKind('not_found'));
     await assert.rejects(pullImage({ ref: `org/multi@sha256:${'0'.repeat(64)}`, registry: registry(), dest: dest(), cacheDir }), isKind('not_found'));
-    await assert.rejects(pullImage({ ref: 'org/multi:v1', registry: { url: 'http://127.0.0.1:1' }, dest: dest(), cacheDir }), isKind('failed_precondition', /127\.0\.0\.1:1 is unreachable: ECONNREFUSED/));
+    const closed = await freePort(); // nothing listens there
+    await assert.rejects(
+      pullImage({ ref: 'org/multi:v1', registry: { url: `http://127.0.0.1:${closed}` }, dest: dest(), cacheDir }),
+      isKind('failed_precondition', new RegExp(`registry 127\\.0\\.0\\.1:${closed} is unreachable: ECONNREFUSED`)),
+    );
     await assert.rejects(pullImage({ ref: 'other.example.com/org/multi:v1', registry: registry(), dest: dest(), cacheDir }), isKind('invalid_argument', /configured registry/));
     await assert.rejects(pullImage({ ref: 'Bad:Ref', registry: registry(), dest: dest(), cacheDir }), isKind('invalid_argument'));
   });
@@ -245,17 +251,17 @@ describe('registry auth', () => {
   const work = tmpDir('auth');
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  const seed = (host: string, creds: string) => {
+  const seed = async (host: string, creds: string) => {
     const layout = path.join(work, `seed-${host.replace(/\W/g, '')}`);
     umociImage({ layout, tag: 'v1', steps: [(root) => writeTree(root, { 'secret/file': 'authorized\n' })] });
-    skopeoPush(`${layout}:v1`, `${host}/org/private:v1`, ['--dest-creds', creds]);
+    await skopeoPush(`${layout}:v1`, `${host}/org/private:v1`, ['--dest-creds', creds]);
   };
 
   test('htpasswd Basic auth: good credentials pull, bad ones and none are refused', async () => {
     requireTools('docker-registry', 'htpasswd', 'umoci', 'skopeo');
     const reg = await startRegistry({ kind: 'htpasswd', user: 'alice', password: 's3cret' });
     try {
-      seed(reg.host, 'alice:s3cret');
+      await seed(reg.host, 'alice:s3cret');
       const out = path.join(work, 'basic-ok');
       await pullImage({ ref: 'org/private:v1', registry: { url: reg.url, username: 'alice', password: 's3cret' }, dest: out, cacheDir: path.join(work, 'c1') });
       assert.equal(readFileSync(path.join(out, 'secret/file'), 'utf8'), 'authorized\n');
@@ -281,7 +287,7 @@ describe('registry auth', () => {
     const tokens = await startTokenIssuer({ user: 'bob', password: 'hunter2', service, issuer });
     const reg = await startRegistry({ kind: 'token', realm: tokens.realm, service, issuer, certFile: tokens.certFile });
     try {
-      seed(reg.host, 'bob:hunter2');
+      await seed(reg.host, 'bob:hunter2');
       const challenge = (await fetch(`${reg.url}/v2/`)).headers.get('www-authenticate') ?? '';
       assert.match(challenge, /^Bearer realm=/, 'the real registry sends the Bearer challenge');
       const before = tokens.requests();

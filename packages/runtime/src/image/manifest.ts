@@ -61,7 +61,7 @@ export function parseManifest(body: Buffer, contentType: string, what: string): 
     throw new DriverError('failed_precondition', `${what} is not JSON`);
   }
   const type = doc.mediaType ?? contentType.split(';')[0]!.trim();
-  if (doc.schemaVersion === 1 || /manifest\.v1\+(prettyjws|json)/.test(type)) {
+  if (doc.schemaVersion === 1 || /^application\/vnd\.docker\.distribution\.manifest\.v1\+(prettyjws|json)$/.test(type)) {
     throw new DriverError('failed_precondition', `${what} is a Docker schema1 manifest, which is not supported (push it again with a current tool)`);
   }
   if (Array.isArray(doc.manifests)) {

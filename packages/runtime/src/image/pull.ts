@@ -120,7 +120,12 @@ async function eachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) 
  * config.env // ['PATH=/usr/local/bin:…', 'LANG=C.UTF-8']
  */
 export async function pullImage(o: PullOptions): Promise<ImageConfig> {
-  const progress = o.onProgress ?? (() => {});
+  // Parallel downloads and rounding must never move the bar backwards.
+  let reached = 0;
+  const progress = (fraction: number, message: string) => {
+    reached = Math.max(reached, Math.min(fraction, 1));
+    o.onProgress?.(reached, message);
+  };
   const ref = parseImageRef(o.ref);
   const client = new RegistryClient(o.registry);
   if (ref.registry && !sameRegistry(ref.registry, client.host)) {

@@ -7,13 +7,14 @@
  * whiteouts, hostile paths, other platforms).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 
 /** Fails (never skips) when a tool is missing: packages/runtime/setup.sh installs them all. */
@@ -169,8 +170,9 @@ export function umociImage(o: { layout: string; tag: string; steps: Array<(rootf
   if (o.config?.length) run('config', '--image', image, ...o.config);
 }
 
-export function skopeoPush(layoutImage: string, dest: string, extra: string[] = []): void {
-  execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${layoutImage}`, `docker://${dest}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Pushes with skopeo; asynchronous because the token issuer skopeo asks lives in this process. */
+export async function skopeoPush(layoutImage: string, dest: string, extra: string[] = []): Promise<void> {
+  await promisify(execFile)('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${layoutImage}`, `docker://${dest}`]);
 }
 
 export interface TarSpec {
