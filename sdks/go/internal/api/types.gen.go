@@ -481,7 +481,7 @@ type TemplateBuildFileUpload struct {
 	// Present Whether a tar with this hash is already stored.
 	Present bool `json:"present"`
 
-	// Url Where to PUT the tar (plain or gzip) when not present (absolute; carries no secret, send the API key).
+	// Url Where to PUT the tar (plain or gzip) when not present: absolute, signed for 1 h (no API key needed).
 	Url *string `json:"url,omitempty"`
 }
 
@@ -684,6 +684,12 @@ type GetTemplatesTemplateIDBuildsBuildIDStatusParams struct {
 
 	// Level Minimum level
 	Level *LogLevel `form:"level,omitempty" json:"level,omitempty"`
+}
+
+// PutTemplatesTemplateIDFilesHashParams defines parameters for PutTemplatesTemplateIDFilesHash.
+type PutTemplatesTemplateIDFilesHashParams struct {
+	// Token The signature of the upload link.
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
 }
 
 // GetV2SandboxesParams defines parameters for GetV2Sandboxes.
