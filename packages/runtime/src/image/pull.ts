@@ -140,7 +140,12 @@ export async function pullImage(o: PullOptions): Promise<ImageConfig> {
   const linkInto = async (imageDir: string, config: ImageConfig) => {
     progress(0.98, 'linking the root filesystem');
     await mkdir(path.dirname(o.dest), { recursive: true });
-    await runTool('cp', ['-al', path.join(imageDir, 'rootfs'), o.dest], `copying the cached root filesystem of ${label}`);
+    try {
+      await runTool('cp', ['-al', path.join(imageDir, 'rootfs'), o.dest], `copying the cached root filesystem of ${label}`);
+    } catch (err) {
+      await rm(o.dest, { recursive: true, force: true }); // nothing half-made is left at dest
+      throw err;
+    }
     progress(1, 'done');
     return config;
   };
