@@ -38,12 +38,19 @@ from .models import (
 )
 from .pty import Pty, PtyHandle
 from .sandbox import Sandbox
+from .sandbox_async import AsyncCommandHandle, AsyncPtyHandle, AsyncSandbox, AsyncSnapshot, AsyncTemplate, AsyncWatchHandle
 from .snapshot import Snapshot
 from .template import Template
 from .template_models import BaseImage, BuildLogEntry, BuildLogs, BuildReason, TemplateBuild, TemplateCreated, TemplateInfo
 from .watch import WatchHandle
 
 __all__ = [
+    "AsyncCommandHandle",
+    "AsyncPtyHandle",
+    "AsyncSandbox",
+    "AsyncSnapshot",
+    "AsyncTemplate",
+    "AsyncWatchHandle",
     "AuthenticationException",
     "BaseImage",
     "BuildException",
