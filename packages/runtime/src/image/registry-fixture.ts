@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import os from 'node:os';
@@ -102,6 +102,7 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -146,7 +147,7 @@ export async function startTokenIssuer(o: { user: string; password: string; serv
     realm: `http://127.0.0.1:${port}/token`,
     certFile,
     requests: () => requests,
-    stop: () => new Promise<void>((r) => server.close(() => r())),
+    stop: () => new Promise<void>((r) => server.close(() => (rmSync(dir, { recursive: true, force: true }), r()))),
   };
 }
 
