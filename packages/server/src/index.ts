@@ -17,6 +17,7 @@ import { forgetAddress } from './ingress/proxy.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
 import { openStore } from './store/open.js';
+import { DirectorySnapshotStore } from './services/snapshot-store.js';
 import { SandboxLogs } from './services/sandbox-logs.js';
 import { MetricsSampler } from './services/metrics-sampler.js';
 import { Metrics } from './http/prometheus.js';
@@ -91,14 +92,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = await openStore(config, log);
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
   const driver = opts.driver ?? defaultDriver(config, log);
-  const snapshotDir = config.snapshotDir ?? path.join(config.dataDir, 'snapshots');
+  const snapshots = new DirectorySnapshotStore(config.snapshotDir ?? path.join(config.dataDir, 'snapshots'));
   const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);
   const templates = new TemplateService({
     store,
     driver,
     templateDir: config.templateDir ?? path.join(config.dataDir, 'templates'),
     cacheDir: config.cacheDir,
-    snapshotDir,
+    snapshots,
     registry: config.registry,
     stepTimeoutMs: config.buildStepTimeoutMs,
     readyTimeoutMs: config.readyTimeoutMs,
@@ -121,7 +122,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     logs,
     metrics,
     prom,
-    snapshotDir,
+    snapshots,
     pausedRetentionMs: config.pausedRetentionMs ?? 30 * 86400_000,
     nodeId,
   });

@@ -18,6 +18,7 @@ import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR, templateEnvironment, type TemplateService } from './template-service.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
+import type { SnapshotStore } from './snapshot-store.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
 import type { LogLevel, MetricSample } from '../store/store.js';
@@ -45,8 +46,8 @@ export interface SandboxServiceOptions {
   logs: SandboxLogs;
   metrics: MetricsSampler;
   prom: Metrics;
-  /** Snapshot store root (pause images live under `<snapshotDir>/v1/sandboxes/<id>/<generation>/`). */
-  snapshotDir: string;
+  /** Where pause images, snapshots and fork images live. */
+  snapshots: SnapshotStore;
   /** How long a paused sandbox is kept, in ms. */
   pausedRetentionMs: number;
   /** This node's name: running sandboxes belong to the node that runs them (several nodes can share one store). */
@@ -231,7 +232,7 @@ export class SandboxService {
 
   /** Temporary fork images of this node. */
   private forksDir(): string {
-    return path.join(this.opts.snapshotDir, 'v1', 'forks', this.opts.nodeId);
+    return this.opts.snapshots.forkImages(this.opts.nodeId);
   }
 
   async detail(sandboxId: string): Promise<SandboxDetail> {
@@ -357,7 +358,7 @@ export class SandboxService {
   }
 
   private imageDir(sandboxId: string): string {
-    return path.join(this.opts.snapshotDir, 'v1', 'sandboxes', sandboxId, `${Date.now().toString(36)}`);
+    return this.opts.snapshots.newPauseImage(sandboxId);
   }
 
   /**
@@ -542,7 +543,7 @@ export class SandboxService {
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot snapshot sandboxes`);
       const snapshotId = `snap${randomId(16)}`;
-      const imageDir = path.join(this.opts.snapshotDir, 'v1', 'snapshots', snapshotId);
+      const imageDir = this.opts.snapshots.snapshotImage(snapshotId);
       await this.quiesce(s);
       try {
         await this.opts.prom.time('driver.snapshot', () => driver.checkpoint(sandboxId, imageDir, { leaveRunning: true }));
@@ -737,7 +738,7 @@ export class SandboxService {
 
   /** The newest complete checkpoint of a sandbox in the snapshot store. */
   private completeImage(sandboxId: string): string | undefined {
-    const base = path.join(this.opts.snapshotDir, 'v1', 'sandboxes', sandboxId);
+    const base = this.opts.snapshots.sandboxImages(sandboxId);
     if (!existsSync(base)) return undefined;
     const gens = readdirSync(base).sort().reverse();
     for (const g of gens) if (existsSync(path.join(base, g, 'checkpoint.json'))) return path.join(base, g);
@@ -747,7 +748,7 @@ export class SandboxService {
   /** Pause images no record points at (incomplete dumps, leftovers of deleted sandboxes) are discarded. */
   private async removePartialImages(): Promise<void> {
     await rm(this.forksDir(), { recursive: true, force: true }); // no fork of this node runs at start
-    const base = path.join(this.opts.snapshotDir, 'v1', 'sandboxes');
+    const base = this.opts.snapshots.allSandboxImages();
     if (!existsSync(base)) return;
     for (const id of readdirSync(base)) {
       const s = await this.opts.store.getSandbox(id);

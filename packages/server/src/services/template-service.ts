@@ -6,7 +6,7 @@
  *
  * On disk (`templateDir`, default `<dataDir>/templates`): `<templateId>/<buildId>/layer` is one build's read-only layer; a template's `layers` are
  * its newest ready build's layer over its parent's layers (so templates derived from templates share their parents'
- * layers); a warm-start checkpoint is at `<snapshotDir>/v1/templates/<templateId>/<buildId>`.
+ * layers); a warm-start checkpoint is in the snapshot store (`templateImage(templateId, buildId)`).
  *
  * A build that fails leaves no layer and no image behind; the template keeps its last ready build, or — when it never
  * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes.
@@ -20,6 +20,7 @@ import { ApiError, invalid, notFound } from '../errors.js';
 import { newBuildId, newTemplateId } from '../ids.js';
 import type { BuildLogEntry, LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
 import { BaseImages } from '../templates/base-images.js';
+import type { SnapshotStore } from './snapshot-store.js';
 import { BuildFiles } from '../templates/build-files.js';
 import { buildPlan, type BuildPlan, type BuildSource } from '../templates/build-request.js';
 import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build-runner.js';
@@ -44,8 +45,8 @@ export interface TemplateServiceOptions {
   cacheDir: string;
   /** Needed for builds (absent: only `default` and listing work, e.g. in store-only tools). */
   driver?: Driver;
-  /** Snapshot store root (warm-start images go under `v1/templates/`). */
-  snapshotDir: string;
+  /** Where warm-start images go. */
+  snapshots: SnapshotStore;
   registry?: RegistryConfig;
   /** A build step's lifetime (default 30 min) and how long readyCmd may take to pass (default 5 min). */
   stepTimeoutMs?: number;
@@ -103,7 +104,7 @@ export class TemplateService {
   }
 
   private warmDir(templateId: string, buildId: string): string {
-    return path.join(this.opts.snapshotDir, 'v1', 'templates', templateId, buildId);
+    return this.opts.snapshots.templateImage(templateId, buildId);
   }
 
   // ---- registering and starting builds ----
@@ -497,7 +498,7 @@ export class TemplateService {
     if (users.length) throw new ApiError('conflict', `template '${idOrName}' is in use by ${users.join(' and ')}; kill or delete them first`);
     await this.opts.store.deleteTemplate(t.templateId);
     await rm(path.join(this.opts.templateDir, t.templateId), { recursive: true, force: true });
-    await rm(path.join(this.opts.snapshotDir, 'v1', 'templates', t.templateId), { recursive: true, force: true });
+    await rm(this.opts.snapshots.templateImages(t.templateId), { recursive: true, force: true });
   }
 
   // ---- the default template ----
