@@ -1,8 +1,7 @@
 package tensorbox
 
 // The thin control-plane client: JSON in, JSON out, X-API-Key, one error mapping. Request and response shapes come
-// from internal/api (generated from spec/openapi.yaml) or, for routes the spec does not describe yet, from the small
-// structs next to the calls that use them.
+// from internal/api (generated from spec/openapi.yaml); the calls convert them into the package's Go-style types.
 
 import (
 	"bytes"
