@@ -59,3 +59,41 @@ func ExampleFiles_WatchDir() {
 	}
 	defer w.Stop()
 }
+
+// Build a template from default with a step, wait for it, and start a sandbox from it by name.
+func ExampleCreateTemplate() {
+	ctx := context.Background()
+	created, err := tensorbox.CreateTemplate(ctx, &tensorbox.TemplateCreateOptions{Name: "agent-runtime", CPUCount: 2, MemoryMB: 2048}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = tensorbox.StartBuild(ctx, created.TemplateID, created.BuildID, &tensorbox.TemplateBuildOptions{
+		FromTemplate: "default",
+		Steps:        []tensorbox.TemplateBuildStep{{Name: "deps", Command: "pip install numpy"}},
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = tensorbox.WaitForBuild(ctx, created.TemplateID, created.BuildID, &tensorbox.WaitOptions{
+		OnLog: func(e tensorbox.BuildLogEntry) { fmt.Println(e.Message) },
+	})
+	var be *tensorbox.BuildError
+	if errors.As(err, &be) {
+		log.Fatalf("step %q failed with exit code %d", be.Reason.Step, be.Reason.ExitCode)
+	}
+	sbx, _ := tensorbox.Create(ctx, "agent-runtime", nil)
+	defer sbx.Kill(ctx)
+}
+
+// Turn a running sandbox into a template (it keeps running) and start another sandbox from it.
+func ExampleSandbox_CommitAsTemplate() {
+	ctx := context.Background()
+	sbx, _ := tensorbox.Create(ctx, "default", nil)
+	sbx.Commands.Run(ctx, "pip install numpy", nil)
+	tpl, err := sbx.CommitAsTemplate(ctx, "with-numpy", &tensorbox.CommitOptions{MemoryMB: 4096})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sbx2, _ := tensorbox.Create(ctx, tpl.TemplateID, nil)
+	defer sbx2.Kill(ctx)
+}
