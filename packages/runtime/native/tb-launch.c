@@ -246,6 +246,13 @@ static int child_main(void *arg) {
   close(sock);
 
   if (chdir(o->merged) < 0) die("chdir %s", o->merged);
+  /* Images built FROM scratch may lack the mount points and /etc (they land in the writable layer). */
+  mk("proc", 0555);
+  mk("sys", 0555);
+  mk("dev", 0755);
+  mk("run", 0755);
+  mk("etc", 0755);
+  mk("tmp", 01777);
   mnt("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   /* Hide the proc files that reach the host kernel. */
   mnt("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL);

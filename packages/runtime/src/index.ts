@@ -14,6 +14,7 @@ export {
   listRegistryImages,
   parseImageRef,
   pullImage,
+  resolveImage,
   type ImageConfig,
   type ImageRef,
   type PullOptions,

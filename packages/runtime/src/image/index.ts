@@ -6,5 +6,5 @@
 export { parseImageRef, formatImageRef, type ImageRef } from './reference.js';
 export { type RegistryConfig } from './registry-client.js';
 export { type ImageConfig } from './manifest.js';
-export { pullImage, type PullOptions } from './pull.js';
+export { pullImage, resolveImage, type PullOptions } from './pull.js';
 export { listRegistryImages } from './catalog.js';

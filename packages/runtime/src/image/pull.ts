@@ -119,6 +119,21 @@ async function eachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) 
  *   dest: '/data/templates/t1/b1/rootfs', cacheDir: '/var/cache/tensor-box' });
  * config.env // ['PATH=/usr/local/bin:…', 'LANG=C.UTF-8']
  */
+/**
+ * Resolves a reference to the digest of its linux/amd64 image manifest without pulling anything (one or two requests):
+ * `not_found` when the registry has no such image, so a build can be refused before it starts.
+ */
+export async function resolveImage(o: { ref: string; registry: RegistryConfig }): Promise<string> {
+  const ref = parseImageRef(o.ref);
+  const client = new RegistryClient(o.registry);
+  if (ref.registry && !sameRegistry(ref.registry, client.host)) {
+    throw new DriverError('invalid_argument', `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ${client.host}`);
+  }
+  const repository = repositoryOn(client.host, ref.repository);
+  const label = `${client.host}/${formatImageRef({ ...ref, registry: undefined, repository })}`;
+  return (await resolveManifest(client, repository, ref, label)).digest;
+}
+
 export async function pullImage(o: PullOptions): Promise<ImageConfig> {
   // Parallel downloads and rounding must never move the bar backwards.
   let reached = 0;

@@ -58,7 +58,7 @@ export interface SandboxServiceOptions {
 function driverFailure(err: unknown, what: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof DriverError) {
-    const kind = err.kind === 'resource_exhausted' ? 'resource_exhausted' : err.kind === 'not_found' ? 'not_found' : err.kind === 'failed_precondition' ? 'failed_precondition' : 'internal';
+    const kind = err.kind === 'resource_exhausted' ? 'resource_exhausted' : err.kind === 'not_found' ? 'not_found' : err.kind === 'failed_precondition' ? 'failed_precondition' : err.kind === 'invalid_argument' ? 'invalid_argument' : 'internal';
     return new ApiError(kind, `${what}: ${err.message}`);
   }
   return new ApiError('internal', `${what}: ${(err as Error).message}`);

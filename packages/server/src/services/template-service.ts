@@ -183,7 +183,7 @@ export class TemplateService {
         throw notFound(`template '${src.ref}' not found`);
       }
     }
-    this.bases.check(src.ref);
+    await this.bases.verify(src.ref);
     return undefined;
   }
 

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDebianRootfs, DriverError, listRegistryImages, parseImageRef, pullImage, recipeHash, type RegistryConfig } from '@tensor-box/runtime';
+import { buildDebianRootfs, DriverError, listRegistryImages, parseImageRef, pullImage, recipeHash, resolveImage, type RegistryConfig } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, notFound } from '../errors.js';
 
@@ -95,6 +95,21 @@ export class BaseImages {
     const host = new URL(this.o.registry.url).host;
     if (parsed.registry && parsed.registry !== host) {
       throw notFound(`image '${ref}' not found: registry ${parsed.registry} is not the configured one (${host})`);
+    }
+  }
+
+  /**
+   * `check`, and for a registry image also asks the registry whether it has it (NotFound now rather than a failed
+   * build later). Other registry trouble (credentials, reachability) is left to the build, whose log says why.
+   */
+  async verify(ref: string): Promise<void> {
+    this.check(ref);
+    if (DEBIAN_NAMES.has(ref)) return;
+    try {
+      await resolveImage({ ref, registry: this.o.registry! });
+    } catch (err) {
+      if (err instanceof DriverError && err.kind === 'not_found') throw notFound(`image '${ref}' not found in ${new URL(this.o.registry!.url).host}: ${err.message}`);
+      if (err instanceof DriverError && err.kind === 'invalid_argument') throw new ApiError('invalid_argument', err.message);
     }
   }
 
