@@ -37,6 +37,7 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,62}(:[a-z0-9][a-z0-9._-]{0,62})?$/;
 const MAX_LOG_LINES = 100_000;
 
 type Api = components['schemas'];
+type BuildLogger = ((level: LogLevel, message: string, step?: string) => void) & { flush(): Promise<void> };
 
 export interface TemplateServiceOptions {
   store: Store;
@@ -218,8 +219,8 @@ export class TemplateService {
     this.waiting.shift()?.();
   }
 
-  /** Appends to a build's log (capped; the cap is said once). */
-  private logger(b: TemplateBuildRecord): (level: LogLevel, message: string, step?: string) => void {
+  /** Appends to a build's log (capped; the cap is said once); `flush` waits for the writes. */
+  private logger(b: TemplateBuildRecord): BuildLogger {
     let lines = 0;
     let chain = Promise.resolve();
     const fn = (level: LogLevel, message: string, step?: string) => {
@@ -230,8 +231,7 @@ export class TemplateService {
       const e = { templateId: b.templateId, buildId: b.buildId, timestamp: Date.now(), level, message, ...(step ? { step } : {}) };
       chain = chain.then(() => this.opts.store.appendBuildLog(e).then(() => {})).catch(() => {});
     };
-    (fn as { flush?: () => Promise<void> }).flush = () => chain;
-    return fn;
+    return Object.assign(fn, { flush: () => chain });
   }
 
   private async execute(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined): Promise<void> {
@@ -275,38 +275,60 @@ export class TemplateService {
         stepTimeoutMs: this.opts.stepTimeoutMs ?? 30 * 60_000,
         readyTimeoutMs: this.opts.readyTimeoutMs ?? 5 * 60_000,
       });
-      const prevWarm = (await this.opts.store.findTemplate(t.templateId))?.warmImage;
-      await this.patchTemplate(t.templateId, {
-        buildId: b.buildId,
+      await this.completeBuild(t, b, log, {
         layers: [layerDir, ...parentLayers],
-        status: 'ready',
-        envVars: res.envVars,
-        defaultUser: res.user,
-        defaultWorkdir: res.workdir,
+        env: res,
         startCmd: plan.startCmd,
         readyCmd: plan.readyCmd,
         parentTemplateId: parent?.templateId,
         warmImage: res.warm ? warmDir : undefined,
-        cpuCount: b.cpuCount,
-        memoryMB: b.memoryMB,
-        diskSizeMB: b.diskSizeMB,
-        bumpBuildCount: true,
       });
-      // An older warm image is no longer what sandboxes start from; its layers stay (sandboxes may run on them).
-      if (prevWarm && prevWarm !== warmDir) await rm(prevWarm, { recursive: true, force: true });
-      await this.setBuild(b, { status: 'ready', finishedAt: Date.now() });
-      log('info', 'build ready');
     } catch (err) {
-      const f = err instanceof BuildFailed ? err : new BuildFailed((err as Error).message);
-      log('error', `build failed: ${f.message}`, f.step);
-      await rm(path.dirname(layerDir), { recursive: true, force: true });
-      await rm(warmDir, { recursive: true, force: true });
-      await this.setBuild(b, { status: 'error', finishedAt: Date.now(), reason: { message: f.message, ...(f.step ? { step: f.step } : {}), ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}) } });
-      const cur = await this.opts.store.findTemplate(t.templateId);
-      if (cur && cur.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error', buildId: b.buildId });
+      await this.failBuild(t, b, log, err instanceof BuildFailed ? err : new BuildFailed((err as Error).message));
     } finally {
-      await (log as { flush?: () => Promise<void> }).flush?.();
+      await log.flush();
     }
+  }
+
+  /** A build's end: the template switches to the new layers and defaults, the build is ready. */
+  private async completeBuild(
+    t: TemplateRecord,
+    b: TemplateBuildRecord,
+    log: BuildLogger,
+    r: { layers: string[]; env: BuildEnvironment; startCmd?: string; readyCmd?: string; parentTemplateId?: string; warmImage?: string },
+  ): Promise<void> {
+    const prevWarm = (await this.opts.store.findTemplate(t.templateId))?.warmImage;
+    await this.patchTemplate(t.templateId, {
+      buildId: b.buildId,
+      layers: r.layers,
+      status: 'ready',
+      envVars: r.env.envVars,
+      defaultUser: r.env.user,
+      defaultWorkdir: r.env.workdir,
+      startCmd: r.startCmd,
+      readyCmd: r.readyCmd,
+      parentTemplateId: r.parentTemplateId,
+      warmImage: r.warmImage,
+      cpuCount: b.cpuCount,
+      memoryMB: b.memoryMB,
+      diskSizeMB: b.diskSizeMB,
+      bumpBuildCount: true,
+    });
+    // An older warm image is no longer what sandboxes start from; its layers stay (sandboxes may run on them).
+    if (prevWarm && prevWarm !== r.warmImage) await rm(prevWarm, { recursive: true, force: true });
+    await this.setBuild(b, { status: 'ready', finishedAt: Date.now() });
+    log('info', 'build ready');
+  }
+
+  /** A failed build: what it made is removed; a template without a ready build says `error`. */
+  private async failBuild(t: TemplateRecord, b: TemplateBuildRecord, log: BuildLogger, f: BuildFailed): Promise<void> {
+    log('error', `build failed: ${f.message}`, f.step);
+    await rm(path.dirname(this.layerDir(t.templateId, b.buildId)), { recursive: true, force: true });
+    await rm(this.warmDir(t.templateId, b.buildId), { recursive: true, force: true });
+    const reason = { message: f.message, ...(f.step ? { step: f.step } : {}), ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}) };
+    await this.setBuild(b, { status: 'error', finishedAt: Date.now(), reason });
+    const cur = await this.opts.store.findTemplate(t.templateId);
+    if (cur && cur.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error', buildId: b.buildId });
   }
 
   private async setBuild(b: TemplateBuildRecord, patch: Partial<TemplateBuildRecord>): Promise<void> {
@@ -369,33 +391,17 @@ export class TemplateService {
         const t0 = Date.now();
         await capture(layerDir);
         log('info', `captured the filesystem in ${((Date.now() - t0) / 1000).toFixed(1)} s`, 'commit');
-        const env = templateEnvironment(source);
-        await this.patchTemplate(t.templateId, {
-          buildId: b.buildId,
+        await this.completeBuild(t, b, log, {
           layers: [layerDir, ...source.layers],
-          status: 'ready',
-          envVars: env.envVars,
-          defaultUser: env.user,
-          defaultWorkdir: env.workdir,
+          env: templateEnvironment(source),
           startCmd: source.startCmd,
           readyCmd: source.readyCmd,
           parentTemplateId: source.templateId,
-          warmImage: undefined,
-          cpuCount: b.cpuCount,
-          memoryMB: b.memoryMB,
-          diskSizeMB: b.diskSizeMB,
-          bumpBuildCount: true,
         });
-        await this.setBuild(b, { status: 'ready', finishedAt: Date.now() });
-        log('info', 'build ready');
       } catch (err) {
-        log('error', `build failed: ${(err as Error).message}`, 'commit');
-        await rm(path.dirname(layerDir), { recursive: true, force: true });
-        await this.setBuild(b, { status: 'error', finishedAt: Date.now(), reason: { message: (err as Error).message, step: 'commit' } });
-        const cur = await this.opts.store.findTemplate(t.templateId);
-        if (cur && cur.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error' });
+        await this.failBuild(t, b, log, new BuildFailed((err as Error).message, 'commit'));
       } finally {
-        await (log as { flush?: () => Promise<void> }).flush?.();
+        await log.flush();
       }
     })()
       .catch((err) => this.opts.log?.(`commit ${key} crashed: ${(err as Error).message}`))

@@ -5,6 +5,7 @@
  * connect.
  */
 import pg from 'pg';
+import { BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS } from './columns.js';
 import { migrate } from './postgres-schema.js';
 import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
@@ -12,82 +13,6 @@ const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 type Row = Record<string, unknown>;
 
-const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
-  sandboxId: 'sandbox_id',
-  templateId: 'template_id',
-  alias: 'alias',
-  state: 'state',
-  startedAt: 'started_at',
-  endAt: 'end_at',
-  timeoutMs: 'timeout_ms',
-  cpuCount: 'cpu_count',
-  memoryMB: 'memory_mb',
-  diskSizeMB: 'disk_size_mb',
-  metadata: 'metadata',
-  envVars: 'env_vars',
-  onTimeout: 'on_timeout',
-  autoResume: 'auto_resume',
-  envdAccessToken: 'envd_access_token',
-  allowInternetAccess: 'allow_internet_access',
-  runtime: 'runtime',
-  pausedImage: 'paused_image',
-  nodeId: 'node_id',
-};
-
-const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
-  snapshotId: 'snapshot_id',
-  sandboxId: 'sandbox_id',
-  name: 'name',
-  templateId: 'template_id',
-  createdAt: 'created_at',
-  imageDir: 'image_dir',
-  cpuCount: 'cpu_count',
-  memoryMB: 'memory_mb',
-  diskSizeMB: 'disk_size_mb',
-  envVars: 'env_vars',
-  envdAccessToken: 'envd_access_token',
-  allowInternetAccess: 'allow_internet_access',
-};
-
-const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
-  templateId: 'template_id',
-  buildId: 'build_id',
-  names: 'names',
-  cpuCount: 'cpu_count',
-  memoryMB: 'memory_mb',
-  diskSizeMB: 'disk_size_mb',
-  layers: 'layers',
-  status: 'status',
-  startCmd: 'start_cmd',
-  readyCmd: 'ready_cmd',
-  public: 'public',
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-  spawnCount: 'spawn_count',
-  lastSpawnedAt: 'last_spawned_at',
-  buildCount: 'build_count',
-  envVars: 'env_vars',
-  defaultUser: 'default_user',
-  defaultWorkdir: 'default_workdir',
-  parentTemplateId: 'parent_template_id',
-  warmImage: 'warm_image',
-};
-
-const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
-  templateId: 'template_id',
-  buildId: 'build_id',
-  status: 'status',
-  cpuCount: 'cpu_count',
-  memoryMB: 'memory_mb',
-  diskSizeMB: 'disk_size_mb',
-  source: 'source',
-  reason: 'reason',
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-  finishedAt: 'finished_at',
-};
-
-const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason']);
 
 /** JSON values are sent as text: `pg` would turn a JS array into a PostgreSQL array, not a JSON one. */
 function toParam(field: string, value: unknown): unknown {

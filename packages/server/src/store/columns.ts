@@ -1,0 +1,83 @@
+/**
+ * The record field → column name maps both stores use (the same column names in SQLite and PostgreSQL), and which
+ * fields are JSON (maps, lists) or booleans.
+ */
+import type { SandboxRecord, SnapshotRecord, TemplateBuildRecord, TemplateRecord } from './store.js';
+
+export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
+  sandboxId: 'sandbox_id',
+  templateId: 'template_id',
+  alias: 'alias',
+  state: 'state',
+  startedAt: 'started_at',
+  endAt: 'end_at',
+  timeoutMs: 'timeout_ms',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  metadata: 'metadata',
+  envVars: 'env_vars',
+  onTimeout: 'on_timeout',
+  autoResume: 'auto_resume',
+  envdAccessToken: 'envd_access_token',
+  allowInternetAccess: 'allow_internet_access',
+  runtime: 'runtime',
+  pausedImage: 'paused_image',
+  nodeId: 'node_id',
+};
+
+export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
+  snapshotId: 'snapshot_id',
+  sandboxId: 'sandbox_id',
+  name: 'name',
+  templateId: 'template_id',
+  createdAt: 'created_at',
+  imageDir: 'image_dir',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  envVars: 'env_vars',
+  envdAccessToken: 'envd_access_token',
+  allowInternetAccess: 'allow_internet_access',
+};
+
+export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
+  templateId: 'template_id',
+  buildId: 'build_id',
+  names: 'names',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  layers: 'layers',
+  status: 'status',
+  startCmd: 'start_cmd',
+  readyCmd: 'ready_cmd',
+  public: 'public',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  spawnCount: 'spawn_count',
+  lastSpawnedAt: 'last_spawned_at',
+  buildCount: 'build_count',
+  envVars: 'env_vars',
+  defaultUser: 'default_user',
+  defaultWorkdir: 'default_workdir',
+  parentTemplateId: 'parent_template_id',
+  warmImage: 'warm_image',
+};
+
+export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
+  templateId: 'template_id',
+  buildId: 'build_id',
+  status: 'status',
+  cpuCount: 'cpu_count',
+  memoryMB: 'memory_mb',
+  diskSizeMB: 'disk_size_mb',
+  source: 'source',
+  reason: 'reason',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  finishedAt: 'finished_at',
+};
+
+export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason']);
+export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
