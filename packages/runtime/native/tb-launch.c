@@ -4,7 +4,8 @@
  *   tb-launch create --id ID --lower L1:L2 --upper U --work W --merged M --agent PATH --netns-file F
  *                    --host-if NAME --host-ip A --sandbox-ip B [--cgroup DIR]... [--hostname H] [--internet]
  *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
- *   tb-launch cleanup --merged M --netns-file F [--host-if NAME]
+ *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]]
+ *   tb-launch cleanup --merged M --netns-file F [--host-if NAME] [--disk-mount DIR]
  *   tb-init <ready-fd> <agent> [agent args...]        (argv[0] = tb-init: the sandbox's PID 1; internal)
  *
  * create: mounts the overlay root, clones the sandbox's init into new mount/PID/UTS/IPC/net namespaces, puts it into the
@@ -14,6 +15,10 @@
  * orphans. When the agent reports ready on its ready fd, create prints {"pid":N} on stdout and closes it, then waits for the
  * sandbox to end and writes its wait status to --exit-file. On any failure before that it undoes what it did and exits 1
  * with one line on stderr.
+ *
+ * --disk-image: the sandbox's writable layer lives on its own ext4 disk image, loop-mounted at --disk-mount before the
+ * overlay (whose --upper/--work are then inside it); with --disk-blank the image is first made as a sparse copy of that
+ * formatted blank. The loop device is set up with autoclear, so it goes away with the last unmount.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -57,6 +63,7 @@ struct opts {
   const char *id, *lower, *upper, *work, *merged, *agent, *netns_file, *host_if, *host_ip, *sandbox_ip;
   const char *hostname, *exit_file, *resolv_conf, *self;
   const char *images, *criu, *criu_work; /* restore: CRIU images (read only), binary, dir for its log and pidfile */
+  const char *disk_image, *disk_mount, *disk_blank;
   const char *cgroups[MAX_CGROUPS];
   int ncgroups, internet, no_new_privs, lazy_pages;
   pid_t lazy_pid; /* restore --lazy-pages: the CRIU page server for the restored tree */
@@ -367,9 +374,88 @@ static int init_main(int argc, char **argv) {
 
 /* ---------- host side ---------- */
 
+/* The disk mounted by this launch (or named to cleanup): detached with the overlay above it. */
+static const char *g_disk_mount;
+
 static void cleanup_mounts(const char *merged, const char *netns_file) {
   if (netns_file) umount2(netns_file, MNT_DETACH);
   if (merged) umount2(merged, MNT_DETACH);
+  if (g_disk_mount) umount2(g_disk_mount, MNT_DETACH);
+}
+
+/* Copies a sparse file keeping its holes (SEEK_DATA/SEEK_HOLE): a formatted blank disk is a few MB of data. */
+static int sparse_copy(const char *from, const char *to) {
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return -1;
+  int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) { close(in); return -1; }
+  struct stat st;
+  int rc = fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0 ? -1 : 0;
+  off_t pos = 0;
+  while (rc == 0 && pos < st.st_size) {
+    off_t data = lseek(in, pos, SEEK_DATA);
+    if (data < 0) { if (errno != ENXIO) rc = -1; break; }
+    off_t hole = lseek(in, data, SEEK_HOLE);
+    if (hole < 0) { rc = -1; break; }
+    loff_t src = data, dst = data;
+    while (src < hole) {
+      ssize_t n = copy_file_range(in, &src, out, &dst, (size_t)(hole - src), 0);
+      if (n <= 0) { rc = -1; break; }
+    }
+    pos = hole;
+  }
+  int e = errno;
+  close(in);
+  if (close(out) < 0 && rc == 0) rc = -1;
+  if (rc < 0) { unlink(to); errno = e; }
+  return rc;
+}
+
+/* Attaches the disk image to a free loop device (autoclear) and mounts it; makes the overlay's upper and work dirs. */
+static void mount_disk(struct opts *o) {
+  if (o->disk_blank && sparse_copy(o->disk_blank, o->disk_image) < 0) die("copy blank disk %s", o->disk_blank);
+  int img = open(o->disk_image, O_RDWR | O_CLOEXEC);
+  if (img < 0) die("open disk %s", o->disk_image);
+  int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (ctl < 0) die("open /dev/loop-control");
+  char dev[64];
+  int mounted = 0;
+  for (int attempt = 0; attempt < 50 && !mounted; attempt++) {
+    int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+    if (n < 0) die("no free loop device");
+    snprintf(dev, sizeof dev, "/dev/loop%d", n);
+    int lfd = open(dev, O_RDWR | O_CLOEXEC);
+    if (lfd < 0) { if (errno == ENOENT) { usleep(1000); continue; } die("open %s", dev); }
+    struct loop_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.fd = (unsigned)img;
+    cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+    if (ioctl(lfd, LOOP_CONFIGURE, &cfg) < 0) {
+      int e = errno;
+      close(lfd);
+      if (e == EBUSY) continue; /* another process took it first */
+      errno = e;
+      die("configure %s", dev);
+    }
+    if (mount(dev, o->disk_mount, "ext4", MS_NOATIME, "discard,noinit_itable") < 0) {
+      int e = errno;
+      ioctl(lfd, LOOP_CLR_FD, 0);
+      close(lfd);
+      errno = e;
+      die("mount disk %s", o->disk_image);
+    }
+    close(lfd); /* the mount holds the device now; autoclear detaches it after the last unmount */
+    mounted = 1;
+  }
+  close(ctl);
+  close(img);
+  if (!mounted) die("no free loop device for %s", o->disk_image);
+  g_disk_mount = o->disk_mount;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/upper", o->disk_mount);
+  if (mkdir(path, 0755) < 0 && errno != EEXIST) { cleanup_mounts(NULL, NULL); die("mkdir %s", path); }
+  snprintf(path, sizeof path, "%s/work", o->disk_mount);
+  if (mkdir(path, 0755) < 0 && errno != EEXIST) { cleanup_mounts(NULL, NULL); die("mkdir %s", path); }
 }
 
 static int parse(struct opts *o, int argc, char **argv) {
@@ -381,6 +467,7 @@ static int parse(struct opts *o, int argc, char **argv) {
     OPT("netns-file", netns_file) OPT("host-if", host_if) OPT("host-ip", host_ip) OPT("sandbox-ip", sandbox_ip)
     OPT("hostname", hostname) OPT("exit-file", exit_file) OPT("resolv-conf", resolv_conf)
     OPT("images", images) OPT("criu", criu) OPT("criu-work", criu_work)
+    OPT("disk-image", disk_image) OPT("disk-mount", disk_mount) OPT("disk-blank", disk_blank)
 #undef OPT
     if (!strcmp(k, "--cgroup")) {
       if (!v || o->ncgroups == MAX_CGROUPS) return -1;
@@ -410,10 +497,16 @@ static void mount_root(struct opts *o) {
   if (sl < 0) die("readlink /proc/self/exe");
   self[sl] = 0;
   o->self = self;
+  if (o->disk_image && o->disk_mount) mount_disk(o);
   char data[8192];
   int dl = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
   if (dl >= (int)sizeof data) { errno = ENAMETOOLONG; die("overlay options"); }
-  if (mount("overlay", o->merged, "overlay", 0, data) < 0) die("mount overlay on %s", o->merged);
+  if (mount("overlay", o->merged, "overlay", 0, data) < 0) {
+    int e = errno;
+    cleanup_mounts(NULL, NULL);
+    errno = e;
+    die("mount overlay on %s", o->merged);
+  }
 }
 
 /* Reports the sandbox's init pid, then stays as its parent: reaps it and records how it ended. */
@@ -758,6 +851,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "create")) return create_main(&o);
   if (!strcmp(argv[1], "restore")) return restore_main(&o);
   if (!strcmp(argv[1], "cleanup")) {
+    g_disk_mount = o.disk_mount;
     cleanup_mounts(o.merged, o.netns_file);
     if (o.host_if) {
       char *const a[] = {"ip", "link", "del", (char *)o.host_if, NULL};

@@ -12,7 +12,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
-import { diskImage, SandboxDisks, upperOf, workOf } from './sandbox-disk.js';
+import { diskImage, SandboxDisks, upperOf } from './sandbox-disk.js';
 import {
   DriverError,
   type Checkpointer,
@@ -36,6 +36,9 @@ import {
 } from './checkpoint-files.js';
 
 const execFileP = promisify(execFile);
+
+/** How a sandbox's disk reaches the launcher (see launcherArgs). */
+type DiskArgs = { kind: 'none' } | { kind: 'mounted' } | { kind: 'mount'; blank?: string };
 
 /** The launcher could not create the host interface because another sandbox (of another driver instance) has that name. */
 const vethRace = (err: unknown) => /create veth/.test(String((err as Error)?.message ?? err));
@@ -190,11 +193,15 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
     writeFileSync(path.join(dir, 'netns'), '');
     try {
-      if (this.wantsDisk(spec)) await this.disks.create(dir, spec.diskMB);
-      else for (const sub of ['upper', 'work']) mkdirSync(path.join(dir, sub), { recursive: true });
+      // The launcher makes and mounts the disk (a sparse copy of the blank) itself: no extra processes.
+      let disk: DiskArgs = { kind: 'none' };
+      if (this.wantsDisk(spec)) {
+        disk = { kind: 'mount', blank: await this.disks.blank(spec.diskMB) };
+        mkdirSync(path.join(dir, 'disk'), { recursive: true });
+      } else for (const sub of ['upper', 'work']) mkdirSync(path.join(dir, sub), { recursive: true });
       this.createCgroup(spec, cg);
       const args = [
-        ...this.launcherArgs('create', spec, dir, slot, cg),
+        ...this.launcherArgs('create', spec, dir, slot, cg, disk),
         '--hostname', spec.hostname ?? spec.sandboxId,
         ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
         ...((spec.noNewPrivileges ?? this.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
@@ -227,15 +234,20 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB, pidsMax: spec.pidsMax || this.opts.defaultPidsMax || 4096 });
   }
 
-  /** The launcher options `create` and `restore` share: layers, state paths, agent, network slot, cgroups. */
-  private launcherArgs(command: 'create' | 'restore', spec: SandboxSpec, dir: string, slot: number, cg: SandboxCgroup): string[] {
+  /**
+   * The launcher options `create` and `restore` share: layers, state paths, agent, network slot, cgroups, and the disk
+   * (`mount`: the launcher mounts `<dir>/disk.img`, made from `blank` first when given; `mounted`: it is mounted already).
+   */
+  private launcherArgs(command: 'create' | 'restore', spec: SandboxSpec, dir: string, slot: number, cg: SandboxCgroup, disk: DiskArgs): string[] {
     const { host, sandbox } = this.addresses(slot);
+    const onDisk = disk.kind !== 'none';
     return [
       command,
       '--id', spec.sandboxId,
       '--lower', spec.layers.join(':'),
-      '--upper', upperOf(dir),
-      '--work', workOf(dir),
+      '--upper', onDisk ? path.join(dir, 'disk', 'upper') : path.join(dir, 'upper'),
+      '--work', onDisk ? path.join(dir, 'disk', 'work') : path.join(dir, 'work'),
+      ...(disk.kind === 'mount' ? ['--disk-image', diskImage(dir), '--disk-mount', path.join(dir, 'disk'), ...(disk.blank ? ['--disk-blank', disk.blank] : [])] : []),
       '--merged', path.join(dir, 'rootfs'),
       '--agent', this.opts.agentPath,
       '--netns-file', path.join(dir, 'netns'),
@@ -373,9 +385,9 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         'cleanup',
         '--merged', path.join(dir, 'rootfs'),
         '--netns-file', path.join(dir, 'netns'),
+        '--disk-mount', path.join(dir, 'disk'),
         ...(hostIf ? ['--host-if', hostIf] : []),
       ]);
-      await this.disks.detach(dir);
       await rm(dir, { recursive: true, force: true });
     }
   }
@@ -511,8 +523,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         // The writable layer is on the sandbox's own disk: the image file goes with the checkpoint. Renamed while
         // still mounted (the loop device keeps the same inode), both mounts detached lazily: the held descriptor keeps
         // the filesystem alive, and its release — the flush — happens after we return. A restore waits for it.
-        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs')]);
-        await this.disks.detach(dir);
+        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs'), '--disk-mount', path.join(dir, 'disk')]);
         try {
           await rename(diskImage(dir), path.join(imageDir, 'disk.img'));
         } catch (err) {
@@ -582,10 +593,10 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       // A control-plane crash mid-resume must not lose the sandbox: list() adopts it or gives the layer back.
       const pending: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid: 0, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec };
       writeFileSync(path.join(dir, 'restoring.json'), JSON.stringify({ imageDir, move: !!opts.move, meta: pending }));
-      await this.restoreLayer(spec, dir, imageDir, !!opts.move);
+      const disk = await this.restoreLayer(spec, dir, imageDir, !!opts.move);
       this.createCgroup(spec, cg);
       const args = [
-        ...this.launcherArgs('restore', spec, dir, slot, cg),
+        ...this.launcherArgs('restore', spec, dir, slot, cg, disk),
         '--images', path.join(imageDir, 'criu'),
         '--criu', criu,
         '--criu-work', dir,
@@ -617,7 +628,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
    * dir onto a fresh disk (or as the upper dir when the sandbox has no disk), or nothing (an empty layer: the image's
    * layer became a template layer).
    */
-  private async restoreLayer(spec: SandboxSpec, dir: string, imageDir: string, move: boolean): Promise<void> {
+  private async restoreLayer(spec: SandboxSpec, dir: string, imageDir: string, move: boolean): Promise<DiskArgs> {
     const img = path.join(imageDir, 'disk.img');
     const up = path.join(imageDir, 'upper');
     if (existsSync(img)) {
@@ -625,21 +636,25 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       await this.disks.waitReleased(img);
       if (move) await moveFile(img, diskImage(dir));
       else await execFileP('cp', ['--sparse=always', '--reflink=auto', img, diskImage(dir)]);
-      await this.disks.attach(dir);
-      return;
+      mkdirSync(path.join(dir, 'disk'), { recursive: true });
+      return { kind: 'mount' };
     }
     if (this.wantsDisk(spec)) {
-      await this.disks.create(dir, spec.diskMB);
-      if (existsSync(up)) {
-        await execFileP('cp', ['-a', '--reflink=auto', `${up}/.`, upperOf(dir)]);
-        if (move) await rm(up, { recursive: true, force: true });
+      if (!existsSync(up)) {
+        mkdirSync(path.join(dir, 'disk'), { recursive: true });
+        return { kind: 'mount', blank: await this.disks.blank(spec.diskMB) };
       }
-      return;
+      // A layer to copy onto the new disk first: mount it here.
+      await this.disks.create(dir, spec.diskMB);
+      await execFileP('cp', ['-a', '--reflink=auto', `${up}/.`, upperOf(dir)]);
+      if (move) await rm(up, { recursive: true, force: true });
+      return { kind: 'mounted' };
     }
     if (!existsSync(up)) mkdirSync(path.join(dir, 'upper'));
     else if (move) await moveDir(up, path.join(dir, 'upper'));
     else await execFileP('cp', ['-a', '--reflink=auto', up, path.join(dir, 'upper')]);
     mkdirSync(path.join(dir, 'work'), { recursive: true });
+    return { kind: 'none' };
   }
 
   /** After a failed or interrupted resume that consumed the checkpoint's layer: puts it back into the checkpoint. */

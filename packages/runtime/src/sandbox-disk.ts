@@ -55,7 +55,7 @@ export class SandboxDisks {
   constructor(private readonly stateDir: string) {}
 
   /** A formatted, empty, sparse ext4 image of `sizeMB` (no journal: a disk lives and dies with its sandbox). */
-  private blank(sizeMB: number): Promise<string> {
+  blank(sizeMB: number): Promise<string> {
     let p = this.blanks.get(sizeMB);
     if (!p) {
       p = (async () => {
