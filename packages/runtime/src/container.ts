@@ -327,15 +327,17 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     if (m && existsSync(pausing)) {
       const { imageDir, layerOut } = JSON.parse(readFileSync(pausing, 'utf8')) as { imageDir: string; layerOut?: string };
       for (let i = 0; i < 600 && criuRunningFor(m.pid); i++) await new Promise((r) => setTimeout(r, 100));
-      if (this.alive(m)) {
-        await rm(imageDir, { recursive: true, force: true }); // the dump failed and CRIU resumed the sandbox
-        await rm(pausing, { force: true });
-        return m;
-      }
+      // A complete dump wins: the processes may still be there, frozen, waiting for the teardown that kills them.
       if (dumpComplete(path.join(imageDir, 'criu'))) {
         this.opts.log?.(`container: completing the interrupted pause of ${id}`);
         await this.finishPause(m, imageDir, layerOut);
         return null;
+      }
+      if (this.alive(m)) {
+        await rm(imageDir, { recursive: true, force: true }); // the dump failed and CRIU resumed the sandbox
+        await rm(pausing, { force: true });
+        await this.cgroup(id).thaw().catch(() => {}); // we froze it before the dump
+        return m;
       }
       return m; // dead without a complete dump: nothing to save but what destroy clears
     }
@@ -457,7 +459,9 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     const netnsInode = statSync(`/proc/${m.pid}/ns/net`).ino;
     const args = [
       'dump', '-t', String(m.pid), '-D', images, '-o', 'dump.log', '-v3', // v3: the log says when the dump finished
-      '--tcp-established', '--file-locks', '--manage-cgroups=ignore',
+      // Established connections are closed on restore (--tcp-close), so the network need not be locked for the dump
+      // (locking runs iptables in the netns: tens of ms).
+      '--tcp-established', '--network-lock', 'skip', '--file-locks', '--manage-cgroups=ignore',
       '--external', `net[${netnsInode}]:extnet`,
       '--external', 'mnt[/run/tensor-box/envd]:envd',
       '--external', 'mnt[/run/tensor-box/tb-init]:tbinit',
@@ -469,11 +473,10 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     const marker = path.join(dir, 'pausing.json');
     if (!opts.leaveRunning) writeFileSync(marker, JSON.stringify({ imageDir, layerOut: opts.layerOut }));
     try {
-      if (opts.leaveRunning) {
-        // Frozen across the dump and the layer copy, so memory and files are one consistent moment.
-        await cg.freeze();
-        frozen = true;
-      }
+      // Frozen by us first: our freeze polls every few ms, CRIU's --freeze-cgroup waits in 100 ms steps (a tenth of
+      // a second off every pause). With leaveRunning the freeze also spans the layer copy (one consistent moment).
+      await cg.freeze();
+      frozen = true;
       try {
         await execFileP(criu, args, { maxBuffer: 1 << 20 });
       } catch (err) {
@@ -490,9 +493,14 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       await rm(imageDir, { recursive: true, force: true });
       throw err instanceof DriverError ? err : new DriverError('internal', `checkpoint of ${sandboxId} failed: ${(err as Error).message}`);
     }
-    if (frozen) await cg.thaw();
-    if (opts.leaveRunning) await writeManifest(imageDir, sandboxId, m.spec.layers);
-    else await this.finishPause(m, imageDir, opts.layerOut);
+    if (opts.leaveRunning) {
+      await cg.thaw();
+      await writeManifest(imageDir, sandboxId, m.spec.layers);
+    } else {
+      // Still frozen: nothing may run (and write files) after the moment the image holds. Destroy kills the processes
+      // and only then thaws them, so they die without running again.
+      await this.finishPause(m, imageDir, opts.layerOut);
+    }
   }
 
   /** After a complete dump (the processes are gone): keep the writable layer with the images, release the rest. */
@@ -521,14 +529,15 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         await this.disks.detach(dir);
       } else if (existsSync(diskImage(dir))) {
         // The writable layer is on the sandbox's own disk: the image file goes with the checkpoint. Renamed while
-        // still mounted (the loop device keeps the same inode), both mounts detached lazily: the held descriptor keeps
-        // the filesystem alive, and its release — the flush — happens after we return. A restore waits for it.
-        await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs'), '--disk-mount', path.join(dir, 'disk')]);
+        // still mounted (the loop device keeps the same inode); destroy then detaches both mounts lazily, the held
+        // descriptor keeps the filesystem alive, and its release — the flush — happens after we return. A restore
+        // waits for it.
         try {
           await rename(diskImage(dir), path.join(imageDir, 'disk.img'));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
           // Another filesystem: the copy must be of a released, consistent image.
+          await execFileP(this.opts.launcherPath, ['cleanup', '--merged', path.join(dir, 'rootfs'), '--disk-mount', path.join(dir, 'disk')]);
           if (hold !== undefined) closeSync(hold);
           hold = undefined;
           await this.disks.waitReleased(diskImage(dir));
