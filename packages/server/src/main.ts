@@ -27,6 +27,7 @@ async function main() {
   });
   const out = process.stderr;
   out.write(`\nTensor Box is running at ${server.url}\n`);
+  out.write(`  console:   ${server.url}/ (sign in with the API key)\n`);
   out.write(`  data dir:  ${config.dataDir}\n`);
   out.write(`  API key:   ${server.apiKey}${server.apiKeyGenerated ? '  (generated now and stored; set TENSOR_BOX_API_KEY to choose one)' : ''}\n`);
   out.write(`  SDK/CLI:   export TENSOR_BOX_DOMAIN=${server.url} TENSOR_BOX_API_KEY=${server.apiKey}\n`);
