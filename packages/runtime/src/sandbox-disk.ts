@@ -2,14 +2,16 @@
  * A sandbox's disk: its writable layer (overlay upper and work dirs) lives on a filesystem of its own — a sparse ext4
  * image `<dir>/disk.img` mounted through a loop device at `<dir>/disk` — so `diskMB` is a real limit: writing past it
  * fails inside the sandbox with ENOSPC. The image is a copy of a formatted blank of that size (made once per size,
- * cached in `<stateDir>/.disks/`), so a new disk costs a sparse copy and a mount. Deleting files inside punches holes
- * in the image (`discard`), giving the space back to the host.
+ * cached in `<stateDir>/.disks/`). Normally the launcher copies and mounts it (tb-launch `--disk-*`, no extra
+ * processes); `create`/`attach` here mount one from the control plane when a layer must be copied onto it before the
+ * launcher runs. Deleting files inside punches holes in the image (`discard`), giving the space back to the host.
  *
- * Pausing moves the image file itself into the checkpoint (one rename, after a clean unmount); resuming mounts it again.
+ * Pausing renames the image file into the checkpoint while it is still mounted (its lazy unmount flushes afterwards);
+ * `waitReleased` lets a restore wait until no loop device holds it.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -20,7 +22,6 @@ const mountPoint = (dir: string) => path.join(dir, 'disk');
 
 /** The writable layer's upper dir of the sandbox in `dir` (on its disk when it has one). */
 export const upperOf = (dir: string) => (existsSync(diskImage(dir)) ? path.join(mountPoint(dir), 'upper') : path.join(dir, 'upper'));
-export const workOf = (dir: string) => (existsSync(diskImage(dir)) ? path.join(mountPoint(dir), 'work') : path.join(dir, 'work'));
 
 function mounted(target: string): boolean {
   try {
@@ -131,11 +132,5 @@ export class SandboxDisks {
     if (!existsSync(diskImage(dir)) || !mounted(mountPoint(dir))) return undefined;
     const fs = statfsSync(mountPoint(dir));
     return { used: (fs.blocks - fs.bfree) * fs.bsize, total: fs.blocks * fs.bsize };
-  }
-
-  /** Removes a detached disk image (and its mount point). */
-  async remove(dir: string): Promise<void> {
-    await rm(diskImage(dir), { force: true });
-    await rm(mountPoint(dir), { recursive: true, force: true });
   }
 }

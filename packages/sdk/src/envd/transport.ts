@@ -8,7 +8,6 @@ import { createConnectTransport } from '@connectrpc/connect-web';
 import type { DescService } from '@bufbuild/protobuf';
 
 export const ENVD_PORT = 49983;
-export const DEFAULT_USER = 'user';
 
 export interface EnvdTarget {
   apiUrl: string;

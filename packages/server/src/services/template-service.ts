@@ -80,7 +80,7 @@ export class TemplateService {
   /** Looks a template up by ID or name; NotFound when unknown, FailedPrecondition when it has no ready build. */
   async resolve(idOrName: string): Promise<TemplateRecord> {
     const name = idOrName.replace(/:latest$/, '');
-    const t = (await this.opts.store.findTemplate(name)) ?? (name !== idOrName ? undefined : undefined);
+    const t = await this.opts.store.findTemplate(name);
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.status !== 'ready' || t.layers.length === 0) {
       const builds = await this.opts.store.listBuilds(t.templateId);
@@ -174,7 +174,6 @@ export class TemplateService {
 
   /** NotFound unless the source can be resolved; a template source resolves to its record. */
   private async checkSource(src: BuildSource): Promise<TemplateRecord | undefined> {
-    if (src.kind === 'sandbox') return undefined;
     if (src.kind === 'template' || src.kind === 'template-or-image') {
       const t = await this.opts.store.findTemplate(src.ref.replace(/:latest$/, ''));
       if (t) return this.resolve(t.templateId);
@@ -247,15 +246,13 @@ export class TemplateService {
       if (parent) {
         parentLayers = parent.layers;
         parentEnv = templateEnvironment(parent);
-      } else if (plan.source.kind !== 'sandbox') {
+      } else {
         const base = await this.bases.resolve(plan.source.ref, (l) => log('info', l, 'FROM')).catch((err) => {
-          throw new BuildFailed(`cannot get image '${(plan.source as { ref: string }).ref}': ${(err as Error).message}`, 'FROM');
+          throw new BuildFailed(`cannot get image '${plan.source.ref}': ${(err as Error).message}`, 'FROM');
         });
         parentLayers = [base.layer];
         parentEnv = { envVars: base.envVars, user: base.user ?? 'root', workdir: base.workdir ?? '/' };
         log('info', `base image ${base.resolved}`, 'FROM');
-      } else {
-        throw new BuildFailed('a sandbox source is committed, not built');
       }
       await mkdir(path.dirname(layerDir), { recursive: true });
       const res = await runBuild({
@@ -556,7 +553,6 @@ export class TemplateService {
 }
 
 function describeSource(s: BuildSource): string {
-  if (s.kind === 'sandbox') return `sandbox ${s.sandboxId}`;
   return `${s.kind === 'template-or-image' ? 'Dockerfile FROM' : s.kind} ${s.ref}`;
 }
 

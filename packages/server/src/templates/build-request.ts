@@ -19,8 +19,8 @@ export interface BuildStep {
   filesHash?: string;
 }
 
-/** Where a build starts: a template, an image, either (a Dockerfile's FROM: templates first), or a running sandbox. */
-export type BuildSource = { kind: 'template' | 'image' | 'template-or-image'; ref: string } | { kind: 'sandbox'; sandboxId: string };
+/** Where a build starts: a template, an image, or either (a Dockerfile's FROM: templates first). */
+export type BuildSource = { kind: 'template' | 'image' | 'template-or-image'; ref: string };
 
 export interface BuildPlan {
   source: BuildSource;
