@@ -1,8 +1,8 @@
 /**
  * The record field → column name maps both stores use (the same column names in SQLite and PostgreSQL), and which
- * fields are JSON (maps, lists) or booleans.
+ * fields are JSON (maps, lists) or booleans, and the metrics row both read the same way.
  */
-import type { SandboxRecord, SnapshotRecord, TemplateBuildRecord, TemplateRecord } from './store.js';
+import type { MetricSample, SandboxRecord, SnapshotRecord, TemplateBuildRecord, TemplateRecord } from './store.js';
 
 export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   sandboxId: 'sandbox_id',
@@ -81,3 +81,18 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
 
 export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason']);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
+
+/** A `sandbox_metrics` row (the same columns in both stores) as a sample. */
+export function metricFromRow(r: Record<string, unknown>): MetricSample {
+  return {
+    sandboxId: r.sandbox_id as string,
+    timestamp: Number(r.ts),
+    cpuCount: Number(r.cpu_count),
+    cpuUsedPct: Number(r.cpu_used_pct),
+    memUsed: Number(r.mem_used),
+    memTotal: Number(r.mem_total),
+    memCache: Number(r.mem_cache),
+    diskUsed: Number(r.disk_used),
+    diskTotal: Number(r.disk_total),
+  };
+}

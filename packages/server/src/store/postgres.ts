@@ -5,7 +5,7 @@
  * connect.
  */
 import pg from 'pg';
-import { BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS } from './columns.js';
+import { BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow } from './columns.js';
 import { migrate } from './postgres-schema.js';
 import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
@@ -289,23 +289,9 @@ export class PostgresStore implements Store {
     );
   }
 
-  private metricRow(r: Row): MetricSample {
-    return {
-      sandboxId: r.sandbox_id as string,
-      timestamp: r.ts as number,
-      cpuCount: r.cpu_count as number,
-      cpuUsedPct: r.cpu_used_pct as number,
-      memUsed: r.mem_used as number,
-      memTotal: r.mem_total as number,
-      memCache: r.mem_cache as number,
-      diskUsed: r.disk_used as number,
-      diskTotal: r.disk_total as number,
-    };
-  }
-
   async queryMetrics(sandboxId: string, startMs: number, endMs: number): Promise<MetricSample[]> {
     const rows = await this.q('SELECT * FROM sandbox_metrics WHERE sandbox_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts', [sandboxId, startMs, endMs]);
-    return rows.map((r) => this.metricRow(r));
+    return rows.map((r) => metricFromRow(r));
   }
 
   async latestMetrics(sandboxIds: string[]): Promise<MetricSample[]> {
@@ -314,7 +300,7 @@ export class PostgresStore implements Store {
       'SELECT DISTINCT ON (sandbox_id) * FROM sandbox_metrics WHERE sandbox_id = ANY($1::text[]) ORDER BY sandbox_id, ts DESC',
       [sandboxIds],
     );
-    return rows.map((r) => this.metricRow(r));
+    return rows.map((r) => metricFromRow(r));
   }
 
   async pruneMetrics(before: number): Promise<void> {

@@ -3,7 +3,7 @@
  * `PRAGMA user_version`; JSON columns hold maps and lists.
  */
 import Database from 'better-sqlite3';
-import { BOOL_FIELDS, BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS } from './columns.js';
+import { BOOL_FIELDS, BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow } from './columns.js';
 import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
 const SCHEMA_VERSION = 3;
@@ -356,25 +356,11 @@ export class SqliteStore implements Store {
       .run(m.sandboxId, m.timestamp, m.cpuCount, m.cpuUsedPct, m.memUsed, m.memTotal, m.memCache, m.diskUsed, m.diskTotal);
   }
 
-  private metricRow(r: Row): MetricSample {
-    return {
-      sandboxId: r.sandbox_id as string,
-      timestamp: r.ts as number,
-      cpuCount: r.cpu_count as number,
-      cpuUsedPct: r.cpu_used_pct as number,
-      memUsed: r.mem_used as number,
-      memTotal: r.mem_total as number,
-      memCache: r.mem_cache as number,
-      diskUsed: r.disk_used as number,
-      diskTotal: r.disk_total as number,
-    };
-  }
-
   async queryMetrics(sandboxId: string, startMs: number, endMs: number): Promise<MetricSample[]> {
     const rows = this.db
       .prepare('SELECT * FROM sandbox_metrics WHERE sandbox_id = ? AND ts >= ? AND ts <= ? ORDER BY ts')
       .all(sandboxId, startMs, endMs) as Row[];
-    return rows.map((r) => this.metricRow(r));
+    return rows.map((r) => metricFromRow(r));
   }
 
   async latestMetrics(sandboxIds: string[]): Promise<MetricSample[]> {
@@ -384,7 +370,7 @@ export class SqliteStore implements Store {
         `SELECT m.* FROM sandbox_metrics m JOIN (SELECT sandbox_id, MAX(ts) AS ts FROM sandbox_metrics WHERE sandbox_id IN (${sandboxIds.map(() => '?').join(',')}) GROUP BY sandbox_id) l ON m.sandbox_id = l.sandbox_id AND m.ts = l.ts`,
       )
       .all(...sandboxIds) as Row[];
-    return rows.map((r) => this.metricRow(r));
+    return rows.map((r) => metricFromRow(r));
   }
 
   async pruneMetrics(before: number): Promise<void> {
