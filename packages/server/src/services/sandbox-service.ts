@@ -112,27 +112,27 @@ export class SandboxService {
       // A snapshot ID or name works as a template: the sandbox starts with the snapshot's memory and processes.
       const snap = err instanceof ApiError && err.kind === 'not_found' ? await this.opts.store.findSnapshot(req.templateID) : undefined;
       if (!snap) throw err;
-      return this.toSandbox(await this.startFromImage(snap, req));
+      return this.toSandbox(await this.startFromImage(fromSnapshot(snap), req));
     }
     const env = templateEnvironment(template);
     if (template.warmImage && hasCheckpointer(this.opts.driver) && existsSync(template.warmImage)) {
       // Warm start: resume the moment the build captured, with the start command already running.
       const record = await this.startFromImage(
         {
-          snapshotId: template.templateId,
-          sandboxId: '',
-          name: template.names[0],
-          templateId: template.templateId,
-          createdAt: template.updatedAt,
           imageDir: template.warmImage,
+          templateId: template.templateId,
+          alias: template.names[0],
           cpuCount: template.cpuCount,
           memoryMB: template.memoryMB,
           diskSizeMB: template.diskSizeMB,
           envVars: env.envVars,
           allowInternetAccess: true,
+          user: env.user,
+          workdir: env.workdir,
+          what: `template ${template.templateId} (warm start)`,
+          fields: { templateId: template.templateId },
         },
         req,
-        { user: env.user, workdir: env.workdir, what: `template ${template.templateId} (warm start)` },
       );
       this.opts.templates.recordSpawn(template).catch(() => {});
       return this.toSandbox(record);
@@ -458,9 +458,8 @@ export class SandboxService {
    * its agent the new sandbox's env vars and token.
    */
   private async startFromImage(
-    snap: SnapshotRecord,
+    snap: ImageStart,
     req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean } },
-    as: { user: string; workdir: string; what?: string } = { user: DEFAULT_USER, workdir: DEFAULT_WORKDIR },
   ): Promise<SandboxRecord> {
     const driver = this.opts.driver;
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
@@ -479,21 +478,21 @@ export class SandboxService {
         ),
       );
     } catch (err) {
-      throw driverFailure(err, `cannot start a sandbox from ${as.what ?? snap.snapshotId}`);
+      throw driverFailure(err, `cannot start a sandbox from ${snap.what}`);
     }
     try {
       await envdInit(info.envdUrl, {
         envVars,
         accessToken: accessToken ?? '',
         currentToken: snap.envdAccessToken,
-        defaultUser: as.user,
-        defaultWorkdir: as.workdir,
+        defaultUser: snap.user,
+        defaultWorkdir: snap.workdir,
       });
       const record = runningRecord(
         {
           sandboxId,
           templateId: snap.templateId,
-          alias: snap.name,
+          alias: snap.alias,
           timeoutMs,
           cpuCount: snap.cpuCount,
           memoryMB: snap.memoryMB,
@@ -507,7 +506,7 @@ export class SandboxService {
         info,
       );
       await this.opts.store.insertSandbox(record);
-      this.event(sandboxId, 'info', `sandbox started from ${as.what ?? snap.snapshotId}`, { snapshotId: snap.snapshotId });
+      this.event(sandboxId, 'info', `sandbox started from ${snap.what}`, snap.fields);
       void this.opts.metrics.sample(sandboxId);
       return record;
     } catch (err) {
@@ -613,18 +612,19 @@ export class SandboxService {
       }
       return s;
     });
-    const image: SnapshotRecord = {
-      snapshotId: `fork of ${sandboxId}`,
-      sandboxId,
-      templateId: s.templateId,
-      createdAt: Date.now(),
+    const image: ImageStart = {
       imageDir: tmp,
+      templateId: s.templateId,
       cpuCount: s.cpuCount,
       memoryMB: s.memoryMB,
       diskSizeMB: s.diskSizeMB,
       envVars: s.envVars,
       envdAccessToken: s.envdAccessToken,
       allowInternetAccess: s.allowInternetAccess,
+      user: DEFAULT_USER,
+      workdir: DEFAULT_WORKDIR,
+      what: `fork of ${sandboxId}`,
+      fields: { snapshotId: `fork of ${sandboxId}` },
     };
     const out: ForkResult[] = [];
     try {
@@ -804,6 +804,46 @@ function checkEnvVars(envVars: Record<string, unknown> | undefined): void {
 }
 
 /** The record of a sandbox that just started (from a template or from a checkpoint). */
+/**
+ * A reusable checkpoint a new sandbox starts from (a snapshot, a fork's temporary image, a template's warm image), with
+ * what the new sandbox is made of and runs as. `envdAccessToken` is the token the agent in the image holds.
+ */
+interface ImageStart {
+  imageDir: string;
+  templateId: string;
+  alias?: string;
+  cpuCount: number;
+  memoryMB: number;
+  diskSizeMB: number;
+  envVars: Record<string, string>;
+  envdAccessToken?: string;
+  allowInternetAccess: boolean;
+  user: string;
+  workdir: string;
+  /** For messages: `snapshot …`, `fork of …`, `template … (warm start)`. */
+  what: string;
+  /** Fields of the lifecycle log entry. */
+  fields: Record<string, string>;
+}
+
+function fromSnapshot(snap: SnapshotRecord): ImageStart {
+  return {
+    imageDir: snap.imageDir,
+    templateId: snap.templateId,
+    alias: snap.name,
+    cpuCount: snap.cpuCount,
+    memoryMB: snap.memoryMB,
+    diskSizeMB: snap.diskSizeMB,
+    envVars: snap.envVars,
+    envdAccessToken: snap.envdAccessToken,
+    allowInternetAccess: snap.allowInternetAccess,
+    user: DEFAULT_USER,
+    workdir: DEFAULT_WORKDIR,
+    what: snap.snapshotId,
+    fields: { snapshotId: snap.snapshotId },
+  };
+}
+
 function runningRecord(
   base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId'>,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
