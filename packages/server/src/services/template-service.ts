@@ -9,7 +9,8 @@
  * layers); a warm-start checkpoint is in the snapshot store (`templateImage(templateId, buildId)`).
  *
  * A build that fails leaves no layer and no image behind; the template keeps its last ready build, or — when it never
- * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes.
+ * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes. Running
+ * builds (and how they end) are templates/build-jobs.ts; what a step build does is templates/build-runner.ts.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -18,12 +19,13 @@ import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE, type Driver, type RegistryC
 import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newBuildId, newTemplateId } from '../ids.js';
-import type { BuildLogEntry, LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
+import type { LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
 import { BaseImages } from '../templates/base-images.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import { BuildFiles } from '../templates/build-files.js';
 import { buildPlan, type BuildPlan, type BuildSource } from '../templates/build-request.js';
 import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build-runner.js';
+import { BuildJobs, logToApi, type BuildLogger, type BuildOutcome } from '../templates/build-jobs.js';
 import { parseDockerfile } from '../templates/dockerfile.js';
 
 export const DEFAULT_TEMPLATE_ID = 'default';
@@ -34,10 +36,8 @@ export const DEFAULT_USER = 'user';
 export const DEFAULT_WORKDIR = '/home/user';
 const ENVD_VERSION = '0.5.7';
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}(:[a-z0-9][a-z0-9._-]{0,62})?$/;
-const MAX_LOG_LINES = 100_000;
 
 type Api = components['schemas'];
-type BuildLogger = ((level: LogLevel, message: string, step?: string) => void) & { flush(): Promise<void> };
 
 export interface TemplateServiceOptions {
   store: Store;
@@ -67,12 +67,16 @@ export function templateEnvironment(t: TemplateRecord): BuildEnvironment {
 export class TemplateService {
   readonly files: BuildFiles;
   readonly bases: BaseImages;
-  private running = 0;
-  private waiting: Array<() => void> = [];
-  /** Builds started by this process, so delete can wait for or refuse them. */
-  private active = new Map<string, Promise<void>>();
+  private readonly jobs: BuildJobs;
 
   constructor(private opts: TemplateServiceOptions) {
+    this.jobs = new BuildJobs({
+      store: opts.store,
+      layerDir: (t, b) => this.layerDir(t, b),
+      warmDir: (t, b) => this.warmDir(t, b),
+      maxConcurrent: opts.maxConcurrentBuilds ?? 2,
+      log: opts.log,
+    });
     this.files = new BuildFiles(path.join(opts.templateDir, '.files'));
     this.bases = new BaseImages({ dir: path.join(opts.templateDir, '.base-images'), cacheDir: opts.cacheDir, registry: opts.registry });
   }
@@ -169,7 +173,8 @@ export class TemplateService {
     for (const s of plan.steps) {
       if (s.type === 'COPY' && !this.files.has(s.filesHash!)) throw invalid(`step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT /templates/${t.templateId}/files/${s.filesHash})`);
     }
-    this.launch(t, { ...b, source: describeSource(plan.source) }, plan, parent);
+    const build = { ...b, source: describeSource(plan.source) };
+    this.jobs.start(t, build, { queued: true }, (log) => this.execute(t, build, plan, parent, log));
   }
 
   /** NotFound unless the source can be resolved; a template source resolves to its record. */
@@ -187,178 +192,62 @@ export class TemplateService {
     return undefined;
   }
 
-  private launch(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined): void {
-    const key = `${t.templateId}/${b.buildId}`;
-    const p = (async () => {
-      await this.setBuild(b, { status: 'building', source: b.source });
-      if (t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'building', buildId: b.buildId });
-      await this.slot();
-      try {
-        await this.execute(t, b, plan, parent);
-      } finally {
-        this.release();
-      }
-    })()
-      .catch((err) => this.opts.log?.(`build ${key} crashed: ${(err as Error).message}`))
-      .finally(() => this.active.delete(key));
-    this.active.set(key, p);
-  }
-
-  private async slot(): Promise<void> {
-    if (this.running < (this.opts.maxConcurrentBuilds ?? 2)) {
-      this.running++;
-      return;
-    }
-    await new Promise<void>((r) => this.waiting.push(r));
-    this.running++;
-  }
-
-  private release(): void {
-    this.running--;
-    this.waiting.shift()?.();
-  }
-
-  /** Appends to a build's log (capped; the cap is said once); `flush` waits for the writes. */
-  private logger(b: TemplateBuildRecord): BuildLogger {
-    let lines = 0;
-    let chain = Promise.resolve();
-    const fn = (level: LogLevel, message: string, step?: string) => {
-      if (++lines > MAX_LOG_LINES) {
-        if (lines === MAX_LOG_LINES + 1) level = 'warn', message = `log truncated after ${MAX_LOG_LINES} lines`;
-        else return;
-      }
-      const e = { templateId: b.templateId, buildId: b.buildId, timestamp: Date.now(), level, message, ...(step ? { step } : {}) };
-      chain = chain.then(() => this.opts.store.appendBuildLog(e).then(() => {})).catch(() => {});
-    };
-    return Object.assign(fn, { flush: () => chain });
-  }
-
-  private async execute(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined): Promise<void> {
-    const log = this.logger(b);
+  /** A step build's body: the parent's (or base image's) layers, the steps in a build sandbox, the new layer. */
+  private async execute(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined, log: BuildLogger): Promise<BuildOutcome> {
     const layerDir = this.layerDir(t.templateId, b.buildId);
     const warmDir = this.warmDir(t.templateId, b.buildId);
     log('info', `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} steps)`);
-    try {
-      const driver = this.opts.driver;
-      if (!driver) throw new BuildFailed('this server has no runtime to build templates with');
-      let parentLayers: string[];
-      let parentEnv: BuildEnvironment;
-      if (parent) {
-        parentLayers = parent.layers;
-        parentEnv = templateEnvironment(parent);
-      } else {
-        const base = await this.bases.resolve(plan.source.ref, (l) => log('info', l, 'FROM')).catch((err) => {
-          throw new BuildFailed(`cannot get image '${plan.source.ref}': ${(err as Error).message}`, 'FROM');
-        });
-        parentLayers = [base.layer];
-        parentEnv = { envVars: base.envVars, user: base.user ?? 'root', workdir: base.workdir ?? '/' };
-        log('info', `base image ${base.resolved}`, 'FROM');
-      }
-      await mkdir(path.dirname(layerDir), { recursive: true });
-      const res = await runBuild({
-        driver,
-        files: this.files,
-        log,
-        parentLayers,
-        parentEnv,
-        steps: plan.steps,
-        startCmd: plan.startCmd,
-        readyCmd: plan.readyCmd,
-        cpuCount: b.cpuCount,
-        memoryMB: b.memoryMB,
-        diskMB: b.diskSizeMB,
-        layerDir,
-        warmDir,
-        stepTimeoutMs: this.opts.stepTimeoutMs ?? 30 * 60_000,
-        readyTimeoutMs: this.opts.readyTimeoutMs ?? 5 * 60_000,
+    const driver = this.opts.driver;
+    if (!driver) throw new BuildFailed('this server has no runtime to build templates with');
+    let parentLayers: string[];
+    let parentEnv: BuildEnvironment;
+    if (parent) {
+      parentLayers = parent.layers;
+      parentEnv = templateEnvironment(parent);
+    } else {
+      const base = await this.bases.resolve(plan.source.ref, (l) => log('info', l, 'FROM')).catch((err) => {
+        throw new BuildFailed(`cannot get image '${plan.source.ref}': ${(err as Error).message}`, 'FROM');
       });
-      await this.completeBuild(t, b, log, {
-        layers: [layerDir, ...parentLayers],
-        env: res,
-        startCmd: plan.startCmd,
-        readyCmd: plan.readyCmd,
-        parentTemplateId: parent?.templateId,
-        warmImage: res.warm ? warmDir : undefined,
-      });
-    } catch (err) {
-      await this.failBuild(t, b, log, err instanceof BuildFailed ? err : new BuildFailed((err as Error).message));
-    } finally {
-      await log.flush();
+      parentLayers = [base.layer];
+      parentEnv = { envVars: base.envVars, user: base.user ?? 'root', workdir: base.workdir ?? '/' };
+      log('info', `base image ${base.resolved}`, 'FROM');
     }
-  }
-
-  /** A build's end: the template switches to the new layers and defaults, the build is ready. */
-  private async completeBuild(
-    t: TemplateRecord,
-    b: TemplateBuildRecord,
-    log: BuildLogger,
-    r: { layers: string[]; env: BuildEnvironment; startCmd?: string; readyCmd?: string; parentTemplateId?: string; warmImage?: string },
-  ): Promise<void> {
-    const prevWarm = (await this.opts.store.findTemplate(t.templateId))?.warmImage;
-    await this.patchTemplate(t.templateId, {
-      buildId: b.buildId,
-      layers: r.layers,
-      status: 'ready',
-      envVars: r.env.envVars,
-      defaultUser: r.env.user,
-      defaultWorkdir: r.env.workdir,
-      startCmd: r.startCmd,
-      readyCmd: r.readyCmd,
-      parentTemplateId: r.parentTemplateId,
-      warmImage: r.warmImage,
+    await mkdir(path.dirname(layerDir), { recursive: true });
+    const res = await runBuild({
+      driver,
+      files: this.files,
+      log,
+      parentLayers,
+      parentEnv,
+      steps: plan.steps,
+      startCmd: plan.startCmd,
+      readyCmd: plan.readyCmd,
       cpuCount: b.cpuCount,
       memoryMB: b.memoryMB,
-      diskSizeMB: b.diskSizeMB,
-      bumpBuildCount: true,
+      diskMB: b.diskSizeMB,
+      layerDir,
+      warmDir,
+      stepTimeoutMs: this.opts.stepTimeoutMs ?? 30 * 60_000,
+      readyTimeoutMs: this.opts.readyTimeoutMs ?? 5 * 60_000,
     });
-    // An older warm image is no longer what sandboxes start from; its layers stay (sandboxes may run on them).
-    if (prevWarm && prevWarm !== r.warmImage) await rm(prevWarm, { recursive: true, force: true });
-    await this.setBuild(b, { status: 'ready', finishedAt: Date.now() });
-    log('info', 'build ready');
-  }
-
-  /** A failed build: what it made is removed; a template without a ready build says `error`. */
-  private async failBuild(t: TemplateRecord, b: TemplateBuildRecord, log: BuildLogger, f: BuildFailed): Promise<void> {
-    log('error', `build failed: ${f.message}`, f.step);
-    await rm(path.dirname(this.layerDir(t.templateId, b.buildId)), { recursive: true, force: true });
-    await rm(this.warmDir(t.templateId, b.buildId), { recursive: true, force: true });
-    const reason = { message: f.message, ...(f.step ? { step: f.step } : {}), ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}) };
-    await this.setBuild(b, { status: 'error', finishedAt: Date.now(), reason });
-    const cur = await this.opts.store.findTemplate(t.templateId);
-    if (cur && cur.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error', buildId: b.buildId });
-  }
-
-  private async setBuild(b: TemplateBuildRecord, patch: Partial<TemplateBuildRecord>): Promise<void> {
-    const cur = (await this.opts.store.getBuild(b.templateId, b.buildId)) ?? b;
-    Object.assign(b, patch);
-    await this.opts.store.upsertBuild({ ...cur, ...patch, updatedAt: Date.now() });
-  }
-
-  private async patchTemplate(templateId: string, patch: Partial<TemplateRecord> & { bumpBuildCount?: boolean }): Promise<void> {
-    const cur = await this.opts.store.findTemplate(templateId);
-    if (!cur) return;
-    const { bumpBuildCount, ...rest } = patch;
-    await this.opts.store.upsertTemplate({ ...cur, ...rest, buildCount: cur.buildCount + (bumpBuildCount ? 1 : 0), updatedAt: Date.now() });
+    return {
+      layers: [layerDir, ...parentLayers],
+      env: res,
+      startCmd: plan.startCmd,
+      readyCmd: plan.readyCmd,
+      parentTemplateId: parent?.templateId,
+      warmImage: res.warm ? warmDir : undefined,
+    };
   }
 
   /** Waits for the builds this process runs (tests, shutdown). */
-  async idle(): Promise<void> {
-    await Promise.all([...this.active.values()]);
+  idle(): Promise<void> {
+    return this.jobs.idle();
   }
 
   /** After a restart: builds that were running are failed (their sandboxes are gone), their leftovers removed. */
-  async recoverBuilds(): Promise<void> {
-    for (const t of await this.opts.store.listTemplates()) {
-      let changed = false;
-      for (const b of await this.opts.store.listBuilds(t.templateId)) {
-        if (b.status !== 'building') continue;
-        await rm(path.dirname(this.layerDir(t.templateId, b.buildId)), { recursive: true, force: true });
-        await rm(this.warmDir(t.templateId, b.buildId), { recursive: true, force: true });
-        await this.opts.store.upsertBuild({ ...b, status: 'error', reason: { message: 'the build was interrupted by a server restart; start a new build' }, finishedAt: Date.now(), updatedAt: Date.now() });
-        changed = true;
-      }
-      if (changed && t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error' });
-    }
+  recoverBuilds(): Promise<void> {
+    return this.jobs.recover();
   }
 
   // ---- commit a running sandbox ----
@@ -376,34 +265,25 @@ export class TemplateService {
     );
     const t = (await this.opts.store.findTemplate(reg.templateID))!;
     const b = (await this.opts.store.getBuild(reg.templateID, reg.buildID))!;
-    const key = `${t.templateId}/${b.buildId}`;
-    const p = (async () => {
-      const log = this.logger(b);
+    this.jobs.start(t, b, { queued: false }, async (log) => {
       const layerDir = this.layerDir(t.templateId, b.buildId);
-      await this.setBuild(b, { status: 'building' });
-      if (t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'building', buildId: b.buildId });
       log('info', `[1/1] COMMIT sandbox ${s.sandboxId} (it keeps running; frozen for the copy)`, 'commit');
       try {
         await mkdir(path.dirname(layerDir), { recursive: true });
         const t0 = Date.now();
         await capture(layerDir);
         log('info', `captured the filesystem in ${((Date.now() - t0) / 1000).toFixed(1)} s`, 'commit');
-        await this.completeBuild(t, b, log, {
-          layers: [layerDir, ...source.layers],
-          env: templateEnvironment(source),
-          startCmd: source.startCmd,
-          readyCmd: source.readyCmd,
-          parentTemplateId: source.templateId,
-        });
       } catch (err) {
-        await this.failBuild(t, b, log, new BuildFailed((err as Error).message, 'commit'));
-      } finally {
-        await log.flush();
+        throw new BuildFailed((err as Error).message, 'commit');
       }
-    })()
-      .catch((err) => this.opts.log?.(`commit ${key} crashed: ${(err as Error).message}`))
-      .finally(() => this.active.delete(key));
-    this.active.set(key, p);
+      return {
+        layers: [layerDir, ...source.layers],
+        env: templateEnvironment(source),
+        startCmd: source.startCmd,
+        readyCmd: source.readyCmd,
+        parentTemplateId: source.templateId,
+      };
+    });
     return reg;
   }
 
@@ -412,18 +292,13 @@ export class TemplateService {
   async buildStatus(templateId: string, buildId: string, q: { logsOffset?: number; limit?: number; level?: LogLevel }): Promise<Api['TemplateBuildInfo']> {
     const { t, b } = await this.getBuild(templateId, buildId);
     const entries = await this.opts.store.queryBuildLogs(t.templateId, buildId, { offset: q.logsOffset ?? 0, limit: q.limit ?? 1000, minLevel: q.level });
-    let reason: Api['BuildStatusReason'] | undefined;
-    if (b.reason) {
-      const all = await this.opts.store.queryBuildLogs(t.templateId, buildId, { offset: 0, limit: MAX_LOG_LINES + 1 });
-      reason = { ...b.reason, logEntries: all.slice(-20).map(logToApi) };
-    }
     return {
       templateID: t.templateId,
       buildID: buildId,
       status: b.status,
       logs: entries.map((e) => e.message),
       logEntries: entries.map(logToApi),
-      ...(reason ? { reason } : {}),
+      ...(b.reason ? { reason: b.reason } : {}),
     };
   }
 
@@ -490,7 +365,7 @@ export class TemplateService {
     const t = await this.opts.store.findTemplate(idOrName.replace(/:latest$/, ''));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template cannot be deleted');
-    if ([...this.active.keys()].some((k) => k.startsWith(`${t.templateId}/`))) throw new ApiError('conflict', `template '${idOrName}' has a build running; wait for it to end`);
+    if (this.jobs.busy(t.templateId)) throw new ApiError('conflict', `template '${idOrName}' has a build running; wait for it to end`);
     const users: string[] = [];
     const sandboxes = (await this.opts.store.listSandboxes()).filter((s) => s.templateId === t.templateId);
     if (sandboxes.length) users.push(`${sandboxes.length} sandbox(es) (${sandboxes.slice(0, 3).map((s) => s.sandboxId).join(', ')})`);
@@ -556,9 +431,6 @@ function describeSource(s: BuildSource): string {
   return `${s.kind === 'template-or-image' ? 'Dockerfile FROM' : s.kind} ${s.ref}`;
 }
 
-function logToApi(e: BuildLogEntry): Api['BuildLogEntry'] {
-  return { timestamp: new Date(e.timestamp).toISOString(), level: e.level, message: e.message, ...(e.step ? { step: e.step } : {}) };
-}
 
 export function templateToApi(t: TemplateRecord): Api['Template'] {
   return {

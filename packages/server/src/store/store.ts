@@ -84,6 +84,8 @@ export interface BuildFailure {
   message: string;
   step?: string;
   exitCode?: number;
+  /** The last lines of the build's log when it failed. */
+  logEntries?: Array<{ timestamp: string; level: LogLevel; message: string; step?: string }>;
 }
 
 /** One build of a template. */
