@@ -9,7 +9,7 @@
 import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { DriverError, hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
@@ -18,10 +18,11 @@ import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR, templateEnvironment, type TemplateService } from './template-service.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
+import { checkEnvVars, driverFailure, fromSnapshot, metricToApi, runningRecord, runtimeOf, type ImageStart, type SandboxMetric } from './sandbox-records.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
-import type { LogLevel, MetricSample } from '../store/store.js';
+import type { LogLevel } from '../store/store.js';
 import type { Metrics } from '../http/prometheus.js';
 
 type NewSandbox = components['schemas']['NewSandbox'];
@@ -52,32 +53,6 @@ export interface SandboxServiceOptions {
   pausedRetentionMs: number;
   /** This node's name: running sandboxes belong to the node that runs them (several nodes can share one store). */
   nodeId: string;
-}
-
-/** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
-function driverFailure(err: unknown, what: string): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof DriverError) {
-    const kind = err.kind === 'resource_exhausted' ? 'resource_exhausted' : err.kind === 'not_found' ? 'not_found' : err.kind === 'failed_precondition' ? 'failed_precondition' : err.kind === 'invalid_argument' ? 'invalid_argument' : 'internal';
-    return new ApiError(kind, `${what}: ${err.message}`);
-  }
-  return new ApiError('internal', `${what}: ${(err as Error).message}`);
-}
-
-type SandboxMetric = components['schemas']['SandboxMetric'];
-
-function metricToApi(m: MetricSample): SandboxMetric {
-  return {
-    timestampUnix: Math.floor(m.timestamp / 1000),
-    timestamp: new Date(m.timestamp).toISOString(),
-    cpuCount: m.cpuCount,
-    cpuUsedPct: m.cpuUsedPct,
-    memUsed: m.memUsed,
-    memTotal: m.memTotal,
-    memCache: m.memCache,
-    diskUsed: m.diskUsed,
-    diskTotal: m.diskTotal,
-  };
 }
 
 export interface Page<T> {
@@ -794,74 +769,4 @@ export class SandboxService {
       envdVersion: ENVD_VERSION,
     };
   }
-}
-
-function checkEnvVars(envVars: Record<string, unknown> | undefined): void {
-  for (const [k, v] of Object.entries(envVars ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
-    if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
-  }
-}
-
-/** The record of a sandbox that just started (from a template or from a checkpoint). */
-/**
- * A reusable checkpoint a new sandbox starts from (a snapshot, a fork's temporary image, a template's warm image), with
- * what the new sandbox is made of and runs as. `envdAccessToken` is the token the agent in the image holds.
- */
-interface ImageStart {
-  imageDir: string;
-  templateId: string;
-  alias?: string;
-  cpuCount: number;
-  memoryMB: number;
-  diskSizeMB: number;
-  envVars: Record<string, string>;
-  envdAccessToken?: string;
-  allowInternetAccess: boolean;
-  user: string;
-  workdir: string;
-  /** For messages: `snapshot …`, `fork of …`, `template … (warm start)`. */
-  what: string;
-  /** Fields of the lifecycle log entry. */
-  fields: Record<string, string>;
-}
-
-function fromSnapshot(snap: SnapshotRecord): ImageStart {
-  return {
-    imageDir: snap.imageDir,
-    templateId: snap.templateId,
-    alias: snap.name,
-    cpuCount: snap.cpuCount,
-    memoryMB: snap.memoryMB,
-    diskSizeMB: snap.diskSizeMB,
-    envVars: snap.envVars,
-    envdAccessToken: snap.envdAccessToken,
-    allowInternetAccess: snap.allowInternetAccess,
-    user: DEFAULT_USER,
-    workdir: DEFAULT_WORKDIR,
-    what: snap.snapshotId,
-    fields: { snapshotId: snap.snapshotId },
-  };
-}
-
-function runningRecord(
-  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId'>,
-  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
-  info: SandboxRuntimeInfo,
-): SandboxRecord {
-  const now = Date.now();
-  return {
-    ...base,
-    state: 'running',
-    startedAt: now,
-    endAt: now + base.timeoutMs,
-    metadata: req.metadata ?? {},
-    onTimeout: req.autoPause ? 'pause' : 'kill',
-    autoResume: req.autoResume?.enabled ?? false,
-    runtime: runtimeOf(info),
-  };
-}
-
-function runtimeOf(info: SandboxRuntimeInfo) {
-  return { pid: info.pid, address: info.address, envdUrl: info.envdUrl };
 }

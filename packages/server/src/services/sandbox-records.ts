@@ -1,0 +1,106 @@
+/**
+ * Sandbox records and the API shapes built from them: the running record a start writes, the checkpoints a sandbox can
+ * start from (ImageStart), env var checks, metrics as the API returns them, and driver failures as API errors. Pure
+ * functions the sandbox service uses; no I/O.
+ */
+import { DriverError, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import type { components } from '../api/schema.gen.js';
+import { ApiError, invalid } from '../errors.js';
+import type { MetricSample, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import { DEFAULT_USER, DEFAULT_WORKDIR } from './template-service.js';
+
+/** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
+export function driverFailure(err: unknown, what: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof DriverError) {
+    const kind = err.kind === 'resource_exhausted' ? 'resource_exhausted' : err.kind === 'not_found' ? 'not_found' : err.kind === 'failed_precondition' ? 'failed_precondition' : err.kind === 'invalid_argument' ? 'invalid_argument' : 'internal';
+    return new ApiError(kind, `${what}: ${err.message}`);
+  }
+  return new ApiError('internal', `${what}: ${(err as Error).message}`);
+}
+
+export type SandboxMetric = components['schemas']['SandboxMetric'];
+
+export function metricToApi(m: MetricSample): SandboxMetric {
+  return {
+    timestampUnix: Math.floor(m.timestamp / 1000),
+    timestamp: new Date(m.timestamp).toISOString(),
+    cpuCount: m.cpuCount,
+    cpuUsedPct: m.cpuUsedPct,
+    memUsed: m.memUsed,
+    memTotal: m.memTotal,
+    memCache: m.memCache,
+    diskUsed: m.diskUsed,
+    diskTotal: m.diskTotal,
+  };
+}
+
+export function checkEnvVars(envVars: Record<string, unknown> | undefined): void {
+  for (const [k, v] of Object.entries(envVars ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(`envVars: '${k}' is not a valid variable name`);
+    if (typeof v !== 'string') throw invalid(`envVars.${k} must be a string`);
+  }
+}
+
+/**
+ * A reusable checkpoint a new sandbox starts from (a snapshot, a fork's temporary image, a template's warm image), with
+ * what the new sandbox is made of and runs as. `envdAccessToken` is the token the agent in the image holds.
+ */
+export interface ImageStart {
+  imageDir: string;
+  templateId: string;
+  alias?: string;
+  cpuCount: number;
+  memoryMB: number;
+  diskSizeMB: number;
+  envVars: Record<string, string>;
+  envdAccessToken?: string;
+  allowInternetAccess: boolean;
+  user: string;
+  workdir: string;
+  /** For messages: `snapshot …`, `fork of …`, `template … (warm start)`. */
+  what: string;
+  /** Fields of the lifecycle log entry. */
+  fields: Record<string, string>;
+}
+
+export function fromSnapshot(snap: SnapshotRecord): ImageStart {
+  return {
+    imageDir: snap.imageDir,
+    templateId: snap.templateId,
+    alias: snap.name,
+    cpuCount: snap.cpuCount,
+    memoryMB: snap.memoryMB,
+    diskSizeMB: snap.diskSizeMB,
+    envVars: snap.envVars,
+    envdAccessToken: snap.envdAccessToken,
+    allowInternetAccess: snap.allowInternetAccess,
+    user: DEFAULT_USER,
+    workdir: DEFAULT_WORKDIR,
+    what: snap.snapshotId,
+    fields: { snapshotId: snap.snapshotId },
+  };
+}
+
+/** The record of a sandbox that just started (from a template or from a checkpoint). */
+export function runningRecord(
+  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId'>,
+  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
+  info: SandboxRuntimeInfo,
+): SandboxRecord {
+  const now = Date.now();
+  return {
+    ...base,
+    state: 'running',
+    startedAt: now,
+    endAt: now + base.timeoutMs,
+    metadata: req.metadata ?? {},
+    onTimeout: req.autoPause ? 'pause' : 'kill',
+    autoResume: req.autoResume?.enabled ?? false,
+    runtime: runtimeOf(info),
+  };
+}
+
+export function runtimeOf(info: SandboxRuntimeInfo) {
+  return { pid: info.pid, address: info.address, envdUrl: info.envdUrl };
+}
