@@ -81,10 +81,11 @@ export function driverSuite(o: DriverSuiteOptions): void {
     it('isolates processes, files and the network from the host and other sandboxes', async () => {
       const a = await driver.create(spec());
       const b = await driver.create(spec());
-      // PID namespace: only the sandbox's own processes (the agent's init is PID 1).
-      const pids = o.inside(a, 'ls /proc | grep -E "^[0-9]+$" | wc -l');
+      // PID namespace: only the sandbox's own processes (the agent's init is PID 1). Kernel threads (a VM's own
+      // kernel has dozens) have an empty command line and are not counted.
+      const pids = o.inside(a, 'for c in /proc/[0-9]*/cmdline; do [ -n "$(tr -d "\\0" < $c 2>/dev/null)" ] && echo; done | wc -l');
       assert.ok(Number(pids) < 10, `sandbox sees ${pids} processes`);
-      assert.equal(o.inside(a, 'cat /proc/1/cmdline | tr "\\0" " "').split(' ')[0], 'tb-init');
+      assert.equal(path.basename(o.inside(a, 'cat /proc/1/cmdline | tr "\\0" " "').split(' ')[0]), 'tb-init');
       // Mount namespace: the host's files are not there.
       assert.equal(o.inside(a, `test -e ${process.cwd()} && echo visible || echo hidden`).trim(), 'hidden');
       // Network: the host reaches the sandbox; the sandbox reaches neither the other sandbox nor host services.
@@ -110,9 +111,10 @@ export function driverSuite(o: DriverSuiteOptions): void {
       assert.equal(st.cpuCount, 1);
       assert.ok(st.pids >= 2, `pids ${st.pids}`);
       assert.ok(st.memoryUsedBytes > 0);
-      // Allocating past the limit gets the allocating process killed, not the host.
+      // Allocating past the limit gets the allocating process killed (a cgroup's OOM killer), or refused outright (a
+      // VM's own kernel does not overcommit that far) — never the host's memory.
       const out = o.inside(info, `python3 -c 'b = bytearray(300*1024*1024); print("alive")' 2>&1; echo "exit=$?"`);
-      assert.match(out, /exit=137/);
+      assert.match(out, /exit=137|MemoryError[\s\S]*exit=1/);
     });
 
     it('destroy leaves nothing behind and is idempotent', async () => {
