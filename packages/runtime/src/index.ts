@@ -20,3 +20,4 @@ export {
   type PullOptions,
   type RegistryConfig,
 } from './image/index.js';
+export { MicroVmDriver, DEFAULT_DISK_MB, type MicroVmDriverOptions } from './microvm/microvm-driver.js';

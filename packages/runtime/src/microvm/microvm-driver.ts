@@ -1,39 +1,46 @@
 /**
  * The `microvm` driver: each sandbox is a QEMU `-M microvm` guest running Debian's cloud kernel, whose PID 1 is tb-init
- * and whose agent is envd — the same two programs as in a container, now behind a hardware (or, under TCG, emulated)
- * boundary: own kernel, own memory, nothing of the host's processes or mounts. Template layers reach the guest as
- * read-only ext4 disks, the writable layer is a disk of `diskMB` (DEFAULT_DISK_MB when 0) on the sandbox's state dir;
- * the guest stacks them with overlayfs. The network is the sandbox's own netns (vm-network.ts), so the control plane
- * reaches envd at `<address>:49983` exactly as with containers. QEMU runs in the sandbox's cgroup (vCPUs and guest
- * RAM plus VMM_OVERHEAD_MB).
+ * and whose agent is envd — the same two programs as in a container, behind a VM boundary (under TCG, an emulated
+ * one): own kernel, own memory, nothing of the host's processes or mounts. Template layers reach the guest as
+ * read-only ext4 disks, the writable layer is a disk of `diskMB` (DEFAULT_DISK_MB when 0) in the sandbox's state
+ * dir; the guest stacks them with overlayfs. The network is the sandbox's own netns (vm-network.ts), so the control
+ * plane reaches envd at `<address>:49983` exactly as with containers. QEMU runs in the sandbox's cgroup (vCPUs, and
+ * guest RAM plus VMM_OVERHEAD_MB).
  *
- * create restores from a template snapshot — one per (layers, cpuCount, memoryMB, diskMB), made on first use by booting
- * a VM to a ready agent and saving it (snapshot.ts) — then gives the guest its hostname and the current time through
- * the agent; the control plane's /init follows as usual. A direct boot is the fallback when no snapshot can be made.
+ * create restores from a template snapshot (template-snapshots.ts) and gives the guest its hostname and the current
+ * time through the agent; the control plane's /init follows as usual. A direct boot is the fallback when no snapshot
+ * can be made. checkpoint/restore are QEMU migrations to and from a directory (snapshot.ts).
  *
  * On disk: `<stateDir>/<id>/{meta.json, disk.img, qmp.sock, console.log, qemu.log}`; derived images and template
- * snapshots under `<stateDir>/.microvm/` (guest-images.ts).
+ * snapshots under `<stateDir>/.microvm/`.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from '../cgroups.js';
 import { ensureFirewall, ENVD_PORT } from '../container.js';
-import { DriverError, type Driver, type SandboxRuntimeInfo, type SandboxSpec, type SandboxStats } from '../driver.js';
+import {
+  DriverError,
+  type Checkpointer,
+  type Driver,
+  type SandboxRuntimeInfo,
+  type SandboxSpec,
+  type SandboxStats,
+} from '../driver.js';
 import { SandboxDisks } from '../sandbox-disk.js';
 import { guestExec } from './guest-exec.js';
 import { GuestImages } from './guest-images.js';
 import { detectAccel, qemuArgs, type Accel, type VmConfig } from './qemu.js';
-import { loadVm, saveVm, snapshotFiles } from './snapshot.js';
+import { Slots } from './slots.js';
+import { loadVm, resumeOrQuit, saveVm, snapshotFiles } from './snapshot.js';
+import { TemplateSnapshots, type VmShape } from './template-snapshots.js';
 import { createVmNetwork, removeVmNetwork } from './vm-network.js';
-import { logTail, startQemu, waitForAgent, type VmProcess } from './vm-process.js';
+import { logTail, startQemu, waitForAgent } from './vm-process.js';
 
 export const DEFAULT_DISK_MB = 4096;
 const VMM_OVERHEAD_MB = 192;
-const MAX_SLOTS = 16384;
 const execFileP = promisify(execFile);
 /** Copies a sparse disk image keeping its holes (a formatted blank is a few MB of data). */
 const sparseCopy = (from: string, to: string) => execFileP('cp', ['--sparse=always', from, to]);
@@ -56,6 +63,9 @@ export interface MicroVmDriverOptions {
   log?: (msg: string) => void;
 }
 
+/** What a VM was started with: its shape, its disk size, and whether its RAM is the `mem` backend. */
+type VmRecord = VmShape & { diskMB: number; memoryBackend: boolean };
+
 interface VmMeta {
   sandboxId: string;
   slot: number;
@@ -64,31 +74,45 @@ interface VmMeta {
   hostIf: string;
   startedAt: string;
   spec: SandboxSpec;
-  diskMB: number;
-  accel: Accel;
-  /** Restored from this template snapshot (or booted). */
-  snapshot?: string;
+  vm: VmRecord;
 }
 
-export class MicroVmDriver implements Driver {
+/** Where a VM's memory and disk come from. */
+type Source =
+  | { kind: 'boot' }
+  | { kind: 'template'; dir: string }
+  | { kind: 'checkpoint'; dir: string; move: boolean };
+
+export class MicroVmDriver implements Driver, Checkpointer {
   readonly name = 'microvm';
-  private readonly slots = new Map<number, string>();
+  private readonly slots: Slots;
   private readonly images: GuestImages;
   private readonly disks: SandboxDisks;
-  private readonly templates = new Map<string, Promise<string>>();
-  private readonly prefix: string;
+  private readonly templates: TemplateSnapshots;
   private firewallReady = false;
 
   constructor(private readonly opts: MicroVmDriverOptions) {
     mkdirSync(opts.stateDir, { recursive: true });
     this.images = new GuestImages(opts.stateDir);
     this.disks = new SandboxDisks(opts.stateDir);
-    this.prefix = opts.subnetPrefix ?? '10.14';
-    for (const m of this.readAllMeta()) this.slots.set(m.slot, m.sandboxId);
+    this.slots = new Slots(opts.subnetPrefix ?? '10.14');
+    this.templates = new TemplateSnapshots({
+      dir: path.join(this.images.dir, 'snapshots'),
+      qemu: this.qemu,
+      slots: this.slots,
+      blankDisk: async (diskMB, dest) => void (await sparseCopy(await this.disks.blank(diskMB), dest)),
+      bootTimeoutMs: this.bootTimeoutMs,
+      log: opts.log,
+    });
+    for (const m of this.readAllMeta()) this.slots.hold(m.slot, m.sandboxId);
   }
 
   private get qemu(): string {
     return this.opts.qemuPath ?? 'qemu-system-x86_64';
+  }
+
+  private get bootTimeoutMs(): number {
+    return this.opts.bootTimeoutMs ?? 120_000;
   }
 
   private dir(id: string): string {
@@ -100,12 +124,6 @@ export class MicroVmDriver implements Driver {
     return new SandboxCgroup(detectLayout(), this.opts.cgroupParent ?? 'tensor-box', id);
   }
 
-  /** The accelerator this driver's VMs use: `kvm` when it runs a stock guest here, else `tcg`. */
-  async accel(): Promise<Accel> {
-    const g = this.guest();
-    return detectAccel(this.qemu, g.kernel, await this.images.initrd(g.baseCpio, this.opts.agentPath, this.opts.initPath));
-  }
-
   private guest() {
     const kernel = path.join(this.opts.guestDir, 'vmlinuz');
     const baseCpio = path.join(this.opts.guestDir, 'base.cpio.gz');
@@ -115,15 +133,10 @@ export class MicroVmDriver implements Driver {
     return { kernel, baseCpio };
   }
 
-  private allocateSlot(id: string): { slot: number; hostIf: string; hostIp: string; sandboxIp: string } {
-    for (let s = 0; s < MAX_SLOTS; s++) {
-      if (this.slots.has(s) || existsSync(`/sys/class/net/tbm${s}`)) continue;
-      this.slots.set(s, id);
-      const base = s * 4;
-      const net = `${this.prefix}.${base >> 8}`;
-      return { slot: s, hostIf: `tbm${s}`, hostIp: `${net}.${(base & 255) + 1}`, sandboxIp: `${net}.${(base & 255) + 2}` };
-    }
-    throw new DriverError('resource_exhausted', 'no free sandbox network slot');
+  /** The accelerator this driver's VMs use: `kvm` when it runs a stock guest here, else `tcg`. */
+  async accel(): Promise<Accel> {
+    const g = this.guest();
+    return detectAccel(this.qemu, g.kernel, await this.images.initrd(g.baseCpio, this.opts.agentPath, this.opts.initPath));
   }
 
   private readMeta(id: string): VmMeta | undefined {
@@ -142,148 +155,160 @@ export class MicroVmDriver implements Driver {
   }
 
   private info(m: VmMeta): SandboxRuntimeInfo {
-    return { sandboxId: m.sandboxId, pid: m.pid, address: m.address, envdUrl: `http://${m.address}:${ENVD_PORT}`, startedAt: new Date(m.startedAt) };
+    const envdUrl = `http://${m.address}:${ENVD_PORT}`;
+    return { sandboxId: m.sandboxId, pid: m.pid, address: m.address, envdUrl, startedAt: new Date(m.startedAt) };
   }
 
   private alive(m: VmMeta): boolean {
     return this.cgroup(m.sandboxId).pids().includes(m.pid);
   }
 
-  async create(spec: SandboxSpec): Promise<SandboxRuntimeInfo> {
-    const dir = this.dir(spec.sandboxId);
-    if (existsSync(dir)) throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
-    if (spec.layers.length === 0) throw new DriverError('failed_precondition', 'a sandbox needs at least one rootfs layer');
+  private running(sandboxId: string): VmMeta {
+    const m = this.readMeta(sandboxId);
+    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    return m;
+  }
+
+  private async checkNew(spec: SandboxSpec): Promise<void> {
+    if (existsSync(this.dir(spec.sandboxId))) {
+      throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
+    }
     for (const l of spec.layers) {
       if (!existsSync(l)) throw new DriverError('failed_precondition', `rootfs layer ${l} does not exist`);
     }
-    const g = this.guest();
     if (!this.firewallReady) {
-      await ensureFirewall(this.prefix).catch((err: Error) => {
+      await ensureFirewall(this.opts.subnetPrefix ?? '10.14').catch((err: Error) => {
         throw new DriverError('internal', `cannot install the sandbox firewall rules (iptables): ${err.message}`);
       });
       this.firewallReady = true;
     }
+  }
+
+  async create(spec: SandboxSpec): Promise<SandboxRuntimeInfo> {
+    if (spec.layers.length === 0) throw new DriverError('failed_precondition', 'a sandbox needs at least one rootfs layer');
+    await this.checkNew(spec);
+    const g = this.guest();
     const initrd = await this.images.initrd(g.baseCpio, this.opts.agentPath, this.opts.initPath);
     const layers = await Promise.all(spec.layers.map((l) => this.images.layerImage(l)));
     const accel = await detectAccel(this.qemu, g.kernel, initrd);
+    const shape: VmShape = { accel, kernel: g.kernel, initrd, layers, cpuCount: spec.cpuCount, memoryMB: spec.memoryMB };
     const diskMB = spec.diskMB > 0 ? spec.diskMB : DEFAULT_DISK_MB;
-    const base = { accel, kernel: g.kernel, initrd, layers, cpuCount: spec.cpuCount, memoryMB: spec.memoryMB };
-    let snapshot: string | undefined;
     if (this.opts.snapshots !== false) {
-      snapshot = await this.template(base, diskMB).catch((err: Error) => {
+      const dir = await this.templates.get(shape, diskMB).catch((err: Error) => {
         // A guest that stops by itself (its agent cannot start) would do the same when booted for this sandbox.
         if (/VM exited/.test(err.message)) throw new DriverError('internal', `the microVM guest does not start: ${err.message}`);
         this.opts.log?.(`microvm: no template snapshot, booting instead: ${err.message}`);
         return undefined;
       });
+      if (dir) return this.start(spec, { ...shape, diskMB, memoryBackend: true }, { kind: 'template', dir });
     }
-    return this.start(spec, dir, { ...base, diskMB, snapshot });
+    return this.start(spec, { ...shape, diskMB, memoryBackend: false }, { kind: 'boot' });
   }
 
-  /** Starts the sandbox's VM: restored from `snapshot`, or booted. Leaves nothing behind when it fails. */
-  private async start(
-    spec: SandboxSpec,
-    dir: string,
-    v: Omit<VmConfig, 'disk' | 'hostname' | 'qmpSocket' | 'consoleLog'> & { diskMB: number; snapshot?: string },
-  ): Promise<SandboxRuntimeInfo> {
-    const link = this.allocateSlot(spec.sandboxId);
+  /** Starts the sandbox's VM from `source`. Leaves nothing behind when it fails (a moved checkpoint gets its disk back). */
+  private async start(spec: SandboxSpec, vmr: VmRecord, source: Source): Promise<SandboxRuntimeInfo> {
+    const dir = this.dir(spec.sandboxId);
+    const link = this.slots.allocate(spec.sandboxId);
     const cg = this.cgroup(spec.sandboxId);
     const envdUrl = `http://${link.sandboxIp}:${ENVD_PORT}`;
-    let vm: VmProcess | undefined;
+    const disk = path.join(dir, 'disk.img');
+    const from = source.kind === 'boot' ? undefined : snapshotFiles(source.dir);
+    let movedDisk = false;
     try {
       mkdirSync(dir);
-      const disk = path.join(dir, 'disk.img');
-      const snap = v.snapshot ? snapshotFiles(v.snapshot) : undefined;
-      await sparseCopy(snap ? snap.disk : await this.disks.blank(v.diskMB), disk);
+      if (!from) await sparseCopy(await this.disks.blank(vmr.diskMB), disk);
+      else if (source.kind === 'checkpoint' && source.move) {
+        await rename(from.disk, disk);
+        movedDisk = true;
+      } else await sparseCopy(from.disk, disk);
       await createVmNetwork(spec.sandboxId, link, spec.internetAccess);
-      cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB + VMM_OVERHEAD_MB, pidsMax: spec.pidsMax || 4096 });
+      cg.create({ cpuCount: vmr.cpuCount, memoryMB: vmr.memoryMB + VMM_OVERHEAD_MB, pidsMax: spec.pidsMax || 4096 });
+      const memory: VmConfig['memory'] =
+        source.kind === 'template' ? { file: from!.mem, share: false } : vmr.memoryBackend ? { ram: true } : undefined;
       const cfg: VmConfig = {
-        ...v,
+        ...vmr,
         disk,
         hostname: spec.hostname ?? spec.sandboxId,
         qmpSocket: path.join(dir, 'qmp.sock'),
         consoleLog: path.join(dir, 'console.log'),
-        ...(snap ? { memory: { file: snap.mem, share: false }, incoming: true } : {}),
+        memory,
+        incoming: !!from,
       };
-      vm = startQemu(this.qemu, qemuArgs(cfg), { sandboxId: spec.sandboxId, cgroupDirs: cg.dirs(), logFile: path.join(dir, 'qemu.log') });
-      if (snap) {
-        await loadVm(cfg.qmpSocket, snap.state);
-        await waitForAgent(envdUrl, vm, 30_000);
-        // The snapshot's guest still has the template VM's name and clock.
+      const logFile = path.join(dir, 'qemu.log');
+      const vm = startQemu(this.qemu, qemuArgs(cfg), { sandboxId: spec.sandboxId, cgroupDirs: cg.dirs(), logFile });
+      if (from) await loadVm(cfg.qmpSocket, from.state, { ignoreShared: source.kind === 'template' });
+      await waitForAgent(envdUrl, vm, from ? 30_000 : this.bootTimeoutMs);
+      if (source.kind === 'template') {
+        // The template's guest still has the template VM's name and clock.
         const now = (Date.now() / 1000).toFixed(3);
         const r = await guestExec(envdUrl, `echo '${cfg.hostname}' > /proc/sys/kernel/hostname && date -s @${now} >/dev/null`);
         if (r.exitCode !== 0) throw new Error(`guest set-up failed: ${r.stderr.trim()}`);
-      } else {
-        await waitForAgent(envdUrl, vm, this.opts.bootTimeoutMs ?? 120_000);
       }
       const meta: VmMeta = {
         sandboxId: spec.sandboxId, slot: link.slot, pid: vm.pid, address: link.sandboxIp, hostIf: link.hostIf,
-        startedAt: new Date().toISOString(), spec, diskMB: v.diskMB, accel: v.accel, snapshot: v.snapshot,
+        startedAt: new Date().toISOString(), spec, vm: vmr,
       };
       writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+      if (source.kind === 'checkpoint' && source.move) await rm(source.dir, { recursive: true, force: true });
       return this.info(meta);
     } catch (err) {
-      const why = [logTail(path.join(dir, 'qemu.log'), 3), logTail(path.join(dir, 'console.log'), 3)].filter(Boolean).join(' | ');
-      await this.teardown(spec.sandboxId, link.hostIf).catch(() => {});
-      this.slots.delete(link.slot);
+      const logs = [logTail(path.join(dir, 'qemu.log'), 3), logTail(path.join(dir, 'console.log'), 3)];
+      const why = logs.filter(Boolean).join(' | ');
+      await this.teardown(spec.sandboxId, link.hostIf, movedDisk ? { disk, back: from!.disk } : undefined).catch(() => {});
+      this.slots.release(link.slot);
       if (err instanceof DriverError) throw err;
-      throw new DriverError('internal', `cannot start microVM ${spec.sandboxId}: ${(err as Error).message}${why ? ` (${why})` : ''}`);
+      const msg = `cannot start microVM ${spec.sandboxId}: ${(err as Error).message}${why ? ` (${why})` : ''}`;
+      throw new DriverError('internal', msg);
     }
   }
 
-  /**
-   * The template snapshot for this VM shape: made once (a VM boots to a ready agent with its RAM in `mem`, then is
-   * saved), shared by every create of the shape. Its directory appears complete or not at all.
-   */
-  private template(v: Omit<VmConfig, 'disk' | 'hostname' | 'qmpSocket' | 'consoleLog'>, diskMB: number): Promise<string> {
-    const shape = { kernel: v.kernel, initrd: v.initrd, layers: v.layers, cpuCount: v.cpuCount, memoryMB: v.memoryMB, diskMB, accel: v.accel };
-    const key = createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
-    const final = path.join(this.images.dir, 'snapshots', key);
-    if (existsSync(final)) return Promise.resolve(final);
-    let p = this.templates.get(key);
-    if (p) return p;
-    p = (async () => {
-      const id = `tpl-${key}-${process.pid}`;
-      const dir = path.join(this.images.dir, 'snapshots', `${key}.${process.pid}.tmp`);
-      await rm(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true });
-      const files = snapshotFiles(dir);
-      const link = this.allocateSlot(id);
-      const t0 = Date.now();
-      try {
-        await sparseCopy(await this.disks.blank(diskMB), files.disk);
-        await createVmNetwork(id, link, false);
-        const cfg: VmConfig = {
-          ...v, disk: files.disk, hostname: 'tensor-box', qmpSocket: path.join(dir, 'qmp.sock'),
-          consoleLog: path.join(dir, 'console.log'), memory: { file: files.mem, share: true },
-        };
-        const vm = startQemu(this.qemu, qemuArgs(cfg), { sandboxId: id, cgroupDirs: [], logFile: path.join(dir, 'qemu.log') });
-        try {
-          await waitForAgent(`http://${link.sandboxIp}:${ENVD_PORT}`, vm, this.opts.bootTimeoutMs ?? 120_000);
-          await saveVm(cfg.qmpSocket, files.state);
-          if (!(await vm.waitExit(30_000))) throw new Error('QEMU did not end after saving the snapshot');
-        } catch (err) {
-          if (!vm.hasExited()) process.kill(vm.pid, 'SIGKILL');
-          throw new Error(`${(err as Error).message} (${logTail(cfg.consoleLog, 3)})`);
-        }
-        writeFileSync(files.vm, JSON.stringify(shape));
-        for (const f of ['qmp.sock', 'console.log', 'qemu.log']) await rm(path.join(dir, f), { force: true });
-        await rename(dir, final).catch(async (err: NodeJS.ErrnoException) => {
-          if (!existsSync(final)) throw err; // else another process made it first
-          await rm(dir, { recursive: true, force: true });
-        });
-        this.opts.log?.(`microvm: template snapshot ${key} made in ${Date.now() - t0} ms (${v.accel})`);
-        return final;
-      } catch (err) {
-        await rm(dir, { recursive: true, force: true });
-        throw err;
-      } finally {
-        await removeVmNetwork(id, link.hostIf);
-        this.slots.delete(link.slot);
-      }
-    })().finally(() => this.templates.delete(key));
-    this.templates.set(key, p);
-    return p;
+  async checkpoint(sandboxId: string, imageDir: string, opts: { leaveRunning?: boolean; layerOut?: string } = {}): Promise<void> {
+    if (opts.layerOut) {
+      throw new DriverError('failed_precondition', 'a microVM keeps its writable layer on its disk: it cannot become a layer directory');
+    }
+    const m = this.running(sandboxId);
+    if (existsSync(imageDir)) throw new DriverError('failed_precondition', `${imageDir} exists already`);
+    const dir = this.dir(sandboxId);
+    const tmp = `${imageDir}.tmp`;
+    const files = snapshotFiles(tmp);
+    const qmpSocket = path.join(dir, 'qmp.sock');
+    await rm(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    let stopped = false;
+    try {
+      stopped = true;
+      await saveVm(qmpSocket, files.state, { ignoreShared: false });
+      if (opts.leaveRunning) await sparseCopy(path.join(dir, 'disk.img'), files.disk);
+      writeFileSync(files.vm, JSON.stringify({ ...m.vm, spec: m.spec }));
+    } catch (err) {
+      if (stopped) await resumeOrQuit(qmpSocket, 'cont').catch(() => {});
+      await rm(tmp, { recursive: true, force: true });
+      throw new DriverError('internal', `checkpoint of ${sandboxId} failed: ${(err as Error).message}`);
+    }
+    if (opts.leaveRunning) {
+      await resumeOrQuit(qmpSocket, 'cont');
+    } else {
+      await resumeOrQuit(qmpSocket, 'quit');
+      for (let i = 0; i < 500 && this.alive(m); i++) await new Promise((r) => setTimeout(r, 10));
+      await rename(path.join(dir, 'disk.img'), files.disk);
+      await this.destroy(sandboxId);
+    }
+    await rename(tmp, imageDir);
+  }
+
+  async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
+    const files = snapshotFiles(imageDir);
+    if (!existsSync(files.vm) || !existsSync(files.state)) throw new DriverError('not_found', `no microVM checkpoint in ${imageDir}`);
+    const saved = JSON.parse(readFileSync(files.vm, 'utf8')) as VmRecord & { spec: SandboxSpec };
+    const { spec: savedSpec, ...vmr } = saved;
+    // The VM's devices are fixed by the checkpoint: its layers, CPUs, memory and disk size.
+    const s: SandboxSpec = { ...spec, layers: savedSpec.layers, cpuCount: vmr.cpuCount, memoryMB: vmr.memoryMB, diskMB: vmr.diskMB };
+    await this.checkNew(s);
+    return this.start(s, vmr, { kind: 'checkpoint', dir: imageDir, move: !!opts.move });
+  }
+
+  imageInUse(): boolean {
+    return false; // a restore reads the whole state before it returns
   }
 
   async list(): Promise<SandboxRuntimeInfo[]> {
@@ -291,7 +316,7 @@ export class MicroVmDriver implements Driver {
     for (const id of readdirSync(this.opts.stateDir).filter((n) => !n.startsWith('.'))) {
       const m = this.readMeta(id);
       if (m && this.alive(m)) {
-        this.slots.set(m.slot, m.sandboxId);
+        this.slots.hold(m.slot, m.sandboxId);
         out.push(this.info(m));
       } else {
         this.opts.log?.(`microvm: removing leftovers of dead sandbox ${id}`);
@@ -304,17 +329,21 @@ export class MicroVmDriver implements Driver {
   async destroy(sandboxId: string): Promise<void> {
     const m = this.readMeta(sandboxId);
     await this.teardown(sandboxId, m?.hostIf);
-    if (m) this.slots.delete(m.slot);
+    if (m) this.slots.release(m.slot);
   }
 
-  /** Kills QEMU and removes the cgroup, netns, host link and state dir; safe on half-made and unknown sandboxes. */
-  private async teardown(sandboxId: string, hostIf?: string): Promise<void> {
+  /**
+   * Kills QEMU and removes the cgroup, netns, host link and state dir; safe on half-made and unknown sandboxes.
+   * `giveBack` moves a checkpoint's disk back first (a failed resume loses nothing).
+   */
+  private async teardown(sandboxId: string, hostIf?: string, giveBack?: { disk: string; back: string }): Promise<void> {
     const dir = this.dir(sandboxId);
     const cg = this.cgroup(sandboxId);
     if (cg.exists()) {
       await cg.killAll();
       await cg.remove();
     }
+    if (giveBack) await rename(giveBack.disk, giveBack.back);
     await removeVmNetwork(sandboxId, hostIf);
     await rm(dir, { recursive: true, force: true });
   }
@@ -324,8 +353,7 @@ export class MicroVmDriver implements Driver {
    * memory limit is the guest's RAM; disk is the writable disk's allocated bytes on the host and its size.
    */
   async stats(sandboxId: string): Promise<SandboxStats> {
-    const m = this.readMeta(sandboxId);
-    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    const m = this.running(sandboxId);
     const u = this.cgroup(sandboxId).usage();
     let diskUsedBytes = 0;
     try {
@@ -333,12 +361,7 @@ export class MicroVmDriver implements Driver {
     } catch {
       /* racing a destroy */
     }
-    return {
-      ...u,
-      cpuCount: m.spec.cpuCount,
-      memoryLimitBytes: m.spec.memoryMB * 1024 * 1024,
-      diskUsedBytes,
-      diskLimitBytes: m.diskMB * 1024 * 1024,
-    };
+    const memoryLimitBytes = m.vm.memoryMB * 1024 * 1024;
+    return { ...u, cpuCount: m.vm.cpuCount, memoryLimitBytes, diskUsedBytes, diskLimitBytes: m.vm.diskMB * 1024 * 1024 };
   }
 }

@@ -77,6 +77,7 @@ driverSuite({
   makeDriver: () => makeDriver(),
   makeBrokenDriver: () => makeDriver('/bin/false'),
   inside: (info, cmd) => guestShell(info, cmd),
+  checkpointFile: () => undefined,
   leftovers(id) {
     const found: string[] = [];
     try {

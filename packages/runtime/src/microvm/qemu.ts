@@ -4,7 +4,8 @@
  * order: `layers` read-only virtio-blk disks (serials tblayer<i>), the writable disk (tbdisk), virtio-net on `tap0` of
  * the sandbox's netns, a QMP socket, the serial console to a file. RAM is anonymous, or a file: `share: true` for a
  * template VM (the file is the snapshot's memory), `share: false` for restores (a private copy-on-write mapping of the
- * template's memory: pages are read on first touch, writes stay in the VM).
+ * template's memory: pages are read on first touch, writes stay in the VM); a VM restored from a sandbox checkpoint
+ * of such a VM gets anonymous RAM under the same backend name (`ram`), filled from the stream.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +27,8 @@ export interface VmConfig {
   disk: string;
   cpuCount: number;
   memoryMB: number;
-  memory?: { file: string; share: boolean };
+  /** RAM from a file (`share`: writes go to the file), or anonymous RAM under the same name (`ram`). */
+  memory?: { file: string; share: boolean } | { ram: true };
   hostname: string;
   qmpSocket: string;
   consoleLog: string;
@@ -59,7 +61,8 @@ export function qemuArgs(c: VmConfig): string[] {
     '-serial', `file:${c.consoleLog}`,
     '-kernel', c.kernel, '-initrd', c.initrd, '-append', cmdline,
   ];
-  if (c.memory) {
+  if (c.memory && 'ram' in c.memory) args.push('-object', `memory-backend-ram,id=mem,size=${c.memoryMB}M`);
+  else if (c.memory) {
     const share = c.memory.share ? 'on' : 'off';
     args.push('-object', `memory-backend-file,id=mem,size=${c.memoryMB}M,mem-path=${c.memory.file},share=${share}`);
   }

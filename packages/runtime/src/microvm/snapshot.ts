@@ -9,6 +9,9 @@
  * Saving: `stop`, `migrate exec:cat > state`, `quit`; QEMU flushes the disk before it exits. Loading: the same device
  * list with `-incoming defer`, RAM mapped privately from `mem` (copy-on-write: any number of VMs share one snapshot),
  * `migrate-incoming exec:cat state`; the VM runs on as soon as the stream is in.
+ *
+ * A sandbox's checkpoint (pause, snapshot) has the same layout without `mem`: its RAM is in `state` (a restored VM's
+ * RAM is a private mapping, so the whole of it is streamed), and `vm.json` also holds the sandbox's spec.
  */
 import path from 'node:path';
 import { Qmp } from './qmp.js';
@@ -22,27 +25,41 @@ export const snapshotFiles = (dir: string) => ({
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Stops the VM behind `qmpSocket`, writes its device state to `stateFile`, and ends QEMU. */
-export async function saveVm(qmpSocket: string, stateFile: string, timeoutMs = 60_000): Promise<void> {
+/**
+ * Stops the VM behind `qmpSocket` and writes its device state (and, without `ignoreShared`, all of its RAM) to
+ * `stateFile`; the VM stays stopped (`resumeOrQuit` next). QEMU flushes and lets go of the disks when it completes.
+ */
+export async function saveVm(qmpSocket: string, stateFile: string, o: { ignoreShared: boolean; timeoutMs?: number }): Promise<void> {
   const qmp = await Qmp.connect(qmpSocket);
   try {
     await qmp.execute('stop');
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: o.ignoreShared }] });
     await qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(stateFile)}` });
-    await qmp.waitMigration(timeoutMs);
-    await qmp.execute('quit').catch(() => {});
+    await qmp.waitMigration(o.timeoutMs ?? 120_000);
+  } finally {
+    qmp.close();
+  }
+}
+
+/** Lets a stopped VM run again (after a live snapshot), or ends its QEMU. */
+export async function resumeOrQuit(qmpSocket: string, what: 'cont' | 'quit'): Promise<void> {
+  const qmp = await Qmp.connect(qmpSocket);
+  try {
+    await qmp.execute(what).catch((err: Error) => {
+      if (what === 'cont') throw err; // quit: the socket may close before the answer
+    });
   } finally {
     qmp.close();
   }
 }
 
 /** Loads `stateFile` into a QEMU started with `-incoming defer` and lets the VM run. */
-export async function loadVm(qmpSocket: string, stateFile: string, timeoutMs = 60_000): Promise<void> {
+export async function loadVm(qmpSocket: string, stateFile: string, o: { ignoreShared: boolean; timeoutMs?: number }): Promise<void> {
   const qmp = await Qmp.connect(qmpSocket);
   try {
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: o.ignoreShared }] });
     await qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(stateFile)}` });
-    await qmp.waitMigration(timeoutMs);
+    await qmp.waitMigration(o.timeoutMs ?? 120_000);
     const st = await qmp.execute<{ status: string }>('query-status');
     if (st.status !== 'running') await qmp.execute('cont');
   } finally {
