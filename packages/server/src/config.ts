@@ -47,6 +47,11 @@ export interface ServerConfig {
   /** Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in ms. */
   buildStepTimeoutMs?: number;
   readyTimeoutMs?: number;
+  /**
+   * The isolation backend of this server's sandboxes: `container` (default) or `microvm` (QEMU microVMs; needs
+   * qemu-system-x86_64 and the guest prepared by packages/runtime/setup.sh). From TENSOR_BOX_ISOLATION.
+   */
+  isolation?: 'container' | 'microvm';
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -73,5 +78,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       : undefined,
     buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
     readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
+    isolation: isolationFrom(env.TENSOR_BOX_ISOLATION),
   };
+}
+
+function isolationFrom(v: string | undefined): ServerConfig['isolation'] {
+  if (!v || v === 'container' || v === 'microvm') return (v || undefined) as ServerConfig['isolation'];
+  throw new Error(`TENSOR_BOX_ISOLATION must be 'container' or 'microvm', not '${v}'`);
 }
