@@ -649,8 +649,10 @@ export class SandboxService {
    * (open connections to newly denied addresses stop), kept for a paused one (applied on resume). Invalid entries fail
    * with 400 before anything changes.
    */
-  async updateNetwork(sandboxId: string, req: { allowOut?: unknown; denyOut?: unknown }): Promise<void> {
+  async updateNetwork(sandboxId: string, req: { allowOut?: unknown; denyOut?: unknown; allow_internet_access?: unknown }): Promise<void> {
     const rules = egressFromRequest(req);
+    // E2B: allow_internet_access false is denyOut 0.0.0.0/0 (allowOut still wins).
+    if (req.allow_internet_access === false && !rules.denyOut.includes('0.0.0.0/0')) rules.denyOut.push('0.0.0.0/0');
     await this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
       this.here(s);
