@@ -20,7 +20,8 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from '../cgroups.js';
-import { ensureFirewall, ENVD_PORT } from '../container.js';
+import { ENVD_PORT } from '../container.js';
+import { ensureFirewall } from '../firewall.js';
 import {
   DriverError,
   type Checkpointer,
@@ -177,7 +178,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
       if (!existsSync(l)) throw new DriverError('failed_precondition', `rootfs layer ${l} does not exist`);
     }
     if (!this.firewallReady) {
-      await ensureFirewall(this.opts.subnetPrefix ?? '10.14').catch((err: Error) => {
+      await ensureFirewall({ prefix: this.opts.subnetPrefix ?? '10.14' }).catch((err: Error) => {
         throw new DriverError('internal', `cannot install the sandbox firewall rules (iptables): ${err.message}`);
       });
       this.firewallReady = true;

@@ -5,8 +5,8 @@
  *   - `tap0` (fixed MAC, 10.0.2.1/30) that QEMU attaches the guest's virtio-net to; the guest is always 10.0.2.2.
  * DNAT turns traffic for the sandbox address into traffic for the guest, and guest traffic leaves masqueraded as the
  * sandbox address, so every guest can be restored from one snapshot with the same inner address. The host end matches
- * the container driver's `tb+` firewall rules (no sandbox→host, no sandbox→sandbox); without internet access the netns
- * has no default route.
+ * the host firewall's `tb+` rules (firewall.ts: no sandbox→host, no sandbox→sandbox, no spoofing, blocked egress);
+ * without internet access the netns has no default route.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
