@@ -54,7 +54,12 @@ export function guestExec(envdUrl: string, cmd: string, timeoutMs = 10_000): Pro
     const body = connectRequest(cmd);
     const req = http.request(
       `${envdUrl}/process.Process/Start`,
-      { method: 'POST', agent: false, timeout: timeoutMs, headers: { ...CONNECT_HEADERS, 'Content-Length': body.length } },
+      {
+        method: 'POST',
+        agent: false,
+        timeout: timeoutMs,
+        headers: { ...CONNECT_HEADERS, 'Content-Length': body.length },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -38,7 +38,8 @@ export class GuestImages {
   /** The ext4 image of one layer directory. */
   layerImage(layerDir: string): Promise<string> {
     const st = statSync(layerDir);
-    const file = path.join(this.dir, 'layers', `${hash(`${path.resolve(layerDir)}:${st.dev}:${st.ino}:${st.mtimeMs}`)}.ext4`);
+    const identity = `${path.resolve(layerDir)}:${st.dev}:${st.ino}:${st.mtimeMs}`;
+    const file = path.join(this.dir, 'layers', `${hash(identity)}.ext4`);
     if (existsSync(file)) return Promise.resolve(file);
     return this.once(file, async () => {
       const { stdout } = await execFileP('du', ['-sxb', layerDir], { maxBuffer: 1 << 20 });
@@ -71,7 +72,8 @@ export class GuestImages {
         await copyFile(agentPath, path.join(work, 'agent', 'envd'));
         await copyFile(initPath, path.join(work, 'agent', 'tb-init'));
         const agentCpio = path.join(work, 'agent.cpio.gz');
-        await execFileP('bash', ['-c', 'cd "$0" && find agent | cpio -o -H newc --quiet | gzip -1 > "$1"', work, agentCpio]);
+        const pack = 'cd "$0" && find agent | cpio -o -H newc --quiet | gzip -1 > "$1"';
+        await execFileP('bash', ['-c', pack, work, agentCpio]);
         const tmp = `${file}.${process.pid}.tmp`;
         await writeFile(tmp, Buffer.concat([readFileSync(baseCpio), readFileSync(agentCpio)]));
         await rename(tmp, file);

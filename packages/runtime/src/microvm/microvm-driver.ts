@@ -11,8 +11,9 @@
  * time through the agent; the control plane's /init follows as usual. A direct boot is the fallback when no snapshot
  * can be made. checkpoint/restore are QEMU migrations to and from a directory (snapshot.ts).
  *
- * On disk: `<stateDir>/<id>/{meta.json, disk.img, qmp.sock, console.log, qemu.log}`; derived images and template
- * snapshots under `<stateDir>/.microvm/`.
+ * On disk: `<stateDir>/<id>/{meta.json, disk.img, qmp.sock, qemu.log}`; derived images and template snapshots under
+ * `<stateDir>/.microvm/`. A sandbox's serial console goes nowhere (root inside could fill the host's disk through it);
+ * only template VMs, which run nothing but our init before they are saved, log theirs.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -129,7 +130,8 @@ export class MicroVmDriver implements Driver, Checkpointer {
     const kernel = path.join(this.opts.guestDir, 'vmlinuz');
     const baseCpio = path.join(this.opts.guestDir, 'base.cpio.gz');
     if (!existsSync(kernel) || !existsSync(baseCpio)) {
-      throw new DriverError('failed_precondition', `no microVM guest in ${this.opts.guestDir} (run packages/runtime/setup.sh)`);
+      const why = `no microVM guest in ${this.opts.guestDir} (run packages/runtime/setup.sh)`;
+      throw new DriverError('failed_precondition', why);
     }
     return { kernel, baseCpio };
   }
@@ -137,7 +139,8 @@ export class MicroVmDriver implements Driver, Checkpointer {
   /** The accelerator this driver's VMs use: `kvm` when it runs a stock guest here, else `tcg`. */
   async accel(): Promise<Accel> {
     const g = this.guest();
-    return detectAccel(this.qemu, g.kernel, await this.images.initrd(g.baseCpio, this.opts.agentPath, this.opts.initPath));
+    const initrd = await this.images.initrd(g.baseCpio, this.opts.agentPath, this.opts.initPath);
+    return detectAccel(this.qemu, g.kernel, initrd);
   }
 
   private readMeta(id: string): VmMeta | undefined {
@@ -171,6 +174,10 @@ export class MicroVmDriver implements Driver, Checkpointer {
   }
 
   private async checkNew(spec: SandboxSpec): Promise<void> {
+    // The name goes onto the guest kernel's command line and into a shell command: a plain host name only.
+    if (spec.hostname !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(spec.hostname)) {
+      throw new DriverError('invalid_argument', `invalid hostname '${spec.hostname}'`);
+    }
     if (existsSync(this.dir(spec.sandboxId))) {
       throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
     }
@@ -186,18 +193,23 @@ export class MicroVmDriver implements Driver, Checkpointer {
   }
 
   async create(spec: SandboxSpec): Promise<SandboxRuntimeInfo> {
-    if (spec.layers.length === 0) throw new DriverError('failed_precondition', 'a sandbox needs at least one rootfs layer');
+    if (spec.layers.length === 0) {
+      throw new DriverError('failed_precondition', 'a sandbox needs at least one rootfs layer');
+    }
     await this.checkNew(spec);
     const g = this.guest();
     const initrd = await this.images.initrd(g.baseCpio, this.opts.agentPath, this.opts.initPath);
     const layers = await Promise.all(spec.layers.map((l) => this.images.layerImage(l)));
     const accel = await detectAccel(this.qemu, g.kernel, initrd);
-    const shape: VmShape = { accel, kernel: g.kernel, initrd, layers, cpuCount: spec.cpuCount, memoryMB: spec.memoryMB };
+    const { cpuCount, memoryMB } = spec;
+    const shape: VmShape = { accel, kernel: g.kernel, initrd, layers, cpuCount, memoryMB };
     const diskMB = spec.diskMB > 0 ? spec.diskMB : DEFAULT_DISK_MB;
     if (this.opts.snapshots !== false) {
       const dir = await this.templates.get(shape, diskMB).catch((err: Error) => {
         // A guest that stops by itself (its agent cannot start) would do the same when booted for this sandbox.
-        if (/VM exited/.test(err.message)) throw new DriverError('internal', `the microVM guest does not start: ${err.message}`);
+        if (/VM exited/.test(err.message)) {
+          throw new DriverError('internal', `the microVM guest does not start: ${err.message}`);
+        }
         this.opts.log?.(`microvm: no template snapshot, booting instead: ${err.message}`);
         return undefined;
       });
@@ -206,7 +218,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
     return this.start(spec, { ...shape, diskMB, memoryBackend: false }, { kind: 'boot' });
   }
 
-  /** Starts the sandbox's VM from `source`. Leaves nothing behind when it fails (a moved checkpoint gets its disk back). */
+  /** Starts the sandbox's VM from `source`. Leaves nothing behind on failure (a moved checkpoint gets its disk back). */
   private async start(spec: SandboxSpec, vmr: VmRecord, source: Source): Promise<SandboxRuntimeInfo> {
     const dir = this.dir(spec.sandboxId);
     const link = this.slots.allocate(spec.sandboxId);
@@ -231,7 +243,6 @@ export class MicroVmDriver implements Driver, Checkpointer {
         disk,
         hostname: spec.hostname ?? spec.sandboxId,
         qmpSocket: path.join(dir, 'qmp.sock'),
-        consoleLog: path.join(dir, 'console.log'),
         memory,
         incoming: !!from,
       };
@@ -242,7 +253,8 @@ export class MicroVmDriver implements Driver, Checkpointer {
       if (source.kind === 'template') {
         // The template's guest still has the template VM's name and clock.
         const now = (Date.now() / 1000).toFixed(3);
-        const r = await guestExec(envdUrl, `echo '${cfg.hostname}' > /proc/sys/kernel/hostname && date -s @${now} >/dev/null`);
+        const fix = `echo '${cfg.hostname}' > /proc/sys/kernel/hostname && date -s @${now} >/dev/null`;
+        const r = await guestExec(envdUrl, fix);
         if (r.exitCode !== 0) throw new Error(`guest set-up failed: ${r.stderr.trim()}`);
       }
       const meta: VmMeta = {
@@ -253,9 +265,9 @@ export class MicroVmDriver implements Driver, Checkpointer {
       if (source.kind === 'checkpoint' && source.move) await rm(source.dir, { recursive: true, force: true });
       return this.info(meta);
     } catch (err) {
-      const logs = [logTail(path.join(dir, 'qemu.log'), 3), logTail(path.join(dir, 'console.log'), 3)];
-      const why = logs.filter(Boolean).join(' | ');
-      await this.teardown(spec.sandboxId, link.hostIf, movedDisk ? { disk, back: from!.disk } : undefined).catch(() => {});
+      const why = logTail(path.join(dir, 'qemu.log'), 3);
+      const giveBack = movedDisk ? { disk, back: from!.disk } : undefined;
+      await this.teardown(spec.sandboxId, link.hostIf, giveBack).catch(() => {});
       this.slots.release(link.slot);
       if (err instanceof DriverError) throw err;
       const msg = `cannot start microVM ${spec.sandboxId}: ${(err as Error).message}${why ? ` (${why})` : ''}`;
@@ -263,9 +275,14 @@ export class MicroVmDriver implements Driver, Checkpointer {
     }
   }
 
-  async checkpoint(sandboxId: string, imageDir: string, opts: { leaveRunning?: boolean; layerOut?: string } = {}): Promise<void> {
+  async checkpoint(
+    sandboxId: string,
+    imageDir: string,
+    opts: { leaveRunning?: boolean; layerOut?: string } = {},
+  ): Promise<void> {
     if (opts.layerOut) {
-      throw new DriverError('failed_precondition', 'a microVM keeps its writable layer on its disk: it cannot become a layer directory');
+      const why = 'a microVM keeps its writable layer on its disk: it cannot become a layer directory';
+      throw new DriverError('failed_precondition', why);
     }
     const m = this.running(sandboxId);
     if (existsSync(imageDir)) throw new DriverError('failed_precondition', `${imageDir} exists already`);
@@ -299,11 +316,14 @@ export class MicroVmDriver implements Driver, Checkpointer {
 
   async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
     const files = snapshotFiles(imageDir);
-    if (!existsSync(files.vm) || !existsSync(files.state)) throw new DriverError('not_found', `no microVM checkpoint in ${imageDir}`);
+    if (!existsSync(files.vm) || !existsSync(files.state)) {
+      throw new DriverError('not_found', `no microVM checkpoint in ${imageDir}`);
+    }
     const saved = JSON.parse(readFileSync(files.vm, 'utf8')) as VmRecord & { spec: SandboxSpec };
     const { spec: savedSpec, ...vmr } = saved;
     // The VM's devices are fixed by the checkpoint: its layers, CPUs, memory and disk size.
-    const s: SandboxSpec = { ...spec, layers: savedSpec.layers, cpuCount: vmr.cpuCount, memoryMB: vmr.memoryMB, diskMB: vmr.diskMB };
+    const { cpuCount, memoryMB, diskMB } = vmr;
+    const s: SandboxSpec = { ...spec, layers: savedSpec.layers, cpuCount, memoryMB, diskMB };
     await this.checkNew(s);
     return this.start(s, vmr, { kind: 'checkpoint', dir: imageDir, move: !!opts.move });
   }
@@ -363,6 +383,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
       /* racing a destroy */
     }
     const memoryLimitBytes = m.vm.memoryMB * 1024 * 1024;
-    return { ...u, cpuCount: m.vm.cpuCount, memoryLimitBytes, diskUsedBytes, diskLimitBytes: m.vm.diskMB * 1024 * 1024 };
+    const diskLimitBytes = m.vm.diskMB * 1024 * 1024;
+    return { ...u, cpuCount: m.vm.cpuCount, memoryLimitBytes, diskUsedBytes, diskLimitBytes };
   }
 }

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SandboxCgroup, detectLayout } from '../cgroups.js';
 import { driverSuite } from '../driver-suite.js';
-import type { SandboxRuntimeInfo } from '../driver.js';
+import type { DriverError, SandboxRuntimeInfo } from '../driver.js';
 import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE } from '../rootfs/debian.js';
 import { CONNECT_HEADERS, connectRequest, parseConnectStream } from './guest-exec.js';
 import { MicroVmDriver } from './microvm-driver.js';
@@ -130,6 +130,21 @@ describe('microvm driver: the VM boundary', { skip }, () => {
     // Its memory is the VM's RAM, not the host's.
     const memTotalKB = Number(/MemTotal:\s+(\d+)/.exec(guestShell(info, 'cat /proc/meminfo'))?.[1]);
     assert.ok(memTotalKB > 128 * 1024 && memTotalKB <= 256 * 1024, `guest MemTotal ${memTotalKB} kB`);
+    // Root inside writing to the serial console fills nothing on the host.
+    guestShell(info, 'head -c 300000 /dev/zero > /dev/ttyS0');
+    const dir = path.join(stateDir, id);
+    const hostBytes = readdirSync(dir).filter((f) => f !== 'disk.img').reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+    assert.ok(hostBytes < 100_000, `${hostBytes} bytes of logs on the host`);
     console.error(`microvm accelerator: ${await driver.accel()}`);
+  });
+
+  it('refuses a host name that would reach the guest kernel command line or a shell, leaving nothing', async () => {
+    const id = `mh${process.pid.toString(36)}`;
+    const spec = { sandboxId: id, layers: [rootfs], cpuCount: 1, memoryMB: 256, diskMB: 0, internetAccess: false };
+    for (const hostname of ['x tb.layers=0 init=/bin/sh', "x'; reboot -f; '"]) {
+      await assert.rejects(driver.create({ ...spec, hostname }), (e: DriverError) => e.kind === 'invalid_argument');
+      assert.equal(existsSync(path.join(stateDir, id)), false);
+      assert.equal(existsSync(netnsPath(id)), false);
+    }
   });
 });

@@ -31,7 +31,8 @@ export interface VmConfig {
   memory?: { file: string; share: boolean } | { ram: true };
   hostname: string;
   qmpSocket: string;
-  consoleLog: string;
+  /** Where the serial console goes (default nowhere). */
+  consoleLog?: string;
   /** Wait for `migrate-incoming` instead of booting. */
   incoming?: boolean;
   /** Boot only to prove the accelerator runs a guest (guest-init.sh powers off at once). */
@@ -58,7 +59,7 @@ export function qemuArgs(c: VmConfig): string[] {
     '-smp', String(c.cpuCount),
     '-m', `${c.memoryMB}M`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-serial', `file:${c.consoleLog}`,
+    '-serial', `file:${c.consoleLog ?? '/dev/null'}`,
     '-kernel', c.kernel, '-initrd', c.initrd, '-append', cmdline,
   ];
   if (c.memory && 'ram' in c.memory) args.push('-object', `memory-backend-ram,id=mem,size=${c.memoryMB}M`);

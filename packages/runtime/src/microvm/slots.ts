@@ -32,7 +32,8 @@ export class Slots {
       this.held.set(s, owner);
       const base = s * 4;
       const net = `${this.prefix}.${base >> 8}`;
-      return { slot: s, hostIf: `tbm${s}`, hostIp: `${net}.${(base & 255) + 1}`, sandboxIp: `${net}.${(base & 255) + 2}` };
+      const host = base & 255;
+      return { slot: s, hostIf: `tbm${s}`, hostIp: `${net}.${host + 1}`, sandboxIp: `${net}.${host + 2}` };
     }
     throw new DriverError('resource_exhausted', 'no free sandbox network slot');
   }

@@ -25,15 +25,23 @@ export const snapshotFiles = (dir: string) => ({
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** `ignoreShared`: leave RAM that is a shared file out of the stream (the file is the snapshot's memory). */
+export interface MigrationOptions {
+  ignoreShared: boolean;
+  timeoutMs?: number;
+}
+
+const ignoreShared = (on: boolean) => ({ capabilities: [{ capability: 'x-ignore-shared', state: on }] });
+
 /**
  * Stops the VM behind `qmpSocket` and writes its device state (and, without `ignoreShared`, all of its RAM) to
  * `stateFile`; the VM stays stopped (`resumeOrQuit` next). QEMU flushes and lets go of the disks when it completes.
  */
-export async function saveVm(qmpSocket: string, stateFile: string, o: { ignoreShared: boolean; timeoutMs?: number }): Promise<void> {
+export async function saveVm(qmpSocket: string, stateFile: string, o: MigrationOptions): Promise<void> {
   const qmp = await Qmp.connect(qmpSocket);
   try {
     await qmp.execute('stop');
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: o.ignoreShared }] });
+    await qmp.execute('migrate-set-capabilities', ignoreShared(o.ignoreShared));
     await qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(stateFile)}` });
     await qmp.waitMigration(o.timeoutMs ?? 120_000);
   } finally {
@@ -54,10 +62,10 @@ export async function resumeOrQuit(qmpSocket: string, what: 'cont' | 'quit'): Pr
 }
 
 /** Loads `stateFile` into a QEMU started with `-incoming defer` and lets the VM run. */
-export async function loadVm(qmpSocket: string, stateFile: string, o: { ignoreShared: boolean; timeoutMs?: number }): Promise<void> {
+export async function loadVm(qmpSocket: string, stateFile: string, o: MigrationOptions): Promise<void> {
   const qmp = await Qmp.connect(qmpSocket);
   try {
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: o.ignoreShared }] });
+    await qmp.execute('migrate-set-capabilities', ignoreShared(o.ignoreShared));
     await qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(stateFile)}` });
     await qmp.waitMigration(o.timeoutMs ?? 120_000);
     const st = await qmp.execute<{ status: string }>('query-status');

@@ -16,7 +16,10 @@ import { createVmNetwork, removeVmNetwork } from './vm-network.js';
 import { logTail, startQemu, waitForAgent } from './vm-process.js';
 
 /** A VM's shape: what a migration stream needs to match, beside the per-VM paths. */
-export type VmShape = Omit<VmConfig, 'disk' | 'hostname' | 'qmpSocket' | 'consoleLog' | 'memory' | 'incoming' | 'probe'>;
+export type VmShape = Omit<
+  VmConfig,
+  'disk' | 'hostname' | 'qmpSocket' | 'consoleLog' | 'memory' | 'incoming' | 'probe'
+>;
 
 export interface TemplateDeps {
   dir: string;
@@ -58,11 +61,13 @@ export class TemplateSnapshots {
     try {
       await this.d.blankDisk(diskMB, files.disk);
       await createVmNetwork(id, link, false);
+      const consoleLog = path.join(dir, 'console.log');
       const cfg: VmConfig = {
         ...v, disk: files.disk, hostname: 'tensor-box', qmpSocket: path.join(dir, 'qmp.sock'),
-        consoleLog: path.join(dir, 'console.log'), memory: { file: files.mem, share: true },
+        consoleLog, memory: { file: files.mem, share: true },
       };
-      const vm = startQemu(this.d.qemu, qemuArgs(cfg), { sandboxId: id, cgroupDirs: [], logFile: path.join(dir, 'qemu.log') });
+      const logFile = path.join(dir, 'qemu.log');
+      const vm = startQemu(this.d.qemu, qemuArgs(cfg), { sandboxId: id, cgroupDirs: [], logFile });
       try {
         await waitForAgent(`http://${link.sandboxIp}:${ENVD_PORT}`, vm, this.d.bootTimeoutMs);
         await saveVm(cfg.qmpSocket, files.state, { ignoreShared: true });
@@ -70,7 +75,7 @@ export class TemplateSnapshots {
         if (!(await vm.waitExit(30_000))) throw new Error('QEMU did not end after saving the snapshot');
       } catch (err) {
         if (!vm.hasExited()) process.kill(vm.pid, 'SIGKILL');
-        throw new Error(`${(err as Error).message} (${logTail(cfg.consoleLog, 3)})`);
+        throw new Error(`${(err as Error).message} (${logTail(consoleLog, 3)})`);
       }
       writeFileSync(files.vm, JSON.stringify({ ...v, diskMB, memoryBackend: true }));
       for (const f of ['qmp.sock', 'console.log', 'qemu.log']) await rm(path.join(dir, f), { force: true });

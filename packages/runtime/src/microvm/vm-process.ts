@@ -19,7 +19,13 @@ export interface VmProcess {
   waitExit(timeoutMs: number): Promise<boolean>;
 }
 
-export function startQemu(qemu: string, args: string[], o: { sandboxId: string; cgroupDirs: string[]; logFile: string }): VmProcess {
+export interface QemuPlacement {
+  sandboxId: string;
+  cgroupDirs: string[];
+  logFile: string;
+}
+
+export function startQemu(qemu: string, args: string[], o: QemuPlacement): VmProcess {
   const join = o.cgroupDirs.map((d) => `echo $$ > '${d}/cgroup.procs'`).join(' && ');
   const exec = `exec nsenter --net=${netnsPath(o.sandboxId)} -- "$@"`;
   const log = openSync(o.logFile, 'a');
