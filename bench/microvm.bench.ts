@@ -24,6 +24,17 @@ const cacheDir = process.env.TENSOR_BOX_CACHE_DIR || '/var/cache/tensor-box';
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'tb-microvm-bench-'));
 const rootfs = path.join(stateDir, 'rootfs');
 
+const NOTES = `
+Reading it: under TCG most of a restore is the guest getting going again, not the driver — QEMU is up in ~0.1 s and (measured by hand)
+the migration stream (≈60 KB of device state; RAM is the snapshot's file) loads in ~20 ms, but the emulated CPU then
+has to re-translate every code path it runs (the translation cache starts empty), so the first /health answer takes
+one to two seconds (the raw baseline shows the same). The driver adds the netns, cgroup, disk copy and the hostname and
+clock fix-up through the agent. Pause streams the whole RAM (no shared-file shortcut for a running sandbox's private
+copy-on-write memory). Memory per idle VM is far below its 256 MiB: untouched guest pages stay in the shared snapshot
+file (page cache, counted once), the cgroup holds what the VM wrote plus QEMU and its 32 MiB translation cache.
+Load on the machine varied a lot (other helpers' builds and tests), so the p95s are noisy.
+`;
+
 const stat = (what: string, xs: number[], baseline: string, base: number[], target?: string): Row => ({
   what, n: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95), baseline,
   baseP50: percentile(base, 50), baseP95: percentile(base, 95), target,
@@ -115,7 +126,7 @@ shared the 2 cores during the run.
 ${markdownTable(rows)}
 
 ${mem}
-`;
+${NOTES}`;
   writeFileSync(path.join(repo, 'bench', 'results', 'microvm.md'), md);
   console.log(md);
 }

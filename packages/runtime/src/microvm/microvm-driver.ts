@@ -227,14 +227,17 @@ export class MicroVmDriver implements Driver, Checkpointer {
     const disk = path.join(dir, 'disk.img');
     const from = source.kind === 'boot' ? undefined : snapshotFiles(source.dir);
     let movedDisk = false;
+    let network: Promise<void> | undefined;
     try {
       mkdirSync(dir);
+      network = createVmNetwork(spec.sandboxId, link, spec.internetAccess);
+      network.catch(() => {}); // awaited below (and before a teardown, which removes a half-made one)
       if (!from) await sparseCopy(await this.disks.blank(vmr.diskMB), disk);
       else if (source.kind === 'checkpoint' && source.move) {
         await rename(from.disk, disk);
         movedDisk = true;
       } else await sparseCopy(from.disk, disk);
-      await createVmNetwork(spec.sandboxId, link, spec.internetAccess);
+      await network;
       cg.create({ cpuCount: vmr.cpuCount, memoryMB: vmr.memoryMB + VMM_OVERHEAD_MB, pidsMax: spec.pidsMax || 4096 });
       const memory: VmConfig['memory'] =
         source.kind === 'template' ? { file: from!.mem, share: false } : vmr.memoryBackend ? { ram: true } : undefined;
@@ -265,6 +268,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
       if (source.kind === 'checkpoint' && source.move) await rm(source.dir, { recursive: true, force: true });
       return this.info(meta);
     } catch (err) {
+      await network?.catch(() => {});
       const why = logTail(path.join(dir, 'qemu.log'), 3);
       const giveBack = movedDisk ? { disk, back: from!.disk } : undefined;
       await this.teardown(spec.sandboxId, link.hostIf, giveBack).catch(() => {});

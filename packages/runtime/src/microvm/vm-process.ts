@@ -57,9 +57,9 @@ export function startQemu(qemu: string, args: string[], o: QemuPlacement): VmPro
   }
 }
 
-function health(url: string): Promise<number> {
+function health(url: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -79,9 +79,11 @@ export function logTail(file: string, lines = 5): string {
 
 export async function waitForAgent(envdUrl: string, vm: VmProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  // A connection attempt made before the guest runs gets no answer at all (its SYN is lost): retry soon, but give a
+  // slow (emulated) guest longer each time.
+  for (let attempt = 0; ; attempt++) {
     if (vm.hasExited()) throw new Error('the VM exited before its agent answered');
-    const status = await health(`${envdUrl}/health`);
+    const status = await health(`${envdUrl}/health`, Math.min(100 * 2 ** attempt, 2000));
     if (status >= 200 && status < 300) return;
     if (Date.now() > deadline) throw new Error(`the guest agent did not answer within ${timeoutMs} ms`);
     await sleep(status ? 20 : 50);
