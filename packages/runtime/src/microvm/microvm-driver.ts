@@ -31,6 +31,7 @@ import {
   type SandboxSpec,
   type SandboxStats,
 } from '../driver.js';
+import { CHECKPOINT_FORMAT, type CheckpointManifest } from '../checkpoint-files.js';
 import { SandboxDisks } from '../sandbox-disk.js';
 import { guestExec } from './guest-exec.js';
 import { GuestImages } from './guest-images.js';
@@ -302,6 +303,11 @@ export class MicroVmDriver implements Driver, Checkpointer {
       await saveVm(qmpSocket, files.state, { ignoreShared: false });
       if (opts.leaveRunning) await sparseCopy(path.join(dir, 'disk.img'), files.disk);
       writeFileSync(files.vm, JSON.stringify({ ...m.vm, spec: m.spec }));
+      const manifest: CheckpointManifest = {
+        format: CHECKPOINT_FORMAT, driver: 'microvm', sandboxId, createdAt: new Date().toISOString(),
+        layers: m.spec.layers, memoryBytes: statSync(files.state).size,
+      };
+      writeFileSync(path.join(tmp, 'checkpoint.json'), JSON.stringify(manifest, null, 2));
     } catch (err) {
       if (stopped) await resumeOrQuit(qmpSocket, 'cont').catch(() => {});
       await rm(tmp, { recursive: true, force: true });
@@ -320,8 +326,14 @@ export class MicroVmDriver implements Driver, Checkpointer {
 
   async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
     const files = snapshotFiles(imageDir);
-    if (!existsSync(files.vm) || !existsSync(files.state)) {
-      throw new DriverError('not_found', `no microVM checkpoint in ${imageDir}`);
+    let manifest: CheckpointManifest;
+    try {
+      manifest = JSON.parse(readFileSync(path.join(imageDir, 'checkpoint.json'), 'utf8')) as CheckpointManifest;
+    } catch {
+      throw new DriverError('not_found', `no complete checkpoint in ${imageDir}`);
+    }
+    if (manifest.driver !== 'microvm' || !existsSync(files.vm) || !existsSync(files.state)) {
+      throw new DriverError('failed_precondition', `the checkpoint in ${imageDir} is not a microVM's (${manifest.driver})`);
     }
     const saved = JSON.parse(readFileSync(files.vm, 'utf8')) as VmRecord & { spec: SandboxSpec };
     const { spec: savedSpec, ...vmr } = saved;

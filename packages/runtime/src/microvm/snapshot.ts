@@ -11,7 +11,8 @@
  * `migrate-incoming exec:cat state`; the VM runs on as soon as the stream is in.
  *
  * A sandbox's checkpoint (pause, snapshot) has the same layout without `mem`: its RAM is in `state` (a restored VM's
- * RAM is a private mapping, so the whole of it is streamed), and `vm.json` also holds the sandbox's spec.
+ * RAM is a private mapping, so the whole of it is streamed), `vm.json` also holds the sandbox's spec, and
+ * `checkpoint.json` (checkpoint-files.ts, `driver: 'microvm'`) marks it complete for the control plane.
  */
 import path from 'node:path';
 import { Qmp } from './qmp.js';
