@@ -44,9 +44,8 @@ describe('server with microvm isolation', { skip }, () => {
       const kernel = path.basename(realpathSync(guestDir)).replace(/^guest-/, '');
       assert.deepEqual(r.stdout.trim().split('\n'), [kernel, 'bar', 'user', sbx.sandboxId]);
       await sbx.files.write('/home/user/note.txt', 'kept');
-      await sbx.commands.run(
-        `nohup bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done' >/dev/null 2>&1 &`,
-      );
+      const counter = `i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done`;
+      await sbx.commands.run(`nohup bash -c '${counter}' >/dev/null 2>&1 &`);
       await sleep(1000);
       const before = Number((await sbx.files.read('/tmp/n')).trim());
       await sbx.pause();

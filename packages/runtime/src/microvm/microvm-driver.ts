@@ -219,7 +219,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
     return this.start(spec, { ...shape, diskMB, memoryBackend: false }, { kind: 'boot' });
   }
 
-  /** Starts the sandbox's VM from `source`. Leaves nothing behind on failure (a moved checkpoint gets its disk back). */
+  /** Starts the sandbox's VM from `source`; on failure nothing is left (a moved checkpoint gets its disk back). */
   private async start(spec: SandboxSpec, vmr: VmRecord, source: Source): Promise<SandboxRuntimeInfo> {
     const dir = this.dir(spec.sandboxId);
     const link = this.slots.allocate(spec.sandboxId);
@@ -333,7 +333,8 @@ export class MicroVmDriver implements Driver, Checkpointer {
       throw new DriverError('not_found', `no complete checkpoint in ${imageDir}`);
     }
     if (manifest.driver !== 'microvm' || !existsSync(files.vm) || !existsSync(files.state)) {
-      throw new DriverError('failed_precondition', `the checkpoint in ${imageDir} is not a microVM's (${manifest.driver})`);
+      const why = `the checkpoint in ${imageDir} is not a microVM's (${manifest.driver})`;
+      throw new DriverError('failed_precondition', why);
     }
     const saved = JSON.parse(readFileSync(files.vm, 'utf8')) as VmRecord & { spec: SandboxSpec };
     const { spec: savedSpec, ...vmr } = saved;
@@ -360,6 +361,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
         await this.destroy(id).catch((e: Error) => this.opts.log?.(`microvm: cleanup of ${id} failed: ${e.message}`));
       }
     }
+    await this.templates.clearAbandoned();
     return out;
   }
 

@@ -54,12 +54,12 @@ if (!skip) {
 const makeDriver = (agent = agentPath) =>
   new MicroVmDriver({ stateDir, guestDir, agentPath: agent, initPath: launcherPath, log: (m) => console.error(m) });
 
-/** Runs `cmd` as root in the guest through its agent (synchronously, via curl); throws on a non-zero exit like execFileSync. */
+/** Runs `cmd` as root in the guest through its agent (synchronously, via curl); throws on a non-zero exit. */
 function guestShell(info: SandboxRuntimeInfo, cmd: string): string {
   const headers = Object.entries(CONNECT_HEADERS).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   const body = execFileSync(
     'curl',
-    ['-sS', '--max-time', '60', '-X', 'POST', '--data-binary', '@-', ...headers, `${info.envdUrl}/process.Process/Start`],
+    ['-sS', '--max-time', '60', '-X', 'POST', '--data-binary', '@-', ...headers, `${info.envdUrl}/${START}`],
     { input: connectRequest(cmd), maxBuffer: 64 << 20 },
   );
   const r = parseConnectStream(body);
@@ -67,6 +67,7 @@ function guestShell(info: SandboxRuntimeInfo, cmd: string): string {
   return r.stdout;
 }
 
+const START = 'process.Process/Start';
 const hostLinks = new Map<string, string>();
 const cgroupDirs = (id: string) => new SandboxCgroup(detectLayout(), 'tensor-box', id).dirs();
 
@@ -112,7 +113,8 @@ describe('microvm driver: the VM boundary', { skip }, () => {
   it('runs its own kernel and sees none of the host processes or mounts', async () => {
     const id = `mb${process.pid.toString(36)}`;
     made.push(id);
-    const info = await driver.create({ sandboxId: id, layers: [rootfs], cpuCount: 1, memoryMB: 256, diskMB: 0, internetAccess: false });
+    const spec = { sandboxId: id, layers: [rootfs], cpuCount: 1, memoryMB: 256, diskMB: 0, internetAccess: false };
+    const info = await driver.create(spec);
     const guestKernel = path.basename(realpathSync(guestDir)).replace(/^guest-/, '');
     assert.equal(guestShell(info, 'uname -r').trim(), guestKernel);
     assert.notEqual(guestKernel, os.release());
@@ -126,14 +128,16 @@ describe('microvm driver: the VM boundary', { skip }, () => {
     // Root in the guest cannot reach QEMU's control socket or the host's files: they are not there.
     assert.equal(guestShell(info, `ls ${path.join(stateDir, id)} 2>&1 >/dev/null | wc -l`).trim(), '1');
     // Even with raw block access the guest sees only its own disks.
-    assert.equal(guestShell(info, 'for s in /sys/block/vd*/serial; do cat $s; echo; done | sort | tr "\\n" " "'), 'tbdisk tblayer0 ');
+    const serials = guestShell(info, 'for s in /sys/block/vd*/serial; do cat $s; echo; done | sort | tr "\\n" " "');
+    assert.equal(serials, 'tbdisk tblayer0 ');
     // Its memory is the VM's RAM, not the host's.
     const memTotalKB = Number(/MemTotal:\s+(\d+)/.exec(guestShell(info, 'cat /proc/meminfo'))?.[1]);
     assert.ok(memTotalKB > 128 * 1024 && memTotalKB <= 256 * 1024, `guest MemTotal ${memTotalKB} kB`);
     // Root inside writing to the serial console fills nothing on the host.
     guestShell(info, 'head -c 300000 /dev/zero > /dev/ttyS0');
     const dir = path.join(stateDir, id);
-    const hostBytes = readdirSync(dir).filter((f) => f !== 'disk.img').reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+    const logs = readdirSync(dir).filter((f) => f !== 'disk.img');
+    const hostBytes = logs.reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
     assert.ok(hostBytes < 100_000, `${hostBytes} bytes of logs on the host`);
     console.error(`microvm accelerator: ${await driver.accel()}`);
   });

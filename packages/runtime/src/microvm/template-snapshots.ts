@@ -5,7 +5,7 @@
  * its own and no internet; its netns is gone once it is saved.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ENVD_PORT } from '../container.js';
@@ -31,10 +31,45 @@ export interface TemplateDeps {
   log?: (msg: string) => void;
 }
 
+/** SIGKILLs every process whose command line names something under `dir`. */
+function killUsersOf(dir: string): void {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+}
+
 export class TemplateSnapshots {
   private readonly making = new Map<string, Promise<string>>();
 
   constructor(private readonly d: TemplateDeps) {}
+
+  /**
+   * Removes what a template VM of a dead process left (its netns and half-made directory): a control plane that
+   * crashed while making one. Names carry the maker's PID.
+   */
+  async clearAbandoned(): Promise<void> {
+    const dead = (pid: string) => pid !== String(process.pid) && !existsSync(`/proc/${pid}`);
+    for (const d of existsSync(this.d.dir) ? readdirSync(this.d.dir) : []) {
+      const m = /^[0-9a-f]+\.(\d+)\.tmp$/.exec(d);
+      if (!m || !dead(m[1])) continue;
+      killUsersOf(path.join(this.d.dir, d) + '/'); // its QEMU, detached, outlived the maker
+      await rm(path.join(this.d.dir, d), { recursive: true, force: true });
+    }
+    let names: string[] = [];
+    try {
+      names = readdirSync('/run/netns');
+    } catch {
+      /* no named netns at all */
+    }
+    for (const n of names) {
+      const m = /^tbvm-(tpl-[0-9a-f]+-(\d+))$/.exec(n);
+      if (m && dead(m[2])) await removeVmNetwork(m[1]);
+    }
+  }
 
   /** The snapshot directory for this shape, made now if there is none. */
   get(v: VmShape, diskMB: number): Promise<string> {
