@@ -3,6 +3,8 @@
  * Every variable is documented in the README ("Configuration").
  */
 import path from 'node:path';
+import { quotasFromEnv, type Quotas } from './teams/quotas.js';
+import type { RateLimit } from './teams/rate-limit.js';
 
 export interface ServerConfig {
   host: string;
@@ -47,6 +49,10 @@ export interface ServerConfig {
   /** Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in ms. */
   buildStepTimeoutMs?: number;
   readyTimeoutMs?: number;
+  /** Default team quotas (`TENSOR_BOX_QUOTA_*`); a team's own settings override them. */
+  quotas?: Partial<Quotas>;
+  /** Request rate per team API key (default 100/s, burst 200; the admin key is not limited). */
+  keyRate?: RateLimit;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -73,5 +79,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       : undefined,
     buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
     readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
+    quotas: quotasFromEnv(env),
+    keyRate: env.TENSOR_BOX_KEY_RATE_PER_SEC
+      ? { ratePerSec: Number(env.TENSOR_BOX_KEY_RATE_PER_SEC), burst: Number(env.TENSOR_BOX_KEY_RATE_BURST || 2 * Number(env.TENSOR_BOX_KEY_RATE_PER_SEC)) }
+      : undefined,
   };
 }
