@@ -84,6 +84,13 @@ export class SandboxService {
     this.log(`sandbox ${sandboxId}: ${message}`);
   }
 
+  /** A snapshot by ID or name that the caller may use (names are not unique across teams: the caller's own wins). */
+  private async visibleSnapshot(idOrName: string): Promise<SnapshotRecord | undefined> {
+    const found = await this.opts.store.findSnapshot(idOrName);
+    if (!found || canSee(found.teamId)) return found;
+    return (await this.opts.store.listSnapshots({ name: idOrName, teamId: listScope(), limit: 1 }))[0];
+  }
+
   /** Runs a start holding a running slot of the team's quota (429 when none is free); the slot is released after. */
   private async withRunSlot<T>(teamId: string, need: { cpuCount: number; memoryMB: number }, fn: () => Promise<T>): Promise<T> {
     const release = await this.opts.quota?.claimRun(teamId, need);
@@ -102,8 +109,7 @@ export class SandboxService {
       template = await this.opts.templates.resolve(req.templateID);
     } catch (err) {
       // A snapshot ID or name works as a template: the sandbox starts with the snapshot's memory and processes.
-      const found = err instanceof ApiError && err.kind === 'not_found' ? await this.opts.store.findSnapshot(req.templateID) : undefined;
-      const snap = found && canSee(found.teamId) ? found : undefined;
+      const snap = err instanceof ApiError && err.kind === 'not_found' ? await this.visibleSnapshot(req.templateID) : undefined;
       if (!snap) throw err;
       return this.toSandbox(await this.startFromImage(fromSnapshot(snap), req));
     }
@@ -291,7 +297,12 @@ export class SandboxService {
 
   async kill(sandboxId: string, reason = 'killed by request'): Promise<void> {
     const pending = this.killing.get(sandboxId);
-    if (pending) return pending;
+    if (pending) {
+      // Joining a kill under way must not tell another team that the sandbox exists.
+      const cur = await this.opts.store.getSandbox(sandboxId);
+      if (cur && !canSee(cur.teamId)) throw notFound(`sandbox '${sandboxId}' not found`);
+      return pending;
+    }
     await this.get(sandboxId);
     const p = this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
@@ -614,7 +625,7 @@ export class SandboxService {
   }
 
   async deleteSnapshot(idOrName: string): Promise<void> {
-    const r = requireVisible(await this.opts.store.findSnapshot(idOrName), `snapshot '${idOrName}'`);
+    const r = requireVisible(await this.visibleSnapshot(idOrName), `snapshot '${idOrName}'`);
     await this.opts.store.deleteSnapshot(r.snapshotId);
     await this.removeImageWhenFree(r.imageDir);
   }
