@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, startTestServer, type TestServer } from './helpers/harness.js';
+import pg from 'pg';
+import { hashApiKey } from '../packages/server/src/teams/keys.js';
 import { startPostgres, type PostgresInstance } from './helpers/postgres.js';
 import { as, makeTeam, type TeamKey } from './helpers/teams.js';
 
@@ -140,13 +142,14 @@ describe('request rate per key', () => {
 });
 
 describe('team quotas on PostgreSQL with two nodes', () => {
-  let pg: PostgresInstance;
+  let pgi: PostgresInstance;
+  let dbUrl: string;
   let n1: TestServer;
   let n2: TestServer;
   let shared: string;
   before(async () => {
-    pg = await startPostgres();
-    const url = await pg.createDatabase();
+    pgi = await startPostgres();
+    const url = (dbUrl = await pgi.createDatabase());
     shared = mkdtempSync(path.join(os.tmpdir(), 'tb-shared-'));
     const cfg = (nodeId: string) => ({
       databaseUrl: url,
@@ -161,7 +164,7 @@ describe('team quotas on PostgreSQL with two nodes', () => {
   after(async () => {
     await n1?.close();
     await n2?.close();
-    await pg?.stop();
+    await pgi?.stop();
     if (shared) rmSync(shared, { recursive: true, force: true });
   });
 
@@ -173,9 +176,20 @@ describe('team quotas on PostgreSQL with two nodes', () => {
     assert.equal(await running(n1, k.teamID), 1);
     const won = results.findIndex((r) => r.status === 201);
     await as([n1, n2][won].url, k.key)('DELETE', `/sandboxes/${results[won].body.sandboxID}`);
-    const keys = await n1.store.teams.listApiKeys(k.teamID);
-    assert.equal(keys.length, 1);
-    const rows = await n1.store.teams.findApiKeyByHash(keys[0].keyHash);
-    assert.ok(rows && !JSON.stringify(rows).includes(k.key));
+  });
+
+  it('the PostgreSQL tables hold no API key in plain text', async () => {
+    const k = await makeTeam(n2, 'pg-keys');
+    const c = new pg.Client({ connectionString: dbUrl });
+    await c.connect();
+    try {
+      for (const table of ['api_keys', 'settings', 'teams']) {
+        const dump = JSON.stringify((await c.query(`SELECT * FROM ${table}`)).rows);
+        for (const key of [k.key, n1.apiKey]) assert.equal(dump.includes(key.slice(4)), false, `${table} holds a key`);
+      }
+      assert.equal((await c.query('SELECT key_hash FROM api_keys WHERE key_id = $1', [k.keyId])).rows[0].key_hash, hashApiKey(k.key));
+    } finally {
+      await c.end();
+    }
   });
 });
