@@ -58,11 +58,17 @@ function upgrade(url: string, headers: Record<string, string>): Promise<number |
   });
 }
 
-/** A Connect call to the sandbox's agent through the ingress (header routing). */
-async function envdCall(sandboxId: string, key: string) {
+/** A Connect call to the sandbox's agent through the ingress (header routing), with the agent's access token. */
+async function envdCall(sandboxId: string, key: string, accessToken = '') {
   const res = await fetch(`${s.url}/process.Process/List`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'E2b-Sandbox-Id': sandboxId, 'E2b-Sandbox-Port': '49983', 'X-API-Key': key },
+    headers: {
+      'content-type': 'application/json',
+      'E2b-Sandbox-Id': sandboxId,
+      'E2b-Sandbox-Port': '49983',
+      'X-API-Key': key,
+      'X-Access-Token': accessToken,
+    },
     body: '{}',
   });
   return { status: res.status, body: await res.json().catch(() => undefined) };
@@ -104,11 +110,13 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
   it('REST ws-token', () => sameAsMissing('POST', (id) => `/sandboxes/${id}/ws-token`));
 
   it('envd through the proxy (header routing) with the other team’s key answers as for a missing sandbox', async () => {
-    const theirs = await envdCall(sbxA, B.key);
-    const missing = await envdCall(MISSING, B.key);
+    // Even with A's access token (leaked, say), B's key is refused as if the sandbox did not exist.
+    const token = (await a('GET', `/sandboxes/${sbxA}`)).body.envdAccessToken ?? '';
+    const theirs = await envdCall(sbxA, B.key, token);
+    const missing = await envdCall(MISSING, B.key, token);
     assert.equal(theirs.status, missing.status);
     assert.equal(theirs.body?.error_code, 'not_found');
-    assert.equal((await envdCall(sbxA, A.key)).status, 200);
+    assert.equal((await envdCall(sbxA, A.key, token)).status, 200);
   });
 
   it('ingress by host name with the other team’s key answers as for a missing sandbox', async () => {

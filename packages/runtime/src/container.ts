@@ -12,6 +12,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
+import { ensureFirewall } from './firewall.js';
 import { diskImage, SandboxDisks, upperOf } from './sandbox-disk.js';
 import {
   DriverError,
@@ -46,6 +47,9 @@ const vethRace = (err: unknown) => /create veth/.test(String((err as Error)?.mes
 export const ENVD_PORT = 49983;
 const MAX_SLOTS = 16384; // /30 blocks in 10.13.0.0/16
 
+/** The host end of a sandbox's link: the firewall (firewall.ts) forwards nothing from `tbo` (offline) links. */
+const hostIfName = (slot: number, internet: boolean) => `${internet ? 'tb' : 'tbo'}${slot}`;
+
 export interface ContainerDriverOptions {
   /** Where per-sandbox state lives (upper dirs, overlay mounts, pinned netns). */
   stateDir: string;
@@ -79,6 +83,11 @@ export interface ContainerDriverOptions {
    * ENOSPC inside. Off: writable layers share the state dir's filesystem and diskMB is only reported.
    */
   diskQuota?: boolean;
+  /**
+   * CIDRs sandboxes with internet access may reach although they are blocked by default (link-local/cloud metadata,
+   * loopback, multicast, reserved, carrier-grade NAT and the host's own networks; see firewall.ts).
+   */
+  egressAllowCidrs?: string[];
   log?: (msg: string) => void;
 }
 
@@ -129,7 +138,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     for (let s = 0; s < MAX_SLOTS; s++) {
       if (this.slots.has(s) || skip.has(s)) continue;
       // Another driver instance on this host (other state dir) may hold it.
-      if (existsSync(`/sys/class/net/tb${s}`)) continue;
+      if (existsSync(`/sys/class/net/tb${s}`) || existsSync(`/sys/class/net/tbo${s}`)) continue;
       this.slots.set(s, id);
       return s;
     }
@@ -188,7 +197,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
 
   private async launch(spec: SandboxSpec, dir: string, slot: number): Promise<SandboxRuntimeInfo> {
     const { sandbox } = this.addresses(slot);
-    const hostIf = `tb${slot}`;
+    const hostIf = hostIfName(slot, spec.internetAccess);
     const cg = this.cgroup(spec.sandboxId);
     mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
     writeFileSync(path.join(dir, 'netns'), '');
@@ -251,7 +260,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       '--merged', path.join(dir, 'rootfs'),
       '--agent', this.opts.agentPath,
       '--netns-file', path.join(dir, 'netns'),
-      '--host-if', `tb${slot}`,
+      '--host-if', hostIfName(slot, spec.internetAccess),
       '--host-ip', host,
       '--sandbox-ip', sandbox,
       '--exit-file', path.join(dir, 'exit'),
@@ -594,7 +603,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     const slot = this.allocateSlot(spec.sandboxId, tried);
     tried.add(slot);
     const { sandbox } = this.addresses(slot);
-    const hostIf = `tb${slot}`;
+    const hostIf = hostIfName(slot, spec.internetAccess);
     const cg = this.cgroup(spec.sandboxId);
     try {
       for (const sub of ['work', 'rootfs']) mkdirSync(path.join(dir, sub), { recursive: true });
@@ -740,7 +749,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private async ensureNetwork(internet: boolean): Promise<void> {
     if (!this.firewallReady) {
       try {
-        await ensureFirewall(this.prefix);
+        await ensureFirewall({ prefix: this.prefix, egressAllowCidrs: this.opts.egressAllowCidrs });
         this.firewallReady = true;
       } catch (err) {
         throw new DriverError('internal', `cannot install the sandbox firewall rules (iptables): ${(err as Error).message}`);
@@ -751,28 +760,4 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       this.forwarding = true;
     }
   }
-}
-
-/** Idempotently installs the host firewall rules for sandbox links (needs iptables). */
-export async function ensureFirewall(prefix = '10.13'): Promise<void> {
-  const subnet = `${prefix}.0.0/16`;
-  const ipt = (...a: string[]) => execFileP('iptables', ['-w', ...a]);
-  const ensure = async (table: string, chain: string, rule: string[]) => {
-    try {
-      await ipt('-t', table, '-C', chain, ...rule);
-    } catch {
-      await ipt('-t', table, '-A', chain, ...rule);
-    }
-  };
-  for (const chain of ['TENSOR-BOX-IN', 'TENSOR-BOX-FWD']) {
-    await ipt('-N', chain).catch(() => {});
-  }
-  await ensure('filter', 'INPUT', ['-i', 'tb+', '-j', 'TENSOR-BOX-IN']);
-  await ensure('filter', 'FORWARD', ['-i', 'tb+', '-j', 'TENSOR-BOX-FWD']);
-  await ensure('filter', 'FORWARD', ['-o', 'tb+', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
-  await ensure('filter', 'TENSOR-BOX-IN', ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
-  await ensure('filter', 'TENSOR-BOX-IN', ['-j', 'DROP']);
-  await ensure('filter', 'TENSOR-BOX-FWD', ['-o', 'tb+', '-j', 'DROP']);
-  await ensure('filter', 'TENSOR-BOX-FWD', ['-j', 'ACCEPT']);
-  await ensure('nat', 'POSTROUTING', ['-s', subnet, '!', '-o', 'tb+', '-j', 'MASQUERADE']);
 }

@@ -38,7 +38,7 @@ export interface AppOptions {
   routes: Route[];
   ingress: IngressDeps;
   metrics: Metrics;
-  /** The running sandbox for a control-plane WebSocket (throws ApiError otherwise). */
+  /** The running sandbox for a control-plane WebSocket or a files link of an API caller (throws ApiError otherwise). */
   sandboxForSocket(sandboxId: string): Promise<SandboxRecord>;
   openapi?: OpenApi;
   /** The web console, asked for GET/HEAD requests no API route matches. */
@@ -168,6 +168,11 @@ export function createApp(opts: AppOptions): http.Server {
         const caller = await filesCaller(req, url, files[1]);
         url.searchParams.delete('token');
         req.url = `/files${url.search}`;
+        if (caller) {
+          // The caller may use this sandbox (its team's, checked by the lookup): the server vouches for it to the agent.
+          const s = await withCaller(caller, () => opts.sandboxForSocket(files[1]));
+          if (s.envdAccessToken) req.headers['x-access-token'] = s.envdAccessToken;
+        }
         return await proxyAs(req, res, caller, () => proxyHttp(opts.ingress, { sandboxId: files[1], port: ENVD_PORT }, req, res));
       }
       if (opts.console && !router.match(req.method ?? 'GET', url.pathname) && (await opts.console.serve(req, res, url.pathname))) return;
@@ -180,8 +185,8 @@ export function createApp(opts: AppOptions): http.Server {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
   server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const target: IngressTarget | undefined = ingressTarget(req.headers);
     try {
+      const target: IngressTarget | undefined = ingressTarget(req.headers);
       const url = new URL(req.url ?? '/', 'http://localhost');
       const m = !target && SOCKET_ROUTE.exec(url.pathname);
       if (m) {

@@ -53,6 +53,15 @@ export interface ServerConfig {
   quotas?: Partial<Quotas>;
   /** Request rate per team API key (default 100/s, burst 200; the admin key is not limited). */
   keyRate?: RateLimit;
+  /** Disk of templates that name none, in MiB (default DEFAULT_DISK_MB). */
+  defaultDiskMB?: number;
+  /** Host free space sandboxes never get, in MiB (default: the larger of 2 GiB and 5% of the filesystem). */
+  diskReserveMB?: number;
+  /**
+   * CIDRs sandboxes with internet access may reach although they are blocked by default (cloud metadata and other
+   * link-local addresses, loopback, multicast, reserved ranges, carrier-grade NAT and the host's own networks).
+   */
+  egressAllowCidrs?: string[];
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -82,6 +91,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     quotas: quotasFromEnv(env),
     keyRate: env.TENSOR_BOX_KEY_RATE_PER_SEC
       ? { ratePerSec: Number(env.TENSOR_BOX_KEY_RATE_PER_SEC), burst: Number(env.TENSOR_BOX_KEY_RATE_BURST || 2 * Number(env.TENSOR_BOX_KEY_RATE_PER_SEC)) }
+      : undefined,
+    defaultDiskMB: env.TENSOR_BOX_DEFAULT_DISK_MB ? Number(env.TENSOR_BOX_DEFAULT_DISK_MB) : undefined,
+    diskReserveMB: env.TENSOR_BOX_DISK_RESERVE_MB ? Number(env.TENSOR_BOX_DISK_RESERVE_MB) : undefined,
+    egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS
+      ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',').map((c) => c.trim()).filter(Boolean)
       : undefined,
   };
 }

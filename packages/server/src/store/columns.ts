@@ -25,6 +25,7 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   pausedImage: 'paused_image',
   nodeId: 'node_id',
   teamId: 'team_id',
+  network: 'network',
 };
 
 export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
@@ -82,7 +83,7 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
   finishedAt: 'finished_at',
 };
 
-export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason']);
+export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network']);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 
 /** The owner column is NOT NULL: a record made without a team (internal work, old callers) is the admin team's. */

@@ -124,7 +124,9 @@ CREATE TABLE sandbox_metrics (
 `,
   // 2: the node running a sandbox (several control planes on one database).
   `ALTER TABLE sandboxes ADD COLUMN node_id TEXT;`,
-  // 3: teams. What exists belongs to the admin team (the admin key is the install's key before teams).
+  // 3: inbound traffic settings (allowPublicTraffic, its token, maskRequestHost).
+  `ALTER TABLE sandboxes ADD COLUMN network JSONB;`,
+  // 4: teams. What exists belongs to the admin team (the admin key is the install's key before teams).
   `
 ALTER TABLE sandboxes ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';
 ALTER TABLE templates ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';

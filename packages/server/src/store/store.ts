@@ -14,6 +14,15 @@ export interface SandboxRuntime {
   envdUrl: string;
 }
 
+/** How traffic reaches a sandbox through the ingress (E2B's `network` settings that concern inbound traffic). */
+export interface SandboxNetwork {
+  /** false: user ports need the `e2b-traffic-access-token` header with `trafficAccessToken`. */
+  allowPublicTraffic: boolean;
+  trafficAccessToken?: string;
+  /** The Host header the sandbox sees (`${PORT}` is replaced by the port). */
+  maskRequestHost?: string;
+}
+
 export interface SandboxRecord {
   sandboxId: string;
   templateId: string;
@@ -40,6 +49,7 @@ export interface SandboxRecord {
   nodeId?: string;
   /** The owning team (absent: the admin team). */
   teamId?: string;
+  network?: SandboxNetwork;
 }
 
 export interface SandboxFilter {
