@@ -9,6 +9,7 @@ export function teamRoutes(t: TeamService): Route[] {
   return [
     { method: 'POST', path: '/teams', handler: async (c) => ({ status: 201, body: await t.create(c.body) }) },
     { method: 'GET', path: '/teams', handler: async () => ({ status: 200, body: await t.list() }) },
+    { method: 'GET', path: '/teams/current', handler: async () => ({ status: 200, body: await t.detail(t.ownTeam()) }) },
     { method: 'GET', path: '/teams/{teamID}', handler: async (c) => ({ status: 200, body: await t.detail(c.params.teamID) }) },
     { method: 'PATCH', path: '/teams/{teamID}', handler: async (c) => ({ status: 200, body: await t.setQuotas(c.params.teamID, c.body?.quotas ?? {}) }) },
     {
