@@ -20,11 +20,18 @@ let browser: Browser;
 let team: TeamKey;
 
 before(async () => {
-  assert.ok(existsSync(path.join(ROOT, 'packages/console/dist/index.html')), 'the console is not built: run bash scripts/setup.sh');
+  assert.ok(
+    existsSync(path.join(ROOT, 'packages/console/dist/index.html')),
+    'the console is not built: run bash scripts/setup.sh',
+  );
   s = await startTestServer();
   team = await makeTeam(s, 'console-team');
   await api(s, 'PATCH', `/teams/${team.teamID}`, { quotas: { maxRunningSandboxes: 7 } });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 });
 after(async () => {
   await browser?.close().catch(() => {});
@@ -57,8 +64,13 @@ describe('console settings', () => {
     assert.match(shown, /^e2b_[0-9a-f]{32}$/);
     assert.equal((await api({ url: s.url, apiKey: shown }, 'GET', '/v2/sandboxes')).status, 200);
 
-    const id = (await api({ url: s.url, apiKey: team.key }, 'GET', '/api-keys')).body.find((k: any) => k.name === 'from-console').id;
-    await page.locator(`[data-key-id="${id}"]`).getByRole('button', { name: /Revoke/ }).click();
+    const id = (await api({ url: s.url, apiKey: team.key }, 'GET', '/api-keys')).body.find(
+      (k: any) => k.name === 'from-console',
+    ).id;
+    await page
+      .locator(`[data-key-id="${id}"]`)
+      .getByRole('button', { name: /Revoke/ })
+      .click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
     await page.locator(`[data-key-id="${id}"]`).waitFor({ state: 'detached' });
     assert.equal((await api({ url: s.url, apiKey: shown }, 'GET', '/v2/sandboxes')).status, 401);

@@ -83,11 +83,16 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     const v1 = (await b('GET', '/sandboxes')).body.map((x: any) => x.sandboxID);
     assert.deepEqual(v2, [mine.body.sandboxID]);
     assert.deepEqual(v1, [mine.body.sandboxID]);
-    assert.deepEqual((await a('GET', '/v2/sandboxes')).body.map((x: any) => x.sandboxID), [sbxA]);
+    assert.deepEqual(
+      (await a('GET', '/v2/sandboxes')).body.map((x: any) => x.sandboxID),
+      [sbxA],
+    );
     const all = (await api(s, 'GET', '/v2/sandboxes')).body.map((x: any) => x.sandboxID);
     assert.ok(all.includes(sbxA) && all.includes(mine.body.sandboxID));
     // The admin acting as team B (X-Team-ID) sees B's only.
-    const asB = (await api(s, 'GET', '/v2/sandboxes', undefined, { 'X-Team-ID': B.teamID })).body.map((x: any) => x.sandboxID);
+    const asB = (await api(s, 'GET', '/v2/sandboxes', undefined, { 'X-Team-ID': B.teamID })).body.map(
+      (x: any) => x.sandboxID,
+    );
     assert.deepEqual(asB, [mine.body.sandboxID]);
     assert.equal((await b('DELETE', `/sandboxes/${mine.body.sandboxID}`)).status, 204);
   });
@@ -143,7 +148,8 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
   it('signed file URLs: a token is bound to its sandbox and key; the other team’s key cannot read', async () => {
     await a('POST', '/sandboxes/' + sbxA + '/timeout', { timeout: 600 });
     const tok = (await a('POST', `/sandboxes/${sbxA}/ws-token`)).body.token;
-    const url = (token: string) => `${s.url}/sandboxes/${sbxA}/files?path=/etc/hostname&token=${encodeURIComponent(token)}`;
+    const url = (token: string) =>
+      `${s.url}/sandboxes/${sbxA}/files?path=/etc/hostname&token=${encodeURIComponent(token)}`;
     assert.equal((await fetch(url(tok))).status, 200);
     const mine = await b('POST', '/sandboxes', { templateID: 'default', timeout: 60 });
     try {
@@ -152,10 +158,14 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     } finally {
       await b('DELETE', `/sandboxes/${mine.body.sandboxID}`);
     }
-    const byKey = (id: string) => fetch(`${s.url}/sandboxes/${id}/files?path=/etc/hostname`, { headers: { 'X-API-Key': B.key } });
+    const byKey = (id: string) =>
+      fetch(`${s.url}/sandboxes/${id}/files?path=/etc/hostname`, { headers: { 'X-API-Key': B.key } });
     const theirs = await byKey(sbxA);
     assert.equal(theirs.status, 404);
-    assert.equal((await theirs.json()).message.replace(sbxA, 'ID'), (await (await byKey(MISSING)).json()).message.replace(MISSING, 'ID'));
+    assert.equal(
+      (await theirs.json()).message.replace(sbxA, 'ID'),
+      (await (await byKey(MISSING)).json()).message.replace(MISSING, 'ID'),
+    );
   });
 
   it('snapshots: list, delete and start-from are the owner’s only', async () => {
@@ -163,7 +173,10 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     assert.equal(snap.status, 201, JSON.stringify(snap.body));
     const id = snap.body.snapshotID;
     assert.deepEqual((await b('GET', '/snapshots')).body, []);
-    assert.deepEqual((await a('GET', '/snapshots')).body.map((x: any) => x.snapshotID), [id]);
+    assert.deepEqual(
+      (await a('GET', '/snapshots')).body.map((x: any) => x.snapshotID),
+      [id],
+    );
     assert.equal((await b('DELETE', `/snapshots/${id}`)).status, 404);
     assert.equal((await b('DELETE', `/templates/${id}`)).status, 404);
     assert.equal((await b('POST', '/sandboxes', { templateID: id })).status, 404);
@@ -184,9 +197,16 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     assert.equal((await b('GET', `/templates/${templateID}/builds/${buildID}/status`)).status, 404, 'build status');
     assert.equal((await b('GET', `/templates/${templateID}/builds/${buildID}/logs`)).status, 404, 'build logs');
     assert.ok(!(await b('GET', '/templates')).body.some((t: any) => t.templateID === templateID), 'list');
-    assert.ok((await b('GET', '/templates')).body.some((t: any) => t.templateID === 'default'), 'built-in is public');
+    assert.ok(
+      (await b('GET', '/templates')).body.some((t: any) => t.templateID === 'default'),
+      'built-in is public',
+    );
     assert.equal((await b('POST', '/sandboxes', { templateID: 'team-a-tpl' })).status, 404, 'start from it');
-    assert.equal((await b('POST', '/v3/templates', { name: 'team-a-tpl' })).status, 409, 'name is taken, template unreachable');
+    assert.equal(
+      (await b('POST', '/v3/templates', { name: 'team-a-tpl' })).status,
+      409,
+      'name is taken, template unreachable',
+    );
     assert.equal((await b('PATCH', `/templates/${templateID}`, { public: true })).status, 404, 'make it public');
     assert.equal((await a('PATCH', `/templates/${templateID}`, { public: true })).status, 200);
     const used = await b('POST', '/sandboxes', { templateID: 'team-a-tpl', timeout: 30 });
@@ -194,7 +214,11 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     await b('DELETE', `/sandboxes/${used.body.sandboxID}`);
     assert.equal((await b('GET', `/templates/${templateID}`)).status, 200, 'public: B may read it');
     assert.equal((await b('DELETE', `/templates/${templateID}`)).status, 404, 'public: B may not delete it');
-    assert.equal((await b('GET', `/templates/${templateID}/builds/${buildID}/logs`)).status, 404, 'public: builds stay private');
+    assert.equal(
+      (await b('GET', `/templates/${templateID}/builds/${buildID}/logs`)).status,
+      404,
+      'public: builds stay private',
+    );
     assert.equal((await a('DELETE', `/templates/${templateID}`)).status, 204);
   });
 
@@ -215,7 +239,10 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     assert.equal(own.status, 200);
     assert.equal(own.body.usage.runningSandboxes, 0);
     const keys = (await b('GET', '/api-keys')).body;
-    assert.deepEqual(keys.map((k: any) => k.id), [B.keyId]);
+    assert.deepEqual(
+      keys.map((k: any) => k.id),
+      [B.keyId],
+    );
     assert.match(keys[0].mask, /^e2b_…[0-9a-f]{4}$/);
     assert.equal(keys[0].key, undefined, 'a key is shown once');
   });
@@ -237,7 +264,9 @@ describe('revocation', () => {
     const a2 = as(s.url, k2.body.key);
     assert.equal((await a2('GET', `/sandboxes/${sbxA}`)).status, 200);
     const token = (await a2('POST', `/sandboxes/${sbxA}/ws-token`)).body.token;
-    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbxA}/pty`, { headers: { 'X-API-Key': k2.body.key } });
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbxA}/pty`, {
+      headers: { 'X-API-Key': k2.body.key },
+    });
     await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     const t0 = Date.now();
@@ -245,8 +274,14 @@ describe('revocation', () => {
     assert.equal(await closed, 1008);
     assert.ok(Date.now() - t0 < 1500, 'closed at once');
     assert.equal((await a2('GET', `/sandboxes/${sbxA}`)).status, 401);
-    assert.equal((await fetch(`${s.url}/sandboxes/${sbxA}/files?path=/etc/hostname&token=${encodeURIComponent(token)}`)).status, 401);
-    const wsByToken = await upgrade(`${s.url.replace('http', 'ws')}/sandboxes/${sbxA}/pty?token=${encodeURIComponent(token)}`, {});
+    assert.equal(
+      (await fetch(`${s.url}/sandboxes/${sbxA}/files?path=/etc/hostname&token=${encodeURIComponent(token)}`)).status,
+      401,
+    );
+    const wsByToken = await upgrade(
+      `${s.url.replace('http', 'ws')}/sandboxes/${sbxA}/pty?token=${encodeURIComponent(token)}`,
+      {},
+    );
     assert.equal(wsByToken, 401);
     assert.equal((await a('GET', `/sandboxes/${sbxA}`)).status, 200, 'the team’s other key still works');
   });
@@ -260,7 +295,10 @@ describe('the stock e2b SDK with a team key', () => {
     try {
       assert.equal((await sbx.commands.run('echo team-b')).stdout, 'team-b\n');
       const listed = await E2bSandbox.list({ apiKey: B.key }).nextItems();
-      assert.deepEqual(listed.map((x) => x.sandboxId), [sbx.sandboxId]);
+      assert.deepEqual(
+        listed.map((x) => x.sandboxId),
+        [sbx.sandboxId],
+      );
       await assert.rejects(E2bSandbox.connect(sbx.sandboxId, { apiKey: A.key }), NotFoundError);
       assert.equal(await E2bSandbox.kill(sbx.sandboxId, { apiKey: A.key }), false, 'A cannot kill it');
     } finally {

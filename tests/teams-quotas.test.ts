@@ -19,9 +19,11 @@ let s: TestServer;
 let T: TeamKey;
 let t: ReturnType<typeof as>;
 
-const quota = (srv: TestServer, teamID: string, quotas: Record<string, number | null>) => api(srv, 'PATCH', `/teams/${teamID}`, { quotas });
+const quota = (srv: TestServer, teamID: string, quotas: Record<string, number | null>) =>
+  api(srv, 'PATCH', `/teams/${teamID}`, { quotas });
 const create = (call: ReturnType<typeof as>) => call('POST', '/sandboxes', { templateID: 'default', timeout: 300 });
-const running = async (srv: TestServer, teamID: string) => (await api(srv, 'GET', `/teams/${teamID}`)).body.usage.runningSandboxes;
+const running = async (srv: TestServer, teamID: string) =>
+  (await api(srv, 'GET', `/teams/${teamID}`)).body.usage.runningSandboxes;
 
 before(async () => {
   s = await startTestServer();
@@ -129,7 +131,10 @@ describe('request rate per key', () => {
       const call = as(r.url, k.key);
       const statuses = [];
       for (let i = 0; i < 4; i++) statuses.push(await call('GET', '/v2/sandboxes'));
-      assert.deepEqual(statuses.map((x) => x.status), [200, 200, 200, 429]);
+      assert.deepEqual(
+        statuses.map((x) => x.status),
+        [200, 200, 200, 429],
+      );
       assert.equal(statuses[3].headers.get('retry-after'), '1');
       assert.match(statuses[3].body.message, /rate/);
       for (let i = 0; i < 5; i++) assert.equal((await api(r, 'GET', '/v2/sandboxes')).status, 200);
@@ -187,7 +192,10 @@ describe('team quotas on PostgreSQL with two nodes', () => {
         const dump = JSON.stringify((await c.query(`SELECT * FROM ${table}`)).rows);
         for (const key of [k.key, n1.apiKey]) assert.equal(dump.includes(key.slice(4)), false, `${table} holds a key`);
       }
-      assert.equal((await c.query('SELECT key_hash FROM api_keys WHERE key_id = $1', [k.keyId])).rows[0].key_hash, hashApiKey(k.key));
+      assert.equal(
+        (await c.query('SELECT key_hash FROM api_keys WHERE key_id = $1', [k.keyId])).rows[0].key_hash,
+        hashApiKey(k.key),
+      );
     } finally {
       await c.end();
     }

@@ -17,5 +17,7 @@ export async function makeTeam(s: { url: string; apiKey: string }, name: string)
 }
 
 /** `api` bound to a server URL and a key. */
-export const as = (url: string, key: string) => (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
-  api({ url, apiKey: key }, method, p, body, headers);
+export const as =
+  (url: string, key: string) =>
+  (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
+    api({ url, apiKey: key }, method, p, body, headers);

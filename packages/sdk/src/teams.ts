@@ -36,8 +36,15 @@ export class Team {
   }
 
   /** Sets quotas (null: back to the server default); returns the team (admin key). */
-  static async setQuotas(teamID: string, quotas: { [K in keyof TeamQuotas]?: number | null }, opts: ConnectionOpts = {}): Promise<TeamDetail> {
-    return unwrap(await client(opts).PATCH('/teams/{teamID}', { ...team(teamID), body: { quotas } }), `set quotas of team ${teamID}`);
+  static async setQuotas(
+    teamID: string,
+    quotas: { [K in keyof TeamQuotas]?: number | null },
+    opts: ConnectionOpts = {},
+  ): Promise<TeamDetail> {
+    return unwrap(
+      await client(opts).PATCH('/teams/{teamID}', { ...team(teamID), body: { quotas } }),
+      `set quotas of team ${teamID}`,
+    );
   }
 
   /** Deletes a team and its keys (refused while it has running sandboxes; admin key). */
@@ -49,7 +56,10 @@ export class Team {
 export class ApiKey {
   /** A new key of a team; `key` is in this answer only. */
   static async create(teamID: string, name: string, opts: ConnectionOpts = {}): Promise<CreatedApiKey> {
-    return unwrap(await client(opts).POST('/teams/{teamID}/api-keys', { ...team(teamID), body: { name } }), 'create API key');
+    return unwrap(
+      await client(opts).POST('/teams/{teamID}/api-keys', { ...team(teamID), body: { name } }),
+      'create API key',
+    );
   }
 
   /** A team's keys, masked. */
@@ -59,7 +69,9 @@ export class ApiKey {
 
   /** Revokes a key at once (its open connections close). */
   static async revoke(teamID: string, apiKeyID: string, opts: ConnectionOpts = {}): Promise<void> {
-    const r = await client(opts).DELETE('/teams/{teamID}/api-keys/{apiKeyID}', { params: { path: { teamID, apiKeyID } } });
+    const r = await client(opts).DELETE('/teams/{teamID}/api-keys/{apiKeyID}', {
+      params: { path: { teamID, apiKeyID } },
+    });
     unwrap(r, `revoke API key ${apiKeyID}`);
   }
 }

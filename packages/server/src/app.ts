@@ -103,7 +103,8 @@ export function createApp(opts: AppOptions): http.Server {
    * The ingress needs no API key (the sandbox's traffic/access tokens guard it), but one that is sent must be valid and
    * scopes the lookup: another team's sandbox then answers exactly as a missing one.
    */
-  const ingressCaller = async (req: IncomingMessage): Promise<Caller | undefined> => (requestKey(req) ? opts.auth.fromRequest(req) : undefined);
+  const ingressCaller = async (req: IncomingMessage): Promise<Caller | undefined> =>
+    requestKey(req) ? opts.auth.fromRequest(req) : undefined;
 
   /** Signed file links: an API key, or a token (from ws-token) bound to the key that asked for it; else the agent decides. */
   const filesCaller = async (req: IncomingMessage, url: URL, sandboxId: string): Promise<Caller | undefined> => {
@@ -133,7 +134,8 @@ export function createApp(opts: AppOptions): http.Server {
     return caller ? withCaller(caller, () => dispatch(req, res, url, match)) : dispatch(req, res, url, match);
   };
 
-  const dispatch = async (req: IncomingMessage, res: ServerResponse, url: URL, match: Exclude<ReturnType<Router['match']>, 'methodNotAllowed' | undefined>) => {
+  type Matched = Exclude<ReturnType<Router['match']>, 'methodNotAllowed' | undefined>;
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, url: URL, match: Matched) => {
     const t0 = performance.now();
     res.once('finish', () =>
       opts.metrics.requests.observe({ route: match.route.path, method: match.route.method, status: String(res.statusCode) }, (performance.now() - t0) / 1000),
@@ -158,7 +160,9 @@ export function createApp(opts: AppOptions): http.Server {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/metrics' && req.method === 'GET') {
         // The server's own metrics span every team: admin only.
-        if (!(await opts.auth.fromRequest(req)).admin) throw new ApiError('permission_denied', 'only the admin key can read /metrics');
+        if (!(await opts.auth.fromRequest(req)).admin) {
+          throw new ApiError('permission_denied', 'only the admin key can read /metrics');
+        }
         const text = await opts.metrics.render();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         return void res.end(text);
@@ -173,7 +177,8 @@ export function createApp(opts: AppOptions): http.Server {
           const s = await withCaller(caller, () => opts.sandboxForSocket(files[1]));
           if (s.envdAccessToken) req.headers['x-access-token'] = s.envdAccessToken;
         }
-        return await proxyAs(req, res, caller, () => proxyHttp(opts.ingress, { sandboxId: files[1], port: ENVD_PORT }, req, res));
+        const files1 = { sandboxId: files[1], port: ENVD_PORT };
+        return await proxyAs(req, res, caller, () => proxyHttp(opts.ingress, files1, req, res));
       }
       if (opts.console && !router.match(req.method ?? 'GET', url.pathname) && (await opts.console.serve(req, res, url.pathname))) return;
       await handleApi(req, res, url);

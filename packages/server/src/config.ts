@@ -64,6 +64,12 @@ export interface ServerConfig {
   egressAllowCidrs?: string[];
 }
 
+/** `TENSOR_BOX_KEY_RATE_PER_SEC` and `TENSOR_BOX_KEY_RATE_BURST` (default: twice the rate). */
+function keyRateFromEnv(env: NodeJS.ProcessEnv): RateLimit | undefined {
+  const rate = Number(env.TENSOR_BOX_KEY_RATE_PER_SEC);
+  return rate > 0 ? { ratePerSec: rate, burst: Number(env.TENSOR_BOX_KEY_RATE_BURST) || 2 * rate } : undefined;
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const host = env.TENSOR_BOX_HOST || '127.0.0.1';
   const port = Number(env.TENSOR_BOX_PORT || 3000);
@@ -89,9 +95,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
     readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
     quotas: quotasFromEnv(env),
-    keyRate: env.TENSOR_BOX_KEY_RATE_PER_SEC
-      ? { ratePerSec: Number(env.TENSOR_BOX_KEY_RATE_PER_SEC), burst: Number(env.TENSOR_BOX_KEY_RATE_BURST || 2 * Number(env.TENSOR_BOX_KEY_RATE_PER_SEC)) }
-      : undefined,
+    keyRate: keyRateFromEnv(env),
     defaultDiskMB: env.TENSOR_BOX_DEFAULT_DISK_MB ? Number(env.TENSOR_BOX_DEFAULT_DISK_MB) : undefined,
     diskReserveMB: env.TENSOR_BOX_DISK_RESERVE_MB ? Number(env.TENSOR_BOX_DISK_RESERVE_MB) : undefined,
     egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS

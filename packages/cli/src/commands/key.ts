@@ -32,8 +32,13 @@ export const list = {
     const usage = 'usage: tensor-box key list --team <teamId> [--json]';
     if (args.length) throw new UsageError(usage);
     const keys = await ApiKey.list(team(flags, usage), ctx.conn);
-    if (ctx.json) return ctx.out(JSON.stringify(keys, null, 2)), 0;
-    ctx.out(table([['KEY ID', 'NAME', 'MASK', 'CREATED', 'LAST USED'], ...keys.map((k) => [k.id, k.name, k.mask, k.createdAt, k.lastUsed ?? ''])]));
+    if (ctx.json) return (ctx.out(JSON.stringify(keys, null, 2)), 0);
+    ctx.out(
+      table([
+        ['KEY ID', 'NAME', 'MASK', 'CREATED', 'LAST USED'],
+        ...keys.map((k) => [k.id, k.name, k.mask, k.createdAt, k.lastUsed ?? '']),
+      ]),
+    );
     return 0;
   },
 };

@@ -18,9 +18,19 @@ const QUOTA_FLAGS = {
 function detail(t: TeamDetail): string {
   const q = t.quotas as Record<string, number>;
   const u = t.usage as Record<string, number>;
-  const used: Record<string, number> = { maxRunningSandboxes: u.runningSandboxes, maxVcpus: u.vcpus, maxMemoryMB: u.memoryMB, maxDiskMB: u.diskMB, maxTemplates: u.templates };
+  const used: Record<string, number> = {
+    maxRunningSandboxes: u.runningSandboxes,
+    maxVcpus: u.vcpus,
+    maxMemoryMB: u.memoryMB,
+    maxDiskMB: u.diskMB,
+    maxTemplates: u.templates,
+  };
   return (
-    table([['teamID', t.teamID], ['name', t.name], ['createdAt', t.createdAt]]) +
+    table([
+      ['teamID', t.teamID],
+      ['name', t.name],
+      ['createdAt', t.createdAt],
+    ]) +
     '\n\n' +
     table([['QUOTA', 'USED', 'LIMIT'], ...Object.keys(q).map((k) => [k, String(used[k] ?? ''), String(q[k])])]) +
     `\n\npaused sandboxes: ${u.pausedSandboxes}, snapshots: ${u.snapshots}`
@@ -42,7 +52,11 @@ export const list = {
   async run(ctx: Ctx, args: string[]): Promise<number> {
     if (args.length) throw new UsageError('usage: tensor-box team list [--json]');
     const teams = await Team.list(ctx.conn);
-    ctx.out(ctx.json ? JSON.stringify(teams, null, 2) : table([['TEAM ID', 'NAME', 'CREATED'], ...teams.map((t) => [t.teamID, t.name, t.createdAt])]));
+    ctx.out(
+      ctx.json
+        ? JSON.stringify(teams, null, 2)
+        : table([['TEAM ID', 'NAME', 'CREATED'], ...teams.map((t) => [t.teamID, t.name, t.createdAt])]),
+    );
     return 0;
   },
 };
@@ -58,14 +72,23 @@ export const get = {
 };
 
 export const quota = {
-  options: Object.fromEntries(Object.keys(QUOTA_FLAGS).map((f) => [f, { type: 'string' as const }])) as Record<keyof typeof QUOTA_FLAGS, { type: 'string' }>,
+  options: Object.fromEntries(Object.keys(QUOTA_FLAGS).map((f) => [f, { type: 'string' as const }])) as Record<
+    keyof typeof QUOTA_FLAGS,
+    { type: 'string' }
+  >,
   async run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
-    if (args.length !== 1) throw new UsageError(`usage: tensor-box team quota <teamId> ${Object.keys(QUOTA_FLAGS).map((f) => `[--${f} N|default]`).join(' ')}`);
+    if (args.length !== 1)
+      throw new UsageError(
+        `usage: tensor-box team quota <teamId> ${Object.keys(QUOTA_FLAGS)
+          .map((f) => `[--${f} N|default]`)
+          .join(' ')}`,
+      );
     const quotas: Record<string, number | null> = {};
     for (const [flag, name] of Object.entries(QUOTA_FLAGS)) {
       const v = flags[flag];
       if (v === undefined) continue;
-      if (v !== 'default' && !/^\d+$/.test(v)) throw new UsageError(`--${flag} expects a whole number or 'default', got '${v}'`);
+      if (v !== 'default' && !/^\d+$/.test(v))
+        throw new UsageError(`--${flag} expects a whole number or 'default', got '${v}'`);
       quotas[name] = v === 'default' ? null : Number(v);
     }
     const t = await Team.setQuotas(args[0], quotas, ctx.conn);

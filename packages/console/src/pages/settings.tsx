@@ -40,9 +40,24 @@ function Quotas({ team }: { team: Schemas['TeamDetail'] }) {
   );
 }
 
-function Keys({ keys, onCreate, onRevoke }: { keys: Schemas['TeamAPIKey'][]; onCreate: () => void; onRevoke: (k: Schemas['TeamAPIKey']) => void }) {
+function Keys({
+  keys,
+  onCreate,
+  onRevoke,
+}: {
+  keys: Schemas['TeamAPIKey'][];
+  onCreate: () => void;
+  onRevoke: (k: Schemas['TeamAPIKey']) => void;
+}) {
   return (
-    <Card title={`API keys (${keys.length})`} actions={<Button icon="plus" onClick={onCreate}>New key</Button>}>
+    <Card
+      title={`API keys (${keys.length})`}
+      actions={
+        <Button icon="plus" onClick={onCreate}>
+          New key
+        </Button>
+      }
+    >
       <table className="table" data-testid="keys-table">
         <thead>
           <tr>
@@ -65,7 +80,12 @@ function Keys({ keys, onCreate, onRevoke }: { keys: Schemas['TeamAPIKey'][]; onC
               </td>
               <td className="hide-sm">{k.lastUsed ? relative(k.lastUsed) : <span className="muted">never</span>}</td>
               <td className="right">
-                <Button icon="trash" className="danger-hover" aria-label={`Revoke ${k.name}`} onClick={() => onRevoke(k)}>
+                <Button
+                  icon="trash"
+                  className="danger-hover"
+                  aria-label={`Revoke ${k.name}`}
+                  onClick={() => onRevoke(k)}
+                >
                   Revoke
                 </Button>
               </td>
@@ -80,17 +100,26 @@ function Keys({ keys, onCreate, onRevoke }: { keys: Schemas['TeamAPIKey'][]; onC
 export function SettingsPage() {
   const team = usePoll(async () => ok(await rest().GET('/teams/current')), 10_000, []);
   const keys = usePoll(async () => ok(await rest().GET('/api-keys')), 10_000, []);
-  const teams = usePoll(async () => {
-    const r = await rest().GET('/teams');
-    return r.response.status === 403 ? undefined : ok(r); // a team key: no list of teams
-  }, 30_000, []);
+  const teams = usePoll(
+    async () => {
+      const r = await rest().GET('/teams');
+      return r.response.status === 403 ? undefined : ok(r); // a team key: no list of teams
+    },
+    30_000,
+    [],
+  );
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState('');
   const [created, setCreated] = useState<Schemas['CreatedTeamAPIKey']>();
   const [revoking, setRevoking] = useState<Schemas['TeamAPIKey']>();
   return (
     <>
-      <PageHeader title="Settings" subtitle={team.data ? `Team ${team.data.name} (${team.data.teamID})` : 'Your team, its quotas and its API keys.'} />
+      <PageHeader
+        title="Settings"
+        subtitle={
+          team.data ? `Team ${team.data.name} (${team.data.teamID})` : 'Your team, its quotas and its API keys.'
+        }
+      />
       <ErrorMessage error={team.error ?? keys.error ?? teams.error} />
       {created && (
         <Card title="New API key — copy it now, it is not shown again">
@@ -100,7 +129,15 @@ export function SettingsPage() {
           <Button onClick={() => setCreated(undefined)}>Done</Button>
         </Card>
       )}
-      {!team.data ? team.loading ? <Loading /> : null : <Card title="Quotas and usage"><Quotas team={team.data} /></Card>}
+      {!team.data ? (
+        team.loading ? (
+          <Loading />
+        ) : null
+      ) : (
+        <Card title="Quotas and usage">
+          <Quotas team={team.data} />
+        </Card>
+      )}
       {keys.data && <Keys keys={keys.data} onCreate={() => setCreating(true)} onRevoke={setRevoking} />}
       {teams.data && (
         <Card title={`All teams (${teams.data.length})`}>
@@ -133,7 +170,13 @@ export function SettingsPage() {
         >
           <label className="field">
             <span>Name</span>
-            <input name="key-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="ci" maxLength={100} />
+            <input
+              name="key-name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              placeholder="ci"
+              maxLength={100}
+            />
           </label>
         </Dialog>
       )}
@@ -143,7 +186,8 @@ export function SettingsPage() {
           confirmLabel="Revoke"
           message={
             <>
-              Revoke <code>{revoking.name}</code> ({revoking.mask})? Requests with it fail from now on and its open terminals close.
+              Revoke <code>{revoking.name}</code> ({revoking.mask})? Requests with it fail from now on and its open
+              terminals close.
             </>
           }
           onClose={() => setRevoking(undefined)}

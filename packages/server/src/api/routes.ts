@@ -27,6 +27,10 @@ const nextTokenHeader = (t?: string): Record<string, string> => (t ? { 'X-Next-T
 
 export function routes(s: Services): Route[] {
   const create: Route['handler'] = async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) });
+  const listTemplates: Route['handler'] = async () => {
+    const visible = (await s.templates.list()).filter(listable);
+    return { status: 200, body: visible.map(templateToApi) };
+  };
   const connect: Route['handler'] = async (c) => {
     const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
     return { status: r.resumed ? 201 : 200, body: r.sandbox };
@@ -149,8 +153,8 @@ export function routes(s: Services): Route[] {
       },
     },
     // Templates (E2B's build API paths, plus base images and commit).
-    { method: 'GET', path: '/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).filter(listable).map(templateToApi) }) },
-    { method: 'GET', path: '/v2/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).filter(listable).map(templateToApi) }) },
+    { method: 'GET', path: '/templates', handler: listTemplates },
+    { method: 'GET', path: '/v2/templates', handler: listTemplates },
     { method: 'POST', path: '/v3/templates', handler: async (c) => ({ status: 202, body: await s.templates.register(c.body) }) },
     { method: 'GET', path: '/templates/base-images', handler: async () => ({ status: 200, body: await s.templates.baseImages() }) },
     { method: 'GET', path: '/templates/aliases/{alias}', handler: async (c) => ({ status: 200, body: await s.templates.alias(c.params.alias) }) },

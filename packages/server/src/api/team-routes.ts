@@ -9,9 +9,21 @@ export function teamRoutes(t: TeamService): Route[] {
   return [
     { method: 'POST', path: '/teams', handler: async (c) => ({ status: 201, body: await t.create(c.body) }) },
     { method: 'GET', path: '/teams', handler: async () => ({ status: 200, body: await t.list() }) },
-    { method: 'GET', path: '/teams/current', handler: async () => ({ status: 200, body: await t.detail(t.ownTeam()) }) },
-    { method: 'GET', path: '/teams/{teamID}', handler: async (c) => ({ status: 200, body: await t.detail(c.params.teamID) }) },
-    { method: 'PATCH', path: '/teams/{teamID}', handler: async (c) => ({ status: 200, body: await t.setQuotas(c.params.teamID, c.body?.quotas ?? {}) }) },
+    {
+      method: 'GET',
+      path: '/teams/current',
+      handler: async () => ({ status: 200, body: await t.detail(t.ownTeam()) }),
+    },
+    {
+      method: 'GET',
+      path: '/teams/{teamID}',
+      handler: async (c) => ({ status: 200, body: await t.detail(c.params.teamID) }),
+    },
+    {
+      method: 'PATCH',
+      path: '/teams/{teamID}',
+      handler: async (c) => ({ status: 200, body: await t.setQuotas(c.params.teamID, c.body?.quotas ?? {}) }),
+    },
     {
       method: 'DELETE',
       path: '/teams/{teamID}',
@@ -20,8 +32,16 @@ export function teamRoutes(t: TeamService): Route[] {
         return { status: 204 };
       },
     },
-    { method: 'POST', path: '/teams/{teamID}/api-keys', handler: async (c) => ({ status: 201, body: await t.createKey(c.params.teamID, c.body) }) },
-    { method: 'GET', path: '/teams/{teamID}/api-keys', handler: async (c) => ({ status: 200, body: await t.listKeys(c.params.teamID) }) },
+    {
+      method: 'POST',
+      path: '/teams/{teamID}/api-keys',
+      handler: async (c) => ({ status: 201, body: await t.createKey(c.params.teamID, c.body) }),
+    },
+    {
+      method: 'GET',
+      path: '/teams/{teamID}/api-keys',
+      handler: async (c) => ({ status: 200, body: await t.listKeys(c.params.teamID) }),
+    },
     {
       method: 'DELETE',
       path: '/teams/{teamID}/api-keys/{apiKeyID}',
@@ -32,7 +52,11 @@ export function teamRoutes(t: TeamService): Route[] {
     },
     // E2B's paths: the caller's own team.
     { method: 'GET', path: '/api-keys', handler: async () => ({ status: 200, body: await t.listKeys(t.ownTeam()) }) },
-    { method: 'POST', path: '/api-keys', handler: async (c) => ({ status: 201, body: await t.createKey(t.ownTeam(), c.body) }) },
+    {
+      method: 'POST',
+      path: '/api-keys',
+      handler: async (c) => ({ status: 201, body: await t.createKey(t.ownTeam(), c.body) }),
+    },
     {
       method: 'PATCH',
       path: '/api-keys/{apiKeyID}',

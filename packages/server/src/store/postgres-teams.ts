@@ -5,11 +5,23 @@
  */
 import type pg from 'pg';
 import type { QuotaBreach, Quotas, RunUsage } from '../teams/quotas.js';
-import { CLAIM_TTL_MS, type ApiKeyRecord, type RunClaim, type TeamRecord, type TeamStore, type TeamUsage } from './teams.js';
+import {
+  CLAIM_TTL_MS,
+  type ApiKeyRecord,
+  type RunClaim,
+  type TeamRecord,
+  type TeamStore,
+  type TeamUsage,
+} from './teams.js';
 
 type Row = Record<string, any>;
 
-const teamFromRow = (r: Row): TeamRecord => ({ teamId: r.team_id, name: r.name, createdAt: Number(r.created_at), quotas: r.quotas });
+const teamFromRow = (r: Row): TeamRecord => ({
+  teamId: r.team_id,
+  name: r.name,
+  createdAt: Number(r.created_at),
+  quotas: r.quotas,
+});
 const keyFromRow = (r: Row): ApiKeyRecord => ({
   keyId: r.key_id,
   teamId: r.team_id,
@@ -25,7 +37,9 @@ type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 async function runUsage(db: Queryable, teamId: string, now: number): Promise<RunUsage> {
   const sum = 'COUNT(*)::int AS n, COALESCE(SUM(cpu_count), 0)::int AS cpu, COALESCE(SUM(memory_mb), 0)::bigint AS mem';
   const s = (await db.query(`SELECT ${sum} FROM sandboxes WHERE team_id = $1 AND state = 'running'`, [teamId])).rows[0];
-  const c = (await db.query(`SELECT ${sum} FROM run_claims WHERE team_id = $1 AND created_at > $2`, [teamId, now - CLAIM_TTL_MS])).rows[0];
+  const c = (
+    await db.query(`SELECT ${sum} FROM run_claims WHERE team_id = $1 AND created_at > $2`, [teamId, now - CLAIM_TTL_MS])
+  ).rows[0];
   return { runningSandboxes: s.n + c.n, vcpus: s.cpu + c.cpu, memoryMB: Number(s.mem) + Number(c.mem) };
 }
 
@@ -37,7 +51,12 @@ export class PostgresTeamStore implements TeamStore {
   }
 
   async insertTeam(t: TeamRecord): Promise<void> {
-    await this.q('INSERT INTO teams (team_id, name, created_at, quotas) VALUES ($1, $2, $3, $4)', [t.teamId, t.name, t.createdAt, JSON.stringify(t.quotas)]);
+    await this.q('INSERT INTO teams (team_id, name, created_at, quotas) VALUES ($1, $2, $3, $4)', [
+      t.teamId,
+      t.name,
+      t.createdAt,
+      JSON.stringify(t.quotas),
+    ]);
   }
 
   async getTeam(teamId: string): Promise<TeamRecord | undefined> {
@@ -63,7 +82,8 @@ export class PostgresTeamStore implements TeamStore {
 
   async insertApiKey(k: ApiKeyRecord): Promise<void> {
     await this.q(
-      'INSERT INTO api_keys (key_id, team_id, name, key_hash, mask, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      'INSERT INTO api_keys (key_id, team_id, name, key_hash, mask, created_at, last_used_at) ' +
+        'VALUES ($1, $2, $3, $4, $5, $6, $7)',
       [k.keyId, k.teamId, k.name, k.keyHash, k.mask, k.createdAt, k.lastUsedAt ?? null],
     );
   }
@@ -79,7 +99,9 @@ export class PostgresTeamStore implements TeamStore {
   }
 
   async listApiKeys(teamId: string): Promise<ApiKeyRecord[]> {
-    return (await this.q('SELECT * FROM api_keys WHERE team_id = $1 ORDER BY created_at, key_id', [teamId])).map(keyFromRow);
+    return (await this.q('SELECT * FROM api_keys WHERE team_id = $1 ORDER BY created_at, key_id', [teamId])).map(
+      keyFromRow,
+    );
   }
 
   async renameApiKey(keyId: string, name: string): Promise<void> {
@@ -94,14 +116,18 @@ export class PostgresTeamStore implements TeamStore {
     await this.q('UPDATE api_keys SET last_used_at = $1 WHERE key_id = $2', [at, keyId]);
   }
 
-  async claimRun(claim: RunClaim, breach: (usage: RunUsage) => QuotaBreach | undefined): Promise<QuotaBreach | undefined> {
+  async claimRun(
+    claim: RunClaim,
+    breach: (usage: RunUsage) => QuotaBreach | undefined,
+  ): Promise<QuotaBreach | undefined> {
     let found: QuotaBreach | undefined;
     await this.tx(async (c) => {
       await c.query('SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE', [claim.teamId]);
       found = breach(await runUsage(c, claim.teamId, claim.createdAt));
       if (found) return;
       await c.query(
-        'INSERT INTO run_claims (claim_id, team_id, cpu_count, memory_mb, node_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        'INSERT INTO run_claims (claim_id, team_id, cpu_count, memory_mb, node_id, created_at) ' +
+          'VALUES ($1, $2, $3, $4, $5, $6)',
         [claim.claimId, claim.teamId, claim.cpuCount, claim.memoryMB, claim.nodeId, claim.createdAt],
       );
     });
@@ -137,7 +163,8 @@ export class PostgresTeamStore implements TeamStore {
 
   async imageDirs(teamId: string): Promise<string[]> {
     const rows = await this.q(
-      'SELECT paused_image AS d FROM sandboxes WHERE team_id = $1 AND paused_image IS NOT NULL UNION ALL SELECT image_dir FROM snapshots WHERE team_id = $1',
+      'SELECT paused_image AS d FROM sandboxes WHERE team_id = $1 AND paused_image IS NOT NULL ' +
+        'UNION ALL SELECT image_dir FROM snapshots WHERE team_id = $1',
       [teamId],
     );
     return rows.map((r) => r.d as string);

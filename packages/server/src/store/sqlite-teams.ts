@@ -7,10 +7,22 @@
 import type Database from 'better-sqlite3';
 import type { QuotaBreach, Quotas, RunUsage } from '../teams/quotas.js';
 import { ADMIN_TEAM_ID } from '../teams/caller.js';
-import { CLAIM_TTL_MS, type ApiKeyRecord, type RunClaim, type TeamRecord, type TeamStore, type TeamUsage } from './teams.js';
+import {
+  CLAIM_TTL_MS,
+  type ApiKeyRecord,
+  type RunClaim,
+  type TeamRecord,
+  type TeamStore,
+  type TeamUsage,
+} from './teams.js';
 
 const TEAM_SCHEMA = `
-CREATE TABLE IF NOT EXISTS teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL, quotas TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS teams (
+  team_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  quotas TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS api_keys (
   key_id TEXT PRIMARY KEY,
   team_id TEXT NOT NULL,
@@ -35,15 +47,26 @@ export function migrateTeams(db: Database.Database): void {
   db.exec(TEAM_SCHEMA);
   for (const table of ['sandboxes', 'templates', 'snapshots']) {
     const cols = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
-    if (!cols.includes('team_id')) db.exec(`ALTER TABLE ${table} ADD COLUMN team_id TEXT NOT NULL DEFAULT '${ADMIN_TEAM_ID}'`);
+    if (!cols.includes('team_id'))
+      db.exec(`ALTER TABLE ${table} ADD COLUMN team_id TEXT NOT NULL DEFAULT '${ADMIN_TEAM_ID}'`);
   }
   db.exec(`CREATE INDEX IF NOT EXISTS sandboxes_team ON sandboxes(team_id, state)`);
-  db.prepare(`INSERT OR IGNORE INTO teams (team_id, name, created_at, quotas) VALUES (?, 'admin', ?, '{}')`).run(ADMIN_TEAM_ID, Date.now());
+  db.prepare(`INSERT OR IGNORE INTO teams (team_id, name, created_at, quotas) VALUES (?, 'admin', ?, '{}')`).run(
+    ADMIN_TEAM_ID,
+    Date.now(),
+  );
 }
 
 type Row = Record<string, any>;
 
-const teamFromRow = (r: Row): TeamRecord => ({ teamId: r.team_id, name: r.name, createdAt: r.created_at, quotas: JSON.parse(r.quotas) });
+const SUMS = 'COUNT(*) AS n, COALESCE(SUM(cpu_count), 0) AS cpu, COALESCE(SUM(memory_mb), 0) AS mem';
+
+const teamFromRow = (r: Row): TeamRecord => ({
+  teamId: r.team_id,
+  name: r.name,
+  createdAt: r.created_at,
+  quotas: JSON.parse(r.quotas),
+});
 const keyFromRow = (r: Row): ApiKeyRecord => ({
   keyId: r.key_id,
   teamId: r.team_id,
@@ -58,7 +81,9 @@ export class SqliteTeamStore implements TeamStore {
   constructor(private db: Database.Database) {}
 
   async insertTeam(t: TeamRecord): Promise<void> {
-    this.db.prepare('INSERT INTO teams (team_id, name, created_at, quotas) VALUES (?, ?, ?, ?)').run(t.teamId, t.name, t.createdAt, JSON.stringify(t.quotas));
+    this.db
+      .prepare('INSERT INTO teams (team_id, name, created_at, quotas) VALUES (?, ?, ?, ?)')
+      .run(t.teamId, t.name, t.createdAt, JSON.stringify(t.quotas));
   }
 
   async getTeam(teamId: string): Promise<TeamRecord | undefined> {
@@ -84,7 +109,10 @@ export class SqliteTeamStore implements TeamStore {
 
   async insertApiKey(k: ApiKeyRecord): Promise<void> {
     this.db
-      .prepare('INSERT INTO api_keys (key_id, team_id, name, key_hash, mask, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO api_keys (key_id, team_id, name, key_hash, mask, created_at, last_used_at) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(k.keyId, k.teamId, k.name, k.keyHash, k.mask, k.createdAt, k.lastUsedAt ?? null);
   }
 
@@ -99,7 +127,9 @@ export class SqliteTeamStore implements TeamStore {
   }
 
   async listApiKeys(teamId: string): Promise<ApiKeyRecord[]> {
-    return (this.db.prepare('SELECT * FROM api_keys WHERE team_id = ? ORDER BY created_at, key_id').all(teamId) as Row[]).map(keyFromRow);
+    return (
+      this.db.prepare('SELECT * FROM api_keys WHERE team_id = ? ORDER BY created_at, key_id').all(teamId) as Row[]
+    ).map(keyFromRow);
   }
 
   async renameApiKey(keyId: string, name: string): Promise<void> {
@@ -116,20 +146,26 @@ export class SqliteTeamStore implements TeamStore {
 
   private runUsage(teamId: string, now: number): RunUsage {
     const s = this.db
-      .prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(cpu_count), 0) AS cpu, COALESCE(SUM(memory_mb), 0) AS mem FROM sandboxes WHERE team_id = ? AND state = 'running'`)
+      .prepare(`SELECT ${SUMS} FROM sandboxes WHERE team_id = ? AND state = 'running'`)
       .get(teamId) as Row;
     const c = this.db
-      .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(cpu_count), 0) AS cpu, COALESCE(SUM(memory_mb), 0) AS mem FROM run_claims WHERE team_id = ? AND created_at > ?')
+      .prepare(`SELECT ${SUMS} FROM run_claims WHERE team_id = ? AND created_at > ?`)
       .get(teamId, now - CLAIM_TTL_MS) as Row;
     return { runningSandboxes: s.n + c.n, vcpus: s.cpu + c.cpu, memoryMB: s.mem + c.mem };
   }
 
-  async claimRun(claim: RunClaim, breach: (usage: RunUsage) => QuotaBreach | undefined): Promise<QuotaBreach | undefined> {
+  async claimRun(
+    claim: RunClaim,
+    breach: (usage: RunUsage) => QuotaBreach | undefined,
+  ): Promise<QuotaBreach | undefined> {
     const tx = this.db.transaction(() => {
       const found = breach(this.runUsage(claim.teamId, claim.createdAt));
       if (found) return found;
       this.db
-        .prepare('INSERT INTO run_claims (claim_id, team_id, cpu_count, memory_mb, node_id, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO run_claims (claim_id, team_id, cpu_count, memory_mb, node_id, created_at) ' +
+            'VALUES (?, ?, ?, ?, ?, ?)',
+        )
         .run(claim.claimId, claim.teamId, claim.cpuCount, claim.memoryMB, claim.nodeId, claim.createdAt);
       return undefined;
     });
@@ -165,7 +201,10 @@ export class SqliteTeamStore implements TeamStore {
 
   async imageDirs(teamId: string): Promise<string[]> {
     const rows = this.db
-      .prepare(`SELECT paused_image AS d FROM sandboxes WHERE team_id = ? AND paused_image IS NOT NULL UNION ALL SELECT image_dir FROM snapshots WHERE team_id = ?`)
+      .prepare(
+        'SELECT paused_image AS d FROM sandboxes WHERE team_id = ? AND paused_image IS NOT NULL ' +
+          'UNION ALL SELECT image_dir FROM snapshots WHERE team_id = ?',
+      )
       .all(teamId, teamId) as Row[];
     return rows.map((r) => r.d as string);
   }

@@ -26,19 +26,32 @@ after(async () => {
 
 const claim = (store: Store, teamId: string, n: number) =>
   store.teams.claimRun(
-    { claimId: `c${n}-${Math.random()}`, teamId, cpuCount: 1, memoryMB: 512, nodeId: `node-${n % 2}`, createdAt: Date.now() },
+    {
+      claimId: `c${n}-${Math.random()}`,
+      teamId,
+      cpuCount: 1,
+      memoryMB: 512,
+      nodeId: `node-${n % 2}`,
+      createdAt: Date.now(),
+    },
     (usage) => runBreach({ ...DEFAULT_QUOTAS, maxRunningSandboxes: 3 }, usage, { cpuCount: 1, memoryMB: 512 }),
   );
 
 const kinds: Array<[string, () => Promise<Store[]>]> = [
-  ['sqlite', async () => {
-    const file = path.join(dir, `s-${Date.now()}.db`);
-    return [new SqliteStore(file), new SqliteStore(file)];
-  }],
-  ['postgres', async () => {
-    const url = await pg.createDatabase();
-    return [await PostgresStore.connect(url), await PostgresStore.connect(url)];
-  }],
+  [
+    'sqlite',
+    async () => {
+      const file = path.join(dir, `s-${Date.now()}.db`);
+      return [new SqliteStore(file), new SqliteStore(file)];
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const url = await pg.createDatabase();
+      return [await PostgresStore.connect(url), await PostgresStore.connect(url)];
+    },
+  ],
 ];
 
 for (const [name, open] of kinds) {
@@ -49,13 +62,33 @@ for (const [name, open] of kinds) {
         assert.equal((await st.teams.getTeam('admin'))?.name, 'admin');
         await st.teams.insertTeam({ teamId: 't1', name: 'one', createdAt: 1, quotas: { maxTemplates: 2 } });
         assert.deepEqual((await st.teams.getTeam('t1'))?.quotas, { maxTemplates: 2 });
-        await st.teams.insertApiKey({ keyId: 'k1', teamId: 't1', name: 'n', keyHash: 'h1', mask: 'e2b_…abcd', createdAt: 5 });
+        await st.teams.insertApiKey({
+          keyId: 'k1',
+          teamId: 't1',
+          name: 'n',
+          keyHash: 'h1',
+          mask: 'e2b_…abcd',
+          createdAt: 5,
+        });
         assert.equal((await other.teams.findApiKeyByHash('h1'))?.keyId, 'k1');
         await st.teams.touchApiKey('k1', 9);
         assert.equal((await st.teams.getApiKey('k1'))?.lastUsedAt, 9);
         await st.insertSandbox({
-          sandboxId: 's1', templateId: 'x', state: 'running', startedAt: 1, endAt: 2, timeoutMs: 1, cpuCount: 2, memoryMB: 1024,
-          diskSizeMB: 1, metadata: {}, envVars: {}, onTimeout: 'kill', autoResume: false, allowInternetAccess: true, teamId: 't1',
+          sandboxId: 's1',
+          templateId: 'x',
+          state: 'running',
+          startedAt: 1,
+          endAt: 2,
+          timeoutMs: 1,
+          cpuCount: 2,
+          memoryMB: 1024,
+          diskSizeMB: 1,
+          metadata: {},
+          envVars: {},
+          onTimeout: 'kill',
+          autoResume: false,
+          allowInternetAccess: true,
+          teamId: 't1',
         });
         const u = await st.teams.usage('t1', Date.now());
         assert.deepEqual([u.runningSandboxes, u.vcpus, u.memoryMB], [1, 2, 1024]);

@@ -36,7 +36,10 @@ describe('RateLimiter', () => {
   it('allows the burst, then refills at the rate; Retry-After in whole seconds', () => {
     const r = new RateLimiter({ ratePerSec: 2, burst: 3 });
     for (let i = 0; i < 3; i++) r.take('k', 1000);
-    assert.throws(() => r.take('k', 1000), (e: unknown) => e instanceof RateLimited && e.retryAfterSec === 1 && e.status === 429);
+    assert.throws(
+      () => r.take('k', 1000),
+      (e: unknown) => e instanceof RateLimited && e.retryAfterSec === 1 && e.status === 429,
+    );
     r.take('k', 1500); // one token back after 0.5 s
     assert.throws(() => r.take('k', 1500), RateLimited);
     r.take('other', 1500); // per key

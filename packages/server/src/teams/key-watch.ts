@@ -8,7 +8,10 @@ export class KeyWatch {
   private timer?: NodeJS.Timeout;
   private polling = false;
 
-  constructor(private keyExists: (keyId: string) => Promise<boolean>, private pollMs = 2000) {}
+  constructor(
+    private keyExists: (keyId: string) => Promise<boolean>,
+    private pollMs = 2000,
+  ) {}
 
   /** Remembers a connection of `keyId`; `close` ends it. Returns the function that forgets it (call on close). */
   track(keyId: string, close: () => void): () => void {
@@ -49,7 +52,8 @@ export class KeyWatch {
     if (this.polling) return;
     this.polling = true;
     try {
-      for (const keyId of [...this.open.keys()]) if (!(await this.keyExists(keyId).catch(() => true))) this.revoked(keyId);
+      for (const keyId of [...this.open.keys()])
+        if (!(await this.keyExists(keyId).catch(() => true))) this.revoked(keyId);
       if (!this.open.size) this.stop();
     } finally {
       this.polling = false;

@@ -10,7 +10,11 @@ import { diskBytes } from './disk-usage.js';
 import { effectiveQuotas, quotaError, runBreach, type Quotas } from './quotas.js';
 
 export class QuotaGuard {
-  constructor(private teams: TeamStore, private defaults: Quotas, private nodeId: string) {}
+  constructor(
+    private teams: TeamStore,
+    private defaults: Quotas,
+    private nodeId: string,
+  ) {}
 
   async quotas(teamId: string): Promise<Quotas> {
     const team = await this.teams.getTeam(teamId);
@@ -18,7 +22,7 @@ export class QuotaGuard {
     return effectiveQuotas(this.defaults, team.quotas);
   }
 
-  /** Reserves a running slot for a sandbox of `need`, or throws 429. Returns the release (call once it runs or failed). */
+  /** Reserves a running slot for a sandbox of `need`, or throws 429. Returns the release (call once it runs/failed). */
   async claimRun(teamId: string, need: { cpuCount: number; memoryMB: number }): Promise<() => Promise<void>> {
     const q = await this.quotas(teamId);
     const claimId = randomUUID();
@@ -45,6 +49,7 @@ export class QuotaGuard {
   async checkTemplates(teamId: string): Promise<void> {
     const q = await this.quotas(teamId);
     const n = (await this.teams.usage(teamId, Date.now())).templates;
-    if (n + 1 > q.maxTemplates) throw quotaError(teamId, { quota: 'maxTemplates', limit: q.maxTemplates, wanted: n + 1 });
+    if (n + 1 > q.maxTemplates)
+      throw quotaError(teamId, { quota: 'maxTemplates', limit: q.maxTemplates, wanted: n + 1 });
   }
 }

@@ -46,7 +46,11 @@ export interface QuotaBreach {
 }
 
 /** The first running-sandbox quota that `usage` plus one sandbox of `need` would exceed. */
-export function runBreach(q: Quotas, usage: RunUsage, need: { cpuCount: number; memoryMB: number }): QuotaBreach | undefined {
+export function runBreach(
+  q: Quotas,
+  usage: RunUsage,
+  need: { cpuCount: number; memoryMB: number },
+): QuotaBreach | undefined {
   const checks: Array<[keyof Quotas, number]> = [
     ['maxRunningSandboxes', usage.runningSandboxes + 1],
     ['maxVcpus', usage.vcpus + need.cpuCount],
@@ -58,7 +62,10 @@ export function runBreach(q: Quotas, usage: RunUsage, need: { cpuCount: number; 
 
 /** The 429 for a breach. */
 export function quotaError(teamId: string, b: QuotaBreach): ApiError {
-  return new ApiError('resource_exhausted', `team '${teamId}' quota ${b.quota} (${b.limit}) would be exceeded (${b.wanted} requested in total)`);
+  return new ApiError(
+    'resource_exhausted',
+    `team '${teamId}' quota ${b.quota} (${b.limit}) would be exceeded (${b.wanted} requested in total)`,
+  );
 }
 
 /** A team's effective quotas: its own overrides over the defaults. */

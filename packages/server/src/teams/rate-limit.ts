@@ -12,8 +12,14 @@ export interface RateLimit {
 
 /** Thrown for a request over the rate; `retryAfterSec` goes into the Retry-After header. */
 export class RateLimited extends ApiError {
-  constructor(readonly retryAfterSec: number, limit: RateLimit) {
-    super('resource_exhausted', `API key request rate exceeded (${limit.ratePerSec}/s, burst ${limit.burst}); retry in ${retryAfterSec} s`);
+  constructor(
+    readonly retryAfterSec: number,
+    limit: RateLimit,
+  ) {
+    super(
+      'resource_exhausted',
+      `API key request rate exceeded (${limit.ratePerSec}/s, burst ${limit.burst}); retry in ${retryAfterSec} s`,
+    );
   }
 }
 
@@ -36,6 +42,7 @@ export class RateLimiter {
 
   /** Forgets full buckets (they behave exactly like absent ones). */
   private prune(now: number): void {
-    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * this.limit.ratePerSec >= this.limit.burst) this.buckets.delete(k);
+    for (const [k, b] of this.buckets)
+      if (b.tokens + ((now - b.at) / 1000) * this.limit.ratePerSec >= this.limit.burst) this.buckets.delete(k);
   }
 }

@@ -29,7 +29,11 @@ export interface ApiKeyInfo {
 
 const NAME = /^[^\x00-\x1f]{1,100}$/;
 
-const teamToApi = (t: TeamRecord): TeamInfo => ({ teamID: t.teamId, name: t.name, createdAt: new Date(t.createdAt).toISOString() });
+const teamToApi = (t: TeamRecord): TeamInfo => ({
+  teamID: t.teamId,
+  name: t.name,
+  createdAt: new Date(t.createdAt).toISOString(),
+});
 const keyToApi = (k: ApiKeyRecord): ApiKeyInfo => ({
   id: k.keyId,
   name: k.name,
@@ -44,7 +48,11 @@ function checkName(name: unknown): string {
 }
 
 export class TeamService {
-  constructor(private teams: TeamStore, private guard: QuotaGuard, private watch: KeyWatch) {}
+  constructor(
+    private teams: TeamStore,
+    private guard: QuotaGuard,
+    private watch: KeyWatch,
+  ) {}
 
   /** The team record if the caller may see it (the admin: any; a team key: its own), else 404. */
   private async visibleTeam(teamId: string, caller = currentCaller()): Promise<TeamRecord> {
@@ -82,7 +90,8 @@ export class TeamService {
     const t = await this.visibleTeam(teamId);
     const quotas: Partial<Quotas> = { ...t.quotas };
     for (const [k, v] of Object.entries(body ?? {})) {
-      if (!(QUOTA_NAMES as readonly string[]).includes(k)) throw invalid(`unknown quota '${k}' (known: ${QUOTA_NAMES.join(', ')})`);
+      if (!(QUOTA_NAMES as readonly string[]).includes(k))
+        throw invalid(`unknown quota '${k}' (known: ${QUOTA_NAMES.join(', ')})`);
       if (v === null) delete quotas[k as keyof Quotas];
       else if (!Number.isInteger(v) || v < 0) throw invalid(`${k} must be a non-negative integer`);
       else quotas[k as keyof Quotas] = v;
@@ -96,7 +105,11 @@ export class TeamService {
     await this.visibleTeam(teamId);
     if (teamId === ADMIN_TEAM_ID) throw new ApiError('failed_precondition', 'the admin team cannot be deleted');
     const running = (await this.teams.usage(teamId, Date.now())).runningSandboxes;
-    if (running) throw new ApiError('failed_precondition', `team '${teamId}' has ${running} running sandbox(es); kill or pause them first`);
+    if (running)
+      throw new ApiError(
+        'failed_precondition',
+        `team '${teamId}' has ${running} running sandbox(es); kill or pause them first`,
+      );
     const keys = await this.teams.listApiKeys(teamId);
     await this.teams.deleteTeam(teamId);
     for (const k of keys) this.watch.revoked(k.keyId);
