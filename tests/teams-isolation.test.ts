@@ -130,6 +130,10 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
       fetch(`${s.url}/health`, { headers: { 'E2b-Sandbox-Id': id, 'E2b-Sandbox-Port': '49983', 'X-API-Key': key } });
     assert.equal((await get(sbxA, B.key)).status, (await get(MISSING, B.key)).status);
     assert.equal((await get(sbxA, A.key)).status, 204);
+    const bearer = await fetch(`${s.url}/health`, {
+      headers: { 'E2b-Sandbox-Id': sbxA, 'E2b-Sandbox-Port': '49983', Authorization: 'Bearer the-app-s-own-token' },
+    });
+    assert.equal(bearer.status, 204, 'an Authorization header on sandbox traffic is the app’s, not an API key');
     const viaHost = await httpGet(`${s.url}/health`, host(sbxA));
     assert.ok(viaHost.status === 204 || viaHost.status === 200, `no key: the traffic rules decide (${viaHost.status})`);
   });

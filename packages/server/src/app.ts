@@ -6,7 +6,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './teams/authenticate.js';
-import { requestKey } from './teams/authenticate.js';
 import { withCaller, type Caller } from './teams/caller.js';
 import type { KeyWatch } from './teams/key-watch.js';
 import { RateLimited } from './teams/rate-limit.js';
@@ -104,7 +103,8 @@ export function createApp(opts: AppOptions): http.Server {
    * scopes the lookup: another team's sandbox then answers exactly as a missing one.
    */
   const ingressCaller = async (req: IncomingMessage): Promise<Caller | undefined> =>
-    requestKey(req) ? opts.auth.fromRequest(req) : undefined;
+    // Only X-API-Key: an Authorization header on sandbox traffic belongs to the app in the sandbox.
+    req.headers['x-api-key'] ? opts.auth.fromRequest(req, { headerOnly: true }) : undefined;
 
   /** Signed file links: an API key, or a token (from ws-token) bound to the key that asked for it; else the agent decides. */
   const filesCaller = async (req: IncomingMessage, url: URL, sandboxId: string): Promise<Caller | undefined> => {

@@ -45,9 +45,9 @@ export class Authenticator {
     this.adminHash = Buffer.from(opts.adminKeyHash, 'hex');
   }
 
-  /** The caller of an API request; 401 without a valid key, 429 over the key's rate. */
-  async fromRequest(req: IncomingMessage): Promise<Caller> {
-    const key = requestKey(req);
+  /** The caller of an API request; 401 without a valid key, 429 over the key's rate. `headerOnly`: X-API-Key only. */
+  async fromRequest(req: IncomingMessage, opts: { headerOnly?: boolean } = {}): Promise<Caller> {
+    const key = opts.headerOnly ? header(req, 'x-api-key') : requestKey(req);
     if (!key) throw new ApiError('unauthenticated', 'missing API key: send it in the X-API-Key header');
     const caller = await this.fromKey(key, header(req, 'x-team-id'));
     if (!caller) throw new ApiError('unauthenticated', 'invalid API key');
