@@ -62,6 +62,8 @@ export interface ServerConfig {
    * link-local addresses, loopback, multicast, reserved ranges, carrier-grade NAT and the host's own networks).
    */
   egressAllowCidrs?: string[];
+  /** Resolver (`ip[:port]`) for sandboxes with host-name egress rules (default: the host's first nameserver). */
+  dnsUpstream?: string;
 }
 
 /** `TENSOR_BOX_KEY_RATE_PER_SEC` and `TENSOR_BOX_KEY_RATE_BURST` (default: twice the rate). */
@@ -101,5 +103,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS
       ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',').map((c) => c.trim()).filter(Boolean)
       : undefined,
+    dnsUpstream: env.TENSOR_BOX_DNS_UPSTREAM || undefined,
   };
 }

@@ -10,7 +10,7 @@ import type { HostDisk } from './host-disk.js';
 import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { hasCheckpointer, hasEgressController, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
@@ -19,7 +19,7 @@ import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR, templateEnvironment, type TemplateService } from './template-service.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
-import { checkEnvVars, driverFailure, fromSnapshot, metricToApi, networkFromRequest, runningRecord, runtimeOf, type ImageStart, type NetworkRequest, type SandboxMetric } from './sandbox-records.js';
+import { checkEnvVars, driverFailure, egressFromRequest, egressOf, fromSnapshot, metricToApi, networkFromRequest, runningRecord, runtimeOf, type ImageStart, type NetworkRequest, type SandboxMetric } from './sandbox-records.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
@@ -140,14 +140,15 @@ export class SandboxService {
       return this.toSandbox(record);
     }
     const sandboxId = newSandboxId();
-    networkFromRequest(req.network); // bad settings fail before anything starts
+    const network = networkFromRequest(req.network); // bad settings fail before anything starts
     const secure = req.secure ?? true;
     const accessToken = secure ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     checkEnvVars(req.envVars);
     const envVars = { ...env.envVars, ...(req.envVars ?? {}) };
     this.opts.hostDisk?.ensureRoom(template.diskSizeMB, `a sandbox of template ${template.templateId}`);
-    return this.withRunSlot(teamId, template, () => this.coldStart(sandboxId, template, req, { accessToken, timeoutMs, envVars, env }));
+    const start = { accessToken, timeoutMs, envVars, env, network };
+    return this.withRunSlot(teamId, template, () => this.coldStart(sandboxId, template, req, start));
   }
 
   /** A new sandbox on the template's layers (no checkpoint): runtime, agent init, the template's start command, record. */
@@ -155,9 +156,15 @@ export class SandboxService {
     sandboxId: string,
     template: Awaited<ReturnType<TemplateService['resolve']>>,
     req: NewSandbox & { teamId: string },
-    o: { accessToken?: string; timeoutMs: number; envVars: Record<string, string>; env: ReturnType<typeof templateEnvironment> },
+    o: {
+      accessToken?: string;
+      timeoutMs: number;
+      envVars: Record<string, string>;
+      env: ReturnType<typeof templateEnvironment>;
+      network: ReturnType<typeof networkFromRequest>;
+    },
   ): Promise<Sandbox> {
-    const { accessToken, timeoutMs, envVars, env } = o;
+    const { accessToken, timeoutMs, envVars, env, network } = o;
     const info = await this.opts.prom.time('driver.create', () => this.opts.driver.create({
       sandboxId,
       layers: template.layers,
@@ -166,6 +173,7 @@ export class SandboxService {
       diskMB: template.diskSizeMB,
       internetAccess: req.allow_internet_access ?? true,
       hostname: sandboxId,
+      egress: egressOf({ network }),
     }));
     try {
       await envdInit(info.envdUrl, {
@@ -192,6 +200,7 @@ export class SandboxService {
           allowInternetAccess: req.allow_internet_access ?? true,
           nodeId: this.opts.nodeId,
           teamId: req.teamId,
+          network,
         },
         req,
         info,
@@ -261,7 +270,12 @@ export class SandboxService {
       envdAccessToken: s.envdAccessToken,
       domain: this.opts.domain(),
       allowInternetAccess: s.allowInternetAccess,
-      network: { allowPublicTraffic: s.network?.allowPublicTraffic ?? true, ...(s.network?.maskRequestHost ? { maskRequestHost: s.network.maskRequestHost } : {}) },
+      network: {
+        allowPublicTraffic: s.network?.allowPublicTraffic ?? true,
+        ...(s.network?.maskRequestHost ? { maskRequestHost: s.network.maskRequestHost } : {}),
+        allowOut: s.network?.allowOut ?? [],
+        denyOut: s.network?.denyOut ?? [],
+      },
       trafficAccessToken: s.network?.trafficAccessToken ?? null,
       lifecycle: { onTimeout: s.onTimeout, autoResume: s.autoResume },
     };
@@ -471,6 +485,7 @@ export class SandboxService {
             diskMB: s.diskSizeMB,
             internetAccess: s.allowInternetAccess,
             hostname: sandboxId,
+            egress: egressOf(s),
           },
           s.pausedImage!,
           { move: true },
@@ -511,7 +526,7 @@ export class SandboxService {
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
     checkEnvVars(req.envVars);
     const sandboxId = newSandboxId();
-    networkFromRequest(req.network);
+    const network = networkFromRequest(req.network);
     const accessToken = (req.secure ?? true) ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     const envVars = { ...snap.envVars, ...(req.envVars ?? {}) };
@@ -521,7 +536,7 @@ export class SandboxService {
     try {
       info = await this.opts.prom.time('driver.restore', () =>
         driver.restore(
-          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId },
+          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId, egress: egressOf({ network }) },
           snap.imageDir,
         ),
       );
@@ -550,6 +565,7 @@ export class SandboxService {
           allowInternetAccess: internet,
           nodeId: this.opts.nodeId,
           teamId: req.teamId,
+          network,
         },
         req,
         info,
@@ -684,6 +700,7 @@ export class SandboxService {
             timeout: opts.timeout,
             metadata: s.metadata,
             secure: !!s.envdAccessToken,
+            network: s.network ? { allowPublicTraffic: s.network.allowPublicTraffic, maskRequestHost: s.network.maskRequestHost, allowOut: s.network.allowOut, denyOut: s.network.denyOut } : undefined,
             autoPause: s.onTimeout === 'pause',
             autoResume: { enabled: s.autoResume },
             teamId: s.teamId ?? ownerTeam(),
@@ -698,6 +715,31 @@ export class SandboxService {
       void this.removeImageWhenFree(tmp);
     }
     return out;
+  }
+
+  /**
+   * Replaces a sandbox's outbound rules (E2B's PUT /sandboxes/{id}/network): in force at once on a running sandbox
+   * (open connections to newly denied addresses stop), kept for a paused one (applied on resume). Invalid entries fail
+   * with 400 before anything changes.
+   */
+  async updateNetwork(sandboxId: string, req: { allowOut?: unknown; denyOut?: unknown; allow_internet_access?: unknown }): Promise<void> {
+    const rules = egressFromRequest(req);
+    // E2B: allow_internet_access false is denyOut 0.0.0.0/0 (allowOut still wins).
+    if (req.allow_internet_access === false && !rules.denyOut.includes('0.0.0.0/0')) rules.denyOut.push('0.0.0.0/0');
+    await this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      this.here(s);
+      if (s.state === 'running') {
+        const driver = this.opts.driver;
+        if (!hasEgressController(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot change network rules`);
+        await driver.updateEgress(sandboxId, rules).catch((err) => {
+          throw driverFailure(err, `cannot change the network rules of sandbox '${sandboxId}'`);
+        });
+      }
+      const network = { allowPublicTraffic: true, ...s.network, allowOut: rules.allowOut, denyOut: rules.denyOut };
+      await this.opts.store.updateSandbox(sandboxId, { network });
+      this.event(sandboxId, 'info', `network rules replaced: allowOut [${rules.allowOut.join(', ')}], denyOut [${rules.denyOut.join(', ')}]`);
+    });
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */

@@ -419,11 +419,24 @@ type SandboxMetric struct {
 
 // SandboxNetworkConfig defines model for SandboxNetworkConfig.
 type SandboxNetworkConfig struct {
+	// AllowOut Outbound destinations allowed: IP addresses, CIDRs, host names (example.com, *.example.com). Allow wins over deny.
+	AllowOut *[]string `json:"allowOut,omitempty"`
+
 	// AllowPublicTraffic false = the sandbox's user ports need the e2b-traffic-access-token header (see trafficAccessToken).
 	AllowPublicTraffic *bool `json:"allowPublicTraffic,omitempty"`
 
+	// DenyOut Outbound destinations denied: IP addresses and CIDRs (0.0.0.0/0: everything not allowed).
+	DenyOut *[]string `json:"denyOut,omitempty"`
+
 	// MaskRequestHost Host header the sandbox sees on ingress traffic; ${PORT} is replaced by the port.
 	MaskRequestHost      *string                `json:"maskRequestHost,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// SandboxNetworkUpdateConfig defines model for SandboxNetworkUpdateConfig.
+type SandboxNetworkUpdateConfig struct {
+	AllowOut             *[]string              `json:"allowOut,omitempty"`
+	DenyOut              *[]string              `json:"denyOut,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -863,6 +876,9 @@ type PostSandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
 // PostSandboxesSandboxIDForkJSONRequestBody defines body for PostSandboxesSandboxIDFork for application/json ContentType.
 type PostSandboxesSandboxIDForkJSONRequestBody = SandboxForkRequest
 
+// PutSandboxesSandboxIDNetworkJSONRequestBody defines body for PutSandboxesSandboxIDNetwork for application/json ContentType.
+type PutSandboxesSandboxIDNetworkJSONRequestBody = SandboxNetworkUpdateConfig
+
 // PostSandboxesSandboxIDRefreshesJSONRequestBody defines body for PostSandboxesSandboxIDRefreshes for application/json ContentType.
 type PostSandboxesSandboxIDRefreshesJSONRequestBody = SandboxRefreshRequest
 
@@ -1236,12 +1252,28 @@ func (a *SandboxNetworkConfig) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["allowOut"]; found {
+		err = json.Unmarshal(raw, &a.AllowOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowOut': %w", err)
+		}
+		delete(object, "allowOut")
+	}
+
 	if raw, found := object["allowPublicTraffic"]; found {
 		err = json.Unmarshal(raw, &a.AllowPublicTraffic)
 		if err != nil {
 			return fmt.Errorf("error reading 'allowPublicTraffic': %w", err)
 		}
 		delete(object, "allowPublicTraffic")
+	}
+
+	if raw, found := object["denyOut"]; found {
+		err = json.Unmarshal(raw, &a.DenyOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'denyOut': %w", err)
+		}
+		delete(object, "denyOut")
 	}
 
 	if raw, found := object["maskRequestHost"]; found {
@@ -1271,6 +1303,13 @@ func (a SandboxNetworkConfig) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
+	if a.AllowOut != nil {
+		object["allowOut"], err = json.Marshal(a.AllowOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowOut': %w", err)
+		}
+	}
+
 	if a.AllowPublicTraffic != nil {
 		object["allowPublicTraffic"], err = json.Marshal(a.AllowPublicTraffic)
 		if err != nil {
@@ -1278,10 +1317,100 @@ func (a SandboxNetworkConfig) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.DenyOut != nil {
+		object["denyOut"], err = json.Marshal(a.DenyOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'denyOut': %w", err)
+		}
+	}
+
 	if a.MaskRequestHost != nil {
 		object["maskRequestHost"], err = json.Marshal(a.MaskRequestHost)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'maskRequestHost': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for SandboxNetworkUpdateConfig. Returns the specified
+// element and whether it was found
+func (a SandboxNetworkUpdateConfig) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for SandboxNetworkUpdateConfig
+func (a *SandboxNetworkUpdateConfig) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for SandboxNetworkUpdateConfig to handle AdditionalProperties
+func (a *SandboxNetworkUpdateConfig) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["allowOut"]; found {
+		err = json.Unmarshal(raw, &a.AllowOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowOut': %w", err)
+		}
+		delete(object, "allowOut")
+	}
+
+	if raw, found := object["denyOut"]; found {
+		err = json.Unmarshal(raw, &a.DenyOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'denyOut': %w", err)
+		}
+		delete(object, "denyOut")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for SandboxNetworkUpdateConfig to handle AdditionalProperties
+func (a SandboxNetworkUpdateConfig) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AllowOut != nil {
+		object["allowOut"], err = json.Marshal(a.AllowOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowOut': %w", err)
+		}
+	}
+
+	if a.DenyOut != nil {
+		object["denyOut"], err = json.Marshal(a.DenyOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'denyOut': %w", err)
 		}
 	}
 
