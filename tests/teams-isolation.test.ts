@@ -105,6 +105,7 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
   it('REST snapshot', () => sameAsMissing('POST', (id) => `/sandboxes/${id}/snapshots`, {}));
   it('REST fork', () => sameAsMissing('POST', (id) => `/sandboxes/${id}/fork`, {}));
   it('REST commit', () => sameAsMissing('POST', (id) => `/sandboxes/${id}/commit`, { name: 'stolen' }));
+  it('REST network rules', () => sameAsMissing('PUT', (id) => `/sandboxes/${id}/network`, { allowOut: ['1.1.1.1'] }));
   it('REST metrics', () => sameAsMissing('GET', (id) => `/sandboxes/${id}/metrics`));
   it('REST batch metrics leave the other team’s sandbox out', async () => {
     const r = await b('GET', `/sandboxes/metrics?sandbox_ids=${sbxA}`);
