@@ -2,7 +2,8 @@
  * Team quotas with real sandboxes: running sandboxes, vCPUs, memory, paused/snapshot disk and templates answer 429
  * naming the quota and its value, with nothing half-made; resume counts as a start; two creates racing for the last
  * slot get one sandbox (SQLite: one server; PostgreSQL: two nodes on one database); the per-key request rate answers
- * 429 with Retry-After. Default template: 2 vCPUs, 2048 MiB.
+ * 429 with Retry-After; a key revoked on one node stops on the other (its terminal there closes within the poll).
+ * Default template: 2 vCPUs, 2048 MiB.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, startTestServer, type TestServer } from './helpers/harness.js';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { hashApiKey } from '../packages/server/src/teams/keys.js';
 import { startPostgres, type PostgresInstance } from './helpers/postgres.js';
 import { as, makeTeam, type TeamKey } from './helpers/teams.js';
@@ -181,6 +183,24 @@ describe('team quotas on PostgreSQL with two nodes', () => {
     assert.equal(await running(n1, k.teamID), 1);
     const won = results.findIndex((r) => r.status === 201);
     await as([n1, n2][won].url, k.key)('DELETE', `/sandboxes/${results[won].body.sandboxID}`);
+  });
+
+  it('a key revoked on node 1 fails on node 2 at once, and its terminal there closes within the poll', async () => {
+    const k = await makeTeam(n1, 'pg-revoke');
+    const sbx = await create(as(n2.url, k.key));
+    assert.equal(sbx.status, 201, JSON.stringify(sbx.body));
+    try {
+      const ws = new WebSocket(`${n2.url.replace('http', 'ws')}/sandboxes/${sbx.body.sandboxID}/pty`, { headers: { 'X-API-Key': k.key } });
+      await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      const t0 = Date.now();
+      assert.equal((await api(n1, 'DELETE', `/teams/${k.teamID}/api-keys/${k.keyId}`)).status, 204);
+      assert.equal((await as(n2.url, k.key)('GET', `/sandboxes/${sbx.body.sandboxID}`)).status, 401, 'next request on the other node');
+      assert.equal(await closed, 1008);
+      assert.ok(Date.now() - t0 < 5000, `closed after ${Date.now() - t0} ms`);
+    } finally {
+      await api(n2, 'DELETE', `/sandboxes/${sbx.body.sandboxID}`);
+    }
   });
 
   it('the PostgreSQL tables hold no API key in plain text', async () => {
