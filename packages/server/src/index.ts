@@ -74,7 +74,11 @@ function nodeIdOf(dataDir: string): string {
   return id;
 }
 
-export function defaultDriver(config: ServerConfig, log?: (msg: string) => void): Driver {
+export function defaultDriver(
+  config: ServerConfig,
+  log?: (msg: string) => void,
+  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void,
+): Driver {
   return new ContainerDriver({
     log,
     stateDir: path.join(config.dataDir, 'sandboxes'),
@@ -83,6 +87,7 @@ export function defaultDriver(config: ServerConfig, log?: (msg: string) => void)
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
     egressAllowCidrs: config.egressAllowCidrs,
     dnsUpstream: config.dnsUpstream,
+    onEgressDenied,
   });
 }
 
@@ -91,7 +96,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openStore(config, log);
   const admin = await resolveAdminKey(store, config.dataDir, config.apiKey);
-  const driver = opts.driver ?? defaultDriver(config, log);
+  let sandboxesRef: SandboxService | undefined;
+  const driver = opts.driver ?? defaultDriver(config, log, (id, d) => sandboxesRef?.egressDenied(id, d));
   const snapshots = new DirectorySnapshotStore(config.snapshotDir ?? path.join(config.dataDir, 'snapshots'));
   const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);
   await store.teams.releaseNodeClaims(nodeId); // none of this node's starts survived its restart
@@ -140,6 +146,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     quota,
     hostDisk: new HostDisk(path.join(config.dataDir, 'sandboxes'), config.diskReserveMB),
   });
+  sandboxesRef = sandboxes;
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
