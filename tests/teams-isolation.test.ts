@@ -238,8 +238,16 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     assert.equal((await b('GET', `/teams/${A.teamID}/api-keys`)).status, 404);
     assert.equal((await b('DELETE', `/teams/${A.teamID}/api-keys/${A.keyId}`)).status, 404);
     assert.equal((await b('DELETE', `/api-keys/${A.keyId}`)).status, 404);
-    assert.equal((await b('POST', `/teams/${A.teamID}/api-keys`, { name: 'mine-now' })).status, 404, 'no key for another team');
-    assert.equal((await b('PATCH', `/teams/${B.teamID}`, { quotas: { maxRunningSandboxes: 1000 } })).status, 403, 'own quotas');
+    assert.equal(
+      (await b('POST', `/teams/${A.teamID}/api-keys`, { name: 'mine-now' })).status,
+      404,
+      'no key for another team',
+    );
+    assert.equal(
+      (await b('PATCH', `/teams/${B.teamID}`, { quotas: { maxRunningSandboxes: 1000 } })).status,
+      403,
+      'own quotas',
+    );
     const spoof = await b('GET', '/v2/sandboxes', undefined, { 'X-Team-ID': A.teamID });
     assert.ok(!spoof.body.some((x: any) => x.sandboxID === sbxA), 'X-Team-ID is ignored for team keys');
     assert.equal((await api(s, 'PATCH', `/teams/${B.teamID}`, { quotas: { maxVcpus: -1 } })).status, 400);

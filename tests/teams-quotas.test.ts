@@ -190,12 +190,18 @@ describe('team quotas on PostgreSQL with two nodes', () => {
     const sbx = await create(as(n2.url, k.key));
     assert.equal(sbx.status, 201, JSON.stringify(sbx.body));
     try {
-      const ws = new WebSocket(`${n2.url.replace('http', 'ws')}/sandboxes/${sbx.body.sandboxID}/pty`, { headers: { 'X-API-Key': k.key } });
+      const ws = new WebSocket(`${n2.url.replace('http', 'ws')}/sandboxes/${sbx.body.sandboxID}/pty`, {
+        headers: { 'X-API-Key': k.key },
+      });
       await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
       const t0 = Date.now();
       assert.equal((await api(n1, 'DELETE', `/teams/${k.teamID}/api-keys/${k.keyId}`)).status, 204);
-      assert.equal((await as(n2.url, k.key)('GET', `/sandboxes/${sbx.body.sandboxID}`)).status, 401, 'next request on the other node');
+      assert.equal(
+        (await as(n2.url, k.key)('GET', `/sandboxes/${sbx.body.sandboxID}`)).status,
+        401,
+        'next request on the other node',
+      );
       assert.equal(await closed, 1008);
       assert.ok(Date.now() - t0 < 5000, `closed after ${Date.now() - t0} ms`);
     } finally {
