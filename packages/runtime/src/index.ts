@@ -22,4 +22,5 @@ export {
   type RegistryConfig,
 } from './image/index.js';
 export { parseEgressRules, type EgressRules } from './egress.js';
+export { FakeDriver, type FakeSandbox } from './testing/fake-driver.js';
 export { MicroVmDriver, type MicroVmDriverOptions } from './microvm/microvm-driver.js';
