@@ -36,7 +36,7 @@ import { SandboxDisks } from '../sandbox-disk.js';
 import { guestExec } from './guest-exec.js';
 import { GuestImages } from './guest-images.js';
 import { detectAccel, qemuArgs, type Accel, type VmConfig } from './qemu.js';
-import { Slots } from './slots.js';
+import { Slots, type Slot } from './slots.js';
 import { loadVm, resumeOrQuit, saveVm, snapshotFiles } from './snapshot.js';
 import { TemplateSnapshots, type VmShape } from './template-snapshots.js';
 import { createVmNetwork, removeVmNetwork } from './vm-network.js';
@@ -222,16 +222,15 @@ export class MicroVmDriver implements Driver, Checkpointer {
   /** Starts the sandbox's VM from `source`; on failure nothing is left (a moved checkpoint gets its disk back). */
   private async start(spec: SandboxSpec, vmr: VmRecord, source: Source): Promise<SandboxRuntimeInfo> {
     const dir = this.dir(spec.sandboxId);
-    const link = this.slots.allocate(spec.sandboxId);
+    const link = { ...this.slots.allocate(spec.sandboxId), own: true };
     const cg = this.cgroup(spec.sandboxId);
-    const envdUrl = `http://${link.sandboxIp}:${ENVD_PORT}`;
     const disk = path.join(dir, 'disk.img');
     const from = source.kind === 'boot' ? undefined : snapshotFiles(source.dir);
     let movedDisk = false;
     let network: Promise<void> | undefined;
     try {
       mkdirSync(dir);
-      network = createVmNetwork(spec.sandboxId, link, spec.internetAccess);
+      network = this.makeNetwork(spec, link);
       network.catch(() => {}); // awaited below (and before a teardown, which removes a half-made one)
       if (!from) await sparseCopy(await this.disks.blank(vmr.diskMB), disk);
       else if (source.kind === 'checkpoint' && source.move) {
@@ -239,6 +238,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
         movedDisk = true;
       } else await sparseCopy(from.disk, disk);
       await network;
+      const envdUrl = `http://${link.sandboxIp}:${ENVD_PORT}`;
       cg.create({ cpuCount: vmr.cpuCount, memoryMB: vmr.memoryMB + VMM_OVERHEAD_MB, pidsMax: spec.pidsMax || 4096 });
       const memory: VmConfig['memory'] =
         source.kind === 'template' ? { file: from!.mem, share: false } : vmr.memoryBackend ? { ram: true } : undefined;
@@ -272,11 +272,31 @@ export class MicroVmDriver implements Driver, Checkpointer {
       await network?.catch(() => {});
       const why = logTail(path.join(dir, 'qemu.log'), 3);
       const giveBack = movedDisk ? { disk, back: from!.disk } : undefined;
-      await this.teardown(spec.sandboxId, link.hostIf, giveBack).catch(() => {});
+      await this.teardown(spec.sandboxId, link.own ? link.hostIf : undefined, giveBack).catch(() => {});
       this.slots.release(link.slot);
       if (err instanceof DriverError) throw err;
       const msg = `cannot start microVM ${spec.sandboxId}: ${(err as Error).message}${why ? ` (${why})` : ''}`;
       throw new DriverError('internal', msg);
+    }
+  }
+
+  /**
+   * Makes the sandbox's netns and link on `link`'s slot, moving to the next free slot when another driver instance
+   * took the link's name between our check and its creation (`link.own` false: that name is not ours to delete).
+   */
+  private async makeNetwork(spec: SandboxSpec, link: Slot & { own: boolean }): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await createVmNetwork(spec.sandboxId, link, spec.internetAccess);
+        return;
+      } catch (err) {
+        if (!/File exists/.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
+        link.own = false;
+        await removeVmNetwork(spec.sandboxId);
+        if (attempt >= 3) throw err;
+        this.slots.release(link.slot);
+        Object.assign(link, this.slots.allocate(spec.sandboxId), { own: true });
+      }
     }
   }
 
