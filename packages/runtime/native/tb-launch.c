@@ -327,6 +327,9 @@ static void forward(int sig) {
 
 static int init_main(int argc, char **argv) {
   if (argc < 3) return 2;
+  /* Not dumpable: root inside (no CAP_SYS_PTRACE) cannot ptrace PID 1 or write its memory through /proc/1/mem.
+     The agent is exec'd, which makes it dumpable again; CRIU keeps the flag across pause/resume. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   int ready = atoi(argv[1]);
   sigset_t all, old;
   sigfillset(&all);
