@@ -1456,14 +1456,26 @@ export interface components {
             autoPauseMemory?: boolean;
             autoResume?: components["schemas"]["SandboxAutoResumeConfig"];
             /**
-             * @description Issue an envd access token that envd calls must carry.
-             * @default false
+             * @description Issue an envd access token that envd calls must carry (E2B's default; false only on request).
+             * @default true
              */
             secure?: boolean;
             /** @default true */
             allow_internet_access?: boolean;
+            network?: components["schemas"]["SandboxNetworkConfig"];
             metadata?: components["schemas"]["SandboxMetadata"];
             envVars?: components["schemas"]["EnvVars"];
+        } & {
+            [key: string]: unknown;
+        };
+        SandboxNetworkConfig: {
+            /**
+             * @description false = the sandbox's user ports need the e2b-traffic-access-token header (see trafficAccessToken).
+             * @default true
+             */
+            allowPublicTraffic?: boolean;
+            /** @description Host header the sandbox sees on ingress traffic; ${PORT} is replaced by the port. */
+            maskRequestHost?: string;
         } & {
             [key: string]: unknown;
         };
@@ -1497,6 +1509,8 @@ export interface components {
             metadata?: components["schemas"]["SandboxMetadata"];
             state: components["schemas"]["SandboxState"];
             allowInternetAccess?: boolean;
+            network?: components["schemas"]["SandboxNetworkConfig"];
+            trafficAccessToken?: string | null;
             lifecycle?: components["schemas"]["SandboxLifecycle"];
         };
         ListedSandbox: {

@@ -6,7 +6,8 @@
 import { DriverError, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid } from '../errors.js';
-import type { MetricSample, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import type { MetricSample, SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import { newAccessToken } from '../ids.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR } from './template-service.js';
 
 /** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
@@ -32,6 +33,35 @@ export function metricToApi(m: MetricSample): SandboxMetric {
     memCache: m.memCache,
     diskUsed: m.diskUsed,
     diskTotal: m.diskTotal,
+  };
+}
+
+/** What a create request says about inbound traffic (E2B's `network`), as sent by the stock SDKs. */
+export interface NetworkRequest {
+  allowPublicTraffic?: boolean;
+  maskRequestHost?: string;
+}
+
+/** A Host header value, with `${PORT}` allowed: no spaces, no line breaks, nothing that could split a header. */
+const HOST_MASK = /^[A-Za-z0-9._:[\]${}-]{1,255}$/;
+
+/**
+ * The inbound network settings of a new sandbox; a traffic access token is issued when public traffic is off.
+ * Undefined when the request says nothing (public traffic, Host as sent).
+ */
+export function networkFromRequest(req: NetworkRequest | undefined): SandboxNetwork | undefined {
+  if (!req) return undefined;
+  if (req.allowPublicTraffic !== undefined && typeof req.allowPublicTraffic !== 'boolean') {
+    throw invalid('network.allowPublicTraffic must be a boolean');
+  }
+  if (req.maskRequestHost !== undefined && (typeof req.maskRequestHost !== 'string' || !HOST_MASK.test(req.maskRequestHost))) {
+    throw invalid(`network.maskRequestHost '${String(req.maskRequestHost)}' is not a host name (with an optional \${PORT})`);
+  }
+  const allowPublicTraffic = req.allowPublicTraffic ?? true;
+  return {
+    allowPublicTraffic,
+    ...(allowPublicTraffic ? {} : { trafficAccessToken: newAccessToken() }),
+    ...(req.maskRequestHost ? { maskRequestHost: req.maskRequestHost } : {}),
   };
 }
 
@@ -85,7 +115,7 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
 /** The record of a sandbox that just started (from a template or from a checkpoint). */
 export function runningRecord(
   base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId'>,
-  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
+  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean }; network?: NetworkRequest },
   info: SandboxRuntimeInfo,
 ): SandboxRecord {
   const now = Date.now();
@@ -98,6 +128,7 @@ export function runningRecord(
     onTimeout: req.autoPause ? 'pause' : 'kill',
     autoResume: req.autoResume?.enabled ?? false,
     runtime: runtimeOf(info),
+    network: networkFromRequest(req.network),
   };
 }
 
