@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Sandbox } from 'tensor-box';
 import { detectLayout } from '../../packages/runtime/src/cgroups.js';
 import { startTestServer, type TestServer } from '../helpers/harness.js';
-import { rootShell } from './attack.js';
+import { rootShell } from './helpers/attack.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const launcher = path.join(repo, 'build', 'tb-launch');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from 'tensor-box';
 import { startTestServer, type TestServer } from '../helpers/harness.js';
-import { rootShell } from './attack.js';
+import { rootShell } from './helpers/attack.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 let s: TestServer;

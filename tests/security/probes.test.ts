@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from 'tensor-box';
 import { startTestServer, type TestServer } from '../helpers/harness.js';
-import { PY_PRELUDE, rootShell, runPython } from './attack.js';
+import { PY_PRELUDE, rootShell, runPython } from './helpers/attack.js';
 
 let s: TestServer;
 let sbx: Sandbox;
