@@ -36,7 +36,11 @@ function stageOne(src: string, name: string, into: string): string {
  * Copies the launcher and the agent to the staging tmpfs (mounting it first when needed) and returns their staged
  * paths. Falls back to the given paths (and says why through `log`) when the tmpfs cannot be made.
  */
-export function stageBinaries(launcherPath: string, agentPath: string, log?: (m: string) => void): { launcherPath: string; agentPath: string } {
+export function stageBinaries(
+  launcherPath: string,
+  agentPath: string,
+  log?: (m: string) => void,
+): { launcherPath: string; agentPath: string } {
   try {
     if (!isMountPoint(STAGE_DIR)) {
       mkdirSync(STAGE_DIR, { recursive: true, mode: 0o755 });
@@ -48,7 +52,8 @@ export function stageBinaries(launcherPath: string, agentPath: string, log?: (m:
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     return { launcherPath: stageOne(launcherPath, 'tb-launch', dir), agentPath: stageOne(agentPath, 'envd', dir) };
   } catch (err) {
-    log?.(`container: cannot stage the sandbox binaries on ${STAGE_DIR} (${(err as Error).message}); sandboxes see their host paths`);
+    const why = (err as Error).message;
+    log?.(`container: cannot stage the sandbox binaries on ${STAGE_DIR} (${why}); sandboxes see their host paths`);
     return { launcherPath, agentPath };
   }
 }
