@@ -100,9 +100,19 @@ describe('seccomp: attacks from inside fail', () => {
     assert.deepEqual(wrong, [], 'every denied syscall fails with EPERM');
   });
 
-  it('a syscall through the x32 ABI or the 32-bit entry kills the process', async () => {
-    const r = await rootShell(sbx, `python3 -c 'import ctypes; ctypes.CDLL(None).syscall(0x40000000 | 39)'; echo "status=$?"`);
-    assert.match(r.stdout, /status=159/, 'killed by SIGSYS (128 + 31)');
+  it('a syscall through the x32 ABI or the 32-bit entry (int 0x80) kills the process', async () => {
+    const x32 = `python3 -c 'import ctypes; ctypes.CDLL(None).syscall(0x40000000 | 39)'; echo "status=$?"`;
+    assert.match((await rootShell(sbx, x32)).stdout, /status=159/, 'x32: killed by SIGSYS (128 + 31)');
+    // mov eax, 20 (getpid in the i386 table); int 0x80; ret — run from an executable page.
+    await sbx.files.write(
+      '/tmp/int80.py',
+      `import ctypes, mmap
+m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+m.write(bytes([0xb8, 0x14, 0, 0, 0, 0xcd, 0x80, 0xc3]))
+print(ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))())
+`,
+    );
+    assert.match((await rootShell(sbx, 'python3 /tmp/int80.py; echo "status=$?"')).stdout, /status=159/, 'i386: SIGSYS');
   });
 });
 
