@@ -47,6 +47,10 @@ export interface SandboxNetworkOpts {
   allowPublicTraffic?: boolean;
   /** The Host header the sandbox's servers see; `${PORT}` is replaced by the port. */
   maskRequestHost?: string;
+  /** Outbound destinations allowed: IP addresses, CIDRs, host names (`*.example.com`). Allow wins over deny. */
+  allowOut?: string[];
+  /** Outbound destinations denied: IP addresses and CIDRs; `['0.0.0.0/0']` with `allowOut` means "only these". */
+  denyOut?: string[];
 }
 
 export interface SandboxConnectOpts extends ConnectionOpts {
@@ -340,6 +344,18 @@ export class Sandbox {
       if (exp) u.searchParams.set('signature_expiration', String(exp));
     }
     return u.toString();
+  }
+
+  /**
+   * Replaces the sandbox's outbound rules at once (open connections to newly denied addresses stop); the rules stay
+   * with the sandbox through pause/resume.
+   */
+  async updateNetwork(rules: { allowOut?: string[]; denyOut?: string[] }): Promise<void> {
+    const r = await apiClient(this.conn).PUT('/sandboxes/{sandboxID}/network', {
+      params: { path: { sandboxID: this.sandboxId } },
+      body: { allowOut: rules.allowOut ?? [], denyOut: rules.denyOut ?? [] },
+    });
+    unwrap(r, 'update network');
   }
 
   /** A URL from which the file can be downloaded with a plain GET (curl, a browser). */

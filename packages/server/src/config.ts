@@ -56,6 +56,8 @@ export interface ServerConfig {
    * link-local addresses, loopback, multicast, reserved ranges, carrier-grade NAT and the host's own networks).
    */
   egressAllowCidrs?: string[];
+  /** Resolver (`ip[:port]`) for sandboxes with host-name egress rules (default: the host's first nameserver). */
+  dnsUpstream?: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -87,5 +89,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS
       ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',').map((c) => c.trim()).filter(Boolean)
       : undefined,
+    dnsUpstream: env.TENSOR_BOX_DNS_UPSTREAM || undefined,
   };
 }

@@ -86,6 +86,7 @@ export function defaultDriver(config: ServerConfig, log?: (msg: string) => void)
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
     egressAllowCidrs: config.egressAllowCidrs,
+    dnsUpstream: config.dnsUpstream,
   });
 }
 

@@ -3,7 +3,7 @@
  * start from (ImageStart), env var checks, metrics as the API returns them, and driver failures as API errors. Pure
  * functions the sandbox service uses; no I/O.
  */
-import { DriverError, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid } from '../errors.js';
 import type { MetricSample, SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
@@ -40,6 +40,24 @@ export function metricToApi(m: MetricSample): SandboxMetric {
 export interface NetworkRequest {
   allowPublicTraffic?: boolean;
   maskRequestHost?: string;
+  allowOut?: string[];
+  denyOut?: string[];
+}
+
+/** Validated outbound rules of a request (400 naming the first bad entry). */
+export function egressFromRequest(req: { allowOut?: unknown; denyOut?: unknown } | undefined): { allowOut: string[]; denyOut: string[] } {
+  try {
+    return parseEgressRules(req ?? {});
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
+}
+
+/** The rules a driver enforces for a sandbox record (undefined: none). */
+export function egressOf(s: Pick<SandboxRecord, 'network'>): { allowOut: string[]; denyOut: string[] } | undefined {
+  const allowOut = s.network?.allowOut ?? [];
+  const denyOut = s.network?.denyOut ?? [];
+  return allowOut.length || denyOut.length ? { allowOut, denyOut } : undefined;
 }
 
 /** A Host header value, with `${PORT}` allowed: no spaces, no line breaks, nothing that could split a header. */
@@ -58,8 +76,11 @@ export function networkFromRequest(req: NetworkRequest | undefined): SandboxNetw
     throw invalid(`network.maskRequestHost '${String(req.maskRequestHost)}' is not a host name (with an optional \${PORT})`);
   }
   const allowPublicTraffic = req.allowPublicTraffic ?? true;
+  const { allowOut, denyOut } = egressFromRequest(req);
   return {
     allowPublicTraffic,
+    ...(allowOut.length ? { allowOut } : {}),
+    ...(denyOut.length ? { denyOut } : {}),
     ...(allowPublicTraffic ? {} : { trafficAccessToken: newAccessToken() }),
     ...(req.maskRequestHost ? { maskRequestHost: req.maskRequestHost } : {}),
   };
@@ -114,8 +135,8 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
 
 /** The record of a sandbox that just started (from a template or from a checkpoint). */
 export function runningRecord(
-  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId'>,
-  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean }; network?: NetworkRequest },
+  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId' | 'network'>,
+  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,
 ): SandboxRecord {
   const now = Date.now();
@@ -128,7 +149,6 @@ export function runningRecord(
     onTimeout: req.autoPause ? 'pause' : 'kill',
     autoResume: req.autoResume?.enabled ?? false,
     runtime: runtimeOf(info),
-    network: networkFromRequest(req.network),
   };
 }
 

@@ -10,7 +10,7 @@ import type { HostDisk } from './host-disk.js';
 import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { hasCheckpointer, hasEgressController, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
@@ -19,7 +19,7 @@ import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR, templateEnvironment, type TemplateService } from './template-service.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
-import { checkEnvVars, driverFailure, fromSnapshot, metricToApi, networkFromRequest, runningRecord, runtimeOf, type ImageStart, type NetworkRequest, type SandboxMetric } from './sandbox-records.js';
+import { checkEnvVars, driverFailure, egressFromRequest, egressOf, fromSnapshot, metricToApi, networkFromRequest, runningRecord, runtimeOf, type ImageStart, type NetworkRequest, type SandboxMetric } from './sandbox-records.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
@@ -116,7 +116,7 @@ export class SandboxService {
       return this.toSandbox(record);
     }
     const sandboxId = newSandboxId();
-    networkFromRequest(req.network); // bad settings fail before anything starts
+    const network = networkFromRequest(req.network); // bad settings fail before anything starts
     const secure = req.secure ?? true;
     const accessToken = secure ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
@@ -131,6 +131,7 @@ export class SandboxService {
       diskMB: template.diskSizeMB,
       internetAccess: req.allow_internet_access ?? true,
       hostname: sandboxId,
+      egress: egressOf({ network }),
     }));
     try {
       await envdInit(info.envdUrl, {
@@ -156,6 +157,7 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: req.allow_internet_access ?? true,
           nodeId: this.opts.nodeId,
+          network,
         },
         req,
         info,
@@ -222,7 +224,12 @@ export class SandboxService {
       envdAccessToken: s.envdAccessToken,
       domain: this.opts.domain(),
       allowInternetAccess: s.allowInternetAccess,
-      network: { allowPublicTraffic: s.network?.allowPublicTraffic ?? true, ...(s.network?.maskRequestHost ? { maskRequestHost: s.network.maskRequestHost } : {}) },
+      network: {
+        allowPublicTraffic: s.network?.allowPublicTraffic ?? true,
+        ...(s.network?.maskRequestHost ? { maskRequestHost: s.network.maskRequestHost } : {}),
+        allowOut: s.network?.allowOut ?? [],
+        denyOut: s.network?.denyOut ?? [],
+      },
       trafficAccessToken: s.network?.trafficAccessToken ?? null,
       lifecycle: { onTimeout: s.onTimeout, autoResume: s.autoResume },
     };
@@ -411,6 +418,7 @@ export class SandboxService {
               diskMB: s.diskSizeMB,
               internetAccess: s.allowInternetAccess,
               hostname: sandboxId,
+              egress: egressOf(s),
             },
             s.pausedImage!,
             { move: true },
@@ -448,7 +456,7 @@ export class SandboxService {
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
     checkEnvVars(req.envVars);
     const sandboxId = newSandboxId();
-    networkFromRequest(req.network);
+    const network = networkFromRequest(req.network);
     const accessToken = (req.secure ?? true) ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     const envVars = { ...snap.envVars, ...(req.envVars ?? {}) };
@@ -458,7 +466,7 @@ export class SandboxService {
     try {
       info = await this.opts.prom.time('driver.restore', () =>
         driver.restore(
-          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId },
+          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId, egress: egressOf({ network }) },
           snap.imageDir,
         ),
       );
@@ -486,6 +494,7 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: internet,
           nodeId: this.opts.nodeId,
+          network,
         },
         req,
         info,
@@ -619,6 +628,7 @@ export class SandboxService {
             timeout: opts.timeout,
             metadata: s.metadata,
             secure: !!s.envdAccessToken,
+            network: s.network ? { allowPublicTraffic: s.network.allowPublicTraffic, maskRequestHost: s.network.maskRequestHost, allowOut: s.network.allowOut, denyOut: s.network.denyOut } : undefined,
             autoPause: s.onTimeout === 'pause',
             autoResume: { enabled: s.autoResume },
           });
@@ -632,6 +642,29 @@ export class SandboxService {
       void this.removeImageWhenFree(tmp);
     }
     return out;
+  }
+
+  /**
+   * Replaces a sandbox's outbound rules (E2B's PUT /sandboxes/{id}/network): in force at once on a running sandbox
+   * (open connections to newly denied addresses stop), kept for a paused one (applied on resume). Invalid entries fail
+   * with 400 before anything changes.
+   */
+  async updateNetwork(sandboxId: string, req: { allowOut?: unknown; denyOut?: unknown }): Promise<void> {
+    const rules = egressFromRequest(req);
+    await this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      this.here(s);
+      if (s.state === 'running') {
+        const driver = this.opts.driver;
+        if (!hasEgressController(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot change network rules`);
+        await driver.updateEgress(sandboxId, rules).catch((err) => {
+          throw driverFailure(err, `cannot change the network rules of sandbox '${sandboxId}'`);
+        });
+      }
+      const network = { allowPublicTraffic: true, ...s.network, allowOut: rules.allowOut, denyOut: rules.denyOut };
+      await this.opts.store.updateSandbox(sandboxId, { network });
+      this.event(sandboxId, 'info', `network rules replaced: allowOut [${rules.allowOut.join(', ')}], denyOut [${rules.denyOut.join(', ')}]`);
+    });
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */

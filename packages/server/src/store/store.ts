@@ -20,6 +20,9 @@ export interface SandboxNetwork {
   trafficAccessToken?: string;
   /** The Host header the sandbox sees (`${PORT}` is replaced by the port). */
   maskRequestHost?: string;
+  /** Outbound rules (addresses, CIDRs, host names); allow wins over deny. */
+  allowOut?: string[];
+  denyOut?: string[];
 }
 
 export interface SandboxRecord {
