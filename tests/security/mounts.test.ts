@@ -78,8 +78,9 @@ describe('mounts: attacks from inside fail', () => {
       const count = Number(lines.pop());
       assert.ok(count < 30, `only the sandbox's own processes are visible (${count})`);
       assert.ok(lines.every((l) => l === 'inside' || /unreadable/.test(l)), r.stdout);
-      const host = await rootShell(sbx, `ls /proc/1/root${s.dataDir} 2>&1; cat /proc/1/cmdline | tr '\\0' ' '`);
-      assert.match(host.stdout, /No such file/);
+      const envd = `$(cut -d' ' -f1 /proc/1/task/1/children)`;
+      const host = await rootShell(sbx, `ls /proc/self/root${s.dataDir} /proc/${envd}/root${s.dataDir} 2>&1; cat /proc/1/cmdline | tr '\\0' ' '`);
+      assert.equal(host.stdout.match(/No such file/g)?.length, 2, `the host's paths are not under any root: ${host.stdout}`);
       assert.match(host.stdout, /tb-init/, 'PID 1 is the sandbox init');
     } finally {
       await sbx.kill();
