@@ -30,6 +30,8 @@ describe('mounts: attacks from inside fail', () => {
         'rm -rf /run/tensor-box',
         'rmdir /run/tensor-box',
         'touch /run/tensor-box/new',
+        'touch /run/tensor-box/empty/new',
+        'touch /sys/block/new',
         'cp /bin/sh /run/tensor-box/envd',
         'mv /run /run2',
         'umount -l /run/tensor-box',
@@ -40,7 +42,7 @@ describe('mounts: attacks from inside fail', () => {
         assert.notEqual(r.exitCode, 0, `'${attack}' must fail`);
       }
       const ls = await rootShell(sbx, 'ls /run/tensor-box && test -s /run/tensor-box/envd && echo intact');
-      assert.equal(ls.stdout, 'envd\ntb-init\nintact\n');
+      assert.equal(ls.stdout, 'empty\nenvd\ntb-init\nintact\n');
       await sbx.pause();
       sbx = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 120_000 });
       assert.equal((await sbx.commands.run('echo resumed')).stdout, 'resumed\n');
