@@ -94,6 +94,8 @@ export interface ContainerDriverOptions {
   egressAllowCidrs?: string[];
   /** Resolver (`ip[:port]`) that sandboxes with host-name egress rules resolve through (default: the host's). */
   dnsUpstream?: string;
+  /** A connection a sandbox's egress rules denied (rate-limited by the kernel log rule). */
+  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void;
   log?: (msg: string) => void;
 }
 
@@ -125,7 +127,15 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     this.prefix = opts.subnetPrefix ?? '10.13';
     mkdirSync(opts.stateDir, { recursive: true });
     this.disks = new SandboxDisks(opts.stateDir);
-    this.egress = new SandboxEgress({ dnsUpstream: opts.dnsUpstream, log: opts.log });
+    this.egress = new SandboxEgress({
+      dnsUpstream: opts.dnsUpstream,
+      log: opts.log,
+      onDenied: (d) => {
+        const slot = Number(/\d+$/.exec(d.ifname)?.[0]);
+        const sandboxId = this.slots.get(slot);
+        if (sandboxId) opts.onEgressDenied?.(sandboxId, { destination: d.destination, protocol: d.protocol, port: d.port });
+      },
+    });
     for (const m of this.readAllMeta()) this.slots.set(m.slot, m.sandboxId);
   }
 
