@@ -164,8 +164,17 @@ export class MicroVmDriver implements Driver, Checkpointer {
     return { sandboxId: m.sandboxId, pid: m.pid, address: m.address, envdUrl, startedAt: new Date(m.startedAt) };
   }
 
+  /** QEMU is in the sandbox's cgroup and not on its way out (a killed QEMU takes a while to release its memory). */
   private alive(m: VmMeta): boolean {
-    return this.cgroup(m.sandboxId).pids().includes(m.pid);
+    if (!this.cgroup(m.sandboxId).pids().includes(m.pid)) return false;
+    try {
+      const stat = readFileSync(`/proc/${m.pid}/stat`, 'utf8');
+      const [state, , , , , , flags] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const PF_EXITING = 0x4;
+      return state !== 'Z' && state !== 'X' && (Number(flags) & PF_EXITING) === 0;
+    } catch {
+      return false;
+    }
   }
 
   private running(sandboxId: string): VmMeta {
