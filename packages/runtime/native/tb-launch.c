@@ -248,7 +248,6 @@ static int child_main(void *arg) {
   close(o->sync_fd[0]);
   /* Own session: the sandbox's process tree must not hang off a host session (CRIU refuses to dump that). */
   if (setsid() < 0) die("setsid");
-  if (o->uid_count && tb_userns_become_root() < 0) die("become root in the user namespace");
 
   if (unshare(CLONE_NEWCGROUP) < 0) die("unshare cgroup ns");
   const char *hn = o->hostname ? o->hostname : "sandbox";
@@ -263,12 +262,20 @@ static int child_main(void *arg) {
   if (o->internet && add_default_route(sock, o->host_ip) < 0) die("default route");
   close(sock);
 
-  /* In a user namespace this is a host user: the state dir, agent and launcher paths must be traversable (o+x). */
   if (chdir(o->merged) < 0) die("chdir %s", o->merged);
+  char agent[4200], self[4200];
+  snprintf(agent, sizeof agent, "%s", o->agent);
+  snprintf(self, sizeof self, "%s", o->self);
   if (o->uid_count) {
     /* The overlay came from the host: locked here, and pivot_root refuses a locked root. A bind of it is ours. */
     mnt(o->merged, o->merged, NULL, MS_BIND, NULL);
     if (chdir(o->merged) < 0) die("chdir %s", o->merged);
+    /* Host paths are walked before we become the namespace's root (a host user then, who may not pass 0700 dirs). */
+    int afd = open(o->agent, O_PATH | O_CLOEXEC), sfd = open(o->self, O_PATH | O_CLOEXEC);
+    if (afd < 0 || sfd < 0) die("open %s", afd < 0 ? o->agent : o->self);
+    snprintf(agent, sizeof agent, "/proc/self/fd/%d", afd);
+    snprintf(self, sizeof self, "/proc/self/fd/%d", sfd);
+    if (tb_userns_become_root() < 0) die("become root in the user namespace");
   }
   /* Images built FROM scratch may lack the mount points and /etc (they land in the writable layer). */
   mk("proc", 0555);
@@ -288,7 +295,7 @@ static int child_main(void *arg) {
   if (bad) die("mask %s", bad);
   mnt("tmpfs", "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k");
   mk("run/lock", 01777);
-  if ((bad = tb_mount_agent(REL_RUN_DIR, o->agent, o->self))) die("mount %s", bad);
+  if ((bad = tb_mount_agent(REL_RUN_DIR, agent, self))) die("mount %s", bad);
 
   char hosts[512];
   snprintf(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", hn);
@@ -865,6 +872,9 @@ static int restore_main(struct opts *o) {
     if (criu == 0) {
       char pidbuf[32];
       snprintf(pidbuf, sizeof pidbuf, "%d", getpid());
+      /* Lazy pages in a user namespace: CRIU (patched) makes its userfaultfds from the device, which the sandbox's
+         device cgroup would refuse to open. */
+      int uffd_dev = o->uid_count && o->lazy_pages ? open("/dev/userfaultfd", O_RDWR) : -1;
       for (int i = 0; i < o->ncgroups; i++) {
         char p[4096];
         snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
@@ -884,6 +894,12 @@ static int restore_main(struct opts *o) {
       int argc = 0;
       while (argv[argc]) argc++;
       if (o->lazy_pages) argv[argc++] = "--lazy-pages";
+      char uffd_arg[64];
+      if (uffd_dev >= 0) {
+        snprintf(uffd_arg, sizeof uffd_arg, "fd[%d]:dev-userfaultfd", uffd_dev);
+        argv[argc++] = "--inherit-fd";
+        argv[argc++] = uffd_arg;
+      }
       if (o->uid_count) {
         /* CRIU makes the netns inside the restored user namespace; we wire it from its action script. */
         static char *const net_args[] = {"--empty-ns", "net", "--network-lock", "skip", "--action-script"};
