@@ -83,6 +83,7 @@ export function defaultDriver(config: ServerConfig, log?: (msg: string) => void)
     launcherPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
+    userNamespaces: config.userNamespaces,
   });
 }
 
