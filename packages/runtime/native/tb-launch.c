@@ -828,6 +828,9 @@ static int restore_main(struct opts *o) {
   char veth_marker[4200];
   snprintf(veth_marker, sizeof veth_marker, "%s/veth", o->criu_work);
   unlink(veth_marker);
+  char net_error[4200];
+  snprintf(net_error, sizeof net_error, "%s/net.error", o->criu_work);
+  unlink(net_error);
   if (!o->uid_count) fail = restore_net(o, 0, &veth_created, &netns_pinned);
 
   for (int i = 0; i < o->ncgroups && !fail; i++)
@@ -940,6 +943,19 @@ static int restore_main(struct opts *o) {
     if (o->uid_count) {
       veth_created = access(veth_marker, F_OK) == 0; /* the action script made it */
       netns_pinned = 1;
+      /* The action script's reason is the better one (e.g. "create veth": the driver retries on another slot). */
+      static char why[300];
+      char path[4200];
+      snprintf(path, sizeof path, "%s/net.error", o->criu_work);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      ssize_t n = fd < 0 ? -1 : read(fd, why, sizeof why - 1);
+      if (fd >= 0) close(fd);
+      if (n > 0) {
+        why[n] = 0;
+        why[strcspn(why, "\n")] = 0;
+        fail = why;
+        e = 0;
+      }
     }
     if (pid > 1) { kill(pid, SIGKILL); waitpid(pid, &st, 0); }
     if (o->lazy_pid > 0) { kill(o->lazy_pid, SIGKILL); waitpid(o->lazy_pid, NULL, 0); }
