@@ -13,11 +13,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
 import { ensureFirewall } from './firewall.js';
+import { SandboxEgress } from './sandbox-egress.js';
+import { parseEgressRules } from './egress.js';
 import { diskImage, SandboxDisks, upperOf } from './sandbox-disk.js';
 import {
   DriverError,
   type Checkpointer,
   type Driver,
+  type EgressController,
   type Freezer,
   type LayerCapturer,
   type SandboxRuntimeInfo,
@@ -95,6 +98,8 @@ export interface ContainerDriverOptions {
    * See user-namespace.ts and docs/userns.md.
    */
   userNamespaces?: boolean | IdMap;
+  /** Resolver (`ip[:port]`) that sandboxes with host-name egress rules resolve through (default: the host's). */
+  dnsUpstream?: string;
   log?: (msg: string) => void;
 }
 
@@ -110,7 +115,7 @@ interface SandboxMeta {
   idMap?: IdMap;
 }
 
-export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer {
+export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer, EgressController {
   readonly name = 'container';
   private readonly slots = new Map<number, string>();
   private readonly cgroupParent: string;
@@ -119,6 +124,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private forwarding = false;
   private readonly disks: SandboxDisks;
   private readonly idMap?: IdMap;
+  private readonly egress: SandboxEgress;
 
   constructor(private readonly opts: ContainerDriverOptions) {
     this.cgroupParent = opts.cgroupParent ?? 'tensor-box';
@@ -127,6 +133,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     this.disks = new SandboxDisks(opts.stateDir);
     const ns = opts.userNamespaces ?? true;
     this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
+    this.egress = new SandboxEgress({ dnsUpstream: opts.dnsUpstream, log: opts.log });
     for (const m of this.readAllMeta()) this.slots.set(m.slot, m.sandboxId);
   }
 
@@ -221,6 +228,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         mkdirSync(path.join(dir, 'disk'), { recursive: true });
       } else for (const sub of ['upper', 'work']) mkdirSync(path.join(dir, sub), { recursive: true });
       this.createCgroup(spec, cg);
+      await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
         ...this.launcherArgs('create', spec, dir, slot, cg, disk, this.idMap),
         '--hostname', spec.hostname ?? spec.sandboxId,
@@ -329,6 +337,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       if (m === null) continue; // handed back to its checkpoint
       if (m && this.alive(m)) {
         this.slots.set(m.slot, m.sandboxId);
+        // Re-installed so DNS redirects point at this process's resolver.
+        await this.egress.apply(m.hostIf, m.address, m.spec.egress).catch((e) => this.opts.log?.(`container: egress rules of ${id}: ${(e as Error).message}`));
         out.push(this.info(m));
       } else {
         this.opts.log?.(`container: removing leftovers of dead sandbox ${id}`);
@@ -400,6 +410,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   /** Kills, unmounts and removes everything of a sandbox that exists; safe on half-made and unknown sandboxes. */
   private async teardown(sandboxId: string, hostIf?: string): Promise<void> {
     const dir = this.dir(sandboxId);
+    if (hostIf) await this.egress.remove(hostIf);
     const cg = this.cgroup(sandboxId);
     if (cg.exists()) {
       await cg.killAll();
@@ -626,6 +637,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       writeFileSync(path.join(dir, 'restoring.json'), JSON.stringify({ imageDir, move: !!opts.move, meta: pending }));
       const disk = await this.restoreLayer(spec, dir, imageDir, !!opts.move);
       this.createCgroup(spec, cg);
+      await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
         ...this.launcherArgs('restore', spec, dir, slot, cg, disk, manifest.idMap),
         '--images', path.join(imageDir, 'criu'),
@@ -749,6 +761,20 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     } finally {
       if (hold !== undefined) close(hold, () => {});
     }
+  }
+
+  /** See EgressController: the new rules replace the old ones at once; the sandbox's record keeps them. */
+  async updateEgress(sandboxId: string, rules: { allowOut: string[]; denyOut: string[] }): Promise<void> {
+    const m = this.readMeta(sandboxId);
+    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    let parsed;
+    try {
+      parsed = parseEgressRules(rules);
+    } catch (err) {
+      throw new DriverError('invalid_argument', (err as Error).message);
+    }
+    await this.egress.apply(m.hostIf, m.address, parsed);
+    writeFileSync(path.join(this.dir(sandboxId), 'meta.json'), JSON.stringify({ ...m, spec: { ...m.spec, egress: parsed } }));
   }
 
   imageInUse(imageDir: string): boolean {

@@ -6,7 +6,8 @@
  * - raw PREROUTING: a packet from a sandbox link whose source address would not be routed back out of that same link
  *   is dropped (strict reverse-path filter: only a sandbox's own address may leave its interface — no spoofing another
  *   sandbox, the host or the outside).
- * - INPUT from a sandbox: only replies to connections the host opened (a sandbox cannot reach the API or host services).
+ * - INPUT from a sandbox: only replies to connections the host opened (a sandbox cannot reach the API or host services),
+ *   and DNS queries egress.ts redirected to the egress resolver (marked).
  * - FORWARD from a sandbox: never to another sandbox link; never from an offline (`tbo`) link, even with hand-made raw
  *   packets; otherwise through TENSOR-BOX-EGRESS, which drops link-local (cloud metadata), loopback, multicast,
  *   reserved and the host's own networks unless a CIDR is in the allow list (`egressAllowCidrs`).
@@ -20,6 +21,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
+import { DNS_MARK } from './egress.js';
 
 const execFileP = promisify(execFile);
 
@@ -113,6 +115,7 @@ export async function ensureFirewall(opts: FirewallOptions): Promise<void> {
     ':TENSOR-BOX-FWD - [0:0]',
     ':TENSOR-BOX-EGRESS - [0:0]',
     '-A TENSOR-BOX-IN -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    `-A TENSOR-BOX-IN -m mark --mark ${DNS_MARK} -j ACCEPT`,
     '-A TENSOR-BOX-IN -j DROP',
     '-A TENSOR-BOX-FWD -i tbo+ -j DROP',
     '-A TENSOR-BOX-FWD -o tb+ -j DROP',

@@ -21,3 +21,4 @@ export {
   type PullOptions,
   type RegistryConfig,
 } from './image/index.js';
+export { parseEgressRules, type EgressRules } from './egress.js';

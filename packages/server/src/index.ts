@@ -3,6 +3,8 @@
  * `npm start` and the tests call; it returns a handle that stops everything it started (sandboxes keep running and are
  * re-adopted by the next start).
  */
+import { HostDisk } from './services/host-disk.js';
+import { DEFAULT_DISK_MB } from './constants.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +86,8 @@ export function defaultDriver(config: ServerConfig, log?: (msg: string) => void)
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
     userNamespaces: config.userNamespaces,
+    egressAllowCidrs: config.egressAllowCidrs,
+    dnsUpstream: config.dnsUpstream,
   });
 }
 
@@ -104,6 +108,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     registry: config.registry,
     stepTimeoutMs: config.buildStepTimeoutMs,
     readyTimeoutMs: config.readyTimeoutMs,
+    defaultDiskMB: config.defaultDiskMB ?? DEFAULT_DISK_MB,
     log,
   });
   let domain = config.domain;
@@ -126,6 +131,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     snapshots,
     pausedRetentionMs: config.pausedRetentionMs ?? 30 * 86400_000,
     nodeId,
+    hostDisk: new HostDisk(path.join(config.dataDir, 'sandboxes'), config.diskReserveMB),
   });
 
   const rec = await sandboxes.reconcile();
@@ -146,8 +152,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     routes: routes({ sandboxes, templates, apiKey }),
     ingress: {
-      async lookup(target, opts = {}) {
+      async lookup(target, opts) {
         let s = await sandboxes.get(target.sandboxId);
+        opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
         if (s.state === 'paused' && s.autoResume && opts.wake !== false) s = await sandboxes.resume(s.sandboxId);
         if (s.state !== 'running' || !s.runtime) {

@@ -124,6 +124,8 @@ CREATE TABLE sandbox_metrics (
 `,
   // 2: the node running a sandbox (several control planes on one database).
   `ALTER TABLE sandboxes ADD COLUMN node_id TEXT;`,
+  // 3: inbound traffic settings (allowPublicTraffic, its token, maskRequestHost).
+  `ALTER TABLE sandboxes ADD COLUMN network JSONB;`,
 ];
 
 /**
