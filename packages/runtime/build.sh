@@ -9,7 +9,10 @@ build="$here/../../build"
 out="$build/tb-launch"
 arch="$(uname -m)"
 profile="$here/seccomp/$arch.profile"
-[ -f "$profile" ] || { echo "build: no seccomp profile for $arch (packages/runtime/seccomp/$arch.profile)" >&2; exit 1; }
+if [ ! -f "$profile" ]; then
+  echo "build: no seccomp profile for $arch (packages/runtime/seccomp/$arch.profile)" >&2
+  exit 1
+fi
 mkdir -p "$build/gen"
 srcs=()
 for f in "$here"/native/*.c; do [ "$(basename "$f")" = seccomp-compile.c ] || srcs+=("$f"); done

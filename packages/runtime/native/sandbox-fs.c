@@ -137,7 +137,8 @@ const char *tb_mask_host_views(void) {
   for (struct dirent *e; (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
     int keep = 0;
-    for (size_t i = 0; i < sizeof kept_devices / sizeof kept_devices[0]; i++) keep |= !strcmp(e->d_name, kept_devices[i]);
+    for (size_t i = 0; i < sizeof kept_devices / sizeof kept_devices[0]; i++)
+      keep |= !strcmp(e->d_name, kept_devices[i]);
     if (keep) continue;
     snprintf(failed, sizeof failed, "sys/devices/%s", e->d_name);
     if (mask_dir(failed) < 0) {

@@ -6,13 +6,16 @@
  *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
  *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]]
  *   tb-launch cleanup --merged M --netns-file F [--host-if NAME] [--disk-mount DIR]
+ *   tb-launch devices --cgroup DIR...                 (the sandbox device policy on existing cgroups; tests)
  *   tb-init <ready-fd> <agent> [agent args...]        (argv[0] = tb-init: the sandbox's PID 1; internal)
  *
- * create: mounts the overlay root, clones the sandbox's init into new mount/PID/UTS/IPC/net namespaces, puts it into the
- * given cgroups, pins its netns on --netns-file, wires a veth pair (host end --host-if with --host-ip/30, sandbox end eth0
- * with --sandbox-ip/30), and inside: new cgroup namespace, minimal /dev, proc, sys, pivot_root, bounding-set capability drop,
- * a seccomp filter, then tb-init (bind-mounted read-only at /run/tensor-box/tb-init) which starts the agent and reaps
- * orphans. When the agent reports ready on its ready fd, create prints {"pid":N} on stdout and closes it, then waits for the
+ * create: mounts the overlay root, clones the sandbox's init into new mount/PID/UTS/IPC/net namespaces, restricts
+ * the devices of the given cgroups (devices.c) and puts it into them, pins its netns on --netns-file, wires a veth
+ * pair (host end --host-if with --host-ip/30, sandbox end eth0 with --sandbox-ip/30), and inside: new cgroup
+ * namespace, minimal /dev, proc, sys with the host inventories masked (sandbox-fs.c), pivot_root, bounding-set
+ * capability drop, the seccomp filter (seccomp.c, compiled from seccomp/<arch>.profile), then tb-init (bind-mounted
+ * read-only in the read-only mount point /run/tensor-box) which starts the agent and reaps orphans. When the agent
+ * reports ready on its ready fd, create prints {"pid":N} on stdout and closes it, then waits for the
  * sandbox to end and writes its wait status to --exit-file. On any failure before that it undoes what it did and exits 1
  * with one line on stderr.
  *
@@ -354,6 +357,9 @@ static void forward(int sig) {
 
 static int init_main(int argc, char **argv) {
   if (argc < 3) return 2;
+  /* Not dumpable: root inside (no CAP_SYS_PTRACE) cannot ptrace PID 1 or write its memory through /proc/1/mem.
+     The agent is exec'd, which makes it dumpable again; CRIU keeps the flag across pause/resume. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   int ready = atoi(argv[1]);
   sigset_t all, old;
   sigfillset(&all);
@@ -1012,7 +1018,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "reap")) return reap_main(argc, argv);
   if (argc == 1 && getenv("CRTOOLS_SCRIPT_ACTION")) return restore_net_script(getenv("CRTOOLS_SCRIPT_ACTION"));
   if (argc < 2) {
-    fprintf(stderr, "usage: tb-launch create|restore|cleanup [options]\n");
+    fprintf(stderr, "usage: tb-launch create|restore|cleanup|devices [options]\n");
     return 2;
   }
   struct opts o;

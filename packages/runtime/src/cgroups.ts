@@ -27,7 +27,9 @@ const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 /** v1 layouts: the required controllers' mount points, and the devices controller's when it is mounted. */
-export type CgroupLayout = { version: 2; root: string } | { version: 1; mounts: Record<V1Controller, string>; devices?: string };
+export type CgroupLayout =
+  | { version: 2; root: string }
+  | { version: 1; mounts: Record<V1Controller, string>; devices?: string };
 
 let detected: CgroupLayout | undefined;
 
