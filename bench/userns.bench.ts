@@ -18,7 +18,8 @@ const repo = fileURLToPath(new URL('../', import.meta.url));
 async function main() {
   const root = mkdtempSync(path.join(os.tmpdir(), 'tb-userns-bench-'));
   const rootfs = path.join(root, 'rootfs');
-  await buildDebianRootfs({ dest: rootfs, ...DEFAULT_TEMPLATE_RECIPE, cacheDir: process.env.TENSOR_BOX_CACHE_DIR || '/var/cache/tensor-box' });
+  const cacheDir = process.env.TENSOR_BOX_CACHE_DIR || '/var/cache/tensor-box';
+  await buildDebianRootfs({ dest: rootfs, ...DEFAULT_TEMPLATE_RECIPE, cacheDir });
   const driver = (on: boolean) =>
     new ContainerDriver({
       stateDir: path.join(root, on ? 'on' : 'off'),
@@ -29,7 +30,7 @@ async function main() {
     });
   const drivers = { on: driver(true), off: driver(false) };
   const spec = (id: string): SandboxSpec =>
-    ({ sandboxId: id, layers: [rootfs], cpuCount: 1, memoryMB: 512, diskMB: 0, internetAccess: false, pidsMax: 0 }) as SandboxSpec;
+    ({ sandboxId: id, layers: [rootfs], cpuCount: 1, memoryMB: 512, diskMB: 0, internetAccess: false }) as SandboxSpec;
   const create: Record<'on' | 'off', number[]> = { on: [], off: [] };
   const cycle: Record<'on' | 'off', number[]> = { on: [], off: [] };
   try {

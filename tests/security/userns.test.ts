@@ -63,8 +63,9 @@ function assertMapped(id: string): Set<number> {
 }
 
 async function startSleepers(sbx: Sandbox, n: number): Promise<void> {
-  await sbx.commands.run(`for i in $(seq ${n}); do setsid sleep 600 </dev/null >/dev/null 2>&1 & done`, { user: 'user' });
-  await sbx.commands.run('setsid sleep 600 </dev/null >/dev/null 2>&1 &', { user: 'root' });
+  const sleeper = 'setsid sleep 600 </dev/null >/dev/null 2>&1 &';
+  await sbx.commands.run(`for i in $(seq ${n}); do ${sleeper} done`, { user: 'user' });
+  await sbx.commands.run(sleeper, { user: 'root' });
 }
 
 describe('user namespaces', () => {
@@ -78,7 +79,8 @@ describe('user namespaces', () => {
       // Host user 1000's processes (other drivers' sandboxes may have some) include none of this sandbox's 21+.
       const mine = new Set(sandboxPids(sbx.sandboxId));
       assert.ok(mine.size >= 21, `the sleepers run (${mine.size} processes)`);
-      assert.deepEqual(hostProcessesOf(1000).filter((p) => mine.has(p)), [], 'no process of the sandbox is host user 1000');
+      const overlap = hostProcessesOf(1000).filter((p) => mine.has(p));
+      assert.deepEqual(overlap, [], 'no process of the sandbox is host user 1000');
       const pid = sandboxPids(sbx.sandboxId)[0];
       assert.equal(readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/).join(' '), `0 ${base} ${count}`);
       assert.notEqual(statSync(`/proc/${pid}/ns/user`).ino, statSync('/proc/self/ns/user').ino, 'own user namespace');
@@ -111,7 +113,10 @@ describe('user namespaces', () => {
       const root = (cmd: string) =>
         sbx.commands.run(cmd, { user: 'root' }).then(
           (r) => ({ code: r.exitCode, out: r.stdout + r.stderr }),
-          (e: { exitCode?: number; stdout?: string; stderr?: string }) => ({ code: e.exitCode ?? -1, out: `${e.stdout}${e.stderr}` }),
+          (e: { exitCode?: number; stdout?: string; stderr?: string }) => ({
+            code: e.exitCode ?? -1,
+            out: `${e.stdout}${e.stderr}`,
+          }),
         );
       // The ID map is fixed: root inside cannot widen it to reach host root.
       assert.notEqual((await root(`echo '0 0 1' > /proc/self/uid_map`)).code, 0, 'writing uid_map fails');
@@ -123,7 +128,8 @@ describe('user namespaces', () => {
       // its uid 0 with every capability there) on the host's file system and processes. Host root with the kept
       // capabilities (the old boundary) would read /etc/shadow and signal PID 1.
       const pid = sandboxPids(sbx.sandboxId)[0];
-      const escaped = (cmd: string[]) => spawnSync('nsenter', ['-t', String(pid), '-U', '--', ...cmd], { encoding: 'utf8' });
+      const escaped = (cmd: string[]) =>
+        spawnSync('nsenter', ['-t', String(pid), '-U', '--', ...cmd], { encoding: 'utf8' });
       assert.equal(escaped(['id', '-u']).stdout.trim(), '0', 'it believes it is root');
       const shadow = escaped(['cat', '/etc/shadow']);
       assert.notEqual(shadow.status, 0, 'cannot read /etc/shadow');
@@ -144,8 +150,9 @@ describe('user namespaces', () => {
       const seen = assertMapped(sbx.sandboxId);
       assert.ok(seen.has(base) && seen.has(base + 1000), `resumed processes keep their IDs (${[...seen]})`);
       assert.equal((await sbx.commands.run('sudo -n id -u')).stdout.trim(), '0', 'sudo after resume');
+      const bind80 = `python3 -c "import socket; s=socket.socket(); s.bind(('0.0.0.0', 80)); print(1)"`;
       assert.equal(
-        (await sbx.commands.run('python3 -c "import socket; s=socket.socket(); s.bind((\'0.0.0.0\', 80)); print(1)"', { user: 'root' })).stdout.trim(),
+        (await sbx.commands.run(bind80, { user: 'root' })).stdout.trim(),
         '1',
         'root still binds a low port after resume (its netns is its user namespace\'s)',
       );

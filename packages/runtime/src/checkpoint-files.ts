@@ -34,7 +34,12 @@ export interface CheckpointManifest {
   idMap?: IdMap;
 }
 
-export async function writeManifest(imageDir: string, sandboxId: string, layers: string[], idMap?: IdMap): Promise<void> {
+export async function writeManifest(
+  imageDir: string,
+  sandboxId: string,
+  layers: string[],
+  idMap?: IdMap,
+): Promise<void> {
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
     driver: 'container',

@@ -29,7 +29,8 @@ const BOUND_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 export function checkIdMap(map: IdMap): IdMap {
   const ok = (n: number) => Number.isInteger(n) && n > 0;
   if (!ok(map.base) || !ok(map.count) || map.count < 65536 || map.base + map.count > 2 ** 32 - 1) {
-    throw new Error(`invalid user namespace range base=${map.base} count=${map.count} (count >= 65536, inside 32 bits)`);
+    const range = `base=${map.base} count=${map.count}`;
+    throw new Error(`invalid user namespace range ${range} (count >= 65536, inside 32 bits)`);
   }
   return map;
 }
