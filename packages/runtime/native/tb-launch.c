@@ -830,6 +830,8 @@ static int restore_main(struct opts *o) {
   int veth_created = 0;
   int netns_pinned = 0;
   int st = 0;
+  /* Restored into a user namespace, lazy pages need /dev/userfaultfd (Linux 6.1+; see docs/userns.md): else eager. */
+  if (o->uid_count && o->lazy_pages && access("/dev/userfaultfd", R_OK | W_OK) != 0) o->lazy_pages = 0;
   /* In a user namespace CRIU makes the netns (owned by it) and calls us back to wire it (restore_net_script). */
   char veth_marker[4200];
   snprintf(veth_marker, sizeof veth_marker, "%s/veth", o->criu_work);
