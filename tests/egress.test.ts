@@ -69,6 +69,14 @@ describe('egress rules', () => {
     try {
       assert.match(await py(sbx, tcp(tn.publicIp)), /^CONNECTED/);
       assert.match(await py(sbx, tcp(tn.publicIp2)), /^BLOCKED/);
+      // The denied attempt shows in the sandbox's log (from the kernel's log of the drop rule, polled each second).
+      let logged = false;
+      for (let i = 0; i < 40 && !logged; i++) {
+        const logs = await s.store.queryLogs(sbx.sandboxId, { limit: 100, direction: 'forward' });
+        logged = logs.some((l) => l.message.includes(`denied by the network rules: TCP to ${tn.publicIp2}:${TCP_PORT}`));
+        if (!logged) await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.ok(logged, 'no log entry for the denied connection');
       await py(sbx, udp(tn.publicIp, 'udp-allowed'));
       await py(sbx, udp(tn.publicIp2, 'udp-denied'));
       assert.ok(await waitFor(() => tn.datagrams().some((l) => l.endsWith('udp-allowed'))), 'allowed UDP arrived');

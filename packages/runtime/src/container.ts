@@ -101,6 +101,8 @@ export interface ContainerDriverOptions {
   userNamespaces?: boolean | IdMap;
   /** Resolver (`ip[:port]`) that sandboxes with host-name egress rules resolve through (default: the host's). */
   dnsUpstream?: string;
+  /** A connection a sandbox's egress rules denied (rate-limited by the kernel log rule). */
+  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void;
   log?: (msg: string) => void;
 }
 
@@ -137,7 +139,15 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     this.disks = new SandboxDisks(opts.stateDir);
     const ns = opts.userNamespaces ?? true;
     this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
-    this.egress = new SandboxEgress({ dnsUpstream: opts.dnsUpstream, log: opts.log });
+    this.egress = new SandboxEgress({
+      dnsUpstream: opts.dnsUpstream,
+      log: opts.log,
+      onDenied: (d) => {
+        const slot = Number(/\d+$/.exec(d.ifname)?.[0]);
+        const sandboxId = this.slots.get(slot);
+        if (sandboxId) opts.onEgressDenied?.(sandboxId, { destination: d.destination, protocol: d.protocol, port: d.port });
+      },
+    });
     for (const m of this.readAllMeta()) this.slots.set(m.slot, m.sandboxId);
   }
 

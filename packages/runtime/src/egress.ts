@@ -146,7 +146,7 @@ export class EgressFirewall {
       ...(deny.length ? [`add element ${TABLE} d_${ifname} { ${deny.join(', ')} }`] : []),
       `add rule ${TABLE} s_${ifname} ip daddr @a_${ifname} accept`,
       `add rule ${TABLE} s_${ifname} ip daddr @n_${ifname} accept`,
-      `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} limit rate 10/second log prefix "tensor-box egress ${ifname} " drop`,
+      `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} ct state new limit rate 10/second log prefix "tensor-box egress ${ifname} " drop`,
       `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} drop`,
       `add element ${TABLE} links { "${ifname}" : jump s_${ifname} }`,
       `add chain ${TABLE} r_${ifname}`,

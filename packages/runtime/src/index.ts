@@ -22,3 +22,4 @@ export {
   type RegistryConfig,
 } from './image/index.js';
 export { parseEgressRules, type EgressRules } from './egress.js';
+export { FakeDriver, type FakeSandbox } from './testing/fake-driver.js';

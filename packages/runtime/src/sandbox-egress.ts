@@ -5,14 +5,27 @@
  */
 import { DnsGuard, type DnsClient } from './dns-guard.js';
 import { EgressFirewall, hasEgressRules, hostPatterns, type EgressRules } from './egress.js';
+import { EgressLogReader, type DeniedConnection } from './egress-log.js';
 
 export class SandboxEgress {
   private readonly firewall = new EgressFirewall();
   /** Links with rules: their sandbox address and what the resolver needs. */
   private readonly links = new Map<string, { address: string; client: DnsClient }>();
   private guard?: Promise<DnsGuard>;
+  private readonly denials: EgressLogReader;
 
-  constructor(private readonly opts: { dnsUpstream?: string; log?: (msg: string) => void } = {}) {}
+  constructor(
+    private readonly opts: {
+      dnsUpstream?: string;
+      log?: (msg: string) => void;
+      /** A connection a link's rules denied (from the kernel log; rate-limited there). */
+      onDenied?: (d: DeniedConnection) => void;
+    } = {},
+  ) {
+    this.denials = new EgressLogReader((d) => {
+      if (this.links.has(d.ifname)) this.opts.onDenied?.(d);
+    });
+  }
 
   private dns(): Promise<DnsGuard> {
     this.guard ??= (async () => {
@@ -41,6 +54,7 @@ export class SandboxEgress {
     const port = patterns.length ? (await this.dns()).port : undefined;
     const strict = rules!.denyOut.some((d) => /^0\.0\.0\.0\/0$/.test(d.trim()));
     this.links.set(ifname, { address, client: { ifname, patterns, strict } });
+    if (this.opts.onDenied) this.denials.start();
     try {
       await this.firewall.apply(ifname, rules!, port);
     } catch (err) {
@@ -53,10 +67,12 @@ export class SandboxEgress {
   async remove(ifname: string): Promise<void> {
     if (!this.links.has(ifname)) return;
     this.links.delete(ifname);
+    if (this.links.size === 0) this.denials.stop();
     await this.firewall.remove(ifname);
   }
 
   stop(): void {
+    this.denials.stop();
     void this.guard?.then((g) => g.stop());
   }
 }

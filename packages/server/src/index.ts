@@ -78,7 +78,11 @@ async function resolveApiKey(store: Store, fromEnv?: string): Promise<{ key: str
   return { key, generated: true };
 }
 
-export function defaultDriver(config: ServerConfig, log?: (msg: string) => void): Driver {
+export function defaultDriver(
+  config: ServerConfig,
+  log?: (msg: string) => void,
+  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void,
+): Driver {
   return new ContainerDriver({
     log,
     stateDir: path.join(config.dataDir, 'sandboxes'),
@@ -88,6 +92,7 @@ export function defaultDriver(config: ServerConfig, log?: (msg: string) => void)
     userNamespaces: config.userNamespaces,
     egressAllowCidrs: config.egressAllowCidrs,
     dnsUpstream: config.dnsUpstream,
+    onEgressDenied,
   });
 }
 
@@ -96,7 +101,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openStore(config, log);
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
-  const driver = opts.driver ?? defaultDriver(config, log);
+  let sandboxesRef: SandboxService | undefined;
+  const driver = opts.driver ?? defaultDriver(config, log, (id, d) => sandboxesRef?.egressDenied(id, d));
   const snapshots = new DirectorySnapshotStore(config.snapshotDir ?? path.join(config.dataDir, 'snapshots'));
   const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);
   const templates = new TemplateService({
@@ -133,6 +139,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     nodeId,
     hostDisk: new HostDisk(path.join(config.dataDir, 'sandboxes'), config.diskReserveMB),
   });
+  sandboxesRef = sandboxes;
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);

@@ -70,6 +70,8 @@ export class SandboxService {
   private killing = new Map<string, Promise<void>>();
   /** The lifecycle operation (pause, resume, kill) under way per sandbox: they run one at a time. */
   private ops = new Map<string, Promise<unknown>>();
+  /** Rate limit of denied-connection log entries, per sandbox. */
+  private denied = new Map<string, { lastAt: number; suppressed: number }>();
 
   constructor(private opts: SandboxServiceOptions) {}
 
@@ -280,6 +282,7 @@ export class SandboxService {
       if (s.pausedImage) await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
       await this.opts.store.deleteSandbox(s.sandboxId);
       this.lastTouch.delete(s.sandboxId);
+      this.denied.delete(s.sandboxId);
       this.opts.metrics.forget(s.sandboxId);
       this.event(sandboxId, 'info', `sandbox killed (${reason})`);
     }).finally(() => this.killing.delete(sandboxId));
@@ -667,6 +670,28 @@ export class SandboxService {
       await this.opts.store.updateSandbox(sandboxId, { network });
       this.event(sandboxId, 'info', `network rules replaced: allowOut [${rules.allowOut.join(', ')}], denyOut [${rules.denyOut.join(', ')}]`);
     });
+  }
+
+  /**
+   * A connection the sandbox's egress rules denied: logged as a warning, at most one entry per sandbox every 5 s (the
+   * ones in between are counted in the next entry).
+   */
+  egressDenied(sandboxId: string, d: { destination: string; protocol: string; port?: number }): void {
+    const now = Date.now();
+    const cur = this.denied.get(sandboxId) ?? { lastAt: 0, suppressed: 0 };
+    if (now - cur.lastAt < 5000) {
+      cur.suppressed++;
+      this.denied.set(sandboxId, cur);
+      return;
+    }
+    const more = cur.suppressed ? ` (and ${cur.suppressed} more since the last entry)` : '';
+    const to = `${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`;
+    this.opts.logs.write(sandboxId, 'warn', `outbound connection denied by the network rules: ${d.protocol} to ${to}${more}`, {
+      source: 'network',
+      destination: d.destination,
+      protocol: d.protocol,
+    });
+    this.denied.set(sandboxId, { lastAt: now, suppressed: 0 });
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */
