@@ -30,6 +30,8 @@ describe('mounts: attacks from inside fail', () => {
         'rm -rf /run/tensor-box',
         'rmdir /run/tensor-box',
         'touch /run/tensor-box/new',
+        'touch /run/tensor-box/empty/new',
+        'touch /sys/block/new',
         'cp /bin/sh /run/tensor-box/envd',
         'mv /run /run2',
         'umount -l /run/tensor-box',
@@ -40,7 +42,7 @@ describe('mounts: attacks from inside fail', () => {
         assert.notEqual(r.exitCode, 0, `'${attack}' must fail`);
       }
       const ls = await rootShell(sbx, 'ls /run/tensor-box && test -s /run/tensor-box/envd && echo intact');
-      assert.equal(ls.stdout, 'envd\ntb-init\nintact\n');
+      assert.equal(ls.stdout, 'empty\nenvd\ntb-init\nintact\n');
       await sbx.pause();
       sbx = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 120_000 });
       assert.equal((await sbx.commands.run('echo resumed')).stdout, 'resumed\n');
@@ -78,10 +80,9 @@ describe('mounts: attacks from inside fail', () => {
       const count = Number(lines.pop());
       assert.ok(count < 30, `only the sandbox's own processes are visible (${count})`);
       assert.ok(lines.every((l) => l === 'inside' || /unreadable/.test(l)), r.stdout);
-      const host = await rootShell(sbx, `ls /proc/1/root${s.dataDir} 2>&1; cat /proc/1/cmdline | tr '\\0' ' '`);
-      // Without a user namespace /proc/1/root is the sandbox's root (no such host path there); with one, PID 1 (a
-      // non-dumpable process whose binary is a host file) does not even let root inside through (docs/userns.md).
-      assert.match(host.stdout, /No such file|Permission denied/);
+      const envd = `$(cut -d' ' -f1 /proc/1/task/1/children)`;
+      const host = await rootShell(sbx, `ls /proc/self/root${s.dataDir} /proc/${envd}/root${s.dataDir} 2>&1; cat /proc/1/cmdline | tr '\\0' ' '`);
+      assert.equal(host.stdout.match(/No such file/g)?.length, 2, `the host's paths are not under any root: ${host.stdout}`);
       assert.match(host.stdout, /tb-init/, 'PID 1 is the sandbox init');
     } finally {
       await sbx.kill();

@@ -8,7 +8,7 @@
  *   sandbox, needs them where they were made).
  * - Host inventories are masked: block devices (/sys/block & co., /proc/partitions, /proc/diskstats — the loop
  *   devices there name other sandboxes' disk images), the physical device tree, firmware tables and swap files.
- *   Directories get an empty read-only tmpfs, files the sandbox's own /dev/null.
+ *   Directories get a read-only bind of /run/tensor-box/empty, files one of the sandbox's own /dev/null.
  */
 #define _GNU_SOURCE
 #include "sandbox-fs.h"
@@ -94,6 +94,9 @@ const char *tb_mount_agent(const char *run_dir, const char *agent, const char *i
   if (mkdir(run_dir, 0755) < 0 && errno != EEXIST) return run_dir;
   if (create_stub(envd) < 0) return envd;
   if (create_stub(tbinit) < 0) return tbinit;
+  static char empty[512];
+  snprintf(empty, sizeof empty, "%s/empty", run_dir);
+  if (mkdir(empty, 0555) < 0 && errno != EEXIST) return empty;
   /* The directory first (a bind of itself), then the binaries onto its stubs, then the directory read-only. */
   if (mount(run_dir, run_dir, NULL, MS_BIND, NULL) < 0) return run_dir;
   if (bind_ro(agent, envd, 0) < 0) return envd;
@@ -102,10 +105,13 @@ const char *tb_mount_agent(const char *run_dir, const char *agent, const char *i
   return NULL;
 }
 
-static int mask_dir(const char *path) {
+/* Every masked directory is a read-only bind of one empty directory in the sandbox's own /run tmpfs: binds cost a
+   pause next to nothing, while each tmpfs of its own would cost CRIU a tar process at dump and at restore. */
+static int mask_dir(const char *empty, const char *path) {
   struct stat st;
   if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) return 0; /* not on this kernel: nothing to hide */
-  return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555");
+  if (mount(empty, path, NULL, MS_BIND, NULL) < 0) return -1;
+  return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
 static int mask_file(const char *path) {
@@ -118,7 +124,7 @@ static int mask_file(const char *path) {
    own network devices live there); the rest is the host's hardware. */
 static const char *const kept_devices[] = {"system", "virtual"};
 
-const char *tb_mask_host_views(void) {
+const char *tb_mask_host_views(const char *empty) {
   static const char *const dirs[] = {
     "sys/block", "sys/class/block", "sys/dev/block", "sys/devices/virtual/block", "sys/devices/virtual/dmi",
     "sys/devices/virtual/powercap", "sys/firmware", "proc/acpi", "proc/asound", "proc/scsi", "proc/fs", "proc/driver",
@@ -129,7 +135,7 @@ const char *tb_mask_host_views(void) {
   };
   static char failed[300];
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-    if (mask_dir(dirs[i]) < 0) return dirs[i];
+    if (mask_dir(empty, dirs[i]) < 0) return dirs[i];
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
     if (mask_file(files[i]) < 0) return files[i];
   DIR *d = opendir("sys/devices");
@@ -141,7 +147,7 @@ const char *tb_mask_host_views(void) {
       keep |= !strcmp(e->d_name, kept_devices[i]);
     if (keep) continue;
     snprintf(failed, sizeof failed, "sys/devices/%s", e->d_name);
-    if (mask_dir(failed) < 0) {
+    if (mask_dir(empty, failed) < 0) {
       closedir(d);
       return failed;
     }

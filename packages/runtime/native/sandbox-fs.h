@@ -7,11 +7,12 @@
 int tb_mount_overlay(const char *merged, const char *lower, const char *upper, const char *work, unsigned long flags,
                      int userns_fd);
 
-/* Makes run_dir a read-only mount point holding read-only binds of agent (envd) and init (tb-init).
-   NULL, or the path that failed (errno set). */
+/* Makes run_dir a read-only mount point holding read-only binds of agent (envd) and init (tb-init), and an empty
+   directory `empty` (what masks are made of). NULL, or the path that failed (errno set). */
 const char *tb_mount_agent(const char *run_dir, const char *agent, const char *init);
 
-/* Masks the host inventories under proc/ and sys/ (needs dev/null). NULL, or the path that failed (errno set). */
-const char *tb_mask_host_views(void);
+/* Masks the host inventories under proc/ and sys/ with binds of the empty directory `empty` and of dev/null.
+   NULL, or the path that failed (errno set). */
+const char *tb_mask_host_views(const char *empty);
 
 #endif

@@ -293,12 +293,13 @@ static int child_main(void *arg) {
   mnt(NULL, "proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mnt("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   setup_dev(o->uid_count > 0);
-  /* Masks come from the sandbox's own /dev/null (not the host's devtmpfs), so a checkpoint has no host mount in it. */
-  const char *bad = tb_mask_host_views();
-  if (bad) die("mask %s", bad);
   mnt("tmpfs", "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k");
   mk("run/lock", 01777);
-  if ((bad = tb_mount_agent(REL_RUN_DIR, agent, self))) die("mount %s", bad);
+  const char *bad = tb_mount_agent(REL_RUN_DIR, agent, self);
+  if (bad) die("mount %s", bad);
+  /* Masks come from the sandbox's own /dev/null and /run/tensor-box/empty (not the host's), so a checkpoint has no
+     host mount in it. */
+  if ((bad = tb_mask_host_views(REL_RUN_DIR "/empty"))) die("mask %s", bad);
 
   char hosts[512];
   snprintf(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", hn);
