@@ -85,6 +85,7 @@ export function defaultDriver(
     launcherPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
+    userNamespaces: config.userNamespaces,
     egressAllowCidrs: config.egressAllowCidrs,
     dnsUpstream: config.dnsUpstream,
     onEgressDenied,
