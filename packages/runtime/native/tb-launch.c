@@ -59,6 +59,8 @@
 
 #define MAX_CGROUPS 16
 #define READY_FD 3
+/* Device group of offline sandboxes' host links (firewall.ts drops what they forward; must match OFFLINE_LINK_GROUP). */
+#define OFFLINE_LINK_GROUP "29762"
 #define RUN_DIR "/run/tensor-box"
 #define REL_RUN_DIR "run/tensor-box"
 #define STACK_SIZE (256 * 1024)
@@ -645,8 +647,9 @@ static int create_main(struct opts *o) {
   snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", pid);
   if (!fail && mount(nspath, o->netns_file, NULL, MS_BIND, NULL) < 0) fail = "pin netns";
   if (!fail) {
-    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
-                          pidbuf, NULL};
+    /* Offline sandboxes' host links join OFFLINE_LINK_GROUP: the host firewall forwards nothing from that group. */
+    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "group", o->internet ? "0" : OFFLINE_LINK_GROUP, "type",
+                          "veth", "peer", "name", "eth0", "netns", pidbuf, NULL};
     if (run_ip(argv) < 0) fail = "create veth";
     else veth_created = 1;
   }
@@ -752,8 +755,9 @@ static const char *restore_net(struct opts *o, pid_t target, int *veth_created, 
     else *netns_pinned = 1;
   }
   if (!fail) {
-    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
-                          hpid, NULL};
+    /* Offline sandboxes' host links join OFFLINE_LINK_GROUP: the host firewall forwards nothing from that group. */
+    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "group", o->internet ? "0" : OFFLINE_LINK_GROUP, "type",
+                          "veth", "peer", "name", "eth0", "netns", hpid, NULL};
     if (run_ip(argv) < 0) fail = "create veth";
     else *veth_created = 1;
   }

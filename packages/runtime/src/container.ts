@@ -52,8 +52,12 @@ const vethRace = (err: unknown) => /create veth/.test(String((err as Error)?.mes
 export const ENVD_PORT = 49983;
 const MAX_SLOTS = 16384; // /30 blocks in 10.13.0.0/16
 
-/** The host end of a sandbox's link: the firewall (firewall.ts) forwards nothing from `tbo` (offline) links. */
-const hostIfName = (slot: number, internet: boolean) => `${internet ? 'tb' : 'tbo'}${slot}`;
+/**
+ * The host end of a sandbox's link: `tb<slot>` — one name per slot whatever the sandbox's internet access, so two driver
+ * instances on a host can never both take a slot (the second `ip link add` fails). Offline links are marked by their
+ * device group instead (the launcher's OFFLINE_LINK_GROUP; firewall.ts forwards nothing from it).
+ */
+const hostIfName = (slot: number, _internet: boolean) => `tb${slot}`;
 
 export interface ContainerDriverOptions {
   /** Where per-sandbox state lives (upper dirs, overlay mounts, pinned netns). */
@@ -171,7 +175,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     for (let s = 0; s < MAX_SLOTS; s++) {
       if (this.slots.has(s) || skip.has(s)) continue;
       // Another driver instance on this host (other state dir) may hold it.
-      if (existsSync(`/sys/class/net/tb${s}`) || existsSync(`/sys/class/net/tbo${s}`)) continue;
+      if (existsSync(`/sys/class/net/tb${s}`)) continue;
       this.slots.set(s, id);
       return s;
     }
