@@ -94,3 +94,32 @@ def test_stock_e2b_template_build(e2b_env):
             sbx.kill()
     finally:
         tb.Template.delete(info.template_id)
+
+
+def test_stock_e2b_file_metadata_and_watch_entries(e2b_env):
+    """File metadata (envd 0.6.2), watch events with entry info (0.6.3) and network-mount watching (0.6.4) through the
+    stock SDK, and the events of a write as E2B's envd emits them (E2B's own test: exactly three for a new file)."""
+    from e2b import FilesystemEventType, FileType, Sandbox
+
+    sbx = Sandbox.create(timeout=120)
+    try:
+        md = {"author": "py", "purpose": "upload"}
+        assert sbx.files.write("meta.txt", "x", metadata=md).metadata == md
+        assert sbx.files.get_info("meta.txt").metadata == md
+        assert sbx.files.write("meta.txt", "y").metadata is None
+        assert sbx.files.get_info("meta.txt").metadata is None
+
+        sbx.files.make_dir("watched")
+        handle = sbx.files.watch_dir("watched", include_entry=True, allow_network_mounts=True)
+        sbx.files.write("watched/new.txt", "content")
+        events = handle.get_new_events()
+        assert [(e.type, e.name) for e in events] == [
+            (FilesystemEventType.CREATE, "new.txt"),
+            (FilesystemEventType.CHMOD, "new.txt"),
+            (FilesystemEventType.WRITE, "new.txt"),
+        ]
+        entry = events[2].entry
+        assert entry is not None and entry.path == "/home/user/watched/new.txt" and entry.type == FileType.FILE
+        handle.stop()
+    finally:
+        sbx.kill()

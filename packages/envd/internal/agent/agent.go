@@ -19,7 +19,7 @@ import (
 )
 
 // Version is the protocol version this agent speaks (E2B envd's numbering).
-const Version = "0.5.7"
+const Version = "0.6.13"
 
 // Options configure an Agent; zero values mean the in-sandbox defaults.
 type Options struct {

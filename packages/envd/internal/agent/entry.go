@@ -78,8 +78,8 @@ func nameOf(id uint32, group bool) string {
 	return name
 }
 
-// entryInfo describes path from its lstat result. Like E2B's envd, a symlink reports the type and permission bits of
-// what it points at, and its resolved target; a dangling link is FILE_TYPE_SYMLINK.
+// entryInfo describes path from its lstat result, with its metadata (metadata.go). Like E2B's envd, a symlink reports
+// the type and permission bits of what it points at, and its resolved target; a dangling link is FILE_TYPE_SYMLINK.
 func entryInfo(path string, info fs.FileInfo) *pb.EntryInfo {
 	e := &pb.EntryInfo{
 		Name:         info.Name(),
@@ -89,6 +89,7 @@ func entryInfo(path string, info fs.FileInfo) *pb.EntryInfo {
 		Mode:         uint32(info.Mode().Perm()),
 		Permissions:  info.Mode().String(),
 		ModifiedTime: timestamppb.New(info.ModTime()),
+		Metadata:     readMetadata(path),
 	}
 	if info.Mode()&fs.ModeSymlink != 0 {
 		target, err := filepath.EvalSymlinks(path)

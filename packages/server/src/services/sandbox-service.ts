@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { ENVD_VERSION } from '../constants.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
@@ -34,8 +35,6 @@ type ForkResult = components['schemas']['SandboxForkResult'];
 
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-/** The envd protocol level we implement (E2B SDKs gate features on it: 0.5.7 = octet-stream uploads, stdin close). */
-export const ENVD_VERSION = '0.5.7';
 
 export interface SandboxServiceOptions {
   store: Store;

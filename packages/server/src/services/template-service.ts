@@ -17,6 +17,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE, type Driver, type RegistryConfig } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
+import { ENVD_VERSION } from '../constants.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newBuildId, newTemplateId } from '../ids.js';
 import type { LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
@@ -34,7 +35,6 @@ export const DEFAULT_TEMPLATE_NAMES = ['default', 'base'];
 /** What sandboxes of `default` (and templates without their own) start as. */
 export const DEFAULT_USER = 'user';
 export const DEFAULT_WORKDIR = '/home/user';
-const ENVD_VERSION = '0.5.7';
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}(:[a-z0-9][a-z0-9._-]{0,62})?$/;
 
 type Api = components['schemas'];
