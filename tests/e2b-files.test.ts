@@ -78,4 +78,17 @@ describe('stock e2b SDK: files', () => {
     const plain = await sbx.files.watchDir('watched', () => {}, { allowNetworkMounts: true });
     await plain.stop();
   });
+
+  it('writes below missing directories as user: root makes them and hands them over (not where user cannot look)', async () => {
+    const info = await sbx.files.write('/0/sub/file.txt', 'deep');
+    assert.equal(info.path, '/0/sub/file.txt');
+    assert.equal(await sbx.files.read('/0/sub/file.txt'), 'deep');
+    for (const p of ['/0', '/0/sub', '/0/sub/file.txt']) assert.equal((await sbx.files.getInfo(p)).owner, 'user', p);
+    assert.equal((await sbx.files.makeDir('/1/made')), true);
+    assert.equal((await sbx.files.getInfo('/1')).owner, 'user');
+    // /root is root's (0700): a user's write below it is still refused, and nothing is left there.
+    await assert.rejects(sbx.files.write('/root/new/file.txt', 'x'), (e: Error) => /permission|denied|401/i.test(e.message));
+    const r = await sbx.commands.run('ls /root/new 2>&1 || echo absent', { user: 'root' });
+    assert.match(r.stdout, /absent/);
+  });
 });

@@ -35,6 +35,9 @@ def test_stock_e2b_sdk(e2b_env):
         assert sorted(e.name for e in sbx.files.list("/home/user/multi")) == ["a.txt", "b.txt"]
         with pytest.raises(NotFoundException):
             sbx.files.read("/home/user/missing.txt")
+        # Below a directory that does not exist, as `user`: root makes it and hands it over, as E2B's envd does.
+        assert sbx.files.write("/0/file.txt", "deep").path == "/0/file.txt"
+        assert sbx.files.get_info("/0").owner == "user"
     finally:
         sbx.kill()
     assert sbx.is_running() is False

@@ -44,26 +44,32 @@ func fsError(err error, path string) error {
 }
 
 // idNames caches uid/gid → name for a few seconds (listing a big directory would otherwise re-read /etc/passwd per
-// entry; a short life keeps users added meanwhile visible).
+// entry; a short life keeps users added meanwhile visible), and no longer than /etc/passwd or /etc/group is unchanged
+// (a uid deleted and given to a new user must not keep the old name).
 var idNames = struct {
 	sync.Mutex
 	m map[string]idName
 }{m: map[string]idName{}}
 
 type idName struct {
-	name string
-	at   time.Time
+	name    string
+	at      time.Time
+	dbMtime time.Time
 }
 
 func nameOf(id uint32, group bool) string {
 	num := strconv.FormatUint(uint64(id), 10)
-	key := num
+	key, db := num, "/etc/passwd"
 	if group {
-		key = "g" + num
+		key, db = "g"+num, "/etc/group"
+	}
+	var dbMtime time.Time
+	if st, err := os.Stat(db); err == nil {
+		dbMtime = st.ModTime()
 	}
 	idNames.Lock()
 	defer idNames.Unlock()
-	if c, ok := idNames.m[key]; ok && time.Since(c.at) < 5*time.Second {
+	if c, ok := idNames.m[key]; ok && time.Since(c.at) < 5*time.Second && c.dbMtime.Equal(dbMtime) {
 		return c.name
 	}
 	name := num
@@ -74,7 +80,7 @@ func nameOf(id uint32, group bool) string {
 	} else if u, err := user.LookupId(num); err == nil {
 		name = u.Username
 	}
-	idNames.m[key] = idName{name: name, at: time.Now()}
+	idNames.m[key] = idName{name: name, at: time.Now(), dbMtime: dbMtime}
 	return name
 }
 

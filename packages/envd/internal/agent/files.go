@@ -112,16 +112,16 @@ type uploadedEntry struct {
 }
 
 // writeFile writes r to path as the user and makes md the file's metadata; what it reads back is returned. Missing
-// parent directories are created (owned by the user); an existing file is truncated and rewritten in place (same
+// parent directories are created (owned by the user, see dirs.go); an existing file is truncated and rewritten in place (same
 // inode, so links stay intact). The calls are E2B envd's, in its order, so a watcher sees the same events: a new file
 // CREATE, CHMOD (chown to the user), WRITE; an existing one CHMOD, WRITE (truncate), WRITE; metadata adds CHMOD.
 func writeFile(u *sandboxUser, path string, r io.Reader, md map[string]string) (map[string]string, error) {
+	if err := ensureDirs(u, filepath.Dir(path)); err != nil {
+		return nil, err
+	}
 	var stored map[string]string
 	// The copy runs with the user's credentials too, so quotas and root-reserved blocks apply as for the user.
 	err := asUser(u, func() error {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
 		chowned := false
 		if st, err := os.Stat(path); err == nil {
 			if st.IsDir() {
