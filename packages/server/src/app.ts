@@ -59,13 +59,17 @@ function sendError(res: ServerResponse, err: unknown) {
 }
 
 /**
- * Errors on a sandbox host (ingress): like E2B's edge, a sandbox that does not exist or is paused answers 502 (the
- * stock SDKs read 502 on the agent's /health as "not running"); `error_code` (not_found, failed_precondition) keeps the
- * kind for our SDKs, and the message says what to do.
+ * Errors on a sandbox host (ingress): like E2B's edge, a sandbox that does not exist, is being killed or is paused
+ * answers 502 `{sandboxId, message: "The sandbox was not found", code: 502}` (the stock SDKs read a 502 on the agent's
+ * /health as "not running", and Python's match the wording); `error_code` (not_found, failed_precondition) keeps the
+ * kind for our SDKs, and the message says what to do about a paused one.
  */
 function sendIngressError(res: ServerResponse, err: unknown, sandboxId: string) {
   const { status, body } = toHttpError(err);
-  if (body.error_code === 'not_found' || body.error_code === 'failed_precondition') return sendJson(res, 502, { ...body, code: 502, sandboxId });
+  if (body.error_code === 'not_found' || body.error_code === 'failed_precondition') {
+    const why = body.error_code === 'not_found' ? '' : `: ${body.message}`;
+    return sendJson(res, 502, { ...body, code: 502, sandboxId, message: `The sandbox was not found${why}` });
+  }
   sendJson(res, status, body);
 }
 

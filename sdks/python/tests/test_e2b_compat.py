@@ -126,3 +126,25 @@ def test_stock_e2b_file_metadata_and_watch_entries(e2b_env):
         handle.stop()
     finally:
         sbx.kill()
+
+
+def test_stock_e2b_killed_during_command(e2b_env):
+    """Killing a sandbox under a running command: the stream ends with E2B's `unavailable` error, the SDK's health probe
+    gets E2B's "was not found", and the stock SDK says the sandbox was killed (E2B's own test asserts this wording)."""
+    import threading
+
+    from e2b import Sandbox, SandboxNotRunningException
+
+    sbx = Sandbox.create(timeout=120)
+    bg = sbx.commands.run("sleep 60", background=True)
+    sbx.kill()
+    with pytest.raises(SandboxNotRunningException) as ei:
+        bg.wait()
+    assert "sandbox was killed or reached its end of life" in str(ei.value)
+
+    streaming = Sandbox.create(timeout=120)
+    threading.Timer(1.0, lambda: Sandbox.kill(streaming.sandbox_id)).start()
+    out = []
+    with pytest.raises(SandboxNotRunningException):
+        streaming.commands.run("for i in $(seq 100); do echo line $i; sleep 0.1; done", on_stdout=out.append)
+    assert out and out[0] == "line 1\n", "the output before the kill arrived whole"

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { ApiError } from '../errors.js';
 import type { SandboxRecord } from '../store/store.js';
 import { ENVD_PORT } from '../constants.js';
+import { isConnectStream, relayConnectStream } from './connect-stream.js';
 import { isPublicEnvdPath, type IngressTarget } from './route.js';
 
 const HOP_BY_HOP = new Set([
@@ -64,6 +65,17 @@ function forwardHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
   return out;
 }
 
+/** E2B's edge answer for a running sandbox whose port does not accept connections (the SDKs match the wording). */
+function portClosed(target: IngressTarget, detail: string) {
+  return {
+    code: 502,
+    sandboxId: target.sandboxId,
+    port: target.port,
+    message: `The sandbox is running but port is not open (port ${target.port}: ${detail})`,
+    error_code: 'unavailable',
+  };
+}
+
 export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
   checkPath(target, req.url ?? '/');
   // Liveness probes (isRunning) are not activity: they neither keep an idle sandbox from timing out nor wake a paused one.
@@ -88,6 +100,10 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
         delete headers['transfer-encoding'];
         res.writeHead(up.statusCode ?? 502, headers);
         res.flushHeaders();
+        if (target.port === ENVD_PORT && isConnectStream(up.headers['content-type'])) {
+          void relayConnectStream(up, res, target.sandboxId).then(resolve);
+          return;
+        }
         up.pipe(res);
         up.on('end', resolve);
         up.on('error', () => {
@@ -99,7 +115,7 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
     upstream.on('error', (err) => {
       if (!res.headersSent) {
         res.writeHead(502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 502, message: `sandbox ${target.sandboxId} port ${target.port} is not reachable: ${err.message}`, error_code: 'unavailable' }));
+        res.end(JSON.stringify(portClosed(target, err.message)));
       } else res.destroy();
       resolve();
     });
@@ -135,7 +151,7 @@ export async function proxyUpgrade(deps: IngressDeps, target: IngressTarget, req
   };
   upstream.on('error', () => {
     if (!upstream.readyState || upstream.connecting) {
-      socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ code: 502, message: `sandbox port ${target.port} is not reachable` })}`);
+      socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(portClosed(target, 'connection failed'))}`);
     }
     close();
   });

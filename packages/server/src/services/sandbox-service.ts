@@ -272,6 +272,11 @@ export class SandboxService {
     return p;
   }
 
+  /** Whether a kill of the sandbox is under way (the ingress then answers as for a sandbox that is gone). */
+  isKilling(sandboxId: string): boolean {
+    return this.killing.has(sandboxId);
+  }
+
   async setTimeout(sandboxId: string, timeoutSec: number): Promise<void> {
     await this.get(sandboxId);
     const timeoutMs = timeoutSec * 1000;
