@@ -61,12 +61,25 @@ def test_stock_e2b_sdk_pause_connect(e2b_env):
 
 
 def test_stock_e2b_sdk_list_kill_by_id(e2b_env):
+    import datetime
+
     from e2b import NotFoundException, Sandbox, SandboxQuery
 
     sbx = Sandbox.create(timeout=120, metadata={"via": "e2b-python-list"})
     try:
         found = Sandbox.list(query=SandboxQuery(metadata={"via": "e2b-python-list"})).next_items()
         assert [s.sandbox_id for s in found] == [sbx.sandbox_id]
+        # Filters and order (GET /v2/sandboxes' order, startedAfter, template).
+        started = found[0].started_at
+
+        def ids(**q):
+            order = q.pop("order", None)
+            query = SandboxQuery(metadata={"via": "e2b-python-list"}, **q)
+            return [s.sandbox_id for s in Sandbox.list(query=query, order=order).next_items()]
+
+        assert ids(template="base", started_after=started, order="asc") == [sbx.sandbox_id]
+        assert ids(template="no-such-template") == []
+        assert ids(started_after=started + datetime.timedelta(minutes=1)) == []
         assert sbx.get_info().metadata == {"via": "e2b-python-list"}
     finally:
         assert Sandbox.kill(sbx.sandbox_id) is True

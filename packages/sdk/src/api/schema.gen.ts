@@ -122,6 +122,12 @@ export interface paths {
                     metadata?: string;
                     /** @description Comma-separated states to include (default running,paused... see docs). */
                     state?: components["schemas"]["SandboxState"][];
+                    /** @description Sort direction by start time, applied to the whole list before paging (newest first by default). */
+                    order?: "asc" | "desc";
+                    /** @description Only sandboxes started at or after this time (RFC 3339, e.g. `2026-01-02T03:04:05.000Z`). */
+                    startedAfter?: string;
+                    /** @description Only sandboxes started from this template (its ID or one of its names, `name:tag` too). */
+                    template?: string;
                     /** @description Cursor to start the list from (the `X-Next-Token` header of the previous page). */
                     nextToken?: components["parameters"]["paginationNextToken"];
                     /** @description Maximum number of items to return per page. */

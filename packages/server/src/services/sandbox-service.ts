@@ -36,6 +36,17 @@ type ForkResult = components['schemas']['SandboxForkResult'];
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 
+/** GET /v2/sandboxes' query. */
+export interface ListQuery {
+  metadata?: string;
+  state?: SandboxState[];
+  order?: 'asc' | 'desc';
+  startedAfter?: string;
+  template?: string;
+  limit?: number;
+  nextToken?: string;
+}
+
 export interface SandboxServiceOptions {
   store: Store;
   driver: Driver;
@@ -220,7 +231,11 @@ export class SandboxService {
     };
   }
 
-  async list(query: { metadata?: string; state?: SandboxState[]; limit?: number; nextToken?: string }): Promise<Page<ListedSandbox>> {
+  /**
+   * One page of sandboxes, newest first unless `order: 'asc'`; `template` is a template ID or name (a name that names
+   * no template filters by that string as an ID, so snapshot-started sandboxes can be found by their template ID).
+   */
+  async list(query: ListQuery): Promise<Page<ListedSandbox>> {
     const limit = query.limit ?? 100;
     const after = query.nextToken
       ? decodeCursor<{ startedAt: number; sandboxId: string }>(
@@ -228,9 +243,18 @@ export class SandboxService {
           (v) => typeof v?.startedAt === 'number' && typeof v?.sandboxId === 'string',
         )
       : undefined;
+    let startedAfterMs: number | undefined;
+    if (query.startedAfter !== undefined) {
+      startedAfterMs = Date.parse(query.startedAfter);
+      if (Number.isNaN(startedAfterMs)) throw invalid(`startedAfter '${query.startedAfter}' is not an RFC 3339 date-time`);
+    }
+    const templateId = query.template === undefined ? undefined : await this.opts.templates.idOf(query.template);
     const rows = await this.opts.store.listSandboxes({
       states: query.state?.length ? query.state : ['running', 'paused'],
       metadata: parseMetadataQuery(query.metadata),
+      templateId,
+      startedAfterMs,
+      order: query.order,
       after,
       limit: limit + 1,
     });

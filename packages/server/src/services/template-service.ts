@@ -95,6 +95,12 @@ export class TemplateService {
     return t;
   }
 
+  /** The ID of the template a reference (ID or name) names, whatever its build state; else the reference itself. */
+  async idOf(ref: string): Promise<string> {
+    const t = await this.opts.store.findTemplate(ref.replace(/:latest$/, ''));
+    return t?.templateId ?? ref;
+  }
+
   list(): Promise<TemplateRecord[]> {
     return this.opts.store.listTemplates();
   }

@@ -223,13 +223,24 @@ export class SqliteStore implements Store {
       where.push(`EXISTS (SELECT 1 FROM json_each(sandboxes.metadata) WHERE key = ? AND value = ?)`);
       args.push(k, v);
     }
+    if (filter.templateId !== undefined) {
+      where.push('template_id = ?');
+      args.push(filter.templateId);
+    }
+    if (filter.startedAfterMs !== undefined) {
+      where.push('started_at >= ?');
+      args.push(filter.startedAfterMs);
+    }
+    const asc = filter.order === 'asc';
     if (filter.after) {
-      where.push('(started_at < ? OR (started_at = ? AND sandbox_id < ?))');
+      const cmp = asc ? '>' : '<';
+      where.push(`(started_at ${cmp} ? OR (started_at = ? AND sandbox_id ${cmp} ?))`);
       args.push(filter.after.startedAt, filter.after.startedAt, filter.after.sandboxId);
     }
+    const dir = asc ? 'ASC' : 'DESC';
     const sql =
       `SELECT * FROM sandboxes ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
-      `ORDER BY started_at DESC, sandbox_id DESC ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
+      `ORDER BY started_at ${dir}, sandbox_id ${dir} ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
     return (this.db.prepare(sql).all(...args) as Row[]).map((r) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS));
   }
 

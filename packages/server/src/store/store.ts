@@ -42,7 +42,13 @@ export interface SandboxRecord {
 export interface SandboxFilter {
   states?: SandboxState[];
   metadata?: Record<string, string>;
-  /** Cursor: return sandboxes strictly after this (startedAt, sandboxId) in descending order. */
+  /** Only sandboxes of this template ID. */
+  templateId?: string;
+  /** Only sandboxes started at or after this time (unix ms). */
+  startedAfterMs?: number;
+  /** By (startedAt, sandboxId): `desc` (default) newest first, `asc` oldest first. */
+  order?: 'asc' | 'desc';
+  /** Cursor: return sandboxes strictly after this (startedAt, sandboxId) in the list's order. */
   after?: { startedAt: number; sandboxId: string };
   limit?: number;
 }

@@ -156,6 +156,24 @@ func (e TemplateStepType) Valid() bool {
 	}
 }
 
+// Defines values for GetV2SandboxesParamsOrder.
+const (
+	Asc  GetV2SandboxesParamsOrder = "asc"
+	Desc GetV2SandboxesParamsOrder = "desc"
+)
+
+// Valid indicates whether the value is a known member of the GetV2SandboxesParamsOrder enum.
+func (e GetV2SandboxesParamsOrder) Valid() bool {
+	switch e {
+	case Asc:
+		return true
+	case Desc:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetV2SandboxesSandboxIDLogsParamsDirection.
 const (
 	Backward GetV2SandboxesSandboxIDLogsParamsDirection = "backward"
@@ -700,12 +718,24 @@ type GetV2SandboxesParams struct {
 	// State Comma-separated states to include (default running,paused... see docs).
 	State *[]SandboxState `form:"state,omitempty" json:"state,omitempty"`
 
+	// Order Sort direction by start time, applied to the whole list before paging (newest first by default).
+	Order *GetV2SandboxesParamsOrder `form:"order,omitempty" json:"order,omitempty"`
+
+	// StartedAfter Only sandboxes started at or after this time (RFC 3339, e.g. `2026-01-02T03:04:05.000Z`).
+	StartedAfter *time.Time `form:"startedAfter,omitempty" json:"startedAfter,omitempty"`
+
+	// Template Only sandboxes started from this template (its ID or one of its names, `name:tag` too).
+	Template *string `form:"template,omitempty" json:"template,omitempty"`
+
 	// NextToken Cursor to start the list from (the `X-Next-Token` header of the previous page).
 	NextToken *PaginationNextToken `form:"nextToken,omitempty" json:"nextToken,omitempty"`
 
 	// Limit Maximum number of items to return per page.
 	Limit *PaginationLimit `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// GetV2SandboxesParamsOrder defines parameters for GetV2Sandboxes.
+type GetV2SandboxesParamsOrder string
 
 // GetV2SandboxesSandboxIDLogsParams defines parameters for GetV2SandboxesSandboxIDLogs.
 type GetV2SandboxesSandboxIDLogsParams struct {

@@ -1,0 +1,56 @@
+/**
+ * The stock `e2b` npm SDK against the control-plane features of E2B's API that go beyond create/kill: list filters and
+ * order, template tags. Pointed at the server with E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY, as a self-hosting
+ * user would (tests/e2b-compat.test.ts has the basics).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox } from 'e2b';
+import { startTestServer, type TestServer } from './helpers/harness.js';
+
+let s: TestServer;
+before(async () => {
+  s = await startTestServer();
+  process.env.E2B_API_URL = s.url;
+  process.env.E2B_SANDBOX_URL = s.url;
+  process.env.E2B_API_KEY = s.apiKey;
+});
+after(async () => {
+  await s?.close();
+});
+
+describe('stock e2b SDK: API', () => {
+  it('Sandbox.list: order, startedAfter and template filters', async () => {
+    const metadata = { suite: `list-${process.pid}` };
+    const first = await Sandbox.create({ timeoutMs: 60_000, metadata });
+    await new Promise((r) => setTimeout(r, 20)); // distinct start times
+    const second = await Sandbox.create('default', { timeoutMs: 60_000, metadata });
+    try {
+      const list = async (opts: Parameters<typeof Sandbox.list>[0] = {}) =>
+        (await Sandbox.list({ ...opts, query: { metadata, ...opts.query } }).nextItems()).map((x) => x.sandboxId);
+      const [a, b] = [first.sandboxId, second.sandboxId];
+      assert.deepEqual(await list(), [b, a], 'newest first by default');
+      assert.deepEqual(await list({ order: 'desc' }), [b, a]);
+      assert.deepEqual(await list({ order: 'asc' }), [a, b]);
+      const secondInfo = await second.getInfo();
+      assert.deepEqual(await list({ query: { startedAfter: secondInfo.startedAt } }), [b], 'at or after');
+      assert.deepEqual(await list({ query: { startedAfter: new Date(Date.now() + 60_000) } }), []);
+      for (const template of ['base', 'default', secondInfo.templateId]) {
+        assert.deepEqual(await list({ query: { template }, order: 'asc' }), [a, b], template);
+      }
+      assert.deepEqual(await list({ query: { template: 'no-such-template' } }), []);
+      // Paging in ascending order goes on from the cursor in that order.
+      const pager = Sandbox.list({ query: { metadata }, order: 'asc', limit: 1 });
+      assert.deepEqual((await pager.nextItems()).map((x) => x.sandboxId), [a]);
+      assert.deepEqual((await pager.nextItems()).map((x) => x.sandboxId), [b]);
+
+      const bad = await fetch(`${s.url}/v2/sandboxes?startedAfter=yesterday`, { headers: { 'X-API-Key': s.apiKey } });
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).message, /startedAfter/);
+      await assert.rejects(Sandbox.list({ order: 'sideways' as 'asc' }).nextItems(), /400: order must be/);
+    } finally {
+      await first.kill();
+      await second.kill();
+    }
+  });
+});
