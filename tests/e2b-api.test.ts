@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox } from 'e2b';
+import { Sandbox, Template } from 'e2b';
 import { startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
@@ -51,6 +51,50 @@ describe('stock e2b SDK: API', () => {
     } finally {
       await first.kill();
       await second.kill();
+    }
+  });
+
+  it('template tags: build name:tag, create by name:tag, assignTags, getTags, removeTags', async () => {
+    const name = `e2b-tags-${process.pid}`;
+    const build = (v: string, tags?: string[]) =>
+      Template.build(Template().fromTemplate('base').runCmd(`echo ${v} > /home/user/v.txt`), `${name}:${v}`, { tags });
+    const read = async (ref: string) => {
+      const sbx = await Sandbox.create(ref, { timeoutMs: 60_000 });
+      try {
+        return (await sbx.files.read('/home/user/v.txt')).trim();
+      } finally {
+        await sbx.kill();
+      }
+    };
+    const v1 = await build('v1');
+    const v2 = await build('v2', ['candidate']);
+    try {
+      assert.equal(v2.templateId, v1.templateId, 'one template, two builds');
+      assert.equal(await read(`${name}:v1`), 'v1');
+      assert.equal(await read(`${name}:v2`), 'v2');
+      assert.equal(await read(`${name}:candidate`), 'v2');
+      assert.equal(await read(name), 'v1', 'the plain name stays on the first ready build until `default` moves');
+
+      const assigned = await Template.assignTags(`${name}:v2`, ['production', 'default']);
+      assert.equal(assigned.buildId, v2.buildId);
+      assert.deepEqual([...assigned.tags].sort(), ['default', 'production']);
+      assert.equal(await read(name), 'v2');
+      assert.equal(await read(`${name}:v1`), 'v1', 'an older build stays reachable by its tag');
+
+      const tags = await Template.getTags(name);
+      const byTag = Object.fromEntries(tags.map((t) => [t.tag, t.buildId]));
+      assert.deepEqual(byTag, { candidate: v2.buildId, default: v2.buildId, production: v2.buildId, v1: v1.buildId, v2: v2.buildId });
+      assert.ok(tags.every((t) => t.createdAt instanceof Date && !Number.isNaN(t.createdAt.getTime())));
+
+      await Template.removeTags(name, ['production', 'candidate']);
+      assert.deepEqual((await Template.getTags(v1.templateId)).map((t) => t.tag), ['default', 'v1', 'v2']);
+      await assert.rejects(Sandbox.create(`${name}:production`), /not found/i);
+      await assert.rejects(Template.removeTags(name, ['default']), /cannot delete the 'default' tag/);
+      await assert.rejects(Template.assignTags(`${name}:nope`, ['x']), /no tag 'nope'/);
+      await assert.rejects(Template.assignTags(`${name}:v1`, ['Not A Tag!']), /invalid tag/);
+      await assert.rejects(Template.getTags('no-such-template'), /not found/i);
+    } finally {
+      await fetch(`${s.url}/templates/${v1.templateId}`, { method: 'DELETE', headers: { 'X-API-Key': s.apiKey } });
     }
   });
 });

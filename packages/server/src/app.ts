@@ -11,6 +11,7 @@ import { OpenApi } from './http/openapi.js';
 import { Router, type Route } from './http/router.js';
 import { ingressTarget, type IngressTarget } from './ingress/route.js';
 import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
+import { filesOperation } from './ingress/signed-files.js';
 import { ENVD_PORT } from './constants.js';
 import { WebSocketServer } from 'ws';
 import type { SandboxRecord } from './store/store.js';
@@ -108,10 +109,28 @@ export function createApp(opts: AppOptions): http.Server {
     );
     const op = openapi.operation(match.route.method, match.route.path);
     const query = openapi.validateQuery(op, url.searchParams);
-    const raw = req.method === 'GET' || req.method === 'DELETE' || match.route.rawBody ? undefined : await readJson(req);
+    const noBody = req.method === 'GET' || (req.method === 'DELETE' && !op.body && !op.bodyRequired) || match.route.rawBody;
+    const raw = noBody ? undefined : await readJson(req);
     const body = !match.route.rawBody && (op.body || op.bodyRequired) ? openapi.validateBody(op, raw) : raw;
     const reply = await match.route.handler({ params: match.params, query, body, req });
     sendJson(res, reply.status, reply.body, reply.headers);
+  };
+
+  /** `/files` with no sandbox named: the sandbox whose token signed the URL (ingress/signed-files.ts), else 401. */
+  const proxySignedFiles = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const op = filesOperation(req.method);
+    const ops: Array<'read' | 'write'> = op ? [op] : req.method === 'OPTIONS' ? ['write', 'read'] : [];
+    let sandboxId: string | undefined;
+    for (const o of ops) sandboxId ??= await opts.ingress.signedFilesSandbox(url.searchParams, o);
+    if (!sandboxId) {
+      const why = url.searchParams.has('signature') ? 'invalid signature' : 'missing signature query parameter';
+      throw new ApiError('unauthenticated', `${why}: /files without a sandbox ID needs a URL signed by the sandbox`);
+    }
+    const target = { sandboxId, port: ENVD_PORT };
+    await proxyHttp(opts.ingress, target, req, res).catch((err) => {
+      if (!(err instanceof ApiError)) throw err;
+      sendIngressError(res, err, sandboxId);
+    });
   };
 
   const server = http.createServer(async (req, res) => {
@@ -129,6 +148,7 @@ export function createApp(opts: AppOptions): http.Server {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         return void res.end(text);
       }
+      if (url.pathname === '/files') return await proxySignedFiles(req, res, url);
       const files = FILES_ROUTE.exec(url.pathname);
       if (files) {
         req.url = `/files${url.search}`;

@@ -14,6 +14,7 @@ import type { ServerConfig } from './config.js';
 import { ApiError } from './errors.js';
 import { newApiKey, randomId } from './ids.js';
 import { forgetAddress } from './ingress/proxy.js';
+import { signedFilesSandbox } from './ingress/signed-files.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
 import { openStore } from './store/open.js';
@@ -157,6 +158,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         return s;
       },
       touch: (s) => void sandboxes.touch(s).catch(() => {}),
+      async signedFilesSandbox(query, op) {
+        const running = (await store.listSandboxes({ states: ['running'] })).filter((s) => sandboxes.isMine(s));
+        return signedFilesSandbox(query, op, running);
+      },
     },
   });
 

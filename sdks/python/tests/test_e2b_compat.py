@@ -161,3 +161,28 @@ def test_stock_e2b_killed_during_command(e2b_env):
     with pytest.raises(SandboxNotRunningException):
         streaming.commands.run("for i in $(seq 100); do echo line $i; sleep 0.1; done", on_stdout=out.append)
     assert out and out[0] == "line 1\n", "the output before the kill arrived whole"
+
+
+def test_stock_e2b_signed_file_urls(e2b_env):
+    """With E2B_SANDBOX_URL the stock SDK's download_url/upload_url name no sandbox: the server finds the one whose token
+    signed them. An expired one gets E2B's answer (E2B's own test compares the payload)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from e2b import Sandbox
+
+    sbx = Sandbox.create(timeout=120)
+    try:
+        sbx.files.write("signed.txt", "signed content")
+        url = sbx.download_url("signed.txt", "user", 120)
+        assert "/files?" in url and sbx.sandbox_id not in url
+        with urllib.request.urlopen(url) as resp:
+            assert (resp.status, resp.read().decode()) == (200, "signed content")
+        expired = sbx.download_url("signed.txt", "user", use_signature_expiration=-120)
+        with pytest.raises(urllib.error.HTTPError) as ei:
+            urllib.request.urlopen(expired)
+        assert ei.value.code == 401
+        assert json.loads(ei.value.read().decode()) == {"code": 401, "message": "signature is already expired"}
+    finally:
+        sbx.kill()

@@ -30,6 +30,8 @@ export interface IngressDeps {
   lookup(target: IngressTarget, opts?: { wake?: boolean }): Promise<SandboxRecord>;
   /** Activity hook (inactivity timeout). */
   touch(s: SandboxRecord): void;
+  /** The running sandbox of this node whose agent token signed a `/files` URL (signed-files.ts), if any. */
+  signedFilesSandbox(query: URLSearchParams, op: 'read' | 'write'): Promise<string | undefined>;
 }
 
 /**

@@ -63,6 +63,7 @@ export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
   defaultWorkdir: 'default_workdir',
   parentTemplateId: 'parent_template_id',
   warmImage: 'warm_image',
+  tags: 'tags',
 };
 
 export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
@@ -77,9 +78,11 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
   createdAt: 'created_at',
   updatedAt: 'updated_at',
   finishedAt: 'finished_at',
+  tags: 'tags',
+  config: 'config',
 };
 
-export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason']);
+export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'tags', 'config']);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 
 /** A `sandbox_metrics` row (the same columns in both stores) as a sample. */

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS templates (
   default_user TEXT,
   default_workdir TEXT,
   parent_template_id TEXT,
-  warm_image TEXT
+  warm_image TEXT,
+  tags TEXT
 );
 CREATE TABLE IF NOT EXISTS template_builds (
   template_id TEXT NOT NULL,
@@ -67,6 +68,8 @@ CREATE TABLE IF NOT EXISTS template_builds (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   finished_at INTEGER,
+  tags TEXT,
+  config TEXT,
   PRIMARY KEY (template_id, build_id)
 );
 CREATE TABLE IF NOT EXISTS build_logs (
@@ -154,9 +157,12 @@ export class SqliteStore implements Store {
     if (!cols.includes('node_id')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN node_id TEXT');
     // ... and templates made before template builds existed lack these.
     const tcols = (this.db.prepare(`PRAGMA table_info(templates)`).all() as { name: string }[]).map((c) => c.name);
-    for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image']) {
+    for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image', 'tags']) {
       if (!tcols.includes(c)) this.db.exec(`ALTER TABLE templates ADD COLUMN ${c} TEXT`);
     }
+    // ... and builds made before template tags existed lack these.
+    const bcols = (this.db.prepare(`PRAGMA table_info(template_builds)`).all() as { name: string }[]).map((c) => c.name);
+    for (const c of ['tags', 'config']) if (!bcols.includes(c)) this.db.exec(`ALTER TABLE template_builds ADD COLUMN ${c} TEXT`);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 

@@ -192,6 +192,20 @@ func (e GetV2SandboxesSandboxIDLogsParamsDirection) Valid() bool {
 	}
 }
 
+// AssignTemplateTagsRequest defines model for AssignTemplateTagsRequest.
+type AssignTemplateTagsRequest struct {
+	Tags []string `json:"tags"`
+
+	// Target The build to tag, as `name:tag` (or `name`: its `default` build)
+	Target string `json:"target"`
+}
+
+// AssignedTemplateTags defines model for AssignedTemplateTags.
+type AssignedTemplateTags struct {
+	BuildID string   `json:"buildID"`
+	Tags    []string `json:"tags"`
+}
+
 // BaseImage defines model for BaseImage.
 type BaseImage struct {
 	Codename    string  `json:"codename"`
@@ -243,6 +257,13 @@ type ConnectSandbox struct {
 
 	// Timeout Timeout in seconds from now (only ever extended). Absent: the sandbox's own inactivity timeout.
 	Timeout *int32 `json:"timeout,omitempty"`
+}
+
+// DeleteTemplateTagsRequest defines model for DeleteTemplateTagsRequest.
+type DeleteTemplateTagsRequest struct {
+	// Name The template's name (no tag)
+	Name string   `json:"name"`
+	Tags []string `json:"tags"`
 }
 
 // EnvVars defines model for EnvVars.
@@ -591,6 +612,13 @@ type TemplateStep struct {
 // TemplateStepType defines model for TemplateStepType.
 type TemplateStepType string
 
+// TemplateTag defines model for TemplateTag.
+type TemplateTag struct {
+	BuildID   string    `json:"buildID"`
+	CreatedAt time.Time `json:"createdAt"`
+	Tag       string    `json:"tag"`
+}
+
 // TemplateWithBuilds defines model for TemplateWithBuilds.
 type TemplateWithBuilds struct {
 	Aliases    []string `json:"aliases"`
@@ -777,6 +805,12 @@ type PostSandboxesSandboxIDSnapshotsJSONRequestBody = SandboxSnapshotRequest
 
 // PostSandboxesSandboxIDTimeoutJSONRequestBody defines body for PostSandboxesSandboxIDTimeout for application/json ContentType.
 type PostSandboxesSandboxIDTimeoutJSONRequestBody = SandboxTimeoutRequest
+
+// DeleteTemplatesTagsJSONRequestBody defines body for DeleteTemplatesTags for application/json ContentType.
+type DeleteTemplatesTagsJSONRequestBody = DeleteTemplateTagsRequest
+
+// PostTemplatesTagsJSONRequestBody defines body for PostTemplatesTags for application/json ContentType.
+type PostTemplatesTagsJSONRequestBody = AssignTemplateTagsRequest
 
 // PostV2SandboxesJSONRequestBody defines body for PostV2Sandboxes for application/json ContentType.
 type PostV2SandboxesJSONRequestBody = NewSandbox
