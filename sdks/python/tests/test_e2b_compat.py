@@ -186,3 +186,29 @@ def test_stock_e2b_signed_file_urls(e2b_env):
         assert json.loads(ei.value.read().decode()) == {"code": 401, "message": "signature is already expired"}
     finally:
         sbx.kill()
+
+
+def test_stock_e2b_copy_keeps_dangling_symlink(e2b_env, tmp_path):
+    """COPY of a directory holding a symlink to nothing copies the link (as Docker does) instead of failing."""
+    import os
+    import time
+
+    from e2b import Sandbox, Template
+
+    import tensor_box as tb
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "real.txt").write_text("real\n")
+    os.symlink("/nonexistent/target", tmp_path / "dir" / "dangling")
+    name = f"e2b-py-dangling-{time.time_ns():x}"
+    info = Template.build(Template(file_context_path=str(tmp_path)).from_template("default").copy("dir", "/home/user/dir"),
+                          alias=name)
+    try:
+        sbx = Sandbox.create(name, timeout=60)
+        try:
+            out = sbx.commands.run("readlink /home/user/dir/dangling; cat /home/user/dir/real.txt").stdout
+            assert out == "/nonexistent/target\nreal\n"
+        finally:
+            sbx.kill()
+    finally:
+        tb.Template.delete(info.template_id)
