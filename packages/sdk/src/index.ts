@@ -5,7 +5,7 @@
  * const sandbox = await Sandbox.create('default', { domain: 'http://127.0.0.1:3000', apiKey: 'e2b_…' })
  * console.log((await sandbox.commands.run('uname -a')).stdout)
  */
-export { Sandbox, type SandboxMetrics, type SandboxLogEntry, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts } from './sandbox.js';
+export { Sandbox, type SandboxMetrics, type SandboxLogEntry, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts, type SandboxNetworkOpts } from './sandbox.js';
 export { SandboxPaginator, type SandboxInfo, type SandboxListOpts, type SandboxState } from './sandbox-list.js';
 export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, type ProcessInfo } from './commands.js';
 export { Pty, PtyHandle, type PtyCreateOpts } from './pty.js';

@@ -144,6 +144,7 @@ export function createApp(opts: AppOptions): http.Server {
       }
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/metrics' && req.method === 'GET') {
+        checkApiKey(req, opts.apiKey); // sandbox counts, routes and timings are not for anyone who can reach the port
         const text = await opts.metrics.render();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         return void res.end(text);
@@ -164,8 +165,8 @@ export function createApp(opts: AppOptions): http.Server {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
   server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const target: IngressTarget | undefined = ingressTarget(req.headers);
     try {
+      const target: IngressTarget | undefined = ingressTarget(req.headers);
       const url = new URL(req.url ?? '/', 'http://localhost');
       const m = !target && SOCKET_ROUTE.exec(url.pathname);
       if (m) {

@@ -47,6 +47,17 @@ export interface ServerConfig {
   /** Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in ms. */
   buildStepTimeoutMs?: number;
   readyTimeoutMs?: number;
+  /** Disk of templates that name none, in MiB (default DEFAULT_DISK_MB). */
+  defaultDiskMB?: number;
+  /** Host free space sandboxes never get, in MiB (default: the larger of 2 GiB and 5% of the filesystem). */
+  diskReserveMB?: number;
+  /**
+   * CIDRs sandboxes with internet access may reach although they are blocked by default (cloud metadata and other
+   * link-local addresses, loopback, multicast, reserved ranges, carrier-grade NAT and the host's own networks).
+   */
+  egressAllowCidrs?: string[];
+  /** Resolver (`ip[:port]`) for sandboxes with host-name egress rules (default: the host's first nameserver). */
+  dnsUpstream?: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -73,5 +84,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       : undefined,
     buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
     readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
+    defaultDiskMB: env.TENSOR_BOX_DEFAULT_DISK_MB ? Number(env.TENSOR_BOX_DEFAULT_DISK_MB) : undefined,
+    diskReserveMB: env.TENSOR_BOX_DISK_RESERVE_MB ? Number(env.TENSOR_BOX_DISK_RESERVE_MB) : undefined,
+    egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS
+      ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',').map((c) => c.trim()).filter(Boolean)
+      : undefined,
+    dnsUpstream: env.TENSOR_BOX_DNS_UPSTREAM || undefined,
   };
 }

@@ -7,3 +7,9 @@ export const ENVD_PORT = 49983;
  * E2B's envd changed nothing clients see from 0.6.4 to 0.6.13. Keep in step with `Version` in packages/envd.
  */
 export const ENVD_VERSION = '0.6.13';
+
+/**
+ * Disk of templates that name none (the writable layer's limit, a sparse image): 10 GiB, what a host of a few hundred
+ * GB can give many sandboxes; `TENSOR_BOX_DEFAULT_DISK_MB` changes it.
+ */
+export const DEFAULT_DISK_MB = 10 * 1024;

@@ -3,6 +3,8 @@
  * `npm start` and the tests call; it returns a handle that stops everything it started (sandboxes keep running and are
  * re-adopted by the next start).
  */
+import { HostDisk } from './services/host-disk.js';
+import { DEFAULT_DISK_MB } from './constants.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,13 +79,20 @@ async function resolveApiKey(store: Store, fromEnv?: string): Promise<{ key: str
   return { key, generated: true };
 }
 
-export function defaultDriver(config: ServerConfig, log?: (msg: string) => void): Driver {
+export function defaultDriver(
+  config: ServerConfig,
+  log?: (msg: string) => void,
+  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void,
+): Driver {
   return new ContainerDriver({
     log,
     stateDir: path.join(config.dataDir, 'sandboxes'),
     launcherPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
+    egressAllowCidrs: config.egressAllowCidrs,
+    dnsUpstream: config.dnsUpstream,
+    onEgressDenied,
   });
 }
 
@@ -92,7 +101,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openStore(config, log);
   const { key: apiKey, generated } = await resolveApiKey(store, config.apiKey);
-  const driver = opts.driver ?? defaultDriver(config, log);
+  let sandboxesRef: SandboxService | undefined;
+  const driver = opts.driver ?? defaultDriver(config, log, (id, d) => sandboxesRef?.egressDenied(id, d));
   const snapshots = new DirectorySnapshotStore(config.snapshotDir ?? path.join(config.dataDir, 'snapshots'));
   const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);
   const templates = new TemplateService({
@@ -104,6 +114,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     registry: config.registry,
     stepTimeoutMs: config.buildStepTimeoutMs,
     readyTimeoutMs: config.readyTimeoutMs,
+    defaultDiskMB: config.defaultDiskMB ?? DEFAULT_DISK_MB,
     log,
   });
   let domain = config.domain;
@@ -126,7 +137,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     snapshots,
     pausedRetentionMs: config.pausedRetentionMs ?? 30 * 86400_000,
     nodeId,
+    hostDisk: new HostDisk(path.join(config.dataDir, 'sandboxes'), config.diskReserveMB),
   });
+  sandboxesRef = sandboxes;
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
@@ -146,9 +159,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     routes: routes({ sandboxes, templates, apiKey }),
     ingress: {
-      async lookup(target, opts = {}) {
+      async lookup(target, opts) {
         if (sandboxes.isKilling(target.sandboxId)) throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
         let s = await sandboxes.get(target.sandboxId);
+        opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
         if (s.state === 'paused' && s.autoResume && opts.wake !== false) s = await sandboxes.resume(s.sandboxId);
         if (s.state !== 'running' || !s.runtime) {

@@ -22,8 +22,10 @@ func httpStatusFor(err error) int {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return http.StatusNotFound
-	case errors.Is(err, fs.ErrPermission):
-		return http.StatusUnauthorized // E2B's envd answers 401 when the user may not access the path
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		// The user may not touch the path (or it is on a read-only mount): forbidden. 401 stays for who is asking
+		// (token, signature, unknown user), so SDKs do not mistake a file's mode for a bad credential.
+		return http.StatusForbidden
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG):
@@ -112,9 +114,10 @@ type uploadedEntry struct {
 }
 
 // writeFile writes r to path as the user and makes md the file's metadata; what it reads back is returned. Missing
-// parent directories are created (owned by the user, see dirs.go); an existing file is truncated and rewritten in place (same
-// inode, so links stay intact). The calls are E2B envd's, in its order, so a watcher sees the same events: a new file
-// CREATE, CHMOD (chown to the user), WRITE; an existing one CHMOD, WRITE (truncate), WRITE; metadata adds CHMOD.
+// parent directories are created (owned by the user, see dirs.go); an existing file is truncated and rewritten in
+// place (same inode, so links stay intact). The calls are E2B envd's, in its order, so a watcher sees the same events:
+// a new file CREATE, CHMOD (chown to the user), WRITE; an existing one CHMOD, WRITE (truncate), WRITE; metadata adds
+// CHMOD.
 func writeFile(u *sandboxUser, path string, r io.Reader, md map[string]string) (map[string]string, error) {
 	if err := ensureDirs(u, filepath.Dir(path)); err != nil {
 		return nil, err

@@ -57,6 +57,14 @@ export function routes(s: Services): Route[] {
       },
     },
     {
+      method: 'PUT',
+      path: '/sandboxes/{sandboxID}/network',
+      handler: async (c) => {
+        await s.sandboxes.updateNetwork(c.params.sandboxID, c.body);
+        return { status: 204 };
+      },
+    },
+    {
       method: 'POST',
       path: '/sandboxes/{sandboxID}/timeout',
       handler: async (c) => {

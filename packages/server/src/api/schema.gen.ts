@@ -477,6 +477,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sandboxes/{sandboxID}/network": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace the sandbox's outbound rules (in force at once; open connections to newly denied addresses stop) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sandboxID: components["parameters"]["sandboxID"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SandboxNetworkUpdateConfig"];
+                };
+            };
+            responses: {
+                /** @description Rules replaced */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sandboxes/{sandboxID}/refreshes": {
         parameters: {
             query?: never;
@@ -1570,14 +1613,36 @@ export interface components {
             autoPauseMemory?: boolean;
             autoResume?: components["schemas"]["SandboxAutoResumeConfig"];
             /**
-             * @description Issue an envd access token that envd calls must carry.
-             * @default false
+             * @description Issue an envd access token that envd calls must carry (E2B's default; false only on request).
+             * @default true
              */
             secure?: boolean;
             /** @default true */
             allow_internet_access?: boolean;
+            network?: components["schemas"]["SandboxNetworkConfig"];
             metadata?: components["schemas"]["SandboxMetadata"];
             envVars?: components["schemas"]["EnvVars"];
+        } & {
+            [key: string]: unknown;
+        };
+        SandboxNetworkConfig: {
+            /**
+             * @description false = the sandbox's user ports need the e2b-traffic-access-token header (see trafficAccessToken).
+             * @default true
+             */
+            allowPublicTraffic?: boolean;
+            /** @description Host header the sandbox sees on ingress traffic; ${PORT} is replaced by the port. */
+            maskRequestHost?: string;
+            /** @description Outbound destinations allowed: IP addresses, CIDRs, host names (example.com, *.example.com). Allow wins over deny. */
+            allowOut?: string[];
+            /** @description Outbound destinations denied: IP addresses and CIDRs (0.0.0.0/0: everything not allowed). */
+            denyOut?: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        SandboxNetworkUpdateConfig: {
+            allowOut?: string[];
+            denyOut?: string[];
         } & {
             [key: string]: unknown;
         };
@@ -1611,6 +1676,8 @@ export interface components {
             metadata?: components["schemas"]["SandboxMetadata"];
             state: components["schemas"]["SandboxState"];
             allowInternetAccess?: boolean;
+            network?: components["schemas"]["SandboxNetworkConfig"];
+            trafficAccessToken?: string | null;
             lifecycle?: components["schemas"]["SandboxLifecycle"];
         };
         ListedSandbox: {

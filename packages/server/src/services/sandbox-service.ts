@@ -6,10 +6,11 @@
  * activity through the ingress pushes `endAt` to at least now + timeoutMs; `setTimeout` sets it outright (may shorten);
  * `refresh` and `connect` only ever extend it.
  */
+import type { HostDisk } from './host-disk.js';
 import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { hasCheckpointer, hasEgressController, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ENVD_VERSION } from '../constants.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
@@ -19,7 +20,7 @@ import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR, templateEnvironment, type TemplateService } from './template-service.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
-import { checkEnvVars, driverFailure, fromSnapshot, metricToApi, runningRecord, runtimeOf, type ImageStart, type SandboxMetric } from './sandbox-records.js';
+import { checkEnvVars, driverFailure, egressFromRequest, egressOf, fromSnapshot, metricToApi, networkFromRequest, runningRecord, runtimeOf, type ImageStart, type NetworkRequest, type SandboxMetric } from './sandbox-records.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
@@ -63,6 +64,8 @@ export interface SandboxServiceOptions {
   pausedRetentionMs: number;
   /** This node's name: running sandboxes belong to the node that runs them (several nodes can share one store). */
   nodeId: string;
+  /** The host disk sandboxes write to: starts that could fill it are refused. */
+  hostDisk?: HostDisk;
 }
 
 export interface Page<T> {
@@ -77,6 +80,8 @@ export class SandboxService {
   private killing = new Map<string, Promise<void>>();
   /** The lifecycle operation (pause, resume, kill) under way per sandbox: they run one at a time. */
   private ops = new Map<string, Promise<unknown>>();
+  /** Rate limit of denied-connection log entries, per sandbox. */
+  private denied = new Map<string, { lastAt: number; suppressed: number }>();
 
   constructor(private opts: SandboxServiceOptions) {}
 
@@ -123,11 +128,13 @@ export class SandboxService {
       return this.toSandbox(record);
     }
     const sandboxId = newSandboxId();
-    const secure = req.secure ?? false;
+    const network = networkFromRequest(req.network); // bad settings fail before anything starts
+    const secure = req.secure ?? true;
     const accessToken = secure ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     checkEnvVars(req.envVars);
     const envVars = { ...env.envVars, ...(req.envVars ?? {}) };
+    this.opts.hostDisk?.ensureRoom(template.diskSizeMB, `a sandbox of template ${template.templateId}`);
     const info = await this.opts.prom.time('driver.create', () => this.opts.driver.create({
       sandboxId,
       layers: template.layers,
@@ -136,6 +143,7 @@ export class SandboxService {
       diskMB: template.diskSizeMB,
       internetAccess: req.allow_internet_access ?? true,
       hostname: sandboxId,
+      egress: egressOf({ network }),
     }));
     try {
       await envdInit(info.envdUrl, {
@@ -161,6 +169,7 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: req.allow_internet_access ?? true,
           nodeId: this.opts.nodeId,
+          network,
         },
         req,
         info,
@@ -227,6 +236,13 @@ export class SandboxService {
       envdAccessToken: s.envdAccessToken,
       domain: this.opts.domain(),
       allowInternetAccess: s.allowInternetAccess,
+      network: {
+        allowPublicTraffic: s.network?.allowPublicTraffic ?? true,
+        ...(s.network?.maskRequestHost ? { maskRequestHost: s.network.maskRequestHost } : {}),
+        allowOut: s.network?.allowOut ?? [],
+        denyOut: s.network?.denyOut ?? [],
+      },
+      trafficAccessToken: s.network?.trafficAccessToken ?? null,
       lifecycle: { onTimeout: s.onTimeout, autoResume: s.autoResume },
     };
   }
@@ -289,6 +305,7 @@ export class SandboxService {
       if (s.pausedImage) await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
       await this.opts.store.deleteSandbox(s.sandboxId);
       this.lastTouch.delete(s.sandboxId);
+      this.denied.delete(s.sandboxId);
       this.opts.metrics.forget(s.sandboxId);
       this.event(sandboxId, 'info', `sandbox killed (${reason})`);
     }).finally(() => this.killing.delete(sandboxId));
@@ -418,6 +435,7 @@ export class SandboxService {
       if (!s.pausedImage || !existsSync(path.join(s.pausedImage, 'checkpoint.json'))) {
         throw new ApiError('not_found', `the saved state of sandbox '${sandboxId}' is gone`);
       }
+      this.opts.hostDisk?.ensureRoom(s.diskSizeMB, `sandbox ${sandboxId}`);
       const t0 = Date.now();
       let info: SandboxRuntimeInfo;
       try {
@@ -431,6 +449,7 @@ export class SandboxService {
               diskMB: s.diskSizeMB,
               internetAccess: s.allowInternetAccess,
               hostname: sandboxId,
+              egress: egressOf(s),
             },
             s.pausedImage!,
             { move: true },
@@ -462,21 +481,23 @@ export class SandboxService {
    */
   private async startFromImage(
     snap: ImageStart,
-    req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean } },
+    req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean }; network?: NetworkRequest },
   ): Promise<SandboxRecord> {
     const driver = this.opts.driver;
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
     checkEnvVars(req.envVars);
     const sandboxId = newSandboxId();
-    const accessToken = req.secure ? newAccessToken() : undefined;
+    const network = networkFromRequest(req.network);
+    const accessToken = (req.secure ?? true) ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     const envVars = { ...snap.envVars, ...(req.envVars ?? {}) };
     const internet = req.allow_internet_access ?? snap.allowInternetAccess;
+    this.opts.hostDisk?.ensureRoom(snap.diskSizeMB, `a sandbox from ${snap.what}`);
     let info: SandboxRuntimeInfo;
     try {
       info = await this.opts.prom.time('driver.restore', () =>
         driver.restore(
-          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId },
+          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId, egress: egressOf({ network }) },
           snap.imageDir,
         ),
       );
@@ -504,6 +525,7 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: internet,
           nodeId: this.opts.nodeId,
+          network,
         },
         req,
         info,
@@ -637,6 +659,7 @@ export class SandboxService {
             timeout: opts.timeout,
             metadata: s.metadata,
             secure: !!s.envdAccessToken,
+            network: s.network ? { allowPublicTraffic: s.network.allowPublicTraffic, maskRequestHost: s.network.maskRequestHost, allowOut: s.network.allowOut, denyOut: s.network.denyOut } : undefined,
             autoPause: s.onTimeout === 'pause',
             autoResume: { enabled: s.autoResume },
           });
@@ -650,6 +673,53 @@ export class SandboxService {
       void this.removeImageWhenFree(tmp);
     }
     return out;
+  }
+
+  /**
+   * Replaces a sandbox's outbound rules (E2B's PUT /sandboxes/{id}/network): in force at once on a running sandbox
+   * (open connections to newly denied addresses stop), kept for a paused one (applied on resume). Invalid entries fail
+   * with 400 before anything changes.
+   */
+  async updateNetwork(sandboxId: string, req: { allowOut?: unknown; denyOut?: unknown; allow_internet_access?: unknown }): Promise<void> {
+    const rules = egressFromRequest(req);
+    // E2B: allow_internet_access false is denyOut 0.0.0.0/0 (allowOut still wins).
+    if (req.allow_internet_access === false && !rules.denyOut.includes('0.0.0.0/0')) rules.denyOut.push('0.0.0.0/0');
+    await this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      this.here(s);
+      if (s.state === 'running') {
+        const driver = this.opts.driver;
+        if (!hasEgressController(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot change network rules`);
+        await driver.updateEgress(sandboxId, rules).catch((err) => {
+          throw driverFailure(err, `cannot change the network rules of sandbox '${sandboxId}'`);
+        });
+      }
+      const network = { allowPublicTraffic: true, ...s.network, allowOut: rules.allowOut, denyOut: rules.denyOut };
+      await this.opts.store.updateSandbox(sandboxId, { network });
+      this.event(sandboxId, 'info', `network rules replaced: allowOut [${rules.allowOut.join(', ')}], denyOut [${rules.denyOut.join(', ')}]`);
+    });
+  }
+
+  /**
+   * A connection the sandbox's egress rules denied: logged as a warning, at most one entry per sandbox every 5 s (the
+   * ones in between are counted in the next entry).
+   */
+  egressDenied(sandboxId: string, d: { destination: string; protocol: string; port?: number }): void {
+    const now = Date.now();
+    const cur = this.denied.get(sandboxId) ?? { lastAt: 0, suppressed: 0 };
+    if (now - cur.lastAt < 5000) {
+      cur.suppressed++;
+      this.denied.set(sandboxId, cur);
+      return;
+    }
+    const more = cur.suppressed ? ` (and ${cur.suppressed} more since the last entry)` : '';
+    const to = `${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`;
+    this.opts.logs.write(sandboxId, 'warn', `outbound connection denied by the network rules: ${d.protocol} to ${to}${more}`, {
+      source: 'network',
+      destination: d.destination,
+      protocol: d.protocol,
+    });
+    this.denied.set(sandboxId, { lastAt: now, suppressed: 0 });
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */
@@ -672,11 +742,17 @@ export class SandboxService {
       }
       this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
       if (s.onTimeout === 'pause') {
-        await this.pause(s.sandboxId, 'timeout').catch(async (err) => {
-          // Keep it running (nothing is lost) and try again a little later.
-          this.log(`auto-pause of ${s.sandboxId} failed: ${err.message}`);
-          await this.opts.store.updateSandbox(s.sandboxId, { endAt: Date.now() + 30_000 }).catch(() => {});
-        });
+        // A sandbox never outlives its timeout: a pause that fails twice (e.g. its processes defeat the checkpoint)
+        // ends in a kill, with the reason in its logs.
+        let why = '';
+        for (let attempt = 0; attempt < 2; attempt++) {
+          why = await this.pause(s.sandboxId, 'timeout').then(() => '', (err: Error) => err.message);
+          if (!why) break;
+          this.log(`auto-pause of ${s.sandboxId} failed (attempt ${attempt + 1}): ${why}`);
+        }
+        if (!why) continue;
+        this.event(s.sandboxId, 'error', `auto-pause failed (${why}); killing the sandbox at its timeout instead`);
+        await this.kill(s.sandboxId, 'timeout (pause failed)').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
         continue;
       }
       await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
@@ -776,7 +852,7 @@ export class SandboxService {
       clientID: 'tensor-box',
       envdVersion: ENVD_VERSION,
       envdAccessToken: s.envdAccessToken,
-      trafficAccessToken: null,
+      trafficAccessToken: s.network?.trafficAccessToken ?? null,
       domain: this.opts.domain(),
     };
   }

@@ -12,6 +12,7 @@
  * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes. Running
  * builds (and how they end) are templates/build-jobs.ts; what a step build does is templates/build-runner.ts.
  */
+import { DEFAULT_DISK_MB } from '../constants.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,6 +56,8 @@ export interface TemplateServiceOptions {
   readyTimeoutMs?: number;
   /** Builds running at once (default 2); more wait. */
   maxConcurrentBuilds?: number;
+  /** Disk of templates that name none, in MiB (the default template's too). */
+  defaultDiskMB?: number;
   log?: (msg: string) => void;
 }
 
@@ -66,6 +69,10 @@ export function templateEnvironment(t: TemplateRecord): BuildEnvironment {
 }
 
 export class TemplateService {
+  private get defaultDiskMB(): number {
+    return this.opts.defaultDiskMB ?? DEFAULT_DISK_MB;
+  }
+
   readonly files: BuildFiles;
   readonly bases: BaseImages;
   private readonly jobs: BuildJobs;
@@ -170,7 +177,7 @@ export class TemplateService {
     if (t && t.templateId === plain && !t.names.includes(plain)) t = undefined;
     const cpuCount = req.cpuCount ?? t?.cpuCount ?? 2;
     const memoryMB = req.memoryMB ?? t?.memoryMB ?? 2048;
-    const diskSizeMB = req.diskSizeMB ?? t?.diskSizeMB ?? 40 * 1024;
+    const diskSizeMB = req.diskSizeMB ?? t?.diskSizeMB ?? this.defaultDiskMB;
     if (!t) {
       t = {
         templateId: newTemplateId(),
@@ -426,7 +433,13 @@ export class TemplateService {
   /** Makes sure the `default` template exists and is ready, building it when needed. */
   async ensureDefault(onProgress: ProgressFn): Promise<TemplateRecord> {
     const existing = await this.opts.store.findTemplate(DEFAULT_TEMPLATE_ID);
-    if (existing?.status === 'ready' && existing.layers.every((l) => existsSync(l))) return existing;
+    if (existing?.status === 'ready' && existing.layers.every((l) => existsSync(l))) {
+      if (existing.diskSizeMB === this.defaultDiskMB) return existing;
+      // The default disk changed (older installs had 40 GiB): new sandboxes get the current one.
+      const updated = { ...existing, diskSizeMB: this.defaultDiskMB, updatedAt: Date.now() };
+      await this.opts.store.upsertTemplate(updated);
+      return updated;
+    }
 
     const buildId = newBuildId();
     const buildDir = path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, buildId);
@@ -451,7 +464,7 @@ export class TemplateService {
       names: DEFAULT_TEMPLATE_NAMES,
       cpuCount: 2,
       memoryMB: 2048,
-      diskSizeMB: 40 * 1024,
+      diskSizeMB: this.defaultDiskMB,
       layers: [rootfs],
       status: 'ready',
       public: true,
@@ -461,7 +474,7 @@ export class TemplateService {
       buildCount: (existing?.buildCount ?? 0) + 1,
     };
     await this.opts.store.upsertTemplate(record);
-    await this.opts.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: 40 * 1024, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
+    await this.opts.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: this.defaultDiskMB, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
     if (existing && existing.buildId !== buildId) {
       await rm(path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, existing.buildId), { recursive: true, force: true });
     }

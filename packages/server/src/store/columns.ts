@@ -24,6 +24,7 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   runtime: 'runtime',
   pausedImage: 'paused_image',
   nodeId: 'node_id',
+  network: 'network',
 };
 
 export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
@@ -82,7 +83,7 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
   config: 'config',
 };
 
-export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'tags', 'config']);
+export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network', 'tags', 'config']);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 
 /** A `sandbox_metrics` row (the same columns in both stores) as a sample. */

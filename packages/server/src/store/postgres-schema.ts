@@ -124,7 +124,9 @@ CREATE TABLE sandbox_metrics (
 `,
   // 2: the node running a sandbox (several control planes on one database).
   `ALTER TABLE sandboxes ADD COLUMN node_id TEXT;`,
-  // 3: template tags (tag → build) and what each ready build starts with.
+  // 3: inbound traffic settings (allowPublicTraffic, its token, maskRequestHost).
+  `ALTER TABLE sandboxes ADD COLUMN network JSONB;`,
+  // 4: template tags (tag → build) and what each ready build starts with.
   `ALTER TABLE templates ADD COLUMN tags JSONB;
 ALTER TABLE template_builds ADD COLUMN tags JSONB;
 ALTER TABLE template_builds ADD COLUMN config JSONB;`,

@@ -155,6 +155,7 @@ export class SqliteStore implements Store {
     const cols = (this.db.prepare(`PRAGMA table_info(sandboxes)`).all() as { name: string }[]).map((c) => c.name);
     if (!cols.includes('paused_image')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN paused_image TEXT');
     if (!cols.includes('node_id')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN node_id TEXT');
+    if (!cols.includes('network')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN network TEXT');
     // ... and templates made before template builds existed lack these.
     const tcols = (this.db.prepare(`PRAGMA table_info(templates)`).all() as { name: string }[]).map((c) => c.name);
     for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image', 'tags']) {

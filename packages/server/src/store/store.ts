@@ -13,6 +13,18 @@ export interface SandboxRuntime {
   envdUrl: string;
 }
 
+/** How traffic reaches a sandbox through the ingress (E2B's `network` settings that concern inbound traffic). */
+export interface SandboxNetwork {
+  /** false: user ports need the `e2b-traffic-access-token` header with `trafficAccessToken`. */
+  allowPublicTraffic: boolean;
+  trafficAccessToken?: string;
+  /** The Host header the sandbox sees (`${PORT}` is replaced by the port). */
+  maskRequestHost?: string;
+  /** Outbound rules (addresses, CIDRs, host names); allow wins over deny. */
+  allowOut?: string[];
+  denyOut?: string[];
+}
+
 export interface SandboxRecord {
   sandboxId: string;
   templateId: string;
@@ -37,6 +49,7 @@ export interface SandboxRecord {
   pausedImage?: string;
   /** While running: the node (control plane) whose runtime runs it. A paused sandbox belongs to no node. */
   nodeId?: string;
+  network?: SandboxNetwork;
 }
 
 export interface SandboxFilter {

@@ -309,8 +309,9 @@ type NewSandbox struct {
 	AutoResume      *SandboxAutoResumeConfig `json:"autoResume,omitempty"`
 	EnvVars         *EnvVars                 `json:"envVars,omitempty"`
 	Metadata        *SandboxMetadata         `json:"metadata,omitempty"`
+	Network         *SandboxNetworkConfig    `json:"network,omitempty"`
 
-	// Secure Issue an envd access token that envd calls must carry.
+	// Secure Issue an envd access token that envd calls must carry (E2B's default; false only on request).
 	Secure *bool `json:"secure,omitempty"`
 
 	// TemplateID Template ID or name
@@ -363,20 +364,22 @@ type SandboxDetail struct {
 	Alias               *string `json:"alias,omitempty"`
 	AllowInternetAccess *bool   `json:"allowInternetAccess,omitempty"`
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	ClientID        string            `json:"clientID"`
-	CpuCount        int               `json:"cpuCount"`
-	DiskSizeMB      int               `json:"diskSizeMB"`
-	Domain          *string           `json:"domain,omitempty"`
-	EndAt           time.Time         `json:"endAt"`
-	EnvdAccessToken *string           `json:"envdAccessToken,omitempty"`
-	EnvdVersion     string            `json:"envdVersion"`
-	Lifecycle       *SandboxLifecycle `json:"lifecycle,omitempty"`
-	MemoryMB        int               `json:"memoryMB"`
-	Metadata        *SandboxMetadata  `json:"metadata,omitempty"`
-	SandboxID       string            `json:"sandboxID"`
-	StartedAt       time.Time         `json:"startedAt"`
-	State           SandboxState      `json:"state"`
-	TemplateID      string            `json:"templateID"`
+	ClientID           string                `json:"clientID"`
+	CpuCount           int                   `json:"cpuCount"`
+	DiskSizeMB         int                   `json:"diskSizeMB"`
+	Domain             *string               `json:"domain,omitempty"`
+	EndAt              time.Time             `json:"endAt"`
+	EnvdAccessToken    *string               `json:"envdAccessToken,omitempty"`
+	EnvdVersion        string                `json:"envdVersion"`
+	Lifecycle          *SandboxLifecycle     `json:"lifecycle,omitempty"`
+	MemoryMB           int                   `json:"memoryMB"`
+	Metadata           *SandboxMetadata      `json:"metadata,omitempty"`
+	Network            *SandboxNetworkConfig `json:"network,omitempty"`
+	SandboxID          string                `json:"sandboxID"`
+	StartedAt          time.Time             `json:"startedAt"`
+	State              SandboxState          `json:"state"`
+	TemplateID         string                `json:"templateID"`
+	TrafficAccessToken *string               `json:"trafficAccessToken,omitempty"`
 }
 
 // SandboxForkRequest defines model for SandboxForkRequest.
@@ -427,6 +430,29 @@ type SandboxMetric struct {
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	Timestamp     *time.Time `json:"timestamp,omitempty"`
 	TimestampUnix int64      `json:"timestampUnix"`
+}
+
+// SandboxNetworkConfig defines model for SandboxNetworkConfig.
+type SandboxNetworkConfig struct {
+	// AllowOut Outbound destinations allowed: IP addresses, CIDRs, host names (example.com, *.example.com). Allow wins over deny.
+	AllowOut *[]string `json:"allowOut,omitempty"`
+
+	// AllowPublicTraffic false = the sandbox's user ports need the e2b-traffic-access-token header (see trafficAccessToken).
+	AllowPublicTraffic *bool `json:"allowPublicTraffic,omitempty"`
+
+	// DenyOut Outbound destinations denied: IP addresses and CIDRs (0.0.0.0/0: everything not allowed).
+	DenyOut *[]string `json:"denyOut,omitempty"`
+
+	// MaskRequestHost Host header the sandbox sees on ingress traffic; ${PORT} is replaced by the port.
+	MaskRequestHost      *string                `json:"maskRequestHost,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// SandboxNetworkUpdateConfig defines model for SandboxNetworkUpdateConfig.
+type SandboxNetworkUpdateConfig struct {
+	AllowOut             *[]string              `json:"allowOut,omitempty"`
+	DenyOut              *[]string              `json:"denyOut,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // SandboxOnTimeout defines model for SandboxOnTimeout.
@@ -794,6 +820,9 @@ type PostSandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
 // PostSandboxesSandboxIDForkJSONRequestBody defines body for PostSandboxesSandboxIDFork for application/json ContentType.
 type PostSandboxesSandboxIDForkJSONRequestBody = SandboxForkRequest
 
+// PutSandboxesSandboxIDNetworkJSONRequestBody defines body for PutSandboxesSandboxIDNetwork for application/json ContentType.
+type PutSandboxesSandboxIDNetworkJSONRequestBody = SandboxNetworkUpdateConfig
+
 // PostSandboxesSandboxIDRefreshesJSONRequestBody defines body for PostSandboxesSandboxIDRefreshes for application/json ContentType.
 type PostSandboxesSandboxIDRefreshesJSONRequestBody = SandboxRefreshRequest
 
@@ -897,6 +926,14 @@ func (a *NewSandbox) UnmarshalJSON(b []byte) error {
 		delete(object, "metadata")
 	}
 
+	if raw, found := object["network"]; found {
+		err = json.Unmarshal(raw, &a.Network)
+		if err != nil {
+			return fmt.Errorf("error reading 'network': %w", err)
+		}
+		delete(object, "network")
+	}
+
 	if raw, found := object["secure"]; found {
 		err = json.Unmarshal(raw, &a.Secure)
 		if err != nil {
@@ -979,6 +1016,13 @@ func (a NewSandbox) MarshalJSON() ([]byte, error) {
 		object["metadata"], err = json.Marshal(a.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'metadata': %w", err)
+		}
+	}
+
+	if a.Network != nil {
+		object["network"], err = json.Marshal(a.Network)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'network': %w", err)
 		}
 	}
 
@@ -1110,6 +1154,202 @@ func (a SandboxCommitRequest) MarshalJSON() ([]byte, error) {
 	object["name"], err = json.Marshal(a.Name)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for SandboxNetworkConfig. Returns the specified
+// element and whether it was found
+func (a SandboxNetworkConfig) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for SandboxNetworkConfig
+func (a *SandboxNetworkConfig) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for SandboxNetworkConfig to handle AdditionalProperties
+func (a *SandboxNetworkConfig) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["allowOut"]; found {
+		err = json.Unmarshal(raw, &a.AllowOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowOut': %w", err)
+		}
+		delete(object, "allowOut")
+	}
+
+	if raw, found := object["allowPublicTraffic"]; found {
+		err = json.Unmarshal(raw, &a.AllowPublicTraffic)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowPublicTraffic': %w", err)
+		}
+		delete(object, "allowPublicTraffic")
+	}
+
+	if raw, found := object["denyOut"]; found {
+		err = json.Unmarshal(raw, &a.DenyOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'denyOut': %w", err)
+		}
+		delete(object, "denyOut")
+	}
+
+	if raw, found := object["maskRequestHost"]; found {
+		err = json.Unmarshal(raw, &a.MaskRequestHost)
+		if err != nil {
+			return fmt.Errorf("error reading 'maskRequestHost': %w", err)
+		}
+		delete(object, "maskRequestHost")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for SandboxNetworkConfig to handle AdditionalProperties
+func (a SandboxNetworkConfig) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AllowOut != nil {
+		object["allowOut"], err = json.Marshal(a.AllowOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowOut': %w", err)
+		}
+	}
+
+	if a.AllowPublicTraffic != nil {
+		object["allowPublicTraffic"], err = json.Marshal(a.AllowPublicTraffic)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowPublicTraffic': %w", err)
+		}
+	}
+
+	if a.DenyOut != nil {
+		object["denyOut"], err = json.Marshal(a.DenyOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'denyOut': %w", err)
+		}
+	}
+
+	if a.MaskRequestHost != nil {
+		object["maskRequestHost"], err = json.Marshal(a.MaskRequestHost)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'maskRequestHost': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for SandboxNetworkUpdateConfig. Returns the specified
+// element and whether it was found
+func (a SandboxNetworkUpdateConfig) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for SandboxNetworkUpdateConfig
+func (a *SandboxNetworkUpdateConfig) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for SandboxNetworkUpdateConfig to handle AdditionalProperties
+func (a *SandboxNetworkUpdateConfig) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["allowOut"]; found {
+		err = json.Unmarshal(raw, &a.AllowOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowOut': %w", err)
+		}
+		delete(object, "allowOut")
+	}
+
+	if raw, found := object["denyOut"]; found {
+		err = json.Unmarshal(raw, &a.DenyOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'denyOut': %w", err)
+		}
+		delete(object, "denyOut")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for SandboxNetworkUpdateConfig to handle AdditionalProperties
+func (a SandboxNetworkUpdateConfig) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AllowOut != nil {
+		object["allowOut"], err = json.Marshal(a.AllowOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowOut': %w", err)
+		}
+	}
+
+	if a.DenyOut != nil {
+		object["denyOut"], err = json.Marshal(a.DenyOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'denyOut': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
