@@ -109,7 +109,8 @@ export function createApp(opts: AppOptions): http.Server {
     );
     const op = openapi.operation(match.route.method, match.route.path);
     const query = openapi.validateQuery(op, url.searchParams);
-    const noBody = req.method === 'GET' || (req.method === 'DELETE' && !op.body && !op.bodyRequired) || match.route.rawBody;
+    const bodyless = req.method === 'GET' || (req.method === 'DELETE' && !op.body && !op.bodyRequired);
+    const noBody = bodyless || match.route.rawBody;
     const raw = noBody ? undefined : await readJson(req);
     const body = !match.route.rawBody && (op.body || op.bodyRequired) ? openapi.validateBody(op, raw) : raw;
     const reply = await match.route.handler({ params: match.params, query, body, req });

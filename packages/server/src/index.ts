@@ -160,7 +160,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     routes: routes({ sandboxes, templates, apiKey }),
     ingress: {
       async lookup(target, opts) {
-        if (sandboxes.isKilling(target.sandboxId)) throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
+        if (sandboxes.isKilling(target.sandboxId)) {
+          throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
+        }
         let s = await sandboxes.get(target.sandboxId);
         opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.

@@ -20,16 +20,22 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   const states = ((flags.state as string[] | undefined) ?? []).flatMap((s) => s.split(','));
   for (const s of states) if (s !== 'running' && s !== 'paused') throw new UsageError(`--state must be running or paused, got '${s}'`);
   const order = flags.order as string | undefined;
-  if (order !== undefined && order !== 'asc' && order !== 'desc') throw new UsageError(`--order must be asc or desc, got '${order}'`);
+  if (order !== undefined && order !== 'asc' && order !== 'desc') {
+    throw new UsageError(`--order must be asc or desc, got '${order}'`);
+  }
   let startedAfter: Date | undefined;
   if (flags['started-after'] !== undefined) {
     startedAfter = new Date(flags['started-after']);
-    if (Number.isNaN(startedAfter.getTime())) throw new UsageError(`--started-after must be a date-time, got '${flags['started-after']}'`);
+    if (Number.isNaN(startedAfter.getTime())) {
+      throw new UsageError(`--started-after must be a date-time, got '${flags['started-after']}'`);
+    }
   }
   let limit: number | undefined;
   if (flags.limit !== undefined) {
     limit = Number(flags.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UsageError(`--limit must be 1..100, got '${flags.limit}'`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new UsageError(`--limit must be 1..100, got '${flags.limit}'`);
+    }
   }
   const pager = Sandbox.list({
     ...ctx.conn,

@@ -34,8 +34,8 @@ export const DEFAULT_TEMPLATE_RECIPE: Required<Pick<DebianRecipe, 'packages' | '
   // As E2B's base image: `python` is python3 (python-is-python3) and `pip` installs packages (python3-pip; Debian's
   // "externally managed" guard is off, as a sandbox is the environment the packages are for).
   packages: [
-    'bash', 'coreutils', 'python3', 'python-is-python3', 'python3-pip', 'python3-venv', 'curl', 'git', 'ca-certificates',
-    'procps', 'iproute2', 'sudo', 'less', 'nano',
+    'bash', 'coreutils', 'python3', 'python-is-python3', 'python3-pip', 'python3-venv', 'curl', 'git',
+    'ca-certificates', 'procps', 'iproute2', 'sudo', 'less', 'nano',
   ],
   customize: [
     "printf '[global]\\nbreak-system-packages = true\\n' > /etc/pip.conf",

@@ -30,7 +30,11 @@ export function routes(s: Services): Route[] {
     // Current E2B SDKs use the /v2 paths for create and connect; older ones the plain ones. Same handlers, but a /v2
     // create is always secured (E2B's NewSandboxV2): the agent gets a token, so signed file URLs work.
     { method: 'POST', path: '/sandboxes', handler: create },
-    { method: 'POST', path: '/v2/sandboxes', handler: async (c) => ({ status: 201, body: await s.sandboxes.create({ ...c.body, secure: true }) }) },
+    {
+      method: 'POST',
+      path: '/v2/sandboxes',
+      handler: async (c) => ({ status: 201, body: await s.sandboxes.create({ ...c.body, secure: true }) }),
+    },
     {
       method: 'GET',
       path: '/sandboxes',
@@ -157,7 +161,11 @@ export function routes(s: Services): Route[] {
     { method: 'GET', path: '/templates/base-images', handler: async () => ({ status: 200, body: await s.templates.baseImages() }) },
     { method: 'GET', path: '/templates/aliases/{alias}', handler: async (c) => ({ status: 200, body: await s.templates.alias(c.params.alias) }) },
     { method: 'GET', path: '/templates/{templateID}', handler: async (c) => ({ status: 200, body: await s.templates.detail(c.params.templateID) }) },
-    { method: 'POST', path: '/templates/tags', handler: async (c) => ({ status: 201, body: await s.templates.assignTags(c.body.target, c.body.tags) }) },
+    {
+      method: 'POST',
+      path: '/templates/tags',
+      handler: async (c) => ({ status: 201, body: await s.templates.assignTags(c.body.target, c.body.tags) }),
+    },
     {
       method: 'DELETE',
       path: '/templates/tags',
@@ -166,7 +174,11 @@ export function routes(s: Services): Route[] {
         return { status: 204 };
       },
     },
-    { method: 'GET', path: '/templates/{templateID}/tags', handler: async (c) => ({ status: 200, body: await s.templates.listTags(c.params.templateID) }) },
+    {
+      method: 'GET',
+      path: '/templates/{templateID}/tags',
+      handler: async (c) => ({ status: 200, body: await s.templates.listTags(c.params.templateID) }),
+    },
     {
       method: 'POST',
       path: '/v2/templates/{templateID}/builds/{buildID}',

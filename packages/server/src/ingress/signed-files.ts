@@ -14,7 +14,7 @@ export interface SignedCandidate {
 }
 
 /** E2B's signature: "v1_" + unpadded base64(sha256("<path>:<op>:<user>:<token>[:<expiration>]")). */
-export function fileSignature(path: string, op: 'read' | 'write', user: string, token: string, expiration?: string): string {
+export function fileSignature(path: string, op: 'read' | 'write', user: string, token: string, expiration?: string) {
   const raw = [path, op, user, token, ...(expiration !== undefined ? [expiration] : [])].join(':');
   return 'v1_' + createHash('sha256').update(raw).digest('base64').replace(/=+$/, '');
 }
@@ -27,7 +27,11 @@ export function filesOperation(method: string | undefined): 'read' | 'write' | u
 }
 
 /** The sandbox whose token made the URL's signature, if any. */
-export function signedFilesSandbox(query: URLSearchParams, op: 'read' | 'write', candidates: SignedCandidate[]): string | undefined {
+export function signedFilesSandbox(
+  query: URLSearchParams,
+  op: 'read' | 'write',
+  candidates: SignedCandidate[],
+): string | undefined {
   const sig = query.get('signature');
   if (!sig) return undefined;
   const given = Buffer.from(sig);

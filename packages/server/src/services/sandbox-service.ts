@@ -262,7 +262,9 @@ export class SandboxService {
     let startedAfterMs: number | undefined;
     if (query.startedAfter !== undefined) {
       startedAfterMs = Date.parse(query.startedAfter);
-      if (Number.isNaN(startedAfterMs)) throw invalid(`startedAfter '${query.startedAfter}' is not an RFC 3339 date-time`);
+      if (Number.isNaN(startedAfterMs)) {
+        throw invalid(`startedAfter '${query.startedAfter}' is not an RFC 3339 date-time`);
+      }
     }
     const templateId = query.template === undefined ? undefined : await this.opts.templates.idOf(query.template);
     const rows = await this.opts.store.listSandboxes({

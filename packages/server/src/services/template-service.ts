@@ -197,7 +197,16 @@ export class TemplateService {
       await this.opts.store.upsertTemplate(t);
     }
     const build: TemplateBuildRecord = {
-      buildId, templateId: t.templateId, status: 'waiting', cpuCount, memoryMB, diskSizeMB, source, createdAt: now, updatedAt: now, tags,
+      buildId,
+      templateId: t.templateId,
+      status: 'waiting',
+      cpuCount,
+      memoryMB,
+      diskSizeMB,
+      source,
+      createdAt: now,
+      updatedAt: now,
+      tags,
     };
     await this.opts.store.upsertBuild(build);
     if (t.status !== 'ready') await this.opts.store.upsertTemplate({ ...t, buildId, status: 'waiting', updatedAt: now });

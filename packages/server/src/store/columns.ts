@@ -83,7 +83,9 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
   config: 'config',
 };
 
-export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network', 'tags', 'config']);
+export const JSON_FIELDS = new Set([
+  'metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network', 'tags', 'config',
+]);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 
 /** A `sandbox_metrics` row (the same columns in both stores) as a sample. */

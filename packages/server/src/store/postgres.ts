@@ -138,7 +138,8 @@ export class PostgresStore implements Store {
     if (filter.after) {
       const t = arg(filter.after.startedAt);
       const cmp = asc ? '>' : '<';
-      where.push(`(started_at ${cmp} ${t} OR (started_at = ${t} AND sandbox_id ${cmp} ${arg(filter.after.sandboxId)}))`);
+      const id = arg(filter.after.sandboxId);
+      where.push(`(started_at ${cmp} ${t} OR (started_at = ${t} AND sandbox_id ${cmp} ${id}))`);
     }
     const dir = asc ? 'ASC' : 'DESC';
     const sql =

@@ -163,7 +163,9 @@ export class SqliteStore implements Store {
     }
     // ... and builds made before template tags existed lack these.
     const bcols = (this.db.prepare(`PRAGMA table_info(template_builds)`).all() as { name: string }[]).map((c) => c.name);
-    for (const c of ['tags', 'config']) if (!bcols.includes(c)) this.db.exec(`ALTER TABLE template_builds ADD COLUMN ${c} TEXT`);
+    for (const c of ['tags', 'config']) {
+      if (!bcols.includes(c)) this.db.exec(`ALTER TABLE template_builds ADD COLUMN ${c} TEXT`);
+    }
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 

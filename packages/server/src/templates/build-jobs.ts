@@ -8,7 +8,9 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
-import type { BuildConfig, BuildLogEntry, LogLevel, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
+import type {
+  BuildConfig, BuildLogEntry, LogLevel, Store, TemplateBuildRecord, TemplateRecord,
+} from '../store/store.js';
 import { BuildFailed, type BuildEnvironment } from './build-runner.js';
 import { DEFAULT_TAG, withBuild } from './tags.js';
 
@@ -152,9 +154,11 @@ export class BuildJobs {
     const tagMap = { ...(cur?.tags ?? {}) };
     for (const tag of tags) if (tag !== DEFAULT_TAG) tagMap[tag] = { buildId: b.buildId, createdAt: now };
     if (tags.includes(DEFAULT_TAG) || cur?.status !== 'ready') {
-      await this.patchTemplate(t.templateId, { ...withBuild(cur ?? t, b, config), status: 'ready', tags: tagMap, bumpBuildCount: true });
-      // An older warm image is no longer what plain-name sandboxes start from; its layers stay (sandboxes may run on them).
-      if (cur?.warmImage && cur.warmImage !== r.warmImage && !Object.values(tagMap).some((a) => a.buildId === cur.buildId)) {
+      const next = withBuild(cur ?? t, b, config);
+      await this.patchTemplate(t.templateId, { ...next, status: 'ready', tags: tagMap, bumpBuildCount: true });
+      // A warm image that neither the plain name nor a tag starts from goes; layers stay (sandboxes may run on them).
+      const stillTagged = Object.values(tagMap).some((a) => a.buildId === cur?.buildId);
+      if (cur?.warmImage && cur.warmImage !== r.warmImage && !stillTagged) {
         await rm(cur.warmImage, { recursive: true, force: true });
       }
     } else {

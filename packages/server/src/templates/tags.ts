@@ -22,7 +22,9 @@ export function parseRef(ref: string): { name: string; tag?: string } {
 
 export function checkTag(raw: string): string {
   const tag = raw.trim().toLowerCase();
-  if (!TAG.test(tag) || UUID.test(tag)) throw invalid(`invalid tag '${raw}': lowercase letters, digits, '.', '_' or '-', not a UUID`);
+  if (!TAG.test(tag) || UUID.test(tag)) {
+    throw invalid(`invalid tag '${raw}': lowercase letters, digits, '.', '_' or '-', not a UUID`);
+  }
   return tag;
 }
 
@@ -68,7 +70,9 @@ export class TemplateTags {
     if (!buildId) throw notFound(`template '${ref}' not found: '${t.names[0] ?? t.templateId}' has no tag '${tag}'`);
     if (buildId === t.buildId) return t;
     const b = await this.store.getBuild(t.templateId, buildId);
-    if (!b?.config || b.status !== 'ready') throw new ApiError('failed_precondition', `build '${buildId}' of '${ref}' is not ready`);
+    if (!b?.config || b.status !== 'ready') {
+      throw new ApiError('failed_precondition', `build '${buildId}' of '${ref}' is not ready`);
+    }
     return withBuild(t, b, b.config);
   }
 
@@ -83,7 +87,7 @@ export class TemplateTags {
    * Points tags at the build `tag` of t names. Assigning `default` makes that build the template's own (returned as
    * the record to store); otherwise only the tag map changes.
    */
-  async assign(t: TemplateRecord, fromTag: string, tags: string[], ref: string): Promise<{ record: TemplateRecord; buildId: string }> {
+  async assign(t: TemplateRecord, fromTag: string, tags: string[], ref: string) {
     if (!tags.length) throw invalid('at least one tag is required');
     const wanted = [...new Set(tags.map(checkTag))];
     const target = await this.view(t, fromTag, ref);
