@@ -46,7 +46,7 @@ func TestMissingParentsMadeForTheUser(t *testing.T) {
 	}
 	// An existing root directory the user may not write stays so.
 	os.Mkdir(base+"/rootdir", 0o755)
-	if st, _, _ := e.do("POST", filesQuery("path", base+"/rootdir/f", "username", u.name), strings.NewReader("x"), nil); st != 401 {
+	if st, _, _ := e.do("POST", filesQuery("path", base+"/rootdir/f", "username", u.name), strings.NewReader("x"), nil); st != 403 {
 		t.Fatalf("upload into an existing root directory: %d", st)
 	}
 
@@ -56,8 +56,8 @@ func TestMissingParentsMadeForTheUser(t *testing.T) {
 	home := u.home
 	os.Symlink(secret, home+"/link")
 	for _, p := range []string{secret + "/planted/f", home + "/link/planted/f"} {
-		if st, _, _ := e.do("POST", filesQuery("path", p, "username", u.name), strings.NewReader("x"), nil); st != 401 {
-			t.Fatalf("upload to %s: %d, want 401", p, st)
+		if st, _, _ := e.do("POST", filesQuery("path", p, "username", u.name), strings.NewReader("x"), nil); st != 403 {
+			t.Fatalf("upload to %s: %d, want 403", p, st)
 		}
 		_, err := e.fs.MakeDir(ctx, asUser(connect.NewRequest(&fspb.MakeDirRequest{Path: filepath.Dir(p)}), u.name))
 		wantCode(t, err, connect.CodePermissionDenied)
