@@ -31,6 +31,7 @@ export {
   type BuildStatusOpts,
   type BuildLogsOpts,
 } from './template.js';
+export { Team, ApiKey, type TeamInfo, type TeamDetail, type TeamQuotas, type ApiKeyInfo, type CreatedApiKey } from './teams.js';
 export type { ConnectionOpts } from './connection.js';
 export * from './errors.js';
 /** The REST API's types, generated from spec/openapi.yaml (for clients of endpoints the SDK does not wrap, e.g. template builds). */

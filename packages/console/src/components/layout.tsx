@@ -1,5 +1,5 @@
 /**
- * The frame of every signed-in page: a sidebar with the product, the three sections and sign-out; on narrow windows
+ * The frame of every signed-in page: a sidebar with the product, the sections and sign-out; on narrow windows
  * it becomes a top bar with the sections in a row.
  */
 import type { MouseEvent, ReactNode } from 'react';
@@ -25,6 +25,7 @@ const SECTIONS: { to: string; label: string; icon: IconName }[] = [
   { to: '/sandboxes', label: 'Sandboxes', icon: 'box' },
   { to: '/templates', label: 'Templates', icon: 'layers' },
   { to: '/snapshots', label: 'Snapshots', icon: 'camera' },
+  { to: '/settings', label: 'Settings', icon: 'key' },
 ];
 
 export function Layout({ path, children }: { path: string; children: ReactNode }) {

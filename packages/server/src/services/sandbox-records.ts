@@ -135,7 +135,7 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
 
 /** The record of a sandbox that just started (from a template or from a checkpoint). */
 export function runningRecord(
-  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId' | 'network'>,
+  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId' | 'network' | 'teamId'>,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,
 ): SandboxRecord {

@@ -26,6 +26,8 @@ import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
 import type { LogLevel } from '../store/store.js';
 import type { Metrics } from '../http/prometheus.js';
+import { actorFields, canSee, listScope, ownerTeam, requireVisible } from '../teams/caller.js';
+import type { QuotaGuard } from '../teams/quota-guard.js';
 
 type NewSandbox = components['schemas']['NewSandbox'];
 type Sandbox = components['schemas']['Sandbox'];
@@ -64,6 +66,8 @@ export interface SandboxServiceOptions {
   pausedRetentionMs: number;
   /** This node's name: running sandboxes belong to the node that runs them (several nodes can share one store). */
   nodeId: string;
+  /** Team quotas (teams/quota-guard.ts); none: unlimited. */
+  quota?: QuotaGuard;
   /** The host disk sandboxes write to: starts that could fill it are refused. */
   hostDisk?: HostDisk;
 }
@@ -72,6 +76,9 @@ export interface Page<T> {
   items: T[];
   nextToken?: string;
 }
+
+/** Expired sandboxes the sweep acts on at once. */
+const SWEEP_CONCURRENCY = 16;
 
 export class SandboxService {
   /** Last time activity pushed endAt, per sandbox, to write at most once a second. */
@@ -89,18 +96,38 @@ export class SandboxService {
     this.opts.log?.(msg);
   }
 
+  /** A lifecycle log entry; it names the API key that acted (none: the server itself, e.g. a timeout). */
   private event(sandboxId: string, level: LogLevel, message: string, fields: Record<string, string> = {}) {
-    this.opts.logs.write(sandboxId, level, message, { source: 'lifecycle', ...fields });
+    this.opts.logs.write(sandboxId, level, message, { source: 'lifecycle', ...actorFields(), ...fields });
     this.log(`sandbox ${sandboxId}: ${message}`);
   }
 
-  async create(req: NewSandbox): Promise<Sandbox> {
+  /** A snapshot by ID or name that the caller may use (names are not unique across teams: the caller's own wins). */
+  private async visibleSnapshot(idOrName: string): Promise<SnapshotRecord | undefined> {
+    const found = await this.opts.store.findSnapshot(idOrName);
+    if (!found || canSee(found.teamId)) return found;
+    return (await this.opts.store.listSnapshots({ name: idOrName, teamId: listScope(), limit: 1 }))[0];
+  }
+
+  /** Runs a start holding a running slot of the team's quota (429 when none is free); the slot is released after. */
+  private async withRunSlot<T>(teamId: string, need: { cpuCount: number; memoryMB: number }, fn: () => Promise<T>): Promise<T> {
+    const release = await this.opts.quota?.claimRun(teamId, need);
+    try {
+      return await fn();
+    } finally {
+      await release?.();
+    }
+  }
+
+  async create(request: NewSandbox): Promise<Sandbox> {
+    const teamId = ownerTeam();
+    const req = { ...request, teamId };
     let template;
     try {
       template = await this.opts.templates.resolve(req.templateID);
     } catch (err) {
       // A snapshot ID or name works as a template: the sandbox starts with the snapshot's memory and processes.
-      const snap = err instanceof ApiError && err.kind === 'not_found' ? await this.opts.store.findSnapshot(req.templateID) : undefined;
+      const snap = err instanceof ApiError && err.kind === 'not_found' ? await this.visibleSnapshot(req.templateID) : undefined;
       if (!snap) throw err;
       return this.toSandbox(await this.startFromImage(fromSnapshot(snap), req));
     }
@@ -135,6 +162,24 @@ export class SandboxService {
     checkEnvVars(req.envVars);
     const envVars = { ...env.envVars, ...(req.envVars ?? {}) };
     this.opts.hostDisk?.ensureRoom(template.diskSizeMB, `a sandbox of template ${template.templateId}`);
+    const start = { accessToken, timeoutMs, envVars, env, network };
+    return this.withRunSlot(teamId, template, () => this.coldStart(sandboxId, template, req, start));
+  }
+
+  /** A new sandbox on the template's layers (no checkpoint): runtime, agent init, the template's start command, record. */
+  private async coldStart(
+    sandboxId: string,
+    template: Awaited<ReturnType<TemplateService['resolve']>>,
+    req: NewSandbox & { teamId: string },
+    o: {
+      accessToken?: string;
+      timeoutMs: number;
+      envVars: Record<string, string>;
+      env: ReturnType<typeof templateEnvironment>;
+      network: ReturnType<typeof networkFromRequest>;
+    },
+  ): Promise<Sandbox> {
+    const { accessToken, timeoutMs, envVars, env, network } = o;
     const info = await this.opts.prom.time('driver.create', () => this.opts.driver.create({
       sandboxId,
       layers: template.layers,
@@ -169,6 +214,7 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: req.allow_internet_access ?? true,
           nodeId: this.opts.nodeId,
+          teamId: req.teamId,
           network,
         },
         req,
@@ -180,7 +226,11 @@ export class SandboxService {
       throw err;
     }
     this.opts.templates.recordSpawn(template).catch(() => {});
-    this.event(sandboxId, 'info', `sandbox created from template ${template.templateId}`, { templateId: template.templateId, timeoutMs: String(timeoutMs) });
+    this.event(sandboxId, 'info', `sandbox created from template ${template.templateId}`, {
+      templateId: template.templateId,
+      timeoutMs: String(timeoutMs),
+      teamId: req.teamId,
+    });
     void this.opts.metrics.sample(sandboxId);
     return this.toSandbox((await this.opts.store.getSandbox(sandboxId))!);
   }
@@ -207,9 +257,8 @@ export class SandboxService {
 
   /** The record of a live (running or paused) sandbox, or NotFound. */
   async get(sandboxId: string): Promise<SandboxRecord> {
-    const s = await this.opts.store.getSandbox(sandboxId);
-    if (!s) throw notFound(`sandbox '${sandboxId}' not found`);
-    return s;
+    // Another team's sandbox is as absent as a missing one (every surface looks sandboxes up here).
+    return requireVisible(await this.opts.store.getSandbox(sandboxId), `sandbox '${sandboxId}'`);
   }
 
   /** Whether this node acts on the sandbox: paused ones belong to every node, running ones to the node running them. */
@@ -275,6 +324,7 @@ export class SandboxService {
       order: query.order,
       after,
       limit: limit + 1,
+      teamId: listScope(),
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -298,7 +348,12 @@ export class SandboxService {
 
   async kill(sandboxId: string, reason = 'killed by request'): Promise<void> {
     const pending = this.killing.get(sandboxId);
-    if (pending) return pending;
+    if (pending) {
+      // Joining a kill under way must not tell another team that the sandbox exists.
+      const cur = await this.opts.store.getSandbox(sandboxId);
+      if (cur && !canSee(cur.teamId)) throw notFound(`sandbox '${sandboxId}' not found`);
+      return pending;
+    }
     await this.get(sandboxId);
     const p = this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
@@ -340,14 +395,20 @@ export class SandboxService {
   async latestMetrics(sandboxIds: string[]): Promise<Record<string, SandboxMetric>> {
     if (!sandboxIds.length) throw invalid('sandbox_ids must name at least one sandbox');
     const out: Record<string, SandboxMetric> = {};
-    for (const m of await this.opts.store.latestMetrics(sandboxIds)) out[m.sandboxId] = metricToApi(m);
+    const visible = [];
+    for (const id of sandboxIds) if (canSee((await this.opts.store.getSandbox(id))?.teamId ?? '\0none')) visible.push(id);
+    for (const m of await this.opts.store.latestMetrics(visible)) out[m.sandboxId] = metricToApi(m);
     return out;
   }
 
   /** Log entries of a sandbox (live or recently killed). */
   async logs(sandboxId: string, q: { cursor?: number; limit?: number; direction?: 'forward' | 'backward'; level?: LogLevel; search?: string }) {
+    const live = await this.opts.store.getSandbox(sandboxId);
+    // A killed sandbox's team is the one its first (creation) entry names.
+    const teamId = live ? live.teamId : (await this.opts.logs.query(sandboxId, { limit: 1, direction: 'forward' }))[0]?.fields.teamId;
+    if (!canSee(teamId ?? (live ? undefined : '\0none'))) throw notFound(`sandbox '${sandboxId}' not found`);
     const entries = await this.opts.logs.query(sandboxId, q);
-    if (!entries.length && !(await this.opts.store.getSandbox(sandboxId)) && q.cursor === undefined) {
+    if (!entries.length && !live && q.cursor === undefined) {
       throw notFound(`sandbox '${sandboxId}' not found`);
     }
     return {
@@ -396,6 +457,8 @@ export class SandboxService {
       this.here(s);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot pause sandboxes`);
+      // A requested pause must fit the team's disk quota; a timeout's pause goes ahead (it frees a running slot).
+      if (reason === 'requested') await this.opts.quota?.checkDisk(s.teamId ?? ownerTeam());
       const image = this.imageDir(sandboxId);
       const t0 = Date.now();
       await this.quiesce(s);
@@ -432,49 +495,55 @@ export class SandboxService {
         await this.opts.store.updateSandbox(sandboxId, { endAt });
         return { ...s, endAt };
       }
-      const driver = this.opts.driver;
-      if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot resume sandboxes`);
       if (!s.pausedImage || !existsSync(path.join(s.pausedImage, 'checkpoint.json'))) {
         throw new ApiError('not_found', `the saved state of sandbox '${sandboxId}' is gone`);
       }
       this.opts.hostDisk?.ensureRoom(s.diskSizeMB, `sandbox ${sandboxId}`);
-      const t0 = Date.now();
-      let info: SandboxRuntimeInfo;
-      try {
-        info = await this.opts.prom.time('driver.restore', () =>
-          driver.restore(
-            {
-              sandboxId,
-              layers: [], // the checkpoint's own layers
-              cpuCount: s.cpuCount,
-              memoryMB: s.memoryMB,
-              diskMB: s.diskSizeMB,
-              internetAccess: s.allowInternetAccess,
-              hostname: sandboxId,
-              egress: egressOf(s),
-            },
-            s.pausedImage!,
-            { move: true },
-          ),
-        );
-      } catch (err) {
-        this.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
-        throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);
-      }
-      const patch: Partial<SandboxRecord> = {
-        state: 'running',
-        runtime: runtimeOf(info),
-        pausedImage: undefined,
-        nodeId: this.opts.nodeId,
-        endAt: Date.now() + timeout,
-        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-      };
-      await this.opts.store.updateSandbox(sandboxId, patch);
-      void this.removeImageWhenFree(s.pausedImage);
-      this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
-      void this.opts.metrics.sample(sandboxId);
-      return { ...s, ...patch } as SandboxRecord;
+      return this.withRunSlot(s.teamId ?? ownerTeam(), s, () => this.restorePaused(s, timeout, timeoutMs));
     });
+  }
+
+  /** Restores a paused sandbox's checkpoint (holding a running slot) and records it running. */
+  private async restorePaused(s: SandboxRecord, timeout: number, timeoutMs?: number): Promise<SandboxRecord> {
+    const sandboxId = s.sandboxId;
+    const driver = this.opts.driver;
+    if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot resume sandboxes`);
+    const t0 = Date.now();
+    let info: SandboxRuntimeInfo;
+    try {
+      info = await this.opts.prom.time('driver.restore', () =>
+        driver.restore(
+          {
+            sandboxId,
+            layers: [], // the checkpoint's own layers
+            cpuCount: s.cpuCount,
+            memoryMB: s.memoryMB,
+            diskMB: s.diskSizeMB,
+            internetAccess: s.allowInternetAccess,
+            hostname: sandboxId,
+            egress: egressOf(s),
+          },
+          s.pausedImage!,
+          { move: true },
+        ),
+      );
+    } catch (err) {
+      this.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
+      throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);
+    }
+    const patch: Partial<SandboxRecord> = {
+      state: 'running',
+      runtime: runtimeOf(info),
+      pausedImage: undefined,
+      nodeId: this.opts.nodeId,
+      endAt: Date.now() + timeout,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    };
+    await this.opts.store.updateSandbox(sandboxId, patch);
+    void this.removeImageWhenFree(s.pausedImage!);
+    this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
+    void this.opts.metrics.sample(sandboxId);
+    return { ...s, ...patch } as SandboxRecord;
   }
 
   /**
@@ -483,8 +552,12 @@ export class SandboxService {
    */
   private async startFromImage(
     snap: ImageStart,
-    req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean }; network?: NetworkRequest },
+    req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean }; network?: NetworkRequest; teamId: string },
   ): Promise<SandboxRecord> {
+    return this.withRunSlot(req.teamId, snap, () => this.restoreImage(snap, req));
+  }
+
+  private async restoreImage(snap: ImageStart, req: Parameters<SandboxService['startFromImage']>[1]): Promise<SandboxRecord> {
     const driver = this.opts.driver;
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
     checkEnvVars(req.envVars);
@@ -527,13 +600,14 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: internet,
           nodeId: this.opts.nodeId,
+          teamId: req.teamId,
           network,
         },
         req,
         info,
       );
       await this.opts.store.insertSandbox(record);
-      this.event(sandboxId, 'info', `sandbox started from ${snap.what}`, snap.fields);
+      this.event(sandboxId, 'info', `sandbox started from ${snap.what}`, { ...snap.fields, teamId: req.teamId });
       void this.opts.metrics.sample(sandboxId);
       return record;
     } catch (err) {
@@ -568,6 +642,7 @@ export class SandboxService {
       this.here(s);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot snapshot sandboxes`);
+      await this.opts.quota?.checkDisk(s.teamId ?? ownerTeam());
       const snapshotId = `snap${randomId(16)}`;
       const imageDir = this.opts.snapshots.snapshotImage(snapshotId);
       await this.quiesce(s);
@@ -589,6 +664,7 @@ export class SandboxService {
         envVars: s.envVars,
         envdAccessToken: s.envdAccessToken,
         allowInternetAccess: s.allowInternetAccess,
+        teamId: s.teamId,
       };
       await this.opts.store.insertSnapshot(rec);
       this.event(sandboxId, 'info', `snapshot ${snapshotId} taken${name ? ` (${name})` : ''}`);
@@ -601,7 +677,7 @@ export class SandboxService {
     const after = q.nextToken
       ? decodeCursor<{ createdAt: number; snapshotId: string }>(q.nextToken, (v) => typeof v?.createdAt === 'number' && typeof v?.snapshotId === 'string')
       : undefined;
-    const rows = await this.opts.store.listSnapshots({ sandboxId: q.sandboxID, name: q.name, after, limit: limit + 1 });
+    const rows = await this.opts.store.listSnapshots({ sandboxId: q.sandboxID, name: q.name, after, limit: limit + 1, teamId: listScope() });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -611,8 +687,7 @@ export class SandboxService {
   }
 
   async deleteSnapshot(idOrName: string): Promise<void> {
-    const r = await this.opts.store.findSnapshot(idOrName);
-    if (!r) throw notFound(`snapshot '${idOrName}' not found`);
+    const r = requireVisible(await this.visibleSnapshot(idOrName), `snapshot '${idOrName}'`);
     await this.opts.store.deleteSnapshot(r.snapshotId);
     await this.removeImageWhenFree(r.imageDir);
   }
@@ -664,6 +739,7 @@ export class SandboxService {
             network: s.network ? { allowPublicTraffic: s.network.allowPublicTraffic, maskRequestHost: s.network.maskRequestHost, allowOut: s.network.allowOut, denyOut: s.network.denyOut } : undefined,
             autoPause: s.onTimeout === 'pause',
             autoResume: { enabled: s.autoResume },
+            teamId: s.teamId ?? ownerTeam(),
           });
           out.push({ sandbox: this.toSandbox(r) });
         } catch (err) {
@@ -733,32 +809,43 @@ export class SandboxService {
   }
 
   /** One pass of the lifecycle sweep: acts on every sandbox whose endAt has passed. */
+  /**
+   * Acts on every sandbox past its end: kills (or pauses, as it asked) the running ones and deletes paused ones past
+   * their retention. Up to SWEEP_CONCURRENCY at once, so many timeouts at the same moment all fire within a sweep or two.
+   */
   async sweep(now = Date.now()): Promise<void> {
-    for (const s of await this.opts.store.expiredSandboxes(now)) {
-      if (this.ops.has(s.sandboxId)) continue; // a pause/resume/kill is under way
-      if (!this.isMine(s)) continue; // its node times it out (paused sandboxes belong to every node)
-      if (s.state === 'paused') {
-        this.event(s.sandboxId, 'info', 'paused sandbox reached its retention period; deleting it');
-        await this.kill(s.sandboxId, 'retention').catch((err) => this.log(`delete of ${s.sandboxId} failed: ${err.message}`));
-        continue;
-      }
-      this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
-      if (s.onTimeout === 'pause') {
-        // A sandbox never outlives its timeout: a pause that fails twice (e.g. its processes defeat the checkpoint)
-        // ends in a kill, with the reason in its logs.
-        let why = '';
-        for (let attempt = 0; attempt < 2; attempt++) {
-          why = await this.pause(s.sandboxId, 'timeout').then(() => '', (err: Error) => err.message);
-          if (!why) break;
-          this.log(`auto-pause of ${s.sandboxId} failed (attempt ${attempt + 1}): ${why}`);
-        }
-        if (!why) continue;
-        this.event(s.sandboxId, 'error', `auto-pause failed (${why}); killing the sandbox at its timeout instead`);
-        await this.kill(s.sandboxId, 'timeout (pause failed)').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
-        continue;
-      }
-      await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
+    const due = (await this.opts.store.expiredSandboxes(now)).filter(
+      // Skipped: a pause/resume/kill under way, and running sandboxes of other nodes (their node times them out).
+      (s) => !this.ops.has(s.sandboxId) && this.isMine(s),
+    );
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) await this.expire(due[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, due.length) }, worker));
+  }
+
+  private async expire(s: SandboxRecord): Promise<void> {
+    if (s.state === 'paused') {
+      this.event(s.sandboxId, 'info', 'paused sandbox reached its retention period; deleting it');
+      await this.kill(s.sandboxId, 'retention').catch((err) => this.log(`delete of ${s.sandboxId} failed: ${err.message}`));
+      return;
     }
+    this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
+    if (s.onTimeout === 'pause') {
+      // A sandbox never outlives its timeout: a pause that fails twice (e.g. its processes defeat the checkpoint)
+      // ends in a kill, with the reason in its logs.
+      let why = '';
+      for (let attempt = 0; attempt < 2; attempt++) {
+        why = await this.pause(s.sandboxId, 'timeout').then(() => '', (err: Error) => err.message);
+        if (!why) return;
+        this.log(`auto-pause of ${s.sandboxId} failed (attempt ${attempt + 1}): ${why}`);
+      }
+      this.event(s.sandboxId, 'error', `auto-pause failed (${why}); killing the sandbox at its timeout instead`);
+      await this.kill(s.sandboxId, 'timeout (pause failed)').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
+      return;
+    }
+    await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
   }
 
   /**

@@ -30,6 +30,8 @@ import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build
 import { BuildJobs, logToApi, type BuildLogger, type BuildOutcome } from '../templates/build-jobs.js';
 import { buildTags, checkTag, DEFAULT_TAG, parseRef, TemplateTags } from '../templates/tags.js';
 import { parseDockerfile } from '../templates/dockerfile.js';
+import { canSee, ownerTeam } from '../teams/caller.js';
+import type { QuotaGuard } from '../teams/quota-guard.js';
 
 export const DEFAULT_TEMPLATE_ID = 'default';
 /** E2B's SDKs create from `base` when no template is named. */
@@ -59,6 +61,8 @@ export interface TemplateServiceOptions {
   /** Disk of templates that name none, in MiB (the default template's too). */
   defaultDiskMB?: number;
   log?: (msg: string) => void;
+  /** Team quotas (templates per team); none: unlimited. */
+  quota?: QuotaGuard;
 }
 
 export type ProgressFn = (fraction: number, message: string) => void;
@@ -67,6 +71,11 @@ export type ProgressFn = (fraction: number, message: string) => void;
 export function templateEnvironment(t: TemplateRecord): BuildEnvironment {
   return { envVars: t.envVars ?? {}, user: t.defaultUser ?? DEFAULT_USER, workdir: t.defaultWorkdir ?? DEFAULT_WORKDIR };
 }
+
+/** A template the caller may start sandboxes from and read: its team's, or public. */
+const usable = (t: TemplateRecord | undefined) => (t && (t.public || canSee(t.teamId)) ? t : undefined);
+/** A template the caller may change (build, upload to, delete): its team's only. */
+const owned = (t: TemplateRecord | undefined) => (t && canSee(t.teamId) ? t : undefined);
 
 export class TemplateService {
   private get defaultDiskMB(): number {
@@ -94,7 +103,7 @@ export class TemplateService {
   /** Looks a template up by ID or name; NotFound when unknown, FailedPrecondition when it has no ready build. */
   async resolve(idOrName: string): Promise<TemplateRecord> {
     const ref = parseRef(idOrName);
-    let t = await this.opts.store.findTemplate(ref.name);
+    let t = usable(await this.opts.store.findTemplate(ref.name));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (ref.tag) t = await this.tags.view(t, ref.tag, idOrName);
     if (t.status !== 'ready' || t.layers.length === 0) {
@@ -108,7 +117,7 @@ export class TemplateService {
 
   /** The ID of the template a reference (ID or name) names, whatever its build state; else the reference itself. */
   async idOf(ref: string): Promise<string> {
-    const t = await this.opts.store.findTemplate(ref.includes(':') ? parseRef(ref).name : ref);
+    const t = usable(await this.opts.store.findTemplate(ref.includes(':') ? parseRef(ref).name : ref));
     return t?.templateId ?? ref;
   }
 
@@ -117,7 +126,7 @@ export class TemplateService {
   /** POST /templates/tags: points `tags` at the build `target` (`name:tag`, tag `default` when absent) names. */
   async assignTags(target: string, tags: string[]): Promise<Api['AssignedTemplateTags']> {
     const ref = parseRef(target);
-    const t = await this.opts.store.findTemplate(ref.name);
+    const t = owned(await this.opts.store.findTemplate(ref.name));
     if (!t) throw notFound(`template '${ref.name}' not found`);
     const { record, buildId } = await this.tags.assign(t, ref.tag ?? DEFAULT_TAG, tags, target);
     await this.opts.store.upsertTemplate(record);
@@ -127,14 +136,14 @@ export class TemplateService {
   /** DELETE /templates/tags: removes tags of the template `name` (no tag in it). */
   async removeTags(name: string, tags: string[]): Promise<void> {
     if (name.includes(':')) throw invalid(`template name '${name}' must not contain a tag; list the tags in 'tags'`);
-    const t = await this.opts.store.findTemplate(name.trim());
+    const t = owned(await this.opts.store.findTemplate(name.trim()));
     if (!t) throw notFound(`template '${name}' not found`);
     await this.opts.store.upsertTemplate(this.tags.remove(t, tags));
   }
 
   /** GET /templates/{id}/tags. */
   async listTags(idOrName: string): Promise<Api['TemplateTag'][]> {
-    const t = await this.opts.store.findTemplate(parseRef(idOrName).name);
+    const t = owned(await this.opts.store.findTemplate(parseRef(idOrName).name));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     return this.tags.list(t);
   }
@@ -175,6 +184,9 @@ export class TemplateService {
     const buildId = newBuildId();
     let t = await this.opts.store.findTemplate(plain);
     if (t && t.templateId === plain && !t.names.includes(plain)) t = undefined;
+    // Names are one namespace across teams: another team's name is taken (its template stays out of reach).
+    if (t && !canSee(t.teamId)) throw new ApiError('conflict', `the template name '${plain}' is taken; choose another name`);
+    if (!t) await this.opts.quota?.checkTemplates(ownerTeam());
     const cpuCount = req.cpuCount ?? t?.cpuCount ?? 2;
     const memoryMB = req.memoryMB ?? t?.memoryMB ?? 2048;
     const diskSizeMB = req.diskSizeMB ?? t?.diskSizeMB ?? this.defaultDiskMB;
@@ -189,6 +201,7 @@ export class TemplateService {
         layers: [],
         status: 'waiting',
         public: false,
+        teamId: ownerTeam(),
         createdAt: now,
         updatedAt: now,
         spawnCount: 0,
@@ -214,7 +227,7 @@ export class TemplateService {
   }
 
   private async getBuild(templateId: string, buildId: string): Promise<{ t: TemplateRecord; b: TemplateBuildRecord }> {
-    const t = await this.opts.store.findTemplate(templateId);
+    const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     const b = await this.opts.store.getBuild(t.templateId, buildId);
     if (!b) throw notFound(`build '${buildId}' of template '${templateId}' not found`);
@@ -238,7 +251,7 @@ export class TemplateService {
   /** NotFound unless the source can be resolved; a template source resolves to its record. */
   private async checkSource(src: BuildSource): Promise<TemplateRecord | undefined> {
     if (src.kind === 'template' || src.kind === 'template-or-image') {
-      const t = await this.opts.store.findTemplate(parseRef(src.ref).name);
+      const t = usable(await this.opts.store.findTemplate(parseRef(src.ref).name));
       if (t) return this.resolve(src.ref.includes(':') ? `${t.templateId}:${parseRef(src.ref).tag}` : t.templateId);
       if (src.kind === 'template') {
         const snap = await this.opts.store.findSnapshot(src.ref);
@@ -369,7 +382,7 @@ export class TemplateService {
   }
 
   async detail(idOrName: string): Promise<Api['TemplateWithBuilds']> {
-    const t = await this.opts.store.findTemplate(idOrName.replace(/:latest$/, ''));
+    const t = usable(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     const builds = await this.opts.store.listBuilds(t.templateId);
     return {
@@ -391,9 +404,17 @@ export class TemplateService {
   }
 
   async alias(name: string): Promise<Api['TemplateAliasResponse']> {
-    const t = await this.opts.store.findTemplate(name.replace(/:latest$/, ''));
+    const t = usable(await this.opts.store.findTemplate(name.replace(/:latest$/, '')));
     if (!t || !t.names.includes(name.replace(/:latest$/, ''))) throw notFound(`no template is named '${name}'`);
     return { templateID: t.templateId, public: t.public };
+  }
+
+  /** E2B's public flag: a public template can be used (not changed) by every team. */
+  async setPublic(idOrName: string, isPublic: boolean): Promise<void> {
+    const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
+    if (!t) throw notFound(`template '${idOrName}' not found`);
+    if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template is always public');
+    await this.opts.store.upsertTemplate({ ...t, public: isPublic, updatedAt: Date.now() });
   }
 
   baseImages(): Promise<Api['BaseImage'][]> {
@@ -401,14 +422,14 @@ export class TemplateService {
   }
 
   async filesLink(templateId: string, hash: string, baseUrl: string): Promise<Api['TemplateBuildFileUpload']> {
-    const t = await this.opts.store.findTemplate(templateId);
+    const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     const present = this.files.has(hash);
     return present ? { present } : { present, url: `${baseUrl}/templates/${encodeURIComponent(t.templateId)}/files/${hash}` };
   }
 
   async putFiles(templateId: string, hash: string, body: import('node:http').IncomingMessage): Promise<void> {
-    const t = await this.opts.store.findTemplate(templateId);
+    const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     await this.files.put(hash, body);
   }
@@ -420,7 +441,7 @@ export class TemplateService {
    * sandboxes (running or paused), snapshots or other templates use its layers.
    */
   async delete(idOrName: string): Promise<void> {
-    const t = await this.opts.store.findTemplate(idOrName.replace(/:latest$/, ''));
+    const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template cannot be deleted');
     if (this.jobs.busy(t.templateId)) throw new ApiError('conflict', `template '${idOrName}' has a build running; wait for it to end`);

@@ -3,6 +3,7 @@
  * default implementation; PostgreSQL implements the same interface when DATABASE_URL is set. Methods are async so that
  * both fit; records are plain objects, times in epoch milliseconds.
  */
+import type { TeamStore } from './teams.js';
 
 export type SandboxState = 'running' | 'paused';
 export type OnTimeout = 'kill' | 'pause';
@@ -49,6 +50,8 @@ export interface SandboxRecord {
   pausedImage?: string;
   /** While running: the node (control plane) whose runtime runs it. A paused sandbox belongs to no node. */
   nodeId?: string;
+  /** The owning team (absent: the admin team). */
+  teamId?: string;
   network?: SandboxNetwork;
 }
 
@@ -64,6 +67,8 @@ export interface SandboxFilter {
   /** Cursor: return sandboxes strictly after this (startedAt, sandboxId) in the list's order. */
   after?: { startedAt: number; sandboxId: string };
   limit?: number;
+  /** Only this team's sandboxes. */
+  teamId?: string;
 }
 
 export type BuildStatus = 'building' | 'waiting' | 'ready' | 'error';
@@ -91,6 +96,8 @@ export interface TemplateRecord {
   /** A checkpoint (in the snapshot store) taken once readyCmd passed: sandboxes resume it with startCmd running. */
   warmImage?: string;
   public: boolean;
+  /** The owning team (absent: the admin team, which owns the built-in templates). */
+  teamId?: string;
   createdAt: number;
   updatedAt: number;
   spawnCount: number;
@@ -208,9 +215,14 @@ export interface SnapshotRecord {
   /** The agent's access token inside the saved state (needed to re-initialise it). */
   envdAccessToken?: string;
   allowInternetAccess: boolean;
+  /** The owning team (absent: the admin team). */
+  teamId?: string;
 }
 
 export interface Store {
+  /** Teams, API keys and run claims (store/teams.ts). */
+  readonly teams: TeamStore;
+
   insertSandbox(s: SandboxRecord): Promise<void>;
   updateSandbox(id: string, patch: Partial<SandboxRecord>): Promise<void>;
   getSandbox(id: string): Promise<SandboxRecord | undefined>;
@@ -249,7 +261,7 @@ export interface Store {
   /** By snapshot ID or name. */
   findSnapshot(idOrName: string): Promise<SnapshotRecord | undefined>;
   /** Newest first; cursor: strictly before (createdAt, snapshotId). */
-  listSnapshots(filter: { sandboxId?: string; name?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]>;
+  listSnapshots(filter: { sandboxId?: string; name?: string; teamId?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]>;
   deleteSnapshot(id: string): Promise<void>;
 
   getSetting(key: string): Promise<string | undefined>;

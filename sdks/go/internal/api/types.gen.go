@@ -259,6 +259,20 @@ type ConnectSandbox struct {
 	Timeout *int32 `json:"timeout,omitempty"`
 }
 
+// CreatedTeamAPIKey defines model for CreatedTeamAPIKey.
+type CreatedTeamAPIKey struct {
+	CreatedAt time.Time `json:"createdAt"`
+	Id        string    `json:"id"`
+
+	// Key The key itself; shown only in this response
+	Key      string     `json:"key"`
+	LastUsed *time.Time `json:"lastUsed"`
+
+	// Mask The key's prefix and last four characters, e.g. e2b_…abcd
+	Mask string `json:"mask"`
+	Name string `json:"name"`
+}
+
 // DeleteTemplateTagsRequest defines model for DeleteTemplateTagsRequest.
 type DeleteTemplateTagsRequest struct {
 	// Name The template's name (no tag)
@@ -320,6 +334,16 @@ type NewSandbox struct {
 	// Timeout Inactivity timeout in seconds.
 	Timeout              *int32                 `json:"timeout,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// NewTeam defines model for NewTeam.
+type NewTeam struct {
+	Name string `json:"name"`
+}
+
+// NewTeamAPIKey defines model for NewTeamAPIKey.
+type NewTeamAPIKey struct {
+	Name *string `json:"name,omitempty"`
 }
 
 // ResumedSandbox defines model for ResumedSandbox.
@@ -495,6 +519,76 @@ type SnapshotInfo struct {
 	TemplateID *string `json:"templateID,omitempty"`
 }
 
+// Team defines model for Team.
+type Team struct {
+	CreatedAt time.Time `json:"createdAt"`
+	Name      string    `json:"name"`
+	TeamID    string    `json:"teamID"`
+}
+
+// TeamAPIKey defines model for TeamAPIKey.
+type TeamAPIKey struct {
+	CreatedAt time.Time  `json:"createdAt"`
+	Id        string     `json:"id"`
+	LastUsed  *time.Time `json:"lastUsed"`
+
+	// Mask The key's prefix and last four characters, e.g. e2b_…abcd
+	Mask string `json:"mask"`
+	Name string `json:"name"`
+}
+
+// TeamDetail defines model for TeamDetail.
+type TeamDetail struct {
+	CreatedAt time.Time `json:"createdAt"`
+	Name      string    `json:"name"`
+
+	// Quotas Limits of one team; defaults come from the server (TENSOR_BOX_QUOTA_*).
+	Quotas TeamQuotas `json:"quotas"`
+	TeamID string     `json:"teamID"`
+	Usage  TeamUsage  `json:"usage"`
+}
+
+// TeamQuotas Limits of one team; defaults come from the server (TENSOR_BOX_QUOTA_*).
+type TeamQuotas struct {
+	// MaxDiskMB Disk of paused sandboxes' images and snapshots
+	MaxDiskMB int `json:"maxDiskMB"`
+
+	// MaxMemoryMB Sum of the memory of running sandboxes
+	MaxMemoryMB int `json:"maxMemoryMB"`
+
+	// MaxRunningSandboxes Sandboxes running at once
+	MaxRunningSandboxes int `json:"maxRunningSandboxes"`
+
+	// MaxTemplates Templates the team owns
+	MaxTemplates int `json:"maxTemplates"`
+
+	// MaxVcpus Sum of the vCPUs of running sandboxes
+	MaxVcpus int `json:"maxVcpus"`
+}
+
+// TeamUpdate defines model for TeamUpdate.
+type TeamUpdate struct {
+	// Quotas Quotas to set; null returns one to the server default.
+	Quotas struct {
+		MaxDiskMB           *int `json:"maxDiskMB,omitempty"`
+		MaxMemoryMB         *int `json:"maxMemoryMB,omitempty"`
+		MaxRunningSandboxes *int `json:"maxRunningSandboxes,omitempty"`
+		MaxTemplates        *int `json:"maxTemplates,omitempty"`
+		MaxVcpus            *int `json:"maxVcpus,omitempty"`
+	} `json:"quotas"`
+}
+
+// TeamUsage defines model for TeamUsage.
+type TeamUsage struct {
+	DiskMB           int `json:"diskMB"`
+	MemoryMB         int `json:"memoryMB"`
+	PausedSandboxes  int `json:"pausedSandboxes"`
+	RunningSandboxes int `json:"runningSandboxes"`
+	Snapshots        int `json:"snapshots"`
+	Templates        int `json:"templates"`
+	Vcpus            int `json:"vcpus"`
+}
+
 // Template defines model for Template.
 type Template struct {
 	Aliases          []string    `json:"aliases"`
@@ -645,6 +739,12 @@ type TemplateTag struct {
 	Tag       string    `json:"tag"`
 }
 
+// TemplateUpdateRequest defines model for TemplateUpdateRequest.
+type TemplateUpdateRequest struct {
+	// Public Whether every team may start sandboxes from the template
+	Public *bool `json:"public,omitempty"`
+}
+
 // TemplateWithBuilds defines model for TemplateWithBuilds.
 type TemplateWithBuilds struct {
 	Aliases    []string `json:"aliases"`
@@ -674,6 +774,11 @@ type TemplateWithBuilds struct {
 	WarmStart *bool `json:"warmStart,omitempty"`
 }
 
+// UpdateTeamAPIKey defines model for UpdateTeamAPIKey.
+type UpdateTeamAPIKey struct {
+	Name string `json:"name"`
+}
+
 // BuildID defines model for buildID.
 type BuildID = string
 
@@ -694,6 +799,9 @@ type N400 = Error
 
 // N401 defines model for 401.
 type N401 = Error
+
+// N403 defines model for 403.
+type N403 = Error
 
 // N404 defines model for 404.
 type N404 = Error
@@ -808,6 +916,12 @@ type GetV2SandboxesSandboxIDLogsParams struct {
 // GetV2SandboxesSandboxIDLogsParamsDirection defines parameters for GetV2SandboxesSandboxIDLogs.
 type GetV2SandboxesSandboxIDLogsParamsDirection string
 
+// PostApiKeysJSONRequestBody defines body for PostApiKeys for application/json ContentType.
+type PostApiKeysJSONRequestBody = NewTeamAPIKey
+
+// PatchApiKeysApiKeyIDJSONRequestBody defines body for PatchApiKeysApiKeyID for application/json ContentType.
+type PatchApiKeysApiKeyIDJSONRequestBody = UpdateTeamAPIKey
+
 // PostSandboxesJSONRequestBody defines body for PostSandboxes for application/json ContentType.
 type PostSandboxesJSONRequestBody = NewSandbox
 
@@ -835,11 +949,23 @@ type PostSandboxesSandboxIDSnapshotsJSONRequestBody = SandboxSnapshotRequest
 // PostSandboxesSandboxIDTimeoutJSONRequestBody defines body for PostSandboxesSandboxIDTimeout for application/json ContentType.
 type PostSandboxesSandboxIDTimeoutJSONRequestBody = SandboxTimeoutRequest
 
+// PostTeamsJSONRequestBody defines body for PostTeams for application/json ContentType.
+type PostTeamsJSONRequestBody = NewTeam
+
+// PatchTeamsTeamIDJSONRequestBody defines body for PatchTeamsTeamID for application/json ContentType.
+type PatchTeamsTeamIDJSONRequestBody = TeamUpdate
+
+// PostTeamsTeamIDApiKeysJSONRequestBody defines body for PostTeamsTeamIDApiKeys for application/json ContentType.
+type PostTeamsTeamIDApiKeysJSONRequestBody = NewTeamAPIKey
+
 // DeleteTemplatesTagsJSONRequestBody defines body for DeleteTemplatesTags for application/json ContentType.
 type DeleteTemplatesTagsJSONRequestBody = DeleteTemplateTagsRequest
 
 // PostTemplatesTagsJSONRequestBody defines body for PostTemplatesTags for application/json ContentType.
 type PostTemplatesTagsJSONRequestBody = AssignTemplateTagsRequest
+
+// PatchTemplatesTemplateIDJSONRequestBody defines body for PatchTemplatesTemplateID for application/json ContentType.
+type PatchTemplatesTemplateIDJSONRequestBody = TemplateUpdateRequest
 
 // PostV2SandboxesJSONRequestBody defines body for PostV2Sandboxes for application/json ContentType.
 type PostV2SandboxesJSONRequestBody = NewSandbox
