@@ -38,7 +38,11 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
     aliases: ['sbx', 'sandboxes'],
     verbs: {
       create: { ...sandboxCreate, summary: 'create a sandbox from a template (default: default)' },
-      list: { ...sandboxList, aliases: ['ls'], summary: 'list sandboxes (--state, --metadata)' },
+      list: {
+        ...sandboxList,
+        aliases: ['ls'],
+        summary: 'list sandboxes (--state, --metadata, --template, --started-after, --order, --limit)',
+      },
       connect: { ...sandboxConnect, summary: 'connect to a sandbox (resumes a paused one) and show its info' },
       info: { ...sandboxConnect, run: (ctx, args, flags) => sandboxConnect.run(ctx, args, { ...flags, 'no-resume': true }), summary: 'show a sandbox\'s info (a paused one stays paused)' },
       pause: { ...sandboxPause, summary: 'pause sandboxes, keeping memory, processes and files' },

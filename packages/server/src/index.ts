@@ -16,6 +16,7 @@ import type { ServerConfig } from './config.js';
 import { ApiError } from './errors.js';
 import { randomId } from './ids.js';
 import { forgetAddress } from './ingress/proxy.js';
+import { signedFilesSandbox } from './ingress/signed-files.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
 import { openStore } from './store/open.js';
@@ -169,6 +170,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     routes: routes({ sandboxes, templates, teams, auth }),
     ingress: {
       async lookup(target, opts) {
+        if (sandboxes.isKilling(target.sandboxId)) {
+          throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
+        }
         let s = await sandboxes.get(target.sandboxId);
         opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
@@ -180,6 +184,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         return s;
       },
       touch: (s) => void sandboxes.touch(s).catch(() => {}),
+      async signedFilesSandbox(query, op) {
+        const running = (await store.listSandboxes({ states: ['running'] })).filter((s) => sandboxes.isMine(s));
+        return signedFilesSandbox(query, op, running);
+      },
     },
   });
 

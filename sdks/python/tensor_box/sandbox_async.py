@@ -314,8 +314,9 @@ class AsyncSandbox:
 
     @staticmethod
     async def list(state: Optional[List[str]] = None, metadata: Optional[Dict[str, str]] = None, limit: Optional[int] = None,
-                   **conn: Any) -> List[SandboxInfo]:
-        return await _thread(Sandbox.list, state=state, metadata=metadata, limit=limit, **conn)
+                   **kw: Any) -> List[SandboxInfo]:
+        """As :meth:`tensor_box.Sandbox.list` (``template``, ``started_after``, ``order`` and connection options)."""
+        return await _thread(Sandbox.list, state=state, metadata=metadata, limit=limit, **kw)
 
     # Lifecycle: ``AsyncSandbox.kill(sandbox_id, **conn)`` by ID, ``await sandbox.kill()`` on an instance.
     class _Dual:
