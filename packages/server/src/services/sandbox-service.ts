@@ -280,6 +280,8 @@ export class SandboxService {
 
   async detail(sandboxId: string): Promise<SandboxDetail> {
     const s = await this.get(sandboxId);
+    // Being killed is gone already (E2B answers 404 from the moment of the kill; the teardown may take a moment).
+    if (this.killing.has(sandboxId)) throw notFound(`sandbox '${sandboxId}' not found`);
     return {
       ...this.toListed(s),
       envdAccessToken: s.envdAccessToken,
