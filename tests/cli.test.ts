@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { run, startTestServer, type TestServer } from './helpers/harness.js';
 
-const BIN = fileURLToPath(new URL('../packages/cli/bin/tensor-box.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../packages/cli/bin/dev.js', import.meta.url));
 let s: TestServer;
 
 /** Runs the CLI as a separate process. Asynchronous on purpose: the server under test lives in this process. */

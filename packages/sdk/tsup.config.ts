@@ -1,0 +1,18 @@
+/**
+ * Build of the published SDK: one ES module and one CommonJS bundle of src/index.ts in dist/, each with its own type
+ * declarations (index.d.ts, index.d.cts). Dependencies stay external (they are the package's `dependencies`).
+ * Inside this repository nothing imports dist/: tsx, tsc and Vite map `tensor-box` to src/ (the root tsconfig's `paths`).
+ */
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm', 'cjs'],
+  dts: true,
+  tsconfig: 'tsconfig.build.json',
+  target: 'es2022',
+  outDir: 'dist',
+  clean: true,
+  splitting: false,
+  sourcemap: false,
+});
