@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { checkApiKey } from './http/auth.js';
 import { ApiError, invalid, toHttpError } from './errors.js';
 import { OpenApi } from './http/openapi.js';
+import { createApiDocs } from './http/api-docs.js';
 import { Router, type Route } from './http/router.js';
 import { ingressTarget, type IngressTarget } from './ingress/route.js';
 import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
@@ -92,6 +93,7 @@ const FILES_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/files$/;
 export function createApp(opts: AppOptions): http.Server {
   const openapi = opts.openapi ?? new OpenApi();
   const router = new Router(opts.routes);
+  const docs = createApiDocs(openapi.yaml, openapi.doc);
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const match = router.match(req.method ?? 'GET', url.pathname);
@@ -125,6 +127,7 @@ export function createApp(opts: AppOptions): http.Server {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         return void res.end(text);
       }
+      if (docs.serve(req, res, url.pathname)) return;
       const files = FILES_ROUTE.exec(url.pathname);
       if (files) {
         req.url = `/files${url.search}`;
