@@ -1,6 +1,7 @@
 /**
  * Build of the published CLI: src/bin.ts bundled into dist/tensor-box.js (the package's bin), with the SDK inlined so
- * the package installs on its own; the SDK's and the CLI's npm dependencies stay external (package.json lists them).
+ * the package installs on its own (and openapi-fetch, as the SDK's build does); the other npm dependencies of the SDK
+ * and the CLI stay external (package.json lists them).
  */
 import { defineConfig } from 'tsup';
 
@@ -11,5 +12,5 @@ export default defineConfig({
   outDir: 'dist',
   clean: true,
   splitting: false,
-  noExternal: ['tensor-box'],
+  noExternal: ['tensor-box', 'openapi-fetch'],
 });

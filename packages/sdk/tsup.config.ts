@@ -1,6 +1,8 @@
 /**
  * Build of the published SDK: one ES module and one CommonJS bundle of src/index.ts in dist/, each with its own type
- * declarations (index.d.ts, index.d.cts). Dependencies stay external (they are the package's `dependencies`).
+ * declarations (index.d.ts, index.d.cts). Dependencies stay external (they are the package's `dependencies`), except
+ * openapi-fetch, which is inlined from its ES module: its CommonJS build has `exports.default`, which a CommonJS bundle
+ * of our ES module sources would not find (tests/packaging.test.ts runs the CommonJS build).
  * Inside this repository nothing imports dist/: tsx, tsc and Vite map `tensor-box` to src/ (the root tsconfig's `paths`).
  */
 import { defineConfig } from 'tsup';
@@ -15,4 +17,5 @@ export default defineConfig({
   clean: true,
   splitting: false,
   sourcemap: false,
+  noExternal: ['openapi-fetch'],
 });
