@@ -40,11 +40,14 @@ finally:
     sbx.kill()
 `;
 
+// Foreground runs are typed CommandResult, background ones CommandHandle; line 11 is a deliberate error.
 const TYPED = `
-from tensor_box import Sandbox, CommandResult
+from tensor_box import Sandbox, CommandResult, CommandHandle
 
 def run(sbx: Sandbox) -> int:
     r: CommandResult = sbx.commands.run("true")
+    h: CommandHandle = sbx.commands.run("sleep 1", background=True)
+    h.kill()
     return r.exit_code
 
 def wrong(sbx: Sandbox) -> str:
@@ -120,7 +123,7 @@ describe('tensor-box Python SDK from its wheel', () => {
     writeFileSync(path.join(work, 'typed.py'), TYPED);
     const r = await exec(path.join(work, 'tools/bin/mypy'), ['--python-executable', py, '--strict', 'typed.py'], { cwd: work });
     assert.doesNotMatch(r.stdout, /missing library stubs or py\.typed marker/);
-    assert.match(r.stdout, /typed\.py:9: error: Incompatible return value type \(got "int", expected "str"\)/);
+    assert.match(r.stdout, /typed\.py:11: error: Incompatible return value type \(got "int", expected "str"\)/);
     assert.match(r.stdout, /Found 1 error in 1 file/);
   });
 });
