@@ -17,6 +17,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COMPILED = ['packages/server/dist/main.js'];
 const SOURCES = ['--import', 'tsx', 'packages/server/src/main.ts'];
 const DEADLINE_MS = 600_000;
+const API_KEY = 'e2b_0123456789abcdef0123456789abcdef';
 
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
@@ -36,7 +37,7 @@ async function healthy(url: string): Promise<boolean> {
 
 /** Starts the server with `args` on `port`, returns ms until /health answers; the server is stopped afterwards. */
 async function startOnce(args: string[], dataDir: string, port: number): Promise<number> {
-  const env = { ...process.env, TENSOR_BOX_DATA_DIR: dataDir, TENSOR_BOX_PORT: String(port), TENSOR_BOX_API_KEY: 'e2b_0123456789abcdef0123456789abcdef' };
+  const env = { ...process.env, TENSOR_BOX_DATA_DIR: dataDir, TENSOR_BOX_PORT: `${port}`, TENSOR_BOX_API_KEY: API_KEY };
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -45,7 +46,7 @@ async function startOnce(args: string[], dataDir: string, port: number): Promise
     const url = `http://127.0.0.1:${port}`;
     while (!(await healthy(url))) {
       if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
-      if (performance.now() - t0 > DEADLINE_MS) throw new Error(`server not healthy after ${DEADLINE_MS} ms: ${stderr}`);
+      if (performance.now() - t0 > DEADLINE_MS) throw new Error(`no /health after ${DEADLINE_MS} ms: ${stderr}`);
       await new Promise((r) => setTimeout(r, 5));
     }
     return performance.now() - t0;
@@ -83,7 +84,8 @@ async function main() {
   const md = [
     '# Server start-up benchmark',
     '',
-    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, kernel ${os.release()}.`,
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, `
+      + `kernel ${os.release()}, load average ${os.loadavg()[0].toFixed(1)} at the end.`,
     'Process spawn to first answered `GET /health`, same data dir (default template already built), alternating runs.',
     '`npm start` runs the compiled form after `scripts/setup.sh` (which adds its own checks, not counted here).',
     '',

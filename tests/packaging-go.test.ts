@@ -59,7 +59,8 @@ func main() {
 		log.Fatal(err)
 	}
 	_, err = sbx.Files.Read(ctx, "/home/user/nope", nil)
-	out := map[string]any{"stdout": r.Stdout, "exitCode": r.ExitCode, "back": back, "notFound": errors.Is(err, tensorbox.ErrNotFound)}
+	notFound := errors.Is(err, tensorbox.ErrNotFound)
+	out := map[string]any{"stdout": r.Stdout, "exitCode": r.ExitCode, "back": back, "notFound": notFound}
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 		log.Fatal(err)
 	}
@@ -90,7 +91,8 @@ describe('tensor-box Go SDK in a module outside the repository', () => {
     await execOk('go', ['vet', './...'], { cwd: work, timeoutMs: 300_000 });
     const bin = path.join(work, 'example');
     await execOk('go', ['build', '-o', bin, '.'], { cwd: work, timeoutMs: 300_000 });
-    const r = await execOk(bin, [], { cwd: work, env: { TENSOR_BOX_DOMAIN: s.url, TENSOR_BOX_API_KEY: s.apiKey }, timeoutMs: 120_000 });
+    const env = { TENSOR_BOX_DOMAIN: s.url, TENSOR_BOX_API_KEY: s.apiKey };
+    const r = await execOk(bin, [], { cwd: work, env, timeoutMs: 120_000 });
     const out = JSON.parse(r.stdout);
     assert.deepEqual(out, { stdout: 'go-42\n', exitCode: 0, back: 'written by Go', notFound: true });
   });

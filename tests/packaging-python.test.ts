@@ -78,7 +78,8 @@ describe('tensor-box Python SDK from its wheel', () => {
   let py: string;
 
   it('python -m build makes a wheel and an sdist with py.typed and the licence', async () => {
-    await execOk(path.join(work, 'tools/bin/python'), ['-m', 'build', '--outdir', dist, path.join(ROOT, 'sdks/python')], {
+    const build = ['-m', 'build', '--outdir', dist, path.join(ROOT, 'sdks/python')];
+    await execOk(path.join(work, 'tools/bin/python'), build, {
       timeoutMs: 240_000,
     });
     const files = readdirSync(dist).sort();
@@ -88,7 +89,8 @@ describe('tensor-box Python SDK from its wheel', () => {
     for (const f of ['tensor_box/__init__.py', 'tensor_box/py.typed', 'tensor_box-0.1.0.dist-info/METADATA']) {
       assert.ok(listing.includes(f), `the wheel has ${f}`);
     }
-    assert.ok(listing.some((f) => /dist-info\/licenses\/LICENSE$/.test(f)), `the wheel has the licence: ${listing.join(' ')}`);
+    const licence = listing.some((f) => /dist-info\/licenses\/LICENSE$/.test(f));
+    assert.ok(licence, `the wheel has the licence: ${listing.join(' ')}`);
     assert.ok(!listing.some((f) => f.startsWith('tests/') || f.includes('.venv')), 'no tests or venv in the wheel');
     const sdist = (await execOk('tar', ['tzf', path.join(dist, files[1])])).stdout;
     assert.match(sdist, /tensor_box-0\.1\.0\/tensor_box\/py\.typed/);
@@ -121,7 +123,8 @@ describe('tensor-box Python SDK from its wheel', () => {
   it('mypy reads the installed package as typed', async () => {
     assert.ok(py, 'the wheel was installed');
     writeFileSync(path.join(work, 'typed.py'), TYPED);
-    const r = await exec(path.join(work, 'tools/bin/mypy'), ['--python-executable', py, '--strict', 'typed.py'], { cwd: work });
+    const mypy = path.join(work, 'tools/bin/mypy');
+    const r = await exec(mypy, ['--python-executable', py, '--strict', 'typed.py'], { cwd: work });
     assert.doesNotMatch(r.stdout, /missing library stubs or py\.typed marker/);
     assert.match(r.stdout, /typed\.py:11: error: Incompatible return value type \(got "int", expected "str"\)/);
     assert.match(r.stdout, /Found 1 error in 1 file/);

@@ -17,7 +17,8 @@ import { startTestServer, type TestServer } from './helpers/harness.js';
 import { exec, execOk } from './helpers/exec.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const version = (pkg: string) => JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+const version = (pkg: string) => JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8'))
+  .version;
 // Versions the repository already has, so npm finds them in its cache; --prefer-offline keeps the test off the network
 // when it can.
 const NPM_INSTALL = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
@@ -109,14 +110,16 @@ describe('tensor-box SDK from its npm tarball', () => {
 
   before(async () => {
     const { tarball, files } = await pack('packages/sdk');
-    for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'README.md', 'LICENSE']) {
+    const shipped = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'README.md', 'LICENSE'];
+    for (const f of shipped) {
       assert.ok(files.includes(f), `the tarball has ${f}: ${files.join(', ')}`);
     }
     assert.ok(!files.some((f) => f.startsWith('src/')), `the tarball ships no sources: ${files.join(', ')}`);
     app = path.join(work, 'app');
     mkdirSync(app);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-    await execOk('npm', [...NPM_INSTALL, tarball, `typescript@${version('typescript')}`, `@types/node@${version('@types/node')}`], {
+    const tools = [`typescript@${version('typescript')}`, `@types/node@${version('@types/node')}`];
+    await execOk('npm', [...NPM_INSTALL, tarball, ...tools], {
       cwd: app,
       timeoutMs: 240_000,
     });
@@ -143,7 +146,7 @@ describe('tensor-box SDK from its npm tarball', () => {
     assert.match(out.resolved, /\/app\/node_modules\/tensor-box\/dist\/index\.cjs$/);
   });
 
-  it('tsc --noEmit accepts typed use with moduleResolution node16 and bundler, and rejects a mistyped option', async () => {
+  it('tsc --noEmit takes typed use (moduleResolution node16 and bundler) and rejects a mistyped option', async () => {
     writeFileSync(path.join(app, 'app.ts'), TS_APP);
     writeFileSync(path.join(app, 'app-cjs.cts'), CTS_APP);
     writeFileSync(path.join(app, 'bad.ts'), TS_BAD);
@@ -194,7 +197,8 @@ describe('tensor-box CLI from its npm tarball, installed globally', () => {
     const created = await execOk(bin, ['sandbox', 'create', 'default', '--timeout-ms', '60000'], { cwd: work, env });
     const id = created.stdout.trim();
     assert.match(id, /^[a-z0-9]+$/);
-    const ran = await execOk(bin, ['sandbox', 'exec', id, '--', 'sh', '-c', 'echo cli-$((40 + 2))'], { cwd: work, env });
+    const cmd = ['sh', '-c', 'echo cli-$((40 + 2))'];
+    const ran = await execOk(bin, ['sandbox', 'exec', id, '--', ...cmd], { cwd: work, env });
     assert.equal(ran.stdout, 'cli-42\n');
     await execOk(bin, ['sandbox', 'kill', id], { cwd: work, env });
     const gone = await exec(bin, ['sandbox', 'info', id], { cwd: work, env });

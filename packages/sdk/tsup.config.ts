@@ -3,7 +3,7 @@
  * declarations (index.d.ts, index.d.cts). Dependencies stay external (they are the package's `dependencies`), except
  * openapi-fetch, which is inlined from its ES module: its CommonJS build has `exports.default`, which a CommonJS bundle
  * of our ES module sources would not find (tests/packaging.test.ts runs the CommonJS build).
- * Inside this repository nothing imports dist/: tsx, tsc and Vite map `tensor-box` to src/ (the root tsconfig's `paths`).
+ * Inside this repository nothing imports dist/: tsx, tsc and Vite map `tensor-box` to src/ (root tsconfig `paths`).
  */
 import { defineConfig } from 'tsup';
 

@@ -19,7 +19,8 @@ export interface ExecOpts {
 
 export function exec(cmd: string, args: string[], opts: ExecOpts = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, ...opts.env };
+    const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -40,7 +41,8 @@ export async function execOk(cmd: string, args: string[], opts: ExecOpts = {}): 
   const r = await exec(cmd, args, opts);
   if (r.code !== 0) {
     const where = opts.cwd ? ` (in ${opts.cwd})` : '';
-    throw new Error(`${cmd} ${args.join(' ')}${where} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+    const output = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+    throw new Error(`${cmd} ${args.join(' ')}${where} exited ${r.code}\n${output}`);
   }
   return r;
 }

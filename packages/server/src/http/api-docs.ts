@@ -28,7 +28,7 @@ const PAGE = `<!doctype html>
 `;
 
 /** Same-origin only; Redoc styles with inline <style> tags and runs its search index in a blob: worker. */
-const PAGE_CSP = [
+const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
@@ -58,7 +58,8 @@ export function createApiDocs(specYaml: string, spec: unknown): ApiDocs {
   const docs = new Map<string, () => Doc | undefined>([
     ['/openapi.json', () => ({ body: Buffer.from(JSON.stringify(spec, null, 2)), type: 'application/json' })],
     ['/openapi.yaml', () => ({ body: Buffer.from(specYaml), type: 'application/yaml; charset=utf-8' })],
-    ['/docs/api', () => ({ body: Buffer.from(PAGE), type: 'text/html; charset=utf-8', headers: { 'content-security-policy': PAGE_CSP } })],
+    ['/docs/api', () => ({ body: Buffer.from(PAGE), type: 'text/html; charset=utf-8',
+      headers: { 'content-security-policy': CSP } })],
     [REDOC_PATH, redocBundle],
   ]);
   const cache = new Map<string, Doc | undefined>();
@@ -70,7 +71,7 @@ export function createApiDocs(specYaml: string, spec: unknown): ApiDocs {
       const doc = cache.get(pathname);
       if (!doc) {
         res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 404, message: `${pathname} is not available: the redoc package is not installed` }));
+        res.end(JSON.stringify({ code: 404, message: `${pathname}: the redoc package is not installed` }));
         return true;
       }
       res.writeHead(200, {
