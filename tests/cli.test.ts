@@ -1,32 +1,12 @@
 /** The `tensor-box` CLI as a user runs it: real processes, real server, stdout/stderr and exit codes. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { run, startTestServer, type TestServer } from './helpers/harness.js';
+import { CLI_BIN as BIN, cliFor } from './helpers/cli.js';
+import { spawn } from 'node:child_process';
 
-const BIN = fileURLToPath(new URL('../packages/cli/bin/dev.js', import.meta.url));
 let s: TestServer;
-
-/** Runs the CLI as a separate process. Asynchronous on purpose: the server under test lives in this process. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, TENSOR_BOX_DOMAIN: s.url, TENSOR_BOX_API_KEY: s.apiKey, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = cliFor(() => s);
 
 before(async () => {
   s = await startTestServer();

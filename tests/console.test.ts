@@ -208,6 +208,29 @@ describe('web console', () => {
     await shot('info');
   });
 
+  it('info: the network card shows and edits the egress rules', async () => {
+    await page.getByRole('button', { name: 'Edit egress rules' }).click();
+    const editor = page.locator('[data-testid=network-editor]');
+    await editor.getByLabel('Allow out').fill('203.0.113.7\n*.example.test');
+    await editor.getByLabel('Deny out').fill('0.0.0.0/0');
+    await editor.getByRole('button', { name: 'Save rules' }).click();
+    await page.locator('[data-testid=deny-out]', { hasText: '0.0.0.0/0' }).waitFor();
+    const info = await fetch(`${s.url}/sandboxes/${sandboxId}`, { headers: { 'X-API-Key': s.apiKey } }).then((r) => r.json());
+    assert.deepEqual(info.network.allowOut, ['203.0.113.7', '*.example.test']);
+    assert.deepEqual(info.network.denyOut, ['0.0.0.0/0']);
+    // A bad entry shows the server's message and changes nothing.
+    await page.getByRole('button', { name: 'Edit egress rules' }).click();
+    await editor.getByLabel('Deny out').fill('example.test');
+    await editor.getByRole('button', { name: 'Save rules' }).click();
+    await editor.getByText(/host names are only allowed in allowOut/).waitFor();
+    await editor.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Edit egress rules' }).click();
+    await editor.getByLabel('Deny out').fill('');
+    await editor.getByLabel('Allow out').fill('');
+    await editor.getByRole('button', { name: 'Save rules' }).click();
+    await page.locator('[data-testid=deny-out]', { hasText: 'none' }).waitFor();
+  });
+
   it('pause and resume; the terminal re-attaches to its shell', async () => {
     await page.locator('.sandbox-header').getByRole('button', { name: 'Pause' }).click();
     await page.locator('.sandbox-header [data-state=paused]').waitFor({ timeout: 60_000 });

@@ -154,4 +154,36 @@ describe('stock e2b SDK', () => {
       rmSync(ctx, { recursive: true, force: true });
     }
   });
+
+  it('network: allowPublicTraffic with the traffic token, egress rules, updateNetwork and getInfo', async () => {
+    const sbx = await Sandbox.create({
+      timeoutMs: 120_000,
+      network: { allowPublicTraffic: false, denyOut: ['0.0.0.0/0'], allowOut: ['203.0.113.7', '*.example.test'] },
+    });
+    try {
+      assert.ok(sbx.trafficAccessToken, 'the SDK gets a traffic access token');
+      let info = await sbx.getInfo();
+      assert.equal(info.network?.allowPublicTraffic, false);
+      assert.deepEqual(info.network?.denyOut, ['0.0.0.0/0']);
+      assert.deepEqual(info.network?.allowOut, ['203.0.113.7', '*.example.test']);
+      await sbx.commands.run('python3 -m http.server 8000 >/dev/null 2>&1', { background: true });
+      const url = `${s.url}/`;
+      const headers = { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '8000' };
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        status = (await fetch(url, { headers: { ...headers, 'e2b-traffic-access-token': sbx.trafficAccessToken! } })).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status, 200);
+      assert.equal((await fetch(url, { headers })).status, 403);
+      await sbx.updateNetwork({ denyOut: ['198.51.100.0/24'] });
+      info = await sbx.getInfo();
+      assert.deepEqual(info.network?.denyOut, ['198.51.100.0/24']);
+      assert.deepEqual(info.network?.allowOut, []);
+      await sbx.updateNetwork({ allowInternetAccess: false });
+      assert.deepEqual((await sbx.getInfo()).network?.denyOut, ['0.0.0.0/0']);
+    } finally {
+      await sbx.kill();
+    }
+  });
 });

@@ -22,6 +22,8 @@ let url: string;
 const nodeConfig = (nodeId: string) => ({
   databaseUrl: url,
   nodeId,
+  // Nodes share the admin key through the environment (the database keeps only its hash).
+  apiKey: `e2b_${'5a'.repeat(16)}`,
   snapshotDir: path.join(shared, 'snapshots'),
   templateDir: path.join(shared, 'templates'),
 });

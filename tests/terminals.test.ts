@@ -160,7 +160,7 @@ describe('metrics and logs', () => {
   });
 
   it('control-plane /metrics in Prometheus text format: sandboxes by state, request and lifecycle latencies', async () => {
-    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const text = await (await fetch(`${s.url}/metrics`, { headers: { 'X-API-Key': s.apiKey } })).text();
     assert.match(text, /^# TYPE tensor_box_sandboxes gauge$/m);
     assert.match(text, /^tensor_box_sandboxes\{state="running"\} 1$/m);
     assert.match(text, /^tensor_box_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);

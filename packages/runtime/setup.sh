@@ -6,7 +6,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 need=()
 for pair in mmdebstrap:mmdebstrap ip:iproute2 iptables:iptables gcc:gcc du:coreutils nsenter:util-linux tmux:tmux curl:curl \
   zstd:zstd setfattr:attr openssl:openssl docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils chromium:chromium \
-  mkfs.ext4:e2fsprogs losetup:mount busybox:busybox-static; do
+  mkfs.ext4:e2fsprogs losetup:mount busybox:busybox-static nft:nftables; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -38,6 +38,20 @@ type CreateOptions struct {
 	Secure *bool
 	// AllowInternetAccess lets the sandbox reach the internet (default true).
 	AllowInternetAccess *bool
+	// Network holds E2B's network settings (nil: public traffic, no outbound rules).
+	Network *NetworkOptions
+}
+
+// NetworkOptions are a sandbox's inbound and outbound traffic settings.
+type NetworkOptions struct {
+	// AllowPublicTraffic false: the sandbox's ports need Sandbox.TrafficAccessToken in the e2b-traffic-access-token
+	// header (default true).
+	AllowPublicTraffic *bool
+	// MaskRequestHost is the Host header the sandbox's servers see; ${PORT} is replaced by the port.
+	MaskRequestHost string
+	// AllowOut and DenyOut are outbound rules: IP addresses, CIDRs (and host names in AllowOut); allow wins over deny.
+	AllowOut []string
+	DenyOut  []string
 }
 
 // ConnectOptions configures Connect.
@@ -53,6 +67,9 @@ type Sandbox struct {
 	TemplateID string
 	// Domain is the domain of the sandbox's host names (see GetHost).
 	Domain string
+
+	// TrafficAccessToken opens the sandbox's ports when it does not allow public traffic (else empty).
+	TrafficAccessToken string
 
 	Files    *Files
 	Commands *Commands
@@ -77,8 +94,12 @@ func newSandbox(data *api.Sandbox, c *conn) *Sandbox {
 		}
 	}
 	t := newEnvdTarget(c, data.SandboxID, token)
+	traffic := ""
+	if data.TrafficAccessToken != nil {
+		traffic = *data.TrafficAccessToken
+	}
 	return &Sandbox{
-		SandboxID: data.SandboxID, TemplateID: data.TemplateID, Domain: domain,
+		SandboxID: data.SandboxID, TemplateID: data.TemplateID, Domain: domain, TrafficAccessToken: traffic,
 		Files: &Files{t: t}, Commands: &Commands{t: t}, Pty: &Pty{t: t},
 		conn: c, envd: t,
 	}
@@ -113,6 +134,19 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 	}
 	if opts.Metadata != nil {
 		body.Metadata = ptr(api.SandboxMetadata(opts.Metadata))
+	}
+	if n := opts.Network; n != nil {
+		cfg := api.SandboxNetworkConfig{AllowPublicTraffic: n.AllowPublicTraffic}
+		if n.MaskRequestHost != "" {
+			cfg.MaskRequestHost = ptr(n.MaskRequestHost)
+		}
+		if n.AllowOut != nil {
+			cfg.AllowOut = ptr(n.AllowOut)
+		}
+		if n.DenyOut != nil {
+			cfg.DenyOut = ptr(n.DenyOut)
+		}
+		body.Network = &cfg
 	}
 	if lc := opts.Lifecycle; lc != nil {
 		switch lc.OnTimeout {
@@ -180,6 +214,11 @@ func (s *Sandbox) Disconnect() {
 // SetTimeout sets the inactivity timeout to d from now (it may shorten it).
 func (s *Sandbox) SetTimeout(ctx context.Context, d time.Duration) error {
 	return SetTimeoutByID(ctx, s.SandboxID, d, s.conn.options())
+}
+
+// UpdateNetwork replaces the sandbox's outbound rules at once (open connections to newly denied addresses stop).
+func (s *Sandbox) UpdateNetwork(ctx context.Context, allowOut, denyOut []string) error {
+	return UpdateNetworkByID(ctx, s.SandboxID, allowOut, denyOut, s.conn.options())
 }
 
 // KeepAlive extends the sandbox's life to d from now (at most an hour per call; never shortens).

@@ -173,3 +173,18 @@ func GetLogsByID(ctx context.Context, sandboxID string, opts *LogsOptions) ([]Lo
 	}
 	return logs, nil
 }
+
+// UpdateNetworkByID replaces a sandbox's outbound rules at once (open connections to newly denied addresses stop).
+func UpdateNetworkByID(ctx context.Context, sandboxID string, allowOut, denyOut []string, opts *Options) error {
+	if allowOut == nil {
+		allowOut = []string{}
+	}
+	if denyOut == nil {
+		denyOut = []string{}
+	}
+	_, _, err := resolveOptions(opts).do(ctx, restCall{
+		method: http.MethodPut, path: sandboxPath(sandboxID) + "/network",
+		body: api.SandboxNetworkUpdateConfig{AllowOut: &allowOut, DenyOut: &denyOut}, what: "update network of sandbox " + sandboxID,
+	})
+	return err
+}

@@ -201,3 +201,22 @@ func TestLivePauseResumeSnapshot(t *testing.T) {
 		t.Fatalf("list snapshots: %v %+v", err, snaps)
 	}
 }
+
+func TestLiveNetwork(t *testing.T) {
+	o := liveOptions(t)
+	ctx := testCtx(t)
+	closed := false
+	sbx := newTestSandbox(t, &CreateOptions{Network: &NetworkOptions{AllowPublicTraffic: &closed, DenyOut: []string{"198.51.100.0/24"}}})
+	if sbx.TrafficAccessToken == "" {
+		t.Fatal("no traffic access token for a sandbox without public traffic")
+	}
+	if err := sbx.UpdateNetwork(ctx, []string{"203.0.113.9"}, []string{"0.0.0.0/0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sbx.UpdateNetwork(ctx, nil, []string{"not-an-ip"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad entry: %v", err)
+	}
+	if err := UpdateNetworkByID(ctx, "nosuchsandbox0000000", nil, nil, &o); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing sandbox: %v", err)
+	}
+}

@@ -17,6 +17,8 @@ import { logs as sandboxLogs, metrics as sandboxMetrics } from './commands/obser
 import * as sandboxTerminal from './commands/sandbox-terminal.js';
 import * as templateInit from './commands/template-init.js';
 import * as templateBuild from './commands/template-build.js';
+import * as team from './commands/team.js';
+import * as key from './commands/key.js';
 import { list as templateList, get as templateGet, baseImages as templateBaseImages, del as templateDelete } from './commands/template.js';
 
 interface Command {
@@ -68,6 +70,24 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
       get: { ...templateGet, args: '<id>', aliases: ['info'], summary: 'show a template and its builds' },
       'base-images': { ...templateBaseImages, aliases: ['bases'], summary: 'images templates can be built from (--from-image values)' },
       delete: { ...templateDelete, args: '<id...>', aliases: ['rm'], summary: 'delete templates (--yes skips the prompt)' },
+    },
+  },
+  team: {
+    aliases: ['teams'],
+    verbs: {
+      create: { ...team.create, summary: 'create a team (admin key); prints its ID' },
+      list: { ...team.list, aliases: ['ls'], summary: 'list teams (admin key)' },
+      get: { ...team.get, aliases: ['info'], summary: 'a team\'s quotas and usage' },
+      quota: { ...team.quota, summary: 'set quotas (--max-running-sandboxes, --max-vcpus, --max-memory-mb, --max-disk-mb, --max-templates)' },
+      delete: { ...team.del, aliases: ['rm'], summary: 'delete a team and its keys (none of its sandboxes may run)' },
+    },
+  },
+  key: {
+    aliases: ['keys', 'api-key'],
+    verbs: {
+      create: { ...key.create, summary: 'create an API key (--team, --name); prints it once' },
+      list: { ...key.list, aliases: ['ls'], summary: 'list a team\'s keys, masked (--team)' },
+      revoke: { ...key.revoke, aliases: ['rm', 'delete'], summary: 'revoke keys at once (--team)' },
     },
   },
 };

@@ -135,6 +135,33 @@ static int add_default_route(int sock, const char *gw) {
   return ioctl(sock, SIOCADDRT, &rt);
 }
 
+/* Writes a per-interface sysctl of the calling process's network namespace ("ipv6", "eth0", "disable_ipv6", "1"). */
+static int if_sysctl(const char *family, const char *ifname, const char *key, const char *value) {
+  char p[256];
+  snprintf(p, sizeof p, "/proc/sys/net/%s/conf/%s/%s", family, ifname, key);
+  return write_file(p, value);
+}
+
+/*
+ * The host end of a sandbox link, before it goes up: no IPv6 at all (no link-local address, so nothing on the host is
+ * reachable over fe80::), strict reverse-path filtering (only the sandbox's own address may come in; the firewall's
+ * rpfilter rule enforces the same even when conf/all says "loose"), and ARP answered only for the link's own address.
+ */
+static int harden_host_link(const char *ifname) {
+  if (if_sysctl("ipv6", ifname, "disable_ipv6", "1") < 0 && errno != ENOENT) return -1;
+  if (if_sysctl("ipv4", ifname, "rp_filter", "1") < 0) return -1;
+  if (if_sysctl("ipv4", ifname, "arp_ignore", "1") < 0) return -1;
+  if (if_sysctl("ipv4", ifname, "arp_announce", "2") < 0) return -1;
+  return 0;
+}
+
+/* Inside the sandbox's netns: eth0 carries no IPv6 (loopback keeps ::1, which local programs expect). */
+static int sandbox_link_ipv6_off(void) {
+  if (if_sysctl("ipv6", "default", "disable_ipv6", "1") < 0 && errno != ENOENT) return -1;
+  if (if_sysctl("ipv6", "eth0", "disable_ipv6", "1") < 0 && errno != ENOENT) return -1;
+  return 0;
+}
+
 static int run_ip(char *const argv[]) {
   pid_t p = fork();
   if (p < 0) return -1;
@@ -248,6 +275,7 @@ static int child_main(void *arg) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) die("socket");
   if (set_addr(sock, "lo", "127.0.0.1", "255.0.0.0") < 0 || link_up(sock, "lo") < 0) die("lo up");
+  if (sandbox_link_ipv6_off() < 0) die("ipv6 off");
   if (set_addr(sock, "eth0", o->sandbox_ip, "255.255.255.252") < 0 || link_up(sock, "eth0") < 0) die("eth0 up");
   if (o->internet && add_default_route(sock, o->host_ip) < 0) die("default route");
   close(sock);
@@ -601,7 +629,8 @@ static int create_main(struct opts *o) {
   }
   if (!fail) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0 || set_addr(sock, o->host_if, o->host_ip, "255.255.255.252") < 0 || link_up(sock, o->host_if) < 0)
+    if (harden_host_link(o->host_if) < 0) fail = "harden host veth";
+    else if (sock < 0 || set_addr(sock, o->host_if, o->host_ip, "255.255.255.252") < 0 || link_up(sock, o->host_if) < 0)
       fail = "configure host veth";
     if (sock >= 0) close(sock);
   }
@@ -678,6 +707,7 @@ static int restore_main(struct opts *o) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) _exit(1);
     if (set_addr(sock, "lo", "127.0.0.1", "255.0.0.0") < 0 || link_up(sock, "lo") < 0) _exit(2);
+    if (sandbox_link_ipv6_off() < 0) _exit(5);
     if (set_addr(sock, "eth0", o->sandbox_ip, "255.255.255.252") < 0 || link_up(sock, "eth0") < 0) _exit(3);
     if (o->internet && add_default_route(sock, o->host_ip) < 0) _exit(4);
     _exit(0);
@@ -702,7 +732,8 @@ static int restore_main(struct opts *o) {
   }
   if (!fail) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0 || set_addr(sock, o->host_if, o->host_ip, "255.255.255.252") < 0 || link_up(sock, o->host_if) < 0)
+    if (harden_host_link(o->host_if) < 0) fail = "harden host veth";
+    else if (sock < 0 || set_addr(sock, o->host_if, o->host_ip, "255.255.255.252") < 0 || link_up(sock, o->host_if) < 0)
       fail = "configure host veth";
     if (sock >= 0) close(sock);
   }

@@ -12,11 +12,15 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
+import { ensureFirewall } from './firewall.js';
+import { SandboxEgress } from './sandbox-egress.js';
+import { parseEgressRules } from './egress.js';
 import { diskImage, SandboxDisks, upperOf } from './sandbox-disk.js';
 import {
   DriverError,
   type Checkpointer,
   type Driver,
+  type EgressController,
   type Freezer,
   type LayerCapturer,
   type SandboxRuntimeInfo,
@@ -45,6 +49,9 @@ const vethRace = (err: unknown) => /create veth/.test(String((err as Error)?.mes
 
 export const ENVD_PORT = 49983;
 const MAX_SLOTS = 16384; // /30 blocks in 10.13.0.0/16
+
+/** The host end of a sandbox's link: the firewall (firewall.ts) forwards nothing from `tbo` (offline) links. */
+const hostIfName = (slot: number, internet: boolean) => `${internet ? 'tb' : 'tbo'}${slot}`;
 
 export interface ContainerDriverOptions {
   /** Where per-sandbox state lives (upper dirs, overlay mounts, pinned netns). */
@@ -79,6 +86,15 @@ export interface ContainerDriverOptions {
    * ENOSPC inside. Off: writable layers share the state dir's filesystem and diskMB is only reported.
    */
   diskQuota?: boolean;
+  /**
+   * CIDRs sandboxes with internet access may reach although they are blocked by default (link-local/cloud metadata,
+   * loopback, multicast, reserved, carrier-grade NAT and the host's own networks; see firewall.ts).
+   */
+  egressAllowCidrs?: string[];
+  /** Resolver (`ip[:port]`) that sandboxes with host-name egress rules resolve through (default: the host's). */
+  dnsUpstream?: string;
+  /** A connection a sandbox's egress rules denied (rate-limited by the kernel log rule). */
+  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void;
   log?: (msg: string) => void;
 }
 
@@ -92,7 +108,7 @@ interface SandboxMeta {
   spec: SandboxSpec;
 }
 
-export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer {
+export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer, EgressController {
   readonly name = 'container';
   private readonly slots = new Map<number, string>();
   private readonly cgroupParent: string;
@@ -100,12 +116,22 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private firewallReady = false;
   private forwarding = false;
   private readonly disks: SandboxDisks;
+  private readonly egress: SandboxEgress;
 
   constructor(private readonly opts: ContainerDriverOptions) {
     this.cgroupParent = opts.cgroupParent ?? 'tensor-box';
     this.prefix = opts.subnetPrefix ?? '10.13';
     mkdirSync(opts.stateDir, { recursive: true });
     this.disks = new SandboxDisks(opts.stateDir);
+    this.egress = new SandboxEgress({
+      dnsUpstream: opts.dnsUpstream,
+      log: opts.log,
+      onDenied: (d) => {
+        const slot = Number(/\d+$/.exec(d.ifname)?.[0]);
+        const sandboxId = this.slots.get(slot);
+        if (sandboxId) opts.onEgressDenied?.(sandboxId, { destination: d.destination, protocol: d.protocol, port: d.port });
+      },
+    });
     for (const m of this.readAllMeta()) this.slots.set(m.slot, m.sandboxId);
   }
 
@@ -129,7 +155,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     for (let s = 0; s < MAX_SLOTS; s++) {
       if (this.slots.has(s) || skip.has(s)) continue;
       // Another driver instance on this host (other state dir) may hold it.
-      if (existsSync(`/sys/class/net/tb${s}`)) continue;
+      if (existsSync(`/sys/class/net/tb${s}`) || existsSync(`/sys/class/net/tbo${s}`)) continue;
       this.slots.set(s, id);
       return s;
     }
@@ -188,7 +214,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
 
   private async launch(spec: SandboxSpec, dir: string, slot: number): Promise<SandboxRuntimeInfo> {
     const { sandbox } = this.addresses(slot);
-    const hostIf = `tb${slot}`;
+    const hostIf = hostIfName(slot, spec.internetAccess);
     const cg = this.cgroup(spec.sandboxId);
     mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
     writeFileSync(path.join(dir, 'netns'), '');
@@ -200,6 +226,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         mkdirSync(path.join(dir, 'disk'), { recursive: true });
       } else for (const sub of ['upper', 'work']) mkdirSync(path.join(dir, sub), { recursive: true });
       this.createCgroup(spec, cg);
+      await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
         ...this.launcherArgs('create', spec, dir, slot, cg, disk),
         '--hostname', spec.hostname ?? spec.sandboxId,
@@ -251,7 +278,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       '--merged', path.join(dir, 'rootfs'),
       '--agent', this.opts.agentPath,
       '--netns-file', path.join(dir, 'netns'),
-      '--host-if', `tb${slot}`,
+      '--host-if', hostIfName(slot, spec.internetAccess),
       '--host-ip', host,
       '--sandbox-ip', sandbox,
       '--exit-file', path.join(dir, 'exit'),
@@ -306,6 +333,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       if (m === null) continue; // handed back to its checkpoint
       if (m && this.alive(m)) {
         this.slots.set(m.slot, m.sandboxId);
+        // Re-installed so DNS redirects point at this process's resolver.
+        await this.egress.apply(m.hostIf, m.address, m.spec.egress).catch((e) => this.opts.log?.(`container: egress rules of ${id}: ${(e as Error).message}`));
         out.push(this.info(m));
       } else {
         this.opts.log?.(`container: removing leftovers of dead sandbox ${id}`);
@@ -377,6 +406,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   /** Kills, unmounts and removes everything of a sandbox that exists; safe on half-made and unknown sandboxes. */
   private async teardown(sandboxId: string, hostIf?: string): Promise<void> {
     const dir = this.dir(sandboxId);
+    if (hostIf) await this.egress.remove(hostIf);
     const cg = this.cgroup(sandboxId);
     if (cg.exists()) {
       await cg.killAll();
@@ -594,7 +624,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     const slot = this.allocateSlot(spec.sandboxId, tried);
     tried.add(slot);
     const { sandbox } = this.addresses(slot);
-    const hostIf = `tb${slot}`;
+    const hostIf = hostIfName(slot, spec.internetAccess);
     const cg = this.cgroup(spec.sandboxId);
     try {
       for (const sub of ['work', 'rootfs']) mkdirSync(path.join(dir, sub), { recursive: true });
@@ -604,6 +634,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       writeFileSync(path.join(dir, 'restoring.json'), JSON.stringify({ imageDir, move: !!opts.move, meta: pending }));
       const disk = await this.restoreLayer(spec, dir, imageDir, !!opts.move);
       this.createCgroup(spec, cg);
+      await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
         ...this.launcherArgs('restore', spec, dir, slot, cg, disk),
         '--images', path.join(imageDir, 'criu'),
@@ -729,6 +760,20 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     }
   }
 
+  /** See EgressController: the new rules replace the old ones at once; the sandbox's record keeps them. */
+  async updateEgress(sandboxId: string, rules: { allowOut: string[]; denyOut: string[] }): Promise<void> {
+    const m = this.readMeta(sandboxId);
+    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    let parsed;
+    try {
+      parsed = parseEgressRules(rules);
+    } catch (err) {
+      throw new DriverError('invalid_argument', (err as Error).message);
+    }
+    await this.egress.apply(m.hostIf, m.address, parsed);
+    writeFileSync(path.join(this.dir(sandboxId), 'meta.json'), JSON.stringify({ ...m, spec: { ...m.spec, egress: parsed } }));
+  }
+
   imageInUse(imageDir: string): boolean {
     return criuProcessFor((argv) => argv[1] === 'lazy-pages' && argv[argv.indexOf('-D') + 1] === path.join(imageDir, 'criu'));
   }
@@ -740,7 +785,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private async ensureNetwork(internet: boolean): Promise<void> {
     if (!this.firewallReady) {
       try {
-        await ensureFirewall(this.prefix);
+        await ensureFirewall({ prefix: this.prefix, egressAllowCidrs: this.opts.egressAllowCidrs });
         this.firewallReady = true;
       } catch (err) {
         throw new DriverError('internal', `cannot install the sandbox firewall rules (iptables): ${(err as Error).message}`);
@@ -751,28 +796,4 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       this.forwarding = true;
     }
   }
-}
-
-/** Idempotently installs the host firewall rules for sandbox links (needs iptables). */
-export async function ensureFirewall(prefix = '10.13'): Promise<void> {
-  const subnet = `${prefix}.0.0/16`;
-  const ipt = (...a: string[]) => execFileP('iptables', ['-w', ...a]);
-  const ensure = async (table: string, chain: string, rule: string[]) => {
-    try {
-      await ipt('-t', table, '-C', chain, ...rule);
-    } catch {
-      await ipt('-t', table, '-A', chain, ...rule);
-    }
-  };
-  for (const chain of ['TENSOR-BOX-IN', 'TENSOR-BOX-FWD']) {
-    await ipt('-N', chain).catch(() => {});
-  }
-  await ensure('filter', 'INPUT', ['-i', 'tb+', '-j', 'TENSOR-BOX-IN']);
-  await ensure('filter', 'FORWARD', ['-i', 'tb+', '-j', 'TENSOR-BOX-FWD']);
-  await ensure('filter', 'FORWARD', ['-o', 'tb+', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
-  await ensure('filter', 'TENSOR-BOX-IN', ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
-  await ensure('filter', 'TENSOR-BOX-IN', ['-j', 'DROP']);
-  await ensure('filter', 'TENSOR-BOX-FWD', ['-o', 'tb+', '-j', 'DROP']);
-  await ensure('filter', 'TENSOR-BOX-FWD', ['-j', 'ACCEPT']);
-  await ensure('nat', 'POSTROUTING', ['-s', subnet, '!', '-o', 'tb+', '-j', 'MASQUERADE']);
 }

@@ -36,6 +36,11 @@ export interface SandboxSpec {
   hostname?: string;
   /** Set no_new_privs (setuid programs such as sudo stop working); default: the driver's setting. */
   noNewPrivileges?: boolean;
+  /**
+   * Outbound rules (E2B's allowOut/denyOut: addresses, CIDRs, host names in allowOut); allow wins over deny. In force
+   * before the sandbox's first packet, on create and on restore.
+   */
+  egress?: { allowOut: string[]; denyOut: string[] };
 }
 
 /** What the control plane needs to talk to a live sandbox. */
@@ -107,6 +112,14 @@ export interface Checkpointer {
 export interface LayerCapturer {
   captureLayer(sandboxId: string, dest: string, opts?: { leaveRunning?: boolean }): Promise<void>;
 }
+
+/** Optional: replace a running sandbox's outbound rules at once (open connections to newly denied addresses stop). */
+export interface EgressController {
+  updateEgress(sandboxId: string, rules: { allowOut: string[]; denyOut: string[] }): Promise<void>;
+}
+
+export const hasEgressController = (d: Driver): d is Driver & EgressController =>
+  typeof (d as Partial<EgressController>).updateEgress === 'function';
 
 export const hasLayerCapturer = (d: Driver): d is Driver & LayerCapturer =>
   typeof (d as Partial<LayerCapturer>).captureLayer === 'function';

@@ -1,5 +1,6 @@
 export * from './driver.js';
-export { ContainerDriver, ensureFirewall, ENVD_PORT, type ContainerDriverOptions } from './container.js';
+export { ContainerDriver, ENVD_PORT, type ContainerDriverOptions } from './container.js';
+export { ensureFirewall, BLOCKED_EGRESS_CIDRS, type FirewallOptions } from './firewall.js';
 export { SandboxCgroup, detectLayout, type CgroupLayout, type CgroupLimits, type CgroupUsage } from './cgroups.js';
 export {
   buildDebianRootfs,
@@ -20,3 +21,5 @@ export {
   type PullOptions,
   type RegistryConfig,
 } from './image/index.js';
+export { parseEgressRules, type EgressRules } from './egress.js';
+export { FakeDriver, type FakeSandbox } from './testing/fake-driver.js';

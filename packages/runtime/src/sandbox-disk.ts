@@ -10,7 +10,7 @@
  * `waitReleased` lets a restore wait until no loop device holds it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,18 @@ export const upperOf = (dir: string) => (existsSync(diskImage(dir)) ? path.join(
 function mounted(target: string): boolean {
   try {
     return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === target);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether something is mounted at `target`, in O(1): a mount point sits on another device than its parent directory.
+ * (`mounted` reads the whole mount table, which grows with every sandbox: fine once, not per sample of each sandbox.)
+ */
+function isMountPoint(target: string): boolean {
+  try {
+    return statSync(target).dev !== statSync(path.dirname(target)).dev;
   } catch {
     return false;
   }
@@ -129,7 +141,7 @@ export class SandboxDisks {
 
   /** Used and total bytes of the sandbox's disk, or undefined when it has none. */
   usage(dir: string): { used: number; total: number } | undefined {
-    if (!existsSync(diskImage(dir)) || !mounted(mountPoint(dir))) return undefined;
+    if (!existsSync(diskImage(dir)) || !isMountPoint(mountPoint(dir))) return undefined;
     const fs = statfsSync(mountPoint(dir));
     return { used: (fs.blocks - fs.bfree) * fs.bsize, total: fs.blocks * fs.bsize };
   }

@@ -5,7 +5,7 @@
  * const sandbox = await Sandbox.create('default', { domain: 'http://127.0.0.1:3000', apiKey: 'e2b_…' })
  * console.log((await sandbox.commands.run('uname -a')).stdout)
  */
-export { Sandbox, type SandboxMetrics, type SandboxLogEntry, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts } from './sandbox.js';
+export { Sandbox, type SandboxMetrics, type SandboxLogEntry, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts, type SandboxNetworkOpts } from './sandbox.js';
 export { SandboxPaginator, type SandboxInfo, type SandboxListOpts, type SandboxState } from './sandbox-list.js';
 export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, type ProcessInfo } from './commands.js';
 export { Pty, PtyHandle, type PtyCreateOpts } from './pty.js';
@@ -31,6 +31,7 @@ export {
   type BuildStatusOpts,
   type BuildLogsOpts,
 } from './template.js';
+export { Team, ApiKey, type TeamInfo, type TeamDetail, type TeamQuotas, type ApiKeyInfo, type CreatedApiKey } from './teams.js';
 export type { ConnectionOpts } from './connection.js';
 export * from './errors.js';
 /** The REST API's types, generated from spec/openapi.yaml (for clients of endpoints the SDK does not wrap, e.g. template builds). */

@@ -35,6 +35,22 @@ export interface SandboxOpts extends ConnectionOpts {
   secure?: boolean;
   /** Allow traffic from the sandbox to the internet (default true). */
   allowInternetAccess?: boolean;
+  /** Inbound traffic: E2B's `network` settings. */
+  network?: SandboxNetworkOpts;
+}
+
+export interface SandboxNetworkOpts {
+  /**
+   * false: requests to the sandbox's ports (other than the agent's) need the header `e2b-traffic-access-token` with
+   * `sandbox.trafficAccessToken` (default true: anyone who knows the URL reaches them).
+   */
+  allowPublicTraffic?: boolean;
+  /** The Host header the sandbox's servers see; `${PORT}` is replaced by the port. */
+  maskRequestHost?: string;
+  /** Outbound destinations allowed: IP addresses, CIDRs, host names (`*.example.com`). Allow wins over deny. */
+  allowOut?: string[];
+  /** Outbound destinations denied: IP addresses and CIDRs; `['0.0.0.0/0']` with `allowOut` means "only these". */
+  denyOut?: string[];
 }
 
 export interface SandboxConnectOpts extends ConnectionOpts {
@@ -79,12 +95,15 @@ export class Sandbox {
   readonly pty: Pty;
   private readonly conn: ResolvedConnection;
   private readonly accessToken?: string;
+  /** Send as `e2b-traffic-access-token` to reach the sandbox's ports when it does not allow public traffic. */
+  readonly trafficAccessToken?: string;
 
   protected constructor(data: ApiSandbox, conn: ResolvedConnection) {
     this.sandboxId = data.sandboxID;
     this.templateId = data.templateID;
     this.conn = conn;
     this.accessToken = data.envdAccessToken;
+    this.trafficAccessToken = data.trafficAccessToken ?? undefined;
     this.sandboxDomain = data.domain ?? new URL(conn.apiUrl).host;
     const target: EnvdTarget = { apiUrl: conn.apiUrl, sandboxId: this.sandboxId, accessToken: this.accessToken, headers: conn.headers };
     this.files = new Files(target);
@@ -107,6 +126,7 @@ export class Sandbox {
         envVars: o.envs,
         secure: o.secure ?? true,
         allow_internet_access: o.allowInternetAccess ?? true,
+        network: o.network ? { ...o.network } : undefined,
         autoPause: onTimeout === 'pause',
         autoResume: o.lifecycle?.autoResume !== undefined ? { enabled: o.lifecycle.autoResume } : undefined,
       },
@@ -324,6 +344,18 @@ export class Sandbox {
       if (exp) u.searchParams.set('signature_expiration', String(exp));
     }
     return u.toString();
+  }
+
+  /**
+   * Replaces the sandbox's outbound rules at once (open connections to newly denied addresses stop); the rules stay
+   * with the sandbox through pause/resume.
+   */
+  async updateNetwork(rules: { allowOut?: string[]; denyOut?: string[] }): Promise<void> {
+    const r = await apiClient(this.conn).PUT('/sandboxes/{sandboxID}/network', {
+      params: { path: { sandboxID: this.sandboxId } },
+      body: { allowOut: rules.allowOut ?? [], denyOut: rules.denyOut ?? [] },
+    });
+    unwrap(r, 'update network');
   }
 
   /** A URL from which the file can be downloaded with a plain GET (curl, a browser). */

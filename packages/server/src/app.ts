@@ -5,7 +5,10 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { checkApiKey } from './http/auth.js';
+import type { Authenticator } from './teams/authenticate.js';
+import { withCaller, type Caller } from './teams/caller.js';
+import type { KeyWatch } from './teams/key-watch.js';
+import { RateLimited } from './teams/rate-limit.js';
 import { ApiError, invalid, toHttpError } from './errors.js';
 import { OpenApi } from './http/openapi.js';
 import { createApiDocs } from './http/api-docs.js';
@@ -17,7 +20,6 @@ import { WebSocketServer } from 'ws';
 import type { SandboxRecord } from './store/store.js';
 import { handlePty } from './ws/pty.js';
 import { handleWatch } from './ws/watch.js';
-import { verifyWsToken } from './ws/tokens.js';
 import type { Metrics } from './http/prometheus.js';
 import type { StaticSite } from './http/static.js';
 
@@ -29,11 +31,14 @@ const MAX_WS_FRAME = 1 << 20;
 const MAX_JSON_BYTES = 1 << 20;
 
 export interface AppOptions {
-  apiKey: string;
+  /** Turns a request's key or token into the caller (teams/authenticate.ts). */
+  auth: Authenticator;
+  /** Connections opened with a key, closed when it is revoked. */
+  keyWatch: KeyWatch;
   routes: Route[];
   ingress: IngressDeps;
   metrics: Metrics;
-  /** The running sandbox for a control-plane WebSocket (throws ApiError otherwise). */
+  /** The running sandbox for a control-plane WebSocket or a files link of an API caller (throws ApiError otherwise). */
   sandboxForSocket(sandboxId: string): Promise<SandboxRecord>;
   openapi?: OpenApi;
   /** The web console, asked for GET/HEAD requests no API route matches. */
@@ -56,7 +61,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 
 function sendError(res: ServerResponse, err: unknown) {
   const { status, body } = toHttpError(err);
-  sendJson(res, status, body);
+  sendJson(res, status, body, err instanceof RateLimited ? { 'retry-after': String(err.retryAfterSec) } : {});
 }
 
 /**
@@ -95,11 +100,44 @@ export function createApp(opts: AppOptions): http.Server {
   const router = new Router(opts.routes);
   const docs = createApiDocs(openapi.yaml, openapi.doc);
 
+  /**
+   * The ingress needs no API key (the sandbox's traffic/access tokens guard it), but one that is sent must be valid and
+   * scopes the lookup: another team's sandbox then answers exactly as a missing one.
+   */
+  const ingressCaller = async (req: IncomingMessage): Promise<Caller | undefined> =>
+    // Only X-API-Key: an Authorization header on sandbox traffic belongs to the app in the sandbox.
+    req.headers['x-api-key'] ? opts.auth.fromRequest(req, { headerOnly: true }) : undefined;
+
+  /** Signed file links: an API key, or a token (from ws-token) bound to the key that asked for it; else the agent decides. */
+  const filesCaller = async (req: IncomingMessage, url: URL, sandboxId: string): Promise<Caller | undefined> => {
+    const token = url.searchParams.get('token');
+    if (!token) return ingressCaller(req);
+    const caller = await opts.auth.fromToken(sandboxId, token);
+    if (!caller) throw new ApiError('unauthenticated', 'the link\'s token is invalid, expired or its API key was revoked');
+    return caller;
+  };
+
+  /** Proxies as `caller` (scoped lookup); a stream it opened ends when its key is revoked. */
+  const proxyAs = async (req: IncomingMessage, res: ServerResponse, caller: Caller | undefined, fn: () => Promise<void>) => {
+    if (!caller) return fn();
+    const untrack = opts.keyWatch.track(caller.keyId, () => {
+      req.destroy();
+      res.destroy();
+    });
+    res.once('close', untrack);
+    return withCaller(caller, fn);
+  };
+
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const match = router.match(req.method ?? 'GET', url.pathname);
     if (match === 'methodNotAllowed') throw new ApiError('invalid_argument', `method ${req.method} is not allowed on ${url.pathname}`);
     if (!match) throw new ApiError('not_found', `no route for ${req.method} ${url.pathname}`);
-    if (match.route.auth !== false) checkApiKey(req, opts.apiKey);
+    const caller = match.route.auth !== false ? await opts.auth.fromRequest(req) : undefined;
+    return caller ? withCaller(caller, () => dispatch(req, res, url, match)) : dispatch(req, res, url, match);
+  };
+
+  type Matched = Exclude<ReturnType<Router['match']>, 'methodNotAllowed' | undefined>;
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, url: URL, match: Matched) => {
     const t0 = performance.now();
     res.once('finish', () =>
       opts.metrics.requests.observe({ route: match.route.path, method: match.route.method, status: String(res.statusCode) }, (performance.now() - t0) / 1000),
@@ -116,13 +154,17 @@ export function createApp(opts: AppOptions): http.Server {
     try {
       const target = ingressTarget(req.headers);
       if (target) {
-        return await proxyHttp(opts.ingress, target, req, res).catch((err) => {
+        return await proxyAs(req, res, await ingressCaller(req), () => proxyHttp(opts.ingress, target, req, res)).catch((err) => {
           if (!(err instanceof ApiError)) throw err;
           sendIngressError(res, err, target.sandboxId);
         });
       }
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/metrics' && req.method === 'GET') {
+        // The server's own metrics span every team: admin only.
+        if (!(await opts.auth.fromRequest(req)).admin) {
+          throw new ApiError('permission_denied', 'only the admin key can read /metrics');
+        }
         const text = await opts.metrics.render();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         return void res.end(text);
@@ -130,8 +172,16 @@ export function createApp(opts: AppOptions): http.Server {
       if (docs.serve(req, res, url.pathname)) return;
       const files = FILES_ROUTE.exec(url.pathname);
       if (files) {
+        const caller = await filesCaller(req, url, files[1]);
+        url.searchParams.delete('token');
         req.url = `/files${url.search}`;
-        return await proxyHttp(opts.ingress, { sandboxId: files[1], port: ENVD_PORT }, req, res);
+        if (caller) {
+          // The caller may use this sandbox (its team's, checked by the lookup): the server vouches for it to the agent.
+          const s = await withCaller(caller, () => opts.sandboxForSocket(files[1]));
+          if (s.envdAccessToken) req.headers['x-access-token'] = s.envdAccessToken;
+        }
+        const files1 = { sandboxId: files[1], port: ENVD_PORT };
+        return await proxyAs(req, res, caller, () => proxyHttp(opts.ingress, files1, req, res));
       }
       if (opts.console && !router.match(req.method ?? 'GET', url.pathname) && (await opts.console.serve(req, res, url.pathname))) return;
       await handleApi(req, res, url);
@@ -143,15 +193,21 @@ export function createApp(opts: AppOptions): http.Server {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
   server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const target: IngressTarget | undefined = ingressTarget(req.headers);
     try {
+      const target: IngressTarget | undefined = ingressTarget(req.headers);
       const url = new URL(req.url ?? '/', 'http://localhost');
       const m = !target && SOCKET_ROUTE.exec(url.pathname);
       if (m) {
         const token = url.searchParams.get('token');
-        if (!(token && verifyWsToken(opts.apiKey, m[1], token))) checkApiKey(req, opts.apiKey);
-        const s = await opts.sandboxForSocket(m[1]);
+        const byToken = token ? await opts.auth.fromToken(m[1], token) : undefined;
+        const caller = byToken ?? (await opts.auth.fromRequest(req));
+        const s = await withCaller(caller, () => opts.sandboxForSocket(m[1]));
         wss.handleUpgrade(req, socket, head, (ws) => {
+          const untrack = opts.keyWatch.track(caller.keyId, () => {
+            ws.close(1008, 'API key revoked');
+            setTimeout(() => ws.terminate(), 1000).unref();
+          });
+          ws.once('close', untrack);
           // Protocol errors (e.g. a frame over MAX_WS_FRAME) close the socket with a code; they must not escape.
           ws.on('error', (err) => opts.log?.(`websocket ${url.pathname}: ${err.message}`));
           void (m[2] === 'pty' ? handlePty(ws, s, url.searchParams) : handleWatch(ws, s, url.searchParams));
@@ -159,7 +215,11 @@ export function createApp(opts: AppOptions): http.Server {
         return;
       }
       if (!target) throw new ApiError('not_found', `no WebSocket route for ${req.url}`);
-      await proxyUpgrade(opts.ingress, target, req, socket, head);
+      const caller = await ingressCaller(req);
+      if (!caller) return await proxyUpgrade(opts.ingress, target, req, socket, head);
+      const untrack = opts.keyWatch.track(caller.keyId, () => socket.destroy());
+      socket.once('close', untrack);
+      await withCaller(caller, () => proxyUpgrade(opts.ingress, target, req, socket, head));
     } catch (err) {
       const { status, body } = toHttpError(err);
       const data = JSON.stringify(body);

@@ -3,6 +3,8 @@
  * Every variable is documented in the README ("Configuration").
  */
 import path from 'node:path';
+import { quotasFromEnv, type Quotas } from './teams/quotas.js';
+import type { RateLimit } from './teams/rate-limit.js';
 
 export interface ServerConfig {
   host: string;
@@ -47,6 +49,27 @@ export interface ServerConfig {
   /** Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in ms. */
   buildStepTimeoutMs?: number;
   readyTimeoutMs?: number;
+  /** Default team quotas (`TENSOR_BOX_QUOTA_*`); a team's own settings override them. */
+  quotas?: Partial<Quotas>;
+  /** Request rate per team API key (default 100/s, burst 200; the admin key is not limited). */
+  keyRate?: RateLimit;
+  /** Disk of templates that name none, in MiB (default DEFAULT_DISK_MB). */
+  defaultDiskMB?: number;
+  /** Host free space sandboxes never get, in MiB (default: the larger of 2 GiB and 5% of the filesystem). */
+  diskReserveMB?: number;
+  /**
+   * CIDRs sandboxes with internet access may reach although they are blocked by default (cloud metadata and other
+   * link-local addresses, loopback, multicast, reserved ranges, carrier-grade NAT and the host's own networks).
+   */
+  egressAllowCidrs?: string[];
+  /** Resolver (`ip[:port]`) for sandboxes with host-name egress rules (default: the host's first nameserver). */
+  dnsUpstream?: string;
+}
+
+/** `TENSOR_BOX_KEY_RATE_PER_SEC` and `TENSOR_BOX_KEY_RATE_BURST` (default: twice the rate). */
+function keyRateFromEnv(env: NodeJS.ProcessEnv): RateLimit | undefined {
+  const rate = Number(env.TENSOR_BOX_KEY_RATE_PER_SEC);
+  return rate > 0 ? { ratePerSec: rate, burst: Number(env.TENSOR_BOX_KEY_RATE_BURST) || 2 * rate } : undefined;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -73,5 +96,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       : undefined,
     buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
     readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
+    quotas: quotasFromEnv(env),
+    keyRate: keyRateFromEnv(env),
+    defaultDiskMB: env.TENSOR_BOX_DEFAULT_DISK_MB ? Number(env.TENSOR_BOX_DEFAULT_DISK_MB) : undefined,
+    diskReserveMB: env.TENSOR_BOX_DISK_RESERVE_MB ? Number(env.TENSOR_BOX_DISK_RESERVE_MB) : undefined,
+    egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS
+      ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',').map((c) => c.trim()).filter(Boolean)
+      : undefined,
+    dnsUpstream: env.TENSOR_BOX_DNS_UPSTREAM || undefined,
   };
 }

@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'unauthenticated'
   | 'permission_denied'
   | 'resource_exhausted'
+  | 'insufficient_storage'
   | 'unavailable'
   | 'timeout'
   | 'conflict'
@@ -25,6 +26,7 @@ const STATUS: Record<ErrorKind, number> = {
   unauthenticated: 401,
   permission_denied: 403,
   resource_exhausted: 429,
+  insufficient_storage: 507,
   unavailable: 503,
   timeout: 504,
   internal: 500,

@@ -29,7 +29,9 @@ async function main() {
   out.write(`\nTensor Box is running at ${server.url}\n`);
   out.write(`  console:   ${server.url}/ (sign in with the API key)\n`);
   out.write(`  data dir:  ${config.dataDir}\n`);
-  out.write(`  API key:   ${server.apiKey}${server.apiKeyGenerated ? '  (generated now and stored; set TENSOR_BOX_API_KEY to choose one)' : ''}\n`);
+  const note = server.apiKeyGenerated ? '  (generated now, kept in <data dir>/admin-key; set TENSOR_BOX_API_KEY to choose one)' : '';
+  if (!server.apiKey) out.write('  admin key: made by another node sharing this database; set TENSOR_BOX_API_KEY on every node\n');
+  else out.write(`  admin key: ${server.apiKey}${note}\n`);
   out.write(`  SDK/CLI:   export TENSOR_BOX_DOMAIN=${server.url} TENSOR_BOX_API_KEY=${server.apiKey}\n`);
   out.write(`  e2b SDKs:  export E2B_API_URL=${server.url} E2B_SANDBOX_URL=${server.url} E2B_API_KEY=${server.apiKey}\n\n`);
   const stop = async () => {

@@ -40,6 +40,7 @@ from .pty import Pty, PtyHandle
 from .sandbox import Sandbox
 from .sandbox_async import AsyncCommandHandle, AsyncPtyHandle, AsyncSandbox, AsyncSnapshot, AsyncTemplate, AsyncWatchHandle
 from .snapshot import Snapshot
+from .teams import ApiKey, Team
 from .template import Template
 from .template_models import BaseImage, BuildLogEntry, BuildLogs, BuildReason, TemplateBuild, TemplateCreated, TemplateInfo
 from .watch import WatchHandle
@@ -80,6 +81,8 @@ __all__ = [
     "SandboxLogEntry",
     "SandboxMetrics",
     "Snapshot",
+    "Team",
+    "ApiKey",
     "SnapshotInfo",
     "Template",
     "TemplateBuild",

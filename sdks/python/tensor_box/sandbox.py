@@ -55,6 +55,7 @@ class Sandbox:
         self.template_id: str = data.get("templateID", "")
         self.connection_config = config
         self.envd_access_token: Optional[str] = data.get("envdAccessToken") or None
+        self.traffic_access_token: Optional[str] = data.get("trafficAccessToken") or None
         self.sandbox_domain: str = data.get("domain") or urlparse(config.api_url).netloc
         self._envd = EnvdTarget(config.api_url, self.sandbox_id, self.envd_access_token, config.headers)
         self.files = Files(self._envd)
@@ -86,6 +87,7 @@ class Sandbox:
         api_key: Optional[str] = None,
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
+        network: Optional[Dict[str, Any]] = None,
     ) -> "Sandbox":
         """Creates a sandbox from a template (ID or name).
 
@@ -94,6 +96,9 @@ class Sandbox:
             envs: environment variables of every process in the sandbox.
             metadata: your labels, usable as a ``Sandbox.list`` filter.
             secure: require the sandbox's access token on every agent call (default True).
+            network: E2B's network settings: ``allowPublicTraffic`` (False: ports need ``traffic_access_token`` in
+                the ``e2b-traffic-access-token`` header), ``maskRequestHost``, ``allowOut`` / ``denyOut`` (addresses,
+                CIDRs, host names in allowOut; allow wins over deny).
             domain, api_key: the server (default env ``TENSOR_BOX_DOMAIN`` / ``TENSOR_BOX_API_KEY``).
 
         Raises:
@@ -116,6 +121,8 @@ class Sandbox:
             body["envVars"] = envs
         if lc.auto_resume is not None:
             body["autoResume"] = {"enabled": lc.auto_resume}
+        if network is not None:
+            body["network"] = network
         res = config.request("POST", "/sandboxes", json=body, context=f"create sandbox from {template!r}")
         return cls(res.json(), config)
 
@@ -199,6 +206,22 @@ class Sandbox:
     def _set_timeout_by_id(cls, sandbox_id: str, timeout_ms: int, **conn: Any) -> None:
         resolve(**conn).request(
             "POST", f"/sandboxes/{sandbox_id}/timeout", json={"timeout": _seconds(timeout_ms)}, context=f"set timeout of {sandbox_id}"
+        )
+
+    @dualmethod
+    def update_network(self, allow_out: Optional[List[str]] = None, deny_out: Optional[List[str]] = None) -> None:
+        """Replaces the outbound rules at once (open connections to newly denied addresses stop)."""
+        Sandbox.update_network(self.sandbox_id, allow_out, deny_out, **self.connection_config.kwargs())
+
+    @update_network.classmethod
+    def _update_network_by_id(
+        cls, sandbox_id: str, allow_out: Optional[List[str]] = None, deny_out: Optional[List[str]] = None, **conn: Any
+    ) -> None:
+        resolve(**conn).request(
+            "PUT",
+            f"/sandboxes/{sandbox_id}/network",
+            json={"allowOut": allow_out or [], "denyOut": deny_out or []},
+            context=f"update network of {sandbox_id}",
         )
 
     @dualmethod

@@ -341,11 +341,12 @@ class AsyncSandbox:
         api_key: Optional[str] = None,
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
+        network: Optional[Dict[str, Any]] = None,
     ) -> "AsyncSandbox":
         """Creates a sandbox (see :meth:`Sandbox.create`)."""
         return cls(await _thread(Sandbox.create, template, timeout_ms=timeout_ms, envs=envs, metadata=metadata, lifecycle=lifecycle,
                                  secure=secure, allow_internet_access=allow_internet_access, domain=domain, api_key=api_key,
-                                 request_timeout_ms=request_timeout_ms, headers=headers))
+                                 request_timeout_ms=request_timeout_ms, headers=headers, network=network))
 
     @classmethod
     async def connect(cls, sandbox_id: str, timeout_ms: Optional[int] = None, domain: Optional[str] = None, api_key: Optional[str] = None,
@@ -374,6 +375,7 @@ class AsyncSandbox:
     get_info = _Dual("get_info")
     set_timeout = _Dual("set_timeout")
     keep_alive = _Dual("keep_alive")
+    update_network = _Dual("update_network")
     pause = _Dual("pause")
     get_metrics = _Dual("get_metrics")
     get_logs = _Dual("get_logs")

@@ -253,3 +253,26 @@ def test_pty_size_input_resize_kill(sandbox):
     assert wait_for(lambda: b"40 120" in out), bytes(out)
     assert pty.kill() is True
     assert wait_for(lambda: not pty.is_open)
+
+
+# --- network ----------------------------------------------------------------------------------------------------------
+
+
+def test_network_traffic_token_and_update_network(server):
+    sbx = tb.Sandbox.create("default", timeout_ms=60_000, network={"allowPublicTraffic": False, "denyOut": ["198.51.100.0/24"]})
+    try:
+        assert sbx.traffic_access_token
+        sbx.commands.run("python3 -m http.server 8000 >/dev/null 2>&1", background=True)
+        url = f"{sbx.connection_config.api_url}/"
+        headers = {"E2b-Sandbox-Id": sbx.sandbox_id, "E2b-Sandbox-Port": "8000"}
+        assert wait_for(lambda: httpx.get(url, headers={**headers, "e2b-traffic-access-token": sbx.traffic_access_token}).status_code == 200)
+        assert httpx.get(url, headers=headers).status_code == 403
+        sbx.update_network(allow_out=["203.0.113.9"], deny_out=["0.0.0.0/0"])
+        detail = httpx.get(
+            f"{sbx.connection_config.api_url}/sandboxes/{sbx.sandbox_id}", headers={"X-API-Key": sbx.connection_config.api_key}
+        ).json()
+        assert detail["network"]["allowOut"] == ["203.0.113.9"] and detail["network"]["denyOut"] == ["0.0.0.0/0"]
+        with pytest.raises(tb.InvalidArgumentException):
+            sbx.update_network(deny_out=["not-an-ip"])
+    finally:
+        sbx.kill()

@@ -72,6 +72,7 @@ const paths: Record<string, ReactElement> = {
     </>
   ),
   menu: <path d="M2.5 4h11M2.5 8h11M2.5 12h11" />,
+  edit: <path d="M10.5 2.5l3 3L6 13H3v-3z" />,
 };
 
 export type IconName = keyof typeof paths;

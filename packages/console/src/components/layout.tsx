@@ -1,7 +1,7 @@
 /**
- * The frame of every signed-in page: a sidebar with the product, the three sections, the API reference (served by
- * the server at /docs/api, opens in a new tab) and sign-out; on narrow windows it becomes a top bar with the sections
- * in a row.
+ * The frame of every signed-in page: a sidebar with the product, the sections, the API reference (served by the
+ * server at /docs/api, opens in a new tab) and sign-out; on narrow windows it becomes a top bar with the sections in
+ * a row.
  */
 import type { MouseEvent, ReactNode } from 'react';
 import { Icon, type IconName } from './icons';
@@ -26,6 +26,7 @@ const SECTIONS: { to: string; label: string; icon: IconName }[] = [
   { to: '/sandboxes', label: 'Sandboxes', icon: 'box' },
   { to: '/templates', label: 'Templates', icon: 'layers' },
   { to: '/snapshots', label: 'Snapshots', icon: 'camera' },
+  { to: '/settings', label: 'Settings', icon: 'key' },
 ];
 
 export function Layout({ path, children }: { path: string; children: ReactNode }) {

@@ -28,7 +28,7 @@ func fsError(err error, path string) error {
 		return err
 	case errors.Is(err, fs.ErrNotExist):
 		return connect.NewError(connect.CodeNotFound, fmt.Errorf("path '%s' does not exist", path))
-	case errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("permission denied: '%s'", path))
 	case errors.Is(err, fs.ErrExist):
 		return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("path '%s' already exists", path))

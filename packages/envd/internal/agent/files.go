@@ -22,8 +22,10 @@ func httpStatusFor(err error) int {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return http.StatusNotFound
-	case errors.Is(err, fs.ErrPermission):
-		return http.StatusUnauthorized // E2B's envd answers 401 when the user may not access the path
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		// The user may not touch the path (or it is on a read-only mount): forbidden. 401 stays for who is asking
+		// (token, signature, unknown user), so SDKs do not mistake a file's mode for a bad credential.
+		return http.StatusForbidden
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG):

@@ -6,20 +6,31 @@ import type { Route } from '../http/router.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { TemplateService } from '../services/template-service.js';
 import { templateToApi } from '../services/template-service.js';
-import { issueWsToken, verifyWsToken } from '../ws/tokens.js';
-import { checkApiKey } from '../http/auth.js';
 import { ApiError } from '../errors.js';
+import type { Authenticator } from '../teams/authenticate.js';
+import { canSee, currentCaller, withCaller } from '../teams/caller.js';
+import type { TeamService } from '../teams/team-service.js';
+import { teamRoutes } from './team-routes.js';
+import type { TemplateRecord } from '../store/store.js';
 
 export interface Services {
   sandboxes: SandboxService;
   templates: TemplateService;
-  apiKey: string;
+  teams: TeamService;
+  auth: Authenticator;
 }
+
+/** Templates a caller lists: its team's and the public ones. */
+const listable = (t: TemplateRecord) => t.public || canSee(t.teamId);
 
 const nextTokenHeader = (t?: string): Record<string, string> => (t ? { 'X-Next-Token': t } : {});
 
 export function routes(s: Services): Route[] {
   const create: Route['handler'] = async (c) => ({ status: 201, body: await s.sandboxes.create(c.body) });
+  const listTemplates: Route['handler'] = async () => {
+    const visible = (await s.templates.list()).filter(listable);
+    return { status: 200, body: visible.map(templateToApi) };
+  };
   const connect: Route['handler'] = async (c) => {
     const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
     return { status: r.resumed ? 201 : 200, body: r.sandbox };
@@ -52,6 +63,14 @@ export function routes(s: Services): Route[] {
       path: '/sandboxes/{sandboxID}',
       handler: async (c) => {
         await s.sandboxes.kill(c.params.sandboxID);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/sandboxes/{sandboxID}/network',
+      handler: async (c) => {
+        await s.sandboxes.updateNetwork(c.params.sandboxID, c.body);
         return { status: 204 };
       },
     },
@@ -138,16 +157,24 @@ export function routes(s: Services): Route[] {
       path: '/sandboxes/{sandboxID}/ws-token',
       handler: async (c) => {
         await s.sandboxes.get(c.params.sandboxID);
-        return { status: 201, body: issueWsToken(s.apiKey, c.params.sandboxID) };
+        return { status: 201, body: s.auth.issueToken(c.params.sandboxID, currentCaller()) };
       },
     },
     // Templates (E2B's build API paths, plus base images and commit).
-    { method: 'GET', path: '/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
-    { method: 'GET', path: '/v2/templates', handler: async () => ({ status: 200, body: (await s.templates.list()).map(templateToApi) }) },
+    { method: 'GET', path: '/templates', handler: listTemplates },
+    { method: 'GET', path: '/v2/templates', handler: listTemplates },
     { method: 'POST', path: '/v3/templates', handler: async (c) => ({ status: 202, body: await s.templates.register(c.body) }) },
     { method: 'GET', path: '/templates/base-images', handler: async () => ({ status: 200, body: await s.templates.baseImages() }) },
     { method: 'GET', path: '/templates/aliases/{alias}', handler: async (c) => ({ status: 200, body: await s.templates.alias(c.params.alias) }) },
     { method: 'GET', path: '/templates/{templateID}', handler: async (c) => ({ status: 200, body: await s.templates.detail(c.params.templateID) }) },
+    {
+      method: 'PATCH',
+      path: '/templates/{templateID}',
+      handler: async (c) => {
+        if (c.body?.public !== undefined) await s.templates.setPublic(c.params.templateID, c.body.public);
+        return { status: 200, body: await s.templates.detail(c.params.templateID) };
+      },
+    },
     {
       method: 'POST',
       path: '/v2/templates/{templateID}/builds/{buildID}',
@@ -172,7 +199,8 @@ export function routes(s: Services): Route[] {
       handler: async (c) => {
         const link = await s.templates.filesLink(c.params.templateID, c.params.hash, requestBase(c.req));
         // Signed, so a client that PUTs to it without the key (E2B's SDK uploads to presigned URLs) is let in.
-        if (link.url) link.url += `?token=${encodeURIComponent(issueWsToken(s.apiKey, `files:${c.params.templateID}:${c.params.hash}`, 3600).token)}`;
+        const subject = `files:${c.params.templateID}:${c.params.hash}`;
+        if (link.url) link.url += `?token=${encodeURIComponent(s.auth.issueToken(subject, currentCaller(), 3600).token)}`;
         return { status: 201, body: link };
       },
     },
@@ -183,8 +211,11 @@ export function routes(s: Services): Route[] {
       auth: false,
       handler: async (c) => {
         const token = typeof c.query.token === 'string' ? c.query.token : '';
-        if (!token || !verifyWsToken(s.apiKey, `files:${c.params.templateID}:${c.params.hash}`, token)) checkApiKey(c.req, s.apiKey);
-        await s.templates.putFiles(c.params.templateID, c.params.hash, c.req);
+        const caller = token
+          ? await s.auth.fromToken(`files:${c.params.templateID}:${c.params.hash}`, token)
+          : await s.auth.fromRequest(c.req);
+        if (!caller) throw new ApiError('unauthenticated', 'the upload link is invalid, expired or its API key was revoked');
+        await withCaller(caller, () => s.templates.putFiles(c.params.templateID, c.params.hash, c.req));
         return { status: 201 };
       },
     },
@@ -206,6 +237,7 @@ export function routes(s: Services): Route[] {
         return { status: 204 };
       },
     },
+    ...teamRoutes(s.teams),
   ];
 }
 

@@ -471,6 +471,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sandboxes/{sandboxID}/network": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace the sandbox's outbound rules (in force at once; open connections to newly denied addresses stop) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sandboxID: components["parameters"]["sandboxID"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SandboxNetworkUpdateConfig"];
+                };
+            };
+            responses: {
+                /** @description Rules replaced */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sandboxes/{sandboxID}/refreshes": {
         parameters: {
             query?: never;
@@ -1142,7 +1185,36 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /** Mark a template public (every team may start sandboxes from it) or private */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TemplateUpdateRequest"];
+                };
+            };
+            responses: {
+                /** @description The template */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateWithBuilds"];
+                    };
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+            };
+        };
         trace?: never;
     };
     "/v2/templates/{templateID}/builds/{buildID}": {
@@ -1407,6 +1479,440 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List teams (admin key) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Teams */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Team"][];
+                    };
+                };
+                401: components["responses"]["401"];
+                403: components["responses"]["403"];
+            };
+        };
+        put?: never;
+        /** Create a team (admin key) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewTeam"];
+                };
+            };
+            responses: {
+                /** @description The team */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Team"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                403: components["responses"]["403"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's own team with its quotas and usage (the admin key's is the `admin` team, or its X-Team-ID) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The team */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TeamDetail"];
+                    };
+                };
+                401: components["responses"]["401"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{teamID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A team with its quotas and usage (admin key, or a key of that team) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    teamID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The team */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TeamDetail"];
+                    };
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a team and its keys (admin key; 409 while it has running sandboxes) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    teamID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["401"];
+                403: components["responses"]["403"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Set a team's quotas (admin key) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    teamID: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TeamUpdate"];
+                };
+            };
+            responses: {
+                /** @description The team */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TeamDetail"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                403: components["responses"]["403"];
+                404: components["responses"]["404"];
+            };
+        };
+        trace?: never;
+    };
+    "/teams/{teamID}/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A team's API keys (masked) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    teamID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Keys */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TeamAPIKey"][];
+                    };
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        /** Create an API key of a team (the key is in this response only) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    teamID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["NewTeamAPIKey"];
+                };
+            };
+            responses: {
+                /** @description The key */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedTeamAPIKey"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{teamID}/api-keys/{apiKeyID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API key (at once; its open connections close, its tokens stop working) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    teamID: string;
+                    apiKeyID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's team's API keys */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Keys */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TeamAPIKey"][];
+                    };
+                };
+                401: components["responses"]["401"];
+            };
+        };
+        put?: never;
+        /** Create an API key of the caller's team */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["NewTeamAPIKey"];
+                };
+            };
+            responses: {
+                /** @description The key */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedTeamAPIKey"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-keys/{apiKeyID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API key of the caller's team */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    apiKeyID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename an API key of the caller's team */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    apiKeyID: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateTeamAPIKey"];
+                };
+            };
+            responses: {
+                /** @description The key */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TeamAPIKey"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1456,14 +1962,36 @@ export interface components {
             autoPauseMemory?: boolean;
             autoResume?: components["schemas"]["SandboxAutoResumeConfig"];
             /**
-             * @description Issue an envd access token that envd calls must carry.
-             * @default false
+             * @description Issue an envd access token that envd calls must carry (E2B's default; false only on request).
+             * @default true
              */
             secure?: boolean;
             /** @default true */
             allow_internet_access?: boolean;
+            network?: components["schemas"]["SandboxNetworkConfig"];
             metadata?: components["schemas"]["SandboxMetadata"];
             envVars?: components["schemas"]["EnvVars"];
+        } & {
+            [key: string]: unknown;
+        };
+        SandboxNetworkConfig: {
+            /**
+             * @description false = the sandbox's user ports need the e2b-traffic-access-token header (see trafficAccessToken).
+             * @default true
+             */
+            allowPublicTraffic?: boolean;
+            /** @description Host header the sandbox sees on ingress traffic; ${PORT} is replaced by the port. */
+            maskRequestHost?: string;
+            /** @description Outbound destinations allowed: IP addresses, CIDRs, host names (example.com, *.example.com). Allow wins over deny. */
+            allowOut?: string[];
+            /** @description Outbound destinations denied: IP addresses and CIDRs (0.0.0.0/0: everything not allowed). */
+            denyOut?: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        SandboxNetworkUpdateConfig: {
+            allowOut?: string[];
+            denyOut?: string[];
         } & {
             [key: string]: unknown;
         };
@@ -1497,6 +2025,8 @@ export interface components {
             metadata?: components["schemas"]["SandboxMetadata"];
             state: components["schemas"]["SandboxState"];
             allowInternetAccess?: boolean;
+            network?: components["schemas"]["SandboxNetworkConfig"];
+            trafficAccessToken?: string | null;
             lifecycle?: components["schemas"]["SandboxLifecycle"];
         };
         ListedSandbox: {
@@ -1808,6 +2338,75 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        NewTeam: {
+            name: string;
+        };
+        Team: {
+            teamID: string;
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description Limits of one team; defaults come from the server (TENSOR_BOX_QUOTA_*). */
+        TeamQuotas: {
+            /** @description Sandboxes running at once */
+            maxRunningSandboxes: number;
+            /** @description Sum of the vCPUs of running sandboxes */
+            maxVcpus: number;
+            /** @description Sum of the memory of running sandboxes */
+            maxMemoryMB: number;
+            /** @description Disk of paused sandboxes' images and snapshots */
+            maxDiskMB: number;
+            /** @description Templates the team owns */
+            maxTemplates: number;
+        };
+        TeamUsage: {
+            runningSandboxes: number;
+            vcpus: number;
+            memoryMB: number;
+            pausedSandboxes: number;
+            snapshots: number;
+            templates: number;
+            diskMB: number;
+        };
+        TeamDetail: components["schemas"]["Team"] & {
+            quotas: components["schemas"]["TeamQuotas"];
+            usage: components["schemas"]["TeamUsage"];
+        };
+        TeamUpdate: {
+            /** @description Quotas to set; null returns one to the server default. */
+            quotas: {
+                maxRunningSandboxes?: number | null;
+                maxVcpus?: number | null;
+                maxMemoryMB?: number | null;
+                maxDiskMB?: number | null;
+                maxTemplates?: number | null;
+            };
+        };
+        NewTeamAPIKey: {
+            name?: string;
+        };
+        UpdateTeamAPIKey: {
+            name: string;
+        };
+        TeamAPIKey: {
+            id: string;
+            name: string;
+            /** @description The key's prefix and last four characters, e.g. e2b_…abcd */
+            mask: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsed: string | null;
+        };
+        CreatedTeamAPIKey: components["schemas"]["TeamAPIKey"] & {
+            /** @description The key itself; shown only in this response */
+            key: string;
+        };
+        TemplateUpdateRequest: {
+            /** @description Whether every team may start sandboxes from the template */
+            public?: boolean;
+        };
     };
     responses: {
         /** @description Bad request */
@@ -1828,6 +2427,15 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description Not allowed for this key */
+        403: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Not found */
         404: {
             headers: {
@@ -1840,6 +2448,17 @@ export interface components {
         /** @description Conflict */
         409: {
             headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A team quota or the key's request rate is exceeded (the message names which, and its value) */
+        429: {
+            headers: {
+                /** @description Seconds to wait (request rate only) */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {

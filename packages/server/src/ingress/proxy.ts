@@ -5,12 +5,12 @@
  * Requests never carry the caller's API key into the sandbox, and the agent's internal routes are refused.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ApiError } from '../errors.js';
 import type { SandboxRecord } from '../store/store.js';
 import { ENVD_PORT } from '../constants.js';
 import { isPublicEnvdPath, type IngressTarget } from './route.js';
+import { admitTraffic, sandboxHeaders } from './access.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -25,8 +25,11 @@ const HOP_BY_HOP = new Set([
 ]);
 
 export interface IngressDeps {
-  /** Finds the running sandbox for a target (resuming it when policy allows), or throws an ApiError. */
-  lookup(target: IngressTarget, opts?: { wake?: boolean }): Promise<SandboxRecord>;
+  /**
+   * Finds the running sandbox for a target, or throws an ApiError. `admit` sees the record first and throws when the
+   * caller may not reach it; only an admitted request wakes a paused sandbox (when policy allows and `wake` is not false).
+   */
+  lookup(target: IngressTarget, opts: { wake?: boolean; admit: (s: SandboxRecord) => void }): Promise<SandboxRecord>;
   /** Activity hook (inactivity timeout). */
   touch(s: SandboxRecord): void;
 }
@@ -68,7 +71,7 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
   checkPath(target, req.url ?? '/');
   // Liveness probes (isRunning) are not activity: they neither keep an idle sandbox from timing out nor wake a paused one.
   const probe = target.port === ENVD_PORT && /^\/health(\?|$)/.test(req.url ?? '');
-  const s = await deps.lookup(target, { wake: !probe });
+  const s = await deps.lookup(target, { wake: !probe, admit: (rec) => admitTraffic(rec, target, req.headers, req.url ?? '/') });
   if (!probe) deps.touch(s);
   const address = s.runtime!.address;
   await new Promise<void>((resolve) => {
@@ -78,7 +81,7 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
         port: target.port,
         method: req.method,
         path: req.url,
-        headers: forwardHeaders(req),
+        headers: sandboxHeaders(s, target, forwardHeaders(req)),
         agent: agentFor(address, s.runtime!.pid),
       },
       (up) => {
@@ -111,35 +114,58 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
   });
 }
 
-/** Forwards an upgrade request (WebSocket or other) as raw bytes after the request head. */
+/**
+ * Forwards an upgrade request (WebSocket or other). The request goes upstream as an ordinary HTTP request; raw bytes flow
+ * both ways only after the sandbox answered `101 Switching Protocols`. Any other answer is relayed as a response and the
+ * connection is closed — so bytes a client sends after the head (e.g. a second, smuggled request to an internal route)
+ * never reach the sandbox on a connection that was not upgraded.
+ */
 export async function proxyUpgrade(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   checkPath(target, req.url ?? '/');
-  const s = await deps.lookup(target);
+  const s = await deps.lookup(target, { admit: (rec) => admitTraffic(rec, target, req.headers, req.url ?? '/') });
   deps.touch(s);
-  const upstream = net.connect({ host: s.runtime!.address, port: target.port });
-  upstream.setNoDelay(true);
-  const lines = [`${req.method} ${req.url} HTTP/1.1`];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i].toLowerCase() === 'x-api-key') continue;
-    lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-  }
-  upstream.on('connect', () => {
-    upstream.write(lines.join('\r\n') + '\r\n\r\n');
-    if (head.length) upstream.write(head);
-    upstream.pipe(socket);
-    socket.pipe(upstream);
-  });
-  const close = () => {
-    upstream.destroy();
-    socket.destroy();
-  };
-  upstream.on('error', () => {
-    if (!upstream.readyState || upstream.connecting) {
-      socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ code: 502, message: `sandbox port ${target.port} is not reachable` })}`);
-    }
-    close();
-  });
+  const headers = sandboxHeaders(s, target, forwardHeaders(req));
+  headers['connection'] = 'Upgrade';
+  headers['upgrade'] = req.headers.upgrade ?? 'websocket';
+  const upstream = http.request({ host: s.runtime!.address, port: target.port, method: req.method, path: req.url, headers });
+  const close = () => socket.destroy();
   socket.on('error', close);
-  socket.on('close', close);
-  upstream.on('close', close);
+  upstream.on('upgrade', (res, upSocket, upHead) => {
+    upSocket.setNoDelay(true);
+    socket.write(responseHead(res, 101));
+    if (upHead.length) socket.write(upHead);
+    if (head.length) upSocket.write(head);
+    upSocket.pipe(socket);
+    socket.pipe(upSocket);
+    const both = () => {
+      upSocket.destroy();
+      socket.destroy();
+    };
+    upSocket.on('error', both);
+    upSocket.on('close', both);
+    socket.on('close', both);
+  });
+  upstream.on('response', (res) => {
+    // Not upgraded: relay the answer, then close; nothing the client sent beyond the request head is forwarded.
+    socket.write(responseHead(res, res.statusCode ?? 502, true));
+    res.pipe(socket);
+    res.on('error', close);
+  });
+  upstream.on('error', (err) => {
+    const body = JSON.stringify({ code: 502, message: `sandbox ${target.sandboxId} port ${target.port} is not reachable: ${err.message}` });
+    socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  upstream.end();
+}
+
+/** The status line and headers of an upstream answer, as raw bytes for the client's socket. */
+function responseHead(res: IncomingMessage, status: number, closing = false): string {
+  const lines = [`HTTP/1.1 ${status} ${res.statusMessage || http.STATUS_CODES[status] || ''}`];
+  for (let i = 0; i < res.rawHeaders.length; i += 2) {
+    const name = res.rawHeaders[i].toLowerCase();
+    if (closing && (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding')) continue;
+    lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+  }
+  if (closing) lines.push('connection: close');
+  return `${lines.join('\r\n')}\r\n\r\n`;
 }

@@ -6,6 +6,7 @@
  * Sandbox IDs start with a letter, so the port side (all digits) is unambiguous.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { invalid } from '../errors.js';
 
 export interface IngressTarget {
   sandboxId: string;
@@ -20,10 +21,18 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A TCP port a sandbox can listen on; anything else (0, 99999, words) is the caller's mistake (400). */
+function sandboxPort(text: string): number {
+  const port = PORT.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw invalid(`sandbox port '${text}' is not a TCP port (1-65535)`);
+  return port;
+}
+
+/** The sandbox port a request is for, or undefined when it is not for a sandbox; throws 400 for a bad port. */
 export function ingressTarget(headers: IncomingHttpHeaders): IngressTarget | undefined {
   const id = header(headers, 'e2b-sandbox-id');
   const port = header(headers, 'e2b-sandbox-port');
-  if (id && port && PORT.test(port)) return { sandboxId: id, port: Number(port) };
+  if (id && port !== undefined) return { sandboxId: id, port: sandboxPort(port) };
 
   const host = header(headers, 'host');
   if (!host) return undefined;
@@ -32,8 +41,8 @@ export function ingressTarget(headers: IncomingHttpHeaders): IngressTarget | und
   const dash = label.indexOf('-');
   const a = label.slice(0, dash);
   const b = label.slice(dash + 1);
-  if (ID.test(a) && PORT.test(b)) return { sandboxId: a, port: Number(b) };
-  if (PORT.test(a) && ID.test(b)) return { sandboxId: b, port: Number(a) };
+  if (ID.test(a) && PORT.test(b)) return { sandboxId: a, port: sandboxPort(b) };
+  if (PORT.test(a) && ID.test(b)) return { sandboxId: b, port: sandboxPort(a) };
   return undefined;
 }
 

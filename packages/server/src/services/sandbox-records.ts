@@ -3,10 +3,11 @@
  * start from (ImageStart), env var checks, metrics as the API returns them, and driver failures as API errors. Pure
  * functions the sandbox service uses; no I/O.
  */
-import { DriverError, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid } from '../errors.js';
-import type { MetricSample, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import type { MetricSample, SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import { newAccessToken } from '../ids.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR } from './template-service.js';
 
 /** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
@@ -32,6 +33,56 @@ export function metricToApi(m: MetricSample): SandboxMetric {
     memCache: m.memCache,
     diskUsed: m.diskUsed,
     diskTotal: m.diskTotal,
+  };
+}
+
+/** What a create request says about inbound traffic (E2B's `network`), as sent by the stock SDKs. */
+export interface NetworkRequest {
+  allowPublicTraffic?: boolean;
+  maskRequestHost?: string;
+  allowOut?: string[];
+  denyOut?: string[];
+}
+
+/** Validated outbound rules of a request (400 naming the first bad entry). */
+export function egressFromRequest(req: { allowOut?: unknown; denyOut?: unknown } | undefined): { allowOut: string[]; denyOut: string[] } {
+  try {
+    return parseEgressRules(req ?? {});
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
+}
+
+/** The rules a driver enforces for a sandbox record (undefined: none). */
+export function egressOf(s: Pick<SandboxRecord, 'network'>): { allowOut: string[]; denyOut: string[] } | undefined {
+  const allowOut = s.network?.allowOut ?? [];
+  const denyOut = s.network?.denyOut ?? [];
+  return allowOut.length || denyOut.length ? { allowOut, denyOut } : undefined;
+}
+
+/** A Host header value, with `${PORT}` allowed: no spaces, no line breaks, nothing that could split a header. */
+const HOST_MASK = /^[A-Za-z0-9._:[\]${}-]{1,255}$/;
+
+/**
+ * The inbound network settings of a new sandbox; a traffic access token is issued when public traffic is off.
+ * Undefined when the request says nothing (public traffic, Host as sent).
+ */
+export function networkFromRequest(req: NetworkRequest | undefined): SandboxNetwork | undefined {
+  if (!req) return undefined;
+  if (req.allowPublicTraffic !== undefined && typeof req.allowPublicTraffic !== 'boolean') {
+    throw invalid('network.allowPublicTraffic must be a boolean');
+  }
+  if (req.maskRequestHost !== undefined && (typeof req.maskRequestHost !== 'string' || !HOST_MASK.test(req.maskRequestHost))) {
+    throw invalid(`network.maskRequestHost '${String(req.maskRequestHost)}' is not a host name (with an optional \${PORT})`);
+  }
+  const allowPublicTraffic = req.allowPublicTraffic ?? true;
+  const { allowOut, denyOut } = egressFromRequest(req);
+  return {
+    allowPublicTraffic,
+    ...(allowOut.length ? { allowOut } : {}),
+    ...(denyOut.length ? { denyOut } : {}),
+    ...(allowPublicTraffic ? {} : { trafficAccessToken: newAccessToken() }),
+    ...(req.maskRequestHost ? { maskRequestHost: req.maskRequestHost } : {}),
   };
 }
 
@@ -84,7 +135,7 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
 
 /** The record of a sandbox that just started (from a template or from a checkpoint). */
 export function runningRecord(
-  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId'>,
+  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId' | 'network' | 'teamId'>,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,
 ): SandboxRecord {

@@ -6,10 +6,11 @@
  * activity through the ingress pushes `endAt` to at least now + timeoutMs; `setTimeout` sets it outright (may shorten);
  * `refresh` and `connect` only ever extend it.
  */
+import type { HostDisk } from './host-disk.js';
 import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { hasCheckpointer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { hasCheckpointer, hasEgressController, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
@@ -18,12 +19,14 @@ import { envdInit, envdQuiesce } from './envd-client.js';
 import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR, templateEnvironment, type TemplateService } from './template-service.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
-import { checkEnvVars, driverFailure, fromSnapshot, metricToApi, runningRecord, runtimeOf, type ImageStart, type SandboxMetric } from './sandbox-records.js';
+import { checkEnvVars, driverFailure, egressFromRequest, egressOf, fromSnapshot, metricToApi, networkFromRequest, runningRecord, runtimeOf, type ImageStart, type NetworkRequest, type SandboxMetric } from './sandbox-records.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { SandboxLogs } from './sandbox-logs.js';
 import type { MetricsSampler } from './metrics-sampler.js';
 import type { LogLevel } from '../store/store.js';
 import type { Metrics } from '../http/prometheus.js';
+import { actorFields, canSee, listScope, ownerTeam, requireVisible } from '../teams/caller.js';
+import type { QuotaGuard } from '../teams/quota-guard.js';
 
 type NewSandbox = components['schemas']['NewSandbox'];
 type Sandbox = components['schemas']['Sandbox'];
@@ -53,6 +56,10 @@ export interface SandboxServiceOptions {
   pausedRetentionMs: number;
   /** This node's name: running sandboxes belong to the node that runs them (several nodes can share one store). */
   nodeId: string;
+  /** Team quotas (teams/quota-guard.ts); none: unlimited. */
+  quota?: QuotaGuard;
+  /** The host disk sandboxes write to: starts that could fill it are refused. */
+  hostDisk?: HostDisk;
 }
 
 export interface Page<T> {
@@ -67,6 +74,8 @@ export class SandboxService {
   private killing = new Map<string, Promise<void>>();
   /** The lifecycle operation (pause, resume, kill) under way per sandbox: they run one at a time. */
   private ops = new Map<string, Promise<unknown>>();
+  /** Rate limit of denied-connection log entries, per sandbox. */
+  private denied = new Map<string, { lastAt: number; suppressed: number }>();
 
   constructor(private opts: SandboxServiceOptions) {}
 
@@ -74,18 +83,38 @@ export class SandboxService {
     this.opts.log?.(msg);
   }
 
+  /** A lifecycle log entry; it names the API key that acted (none: the server itself, e.g. a timeout). */
   private event(sandboxId: string, level: LogLevel, message: string, fields: Record<string, string> = {}) {
-    this.opts.logs.write(sandboxId, level, message, { source: 'lifecycle', ...fields });
+    this.opts.logs.write(sandboxId, level, message, { source: 'lifecycle', ...actorFields(), ...fields });
     this.log(`sandbox ${sandboxId}: ${message}`);
   }
 
-  async create(req: NewSandbox): Promise<Sandbox> {
+  /** A snapshot by ID or name that the caller may use (names are not unique across teams: the caller's own wins). */
+  private async visibleSnapshot(idOrName: string): Promise<SnapshotRecord | undefined> {
+    const found = await this.opts.store.findSnapshot(idOrName);
+    if (!found || canSee(found.teamId)) return found;
+    return (await this.opts.store.listSnapshots({ name: idOrName, teamId: listScope(), limit: 1 }))[0];
+  }
+
+  /** Runs a start holding a running slot of the team's quota (429 when none is free); the slot is released after. */
+  private async withRunSlot<T>(teamId: string, need: { cpuCount: number; memoryMB: number }, fn: () => Promise<T>): Promise<T> {
+    const release = await this.opts.quota?.claimRun(teamId, need);
+    try {
+      return await fn();
+    } finally {
+      await release?.();
+    }
+  }
+
+  async create(request: NewSandbox): Promise<Sandbox> {
+    const teamId = ownerTeam();
+    const req = { ...request, teamId };
     let template;
     try {
       template = await this.opts.templates.resolve(req.templateID);
     } catch (err) {
       // A snapshot ID or name works as a template: the sandbox starts with the snapshot's memory and processes.
-      const snap = err instanceof ApiError && err.kind === 'not_found' ? await this.opts.store.findSnapshot(req.templateID) : undefined;
+      const snap = err instanceof ApiError && err.kind === 'not_found' ? await this.visibleSnapshot(req.templateID) : undefined;
       if (!snap) throw err;
       return this.toSandbox(await this.startFromImage(fromSnapshot(snap), req));
     }
@@ -113,11 +142,31 @@ export class SandboxService {
       return this.toSandbox(record);
     }
     const sandboxId = newSandboxId();
-    const secure = req.secure ?? false;
+    const network = networkFromRequest(req.network); // bad settings fail before anything starts
+    const secure = req.secure ?? true;
     const accessToken = secure ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     checkEnvVars(req.envVars);
     const envVars = { ...env.envVars, ...(req.envVars ?? {}) };
+    this.opts.hostDisk?.ensureRoom(template.diskSizeMB, `a sandbox of template ${template.templateId}`);
+    const start = { accessToken, timeoutMs, envVars, env, network };
+    return this.withRunSlot(teamId, template, () => this.coldStart(sandboxId, template, req, start));
+  }
+
+  /** A new sandbox on the template's layers (no checkpoint): runtime, agent init, the template's start command, record. */
+  private async coldStart(
+    sandboxId: string,
+    template: Awaited<ReturnType<TemplateService['resolve']>>,
+    req: NewSandbox & { teamId: string },
+    o: {
+      accessToken?: string;
+      timeoutMs: number;
+      envVars: Record<string, string>;
+      env: ReturnType<typeof templateEnvironment>;
+      network: ReturnType<typeof networkFromRequest>;
+    },
+  ): Promise<Sandbox> {
+    const { accessToken, timeoutMs, envVars, env, network } = o;
     const info = await this.opts.prom.time('driver.create', () => this.opts.driver.create({
       sandboxId,
       layers: template.layers,
@@ -126,6 +175,7 @@ export class SandboxService {
       diskMB: template.diskSizeMB,
       internetAccess: req.allow_internet_access ?? true,
       hostname: sandboxId,
+      egress: egressOf({ network }),
     }));
     try {
       await envdInit(info.envdUrl, {
@@ -151,6 +201,8 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: req.allow_internet_access ?? true,
           nodeId: this.opts.nodeId,
+          teamId: req.teamId,
+          network,
         },
         req,
         info,
@@ -161,7 +213,11 @@ export class SandboxService {
       throw err;
     }
     this.opts.templates.recordSpawn(template).catch(() => {});
-    this.event(sandboxId, 'info', `sandbox created from template ${template.templateId}`, { templateId: template.templateId, timeoutMs: String(timeoutMs) });
+    this.event(sandboxId, 'info', `sandbox created from template ${template.templateId}`, {
+      templateId: template.templateId,
+      timeoutMs: String(timeoutMs),
+      teamId: req.teamId,
+    });
     void this.opts.metrics.sample(sandboxId);
     return this.toSandbox((await this.opts.store.getSandbox(sandboxId))!);
   }
@@ -188,9 +244,8 @@ export class SandboxService {
 
   /** The record of a live (running or paused) sandbox, or NotFound. */
   async get(sandboxId: string): Promise<SandboxRecord> {
-    const s = await this.opts.store.getSandbox(sandboxId);
-    if (!s) throw notFound(`sandbox '${sandboxId}' not found`);
-    return s;
+    // Another team's sandbox is as absent as a missing one (every surface looks sandboxes up here).
+    return requireVisible(await this.opts.store.getSandbox(sandboxId), `sandbox '${sandboxId}'`);
   }
 
   /** Whether this node acts on the sandbox: paused ones belong to every node, running ones to the node running them. */
@@ -217,6 +272,13 @@ export class SandboxService {
       envdAccessToken: s.envdAccessToken,
       domain: this.opts.domain(),
       allowInternetAccess: s.allowInternetAccess,
+      network: {
+        allowPublicTraffic: s.network?.allowPublicTraffic ?? true,
+        ...(s.network?.maskRequestHost ? { maskRequestHost: s.network.maskRequestHost } : {}),
+        allowOut: s.network?.allowOut ?? [],
+        denyOut: s.network?.denyOut ?? [],
+      },
+      trafficAccessToken: s.network?.trafficAccessToken ?? null,
       lifecycle: { onTimeout: s.onTimeout, autoResume: s.autoResume },
     };
   }
@@ -234,6 +296,7 @@ export class SandboxService {
       metadata: parseMetadataQuery(query.metadata),
       after,
       limit: limit + 1,
+      teamId: listScope(),
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -257,7 +320,12 @@ export class SandboxService {
 
   async kill(sandboxId: string, reason = 'killed by request'): Promise<void> {
     const pending = this.killing.get(sandboxId);
-    if (pending) return pending;
+    if (pending) {
+      // Joining a kill under way must not tell another team that the sandbox exists.
+      const cur = await this.opts.store.getSandbox(sandboxId);
+      if (cur && !canSee(cur.teamId)) throw notFound(`sandbox '${sandboxId}' not found`);
+      return pending;
+    }
     await this.get(sandboxId);
     const p = this.serial(sandboxId, async () => {
       const s = await this.get(sandboxId);
@@ -266,6 +334,7 @@ export class SandboxService {
       if (s.pausedImage) await rm(path.dirname(s.pausedImage), { recursive: true, force: true });
       await this.opts.store.deleteSandbox(s.sandboxId);
       this.lastTouch.delete(s.sandboxId);
+      this.denied.delete(s.sandboxId);
       this.opts.metrics.forget(s.sandboxId);
       this.event(sandboxId, 'info', `sandbox killed (${reason})`);
     }).finally(() => this.killing.delete(sandboxId));
@@ -293,14 +362,20 @@ export class SandboxService {
   async latestMetrics(sandboxIds: string[]): Promise<Record<string, SandboxMetric>> {
     if (!sandboxIds.length) throw invalid('sandbox_ids must name at least one sandbox');
     const out: Record<string, SandboxMetric> = {};
-    for (const m of await this.opts.store.latestMetrics(sandboxIds)) out[m.sandboxId] = metricToApi(m);
+    const visible = [];
+    for (const id of sandboxIds) if (canSee((await this.opts.store.getSandbox(id))?.teamId ?? '\0none')) visible.push(id);
+    for (const m of await this.opts.store.latestMetrics(visible)) out[m.sandboxId] = metricToApi(m);
     return out;
   }
 
   /** Log entries of a sandbox (live or recently killed). */
   async logs(sandboxId: string, q: { cursor?: number; limit?: number; direction?: 'forward' | 'backward'; level?: LogLevel; search?: string }) {
+    const live = await this.opts.store.getSandbox(sandboxId);
+    // A killed sandbox's team is the one its first (creation) entry names.
+    const teamId = live ? live.teamId : (await this.opts.logs.query(sandboxId, { limit: 1, direction: 'forward' }))[0]?.fields.teamId;
+    if (!canSee(teamId ?? (live ? undefined : '\0none'))) throw notFound(`sandbox '${sandboxId}' not found`);
     const entries = await this.opts.logs.query(sandboxId, q);
-    if (!entries.length && !(await this.opts.store.getSandbox(sandboxId)) && q.cursor === undefined) {
+    if (!entries.length && !live && q.cursor === undefined) {
       throw notFound(`sandbox '${sandboxId}' not found`);
     }
     return {
@@ -349,6 +424,8 @@ export class SandboxService {
       this.here(s);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot pause sandboxes`);
+      // A requested pause must fit the team's disk quota; a timeout's pause goes ahead (it frees a running slot).
+      if (reason === 'requested') await this.opts.quota?.checkDisk(s.teamId ?? ownerTeam());
       const image = this.imageDir(sandboxId);
       const t0 = Date.now();
       await this.quiesce(s);
@@ -385,47 +462,55 @@ export class SandboxService {
         await this.opts.store.updateSandbox(sandboxId, { endAt });
         return { ...s, endAt };
       }
-      const driver = this.opts.driver;
-      if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot resume sandboxes`);
       if (!s.pausedImage || !existsSync(path.join(s.pausedImage, 'checkpoint.json'))) {
         throw new ApiError('not_found', `the saved state of sandbox '${sandboxId}' is gone`);
       }
-      const t0 = Date.now();
-      let info: SandboxRuntimeInfo;
-      try {
-        info = await this.opts.prom.time('driver.restore', () =>
-          driver.restore(
-            {
-              sandboxId,
-              layers: [], // the checkpoint's own layers
-              cpuCount: s.cpuCount,
-              memoryMB: s.memoryMB,
-              diskMB: s.diskSizeMB,
-              internetAccess: s.allowInternetAccess,
-              hostname: sandboxId,
-            },
-            s.pausedImage!,
-            { move: true },
-          ),
-        );
-      } catch (err) {
-        this.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
-        throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);
-      }
-      const patch: Partial<SandboxRecord> = {
-        state: 'running',
-        runtime: runtimeOf(info),
-        pausedImage: undefined,
-        nodeId: this.opts.nodeId,
-        endAt: Date.now() + timeout,
-        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-      };
-      await this.opts.store.updateSandbox(sandboxId, patch);
-      void this.removeImageWhenFree(s.pausedImage);
-      this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
-      void this.opts.metrics.sample(sandboxId);
-      return { ...s, ...patch } as SandboxRecord;
+      this.opts.hostDisk?.ensureRoom(s.diskSizeMB, `sandbox ${sandboxId}`);
+      return this.withRunSlot(s.teamId ?? ownerTeam(), s, () => this.restorePaused(s, timeout, timeoutMs));
     });
+  }
+
+  /** Restores a paused sandbox's checkpoint (holding a running slot) and records it running. */
+  private async restorePaused(s: SandboxRecord, timeout: number, timeoutMs?: number): Promise<SandboxRecord> {
+    const sandboxId = s.sandboxId;
+    const driver = this.opts.driver;
+    if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot resume sandboxes`);
+    const t0 = Date.now();
+    let info: SandboxRuntimeInfo;
+    try {
+      info = await this.opts.prom.time('driver.restore', () =>
+        driver.restore(
+          {
+            sandboxId,
+            layers: [], // the checkpoint's own layers
+            cpuCount: s.cpuCount,
+            memoryMB: s.memoryMB,
+            diskMB: s.diskSizeMB,
+            internetAccess: s.allowInternetAccess,
+            hostname: sandboxId,
+            egress: egressOf(s),
+          },
+          s.pausedImage!,
+          { move: true },
+        ),
+      );
+    } catch (err) {
+      this.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
+      throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);
+    }
+    const patch: Partial<SandboxRecord> = {
+      state: 'running',
+      runtime: runtimeOf(info),
+      pausedImage: undefined,
+      nodeId: this.opts.nodeId,
+      endAt: Date.now() + timeout,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    };
+    await this.opts.store.updateSandbox(sandboxId, patch);
+    void this.removeImageWhenFree(s.pausedImage!);
+    this.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
+    void this.opts.metrics.sample(sandboxId);
+    return { ...s, ...patch } as SandboxRecord;
   }
 
   /**
@@ -434,21 +519,27 @@ export class SandboxService {
    */
   private async startFromImage(
     snap: ImageStart,
-    req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean } },
+    req: { templateID?: string; timeout?: number; metadata?: Record<string, string>; envVars?: Record<string, string>; secure?: boolean; allow_internet_access?: boolean; autoPause?: boolean; autoResume?: { enabled: boolean }; network?: NetworkRequest; teamId: string },
   ): Promise<SandboxRecord> {
+    return this.withRunSlot(req.teamId, snap, () => this.restoreImage(snap, req));
+  }
+
+  private async restoreImage(snap: ImageStart, req: Parameters<SandboxService['startFromImage']>[1]): Promise<SandboxRecord> {
     const driver = this.opts.driver;
     if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
     checkEnvVars(req.envVars);
     const sandboxId = newSandboxId();
-    const accessToken = req.secure ? newAccessToken() : undefined;
+    const network = networkFromRequest(req.network);
+    const accessToken = (req.secure ?? true) ? newAccessToken() : undefined;
     const timeoutMs = (req.timeout ?? 15) * 1000;
     const envVars = { ...snap.envVars, ...(req.envVars ?? {}) };
     const internet = req.allow_internet_access ?? snap.allowInternetAccess;
+    this.opts.hostDisk?.ensureRoom(snap.diskSizeMB, `a sandbox from ${snap.what}`);
     let info: SandboxRuntimeInfo;
     try {
       info = await this.opts.prom.time('driver.restore', () =>
         driver.restore(
-          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId },
+          { sandboxId, layers: [], cpuCount: snap.cpuCount, memoryMB: snap.memoryMB, diskMB: snap.diskSizeMB, internetAccess: internet, hostname: sandboxId, egress: egressOf({ network }) },
           snap.imageDir,
         ),
       );
@@ -476,12 +567,14 @@ export class SandboxService {
           envdAccessToken: accessToken,
           allowInternetAccess: internet,
           nodeId: this.opts.nodeId,
+          teamId: req.teamId,
+          network,
         },
         req,
         info,
       );
       await this.opts.store.insertSandbox(record);
-      this.event(sandboxId, 'info', `sandbox started from ${snap.what}`, snap.fields);
+      this.event(sandboxId, 'info', `sandbox started from ${snap.what}`, { ...snap.fields, teamId: req.teamId });
       void this.opts.metrics.sample(sandboxId);
       return record;
     } catch (err) {
@@ -516,6 +609,7 @@ export class SandboxService {
       this.here(s);
       const driver = this.opts.driver;
       if (!hasCheckpointer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot snapshot sandboxes`);
+      await this.opts.quota?.checkDisk(s.teamId ?? ownerTeam());
       const snapshotId = `snap${randomId(16)}`;
       const imageDir = this.opts.snapshots.snapshotImage(snapshotId);
       await this.quiesce(s);
@@ -537,6 +631,7 @@ export class SandboxService {
         envVars: s.envVars,
         envdAccessToken: s.envdAccessToken,
         allowInternetAccess: s.allowInternetAccess,
+        teamId: s.teamId,
       };
       await this.opts.store.insertSnapshot(rec);
       this.event(sandboxId, 'info', `snapshot ${snapshotId} taken${name ? ` (${name})` : ''}`);
@@ -549,7 +644,7 @@ export class SandboxService {
     const after = q.nextToken
       ? decodeCursor<{ createdAt: number; snapshotId: string }>(q.nextToken, (v) => typeof v?.createdAt === 'number' && typeof v?.snapshotId === 'string')
       : undefined;
-    const rows = await this.opts.store.listSnapshots({ sandboxId: q.sandboxID, name: q.name, after, limit: limit + 1 });
+    const rows = await this.opts.store.listSnapshots({ sandboxId: q.sandboxID, name: q.name, after, limit: limit + 1, teamId: listScope() });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -559,8 +654,7 @@ export class SandboxService {
   }
 
   async deleteSnapshot(idOrName: string): Promise<void> {
-    const r = await this.opts.store.findSnapshot(idOrName);
-    if (!r) throw notFound(`snapshot '${idOrName}' not found`);
+    const r = requireVisible(await this.visibleSnapshot(idOrName), `snapshot '${idOrName}'`);
     await this.opts.store.deleteSnapshot(r.snapshotId);
     await this.removeImageWhenFree(r.imageDir);
   }
@@ -609,8 +703,10 @@ export class SandboxService {
             timeout: opts.timeout,
             metadata: s.metadata,
             secure: !!s.envdAccessToken,
+            network: s.network ? { allowPublicTraffic: s.network.allowPublicTraffic, maskRequestHost: s.network.maskRequestHost, allowOut: s.network.allowOut, denyOut: s.network.denyOut } : undefined,
             autoPause: s.onTimeout === 'pause',
             autoResume: { enabled: s.autoResume },
+            teamId: s.teamId ?? ownerTeam(),
           });
           out.push({ sandbox: this.toSandbox(r) });
         } catch (err) {
@@ -622,6 +718,53 @@ export class SandboxService {
       void this.removeImageWhenFree(tmp);
     }
     return out;
+  }
+
+  /**
+   * Replaces a sandbox's outbound rules (E2B's PUT /sandboxes/{id}/network): in force at once on a running sandbox
+   * (open connections to newly denied addresses stop), kept for a paused one (applied on resume). Invalid entries fail
+   * with 400 before anything changes.
+   */
+  async updateNetwork(sandboxId: string, req: { allowOut?: unknown; denyOut?: unknown; allow_internet_access?: unknown }): Promise<void> {
+    const rules = egressFromRequest(req);
+    // E2B: allow_internet_access false is denyOut 0.0.0.0/0 (allowOut still wins).
+    if (req.allow_internet_access === false && !rules.denyOut.includes('0.0.0.0/0')) rules.denyOut.push('0.0.0.0/0');
+    await this.serial(sandboxId, async () => {
+      const s = await this.get(sandboxId);
+      this.here(s);
+      if (s.state === 'running') {
+        const driver = this.opts.driver;
+        if (!hasEgressController(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot change network rules`);
+        await driver.updateEgress(sandboxId, rules).catch((err) => {
+          throw driverFailure(err, `cannot change the network rules of sandbox '${sandboxId}'`);
+        });
+      }
+      const network = { allowPublicTraffic: true, ...s.network, allowOut: rules.allowOut, denyOut: rules.denyOut };
+      await this.opts.store.updateSandbox(sandboxId, { network });
+      this.event(sandboxId, 'info', `network rules replaced: allowOut [${rules.allowOut.join(', ')}], denyOut [${rules.denyOut.join(', ')}]`);
+    });
+  }
+
+  /**
+   * A connection the sandbox's egress rules denied: logged as a warning, at most one entry per sandbox every 5 s (the
+   * ones in between are counted in the next entry).
+   */
+  egressDenied(sandboxId: string, d: { destination: string; protocol: string; port?: number }): void {
+    const now = Date.now();
+    const cur = this.denied.get(sandboxId) ?? { lastAt: 0, suppressed: 0 };
+    if (now - cur.lastAt < 5000) {
+      cur.suppressed++;
+      this.denied.set(sandboxId, cur);
+      return;
+    }
+    const more = cur.suppressed ? ` (and ${cur.suppressed} more since the last entry)` : '';
+    const to = `${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`;
+    this.opts.logs.write(sandboxId, 'warn', `outbound connection denied by the network rules: ${d.protocol} to ${to}${more}`, {
+      source: 'network',
+      destination: d.destination,
+      protocol: d.protocol,
+    });
+    this.denied.set(sandboxId, { lastAt: now, suppressed: 0 });
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout, writing at most once a second. */
@@ -644,11 +787,17 @@ export class SandboxService {
       }
       this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
       if (s.onTimeout === 'pause') {
-        await this.pause(s.sandboxId, 'timeout').catch(async (err) => {
-          // Keep it running (nothing is lost) and try again a little later.
-          this.log(`auto-pause of ${s.sandboxId} failed: ${err.message}`);
-          await this.opts.store.updateSandbox(s.sandboxId, { endAt: Date.now() + 30_000 }).catch(() => {});
-        });
+        // A sandbox never outlives its timeout: a pause that fails twice (e.g. its processes defeat the checkpoint)
+        // ends in a kill, with the reason in its logs.
+        let why = '';
+        for (let attempt = 0; attempt < 2; attempt++) {
+          why = await this.pause(s.sandboxId, 'timeout').then(() => '', (err: Error) => err.message);
+          if (!why) break;
+          this.log(`auto-pause of ${s.sandboxId} failed (attempt ${attempt + 1}): ${why}`);
+        }
+        if (!why) continue;
+        this.event(s.sandboxId, 'error', `auto-pause failed (${why}); killing the sandbox at its timeout instead`);
+        await this.kill(s.sandboxId, 'timeout (pause failed)').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
         continue;
       }
       await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
@@ -748,7 +897,7 @@ export class SandboxService {
       clientID: 'tensor-box',
       envdVersion: ENVD_VERSION,
       envdAccessToken: s.envdAccessToken,
-      trafficAccessToken: null,
+      trafficAccessToken: s.network?.trafficAccessToken ?? null,
       domain: this.opts.domain(),
     };
   }

@@ -12,6 +12,7 @@
  * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes. Running
  * builds (and how they end) are templates/build-jobs.ts; what a step build does is templates/build-runner.ts.
  */
+import { DEFAULT_DISK_MB } from '../constants.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,6 +28,8 @@ import { buildPlan, type BuildPlan, type BuildSource } from '../templates/build-
 import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build-runner.js';
 import { BuildJobs, logToApi, type BuildLogger, type BuildOutcome } from '../templates/build-jobs.js';
 import { parseDockerfile } from '../templates/dockerfile.js';
+import { canSee, ownerTeam } from '../teams/caller.js';
+import type { QuotaGuard } from '../teams/quota-guard.js';
 
 export const DEFAULT_TEMPLATE_ID = 'default';
 /** E2B's SDKs create from `base` when no template is named. */
@@ -54,7 +57,11 @@ export interface TemplateServiceOptions {
   readyTimeoutMs?: number;
   /** Builds running at once (default 2); more wait. */
   maxConcurrentBuilds?: number;
+  /** Disk of templates that name none, in MiB (the default template's too). */
+  defaultDiskMB?: number;
   log?: (msg: string) => void;
+  /** Team quotas (templates per team); none: unlimited. */
+  quota?: QuotaGuard;
 }
 
 export type ProgressFn = (fraction: number, message: string) => void;
@@ -64,7 +71,16 @@ export function templateEnvironment(t: TemplateRecord): BuildEnvironment {
   return { envVars: t.envVars ?? {}, user: t.defaultUser ?? DEFAULT_USER, workdir: t.defaultWorkdir ?? DEFAULT_WORKDIR };
 }
 
+/** A template the caller may start sandboxes from and read: its team's, or public. */
+const usable = (t: TemplateRecord | undefined) => (t && (t.public || canSee(t.teamId)) ? t : undefined);
+/** A template the caller may change (build, upload to, delete): its team's only. */
+const owned = (t: TemplateRecord | undefined) => (t && canSee(t.teamId) ? t : undefined);
+
 export class TemplateService {
+  private get defaultDiskMB(): number {
+    return this.opts.defaultDiskMB ?? DEFAULT_DISK_MB;
+  }
+
   readonly files: BuildFiles;
   readonly bases: BaseImages;
   private readonly jobs: BuildJobs;
@@ -84,7 +100,7 @@ export class TemplateService {
   /** Looks a template up by ID or name; NotFound when unknown, FailedPrecondition when it has no ready build. */
   async resolve(idOrName: string): Promise<TemplateRecord> {
     const name = idOrName.replace(/:latest$/, '');
-    const t = await this.opts.store.findTemplate(name);
+    const t = usable(await this.opts.store.findTemplate(name));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.status !== 'ready' || t.layers.length === 0) {
       const builds = await this.opts.store.listBuilds(t.templateId);
@@ -128,9 +144,12 @@ export class TemplateService {
     const buildId = newBuildId();
     let t = await this.opts.store.findTemplate(plain);
     if (t && t.templateId === plain && !t.names.includes(plain)) t = undefined;
+    // Names are one namespace across teams: another team's name is taken (its template stays out of reach).
+    if (t && !canSee(t.teamId)) throw new ApiError('conflict', `the template name '${plain}' is taken; choose another name`);
+    if (!t) await this.opts.quota?.checkTemplates(ownerTeam());
     const cpuCount = req.cpuCount ?? t?.cpuCount ?? 2;
     const memoryMB = req.memoryMB ?? t?.memoryMB ?? 2048;
-    const diskSizeMB = req.diskSizeMB ?? t?.diskSizeMB ?? 40 * 1024;
+    const diskSizeMB = req.diskSizeMB ?? t?.diskSizeMB ?? this.defaultDiskMB;
     if (!t) {
       t = {
         templateId: newTemplateId(),
@@ -142,6 +161,7 @@ export class TemplateService {
         layers: [],
         status: 'waiting',
         public: false,
+        teamId: ownerTeam(),
         createdAt: now,
         updatedAt: now,
         spawnCount: 0,
@@ -156,7 +176,7 @@ export class TemplateService {
   }
 
   private async getBuild(templateId: string, buildId: string): Promise<{ t: TemplateRecord; b: TemplateBuildRecord }> {
-    const t = await this.opts.store.findTemplate(templateId);
+    const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     const b = await this.opts.store.getBuild(t.templateId, buildId);
     if (!b) throw notFound(`build '${buildId}' of template '${templateId}' not found`);
@@ -180,7 +200,7 @@ export class TemplateService {
   /** NotFound unless the source can be resolved; a template source resolves to its record. */
   private async checkSource(src: BuildSource): Promise<TemplateRecord | undefined> {
     if (src.kind === 'template' || src.kind === 'template-or-image') {
-      const t = await this.opts.store.findTemplate(src.ref.replace(/:latest$/, ''));
+      const t = usable(await this.opts.store.findTemplate(src.ref.replace(/:latest$/, '')));
       if (t) return this.resolve(t.templateId);
       if (src.kind === 'template') {
         const snap = await this.opts.store.findSnapshot(src.ref);
@@ -311,7 +331,7 @@ export class TemplateService {
   }
 
   async detail(idOrName: string): Promise<Api['TemplateWithBuilds']> {
-    const t = await this.opts.store.findTemplate(idOrName.replace(/:latest$/, ''));
+    const t = usable(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     const builds = await this.opts.store.listBuilds(t.templateId);
     return {
@@ -333,9 +353,17 @@ export class TemplateService {
   }
 
   async alias(name: string): Promise<Api['TemplateAliasResponse']> {
-    const t = await this.opts.store.findTemplate(name.replace(/:latest$/, ''));
+    const t = usable(await this.opts.store.findTemplate(name.replace(/:latest$/, '')));
     if (!t || !t.names.includes(name.replace(/:latest$/, ''))) throw notFound(`no template is named '${name}'`);
     return { templateID: t.templateId, public: t.public };
+  }
+
+  /** E2B's public flag: a public template can be used (not changed) by every team. */
+  async setPublic(idOrName: string, isPublic: boolean): Promise<void> {
+    const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
+    if (!t) throw notFound(`template '${idOrName}' not found`);
+    if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template is always public');
+    await this.opts.store.upsertTemplate({ ...t, public: isPublic, updatedAt: Date.now() });
   }
 
   baseImages(): Promise<Api['BaseImage'][]> {
@@ -343,14 +371,14 @@ export class TemplateService {
   }
 
   async filesLink(templateId: string, hash: string, baseUrl: string): Promise<Api['TemplateBuildFileUpload']> {
-    const t = await this.opts.store.findTemplate(templateId);
+    const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     const present = this.files.has(hash);
     return present ? { present } : { present, url: `${baseUrl}/templates/${encodeURIComponent(t.templateId)}/files/${hash}` };
   }
 
   async putFiles(templateId: string, hash: string, body: import('node:http').IncomingMessage): Promise<void> {
-    const t = await this.opts.store.findTemplate(templateId);
+    const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     await this.files.put(hash, body);
   }
@@ -362,7 +390,7 @@ export class TemplateService {
    * sandboxes (running or paused), snapshots or other templates use its layers.
    */
   async delete(idOrName: string): Promise<void> {
-    const t = await this.opts.store.findTemplate(idOrName.replace(/:latest$/, ''));
+    const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template cannot be deleted');
     if (this.jobs.busy(t.templateId)) throw new ApiError('conflict', `template '${idOrName}' has a build running; wait for it to end`);
@@ -384,7 +412,13 @@ export class TemplateService {
   /** Makes sure the `default` template exists and is ready, building it when needed. */
   async ensureDefault(onProgress: ProgressFn): Promise<TemplateRecord> {
     const existing = await this.opts.store.findTemplate(DEFAULT_TEMPLATE_ID);
-    if (existing?.status === 'ready' && existing.layers.every((l) => existsSync(l))) return existing;
+    if (existing?.status === 'ready' && existing.layers.every((l) => existsSync(l))) {
+      if (existing.diskSizeMB === this.defaultDiskMB) return existing;
+      // The default disk changed (older installs had 40 GiB): new sandboxes get the current one.
+      const updated = { ...existing, diskSizeMB: this.defaultDiskMB, updatedAt: Date.now() };
+      await this.opts.store.upsertTemplate(updated);
+      return updated;
+    }
 
     const buildId = newBuildId();
     const buildDir = path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, buildId);
@@ -409,7 +443,7 @@ export class TemplateService {
       names: DEFAULT_TEMPLATE_NAMES,
       cpuCount: 2,
       memoryMB: 2048,
-      diskSizeMB: 40 * 1024,
+      diskSizeMB: this.defaultDiskMB,
       layers: [rootfs],
       status: 'ready',
       public: true,
@@ -419,7 +453,7 @@ export class TemplateService {
       buildCount: (existing?.buildCount ?? 0) + 1,
     };
     await this.opts.store.upsertTemplate(record);
-    await this.opts.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: 40 * 1024, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
+    await this.opts.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: this.defaultDiskMB, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
     if (existing && existing.buildId !== buildId) {
       await rm(path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, existing.buildId), { recursive: true, force: true });
     }

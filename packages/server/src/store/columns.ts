@@ -24,6 +24,8 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   runtime: 'runtime',
   pausedImage: 'paused_image',
   nodeId: 'node_id',
+  teamId: 'team_id',
+  network: 'network',
 };
 
 export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
@@ -39,6 +41,7 @@ export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
   envVars: 'env_vars',
   envdAccessToken: 'envd_access_token',
   allowInternetAccess: 'allow_internet_access',
+  teamId: 'team_id',
 };
 
 export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
@@ -63,6 +66,7 @@ export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
   defaultWorkdir: 'default_workdir',
   parentTemplateId: 'parent_template_id',
   warmImage: 'warm_image',
+  teamId: 'team_id',
 };
 
 export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
@@ -79,8 +83,13 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
   finishedAt: 'finished_at',
 };
 
-export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason']);
+export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network']);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
+
+/** The owner column is NOT NULL: a record made without a team (internal work, old callers) is the admin team's. */
+export function ownerValue(field: string, value: unknown): unknown {
+  return field === 'teamId' && (value === undefined || value === null) ? 'admin' : value;
+}
 
 /** A `sandbox_metrics` row (the same columns in both stores) as a sample. */
 export function metricFromRow(r: Record<string, unknown>): MetricSample {

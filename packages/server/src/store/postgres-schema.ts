@@ -124,6 +124,34 @@ CREATE TABLE sandbox_metrics (
 `,
   // 2: the node running a sandbox (several control planes on one database).
   `ALTER TABLE sandboxes ADD COLUMN node_id TEXT;`,
+  // 3: inbound traffic settings (allowPublicTraffic, its token, maskRequestHost).
+  `ALTER TABLE sandboxes ADD COLUMN network JSONB;`,
+  // 4: teams. What exists belongs to the admin team (the admin key is the install's key before teams).
+  `
+ALTER TABLE sandboxes ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';
+ALTER TABLE templates ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';
+ALTER TABLE snapshots ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';
+CREATE INDEX sandboxes_team ON sandboxes (team_id, state);
+CREATE TABLE teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL, quotas JSONB NOT NULL);
+INSERT INTO teams (team_id, name, created_at, quotas) VALUES ('admin', 'admin', (extract(epoch from now()) * 1000)::bigint, '{}');
+CREATE TABLE api_keys (
+  key_id TEXT PRIMARY KEY,
+  team_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  mask TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT
+);
+CREATE TABLE run_claims (
+  claim_id TEXT PRIMARY KEY,
+  team_id TEXT NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  node_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+`,
 ];
 
 /**

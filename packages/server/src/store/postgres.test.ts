@@ -14,6 +14,7 @@ import pg from 'pg';
 import { api, startTestServer } from '../../../../tests/helpers/harness.js';
 import { startPostgres, type PostgresInstance } from '../../../../tests/helpers/postgres.js';
 import { PostgresStore } from './postgres.js';
+import { hashApiKey } from '../teams/keys.js';
 import { MIGRATIONS } from './postgres-schema.js';
 import { storeSuite } from './store-suite.js';
 
@@ -119,7 +120,9 @@ describe('server on PostgreSQL', () => {
       assert.deepEqual(listed.body.map((x: any) => x.sandboxID), [id]);
       // The record and the API key are in PostgreSQL, not in a SQLite file.
       assert.deepEqual(await query(url, 'SELECT sandbox_id FROM sandboxes'), [{ sandbox_id: id }]);
-      assert.deepEqual(await query(url, `SELECT value FROM settings WHERE key = 'api_key'`), [{ value: s.apiKey }]);
+      // The admin key only as its hash (docs/teams.md).
+      assert.deepEqual(await query(url, `SELECT value FROM settings WHERE key = 'admin_key_hash'`), [{ value: hashApiKey(s.apiKey) }]);
+      assert.deepEqual(await query(url, `SELECT value FROM settings WHERE key = 'api_key'`), []);
       assert.equal((await api(s, 'DELETE', `/sandboxes/${id}`)).status, 204);
       assert.equal((await api(s, 'GET', `/sandboxes/${id}`)).status, 404);
       assert.deepEqual(await query(url, 'SELECT sandbox_id FROM sandboxes'), []);

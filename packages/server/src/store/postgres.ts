@@ -5,7 +5,8 @@
  * connect.
  */
 import pg from 'pg';
-import { BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow } from './columns.js';
+import { BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow, ownerValue } from './columns.js';
+import { PostgresTeamStore } from './postgres-teams.js';
 import { migrate } from './postgres-schema.js';
 import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
@@ -16,6 +17,7 @@ type Row = Record<string, unknown>;
 
 /** JSON values are sent as text: `pg` would turn a JS array into a PostgreSQL array, not a JSON one. */
 function toParam(field: string, value: unknown): unknown {
+  value = ownerValue(field, value);
   if (value === undefined || value === null) return null;
   return JSON_FIELDS.has(field) ? JSON.stringify(value) : value;
 }
@@ -70,7 +72,11 @@ export class PostgresStore implements Store {
   /** Appends of build log lines in flight per build, so lines written by this process keep their order. */
   private buildLogTails = new Map<string, Promise<unknown>>();
 
-  private constructor(private pool: pg.Pool) {}
+  readonly teams: PostgresTeamStore;
+
+  private constructor(private pool: pg.Pool) {
+    this.teams = new PostgresTeamStore(pool);
+  }
 
   /** Connects, creates or migrates the schema, and returns the store; rejects with a clear message when it cannot. */
   static async connect(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -130,6 +136,7 @@ export class PostgresStore implements Store {
     const args: unknown[] = [];
     const arg = (v: unknown) => (args.push(v), `$${args.length}`);
     if (filter.states?.length) where.push(`state = ANY(${arg(filter.states)}::text[])`);
+    if (filter.teamId) where.push(`team_id = ${arg(filter.teamId)}`);
     // Keys and values are parameters, so quotes in them need no escaping.
     for (const [k, v] of Object.entries(filter.metadata ?? {})) where.push(`metadata ->> ${arg(k)}::text = ${arg(v)}::text`);
     if (filter.after) {
@@ -322,12 +329,13 @@ export class PostgresStore implements Store {
     return row ? fromRow<SnapshotRecord>(row, SNAPSHOT_COLUMNS) : undefined;
   }
 
-  async listSnapshots(f: { sandboxId?: string; name?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]> {
+  async listSnapshots(f: { sandboxId?: string; name?: string; teamId?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     const arg = (v: unknown) => (args.push(v), `$${args.length}`);
     if (f.sandboxId) where.push(`sandbox_id = ${arg(f.sandboxId)}`);
     if (f.name) where.push(`name = ${arg(f.name)}`);
+    if (f.teamId) where.push(`team_id = ${arg(f.teamId)}`);
     if (f.after) {
       const t = arg(f.after.createdAt);
       where.push(`(created_at < ${t} OR (created_at = ${t} AND snapshot_id < ${arg(f.after.snapshotId)}))`);

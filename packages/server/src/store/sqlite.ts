@@ -3,10 +3,11 @@
  * `PRAGMA user_version`; JSON columns hold maps and lists.
  */
 import Database from 'better-sqlite3';
-import { BOOL_FIELDS, BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow } from './columns.js';
+import { BOOL_FIELDS, BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow, ownerValue } from './columns.js';
+import { migrateTeams, SqliteTeamStore } from './sqlite-teams.js';
 import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 const SCHEMA = `
@@ -121,6 +122,7 @@ CREATE TABLE IF NOT EXISTS sandbox_metrics (
 type Row = Record<string, unknown>;
 
 function toColumnValue(field: string, value: unknown): unknown {
+  value = ownerValue(field, value);
   if (value === undefined || value === null) return null;
   if (JSON_FIELDS.has(field)) return JSON.stringify(value);
   if (BOOL_FIELDS.has(field)) return value ? 1 : 0;
@@ -141,6 +143,7 @@ function fromRow<T>(row: Row, columns: Record<string, string>): T {
 
 export class SqliteStore implements Store {
   private db: Database.Database;
+  readonly teams: SqliteTeamStore;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -152,12 +155,15 @@ export class SqliteStore implements Store {
     const cols = (this.db.prepare(`PRAGMA table_info(sandboxes)`).all() as { name: string }[]).map((c) => c.name);
     if (!cols.includes('paused_image')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN paused_image TEXT');
     if (!cols.includes('node_id')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN node_id TEXT');
+    if (!cols.includes('network')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN network TEXT');
     // ... and templates made before template builds existed lack these.
     const tcols = (this.db.prepare(`PRAGMA table_info(templates)`).all() as { name: string }[]).map((c) => c.name);
     for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image']) {
       if (!tcols.includes(c)) this.db.exec(`ALTER TABLE templates ADD COLUMN ${c} TEXT`);
     }
+    migrateTeams(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.teams = new SqliteTeamStore(this.db);
   }
 
   private insert(table: string, columns: Record<string, string>, record: object): void {
@@ -191,11 +197,12 @@ export class SqliteStore implements Store {
     return row ? fromRow<SnapshotRecord>(row, SNAPSHOT_COLUMNS) : undefined;
   }
 
-  async listSnapshots(f: { sandboxId?: string; name?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]> {
+  async listSnapshots(f: { sandboxId?: string; name?: string; teamId?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (f.sandboxId) (where.push('sandbox_id = ?'), args.push(f.sandboxId));
     if (f.name) (where.push('name = ?'), args.push(f.name));
+    if (f.teamId) (where.push('team_id = ?'), args.push(f.teamId));
     if (f.after) (where.push('(created_at < ? OR (created_at = ? AND snapshot_id < ?))'), args.push(f.after.createdAt, f.after.createdAt, f.after.snapshotId));
     const sql = `SELECT * FROM snapshots ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, snapshot_id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, f.limit ?? 100) as Row[];
@@ -218,6 +225,7 @@ export class SqliteStore implements Store {
       where.push(`state IN (${filter.states.map(() => '?').join(',')})`);
       args.push(...filter.states);
     }
+    if (filter.teamId) (where.push('team_id = ?'), args.push(filter.teamId));
     for (const [k, v] of Object.entries(filter.metadata ?? {})) {
       // json_each rather than a JSON path: a path cannot spell every key (a double quote in it ends the label).
       where.push(`EXISTS (SELECT 1 FROM json_each(sandboxes.metadata) WHERE key = ? AND value = ?)`);

@@ -32,6 +32,7 @@ function sandbox(id: string, over: Partial<SandboxRecord> = {}): SandboxRecord {
     onTimeout: 'kill',
     autoResume: false,
     allowInternetAccess: true,
+    teamId: 'admin',
     ...over,
   };
 }
@@ -51,6 +52,7 @@ function template(id: string, over: Partial<TemplateRecord> = {}): TemplateRecor
     updatedAt: T0,
     spawnCount: 0,
     buildCount: 1,
+    teamId: 'admin',
     ...over,
   };
 }
@@ -71,6 +73,7 @@ function snapshot(id: string, over: Partial<SnapshotRecord> = {}): SnapshotRecor
     diskSizeMB: 10_240,
     envVars: {},
     allowInternetAccess: false,
+    teamId: 'admin',
     ...over,
   };
 }

@@ -3,6 +3,7 @@
  * default implementation; PostgreSQL implements the same interface when DATABASE_URL is set. Methods are async so that
  * both fit; records are plain objects, times in epoch milliseconds.
  */
+import type { TeamStore } from './teams.js';
 
 export type SandboxState = 'running' | 'paused';
 export type OnTimeout = 'kill' | 'pause';
@@ -11,6 +12,18 @@ export interface SandboxRuntime {
   pid: number;
   address: string;
   envdUrl: string;
+}
+
+/** How traffic reaches a sandbox through the ingress (E2B's `network` settings that concern inbound traffic). */
+export interface SandboxNetwork {
+  /** false: user ports need the `e2b-traffic-access-token` header with `trafficAccessToken`. */
+  allowPublicTraffic: boolean;
+  trafficAccessToken?: string;
+  /** The Host header the sandbox sees (`${PORT}` is replaced by the port). */
+  maskRequestHost?: string;
+  /** Outbound rules (addresses, CIDRs, host names); allow wins over deny. */
+  allowOut?: string[];
+  denyOut?: string[];
 }
 
 export interface SandboxRecord {
@@ -37,6 +50,9 @@ export interface SandboxRecord {
   pausedImage?: string;
   /** While running: the node (control plane) whose runtime runs it. A paused sandbox belongs to no node. */
   nodeId?: string;
+  /** The owning team (absent: the admin team). */
+  teamId?: string;
+  network?: SandboxNetwork;
 }
 
 export interface SandboxFilter {
@@ -45,6 +61,8 @@ export interface SandboxFilter {
   /** Cursor: return sandboxes strictly after this (startedAt, sandboxId) in descending order. */
   after?: { startedAt: number; sandboxId: string };
   limit?: number;
+  /** Only this team's sandboxes. */
+  teamId?: string;
 }
 
 export type BuildStatus = 'building' | 'waiting' | 'ready' | 'error';
@@ -72,6 +90,8 @@ export interface TemplateRecord {
   /** A checkpoint (in the snapshot store) taken once readyCmd passed: sandboxes resume it with startCmd running. */
   warmImage?: string;
   public: boolean;
+  /** The owning team (absent: the admin team, which owns the built-in templates). */
+  teamId?: string;
   createdAt: number;
   updatedAt: number;
   spawnCount: number;
@@ -165,9 +185,14 @@ export interface SnapshotRecord {
   /** The agent's access token inside the saved state (needed to re-initialise it). */
   envdAccessToken?: string;
   allowInternetAccess: boolean;
+  /** The owning team (absent: the admin team). */
+  teamId?: string;
 }
 
 export interface Store {
+  /** Teams, API keys and run claims (store/teams.ts). */
+  readonly teams: TeamStore;
+
   insertSandbox(s: SandboxRecord): Promise<void>;
   updateSandbox(id: string, patch: Partial<SandboxRecord>): Promise<void>;
   getSandbox(id: string): Promise<SandboxRecord | undefined>;
@@ -206,7 +231,7 @@ export interface Store {
   /** By snapshot ID or name. */
   findSnapshot(idOrName: string): Promise<SnapshotRecord | undefined>;
   /** Newest first; cursor: strictly before (createdAt, snapshotId). */
-  listSnapshots(filter: { sandboxId?: string; name?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]>;
+  listSnapshots(filter: { sandboxId?: string; name?: string; teamId?: string; after?: { createdAt: number; snapshotId: string }; limit?: number }): Promise<SnapshotRecord[]>;
   deleteSnapshot(id: string): Promise<void>;
 
   getSetting(key: string): Promise<string | undefined>;

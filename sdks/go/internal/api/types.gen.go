@@ -227,6 +227,20 @@ type ConnectSandbox struct {
 	Timeout *int32 `json:"timeout,omitempty"`
 }
 
+// CreatedTeamAPIKey defines model for CreatedTeamAPIKey.
+type CreatedTeamAPIKey struct {
+	CreatedAt time.Time `json:"createdAt"`
+	Id        string    `json:"id"`
+
+	// Key The key itself; shown only in this response
+	Key      string     `json:"key"`
+	LastUsed *time.Time `json:"lastUsed"`
+
+	// Mask The key's prefix and last four characters, e.g. e2b_…abcd
+	Mask string `json:"mask"`
+	Name string `json:"name"`
+}
+
 // EnvVars defines model for EnvVars.
 type EnvVars map[string]string
 
@@ -270,8 +284,9 @@ type NewSandbox struct {
 	AutoResume      *SandboxAutoResumeConfig `json:"autoResume,omitempty"`
 	EnvVars         *EnvVars                 `json:"envVars,omitempty"`
 	Metadata        *SandboxMetadata         `json:"metadata,omitempty"`
+	Network         *SandboxNetworkConfig    `json:"network,omitempty"`
 
-	// Secure Issue an envd access token that envd calls must carry.
+	// Secure Issue an envd access token that envd calls must carry (E2B's default; false only on request).
 	Secure *bool `json:"secure,omitempty"`
 
 	// TemplateID Template ID or name
@@ -280,6 +295,16 @@ type NewSandbox struct {
 	// Timeout Inactivity timeout in seconds.
 	Timeout              *int32                 `json:"timeout,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// NewTeam defines model for NewTeam.
+type NewTeam struct {
+	Name string `json:"name"`
+}
+
+// NewTeamAPIKey defines model for NewTeamAPIKey.
+type NewTeamAPIKey struct {
+	Name *string `json:"name,omitempty"`
 }
 
 // ResumedSandbox defines model for ResumedSandbox.
@@ -324,20 +349,22 @@ type SandboxDetail struct {
 	Alias               *string `json:"alias,omitempty"`
 	AllowInternetAccess *bool   `json:"allowInternetAccess,omitempty"`
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	ClientID        string            `json:"clientID"`
-	CpuCount        int               `json:"cpuCount"`
-	DiskSizeMB      int               `json:"diskSizeMB"`
-	Domain          *string           `json:"domain,omitempty"`
-	EndAt           time.Time         `json:"endAt"`
-	EnvdAccessToken *string           `json:"envdAccessToken,omitempty"`
-	EnvdVersion     string            `json:"envdVersion"`
-	Lifecycle       *SandboxLifecycle `json:"lifecycle,omitempty"`
-	MemoryMB        int               `json:"memoryMB"`
-	Metadata        *SandboxMetadata  `json:"metadata,omitempty"`
-	SandboxID       string            `json:"sandboxID"`
-	StartedAt       time.Time         `json:"startedAt"`
-	State           SandboxState      `json:"state"`
-	TemplateID      string            `json:"templateID"`
+	ClientID           string                `json:"clientID"`
+	CpuCount           int                   `json:"cpuCount"`
+	DiskSizeMB         int                   `json:"diskSizeMB"`
+	Domain             *string               `json:"domain,omitempty"`
+	EndAt              time.Time             `json:"endAt"`
+	EnvdAccessToken    *string               `json:"envdAccessToken,omitempty"`
+	EnvdVersion        string                `json:"envdVersion"`
+	Lifecycle          *SandboxLifecycle     `json:"lifecycle,omitempty"`
+	MemoryMB           int                   `json:"memoryMB"`
+	Metadata           *SandboxMetadata      `json:"metadata,omitempty"`
+	Network            *SandboxNetworkConfig `json:"network,omitempty"`
+	SandboxID          string                `json:"sandboxID"`
+	StartedAt          time.Time             `json:"startedAt"`
+	State              SandboxState          `json:"state"`
+	TemplateID         string                `json:"templateID"`
+	TrafficAccessToken *string               `json:"trafficAccessToken,omitempty"`
 }
 
 // SandboxForkRequest defines model for SandboxForkRequest.
@@ -390,6 +417,29 @@ type SandboxMetric struct {
 	TimestampUnix int64      `json:"timestampUnix"`
 }
 
+// SandboxNetworkConfig defines model for SandboxNetworkConfig.
+type SandboxNetworkConfig struct {
+	// AllowOut Outbound destinations allowed: IP addresses, CIDRs, host names (example.com, *.example.com). Allow wins over deny.
+	AllowOut *[]string `json:"allowOut,omitempty"`
+
+	// AllowPublicTraffic false = the sandbox's user ports need the e2b-traffic-access-token header (see trafficAccessToken).
+	AllowPublicTraffic *bool `json:"allowPublicTraffic,omitempty"`
+
+	// DenyOut Outbound destinations denied: IP addresses and CIDRs (0.0.0.0/0: everything not allowed).
+	DenyOut *[]string `json:"denyOut,omitempty"`
+
+	// MaskRequestHost Host header the sandbox sees on ingress traffic; ${PORT} is replaced by the port.
+	MaskRequestHost      *string                `json:"maskRequestHost,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// SandboxNetworkUpdateConfig defines model for SandboxNetworkUpdateConfig.
+type SandboxNetworkUpdateConfig struct {
+	AllowOut             *[]string              `json:"allowOut,omitempty"`
+	DenyOut              *[]string              `json:"denyOut,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // SandboxOnTimeout defines model for SandboxOnTimeout.
 type SandboxOnTimeout string
 
@@ -428,6 +478,76 @@ type SnapshotInfo struct {
 
 	// TemplateID The template the source sandbox was made from.
 	TemplateID *string `json:"templateID,omitempty"`
+}
+
+// Team defines model for Team.
+type Team struct {
+	CreatedAt time.Time `json:"createdAt"`
+	Name      string    `json:"name"`
+	TeamID    string    `json:"teamID"`
+}
+
+// TeamAPIKey defines model for TeamAPIKey.
+type TeamAPIKey struct {
+	CreatedAt time.Time  `json:"createdAt"`
+	Id        string     `json:"id"`
+	LastUsed  *time.Time `json:"lastUsed"`
+
+	// Mask The key's prefix and last four characters, e.g. e2b_…abcd
+	Mask string `json:"mask"`
+	Name string `json:"name"`
+}
+
+// TeamDetail defines model for TeamDetail.
+type TeamDetail struct {
+	CreatedAt time.Time `json:"createdAt"`
+	Name      string    `json:"name"`
+
+	// Quotas Limits of one team; defaults come from the server (TENSOR_BOX_QUOTA_*).
+	Quotas TeamQuotas `json:"quotas"`
+	TeamID string     `json:"teamID"`
+	Usage  TeamUsage  `json:"usage"`
+}
+
+// TeamQuotas Limits of one team; defaults come from the server (TENSOR_BOX_QUOTA_*).
+type TeamQuotas struct {
+	// MaxDiskMB Disk of paused sandboxes' images and snapshots
+	MaxDiskMB int `json:"maxDiskMB"`
+
+	// MaxMemoryMB Sum of the memory of running sandboxes
+	MaxMemoryMB int `json:"maxMemoryMB"`
+
+	// MaxRunningSandboxes Sandboxes running at once
+	MaxRunningSandboxes int `json:"maxRunningSandboxes"`
+
+	// MaxTemplates Templates the team owns
+	MaxTemplates int `json:"maxTemplates"`
+
+	// MaxVcpus Sum of the vCPUs of running sandboxes
+	MaxVcpus int `json:"maxVcpus"`
+}
+
+// TeamUpdate defines model for TeamUpdate.
+type TeamUpdate struct {
+	// Quotas Quotas to set; null returns one to the server default.
+	Quotas struct {
+		MaxDiskMB           *int `json:"maxDiskMB,omitempty"`
+		MaxMemoryMB         *int `json:"maxMemoryMB,omitempty"`
+		MaxRunningSandboxes *int `json:"maxRunningSandboxes,omitempty"`
+		MaxTemplates        *int `json:"maxTemplates,omitempty"`
+		MaxVcpus            *int `json:"maxVcpus,omitempty"`
+	} `json:"quotas"`
+}
+
+// TeamUsage defines model for TeamUsage.
+type TeamUsage struct {
+	DiskMB           int `json:"diskMB"`
+	MemoryMB         int `json:"memoryMB"`
+	PausedSandboxes  int `json:"pausedSandboxes"`
+	RunningSandboxes int `json:"runningSandboxes"`
+	Snapshots        int `json:"snapshots"`
+	Templates        int `json:"templates"`
+	Vcpus            int `json:"vcpus"`
 }
 
 // Template defines model for Template.
@@ -573,6 +693,12 @@ type TemplateStep struct {
 // TemplateStepType defines model for TemplateStepType.
 type TemplateStepType string
 
+// TemplateUpdateRequest defines model for TemplateUpdateRequest.
+type TemplateUpdateRequest struct {
+	// Public Whether every team may start sandboxes from the template
+	Public *bool `json:"public,omitempty"`
+}
+
 // TemplateWithBuilds defines model for TemplateWithBuilds.
 type TemplateWithBuilds struct {
 	Aliases    []string `json:"aliases"`
@@ -602,6 +728,11 @@ type TemplateWithBuilds struct {
 	WarmStart *bool `json:"warmStart,omitempty"`
 }
 
+// UpdateTeamAPIKey defines model for UpdateTeamAPIKey.
+type UpdateTeamAPIKey struct {
+	Name string `json:"name"`
+}
+
 // BuildID defines model for buildID.
 type BuildID = string
 
@@ -622,6 +753,9 @@ type N400 = Error
 
 // N401 defines model for 401.
 type N401 = Error
+
+// N403 defines model for 403.
+type N403 = Error
 
 // N404 defines model for 404.
 type N404 = Error
@@ -724,6 +858,12 @@ type GetV2SandboxesSandboxIDLogsParams struct {
 // GetV2SandboxesSandboxIDLogsParamsDirection defines parameters for GetV2SandboxesSandboxIDLogs.
 type GetV2SandboxesSandboxIDLogsParamsDirection string
 
+// PostApiKeysJSONRequestBody defines body for PostApiKeys for application/json ContentType.
+type PostApiKeysJSONRequestBody = NewTeamAPIKey
+
+// PatchApiKeysApiKeyIDJSONRequestBody defines body for PatchApiKeysApiKeyID for application/json ContentType.
+type PatchApiKeysApiKeyIDJSONRequestBody = UpdateTeamAPIKey
+
 // PostSandboxesJSONRequestBody defines body for PostSandboxes for application/json ContentType.
 type PostSandboxesJSONRequestBody = NewSandbox
 
@@ -736,6 +876,9 @@ type PostSandboxesSandboxIDConnectJSONRequestBody = ConnectSandbox
 // PostSandboxesSandboxIDForkJSONRequestBody defines body for PostSandboxesSandboxIDFork for application/json ContentType.
 type PostSandboxesSandboxIDForkJSONRequestBody = SandboxForkRequest
 
+// PutSandboxesSandboxIDNetworkJSONRequestBody defines body for PutSandboxesSandboxIDNetwork for application/json ContentType.
+type PutSandboxesSandboxIDNetworkJSONRequestBody = SandboxNetworkUpdateConfig
+
 // PostSandboxesSandboxIDRefreshesJSONRequestBody defines body for PostSandboxesSandboxIDRefreshes for application/json ContentType.
 type PostSandboxesSandboxIDRefreshesJSONRequestBody = SandboxRefreshRequest
 
@@ -747,6 +890,18 @@ type PostSandboxesSandboxIDSnapshotsJSONRequestBody = SandboxSnapshotRequest
 
 // PostSandboxesSandboxIDTimeoutJSONRequestBody defines body for PostSandboxesSandboxIDTimeout for application/json ContentType.
 type PostSandboxesSandboxIDTimeoutJSONRequestBody = SandboxTimeoutRequest
+
+// PostTeamsJSONRequestBody defines body for PostTeams for application/json ContentType.
+type PostTeamsJSONRequestBody = NewTeam
+
+// PatchTeamsTeamIDJSONRequestBody defines body for PatchTeamsTeamID for application/json ContentType.
+type PatchTeamsTeamIDJSONRequestBody = TeamUpdate
+
+// PostTeamsTeamIDApiKeysJSONRequestBody defines body for PostTeamsTeamIDApiKeys for application/json ContentType.
+type PostTeamsTeamIDApiKeysJSONRequestBody = NewTeamAPIKey
+
+// PatchTemplatesTemplateIDJSONRequestBody defines body for PatchTemplatesTemplateID for application/json ContentType.
+type PatchTemplatesTemplateIDJSONRequestBody = TemplateUpdateRequest
 
 // PostV2SandboxesJSONRequestBody defines body for PostV2Sandboxes for application/json ContentType.
 type PostV2SandboxesJSONRequestBody = NewSandbox
@@ -833,6 +988,14 @@ func (a *NewSandbox) UnmarshalJSON(b []byte) error {
 		delete(object, "metadata")
 	}
 
+	if raw, found := object["network"]; found {
+		err = json.Unmarshal(raw, &a.Network)
+		if err != nil {
+			return fmt.Errorf("error reading 'network': %w", err)
+		}
+		delete(object, "network")
+	}
+
 	if raw, found := object["secure"]; found {
 		err = json.Unmarshal(raw, &a.Secure)
 		if err != nil {
@@ -915,6 +1078,13 @@ func (a NewSandbox) MarshalJSON() ([]byte, error) {
 		object["metadata"], err = json.Marshal(a.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'metadata': %w", err)
+		}
+	}
+
+	if a.Network != nil {
+		object["network"], err = json.Marshal(a.Network)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'network': %w", err)
 		}
 	}
 
@@ -1046,6 +1216,202 @@ func (a SandboxCommitRequest) MarshalJSON() ([]byte, error) {
 	object["name"], err = json.Marshal(a.Name)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for SandboxNetworkConfig. Returns the specified
+// element and whether it was found
+func (a SandboxNetworkConfig) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for SandboxNetworkConfig
+func (a *SandboxNetworkConfig) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for SandboxNetworkConfig to handle AdditionalProperties
+func (a *SandboxNetworkConfig) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["allowOut"]; found {
+		err = json.Unmarshal(raw, &a.AllowOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowOut': %w", err)
+		}
+		delete(object, "allowOut")
+	}
+
+	if raw, found := object["allowPublicTraffic"]; found {
+		err = json.Unmarshal(raw, &a.AllowPublicTraffic)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowPublicTraffic': %w", err)
+		}
+		delete(object, "allowPublicTraffic")
+	}
+
+	if raw, found := object["denyOut"]; found {
+		err = json.Unmarshal(raw, &a.DenyOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'denyOut': %w", err)
+		}
+		delete(object, "denyOut")
+	}
+
+	if raw, found := object["maskRequestHost"]; found {
+		err = json.Unmarshal(raw, &a.MaskRequestHost)
+		if err != nil {
+			return fmt.Errorf("error reading 'maskRequestHost': %w", err)
+		}
+		delete(object, "maskRequestHost")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for SandboxNetworkConfig to handle AdditionalProperties
+func (a SandboxNetworkConfig) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AllowOut != nil {
+		object["allowOut"], err = json.Marshal(a.AllowOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowOut': %w", err)
+		}
+	}
+
+	if a.AllowPublicTraffic != nil {
+		object["allowPublicTraffic"], err = json.Marshal(a.AllowPublicTraffic)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowPublicTraffic': %w", err)
+		}
+	}
+
+	if a.DenyOut != nil {
+		object["denyOut"], err = json.Marshal(a.DenyOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'denyOut': %w", err)
+		}
+	}
+
+	if a.MaskRequestHost != nil {
+		object["maskRequestHost"], err = json.Marshal(a.MaskRequestHost)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'maskRequestHost': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for SandboxNetworkUpdateConfig. Returns the specified
+// element and whether it was found
+func (a SandboxNetworkUpdateConfig) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for SandboxNetworkUpdateConfig
+func (a *SandboxNetworkUpdateConfig) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for SandboxNetworkUpdateConfig to handle AdditionalProperties
+func (a *SandboxNetworkUpdateConfig) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["allowOut"]; found {
+		err = json.Unmarshal(raw, &a.AllowOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowOut': %w", err)
+		}
+		delete(object, "allowOut")
+	}
+
+	if raw, found := object["denyOut"]; found {
+		err = json.Unmarshal(raw, &a.DenyOut)
+		if err != nil {
+			return fmt.Errorf("error reading 'denyOut': %w", err)
+		}
+		delete(object, "denyOut")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for SandboxNetworkUpdateConfig to handle AdditionalProperties
+func (a SandboxNetworkUpdateConfig) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AllowOut != nil {
+		object["allowOut"], err = json.Marshal(a.AllowOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowOut': %w", err)
+		}
+	}
+
+	if a.DenyOut != nil {
+		object["denyOut"], err = json.Marshal(a.DenyOut)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'denyOut': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {

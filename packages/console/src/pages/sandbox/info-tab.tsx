@@ -12,8 +12,9 @@ import { dateTime, mib, relative } from '../../lib/format';
 import { Badge, Button, Card, Chips, Empty, ErrorMessage, Id, Loading } from '../../components/ui';
 import { Icon } from '../../components/icons';
 import type { SandboxDetail } from './sandbox-page';
+import { NetworkCard } from './network-card';
 
-export function InfoTab({ detail: d }: { detail: SandboxDetail }) {
+export function InfoTab({ detail: d, onChanged }: { detail: SandboxDetail; onChanged?: () => void }) {
   const rows: [string, ReactNode][] = [
     ['Sandbox ID', <Id value={d.sandboxID} />],
     ['Template', d.alias && d.alias !== d.templateID ? <>{d.alias} <span className="muted">(<code>{d.templateID}</code>)</span></> : <Id value={d.templateID} />],
@@ -51,6 +52,7 @@ export function InfoTab({ detail: d }: { detail: SandboxDetail }) {
             </div>
           </dl>
         </Card>
+        <NetworkCard detail={d} onSaved={() => onChanged?.()} />
         <Card title="Metadata">
           <div className="card-pad">
             <Chips values={d.metadata ?? {}} />

@@ -102,7 +102,7 @@ export function SandboxPage({ sandboxId, tab }: { sandboxId: string; tab: string
         ) : tab === 'logs' ? (
           <LogsTab sandboxId={sandboxId} />
         ) : tab === 'info' ? (
-          <InfoTab detail={d} />
+          <InfoTab detail={d} onChanged={() => void detail.refresh()} />
         ) : (
           <Empty title="No such tab" />
         )}

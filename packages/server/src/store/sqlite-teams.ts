@@ -1,0 +1,211 @@
+/**
+ * The SQLite TeamStore, and the migration that brought teams to an existing database: owner columns on sandboxes,
+ * templates and snapshots (existing rows belong to the admin team), the teams, api_keys and run_claims tables, and
+ * the admin team itself. Claims are taken in a `BEGIN IMMEDIATE` transaction, which holds SQLite's write lock from its
+ * first statement, so two processes on one file take turns.
+ */
+import type Database from 'better-sqlite3';
+import type { QuotaBreach, Quotas, RunUsage } from '../teams/quotas.js';
+import { ADMIN_TEAM_ID } from '../teams/caller.js';
+import {
+  CLAIM_TTL_MS,
+  type ApiKeyRecord,
+  type RunClaim,
+  type TeamRecord,
+  type TeamStore,
+  type TeamUsage,
+} from './teams.js';
+
+const TEAM_SCHEMA = `
+CREATE TABLE IF NOT EXISTS teams (
+  team_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  quotas TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  key_id TEXT PRIMARY KEY,
+  team_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  mask TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS run_claims (
+  claim_id TEXT PRIMARY KEY,
+  team_id TEXT NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  node_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+/** Adds what teams need to a database of any earlier version (idempotent). */
+export function migrateTeams(db: Database.Database): void {
+  db.exec(TEAM_SCHEMA);
+  for (const table of ['sandboxes', 'templates', 'snapshots']) {
+    const cols = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    if (!cols.includes('team_id'))
+      db.exec(`ALTER TABLE ${table} ADD COLUMN team_id TEXT NOT NULL DEFAULT '${ADMIN_TEAM_ID}'`);
+  }
+  db.exec(`CREATE INDEX IF NOT EXISTS sandboxes_team ON sandboxes(team_id, state)`);
+  db.prepare(`INSERT OR IGNORE INTO teams (team_id, name, created_at, quotas) VALUES (?, 'admin', ?, '{}')`).run(
+    ADMIN_TEAM_ID,
+    Date.now(),
+  );
+}
+
+type Row = Record<string, any>;
+
+const SUMS = 'COUNT(*) AS n, COALESCE(SUM(cpu_count), 0) AS cpu, COALESCE(SUM(memory_mb), 0) AS mem';
+
+const teamFromRow = (r: Row): TeamRecord => ({
+  teamId: r.team_id,
+  name: r.name,
+  createdAt: r.created_at,
+  quotas: JSON.parse(r.quotas),
+});
+const keyFromRow = (r: Row): ApiKeyRecord => ({
+  keyId: r.key_id,
+  teamId: r.team_id,
+  name: r.name,
+  keyHash: r.key_hash,
+  mask: r.mask,
+  createdAt: r.created_at,
+  ...(r.last_used_at != null ? { lastUsedAt: r.last_used_at } : {}),
+});
+
+export class SqliteTeamStore implements TeamStore {
+  constructor(private db: Database.Database) {}
+
+  async insertTeam(t: TeamRecord): Promise<void> {
+    this.db
+      .prepare('INSERT INTO teams (team_id, name, created_at, quotas) VALUES (?, ?, ?, ?)')
+      .run(t.teamId, t.name, t.createdAt, JSON.stringify(t.quotas));
+  }
+
+  async getTeam(teamId: string): Promise<TeamRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM teams WHERE team_id = ?').get(teamId) as Row | undefined;
+    return r ? teamFromRow(r) : undefined;
+  }
+
+  async listTeams(): Promise<TeamRecord[]> {
+    return (this.db.prepare('SELECT * FROM teams ORDER BY created_at, team_id').all() as Row[]).map(teamFromRow);
+  }
+
+  async setTeamQuotas(teamId: string, quotas: Partial<Quotas>): Promise<void> {
+    this.db.prepare('UPDATE teams SET quotas = ? WHERE team_id = ?').run(JSON.stringify(quotas), teamId);
+  }
+
+  async deleteTeam(teamId: string): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM api_keys WHERE team_id = ?').run(teamId);
+      this.db.prepare('DELETE FROM run_claims WHERE team_id = ?').run(teamId);
+      this.db.prepare('DELETE FROM teams WHERE team_id = ?').run(teamId);
+    })();
+  }
+
+  async insertApiKey(k: ApiKeyRecord): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO api_keys (key_id, team_id, name, key_hash, mask, created_at, last_used_at) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(k.keyId, k.teamId, k.name, k.keyHash, k.mask, k.createdAt, k.lastUsedAt ?? null);
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+    return r ? keyFromRow(r) : undefined;
+  }
+
+  async getApiKey(keyId: string): Promise<ApiKeyRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM api_keys WHERE key_id = ?').get(keyId) as Row | undefined;
+    return r ? keyFromRow(r) : undefined;
+  }
+
+  async listApiKeys(teamId: string): Promise<ApiKeyRecord[]> {
+    return (
+      this.db.prepare('SELECT * FROM api_keys WHERE team_id = ? ORDER BY created_at, key_id').all(teamId) as Row[]
+    ).map(keyFromRow);
+  }
+
+  async renameApiKey(keyId: string, name: string): Promise<void> {
+    this.db.prepare('UPDATE api_keys SET name = ? WHERE key_id = ?').run(name, keyId);
+  }
+
+  async deleteApiKey(keyId: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM api_keys WHERE key_id = ?').run(keyId).changes > 0;
+  }
+
+  async touchApiKey(keyId: string, at: number): Promise<void> {
+    this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE key_id = ?').run(at, keyId);
+  }
+
+  private runUsage(teamId: string, now: number): RunUsage {
+    const s = this.db
+      .prepare(`SELECT ${SUMS} FROM sandboxes WHERE team_id = ? AND state = 'running'`)
+      .get(teamId) as Row;
+    const c = this.db
+      .prepare(`SELECT ${SUMS} FROM run_claims WHERE team_id = ? AND created_at > ?`)
+      .get(teamId, now - CLAIM_TTL_MS) as Row;
+    return { runningSandboxes: s.n + c.n, vcpus: s.cpu + c.cpu, memoryMB: s.mem + c.mem };
+  }
+
+  async claimRun(
+    claim: RunClaim,
+    breach: (usage: RunUsage) => QuotaBreach | undefined,
+  ): Promise<QuotaBreach | undefined> {
+    const tx = this.db.transaction(() => {
+      const found = breach(this.runUsage(claim.teamId, claim.createdAt));
+      if (found) return found;
+      this.db
+        .prepare(
+          'INSERT INTO run_claims (claim_id, team_id, cpu_count, memory_mb, node_id, created_at) ' +
+            'VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(claim.claimId, claim.teamId, claim.cpuCount, claim.memoryMB, claim.nodeId, claim.createdAt);
+      return undefined;
+    });
+    return tx.immediate();
+  }
+
+  async releaseRun(claimId: string): Promise<void> {
+    this.db.prepare('DELETE FROM run_claims WHERE claim_id = ?').run(claimId);
+  }
+
+  async releaseNodeClaims(nodeId: string): Promise<void> {
+    this.db.prepare('DELETE FROM run_claims WHERE node_id = ?').run(nodeId);
+  }
+
+  async usage(teamId: string, now: number): Promise<TeamUsage> {
+    const count = (sql: string) => (this.db.prepare(sql).get(teamId) as Row).n as number;
+    return {
+      ...this.runUsage(teamId, now),
+      pausedSandboxes: count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = ? AND state = 'paused'`),
+      snapshots: count('SELECT COUNT(*) AS n FROM snapshots WHERE team_id = ?'),
+      templates: count('SELECT COUNT(*) AS n FROM templates WHERE team_id = ?'),
+    };
+  }
+
+  async ensureSetting(key: string, value: string): Promise<string> {
+    this.db.prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, value);
+    return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as Row).value;
+  }
+
+  async deleteSetting(key: string): Promise<void> {
+    this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+  }
+
+  async imageDirs(teamId: string): Promise<string[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT paused_image AS d FROM sandboxes WHERE team_id = ? AND paused_image IS NOT NULL ' +
+          'UNION ALL SELECT image_dir FROM snapshots WHERE team_id = ?',
+      )
+      .all(teamId, teamId) as Row[];
+    return rows.map((r) => r.d as string);
+  }
+}
