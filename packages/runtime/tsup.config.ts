@@ -6,7 +6,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/**/*.ts', '!src/**/*.test.ts', '!src/driver-suite.ts', '!src/testing/**'],
+  entry: ['src/**/*.ts', '!src/**/*.test.ts', '!src/driver-suite.ts'],
   format: ['esm'],
   bundle: false,
   target: 'node20',
