@@ -39,7 +39,17 @@ async function startServerProcess(dataDir: string): Promise<{ url: string; child
   const prof = process.env.SCALE_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   if (prof.length) mkdirSync(profDir, { recursive: true });
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(REPO, 'packages/server/src/main.ts')], {
-    env: { ...process.env, TENSOR_BOX_DATA_DIR: dataDir, TENSOR_BOX_PORT: String(port), TENSOR_BOX_API_KEY: API_KEY, TENSOR_BOX_SWEEP_MS: '500' },
+    env: {
+      ...process.env,
+      TENSOR_BOX_DATA_DIR: dataDir,
+      TENSOR_BOX_PORT: String(port),
+      TENSOR_BOX_API_KEY: API_KEY,
+      TENSOR_BOX_SWEEP_MS: '500',
+      // The admin team's default quotas (100 running sandboxes) would stop the ramp: this measures the node.
+      TENSOR_BOX_QUOTA_MAX_RUNNING_SANDBOXES: '100000',
+      TENSOR_BOX_QUOTA_MAX_VCPUS: '1000000',
+      TENSOR_BOX_QUOTA_MAX_MEMORY_MB: '1000000000',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

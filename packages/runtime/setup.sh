@@ -11,6 +11,8 @@ for pair in mmdebstrap:mmdebstrap ip:iproute2 iptables:iptables gcc:gcc du:coreu
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ -f /usr/include/linux/seccomp.h ] || need+=(linux-libc-dev)
+# libseccomp compiles the seccomp profile (seccomp/<arch>.profile) to the BPF the launcher embeds.
+[ -f /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 # PostgreSQL's server binaries: the PostgreSQL store tests start a private server of their own from them.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/libc.a ] || need+=(libc6-dev)

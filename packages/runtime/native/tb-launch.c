@@ -6,13 +6,16 @@
  *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
  *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]]
  *   tb-launch cleanup --merged M --netns-file F [--host-if NAME] [--disk-mount DIR]
+ *   tb-launch devices --cgroup DIR...                 (the sandbox device policy on existing cgroups; tests)
  *   tb-init <ready-fd> <agent> [agent args...]        (argv[0] = tb-init: the sandbox's PID 1; internal)
  *
- * create: mounts the overlay root, clones the sandbox's init into new mount/PID/UTS/IPC/net namespaces, puts it into the
- * given cgroups, pins its netns on --netns-file, wires a veth pair (host end --host-if with --host-ip/30, sandbox end eth0
- * with --sandbox-ip/30), and inside: new cgroup namespace, minimal /dev, proc, sys, pivot_root, bounding-set capability drop,
- * a seccomp filter, then tb-init (bind-mounted read-only at /run/tensor-box/tb-init) which starts the agent and reaps
- * orphans. When the agent reports ready on its ready fd, create prints {"pid":N} on stdout and closes it, then waits for the
+ * create: mounts the overlay root, clones the sandbox's init into new mount/PID/UTS/IPC/net namespaces, restricts
+ * the devices of the given cgroups (devices.c) and puts it into them, pins its netns on --netns-file, wires a veth
+ * pair (host end --host-if with --host-ip/30, sandbox end eth0 with --sandbox-ip/30), and inside: new cgroup
+ * namespace, minimal /dev, proc, sys with the host inventories masked (sandbox-fs.c), pivot_root, bounding-set
+ * capability drop, the seccomp filter (seccomp.c, compiled from seccomp/<arch>.profile), then tb-init (bind-mounted
+ * read-only in the read-only mount point /run/tensor-box) which starts the agent and reaps orphans. When the agent
+ * reports ready on its ready fd, create prints {"pid":N} on stdout and closes it, then waits for the
  * sandbox to end and writes its wait status to --exit-file. On any failure before that it undoes what it did and exits 1
  * with one line on stderr.
  *
@@ -24,9 +27,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -51,6 +51,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "devices.h"
+#include "sandbox-fs.h"
+#include "seccomp.h"
 
 #define MAX_CGROUPS 16
 #define READY_FD 3
@@ -176,38 +180,6 @@ static int run_ip(char *const argv[]) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : (errno = EIO, -1);
 }
 
-/* ---------- seccomp: deny the syscalls a sandbox never needs ---------- */
-
-static const int denied_syscalls[] = {
-  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load, SYS_kexec_file_load, SYS_reboot,
-  SYS_swapon, SYS_swapoff, SYS_mount, SYS_umount2, SYS_pivot_root, SYS_open_by_handle_at, SYS_name_to_handle_at,
-  SYS_bpf, SYS_perf_event_open, SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex,
-  SYS_keyctl, SYS_add_key, SYS_request_key, SYS_iopl, SYS_ioperm, SYS_quotactl, SYS_lookup_dcookie, SYS_uselib,
-  SYS_vhangup, SYS_syslog, SYS_fsopen, SYS_fsmount, SYS_fsconfig, SYS_move_mount, SYS_open_tree, SYS_setns,
-  SYS_unshare, SYS_mount_setattr,
-};
-
-static int install_seccomp(int no_new_privs) {
-  size_t n = sizeof denied_syscalls / sizeof denied_syscalls[0];
-  struct sock_filter f[8 + 2 * (sizeof denied_syscalls / sizeof denied_syscalls[0])];
-  size_t i = 0;
-  f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-  f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-  f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-  /* x32 ABI syscalls (bit 30) would bypass the numbers below. */
-  f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
-  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-  for (size_t k = 0; k < n; k++) {
-    f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied_syscalls[k], 0, 1);
-    f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-  }
-  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  struct sock_fprog prog = {.len = (unsigned short)i, .filter = f};
-  if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -1;
-  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-}
-
 /* Docker's default capability set; everything else leaves the bounding set (and so every process in the sandbox). */
 static const int kept_caps[] = {
   CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP,
@@ -294,18 +266,13 @@ static int child_main(void *arg) {
   mnt(NULL, "proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mnt("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   setup_dev();
-  /* Masks come from the sandbox's own /dev/null (not the host's devtmpfs), so a checkpoint has no host mount in it. */
-  static const char *masked[] = {"proc/sysrq-trigger", "proc/kcore", "proc/keys", "proc/timer_list"};
-  for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
-    if (access(masked[i], F_OK) == 0) mnt("dev/null", masked[i], NULL, MS_BIND, NULL);
   mnt("tmpfs", "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k");
   mk("run/lock", 01777);
-  mk(REL_RUN_DIR, 0755);
-  if (create_file(REL_RUN_DIR "/envd", "", 0755) < 0 || create_file(REL_RUN_DIR "/tb-init", "", 0755) < 0) die("agent stub");
-  mnt(o->agent, REL_RUN_DIR "/envd", NULL, MS_BIND, NULL);
-  mnt(NULL, REL_RUN_DIR "/envd", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL);
-  mnt(o->self, REL_RUN_DIR "/tb-init", NULL, MS_BIND, NULL);
-  mnt(NULL, REL_RUN_DIR "/tb-init", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL);
+  const char *bad = tb_mount_agent(REL_RUN_DIR, o->agent, o->self);
+  if (bad) die("mount %s", bad);
+  /* Masks come from the sandbox's own /dev/null and /run/tensor-box/empty (not the host's), so a checkpoint has no
+     host mount in it. */
+  if ((bad = tb_mask_host_views(REL_RUN_DIR "/empty"))) die("mask %s", bad);
 
   char hosts[512];
   snprintf(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", hn);
@@ -334,7 +301,7 @@ static int child_main(void *arg) {
   if (chdir("/") < 0) die("chdir /");
 
   if (drop_caps() < 0) die("drop capabilities");
-  if (install_seccomp(o->no_new_privs) < 0) die("seccomp");
+  if (tb_seccomp_install(o->no_new_privs) < 0) die("seccomp");
 
   /* Only stdio and the ready pipe cross into the sandbox (CRIU also needs no stray fds). */
   int devnull = open("/dev/null", O_RDWR);
@@ -364,6 +331,9 @@ static void forward(int sig) {
 
 static int init_main(int argc, char **argv) {
   if (argc < 3) return 2;
+  /* Not dumpable: root inside (no CAP_SYS_PTRACE) cannot ptrace PID 1 or write its memory through /proc/1/mem.
+     The agent is exec'd, which makes it dumpable again; CRIU keeps the flag across pause/resume. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   int ready = atoi(argv[1]);
   sigset_t all, old;
   sigfillset(&all);
@@ -465,7 +435,8 @@ static void mount_disk(struct opts *o) {
       errno = e;
       die("configure %s", dev);
     }
-    if (mount(dev, o->disk_mount, "ext4", MS_NOATIME, "discard,noinit_itable") < 0) {
+    /* Only the overlay above it is the sandbox's view: no device node or setuid bit acts from the disk itself. */
+    if (mount(dev, o->disk_mount, "ext4", MS_NOATIME | MS_NODEV | MS_NOSUID, "discard,noinit_itable") < 0) {
       int e = errno;
       ioctl(lfd, LOOP_CLR_FD, 0);
       close(lfd);
@@ -526,10 +497,8 @@ static void mount_root(struct opts *o) {
   self[sl] = 0;
   o->self = self;
   if (o->disk_image && o->disk_mount) mount_disk(o);
-  char data[8192];
-  int dl = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
-  if (dl >= (int)sizeof data) { errno = ENAMETOOLONG; die("overlay options"); }
-  if (mount("overlay", o->merged, "overlay", 0, data) < 0) {
+  /* nodev: a device node in a layer is inert; setuid stays (the default template's sudo needs it). */
+  if (tb_mount_overlay(o->merged, o->lower, o->upper, o->work, MS_NODEV) < 0) {
     int e = errno;
     cleanup_mounts(NULL, NULL);
     errno = e;
@@ -616,7 +585,8 @@ static int create_main(struct opts *o) {
   for (int i = 0; i < o->ncgroups && !fail; i++) {
     char p[4096];
     snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
-    if (write_file(p, pidbuf) < 0) fail = "join cgroup";
+    if (tb_devices_restrict(o->cgroups[i]) < 0) fail = "restrict devices";
+    else if (write_file(p, pidbuf) < 0) fail = "join cgroup";
   }
   char nspath[64];
   snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", pid);
@@ -743,6 +713,9 @@ static int restore_main(struct opts *o) {
   int st = 0;
   while (waitpid(helper, &st, 0) < 0 && errno == EINTR) {}
   if (!fail && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) fail = "configure the sandbox network";
+
+  for (int i = 0; i < o->ncgroups && !fail; i++)
+    if (tb_devices_restrict(o->cgroups[i]) < 0) fail = "restrict devices";
 
   pid_t pid = -1;
   char pidfile[4096], logname[] = "restore.log";
@@ -873,7 +846,7 @@ int main(int argc, char **argv) {
   if (!strcmp(base, "tb-init")) return init_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "reap")) return reap_main(argc, argv);
   if (argc < 2) {
-    fprintf(stderr, "usage: tb-launch create|restore|cleanup [options]\n");
+    fprintf(stderr, "usage: tb-launch create|restore|cleanup|devices [options]\n");
     return 2;
   }
   struct opts o;
@@ -881,6 +854,12 @@ int main(int argc, char **argv) {
   if (parse(&o, argc, argv) < 0) return 2;
   if (!strcmp(argv[1], "create")) return create_main(&o);
   if (!strcmp(argv[1], "restore")) return restore_main(&o);
+  if (!strcmp(argv[1], "devices")) {
+    /* `tb-launch devices --cgroup DIR...`: the sandbox device policy on existing cgroups (tests use it on v2). */
+    for (int i = 0; i < o.ncgroups; i++)
+      if (tb_devices_restrict(o.cgroups[i]) < 0) die("restrict devices of %s", o.cgroups[i]);
+    return 0;
+  }
   if (!strcmp(argv[1], "cleanup")) {
     g_disk_mount = o.disk_mount;
     cleanup_mounts(o.merged, o.netns_file);

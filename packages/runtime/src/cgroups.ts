@@ -1,7 +1,8 @@
 /**
  * Per-sandbox cgroups, for both layouts: cgroup v1 (one hierarchy per controller, as on these machines, where v2 is mounted
  * only at /sys/fs/cgroup/unified) and pure cgroup v2. One `SandboxCgroup` is the set of directories a sandbox's processes
- * are put into, with its limits, usage, freeze and kill.
+ * are put into, with its limits, usage, freeze and kill. Device access is restricted by the launcher on the directories
+ * it is given (native/devices.c: the v1 devices controller's directory, or a BPF device program on the v2 group).
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -25,7 +26,10 @@ const ROOT = '/sys/fs/cgroup';
 const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
-export type CgroupLayout = { version: 2; root: string } | { version: 1; mounts: Record<V1Controller, string> };
+/** v1 layouts: the required controllers' mount points, and the devices controller's when it is mounted. */
+export type CgroupLayout =
+  | { version: 2; root: string }
+  | { version: 1; mounts: Record<V1Controller, string>; devices?: string };
 
 let detected: CgroupLayout | undefined;
 
@@ -34,6 +38,7 @@ export function detectLayout(): CgroupLayout {
   if (detected) return detected;
   if (existsSync(path.join(ROOT, 'cgroup.controllers'))) return (detected = { version: 2, root: ROOT });
   const mounts = {} as Record<V1Controller, string>;
+  let devices: string | undefined;
   const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ');
@@ -41,10 +46,11 @@ export function detectLayout(): CgroupLayout {
     const mountPoint = left!.split(' ')[4]!;
     const superOpts = right.split(' ')[2]!.split(',');
     for (const c of V1_CONTROLLERS) if (superOpts.includes(c) && !mounts[c]) mounts[c] = mountPoint;
+    if (superOpts.includes('devices') && !devices) devices = mountPoint;
   }
   const missing = V1_CONTROLLERS.filter((c) => !mounts[c]);
   if (missing.length) throw new Error(`cgroup v1 controllers not mounted: ${missing.join(', ')}`);
-  return (detected = { version: 1, mounts });
+  return (detected = { version: 1, mounts, ...(devices ? { devices } : {}) });
 }
 
 function read(file: string): string {
@@ -74,7 +80,8 @@ export class SandboxCgroup {
   /** Every directory the sandbox's processes join (deduplicated: v1 controllers may share a mount). */
   dirs(): string[] {
     if (this.layout.version === 2) return [path.join(this.layout.root, this.parent, this.name)];
-    return [...new Set(Object.values(this.layout.mounts))].map((m) => path.join(m, this.parent, this.name));
+    const mounts = [...Object.values(this.layout.mounts), ...(this.layout.devices ? [this.layout.devices] : [])];
+    return [...new Set(mounts)].map((m) => path.join(m, this.parent, this.name));
   }
 
   private dir(controller: V1Controller | 'v2'): string {

@@ -11,6 +11,7 @@ import { close, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFil
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { stageBinaries } from './agent-binaries.js';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
 import { ensureFirewall } from './firewall.js';
 import { SandboxEgress } from './sandbox-egress.js';
@@ -116,9 +117,12 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private firewallReady = false;
   private forwarding = false;
   private readonly disks: SandboxDisks;
+  private readonly opts: ContainerDriverOptions;
   private readonly egress: SandboxEgress;
 
-  constructor(private readonly opts: ContainerDriverOptions) {
+  constructor(opts: ContainerDriverOptions) {
+    // Sandboxes bind the staged copies: their mount table then names no host path (agent-binaries.ts).
+    this.opts = { ...opts, ...stageBinaries(opts.launcherPath, opts.agentPath, opts.log) };
     this.cgroupParent = opts.cgroupParent ?? 'tensor-box';
     this.prefix = opts.subnetPrefix ?? '10.13';
     mkdirSync(opts.stateDir, { recursive: true });

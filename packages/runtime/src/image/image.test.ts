@@ -98,6 +98,11 @@ describe('pullImage from a registry', () => {
           { name: 'data/new', data: 'new\n' },
           { name: 'data/.wh..wh..opq' }, // after a sibling on purpose: it still concerns only the lower layers
           { name: 'opt/xattr', data: 'x', pax: { 'SCHILY.xattr.user.tb': 'yes' } },
+          // Untrusted device nodes: the host's disk and memory must not appear; an overlay whiteout (0:0) must.
+          { name: 'dev/', type: 'dir' },
+          { name: 'dev/vda', type: 'block', dev: [254, 0], mode: 0o666 },
+          { name: 'dev/mem', type: 'char', dev: [1, 1], mode: 0o666 },
+          { name: 'opt/gone-below', type: 'char', dev: [0, 0], mode: 0o644, uid: 1000 },
         ]),
       ],
       config: ['--config.env', 'FOO=bar', '--config.cmd', '/bin/sh', '--config.workingdir', '/opt', '--config.user', '1000:1000', '--config.entrypoint', '/bin/tool'],
@@ -129,9 +134,11 @@ describe('pullImage from a registry', () => {
     assert.equal(statSync(path.join(out, 'bin/tool')).mode & 0o7777, 0o4755, 'setuid kept');
     assert.equal(readlinkSync(path.join(out, 'opt/hello-link')), '../etc/hello');
     assert.equal(statSync(path.join(out, 'etc/hello-hard')).ino, statSync(path.join(out, 'etc/hello')).ino, 'hard link kept');
-    const dev = lstatSync(path.join(out, 'etc/null'));
-    assert.ok(dev.isCharacterDevice());
-    assert.equal(dev.rdev, (1 << 8) | 3);
+    // No device node from a layer (even /dev/null's numbers), but the overlay whiteout format stays.
+    for (const p of ['etc/null', 'dev/vda', 'dev/mem']) assert.ok(!existsSync(path.join(out, p)), `${p} was not created`);
+    const wh = lstatSync(path.join(out, 'opt/gone-below'));
+    assert.ok(wh.isCharacterDevice());
+    assert.deepEqual([wh.rdev, wh.mode & 0o7777, wh.uid], [0, 0, 0], 'a whiteout as overlayfs makes them');
     assert.ok(lstatSync(path.join(out, 'etc/fifo')).isFIFO());
     assert.equal(statSync(path.join(out, 'etc/hello')).mtimeMs, 1_600_000_000_000, 'mtime kept');
     assert.equal(execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.tb', path.join(out, 'opt/xattr')], { encoding: 'utf8' }), 'yes');

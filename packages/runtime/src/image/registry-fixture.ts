@@ -178,8 +178,10 @@ export async function skopeoPush(layoutImage: string, dest: string, extra: strin
 
 export interface TarSpec {
   name: string;
-  type?: 'file' | 'dir' | 'symlink' | 'hardlink';
+  type?: 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block';
   data?: string | Buffer;
+  /** Device numbers of a 'char' or 'block' entry. */
+  dev?: [number, number];
   linkname?: string;
   mode?: number;
   uid?: number;
@@ -206,6 +208,10 @@ export function makeTar(entries: TarSpec[]): Buffer {
     h.write(flag, 156, 'latin1');
     put(e.linkname ?? '', 157, 100);
     h.write('ustar\0' + '00', 257, 'latin1');
+    if (e.dev) {
+      oct(e.dev[0], 329, 8);
+      oct(e.dev[1], 337, 8);
+    }
     let sum = 0;
     for (const b of h) sum += b;
     put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
@@ -225,7 +231,7 @@ export function makeTar(entries: TarSpec[]): Buffer {
       blocks.push(header('PaxHeaders/x', 'x', body.length, e), pad(body));
     }
     const data = Buffer.from(e.data ?? '');
-    const flag = { file: '0', dir: '5', symlink: '2', hardlink: '1' }[e.type ?? 'file'];
+    const flag = { file: '0', dir: '5', symlink: '2', hardlink: '1', char: '3', block: '4' }[e.type ?? 'file'];
     blocks.push(header(e.name, flag, flag === '0' ? data.length : 0, e));
     if (flag === '0') blocks.push(pad(data));
   }

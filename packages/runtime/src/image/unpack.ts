@@ -4,7 +4,11 @@
  * directory of what the layers below put there) and checks the uncompressed bytes against the config's diff_id; the
  * whiteouts are then applied, before anything of the layer is written, because they concern only the lower layers and
  * a tar may list them after their siblings. The second pass writes the entries with their numeric owner, mode, mtime,
- * extended attributes, symlinks, hard links and device nodes (we run as root).
+ * extended attributes, symlinks, hard links and fifos (we run as root).
+ *
+ * Device nodes: a layer is untrusted, and a node for the host's disk or memory in a template would be one open() away
+ * from it. So block and character devices are never created (skipped) — except character device 0:0, the overlay
+ * whiteout format, which is made as a whiteout, with nothing else of the entry (see whiteoutNode).
  *
  * Containment: every path is resolved inside the root the way a chroot would — `..` stops at the root, absolute
  * symlink targets start at it, and symlinks met on the way (from lower layers or earlier in the same layer) are followed
@@ -222,15 +226,23 @@ async function applyEntry(root: Root, m: TarMember, dirTimes: Array<[string, num
     await link(source, abs);
     return;
   }
+  if (e.type === 'block' || (e.type === 'char' && !isWhiteoutNode(e))) return; // never a device node (see header)
   if (existing) await root.remove(abs, existing);
   if (e.type === 'file') await writeFileFrom(abs, m);
   else if (e.type === 'symlink') await symlink(e.linkTarget, abs);
+  else if (e.type === 'char') return whiteoutNode(abs, comps);
   else {
-    const kind = e.type === 'char' ? ['c', String(e.devMajor), String(e.devMinor)] : e.type === 'block' ? ['b', String(e.devMajor), String(e.devMinor)] : ['p'];
-    // Node has no mknod(2); these are rare (a few under /dev at most).
-    await runTool('mknod', ['-m', (e.mode & 0o777).toString(8), '--', abs, ...kind], `the device node /${comps.join('/')}`);
+    // Node has no mknod(2); fifos are rare.
+    await runTool('mknod', ['-m', (e.mode & 0o777).toString(8), '--', abs, 'p'], `the fifo /${comps.join('/')}`);
   }
   await setMetadata(abs, e, true);
+}
+
+const isWhiteoutNode = (e: TarEntry) => e.devMajor === 0 && e.devMinor === 0;
+
+/** An overlay whiteout (char 0:0): made with the fixed owner and mode overlayfs gives them, nothing from the entry. */
+async function whiteoutNode(abs: string, comps: string[]): Promise<void> {
+  await runTool('mknod', ['-m', '000', '--', abs, 'c', '0', '0'], `the whiteout /${comps.join('/')}`);
 }
 
 /**

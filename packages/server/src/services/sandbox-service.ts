@@ -67,6 +67,9 @@ export interface Page<T> {
   nextToken?: string;
 }
 
+/** Expired sandboxes the sweep acts on at once. */
+const SWEEP_CONCURRENCY = 16;
+
 export class SandboxService {
   /** Last time activity pushed endAt, per sandbox, to write at most once a second. */
   private lastTouch = new Map<string, number>();
@@ -776,32 +779,43 @@ export class SandboxService {
   }
 
   /** One pass of the lifecycle sweep: acts on every sandbox whose endAt has passed. */
+  /**
+   * Acts on every sandbox past its end: kills (or pauses, as it asked) the running ones and deletes paused ones past
+   * their retention. Up to SWEEP_CONCURRENCY at once, so many timeouts at the same moment all fire within a sweep or two.
+   */
   async sweep(now = Date.now()): Promise<void> {
-    for (const s of await this.opts.store.expiredSandboxes(now)) {
-      if (this.ops.has(s.sandboxId)) continue; // a pause/resume/kill is under way
-      if (!this.isMine(s)) continue; // its node times it out (paused sandboxes belong to every node)
-      if (s.state === 'paused') {
-        this.event(s.sandboxId, 'info', 'paused sandbox reached its retention period; deleting it');
-        await this.kill(s.sandboxId, 'retention').catch((err) => this.log(`delete of ${s.sandboxId} failed: ${err.message}`));
-        continue;
-      }
-      this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
-      if (s.onTimeout === 'pause') {
-        // A sandbox never outlives its timeout: a pause that fails twice (e.g. its processes defeat the checkpoint)
-        // ends in a kill, with the reason in its logs.
-        let why = '';
-        for (let attempt = 0; attempt < 2; attempt++) {
-          why = await this.pause(s.sandboxId, 'timeout').then(() => '', (err: Error) => err.message);
-          if (!why) break;
-          this.log(`auto-pause of ${s.sandboxId} failed (attempt ${attempt + 1}): ${why}`);
-        }
-        if (!why) continue;
-        this.event(s.sandboxId, 'error', `auto-pause failed (${why}); killing the sandbox at its timeout instead`);
-        await this.kill(s.sandboxId, 'timeout (pause failed)').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
-        continue;
-      }
-      await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
+    const due = (await this.opts.store.expiredSandboxes(now)).filter(
+      // Skipped: a pause/resume/kill under way, and running sandboxes of other nodes (their node times them out).
+      (s) => !this.ops.has(s.sandboxId) && this.isMine(s),
+    );
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) await this.expire(due[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, due.length) }, worker));
+  }
+
+  private async expire(s: SandboxRecord): Promise<void> {
+    if (s.state === 'paused') {
+      this.event(s.sandboxId, 'info', 'paused sandbox reached its retention period; deleting it');
+      await this.kill(s.sandboxId, 'retention').catch((err) => this.log(`delete of ${s.sandboxId} failed: ${err.message}`));
+      return;
     }
+    this.event(s.sandboxId, 'warn', `sandbox timed out after ${s.timeoutMs} ms of inactivity (onTimeout=${s.onTimeout})`);
+    if (s.onTimeout === 'pause') {
+      // A sandbox never outlives its timeout: a pause that fails twice (e.g. its processes defeat the checkpoint)
+      // ends in a kill, with the reason in its logs.
+      let why = '';
+      for (let attempt = 0; attempt < 2; attempt++) {
+        why = await this.pause(s.sandboxId, 'timeout').then(() => '', (err: Error) => err.message);
+        if (!why) return;
+        this.log(`auto-pause of ${s.sandboxId} failed (attempt ${attempt + 1}): ${why}`);
+      }
+      this.event(s.sandboxId, 'error', `auto-pause failed (${why}); killing the sandbox at its timeout instead`);
+      await this.kill(s.sandboxId, 'timeout (pause failed)').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
+      return;
+    }
+    await this.kill(s.sandboxId, 'timeout').catch((err) => this.log(`kill of ${s.sandboxId} failed: ${err.message}`));
   }
 
   /**
