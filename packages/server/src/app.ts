@@ -11,6 +11,7 @@ import type { KeyWatch } from './teams/key-watch.js';
 import { RateLimited } from './teams/rate-limit.js';
 import { ApiError, invalid, toHttpError } from './errors.js';
 import { OpenApi } from './http/openapi.js';
+import { createApiDocs } from './http/api-docs.js';
 import { Router, type Route } from './http/router.js';
 import { ingressTarget, type IngressTarget } from './ingress/route.js';
 import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
@@ -102,6 +103,7 @@ const FILES_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/files$/;
 export function createApp(opts: AppOptions): http.Server {
   const openapi = opts.openapi ?? new OpenApi();
   const router = new Router(opts.routes);
+  const docs = createApiDocs(openapi.yaml, openapi.doc);
 
   /**
    * The ingress needs no API key (the sandbox's traffic/access tokens guard it), but one that is sent must be valid and
@@ -192,6 +194,7 @@ export function createApp(opts: AppOptions): http.Server {
         return void res.end(text);
       }
       if (url.pathname === '/files') return await proxySignedFiles(req, res, url);
+      if (docs.serve(req, res, url.pathname)) return;
       const files = FILES_ROUTE.exec(url.pathname);
       if (files) {
         const caller = await filesCaller(req, url, files[1]);
