@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Tensor Box needs on a fresh Debian machine and builds its native parts. Idempotent and quick when
 # nothing changed: Debian packages (via packages/runtime/setup.sh, apt-get when root), npm dependencies, the web console,
-# the envd agent (Go) and the sandbox launcher (C). Messages go to stderr.
+# the compiled JavaScript of the TypeScript packages, the envd agent (Go) and the sandbox launcher (C). Messages go to
+# stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -30,6 +31,22 @@ if [ -f packages/console/package.json ]; then
     else say "the web console could not be built: / serves no console until it is (everything else works)"; fi
   fi
 fi
+
+# Compiled JavaScript (dist/) of the runtime and server (what `npm start` runs) and of the SDK and CLI (what `npm pack`
+# ships): each rebuilt when its sources, its build config or the lock change. Tests and tsx runs use the sources.
+build_package() { # <package dir> [more source dirs it bundles]
+  local dir=$1 stamp=$1/dist/.tensor-box-src-hash want
+  shift
+  want=$( { sha256sum package-lock.json tsconfig.json; find "$dir/src" "$@" "$dir/package.json" "$dir/tsup.config.ts" \
+    -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  say "building $dir"
+  (cd "$dir" && ../../node_modules/.bin/tsup --silent >&2) && echo "$want" > "$stamp"
+}
+build_package packages/runtime
+build_package packages/server
+build_package packages/sdk
+build_package packages/cli packages/sdk/src
 
 # The agent that runs inside every sandbox.
 if [ -f packages/envd/build.sh ]; then bash packages/envd/build.sh >&2; fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm start`: install what is missing, then run the server (API + ingress + console) in the foreground.
+# `npm start`: install and build what is missing, then run the server (API + ingress + console) in the foreground, as
+# compiled JavaScript (packages/server/dist, built by setup.sh; bench/results/startup.md has the start-up times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node --import tsx packages/server/src/main.ts
+exec node --enable-source-maps packages/server/dist/main.js

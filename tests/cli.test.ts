@@ -27,6 +27,17 @@ describe('tensor-box CLI', async () => {
     const list = await cli(['sbx', 'ls', '--state', 'running', '--metadata', 'userId=123', '--json']);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout).map((x: any) => x.sandboxId), [id]);
+    const filtered = async (...flags: string[]) => {
+      const r = await cli(['sandbox', 'list', '--metadata', 'userId=123', '--json', ...flags]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).map((x: any) => x.sandboxId);
+    };
+    assert.deepEqual(await filtered('--template', 'base', '--order', 'asc', '--started-after', info.startedAt), [id]);
+    assert.deepEqual(await filtered('--template', 'no-such-template'), []);
+    assert.deepEqual(await filtered('--started-after', new Date(Date.now() + 60_000).toISOString()), []);
+    const badOrder = await cli(['sandbox', 'list', '--order', 'sideways']);
+    assert.equal(badOrder.code, 2);
+    assert.match(badOrder.stderr, /--order must be asc or desc/);
     const table = await cli(['sandbox', 'list']);
     assert.match(table.stdout, new RegExp(`${id}\\s+default\\s+running`));
 

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, CommandExitError, NotFoundError, Template } from 'e2b';
+import { Sandbox, CommandExitError, NotFoundError, Template, TimeoutError } from 'e2b';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +96,20 @@ describe('stock e2b SDK', () => {
     } finally {
       await sbx.kill();
     }
+  });
+
+  it('killing the sandbox during a command ends the stream with E2B\'s error; the proxy says "was not found"', async () => {
+    const sbx = await Sandbox.create({ timeoutMs: 60_000 });
+    const bg = await sbx.commands.run('sleep 60', { background: true });
+    await sbx.kill();
+    const err = await bg.wait().catch((e) => e);
+    assert.ok(err instanceof TimeoutError, String(err));
+    assert.match(err.message, /ended before the stream completed/);
+    const health = await fetch(`${s.url}/health`, { headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' } });
+    assert.equal(health.status, 502);
+    assert.deepEqual(await health.json(), {
+      code: 502, sandboxId: sbx.sandboxId, message: 'The sandbox was not found', error_code: 'not_found',
+    });
   });
 
   it('getInfo, setTimeout, getMetrics, pty, commands.connect', async () => {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Sandbox, Template } from 'tensor-box';
 import { run, startTestServer, type TestServer } from './helpers/harness.js';
 
-const BIN = fileURLToPath(new URL('../packages/cli/bin/tensor-box.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../packages/cli/bin/dev.js', import.meta.url));
 let s: TestServer;
 let work: string;
 const made: string[] = [];

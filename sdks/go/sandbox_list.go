@@ -45,6 +45,12 @@ type ListOptions struct {
 	Metadata map[string]string
 	// Limit is the page size (1..100; default the server's).
 	Limit int
+	// Template keeps sandboxes of this template (ID or name).
+	Template string
+	// StartedAfter keeps sandboxes started at or after this time (zero: no bound).
+	StartedAfter time.Time
+	// Order by start time: "desc" (default, newest first) or "asc".
+	Order string
 }
 
 // List returns every sandbox that matches, fetching all pages.
@@ -64,6 +70,15 @@ func List(ctx context.Context, opts *ListOptions) ([]SandboxInfo, error) {
 	}
 	if opts.Limit > 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.Template != "" {
+		q.Set("template", opts.Template)
+	}
+	if !opts.StartedAfter.IsZero() {
+		q.Set("startedAfter", opts.StartedAfter.UTC().Format(time.RFC3339Nano))
+	}
+	if opts.Order != "" {
+		q.Set("order", opts.Order)
 	}
 	var all []SandboxInfo
 	for {

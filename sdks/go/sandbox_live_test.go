@@ -50,6 +50,18 @@ func TestLiveLifecycle(t *testing.T) {
 		if err != nil || len(paged) < 1 {
 			t.Fatalf("paged: %v %+v", err, paged)
 		}
+		md := map[string]string{"suite": "go-TestLiveLifecycle"}
+		filtered, err := List(ctx, &ListOptions{Options: o, Metadata: md, Template: "base", StartedAfter: mine[0].StartedAt, Order: "asc"})
+		if err != nil || len(filtered) != 1 || filtered[0].SandboxID != sbx.SandboxID {
+			t.Fatalf("template/startedAfter/order: %v %+v", err, filtered)
+		}
+		none, err := List(ctx, &ListOptions{Options: o, Metadata: md, StartedAfter: time.Now().Add(time.Minute)})
+		if err != nil || len(none) != 0 {
+			t.Fatalf("started later: %v %+v", err, none)
+		}
+		if _, err := List(ctx, &ListOptions{Options: o, Order: "sideways"}); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("bad order: %v", err)
+		}
 	})
 
 	t.Run("SetTimeout and KeepAlive move EndAt", func(t *testing.T) {

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { makeCtx } from './context.js';
 import { exitCodeFor, EXIT, UsageError } from './exit-codes.js';
+import { commandHelp, nounHelp, overview } from './help.js';
 import * as sandboxCreate from './commands/sandbox-create.js';
 import * as sandboxList from './commands/sandbox-list.js';
 import * as sandboxConnect from './commands/sandbox-connect.js';
@@ -24,6 +25,8 @@ interface Command {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   run(ctx: ReturnType<typeof makeCtx>, args: string[], flags: Record<string, any>): Promise<number>;
   summary: string;
+  /** Positional arguments for the command's help, e.g. `<id> -- <command...>`. */
+  args?: string;
 }
 
 const GLOBAL = {
@@ -37,19 +40,23 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
   sandbox: {
     aliases: ['sbx', 'sandboxes'],
     verbs: {
-      create: { ...sandboxCreate, summary: 'create a sandbox from a template (default: default)' },
-      list: { ...sandboxList, aliases: ['ls'], summary: 'list sandboxes (--state, --metadata)' },
-      connect: { ...sandboxConnect, summary: 'connect to a sandbox (resumes a paused one) and show its info' },
-      info: { ...sandboxConnect, run: (ctx, args, flags) => sandboxConnect.run(ctx, args, { ...flags, 'no-resume': true }), summary: 'show a sandbox\'s info (a paused one stays paused)' },
-      pause: { ...sandboxPause, summary: 'pause sandboxes, keeping memory, processes and files' },
-      resume: { ...sandboxResume, summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)' },
-      snapshot: { ...sandboxSnapshot, summary: 'snapshot a running sandbox (--name); prints the snapshot ID' },
-      fork: { ...sandboxFork, summary: 'live copies of a running sandbox (--count); prints their IDs' },
-      terminal: { ...sandboxTerminal, aliases: ['term'], summary: 'an interactive terminal in the sandbox (--shell, --user); exits with its status' },
-      logs: { ...sandboxLogs, summary: 'lifecycle events and agent messages (--follow, --level, --search)' },
-      metrics: { ...sandboxMetrics, summary: 'CPU, memory and disk samples (--follow)' },
-      kill: { ...sandboxKill, summary: 'kill one or more sandboxes' },
-      exec: { ...sandboxExec, summary: 'run a command in a sandbox: exec <id> -- <cmd...>' },
+      create: { ...sandboxCreate, args: '[template]', summary: 'create a sandbox from a template (default: default)' },
+      list: {
+        ...sandboxList,
+        aliases: ['ls'],
+        summary: 'list sandboxes (--state, --metadata, --template, --started-after, --order, --limit)',
+      },
+      connect: { ...sandboxConnect, args: '<id>', summary: 'connect to a sandbox (resumes a paused one) and show its info' },
+      info: { ...sandboxConnect, args: '<id>', run: (ctx, args, flags) => sandboxConnect.run(ctx, args, { ...flags, 'no-resume': true }), summary: 'show a sandbox\'s info (a paused one stays paused)' },
+      pause: { ...sandboxPause, args: '<id...>', summary: 'pause sandboxes, keeping memory, processes and files' },
+      resume: { ...sandboxResume, args: '<id>', summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)' },
+      snapshot: { ...sandboxSnapshot, args: '<id>', summary: 'snapshot a running sandbox (--name); prints the snapshot ID' },
+      fork: { ...sandboxFork, args: '<id>', summary: 'live copies of a running sandbox (--count); prints their IDs' },
+      terminal: { ...sandboxTerminal, args: '<id>', aliases: ['term'], summary: 'an interactive terminal in the sandbox (--shell, --user); exits with its status' },
+      logs: { ...sandboxLogs, args: '<id>', summary: 'lifecycle events and agent messages (--follow, --level, --search)' },
+      metrics: { ...sandboxMetrics, args: '<id>', summary: 'CPU, memory and disk samples (--follow)' },
+      kill: { ...sandboxKill, args: '<id...>', summary: 'kill one or more sandboxes' },
+      exec: { ...sandboxExec, args: '<id> -- <command...>', summary: 'run a command in a sandbox: exec <id> -- <cmd...>' },
     },
   },
   snapshot: {
@@ -64,9 +71,9 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
       init: { ...templateInit, summary: 'write an e2b.toml (--name, --from-template/--from-image/--dockerfile, --cpu, --memory)' },
       build: { ...templateBuild, summary: 'build the template e2b.toml describes, following its log (--config, --path, --no-wait)' },
       list: { ...templateList, aliases: ['ls'], summary: 'list templates' },
-      get: { ...templateGet, aliases: ['info'], summary: 'show a template and its builds' },
+      get: { ...templateGet, args: '<id>', aliases: ['info'], summary: 'show a template and its builds' },
       'base-images': { ...templateBaseImages, aliases: ['bases'], summary: 'images templates can be built from (--from-image values)' },
-      delete: { ...templateDelete, aliases: ['rm'], summary: 'delete templates (--yes skips the prompt)' },
+      delete: { ...templateDelete, args: '<id...>', aliases: ['rm'], summary: 'delete templates (--yes skips the prompt)' },
     },
   },
   team: {
@@ -89,40 +96,38 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
   },
 };
 
-function help(): string {
-  const lines = ['usage: tensor-box <command> [args] [--domain URL] [--api-key KEY] [--json]', '', 'commands:'];
-  for (const [noun, n] of Object.entries(NOUNS)) {
-    for (const [verb, c] of Object.entries(n.verbs)) {
-      lines.push(`  ${`${noun} ${verb}${c.aliases ? ` (${c.aliases.join(', ')})` : ''}`.padEnd(28)} ${c.summary}`);
-    }
-    lines.push(`  (alias of '${noun}': ${n.aliases.join(', ')})`);
-  }
-  lines.push('', 'environment: TENSOR_BOX_DOMAIN, TENSOR_BOX_API_KEY');
-  lines.push('exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication, 5 timeout, 6 conflict, 7 resource exhausted');
-  return lines.join('\n');
+function findNoun(nounName?: string) {
+  return Object.entries(NOUNS).find(([k, n]) => k === nounName || n.aliases.includes(nounName ?? ''));
 }
 
-function lookup(nounName?: string, verbName?: string): Command | undefined {
-  const noun = Object.entries(NOUNS).find(([k, n]) => k === nounName || n.aliases.includes(nounName ?? ''))?.[1];
-  if (!noun) return undefined;
-  return Object.entries(noun.verbs).find(([k, c]) => k === verbName || c.aliases?.includes(verbName ?? ''))?.[1];
+function findVerb(noun: (typeof NOUNS)[string], verbName?: string) {
+  return Object.entries(noun.verbs).find(([k, c]) => k === verbName || c.aliases?.includes(verbName ?? ''));
 }
+
+const isHelp = (arg?: string) => arg === '--help' || arg === '-h' || arg === 'help';
 
 export async function main(argv: string[]): Promise<number> {
   const [nounName, verbName, ...rest] = argv;
-  if (!nounName || nounName === '--help' || nounName === '-h' || nounName === 'help') {
-    process.stdout.write(help() + '\n');
+  if (!nounName || isHelp(nounName)) {
+    process.stdout.write(overview(NOUNS) + '\n');
     return nounName ? EXIT.ok : EXIT.usage;
   }
-  const cmd = lookup(nounName, verbName);
-  if (!cmd) {
-    process.stderr.write(`tensor-box: unknown command '${[nounName, verbName].filter(Boolean).join(' ')}'\n\n${help()}\n`);
+  const noun = findNoun(nounName);
+  if (noun && (!verbName || isHelp(verbName))) {
+    process.stdout.write(nounHelp(noun[0], noun[1]) + '\n');
+    return verbName ? EXIT.ok : EXIT.usage;
+  }
+  const verb = noun && findVerb(noun[1], verbName);
+  if (!noun || !verb) {
+    const unknown = [nounName, verbName].filter(Boolean).join(' ');
+    process.stderr.write(`tensor-box: unknown command '${unknown}'\n\n${overview(NOUNS)}\n`);
     return EXIT.usage;
   }
+  const cmd = verb[1];
   try {
     const { values, positionals } = parseArgs({ args: rest, options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true });
     if (values.help) {
-      process.stdout.write(help() + '\n');
+      process.stdout.write(commandHelp(noun[0], verb[0], cmd, GLOBAL) + '\n');
       return EXIT.ok;
     }
     return await cmd.run(makeCtx(values as any), positionals, values);

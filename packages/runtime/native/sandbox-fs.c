@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox-fs.h"
+#include "userns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,9 +25,14 @@
 
 #define MAX_LAYERS 128
 
+/* A descriptor on one lower layer: the directory itself, or with a user namespace an idmapped clone (userns.c). */
+static int open_layer(const char *path, int userns_fd) {
+  return userns_fd < 0 ? open(path, O_PATH | O_DIRECTORY | O_CLOEXEC) : tb_idmapped_tree(path, userns_fd);
+}
+
 int tb_mount_overlay(const char *merged, const char *lower, const char *upper, const char *work,
-                     unsigned long flags) {
-  int fds[MAX_LAYERS + 2], n = 0, rc = -1;
+                     unsigned long flags, int userns_fd) {
+  int fds[MAX_LAYERS + 2], n = 0, rc = -1, tree = -1;
   char data[8192], list[4096];
   size_t used = 0;
   char copy[8192];
@@ -34,21 +40,39 @@ int tb_mount_overlay(const char *merged, const char *lower, const char *upper, c
   list[0] = 0;
   for (char *save = NULL, *l = strtok_r(copy, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
     if (n == MAX_LAYERS) { errno = E2BIG; goto out; }
-    if ((fds[n] = open(l, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) goto out;
+    if ((fds[n] = open_layer(l, userns_fd)) < 0) goto out;
     used += (size_t)snprintf(list + used, sizeof list - used, "%s/proc/self/fd/%d", n ? ":" : "", fds[n]);
     n++;
     if (used >= sizeof list) { errno = ENAMETOOLONG; goto out; }
   }
-  if ((fds[n] = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) goto out;
-  n++;
-  if ((fds[n] = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) goto out;
-  n++;
+  if (userns_fd < 0) {
+    if ((fds[n] = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) goto out;
+    n++;
+    if ((fds[n] = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) goto out;
+    n++;
+  } else {
+    /* Upper and work dirs must be on one mount: one idmapped clone of their common parent. */
+    const char *us = strrchr(upper, '/'), *ws = strrchr(work, '/');
+    if (!us || !ws || us - upper != ws - work || strncmp(upper, work, (size_t)(us - upper))) {
+      errno = EINVAL;
+      goto out;
+    }
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%.*s", (int)(us - upper), upper);
+    /* The clone lives (in its anonymous mount namespace) while its own descriptor is open: kept until the mount. */
+    if ((tree = tb_idmapped_tree(parent[0] ? parent : "/", userns_fd)) < 0) goto out;
+    if ((fds[n] = openat(tree, us + 1, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) goto out;
+    n++;
+    if ((fds[n] = openat(tree, ws + 1, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) goto out;
+    n++;
+  }
   snprintf(data, sizeof data, "lowerdir=%s,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", list, fds[n - 2],
            fds[n - 1]);
   rc = mount("overlay", merged, "overlay", flags, data);
 out:;
   int e = errno;
   while (n > 0) close(fds[--n]);
+  if (tree >= 0) close(tree);
   errno = e;
   return rc;
 }

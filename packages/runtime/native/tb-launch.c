@@ -55,9 +55,12 @@
 #include "devices.h"
 #include "sandbox-fs.h"
 #include "seccomp.h"
+#include "userns.h"
 
 #define MAX_CGROUPS 16
 #define READY_FD 3
+/* Device group of offline sandboxes' host links (firewall.ts drops what they forward; must match OFFLINE_LINK_GROUP). */
+#define OFFLINE_LINK_GROUP "29762"
 #define RUN_DIR "/run/tensor-box"
 #define REL_RUN_DIR "run/tensor-box"
 #define STACK_SIZE (256 * 1024)
@@ -70,6 +73,7 @@ struct opts {
   const char *disk_image, *disk_mount, *disk_blank;
   const char *cgroups[MAX_CGROUPS];
   int ncgroups, internet, no_new_privs, lazy_pages;
+  unsigned uid_base, uid_count; /* --uid-base/--uid-count: own user namespace mapping 0.. to uid_base.. (userns.c) */
   pid_t lazy_pid; /* restore --lazy-pages: the CRIU page server for the restored tree */
   int sync_fd[2];  /* parent -> child: "go" */
   int ready_fd[2]; /* agent -> parent: "ready\n" */
@@ -207,13 +211,24 @@ static void mnt(const char *src, const char *dst, const char *type, unsigned lon
   if (mount(src, dst, type, flags, data) < 0) die("mount %s on %s", type ? type : src, dst);
 }
 
-static void setup_dev(void) {
+static const struct { const char *name; unsigned maj, min; } devs[] = {
+  {"dev/null", 1, 3}, {"dev/zero", 1, 5}, {"dev/full", 1, 7}, {"dev/random", 1, 8}, {"dev/urandom", 1, 9},
+  {"dev/tty", 5, 0},
+};
+#define NDEVS (sizeof devs / sizeof devs[0])
+
+/* The sandbox's device nodes: made here, or in a user namespace (no mknod there) binds of the host's own nodes, which
+   a checkpoint names as external mounts `dev-<name>` (container.ts dumps them so). */
+static void setup_dev(int userns) {
   mnt("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-  static const struct { const char *name; unsigned maj, min; } devs[] = {
-    {"dev/null", 1, 3}, {"dev/zero", 1, 5}, {"dev/full", 1, 7}, {"dev/random", 1, 8}, {"dev/urandom", 1, 9},
-    {"dev/tty", 5, 0},
-  };
   for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+    if (userns) {
+      if (create_file(devs[i].name, "", 0666) < 0) die("stub %s", devs[i].name);
+      char host[32];
+      snprintf(host, sizeof host, "/%s", devs[i].name);
+      mnt(host, devs[i].name, NULL, MS_BIND, NULL);
+      continue;
+    }
     if (mknod(devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0) die("mknod %s", devs[i].name);
     chmod(devs[i].name, 0666);
   }
@@ -253,6 +268,20 @@ static int child_main(void *arg) {
   close(sock);
 
   if (chdir(o->merged) < 0) die("chdir %s", o->merged);
+  char agent[4200], self[4200];
+  snprintf(agent, sizeof agent, "%s", o->agent);
+  snprintf(self, sizeof self, "%s", o->self);
+  if (o->uid_count) {
+    /* The overlay came from the host: locked here, and pivot_root refuses a locked root. A bind of it is ours. */
+    mnt(o->merged, o->merged, NULL, MS_BIND, NULL);
+    if (chdir(o->merged) < 0) die("chdir %s", o->merged);
+    /* Host paths are walked before we become the namespace's root (a host user then, who may not pass 0700 dirs). */
+    int afd = open(o->agent, O_PATH | O_CLOEXEC), sfd = open(o->self, O_PATH | O_CLOEXEC);
+    if (afd < 0 || sfd < 0) die("open %s", afd < 0 ? o->agent : o->self);
+    snprintf(agent, sizeof agent, "/proc/self/fd/%d", afd);
+    snprintf(self, sizeof self, "/proc/self/fd/%d", sfd);
+    if (tb_userns_become_root() < 0) die("become root in the user namespace");
+  }
   /* Images built FROM scratch may lack the mount points and /etc (they land in the writable layer). */
   mk("proc", 0555);
   mk("sys", 0555);
@@ -265,10 +294,10 @@ static int child_main(void *arg) {
   mnt("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL);
   mnt(NULL, "proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mnt("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  setup_dev();
+  setup_dev(o->uid_count > 0);
   mnt("tmpfs", "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k");
   mk("run/lock", 01777);
-  const char *bad = tb_mount_agent(REL_RUN_DIR, o->agent, o->self);
+  const char *bad = tb_mount_agent(REL_RUN_DIR, agent, self);
   if (bad) die("mount %s", bad);
   /* Masks come from the sandbox's own /dev/null and /run/tensor-box/empty (not the host's), so a checkpoint has no
      host mount in it. */
@@ -477,6 +506,14 @@ static int parse(struct opts *o, int argc, char **argv) {
     if (!strcmp(k, "--internet")) { o->internet = 1; continue; }
     if (!strcmp(k, "--no-new-privs")) { o->no_new_privs = 1; continue; }
     if (!strcmp(k, "--lazy-pages")) { o->lazy_pages = 1; continue; }
+    if (!strcmp(k, "--uid-base") || !strcmp(k, "--uid-count")) {
+      char *end;
+      unsigned long n = v ? strtoul(v, &end, 10) : 0;
+      if (!v || *end || n > 0xfffffffful) return -1;
+      *(k[6] == 'b' ? &o->uid_base : &o->uid_count) = (unsigned)n;
+      i++;
+      continue;
+    }
     fprintf(stderr, "tb-launch: unknown option %s\n", k);
     return -1;
   }
@@ -498,7 +535,23 @@ static void mount_root(struct opts *o) {
   o->self = self;
   if (o->disk_image && o->disk_mount) mount_disk(o);
   /* nodev: a device node in a layer is inert; setuid stays (the default template's sudo needs it). */
-  if (tb_mount_overlay(o->merged, o->lower, o->upper, o->work, MS_NODEV) < 0) {
+  int userns_fd = o->uid_count ? tb_userns_open(o->uid_base, o->uid_count) : -1;
+  if (o->uid_count && userns_fd < 0) {
+    int e = errno;
+    cleanup_mounts(NULL, NULL);
+    errno = e;
+    die("make a user namespace for the idmapped layers");
+  }
+  int rc = userns_fd >= 0 && tb_fs_ids(o->uid_base) < 0
+               ? -1
+               : tb_mount_overlay(o->merged, o->lower, o->upper, o->work, MS_NODEV, userns_fd);
+  if (userns_fd >= 0) {
+    int e = errno;
+    close(userns_fd);
+    if (tb_fs_ids(0) < 0) die("file system IDs back to root");
+    errno = e;
+  }
+  if (rc < 0) {
     int e = errno;
     cleanup_mounts(NULL, NULL);
     errno = e;
@@ -570,7 +623,8 @@ static int create_main(struct opts *o) {
 
   char *stack = malloc(STACK_SIZE);
   pid_t pid = clone(child_main, stack + STACK_SIZE,
-                    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD, o);
+                    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD |
+                        (o->uid_count ? CLONE_NEWUSER : 0), o);
   if (pid < 0) {
     cleanup_mounts(o->merged, NULL);
     die("clone");
@@ -582,6 +636,7 @@ static int create_main(struct opts *o) {
   int veth_created = 0;
   char pidbuf[32];
   snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+  if (o->uid_count && tb_userns_map(pid, o->uid_base, o->uid_count) < 0) fail = "map the user namespace";
   for (int i = 0; i < o->ncgroups && !fail; i++) {
     char p[4096];
     snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
@@ -592,8 +647,9 @@ static int create_main(struct opts *o) {
   snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", pid);
   if (!fail && mount(nspath, o->netns_file, NULL, MS_BIND, NULL) < 0) fail = "pin netns";
   if (!fail) {
-    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
-                          pidbuf, NULL};
+    /* Offline sandboxes' host links join OFFLINE_LINK_GROUP: the host firewall forwards nothing from that group. */
+    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "group", o->internet ? "0" : OFFLINE_LINK_GROUP, "type",
+                          "veth", "peer", "name", "eth0", "netns", pidbuf, NULL};
     if (run_ip(argv) < 0) fail = "create veth";
     else veth_created = 1;
   }
@@ -648,31 +704,35 @@ static int create_main(struct opts *o) {
 
 /* ---------- restore from a CRIU checkpoint ---------- */
 
-/*
- * Like create, but the processes come from CRIU images: mount the overlay, make a fresh netns with the veth and the
- * sandbox address (the netns is external to the checkpoint), then run `criu restore` inside the sandbox's cgroups with
- * --restore-sibling so the restored init becomes our child, and stay as its shim.
- */
-static int restore_main(struct opts *o) {
-  if (!o->id || !o->lower || !o->upper || !o->work || !o->merged || !o->agent || !o->netns_file || !o->host_if ||
-      !o->host_ip || !o->sandbox_ip || !o->images || !o->criu || !o->criu_work) {
-    fprintf(stderr, "tb-launch: restore needs --id --lower --upper --work --merged --agent --netns-file --host-if "
-                    "--host-ip --sandbox-ip --images --criu --criu-work\n");
-    return 2;
-  }
-  mount_root(o);
+/* Enters target's netns, or (target 0) a new one. */
+static int join_or_make_netns(pid_t target) {
+  if (!target) return unshare(CLONE_NEWNET);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/net", target);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = setns(fd, CLONE_NEWNET);
+  close(fd);
+  return rc;
+}
 
+/*
+ * The network of a restored sandbox: its netns (new, or target's: the one CRIU made in the sandbox's user namespace)
+ * pinned on --netns-file, the veth pair, both ends configured. NULL or what failed; says what it made.
+ */
+static const char *restore_net(struct opts *o, pid_t target, int *veth_created, int *netns_pinned) {
   const char *fail = NULL;
-  int veth_created = 0;
-  int netns_pinned = 0;
   int up[2], down[2];
-  if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0) { cleanup_mounts(o->merged, NULL); die("pipe"); }
+  if (pipe2(up, O_CLOEXEC) < 0) return "pipe";
+  if (pipe2(down, O_CLOEXEC) < 0) { close(up[0]); close(up[1]); return "pipe"; }
   pid_t helper = fork();
-  if (helper < 0) { cleanup_mounts(o->merged, NULL); die("fork"); }
+  if (helper < 0) return "fork";
   if (helper == 0) {
-    /* The netns helper: enters a new netns, waits for the veth, configures the sandbox side, exits. */
+    /* The netns helper: enters a new netns (or target's), waits for the veth, configures the sandbox side, exits. */
     char c;
-    if (unshare(CLONE_NEWNET) < 0 || write(up[1], "r", 1) != 1) _exit(1);
+    close(up[0]);
+    close(down[1]); /* else a failing parent, closing its end, would leave us waiting for ever */
+    if (join_or_make_netns(target) < 0 || write(up[1], "r", 1) != 1) _exit(1);
     if (read(down[0], &c, 1) != 1) _exit(1);
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) _exit(1);
@@ -692,13 +752,14 @@ static int restore_main(struct opts *o) {
     char nspath[64];
     snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", helper);
     if (mount(nspath, o->netns_file, NULL, MS_BIND, NULL) < 0) fail = "pin netns";
-    else netns_pinned = 1;
+    else *netns_pinned = 1;
   }
   if (!fail) {
-    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "type", "veth", "peer", "name", "eth0", "netns",
-                          hpid, NULL};
+    /* Offline sandboxes' host links join OFFLINE_LINK_GROUP: the host firewall forwards nothing from that group. */
+    char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "group", o->internet ? "0" : OFFLINE_LINK_GROUP, "type",
+                          "veth", "peer", "name", "eth0", "netns", hpid, NULL};
     if (run_ip(argv) < 0) fail = "create veth";
-    else veth_created = 1;
+    else *veth_created = 1;
   }
   if (!fail) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -713,6 +774,77 @@ static int restore_main(struct opts *o) {
   int st = 0;
   while (waitpid(helper, &st, 0) < 0 && errno == EINTR) {}
   if (!fail && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) fail = "configure the sandbox network";
+  return fail;
+}
+
+/*
+ * `tb-launch` run by CRIU as its action script (CRTOOLS_SCRIPT_ACTION set; the options come in TB_NET_* variables):
+ * at setup-namespaces, wires the netns CRIU made for the restored sandbox (CRTOOLS_INIT_PID). On failure it removes
+ * what it made; on success it leaves `<criu-work>/veth` so the launcher knows the interface is this sandbox's.
+ */
+static int restore_net_script(const char *action) {
+  if (strcmp(action, "setup-namespaces")) return 0;
+  struct opts o;
+  memset(&o, 0, sizeof o);
+  o.netns_file = getenv("TB_NET_NETNS_FILE");
+  o.host_if = getenv("TB_NET_HOST_IF");
+  o.host_ip = getenv("TB_NET_HOST_IP");
+  o.sandbox_ip = getenv("TB_NET_SANDBOX_IP");
+  o.criu_work = getenv("TB_NET_CRIU_WORK");
+  o.internet = getenv("TB_NET_INTERNET") != NULL;
+  const char *init = getenv("CRTOOLS_INIT_PID");
+  if (!o.netns_file || !o.host_if || !o.host_ip || !o.sandbox_ip || !o.criu_work || !init || atoi(init) <= 1) {
+    fprintf(stderr, "tb-launch: action script without its TB_NET_* variables\n");
+    return 1;
+  }
+  int veth = 0, pinned = 0;
+  const char *fail = restore_net(&o, (pid_t)atoi(init), &veth, &pinned);
+  if (fail) {
+    /* CRIU keeps our stderr for itself: the launcher reads why from here. */
+    char why[4200], line[300];
+    snprintf(why, sizeof why, "%s/net.error", o.criu_work);
+    snprintf(line, sizeof line, "%s%s%s\n", fail, errno ? ": " : "", errno ? strerror(errno) : "");
+    create_file(why, line, 0644);
+    if (veth) {
+      char *const argv[] = {"ip", "link", "del", (char *)o.host_if, NULL};
+      run_ip(argv);
+    }
+    if (pinned) umount2(o.netns_file, MNT_DETACH);
+    return 1;
+  }
+  char marker[4200];
+  snprintf(marker, sizeof marker, "%s/veth", o.criu_work);
+  return create_file(marker, o.host_if, 0644) < 0 ? 1 : 0;
+}
+
+/*
+ * Like create, but the processes come from CRIU images: mount the overlay, make a fresh netns with the veth and the
+ * sandbox address (the netns is external to the checkpoint), then run `criu restore` inside the sandbox's cgroups with
+ * --restore-sibling so the restored init becomes our child, and stay as its shim.
+ */
+static int restore_main(struct opts *o) {
+  if (!o->id || !o->lower || !o->upper || !o->work || !o->merged || !o->agent || !o->netns_file || !o->host_if ||
+      !o->host_ip || !o->sandbox_ip || !o->images || !o->criu || !o->criu_work) {
+    fprintf(stderr, "tb-launch: restore needs --id --lower --upper --work --merged --agent --netns-file --host-if "
+                    "--host-ip --sandbox-ip --images --criu --criu-work\n");
+    return 2;
+  }
+  mount_root(o);
+
+  const char *fail = NULL;
+  int veth_created = 0;
+  int netns_pinned = 0;
+  int st = 0;
+  /* Restored into a user namespace, lazy pages need /dev/userfaultfd (Linux 6.1+; see docs/userns.md): else eager. */
+  if (o->uid_count && o->lazy_pages && access("/dev/userfaultfd", R_OK | W_OK) != 0) o->lazy_pages = 0;
+  /* In a user namespace CRIU makes the netns (owned by it) and calls us back to wire it (restore_net_script). */
+  char veth_marker[4200];
+  snprintf(veth_marker, sizeof veth_marker, "%s/veth", o->criu_work);
+  unlink(veth_marker);
+  char net_error[4200];
+  snprintf(net_error, sizeof net_error, "%s/net.error", o->criu_work);
+  unlink(net_error);
+  if (!o->uid_count) fail = restore_net(o, 0, &veth_created, &netns_pinned);
 
   for (int i = 0; i < o->ncgroups && !fail; i++)
     if (tb_devices_restrict(o->cgroups[i]) < 0) fail = "restrict devices";
@@ -756,6 +888,9 @@ static int restore_main(struct opts *o) {
     if (criu == 0) {
       char pidbuf[32];
       snprintf(pidbuf, sizeof pidbuf, "%d", getpid());
+      /* Lazy pages in a user namespace: CRIU (patched) makes its userfaultfds from the device, which the sandbox's
+         device cgroup would refuse to open. */
+      int uffd_dev = o->uid_count && o->lazy_pages ? open("/dev/userfaultfd", O_RDWR) : -1;
       for (int i = 0; i < o->ncgroups; i++) {
         char p[4096];
         snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
@@ -767,12 +902,38 @@ static int restore_main(struct opts *o) {
       snprintf(tbinit, sizeof tbinit, "mnt[tbinit]:%s", o->self);
       int devnull = open("/dev/null", O_RDWR);
       if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
-      char *argv[] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
+      char *argv[40 + 2 * NDEVS] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
                             "-o", logname, "-v2",
                             "--root", (char *)o->merged, "--restore-detached", "--restore-sibling", "--tcp-close",
                             "--file-locks", "--manage-cgroups=ignore", "--inherit-fd", inherit, "--external", envd,
-                            "--external", tbinit, "--pidfile", pidfile, NULL, NULL};
-      if (o->lazy_pages) argv[sizeof argv / sizeof argv[0] - 2] = "--lazy-pages";
+                            "--external", tbinit, "--pidfile", pidfile};
+      int argc = 0;
+      while (argv[argc]) argc++;
+      if (o->lazy_pages) argv[argc++] = "--lazy-pages";
+      char uffd_arg[64];
+      if (uffd_dev >= 0) {
+        snprintf(uffd_arg, sizeof uffd_arg, "fd[%d]:dev-userfaultfd", uffd_dev);
+        argv[argc++] = "--inherit-fd";
+        argv[argc++] = uffd_arg;
+      }
+      if (o->uid_count) {
+        /* CRIU makes the netns inside the restored user namespace; we wire it from its action script. */
+        static char *const net_args[] = {"--empty-ns", "net", "--network-lock", "skip", "--action-script"};
+        for (size_t i = 0; i < sizeof net_args / sizeof net_args[0]; i++) argv[argc++] = net_args[i];
+        argv[argc++] = (char *)o->self;
+        setenv("TB_NET_NETNS_FILE", o->netns_file, 1);
+        setenv("TB_NET_HOST_IF", o->host_if, 1);
+        setenv("TB_NET_HOST_IP", o->host_ip, 1);
+        setenv("TB_NET_SANDBOX_IP", o->sandbox_ip, 1);
+        setenv("TB_NET_CRIU_WORK", o->criu_work, 1);
+        if (o->internet) setenv("TB_NET_INTERNET", "1", 1);
+      }
+      char devmap[NDEVS][64];
+      for (size_t i = 0; o->uid_count && i < NDEVS; i++) {
+        snprintf(devmap[i], sizeof devmap[i], "mnt[dev-%s]:/%s", devs[i].name + 4, devs[i].name);
+        argv[argc++] = "--external";
+        argv[argc++] = devmap[i];
+      }
       execv(o->criu, argv);
       _exit(127);
     }
@@ -792,6 +953,23 @@ static int restore_main(struct opts *o) {
   }
   if (fail) {
     int e = errno;
+    if (o->uid_count) {
+      veth_created = access(veth_marker, F_OK) == 0; /* the action script made it */
+      netns_pinned = 1;
+      /* The action script's reason is the better one (e.g. "create veth": the driver retries on another slot). */
+      static char why[300];
+      char path[4200];
+      snprintf(path, sizeof path, "%s/net.error", o->criu_work);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      ssize_t n = fd < 0 ? -1 : read(fd, why, sizeof why - 1);
+      if (fd >= 0) close(fd);
+      if (n > 0) {
+        why[n] = 0;
+        why[strcspn(why, "\n")] = 0;
+        fail = why;
+        e = 0;
+      }
+    }
     if (pid > 1) { kill(pid, SIGKILL); waitpid(pid, &st, 0); }
     if (o->lazy_pid > 0) { kill(o->lazy_pid, SIGKILL); waitpid(o->lazy_pid, NULL, 0); }
     if (veth_created) {
@@ -845,6 +1023,7 @@ int main(int argc, char **argv) {
   base = base ? base + 1 : argv[0];
   if (!strcmp(base, "tb-init")) return init_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "reap")) return reap_main(argc, argv);
+  if (argc == 1 && getenv("CRTOOLS_SCRIPT_ACTION")) return restore_net_script(getenv("CRTOOLS_SCRIPT_ACTION"));
   if (argc < 2) {
     fprintf(stderr, "usage: tb-launch create|restore|cleanup|devices [options]\n");
     return 2;

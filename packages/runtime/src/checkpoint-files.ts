@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DriverError } from './driver.js';
+import type { IdMap } from './user-namespace.js';
 
 const execFileP = promisify(execFile);
 
@@ -30,9 +31,16 @@ export interface CheckpointManifest {
   layers: string[];
   /** Bytes of memory pages in the image. */
   memoryBytes: number;
+  /** The user namespace map of the checkpointed sandbox (absent: none); its restore uses the same. */
+  idMap?: IdMap;
 }
 
-export async function writeManifest(imageDir: string, sandboxId: string, layers: string[]): Promise<void> {
+export async function writeManifest(
+  imageDir: string,
+  sandboxId: string,
+  layers: string[],
+  idMap?: IdMap,
+): Promise<void> {
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
     driver: 'container',
@@ -40,6 +48,7 @@ export async function writeManifest(imageDir: string, sandboxId: string, layers:
     createdAt: new Date().toISOString(),
     layers,
     memoryBytes: pagesBytes(path.join(imageDir, 'criu')),
+    ...(idMap ? { idMap } : {}),
   };
   // Written last and atomically: its presence means the checkpoint is complete.
   await writeFile(path.join(imageDir, 'checkpoint.json.tmp'), JSON.stringify(manifest, null, 2));

@@ -7,7 +7,7 @@
  * On disk, per sandbox: `<stateDir>/<id>/{meta.json, upper/, work/, rootfs/ (overlay mount), netns (pinned netns), exit}`.
  */
 import { spawn, execFile } from 'node:child_process';
-import { close, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, statfsSync, statSync } from 'node:fs';
+import { close, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, statfsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,7 @@ import {
   waitForAgent,
   writeManifest,
 } from './checkpoint-files.js';
+import { checkIdMap, DEFAULT_ID_MAP, dumpNamespaceArgs, launcherIdArgs, type IdMap } from './user-namespace.js';
 
 const execFileP = promisify(execFile);
 
@@ -51,8 +52,12 @@ const vethRace = (err: unknown) => /create veth/.test(String((err as Error)?.mes
 export const ENVD_PORT = 49983;
 const MAX_SLOTS = 16384; // /30 blocks in 10.13.0.0/16
 
-/** The host end of a sandbox's link: the firewall (firewall.ts) forwards nothing from `tbo` (offline) links. */
-const hostIfName = (slot: number, internet: boolean) => `${internet ? 'tb' : 'tbo'}${slot}`;
+/**
+ * The host end of a sandbox's link: `tb<slot>` — one name per slot whatever the sandbox's internet access, so two driver
+ * instances on a host can never both take a slot (the second `ip link add` fails). Offline links are marked by their
+ * device group instead (the launcher's OFFLINE_LINK_GROUP; firewall.ts forwards nothing from it).
+ */
+const hostIfName = (slot: number, _internet: boolean) => `tb${slot}`;
 
 export interface ContainerDriverOptions {
   /** Where per-sandbox state lives (upper dirs, overlay mounts, pinned netns). */
@@ -92,6 +97,12 @@ export interface ContainerDriverOptions {
    * loopback, multicast, reserved, carrier-grade NAT and the host's own networks; see firewall.ts).
    */
   egressAllowCidrs?: string[];
+  /**
+   * Run every sandbox in its own user namespace (default true, with DEFAULT_ID_MAP): root inside is an unprivileged
+   * host user. An IdMap picks the host range; false turns it off. Checkpoints keep the choice they were made with.
+   * See user-namespace.ts and docs/userns.md.
+   */
+  userNamespaces?: boolean | IdMap;
   /** Resolver (`ip[:port]`) that sandboxes with host-name egress rules resolve through (default: the host's). */
   dnsUpstream?: string;
   /** A connection a sandbox's egress rules denied (rate-limited by the kernel log rule). */
@@ -107,6 +118,8 @@ interface SandboxMeta {
   hostIf: string;
   startedAt: string;
   spec: SandboxSpec;
+  /** The sandbox's user namespace map (absent: none). */
+  idMap?: IdMap;
 }
 
 export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer, EgressController {
@@ -117,6 +130,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private firewallReady = false;
   private forwarding = false;
   private readonly disks: SandboxDisks;
+  private readonly idMap?: IdMap;
   private readonly opts: ContainerDriverOptions;
   private readonly egress: SandboxEgress;
 
@@ -127,6 +141,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     this.prefix = opts.subnetPrefix ?? '10.13';
     mkdirSync(opts.stateDir, { recursive: true });
     this.disks = new SandboxDisks(opts.stateDir);
+    const ns = opts.userNamespaces ?? true;
+    this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
     this.egress = new SandboxEgress({
       dnsUpstream: opts.dnsUpstream,
       log: opts.log,
@@ -159,7 +175,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     for (let s = 0; s < MAX_SLOTS; s++) {
       if (this.slots.has(s) || skip.has(s)) continue;
       // Another driver instance on this host (other state dir) may hold it.
-      if (existsSync(`/sys/class/net/tb${s}`) || existsSync(`/sys/class/net/tbo${s}`)) continue;
+      if (existsSync(`/sys/class/net/tb${s}`)) continue;
       this.slots.set(s, id);
       return s;
     }
@@ -232,7 +248,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       this.createCgroup(spec, cg);
       await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
-        ...this.launcherArgs('create', spec, dir, slot, cg, disk),
+        ...this.launcherArgs('create', spec, dir, slot, cg, disk, this.idMap),
         '--hostname', spec.hostname ?? spec.sandboxId,
         ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
         ...((spec.noNewPrivileges ?? this.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
@@ -246,6 +262,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         hostIf,
         startedAt: new Date().toISOString(),
         spec,
+        idMap: this.idMap,
       };
       writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
       return this.info(meta);
@@ -269,7 +286,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
    * The launcher options `create` and `restore` share: layers, state paths, agent, network slot, cgroups, and the disk
    * (`mount`: the launcher mounts `<dir>/disk.img`, made from `blank` first when given; `mounted`: it is mounted already).
    */
-  private launcherArgs(command: 'create' | 'restore', spec: SandboxSpec, dir: string, slot: number, cg: SandboxCgroup, disk: DiskArgs): string[] {
+  private launcherArgs(command: 'create' | 'restore', spec: SandboxSpec, dir: string, slot: number, cg: SandboxCgroup, disk: DiskArgs, idMap?: IdMap): string[] {
     const { host, sandbox } = this.addresses(slot);
     const onDisk = disk.kind !== 'none';
     return [
@@ -288,6 +305,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       '--exit-file', path.join(dir, 'exit'),
       ...cg.dirs().flatMap((d) => ['--cgroup', d]),
       ...(spec.internetAccess ? ['--internet'] : []),
+      ...launcherIdArgs(idMap),
     ];
   }
 
@@ -490,13 +508,12 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     mkdirSync(images, { recursive: true });
     const cg = this.cgroup(sandboxId);
     const freezerDir = cg.freezerDir();
-    const netnsInode = statSync(`/proc/${m.pid}/ns/net`).ino;
     const args = [
       'dump', '-t', String(m.pid), '-D', images, '-o', 'dump.log', '-v3', // v3: the log says when the dump finished
       // Established connections are closed on restore (--tcp-close), so the network need not be locked for the dump
       // (locking runs iptables in the netns: tens of ms).
       '--tcp-established', '--network-lock', 'skip', '--file-locks', '--manage-cgroups=ignore',
-      '--external', `net[${netnsInode}]:extnet`,
+      ...dumpNamespaceArgs(m.pid, m.idMap),
       '--external', 'mnt[/run/tensor-box/envd]:envd',
       '--external', 'mnt[/run/tensor-box/tb-init]:tbinit',
       ...(freezerDir ? ['--freeze-cgroup', freezerDir] : []),
@@ -529,7 +546,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     }
     if (opts.leaveRunning) {
       await cg.thaw();
-      await writeManifest(imageDir, sandboxId, m.spec.layers);
+      await writeManifest(imageDir, sandboxId, m.spec.layers, m.idMap);
     } else {
       // Still frozen: nothing may run (and write files) after the moment the image holds. Destroy kills the processes
       // and only then thaws them, so they die without running again.
@@ -587,7 +604,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
           await moveDir(path.join(dir, 'upper'), layerDest);
         }
       }
-      await writeManifest(imageDir, m.sandboxId, layerOut ? [layerOut, ...m.spec.layers] : m.spec.layers);
+      await writeManifest(imageDir, m.sandboxId, layerOut ? [layerOut, ...m.spec.layers] : m.spec.layers, m.idMap);
       await this.destroy(m.sandboxId);
     } finally {
       if (hold !== undefined) close(hold, () => {});
@@ -640,7 +657,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       this.createCgroup(spec, cg);
       await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
-        ...this.launcherArgs('restore', spec, dir, slot, cg, disk),
+        ...this.launcherArgs('restore', spec, dir, slot, cg, disk, manifest.idMap),
         '--images', path.join(imageDir, 'criu'),
         '--criu', criu,
         '--criu-work', dir,
@@ -653,7 +670,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         const why = criuErrors(path.join(dir, 'restore.log'));
         throw new DriverError('internal', `restore of ${spec.sandboxId} failed: ${(err as Error).message}${why ? `: ${why}` : ''}`);
       }
-      const meta: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec };
+      const meta: SandboxMeta = { sandboxId: spec.sandboxId, slot, pid, address: sandbox, hostIf, startedAt: new Date().toISOString(), spec, idMap: manifest.idMap };
       writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
       await rm(path.join(dir, 'restoring.json'), { force: true });
       await waitForAgent(`http://${sandbox}:${ENVD_PORT}/health`, 5000);

@@ -14,6 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inOtherUserNamespace } from './user-namespace.js';
 import { DriverError, hasCheckpointer, hasFreezer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo, type SandboxSpec } from './driver.js';
 
 export interface DriverSuiteOptions {
@@ -364,6 +365,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
  */
 export function nsenterShell(pid: number, cmd: string, cgroupDirs: string[] = []): string {
   const join = cgroupDirs.map((d) => `echo $$ > '${d}/cgroup.procs'`).join(' && ');
-  const enter = `exec nsenter -t ${pid} -m -u -i -n -p -C -- /bin/bash -c "$0"`;
+  // In a user namespace: enter it too (as its root), or files made inside would belong to no ID the layers can map.
+  const userns = inOtherUserNamespace(pid) ? ' -U' : '';
+  const enter = `exec nsenter -t ${pid}${userns} -m -u -i -n -p -C -- /bin/bash -c "$0"`;
   return execFileSync('/bin/bash', ['-c', join ? `${join} && ${enter}` : enter, cmd], { encoding: 'utf8', timeout: 20_000 });
 }

@@ -1,6 +1,7 @@
 /**
- * Host firewall for sandbox links. Every sandbox's host-side interface is `tb<slot>` (internet access) or `tbo<slot>`
- * (no internet access); the rules below key on those names only, so they are installed once per host, not per sandbox.
+ * Host firewall for sandbox links. Every sandbox's host-side interface is `tb<slot>`; offline sandboxes' links are in
+ * device group OFFLINE_LINK_GROUP. The rules key on the name prefix and the group only, so they are installed once per
+ * host, not per sandbox.
  *
  * IPv4 (iptables):
  * - raw PREROUTING: a packet from a sandbox link whose source address would not be routed back out of that same link
@@ -8,7 +9,7 @@
  *   sandbox, the host or the outside).
  * - INPUT from a sandbox: only replies to connections the host opened (a sandbox cannot reach the API or host services),
  *   and DNS queries egress.ts redirected to the egress resolver (marked).
- * - FORWARD from a sandbox: never to another sandbox link; never from an offline (`tbo`) link, even with hand-made raw
+ * - FORWARD from a sandbox: never to another sandbox link; never from an offline link (device group), even with hand-made raw
  *   packets; otherwise through TENSOR-BOX-EGRESS, which drops link-local (cloud metadata), loopback, multicast,
  *   reserved and the host's own networks unless a CIDR is in the allow list (`egressAllowCidrs`).
  * - POSTROUTING: masquerade the sandbox range to the outside.
@@ -24,6 +25,9 @@ import { promisify } from 'node:util';
 import { DNS_MARK } from './egress.js';
 
 const execFileP = promisify(execFile);
+
+/** Device group of offline sandboxes' host links (set by the launcher at `ip link add`; must match tb-launch.c). */
+export const OFFLINE_LINK_GROUP = 29762;
 
 /** Destinations a sandbox never reaches by default (besides the host's own networks). */
 export const BLOCKED_EGRESS_CIDRS = [
@@ -117,7 +121,7 @@ export async function ensureFirewall(opts: FirewallOptions): Promise<void> {
     '-A TENSOR-BOX-IN -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     `-A TENSOR-BOX-IN -m mark --mark ${DNS_MARK} -j ACCEPT`,
     '-A TENSOR-BOX-IN -j DROP',
-    '-A TENSOR-BOX-FWD -i tbo+ -j DROP',
+    `-A TENSOR-BOX-FWD -m devgroup --src-group ${OFFLINE_LINK_GROUP} -j DROP`,
     '-A TENSOR-BOX-FWD -o tb+ -j DROP',
     '-A TENSOR-BOX-FWD -j TENSOR-BOX-EGRESS',
     '-A TENSOR-BOX-FWD -j ACCEPT',

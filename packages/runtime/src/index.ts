@@ -1,5 +1,6 @@
 export * from './driver.js';
 export { ContainerDriver, ENVD_PORT, type ContainerDriverOptions } from './container.js';
+export { DEFAULT_ID_MAP, type IdMap } from './user-namespace.js';
 export { ensureFirewall, BLOCKED_EGRESS_CIDRS, type FirewallOptions } from './firewall.js';
 export { SandboxCgroup, detectLayout, type CgroupLayout, type CgroupLimits, type CgroupUsage } from './cgroups.js';
 export {

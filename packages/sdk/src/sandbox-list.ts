@@ -22,7 +22,16 @@ export interface SandboxInfo {
 }
 
 export interface SandboxListOpts extends ConnectionOpts {
-  query?: { state?: SandboxState[]; metadata?: Record<string, string> };
+  query?: {
+    state?: SandboxState[];
+    metadata?: Record<string, string>;
+    /** Only sandboxes started at or after this time. */
+    startedAfter?: Date;
+    /** Only sandboxes of this template (ID or name). */
+    template?: string;
+  };
+  /** By start time, over the whole list before paging: `desc` (default, newest first) or `asc`. */
+  order?: 'asc' | 'desc';
   /** Page size (1..100). */
   limit?: number;
   nextToken?: string;
@@ -68,7 +77,17 @@ export class SandboxPaginator implements PromiseLike<SandboxInfo[]>, AsyncIterab
     const q = this.opts.query ?? {};
     const metadata = q.metadata ? new URLSearchParams(q.metadata).toString() : undefined;
     const r = await api.GET('/v2/sandboxes', {
-      params: { query: { state: q.state, metadata, limit: this.opts.limit, nextToken: this.token } },
+      params: {
+        query: {
+          state: q.state,
+          metadata,
+          startedAfter: q.startedAfter?.toISOString(),
+          template: q.template,
+          order: this.opts.order,
+          limit: this.opts.limit,
+          nextToken: this.token,
+        },
+      },
       querySerializer: { array: { style: 'form', explode: false } },
     });
     const data = unwrap(r, 'list sandboxes');

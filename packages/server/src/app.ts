@@ -11,9 +11,11 @@ import type { KeyWatch } from './teams/key-watch.js';
 import { RateLimited } from './teams/rate-limit.js';
 import { ApiError, invalid, toHttpError } from './errors.js';
 import { OpenApi } from './http/openapi.js';
+import { createApiDocs } from './http/api-docs.js';
 import { Router, type Route } from './http/router.js';
 import { ingressTarget, type IngressTarget } from './ingress/route.js';
 import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
+import { filesOperation } from './ingress/signed-files.js';
 import { ENVD_PORT } from './constants.js';
 import { WebSocketServer } from 'ws';
 import type { SandboxRecord } from './store/store.js';
@@ -64,13 +66,17 @@ function sendError(res: ServerResponse, err: unknown) {
 }
 
 /**
- * Errors on a sandbox host (ingress): like E2B's edge, a sandbox that does not exist or is paused answers 502 (the
- * stock SDKs read 502 on the agent's /health as "not running"); `error_code` (not_found, failed_precondition) keeps the
- * kind for our SDKs, and the message says what to do.
+ * Errors on a sandbox host (ingress): like E2B's edge, a sandbox that does not exist, is being killed or is paused
+ * answers 502 `{sandboxId, message: "The sandbox was not found", code: 502}` (the stock SDKs read a 502 on the agent's
+ * /health as "not running", and Python's match the wording); `error_code` (not_found, failed_precondition) keeps the
+ * kind for our SDKs, and the message says what to do about a paused one.
  */
 function sendIngressError(res: ServerResponse, err: unknown, sandboxId: string) {
   const { status, body } = toHttpError(err);
-  if (body.error_code === 'not_found' || body.error_code === 'failed_precondition') return sendJson(res, 502, { ...body, code: 502, sandboxId });
+  if (body.error_code === 'not_found' || body.error_code === 'failed_precondition') {
+    const why = body.error_code === 'not_found' ? '' : `: ${body.message}`;
+    return sendJson(res, 502, { ...body, code: 502, sandboxId, message: `The sandbox was not found${why}` });
+  }
   sendJson(res, status, body);
 }
 
@@ -97,6 +103,7 @@ const FILES_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/files$/;
 export function createApp(opts: AppOptions): http.Server {
   const openapi = opts.openapi ?? new OpenApi();
   const router = new Router(opts.routes);
+  const docs = createApiDocs(openapi.yaml, openapi.doc);
 
   /**
    * The ingress needs no API key (the sandbox's traffic/access tokens guard it), but one that is sent must be valid and
@@ -142,10 +149,29 @@ export function createApp(opts: AppOptions): http.Server {
     );
     const op = openapi.operation(match.route.method, match.route.path);
     const query = openapi.validateQuery(op, url.searchParams);
-    const raw = req.method === 'GET' || req.method === 'DELETE' || match.route.rawBody ? undefined : await readJson(req);
+    const bodyless = req.method === 'GET' || (req.method === 'DELETE' && !op.body && !op.bodyRequired);
+    const noBody = bodyless || match.route.rawBody;
+    const raw = noBody ? undefined : await readJson(req);
     const body = !match.route.rawBody && (op.body || op.bodyRequired) ? openapi.validateBody(op, raw) : raw;
     const reply = await match.route.handler({ params: match.params, query, body, req });
     sendJson(res, reply.status, reply.body, reply.headers);
+  };
+
+  /** `/files` with no sandbox named: the sandbox whose token signed the URL (ingress/signed-files.ts), else 401. */
+  const proxySignedFiles = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const op = filesOperation(req.method);
+    const ops: Array<'read' | 'write'> = op ? [op] : req.method === 'OPTIONS' ? ['write', 'read'] : [];
+    let sandboxId: string | undefined;
+    for (const o of ops) sandboxId ??= await opts.ingress.signedFilesSandbox(url.searchParams, o);
+    if (!sandboxId) {
+      const why = url.searchParams.has('signature') ? 'invalid signature' : 'missing signature query parameter';
+      throw new ApiError('unauthenticated', `${why}: /files without a sandbox ID needs a URL signed by the sandbox`);
+    }
+    const target = { sandboxId, port: ENVD_PORT };
+    await proxyHttp(opts.ingress, target, req, res).catch((err) => {
+      if (!(err instanceof ApiError)) throw err;
+      sendIngressError(res, err, sandboxId);
+    });
   };
 
   const server = http.createServer(async (req, res) => {
@@ -167,6 +193,8 @@ export function createApp(opts: AppOptions): http.Server {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         return void res.end(text);
       }
+      if (url.pathname === '/files') return await proxySignedFiles(req, res, url);
+      if (docs.serve(req, res, url.pathname)) return;
       const files = FILES_ROUTE.exec(url.pathname);
       if (files) {
         const caller = await filesCaller(req, url, files[1]);

@@ -49,6 +49,11 @@ export interface ServerConfig {
   /** Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in ms. */
   buildStepTimeoutMs?: number;
   readyTimeoutMs?: number;
+  /**
+   * Run each sandbox in its own user namespace, root inside an unprivileged host user (default true;
+   * TENSOR_BOX_USER_NAMESPACES=off turns it off). See docs/userns.md.
+   */
+  userNamespaces?: boolean;
   /** Default team quotas (`TENSOR_BOX_QUOTA_*`); a team's own settings override them. */
   quotas?: Partial<Quotas>;
   /** Request rate per team API key (default 100/s, burst 200; the admin key is not limited). */
@@ -101,6 +106,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       : undefined,
     buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
     readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
+    userNamespaces: !/^(0|false|off|no)$/i.test(env.TENSOR_BOX_USER_NAMESPACES ?? ''),
     quotas: quotasFromEnv(env),
     keyRate: keyRateFromEnv(env),
     defaultDiskMB: env.TENSOR_BOX_DEFAULT_DISK_MB ? Number(env.TENSOR_BOX_DEFAULT_DISK_MB) : undefined,

@@ -16,6 +16,7 @@ import type { ServerConfig } from './config.js';
 import { ApiError } from './errors.js';
 import { randomId } from './ids.js';
 import { forgetAddress } from './ingress/proxy.js';
+import { signedFilesSandbox } from './ingress/signed-files.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
 import { openStore } from './store/open.js';
@@ -86,6 +87,7 @@ export function defaultDriver(
     launcherPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
+    userNamespaces: config.userNamespaces,
     egressAllowCidrs: config.egressAllowCidrs,
     dnsUpstream: config.dnsUpstream,
     onEgressDenied,
@@ -190,6 +192,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     routes: routes({ sandboxes, templates, teams, auth }),
     ingress: {
       async lookup(target, opts) {
+        if (sandboxes.isKilling(target.sandboxId)) {
+          throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
+        }
         let s = await sandboxes.get(target.sandboxId);
         opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
@@ -201,6 +206,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         return s;
       },
       touch: (s) => void sandboxes.touch(s).catch(() => {}),
+      async signedFilesSandbox(query, op) {
+        const running = (await store.listSandboxes({ states: ['running'] })).filter((s) => sandboxes.isMine(s));
+        return signedFilesSandbox(query, op, running);
+      },
     },
   });
 

@@ -3,7 +3,7 @@ their result (or raise CommandExitException on a non-zero exit); background runs
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Union, overload
 
 from .command_handle import CommandHandle, OutputHandler
 from .envd.target import DEFAULT_USER, KEEPALIVE_HEADER, EnvdTarget, user_header
@@ -23,6 +23,49 @@ class Commands:
 
     def __init__(self, target: EnvdTarget) -> None:
         self._target = target
+
+    # Typed by `background`: a CommandResult in the foreground, a handle with background=True.
+    @overload
+    def run(
+        self,
+        cmd: str,
+        background: Literal[False] = False,
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        on_stdout: Optional[OutputHandler] = None,
+        on_stderr: Optional[OutputHandler] = None,
+        stdin: Optional[bool] = None,
+    ) -> CommandResult: ...
+
+    @overload
+    def run(
+        self,
+        cmd: str,
+        background: Literal[True],
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        on_stdout: Optional[OutputHandler] = None,
+        on_stderr: Optional[OutputHandler] = None,
+        stdin: Optional[bool] = None,
+    ) -> CommandHandle: ...
+
+    @overload
+    def run(
+        self,
+        cmd: str,
+        background: bool = False,
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        on_stdout: Optional[OutputHandler] = None,
+        on_stderr: Optional[OutputHandler] = None,
+        stdin: Optional[bool] = None,
+    ) -> Union[CommandResult, CommandHandle]: ...
 
     def run(
         self,

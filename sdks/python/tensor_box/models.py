@@ -53,6 +53,11 @@ class SandboxInfo:
     envd_version: str
     name: Optional[str] = None
     lifecycle: Optional[LifecycleConfig] = None
+    #: E2B's network settings as the server reports them: ``allowPublicTraffic``, ``maskRequestHost``, ``allowOut``,
+    #: ``denyOut`` (see docs/network.md).
+    network: Optional[Dict[str, Any]] = None
+    #: Opens the sandbox's ports when it does not allow public traffic (header ``e2b-traffic-access-token``).
+    traffic_access_token: Optional[str] = None
 
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "SandboxInfo":
@@ -70,6 +75,8 @@ class SandboxInfo:
             metadata=d.get("metadata") or {},
             envd_version=d.get("envdVersion", ""),
             lifecycle=LifecycleConfig(lc.get("onTimeout", "kill"), lc.get("autoResume")) if lc else None,
+            network=d.get("network"),
+            traffic_access_token=d.get("trafficAccessToken") or None,
         )
 
 

@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from urllib.parse import urlencode, urlparse
 
@@ -154,11 +154,22 @@ class Sandbox:
         api_key: Optional[str] = None,
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
+        template: Optional[str] = None,
+        started_after: Optional[datetime] = None,
+        order: Optional[str] = None,
     ) -> List[SandboxInfo]:
-        """Lists sandboxes (every page), optionally only those in ``state`` (``running``, ``paused``) and carrying
-        all of ``metadata``. ``limit`` is the page size."""
+        """Lists sandboxes (every page), optionally only those in ``state`` (``running``, ``paused``), carrying
+        all of ``metadata``, of ``template`` (ID or name) and started at or after ``started_after`` (naive: UTC);
+        ``order`` ``"desc"`` (default, newest first) or ``"asc"``. ``limit`` is the page size."""
         config = resolve(domain, api_key, request_timeout_ms, headers)
         params: Dict[str, Any] = {}
+        if template:
+            params["template"] = template
+        if started_after is not None:
+            when = started_after if started_after.tzinfo else started_after.replace(tzinfo=timezone.utc)
+            params["startedAfter"] = when.isoformat()
+        if order:
+            params["order"] = order
         if state:
             params["state"] = ",".join(state)
         if metadata:

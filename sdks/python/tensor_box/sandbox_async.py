@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Set, Union
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Literal, Optional, Set, Union, overload
 
 from .command_handle import CommandHandle
 from .commands import Commands
@@ -116,6 +116,49 @@ class AsyncCommands:
 
     def __init__(self, commands: Commands) -> None:
         self._c = commands
+
+    # Typed by `background`: a CommandResult in the foreground, a handle with background=True.
+    @overload
+    async def run(
+        self,
+        cmd: str,
+        background: Literal[False] = False,
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        on_stdout: Optional[Callable[[str], Any]] = None,
+        on_stderr: Optional[Callable[[str], Any]] = None,
+        stdin: Optional[bool] = None,
+    ) -> CommandResult: ...
+
+    @overload
+    async def run(
+        self,
+        cmd: str,
+        background: Literal[True],
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        on_stdout: Optional[Callable[[str], Any]] = None,
+        on_stderr: Optional[Callable[[str], Any]] = None,
+        stdin: Optional[bool] = None,
+    ) -> AsyncCommandHandle: ...
+
+    @overload
+    async def run(
+        self,
+        cmd: str,
+        background: bool = False,
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        on_stdout: Optional[Callable[[str], Any]] = None,
+        on_stderr: Optional[Callable[[str], Any]] = None,
+        stdin: Optional[bool] = None,
+    ) -> Union[CommandResult, AsyncCommandHandle]: ...
 
     async def run(
         self,
@@ -314,8 +357,9 @@ class AsyncSandbox:
 
     @staticmethod
     async def list(state: Optional[List[str]] = None, metadata: Optional[Dict[str, str]] = None, limit: Optional[int] = None,
-                   **conn: Any) -> List[SandboxInfo]:
-        return await _thread(Sandbox.list, state=state, metadata=metadata, limit=limit, **conn)
+                   **kw: Any) -> List[SandboxInfo]:
+        """As :meth:`tensor_box.Sandbox.list` (``template``, ``started_after``, ``order`` and connection options)."""
+        return await _thread(Sandbox.list, state=state, metadata=metadata, limit=limit, **kw)
 
     # Lifecycle: ``AsyncSandbox.kill(sandbox_id, **conn)`` by ID, ``await sandbox.kill()`` on an instance.
     class _Dual:

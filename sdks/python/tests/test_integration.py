@@ -40,6 +40,11 @@ def test_lifecycle_create_info_list_timeouts_kill(server):
         listed = tb.Sandbox.list(metadata={"suite": "py-lifecycle"})
         assert [s.sandbox_id for s in listed] == [sbx.sandbox_id]
         assert tb.Sandbox.list(state=["paused"], metadata={"suite": "py-lifecycle"}) == []
+        mine = {"metadata": {"suite": "py-lifecycle"}}
+        assert [s.sandbox_id for s in tb.Sandbox.list(template="base", started_after=info.started_at, order="asc", **mine)] \
+            == [sbx.sandbox_id]
+        assert tb.Sandbox.list(template="no-such-template", **mine) == []
+        assert tb.Sandbox.list(started_after=info.started_at + timedelta(minutes=1), **mine) == []
 
         before = sbx.get_info().end_at
         sbx.set_timeout(300_000)

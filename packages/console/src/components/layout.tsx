@@ -1,6 +1,7 @@
 /**
- * The frame of every signed-in page: a sidebar with the product, the sections and sign-out; on narrow windows
- * it becomes a top bar with the sections in a row.
+ * The frame of every signed-in page: a sidebar with the product, the sections, the API reference (served by the
+ * server at /docs/api, opens in a new tab) and sign-out; on narrow windows it becomes a top bar with the sections in
+ * a row.
  */
 import type { MouseEvent, ReactNode } from 'react';
 import { Icon, type IconName } from './icons';
@@ -48,6 +49,10 @@ export function Layout({ path, children }: { path: string; children: ReactNode }
           <div className="server muted" title={location.origin}>
             <span className="live-dot" /> {location.host}
           </div>
+          <a className="nav-item" href="/docs/api" target="_blank" rel="noopener" data-testid="api-reference">
+            <Icon name="file" />
+            <span>API reference</span>
+          </a>
           <button type="button" className="nav-item signout" onClick={signOut}>
             <Icon name="logout" />
             <span>Sign out</span>

@@ -19,7 +19,7 @@ import (
 )
 
 // Version is the protocol version this agent speaks (E2B envd's numbering).
-const Version = "0.5.7"
+const Version = "0.6.13"
 
 // Options configure an Agent; zero values mean the in-sandbox defaults.
 type Options struct {
@@ -66,6 +66,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.Handle("GET /metrics", a.guard(http.HandlerFunc(a.handleMetrics)))
 	mux.HandleFunc("GET /files", a.handleDownload) // token or signature, checked inside
 	mux.HandleFunc("POST /files", a.handleUpload)
+	mux.Handle("POST /files/compose", a.guard(http.HandlerFunc(a.handleCompose)))
 	p, ph := processconnect.NewProcessHandler(&processService{a: a})
 	mux.Handle(p, a.guard(ph))
 	f, fh := filesystemconnect.NewFilesystemHandler(&filesystemService{a: a})

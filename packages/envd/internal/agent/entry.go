@@ -44,26 +44,32 @@ func fsError(err error, path string) error {
 }
 
 // idNames caches uid/gid → name for a few seconds (listing a big directory would otherwise re-read /etc/passwd per
-// entry; a short life keeps users added meanwhile visible).
+// entry; a short life keeps users added meanwhile visible), and no longer than /etc/passwd or /etc/group is unchanged
+// (a uid deleted and given to a new user must not keep the old name).
 var idNames = struct {
 	sync.Mutex
 	m map[string]idName
 }{m: map[string]idName{}}
 
 type idName struct {
-	name string
-	at   time.Time
+	name    string
+	at      time.Time
+	dbMtime time.Time
 }
 
 func nameOf(id uint32, group bool) string {
 	num := strconv.FormatUint(uint64(id), 10)
-	key := num
+	key, db := num, "/etc/passwd"
 	if group {
-		key = "g" + num
+		key, db = "g"+num, "/etc/group"
+	}
+	var dbMtime time.Time
+	if st, err := os.Stat(db); err == nil {
+		dbMtime = st.ModTime()
 	}
 	idNames.Lock()
 	defer idNames.Unlock()
-	if c, ok := idNames.m[key]; ok && time.Since(c.at) < 5*time.Second {
+	if c, ok := idNames.m[key]; ok && time.Since(c.at) < 5*time.Second && c.dbMtime.Equal(dbMtime) {
 		return c.name
 	}
 	name := num
@@ -74,12 +80,12 @@ func nameOf(id uint32, group bool) string {
 	} else if u, err := user.LookupId(num); err == nil {
 		name = u.Username
 	}
-	idNames.m[key] = idName{name: name, at: time.Now()}
+	idNames.m[key] = idName{name: name, at: time.Now(), dbMtime: dbMtime}
 	return name
 }
 
-// entryInfo describes path from its lstat result. Like E2B's envd, a symlink reports the type and permission bits of
-// what it points at, and its resolved target; a dangling link is FILE_TYPE_SYMLINK.
+// entryInfo describes path from its lstat result, with its metadata (metadata.go). Like E2B's envd, a symlink reports
+// the type and permission bits of what it points at, and its resolved target; a dangling link is FILE_TYPE_SYMLINK.
 func entryInfo(path string, info fs.FileInfo) *pb.EntryInfo {
 	e := &pb.EntryInfo{
 		Name:         info.Name(),
@@ -89,6 +95,7 @@ func entryInfo(path string, info fs.FileInfo) *pb.EntryInfo {
 		Mode:         uint32(info.Mode().Perm()),
 		Permissions:  info.Mode().String(),
 		ModifiedTime: timestamppb.New(info.ModTime()),
+		Metadata:     readMetadata(path),
 	}
 	if info.Mode()&fs.ModeSymlink != 0 {
 		target, err := filepath.EvalSymlinks(path)

@@ -105,33 +105,56 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
+// uploadedEntry is one written file in POST /files' answer; metadata as read back from the file (absent when none).
 type uploadedEntry struct {
-	Path string `json:"path"`
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Path     string            `json:"path"`
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// writeFile writes r to path as the user: missing parent directories are created (owned by the user), an existing
-// file is truncated and rewritten in place (same inode, so watchers see a write and links stay intact).
-func writeFile(u *sandboxUser, path string, r io.Reader) error {
+// writeFile writes r to path as the user and makes md the file's metadata; what it reads back is returned. Missing
+// parent directories are created (owned by the user, see dirs.go); an existing file is truncated and rewritten in
+// place (same inode, so links stay intact). The calls are E2B envd's, in its order, so a watcher sees the same events:
+// a new file CREATE, CHMOD (chown to the user), WRITE; an existing one CHMOD, WRITE (truncate), WRITE; metadata adds
+// CHMOD.
+func writeFile(u *sandboxUser, path string, r io.Reader, md map[string]string) (map[string]string, error) {
+	if err := ensureDirs(u, filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	var stored map[string]string
 	// The copy runs with the user's credentials too, so quotas and root-reserved blocks apply as for the user.
-	return asUser(u, func() error {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if st, err := os.Stat(path); err == nil && st.IsDir() {
-			return &fs.PathError{Op: "write", Path: path, Err: syscall.EISDIR}
+	err := asUser(u, func() error {
+		chowned := false
+		if st, err := os.Stat(path); err == nil {
+			if st.IsDir() {
+				return &fs.PathError{Op: "write", Path: path, Err: syscall.EISDIR}
+			}
+			// Only the owner may do this as the user; for anyone else's file it is a no-op, as is the event.
+			chowned = os.Chown(path, int(u.UID), int(u.GID)) == nil
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			return err
 		}
+		if !chowned {
+			_ = f.Chown(int(u.UID), int(u.GID))
+		}
 		if _, err := io.Copy(f, r); err != nil {
 			f.Close()
 			return err
 		}
-		return f.Close()
+		if err := writeMetadata(f, md); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		stored = readMetadata(path)
+		return nil
 	})
+	return stored, err
 }
 
 // partPath is the part's filename as sent: multipart.Part.FileName drops the directories, but multi-file uploads
@@ -159,6 +182,11 @@ func (a *Agent) handleUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		body = gz
 	}
+	md := metadataFromHeaders(r.Header)
+	if err := validateMetadata(md); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid metadata: "+err.Error())
+		return
+	}
 	var written []uploadedEntry
 	write := func(target string, src io.Reader) bool {
 		path := a.resolvePath(u, target)
@@ -168,11 +196,12 @@ func (a *Agent) handleUpload(w http.ResponseWriter, r *http.Request) {
 				return false
 			}
 		}
-		if err := writeFile(u, path, src); err != nil {
+		stored, err := writeFile(u, path, src, md)
+		if err != nil {
 			writeError(w, httpStatusFor(err), fmt.Sprintf("cannot write '%s': %s", path, errText(err)))
 			return false
 		}
-		written = append(written, uploadedEntry{Path: path, Name: filepath.Base(path), Type: "file"})
+		written = append(written, uploadedEntry{Path: path, Name: filepath.Base(path), Type: "file", Metadata: stored})
 		return true
 	}
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

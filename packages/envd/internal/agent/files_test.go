@@ -239,7 +239,7 @@ func TestSignedURLs(t *testing.T) {
 	}
 	past := time.Now().Add(-time.Minute).Unix()
 	if st, _, body := e.do("GET", filesQuery("path", path, "signature", agent.Signature(path, "read", "", "tok", &past),
-		"signature_expiration", fmt.Sprint(past)), nil, nil); st != 401 || !strings.Contains(string(body), "expired") {
+		"signature_expiration", fmt.Sprint(past)), nil, nil); st != 401 || strings.TrimSpace(string(body)) != `{"code":401,"message":"signature is already expired"}` {
 		t.Fatalf("expired signature: %d %s", st, body)
 	}
 	if st, _, _ := e.do("GET", filesQuery("path", path, "signature", agent.Signature(path, "read", "", "tok", &past),

@@ -49,7 +49,6 @@ func (s *filesystemService) MakeDir(ctx context.Context, req *connect.Request[pb
 	if err != nil {
 		return nil, err
 	}
-	var e *pb.EntryInfo
 	err = asUser(u, func() error {
 		if st, err := os.Stat(path); err == nil {
 			if st.IsDir() {
@@ -57,13 +56,15 @@ func (s *filesystemService) MakeDir(ctx context.Context, req *connect.Request[pb
 			}
 			return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("'%s' already exists and is not a directory", path))
 		}
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return err
-		}
-		var err error
-		e, err = statEntry(path)
-		return err
+		return nil
 	})
+	if err == nil {
+		err = ensureDirs(u, path)
+	}
+	var e *pb.EntryInfo
+	if err == nil {
+		err = asUser(u, func() (err error) { e, err = statEntry(path); return err })
+	}
 	if err != nil {
 		return nil, fsError(err, path)
 	}
@@ -80,16 +81,14 @@ func (s *filesystemService) Move(ctx context.Context, req *connect.Request[pb.Mo
 		return nil, err
 	}
 	dst := s.a.resolvePath(u, req.Msg.GetDestination())
+	if err := asUser(u, func() error { _, err := os.Lstat(src); return err }); err != nil {
+		return nil, fsError(err, src)
+	}
+	if err := ensureDirs(u, filepath.Dir(dst)); err != nil {
+		return nil, fsError(err, dst)
+	}
 	var e *pb.EntryInfo
-	errPath := src
 	err = asUser(u, func() error {
-		if _, err := os.Lstat(src); err != nil {
-			return err
-		}
-		errPath = dst
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
 		if err := os.Rename(src, dst); err != nil {
 			return err
 		}
@@ -98,7 +97,7 @@ func (s *filesystemService) Move(ctx context.Context, req *connect.Request[pb.Mo
 		return err
 	})
 	if err != nil {
-		return nil, fsError(err, errPath)
+		return nil, fsError(err, dst)
 	}
 	return connect.NewResponse(&pb.MoveResponse{Entry: e}), nil
 }

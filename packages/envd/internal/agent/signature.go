@@ -26,7 +26,8 @@ func Signature(path, op, user, token string, expiration *int64) string {
 }
 
 // authorizeFiles accepts a request to /files when no token is set, when X-Access-Token carries it, or when the
-// `signature` query parameter signs (path, op, username) and has not expired. It writes the 401 itself.
+// `signature` query parameter signs (path, op, username) and has not expired. It writes the 401 itself, in E2B envd's
+// words (the stock SDKs' tests compare the body, e.g. `{"code": 401, "message": "signature is already expired"}`).
 func (a *Agent) authorizeFiles(w http.ResponseWriter, r *http.Request, op string) bool {
 	token := a.token()
 	if token == "" {
@@ -36,13 +37,13 @@ func (a *Agent) authorizeFiles(w http.ResponseWriter, r *http.Request, op string
 		if a.tokenOK(r) {
 			return true
 		}
-		writeError(w, http.StatusUnauthorized, "invalid X-Access-Token")
+		writeError(w, http.StatusUnauthorized, "access token present in header but does not match")
 		return false
 	}
 	q := r.URL.Query()
 	sig := q.Get("signature")
 	if sig == "" {
-		writeError(w, http.StatusUnauthorized, "missing X-Access-Token or signature")
+		writeError(w, http.StatusUnauthorized, "missing signature query parameter")
 		return false
 	}
 	var exp *int64
@@ -60,7 +61,7 @@ func (a *Agent) authorizeFiles(w http.ResponseWriter, r *http.Request, op string
 		return false
 	}
 	if exp != nil && *exp < time.Now().Unix() {
-		writeError(w, http.StatusUnauthorized, "signature expired")
+		writeError(w, http.StatusUnauthorized, "signature is already expired")
 		return false
 	}
 	return true

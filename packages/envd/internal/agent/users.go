@@ -34,7 +34,7 @@ type sandboxUser struct {
 func lookupUser(name string) (*sandboxUser, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("user '%s' does not exist in the sandbox", name)
+		return nil, fmt.Errorf("invalid username: '%s'", name) // E2B envd's words (the stock SDKs' tests match them)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)

@@ -71,7 +71,7 @@ func TestUserFileAccess(t *testing.T) {
 	os.WriteFile(secretDir+"/secret", []byte("root only"), 0o600)
 
 	// Reading root's files is refused, as the user.
-	if st, _, body := e.do("GET", filesQuery("path", secretDir+"/secret", "username", u.name), nil, nil); st != 401 {
+	if st, _, body := e.do("GET", filesQuery("path", secretDir+"/secret", "username", u.name), nil, nil); st != 403 {
 		t.Fatalf("download of a root-only file: %d %s", st, body)
 	}
 	_, err = e.fs.ListDir(ctx, asUser(connect.NewRequest(&fspb.ListDirRequest{Path: secretDir}), u.name))
@@ -87,7 +87,7 @@ func TestUserFileAccess(t *testing.T) {
 		_, err = e.fs.CreateWatcher(ctx, asUser(connect.NewRequest(&fspb.CreateWatcherRequest{Path: secretDir}), u.name))
 	}
 	wantCode(t, err, connect.CodePermissionDenied)
-	if st, _, _ := e.do("POST", filesQuery("path", secretDir+"/planted", "username", u.name), strings.NewReader("x"), nil); st != 401 {
+	if st, _, _ := e.do("POST", filesQuery("path", secretDir+"/planted", "username", u.name), strings.NewReader("x"), nil); st != 403 {
 		t.Fatalf("upload into a root-only directory: %d", st)
 	}
 	req := cmd("pwd")

@@ -18,6 +18,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
 
 	pb "github.com/tensor-box/tensor-box/packages/envd/gen/filesystem"
 )
@@ -41,8 +42,15 @@ type dirWatch struct {
 	quiesced     atomic.Bool // ended by /quiesce (the sandbox is being checkpointed)
 }
 
-// newDirWatch starts watching root as the user; NotFound if it is missing, InvalidArgument if it is not a directory.
-func newDirWatch(u *sandboxUser, root string, recursive, includeEntry bool) (*dirWatch, error) {
+// watchOptions are the WatchDir / CreateWatcher request's flags.
+type watchOptions struct {
+	recursive, includeEntry, allowNetworkMounts bool
+}
+
+// newDirWatch starts watching root as the user; NotFound if it is missing, InvalidArgument if it is not a directory
+// or (unless allowed) on a network filesystem.
+func newDirWatch(u *sandboxUser, root string, o watchOptions) (*dirWatch, error) {
+	recursive, includeEntry := o.recursive, o.includeEntry
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("cannot watch: %w", err))
@@ -56,6 +64,9 @@ func newDirWatch(u *sandboxUser, root string, recursive, includeEntry bool) (*di
 		}
 		if !st.IsDir() {
 			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("path '%s' is not a directory", root))
+		}
+		if !o.allowNetworkMounts && onNetworkMount(root) {
+			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("cannot watch path on network filesystem: %s", root))
 		}
 		return d.add(root, nil)
 	})
@@ -92,6 +103,19 @@ func (d *dirWatch) add(dir string, found func(path string)) error {
 	return nil
 }
 
+// onNetworkMount: is path on NFS, CIFS/SMB or FUSE, where inotify misses what other machines change.
+func onNetworkMount(path string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.NFS_SUPER_MAGIC, unix.CIFS_SUPER_MAGIC, unix.SMB_SUPER_MAGIC, unix.SMB2_SUPER_MAGIC, unix.FUSE_SUPER_MAGIC:
+		return true
+	}
+	return false
+}
+
 func (d *dirWatch) event(path string, t pb.EventType) *pb.FilesystemEvent {
 	rel, err := filepath.Rel(d.root, path)
 	if err != nil {
@@ -117,20 +141,24 @@ func (d *dirWatch) emit(fe *pb.FilesystemEvent) bool {
 	}
 }
 
-func eventType(op fsnotify.Op) (pb.EventType, bool) {
-	switch {
-	case op.Has(fsnotify.Create):
-		return pb.EventType_EVENT_TYPE_CREATE, true
-	case op.Has(fsnotify.Write):
-		return pb.EventType_EVENT_TYPE_WRITE, true
-	case op.Has(fsnotify.Remove):
-		return pb.EventType_EVENT_TYPE_REMOVE, true
-	case op.Has(fsnotify.Rename):
-		return pb.EventType_EVENT_TYPE_RENAME, true
-	case op.Has(fsnotify.Chmod):
-		return pb.EventType_EVENT_TYPE_CHMOD, true
+// eventTypes lists what one inotify event stands for, in E2B envd's order (one event can carry several).
+func eventTypes(op fsnotify.Op) []pb.EventType {
+	var ts []pb.EventType
+	for _, m := range []struct {
+		op fsnotify.Op
+		t  pb.EventType
+	}{
+		{fsnotify.Create, pb.EventType_EVENT_TYPE_CREATE},
+		{fsnotify.Rename, pb.EventType_EVENT_TYPE_RENAME},
+		{fsnotify.Chmod, pb.EventType_EVENT_TYPE_CHMOD},
+		{fsnotify.Write, pb.EventType_EVENT_TYPE_WRITE},
+		{fsnotify.Remove, pb.EventType_EVENT_TYPE_REMOVE},
+	} {
+		if op.Has(m.op) {
+			ts = append(ts, m.t)
+		}
 	}
-	return 0, false
+	return ts
 }
 
 func (d *dirWatch) loop() {
@@ -143,14 +171,13 @@ func (d *dirWatch) loop() {
 			if !ok {
 				return
 			}
-			t, ok := eventType(ev.Op)
-			if !ok {
-				continue
+			ts := eventTypes(ev.Op)
+			for _, t := range ts {
+				if !d.emit(d.event(ev.Name, t)) {
+					return
+				}
 			}
-			if !d.emit(d.event(ev.Name, t)) {
-				return
-			}
-			if t == pb.EventType_EVENT_TYPE_CREATE && d.recursive {
+			if len(ts) > 0 && ts[0] == pb.EventType_EVENT_TYPE_CREATE && d.recursive {
 				var found []string
 				_ = asUser(d.user, func() error {
 					if st, err := os.Lstat(ev.Name); err == nil && st.IsDir() {
@@ -184,7 +211,8 @@ func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[p
 	if err != nil {
 		return err
 	}
-	d, err := newDirWatch(u, path, req.Msg.GetRecursive(), req.Msg.GetIncludeEntry())
+	d, err := newDirWatch(u, path, watchOptions{req.Msg.GetRecursive(), req.Msg.GetIncludeEntry(),
+		req.Msg.GetAllowNetworkMounts()})
 	if err != nil {
 		return err
 	}
@@ -252,7 +280,8 @@ func (s *filesystemService) CreateWatcher(ctx context.Context, req *connect.Requ
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDirWatch(u, path, req.Msg.GetRecursive(), req.Msg.GetIncludeEntry())
+	d, err := newDirWatch(u, path, watchOptions{req.Msg.GetRecursive(), req.Msg.GetIncludeEntry(),
+		req.Msg.GetAllowNetworkMounts()})
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,14 @@ export interface BuildDebianOptions extends DebianRecipe {
 /** What E2B's base template offers: Debian bookworm, a `user` with passwordless sudo and a home at /home/user. */
 export const DEFAULT_TEMPLATE_RECIPE: Required<Pick<DebianRecipe, 'packages' | 'customize'>> & { suite: string } = {
   suite: 'bookworm',
-  packages: ['bash', 'coreutils', 'python3', 'curl', 'git', 'ca-certificates', 'procps', 'iproute2', 'sudo', 'less', 'nano'],
+  // As E2B's base image: `python` is python3 (python-is-python3) and `pip` installs packages (python3-pip; Debian's
+  // "externally managed" guard is off, as a sandbox is the environment the packages are for).
+  packages: [
+    'bash', 'coreutils', 'python3', 'python-is-python3', 'python3-pip', 'python3-venv', 'curl', 'git',
+    'ca-certificates', 'procps', 'iproute2', 'sudo', 'less', 'nano',
+  ],
   customize: [
+    "printf '[global]\\nbreak-system-packages = true\\n' > /etc/pip.conf",
     'useradd --create-home --uid 1000 --shell /bin/bash --user-group user',
     "echo 'user ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/user && chmod 0440 /etc/sudoers.d/user",
     'passwd -d user >/dev/null',

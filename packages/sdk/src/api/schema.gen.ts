@@ -122,6 +122,12 @@ export interface paths {
                     metadata?: string;
                     /** @description Comma-separated states to include (default running,paused... see docs). */
                     state?: components["schemas"]["SandboxState"][];
+                    /** @description Sort direction by start time, applied to the whole list before paging (newest first by default). */
+                    order?: "asc" | "desc";
+                    /** @description Only sandboxes started at or after this time (RFC 3339, e.g. `2026-01-02T03:04:05.000Z`). */
+                    startedAfter?: string;
+                    /** @description Only sandboxes started from this template (its ID or one of its names, `name:tag` too). */
+                    template?: string;
                     /** @description Cursor to start the list from (the `X-Next-Token` header of the previous page). */
                     nextToken?: components["parameters"]["paginationNextToken"];
                     /** @description Maximum number of items to return per page. */
@@ -148,7 +154,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a sandbox from a template (the path current E2B SDKs use; same as POST /sandboxes) */
+        /** Create a sandbox from a template (the path current E2B SDKs use; as POST /sandboxes, but always `secure`, as E2B's NewSandboxV2) */
         post: {
             parameters: {
                 query?: never;
@@ -1217,6 +1223,114 @@ export interface paths {
         };
         trace?: never;
     };
+    "/templates/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Point tags at the build a `name:tag` names (tag `default` when absent); assigning `default` makes it the build the plain name starts */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AssignTemplateTagsRequest"];
+                };
+            };
+            responses: {
+                /** @description Assigned */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AssignedTemplateTags"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        /** Remove tags from a template (`default` cannot be removed) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DeleteTemplateTagsRequest"];
+                };
+            };
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/{templateID}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A template's tags and the builds they name (`default`: the build the plain name starts) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    templateID: components["parameters"]["templateID"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The tags */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TemplateTag"][];
+                    };
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/templates/{templateID}/builds/{buildID}": {
         parameters: {
             query?: never;
@@ -2183,6 +2297,26 @@ export interface components {
             diskSizeMB?: number;
         } & {
             [key: string]: unknown;
+        };
+        AssignTemplateTagsRequest: {
+            /** @description The build to tag, as `name:tag` (or `name`: its `default` build) */
+            target: string;
+            tags: string[];
+        };
+        AssignedTemplateTags: {
+            buildID: string;
+            tags: string[];
+        };
+        DeleteTemplateTagsRequest: {
+            /** @description The template's name (no tag) */
+            name: string;
+            tags: string[];
+        };
+        TemplateTag: {
+            tag: string;
+            buildID: string;
+            /** Format: date-time */
+            createdAt: string;
         };
         TemplateRequestResponse: {
             templateID: string;

@@ -38,9 +38,14 @@ export function routes(s: Services): Route[] {
   return [
     { method: 'GET', path: '/health', auth: false, handler: () => ({ status: 204 }) },
 
-    // Current E2B SDKs use the /v2 paths for create and connect; older ones the plain ones. Same handlers.
+    // Current E2B SDKs use the /v2 paths for create and connect; older ones the plain ones. Same handlers, but a /v2
+    // create is always secured (E2B's NewSandboxV2): the agent gets a token, so signed file URLs work.
     { method: 'POST', path: '/sandboxes', handler: create },
-    { method: 'POST', path: '/v2/sandboxes', handler: create },
+    {
+      method: 'POST',
+      path: '/v2/sandboxes',
+      handler: async (c) => ({ status: 201, body: await s.sandboxes.create({ ...c.body, secure: true }) }),
+    },
     {
       method: 'GET',
       path: '/sandboxes',
@@ -174,6 +179,24 @@ export function routes(s: Services): Route[] {
         if (c.body?.public !== undefined) await s.templates.setPublic(c.params.templateID, c.body.public);
         return { status: 200, body: await s.templates.detail(c.params.templateID) };
       },
+    },
+    {
+      method: 'POST',
+      path: '/templates/tags',
+      handler: async (c) => ({ status: 201, body: await s.templates.assignTags(c.body.target, c.body.tags) }),
+    },
+    {
+      method: 'DELETE',
+      path: '/templates/tags',
+      handler: async (c) => {
+        await s.templates.removeTags(c.body.name, c.body.tags);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/templates/{templateID}/tags',
+      handler: async (c) => ({ status: 200, body: await s.templates.listTags(c.params.templateID) }),
     },
     {
       method: 'POST',

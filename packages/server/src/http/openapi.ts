@@ -52,12 +52,15 @@ function rebase(schema: unknown): unknown {
 
 export class OpenApi {
   readonly doc: any;
+  /** The document as read (YAML), served at /openapi.yaml. */
+  readonly yaml: string;
   private ajvBody = new Ajv({ strict: false, useDefaults: true, allErrors: false, validateFormats: false });
   private ajvQuery = new Ajv({ strict: false, useDefaults: true, coerceTypes: 'array', validateFormats: false });
   private cache = new Map<string, OperationValidator>();
 
   constructor(specPath = SPEC_PATH) {
-    this.doc = YAML.parse(readFileSync(specPath, 'utf8'));
+    this.yaml = readFileSync(specPath, 'utf8');
+    this.doc = YAML.parse(this.yaml);
     this.ajvBody.addSchema(this.doc, 'openapi');
     this.ajvQuery.addSchema(this.doc, 'openapi');
   }

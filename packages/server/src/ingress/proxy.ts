@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { ApiError } from '../errors.js';
 import type { SandboxRecord } from '../store/store.js';
 import { ENVD_PORT } from '../constants.js';
+import { isConnectStream, relayConnectStream } from './connect-stream.js';
 import { isPublicEnvdPath, type IngressTarget } from './route.js';
 import { admitTraffic, sandboxHeaders } from './access.js';
 
@@ -32,6 +33,8 @@ export interface IngressDeps {
   lookup(target: IngressTarget, opts: { wake?: boolean; admit: (s: SandboxRecord) => void }): Promise<SandboxRecord>;
   /** Activity hook (inactivity timeout). */
   touch(s: SandboxRecord): void;
+  /** The running sandbox of this node whose agent token signed a `/files` URL (signed-files.ts), if any. */
+  signedFilesSandbox(query: URLSearchParams, op: 'read' | 'write'): Promise<string | undefined>;
 }
 
 /**
@@ -67,6 +70,17 @@ function forwardHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
   return out;
 }
 
+/** E2B's edge answer for a running sandbox whose port does not accept connections (the SDKs match the wording). */
+function portClosed(target: IngressTarget, detail: string) {
+  return {
+    code: 502,
+    sandboxId: target.sandboxId,
+    port: target.port,
+    message: `The sandbox is running but port is not open (port ${target.port}: ${detail})`,
+    error_code: 'unavailable',
+  };
+}
+
 export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
   checkPath(target, req.url ?? '/');
   // Liveness probes (isRunning) are not activity: they neither keep an idle sandbox from timing out nor wake a paused one.
@@ -91,6 +105,10 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
         delete headers['transfer-encoding'];
         res.writeHead(up.statusCode ?? 502, headers);
         res.flushHeaders();
+        if (target.port === ENVD_PORT && isConnectStream(up.headers['content-type'])) {
+          void relayConnectStream(up, res, target.sandboxId).then(resolve);
+          return;
+        }
         up.pipe(res);
         up.on('end', resolve);
         up.on('error', () => {
@@ -102,7 +120,7 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
     upstream.on('error', (err) => {
       if (!res.headersSent) {
         res.writeHead(502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 502, message: `sandbox ${target.sandboxId} port ${target.port} is not reachable: ${err.message}`, error_code: 'unavailable' }));
+        res.end(JSON.stringify(portClosed(target, err.message)));
       } else res.destroy();
       resolve();
     });
@@ -152,7 +170,7 @@ export async function proxyUpgrade(deps: IngressDeps, target: IngressTarget, req
     res.on('error', close);
   });
   upstream.on('error', (err) => {
-    const body = JSON.stringify({ code: 502, message: `sandbox ${target.sandboxId} port ${target.port} is not reachable: ${err.message}` });
+    const body = JSON.stringify(portClosed(target, err.message));
     socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   upstream.end();

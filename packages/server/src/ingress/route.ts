@@ -47,7 +47,15 @@ export function ingressTarget(headers: IncomingHttpHeaders): IngressTarget | und
 }
 
 /** envd routes that may be reached from outside; everything else on the agent port (e.g. /init) is internal. */
-const ENVD_PUBLIC = [/^\/process\.Process\//, /^\/filesystem\.Filesystem\//, /^\/files(\?|$)/, /^\/health(\?|$)/, /^\/metrics(\?|$)/, /^\/envs(\?|$)/];
+const ENVD_PUBLIC = [
+  /^\/process\.Process\//,
+  /^\/filesystem\.Filesystem\//,
+  /^\/files(\?|$)/,
+  /^\/files\/compose(\?|$)/,
+  /^\/health(\?|$)/,
+  /^\/metrics(\?|$)/,
+  /^\/envs(\?|$)/,
+];
 
 export function isPublicEnvdPath(url: string): boolean {
   return ENVD_PUBLIC.some((r) => r.test(url));

@@ -8,56 +8,31 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DriverError, FakeDriver } from '@tensor-box/runtime';
-import { SqliteStore } from '../store/sqlite.js';
-import { Metrics } from '../http/prometheus.js';
+import { DriverError, type FakeDriver } from '@tensor-box/runtime';
+import type { SqliteStore } from '../store/sqlite.js';
 import { ApiError } from '../errors.js';
-import { SandboxService } from './sandbox-service.js';
-import { TemplateService } from './template-service.js';
-import { SandboxLogs } from './sandbox-logs.js';
-import { MetricsSampler } from './metrics-sampler.js';
-import { DirectorySnapshotStore } from './snapshot-store.js';
+import type { SandboxService } from './sandbox-service.js';
 import { HostDisk } from './host-disk.js';
+import { fakeService, type FakeService } from '../testing/fake-service.js';
 
 let dir: string;
+let fx: FakeService | undefined;
 let driver: FakeDriver;
 let store: SqliteStore;
 let svc: SandboxService;
 
-function service(over: { hostDisk?: HostDisk } = {}) {
-  const snapshots = new DirectorySnapshotStore(path.join(dir, 'snapshots'));
-  const templates = new TemplateService({ store, driver, templateDir: path.join(dir, 'templates'), cacheDir: dir, snapshots });
-  return new SandboxService({
-    store,
-    driver,
-    templates,
-    domain: () => 'localhost:3000',
-    logs: new SandboxLogs(store),
-    metrics: new MetricsSampler({ store, driver }),
-    prom: new Metrics(),
-    snapshots,
-    pausedRetentionMs: 86400_000,
-    nodeId: 'node-a',
-    ...over,
-  });
-}
-
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'tb-svc-'));
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(async () => {
+  await fx?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 beforeEach(async () => {
-  await driver?.stop();
-  driver = new FakeDriver();
-  await driver.start();
-  store = new SqliteStore(':memory:');
-  const now = Date.now();
-  await store.upsertTemplate({
-    templateId: 'default', buildId: 'b1', names: ['default', 'base'], cpuCount: 2, memoryMB: 512, diskSizeMB: 1024,
-    layers: ['/nonexistent/rootfs'], status: 'ready', public: true, createdAt: now, updatedAt: now, spawnCount: 0, buildCount: 1,
-  });
-  svc = service();
+  await fx?.close();
+  fx = await fakeService(dir);
+  ({ driver, store, svc } = fx);
 });
 
 const logsOf = async (id: string) => (await store.queryLogs(id, { limit: 100, direction: 'forward' })).map((l) => l.message);
@@ -120,7 +95,7 @@ describe('sandbox service (fake driver)', () => {
   });
 
   it('a host disk below its reserve refuses the start with 507 before the driver is asked', async () => {
-    svc = service({ hostDisk: new HostDisk(dir, 1024 * 1024 * 1024) });
+    svc = fx!.rebuild({ hostDisk: new HostDisk(dir, 1024 * 1024 * 1024) });
     const err = await svc.create({ templateID: 'default' }).catch((e) => e);
     assert.ok(err instanceof ApiError);
     assert.equal(err.status, 507);

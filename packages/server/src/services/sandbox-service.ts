@@ -11,6 +11,7 @@ import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { hasCheckpointer, hasEgressController, hasLayerCapturer, type Driver, type SandboxRuntimeInfo } from '@tensor-box/runtime';
+import { ENVD_VERSION } from '../constants.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newAccessToken, newSandboxId, randomId } from '../ids.js';
 import type { SandboxRecord, SandboxState, SnapshotRecord, Store } from '../store/store.js';
@@ -37,8 +38,17 @@ type ForkResult = components['schemas']['SandboxForkResult'];
 
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-/** The envd protocol level we implement (E2B SDKs gate features on it: 0.5.7 = octet-stream uploads, stdin close). */
-export const ENVD_VERSION = '0.5.7';
+
+/** GET /v2/sandboxes' query. */
+export interface ListQuery {
+  metadata?: string;
+  state?: SandboxState[];
+  order?: 'asc' | 'desc';
+  startedAfter?: string;
+  template?: string;
+  limit?: number;
+  nextToken?: string;
+}
 
 export interface SandboxServiceOptions {
   store: Store;
@@ -270,6 +280,8 @@ export class SandboxService {
 
   async detail(sandboxId: string): Promise<SandboxDetail> {
     const s = await this.get(sandboxId);
+    // Being killed is gone already (E2B answers 404 from the moment of the kill; the teardown may take a moment).
+    if (this.killing.has(sandboxId)) throw notFound(`sandbox '${sandboxId}' not found`);
     return {
       ...this.toListed(s),
       envdAccessToken: s.envdAccessToken,
@@ -286,7 +298,11 @@ export class SandboxService {
     };
   }
 
-  async list(query: { metadata?: string; state?: SandboxState[]; limit?: number; nextToken?: string }): Promise<Page<ListedSandbox>> {
+  /**
+   * One page of sandboxes, newest first unless `order: 'asc'`; `template` is a template ID or name (a name that names
+   * no template filters by that string as an ID, so snapshot-started sandboxes can be found by their template ID).
+   */
+  async list(query: ListQuery): Promise<Page<ListedSandbox>> {
     const limit = query.limit ?? 100;
     const after = query.nextToken
       ? decodeCursor<{ startedAt: number; sandboxId: string }>(
@@ -294,9 +310,20 @@ export class SandboxService {
           (v) => typeof v?.startedAt === 'number' && typeof v?.sandboxId === 'string',
         )
       : undefined;
+    let startedAfterMs: number | undefined;
+    if (query.startedAfter !== undefined) {
+      startedAfterMs = Date.parse(query.startedAfter);
+      if (Number.isNaN(startedAfterMs)) {
+        throw invalid(`startedAfter '${query.startedAfter}' is not an RFC 3339 date-time`);
+      }
+    }
+    const templateId = query.template === undefined ? undefined : await this.opts.templates.idOf(query.template);
     const rows = await this.opts.store.listSandboxes({
       states: query.state?.length ? query.state : ['running', 'paused'],
       metadata: parseMetadataQuery(query.metadata),
+      templateId,
+      startedAfterMs,
+      order: query.order,
       after,
       limit: limit + 1,
       teamId: listScope(),
@@ -343,6 +370,11 @@ export class SandboxService {
     }).finally(() => this.killing.delete(sandboxId));
     this.killing.set(sandboxId, p);
     return p;
+  }
+
+  /** Whether a kill of the sandbox is under way (the ingress then answers as for a sandbox that is gone). */
+  isKilling(sandboxId: string): boolean {
+    return this.killing.has(sandboxId);
   }
 
   async setTimeout(sandboxId: string, timeoutSec: number): Promise<void> {

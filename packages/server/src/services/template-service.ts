@@ -18,6 +18,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE, type Driver, type RegistryConfig } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
+import { ENVD_VERSION } from '../constants.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newBuildId, newTemplateId } from '../ids.js';
 import type { LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
@@ -27,6 +28,7 @@ import { BuildFiles } from '../templates/build-files.js';
 import { buildPlan, type BuildPlan, type BuildSource } from '../templates/build-request.js';
 import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build-runner.js';
 import { BuildJobs, logToApi, type BuildLogger, type BuildOutcome } from '../templates/build-jobs.js';
+import { buildTags, checkTag, DEFAULT_TAG, parseRef, TemplateTags } from '../templates/tags.js';
 import { parseDockerfile } from '../templates/dockerfile.js';
 import { canSee, ownerTeam } from '../teams/caller.js';
 import type { QuotaGuard } from '../teams/quota-guard.js';
@@ -37,7 +39,6 @@ export const DEFAULT_TEMPLATE_NAMES = ['default', 'base'];
 /** What sandboxes of `default` (and templates without their own) start as. */
 export const DEFAULT_USER = 'user';
 export const DEFAULT_WORKDIR = '/home/user';
-const ENVD_VERSION = '0.5.7';
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}(:[a-z0-9][a-z0-9._-]{0,62})?$/;
 
 type Api = components['schemas'];
@@ -84,8 +85,10 @@ export class TemplateService {
   readonly files: BuildFiles;
   readonly bases: BaseImages;
   private readonly jobs: BuildJobs;
+  private readonly tags: TemplateTags;
 
   constructor(private opts: TemplateServiceOptions) {
+    this.tags = new TemplateTags(opts.store);
     this.jobs = new BuildJobs({
       store: opts.store,
       layerDir: (t, b) => this.layerDir(t, b),
@@ -99,9 +102,10 @@ export class TemplateService {
 
   /** Looks a template up by ID or name; NotFound when unknown, FailedPrecondition when it has no ready build. */
   async resolve(idOrName: string): Promise<TemplateRecord> {
-    const name = idOrName.replace(/:latest$/, '');
-    const t = usable(await this.opts.store.findTemplate(name));
+    const ref = parseRef(idOrName);
+    let t = usable(await this.opts.store.findTemplate(ref.name));
     if (!t) throw notFound(`template '${idOrName}' not found`);
+    if (ref.tag) t = await this.tags.view(t, ref.tag, idOrName);
     if (t.status !== 'ready' || t.layers.length === 0) {
       const builds = await this.opts.store.listBuilds(t.templateId);
       const failed = builds.find((b) => b.status === 'error');
@@ -109,6 +113,39 @@ export class TemplateService {
       throw new ApiError('failed_precondition', `template '${idOrName}' has no ready build yet (${t.status})${why}`);
     }
     return t;
+  }
+
+  /** The ID of the template a reference (ID or name) names, whatever its build state; else the reference itself. */
+  async idOf(ref: string): Promise<string> {
+    const t = usable(await this.opts.store.findTemplate(ref.includes(':') ? parseRef(ref).name : ref));
+    return t?.templateId ?? ref;
+  }
+
+  // ---- tags (templates/tags.ts) ----
+
+  /** POST /templates/tags: points `tags` at the build `target` (`name:tag`, tag `default` when absent) names. */
+  async assignTags(target: string, tags: string[]): Promise<Api['AssignedTemplateTags']> {
+    const ref = parseRef(target);
+    const t = owned(await this.opts.store.findTemplate(ref.name));
+    if (!t) throw notFound(`template '${ref.name}' not found`);
+    const { record, buildId } = await this.tags.assign(t, ref.tag ?? DEFAULT_TAG, tags, target);
+    await this.opts.store.upsertTemplate(record);
+    return { buildID: buildId, tags: [...new Set(tags.map(checkTag))] };
+  }
+
+  /** DELETE /templates/tags: removes tags of the template `name` (no tag in it). */
+  async removeTags(name: string, tags: string[]): Promise<void> {
+    if (name.includes(':')) throw invalid(`template name '${name}' must not contain a tag; list the tags in 'tags'`);
+    const t = owned(await this.opts.store.findTemplate(name.trim()));
+    if (!t) throw notFound(`template '${name}' not found`);
+    await this.opts.store.upsertTemplate(this.tags.remove(t, tags));
+  }
+
+  /** GET /templates/{id}/tags. */
+  async listTags(idOrName: string): Promise<Api['TemplateTag'][]> {
+    const t = owned(await this.opts.store.findTemplate(parseRef(idOrName).name));
+    if (!t) throw notFound(`template '${idOrName}' not found`);
+    return this.tags.list(t);
   }
 
   list(): Promise<TemplateRecord[]> {
@@ -137,7 +174,10 @@ export class TemplateService {
   async register(req: Api['TemplateCreateRequest'], source?: string): Promise<Api['TemplateRequestResponse']> {
     const name = req.name.trim().toLowerCase();
     if (!NAME.test(name)) throw invalid(`template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at most 63 characters`);
-    const plain = name.replace(/:latest$/, '');
+    const ref = parseRef(name);
+    const plain = ref.name;
+    // `name:latest` (before tags existed: the plain name) still builds what the plain name starts.
+    const tags = buildTags(ref.tag === 'latest' ? undefined : ref.tag, req.tags);
     if (DEFAULT_TEMPLATE_NAMES.includes(plain)) throw new ApiError('conflict', `'${plain}' is the built-in template; choose another name`);
     if (await this.opts.store.findSnapshot(plain)) throw new ApiError('conflict', `'${plain}' is the name of a snapshot; choose another name`);
     const now = Date.now();
@@ -169,10 +209,21 @@ export class TemplateService {
       };
       await this.opts.store.upsertTemplate(t);
     }
-    const build: TemplateBuildRecord = { buildId, templateId: t.templateId, status: 'waiting', cpuCount, memoryMB, diskSizeMB, source, createdAt: now, updatedAt: now };
+    const build: TemplateBuildRecord = {
+      buildId,
+      templateId: t.templateId,
+      status: 'waiting',
+      cpuCount,
+      memoryMB,
+      diskSizeMB,
+      source,
+      createdAt: now,
+      updatedAt: now,
+      tags,
+    };
     await this.opts.store.upsertBuild(build);
     if (t.status !== 'ready') await this.opts.store.upsertTemplate({ ...t, buildId, status: 'waiting', updatedAt: now });
-    return { templateID: t.templateId, buildID: buildId, public: t.public, names: t.names, aliases: t.names, tags: req.tags ?? [] };
+    return { templateID: t.templateId, buildID: buildId, public: t.public, names: t.names, aliases: t.names, tags };
   }
 
   private async getBuild(templateId: string, buildId: string): Promise<{ t: TemplateRecord; b: TemplateBuildRecord }> {
@@ -200,8 +251,8 @@ export class TemplateService {
   /** NotFound unless the source can be resolved; a template source resolves to its record. */
   private async checkSource(src: BuildSource): Promise<TemplateRecord | undefined> {
     if (src.kind === 'template' || src.kind === 'template-or-image') {
-      const t = usable(await this.opts.store.findTemplate(src.ref.replace(/:latest$/, '')));
-      if (t) return this.resolve(t.templateId);
+      const t = usable(await this.opts.store.findTemplate(parseRef(src.ref).name));
+      if (t) return this.resolve(src.ref.includes(':') ? `${t.templateId}:${parseRef(src.ref).tag}` : t.templateId);
       if (src.kind === 'template') {
         const snap = await this.opts.store.findSnapshot(src.ref);
         if (snap) throw invalid(`'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST /sandboxes/{id}/commit)`);

@@ -66,6 +66,7 @@ export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
   defaultWorkdir: 'default_workdir',
   parentTemplateId: 'parent_template_id',
   warmImage: 'warm_image',
+  tags: 'tags',
   teamId: 'team_id',
 };
 
@@ -81,9 +82,13 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
   createdAt: 'created_at',
   updatedAt: 'updated_at',
   finishedAt: 'finished_at',
+  tags: 'tags',
+  config: 'config',
 };
 
-export const JSON_FIELDS = new Set(['metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network']);
+export const JSON_FIELDS = new Set([
+  'metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network', 'tags', 'config',
+]);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 
 /** The owner column is NOT NULL: a record made without a team (internal work, old callers) is the admin team's. */

@@ -152,6 +152,10 @@ CREATE TABLE run_claims (
   created_at BIGINT NOT NULL
 );
 `,
+  // 5: template tags (tag → build) and what each ready build starts with.
+  `ALTER TABLE templates ADD COLUMN tags JSONB;
+ALTER TABLE template_builds ADD COLUMN tags JSONB;
+ALTER TABLE template_builds ADD COLUMN config JSONB;`,
 ];
 
 /**

@@ -139,13 +139,19 @@ export class PostgresStore implements Store {
     if (filter.teamId) where.push(`team_id = ${arg(filter.teamId)}`);
     // Keys and values are parameters, so quotes in them need no escaping.
     for (const [k, v] of Object.entries(filter.metadata ?? {})) where.push(`metadata ->> ${arg(k)}::text = ${arg(v)}::text`);
+    if (filter.templateId !== undefined) where.push(`template_id = ${arg(filter.templateId)}`);
+    if (filter.startedAfterMs !== undefined) where.push(`started_at >= ${arg(filter.startedAfterMs)}`);
+    const asc = filter.order === 'asc';
     if (filter.after) {
       const t = arg(filter.after.startedAt);
-      where.push(`(started_at < ${t} OR (started_at = ${t} AND sandbox_id < ${arg(filter.after.sandboxId)}))`);
+      const cmp = asc ? '>' : '<';
+      const id = arg(filter.after.sandboxId);
+      where.push(`(started_at ${cmp} ${t} OR (started_at = ${t} AND sandbox_id ${cmp} ${id}))`);
     }
+    const dir = asc ? 'ASC' : 'DESC';
     const sql =
       `SELECT * FROM sandboxes ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
-      `ORDER BY started_at DESC, sandbox_id DESC ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
+      `ORDER BY started_at ${dir}, sandbox_id ${dir} ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
     return (await this.q(sql, args)).map((r) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS));
   }
 

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS templates (
   default_user TEXT,
   default_workdir TEXT,
   parent_template_id TEXT,
-  warm_image TEXT
+  warm_image TEXT,
+  tags TEXT
 );
 CREATE TABLE IF NOT EXISTS template_builds (
   template_id TEXT NOT NULL,
@@ -68,6 +69,8 @@ CREATE TABLE IF NOT EXISTS template_builds (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   finished_at INTEGER,
+  tags TEXT,
+  config TEXT,
   PRIMARY KEY (template_id, build_id)
 );
 CREATE TABLE IF NOT EXISTS build_logs (
@@ -158,8 +161,13 @@ export class SqliteStore implements Store {
     if (!cols.includes('network')) this.db.exec('ALTER TABLE sandboxes ADD COLUMN network TEXT');
     // ... and templates made before template builds existed lack these.
     const tcols = (this.db.prepare(`PRAGMA table_info(templates)`).all() as { name: string }[]).map((c) => c.name);
-    for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image']) {
+    for (const c of ['env_vars', 'default_user', 'default_workdir', 'parent_template_id', 'warm_image', 'tags']) {
       if (!tcols.includes(c)) this.db.exec(`ALTER TABLE templates ADD COLUMN ${c} TEXT`);
+    }
+    // ... and builds made before template tags existed lack these.
+    const bcols = (this.db.prepare(`PRAGMA table_info(template_builds)`).all() as { name: string }[]).map((c) => c.name);
+    for (const c of ['tags', 'config']) {
+      if (!bcols.includes(c)) this.db.exec(`ALTER TABLE template_builds ADD COLUMN ${c} TEXT`);
     }
     migrateTeams(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -231,13 +239,24 @@ export class SqliteStore implements Store {
       where.push(`EXISTS (SELECT 1 FROM json_each(sandboxes.metadata) WHERE key = ? AND value = ?)`);
       args.push(k, v);
     }
+    if (filter.templateId !== undefined) {
+      where.push('template_id = ?');
+      args.push(filter.templateId);
+    }
+    if (filter.startedAfterMs !== undefined) {
+      where.push('started_at >= ?');
+      args.push(filter.startedAfterMs);
+    }
+    const asc = filter.order === 'asc';
     if (filter.after) {
-      where.push('(started_at < ? OR (started_at = ? AND sandbox_id < ?))');
+      const cmp = asc ? '>' : '<';
+      where.push(`(started_at ${cmp} ? OR (started_at = ? AND sandbox_id ${cmp} ?))`);
       args.push(filter.after.startedAt, filter.after.startedAt, filter.after.sandboxId);
     }
+    const dir = asc ? 'ASC' : 'DESC';
     const sql =
       `SELECT * FROM sandboxes ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
-      `ORDER BY started_at DESC, sandbox_id DESC ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
+      `ORDER BY started_at ${dir}, sandbox_id ${dir} ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
     return (this.db.prepare(sql).all(...args) as Row[]).map((r) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS));
   }
 

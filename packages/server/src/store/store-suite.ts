@@ -192,6 +192,20 @@ export function storeSuite(o: StoreSuiteOptions): void {
         assert.deepEqual(ids(await s.listSandboxes({ after: { startedAt: T0 + 2, sandboxId: 'm2' }, states: ['running'] })), ['a2', 'z1', 'm1', 'a1']);
       });
 
+      it('orders oldest first on request (cursor pages that way too) and filters by template and start time', async () => {
+        const s = await open();
+        for (const [id, t, tpl] of [['a', 1, 'x'], ['b', 2, 'y'], ['c', 2, 'x'], ['d', 3, 'x']] as const) {
+          await s.insertSandbox(sandbox(id, { startedAt: T0 + t, templateId: tpl }));
+        }
+        assert.deepEqual(ids(await s.listSandboxes({ order: 'asc' })), ['a', 'b', 'c', 'd']);
+        assert.deepEqual(ids(await s.listSandboxes({ order: 'desc' })), ['d', 'c', 'b', 'a']);
+        assert.deepEqual(ids(await s.listSandboxes({ order: 'asc', after: { startedAt: T0 + 2, sandboxId: 'b' } })), ['c', 'd']);
+        assert.deepEqual(ids(await s.listSandboxes({ templateId: 'x' })), ['d', 'c', 'a']);
+        assert.deepEqual(ids(await s.listSandboxes({ templateId: `x' OR '1'='1` })), []);
+        assert.deepEqual(ids(await s.listSandboxes({ startedAfterMs: T0 + 2 })), ['d', 'c', 'b'], 'at or after');
+        assert.deepEqual(ids(await s.listSandboxes({ startedAfterMs: T0 + 2, templateId: 'x', order: 'asc', limit: 1 })), ['c']);
+      });
+
       it('filters by metadata: every pair must match, keys and values with quotes and path characters are literal', async () => {
         const s = await open();
         await s.insertSandbox(sandbox('q1', { metadata: { user: '1', 'we"ird': `it's "quoted"`, 'a.b': 'dot', '$[0]': 'path' } }));

@@ -58,7 +58,13 @@ export interface SandboxRecord {
 export interface SandboxFilter {
   states?: SandboxState[];
   metadata?: Record<string, string>;
-  /** Cursor: return sandboxes strictly after this (startedAt, sandboxId) in descending order. */
+  /** Only sandboxes of this template ID. */
+  templateId?: string;
+  /** Only sandboxes started at or after this time (unix ms). */
+  startedAfterMs?: number;
+  /** By (startedAt, sandboxId): `desc` (default) newest first, `asc` oldest first. */
+  order?: 'asc' | 'desc';
+  /** Cursor: return sandboxes strictly after this (startedAt, sandboxId) in the list's order. */
   after?: { startedAt: number; sandboxId: string };
   limit?: number;
   /** Only this team's sandboxes. */
@@ -97,6 +103,26 @@ export interface TemplateRecord {
   spawnCount: number;
   lastSpawnedAt?: number;
   buildCount: number;
+  /** Tag → the build it names (E2B's tags: `name:tag` starts that build); `default` is the build above. */
+  tags?: Record<string, TemplateTagAssignment>;
+}
+
+export interface TemplateTagAssignment {
+  buildId: string;
+  /** When the tag was (last) assigned, epoch ms. */
+  createdAt: number;
+}
+
+/** What a sandbox of one build starts with: the fields of TemplateRecord a ready build sets. */
+export interface BuildConfig {
+  layers: string[];
+  startCmd?: string;
+  readyCmd?: string;
+  envVars?: Record<string, string>;
+  defaultUser?: string;
+  defaultWorkdir?: string;
+  parentTemplateId?: string;
+  warmImage?: string;
 }
 
 /** Why a build failed. */
@@ -122,6 +148,10 @@ export interface TemplateBuildRecord {
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;
+  /** The tags the build gets when it is ready (from `name:tag` and `tags` of the request; `default` when none). */
+  tags?: string[];
+  /** Once ready: what sandboxes of this build start with (so a tag can name a build that is not the current one). */
+  config?: BuildConfig;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -8,20 +8,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DriverError, FakeDriver } from '@tensor-box/runtime';
-import { SqliteStore } from '../store/sqlite.js';
-import { Metrics } from '../http/prometheus.js';
+import { DriverError, type FakeDriver } from '@tensor-box/runtime';
+import type { SqliteStore } from '../store/sqlite.js';
 import { ApiError } from '../errors.js';
-import { SandboxService } from '../services/sandbox-service.js';
-import { TemplateService } from '../services/template-service.js';
-import { SandboxLogs } from '../services/sandbox-logs.js';
-import { MetricsSampler } from '../services/metrics-sampler.js';
-import { DirectorySnapshotStore } from '../services/snapshot-store.js';
+import type { SandboxService } from '../services/sandbox-service.js';
+import { fakeService, type FakeService } from '../testing/fake-service.js';
 import { withCaller, type Caller } from './caller.js';
 import { QuotaGuard } from './quota-guard.js';
 import { DEFAULT_QUOTAS } from './quotas.js';
 
 let dir: string;
+let fx: FakeService | undefined;
 let driver: FakeDriver;
 let store: SqliteStore;
 let svc: SandboxService;
@@ -31,52 +28,19 @@ const teamB: Caller = { keyId: 'kb', teamId: 'tb', admin: false };
 before(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'tb-scope-'));
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(async () => {
+  await fx?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 beforeEach(async () => {
-  await driver?.stop();
-  driver = new FakeDriver();
-  await driver.start();
-  store = new SqliteStore(':memory:');
+  await fx?.close();
+  fx = await fakeService(dir);
+  ({ driver, store } = fx);
   const now = Date.now();
-  await store.upsertTemplate({
-    templateId: 'default',
-    buildId: 'b1',
-    names: ['default'],
-    cpuCount: 1,
-    memoryMB: 256,
-    diskSizeMB: 1024,
-    layers: ['/nonexistent/rootfs'],
-    status: 'ready',
-    public: true,
-    createdAt: now,
-    updatedAt: now,
-    spawnCount: 0,
-    buildCount: 1,
-  });
   for (const t of ['ta', 'tb'])
     await store.teams.insertTeam({ teamId: t, name: t, createdAt: now, quotas: { maxRunningSandboxes: 1 } });
-  const snapshots = new DirectorySnapshotStore(path.join(dir, 'snapshots'));
-  const templates = new TemplateService({
-    store,
-    driver,
-    templateDir: path.join(dir, 'templates'),
-    cacheDir: dir,
-    snapshots,
-  });
-  svc = new SandboxService({
-    store,
-    driver,
-    templates,
-    snapshots,
-    domain: () => 'localhost:3000',
-    logs: new SandboxLogs(store),
-    metrics: new MetricsSampler({ store, driver }),
-    prom: new Metrics(),
-    pausedRetentionMs: 86400_000,
-    nodeId: 'node-a',
-    quota: new QuotaGuard(store.teams, DEFAULT_QUOTAS, 'node-a'),
-  });
+  svc = fx.rebuild({ quota: new QuotaGuard(store.teams, DEFAULT_QUOTAS, 'node-a') });
 });
 
 const as = <T>(c: Caller, fn: () => Promise<T>) => withCaller(c, fn);

@@ -8,8 +8,11 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
-import type { BuildLogEntry, LogLevel, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
+import type {
+  BuildConfig, BuildLogEntry, LogLevel, Store, TemplateBuildRecord, TemplateRecord,
+} from '../store/store.js';
 import { BuildFailed, type BuildEnvironment } from './build-runner.js';
+import { DEFAULT_TAG, withBuild } from './tags.js';
 
 type Api = components['schemas'];
 
@@ -130,29 +133,39 @@ export class BuildJobs {
     return Object.assign(fn, { flush: () => chain, tail: () => [...last] });
   }
 
-  /** The template switches to the new layers and defaults; the build is ready. */
+  /**
+   * The build is ready and its tags name it. When it carries `default` (or the template has no ready build yet) the
+   * template switches to its layers and defaults; otherwise only its tags point at it (templates/tags.ts).
+   */
   private async complete(t: TemplateRecord, b: TemplateBuildRecord, log: BuildLogger, r: BuildOutcome): Promise<void> {
-    const prevWarm = (await this.o.store.findTemplate(t.templateId))?.warmImage;
-    await this.patchTemplate(t.templateId, {
-      buildId: b.buildId,
+    const cur = await this.o.store.findTemplate(t.templateId);
+    const config: BuildConfig = {
       layers: r.layers,
-      status: 'ready',
+      startCmd: r.startCmd,
+      readyCmd: r.readyCmd,
       envVars: r.env.envVars,
       defaultUser: r.env.user,
       defaultWorkdir: r.env.workdir,
-      startCmd: r.startCmd,
-      readyCmd: r.readyCmd,
       parentTemplateId: r.parentTemplateId,
       warmImage: r.warmImage,
-      cpuCount: b.cpuCount,
-      memoryMB: b.memoryMB,
-      diskSizeMB: b.diskSizeMB,
-      bumpBuildCount: true,
-    });
-    // An older warm image is no longer what sandboxes start from; its layers stay (sandboxes may run on them).
-    if (prevWarm && prevWarm !== r.warmImage) await rm(prevWarm, { recursive: true, force: true });
-    await this.setBuild(b, { status: 'ready', finishedAt: Date.now() });
-    log('info', 'build ready');
+    };
+    const tags = b.tags ?? [DEFAULT_TAG];
+    const now = Date.now();
+    const tagMap = { ...(cur?.tags ?? {}) };
+    for (const tag of tags) if (tag !== DEFAULT_TAG) tagMap[tag] = { buildId: b.buildId, createdAt: now };
+    if (tags.includes(DEFAULT_TAG) || cur?.status !== 'ready') {
+      const next = withBuild(cur ?? t, b, config);
+      await this.patchTemplate(t.templateId, { ...next, status: 'ready', tags: tagMap, bumpBuildCount: true });
+      // A warm image that neither the plain name nor a tag starts from goes; layers stay (sandboxes may run on them).
+      const stillTagged = Object.values(tagMap).some((a) => a.buildId === cur?.buildId);
+      if (cur?.warmImage && cur.warmImage !== r.warmImage && !stillTagged) {
+        await rm(cur.warmImage, { recursive: true, force: true });
+      }
+    } else {
+      await this.patchTemplate(t.templateId, { tags: tagMap, bumpBuildCount: true });
+    }
+    await this.setBuild(b, { status: 'ready', finishedAt: Date.now(), config });
+    log('info', `build ready (tags: ${tags.join(', ')})`);
   }
 
   /** What the build made is removed; a template without a ready build says `error`. */

@@ -12,6 +12,7 @@
 import { hasCheckpointer, hasLayerCapturer, type Driver } from '@tensor-box/runtime';
 import { envdInit } from '../services/envd-client.js';
 import { newSandboxId } from '../ids.js';
+import type { ApiError } from '../errors.js';
 import type { LogLevel } from '../store/store.js';
 import type { BuildStep } from './build-request.js';
 import { copyIntoSandbox, type BuildFiles } from './build-files.js';
@@ -98,7 +99,12 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       const t0 = Date.now();
       switch (s.type) {
         case 'RUN': {
-          const r = await execInSandbox(target, { cmd: s.args[0], user: s.args[1] || runUser, cwd: runDir, envs: env.envVars, timeoutMs: o.stepTimeoutMs, onLine: out });
+          const run = { cmd: s.args[0], user: s.args[1] || runUser, cwd: runDir, envs: env.envVars };
+          const r = await execInSandbox(target, { ...run, timeoutMs: o.stepTimeoutMs, onLine: out }).catch((err: ApiError) => {
+            // E2B's words, which the stock SDKs' tests match: "… command failed: unauthenticated: invalid username: 'x'".
+            const why = `command failed: ${err.kind}: ${err.message}`;
+            throw new BuildFailed(`failed to run command '${s.args[0]}': ${why}`, s.name);
+          });
           if (r.timedOut) throw new BuildFailed(`step '${s.name}' did not finish within ${Math.round(o.stepTimeoutMs / 1000)} s`, s.name, r.exitCode);
           if (r.exitCode !== 0) throw new BuildFailed(`step '${s.name}' failed with exit code ${r.exitCode}`, s.name, r.exitCode);
           break;
@@ -127,9 +133,17 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           runDir = env.workdir = s.args[0];
           break;
         }
-        case 'USER':
+        case 'USER': {
+          // As E2B's: a user that does not exist is created (home, bash); a second argument "true" adds it to sudoers.
+          const script = userScript(s.args[0], s.args[1] === 'true');
+          const r = await execInSandbox(target, { cmd: script, user: 'root', onLine: out });
+          if (r.exitCode !== 0) {
+            const why = `failed to create user '${s.args[0]}' (exit code ${r.exitCode})`;
+            throw new BuildFailed(`step '${s.name}': ${why}`, s.name, r.exitCode);
+          }
           runUser = env.user = s.args[0];
           break;
+        }
       }
       if (s.type === 'RUN' || s.type === 'COPY') o.log('debug', `step '${s.name}' done in ${((Date.now() - t0) / 1000).toFixed(1)} s`, s.name);
     }
@@ -191,4 +205,16 @@ export function expandEnv(value: string, env: Record<string, string>): string {
     const v = env[name];
     return v !== undefined && v !== '' ? v : def ?? v ?? '';
   });
+}
+
+/** A USER step's script: create the user unless it exists (a numeric ID is left as it is), optionally with sudo. */
+export function userScript(name: string, sudo: boolean): string {
+  const q = `'${name.replace(/'/g, `'\\''`)}'`;
+  const create = `id -u ${q} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash ${q}`;
+  const lines = /^\d+$/.test(name) ? [] : [create];
+  if (sudo) {
+    const file = `/etc/sudoers.d/${name.replace(/[^a-z0-9_-]/gi, '_')}`;
+    lines.push(`echo ${q}' ALL=(ALL:ALL) NOPASSWD: ALL' > ${file} && chmod 0440 ${file}`);
+  }
+  return lines.join('\n') || 'true';
 }

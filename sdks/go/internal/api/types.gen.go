@@ -156,6 +156,24 @@ func (e TemplateStepType) Valid() bool {
 	}
 }
 
+// Defines values for GetV2SandboxesParamsOrder.
+const (
+	Asc  GetV2SandboxesParamsOrder = "asc"
+	Desc GetV2SandboxesParamsOrder = "desc"
+)
+
+// Valid indicates whether the value is a known member of the GetV2SandboxesParamsOrder enum.
+func (e GetV2SandboxesParamsOrder) Valid() bool {
+	switch e {
+	case Asc:
+		return true
+	case Desc:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetV2SandboxesSandboxIDLogsParamsDirection.
 const (
 	Backward GetV2SandboxesSandboxIDLogsParamsDirection = "backward"
@@ -172,6 +190,20 @@ func (e GetV2SandboxesSandboxIDLogsParamsDirection) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AssignTemplateTagsRequest defines model for AssignTemplateTagsRequest.
+type AssignTemplateTagsRequest struct {
+	Tags []string `json:"tags"`
+
+	// Target The build to tag, as `name:tag` (or `name`: its `default` build)
+	Target string `json:"target"`
+}
+
+// AssignedTemplateTags defines model for AssignedTemplateTags.
+type AssignedTemplateTags struct {
+	BuildID string   `json:"buildID"`
+	Tags    []string `json:"tags"`
 }
 
 // BaseImage defines model for BaseImage.
@@ -239,6 +271,13 @@ type CreatedTeamAPIKey struct {
 	// Mask The key's prefix and last four characters, e.g. e2b_…abcd
 	Mask string `json:"mask"`
 	Name string `json:"name"`
+}
+
+// DeleteTemplateTagsRequest defines model for DeleteTemplateTagsRequest.
+type DeleteTemplateTagsRequest struct {
+	// Name The template's name (no tag)
+	Name string   `json:"name"`
+	Tags []string `json:"tags"`
 }
 
 // EnvVars defines model for EnvVars.
@@ -693,6 +732,13 @@ type TemplateStep struct {
 // TemplateStepType defines model for TemplateStepType.
 type TemplateStepType string
 
+// TemplateTag defines model for TemplateTag.
+type TemplateTag struct {
+	BuildID   string    `json:"buildID"`
+	CreatedAt time.Time `json:"createdAt"`
+	Tag       string    `json:"tag"`
+}
+
 // TemplateUpdateRequest defines model for TemplateUpdateRequest.
 type TemplateUpdateRequest struct {
 	// Public Whether every team may start sandboxes from the template
@@ -834,12 +880,24 @@ type GetV2SandboxesParams struct {
 	// State Comma-separated states to include (default running,paused... see docs).
 	State *[]SandboxState `form:"state,omitempty" json:"state,omitempty"`
 
+	// Order Sort direction by start time, applied to the whole list before paging (newest first by default).
+	Order *GetV2SandboxesParamsOrder `form:"order,omitempty" json:"order,omitempty"`
+
+	// StartedAfter Only sandboxes started at or after this time (RFC 3339, e.g. `2026-01-02T03:04:05.000Z`).
+	StartedAfter *time.Time `form:"startedAfter,omitempty" json:"startedAfter,omitempty"`
+
+	// Template Only sandboxes started from this template (its ID or one of its names, `name:tag` too).
+	Template *string `form:"template,omitempty" json:"template,omitempty"`
+
 	// NextToken Cursor to start the list from (the `X-Next-Token` header of the previous page).
 	NextToken *PaginationNextToken `form:"nextToken,omitempty" json:"nextToken,omitempty"`
 
 	// Limit Maximum number of items to return per page.
 	Limit *PaginationLimit `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// GetV2SandboxesParamsOrder defines parameters for GetV2Sandboxes.
+type GetV2SandboxesParamsOrder string
 
 // GetV2SandboxesSandboxIDLogsParams defines parameters for GetV2SandboxesSandboxIDLogs.
 type GetV2SandboxesSandboxIDLogsParams struct {
@@ -899,6 +957,12 @@ type PatchTeamsTeamIDJSONRequestBody = TeamUpdate
 
 // PostTeamsTeamIDApiKeysJSONRequestBody defines body for PostTeamsTeamIDApiKeys for application/json ContentType.
 type PostTeamsTeamIDApiKeysJSONRequestBody = NewTeamAPIKey
+
+// DeleteTemplatesTagsJSONRequestBody defines body for DeleteTemplatesTags for application/json ContentType.
+type DeleteTemplatesTagsJSONRequestBody = DeleteTemplateTagsRequest
+
+// PostTemplatesTagsJSONRequestBody defines body for PostTemplatesTags for application/json ContentType.
+type PostTemplatesTagsJSONRequestBody = AssignTemplateTagsRequest
 
 // PatchTemplatesTemplateIDJSONRequestBody defines body for PatchTemplatesTemplateID for application/json ContentType.
 type PatchTemplatesTemplateIDJSONRequestBody = TemplateUpdateRequest

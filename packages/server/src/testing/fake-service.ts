@@ -1,0 +1,62 @@
+/**
+ * A sandbox service on the in-memory FakeDriver and an in-memory SQLite store, with a ready `default` template, for
+ * fast tests of service logic (no root, no sandboxes). `fakeService(dir, over)` builds it; `over` adds or replaces
+ * options (a host disk, a quota guard, …). Call `close()` when done.
+ */
+import path from 'node:path';
+import { FakeDriver } from '@tensor-box/runtime';
+import { SqliteStore } from '../store/sqlite.js';
+import { Metrics } from '../http/prometheus.js';
+import { SandboxService, type SandboxServiceOptions } from '../services/sandbox-service.js';
+import { TemplateService } from '../services/template-service.js';
+import { SandboxLogs } from '../services/sandbox-logs.js';
+import { MetricsSampler } from '../services/metrics-sampler.js';
+import { DirectorySnapshotStore } from '../services/snapshot-store.js';
+
+export interface FakeService {
+  driver: FakeDriver;
+  store: SqliteStore;
+  svc: SandboxService;
+  /** Builds another service on the same driver and store (e.g. with other options). */
+  rebuild(over?: Partial<SandboxServiceOptions>): SandboxService;
+  close(): Promise<void>;
+}
+
+export async function fakeService(dir: string, over: Partial<SandboxServiceOptions> = {}): Promise<FakeService> {
+  const driver = new FakeDriver();
+  await driver.start();
+  const store = new SqliteStore(':memory:');
+  const now = Date.now();
+  await store.upsertTemplate({
+    templateId: 'default', buildId: 'b1', names: ['default', 'base'], cpuCount: 1, memoryMB: 256, diskSizeMB: 1024,
+    layers: ['/nonexistent/rootfs'], status: 'ready', public: true, createdAt: now, updatedAt: now, spawnCount: 0,
+    buildCount: 1,
+  });
+  const snapshots = new DirectorySnapshotStore(path.join(dir, 'snapshots'));
+  const templates = new TemplateService({ store, driver, templateDir: path.join(dir, 'templates'), cacheDir: dir, snapshots });
+  const rebuild = (o: Partial<SandboxServiceOptions> = {}) =>
+    new SandboxService({
+      store,
+      driver,
+      templates,
+      snapshots,
+      domain: () => 'localhost:3000',
+      logs: new SandboxLogs(store),
+      metrics: new MetricsSampler({ store, driver }),
+      prom: new Metrics(),
+      pausedRetentionMs: 86400_000,
+      nodeId: 'node-a',
+      ...over,
+      ...o,
+    });
+  return {
+    driver,
+    store,
+    svc: rebuild(),
+    rebuild,
+    async close() {
+      await driver.stop();
+      await store.close();
+    },
+  };
+}
