@@ -6,7 +6,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 need=()
 for pair in mmdebstrap:mmdebstrap ip:iproute2 iptables:iptables gcc:gcc du:coreutils nsenter:util-linux tmux:tmux curl:curl \
   zstd:zstd setfattr:attr openssl:openssl docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils chromium:chromium \
-  mkfs.ext4:e2fsprogs losetup:mount busybox:busybox-static nft:nftables; do
+  mkfs.ext4:e2fsprogs losetup:mount busybox:busybox-static nft:nftables qemu-system-x86_64:qemu-system-x86 cpio:cpio; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -31,4 +31,6 @@ fi
 bash "$(dirname "$0")/build.sh"
 # CRIU for pause/resume (built once from Debian's source, then cached). Without it everything else still works.
 bash "$(dirname "$0")/criu/build.sh" || say "CRIU could not be built: pause, resume and snapshots will answer 409 until it is"
-
+# The microvm driver's guest kernel and initramfs (Debian's cloud kernel, unpacked into the cache). Without it the
+# container driver still works; microvm sandboxes answer that the guest is missing.
+bash "$(dirname "$0")/microvm/build-guest.sh" || say "the microVM guest could not be prepared: the microvm driver is unavailable"

@@ -24,3 +24,4 @@ export {
 } from './image/index.js';
 export { parseEgressRules, type EgressRules } from './egress.js';
 export { FakeDriver, type FakeSandbox } from './testing/fake-driver.js';
+export { MicroVmDriver, type MicroVmDriverOptions } from './microvm/microvm-driver.js';

@@ -69,6 +69,11 @@ export interface ServerConfig {
   egressAllowCidrs?: string[];
   /** Resolver (`ip[:port]`) for sandboxes with host-name egress rules (default: the host's first nameserver). */
   dnsUpstream?: string;
+  /**
+   * The isolation backend of this server's sandboxes: `container` (default) or `microvm` (QEMU microVMs; needs
+   * qemu-system-x86_64 and the guest prepared by packages/runtime/setup.sh). From TENSOR_BOX_ISOLATION.
+   */
+  isolation?: 'container' | 'microvm';
 }
 
 /** `TENSOR_BOX_KEY_RATE_PER_SEC` and `TENSOR_BOX_KEY_RATE_BURST` (default: twice the rate). */
@@ -110,5 +115,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',').map((c) => c.trim()).filter(Boolean)
       : undefined,
     dnsUpstream: env.TENSOR_BOX_DNS_UPSTREAM || undefined,
+    isolation: isolationFrom(env.TENSOR_BOX_ISOLATION),
   };
+}
+
+function isolationFrom(v: string | undefined): ServerConfig['isolation'] {
+  if (!v || v === 'container' || v === 'microvm') return (v || undefined) as ServerConfig['isolation'];
+  throw new Error(`TENSOR_BOX_ISOLATION must be 'container' or 'microvm', not '${v}'`);
 }

@@ -5,11 +5,11 @@
  */
 import { HostDisk } from './services/host-disk.js';
 import { DEFAULT_DISK_MB } from './constants.js';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { ContainerDriver, type Driver } from '@tensor-box/runtime';
+import { ContainerDriver, MicroVmDriver, type Driver } from '@tensor-box/runtime';
 import { createApp } from './app.js';
 import { routes } from './api/routes.js';
 import type { ServerConfig } from './config.js';
@@ -80,6 +80,7 @@ export function defaultDriver(
   log?: (msg: string) => void,
   onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void,
 ): Driver {
+  if (config.isolation === 'microvm') return microVmDriver(config, log);
   return new ContainerDriver({
     log,
     stateDir: path.join(config.dataDir, 'sandboxes'),
@@ -90,6 +91,27 @@ export function defaultDriver(
     egressAllowCidrs: config.egressAllowCidrs,
     dnsUpstream: config.dnsUpstream,
     onEgressDenied,
+  });
+}
+
+/** The microvm driver, or an error naming what is missing (QEMU, the guest kernel and initramfs). */
+function microVmDriver(config: ServerConfig, log?: (msg: string) => void): Driver {
+  const guestDir = path.join(config.cacheDir, 'microvm', 'guest');
+  const qemu = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64'].find((p) => existsSync(p));
+  const missing = [
+    ...(qemu ? [] : ['qemu-system-x86_64 (Debian package qemu-system-x86)']),
+    ...(existsSync(path.join(guestDir, 'vmlinuz')) ? [] : [`the microVM guest in ${guestDir}`]),
+  ];
+  if (missing.length) {
+    throw new Error(`TENSOR_BOX_ISOLATION=microvm needs ${missing.join(' and ')}: run packages/runtime/setup.sh`);
+  }
+  return new MicroVmDriver({
+    log,
+    stateDir: path.join(config.dataDir, 'microvms'),
+    guestDir,
+    qemuPath: qemu,
+    agentPath: path.join(REPO_ROOT, 'build', 'envd'),
+    initPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
   });
 }
 
