@@ -8,6 +8,16 @@ import { notFound } from '../errors.js';
 import type { TeamStore } from '../store/teams.js';
 import { diskBytes } from './disk-usage.js';
 import { effectiveQuotas, quotaError, runBreach, type Quotas } from './quotas.js';
+import { ADMIN_TEAM_ID } from './caller.js';
+
+const NO_LIMIT = 1_000_000_000;
+const UNLIMITED: Quotas = {
+  maxRunningSandboxes: NO_LIMIT,
+  maxVcpus: NO_LIMIT,
+  maxMemoryMB: NO_LIMIT,
+  maxDiskMB: NO_LIMIT,
+  maxTemplates: NO_LIMIT,
+};
 
 export class QuotaGuard {
   constructor(
@@ -19,7 +29,9 @@ export class QuotaGuard {
   async quotas(teamId: string): Promise<Quotas> {
     const team = await this.teams.getTeam(teamId);
     if (!team) throw notFound(`team '${teamId}' not found`);
-    return effectiveQuotas(this.defaults, team.quotas);
+    // The admin team is the operator's (and owns what an install had before teams existed): no limits unless set,
+    // so an existing install keeps working unchanged whatever its size.
+    return effectiveQuotas(teamId === ADMIN_TEAM_ID ? UNLIMITED : this.defaults, team.quotas);
   }
 
   /** Reserves a running slot for a sandbox of `need`, or throws 429. Returns the release (call once it runs/failed). */

@@ -84,4 +84,14 @@ describe('team scope and run claims (fake driver)', () => {
     await as(teamB, () => svc.create({ templateID: 'default', timeout: 60 }));
     assert.equal((await svc.list({})).items.length, 2, 'internal work (no caller) sees every team');
   });
+
+  it('the admin team (an existing install) has no quotas until the operator sets some', async () => {
+    const guard = new QuotaGuard(store.teams, DEFAULT_QUOTAS, 'node-a');
+    if (!(await store.teams.getTeam('admin'))) await store.teams.insertTeam({ teamId: 'admin', name: 'admin', createdAt: Date.now(), quotas: {} });
+    const q = await guard.quotas('admin');
+    assert.ok(q.maxRunningSandboxes > DEFAULT_QUOTAS.maxRunningSandboxes * 1000, 'unlimited by default');
+    assert.equal((await guard.quotas('ta')).maxRunningSandboxes, 1, 'other teams keep theirs');
+    await store.teams.setTeamQuotas('admin', { maxRunningSandboxes: 3 });
+    assert.equal((await guard.quotas('admin')).maxRunningSandboxes, 3);
+  });
 });
