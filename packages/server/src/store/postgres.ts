@@ -8,7 +8,7 @@ import pg from 'pg';
 import { BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow, ownerValue } from './columns.js';
 import { PostgresTeamStore } from './postgres-teams.js';
 import { migrate } from './postgres-schema.js';
-import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
+import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SandboxState, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -124,6 +124,18 @@ export class PostgresStore implements Store {
       ...fields.map((f) => toParam(f, (patch as Row)[f])),
       id,
     ]);
+  }
+
+  async transitionSandbox(id: string, from: SandboxState[], patch: Partial<SandboxRecord>): Promise<boolean> {
+    const fields = Object.keys(patch).filter((f) => f in SANDBOX_COLUMNS && f !== 'sandboxId');
+    if (from.length === 0) return false;
+    const sets = ['sandbox_id = sandbox_id', ...fields.map((f, i) => `${SANDBOX_COLUMNS[f as keyof SandboxRecord]} = $${i + 1}`)];
+    const n = fields.length;
+    const rows = await this.q(
+      `UPDATE sandboxes SET ${sets.join(', ')} WHERE sandbox_id = $${n + 1} AND state = ANY($${n + 2}::text[]) RETURNING sandbox_id`,
+      [...fields.map((f) => toParam(f, (patch as Row)[f])), id, from],
+    );
+    return rows.length === 1;
   }
 
   async getSandbox(id: string): Promise<SandboxRecord | undefined> {

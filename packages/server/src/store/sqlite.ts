@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { BOOL_FIELDS, BUILD_COLUMNS, JSON_FIELDS, SANDBOX_COLUMNS, SNAPSHOT_COLUMNS, TEMPLATE_COLUMNS, metricFromRow, ownerValue } from './columns.js';
 import { migrateTeams, SqliteTeamStore } from './sqlite-teams.js';
-import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
+import type { BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, SandboxFilter, SandboxRecord, SandboxState, SnapshotRecord, Store, TemplateBuildRecord, TemplateRecord } from './store.js';
 
 const SCHEMA_VERSION = 4;
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -192,6 +192,16 @@ export class SqliteStore implements Store {
     this.db
       .prepare(`UPDATE sandboxes SET ${sets} WHERE sandbox_id = ?`)
       .run(...fields.map((f) => toColumnValue(f, (patch as Row)[f])), id);
+  }
+
+  async transitionSandbox(id: string, from: SandboxState[], patch: Partial<SandboxRecord>): Promise<boolean> {
+    const fields = Object.keys(patch).filter((f) => f in SANDBOX_COLUMNS && f !== 'sandboxId');
+    if (from.length === 0) return false;
+    const sets = ['sandbox_id = sandbox_id', ...fields.map((f) => `${SANDBOX_COLUMNS[f as keyof SandboxRecord]} = ?`)];
+    const info = this.db
+      .prepare(`UPDATE sandboxes SET ${sets.join(', ')} WHERE sandbox_id = ? AND state IN (${from.map(() => '?').join(', ')})`)
+      .run(...fields.map((f) => toColumnValue(f, (patch as Row)[f])), id, ...from);
+    return info.changes === 1;
   }
 
   async insertSnapshot(r: SnapshotRecord): Promise<void> {

@@ -159,6 +159,24 @@ export function storeSuite(o: StoreSuiteOptions): void {
         assert.equal(await s.getSandbox('missing'), undefined);
       });
 
+      it('transition applies only from an expected state, once: of two racing transitions exactly one wins', async () => {
+        const s = await open();
+        await s.insertSandbox(sandbox('t', { metadata: { m: '1' } }));
+        assert.equal(await s.transitionSandbox('t', ['paused'], { state: 'running', endAt: T0 + 9 }), false);
+        assert.deepEqual(await s.getSandbox('t'), sandbox('t', { metadata: { m: '1' } }));
+        const wins = await Promise.all([
+          s.transitionSandbox('t', ['running'], { state: 'paused', pausedImage: '/a' }),
+          s.transitionSandbox('t', ['running'], { state: 'paused', pausedImage: '/b' }),
+        ]);
+        assert.deepEqual(wins.sort(), [false, true]);
+        const after = await s.getSandbox('t');
+        assert.equal(after?.state, 'paused');
+        assert.ok(after?.pausedImage === '/a' || after?.pausedImage === '/b');
+        assert.equal(await s.transitionSandbox('t', ['running', 'paused'], {}), true, 'an empty patch still checks the state');
+        assert.equal(await s.transitionSandbox('t', [], { state: 'running' }), false);
+        assert.equal(await s.transitionSandbox('missing', ['running'], { state: 'paused' }), false);
+      });
+
       it('lists newest first (ties by ID, descending) and filters by state', async () => {
         const s = await open();
         await s.insertSandbox(sandbox('b', { startedAt: T0 + 1 }));

@@ -225,6 +225,11 @@ export interface Store {
 
   insertSandbox(s: SandboxRecord): Promise<void>;
   updateSandbox(id: string, patch: Partial<SandboxRecord>): Promise<void>;
+  /**
+   * Conditional update: applies `patch` only while the sandbox is in one of the `from` states, atomically (one
+   * `UPDATE ... WHERE state IN (...)`). False when the sandbox is gone or in another state: the caller lost a race.
+   */
+  transitionSandbox(id: string, from: SandboxState[], patch: Partial<SandboxRecord>): Promise<boolean>;
   getSandbox(id: string): Promise<SandboxRecord | undefined>;
   listSandboxes(filter?: SandboxFilter): Promise<SandboxRecord[]>;
   /** Sandboxes whose endAt has passed. */
