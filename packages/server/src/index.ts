@@ -16,6 +16,7 @@ import type { ServerConfig } from './config.js';
 import { ApiError } from './errors.js';
 import { randomId } from './ids.js';
 import { forgetAddress } from './ingress/proxy.js';
+import { watchDriver } from './envd/driver-watch.js';
 import { signedFilesSandbox } from './ingress/signed-files.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
@@ -121,7 +122,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = await openStore(config, log);
   const admin = await resolveAdminKey(store, config.dataDir, config.apiKey);
   let sandboxesRef: SandboxService | undefined;
-  const driver = opts.driver ?? defaultDriver(config, log, (id, d) => sandboxesRef?.egressDenied(id, d));
+  // Every lifecycle step passes the driver: watching it keeps the sandbox connection pools in step (envd/driver-watch.ts).
+  const driver = watchDriver(opts.driver ?? defaultDriver(config, log, (id, d) => sandboxesRef?.egressDenied(id, d)));
   const snapshots = new DirectorySnapshotStore(config.snapshotDir ?? path.join(config.dataDir, 'snapshots'));
   const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);
   await store.teams.releaseNodeClaims(nodeId); // none of this node's starts survived its restart

@@ -1,6 +1,6 @@
 /**
  * The sandbox ingress: forwards HTTP requests (including streams) and WebSocket/upgrade connections to a port inside a
- * sandbox, at the address the runtime reported. Keep-alive agents per target keep the hop cheap.
+ * sandbox, at the address the runtime reported, over the sandbox's pooled connections (envd/connections.ts).
  *
  * Requests never carry the caller's API key into the sandbox, and the agent's internal routes are refused.
  */
@@ -12,6 +12,7 @@ import { ENVD_PORT } from '../constants.js';
 import { isConnectStream, relayConnectStream } from './connect-stream.js';
 import { isPublicEnvdPath, type IngressTarget } from './route.js';
 import { admitTraffic, sandboxHeaders } from './access.js';
+import { sandboxConnections } from '../envd/connections.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -37,24 +38,14 @@ export interface IngressDeps {
   signedFilesSandbox(query: URLSearchParams, op: 'read' | 'write'): Promise<string | undefined>;
 }
 
-/**
- * Pooled connections per sandbox address. The pool is tied to the sandbox's init pid: a sandbox restored from a pause
- * (or a new sandbox on a reused address) gets a fresh pool, never a socket to processes that are gone.
- */
-const agents = new Map<string, { pid: number; agent: http.Agent }>();
-function agentFor(address: string, pid: number): http.Agent {
-  const cur = agents.get(address);
-  if (cur && cur.pid === pid) return cur.agent;
-  cur?.agent.destroy();
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
-  agents.set(address, { pid, agent });
-  return agent;
+/** The sandbox's pooled connections (envd/connections.ts): its lifecycle ends them, a resumed sandbox gets new ones. */
+function agentFor(s: SandboxRecord): http.Agent | false {
+  return sandboxConnections.agent({ sandboxId: s.sandboxId, ...s.runtime! });
 }
 
-/** Drops pooled connections to a sandbox that is gone. */
+/** @deprecated Pools follow the driver's lifecycle calls now (envd/driver-watch.ts); kept for old callers. */
 export function forgetAddress(address: string): void {
-  agents.get(address)?.agent.destroy();
-  agents.delete(address);
+  sandboxConnections.forgetAddress(address);
 }
 
 function checkPath(target: IngressTarget, url: string) {
@@ -96,7 +87,7 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
         method: req.method,
         path: req.url,
         headers: sandboxHeaders(s, target, forwardHeaders(req)),
-        agent: agentFor(address, s.runtime!.pid),
+        agent: agentFor(s),
       },
       (up) => {
         const headers = { ...up.headers };
@@ -145,7 +136,14 @@ export async function proxyUpgrade(deps: IngressDeps, target: IngressTarget, req
   const headers = sandboxHeaders(s, target, forwardHeaders(req));
   headers['connection'] = 'Upgrade';
   headers['upgrade'] = req.headers.upgrade ?? 'websocket';
-  const upstream = http.request({ host: s.runtime!.address, port: target.port, method: req.method, path: req.url, headers });
+  const upstream = http.request({
+    host: s.runtime!.address,
+    port: target.port,
+    method: req.method,
+    path: req.url,
+    headers,
+    agent: agentFor(s),
+  });
   const close = () => socket.destroy();
   socket.on('error', close);
   upstream.on('upgrade', (res, upSocket, upHead) => {

@@ -1,8 +1,10 @@
 /**
  * The few calls the control plane makes to a sandbox's agent itself (everything else reaches envd through the ingress).
  * `/init` hands over the sandbox's env vars, access token and default user after create and after every resume.
+ * Connections come from the sandbox pools (envd/connections.ts).
  */
 import http from 'node:http';
+import { sandboxConnections } from '../envd/connections.js';
 
 export interface EnvdInit {
   envVars: Record<string, string>;
@@ -15,12 +17,12 @@ export interface EnvdInit {
 }
 
 /**
- * One HTTP request on a fresh connection. Not fetch: its pool keeps sockets per address, and sandbox addresses are
- * reused — a socket to a sandbox that was killed or paused would be handed to the next one on that address.
+ * One HTTP request over the pool of the runtime answering at the URL's agent (a one-off connection when none is
+ * registered). Not fetch: its pool keeps sockets per address, and sandbox addresses are reused.
  */
 function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal }): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false, timeout: opts.timeoutMs, signal: opts.signal }, (res) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: sandboxConnections.agentForUrl(new URL(url).origin), timeout: opts.timeoutMs, signal: opts.signal }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));

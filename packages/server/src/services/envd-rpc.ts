@@ -3,23 +3,14 @@
  * sandbox's access token and the acting user. Connect errors are mapped to ApiError kinds here, once.
  */
 import { createClient, type Client, ConnectError, Code } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
 import type { DescService } from '@bufbuild/protobuf';
 import { ApiError, type ErrorKind } from '../errors.js';
 import type { SandboxRecord } from '../store/store.js';
+import { sandboxConnections } from '../envd/connections.js';
 
-/** One transport (connection pool) per sandbox runtime: keyed by address and init pid, so a resumed sandbox gets fresh connections. */
-const transports = new Map<string, { key: string; t: ReturnType<typeof createConnectTransport> }>();
-
+/** A client over the sandbox's pooled connections (envd/connections.ts): a resumed sandbox gets fresh ones. */
 export function envdRpc<T extends DescService>(service: T, s: SandboxRecord): Client<T> {
-  const url = s.runtime!.envdUrl;
-  const key = `${url}#${s.runtime!.pid}`;
-  let cur = transports.get(url);
-  if (!cur || cur.key !== key) {
-    cur = { key, t: createConnectTransport({ baseUrl: url, httpVersion: '1.1', useBinaryFormat: true }) };
-    transports.set(url, cur);
-  }
-  return createClient(service, cur.t);
+  return createClient(service, sandboxConnections.transport({ sandboxId: s.sandboxId, ...s.runtime! }));
 }
 
 export function envdHeaders(s: SandboxRecord, user?: string): Record<string, string> {

@@ -4,9 +4,8 @@
  * start that returns once the process runs. Commands run under `/bin/sh -c` (as Docker's RUN does), so images without
  * bash work too.
  */
-import http from 'node:http';
 import { createClient } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+import { sandboxConnections } from '../envd/connections.js';
 import { Process } from '../envd/process/process_pb.js';
 import { fromEnvdError } from '../services/envd-rpc.js';
 
@@ -28,12 +27,9 @@ export interface ExecOptions {
 
 const MAX_LINE = 4000;
 
-/** No keep-alive: build sandboxes come and go on reused addresses, and a pooled socket would reach a dead one. */
-const unpooled = new http.Agent({ keepAlive: false });
-
+/** Over the pool of the runtime at that address (build sandboxes come and go: the driver's calls end their pools). */
 function client(t: ExecTarget) {
-  const transport = createConnectTransport({ baseUrl: t.envdUrl, httpVersion: '1.1', useBinaryFormat: true, nodeOptions: { agent: unpooled } });
-  return createClient(Process, transport);
+  return createClient(Process, sandboxConnections.transportForUrl(t.envdUrl));
 }
 
 function headers(t: ExecTarget, user: string): Record<string, string> {
