@@ -1,12 +1,7 @@
 /** Constants shared across the server. */
-export const ENVD_PORT = 49983;
 
-/**
- * The envd protocol level our agent (packages/envd) speaks, in E2B envd's numbering. E2B's SDKs gate features on it:
- * 0.5.7 octet-stream uploads, 0.6.2 file metadata, 0.6.3 entry info in watch events, 0.6.4 watching network mounts;
- * E2B's envd changed nothing clients see from 0.6.4 to 0.6.13. Keep in step with `Version` in packages/envd.
- */
-export const ENVD_VERSION = '0.6.13';
+/** envd's port and protocol version come from spec/envd/envd.yaml (generated: envd/spec.gen.ts). */
+export { ENVD_PORT, ENVD_VERSION } from './envd/spec.gen.js';
 
 /**
  * Disk of templates that name none (the writable layer's limit, a sparse image): 10 GiB, what a host of a few hundred

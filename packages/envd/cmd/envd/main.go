@@ -1,5 +1,6 @@
 // Command envd is the agent inside every Tensor Box sandbox: E2B's envd protocol (Connect RPC process and filesystem
-// services, /files, /init, /envs, /metrics, /health) on port 49983, over HTTP/1.1 and cleartext HTTP/2 (h2c).
+// services, /files, /init, /envs, /metrics, /health; all in spec/envd) on port 49983 (spec.Port), over HTTP/1.1 and
+// cleartext HTTP/2 (h2c).
 //
 // Usage: envd [--port 49983] [--listen-addr 0.0.0.0] [--ready-fd N]
 //
@@ -19,10 +20,11 @@ import (
 	"time"
 
 	"github.com/tensor-box/tensor-box/packages/envd/internal/agent"
+	"github.com/tensor-box/tensor-box/packages/envd/internal/spec"
 )
 
 func main() {
-	port := flag.Int("port", 49983, "port to listen on (0: any free port, logged to stderr)")
+	port := flag.Int("port", spec.Port, "port to listen on (0: any free port, logged to stderr)")
 	addr := flag.String("listen-addr", "0.0.0.0", "address to listen on")
 	readyFD := flag.Int("ready-fd", -1, "write \"ready\\n\" to this fd once listening, then close it")
 	version := flag.Bool("version", false, "print the protocol version and exit")

@@ -16,10 +16,11 @@ import (
 
 	"github.com/tensor-box/tensor-box/packages/envd/gen/filesystem/filesystemconnect"
 	"github.com/tensor-box/tensor-box/packages/envd/gen/process/processconnect"
+	"github.com/tensor-box/tensor-box/packages/envd/internal/spec"
 )
 
-// Version is the protocol version this agent speaks (E2B envd's numbering).
-const Version = "0.6.13"
+// Version is the protocol version this agent speaks (E2B envd's numbering), from spec/envd/envd.yaml.
+const Version = spec.Version
 
 // Options configure an Agent; zero values mean the in-sandbox defaults.
 type Options struct {
@@ -56,21 +57,32 @@ func New(o Options) *Agent {
 	return a
 }
 
-// Handler serves envd's HTTP endpoints and Connect services; the table below is the whole surface.
+// routes is envd's whole surface, pattern to handler: spec/envd/envd.yaml's paths and the services of spec/envd's
+// protos. routes_test.go checks the two are the same, so the ingress's list (generated from the spec) cannot drift.
+func (a *Agent) routes() map[string]http.Handler {
+	p, ph := processconnect.NewProcessHandler(&processService{a: a})
+	f, fh := filesystemconnect.NewFilesystemHandler(&filesystemService{a: a})
+	health := func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }
+	return map[string]http.Handler{
+		"GET /health":         http.HandlerFunc(health),
+		"POST /init":          http.HandlerFunc(a.handleInit),
+		"POST /quiesce":       http.HandlerFunc(a.handleQuiesce),
+		"GET /envs":           a.guard(http.HandlerFunc(a.handleEnvs)),
+		"GET /metrics":        a.guard(http.HandlerFunc(a.handleMetrics)),
+		"GET /files":          http.HandlerFunc(a.handleDownload), // token or signature, checked inside
+		"POST /files":         http.HandlerFunc(a.handleUpload),
+		"POST /files/compose": a.guard(http.HandlerFunc(a.handleCompose)),
+		p:                     a.guard(ph),
+		f:                     a.guard(fh),
+	}
+}
+
+// Handler serves envd's HTTP endpoints and Connect services (routes).
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("POST /init", a.handleInit)
-	mux.HandleFunc("POST /quiesce", a.handleQuiesce)
-	mux.Handle("GET /envs", a.guard(http.HandlerFunc(a.handleEnvs)))
-	mux.Handle("GET /metrics", a.guard(http.HandlerFunc(a.handleMetrics)))
-	mux.HandleFunc("GET /files", a.handleDownload) // token or signature, checked inside
-	mux.HandleFunc("POST /files", a.handleUpload)
-	mux.Handle("POST /files/compose", a.guard(http.HandlerFunc(a.handleCompose)))
-	p, ph := processconnect.NewProcessHandler(&processService{a: a})
-	mux.Handle(p, a.guard(ph))
-	f, fh := filesystemconnect.NewFilesystemHandler(&filesystemService{a: a})
-	mux.Handle(f, a.guard(fh))
+	for pattern, h := range a.routes() {
+		mux.Handle(pattern, h)
+	}
 	return withCORS(mux)
 }
 

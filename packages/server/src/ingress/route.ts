@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { invalid } from '../errors.js';
+import { ENVD_HTTP_ROUTES, ENVD_RPC_SERVICES } from '../envd/spec.gen.js';
 
 export interface IngressTarget {
   sandboxId: string;
@@ -46,16 +47,21 @@ export function ingressTarget(headers: IncomingHttpHeaders): IngressTarget | und
   return undefined;
 }
 
-/** envd routes that may be reached from outside; everything else on the agent port (e.g. /init) is internal. */
-const ENVD_PUBLIC = [
-  /^\/process\.Process\//,
-  /^\/filesystem\.Filesystem\//,
-  /^\/files(\?|$)/,
-  /^\/files\/compose(\?|$)/,
-  /^\/health(\?|$)/,
-  /^\/metrics(\?|$)/,
-  /^\/envs(\?|$)/,
+/**
+ * The agent-port paths that may be reached from outside, generated from spec/envd (envd/spec.gen.ts): envd's HTTP
+ * paths not marked `x-internal` (any method: envd answers 405 itself; the generator refuses a path whose methods
+ * differ in this) and its Connect-RPC services. Everything else on the agent port — /init, /quiesce, and any path
+ * the spec does not list — is internal: default deny.
+ */
+const publicPaths = new Set(ENVD_HTTP_ROUTES.filter((r) => !r.internal).map((r) => r.path));
+const ENVD_PUBLIC: readonly RegExp[] = [
+  ...ENVD_RPC_SERVICES.map((svc) => new RegExp(`^/${escape(svc)}/`)),
+  ...[...publicPaths].map((p) => new RegExp(`^${escape(p)}(\\?|$)`)),
 ];
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 export function isPublicEnvdPath(url: string): boolean {
   return ENVD_PUBLIC.some((r) => r.test(url));
