@@ -45,8 +45,8 @@ build_package() { # <package dir> [more source dirs it bundles]
 }
 build_package packages/runtime
 build_package packages/server
-build_package packages/sdk
-build_package packages/cli packages/sdk/src
+build_package packages/sdk packages/generated/src packages/sdk/tsconfig.build.json
+build_package packages/cli packages/sdk/src packages/generated/src
 
 # The agent that runs inside every sandbox.
 if [ -f packages/envd/build.sh ]; then bash packages/envd/build.sh >&2; fi
