@@ -1,13 +1,15 @@
 /**
  * A tiny router: a table of `{method, path, handler}` where paths use the spec's `{param}` syntax. The route's path is
- * also the key of its operation in spec/openapi.yaml, which validates its body and query.
+ * also the key of its operation in spec/openapi.yaml, which validates its body and query; rows are written with `op()`
+ * (typed-route.ts), which types each handler by that operation.
  */
 import type { IncomingMessage } from 'node:http';
 
+/** A request as the table sees it: validated against the spec, typed per row by typed-route.ts. */
 export interface RequestContext {
   params: Record<string, string>;
-  query: Record<string, any>;
-  body: any;
+  query: Record<string, unknown>;
+  body: unknown;
   req: IncomingMessage;
 }
 
