@@ -59,16 +59,15 @@ export class SandboxConnections {
   }
 
   /**
-   * The runtime stopped (destroyed, checkpointed away): close every socket to it, pooled or in use, and keep no pool.
-   * With `stopped: false` (a checkpoint that leaves it running) only the sockets go; the next call opens a new pool.
-   * Idempotent.
+   * The runtime stopped (destroyed, checkpointed away): close every socket to it, pooled or in use, and keep no pool;
+   * callers still holding its record get one-off connections. Idempotent.
    */
-  forget(sandboxId: string, opts: { stopped?: boolean } = {}): void {
+  forget(sandboxId: string): void {
     const pool = this.pools.get(sandboxId);
     if (!pool) return;
     this.pools.delete(sandboxId);
     if (this.byUrl.get(pool.ref.envdUrl) === sandboxId) this.byUrl.delete(pool.ref.envdUrl);
-    if (opts.stopped !== false) this.retire(pool.ref);
+    this.retire(pool.ref);
     pool.agent.destroy();
   }
 

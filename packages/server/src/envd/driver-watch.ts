@@ -4,8 +4,7 @@
  * pools what happened:
  * - a runtime starts — `create`, `restore`, or is found alive by `list` (re-adoption after a restart): registered;
  * - a runtime stops — `destroy`, `checkpoint` (pause), `captureLayer` without `leaveRunning` (end of a build): its
- *   pool is dropped and every socket to it closed, before the call, so nothing is written to a sandbox that goes;
- * - a checkpoint that leaves it running (snapshot, fork) drops its sockets only (a checkpoint need not keep them).
+ *   pool is dropped and every socket to it closed (see STOPS for when).
  * Watching the driver rather than the services means kill, pause, the expiry sweep, reconciliation and template builds
  * all invalidate the same way, without each remembering to.
  */
@@ -16,11 +15,16 @@ type AnyFn = (...args: unknown[]) => unknown;
 
 const leavesRunning = (opts: unknown) => (opts as { leaveRunning?: boolean } | undefined)?.leaveRunning === true;
 
-/** Calls that end a sandbox's sockets: whether the runtime stops ('stop'), only its sockets go ('drop'), or neither. */
-const STOPS: Record<string, (args: unknown[]) => 'stop' | 'drop' | undefined> = {
-  destroy: () => 'stop',
-  checkpoint: (args) => (leavesRunning(args[2]) ? 'drop' : 'stop'),
-  captureLayer: (args) => (leavesRunning(args[2]) ? undefined : 'stop'),
+/**
+ * Calls that stop a sandbox's runtime, and when its pool goes. `destroy` drops it first: the sandbox's network
+ * vanishes, and a stream into it would otherwise hang rather than end. A checkpoint (pause) drops it once done: the
+ * agent's streams were ended (quiesce) just before, and their last bytes must still reach the client. A checkpoint
+ * that leaves the sandbox running (snapshot, fork), or that failed, keeps it: the same processes answer.
+ */
+const STOPS: Record<string, (args: unknown[]) => 'before' | 'after' | undefined> = {
+  destroy: () => 'before',
+  checkpoint: (args) => (leavesRunning(args[2]) ? undefined : 'after'),
+  captureLayer: (args) => (leavesRunning(args[2]) ? undefined : 'after'),
 };
 
 export function watchDriver<D extends Driver>(driver: D, conns: SandboxConnections = sandboxConnections): D {
@@ -44,12 +48,15 @@ export function watchDriver<D extends Driver>(driver: D, conns: SandboxConnectio
           return infos;
         };
       }
-      const stops = typeof prop === 'string' ? STOPS[prop] : undefined;
-      if (stops) {
-        return (...args: unknown[]) => {
-          const what = stops(args);
-          if (what) conns.forget(args[0] as string, { stopped: what === 'stop' });
-          return fn(...args);
+      const when = typeof prop === 'string' ? STOPS[prop] : undefined;
+      if (when) {
+        return async (...args: unknown[]) => {
+          const id = args[0] as string;
+          const stop = when(args);
+          if (stop === 'before') conns.forget(id);
+          const out = await fn(...args);
+          if (stop === 'after') conns.forget(id);
+          return out;
         };
       }
       return fn;
