@@ -24,8 +24,8 @@ import { handleWatch } from './ws/watch.js';
 import type { Metrics } from './http/prometheus.js';
 import type { StaticSite } from './http/static.js';
 
-/** Control-plane WebSockets: terminal and directory watch. */
-const SOCKET_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/(pty|files\/watch)$/;
+/** A sandbox ID in a control-plane path (the edge table's `{sandboxID}`). */
+const SANDBOX_ID = /^[a-z][a-z0-9]+$/;
 /** Largest client frame (terminal input): bigger frames close the socket instead of being buffered. */
 const MAX_WS_FRAME = 1 << 20;
 
@@ -97,8 +97,27 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 
-/** `/sandboxes/{id}/files`: signed download/upload URLs that work without DNS set-up; forwarded to the agent's /files. */
-const FILES_ROUTE = /^\/sandboxes\/([a-z][a-z0-9]+)\/files$/;
+/**
+ * The routes that are not REST operations of spec/openapi.yaml, in one table beside the REST one (api/routes.ts):
+ * plain HTTP handlers (`http`) and WebSocket upgrades (`upgrade`), matched by method and path before the REST table.
+ * The sandbox ingress (by header or host name) comes before both; the API docs and the console after.
+ */
+interface EdgeRoute {
+  /** Any method when absent. */
+  method?: string;
+  path: RegExp;
+  http?: (req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray) => Promise<void>;
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, m: RegExpExecArray) => Promise<void>;
+}
+
+function matchEdge(table: EdgeRoute[], method: string, pathname: string, kind: 'http' | 'upgrade') {
+  for (const r of table) {
+    if (!r[kind] || (r.method && r.method !== method)) continue;
+    const m = r.path.exec(pathname);
+    if (m && (m.groups?.sandboxID === undefined || SANDBOX_ID.test(m.groups.sandboxID))) return { route: r, m };
+  }
+  return undefined;
+}
 
 export function createApp(opts: AppOptions): http.Server {
   const openapi = opts.openapi ?? new OpenApi();
@@ -174,6 +193,61 @@ export function createApp(opts: AppOptions): http.Server {
     });
   };
 
+  /** The server's own metrics span every team: admin only. */
+  const serveMetrics = async (req: IncomingMessage, res: ServerResponse) => {
+    if (!(await opts.auth.fromRequest(req)).admin) {
+      throw new ApiError('permission_denied', 'only the admin key can read /metrics');
+    }
+    const text = await opts.metrics.render();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(text);
+  };
+
+  /** `/sandboxes/{id}/files`: signed download/upload URLs that work without DNS set-up; forwarded to the agent. */
+  const proxyFilesLink = async (req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray) => {
+    const sandboxId = m.groups!.sandboxID;
+    const caller = await filesCaller(req, url, sandboxId);
+    url.searchParams.delete('token');
+    req.url = `/files${url.search}`;
+    if (caller) {
+      // The caller may use this sandbox (its team's, checked by the lookup): the server vouches for it to the agent.
+      const s = await withCaller(caller, () => opts.sandboxForSocket(sandboxId));
+      if (s.envdAccessToken) req.headers['x-access-token'] = s.envdAccessToken;
+    }
+    const target = { sandboxId, port: ENVD_PORT };
+    await proxyAs(req, res, caller, () => proxyHttp(opts.ingress, target, req, res));
+  };
+
+  /** A control-plane WebSocket (terminal, directory watch) on a running sandbox, for a key or a ws-token. */
+  const socketRoute =
+    (serve: typeof handlePty | typeof handleWatch) =>
+    async (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, m: RegExpExecArray) => {
+      const sandboxId = m.groups!.sandboxID;
+      const token = url.searchParams.get('token');
+      const byToken = token ? await opts.auth.fromToken(sandboxId, token) : undefined;
+      const caller = byToken ?? (await opts.auth.fromRequest(req));
+      const s = await withCaller(caller, () => opts.sandboxForSocket(sandboxId));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const untrack = opts.keyWatch.track(caller.keyId, () => {
+          ws.close(1008, 'API key revoked');
+          setTimeout(() => ws.terminate(), 1000).unref();
+        });
+        ws.once('close', untrack);
+        // Protocol errors (e.g. a frame over MAX_WS_FRAME) close the socket with a code; they must not escape.
+        ws.on('error', (err) => opts.log?.(`websocket ${url.pathname}: ${err.message}`));
+        void serve(ws, s, url.searchParams);
+      });
+    };
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
+  const edge: EdgeRoute[] = [
+    { method: 'GET', path: /^\/metrics$/, http: serveMetrics },
+    { path: /^\/files$/, http: proxySignedFiles },
+    { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/files$/, http: proxyFilesLink },
+    { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/pty$/, upgrade: socketRoute(handlePty) },
+    { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/files\/watch$/, upgrade: socketRoute(handleWatch) },
+  ];
+
   const server = http.createServer(async (req, res) => {
     try {
       const target = ingressTarget(req.headers);
@@ -184,30 +258,9 @@ export function createApp(opts: AppOptions): http.Server {
         });
       }
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname === '/metrics' && req.method === 'GET') {
-        // The server's own metrics span every team: admin only.
-        if (!(await opts.auth.fromRequest(req)).admin) {
-          throw new ApiError('permission_denied', 'only the admin key can read /metrics');
-        }
-        const text = await opts.metrics.render();
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        return void res.end(text);
-      }
-      if (url.pathname === '/files') return await proxySignedFiles(req, res, url);
+      const edgeRoute = matchEdge(edge, req.method ?? 'GET', url.pathname, 'http');
+      if (edgeRoute) return await edgeRoute.route.http!(req, res, url, edgeRoute.m);
       if (docs.serve(req, res, url.pathname)) return;
-      const files = FILES_ROUTE.exec(url.pathname);
-      if (files) {
-        const caller = await filesCaller(req, url, files[1]);
-        url.searchParams.delete('token');
-        req.url = `/files${url.search}`;
-        if (caller) {
-          // The caller may use this sandbox (its team's, checked by the lookup): the server vouches for it to the agent.
-          const s = await withCaller(caller, () => opts.sandboxForSocket(files[1]));
-          if (s.envdAccessToken) req.headers['x-access-token'] = s.envdAccessToken;
-        }
-        const files1 = { sandboxId: files[1], port: ENVD_PORT };
-        return await proxyAs(req, res, caller, () => proxyHttp(opts.ingress, files1, req, res));
-      }
       if (opts.console && !router.match(req.method ?? 'GET', url.pathname) && (await opts.console.serve(req, res, url.pathname))) return;
       await handleApi(req, res, url);
     } catch (err) {
@@ -216,29 +269,12 @@ export function createApp(opts: AppOptions): http.Server {
     }
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
   server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
       const target: IngressTarget | undefined = ingressTarget(req.headers);
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const m = !target && SOCKET_ROUTE.exec(url.pathname);
-      if (m) {
-        const token = url.searchParams.get('token');
-        const byToken = token ? await opts.auth.fromToken(m[1], token) : undefined;
-        const caller = byToken ?? (await opts.auth.fromRequest(req));
-        const s = await withCaller(caller, () => opts.sandboxForSocket(m[1]));
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          const untrack = opts.keyWatch.track(caller.keyId, () => {
-            ws.close(1008, 'API key revoked');
-            setTimeout(() => ws.terminate(), 1000).unref();
-          });
-          ws.once('close', untrack);
-          // Protocol errors (e.g. a frame over MAX_WS_FRAME) close the socket with a code; they must not escape.
-          ws.on('error', (err) => opts.log?.(`websocket ${url.pathname}: ${err.message}`));
-          void (m[2] === 'pty' ? handlePty(ws, s, url.searchParams) : handleWatch(ws, s, url.searchParams));
-        });
-        return;
-      }
+      const edgeRoute = target ? undefined : matchEdge(edge, req.method ?? 'GET', url.pathname, 'upgrade');
+      if (edgeRoute) return await edgeRoute.route.upgrade!(req, socket, head, url, edgeRoute.m);
       if (!target) throw new ApiError('not_found', `no WebSocket route for ${req.url}`);
       const caller = await ingressCaller(req);
       if (!caller) return await proxyUpgrade(opts.ingress, target, req, socket, head);
