@@ -4,7 +4,11 @@
  * Connections come from the sandbox pools (envd/connections.ts).
  */
 import http from 'node:http';
+import type { components } from '@tensor-box/generated/envd';
 import { sandboxConnections } from '../envd/connections.js';
+
+/** POST /init's body, as spec/envd/envd.yaml defines it. */
+type InitRequest = components['schemas']['InitRequest'];
 
 export interface EnvdInit {
   envVars: Record<string, string>;
@@ -45,7 +49,7 @@ export async function envdInit(envdUrl: string, init: EnvdInit, signal?: AbortSi
       defaultUser: init.defaultUser,
       defaultWorkdir: init.defaultWorkdir,
       timestamp: new Date().toISOString(),
-    }),
+    } satisfies InitRequest),
     timeoutMs: 10_000,
     signal,
   });
