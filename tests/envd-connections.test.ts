@@ -21,11 +21,11 @@ after(async () => {
   await s?.close();
 });
 
-/** Established TCP connections from this host to the agent at `address`. */
+/** Established TCP connections from this process (the server under test) to the agent at `address`. */
 function hostConnections(address: string): number {
-  const args = ['-Htn', 'state', 'established', 'dst', `${address}:${ENVD_PORT}`];
+  const args = ['-Htnp', 'state', 'established', 'dst', `${address}:${ENVD_PORT}`];
   const out = execFileSync('ss', args, { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.trim()).length;
+  return out.split('\n').filter((l) => l.includes(`pid=${process.pid},`)).length;
 }
 
 describe('sandbox connections', () => {
