@@ -1,8 +1,8 @@
 /**
- * Pause and resume. Pause: `running → pausing → paused` — the processes are checkpointed with their memory into a new
- * pause generation of the snapshot store and the host resources released; a failed checkpoint goes back to `running`
- * and says why. Resume: `paused → resuming → running` — the checkpoint is restored (its writable layer moved back)
- * on this node, holding a running slot of the team's quota; a failed restore goes back to `paused`.
+ * Pause and resume. Pause: `running → pausing → paused` — the processes are checkpointed with their memory into a
+ * new pause generation of the snapshot store and the host resources released; a failed checkpoint goes back to
+ * `running` and says why. Resume: `paused → resuming → running` — the checkpoint is restored (its writable layer
+ * moved back) on this node, holding a running slot of the team's quota; a failed restore goes back to `paused`.
  *
  * Concurrency: the move into `pausing`/`resuming` is the lock (transitions.ts). A pause that finds another operation
  * under way answers 409. A resume waits for one to settle and then acts on what it finds — resumes are what clients
@@ -47,13 +47,15 @@ export async function pause(ctx: LifecycleContext, sandboxId: string, reason = '
         throw driverFailure(err, `cannot pause sandbox '${sandboxId}'`);
       }
     },
-    () => ({
-      state: 'paused',
-      patch: { runtime: undefined, pausedImage: image, nodeId: undefined, endAt: Date.now() + ctx.opts.pausedRetentionMs },
-    }),
+    () => ({ state: 'paused', patch: pausedPatch(ctx, image) }),
   );
   ctx.stoppedHere(sandboxId);
   ctx.event(sandboxId, 'info', `sandbox paused (${reason}) in ${Date.now() - t0} ms`);
+}
+
+/** The record of a sandbox whose processes and layer are saved in `image`: no runtime, no node, kept for retention. */
+export function pausedPatch(ctx: LifecycleContext, image: string): Partial<SandboxRecord> {
+  return { runtime: undefined, pausedImage: image, nodeId: undefined, endAt: Date.now() + ctx.opts.pausedRetentionMs };
 }
 
 /**
@@ -97,7 +99,7 @@ export async function resume(
   }
 }
 
-/** Restores a paused sandbox's checkpoint (holding a running slot) and records it running; back to paused on failure. */
+/** Restores a paused sandbox's checkpoint (holding a running slot) and records it running; paused again on failure. */
 async function restorePaused(
   ctx: LifecycleContext,
   s: SandboxRecord,
@@ -123,7 +125,8 @@ async function restorePaused(
         egress: egressOf(s),
       };
       try {
-        const info = await ctx.opts.prom.time('driver.restore', () => driver.restore(spec, s.pausedImage!, { move: true }));
+        const restore = () => driver.restore(spec, s.pausedImage!, { move: true });
+        const info = await ctx.opts.prom.time('driver.restore', restore);
         return { runtime: runtimeOf(info), pausedImage: undefined, endAt: Date.now() + timeout };
       } catch (err) {
         ctx.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);

@@ -22,6 +22,7 @@ import { runtimeOf } from '../services/sandbox-records.js';
 import type { SandboxRecord } from '../store/store.js';
 import type { LifecycleContext } from './context.js';
 import { finishKill } from './kill.js';
+import { pausedPatch } from './pause-resume.js';
 import { ALL_STATES } from './states.js';
 import { move } from './transitions.js';
 
@@ -69,7 +70,8 @@ async function reconcileOne(
     if (s.state !== 'running' && !(await move(ctx.store, s, 'running', patch))) return 'kept';
     if (s.state === 'running') await ctx.store.updateSandbox(id, patch);
     if (wasPaused) await ctx.opts.snapshots.removePauseImages(id);
-    ctx.event(id, 'info', `re-adopted after a control-plane restart${s.state !== 'running' ? ` (was ${s.state})` : ''}`);
+    const was = s.state !== 'running' ? ` (was ${s.state})` : '';
+    ctx.event(id, 'info', `re-adopted after a control-plane restart${was}`);
     return 'adopted';
   }
   if (s.state === 'paused') return 'kept';
@@ -84,8 +86,9 @@ async function reconcileOne(
   // A pause the restart interrupted may have completed meanwhile: the sandbox is paused with that image.
   const image = s.state === 'running' || s.state === 'pausing' ? snapshots.newestPauseImage(id) : undefined;
   if (image) {
-    const patch = { runtime: undefined, pausedImage: image, nodeId: undefined, endAt: Date.now() + ctx.opts.pausedRetentionMs };
-    if (await move(ctx.store, s, 'paused', patch)) ctx.event(id, 'info', 'pause completed across a control-plane restart');
+    if (await move(ctx.store, s, 'paused', pausedPatch(ctx, image))) {
+      ctx.event(id, 'info', 'pause completed across a control-plane restart');
+    }
     return 'kept';
   }
   ctx.event(id, 'error', `sandbox was not running (and had no saved state) after a control-plane restart; removed`);

@@ -24,6 +24,12 @@ type ForkResult = components['schemas']['SandboxForkResult'];
 
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
+/** What a checkpoint of a sandbox carries over to the sandboxes started from it. */
+function savedWith(s: SandboxRecord) {
+  const { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess } = s;
+  return { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess };
+}
+
 /** The opening checks of a snapshot or fork (a copy that leaves the sandbox running). */
 function copyOp(ctx: LifecycleContext, sandboxId: string, verb: 'snapshot' | 'fork'): CheckpointOp {
   const driver = ctx.driver;
@@ -32,7 +38,8 @@ function copyOp(ctx: LifecycleContext, sandboxId: string, verb: 'snapshot' | 'fo
     via: 'snapshotting',
     capable: hasCheckpointer(driver),
     incapable: `the ${driver.name} runtime cannot ${verb} sandboxes`,
-    notRunning: (s) => new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}; resume it to ${verb} it`),
+    notRunning: (s) =>
+      new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}; resume it to ${verb} it`),
     checkDisk: verb === 'snapshot',
     quiesce: true,
   };
@@ -74,12 +81,7 @@ export async function createSnapshot(ctx: LifecycleContext, sandboxId: string, n
     templateId: s.templateId,
     createdAt: Date.now(),
     imageDir,
-    cpuCount: s.cpuCount,
-    memoryMB: s.memoryMB,
-    diskSizeMB: s.diskSizeMB,
-    envVars: s.envVars,
-    envdAccessToken: s.envdAccessToken,
-    allowInternetAccess: s.allowInternetAccess,
+    ...savedWith(s),
     teamId: s.teamId,
   };
   await ctx.store.insertSnapshot(rec);
@@ -125,7 +127,8 @@ export async function fork(
   opts: { count?: number; timeout?: number },
 ): Promise<ForkResult[]> {
   const count = opts.count ?? 1;
-  const tmp = path.join(ctx.opts.snapshots.forkImages(ctx.opts.nodeId), `${sandboxId}-${Date.now().toString(36)}-${randomId(6)}`);
+  const name = `${sandboxId}-${Date.now().toString(36)}-${randomId(6)}`;
+  const tmp = path.join(ctx.opts.snapshots.forkImages(ctx.opts.nodeId), name);
   const s = await copyOf(ctx, sandboxId, 'fork', tmp);
   const image = forkImage(s, tmp);
   const out: ForkResult[] = [];
@@ -149,12 +152,7 @@ function forkImage(s: SandboxRecord, imageDir: string): ImageStart {
   return {
     imageDir,
     templateId: s.templateId,
-    cpuCount: s.cpuCount,
-    memoryMB: s.memoryMB,
-    diskSizeMB: s.diskSizeMB,
-    envVars: s.envVars,
-    envdAccessToken: s.envdAccessToken,
-    allowInternetAccess: s.allowInternetAccess,
+    ...savedWith(s),
     user: DEFAULT_USER,
     workdir: DEFAULT_WORKDIR,
     what: `fork of ${s.sandboxId}`,
@@ -165,11 +163,17 @@ function forkImage(s: SandboxRecord, imageDir: string): ImageStart {
 /** A fork gets its source's settings (a new access token when the source has one). */
 function forkRequest(s: SandboxRecord, timeout: number | undefined) {
   const n = s.network;
+  const network = n && {
+    allowPublicTraffic: n.allowPublicTraffic,
+    maskRequestHost: n.maskRequestHost,
+    allowOut: n.allowOut,
+    denyOut: n.denyOut,
+  };
   return {
     timeout,
     metadata: s.metadata,
     secure: !!s.envdAccessToken,
-    network: n ? { allowPublicTraffic: n.allowPublicTraffic, maskRequestHost: n.maskRequestHost, allowOut: n.allowOut, denyOut: n.denyOut } : undefined,
+    network,
     autoPause: s.onTimeout === 'pause',
     autoResume: { enabled: s.autoResume },
     teamId: s.teamId ?? ownerTeam(),

@@ -63,13 +63,19 @@ interface Plan {
   event: { message: string; fields: Record<string, string> };
 }
 
+const shapeOf = (o: { cpuCount: number; memoryMB: number; diskSizeMB: number }) => ({
+  cpuCount: o.cpuCount,
+  memoryMB: o.memoryMB,
+  diskSizeMB: o.diskSizeMB,
+});
+
 function plan(ctx: LifecycleContext, source: StartSource, timeoutMs: number): Plan {
   const driver = ctx.driver;
   if (source.kind === 'template') {
     const t = source.template;
     const env = templateEnvironment(t);
     return {
-      shape: { templateId: t.templateId, alias: t.names[0], cpuCount: t.cpuCount, memoryMB: t.memoryMB, diskSizeMB: t.diskSizeMB },
+      shape: { ...shapeOf(t), templateId: t.templateId, alias: t.names[0] },
       ...env,
       internetByDefault: true,
       what: `template ${t.templateId}`,
@@ -87,7 +93,7 @@ function plan(ctx: LifecycleContext, source: StartSource, timeoutMs: number): Pl
     throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
   }
   return {
-    shape: { templateId: img.templateId, alias: img.alias, cpuCount: img.cpuCount, memoryMB: img.memoryMB, diskSizeMB: img.diskSizeMB },
+    shape: { ...shapeOf(img), templateId: img.templateId, alias: img.alias },
     envVars: img.envVars,
     user: img.user,
     workdir: img.workdir,
@@ -108,7 +114,11 @@ function plan(ctx: LifecycleContext, source: StartSource, timeoutMs: number): Pl
 }
 
 /** Starts a new sandbox from `source` for `req`; returns its record (already stored, `running`). */
-export async function startSandbox(ctx: LifecycleContext, source: StartSource, req: StartRequest): Promise<SandboxRecord> {
+export async function startSandbox(
+  ctx: LifecycleContext,
+  source: StartSource,
+  req: StartRequest,
+): Promise<SandboxRecord> {
   const timeoutMs = (req.timeout ?? 15) * 1000;
   const p = plan(ctx, source, timeoutMs);
   // Bad input fails before anything starts.

@@ -17,12 +17,19 @@ export function busy(sandboxId: string, state: SandboxState, verb: string): ApiE
   return new ApiError('conflict', `sandbox '${sandboxId}' is ${UNDER_WAY[state]}; it cannot ${verb} now (try again)`);
 }
 
+/** A move the table does not allow is a bug: it throws before anything is written. */
+function checkMove(s: SandboxRecord, to: SandboxState): void {
+  if (!canMove(s.state, to)) {
+    throw new ApiError('internal', `sandbox '${s.sandboxId}': no transition ${s.state} → ${to}`);
+  }
+}
+
 /**
  * Moves the record from the state it was read in (`s.state`) to `to`, writing `patch` with it. False when the race
  * was lost (the record changed state or is gone). A move the table does not allow is a bug and throws.
  */
 export async function move(store: Store, s: SandboxRecord, to: SandboxState, patch: Partial<SandboxRecord> = {}) {
-  if (!canMove(s.state, to)) throw new ApiError('internal', `sandbox '${s.sandboxId}': no transition ${s.state} → ${to}`);
+  checkMove(s, to);
   return store.transitionSandbox(s.sandboxId, [s.state], { ...patch, state: to });
 }
 
@@ -34,7 +41,7 @@ export async function moveOrConflict(
   verb: string,
   patch: Partial<SandboxRecord> = {},
 ): Promise<void> {
-  if (!canMove(s.state, to)) throw new ApiError('internal', `sandbox '${s.sandboxId}': no transition ${s.state} → ${to}`);
+  checkMove(s, to);
   await writeWhile(store, s, verb, { ...patch, state: to });
 }
 
@@ -56,7 +63,8 @@ export async function writeWhile(store: Store, s: SandboxRecord, verb: string, p
 export async function finish(store: Store, s: SandboxRecord, to: SandboxState, patch: Partial<SandboxRecord> = {}) {
   if (await move(store, s, to, patch)) return;
   const now = await store.getSandbox(s.sandboxId);
-  throw new ApiError('internal', `sandbox '${s.sandboxId}' left ${s.state} behind our back (now ${now?.state ?? 'gone'})`);
+  const what = `sandbox '${s.sandboxId}' left ${s.state} behind our back (now ${now?.state ?? 'gone'})`;
+  throw new ApiError('internal', what);
 }
 
 /**

@@ -7,7 +7,7 @@ import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-
 import { ApiError, invalid } from '../errors.js';
 import type { SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
 import { newAccessToken } from '../ids.js';
-import { DEFAULT_USER, DEFAULT_WORKDIR } from './template-service.js';
+import { DEFAULT_USER, DEFAULT_WORKDIR } from './default-template.js';
 
 /** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
 export function driverFailure(err: unknown, what: string): ApiError {
