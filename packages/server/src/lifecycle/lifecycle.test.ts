@@ -87,6 +87,23 @@ describe('the transition table', () => {
     }
   });
 
+  it('quotas count a sandbox as running while it still runs: pausing, snapshotting, killing with a runtime', async () => {
+    const sbx = await svc.create({ templateID: 'default', timeout: 60 });
+    const teamId = (await store.getSandbox(sbx.sandboxID))!.teamId ?? 'admin';
+    const usage = async (patch: Partial<SandboxRecord>) => {
+      await store.updateSandbox(sbx.sandboxID, patch);
+      const u = await store.teams.usage(teamId, Date.now());
+      return [u.runningSandboxes, u.pausedSandboxes];
+    };
+    const runtime = (await store.getSandbox(sbx.sandboxID))!.runtime;
+    assert.deepEqual(await usage({ state: 'pausing' }), [1, 0]);
+    assert.deepEqual(await usage({ state: 'snapshotting' }), [1, 0]);
+    assert.deepEqual(await usage({ state: 'killing' }), [1, 0]);
+    assert.deepEqual(await usage({ state: 'resuming', runtime: undefined }), [0, 1], 'its slot is a run claim');
+    assert.deepEqual(await usage({ state: 'killing' }), [0, 0], 'a paused sandbox being killed holds no slot');
+    assert.deepEqual(await usage({ state: 'running', runtime }), [1, 0]);
+  });
+
   it('a move the table forbids throws; an allowed one is a conditional write that a stale reader loses', async () => {
     const sbx = await svc.create({ templateID: 'default', timeout: 60 });
     const s = (await store.getSandbox(sbx.sandboxID))!;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid } from '../errors.js';
 import { randomId } from '../ids.js';
-import { decodeCursor, encodeCursor } from '../services/pagination.js';
+import { decodeCursor, pageOf } from '../services/pagination.js';
 import { driverFailure, type ImageStart } from '../services/sandbox-records.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR } from '../services/template-service.js';
 import type { SandboxRecord, SnapshotRecord } from '../store/store.js';
@@ -102,12 +102,7 @@ export async function listSnapshots(
     : undefined;
   const filter = { sandboxId: q.sandboxID, name: q.name, after, limit: limit + 1, teamId: listScope() };
   const rows = await ctx.store.listSnapshots(filter);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(snapshotToApi),
-    nextToken: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, snapshotId: last.snapshotId }) : undefined,
-  };
+  return pageOf(rows, limit, snapshotToApi, (r) => ({ createdAt: r.createdAt, snapshotId: r.snapshotId }));
 }
 
 export async function deleteSnapshot(ctx: LifecycleContext, idOrName: string): Promise<void> {

@@ -23,7 +23,7 @@ import * as snapshots from '../lifecycle/snapshots.js';
 import { startSandbox, type StartRequest } from '../lifecycle/start-sandbox.js';
 import { isTransitional, storedStates, type WireState } from '../lifecycle/states.js';
 import { busy, writeWhile } from '../lifecycle/transitions.js';
-import { decodeCursor, encodeCursor, parseMetadataQuery } from './pagination.js';
+import { decodeCursor, pageOf, parseMetadataQuery } from './pagination.js';
 import { driverFailure, egressFromRequest, fromSnapshot } from './sandbox-records.js';
 import { templateEnvironment } from './template-service.js';
 
@@ -153,12 +153,8 @@ export class SandboxService {
       limit: limit + 1,
       teamId: listScope(),
     });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((s) => this.present.listed(s)),
-      nextToken: rows.length > limit && last ? encodeCursor({ startedAt: last.startedAt, sandboxId: last.sandboxId }) : undefined,
-    };
+    const key = (s: SandboxRecord) => ({ startedAt: s.startedAt, sandboxId: s.sandboxId });
+    return pageOf(rows, limit, (s) => this.present.listed(s), key);
   }
 
   /** Kills a sandbox (waits for an operation under way on it first; concurrent kills all succeed). */
