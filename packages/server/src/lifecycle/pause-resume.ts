@@ -95,11 +95,16 @@ export async function resume(
       s = await ctx.get(sandboxId);
       continue;
     }
-    return { sandbox: await restorePaused(ctx, paused, timeout, timeoutMs), resumed: true };
+    // Ours now: read it again, so the image restored is the one the record names at this moment.
+    const held = await ctx.store.getSandbox(sandboxId);
+    if (held?.state !== 'resuming' || !held.pausedImage) {
+      throw new ApiError('internal', `sandbox '${sandboxId}' changed under a resume`);
+    }
+    return { sandbox: await restorePaused(ctx, held, timeout, timeoutMs), resumed: true };
   }
 }
 
-/** Restores a paused sandbox's checkpoint (holding a running slot) and records it running; paused again on failure. */
+/** Restores the checkpoint of a sandbox this call moved to `resuming` (holding a running slot); paused on failure. */
 async function restorePaused(
   ctx: LifecycleContext,
   s: SandboxRecord,
@@ -107,7 +112,7 @@ async function restorePaused(
   timeoutMs?: number,
 ): Promise<SandboxRecord> {
   const sandboxId = s.sandboxId;
-  const held: SandboxRecord = { ...s, state: 'resuming', nodeId: ctx.opts.nodeId };
+  const held = s; // in `resuming`, on this node
   const driver = ctx.driver;
   const t0 = Date.now();
   let patch: Partial<SandboxRecord>;
