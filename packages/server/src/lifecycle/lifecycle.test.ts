@@ -83,11 +83,13 @@ describe('the transition table', () => {
     assert.equal(wireState('killing'), undefined);
     // Operations begin only from stable states; transitional ones end in a stable one.
     for (const to of ['pausing', 'resuming', 'snapshotting', 'killing'] as const) {
-      for (const from of ALL_STATES.filter((f) => canMove(f, to))) assert.ok(!STATES[from].transitional, `${from}→${to}`);
+      for (const from of ALL_STATES.filter((f) => canMove(f, to))) {
+        assert.ok(!STATES[from].transitional, `${from}→${to}`);
+      }
     }
   });
 
-  it('quotas count a sandbox as running while it still runs: pausing, snapshotting, killing with a runtime', async () => {
+  it('quotas count a sandbox as running while it runs: pausing, snapshotting, killing with a runtime', async () => {
     const sbx = await svc.create({ templateID: 'default', timeout: 60 });
     const teamId = (await store.getSandbox(sbx.sandboxID))!.teamId ?? 'admin';
     const usage = async (patch: Partial<SandboxRecord>) => {
@@ -279,7 +281,7 @@ describe('restart reconciliation after a crash mid-transition', () => {
     assert.deepEqual(r, { adopted: 1, lost: 1, orphans: 0 });
   });
 
-  it('resuming: restore finished → running (old image deleted); not → paused again; another node’s is left', async () => {
+  it('resuming: restore done → running (old image deleted); not → paused again; another node’s is left', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const s = await svc.create({ templateID: 'default', timeout: 60 });
@@ -289,7 +291,8 @@ describe('restart reconciliation after a crash mid-transition', () => {
     const [finished, interrupted, other] = ids;
     const img = (await store.getSandbox(finished))!.pausedImage!;
     const rec = (await store.getSandbox(finished))!;
-    await driver.restore({ sandboxId: finished, layers: [], cpuCount: 1, memoryMB: rec.memoryMB, diskMB: 1, internetAccess: true, hostname: finished }, img);
+    const spec = { sandboxId: finished, layers: [], cpuCount: 1, memoryMB: rec.memoryMB, diskMB: 1, hostname: finished };
+    await driver.restore({ ...spec, internetAccess: true }, img);
     await store.updateSandbox(finished, { state: 'resuming', nodeId: 'node-a' });
     await store.updateSandbox(interrupted, { state: 'resuming', nodeId: 'node-a' });
     await store.updateSandbox(other, { state: 'resuming', nodeId: 'node-b' });
@@ -305,7 +308,7 @@ describe('restart reconciliation after a crash mid-transition', () => {
     assert.equal((await svc.resume(interrupted)).state, 'running');
   });
 
-  it('killing: the kill is finished (runtime destroyed, images and record deleted); snapshotting → running', async () => {
+  it('killing: the kill is finished (runtime destroyed, images, record deleted); snapshotting → running', async () => {
     const live = await leftIn('killing');
     const s = await svc.create({ templateID: 'default', timeout: 60 });
     await svc.pause(s.sandboxID);

@@ -5,7 +5,13 @@
  */
 import type { components } from '../api/schema.gen.js';
 import { ENVD_VERSION } from '../constants.js';
-import type { MetricSample, SandboxRecord, SnapshotRecord, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
+import type {
+  MetricSample,
+  SandboxRecord,
+  SnapshotRecord,
+  TemplateBuildRecord,
+  TemplateRecord,
+} from '../store/store.js';
 import { wireState } from './states.js';
 
 type Api = components['schemas'];

@@ -69,7 +69,8 @@ export async function visibleSnapshot(ctx: LifecycleContext, idOrName: string): 
 /** Saves a running sandbox's memory, processes and files as a snapshot while it keeps running. */
 export async function createSnapshot(ctx: LifecycleContext, sandboxId: string, name?: string): Promise<SnapshotInfo> {
   if (name !== undefined && !SNAPSHOT_NAME.test(name)) {
-    throw invalid('name: letters, digits, dot, dash and underscore, starting with a letter or digit, at most 63 characters');
+    const rule = 'letters, digits, dot, dash and underscore, starting with a letter or digit, at most 63 characters';
+    throw invalid(`name: ${rule}`);
   }
   const snapshotId = `snap${randomId(16)}`;
   const imageDir = ctx.opts.snapshots.snapshotImage(snapshotId);

@@ -175,7 +175,7 @@ export class SandboxService {
     this.expiry.forget(sandboxId);
   }
 
-  /** Resumes a paused sandbox (waits for an operation under way first); a running one only gets its timeout extended. */
+  /** Resumes a paused sandbox (after an operation under way settles); a running one only gets its timeout extended. */
   async resume(sandboxId: string, timeoutMs?: number): Promise<SandboxRecord> {
     return (await resume(this.ctx, sandboxId, timeoutMs)).sandbox;
   }
@@ -213,7 +213,7 @@ export class SandboxService {
     return snapshots.createSnapshot(this.ctx, sandboxId, name);
   }
 
-  listSnapshots(q: { sandboxID?: string; name?: string; limit?: number; nextToken?: string }): Promise<Page<Api['SnapshotInfo']>> {
+  listSnapshots(q: Parameters<typeof snapshots.listSnapshots>[1]): Promise<Page<Api['SnapshotInfo']>> {
     return snapshots.listSnapshots(this.ctx, q);
   }
 
@@ -234,9 +234,13 @@ export class SandboxService {
     const s = await this.get(sandboxId);
     if (s.state === 'killing') throw notFound(`sandbox '${sandboxId}' not found`);
     if (isTransitional(s.state)) throw busy(sandboxId, s.state, 'be committed');
-    if (s.state !== 'running') throw new ApiError('conflict', `sandbox '${sandboxId}' is ${s.state}; resume it before committing it`);
+    if (s.state !== 'running') {
+      throw new ApiError('conflict', `sandbox '${sandboxId}' is ${s.state}; resume it before committing it`);
+    }
     this.here(s);
-    if (!hasLayerCapturer(driver)) throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot commit sandboxes`);
+    if (!hasLayerCapturer(driver)) {
+      throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot commit sandboxes`);
+    }
     const op = {
       verb: 'be committed',
       via: 'snapshotting' as const,
@@ -262,7 +266,10 @@ export class SandboxService {
    * with 400 before anything changes; 409 while another operation is under way on the sandbox. The record is written
    * first (conditionally on the state read), so a pause that starts meanwhile resumes with the new rules.
    */
-  async updateNetwork(sandboxId: string, req: { allowOut?: unknown; denyOut?: unknown; allow_internet_access?: unknown }): Promise<void> {
+  async updateNetwork(
+    sandboxId: string,
+    req: { allowOut?: unknown; denyOut?: unknown; allow_internet_access?: unknown },
+  ): Promise<void> {
     const rules = egressFromRequest(req);
     // E2B: allow_internet_access false is denyOut 0.0.0.0/0 (allowOut still wins).
     if (req.allow_internet_access === false && !rules.denyOut.includes('0.0.0.0/0')) rules.denyOut.push('0.0.0.0/0');
@@ -283,7 +290,8 @@ export class SandboxService {
         throw driverFailure(err, `cannot change the network rules of sandbox '${sandboxId}'`);
       });
     }
-    this.ctx.event(sandboxId, 'info', `network rules replaced: allowOut [${rules.allowOut.join(', ')}], denyOut [${rules.denyOut.join(', ')}]`);
+    const now = `allowOut [${rules.allowOut.join(', ')}], denyOut [${rules.denyOut.join(', ')}]`;
+    this.ctx.event(sandboxId, 'info', `network rules replaced: ${now}`);
   }
 
   /**
@@ -301,7 +309,8 @@ export class SandboxService {
     const more = cur.suppressed ? ` (and ${cur.suppressed} more since the last entry)` : '';
     const to = `${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`;
     const message = `outbound connection denied by the network rules: ${d.protocol} to ${to}${more}`;
-    this.ctx.opts.logs.write(sandboxId, 'warn', message, { source: 'network', destination: d.destination, protocol: d.protocol });
+    const fields = { source: 'network', destination: d.destination, protocol: d.protocol };
+    this.ctx.opts.logs.write(sandboxId, 'warn', message, fields);
     this.denied.set(sandboxId, { lastAt: now, suppressed: 0 });
   }
 
@@ -319,24 +328,35 @@ export class SandboxService {
     if (!sandboxIds.length) throw invalid('sandbox_ids must name at least one sandbox');
     const out: Record<string, SandboxMetric> = {};
     const visible = [];
-    for (const id of sandboxIds) if (canSee((await this.ctx.store.getSandbox(id))?.teamId ?? '\0none')) visible.push(id);
+    for (const id of sandboxIds) {
+      if (canSee((await this.ctx.store.getSandbox(id))?.teamId ?? '\0none')) visible.push(id);
+    }
     for (const m of await this.ctx.store.latestMetrics(visible)) out[m.sandboxId] = metricToApi(m);
     return out;
   }
 
   /** Log entries of a sandbox (live or recently killed). */
-  async logs(sandboxId: string, q: { cursor?: number; limit?: number; direction?: 'forward' | 'backward'; level?: LogLevel; search?: string }) {
+  async logs(
+    sandboxId: string,
+    q: { cursor?: number; limit?: number; direction?: 'forward' | 'backward'; level?: LogLevel; search?: string },
+  ) {
     const live = await this.ctx.store.getSandbox(sandboxId);
     // A killed sandbox's team is the one its first (creation) entry names.
     const logs = this.ctx.opts.logs;
-    const teamId = live ? live.teamId : (await logs.query(sandboxId, { limit: 1, direction: 'forward' }))[0]?.fields.teamId;
+    const first = live ? undefined : (await logs.query(sandboxId, { limit: 1, direction: 'forward' }))[0];
+    const teamId = live ? live.teamId : first?.fields.teamId;
     if (!canSee(teamId ?? (live ? undefined : '\0none'))) throw notFound(`sandbox '${sandboxId}' not found`);
     const entries = await logs.query(sandboxId, q);
     if (!entries.length && !live && q.cursor === undefined) {
       throw notFound(`sandbox '${sandboxId}' not found`);
     }
     return {
-      logs: entries.map((e) => ({ timestamp: new Date(e.timestamp).toISOString(), level: e.level, message: e.message, fields: e.fields })),
+      logs: entries.map((e) => ({
+        timestamp: new Date(e.timestamp).toISOString(),
+        level: e.level,
+        message: e.message,
+        fields: e.fields,
+      })),
     };
   }
 
