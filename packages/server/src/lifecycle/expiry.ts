@@ -66,8 +66,9 @@ export class Expiry {
   /** Connects to a sandbox: extends its timeout; a paused sandbox (or one being paused) is resumed (`resumed`). */
   async connect(sandboxId: string, timeoutSec?: number): Promise<{ resumed: boolean; sandbox: SandboxRecord }> {
     const s = await this.ctx.get(sandboxId);
-    if (s.state !== 'running') {
-      // Paused, or in the middle of an operation: resume waits for it to settle and resumes if it ends paused.
+    // Running, or being snapshotted (it keeps running): only the timeout moves, at once.
+    if (s.state !== 'running' && s.state !== 'snapshotting') {
+      // Paused, or being paused or resumed or killed: resume waits for that to settle and resumes if it ends paused.
       return this.actions.resume(sandboxId, timeoutSec === undefined ? undefined : timeoutSec * 1000);
     }
     const endAt = Math.max(s.endAt, Date.now() + (timeoutSec === undefined ? s.timeoutMs : timeoutSec * 1000));
