@@ -48,9 +48,10 @@ export async function kill(
   return true;
 }
 
-/** Completes a kill a restart interrupted (restart reconciliation): destroy if live, images, record. */
-export async function finishKill(ctx: LifecycleContext, s: SandboxRecord, live: boolean): Promise<void> {
-  if (live) await ctx.driver.destroy(s.sandboxId).catch(() => {});
+/** Completes a kill a restart interrupted (restart reconciliation): destroy, images, record. */
+export async function finishKill(ctx: LifecycleContext, s: SandboxRecord): Promise<void> {
+  // Also when the runtime does not list it: a destroy the crash cut short may have left host objects behind.
+  await ctx.driver.destroy(s.sandboxId).catch(() => {});
   await ctx.opts.snapshots.removePauseImages(s.sandboxId);
   await ctx.store.deleteSandbox(s.sandboxId);
   ctx.event(s.sandboxId, 'info', 'sandbox killed (the kill was interrupted by a control-plane restart)');

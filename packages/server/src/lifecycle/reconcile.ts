@@ -59,7 +59,7 @@ async function reconcileOne(
 ): Promise<'adopted' | 'lost' | 'kept'> {
   const id = s.sandboxId;
   if (s.state === 'killing') {
-    await finishKill(ctx, s, !!info);
+    await finishKill(ctx, s);
     return 'kept';
   }
   if (info) {
