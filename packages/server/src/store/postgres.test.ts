@@ -15,7 +15,7 @@ import { api, startTestServer } from '../../../../tests/helpers/harness.js';
 import { startPostgres, type PostgresInstance } from '../../../../tests/helpers/postgres.js';
 import { PostgresStore } from './postgres.js';
 import { hashApiKey } from '../teams/keys.js';
-import { MIGRATIONS } from './postgres-schema.js';
+import { SCHEMA_VERSION } from './migrations.js';
 import { storeSuite } from './store-suite.js';
 
 let instance: PostgresInstance;
@@ -45,7 +45,7 @@ describe('PostgresStore', () => {
     await stores[0].setSetting('api_key', 'e2b_x');
     assert.equal(await stores[3].getSetting('api_key'), 'e2b_x');
     await Promise.all(stores.map((s) => s.close()));
-    assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: MIGRATIONS.length }]);
+    assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: SCHEMA_VERSION }]);
     const again = await PostgresStore.connect(url);
     assert.equal(await again.getSetting('api_key'), 'e2b_x');
     await again.close();
