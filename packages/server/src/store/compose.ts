@@ -1,7 +1,7 @@
 /**
- * Assembles a Store from its repositories: every method of each repository is bound onto one object, so callers keep
- * writing `store.getSandbox(…)` while each repository stays a small class of its own. Two repositories naming the same
- * method is a programming error and throws at once.
+ * Assembles a Store from its repositories: every method of each repository is bound onto one object, so callers
+ * keep writing `store.getSandbox(…)` while each repository stays a small class of its own. Two repositories naming
+ * the same method is a programming error and throws at once.
  */
 import type { Store, StoreRepositories } from './store.js';
 import type { TeamStore } from './teams.js';

@@ -181,7 +181,8 @@ CREATE TABLE run_claims (
   // 5: template tags (tag → build) and what each ready build starts with.
   (d) => `ALTER TABLE templates ADD COLUMN tags ${d.json};
 ALTER TABLE template_builds ADD COLUMN tags ${d.json};
-ALTER TABLE template_builds ADD COLUMN config ${d.json};`,  // 6: indexes that SQLite databases made before versioned migrations lack (PostgreSQL's first schema has them).
+ALTER TABLE template_builds ADD COLUMN config ${d.json};`,
+  // 6: indexes that SQLite databases made before versioned migrations lack (PostgreSQL's first schema has them).
   () => `CREATE INDEX IF NOT EXISTS sandboxes_started ON sandboxes (started_at, sandbox_id);
 CREATE INDEX IF NOT EXISTS snapshots_name ON snapshots (name);`,
 ];
@@ -192,6 +193,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /** A database newer than this server is refused rather than misread. */
 export function checkNotNewer(version: number): void {
   if (version > SCHEMA_VERSION) {
-    throw new Error(`its schema version ${version} is newer than this server's (${SCHEMA_VERSION}); upgrade the server`);
+    const why = `its schema version ${version} is newer than this server's (${SCHEMA_VERSION})`;
+    throw new Error(`${why}; upgrade the server`);
   }
 }

@@ -12,7 +12,8 @@ const MIGRATION_LOCK = 7_245_019_311;
 
 /**
  * Brings the schema to the newest version in one transaction. The advisory lock makes servers that start together
- * take turns: the first migrates, the others then find nothing left to do. A database newer than this server is refused.
+ * take turns: the first migrates, the others then find nothing left to do. A database newer than this server is
+ * refused.
  */
 export async function migrate(pool: pg.Pool): Promise<void> {
   await inTransaction(pool, async (c) => {

@@ -66,18 +66,18 @@ export class PostgresTelemetry implements TelemetryRepository {
     // strpos, not LIKE: the search text is literal (no % or _ wildcards), as with SQLite's instr.
     if (q.search) where.push(`strpos(lower(message), lower(${arg(q.search)})) > 0`);
     const order = q.direction === 'forward' ? 'ASC' : 'DESC';
-    const rows = await query(
-      this.pool,
-      `SELECT * FROM sandbox_logs WHERE ${where.join(' AND ')} ORDER BY ts ${order}, seq ${order} LIMIT ${arg(q.limit)}`,
-      args,
-    );
+    const sql =
+      `SELECT * FROM sandbox_logs WHERE ${where.join(' AND ')} ` +
+      `ORDER BY ts ${order}, seq ${order} LIMIT ${arg(q.limit)}`;
+    const rows = await query(this.pool, sql, args);
     return rows.map((r) => logFromRow(r, r.fields as Record<string, string>));
   }
 
   async pruneLogs(before: number): Promise<void> {
     await query(
       this.pool,
-      'DELETE FROM sandbox_logs l WHERE ts < $1 AND NOT EXISTS (SELECT 1 FROM sandboxes s WHERE s.sandbox_id = l.sandbox_id)',
+      'DELETE FROM sandbox_logs l WHERE ts < $1 ' +
+        'AND NOT EXISTS (SELECT 1 FROM sandboxes s WHERE s.sandbox_id = l.sandbox_id)',
       [before],
     );
   }
@@ -85,7 +85,8 @@ export class PostgresTelemetry implements TelemetryRepository {
   async appendMetric(m: MetricSample): Promise<void> {
     await query(
       this.pool,
-      `INSERT INTO sandbox_metrics (sandbox_id, ts, cpu_count, cpu_used_pct, mem_used, mem_total, mem_cache, disk_used, disk_total)
+      `INSERT INTO sandbox_metrics (sandbox_id, ts, cpu_count, cpu_used_pct, mem_used, mem_total, mem_cache, disk_used,
+         disk_total)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (sandbox_id, ts) DO UPDATE SET cpu_count = EXCLUDED.cpu_count, cpu_used_pct = EXCLUDED.cpu_used_pct,
          mem_used = EXCLUDED.mem_used, mem_total = EXCLUDED.mem_total, mem_cache = EXCLUDED.mem_cache,
@@ -117,7 +118,8 @@ export class PostgresTelemetry implements TelemetryRepository {
   async pruneMetrics(before: number): Promise<void> {
     await query(
       this.pool,
-      'DELETE FROM sandbox_metrics m WHERE ts < $1 OR NOT EXISTS (SELECT 1 FROM sandboxes s WHERE s.sandbox_id = m.sandbox_id)',
+      'DELETE FROM sandbox_metrics m WHERE ts < $1 ' +
+        'OR NOT EXISTS (SELECT 1 FROM sandboxes s WHERE s.sandbox_id = m.sandbox_id)',
       [before],
     );
   }
@@ -130,7 +132,8 @@ async function insertBuildLog(pool: pg.Pool, e: Omit<BuildLogEntry, 'seq'>): Pro
       const [row] = await query(
         pool,
         `INSERT INTO build_logs (template_id, build_id, seq, ts, level, message, step)
-         SELECT $1, $2, COALESCE(MAX(seq) + 1, 0), $3, $4, $5, $6 FROM build_logs WHERE template_id = $1 AND build_id = $2
+         SELECT $1, $2, COALESCE(MAX(seq) + 1, 0), $3, $4, $5, $6 FROM build_logs
+         WHERE template_id = $1 AND build_id = $2
          RETURNING seq`,
         [e.templateId, e.buildId, e.timestamp, LOG_LEVELS.indexOf(e.level), e.message, e.step ?? null],
       );

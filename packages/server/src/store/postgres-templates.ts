@@ -37,7 +37,8 @@ export class PostgresTemplates implements TemplateRepository {
     // An ID match wins over another template that has the same string as a name.
     const [row] = await query(
       this.pool,
-      'SELECT * FROM templates WHERE template_id = $1 OR names ? $1 ORDER BY (template_id = $1) DESC, created_at LIMIT 1',
+      'SELECT * FROM templates WHERE template_id = $1 OR names ? $1 ' +
+        'ORDER BY (template_id = $1) DESC, created_at LIMIT 1',
       [idOrName],
     );
     return row ? template(row) : undefined;

@@ -29,7 +29,12 @@ export function fromRow<T>(row: Row, columns: Record<string, string>): T {
 }
 
 /** INSERT OR REPLACE of every field of `record`. */
-export function insertRecord(db: Database.Database, table: string, columns: Record<string, string>, record: object): void {
+export function insertRecord(
+  db: Database.Database,
+  table: string,
+  columns: Record<string, string>,
+  record: object,
+): void {
   const fields = Object.keys(columns);
   const cols = fields.map((f) => columns[f]);
   const sql = `INSERT OR REPLACE INTO ${table} (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`;

@@ -19,7 +19,9 @@ export class SqliteTelemetry implements TelemetryRepository {
         .prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM build_logs WHERE template_id = ? AND build_id = ?')
         .get(e.templateId, e.buildId) as { n: number };
       this.db
-        .prepare('INSERT INTO build_logs (template_id, build_id, seq, ts, level, message, step) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO build_logs (template_id, build_id, seq, ts, level, message, step) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(e.templateId, e.buildId, n, e.timestamp, LOG_LEVELS.indexOf(e.level), e.message, e.step ?? null);
       return { ...e, seq: n };
     })();
@@ -32,7 +34,8 @@ export class SqliteTelemetry implements TelemetryRepository {
   ): Promise<BuildLogEntry[]> {
     const rows = this.db
       .prepare(
-        'SELECT * FROM build_logs WHERE template_id = ? AND build_id = ? AND seq >= ? AND level >= ? ORDER BY seq LIMIT ?',
+        'SELECT * FROM build_logs WHERE template_id = ? AND build_id = ? AND seq >= ? AND level >= ? ' +
+          'ORDER BY seq LIMIT ?',
       )
       .all(templateId, buildId, q.offset, q.minLevel ? LOG_LEVELS.indexOf(q.minLevel) : 0, q.limit) as Row[];
     return rows.map(buildLogFromRow);
@@ -75,7 +78,8 @@ export class SqliteTelemetry implements TelemetryRepository {
   async appendMetric(m: MetricSample): Promise<void> {
     this.db
       .prepare('INSERT OR REPLACE INTO sandbox_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(m.sandboxId, m.timestamp, m.cpuCount, m.cpuUsedPct, m.memUsed, m.memTotal, m.memCache, m.diskUsed, m.diskTotal);
+      .run(m.sandboxId, m.timestamp, m.cpuCount, m.cpuUsedPct, m.memUsed, m.memTotal, m.memCache, m.diskUsed,
+        m.diskTotal);
   }
 
   async queryMetrics(sandboxId: string, startMs: number, endMs: number): Promise<MetricSample[]> {

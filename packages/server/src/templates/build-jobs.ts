@@ -153,12 +153,12 @@ export class BuildJobs {
     const now = Date.now();
     let tagMap: Record<string, TemplateTagAssignment> = {};
     const ready = this.ended(b, { status: 'ready', finishedAt: now, config });
-    const cur = await this.o.store.completeBuild(t.templateId, b.buildId, ready, (cur) => {
-      tagMap = { ...(cur.tags ?? {}) };
+    const cur = await this.o.store.completeBuild(t.templateId, b.buildId, ready, (stored) => {
+      tagMap = { ...(stored.tags ?? {}) };
       for (const tag of tags) if (tag !== DEFAULT_TAG) tagMap[tag] = { buildId: b.buildId, createdAt: now };
-      const promote = tags.includes(DEFAULT_TAG) || cur.status !== 'ready';
-      const base = promote ? { ...withBuild(cur, b, config), status: 'ready' as const } : {};
-      return { ...base, tags: tagMap, buildCount: cur.buildCount + 1, updatedAt: now };
+      const promote = tags.includes(DEFAULT_TAG) || stored.status !== 'ready';
+      const base = promote ? { ...withBuild(stored, b, config), status: 'ready' as const } : {};
+      return { ...base, tags: tagMap, buildCount: stored.buildCount + 1, updatedAt: now };
     });
     // A warm image that neither the plain name nor a tag starts from goes; layers stay (sandboxes may run on them).
     if (cur && (tags.includes(DEFAULT_TAG) || cur.status !== 'ready')) {
