@@ -18,6 +18,12 @@ function methodNames(obj: object): string[] {
 }
 
 /**
+ * The base class of the stores: its instances are typed as a Store, and the subclass's constructor gives them the
+ * Store's methods with `bindRepositories` (the subclass adds `close`). Abstract: it has no methods of its own.
+ */
+export const ComposedStore = class {} as unknown as abstract new () => Store;
+
+/**
  * Binds the public methods of `repos` onto `target` (a store object whose class declares the Store interface) and
  * sets its `teams`. Methods whose names start with `_` stay private to their repository.
  *
@@ -31,6 +37,7 @@ export function bindRepositories(target: object, repos: StoreRepositories, teams
     for (const name of methodNames(repo)) {
       if (name.startsWith('_')) continue;
       if (owner.has(name)) throw new Error(`store: both ${owner.get(name)} and ${repoName} define ${name}`);
+      if (name in t) throw new Error(`store: ${repoName}.${name} would hide the store's own ${name}`);
       owner.set(name, repoName);
       const fn = (repo as Record<string, (...args: unknown[]) => unknown>)[name];
       t[name] = fn.bind(repo);

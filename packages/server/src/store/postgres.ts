@@ -5,7 +5,7 @@
  * (`COLLATE "C"`, like SQLite) so cursors page the same way.
  */
 import pg from 'pg';
-import { bindRepositories } from './compose.js';
+import { bindRepositories, ComposedStore } from './compose.js';
 import { PostgresSandboxes } from './postgres-sandboxes.js';
 import { migrate } from './postgres-schema.js';
 import { PostgresSettings } from './postgres-settings.js';
@@ -13,7 +13,6 @@ import { PostgresSnapshots } from './postgres-snapshots.js';
 import { PostgresTeamStore } from './postgres-teams.js';
 import { PostgresTelemetry } from './postgres-telemetry.js';
 import { PostgresTemplates } from './postgres-templates.js';
-import type { Store } from './store.js';
 
 /** BIGINT (oid 20) as a JS number: epoch ms and byte counts fit in 2^53, and records promise numbers. */
 const types = {
@@ -44,9 +43,6 @@ export interface PostgresStoreOptions {
   log?: (msg: string) => void;
 }
 
-/** The Store interface is this class's too: its methods are the repositories', bound in the constructor. */
-export interface PostgresStore extends Store {}
-
 /**
  * The Store over PostgreSQL. Open it with `PostgresStore.connect`, which checks the database is reachable and brings
  * the schema up to date; `close()` ends the pool.
@@ -56,10 +52,11 @@ export interface PostgresStore extends Store {}
  * await store.setSetting('k', 'v');
  * await store.close();
  */
-export class PostgresStore {
+export class PostgresStore extends ComposedStore {
   declare readonly teams: PostgresTeamStore;
 
   private constructor(private pool: pg.Pool) {
+    super();
     const repos = {
       sandboxes: new PostgresSandboxes(pool),
       templates: new PostgresTemplates(pool),

@@ -20,7 +20,9 @@ const UNVERSIONED_COLUMNS: Record<string, string[]> = {
   snapshots: Object.values(SNAPSHOT_COLUMNS),
   build_logs: ['template_id', 'build_id', 'seq', 'ts', 'level', 'message', 'step'],
   sandbox_logs: ['seq', 'sandbox_id', 'ts', 'level', 'message', 'fields'],
-  sandbox_metrics: ['sandbox_id', 'ts', 'cpu_count', 'cpu_used_pct', 'mem_used', 'mem_total', 'mem_cache', 'disk_used'],
+  sandbox_metrics: [
+    'sandbox_id', 'ts', 'cpu_count', 'cpu_used_pct', 'mem_used', 'mem_total', 'mem_cache', 'disk_used', 'disk_total',
+  ],
   settings: ['key', 'value'],
   teams: ['team_id', 'name', 'created_at', 'quotas'],
   api_keys: ['key_id', 'team_id', 'name', 'key_hash', 'mask', 'created_at', 'last_used_at'],
@@ -32,9 +34,10 @@ export function migrateSqlite(db: Database.Database): void {
   db.transaction(() => {
     const version = currentVersion(db);
     checkNotNewer(version);
+    if (version === SCHEMA_VERSION) return;
     for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v](SQLITE));
     db.prepare('DELETE FROM schema_version').run();
-    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(Math.max(version, SCHEMA_VERSION));
+    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
   }).immediate();
 }
 

@@ -4,7 +4,7 @@
  * transaction — runs whole before any other call of this process.
  */
 import Database from 'better-sqlite3';
-import { bindRepositories } from './compose.js';
+import { bindRepositories, ComposedStore } from './compose.js';
 import { SqliteSandboxes } from './sqlite-sandboxes.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { SqliteSettings } from './sqlite-settings.js';
@@ -12,10 +12,6 @@ import { SqliteSnapshots } from './sqlite-snapshots.js';
 import { SqliteTeamStore } from './sqlite-teams.js';
 import { SqliteTelemetry } from './sqlite-telemetry.js';
 import { SqliteTemplates } from './sqlite-templates.js';
-import type { Store } from './store.js';
-
-/** The Store interface is this class's too: its methods are the repositories', bound in the constructor. */
-export interface SqliteStore extends Store {}
 
 /**
  * The Store over one SQLite file (`:memory:` for a private in-memory database).
@@ -25,11 +21,12 @@ export interface SqliteStore extends Store {}
  * await store.setSetting('k', 'v');
  * await store.close();
  */
-export class SqliteStore {
+export class SqliteStore extends ComposedStore {
   private db: Database.Database;
   declare readonly teams: SqliteTeamStore;
 
   constructor(file: string) {
+    super();
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
