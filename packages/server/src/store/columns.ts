@@ -99,21 +99,6 @@ export function ownerValue(field: string, value: unknown): unknown {
   return field === 'teamId' && (value === undefined || value === null) ? 'admin' : value;
 }
 
-/** A `sandbox_metrics` row (the same columns in both stores) as a sample. */
-export function metricFromRow(r: Record<string, unknown>): MetricSample {
-  return {
-    sandboxId: r.sandbox_id as string,
-    timestamp: Number(r.ts),
-    cpuCount: Number(r.cpu_count),
-    cpuUsedPct: Number(r.cpu_used_pct),
-    memUsed: Number(r.mem_used),
-    memTotal: Number(r.mem_total),
-    memCache: Number(r.mem_cache),
-    diskUsed: Number(r.disk_used),
-    diskTotal: Number(r.disk_total),
-  };
-}
-
 /** A `build_logs` row as an entry (`step` absent when there is none). */
 export function buildLogFromRow(r: Record<string, unknown>): BuildLogEntry {
   return {
@@ -136,5 +121,20 @@ export function logFromRow(r: Record<string, unknown>, fields: Record<string, st
     level: LOG_LEVELS[r.level as number],
     message: r.message as string,
     fields,
+  };
+}
+
+/** A `sandbox_metrics` row (the same columns in both stores) as a sample. */
+export function metricFromRow(r: Record<string, unknown>): MetricSample {
+  return {
+    sandboxId: r.sandbox_id as string,
+    timestamp: Number(r.ts),
+    cpuCount: Number(r.cpu_count),
+    cpuUsedPct: Number(r.cpu_used_pct),
+    memUsed: Number(r.mem_used),
+    memTotal: Number(r.mem_total),
+    memCache: Number(r.mem_cache),
+    diskUsed: Number(r.disk_used),
+    diskTotal: Number(r.disk_total),
   };
 }
