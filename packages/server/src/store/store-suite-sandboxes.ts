@@ -1,4 +1,6 @@
-/** The store suite's sandboxes part: round trips, replace, patch, conditional transitions, listing, cursors, filters. */
+/**
+ * The store suite's sandboxes part: round trips, replace, patch, conditional transitions, listing, cursors, filters.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SandboxRecord, Store } from './store.js';

@@ -78,7 +78,8 @@ export function templateCases(open: () => Promise<Store>): void {
       await s.upsertTemplate(template('u', { names: ['n'], startCmd: 'run', spawnCount: 4, lastSpawnedAt: T0 + 4 }));
       const patch = { public: true, startCmd: undefined, spawnCount: 99, lastSpawnedAt: 1, updatedAt: T0 + 9 };
       assert.equal(await s.updateTemplate('u', patch), true);
-      const want = template('u', { names: ['n'], public: true, spawnCount: 4, lastSpawnedAt: T0 + 4, updatedAt: T0 + 9 });
+      const kept = { spawnCount: 4, lastSpawnedAt: T0 + 4 };
+      const want = template('u', { names: ['n'], public: true, ...kept, updatedAt: T0 + 9 });
       assert.deepEqual(await s.findTemplate('u'), want);
       assert.equal(await s.updateTemplate('u', { templateId: 'v' }), true, 'nothing to set: only checks it exists');
       assert.equal(await s.updateTemplate('missing', { public: true }), false);
@@ -109,18 +110,20 @@ export function templateCases(open: () => Promise<Store>): void {
       assert.equal(await s.findTemplate('nobody'), undefined);
     });
 
-    it('completeBuild: the change sees the stored template, undefined changes nothing, a gone template still ends the build', async () => {
+    it('completeBuild: the change sees the stored row, may change nothing; a gone template still ends the build', async () => {
       const s = await open();
-      await s.upsertTemplate(template('c', { status: 'ready', tags: { v1: { buildId: 'c-b1', createdAt: T0 } } }));
+      const tags = { v1: { buildId: 'c-b1', createdAt: T0 } };
+      await s.upsertTemplate(template('c', { status: 'ready', tags }));
       await s.upsertBuild(build('c', 'c-b2'));
       await s.recordTemplateSpawn('c', T0 + 3);
       const before = await s.completeBuild('c', 'c-b2', { status: 'error', reason: { message: 'boom' } }, (cur) => {
         assert.equal(cur.spawnCount, 1);
         return cur.status === 'ready' ? undefined : { status: 'error' };
       });
-      assert.deepEqual(before, template('c', { status: 'ready', tags: { v1: { buildId: 'c-b1', createdAt: T0 } }, spawnCount: 1, lastSpawnedAt: T0 + 3 }));
+      assert.deepEqual(before, template('c', { status: 'ready', tags, spawnCount: 1, lastSpawnedAt: T0 + 3 }));
       assert.deepEqual(await s.findTemplate('c'), before);
-      assert.deepEqual(await s.getBuild('c', 'c-b2'), build('c', 'c-b2', { status: 'error', reason: { message: 'boom' } }));
+      const failed = build('c', 'c-b2', { status: 'error', reason: { message: 'boom' } });
+      assert.deepEqual(await s.getBuild('c', 'c-b2'), failed);
       await s.upsertBuild(build('gone', 'g1'));
       assert.equal(await s.completeBuild('gone', 'g1', { status: 'ready' }, () => ({ status: 'ready' })), undefined);
       assert.equal((await s.getBuild('gone', 'g1'))?.status, 'ready');
