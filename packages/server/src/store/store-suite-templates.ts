@@ -110,7 +110,7 @@ export function templateCases(open: () => Promise<Store>): void {
       assert.equal(await s.findTemplate('nobody'), undefined);
     });
 
-    it('completeBuild: the change sees the stored row, may change nothing; a gone template still ends the build', async () => {
+    it('completeBuild: change sees the stored row, may change nothing; a gone template still ends it', async () => {
       const s = await open();
       const tags = { v1: { buildId: 'c-b1', createdAt: T0 } };
       await s.upsertTemplate(template('c', { status: 'ready', tags }));
