@@ -7,10 +7,10 @@
 import type Database from 'better-sqlite3';
 import { BUILD_COLUMNS, TEMPLATE_COLUMNS } from './columns.js';
 import { fromRow, insertRecord, patchRecord, type Row } from './sqlite-rows.js';
-import type {
-  TemplateBuildRecord, TemplateChange, TemplateRecord, TemplateRepository,
+import {
+  TEMPLATE_PATCH_IGNORED,
+  type TemplateBuildRecord, type TemplateChange, type TemplateRecord, type TemplateRepository,
 } from './template-repository.js';
-import { TEMPLATE_PATCH_IGNORED } from './template-repository.js';
 
 const template = (r: Row) => fromRow<TemplateRecord>(r, TEMPLATE_COLUMNS);
 const build = (r: Row) => fromRow<TemplateBuildRecord>(r, BUILD_COLUMNS);
