@@ -69,7 +69,7 @@ function checkUnversioned(db: Database.Database): void {
   if (missing.length) {
     throw new Error(
       `this database was made before versioned schema migrations and lacks ${missing.join(', ')}; ` +
-        'it cannot be upgraded by this server',
+        'open it once with a server released before versioned migrations (it adds them), then with this one',
     );
   }
 }
