@@ -1,8 +1,9 @@
 /**
  * The PostgreSQL store against a private PostgreSQL server this file starts (tests/helpers/postgres.ts): the shared
  * store suite (a new database per test), what only PostgreSQL has (several servers migrating one database at once,
- * a newer schema refused, two stores numbering one build's log or counting spawns during a build), a DATABASE_URL that cannot be reached, and a whole
- * server on PostgreSQL creating, listing and killing a sandbox through the REST API.
+ * a newer schema refused, two stores numbering one build's log or counting spawns during a build), a DATABASE_URL
+ * that cannot be reached, and a whole server on PostgreSQL creating, listing and killing a sandbox through the REST
+ * API.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
