@@ -129,7 +129,7 @@ export class TemplateService {
     const t = owned(await this.opts.store.findTemplate(ref.name));
     if (!t) throw notFound(`template '${ref.name}' not found`);
     const { record, buildId } = await this.tags.assign(t, ref.tag ?? DEFAULT_TAG, tags, target);
-    await this.opts.store.upsertTemplate(record);
+    await this.opts.store.updateTemplate(record.templateId, record);
     return { buildID: buildId, tags: [...new Set(tags.map(checkTag))] };
   }
 
@@ -138,7 +138,7 @@ export class TemplateService {
     if (name.includes(':')) throw invalid(`template name '${name}' must not contain a tag; list the tags in 'tags'`);
     const t = owned(await this.opts.store.findTemplate(name.trim()));
     if (!t) throw notFound(`template '${name}' not found`);
-    await this.opts.store.upsertTemplate(this.tags.remove(t, tags));
+    await this.opts.store.updateTemplate(t.templateId, this.tags.remove(t, tags));
   }
 
   /** GET /templates/{id}/tags. */
@@ -153,8 +153,7 @@ export class TemplateService {
   }
 
   async recordSpawn(t: TemplateRecord): Promise<void> {
-    const cur = await this.opts.store.findTemplate(t.templateId);
-    if (cur) await this.opts.store.upsertTemplate({ ...cur, spawnCount: cur.spawnCount + 1, lastSpawnedAt: Date.now() });
+    await this.opts.store.recordTemplateSpawn(t.templateId, Date.now());
   }
 
   private layerDir(templateId: string, buildId: string): string {
@@ -222,7 +221,7 @@ export class TemplateService {
       tags,
     };
     await this.opts.store.upsertBuild(build);
-    if (t.status !== 'ready') await this.opts.store.upsertTemplate({ ...t, buildId, status: 'waiting', updatedAt: now });
+    if (t.status !== 'ready') await this.opts.store.updateTemplate(t.templateId, { buildId, status: 'waiting', updatedAt: now });
     return { templateID: t.templateId, buildID: buildId, public: t.public, names: t.names, aliases: t.names, tags };
   }
 
@@ -343,7 +342,7 @@ export class TemplateService {
     const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template is always public');
-    await this.opts.store.upsertTemplate({ ...t, public: isPublic, updatedAt: Date.now() });
+    await this.opts.store.updateTemplate(t.templateId, { public: isPublic, updatedAt: Date.now() });
   }
 
   baseImages(): Promise<Api['BaseImage'][]> {

@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL TeamStore (its tables come from migration 3 in postgres-schema.ts). A claim locks the team's row
+ * The PostgreSQL TeamStore (its tables come from migration 4 in migrations.ts). A claim locks the team's row
  * (`SELECT … FOR UPDATE`) for the transaction that counts usage and inserts the claim, so two nodes claiming for one
  * team at once take turns and the second sees the first's claim.
  */
@@ -14,6 +14,7 @@ import {
   type TeamStore,
   type TeamUsage,
 } from './teams.js';
+import { inTransaction } from './postgres-rows.js';
 
 type Row = Record<string, any>;
 
@@ -74,7 +75,7 @@ export class PostgresTeamStore implements TeamStore {
   }
 
   async deleteTeam(teamId: string): Promise<void> {
-    await this.tx(async (c) => {
+    await inTransaction(this.pool, async (c) => {
       await c.query('DELETE FROM api_keys WHERE team_id = $1', [teamId]);
       await c.query('DELETE FROM run_claims WHERE team_id = $1', [teamId]);
       await c.query('DELETE FROM teams WHERE team_id = $1', [teamId]);
@@ -122,7 +123,7 @@ export class PostgresTeamStore implements TeamStore {
     breach: (usage: RunUsage) => QuotaBreach | undefined,
   ): Promise<QuotaBreach | undefined> {
     let found: QuotaBreach | undefined;
-    await this.tx(async (c) => {
+    await inTransaction(this.pool, async (c) => {
       await c.query('SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE', [claim.teamId]);
       found = breach(await runUsage(c, claim.teamId, claim.createdAt));
       if (found) return;
@@ -169,19 +170,5 @@ export class PostgresTeamStore implements TeamStore {
       [teamId],
     );
     return rows.map((r) => r.d as string);
-  }
-
-  private async tx(fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await fn(c);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
   }
 }
