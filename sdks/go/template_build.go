@@ -65,18 +65,8 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 			req.Dockerfile = string(b)
 		}
 	}
-	created, err := CreateTemplate(ctx, &TemplateCreateOptions{Name: opts.Alias, CPUCount: opts.CPUCount, MemoryMB: opts.MemoryMB, DiskGB: opts.DiskGB}, &opts.Options)
-	if err != nil {
-		return nil, err
-	}
-	upload := func(paths []string) (string, error) {
-		data, err := packTar(root, paths)
-		if err != nil {
-			return "", newError(KindInvalidArgument, "pack %s: %v", strings.Join(paths, ", "), err)
-		}
-		hash, _, err := UploadTemplateFiles(ctx, created.TemplateID, data, &opts.Options)
-		return hash, err
-	}
+	// Every tar is made before the template is registered, so a bad copy source leaves nothing behind.
+	tars := map[int][]byte{}
 	for i := range req.Steps {
 		src, ok := t.copies[i]
 		if !ok {
@@ -86,12 +76,27 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 		if err != nil {
 			return nil, err
 		}
-		if req.Steps[i].FilesHash, err = upload(paths); err != nil {
+		if tars[i], err = pack(root, paths); err != nil {
 			return nil, err
 		}
 	}
+	var context []byte
 	if req.Dockerfile != "" && copyLineRe.MatchString(req.Dockerfile) {
-		if req.FilesHash, err = upload([]string{"."}); err != nil {
+		if context, err = pack(root, []string{"."}); err != nil {
+			return nil, err
+		}
+	}
+	created, err := CreateTemplate(ctx, &TemplateCreateOptions{Name: opts.Alias, CPUCount: opts.CPUCount, MemoryMB: opts.MemoryMB, DiskGB: opts.DiskGB}, &opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	for i, tar := range tars {
+		if req.Steps[i].FilesHash, _, err = UploadTemplateFiles(ctx, created.TemplateID, tar, &opts.Options); err != nil {
+			return nil, err
+		}
+	}
+	if context != nil {
+		if req.FilesHash, _, err = UploadTemplateFiles(ctx, created.TemplateID, context, &opts.Options); err != nil {
 			return nil, err
 		}
 	}
@@ -104,6 +109,14 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 		return nil, err
 	}
 	return &TemplateBuildInfo{TemplateID: created.TemplateID, BuildID: created.BuildID, Alias: opts.Alias, Status: b.Status}, nil
+}
+
+func pack(root string, paths []string) ([]byte, error) {
+	data, err := packTar(root, paths)
+	if err != nil {
+		return nil, newError(KindInvalidArgument, "pack %s: %v", strings.Join(paths, ", "), err)
+	}
+	return data, nil
 }
 
 // expandSource is the context-relative paths a Copy source names (a glob in its last segment is expanded).

@@ -25,15 +25,13 @@ async function expand(root: string, src: string): Promise<string[]> {
   return names.filter((n) => new RegExp(`^${re}$`).test(n)).map((n) => path.posix.join(dir, n));
 }
 
-async function uploadContext(templateID: string, root: string, paths: string[], opts: BuildOpts): Promise<string> {
+async function pack(root: string, paths: string[]): Promise<Uint8Array> {
   const { packTar } = await import('./tar-pack.js');
-  let tar: Uint8Array;
   try {
-    tar = await packTar(root, paths);
+    return await packTar(root, paths);
   } catch (err) {
     throw new InvalidArgumentError(`cannot pack ${paths.join(', ')}: ${(err as Error).message}`);
   }
-  return (await TemplateCalls.uploadFiles(templateID, tar, opts)).hash;
 }
 
 /** Reads a Dockerfile given as a path (a single line naming an existing file); otherwise it is the text. */
@@ -53,20 +51,25 @@ export async function buildTemplate(t: TemplateBuilder, opts: BuildOpts): Promis
   const req = t.toBuildRequest(); // throws before anything is created when the definition has no source
   const root = t.fileContextPath ?? (typeof process !== 'undefined' ? process.cwd() : '.');
   const dockerfile = req.dockerfile === undefined ? undefined : await dockerfileText(req.dockerfile);
-  const created = await TemplateCalls.create({ name: opts.alias, cpuCount: opts.cpuCount, memoryMB: opts.memoryMB, diskGB: opts.diskGB }, opts);
-  const { templateID, buildID } = created;
-  const steps = [];
-  for (const [i, s] of req.steps.entries()) {
+  // Every tar is made before the template is registered, so a bad copy source leaves nothing behind.
+  const tars = new Map<number, Uint8Array>();
+  for (const i of req.steps.keys()) {
     const srcs = t.copySources(i);
-    if (!srcs) {
-      steps.push(s);
-      continue;
-    }
+    if (!srcs) continue;
     const paths = (await Promise.all(srcs.map((x) => expand(root, x)))).flat();
     if (!paths.length) throw new InvalidArgumentError(`copy source '${srcs.join(', ')}' matches no file in ${root}`);
-    steps.push({ ...s, filesHash: await uploadContext(templateID, root, paths, opts) });
+    tars.set(i, await pack(root, paths));
   }
-  const filesHash = dockerfile && /^\s*(COPY|ADD)\s/im.test(dockerfile) ? await uploadContext(templateID, root, ['.'], opts) : undefined;
+  const context = dockerfile && /^\s*(COPY|ADD)\s/im.test(dockerfile) ? await pack(root, ['.']) : undefined;
+  const created = await TemplateCalls.create({ name: opts.alias, cpuCount: opts.cpuCount, memoryMB: opts.memoryMB, diskGB: opts.diskGB }, opts);
+  const { templateID, buildID } = created;
+  const upload = async (tar: Uint8Array) => (await TemplateCalls.uploadFiles(templateID, tar, opts)).hash;
+  const steps = [];
+  for (const [i, s] of req.steps.entries()) {
+    const tar = tars.get(i);
+    steps.push(tar ? { ...s, filesHash: await upload(tar) } : s);
+  }
+  const filesHash = context ? await upload(context) : undefined;
   await TemplateCalls.startBuild(
     templateID,
     buildID,

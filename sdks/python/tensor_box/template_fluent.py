@@ -104,19 +104,23 @@ def build_template(
     req = template.to_build_request()
     root = template.file_context_path or os.getcwd()
     dockerfile = _dockerfile_text(req["dockerfile"]) if "dockerfile" in req else None
-    created = Template.create(alias, cpu_count=cpu_count, memory_mb=memory_mb, disk_gb=disk_gb, **conn)
-    tid, bid = created.template_id, created.build_id
-    for i, step in enumerate(req["steps"]):
+    # Every tar is made before the template is registered, so a bad copy source leaves nothing behind.
+    tars = {}
+    for i in range(len(req["steps"])):
         srcs = template._copy_sources(i)
         if srcs is None:
             continue
         paths = [p for s in srcs for p in _expand(root, s)]
         if not paths:
             raise InvalidArgumentException(f"copy source {', '.join(srcs)!r} matches no file in {root}")
-        step["filesHash"] = Template.upload_files(tid, pack_tar(root, paths), **conn)["hash"]
-    files_hash = None
-    if dockerfile and any(line.strip().upper().startswith(("COPY ", "ADD ")) for line in dockerfile.splitlines()):
-        files_hash = Template.upload_files(tid, pack_tar(root, ["."]), **conn)["hash"]
+        tars[i] = pack_tar(root, paths)
+    has_copy = dockerfile and any(line.strip().upper().startswith(("COPY ", "ADD ")) for line in dockerfile.splitlines())
+    context = pack_tar(root, ["."]) if has_copy else None
+    created = Template.create(alias, cpu_count=cpu_count, memory_mb=memory_mb, disk_gb=disk_gb, **conn)
+    tid, bid = created.template_id, created.build_id
+    for i, tar in tars.items():
+        req["steps"][i]["filesHash"] = Template.upload_files(tid, tar, **conn)["hash"]
+    files_hash = Template.upload_files(tid, context, **conn)["hash"] if context is not None else None
     Template.start_build(
         tid, bid, from_template=req.get("fromTemplate"), from_image=req.get("fromImage"), dockerfile=dockerfile,
         files_hash=files_hash, steps=req["steps"], start_cmd=req.get("startCmd"), ready_cmd=req.get("readyCmd"),
