@@ -147,9 +147,16 @@ describe('web console', () => {
       })),
     );
     for (const p of pairs) assert.ok(p.card && p.card === p.chart, `${p.k}: card ${p.card} vs chart ${p.chart}`);
-    // The memory chart's y scale reaches its latest value (it once topped out far below the card).
-    const mem = await page.$eval('[data-testid=chart-memory]', (el) => ({ ...(el as HTMLElement).dataset }));
-    assert.ok(Number(mem.yMax) >= Number(mem.lastRaw) && Number(mem.lastRaw) > 0, `memory chart: ${JSON.stringify(mem)}`);
+    // The memory chart's y scale (as uPlot drew it) reaches its latest value; it once topped out far below the card.
+    await page
+      .waitForFunction(() => {
+        const d = (document.querySelector('[data-testid=chart-memory]') as HTMLElement).dataset;
+        return Number(d.lastRaw) > 0 && Number(d.yMax) >= Number(d.lastRaw);
+      }, undefined, { timeout: 10_000 })
+      .catch(async () => {
+        const d = await page.$eval('[data-testid=chart-memory]', (el) => ({ ...(el as HTMLElement).dataset }));
+        assert.fail(`memory chart drawn below its latest point: ${JSON.stringify(d)}`);
+      });
     // The disk's size is a limit of a sparse disk, not space it takes.
     assert.match((await page.textContent('[data-testid=stat-disk]')) ?? '', /limit/);
     await shot('monitoring');

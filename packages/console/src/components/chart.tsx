@@ -30,6 +30,8 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
       padding: [10, 28, 0, 0], // room for the last time label
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
+      // What the chart really drew up to, for the end-to-end test (the scale uPlot used, not the props).
+      hooks: { draw: [(u) => void (el.dataset.yMax = String(u.scales.y.max ?? ''))] },
       scales: { x: { time: true }, y: { range: () => [0, Math.max(minTop, maxRef.current * 1.15)] } },
       axes: [
         {
@@ -78,8 +80,6 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
 
   useEffect(() => {
     plot.current?.setData([xs, ...ys] as uPlot.AlignedData);
-    // What the chart really drew up to, for the end-to-end test (the scale uPlot computed, not the props).
-    if (box.current && plot.current) box.current.dataset.yMax = String(plot.current.scales.y.max ?? '');
   }, [xs, ys]);
 
   const last = ys[0]?.at(-1);
