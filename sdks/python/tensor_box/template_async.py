@@ -29,7 +29,8 @@ class AsyncSandboxPaginator:
         return self._p.next_token
 
     async def next_items(self) -> List[SandboxInfo]:
-        return await _thread(self._p.next_items)
+        items: List[SandboxInfo] = await _thread(self._p.next_items)
+        return items
 
 
 class AsyncTemplate(TemplateBuilder):
