@@ -63,6 +63,17 @@ describe('Template() builder (live)', () => {
     assert.deepEqual(got, { status: 200, body: 'hello from the builder\n' });
   });
 
+  it('fromDockerfile (a path) uploads the file context its COPY reads, and later steps follow', async () => {
+    const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-dockerfile-'));
+    writeFileSync(path.join(ctx, 'app.txt'), 'copied by the Dockerfile\n');
+    writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM default\nCOPY app.txt /opt/app.txt\nENV FROM_DOCKERFILE=yes\n');
+    const t = Template({ fileContextPath: ctx }).fromDockerfile(path.join(ctx, 'Dockerfile')).runCmd('echo "$FROM_DOCKERFILE" > /opt/env.txt');
+    assert.equal((await Template.build(t, { ...s.conn, alias: 'fluent-dockerfile' })).status, 'ready');
+    const sbx = await Sandbox.create('fluent-dockerfile', { ...s.conn, timeoutMs: 300_000 });
+    killLater.push(sbx);
+    assert.equal((await sbx.commands.run('cat /opt/app.txt /opt/env.txt')).stdout, 'copied by the Dockerfile\nyes\n');
+  });
+
   it('a failing step is a BuildError naming the step; a shell-hostile package name stays one argument', async () => {
     const t = Template().fromTemplate('default').runCmd('echo fine').aptInstall(["jq'; touch /tmp/pwned; echo '"]);
     const err = await Template.build(t, { ...s.conn, alias: 'fluent-fail' }).catch((e) => e);
