@@ -39,7 +39,8 @@ func (s *Sandbox) Fork(ctx context.Context, opts *ForkOptions) ([]*Sandbox, erro
 		body.Timeout = ptr(seconds(opts.Timeout))
 	}
 	var results []api.SandboxForkResult
-	if _, _, err := s.conn.do(ctx, restCall{method: http.MethodPost, path: sandboxPath(s.SandboxID) + "/fork", body: body, out: &results, what: what}); err != nil {
+	call := restCall{method: http.MethodPost, path: sandboxPath(s.SandboxID) + "/fork", body: body, out: &results, what: what}
+	if _, _, err := s.conn.do(ctx, call); err != nil {
 		return nil, err
 	}
 	var failed *api.Error

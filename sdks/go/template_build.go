@@ -86,7 +86,8 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 			return nil, err
 		}
 	}
-	created, err := CreateTemplate(ctx, &TemplateCreateOptions{Name: opts.Alias, CPUCount: opts.CPUCount, MemoryMB: opts.MemoryMB, DiskGB: opts.DiskGB}, &opts.Options)
+	spec := &TemplateCreateOptions{Name: opts.Alias, CPUCount: opts.CPUCount, MemoryMB: opts.MemoryMB, DiskGB: opts.DiskGB}
+	created, err := CreateTemplate(ctx, spec, &opts.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,8 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 	if err := StartBuild(ctx, created.TemplateID, created.BuildID, req, &opts.Options); err != nil {
 		return nil, err
 	}
-	b, err := WaitForBuild(ctx, created.TemplateID, created.BuildID, &WaitOptions{Options: opts.Options, PollInterval: opts.PollInterval, OnLog: opts.OnBuildLogs})
+	wait := &WaitOptions{Options: opts.Options, PollInterval: opts.PollInterval, OnLog: opts.OnBuildLogs}
+	b, err := WaitForBuild(ctx, created.TemplateID, created.BuildID, wait)
 	if err != nil {
 		return nil, err
 	}

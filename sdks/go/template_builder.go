@@ -63,7 +63,8 @@ type TemplateBuilder struct {
 
 // NewTemplate starts a template definition; fileContextPath ("" = the working directory) is where Copy reads.
 //
-//	t := tensorbox.NewTemplate("").FromTemplate("default").AptInstall("jq").SetStartCmd("python3 -m http.server 8000", tensorbox.WaitForPort(8000))
+//	t := tensorbox.NewTemplate("").FromTemplate("default").AptInstall("jq").
+//		SetStartCmd("python3 -m http.server 8000", tensorbox.WaitForPort(8000))
 func NewTemplate(fileContextPath string) *TemplateBuilder {
 	return &TemplateBuilder{FileContextPath: fileContextPath, copies: map[int]string{}}
 }
@@ -196,7 +197,8 @@ func (t *TemplateBuilder) AptInstall(packages ...string) *TemplateBuilder {
 	if len(packages) == 0 {
 		return t.fail("AptInstall needs packages")
 	}
-	return t.RunCmdAs("apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends "+quoteAll(packages), "root")
+	const install = "DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends "
+	return t.RunCmdAs("apt-get update && "+install+quoteAll(packages), "root")
 }
 
 // PipInstall installs Python packages system-wide (as root); none: `pip install .`.

@@ -24,7 +24,8 @@ func UploadTemplateFiles(ctx context.Context, templateID string, tar []byte, opt
 	c := resolveOptions(opts)
 	what := "upload files of template " + templateID
 	var link api.TemplateBuildFileUpload
-	if _, _, err := c.do(ctx, restCall{method: http.MethodGet, path: templatePath(templateID) + "/files/" + hash, out: &link, what: what}); err != nil {
+	call := restCall{method: http.MethodGet, path: templatePath(templateID) + "/files/" + hash, out: &link, what: what}
+	if _, _, err := c.do(ctx, call); err != nil {
 		return "", false, err
 	}
 	if link.Present {
