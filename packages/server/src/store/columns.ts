@@ -110,3 +110,9 @@ export function metricFromRow(r: Record<string, unknown>): MetricSample {
     diskTotal: Number(r.disk_total),
   };
 }
+
+/**
+ * SQL condition: the sandbox holds a running slot of its team's quota — running, being paused or snapshotted (still
+ * running), or being killed while it still runs. A resuming sandbox holds its slot as a run claim until it is running.
+ */
+export const HOLDS_RUN_SLOT = "(state IN ('running', 'pausing', 'snapshotting') OR (state = 'killing' AND runtime IS NOT NULL))";

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { QuotaBreach, Quotas, RunUsage } from '../teams/quotas.js';
+import { HOLDS_RUN_SLOT } from './columns.js';
 import {
   CLAIM_TTL_MS,
   type ApiKeyRecord,
@@ -36,7 +37,7 @@ type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 async function runUsage(db: Queryable, teamId: string, now: number): Promise<RunUsage> {
   const sum = 'COUNT(*)::int AS n, COALESCE(SUM(cpu_count), 0)::int AS cpu, COALESCE(SUM(memory_mb), 0)::bigint AS mem';
-  const s = (await db.query(`SELECT ${sum} FROM sandboxes WHERE team_id = $1 AND state = 'running'`, [teamId])).rows[0];
+  const s = (await db.query(`SELECT ${sum} FROM sandboxes WHERE team_id = $1 AND ${HOLDS_RUN_SLOT}`, [teamId])).rows[0];
   const c = (
     await db.query(`SELECT ${sum} FROM run_claims WHERE team_id = $1 AND created_at > $2`, [teamId, now - CLAIM_TTL_MS])
   ).rows[0];
@@ -146,7 +147,7 @@ export class PostgresTeamStore implements TeamStore {
     const count = async (sql: string) => Number((await this.q(sql, [teamId]))[0].n);
     return {
       ...(await runUsage(this.pool, teamId, now)),
-      pausedSandboxes: await count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = $1 AND state = 'paused'`),
+      pausedSandboxes: await count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = $1 AND state IN ('paused', 'resuming')`),
       snapshots: await count('SELECT COUNT(*) AS n FROM snapshots WHERE team_id = $1'),
       templates: await count('SELECT COUNT(*) AS n FROM templates WHERE team_id = $1'),
     };

@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import type { QuotaBreach, Quotas, RunUsage } from '../teams/quotas.js';
 import { ADMIN_TEAM_ID } from '../teams/caller.js';
+import { HOLDS_RUN_SLOT } from './columns.js';
 import {
   CLAIM_TTL_MS,
   type ApiKeyRecord,
@@ -146,7 +147,7 @@ export class SqliteTeamStore implements TeamStore {
 
   private runUsage(teamId: string, now: number): RunUsage {
     const s = this.db
-      .prepare(`SELECT ${SUMS} FROM sandboxes WHERE team_id = ? AND state = 'running'`)
+      .prepare(`SELECT ${SUMS} FROM sandboxes WHERE team_id = ? AND ${HOLDS_RUN_SLOT}`)
       .get(teamId) as Row;
     const c = this.db
       .prepare(`SELECT ${SUMS} FROM run_claims WHERE team_id = ? AND created_at > ?`)
@@ -184,7 +185,7 @@ export class SqliteTeamStore implements TeamStore {
     const count = (sql: string) => (this.db.prepare(sql).get(teamId) as Row).n as number;
     return {
       ...this.runUsage(teamId, now),
-      pausedSandboxes: count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = ? AND state = 'paused'`),
+      pausedSandboxes: count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = ? AND state IN ('paused', 'resuming')`),
       snapshots: count('SELECT COUNT(*) AS n FROM snapshots WHERE team_id = ?'),
       templates: count('SELECT COUNT(*) AS n FROM templates WHERE team_id = ?'),
     };

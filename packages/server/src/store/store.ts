@@ -5,7 +5,12 @@
  */
 import type { TeamStore } from './teams.js';
 
-export type SandboxState = 'running' | 'paused';
+/**
+ * A sandbox's lifecycle state. `running` and `paused` are stable; the others are held while an operation is under way
+ * (the allowed moves and what the API shows for each: lifecycle/states.ts). Every change is a conditional write
+ * (`transitionSandbox`), so two operations on one sandbox cannot both start.
+ */
+export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snapshotting' | 'killing';
 export type OnTimeout = 'kill' | 'pause';
 
 export interface SandboxRuntime {
