@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { createReadStream } from 'node:fs';
 import { ApiError, invalid } from '../errors.js';
 import { execInSandbox, type ExecTarget } from './sandbox-exec.js';
+import { sandboxConnections } from '../envd/connections.js';
 
 const execFileP = promisify(execFile);
 const MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024;
@@ -164,7 +165,7 @@ function uploadFile(t: ExecTarget, remotePath: string, local: string): Promise<v
       url,
       {
         method: 'POST',
-        agent: false,
+        agent: sandboxConnections.agentForUrl(t.envdUrl),
         headers: { 'content-type': 'application/octet-stream', 'content-length': statSync(local).size, ...(t.accessToken ? { 'X-Access-Token': t.accessToken } : {}) },
       },
       (res) => {
