@@ -1,0 +1,108 @@
+/**
+ * The native launcher (native/, built into build/tb-launch) as seen from the driver: the options `create` and
+ * `restore` share, spawning it and reading its answer (one line `{"pid":N}` on stdout once the agent is ready; the
+ * launcher then stays as the sandbox's shim, detached from us), and `tb-launch cleanup` (lazy unmounts of the overlay,
+ * the pinned netns and the disk, and removal of the host link).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { SandboxSpec } from '../driver.js';
+import { launcherIdArgs, type IdMap } from '../user-namespace.js';
+import type { Link } from './network.js';
+
+const execFileP = promisify(execFile);
+
+/** What `create` and `restore` are both told. */
+export interface LaunchTarget {
+  spec: SandboxSpec;
+  link: Link;
+  /** The sandbox's cgroup directories (one per hierarchy). */
+  cgroupDirs: string[];
+  /** The writable layer's options (WritableLayer.launcherArgs). */
+  layerArgs: string[];
+  /** `<dir>/rootfs`, `<dir>/netns`, `<dir>/exit`. */
+  merged: string;
+  netnsFile: string;
+  exitFile: string;
+  idMap?: IdMap;
+}
+
+/** What `tb-launch cleanup` undoes; each part that is given and exists. */
+export interface CleanupTarget {
+  merged?: string;
+  netnsFile?: string;
+  diskMount?: string;
+  hostIf?: string;
+}
+
+export class Launcher {
+  constructor(
+    readonly path: string,
+    private readonly agentPath: string,
+  ) {}
+
+  /** The options `create` and `restore` share: layers, state paths, agent, link, cgroups, writable layer, user ns. */
+  args(command: 'create' | 'restore', t: LaunchTarget): string[] {
+    return [
+      command,
+      '--id', t.spec.sandboxId,
+      '--lower', t.spec.layers.join(':'),
+      ...t.layerArgs,
+      '--merged', t.merged,
+      '--agent', this.agentPath,
+      '--netns-file', t.netnsFile,
+      '--host-if', t.link.hostIf,
+      '--host-ip', t.link.hostIp,
+      '--sandbox-ip', t.link.sandboxIp,
+      '--exit-file', t.exitFile,
+      ...t.cgroupDirs.flatMap((d) => ['--cgroup', d]),
+      ...(t.spec.internetAccess ? ['--internet'] : []),
+      ...launcherIdArgs(t.idMap),
+    ];
+  }
+
+  /** Runs the launcher and resolves with the sandbox's init PID once its agent is ready. The launcher lives on. */
+  run(args: string[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      let done = false;
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        fn();
+      };
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const nl = out.indexOf('\n');
+        if (nl < 0) return;
+        try {
+          const { pid } = JSON.parse(out.slice(0, nl)) as { pid: number };
+          child.stdout.destroy();
+          child.stderr.destroy();
+          child.unref();
+          finish(() => resolve(pid));
+        } catch {
+          finish(() => reject(new Error(`launcher printed ${out.trim()}`)));
+        }
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.on('error', (e) => finish(() => reject(e)));
+      child.on('exit', (code) =>
+        finish(() => reject(new Error(err.trim().replace(/^tb-launch: /gm, '') || `launcher exited with ${code}`))),
+      );
+    });
+  }
+
+  /** `tb-launch cleanup`: detaches the given mounts lazily and deletes the host link when it still exists. */
+  async cleanup(t: CleanupTarget): Promise<void> {
+    await execFileP(this.path, [
+      'cleanup',
+      ...(t.merged ? ['--merged', t.merged] : []),
+      ...(t.netnsFile ? ['--netns-file', t.netnsFile] : []),
+      ...(t.diskMount ? ['--disk-mount', t.diskMount] : []),
+      ...(t.hostIf ? ['--host-if', t.hostIf] : []),
+    ]);
+  }
+}
