@@ -4,21 +4,14 @@
  * use), and each sandbox's egress rules (sandbox-egress.ts). The launcher makes the link itself; this module decides
  * its name and addresses and retries on another slot when another driver instance on the host took the name first.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { DriverError, type SandboxSpec } from '../driver.js';
 import type { EgressRules } from '../egress.js';
 import { ensureFirewall } from '../firewall.js';
+import { Slots, type Slot } from '../link-slots.js';
 import { SandboxEgress } from '../sandbox-egress.js';
 
-const MAX_SLOTS = 16384; // /30 blocks in a /16
-
-/** One sandbox's link: its slot, the host end's name and address, the sandbox's address. */
-export interface Link {
-  slot: number;
-  hostIf: string;
-  hostIp: string;
-  sandboxIp: string;
-}
+export type Link = Slot;
 
 export interface NetworkOptions {
   /** First two octets of the sandbox address space (a /16 split into /30s). */
@@ -34,41 +27,33 @@ export interface NetworkOptions {
 export const vethRace = (err: unknown) => /create veth/.test(String((err as Error)?.message ?? err));
 
 export class SandboxNetwork {
-  private readonly slots = new Map<number, string>();
+  private readonly slots: Slots;
   private readonly egress: SandboxEgress;
   private firewallReady = false;
   private forwarding = false;
 
   constructor(private readonly o: NetworkOptions) {
+    // Host ends are `tb<slot>` whatever the sandbox's internet access, so two driver instances on a host can never both
+    // take a slot (the second `ip link add` fails). Offline links are marked by their device group instead (the
+    // launcher's OFFLINE_LINK_GROUP; firewall.ts forwards nothing from it).
+    this.slots = new Slots(o.prefix, 'tb');
     this.egress = new SandboxEgress({
       dnsUpstream: o.dnsUpstream,
       log: o.log,
       onDenied: (d) => {
-        const sandboxId = this.slots.get(Number(/\d+$/.exec(d.ifname)?.[0]));
+        const sandboxId = this.slots.owner(Number(/\d+$/.exec(d.ifname)?.[0]));
         if (sandboxId) o.onDenied?.(sandboxId, { destination: d.destination, protocol: d.protocol, port: d.port });
       },
     });
   }
 
-  /**
-   * The host end of a slot's link: `tb<slot>` whatever the sandbox's internet access, so two driver instances on a host
-   * can never both take a slot (the second `ip link add` fails). Offline links are marked by their device group instead
-   * (the launcher's OFFLINE_LINK_GROUP; firewall.ts forwards nothing from it).
-   */
-  link(slot: number): Link {
-    const base = slot * 4;
-    const net = `${this.o.prefix}.${base >> 8}`;
-    const fourth = base & 255;
-    return { slot, hostIf: `tb${slot}`, hostIp: `${net}.${fourth + 1}`, sandboxIp: `${net}.${fourth + 2}` };
-  }
-
   /** Marks a slot as taken by a sandbox found running (driver start, list). */
   adopt(slot: number, sandboxId: string): void {
-    this.slots.set(slot, sandboxId);
+    this.slots.hold(slot, sandboxId);
   }
 
   release(slot: number): void {
-    this.slots.delete(slot);
+    this.slots.release(slot);
   }
 
   /**
@@ -80,12 +65,12 @@ export class SandboxNetwork {
     await this.ensure(spec.internetAccess);
     const tried = new Set<number>();
     for (let attempt = 0; ; attempt++) {
-      const slot = this.allocate(spec.sandboxId, tried);
-      tried.add(slot);
+      const link = this.slots.allocate(spec.sandboxId, tried);
+      tried.add(link.slot);
       try {
-        return await start(this.link(slot));
+        return await start(link);
       } catch (err) {
-        this.slots.delete(slot);
+        this.slots.release(link.slot);
         if (attempt < 3 && vethRace(err)) continue;
         throw err;
       }
@@ -99,17 +84,6 @@ export class SandboxNetwork {
 
   removeEgress(hostIf: string): Promise<void> {
     return this.egress.remove(hostIf);
-  }
-
-  private allocate(id: string, skip: Set<number>): number {
-    for (let s = 0; s < MAX_SLOTS; s++) {
-      if (this.slots.has(s) || skip.has(s)) continue;
-      // Another driver instance on this host (other state dir) may hold it.
-      if (existsSync(`/sys/class/net/tb${s}`)) continue;
-      this.slots.set(s, id);
-      return s;
-    }
-    throw new DriverError('resource_exhausted', 'no free sandbox network slot');
   }
 
   /**

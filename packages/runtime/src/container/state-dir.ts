@@ -13,18 +13,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DriverError, type SandboxSpec } from '../driver.js';
+import { DriverError } from '../driver.js';
+import type { SandboxRecord } from '../sandbox-record.js';
 import type { IdMap } from '../user-namespace.js';
 import type { LayerKind } from './writable-layer.js';
 
-export interface SandboxMeta {
-  sandboxId: string;
-  slot: number;
-  pid: number;
-  address: string;
-  hostIf: string;
-  startedAt: string;
-  spec: SandboxSpec;
+export interface SandboxMeta extends SandboxRecord {
   /** The sandbox's user namespace map (absent: none). */
   idMap?: IdMap;
   /** Where its writable layer lives (absent in records of older versions: looked up once when read). */
