@@ -7,6 +7,7 @@
  *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
  *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]]
  *   tb-launch cleanup --merged M --netns-file F [--host-if NAME] [--disk-mount DIR]
+ *   tb-launch cleanup-server                          (cleanup for many sandboxes: requests on stdin, see below)
  *   tb-launch devices --cgroup DIR...                 (the sandbox device policy on existing cgroups; tests)
  *   tb-init <ready-fd> <agent> [agent args...]        (argv[0] = tb-init: the sandbox's PID 1; internal)
  *
@@ -30,6 +31,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,11 +152,42 @@ static int reap_main(int argc, char **argv) {
   return code;
 }
 
+/* What `cleanup` undoes, for one sandbox: lazy unmounts of the pinned netns, the overlay and the disk (NULL: not
+   given), then the host link if it still exists. */
+static void cleanup(const char *merged, const char *netns_file, const char *disk_mount, const char *host_if) {
+  tb_set_disk_mount(disk_mount);
+  tb_cleanup_mounts(merged, netns_file);
+  if (host_if) tb_net_del_host_if(host_if);
+}
+
+/*
+ * `tb-launch cleanup-server`: the control plane's one long-lived helper for teardowns (a process start per killed
+ * sandbox costs the control plane more than the teardown itself). One request per line on stdin, four tab-separated
+ * fields — merged, netns file, disk mount, host link; an empty field is not given — answered in order with "ok\n" on
+ * stdout once done. Exits at the end of stdin (the control plane is gone).
+ */
+static int cleanup_server(void) {
+  static char line[16384];
+  signal(SIGPIPE, SIG_DFL);
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\n")] = 0;
+    char *field[4] = {NULL, NULL, NULL, NULL}, *rest = line;
+    for (int i = 0; i < 4 && rest; i++) {
+      field[i] = strsep(&rest, "\t");
+      if (!*field[i]) field[i] = NULL;
+    }
+    cleanup(field[0], field[1], field[2], field[3]);
+    if (fputs("ok\n", stdout) == EOF || fflush(stdout) == EOF) return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *base = strrchr(argv[0], '/');
   base = base ? base + 1 : argv[0];
   if (!strcmp(base, "tb-init")) return tb_init_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "reap")) return reap_main(argc, argv);
+  if (argc == 2 && !strcmp(argv[1], "cleanup-server")) return cleanup_server();
   if (argc == 1 && getenv("CRTOOLS_SCRIPT_ACTION")) return tb_restore_net_script(getenv("CRTOOLS_SCRIPT_ACTION"));
   if (argc < 2) {
     fprintf(stderr, "usage: tb-launch create|restore|cleanup|devices [options]\n");
@@ -172,9 +205,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "cleanup")) {
-    tb_set_disk_mount(o.disk_mount);
-    tb_cleanup_mounts(o.merged, o.netns_file);
-    if (o.host_if) tb_net_del_host_if(o.host_if);
+    cleanup(o.merged, o.netns_file, o.disk_mount, o.host_if);
     return 0;
   }
   fprintf(stderr, "tb-launch: unknown command %s\n", argv[1]);

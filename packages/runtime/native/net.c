@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -132,14 +134,44 @@ const char *tb_net_configure_sandbox(const struct opts *o) {
   return fail;
 }
 
+/* RTM_DELLINK of the link with that index, over rtnetlink (no `ip` process: teardowns are frequent). 0 or -1/errno. */
+static int del_link(unsigned index) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return -1;
+  struct {
+    struct nlmsghdr nh;
+    struct ifinfomsg ifi;
+  } req;
+  memset(&req, 0, sizeof req);
+  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi);
+  req.nh.nlmsg_type = RTM_DELLINK;
+  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.nh.nlmsg_seq = 1;
+  req.ifi.ifi_family = AF_UNSPEC;
+  req.ifi.ifi_index = (int)index;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  char buf[1024];
+  int rc = -1;
+  if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && h->nlmsg_type == NLMSG_ERROR) {
+      int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      rc = err == 0 || err == -ENODEV ? 0 : (errno = -err, -1);
+    } else if (n >= 0) {
+      errno = EPROTO;
+    }
+  }
+  int e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
 void tb_net_del_host_if(const char *host_if) {
-  char p[128], name[64];
-  snprintf(p, sizeof p, "/sys/class/net/%s", host_if);
-  /* Usually gone already with the netns; where /sys/class/net is not visible, try anyway. */
-  if (access("/sys/class/net", F_OK) == 0 && access(p, F_OK) != 0) return;
-  snprintf(name, sizeof name, "%s", host_if);
-  char *const argv[] = {"ip", "link", "del", name, NULL};
-  run_ip(argv);
+  /* Usually gone already with the netns (or going: its cleanup is asynchronous). */
+  unsigned index = if_nametoindex(host_if);
+  if (index) del_link(index);
 }
 
 int tb_net_join_or_make(pid_t target) {
