@@ -2,10 +2,11 @@
  * The native launcher (native/, built into build/tb-launch) as seen from the driver: the options `create` and
  * `restore` share, spawning it and reading its answer (one line `{"pid":N}` on stdout once the agent is ready; the
  * launcher then stays as the sandbox's shim, detached from us), and cleanup (lazy unmounts of the overlay, the pinned
- * netns and the disk, and removal of the host link). Cleanup goes to one long-lived `tb-launch cleanup-server` per
- * driver (started on first use, restarted when it is gone) rather than a process per teardown: at hundreds of
- * sandboxes, process starts were a sixth of the control plane's CPU. A path it cannot carry (a tab or newline in it)
- * or a helper that fails falls back to a `tb-launch cleanup` of its own.
+ * netns and the disk, and removal of the host link). Cleanup goes to a few long-lived `tb-launch cleanup-server`s per
+ * driver (started as concurrent teardowns need them, up to CLEANUP_SERVERS; restarted when gone) rather than a process
+ * per teardown: at hundreds of sandboxes, process starts were a sixth of the control plane's CPU. Several, because a
+ * link deletion waits for the kernel (tens of ms) and many kills at once would queue behind one. A path a request
+ * cannot carry (a tab or newline in it) or a helper that fails falls back to a `tb-launch cleanup` of its own.
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -15,6 +16,7 @@ import { launcherIdArgs, type IdMap } from '../user-namespace.js';
 import type { Link } from './network.js';
 
 const execFileP = promisify(execFile);
+const CLEANUP_SERVERS = 4;
 
 /** What `create` and `restore` are both told. */
 export interface LaunchTarget {
@@ -46,7 +48,7 @@ interface CleanupServer {
 }
 
 export class Launcher {
-  private server?: CleanupServer;
+  private readonly servers: CleanupServer[] = [];
 
   constructor(
     readonly path: string,
@@ -119,7 +121,13 @@ export class Launcher {
   }
 
   private request(line: string): Promise<void> {
-    const server = this.server ?? this.startServer();
+    // The least busy helper; a new one when all are busy and there may be more.
+    const least = this.servers.reduce<CleanupServer | undefined>(
+      (best, s) => (!best || s.pending.length < best.pending.length ? s : best),
+      undefined,
+    );
+    const reuse = least && (least.pending.length === 0 || this.servers.length >= CLEANUP_SERVERS);
+    const server = reuse ? least : this.startServer();
     return new Promise<void>((resolve, reject) => {
       server.pending.push({ resolve, reject });
       if (server.pending.length === 1) this.hold(server, true);
@@ -140,14 +148,15 @@ export class Launcher {
       if (server.pending.length === 0) this.hold(server, false);
     });
     const gone = (err: Error) => {
-      if (this.server === server) this.server = undefined;
+      const i = this.servers.indexOf(server);
+      if (i >= 0) this.servers.splice(i, 1);
       for (const p of server.pending.splice(0)) p.reject(err);
     };
     child.on('error', gone);
     child.on('exit', (code, signal) => gone(new Error(`cleanup helper exited (${signal ?? code})`)));
     child.stdin.on('error', () => {}); // a helper gone mid-write: 'exit' rejects what it had
     this.hold(server, false);
-    this.server = server;
+    this.servers.push(server);
     return server;
   }
 
