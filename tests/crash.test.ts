@@ -1,18 +1,19 @@
 /**
  * Crash safety of pause and resume: the control plane is killed with SIGKILL in the middle of a pause and of a resume;
  * after a restart on the same data dir the sandbox is either paused with a complete image or running — never lost —
- * and connecting to it gives back its processes and files.
+ * and connecting to it gives back its processes and files. Killed in the middle of a kill, the sandbox ends gone for
+ * good or (when the kill had not begun) running — never half-killed.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from 'tensor-box';
-import { startTestServer, type TestServer } from './helpers/harness.js';
+import { api, startTestServer, type TestServer } from './helpers/harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -102,8 +103,27 @@ describe('crash safety', () => {
       child = undefined;
       s = await startTestServer({}, dataDir);
       try {
-        const again = await checkIntact(s, id, sum, before);
-        await again.kill();
+        await checkIntact(s, id, sum, before);
+      } finally {
+        await s.close({ keepDataDir: true });
+      }
+
+      // 3. Killed in the middle of a kill: after the restart the sandbox is gone for good (the kill is finished), or
+      // — when the kill had not begun — still running; never stuck half-killed, and nothing of it is left once gone.
+      srv = await serverProcess(dataDir);
+      child = srv.child;
+      const killing = fetch(`${srv.conn.domain}/sandboxes/${id}`, { method: 'DELETE', headers: { 'X-API-Key': srv.conn.apiKey } }).catch(() => undefined);
+      await sleep(40);
+      await killHard(child);
+      await killing;
+      child = undefined;
+      s = await startTestServer({}, dataDir);
+      try {
+        const after = await api(s, 'GET', `/sandboxes/${id}`);
+        assert.ok(after.status === 404 || after.body.state === 'running', `after a crash mid-kill: ${after.status} ${after.body?.state}`);
+        if (after.status === 200) assert.equal((await api(s, 'DELETE', `/sandboxes/${id}`)).status, 204);
+        assert.equal((await api(s, 'GET', `/sandboxes/${id}`)).status, 404);
+        assert.equal(existsSync(path.join(dataDir, 'sandboxes', id)), false, 'no runtime state left');
       } finally {
         await s.close();
       }

@@ -33,6 +33,7 @@ import { QuotaGuard } from './teams/quota-guard.js';
 import { DEFAULT_QUOTAS } from './teams/quotas.js';
 import { RateLimiter } from './teams/rate-limit.js';
 import { TeamService } from './teams/team-service.js';
+import { isReachable, REACHABLE_STATES, wireState } from './lifecycle/states.js';
 
 export { configFromEnv, type ServerConfig } from './config.js';
 
@@ -151,7 +152,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const prom = new Metrics();
   prom.gauge('tensor_box_sandboxes', 'Sandboxes by state', async () => {
     const all = await store.listSandboxes();
-    return (['running', 'paused'] as const).map((state) => [{ state }, all.filter((s) => s.state === state).length]);
+    return (['running', 'paused'] as const).map((state) => [{ state }, all.filter((s) => wireState(s.state) === state).length]);
   });
   const logs = new SandboxLogs(store);
   const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs, nodeId });
@@ -185,21 +186,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     console: config.consoleDir === '' ? undefined : staticSite(config.consoleDir ?? path.join(REPO_ROOT, 'packages', 'console', 'dist')),
     async sandboxForSocket(sandboxId) {
       const s = await sandboxes.get(sandboxId);
-      if (s.state !== 'running' || !s.runtime) throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);
+      if (!isReachable(s.state) || !s.runtime) throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);
       sandboxes.here(s);
       return s;
     },
     routes: routes({ sandboxes, templates, teams, auth }),
     ingress: {
       async lookup(target, opts) {
-        if (sandboxes.isKilling(target.sandboxId)) {
-          throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
-        }
         let s = await sandboxes.get(target.sandboxId);
+        if (s.state === 'killing') throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
         opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
-        if (s.state === 'paused' && s.autoResume && opts.wake !== false) s = await sandboxes.resume(s.sandboxId);
-        if (s.state !== 'running' || !s.runtime) {
+        if (wireState(s.state) === 'paused' && s.autoResume && opts.wake !== false) s = await sandboxes.resume(s.sandboxId);
+        if (!isReachable(s.state) || !s.runtime) {
           throw new ApiError('failed_precondition', `sandbox '${s.sandboxId}' is ${s.state}; connect to it to resume it`);
         }
         sandboxes.here(s);
@@ -207,7 +206,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       },
       touch: (s) => void sandboxes.touch(s).catch(() => {}),
       async signedFilesSandbox(query, op) {
-        const running = (await store.listSandboxes({ states: ['running'] })).filter((s) => sandboxes.isMine(s));
+        const running = (await store.listSandboxes({ states: REACHABLE_STATES })).filter((s) => sandboxes.isMine(s));
         return signedFilesSandbox(query, op, running);
       },
     },

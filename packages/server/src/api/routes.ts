@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Route } from '../http/router.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { TemplateService } from '../services/template-service.js';
+import { wireState } from '../lifecycle/states.js';
 import { templateToApi } from '../services/template-service.js';
 import { ApiError } from '../errors.js';
 import type { Authenticator } from '../teams/authenticate.js';
@@ -100,7 +101,7 @@ export function routes(s: Services): Route[] {
       path: '/sandboxes/{sandboxID}/resume',
       handler: async (c) => {
         const cur = await s.sandboxes.get(c.params.sandboxID);
-        if (cur.state === 'running') throw new ApiError('conflict', `sandbox '${cur.sandboxId}' is already running`);
+        if (wireState(cur.state) === 'running') throw new ApiError('conflict', `sandbox '${cur.sandboxId}' is already running`);
         const timeout = c.body?.timeout;
         const r = await s.sandboxes.resume(c.params.sandboxID, timeout === undefined ? undefined : timeout * 1000);
         return { status: 201, body: s.sandboxes.toSandbox(r) };

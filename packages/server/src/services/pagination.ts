@@ -1,4 +1,4 @@
-/** Opaque list cursors: base64url JSON of the last item's sort key. */
+/** List pages: opaque cursors (base64url JSON of the last item's sort key), paging fetched rows, metadata filters. */
 import { invalid } from '../errors.js';
 
 export function encodeCursor(key: object): string {
@@ -21,4 +21,17 @@ export function parseMetadataQuery(raw: string | undefined): Record<string, stri
   const out: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(raw)) out[k] = v;
   return out;
+}
+
+/**
+ * One page from rows fetched with `limit + 1` (the extra row says there is more): the first `limit` rows presented,
+ * and the cursor of the last one when more follow.
+ */
+export function pageOf<R, T>(rows: R[], limit: number, present: (r: R) => T, keyOf: (r: R) => object) {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(present),
+    nextToken: rows.length > limit && last ? encodeCursor(keyOf(last)) : undefined,
+  };
 }

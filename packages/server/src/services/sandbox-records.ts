@@ -1,14 +1,13 @@
 /**
- * Sandbox records and the API shapes built from them: the running record a start writes, the checkpoints a sandbox can
- * start from (ImageStart), env var checks, metrics as the API returns them, and driver failures as API errors. Pure
- * functions the sandbox service uses; no I/O.
+ * Sandbox records and what requests say about them: the running record a start writes, the checkpoints a sandbox can
+ * start from (ImageStart), env var and network rule checks, and driver failures as API errors. Pure functions the
+ * lifecycle uses; no I/O. (Records → wire shapes: lifecycle/presenters.ts.)
  */
 import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-box/runtime';
-import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid } from '../errors.js';
-import type { MetricSample, SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import type { SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
 import { newAccessToken } from '../ids.js';
-import { DEFAULT_USER, DEFAULT_WORKDIR } from './template-service.js';
+import { DEFAULT_USER, DEFAULT_WORKDIR } from './default-template.js';
 
 /** A driver failure as an API error: a failed pause/resume leaves things as they were and says why. */
 export function driverFailure(err: unknown, what: string): ApiError {
@@ -18,22 +17,6 @@ export function driverFailure(err: unknown, what: string): ApiError {
     return new ApiError(kind, `${what}: ${err.message}`);
   }
   return new ApiError('internal', `${what}: ${(err as Error).message}`);
-}
-
-export type SandboxMetric = components['schemas']['SandboxMetric'];
-
-export function metricToApi(m: MetricSample): SandboxMetric {
-  return {
-    timestampUnix: Math.floor(m.timestamp / 1000),
-    timestamp: new Date(m.timestamp).toISOString(),
-    cpuCount: m.cpuCount,
-    cpuUsedPct: m.cpuUsedPct,
-    memUsed: m.memUsed,
-    memTotal: m.memTotal,
-    memCache: m.memCache,
-    diskUsed: m.diskUsed,
-    diskTotal: m.diskTotal,
-  };
 }
 
 /** What a create request says about inbound traffic (E2B's `network`), as sent by the stock SDKs. */

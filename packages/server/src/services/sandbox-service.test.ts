@@ -116,11 +116,13 @@ describe('sandbox service (fake driver)', () => {
     assert.deepEqual(driver.sandboxes.get(s.sandboxID)!.spec.egress, { allowOut: [], denyOut: ['192.0.2.0/24'] }, 'resume applies the new rules');
   });
 
-  it('a kill racing a pause: both settle, the sandbox ends killed, the driver sees each once', async () => {
+  it('a kill racing a pause: the kill waits for the pause, both settle, the driver sees each once', async () => {
     const s = await svc.create({ templateID: 'default', timeout: 60 });
     let release!: () => void;
     driver.gate.checkpoint = new Promise((r) => (release = r));
     const pausing = svc.pause(s.sandboxID);
+    await waitFor(() => driver.calls.includes(`checkpoint ${s.sandboxID}`));
+    assert.equal((await store.getSandbox(s.sandboxID))?.state, 'pausing');
     const killing = svc.kill(s.sandboxID);
     release();
     await pausing;
@@ -129,3 +131,11 @@ describe('sandbox service (fake driver)', () => {
     assert.equal(driver.calls.filter((c) => c.endsWith(s.sandboxID) && c.startsWith('checkpoint')).length, 1);
   });
 });
+
+async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

@@ -10,15 +10,16 @@
  *
  * A build that fails leaves no layer and no image behind; the template keeps its last ready build, or — when it never
  * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes. Running
- * builds (and how they end) are templates/build-jobs.ts; what a step build does is templates/build-runner.ts.
+ * builds (and how they end) are templates/build-jobs.ts; what a build does is template-build-bodies.ts (and
+ * templates/build-runner.ts); the `default` template is default-template.ts; records → wire shapes are
+ * lifecycle/presenters.ts.
  */
 import { DEFAULT_DISK_MB } from '../constants.js';
-import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE, type Driver, type RegistryConfig } from '@tensor-box/runtime';
+import type { Driver, RegistryConfig } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
-import { ENVD_VERSION } from '../constants.js';
+import { buildToApi, templateToApi } from '../lifecycle/presenters.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newBuildId, newTemplateId } from '../ids.js';
 import type { LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
@@ -26,19 +27,25 @@ import { BaseImages } from '../templates/base-images.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import { BuildFiles } from '../templates/build-files.js';
 import { buildPlan, type BuildPlan, type BuildSource } from '../templates/build-request.js';
-import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build-runner.js';
 import { BuildJobs, logToApi, type BuildLogger, type BuildOutcome } from '../templates/build-jobs.js';
 import { buildTags, checkTag, DEFAULT_TAG, parseRef, TemplateTags } from '../templates/tags.js';
 import { parseDockerfile } from '../templates/dockerfile.js';
 import { canSee, ownerTeam } from '../teams/caller.js';
 import type { QuotaGuard } from '../teams/quota-guard.js';
+import { DEFAULT_TEMPLATE_ID, DEFAULT_TEMPLATE_NAMES, ensureDefaultTemplate, type ProgressFn } from './default-template.js';
+import { describeSource, runCommitBuild, runStepBuild } from './template-build-bodies.js';
 
-export const DEFAULT_TEMPLATE_ID = 'default';
-/** E2B's SDKs create from `base` when no template is named. */
-export const DEFAULT_TEMPLATE_NAMES = ['default', 'base'];
-/** What sandboxes of `default` (and templates without their own) start as. */
-export const DEFAULT_USER = 'user';
-export const DEFAULT_WORKDIR = '/home/user';
+/** Kept for callers of the old home (routes); the presenters are in lifecycle/presenters.ts. */
+export { templateToApi };
+
+export {
+  DEFAULT_TEMPLATE_ID,
+  DEFAULT_TEMPLATE_NAMES,
+  DEFAULT_USER,
+  DEFAULT_WORKDIR,
+  templateEnvironment,
+  type ProgressFn,
+} from './default-template.js';
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}(:[a-z0-9][a-z0-9._-]{0,62})?$/;
 
 type Api = components['schemas'];
@@ -63,13 +70,6 @@ export interface TemplateServiceOptions {
   log?: (msg: string) => void;
   /** Team quotas (templates per team); none: unlimited. */
   quota?: QuotaGuard;
-}
-
-export type ProgressFn = (fraction: number, message: string) => void;
-
-/** The run-time defaults a template gives its sandboxes. */
-export function templateEnvironment(t: TemplateRecord): BuildEnvironment {
-  return { envVars: t.envVars ?? {}, user: t.defaultUser ?? DEFAULT_USER, workdir: t.defaultWorkdir ?? DEFAULT_WORKDIR };
 }
 
 /** A template the caller may start sandboxes from and read: its team's, or public. */
@@ -129,7 +129,7 @@ export class TemplateService {
     const t = owned(await this.opts.store.findTemplate(ref.name));
     if (!t) throw notFound(`template '${ref.name}' not found`);
     const { record, buildId } = await this.tags.assign(t, ref.tag ?? DEFAULT_TAG, tags, target);
-    await this.opts.store.upsertTemplate(record);
+    await this.opts.store.updateTemplate(record.templateId, record);
     return { buildID: buildId, tags: [...new Set(tags.map(checkTag))] };
   }
 
@@ -138,7 +138,7 @@ export class TemplateService {
     if (name.includes(':')) throw invalid(`template name '${name}' must not contain a tag; list the tags in 'tags'`);
     const t = owned(await this.opts.store.findTemplate(name.trim()));
     if (!t) throw notFound(`template '${name}' not found`);
-    await this.opts.store.upsertTemplate(this.tags.remove(t, tags));
+    await this.opts.store.updateTemplate(t.templateId, this.tags.remove(t, tags));
   }
 
   /** GET /templates/{id}/tags. */
@@ -153,8 +153,7 @@ export class TemplateService {
   }
 
   async recordSpawn(t: TemplateRecord): Promise<void> {
-    const cur = await this.opts.store.findTemplate(t.templateId);
-    if (cur) await this.opts.store.upsertTemplate({ ...cur, spawnCount: cur.spawnCount + 1, lastSpawnedAt: Date.now() });
+    await this.opts.store.recordTemplateSpawn(t.templateId, Date.now());
   }
 
   private layerDir(templateId: string, buildId: string): string {
@@ -222,7 +221,7 @@ export class TemplateService {
       tags,
     };
     await this.opts.store.upsertBuild(build);
-    if (t.status !== 'ready') await this.opts.store.upsertTemplate({ ...t, buildId, status: 'waiting', updatedAt: now });
+    if (t.status !== 'ready') await this.opts.store.updateTemplate(t.templateId, { buildId, status: 'waiting', updatedAt: now });
     return { templateID: t.templateId, buildID: buildId, public: t.public, names: t.names, aliases: t.names, tags };
   }
 
@@ -263,52 +262,10 @@ export class TemplateService {
     return undefined;
   }
 
-  /** A step build's body: the parent's (or base image's) layers, the steps in a build sandbox, the new layer. */
-  private async execute(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined, log: BuildLogger): Promise<BuildOutcome> {
-    const layerDir = this.layerDir(t.templateId, b.buildId);
-    const warmDir = this.warmDir(t.templateId, b.buildId);
-    log('info', `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} steps)`);
-    const driver = this.opts.driver;
-    if (!driver) throw new BuildFailed('this server has no runtime to build templates with');
-    let parentLayers: string[];
-    let parentEnv: BuildEnvironment;
-    if (parent) {
-      parentLayers = parent.layers;
-      parentEnv = templateEnvironment(parent);
-    } else {
-      const base = await this.bases.resolve(plan.source.ref, (l) => log('info', l, 'FROM')).catch((err) => {
-        throw new BuildFailed(`cannot get image '${plan.source.ref}': ${(err as Error).message}`, 'FROM');
-      });
-      parentLayers = [base.layer];
-      parentEnv = { envVars: base.envVars, user: base.user ?? 'root', workdir: base.workdir ?? '/' };
-      log('info', `base image ${base.resolved}`, 'FROM');
-    }
-    await mkdir(path.dirname(layerDir), { recursive: true });
-    const res = await runBuild({
-      driver,
-      files: this.files,
-      log,
-      parentLayers,
-      parentEnv,
-      steps: plan.steps,
-      startCmd: plan.startCmd,
-      readyCmd: plan.readyCmd,
-      cpuCount: b.cpuCount,
-      memoryMB: b.memoryMB,
-      diskMB: b.diskSizeMB,
-      layerDir,
-      warmDir,
-      stepTimeoutMs: this.opts.stepTimeoutMs ?? 30 * 60_000,
-      readyTimeoutMs: this.opts.readyTimeoutMs ?? 5 * 60_000,
-    });
-    return {
-      layers: [layerDir, ...parentLayers],
-      env: res,
-      startCmd: plan.startCmd,
-      readyCmd: plan.readyCmd,
-      parentTemplateId: parent?.templateId,
-      warmImage: res.warm ? warmDir : undefined,
-    };
+  /** A step build's body (template-step-build.ts). */
+  private execute(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined, log: BuildLogger): Promise<BuildOutcome> {
+    const dirs = { layerDir: this.layerDir(t.templateId, b.buildId), warmDir: this.warmDir(t.templateId, b.buildId) };
+    return runStepBuild({ ...this.opts, bases: this.bases, files: this.files }, { t, b, plan, parent, ...dirs }, log);
   }
 
   /** Waits for the builds this process runs (tests, shutdown). */
@@ -336,25 +293,8 @@ export class TemplateService {
     );
     const t = (await this.opts.store.findTemplate(reg.templateID))!;
     const b = (await this.opts.store.getBuild(reg.templateID, reg.buildID))!;
-    this.jobs.start(t, b, { queued: false }, async (log) => {
-      const layerDir = this.layerDir(t.templateId, b.buildId);
-      log('info', `[1/1] COMMIT sandbox ${s.sandboxId} (it keeps running; frozen for the copy)`, 'commit');
-      try {
-        await mkdir(path.dirname(layerDir), { recursive: true });
-        const t0 = Date.now();
-        await capture(layerDir);
-        log('info', `captured the filesystem in ${((Date.now() - t0) / 1000).toFixed(1)} s`, 'commit');
-      } catch (err) {
-        throw new BuildFailed((err as Error).message, 'commit');
-      }
-      return {
-        layers: [layerDir, ...source.layers],
-        env: templateEnvironment(source),
-        startCmd: source.startCmd,
-        readyCmd: source.readyCmd,
-        parentTemplateId: source.templateId,
-      };
-    });
+    const layerDir = this.layerDir(t.templateId, b.buildId);
+    this.jobs.start(t, b, { queued: false }, (log) => runCommitBuild(source, s, layerDir, capture, log));
     return reg;
   }
 
@@ -387,19 +327,7 @@ export class TemplateService {
     const builds = await this.opts.store.listBuilds(t.templateId);
     return {
       ...templateToApi(t),
-      builds: builds.map((b) => ({
-        buildID: b.buildId,
-        status: b.status,
-        createdAt: new Date(b.createdAt).toISOString(),
-        updatedAt: new Date(b.updatedAt).toISOString(),
-        finishedAt: b.finishedAt ? new Date(b.finishedAt).toISOString() : null,
-        cpuCount: b.cpuCount,
-        memoryMB: b.memoryMB,
-        diskSizeMB: b.diskSizeMB,
-        envdVersion: ENVD_VERSION,
-        ...(b.source ? { source: b.source } : {}),
-        ...(b.reason ? { reason: b.reason } : {}),
-      })),
+      builds: builds.map(buildToApi),
     };
   }
 
@@ -414,7 +342,7 @@ export class TemplateService {
     const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template is always public');
-    await this.opts.store.upsertTemplate({ ...t, public: isPublic, updatedAt: Date.now() });
+    await this.opts.store.updateTemplate(t.templateId, { public: isPublic, updatedAt: Date.now() });
   }
 
   baseImages(): Promise<Api['BaseImage'][]> {
@@ -460,83 +388,8 @@ export class TemplateService {
 
   // ---- the default template ----
 
-  /** Makes sure the `default` template exists and is ready, building it when needed. */
-  async ensureDefault(onProgress: ProgressFn): Promise<TemplateRecord> {
-    const existing = await this.opts.store.findTemplate(DEFAULT_TEMPLATE_ID);
-    if (existing?.status === 'ready' && existing.layers.every((l) => existsSync(l))) {
-      if (existing.diskSizeMB === this.defaultDiskMB) return existing;
-      // The default disk changed (older installs had 40 GiB): new sandboxes get the current one.
-      const updated = { ...existing, diskSizeMB: this.defaultDiskMB, updatedAt: Date.now() };
-      await this.opts.store.upsertTemplate(updated);
-      return updated;
-    }
-
-    const buildId = newBuildId();
-    const buildDir = path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, buildId);
-    const rootfs = path.join(buildDir, 'rootfs');
-    await mkdir(buildDir, { recursive: true });
-    try {
-      await buildDebianRootfs({
-        dest: rootfs,
-        packages: DEFAULT_TEMPLATE_RECIPE.packages,
-        customize: DEFAULT_TEMPLATE_RECIPE.customize,
-        cacheDir: this.opts.cacheDir,
-        onProgress,
-      });
-    } catch (err) {
-      await rm(buildDir, { recursive: true, force: true });
-      throw err;
-    }
-    const now = Date.now();
-    const record: TemplateRecord = {
-      templateId: DEFAULT_TEMPLATE_ID,
-      buildId,
-      names: DEFAULT_TEMPLATE_NAMES,
-      cpuCount: 2,
-      memoryMB: 2048,
-      diskSizeMB: this.defaultDiskMB,
-      layers: [rootfs],
-      status: 'ready',
-      public: true,
-      createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
-      spawnCount: existing?.spawnCount ?? 0,
-      buildCount: (existing?.buildCount ?? 0) + 1,
-    };
-    await this.opts.store.upsertTemplate(record);
-    await this.opts.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: this.defaultDiskMB, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
-    if (existing && existing.buildId !== buildId) {
-      await rm(path.join(this.opts.templateDir, DEFAULT_TEMPLATE_ID, existing.buildId), { recursive: true, force: true });
-    }
-    return record;
+  /** Makes sure the `default` template exists and is ready, building it when needed (default-template.ts). */
+  ensureDefault(onProgress: ProgressFn): Promise<TemplateRecord> {
+    return ensureDefaultTemplate({ ...this.opts, defaultDiskMB: this.defaultDiskMB }, onProgress);
   }
-}
-
-function describeSource(s: BuildSource): string {
-  return `${s.kind === 'template-or-image' ? 'Dockerfile FROM' : s.kind} ${s.ref}`;
-}
-
-
-export function templateToApi(t: TemplateRecord): Api['Template'] {
-  return {
-    templateID: t.templateId,
-    buildID: t.buildId,
-    cpuCount: t.cpuCount,
-    memoryMB: t.memoryMB,
-    diskSizeMB: t.diskSizeMB,
-    public: t.public,
-    aliases: t.names,
-    names: t.names,
-    createdAt: new Date(t.createdAt).toISOString(),
-    updatedAt: new Date(t.updatedAt).toISOString(),
-    lastSpawnedAt: t.lastSpawnedAt ? new Date(t.lastSpawnedAt).toISOString() : null,
-    buildCount: t.buildCount,
-    spawnCount: t.spawnCount,
-    envdVersion: ENVD_VERSION,
-    buildStatus: t.status,
-    ...(t.startCmd ? { startCmd: t.startCmd } : {}),
-    ...(t.readyCmd ? { readyCmd: t.readyCmd } : {}),
-    parentTemplateID: t.parentTemplateId ?? null,
-    warmStart: !!t.warmImage,
-  };
 }

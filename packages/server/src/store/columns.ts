@@ -1,8 +1,11 @@
 /**
  * The record field → column name maps both stores use (the same column names in SQLite and PostgreSQL), and which
- * fields are JSON (maps, lists) or booleans, and the metrics row both read the same way.
+ * fields are JSON (maps, lists) or booleans, and the telemetry rows (metrics, logs, build logs) both read the same way.
  */
-import type { MetricSample, SandboxRecord, SnapshotRecord, TemplateBuildRecord, TemplateRecord } from './store.js';
+import type { SandboxRecord } from './sandbox-repository.js';
+import type { SnapshotRecord } from './snapshot-repository.js';
+import { LOG_LEVELS, type BuildLogEntry, type LogEntry, type MetricSample } from './telemetry-repository.js';
+import type { TemplateBuildRecord, TemplateRecord } from './template-repository.js';
 
 export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   sandboxId: 'sandbox_id',
@@ -96,6 +99,31 @@ export function ownerValue(field: string, value: unknown): unknown {
   return field === 'teamId' && (value === undefined || value === null) ? 'admin' : value;
 }
 
+/** A `build_logs` row as an entry (`step` absent when there is none). */
+export function buildLogFromRow(r: Record<string, unknown>): BuildLogEntry {
+  return {
+    templateId: r.template_id as string,
+    buildId: r.build_id as string,
+    seq: Number(r.seq),
+    timestamp: Number(r.ts),
+    level: LOG_LEVELS[r.level as number],
+    message: r.message as string,
+    ...(r.step ? { step: r.step as string } : {}),
+  };
+}
+
+/** A `sandbox_logs` row as an entry; `fields` as each store decodes its JSON column. */
+export function logFromRow(r: Record<string, unknown>, fields: Record<string, string>): LogEntry {
+  return {
+    sandboxId: r.sandbox_id as string,
+    timestamp: Number(r.ts),
+    seq: Number(r.seq),
+    level: LOG_LEVELS[r.level as number],
+    message: r.message as string,
+    fields,
+  };
+}
+
 /** A `sandbox_metrics` row (the same columns in both stores) as a sample. */
 export function metricFromRow(r: Record<string, unknown>): MetricSample {
   return {
@@ -110,3 +138,9 @@ export function metricFromRow(r: Record<string, unknown>): MetricSample {
     diskTotal: Number(r.disk_total),
   };
 }
+
+/**
+ * SQL condition: the sandbox holds a running slot of its team's quota — running, being paused or snapshotted (still
+ * running), or being killed while it still runs. A resuming sandbox holds its slot as a run claim until it is running.
+ */
+export const HOLDS_RUN_SLOT = "(state IN ('running', 'pausing', 'snapshotting') OR (state = 'killing' AND runtime IS NOT NULL))";

@@ -1,10 +1,11 @@
 /**
- * The PostgreSQL TeamStore (its tables come from migration 3 in postgres-schema.ts). A claim locks the team's row
+ * The PostgreSQL TeamStore (its tables come from migration 4 in migrations.ts). A claim locks the team's row
  * (`SELECT … FOR UPDATE`) for the transaction that counts usage and inserts the claim, so two nodes claiming for one
  * team at once take turns and the second sees the first's claim.
  */
 import type pg from 'pg';
 import type { QuotaBreach, Quotas, RunUsage } from '../teams/quotas.js';
+import { HOLDS_RUN_SLOT } from './columns.js';
 import {
   CLAIM_TTL_MS,
   type ApiKeyRecord,
@@ -13,6 +14,7 @@ import {
   type TeamStore,
   type TeamUsage,
 } from './teams.js';
+import { inTransaction } from './postgres-rows.js';
 
 type Row = Record<string, any>;
 
@@ -36,7 +38,7 @@ type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 async function runUsage(db: Queryable, teamId: string, now: number): Promise<RunUsage> {
   const sum = 'COUNT(*)::int AS n, COALESCE(SUM(cpu_count), 0)::int AS cpu, COALESCE(SUM(memory_mb), 0)::bigint AS mem';
-  const s = (await db.query(`SELECT ${sum} FROM sandboxes WHERE team_id = $1 AND state = 'running'`, [teamId])).rows[0];
+  const s = (await db.query(`SELECT ${sum} FROM sandboxes WHERE team_id = $1 AND ${HOLDS_RUN_SLOT}`, [teamId])).rows[0];
   const c = (
     await db.query(`SELECT ${sum} FROM run_claims WHERE team_id = $1 AND created_at > $2`, [teamId, now - CLAIM_TTL_MS])
   ).rows[0];
@@ -73,7 +75,7 @@ export class PostgresTeamStore implements TeamStore {
   }
 
   async deleteTeam(teamId: string): Promise<void> {
-    await this.tx(async (c) => {
+    await inTransaction(this.pool, async (c) => {
       await c.query('DELETE FROM api_keys WHERE team_id = $1', [teamId]);
       await c.query('DELETE FROM run_claims WHERE team_id = $1', [teamId]);
       await c.query('DELETE FROM teams WHERE team_id = $1', [teamId]);
@@ -121,7 +123,7 @@ export class PostgresTeamStore implements TeamStore {
     breach: (usage: RunUsage) => QuotaBreach | undefined,
   ): Promise<QuotaBreach | undefined> {
     let found: QuotaBreach | undefined;
-    await this.tx(async (c) => {
+    await inTransaction(this.pool, async (c) => {
       await c.query('SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE', [claim.teamId]);
       found = breach(await runUsage(c, claim.teamId, claim.createdAt));
       if (found) return;
@@ -146,7 +148,7 @@ export class PostgresTeamStore implements TeamStore {
     const count = async (sql: string) => Number((await this.q(sql, [teamId]))[0].n);
     return {
       ...(await runUsage(this.pool, teamId, now)),
-      pausedSandboxes: await count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = $1 AND state = 'paused'`),
+      pausedSandboxes: await count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = $1 AND state IN ('paused', 'resuming')`),
       snapshots: await count('SELECT COUNT(*) AS n FROM snapshots WHERE team_id = $1'),
       templates: await count('SELECT COUNT(*) AS n FROM templates WHERE team_id = $1'),
     };
@@ -168,19 +170,5 @@ export class PostgresTeamStore implements TeamStore {
       [teamId],
     );
     return rows.map((r) => r.d as string);
-  }
-
-  private async tx(fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await fn(c);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The PostgreSQL store against a private PostgreSQL server this file starts (tests/helpers/postgres.ts): the shared
  * store suite (a new database per test), what only PostgreSQL has (several servers migrating one database at once,
- * a newer schema refused, two stores numbering one build's log), a DATABASE_URL that cannot be reached, and a whole
- * server on PostgreSQL creating, listing and killing a sandbox through the REST API.
+ * a newer schema refused, two stores numbering one build's log or counting spawns during a build), a DATABASE_URL
+ * that cannot be reached, and a whole server on PostgreSQL creating, listing and killing a sandbox through the REST
+ * API.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { api, startTestServer } from '../../../../tests/helpers/harness.js';
 import { startPostgres, type PostgresInstance } from '../../../../tests/helpers/postgres.js';
 import { PostgresStore } from './postgres.js';
 import { hashApiKey } from '../teams/keys.js';
-import { MIGRATIONS } from './postgres-schema.js';
+import { SCHEMA_VERSION } from './migrations.js';
 import { storeSuite } from './store-suite.js';
 
 let instance: PostgresInstance;
@@ -45,7 +46,7 @@ describe('PostgresStore', () => {
     await stores[0].setSetting('api_key', 'e2b_x');
     assert.equal(await stores[3].getSetting('api_key'), 'e2b_x');
     await Promise.all(stores.map((s) => s.close()));
-    assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: MIGRATIONS.length }]);
+    assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: SCHEMA_VERSION }]);
     const again = await PostgresStore.connect(url);
     assert.equal(await again.getSetting('api_key'), 'e2b_x');
     await again.close();
@@ -67,6 +68,29 @@ describe('PostgresStore', () => {
       assert.deepEqual(got.map((e) => e.seq).sort((x, y) => x - y), Array.from({ length: 30 }, (_, i) => i));
       const stored = await a.queryBuildLogs('t', 'b', { offset: 0, limit: 100 });
       assert.deepEqual(stored.map((e) => e.seq), Array.from({ length: 30 }, (_, i) => i));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('two stores (two servers) counting spawns while one completes a build lose no increment', async () => {
+    const url = await instance.createDatabase();
+    const [a, b] = await Promise.all([PostgresStore.connect(url), PostgresStore.connect(url)]);
+    try {
+      const t = { templateId: 't', buildId: 'b1', names: [], cpuCount: 1, memoryMB: 512, diskSizeMB: 1024, layers: [] };
+      const counts = { spawnCount: 0, buildCount: 0 };
+      await a.upsertTemplate({ ...t, status: 'building', public: false, createdAt: 1, updatedAt: 1, ...counts });
+      await a.upsertBuild({ ...t, status: 'building', createdAt: 1, updatedAt: 1 });
+      const spawns = Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).recordTemplateSpawn('t', 100 + i));
+      const done = b.completeBuild('t', 'b1', { status: 'ready' }, (cur) => ({
+        status: 'ready',
+        layers: ['/l'],
+        buildCount: cur.buildCount + 1,
+      }));
+      await Promise.all([...spawns, done]);
+      const after = await a.findTemplate('t');
+      assert.deepEqual([after?.spawnCount, after?.status, after?.layers, after?.buildCount], [30, 'ready', ['/l'], 1]);
     } finally {
       await a.close();
       await b.close();

@@ -1,12 +1,10 @@
 /**
- * The SQLite TeamStore, and the migration that brought teams to an existing database: owner columns on sandboxes,
- * templates and snapshots (existing rows belong to the admin team), the teams, api_keys and run_claims tables, and
- * the admin team itself. Claims are taken in a `BEGIN IMMEDIATE` transaction, which holds SQLite's write lock from its
- * first statement, so two processes on one file take turns.
+ * The SQLite TeamStore (its tables come from migration 4 in migrations.ts). Claims are taken in a `BEGIN IMMEDIATE`
+ * transaction, which holds SQLite's write lock from its first statement, so two processes on one file take turns.
  */
 import type Database from 'better-sqlite3';
 import type { QuotaBreach, Quotas, RunUsage } from '../teams/quotas.js';
-import { ADMIN_TEAM_ID } from '../teams/caller.js';
+import { HOLDS_RUN_SLOT } from './columns.js';
 import {
   CLAIM_TTL_MS,
   type ApiKeyRecord,
@@ -15,47 +13,6 @@ import {
   type TeamStore,
   type TeamUsage,
 } from './teams.js';
-
-const TEAM_SCHEMA = `
-CREATE TABLE IF NOT EXISTS teams (
-  team_id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  quotas TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-  key_id TEXT PRIMARY KEY,
-  team_id TEXT NOT NULL,
-  name TEXT NOT NULL,
-  key_hash TEXT NOT NULL UNIQUE,
-  mask TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  last_used_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS run_claims (
-  claim_id TEXT PRIMARY KEY,
-  team_id TEXT NOT NULL,
-  cpu_count INTEGER NOT NULL,
-  memory_mb INTEGER NOT NULL,
-  node_id TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-`;
-
-/** Adds what teams need to a database of any earlier version (idempotent). */
-export function migrateTeams(db: Database.Database): void {
-  db.exec(TEAM_SCHEMA);
-  for (const table of ['sandboxes', 'templates', 'snapshots']) {
-    const cols = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
-    if (!cols.includes('team_id'))
-      db.exec(`ALTER TABLE ${table} ADD COLUMN team_id TEXT NOT NULL DEFAULT '${ADMIN_TEAM_ID}'`);
-  }
-  db.exec(`CREATE INDEX IF NOT EXISTS sandboxes_team ON sandboxes(team_id, state)`);
-  db.prepare(`INSERT OR IGNORE INTO teams (team_id, name, created_at, quotas) VALUES (?, 'admin', ?, '{}')`).run(
-    ADMIN_TEAM_ID,
-    Date.now(),
-  );
-}
 
 type Row = Record<string, any>;
 
@@ -146,7 +103,7 @@ export class SqliteTeamStore implements TeamStore {
 
   private runUsage(teamId: string, now: number): RunUsage {
     const s = this.db
-      .prepare(`SELECT ${SUMS} FROM sandboxes WHERE team_id = ? AND state = 'running'`)
+      .prepare(`SELECT ${SUMS} FROM sandboxes WHERE team_id = ? AND ${HOLDS_RUN_SLOT}`)
       .get(teamId) as Row;
     const c = this.db
       .prepare(`SELECT ${SUMS} FROM run_claims WHERE team_id = ? AND created_at > ?`)
@@ -184,7 +141,7 @@ export class SqliteTeamStore implements TeamStore {
     const count = (sql: string) => (this.db.prepare(sql).get(teamId) as Row).n as number;
     return {
       ...this.runUsage(teamId, now),
-      pausedSandboxes: count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = ? AND state = 'paused'`),
+      pausedSandboxes: count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = ? AND state IN ('paused', 'resuming')`),
       snapshots: count('SELECT COUNT(*) AS n FROM snapshots WHERE team_id = ?'),
       templates: count('SELECT COUNT(*) AS n FROM templates WHERE team_id = ?'),
     };

@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
 import type {
-  BuildConfig, BuildLogEntry, LogLevel, Store, TemplateBuildRecord, TemplateRecord,
+  BuildConfig, BuildLogEntry, LogLevel, Store, TemplateBuildRecord, TemplateRecord, TemplateTagAssignment,
 } from '../store/store.js';
 import { BuildFailed, type BuildEnvironment } from './build-runner.js';
 import { DEFAULT_TAG, withBuild } from './tags.js';
@@ -135,10 +135,10 @@ export class BuildJobs {
 
   /**
    * The build is ready and its tags name it. When it carries `default` (or the template has no ready build yet) the
-   * template switches to its layers and defaults; otherwise only its tags point at it (templates/tags.ts).
+   * template switches to its layers and defaults; otherwise only its tags point at it (templates/tags.ts). Decided
+   * and written in one store transaction against the template as stored (a spawn or tag meanwhile is kept).
    */
   private async complete(t: TemplateRecord, b: TemplateBuildRecord, log: BuildLogger, r: BuildOutcome): Promise<void> {
-    const cur = await this.o.store.findTemplate(t.templateId);
     const config: BuildConfig = {
       layers: r.layers,
       startCmd: r.startCmd,
@@ -151,20 +151,22 @@ export class BuildJobs {
     };
     const tags = b.tags ?? [DEFAULT_TAG];
     const now = Date.now();
-    const tagMap = { ...(cur?.tags ?? {}) };
-    for (const tag of tags) if (tag !== DEFAULT_TAG) tagMap[tag] = { buildId: b.buildId, createdAt: now };
-    if (tags.includes(DEFAULT_TAG) || cur?.status !== 'ready') {
-      const next = withBuild(cur ?? t, b, config);
-      await this.patchTemplate(t.templateId, { ...next, status: 'ready', tags: tagMap, bumpBuildCount: true });
-      // A warm image that neither the plain name nor a tag starts from goes; layers stay (sandboxes may run on them).
-      const stillTagged = Object.values(tagMap).some((a) => a.buildId === cur?.buildId);
-      if (cur?.warmImage && cur.warmImage !== r.warmImage && !stillTagged) {
+    let tagMap: Record<string, TemplateTagAssignment> = {};
+    const ready = this.ended(b, { status: 'ready', finishedAt: now, config });
+    const cur = await this.o.store.completeBuild(t.templateId, b.buildId, ready, (stored) => {
+      tagMap = { ...(stored.tags ?? {}) };
+      for (const tag of tags) if (tag !== DEFAULT_TAG) tagMap[tag] = { buildId: b.buildId, createdAt: now };
+      const promote = tags.includes(DEFAULT_TAG) || stored.status !== 'ready';
+      const base = promote ? { ...withBuild(stored, b, config), status: 'ready' as const } : {};
+      return { ...base, tags: tagMap, buildCount: stored.buildCount + 1, updatedAt: now };
+    });
+    // A warm image that neither the plain name nor a tag starts from goes; layers stay (sandboxes may run on them).
+    if (cur && (tags.includes(DEFAULT_TAG) || cur.status !== 'ready')) {
+      const stillTagged = Object.values(tagMap).some((a) => a.buildId === cur.buildId);
+      if (cur.warmImage && cur.warmImage !== r.warmImage && !stillTagged) {
         await rm(cur.warmImage, { recursive: true, force: true });
       }
-    } else {
-      await this.patchTemplate(t.templateId, { tags: tagMap, bumpBuildCount: true });
     }
-    await this.setBuild(b, { status: 'ready', finishedAt: Date.now(), config });
     log('info', `build ready (tags: ${tags.join(', ')})`);
   }
 
@@ -178,9 +180,10 @@ export class BuildJobs {
       ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}),
       logEntries: log.tail().map(logToApi),
     };
-    await this.setBuild(b, { status: 'error', finishedAt: Date.now(), reason });
-    const cur = await this.o.store.findTemplate(t.templateId);
-    if (cur && cur.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error', buildId: b.buildId });
+    const failed = this.ended(b, { status: 'error', finishedAt: Date.now(), reason });
+    await this.o.store.completeBuild(t.templateId, b.buildId, failed, (cur) =>
+      cur.status !== 'ready' ? { status: 'error', buildId: b.buildId, updatedAt: Date.now() } : undefined,
+    );
   }
 
   private async removeOutputs(b: TemplateBuildRecord): Promise<void> {
@@ -194,10 +197,14 @@ export class BuildJobs {
     await this.o.store.upsertBuild({ ...cur, ...patch, updatedAt: Date.now() });
   }
 
-  private async patchTemplate(templateId: string, patch: Partial<TemplateRecord> & { bumpBuildCount?: boolean }): Promise<void> {
-    const cur = await this.o.store.findTemplate(templateId);
-    if (!cur) return;
-    const { bumpBuildCount, ...rest } = patch;
-    await this.o.store.upsertTemplate({ ...cur, ...rest, buildCount: cur.buildCount + (bumpBuildCount ? 1 : 0), updatedAt: Date.now() });
+  /** The final fields of a build that ended (also set on `b`, which callers hold). */
+  private ended(b: TemplateBuildRecord, patch: Partial<TemplateBuildRecord>): Partial<TemplateBuildRecord> {
+    Object.assign(b, patch);
+    return { ...patch, updatedAt: Date.now() };
+  }
+
+  /** Sets only these fields of the template (a spawn counted meanwhile is kept). */
+  private async patchTemplate(templateId: string, patch: Partial<TemplateRecord>): Promise<void> {
+    await this.o.store.updateTemplate(templateId, { ...patch, updatedAt: Date.now() });
   }
 }
