@@ -60,7 +60,7 @@ describe('tensor-box CLI', async () => {
     assert.match(again.stderr, /not found/);
   });
 
-  it('pause, info (stays paused), resume', async () => {
+  it('pause, info --no-resume (stays paused), info (an alias of connect: resumes), resume', async () => {
     const created = await cli(['sbx', 'create', '--timeout-ms', '60000', '--json']);
     assert.equal(created.code, 0, created.stderr);
     const id = JSON.parse(created.stdout).sandboxId;
@@ -68,9 +68,12 @@ describe('tensor-box CLI', async () => {
       assert.equal((await cli(['sandbox', 'exec', id, '--', 'echo kept > /tmp/f'])).code, 0);
       const paused = await cli(['sandbox', 'pause', id]);
       assert.equal(paused.code, 0, paused.stderr);
-      assert.match((await cli(['sandbox', 'info', id])).stdout, /state\s+paused/);
+      assert.match((await cli(['sandbox', 'info', id, '--no-resume'])).stdout, /state\s+paused/);
       const again = await cli(['sandbox', 'pause', id]);
       assert.equal(again.code, 6, 'pausing a paused sandbox is a conflict');
+      assert.match((await cli(['sandbox', 'info', id])).stdout, /state\s+running/, 'info is connect: it resumes');
+      assert.equal((await cli(['sandbox', 'exec', id, '--', 'cat /tmp/f'])).stdout, 'kept\n');
+      assert.equal((await cli(['sandbox', 'pause', id])).code, 0);
       const resumed = await cli(['sandbox', 'resume', id, '--timeout-ms', '30000']);
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.equal((await cli(['sandbox', 'exec', id, '--', 'cat /tmp/f'])).stdout, 'kept\n');

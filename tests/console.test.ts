@@ -138,6 +138,27 @@ describe('web console', () => {
     assert.ok((await points()) >= before + 2);
     await page.locator('.stat', { hasText: 'Memory' }).getByText(/^(1\d\d|2\d\d) MiB$/).waitFor({ timeout: 20_000 }); // the 200 MiB shows
     assert.ok(Number(await page.$eval('[data-testid=chart-memory]', (el) => (el as HTMLElement).dataset.points)) > 0);
+    // Cards and charts come from one series: each card shows its chart's last point (read in one go, one render).
+    const pairs = await page.evaluate(() =>
+      ['cpu', 'memory', 'disk'].map((k) => ({
+        k,
+        card: document.querySelector(`[data-testid=stat-${k}-value]`)?.textContent,
+        chart: (document.querySelector(`[data-testid=chart-${k}]`) as HTMLElement | null)?.dataset.last,
+      })),
+    );
+    for (const p of pairs) assert.ok(p.card && p.card === p.chart, `${p.k}: card ${p.card} vs chart ${p.chart}`);
+    // The memory chart's y scale (as uPlot drew it) reaches its latest value; it once topped out far below the card.
+    await page
+      .waitForFunction(() => {
+        const d = (document.querySelector('[data-testid=chart-memory]') as HTMLElement).dataset;
+        return Number(d.lastRaw) > 0 && Number(d.yMax) >= Number(d.lastRaw);
+      }, undefined, { timeout: 10_000 })
+      .catch(async () => {
+        const d = await page.$eval('[data-testid=chart-memory]', (el) => ({ ...(el as HTMLElement).dataset }));
+        assert.fail(`memory chart drawn below its latest point: ${JSON.stringify(d)}`);
+      });
+    // The disk's size is a limit of a sparse disk, not space it takes.
+    assert.match((await page.textContent('[data-testid=stat-disk]')) ?? '', /limit/);
     await shot('monitoring');
   });
 

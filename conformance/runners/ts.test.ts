@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import * as tb from 'tensor-box';
 import { httpGet, startTestServer, type TestServer } from '../../tests/helpers/harness.js';
+import { parityOp, type ParityRun } from './parity-ops.js';
 
 interface Step {
   op: string;
@@ -65,16 +66,27 @@ function isDeepStrictEqual(a: unknown, b: unknown) {
   }
 }
 
-class Run {
+class Run implements ParityRun {
   sbx?: tb.Sandbox;
+  ptys = new Map<string, { pty: tb.PtyHandle; output: string }>();
   /** Every sandbox the scenario created, killed at its end; then the templates it made are deleted (newest first). */
   created: string[] = [];
   handles = new Map<string, tb.CommandHandle>();
   builds = new Map<string, { templateID: string; buildID: string }>();
   runId = Math.random().toString(36).slice(2, 12);
-  constructor(private conn: { domain: string; apiKey: string }) {}
+  constructor(readonly conn: { domain: string; apiKey: string }) {}
+
+  sandbox(): tb.Sandbox {
+    if (!this.sbx) throw new Error('no sandbox created yet in this scenario');
+    return this.sbx;
+  }
+
+  setSandbox(s: tb.Sandbox) {
+    this.sbx = s;
+  }
 
   async cleanup() {
+    for (const p of this.ptys.values()) p.pty.disconnect();
     for (const id of this.created) await tb.Sandbox.kill(id, this.conn).catch(() => {});
     for (const b of [...this.builds.values()].reverse()) await tb.Template.delete(b.templateID, this.conn).catch(() => {});
   }
@@ -119,7 +131,7 @@ class Run {
       case 'sandbox.keepAlive':
         return s().keepAlive(a.timeoutMs);
       case 'sandbox.list':
-        return tb.Sandbox.list({ ...c, query: { state: a.state, metadata: a.metadata } });
+        return tb.Sandbox.list({ ...c, query: { state: a.state, metadata: a.metadata, template: a.template }, order: a.order, limit: a.limit });
       case 'sandbox.pause':
         return s().pause();
       case 'sandbox.resume':
@@ -171,9 +183,12 @@ class Run {
         this.builds.set(a.save ?? a.name, r);
         return r;
       }
-      default:
+      default: {
+        const parity = await parityOp(this, step.op, a);
+        if (parity) return parity.result;
         if (step.op.startsWith('template.')) return this.templateOp(step.op, a);
         throw new Error(`unknown op '${step.op}'`);
+      }
     }
   }
 

@@ -65,7 +65,7 @@ func TestConformance(t *testing.T) {
 	o := liveOptions(t)
 	for _, sc := range scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
-			r := &confRun{opts: o, handles: map[string]*CommandHandle{}, builds: map[string]*TemplateCreated{}, runID: strconv.FormatInt(time.Now().UnixNano(), 36)}
+			r := &confRun{opts: o, handles: map[string]*CommandHandle{}, builds: map[string]*TemplateCreated{}, ptys: map[string]*confTerminal{}, runID: strconv.FormatInt(time.Now().UnixNano(), 36)}
 			defer r.cleanup()
 			for i, step := range sc.Steps {
 				where := fmt.Sprintf("step %d (%s)", i+1, step.Op)
@@ -114,11 +114,15 @@ type confRun struct {
 	builds     map[string]*TemplateCreated
 	buildOrder []string
 	runID      string
+	ptys       map[string]*confTerminal
 }
 
 // cleanup kills every sandbox the scenario created, then deletes the templates it made, newest first.
 func (r *confRun) cleanup() {
 	ctx := context.Background()
+	for _, t := range r.ptys {
+		t.pty.Disconnect()
+	}
 	for _, id := range r.created {
 		KillByID(ctx, id, &r.opts)
 	}
@@ -206,7 +210,7 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 	case "sandbox.killById":
 		return KillByID(ctx, a.str("sandboxId"), &r.opts)
 	case "sandbox.list":
-		infos, err := List(ctx, &ListOptions{Options: r.opts, State: a.strList("state"), Metadata: a.strMap("metadata")})
+		infos, err := List(ctx, &ListOptions{Options: r.opts, State: a.strList("state"), Metadata: a.strMap("metadata"), Template: a.str("template"), Order: a.str("order"), Limit: a.int("limit")})
 		if err != nil {
 			return nil, err
 		}
@@ -215,6 +219,9 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 			out[i] = confInfo(&infos[i])
 		}
 		return out, nil
+	}
+	if res, handled, err := r.parityOp(ctx, step.Op, a); handled {
+		return res, err
 	}
 	if strings.HasPrefix(step.Op, "template.") {
 		return r.templateOp(ctx, step.Op, a)

@@ -44,9 +44,60 @@ type PtyHandle struct {
 	cancel         context.CancelFunc
 	done           chan struct{}
 
-	mu       sync.Mutex
-	exitCode int
-	err      error
+	mu           sync.Mutex
+	exitCode     int
+	err          error
+	disconnected bool
+}
+
+// PtyConnectOptions configures Pty.Connect.
+type PtyConnectOptions struct {
+	// OnData receives the terminal's output from now on (called from one goroutine, in order).
+	OnData func([]byte)
+	// User the handle's calls act as (default "user").
+	User string
+	// Timeout stops listening after this long (the terminal keeps running; default: never).
+	Timeout time.Duration
+	// RequestTimeout bounds each control call of the handle (SendInput, Resize, Kill); default 60 s.
+	RequestTimeout time.Duration
+}
+
+// Connect re-attaches to a running terminal by its PID (the agent's process Connect): output from now on goes to
+// OnData, and the handle sends input, resizes and kills like Create's. A PID that runs nothing is a KindNotFound error.
+//
+//	pty.Disconnect()
+//	again, err := sbx.Pty.Connect(ctx, pty.PID, &tensorbox.PtyConnectOptions{OnData: func(b []byte) { os.Stdout.Write(b) }})
+func (p *Pty) Connect(ctx context.Context, pid uint32, opts *PtyConnectOptions) (*PtyHandle, error) {
+	if opts == nil {
+		opts = &PtyConnectOptions{}
+	}
+	streamCtx, cancel := detached(ctx, opts.Timeout)
+	req := streamRequest(p.t, &process.ConnectRequest{Process: pidSelector(pid)}, opts.User)
+	_, stream, err := awaitStart(ctx, cancel, func() (*connect.ServerStreamForClient[process.ConnectResponse], error) {
+		return p.t.process.Connect(streamCtx, req)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.handle(pid, opts.User, opts.RequestTimeout, cancel, stream, opts.OnData), nil
+}
+
+func (p *Pty) handle(pid uint32, user string, requestTimeout time.Duration, cancel context.CancelFunc, s processStream, onData func([]byte)) *PtyHandle {
+	h := &PtyHandle{PID: pid, t: p.t, user: user, requestTimeout: requestTimeout, cancel: cancel, done: make(chan struct{})}
+	if h.requestTimeout <= 0 {
+		h.requestTimeout = defaultRequestTimeout
+	}
+	go h.consume(s, onData)
+	return h
+}
+
+// Disconnect stops receiving output (Wait then returns -1 and no error); the terminal keeps running and
+// Pty.Connect attaches again.
+func (h *PtyHandle) Disconnect() {
+	h.mu.Lock()
+	h.disconnected = true
+	h.mu.Unlock()
+	h.cancel()
 }
 
 // Create starts a terminal session.
@@ -78,12 +129,7 @@ func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) 
 	if err != nil {
 		return nil, err
 	}
-	h := &PtyHandle{PID: pid, t: p.t, user: opts.User, requestTimeout: opts.RequestTimeout, cancel: cancel, done: make(chan struct{})}
-	if h.requestTimeout <= 0 {
-		h.requestTimeout = defaultRequestTimeout
-	}
-	go h.consume(stream, opts.OnData)
-	return h, nil
+	return p.handle(pid, opts.User, opts.RequestTimeout, cancel, stream, opts.OnData), nil
 }
 
 func (h *PtyHandle) consume(s processStream, onData func([]byte)) {
@@ -106,7 +152,11 @@ func (h *PtyHandle) consume(s processStream, onData func([]byte)) {
 		err = errNoExit
 	}
 	h.mu.Lock()
-	h.err = fromConnect(err, "terminal")
+	if h.disconnected {
+		h.exitCode = -1
+	} else {
+		h.err = fromConnect(err, "terminal")
+	}
 	h.mu.Unlock()
 }
 

@@ -51,12 +51,37 @@ type ListOptions struct {
 	StartedAfter time.Time
 	// Order by start time: "desc" (default, newest first) or "asc".
 	Order string
+	// NextToken starts ListPage at this page (a previous ListPage's nextToken).
+	NextToken string
 }
 
 // List returns every sandbox that matches, fetching all pages.
 //
 //	infos, err := tensorbox.List(ctx, &tensorbox.ListOptions{State: []string{"running"}, Metadata: map[string]string{"userId": "123"}})
 func List(ctx context.Context, opts *ListOptions) ([]SandboxInfo, error) {
+	page := ListOptions{}
+	if opts != nil {
+		page = *opts
+	}
+	var all []SandboxInfo
+	for {
+		items, next, err := ListPage(ctx, &page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if next == "" || len(items) == 0 {
+			return all, nil
+		}
+		page.NextToken = next
+	}
+}
+
+// ListPage returns one page of the listing (from opts.NextToken on) and the token of the next page ("" after the
+// last), as E2B's and the TypeScript SDK's paginators do.
+//
+//	page, next, err := tensorbox.ListPage(ctx, &tensorbox.ListOptions{Limit: 10})
+func ListPage(ctx context.Context, opts *ListOptions) ([]SandboxInfo, string, error) {
 	if opts == nil {
 		opts = &ListOptions{}
 	}
@@ -80,22 +105,19 @@ func List(ctx context.Context, opts *ListOptions) ([]SandboxInfo, error) {
 	if opts.Order != "" {
 		q.Set("order", opts.Order)
 	}
-	var all []SandboxInfo
-	for {
-		var page []api.ListedSandbox
-		h, _, err := c.do(ctx, restCall{method: http.MethodGet, path: "/v2/sandboxes", query: q, out: &page, what: "list sandboxes"})
-		if err != nil {
-			return nil, err
-		}
-		for i := range page {
-			all = append(all, listedToInfo(&page[i]))
-		}
-		next := h.Get("X-Next-Token")
-		if next == "" || len(page) == 0 {
-			return all, nil
-		}
-		q.Set("nextToken", next)
+	if opts.NextToken != "" {
+		q.Set("nextToken", opts.NextToken)
 	}
+	var page []api.ListedSandbox
+	h, _, err := c.do(ctx, restCall{method: http.MethodGet, path: "/v2/sandboxes", query: q, out: &page, what: "list sandboxes"})
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]SandboxInfo, 0, len(page))
+	for i := range page {
+		out = append(out, listedToInfo(&page[i]))
+	}
+	return out, h.Get("X-Next-Token"), nil
 }
 
 // encodeMetadata is the filter's wire form: the pairs URL-encoded as "k=v&k2=v2" (and then encoded again as one

@@ -91,3 +91,13 @@ func ListSnapshots(ctx context.Context, opts *SnapshotListOptions) ([]SnapshotIn
 		q.Set("nextToken", next)
 	}
 }
+
+// DeleteSnapshot deletes a snapshot (by ID or name) and its images; false when there was none. A snapshot that a
+// sandbox or template still uses is a KindConflict error.
+func DeleteSnapshot(ctx context.Context, snapshotID string, opts *Options) (bool, error) {
+	_, status, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodDelete, path: "/snapshots/" + url.PathEscape(snapshotID), what: "delete snapshot " + snapshotID})
+	if status == http.StatusNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -90,9 +90,11 @@ type TemplateBuildStep struct {
 	// Name is shown in the build log and in a failed build's reason.
 	Name    string
 	Command string
-	// Type is RUN (default), ENV, WORKDIR or USER; Args are its arguments (Command is RUN's first one).
+	// Type is RUN (default), COPY, ENV, WORKDIR or USER; Args are its arguments (Command is RUN's first one).
 	Type string
 	Args []string
+	// FilesHash names the uploaded tar a COPY step reads (UploadTemplateFiles).
+	FilesHash string
 	// Force rebuilds this step instead of reusing a cached layer.
 	Force bool
 }
@@ -112,6 +114,8 @@ type TemplateBuildOptions struct {
 	ReadyCmd string
 	// Force rebuilds every step instead of reusing cached layers.
 	Force bool
+	// FilesHash is the Dockerfile's build context, a tar uploaded with UploadTemplateFiles.
+	FilesHash string
 }
 
 // BuildLogEntry is one line of a build's log.
@@ -307,6 +311,7 @@ func StartBuild(ctx context.Context, templateID, buildID string, b *TemplateBuil
 	body := api.TemplateBuildStartRequest{
 		FromTemplate: nonEmpty(b.FromTemplate), FromImage: nonEmpty(b.FromImage), Dockerfile: nonEmpty(b.Dockerfile),
 		StartCmd: nonEmpty(b.StartCmd), ReadyCmd: nonEmpty(b.ReadyCmd), Steps: &steps, Force: ptr(b.Force),
+		FilesHash: nonEmpty(b.FilesHash),
 	}
 	_, _, err := resolveOptions(opts).do(ctx, restCall{
 		method: http.MethodPost, path: "/v2/templates/" + url.PathEscape(templateID) + "/builds/" + url.PathEscape(buildID),
@@ -324,7 +329,7 @@ func toStep(s TemplateBuildStep) api.TemplateStep {
 	if s.Command != "" && typ == "RUN" {
 		args = append([]string{s.Command}, args...)
 	}
-	st := api.TemplateStep{Type: ptr(api.TemplateStepType(typ)), Args: &args, Name: nonEmpty(s.Name)}
+	st := api.TemplateStep{Type: ptr(api.TemplateStepType(typ)), Args: &args, Name: nonEmpty(s.Name), FilesHash: nonEmpty(s.FilesHash)}
 	if s.Force {
 		st.Force = ptr(true)
 	}

@@ -8,11 +8,24 @@
 export { Sandbox, type SandboxMetrics, type SandboxLogEntry, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts, type SandboxNetworkOpts } from './sandbox.js';
 export { SandboxPaginator, type SandboxInfo, type SandboxListOpts, type SandboxState } from './sandbox-list.js';
 export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, type ProcessInfo } from './commands.js';
-export { Pty, PtyHandle, type PtyCreateOpts } from './pty.js';
+export { Pty, PtyHandle, type PtyCreateOpts, type PtyConnectOpts } from './pty.js';
 export { Files, type WatchEvent, type WatchEventType, type WatchOpts, type WatchHandle, type EntryInfo, type WriteEntry, type WriteData, type FilesystemOpts } from './files.js';
 export { Snapshot, type SnapshotInfo } from './snapshot.js';
+export { Template, buildTemplate, type TemplateFn } from './template-fluent.js';
 export {
-  Template,
+  TemplateBuilder,
+  waitForPort,
+  waitForURL,
+  waitForFile,
+  waitForProcess,
+  waitForTimeout,
+  type TemplateOptions,
+  type CopyOpts,
+  type BuildOpts,
+  type TemplateBuildInfo,
+  type TemplateBuildRequest,
+} from './template-builder.js';
+export {
   type TemplateCreateOpts,
   type TemplateCreated,
   type TemplateBuildOpts,

@@ -24,6 +24,13 @@ export interface PtyCreateOpts {
   timeoutMs?: number;
 }
 
+export interface PtyConnectOpts {
+  onData: (data: Uint8Array) => void | Promise<void>;
+  user?: string;
+  /** Stop listening after this many ms (the terminal keeps running; default: never). */
+  timeoutMs?: number;
+}
+
 export class PtyHandle {
   private open = true;
   /** Resolves with the exit code when the terminal's program ends. */
@@ -35,6 +42,7 @@ export class PtyHandle {
     private headers: Record<string, string>,
     events: AsyncIterator<{ event?: { event: { case: string | undefined; value?: any } } }>,
     onData: PtyCreateOpts['onData'],
+    private controller: AbortController,
   ) {
     this.exited = (async () => {
       try {
@@ -46,6 +54,7 @@ export class PtyHandle {
           else if (ev?.case === 'end') return ev.value.exitCode as number;
         }
       } catch (err) {
+        if (controller.signal.aborted) return -1; // disconnect(): the terminal keeps running
         throw fromConnect(err);
       } finally {
         this.open = false;
@@ -81,6 +90,11 @@ export class PtyHandle {
     }
   }
 
+  /** Stops receiving output (`exited` resolves -1); the terminal keeps running and `pty.connect(pid)` attaches again. */
+  disconnect(): void {
+    this.controller.abort();
+  }
+
   /** Ends the session (SIGKILL); false when it had already ended. */
   async kill(): Promise<boolean> {
     try {
@@ -102,8 +116,33 @@ export class Pty {
     this.rpc = envdClient(Process, target);
   }
 
+  /**
+   * Re-attaches to a running terminal by its pid (envd's process Connect): output from now on goes to `onData`; the
+   * handle sends input, resizes and kills as `create`'s does. Throws `NotFoundError` when no such process runs.
+   * @example const again = await sandbox.pty.connect(pty.pid, { onData: (d) => process.stdout.write(d) })
+   */
+  async connect(pid: number, opts: PtyConnectOpts): Promise<PtyHandle> {
+    const headers = { ...userHeader(opts.user), 'Keepalive-Ping-Interval': '30' };
+    const controller = new AbortController();
+    const stream = this.rpc.connect(
+      { process: { selector: { case: 'pid', value: pid } } },
+      { headers, timeoutMs: opts.timeoutMs || undefined, signal: controller.signal },
+    );
+    const it = stream[Symbol.asyncIterator]();
+    try {
+      const first = await it.next();
+      const ev = first.value?.event?.event;
+      if (first.done || ev?.case !== 'start') throw new Error(`the agent did not attach to terminal ${pid}`);
+      return new PtyHandle(ev.value.pid, this.rpc, headers, it as any, opts.onData, controller);
+    } catch (err) {
+      controller.abort();
+      throw fromConnect(err);
+    }
+  }
+
   async create(opts: PtyCreateOpts): Promise<PtyHandle> {
     const headers = { ...userHeader(opts.user), 'Keepalive-Ping-Interval': '30' };
+    const controller = new AbortController();
     const stream = this.rpc.start(
       {
         process: {
@@ -114,15 +153,16 @@ export class Pty {
         },
         pty: { size: { cols: opts.cols, rows: opts.rows } },
       },
-      { headers, timeoutMs: opts.timeoutMs || undefined },
+      { headers, timeoutMs: opts.timeoutMs || undefined, signal: controller.signal },
     );
     const it = stream[Symbol.asyncIterator]();
     try {
       const first = await it.next();
       const ev = first.value?.event?.event;
       if (first.done || ev?.case !== 'start') throw new Error('the agent did not report the terminal start');
-      return new PtyHandle(ev.value.pid, this.rpc, headers, it as any, opts.onData);
+      return new PtyHandle(ev.value.pid, this.rpc, headers, it as any, opts.onData, controller);
     } catch (err) {
+      controller.abort();
       throw fromConnect(err);
     }
   }

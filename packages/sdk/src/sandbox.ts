@@ -333,14 +333,14 @@ export class Sandbox {
     return `${this.sandboxId}-${port}.${this.sandboxDomain}`;
   }
 
-  private async signedFilesUrl(path: string, op: 'read' | 'write', opts: SignedUrlOpts): Promise<string> {
+  private signedFilesUrl(path: string, op: 'read' | 'write', opts: SignedUrlOpts): string {
     const user = opts.user;
     const u = new URL(`/sandboxes/${this.sandboxId}/files`, this.conn.apiUrl);
     u.searchParams.set('path', path);
     if (user) u.searchParams.set('username', user);
     if (this.accessToken) {
       const exp = opts.useSignatureExpiration ? Math.floor(Date.now() / 1000) + opts.useSignatureExpiration : undefined;
-      u.searchParams.set('signature', await fileSignature(path, op, user ?? '', this.accessToken, exp));
+      u.searchParams.set('signature', fileSignature(path, op, user ?? '', this.accessToken, exp));
       if (exp) u.searchParams.set('signature_expiration', String(exp));
     }
     return u.toString();
@@ -358,13 +358,16 @@ export class Sandbox {
     unwrap(r, 'update network');
   }
 
-  /** A URL from which the file can be downloaded with a plain GET (curl, a browser). */
-  downloadUrl(path: string, opts: SignedUrlOpts = {}): Promise<string> {
+  /**
+   * A URL from which the file can be downloaded with a plain GET (curl, a browser); computed locally, no request.
+   * @example const url = sandbox.downloadUrl('/home/user/output.zip', { useSignatureExpiration: 300 })
+   */
+  downloadUrl(path: string, opts: SignedUrlOpts = {}): string {
     return this.signedFilesUrl(path, 'read', opts);
   }
 
-  /** A URL to which a file can be uploaded with a POST (multipart `file` field or a raw body). */
-  uploadUrl(path: string, opts: SignedUrlOpts = {}): Promise<string> {
+  /** A URL to which a file can be uploaded with a POST (multipart `file` field or a raw body); computed locally. */
+  uploadUrl(path: string, opts: SignedUrlOpts = {}): string {
     return this.signedFilesUrl(path, 'write', opts);
   }
 }

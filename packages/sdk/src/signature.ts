@@ -1,11 +1,12 @@
 /**
  * Signed file URLs: `v1_` + unpadded base64(sha256("<path>:<read|write>:<user>:<accessToken>[:<expiresUnix>]")),
- * the format E2B's envd verifies.
+ * the format E2B's envd verifies. Synchronous (a plain SHA-256), so `downloadUrl`/`uploadUrl` return strings.
  */
-export async function fileSignature(path: string, op: 'read' | 'write', user: string, token: string, expiresUnix?: number): Promise<string> {
+import { sha256 } from './sha256.js';
+
+export function fileSignature(path: string, op: 'read' | 'write', user: string, token: string, expiresUnix?: number): string {
   const raw = `${path}:${op}:${user}:${token}${expiresUnix ? `:${expiresUnix}` : ''}`;
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(raw)));
   let bin = '';
-  for (const b of digest) bin += String.fromCharCode(b);
+  for (const b of sha256(new TextEncoder().encode(raw))) bin += String.fromCharCode(b);
   return `v1_${btoa(bin).replace(/=+$/, '')}`;
 }

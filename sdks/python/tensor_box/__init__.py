@@ -38,10 +38,21 @@ from .models import (
 )
 from .pty import Pty, PtyHandle
 from .sandbox import Sandbox
-from .sandbox_async import AsyncCommandHandle, AsyncPtyHandle, AsyncSandbox, AsyncSnapshot, AsyncTemplate, AsyncWatchHandle
+from .sandbox_async import (
+    AsyncCommandHandle,
+    AsyncPtyHandle,
+    AsyncSandbox,
+    AsyncSandboxPaginator,
+    AsyncSnapshot,
+    AsyncTemplate,
+    AsyncWatchHandle,
+)
+from .sandbox_list import SandboxPaginator
 from .snapshot import Snapshot
 from .teams import ApiKey, Team
 from .template import Template
+from .template_builder import TemplateBuilder, wait_for_file, wait_for_port, wait_for_process, wait_for_timeout, wait_for_url
+from .template_fluent import TemplateBuildInfo
 from .template_models import BaseImage, BuildLogEntry, BuildLogs, BuildReason, TemplateBuild, TemplateCreated, TemplateInfo
 from .watch import WatchHandle
 
@@ -49,6 +60,7 @@ __all__ = [
     "AsyncCommandHandle",
     "AsyncPtyHandle",
     "AsyncSandbox",
+    "AsyncSandboxPaginator",
     "AsyncSnapshot",
     "AsyncTemplate",
     "AsyncWatchHandle",
@@ -79,6 +91,7 @@ __all__ = [
     "SandboxException",
     "SandboxInfo",
     "SandboxLogEntry",
+    "SandboxPaginator",
     "SandboxMetrics",
     "Snapshot",
     "Team",
@@ -86,6 +99,8 @@ __all__ = [
     "SnapshotInfo",
     "Template",
     "TemplateBuild",
+    "TemplateBuildInfo",
+    "TemplateBuilder",
     "TemplateCreated",
     "TemplateInfo",
     "TimeoutException",
@@ -93,4 +108,9 @@ __all__ = [
     "WatchHandle",
     "WriteEntry",
     "api_url_from_domain",
+    "wait_for_file",
+    "wait_for_port",
+    "wait_for_process",
+    "wait_for_timeout",
+    "wait_for_url",
 ]

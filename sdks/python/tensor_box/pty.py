@@ -135,3 +135,25 @@ class Pty:
         events = iter(stream)
         pid = read_start_pid(events, stream, "create pty")
         return PtyHandle(pid, self._target, headers, stream, events, on_data or (lambda _b: None))
+
+    def connect(
+        self, pid: int, on_data: Optional[DataHandler] = None, user: Optional[str] = None, timeout_ms: int = 0
+    ) -> PtyHandle:
+        """Re-attaches to a running terminal by its pid (envd's process Connect): output from now on goes to
+        ``on_data``; the handle sends input, resizes and kills as ``create``'s does. ``timeout_ms`` stops listening
+        after that long (the terminal keeps running).
+
+        Example::
+
+            pty.disconnect()
+            again = sandbox.pty.connect(pty.pid, on_data=lambda b: print(b.decode(), end=""))
+
+        Raises:
+            NotFoundException: no such process runs.
+        """
+        context = f"connect to terminal {pid}"
+        headers = {**user_header(user or DEFAULT_USER), **KEEPALIVE_HEADER}
+        stream = self._target.rpc.stream(f"{PROCESS}/Connect", {"process": {"pid": pid}}, headers=headers, timeout_ms=timeout_ms or None, context=context)
+        events = iter(stream)
+        read_start_pid(events, stream, context)
+        return PtyHandle(pid, self._target, headers, stream, events, on_data or (lambda _b: None))

@@ -11,10 +11,9 @@ Example::
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlparse
 
 import httpx
 
@@ -25,7 +24,9 @@ from .envd.target import DEFAULT_USER, ENVD_PORT, EnvdTarget
 from .files import Files
 from .models import LifecycleConfig, SandboxInfo, SandboxLogEntry, SandboxMetrics, SnapshotInfo
 from .pty import Pty
-from .signature import file_signature
+from .sandbox_list import SandboxPaginator, list_params
+from .fork import fork_sandbox
+from .signature import signed_files_url
 
 if TYPE_CHECKING:
     from .template_models import TemplateBuild
@@ -162,28 +163,22 @@ class Sandbox:
         all of ``metadata``, of ``template`` (ID or name) and started at or after ``started_after`` (naive: UTC);
         ``order`` ``"desc"`` (default, newest first) or ``"asc"``. ``limit`` is the page size."""
         config = resolve(domain, api_key, request_timeout_ms, headers)
-        params: Dict[str, Any] = {}
-        if template:
-            params["template"] = template
-        if started_after is not None:
-            when = started_after if started_after.tzinfo else started_after.replace(tzinfo=timezone.utc)
-            params["startedAfter"] = when.isoformat()
-        if order:
-            params["order"] = order
-        if state:
-            params["state"] = ",".join(state)
-        if metadata:
-            params["metadata"] = urlencode(metadata)
-        if limit:
-            params["limit"] = limit
-        out: List[SandboxInfo] = []
-        while True:
-            res = config.request("GET", "/v2/sandboxes", params=params, context="list sandboxes")
-            out.extend(SandboxInfo.from_api(s) for s in res.json())
-            token = res.headers.get("x-next-token")
-            if not token:
-                return out
-            params["nextToken"] = token
+        params = list_params(state, metadata, limit, template, started_after, order)
+        return list(SandboxPaginator(config, params))
+
+    @staticmethod
+    def paginate(
+        state: Optional[List[str]] = None,
+        metadata: Optional[Dict[str, str]] = None,
+        limit: Optional[int] = None,
+        template: Optional[str] = None,
+        started_after: Optional[datetime] = None,
+        order: Optional[str] = None,
+        next_token: Optional[str] = None,
+        **conn: Any,
+    ) -> SandboxPaginator:
+        """The same listing page by page (``has_next``, ``next_items()``, ``next_token``), from ``next_token`` on."""
+        return SandboxPaginator(resolve(**conn), list_params(state, metadata, limit, template, started_after, order), next_token)
 
     # --- lifecycle (class: by ID; instance: this sandbox) -------------------------------------------------------
 
@@ -332,24 +327,14 @@ class Sandbox:
         """Host name under which ``port`` of the sandbox is reachable: ``<sandbox_id>-<port>.<domain>``."""
         return f"{self.sandbox_id}-{port}.{self.sandbox_domain}"
 
-    def _signed_files_url(self, path: str, operation: str, user: Optional[str], use_signature_expiration: Optional[int]) -> str:
-        u = user or DEFAULT_USER
-        params = {"path": path, "username": u}
-        if self.envd_access_token:
-            exp = int(time.time()) + use_signature_expiration if use_signature_expiration else None
-            params["signature"] = file_signature(path, operation, u, self.envd_access_token, exp)
-            if exp:
-                params["signature_expiration"] = str(exp)
-        return f"{self.connection_config.api_url}/sandboxes/{self.sandbox_id}/files?{urlencode(params)}"
-
     def download_url(self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None) -> str:
         """A URL from which the file downloads with a plain GET (curl, a browser), valid ``use_signature_expiration``
         seconds (default: no expiry)."""
-        return self._signed_files_url(path, "read", user, use_signature_expiration)
+        return signed_files_url(self, path, "read", user or DEFAULT_USER, use_signature_expiration)
 
     def upload_url(self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None) -> str:
         """A URL to which a file uploads with a POST (multipart ``file`` field or a raw body)."""
-        return self._signed_files_url(path, "write", user, use_signature_expiration)
+        return signed_files_url(self, path, "write", user or DEFAULT_USER, use_signature_expiration)
 
     # --- snapshots and templates --------------------------------------------------------------------------------
 
@@ -358,6 +343,19 @@ class Sandbox:
         from .snapshot import Snapshot
 
         return Snapshot.create(self.sandbox_id, name=name, **self.connection_config.kwargs())
+
+    def fork(self, count: Optional[int] = None, timeout_ms: Optional[int] = None) -> List["Sandbox"]:
+        """Live copies of this sandbox (it keeps running): each starts with its memory, processes and files.
+
+        Example::
+
+            [copy] = sandbox.fork()
+
+        Raises:
+            ConflictException: the sandbox is not running; the copies that did start are killed.
+        """
+        timeout_s = None if timeout_ms is None else _seconds(timeout_ms)
+        return [Sandbox(d, self.connection_config) for d in fork_sandbox(self.connection_config, self.sandbox_id, count, timeout_s)]
 
     @dualmethod
     def commit_as_template(self, name: str, **options: Any) -> "TemplateBuild":

@@ -18,61 +18,18 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Literal, Optional, Set, Union, overload
+from typing import Any, Callable, Dict, List, Literal, Optional, Union, overload
 
 from .command_handle import CommandHandle
 from .commands import Commands
 from .files import Files
 from .models import CommandResult, EntryInfo, LifecycleConfig, ProcessInfo, SandboxInfo, SnapshotInfo, WriteEntry
 from .pty import Pty, PtyHandle
+from .async_calls import _aiter, _thread
 from .sandbox import Sandbox
-from .snapshot import Snapshot
-from .template import Template
+from .template_async import AsyncSandboxPaginator, AsyncSnapshot, AsyncTemplate
 from .watch import WatchHandle
-
-_tasks: Set["asyncio.Task[Any]"] = set()  # coroutine callbacks in flight (asyncio keeps only weak references)
-
-
-def _on_loop(cb: Optional[Callable[..., Any]]) -> Optional[Callable[..., None]]:
-    """Wraps a callback that reader threads call so that it runs on the current event loop instead."""
-    if cb is None:
-        return None
-    loop = asyncio.get_running_loop()
-
-    def invoke(*args: Any) -> None:
-        result = cb(*args)
-        if asyncio.iscoroutine(result):
-            task = loop.create_task(result)
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
-
-    def call(*args: Any) -> None:
-        try:
-            loop.call_soon_threadsafe(invoke, *args)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
-
-    return call
-
-
-def _callbacks_on_loop(kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: _on_loop(v) if k.startswith("on_") and callable(v) else v for k, v in kwargs.items()}
-
-
-async def _thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(fn, *args, **_callbacks_on_loop(kwargs))
-
-
-async def _aiter(it: Iterator[bytes]) -> AsyncIterator[bytes]:
-    done = object()
-    while True:
-        chunk = await asyncio.to_thread(next, it, done)
-        if chunk is done:
-            return
-        yield chunk  # type: ignore[misc]
-
 
 class AsyncCommandHandle:
     """A background command (see :class:`tensor_box.CommandHandle`)."""
@@ -290,13 +247,10 @@ class AsyncPty:
         return AsyncPtyHandle(await _thread(self._p.create, cols=cols, rows=rows, on_data=on_data, envs=envs, cwd=cwd, user=user, cmd=cmd,
                                             timeout_ms=timeout_ms))
 
-
-def _async_static(fn: Callable[..., Any]) -> Any:
-    @functools.wraps(fn)
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        return await _thread(fn, *args, **kwargs)
-
-    return staticmethod(call)
+    async def connect(self, pid: int, on_data: Optional[Callable[[bytes], Any]] = None, user: Optional[str] = None,
+                      timeout_ms: int = 0) -> AsyncPtyHandle:
+        """Re-attaches to a running terminal by pid (see :meth:`tensor_box.Pty.connect`)."""
+        return AsyncPtyHandle(await _thread(self._p.connect, pid, on_data=on_data, user=user, timeout_ms=timeout_ms))
 
 
 class AsyncSandbox:
@@ -361,6 +315,15 @@ class AsyncSandbox:
         """As :meth:`tensor_box.Sandbox.list` (``template``, ``started_after``, ``order`` and connection options)."""
         return await _thread(Sandbox.list, state=state, metadata=metadata, limit=limit, **kw)
 
+    @staticmethod
+    def paginate(**kw: Any) -> "AsyncSandboxPaginator":
+        """As :meth:`tensor_box.Sandbox.paginate`; ``await p.next_items()`` reads one page."""
+        return AsyncSandboxPaginator(Sandbox.paginate(**kw))
+
+    async def fork(self, count: Optional[int] = None, timeout_ms: Optional[int] = None) -> List["AsyncSandbox"]:
+        """Live copies of this sandbox (see :meth:`tensor_box.Sandbox.fork`)."""
+        return [AsyncSandbox(s) for s in await _thread(self._sync.fork, count, timeout_ms)]
+
     # Lifecycle: ``AsyncSandbox.kill(sandbox_id, **conn)`` by ID, ``await sandbox.kill()`` on an instance.
     class _Dual:
         def __init__(self, name: str) -> None:
@@ -405,26 +368,4 @@ class AsyncSandbox:
         return self._sync.upload_url(path, user, use_signature_expiration)
 
 
-class AsyncTemplate:
-    """:class:`tensor_box.Template`'s calls as coroutines (``on_log`` runs on the event loop)."""
-
-    list_base_images = _async_static(Template.list_base_images)
-    list = _async_static(Template.list)
-    get = _async_static(Template.get)
-    exists = _async_static(Template.exists)
-    delete = _async_static(Template.delete)
-    create = _async_static(Template.create)
-    start_build = _async_static(Template.start_build)
-    get_build_status = _async_static(Template.get_build_status)
-    get_build_logs = _async_static(Template.get_build_logs)
-    wait_for_build = _async_static(Template.wait_for_build)
-
-
-class AsyncSnapshot:
-    """:class:`tensor_box.Snapshot`'s calls as coroutines."""
-
-    create = _async_static(Snapshot.create)
-    list = _async_static(Snapshot.list)
-
-
-__all__ = ["AsyncSandbox", "AsyncTemplate", "AsyncSnapshot", "AsyncCommandHandle", "AsyncPtyHandle", "AsyncWatchHandle"]
+__all__ = ["AsyncSandbox", "AsyncSandboxPaginator", "AsyncTemplate", "AsyncSnapshot", "AsyncCommandHandle", "AsyncPtyHandle", "AsyncWatchHandle"]

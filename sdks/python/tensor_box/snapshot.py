@@ -1,9 +1,10 @@
-"""``Snapshot``: save a running sandbox's state without pausing it, and list saved snapshots. A snapshot's ID can be
+"""``Snapshot``: save a running sandbox's state without pausing it, list and delete saved snapshots. A snapshot's ID can be
 used as a template ID (E2B's ``POST /sandboxes/{id}/snapshots`` and ``GET /snapshots``)."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
+from urllib.parse import quote
 
 from .connection import resolve
 from .models import SnapshotInfo
@@ -40,3 +41,15 @@ class Snapshot:
             if not token:
                 return out
             params["nextToken"] = token
+
+    @staticmethod
+    def delete(snapshot_id: str, **conn: Any) -> bool:
+        """Deletes a snapshot (by ID or name) and its images; False when there was none.
+
+        Raises:
+            ConflictException: a sandbox or template still uses it.
+        """
+        res = resolve(**conn).request(
+            "DELETE", f"/snapshots/{quote(snapshot_id, safe='')}", context=f"delete snapshot {snapshot_id}", ok_statuses=(404,)
+        )
+        return res.status_code != 404

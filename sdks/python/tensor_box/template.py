@@ -16,11 +16,17 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
+from urllib.parse import quote
+
+import httpx
 
 from .connection import resolve
-from .exceptions import BuildException, TimeoutException
+from .exceptions import BuildException, SandboxException, TimeoutException, from_http
+from .template_builder import TemplateBuilder
+from .template_fluent import build_template
 from .template_models import BaseImage, BuildLogEntry, BuildLogs, TemplateBuild, TemplateCreated, TemplateInfo
 
 DEFAULT_INTERVAL_MS = 500
@@ -47,9 +53,38 @@ def _without_none(**fields: Any) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-class Template:
-    """Template calls; every one takes the connection options (``domain``, ``api_key``, ``request_timeout_ms``,
-    ``headers``) as keywords."""
+class Template(TemplateBuilder):
+    """``Template()`` starts a fluent definition (:class:`TemplateBuilder`) that ``Template.build(t, alias=…)``
+    builds; the static calls are the two-step build API. Every call takes the connection options (``domain``,
+    ``api_key``, ``request_timeout_ms``, ``headers``) as keywords."""
+
+    build = staticmethod(build_template)
+
+    @staticmethod
+    def upload_files(template_id: str, tar: Union[bytes, str], **conn: Any) -> Dict[str, Any]:
+        """Uploads a tar (bytes or a file path) for COPY steps or a Dockerfile's context unless the server already has
+        it; returns ``{"hash": <sha256 hex>, "uploaded": bool}`` — pass the hash as ``files_hash``."""
+        if isinstance(tar, str):
+            with open(tar, "rb") as f:
+                tar = f.read()
+        digest = hashlib.sha256(tar).hexdigest()
+        config = resolve(**conn)
+        link = config.request("GET", f"/templates/{template_id}/files/{digest}", context=f"files of template {template_id}").json()
+        if link.get("present"):
+            return {"hash": digest, "uploaded": False}
+        url = link.get("url") or f"{config.api_url}/templates/{quote(template_id, safe='')}/files/{digest}"
+        headers = {"X-API-Key": config.api_key or "", "content-type": "application/octet-stream", **config.headers}
+        try:
+            res = httpx.put(url, content=tar, headers=headers, timeout=config.timeout_s)
+        except httpx.HTTPError as e:
+            raise SandboxException(f"upload files of template {template_id}: {e}") from e
+        if not res.is_success:
+            try:
+                body: Any = res.json()
+            except ValueError:
+                body = res.text
+            raise from_http(res.status_code, body, f"upload files of template {template_id}")
+        return {"hash": digest, "uploaded": True}
 
     @staticmethod
     def list_base_images(**conn: Any) -> List[BaseImage]:
@@ -117,6 +152,7 @@ class Template:
         start_cmd: Optional[str] = None,
         ready_cmd: Optional[str] = None,
         force: bool = False,
+        files_hash: Optional[str] = None,
         **conn: Any,
     ) -> None:
         """Starts a registered build from exactly one source — ``from_template`` (a ready template's ID or name),
@@ -127,7 +163,7 @@ class Template:
         if len(sources) != 1:
             raise ValueError("give exactly one of from_template, from_image, dockerfile")
         body = _without_none(fromTemplate=from_template or None, fromImage=from_image or None, dockerfile=dockerfile or None,
-                             startCmd=start_cmd or None, readyCmd=ready_cmd or None)
+                             startCmd=start_cmd or None, readyCmd=ready_cmd or None, filesHash=files_hash or None)
         body.update(steps=_steps(steps), force=force)
         resolve(**conn).request(
             "POST", f"/v2/templates/{template_id}/builds/{build_id}", json=body, context=f"start build {build_id} of template {template_id}"

@@ -123,3 +123,46 @@ def test_async_template_build(server):
             await tb.AsyncTemplate.delete(created.template_id)
 
     asyncio.run(main())
+
+
+@pytest.mark.integration
+def test_async_parity_live(server, tmp_path):
+    """The issue-16 surface as coroutines: fork, snapshot delete, pty re-attach, pages, and the fluent builder."""
+    (tmp_path / "hello.txt").write_text("from the async builder\n")
+
+    async def main():
+        async with await tb.AsyncSandbox.create("default", timeout_ms=300_000, metadata={"t": "async-parity"}) as sbx:
+            await sbx.files.write("/home/user/state.txt", "before fork")
+            [copy] = await sbx.fork()
+            try:
+                assert await copy.files.read("/home/user/state.txt") == "before fork"
+            finally:
+                await copy.kill()
+            snap = await sbx.create_snapshot("async-snap")
+            assert await tb.AsyncSnapshot.delete(snap.snapshot_id) is True
+            assert await tb.AsyncSnapshot.delete(snap.snapshot_id) is False
+            out = []
+            pty = await sbx.pty.create(on_data=lambda b: out.append(b))
+            await pty.send_input("export K=$((20+22))\n")
+            pty.disconnect()
+            seen = []
+            back = await sbx.pty.connect(pty.pid, on_data=lambda b: seen.append(b))
+            await back.send_input("echo k=$K\n")
+            for _ in range(100):
+                if b"k=42" in b"".join(seen):
+                    break
+                await asyncio.sleep(0.1)
+            assert b"k=42" in b"".join(seen)
+            assert await back.kill() is True
+            with pytest.raises(tb.NotFoundException):
+                await sbx.pty.connect(pty.pid)
+            page = tb.AsyncSandbox.paginate(metadata={"t": "async-parity"}, limit=1)
+            assert [s.sandbox_id for s in await page.next_items()] == [sbx.sandbox_id]
+        t = tb.AsyncTemplate(file_context_path=str(tmp_path)).from_template("default").copy("hello.txt", "/opt/hello.txt")
+        info = await tb.AsyncTemplate.build(t, alias="async-fluent", memory_mb=1024)
+        assert info.status == "ready"
+        async with await tb.AsyncSandbox.create("async-fluent", timeout_ms=120_000) as built:
+            assert await built.files.read("/opt/hello.txt") == "from the async builder\n"
+        await tb.AsyncTemplate.delete("async-fluent")
+
+    asyncio.run(main())

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 import tensor_box as tb
+from conformance_parity import NOT_PARITY, parity_op
 
 pytestmark = pytest.mark.integration
 
@@ -93,10 +94,13 @@ class Run:
         self.created: List[str] = []
         self.handles: Dict[str, tb.CommandHandle] = {}
         self.builds: Dict[str, tb.TemplateCreated] = {}
+        self.ptys: Dict[str, Any] = {}
         self.run_id = uuid.uuid4().hex[:10]
 
     def cleanup(self) -> None:
         """Kills every sandbox the scenario created, then deletes the templates it made (newest first)."""
+        for term in self.ptys.values():
+            term.pty.disconnect()
         for sandbox_id in self.created:
             try:
                 tb.Sandbox.kill(sandbox_id)
@@ -153,7 +157,8 @@ class Run:
         if op == "sandbox.keepAlive":
             return self.s().keep_alive(a["timeoutMs"])
         if op == "sandbox.list":
-            return tb.Sandbox.list(state=a.get("state"), metadata=a.get("metadata"))
+            return tb.Sandbox.list(state=a.get("state"), metadata=a.get("metadata"), template=a.get("template"), order=a.get("order"),
+                                   limit=a.get("limit"))
         if op == "sandbox.pause":
             return self.s().pause()
         if op == "sandbox.resume":
@@ -193,6 +198,9 @@ class Run:
             return self.s().files.get_info(a["path"])
         if op == "http.get":
             return self.http_get(a, step.get("expect"))
+        parity = parity_op(self, op, a)
+        if parity is not NOT_PARITY:
+            return parity
         if op.startswith("template.") or op == "sandbox.commitAsTemplate":
             return self.template_op(op, a)
         raise AssertionError(f"unknown op {op!r}")

@@ -1,12 +1,15 @@
-/** `tensor-box sandbox connect <id> [--json]`: connects (resuming a paused sandbox) and shows its info; `sandbox info` only shows it. */
+/**
+ * `tensor-box sandbox connect <id> [--json]` (alias `sandbox info`, as the seeds document): connects, resuming a paused
+ * sandbox, and shows its info; `--no-resume` only shows it (a paused sandbox stays paused).
+ */
 import { Sandbox } from 'tensor-box';
 import { table, type Ctx } from '../context.js';
 import { UsageError } from '../exit-codes.js';
 
-export const options = { 'timeout-ms': { type: 'string' } } as const;
+export const options = { 'timeout-ms': { type: 'string' }, 'no-resume': { type: 'boolean' } } as const;
 
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
-  if (args.length !== 1) throw new UsageError(`usage: tensor-box sandbox ${flags['no-resume'] ? 'info' : 'connect'} <sandboxId>`);
+  if (args.length !== 1) throw new UsageError('usage: tensor-box sandbox connect|info <sandboxId> [--no-resume] [--timeout-ms N]');
   const info = flags['no-resume']
     ? await Sandbox.getInfo(args[0], ctx.conn)
     : await (await Sandbox.connect(args[0], { ...ctx.conn, timeoutMs: flags['timeout-ms'] ? Number(flags['timeout-ms']) : undefined })).getInfo();

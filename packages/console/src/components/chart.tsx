@@ -1,6 +1,8 @@
 /**
  * A live line chart (uPlot): made once, fed new data with `setData` (no re-creation, so it updates smoothly), sized to
- * its box. `data-points` on the box says how many samples it shows (the end-to-end test watches it grow).
+ * its box. The y axis spans 0 to the data's own maximum (computed here from the props, so it never lags the data).
+ * `data-points` on the box says how many samples it shows, `data-last` (`-raw`) its first series' last value formatted
+ * (raw), `data-y-max` the top of the y scale uPlot drew (the end-to-end test compares them with the card beside it).
  */
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
@@ -17,6 +19,8 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
   const plot = useRef<uPlot>(undefined);
   const formatRef = useRef(format);
   formatRef.current = format;
+  const maxRef = useRef(0);
+  maxRef.current = ys.reduce((m, y) => y.reduce((a, v) => (v != null && v > a ? v : a), m), 0);
 
   useEffect(() => {
     const el = box.current!;
@@ -26,7 +30,9 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
       padding: [10, 28, 0, 0], // room for the last time label
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(minTop, (max || 0) * 1.15)] } },
+      // What the chart really drew up to, for the end-to-end test (the scale uPlot used, not the props).
+      hooks: { draw: [(u) => void (el.dataset.yMax = String(u.scales.y.max ?? ''))] },
+      scales: { x: { time: true }, y: { range: () => [0, Math.max(minTop, maxRef.current * 1.15)] } },
       axes: [
         {
           stroke: '#6b7280',
@@ -76,5 +82,6 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
     plot.current?.setData([xs, ...ys] as uPlot.AlignedData);
   }, [xs, ys]);
 
-  return <div className="chart" ref={box} data-points={xs.length} data-testid={testId} />;
+  const last = ys[0]?.at(-1);
+  return <div className="chart" ref={box} data-points={xs.length} data-last={last == null ? '' : format(last)} data-last-raw={last ?? ''} data-testid={testId} />;
 }

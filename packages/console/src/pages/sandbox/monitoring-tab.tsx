@@ -1,6 +1,7 @@
 /**
  * Monitoring tab: CPU %, memory and disk of the last 15 minutes as live charts, polled every 2 s from
- * `GET /sandboxes/{id}/metrics` (the server samples each running sandbox; a paused one has no new samples).
+ * `GET /sandboxes/{id}/metrics` (the server samples each running sandbox; a paused one has no new samples). Cards and
+ * charts come from one series (`metricsSeries`): each card shows its chart's last point.
  */
 import { useMemo } from 'react';
 import { Sandbox } from 'tensor-box';
@@ -9,6 +10,7 @@ import { usePoll } from '../../lib/use-poll';
 import { bytes } from '../../lib/format';
 import { Card, ErrorMessage, Loading, Notice } from '../../components/ui';
 import { LineChart } from '../../components/chart';
+import { metricsSeries } from '../../lib/metrics-series';
 
 const WINDOW_MS = 15 * 60_000;
 
@@ -16,29 +18,29 @@ export function MonitoringTab({ sandboxId, running }: { sandboxId: string; runni
   const metrics = usePoll(() => Sandbox.getMetrics(sandboxId, { ...conn(), start: new Date(Date.now() - WINDOW_MS) }), 2000, [sandboxId]);
   const m = metrics.data;
   const series = useMemo(() => {
-    const list = m ?? [];
-    return {
-      xs: list.map((x) => x.timestamp.getTime() / 1000),
-      cpu: [list.map((x) => x.cpuUsedPct)],
-      mem: [list.map((x) => x.memUsed)],
-      disk: [list.map((x) => x.diskUsed)],
-    };
+    const s = metricsSeries(m ?? []);
+    return { ...s, cpu: [s.cpu], mem: [s.mem], disk: [s.disk] };
   }, [m]);
   if (!m) return metrics.error ? <ErrorMessage error={metrics.error} /> : <Loading label="Loading metrics…" />;
-  const last = m.at(-1);
+  const last = series.last;
   return (
     <>
       <ErrorMessage error={metrics.error} />
       {!running && <Notice>The sandbox is paused: no new samples until it resumes.</Notice>}
       <div className="stats">
-        <Stat label="CPU" value={last ? `${last.cpuUsedPct.toFixed(1)} %` : '—'} sub={last ? `${last.cpuCount} vCPU` : ''} />
-        <Stat label="Memory" value={last ? bytes(last.memUsed) : '—'} sub={last ? `of ${bytes(last.memTotal)}` : ''} />
-        <Stat label="Disk" value={last ? bytes(last.diskUsed) : '—'} sub={last ? `of ${bytes(last.diskTotal)}` : ''} />
-        <Stat label="Samples" value={String(m.length)} sub="last 15 minutes" />
+        <Stat testId="stat-cpu" label="CPU" value={last ? cpuText(last.cpuUsedPct) : '—'} sub={last ? `${last.cpuCount} vCPU` : ''} />
+        <Stat testId="stat-memory" label="Memory" value={last ? bytes(last.memUsed) : '—'} sub={last ? `of ${bytes(last.memTotal)} limit` : ''} />
+        <Stat
+          testId="stat-disk"
+          label="Disk"
+          value={last ? bytes(last.diskUsed) : '—'}
+          sub={last ? `written, of a ${bytes(last.diskTotal)} limit (sparse: space is taken as it is written)` : ''}
+        />
+        <Stat label="Samples" value={String(series.xs.length)} sub="last 15 minutes" />
       </div>
       <div className="charts">
         <Card title="CPU usage">
-          <LineChart testId="chart-cpu" xs={series.xs} ys={series.cpu} series={[{ label: 'CPU %', color: '#4f46e5', fill: true }]} format={(v) => `${v.toFixed(v < 10 ? 1 : 0)}%`} minTop={5} />
+          <LineChart testId="chart-cpu" xs={series.xs} ys={series.cpu} series={[{ label: 'CPU %', color: '#4f46e5', fill: true }]} format={cpuText} minTop={5} />
         </Card>
         <Card title={`Memory${last ? ` (limit ${bytes(last.memTotal)})` : ''}`}>
           <LineChart
@@ -49,12 +51,12 @@ export function MonitoringTab({ sandboxId, running }: { sandboxId: string; runni
             format={bytes}
           />
         </Card>
-        <Card title={`Disk${last ? ` (size ${bytes(last.diskTotal)})` : ''}`}>
+        <Card title={`Disk written${last ? ` (limit ${bytes(last.diskTotal)})` : ''}`}>
           <LineChart
             testId="chart-disk"
             xs={series.xs}
             ys={series.disk}
-            series={[{ label: 'used', color: '#d97706', fill: true }]}
+            series={[{ label: 'written', color: '#d97706', fill: true }]}
             format={bytes}
           />
         </Card>
@@ -63,11 +65,13 @@ export function MonitoringTab({ sandboxId, running }: { sandboxId: string; runni
   );
 }
 
-function Stat({ label, value, sub }: { label: string; value: string; sub?: string }) {
+const cpuText = (v: number) => `${v.toFixed(v < 10 ? 1 : 0)} %`;
+
+function Stat({ label, value, sub, testId }: { label: string; value: string; sub?: string; testId?: string }) {
   return (
-    <div className="stat">
+    <div className="stat" data-testid={testId}>
       <span className="muted small">{label}</span>
-      <strong>{value}</strong>
+      <strong data-testid={testId && `${testId}-value`}>{value}</strong>
       {sub && <span className="muted small">{sub}</span>}
     </div>
   );
