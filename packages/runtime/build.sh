@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the native sandbox launcher into <repo>/build/tb-launch (static, so it also runs inside sandboxes as tb-init).
+# Builds the native sandbox launcher into <repo>/build/tb-launch (static, so it also runs inside sandboxes as tb-init)
+# from every native/*.c but the profile compiler (native/launch.h lists the parts and what each does).
 # First the seccomp profile of this machine's architecture (seccomp/<arch>.profile) is compiled to BPF with libseccomp
 # (native/seccomp-compile.c) into build/gen/seccomp-filter.h, which the launcher embeds. Supported: x86_64 (another
 # architecture needs its own seccomp/<arch>.profile, named as `uname -m` says, e.g. aarch64.profile).

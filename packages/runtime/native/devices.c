@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "devices.h"
+#include "launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,27 +39,17 @@ static const struct dev_rule rules[] = {
 };
 #define NRULES (sizeof rules / sizeof rules[0])
 
-static int write_str(const char *path, const char *s) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = write(fd, s, strlen(s));
-  int e = errno;
-  close(fd);
-  errno = e;
-  return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 static int apply_v1(const char *dir) {
   char path[4200], line[64];
   snprintf(path, sizeof path, "%s/devices.deny", dir);
-  if (write_str(path, "a") < 0) return -1;
+  if (write_file(path, "a") < 0) return -1;
   snprintf(path, sizeof path, "%s/devices.allow", dir);
   for (size_t i = 0; i < NRULES; i++) {
     char maj[16], min[16];
     snprintf(maj, sizeof maj, rules[i].major == ANY ? "*" : "%d", rules[i].major);
     snprintf(min, sizeof min, rules[i].minor == ANY ? "*" : "%d", rules[i].minor);
     snprintf(line, sizeof line, "%c %s:%s %s", rules[i].type, maj, min, rules[i].access);
-    if (write_str(path, line) < 0) return -1;
+    if (write_file(path, line) < 0) return -1;
   }
   return 0;
 }

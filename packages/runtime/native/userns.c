@@ -14,6 +14,7 @@
  * own namespace (made by clone, mapped with tb_userns_map) need not be that one.
  */
 #define _GNU_SOURCE
+#include "launch.h"
 #include "userns.h"
 
 #include <errno.h>
@@ -33,13 +34,7 @@
 static int write_map(pid_t pid, const char *what, const char *line) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/%s", pid, what);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = write(fd, line, strlen(line));
-  int e = errno;
-  close(fd);
-  errno = e;
-  return n == (ssize_t)strlen(line) ? 0 : -1;
+  return write_file(path, line);
 }
 
 int tb_userns_map(pid_t pid, unsigned base, unsigned count) {

@@ -174,8 +174,7 @@ export class EgressFirewall {
   /** Removes the link's rules (idempotent). */
   async remove(ifname: string): Promise<void> {
     await this.ensureTable();
-    // Each object separately: a half-made set of objects (a crash mid-apply) still goes.
-    for (const cmd of [
+    const cmds = [
       `delete element ${TABLE} links { "${ifname}" }`,
       `delete element ${TABLE} dns_links { "${ifname}" }`,
       `delete chain ${TABLE} s_${ifname}`,
@@ -183,8 +182,10 @@ export class EgressFirewall {
       `delete set ${TABLE} a_${ifname}`,
       `delete set ${TABLE} d_${ifname}`,
       `delete set ${TABLE} n_${ifname}`,
-    ]) {
-      await nft(`${cmd}\n`).catch(() => {});
-    }
+    ];
+    // All at once (one process; the script is one transaction) — or, when some are missing (a crash mid-apply left a
+    // half-made set), each object separately, so what is there still goes.
+    if (await nft(`${cmds.join('\n')}\n`).then(() => true, () => false)) return;
+    for (const cmd of cmds) await nft(`${cmd}\n`).catch(() => {});
   }
 }

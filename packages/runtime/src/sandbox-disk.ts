@@ -20,9 +20,6 @@ const execFileP = promisify(execFile);
 export const diskImage = (dir: string) => path.join(dir, 'disk.img');
 const mountPoint = (dir: string) => path.join(dir, 'disk');
 
-/** The writable layer's upper dir of the sandbox in `dir` (on its disk when it has one). */
-export const upperOf = (dir: string) => (existsSync(diskImage(dir)) ? path.join(mountPoint(dir), 'upper') : path.join(dir, 'upper'));
-
 function mounted(target: string): boolean {
   try {
     return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === target);
@@ -139,9 +136,9 @@ export class SandboxDisks {
     }
   }
 
-  /** Used and total bytes of the sandbox's disk, or undefined when it has none. */
+  /** Used and total bytes of the sandbox's disk, or undefined when it is not mounted. */
   usage(dir: string): { used: number; total: number } | undefined {
-    if (!existsSync(diskImage(dir)) || !isMountPoint(mountPoint(dir))) return undefined;
+    if (!isMountPoint(mountPoint(dir))) return undefined;
     const fs = statfsSync(mountPoint(dir));
     return { used: (fs.blocks - fs.bfree) * fs.bsize, total: fs.blocks * fs.bsize };
   }

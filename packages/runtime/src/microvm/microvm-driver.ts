@@ -15,13 +15,13 @@
  * `<stateDir>/.microvm/`. A sandbox's serial console goes nowhere (root inside could fill the host's disk through it);
  * only template VMs, which run nothing but our init before they are saved, log theirs.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { SandboxCgroup, detectLayout } from '../cgroups.js';
-import { ENVD_PORT } from '../container.js';
+import { Slots } from '../link-slots.js';
+import type { SandboxRecord } from '../sandbox-record.js';
+import { ENVD_PORT } from '../container/sandbox-host.js';
 import { ensureFirewall } from '../firewall.js';
 import {
   DriverError,
@@ -31,22 +31,18 @@ import {
   type SandboxSpec,
   type SandboxStats,
 } from '../driver.js';
-import { CHECKPOINT_FORMAT, type CheckpointManifest } from '../checkpoint-files.js';
 import { SandboxDisks } from '../sandbox-disk.js';
 import { guestExec } from './guest-exec.js';
 import { GuestImages } from './guest-images.js';
 import { detectAccel, qemuArgs, type Accel, type VmConfig } from './qemu.js';
-import { Slots, type Slot } from './slots.js';
-import { loadVm, resumeOrQuit, saveVm, snapshotFiles } from './snapshot.js';
+import { loadVm, resumeOrQuit, snapshotFiles } from './snapshot.js';
 import { TemplateSnapshots, type VmShape } from './template-snapshots.js';
-import { createVmNetwork, removeVmNetwork } from './vm-network.js';
+import { createVmNetworkOnFreeSlot, removeVmNetwork } from './vm-network.js';
+import { readVmCheckpoint, sparseCopy, writeVmCheckpoint, type VmRecord } from './vm-checkpoint.js';
 import { logTail, startQemu, waitForAgent } from './vm-process.js';
 
 export const DEFAULT_DISK_MB = 4096;
 const VMM_OVERHEAD_MB = 192;
-const execFileP = promisify(execFile);
-/** Copies a sparse disk image keeping its holes (a formatted blank is a few MB of data). */
-const sparseCopy = (from: string, to: string) => execFileP('cp', ['--sparse=always', from, to]);
 
 export interface MicroVmDriverOptions {
   stateDir: string;
@@ -66,17 +62,7 @@ export interface MicroVmDriverOptions {
   log?: (msg: string) => void;
 }
 
-/** What a VM was started with: its shape, its disk size, and whether its RAM is the `mem` backend. */
-type VmRecord = VmShape & { diskMB: number; memoryBackend: boolean };
-
-interface VmMeta {
-  sandboxId: string;
-  slot: number;
-  pid: number;
-  address: string;
-  hostIf: string;
-  startedAt: string;
-  spec: SandboxSpec;
+interface VmMeta extends SandboxRecord {
   vm: VmRecord;
 }
 
@@ -98,7 +84,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
     mkdirSync(opts.stateDir, { recursive: true });
     this.images = new GuestImages(opts.stateDir);
     this.disks = new SandboxDisks(opts.stateDir);
-    this.slots = new Slots(opts.subnetPrefix ?? '10.14');
+    this.slots = new Slots(opts.subnetPrefix ?? '10.14', 'tbm');
     this.templates = new TemplateSnapshots({
       dir: path.join(this.images.dir, 'snapshots'),
       qemu: this.qemu,
@@ -239,7 +225,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
     let network: Promise<void> | undefined;
     try {
       mkdirSync(dir);
-      network = this.makeNetwork(spec, link);
+      network = createVmNetworkOnFreeSlot(this.slots, spec.sandboxId, link, spec.internetAccess);
       network.catch(() => {}); // awaited below (and before a teardown, which removes a half-made one)
       if (!from) await sparseCopy(await this.disks.blank(vmr.diskMB), disk);
       else if (source.kind === 'checkpoint' && source.move) {
@@ -289,26 +275,6 @@ export class MicroVmDriver implements Driver, Checkpointer {
     }
   }
 
-  /**
-   * Makes the sandbox's netns and link on `link`'s slot, moving to the next free slot when another driver instance
-   * took the link's name between our check and its creation (`link.own` false: that name is not ours to delete).
-   */
-  private async makeNetwork(spec: SandboxSpec, link: Slot & { own: boolean }): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await createVmNetwork(spec.sandboxId, link, spec.internetAccess);
-        return;
-      } catch (err) {
-        if (!/File exists/.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
-        link.own = false;
-        await removeVmNetwork(spec.sandboxId);
-        if (attempt >= 3) throw err;
-        this.slots.release(link.slot);
-        Object.assign(link, this.slots.allocate(spec.sandboxId), { own: true });
-      }
-    }
-  }
-
   async checkpoint(
     sandboxId: string,
     imageDir: string,
@@ -324,24 +290,9 @@ export class MicroVmDriver implements Driver, Checkpointer {
     const tmp = `${imageDir}.tmp`;
     const files = snapshotFiles(tmp);
     const qmpSocket = path.join(dir, 'qmp.sock');
-    await rm(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    let stopped = false;
-    try {
-      stopped = true;
-      await saveVm(qmpSocket, files.state, { ignoreShared: false });
-      if (opts.leaveRunning) await sparseCopy(path.join(dir, 'disk.img'), files.disk);
-      writeFileSync(files.vm, JSON.stringify({ ...m.vm, spec: m.spec }));
-      const manifest: CheckpointManifest = {
-        format: CHECKPOINT_FORMAT, driver: 'microvm', sandboxId, createdAt: new Date().toISOString(),
-        layers: m.spec.layers, memoryBytes: statSync(files.state).size,
-      };
-      writeFileSync(path.join(tmp, 'checkpoint.json'), JSON.stringify(manifest, null, 2));
-    } catch (err) {
-      if (stopped) await resumeOrQuit(qmpSocket, 'cont').catch(() => {});
-      await rm(tmp, { recursive: true, force: true });
-      throw new DriverError('internal', `checkpoint of ${sandboxId} failed: ${(err as Error).message}`);
-    }
+    const disk = path.join(dir, 'disk.img');
+    const { leaveRunning } = opts;
+    await writeVmCheckpoint({ sandboxId, qmpSocket, disk, dir: tmp, vm: m.vm, spec: m.spec, leaveRunning });
     if (opts.leaveRunning) {
       await resumeOrQuit(qmpSocket, 'cont');
     } else {
@@ -354,19 +305,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
   }
 
   async restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
-    const files = snapshotFiles(imageDir);
-    let manifest: CheckpointManifest;
-    try {
-      manifest = JSON.parse(readFileSync(path.join(imageDir, 'checkpoint.json'), 'utf8')) as CheckpointManifest;
-    } catch {
-      throw new DriverError('not_found', `no complete checkpoint in ${imageDir}`);
-    }
-    if (manifest.driver !== 'microvm' || !existsSync(files.vm) || !existsSync(files.state)) {
-      const why = `the checkpoint in ${imageDir} is not a microVM's (${manifest.driver})`;
-      throw new DriverError('failed_precondition', why);
-    }
-    const saved = JSON.parse(readFileSync(files.vm, 'utf8')) as VmRecord & { spec: SandboxSpec };
-    const { spec: savedSpec, ...vmr } = saved;
+    const { vm: vmr, spec: savedSpec } = readVmCheckpoint(imageDir);
     // The VM's devices are fixed by the checkpoint: its layers, CPUs, memory and disk size.
     const { cpuCount, memoryMB, diskMB } = vmr;
     const s: SandboxSpec = { ...spec, layers: savedSpec.layers, cpuCount, memoryMB, diskMB };

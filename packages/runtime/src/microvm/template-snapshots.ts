@@ -11,7 +11,7 @@ import path from 'node:path';
 import { ENVD_PORT } from '../container.js';
 import { qemuArgs, type VmConfig } from './qemu.js';
 import { resumeOrQuit, saveVm, snapshotFiles } from './snapshot.js';
-import type { Slots } from './slots.js';
+import type { Slots } from '../link-slots.js';
 import { createVmNetwork, removeVmNetwork } from './vm-network.js';
 import { logTail, startQemu, waitForAgent } from './vm-process.js';
 

@@ -11,6 +11,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import type { Slot, Slots } from '../link-slots.js';
 
 const execFileP = promisify(execFile);
 
@@ -57,4 +58,29 @@ export async function createVmNetwork(sandboxId: string, link: VmLink, internet:
 export async function removeVmNetwork(sandboxId: string, hostIf?: string): Promise<void> {
   if (existsSync(netnsPath(sandboxId))) await execFileP('ip', ['netns', 'del', netnsName(sandboxId)]).catch(() => {});
   if (hostIf && existsSync(`/sys/class/net/${hostIf}`)) await execFileP('ip', ['link', 'del', hostIf]).catch(() => {});
+}
+
+/**
+ * Makes the sandbox's netns and link on `link`'s slot, moving to the next free slot when another driver instance
+ * took the link's name between our check and its creation (`link.own` false: that name is not ours to delete).
+ */
+export async function createVmNetworkOnFreeSlot(
+  slots: Slots,
+  sandboxId: string,
+  link: Slot & { own: boolean },
+  internet: boolean,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await createVmNetwork(sandboxId, link, internet);
+      return;
+    } catch (err) {
+      if (!/File exists/.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
+      link.own = false;
+      await removeVmNetwork(sandboxId);
+      if (attempt >= 3) throw err;
+      slots.release(link.slot);
+      Object.assign(link, slots.allocate(sandboxId), { own: true });
+    }
+  }
 }

@@ -1,0 +1,173 @@
+/**
+ * The host-side parts of the container driver composed once — state dir, network, launcher, disks, cgroups — and the
+ * steps every lifecycle operation shares: reading a sandbox's record and writable layer, starting the launcher for
+ * one (create or restore), telling whether it runs, and tearing down everything of one that exists (safe on half-made
+ * and unknown sandboxes). The Driver methods (../container.ts), checkpoint.ts and restore.ts work through it.
+ */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { stageBinaries } from '../agent-binaries.js';
+import { SandboxCgroup, detectLayout } from '../cgroups.js';
+import { DriverError, type SandboxRuntimeInfo, type SandboxSpec } from '../driver.js';
+import { SandboxDisks } from '../sandbox-disk.js';
+import { checkIdMap, DEFAULT_ID_MAP, type IdMap } from '../user-namespace.js';
+import { Launcher } from './launcher.js';
+import { SandboxNetwork, type Link } from './network.js';
+import type { ContainerDriverOptions } from './options.js';
+import { StateDir, type SandboxMeta } from './state-dir.js';
+import { WritableLayer, type LaunchDisk } from './writable-layer.js';
+
+export const ENVD_PORT = 49983;
+
+export class SandboxHost {
+  readonly opts: ContainerDriverOptions;
+  readonly state: StateDir;
+  readonly network: SandboxNetwork;
+  readonly launcher: Launcher;
+  readonly disks: SandboxDisks;
+  /** The user namespace map of new sandboxes (undefined: none). */
+  readonly idMap?: IdMap;
+  private readonly cgroupParent: string;
+
+  constructor(opts: ContainerDriverOptions) {
+    // Sandboxes bind the staged copies: their mount table then names no host path (agent-binaries.ts).
+    this.opts = { ...opts, ...stageBinaries(opts.launcherPath, opts.agentPath, opts.log) };
+    this.cgroupParent = opts.cgroupParent ?? 'tensor-box';
+    this.state = new StateDir(opts.stateDir);
+    this.disks = new SandboxDisks(opts.stateDir);
+    this.launcher = new Launcher(this.opts.launcherPath, this.opts.agentPath);
+    const ns = opts.userNamespaces ?? true;
+    this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
+    this.network = new SandboxNetwork({
+      prefix: opts.subnetPrefix ?? '10.13',
+      egressAllowCidrs: opts.egressAllowCidrs,
+      dnsUpstream: opts.dnsUpstream,
+      log: opts.log,
+      onDenied: opts.onEgressDenied,
+    });
+    for (const m of this.state.readAllMeta()) this.network.adopt(m.slot, m.sandboxId);
+  }
+
+  /** A new sandbox's preconditions: no sandbox of that id, and every layer there. */
+  checkNew(spec: SandboxSpec): void {
+    if (this.state.exists(spec.sandboxId)) {
+      throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
+    }
+    if (spec.layers.length === 0) {
+      throw new DriverError('failed_precondition', 'a sandbox needs at least one rootfs layer');
+    }
+    for (const l of spec.layers) {
+      if (!existsSync(l)) throw new DriverError('failed_precondition', `rootfs layer ${l} does not exist`);
+    }
+  }
+
+  cgroup(id: string): SandboxCgroup {
+    return new SandboxCgroup(detectLayout(), this.cgroupParent, id);
+  }
+
+  createCgroup(spec: SandboxSpec): SandboxCgroup {
+    const cg = this.cgroup(spec.sandboxId);
+    const pidsMax = spec.pidsMax || this.opts.defaultPidsMax || 4096;
+    cg.create({ cpuCount: spec.cpuCount, memoryMB: spec.memoryMB, pidsMax });
+    return cg;
+  }
+
+  /** The record of a running sandbox, or not_found. */
+  running(sandboxId: string): SandboxMeta {
+    const m = this.state.readMeta(sandboxId);
+    if (!m || !this.alive(m)) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
+    return m;
+  }
+
+  alive(m: SandboxMeta): boolean {
+    return this.cgroup(m.sandboxId).pids().includes(m.pid);
+  }
+
+  /** The sandbox's writable layer, as its record says (older records: as its files say). */
+  layerOf(m: SandboxMeta): WritableLayer {
+    const dir = this.state.dir(m.sandboxId);
+    return new WritableLayer(m.layer ?? WritableLayer.legacyKind(dir), dir, this.disks);
+  }
+
+  newLayer(sandboxId: string, kind: WritableLayer['kind']): WritableLayer {
+    return new WritableLayer(kind, this.state.dir(sandboxId), this.disks);
+  }
+
+  /** Whether new sandboxes with diskMB > 0 get a disk of their own. */
+  get diskQuota(): boolean {
+    return this.opts.diskQuota !== false;
+  }
+
+  info(m: SandboxMeta): SandboxRuntimeInfo {
+    return {
+      sandboxId: m.sandboxId,
+      pid: m.pid,
+      address: m.address,
+      envdUrl: `http://${m.address}:${ENVD_PORT}`,
+      startedAt: new Date(m.startedAt),
+    };
+  }
+
+  /** The record of a sandbox that runs (or is being restored) with that link and layer. */
+  meta(spec: SandboxSpec, link: Link, layer: WritableLayer, pid: number, idMap?: IdMap): SandboxMeta {
+    const { sandboxId } = spec;
+    const startedAt = new Date().toISOString();
+    const m = { sandboxId, slot: link.slot, pid, address: link.sandboxIp, hostIf: link.hostIf, startedAt, spec };
+    return { ...m, ...(idMap ? { idMap } : {}), layer: layer.kind };
+  }
+
+  /**
+   * Runs `tb-launch create|restore` for the sandbox (cgroup made, layer prepared) and resolves with its init's pid
+   * once its agent is ready. `extra`: the command's own options.
+   */
+  launch(command: 'create' | 'restore', spec: SandboxSpec, link: Link, layer: WritableLayer, disk: LaunchDisk,
+    idMap: IdMap | undefined, extra: string[]): Promise<number> {
+    const dir = this.state.dir(spec.sandboxId);
+    const args = this.launcher.args(command, {
+      spec,
+      link,
+      cgroupDirs: this.cgroup(spec.sandboxId).dirs(),
+      layerArgs: layer.launcherArgs(disk),
+      merged: path.join(dir, 'rootfs'),
+      netnsFile: path.join(dir, 'netns'),
+      exitFile: path.join(dir, 'exit'),
+      idMap,
+    });
+    return this.launcher.run([...args, ...extra]);
+  }
+
+  /** Lazily unmounts the sandbox's overlay (its processes must be gone or frozen for good). */
+  unmountRoot(sandboxId: string): Promise<void> {
+    return this.launcher.cleanup({ merged: path.join(this.state.dir(sandboxId), 'rootfs') });
+  }
+
+  async destroy(sandboxId: string): Promise<void> {
+    const m = this.state.readMeta(sandboxId);
+    await this.teardown(sandboxId, m?.hostIf);
+    if (m) this.network.release(m.slot);
+  }
+
+  /**
+   * Kills, unmounts and removes everything of a sandbox that exists; safe on half-made and unknown sandboxes.
+   * `hostIf`: its link, when it is the sandbox's (not when the launch failed because another sandbox has that name).
+   */
+  async teardown(sandboxId: string, hostIf?: string): Promise<void> {
+    const dir = this.state.dir(sandboxId);
+    if (hostIf) await this.network.removeEgress(hostIf);
+    const cg = this.cgroup(sandboxId);
+    if (cg.exists()) {
+      await cg.killAll();
+      await cg.remove();
+    }
+    if (existsSync(dir) || hostIf) {
+      await this.launcher.cleanup({
+        merged: path.join(dir, 'rootfs'),
+        netnsFile: path.join(dir, 'netns'),
+        diskMount: WritableLayer.mountPointOf(dir),
+        hostIf,
+      });
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
