@@ -225,7 +225,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       };
       // Own mount namespace: the FUSE mount of the shared volume exists only for this node (and its children).
       const script = `mount -t glusterfs ${HOST_ADDRESS}:/${gluster.volume} ${sharedPath} && exec node --import tsx ${server}`;
-      const child = spawn('ip', ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
+      // nsenter, not `ip netns exec`: that remounts /sys for the namespace, which hides the cgroup file system.
+      const nsArgs = [`--net=/run/netns/${netns}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script];
+      const child = spawn('nsenter', nsArgs, {
         env,
         cwd: REPO,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,7 @@ import { ensureFirewall } from './firewall.js';
 import { SandboxEgress } from './sandbox-egress.js';
 import { parseEgressRules } from './egress.js';
 import { diskImage, SandboxDisks, upperOf } from './sandbox-disk.js';
+import { LayerCache } from './layer-cache.js';
 import {
   DriverError,
   type Checkpointer,
@@ -130,6 +131,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   private firewallReady = false;
   private forwarding = false;
   private readonly disks: SandboxDisks;
+  private readonly layers: LayerCache;
   private readonly idMap?: IdMap;
   private readonly opts: ContainerDriverOptions;
   private readonly egress: SandboxEgress;
@@ -141,6 +143,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     this.prefix = opts.subnetPrefix ?? '10.13';
     mkdirSync(opts.stateDir, { recursive: true });
     this.disks = new SandboxDisks(opts.stateDir);
+    this.layers = new LayerCache(path.join(opts.stateDir, '.layer-cache'));
     const ns = opts.userNamespaces ?? true;
     this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
     this.egress = new SandboxEgress({
@@ -248,7 +251,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       this.createCgroup(spec, cg);
       await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
-        ...this.launcherArgs('create', spec, dir, slot, cg, disk, this.idMap),
+        ...this.launcherArgs('create', { ...spec, layers: await this.layers.resolve(spec.layers) }, dir, slot, cg, disk, this.idMap),
         '--hostname', spec.hostname ?? spec.sandboxId,
         ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
         ...((spec.noNewPrivileges ?? this.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
@@ -657,7 +660,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
       this.createCgroup(spec, cg);
       await this.egress.apply(hostIf, sandbox, spec.egress);
       const args = [
-        ...this.launcherArgs('restore', spec, dir, slot, cg, disk, manifest.idMap),
+        ...this.launcherArgs('restore', { ...spec, layers: await this.layers.resolve(spec.layers) }, dir, slot, cg, disk, manifest.idMap),
         '--images', path.join(imageDir, 'criu'),
         '--criu', criu,
         '--criu-work', dir,
