@@ -4,6 +4,7 @@
 set -euo pipefail
 say() { printf '[setup] %s\n' "$*" >&2; }
 need=()
+# glusterfs-server/-client: the shared store of tests/cluster.test.ts (this kernel has no NFS client or server).
 for pair in mmdebstrap:mmdebstrap ip:iproute2 iptables:iptables gcc:gcc du:coreutils nsenter:util-linux tmux:tmux curl:curl \
   zstd:zstd setfattr:attr openssl:openssl docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils chromium:chromium \
   mkfs.ext4:e2fsprogs losetup:mount busybox:busybox-static nft:nftables qemu-system-x86_64:qemu-system-x86 cpio:cpio \
@@ -14,7 +15,6 @@ done
 [ -f /usr/include/linux/seccomp.h ] || need+=(linux-libc-dev)
 # libseccomp compiles the seccomp profile (seccomp/<arch>.profile) to the BPF the launcher embeds.
 [ -f /usr/include/seccomp.h ] || need+=(libseccomp-dev)
-# GlusterFS (server and FUSE client): the shared store of the cluster test (this kernel has no NFS).
 # PostgreSQL's server binaries: the PostgreSQL store tests start a private server of their own from them.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/libc.a ] || need+=(libc6-dev)
