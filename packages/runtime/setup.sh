@@ -4,9 +4,11 @@
 set -euo pipefail
 say() { printf '[setup] %s\n' "$*" >&2; }
 need=()
+# glusterfs-server/-client: the shared store of tests/cluster.test.ts (this kernel has no NFS client or server).
 for pair in mmdebstrap:mmdebstrap ip:iproute2 iptables:iptables gcc:gcc du:coreutils nsenter:util-linux tmux:tmux curl:curl \
   zstd:zstd setfattr:attr openssl:openssl docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils chromium:chromium \
-  mkfs.ext4:e2fsprogs losetup:mount busybox:busybox-static nft:nftables qemu-system-x86_64:qemu-system-x86 cpio:cpio; do
+  mkfs.ext4:e2fsprogs losetup:mount busybox:busybox-static nft:nftables qemu-system-x86_64:qemu-system-x86 cpio:cpio \
+  glusterd:glusterfs-server mount.glusterfs:glusterfs-client; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -5,7 +5,7 @@
  * OS user (made by the Debian package `postgresql`, which setup installs).
  */
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,8 +46,16 @@ function freePort(): Promise<number> {
 
 let dbCounter = 0;
 
+export interface PostgresOptions {
+  /** Listen on this address instead of 127.0.0.1 (a cluster's nodes reach it over their own links). */
+  listen?: string;
+  /** Trust connections from this CIDR too (pg_hba). */
+  allowCidr?: string;
+}
+
 /** Starts a fresh PostgreSQL server; rejects with initdb's or the server log's words when it cannot. */
-export async function startPostgres(): Promise<PostgresInstance> {
+export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresInstance> {
+  const listen = opts.listen ?? '127.0.0.1';
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); run `npm run setup`');
   const root = process.getuid?.() === 0;
@@ -63,17 +71,18 @@ export async function startPostgres(): Promise<PostgresInstance> {
   const port = await freePort();
   try {
     await as(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    if (opts.allowCidr) appendFileSync(path.join(data, 'pg_hba.conf'), `host all all ${opts.allowCidr} trust\n`);
     await as(path.join(bin, 'pg_ctl'), [
       'start', '-D', data, '-l', logFile, '-w', '-t', '60',
       // Durability is pointless for a throw-away database; fsync off keeps the tests quick on a shared disk.
-      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      '-o', `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
     ]);
   } catch (err) {
     const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`could not start a test PostgreSQL: ${(err as Error).message}\n${log}`);
   }
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const url = `postgres://postgres@${listen}:${port}/postgres`;
   return {
     url,
     port,
@@ -85,7 +94,7 @@ export async function startPostgres(): Promise<PostgresInstance> {
       } finally {
         await c.end();
       }
-      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+      return `postgres://postgres@${listen}:${port}/${name}`;
     },
     async stop() {
       await as(path.join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'fast', '-w', '-t', '60']).catch(() => {});

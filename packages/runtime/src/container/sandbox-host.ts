@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stageBinaries } from '../agent-binaries.js';
 import { SandboxCgroup, detectLayout } from '../cgroups.js';
 import { DriverError, type SandboxRuntimeInfo, type SandboxSpec } from '../driver.js';
+import { LayerCache } from '../layer-cache.js';
 import { SandboxDisks } from '../sandbox-disk.js';
 import { checkIdMap, DEFAULT_ID_MAP, type IdMap } from '../user-namespace.js';
 import { Launcher } from './launcher.js';
@@ -26,6 +27,8 @@ export class SandboxHost {
   readonly network: SandboxNetwork;
   readonly launcher: Launcher;
   readonly disks: SandboxDisks;
+  /** Local copies of template layers that live on a network or FUSE file system (a cluster's shared store). */
+  readonly layers: LayerCache;
   /** The user namespace map of new sandboxes (undefined: none). */
   readonly idMap?: IdMap;
   private readonly cgroupParent: string;
@@ -36,6 +39,7 @@ export class SandboxHost {
     this.cgroupParent = opts.cgroupParent ?? 'tensor-box';
     this.state = new StateDir(opts.stateDir);
     this.disks = new SandboxDisks(opts.stateDir);
+    this.layers = new LayerCache(path.join(opts.stateDir, '.layer-cache'));
     this.launcher = new Launcher(this.opts.launcherPath, this.opts.agentPath);
     const ns = opts.userNamespaces ?? true;
     this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
@@ -121,11 +125,13 @@ export class SandboxHost {
    * Runs `tb-launch create|restore` for the sandbox (cgroup made, layer prepared) and resolves with its init's pid
    * once its agent is ready. `extra`: the command's own options.
    */
-  launch(command: 'create' | 'restore', spec: SandboxSpec, link: Link, layer: WritableLayer, disk: LaunchDisk,
+  async launch(command: 'create' | 'restore', spec: SandboxSpec, link: Link, layer: WritableLayer, disk: LaunchDisk,
     idMap: IdMap | undefined, extra: string[]): Promise<number> {
     const dir = this.state.dir(spec.sandboxId);
     const args = this.launcher.args(command, {
-      spec,
+      // The record keeps the layers' shared paths (a checkpoint may resume on another node); the launcher mounts
+      // this node's copies of remote ones.
+      spec: { ...spec, layers: await this.layers.resolve(spec.layers) },
       link,
       cgroupDirs: this.cgroup(spec.sandboxId).dirs(),
       layerArgs: layer.launcherArgs(disk),

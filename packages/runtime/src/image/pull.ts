@@ -25,6 +25,7 @@ import { formatImageRef, type ImageRef, parseImageRef } from './reference.js';
 import { RegistryClient, type RegistryConfig, MAX_DOCUMENT_BYTES } from './registry-client.js';
 import { runTool } from './tools.js';
 import { applyLayer } from './unpack.js';
+import { linkTreeArgs } from '../rootfs/link-tree.js';
 
 export interface PullOptions {
   /** Image reference, e.g. `myorg/python:3.11` or `reg.example.com/myorg/python@sha256:…`. */
@@ -156,7 +157,7 @@ export async function pullImage(o: PullOptions): Promise<ImageConfig> {
     progress(0.98, 'linking the root filesystem');
     await mkdir(path.dirname(o.dest), { recursive: true });
     try {
-      await runTool('cp', ['-al', path.join(imageDir, 'rootfs'), o.dest], `copying the cached root filesystem of ${label}`);
+      await runTool('cp', linkTreeArgs(path.join(imageDir, 'rootfs'), o.dest), `copying the cached root filesystem of ${label}`);
     } catch (err) {
       await rm(o.dest, { recursive: true, force: true }); // nothing half-made is left at dest
       throw err;

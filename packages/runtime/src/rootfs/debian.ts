@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { linkTreeArgs } from './link-tree.js';
 
 export interface DebianRecipe {
   suite?: string;
@@ -124,7 +125,7 @@ export async function buildDebianRootfs(o: BuildDebianOptions): Promise<void> {
 
   if (!o.noCache && existsSync(complete)) {
     progress(0.5, 'copying cached root filesystem');
-    await run('cp', ['-al', cached, o.dest], () => {});
+    await run('cp', linkTreeArgs(cached, o.dest), () => {});
     await rm(path.join(o.dest, '.tensor-box-complete'), { force: true });
     progress(1, 'done');
     return;
@@ -167,7 +168,7 @@ export async function buildDebianRootfs(o: BuildDebianOptions): Promise<void> {
     throw err;
   }
   progress(0.98, 'linking into the template');
-  await run('cp', ['-al', cached, o.dest], () => {});
+  await run('cp', linkTreeArgs(cached, o.dest), () => {});
   await rm(path.join(o.dest, '.tensor-box-complete'), { force: true });
   progress(1, 'done');
 }
