@@ -50,14 +50,34 @@ async function main() {
       if (created.length >= 10) await Promise.all(created.splice(0).map((s) => s.kill()));
     }
     await Promise.all(created.splice(0).map((s) => s.kill()));
-    const rawNs = await series(RUNS, () => run('unshare', ['--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--mount-proc', 'true']));
-    rows.push({ what: 'create → first command (`true`)', n: RUNS, p50: percentile(createTimes, 50), p95: percentile(createTimes, 95), baseline: 'raw namespace launch (`unshare -fpmuin --mount-proc true`)', baseP50: percentile(rawNs, 50), baseP95: percentile(rawNs, 95), target: 'p50 < 100 ms' });
+    const rawNs = await series(RUNS, () =>
+      run('unshare', ['--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--mount-proc', 'true']),
+    );
+    rows.push({
+      what: 'create → first command (`true`)',
+      n: RUNS,
+      p50: percentile(createTimes, 50),
+      p95: percentile(createTimes, 95),
+      baseline: 'raw namespace launch (`unshare -fpmuin --mount-proc true`)',
+      baseP50: percentile(rawNs, 50),
+      baseP95: percentile(rawNs, 95),
+      target: 'p50 < 100 ms',
+    });
 
     const sbx = await Sandbox.create('default', { ...conn, timeoutMs: 600_000 });
     await sbx.commands.run('true');
     const exec = await series(RUNS * 3, () => sbx.commands.run('true'));
     const local = await series(RUNS * 3, () => run('true', []));
-    rows.push({ what: 'command round trip (`true`)', n: RUNS * 3, p50: percentile(exec, 50), p95: percentile(exec, 95), baseline: 'local `spawn(\'true\')`', baseP50: percentile(local, 50), baseP95: percentile(local, 95), target: 'p50 < 10 ms' });
+    rows.push({
+      what: 'command round trip (`true`)',
+      n: RUNS * 3,
+      p50: percentile(exec, 50),
+      p95: percentile(exec, 95),
+      baseline: "local `spawn('true')`",
+      baseP50: percentile(local, 50),
+      baseP95: percentile(local, 95),
+      target: 'p50 < 10 ms',
+    });
 
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tb-bench-'));
     const data = randomBytes(100 << 20);
@@ -71,8 +91,24 @@ async function main() {
     });
     const copies = await series(n, () => copyFile(src, path.join(tmp, 'dst.bin')));
     const localReads = await series(n, () => readFile(path.join(tmp, 'dst.bin')));
-    rows.push({ what: '100 MB file write (SDK)', n, p50: percentile(writes, 50), p95: percentile(writes, 95), baseline: 'local disk copy (copyFile)', baseP50: percentile(copies, 50), baseP95: percentile(copies, 95) });
-    rows.push({ what: '100 MB file read (SDK)', n, p50: percentile(reads, 50), p95: percentile(reads, 95), baseline: 'local readFile', baseP50: percentile(localReads, 50), baseP95: percentile(localReads, 95) });
+    rows.push({
+      what: '100 MB file write (SDK)',
+      n,
+      p50: percentile(writes, 50),
+      p95: percentile(writes, 95),
+      baseline: 'local disk copy (copyFile)',
+      baseP50: percentile(copies, 50),
+      baseP95: percentile(copies, 95),
+    });
+    rows.push({
+      what: '100 MB file read (SDK)',
+      n,
+      p50: percentile(reads, 50),
+      p95: percentile(reads, 95),
+      baseline: 'local readFile',
+      baseP50: percentile(localReads, 50),
+      baseP95: percentile(localReads, 95),
+    });
     rmSync(tmp, { recursive: true, force: true });
     await sbx.kill();
   } finally {

@@ -20,7 +20,12 @@ const RUNS = Number(process.env.BENCH_RUNS || 200);
 /** Median-friendly echo timing: type one character, wait for it to come back. */
 async function echoLatencies(pty: Pty, n: number): Promise<number[]> {
   let out = '';
-  const handle = await pty.create({ cols: 80, rows: 24, cmd: '/bin/cat', onData: (d) => void (out += new TextDecoder().decode(d)) });
+  const handle = await pty.create({
+    cols: 80,
+    rows: 24,
+    cmd: '/bin/cat',
+    onData: (d) => void (out += new TextDecoder().decode(d)),
+  });
   const times: number[] = [];
   try {
     for (let i = 0; i < n; i++) {
@@ -76,18 +81,40 @@ async function main() {
       await echoLatencies(viaIngress, 20); // warm-up
       const ing = await echoLatencies(viaIngress, RUNS);
       const dir = await echoLatencies(direct, RUNS);
-      rows.push({ what: 'PTY keystroke echo, through the ingress', n: RUNS, p50: percentile(ing, 50), p95: percentile(ing, 95), baseline: 'same, straight to the agent at the sandbox address', baseP50: percentile(dir, 50), baseP95: percentile(dir, 95) });
+      rows.push({
+        what: 'PTY keystroke echo, through the ingress',
+        n: RUNS,
+        p50: percentile(ing, 50),
+        p95: percentile(ing, 95),
+        baseline: 'same, straight to the agent at the sandbox address',
+        baseP50: percentile(dir, 50),
+        baseP95: percentile(dir, 95),
+      });
 
       await sbx.commands.run('mkdir -p /tmp/www && echo served > /tmp/www/index.html');
       (await sbx.commands.run('cd /tmp/www && python3 -m http.server 8000', { background: true })).disconnect();
       const host = sbx.getHost(8000);
       for (let i = 0; i < 100; i++) {
-        if (await get(new http.Agent(), `${server.url}/index.html`, host).then(() => true, () => false)) break;
+        if (
+          await get(new http.Agent(), `${server.url}/index.html`, host).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
         await sleep(100);
       }
       const viaHost = await httpLatencies(RUNS, `${server.url}/index.html`, host);
       const straight = await httpLatencies(RUNS, `http://${rec.runtime!.address}:8000/index.html`);
-      rows.push({ what: 'HTTP GET to a sandbox port, through the ingress (Host name)', n: RUNS, p50: percentile(viaHost, 50), p95: percentile(viaHost, 95), baseline: 'same request straight to the sandbox address', baseP50: percentile(straight, 50), baseP95: percentile(straight, 95) });
+      rows.push({
+        what: 'HTTP GET to a sandbox port, through the ingress (Host name)',
+        n: RUNS,
+        p50: percentile(viaHost, 50),
+        p95: percentile(viaHost, 95),
+        baseline: 'same request straight to the sandbox address',
+        baseP50: percentile(straight, 50),
+        baseP95: percentile(straight, 95),
+      });
     } finally {
       await sbx.kill();
     }
@@ -98,7 +125,7 @@ async function main() {
     '# Terminal and ingress benchmark',
     '',
     `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${os.release()}.`,
-    'PTY: the SDK\'s terminal running `cat`; one character typed, timed until it is echoed back. HTTP: `python3 -m http.server`',
+    "PTY: the SDK's terminal running `cat`; one character typed, timed until it is echoed back. HTTP: `python3 -m http.server`",
     'in the sandbox, one keep-alive connection, sequential GETs. Baselines ran in the same process, same run.',
     '',
     markdownTable(rows),

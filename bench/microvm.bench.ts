@@ -36,24 +36,41 @@ Load on the machine varied a lot (other helpers' builds and tests), so the p95s 
 `;
 
 const stat = (what: string, xs: number[], baseline: string, base: number[], target?: string): Row => ({
-  what, n: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95), baseline,
-  baseP50: percentile(base, 50), baseP95: percentile(base, 95), target,
+  what,
+  n: xs.length,
+  p50: percentile(xs, 50),
+  p95: percentile(xs, 95),
+  baseline,
+  baseP50: percentile(base, 50),
+  baseP95: percentile(base, 95),
+  target,
 });
 
 async function main() {
   await buildDebianRootfs({ dest: rootfs, ...DEFAULT_TEMPLATE_RECIPE, cacheDir });
   const driver = new MicroVmDriver({
-    stateDir: path.join(stateDir, 'state'), guestDir: path.join(cacheDir, 'microvm', 'guest'),
-    agentPath: path.join(repo, 'build', 'envd'), initPath: path.join(repo, 'build', 'tb-launch'),
+    stateDir: path.join(stateDir, 'state'),
+    guestDir: path.join(cacheDir, 'microvm', 'guest'),
+    agentPath: path.join(repo, 'build', 'envd'),
+    initPath: path.join(repo, 'build', 'tb-launch'),
   });
   const accel = await driver.accel();
   const spec = (i: number) => ({
-    sandboxId: `bench${i}`, layers: [rootfs], cpuCount: 1, memoryMB: 256, diskMB: 0, internetAccess: false,
+    sandboxId: `bench${i}`,
+    layers: [rootfs],
+    cpuCount: 1,
+    memoryMB: 256,
+    diskMB: 0,
+    internetAccess: false,
   });
   const templateMs = await time(() => driver.create(spec(0)));
   await driver.destroy('bench0');
 
-  const create: number[] = [], first: number[] = [], exec: number[] = [], memMB: number[] = [], rssMB: number[] = [];
+  const create: number[] = [],
+    first: number[] = [],
+    exec: number[] = [],
+    memMB: number[] = [],
+    rssMB: number[] = [];
   for (let i = 1; i <= RUNS; i++) {
     let url = '';
     create.push(await time(async () => void (url = (await driver.create(spec(i))).envdUrl)));
@@ -69,7 +86,8 @@ async function main() {
   }
 
   // pause/resume: checkpoint to a directory (the whole RAM is streamed) and restore with move.
-  const pause: number[] = [], resume: number[] = [];
+  const pause: number[] = [],
+    resume: number[] = [];
   for (let i = 1; i <= Math.min(RUNS, 3); i++) {
     const img = path.join(stateDir, `ckpt${i}`);
     pause.push(await time(() => driver.checkpoint(`bench${i}`, img)));
@@ -90,34 +108,56 @@ async function main() {
     const dir = mkdtempSync(path.join(stateDir, 'raw-'));
     copyFileSync(files.disk, path.join(dir, 'disk.img'));
     const cfg: VmConfig = {
-      ...shape, disk: path.join(dir, 'disk.img'), hostname: id, qmpSocket: path.join(dir, 'qmp.sock'),
-      consoleLog: path.join(dir, 'console.log'), memory: { file: files.mem, share: false }, incoming: true,
+      ...shape,
+      disk: path.join(dir, 'disk.img'),
+      hostname: id,
+      qmpSocket: path.join(dir, 'qmp.sock'),
+      consoleLog: path.join(dir, 'console.log'),
+      memory: { file: files.mem, share: false },
+      incoming: true,
     };
     let vm: ReturnType<typeof startQemu> | undefined;
-    raw.push(await time(async () => {
-      vm = startQemu('qemu-system-x86_64', qemuArgs(cfg), { sandboxId: id, cgroupDirs: [], logFile: path.join(dir, 'qemu.log') });
-      await loadVm(cfg.qmpSocket, files.state, { ignoreShared: true });
-      await waitForAgent(`http://${link.sandboxIp}:49983`, vm, 30_000);
-    }));
+    raw.push(
+      await time(async () => {
+        vm = startQemu('qemu-system-x86_64', qemuArgs(cfg), {
+          sandboxId: id,
+          cgroupDirs: [],
+          logFile: path.join(dir, 'qemu.log'),
+        });
+        await loadVm(cfg.qmpSocket, files.state, { ignoreShared: true });
+        await waitForAgent(`http://${link.sandboxIp}:49983`, vm, 30_000);
+      }),
+    );
     process.kill(vm!.pid, 'SIGKILL');
     await vm!.waitExit(5000);
     await removeVmNetwork(id, link.hostIf);
   }
 
   const rows: Row[] = [
-    stat('create (restore from template snapshot, agent up, hostname + clock set)', create, 'raw QEMU restore of the same snapshot → /health', raw),
+    stat(
+      'create (restore from template snapshot, agent up, hostname + clock set)',
+      create,
+      'raw QEMU restore of the same snapshot → /health',
+      raw,
+    ),
     stat('first command (`true`) after create', first, 'raw QEMU restore of the same snapshot → /health', raw),
     stat('exec round trip (`true`) on a warm VM', exec, 'raw QEMU restore of the same snapshot → /health', raw),
-    stat('pause (checkpoint: stop + whole RAM to a file + disk moved)', pause, 'raw QEMU restore of the same snapshot → /health', raw),
+    stat(
+      'pause (checkpoint: stop + whole RAM to a file + disk moved)',
+      pause,
+      'raw QEMU restore of the same snapshot → /health',
+      raw,
+    ),
     stat('resume (restore with move)', resume, 'raw QEMU restore of the same snapshot → /health', raw),
   ];
-  const mem = `| memory per idle VM (256 MiB guest) | runs | p50 | p95 |\n|---|---|---|---|\n` +
+  const mem =
+    `| memory per idle VM (256 MiB guest) | runs | p50 | p95 |\n|---|---|---|---|\n` +
     `| cgroup memory.current (MiB) | ${memMB.length} | ${percentile(memMB, 50).toFixed(0)} | ${percentile(memMB, 95).toFixed(0)} |\n` +
     `| QEMU RSS (MiB) | ${rssMB.length} | ${percentile(rssMB, 50).toFixed(0)} | ${percentile(rssMB, 95).toFixed(0)} |`;
   const md = `# microVM benchmark (${accel.toUpperCase()})
 
 Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, kernel ${os.release()}.
-Accelerator: **${accel}**${accel === 'tcg' ? ' (software emulation: this host\'s /dev/kvm cannot run a stock guest; expect several times faster on real KVM)' : ''}.
+Accelerator: **${accel}**${accel === 'tcg' ? " (software emulation: this host's /dev/kvm cannot run a stock guest; expect several times faster on real KVM)" : ''}.
 Driver level (\`MicroVmDriver\`, no server): QEMU ${'`-M microvm`'}, 1 vCPU, 256 MiB, Debian's cloud kernel, the default template
 rootfs as a read-only disk. The template snapshot (one boot to a ready agent, then saved) took ${(templateMs / 1000).toFixed(1)} s
 once; every create after that restores it (RAM mapped copy-on-write from the snapshot's memory file). Other helpers

@@ -62,7 +62,10 @@ kill -9 $pid
       p.on('error', reject);
       p.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`raw criu script exited ${code}`))));
     });
-    const lines = out.trim().split('\n').map((l) => l.split(' ').map((x) => Number(x) / 1e6));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ').map((x) => Number(x) / 1e6));
     return { dump: lines.map((l) => l[0]), restore: lines.map((l) => l[1]) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -82,7 +85,8 @@ function lazyLoading(sandboxId: string): boolean {
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     const argv = safeRead(`/proc/${p}/cmdline`).split('\0');
-    if (/criu$/.test(argv[0]) && argv[1] === 'lazy-pages' && argv.some((a) => a.endsWith(`/sandboxes/${sandboxId}`))) return true;
+    if (/criu$/.test(argv[0]) && argv[1] === 'lazy-pages' && argv.some((a) => a.endsWith(`/sandboxes/${sandboxId}`)))
+      return true;
   }
   return false;
 }
@@ -128,9 +132,35 @@ async function main() {
         if (!alive) throw new Error('payload process lost');
         const raw = await rawCriu(mb);
         const label = mb >= 1024 ? `${mb / 1024} GiB` : `${mb} MB`;
-        rows.push({ what: `pause, ${label} touched`, n: RUNS, p50: percentile(pauses, 50), p95: percentile(pauses, 95), baseline: 'raw `criu dump` of the same payload (host process)', baseP50: percentile(raw.dump, 50), baseP95: percentile(raw.dump, 95), target: `< ${Math.round(mb / 1024 * 1000)} ms (1 s/GiB)` });
-        rows.push({ what: `resume, ${label} touched`, n: RUNS, p50: percentile(resumes, 50), p95: percentile(resumes, 95), baseline: 'raw `criu restore -d` of the same payload', baseP50: percentile(raw.restore, 50), baseP95: percentile(raw.restore, 95), target: mb >= 1024 ? '< 250 ms' : '' });
-        rows.push({ what: `resume → every page in (background), ${label}`, n: RUNS, p50: percentile(settled, 50), p95: percentile(settled, 95), baseline: 'raw `criu restore -d` (eager)', baseP50: percentile(raw.restore, 50), baseP95: percentile(raw.restore, 95) });
+        rows.push({
+          what: `pause, ${label} touched`,
+          n: RUNS,
+          p50: percentile(pauses, 50),
+          p95: percentile(pauses, 95),
+          baseline: 'raw `criu dump` of the same payload (host process)',
+          baseP50: percentile(raw.dump, 50),
+          baseP95: percentile(raw.dump, 95),
+          target: `< ${Math.round((mb / 1024) * 1000)} ms (1 s/GiB)`,
+        });
+        rows.push({
+          what: `resume, ${label} touched`,
+          n: RUNS,
+          p50: percentile(resumes, 50),
+          p95: percentile(resumes, 95),
+          baseline: 'raw `criu restore -d` of the same payload',
+          baseP50: percentile(raw.restore, 50),
+          baseP95: percentile(raw.restore, 95),
+          target: mb >= 1024 ? '< 250 ms' : '',
+        });
+        rows.push({
+          what: `resume → every page in (background), ${label}`,
+          n: RUNS,
+          p50: percentile(settled, 50),
+          p95: percentile(settled, 95),
+          baseline: 'raw `criu restore -d` (eager)',
+          baseP50: percentile(raw.restore, 50),
+          baseP95: percentile(raw.restore, 95),
+        });
         if (mb === SIZES_MB[0]) {
           const rec = await server.store.getSandbox(sbx.sandboxId);
           const cg = new SandboxCgroup(detectLayout(), 'tensor-box', sbx.sandboxId);
@@ -141,7 +171,15 @@ async function main() {
             thaws.push(await time(() => cg.thaw()));
           }
           if (!rec) throw new Error('no record');
-          rows.push({ what: `freeze (cgroup), ${label}`, n: 10, p50: percentile(freezes, 50), p95: percentile(freezes, 95), baseline: 'thaw (cgroup)', baseP50: percentile(thaws, 50), baseP95: percentile(thaws, 95) });
+          rows.push({
+            what: `freeze (cgroup), ${label}`,
+            n: 10,
+            p50: percentile(freezes, 50),
+            p95: percentile(freezes, 95),
+            baseline: 'thaw (cgroup)',
+            baseP50: percentile(thaws, 50),
+            baseP95: percentile(thaws, 95),
+          });
         }
       } finally {
         await sbx.kill();
@@ -158,7 +196,7 @@ async function main() {
     'store, overlay upper dir moved, host resources released; restore into a fresh netns). Baseline: raw CRIU on a host',
     'process holding the same touched memory, same run. Resume is lazy: the processes run as soon as CRIU has rebuilt them',
     'and memory pages arrive on first touch (userfaultfd) or in the background; the "every page in" row is when the last',
-    'one arrived. Pauses are timed on a settled sandbox (all pages in); resumes, ours and raw, after `sync` (the pause\'s',
+    "one arrived. Pauses are timed on a settled sandbox (all pages in); resumes, ours and raw, after `sync` (the pause's",
     'images written out — a paused sandbox normally sits a while before it is resumed).',
     '',
     markdownTable(rows),

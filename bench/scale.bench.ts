@@ -57,7 +57,13 @@ async function startServerProcess(dataDir: string): Promise<{ url: string; child
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`server exited: ${err}`);
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return { url, child };
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, child };
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`server did not start: ${err}`);
@@ -86,11 +92,16 @@ async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): 
 
 async function rawLaunchRate(n: number): Promise<number> {
   const t0 = performance.now();
-  await pool(Array.from({ length: n }, (_, i) => i), 8, () =>
-    new Promise<void>((resolve, reject) => {
-      const p = spawn('unshare', ['--mount', '--pid', '--uts', '--ipc', '--net', '--fork', 'true'], { stdio: 'ignore' });
-      p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`unshare exited ${c}`))));
-    }),
+  await pool(
+    Array.from({ length: n }, (_, i) => i),
+    8,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const p = spawn('unshare', ['--mount', '--pid', '--uts', '--ipc', '--net', '--fork', 'true'], {
+          stdio: 'ignore',
+        });
+        p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`unshare exited ${c}`))));
+      }),
   );
   return n / ((performance.now() - t0) / 1000);
 }
@@ -114,13 +125,25 @@ interface Probe {
 
 async function probe(url: string, pid: number, sandboxes: Sandbox[], seconds: number): Promise<Probe> {
   const headers = { 'X-API-Key': API_KEY };
-  const p: Probe = { at: sandboxes.length, health: [], get: [], list: [], run: [], ...serverFacts(pid), hostFreeMB: Math.round(os.freemem() / 2 ** 20) };
+  const p: Probe = {
+    at: sandboxes.length,
+    health: [],
+    get: [],
+    list: [],
+    run: [],
+    ...serverFacts(pid),
+    hostFreeMB: Math.round(os.freemem() / 2 ** 20),
+  };
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
     const s = sandboxes[Math.floor(Math.random() * sandboxes.length)];
     p.health.push((await timed(() => fetch(`${url}/health`).then((r) => r.arrayBuffer())))[0]);
-    p.get.push((await timed(() => fetch(`${url}/sandboxes/${s.sandboxId}`, { headers }).then((r) => r.arrayBuffer())))[0]);
-    p.list.push((await timed(() => fetch(`${url}/v2/sandboxes?limit=100`, { headers }).then((r) => r.arrayBuffer())))[0]);
+    p.get.push(
+      (await timed(() => fetch(`${url}/sandboxes/${s.sandboxId}`, { headers }).then((r) => r.arrayBuffer())))[0],
+    );
+    p.list.push(
+      (await timed(() => fetch(`${url}/v2/sandboxes?limit=100`, { headers }).then((r) => r.arrayBuffer())))[0],
+    );
     p.run.push((await timed(() => s.commands.run('true')))[0]);
   }
   return p;
@@ -147,25 +170,34 @@ async function main() {
           const s = await Sandbox.create('default', { ...conn, timeoutMs: 3_600_000 });
           await s.commands.run('true');
           return s;
-        }).then(([ms, s]) => ({ ms, s }), (e: Error) => ({ ms: NaN, s: undefined, e })),
+        }).then(
+          ([ms, s]) => ({ ms, s }),
+          (e: Error) => ({ ms: NaN, s: undefined, e }),
+        ),
       ),
     );
     const ok = burst.filter((b) => b.s);
     const times = ok.map((b) => b.ms);
     const wall = Math.max(...times) / 1000;
-    say(`100 concurrent creates: ${100 - ok.length} failed, p50 ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms, ${(ok.length / wall).toFixed(1)} creates/s (${((ok.length / wall / raw) * 100).toFixed(0)}% of the raw rate)`);
+    say(
+      `100 concurrent creates: ${100 - ok.length} failed, p50 ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms, ${(ok.length / wall).toFixed(1)} creates/s (${((ok.length / wall / raw) * 100).toFixed(0)}% of the raw rate)`,
+    );
     live.push(...ok.map((b) => b.s!));
 
     const probes: Probe[] = [];
     for (const target of CHECKPOINTS) {
       const need = target - live.length;
       const t0 = performance.now();
-      const made = await pool(Array.from({ length: Math.max(0, need) }, (_, i) => i), 16, () =>
-        Sandbox.create('default', { ...conn, timeoutMs: 3_600_000 }).catch((e: Error) => e),
+      const made = await pool(
+        Array.from({ length: Math.max(0, need) }, (_, i) => i),
+        16,
+        () => Sandbox.create('default', { ...conn, timeoutMs: 3_600_000 }).catch((e: Error) => e),
       );
       const failures = made.filter((m) => m instanceof Error) as Error[];
       live.push(...(made.filter((m) => !(m instanceof Error)) as Sandbox[]));
-      say(`ramp to ${target}: ${need} creates in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${failures.length} failed${failures.length ? ` (${failures[0].message.slice(0, 120)})` : ''}`);
+      say(
+        `ramp to ${target}: ${need} creates in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${failures.length} failed${failures.length ? ` (${failures[0].message.slice(0, 120)})` : ''}`,
+      );
       if (failures.length > need / 2) {
         say(`stopping the ramp at ${live.length}: most creates fail`);
         break;
@@ -173,7 +205,9 @@ async function main() {
       probes.push(await probe(url, child.pid!, live, 8));
     }
 
-    const short = await Promise.all(Array.from({ length: 10 }, () => Sandbox.create('default', { ...conn, timeoutMs: 10_000 })));
+    const short = await Promise.all(
+      Array.from({ length: 10 }, () => Sandbox.create('default', { ...conn, timeoutMs: 10_000 })),
+    );
     const started = Date.now();
     const late: number[] = [];
     const pending = new Set(short.map((s) => s.sandboxId));
@@ -187,18 +221,23 @@ async function main() {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    say(`timeouts (10 s, with ${live.length} sandboxes running): gone ${fmt(percentile(late, 50))} ms after their time (p50), worst ${fmt(Math.max(...late))} ms, ${pending.size} never`);
+    say(
+      `timeouts (10 s, with ${live.length} sandboxes running): gone ${fmt(percentile(late, 50))} ms after their time (p50), worst ${fmt(Math.max(...late))} ms, ${pending.size} never`,
+    );
 
     const [killMs] = await timed(() => pool(live.splice(0), 50, (s) => s.kill().catch(() => {})));
     const left = readdirSync(path.join(dataDir, 'sandboxes')).filter((n) => !n.startsWith('.'));
     const links = readdirSync('/sys/class/net').filter((n) => /^tbo?\d+$/.test(n)).length;
-    say(`kill all: ${(killMs / 1000).toFixed(1)} s; left behind: ${left.length} state dirs, ${links} sandbox links on the host (other servers' included)`);
+    say(
+      `kill all: ${(killMs / 1000).toFixed(1)} s; left behind: ${left.length} state dirs, ${links} sandbox links on the host (other servers' included)`,
+    );
 
     const table = [
       '| sandboxes | GET /health p99 (ms) | GET /sandboxes/{id} p99 | list page p99 | run(true) p95 | server RSS (MB) | server fds | host free (MB) |',
       '|---|---|---|---|---|---|---|---|',
-      ...probes.map((p) =>
-        `| ${p.at} | ${fmt(percentile(p.health, 99))} | ${fmt(percentile(p.get, 99))} | ${fmt(percentile(p.list, 99))} | ${fmt(percentile(p.run, 95))} | ${p.rssMB} | ${p.fds} | ${p.hostFreeMB} |`,
+      ...probes.map(
+        (p) =>
+          `| ${p.at} | ${fmt(percentile(p.health, 99))} | ${fmt(percentile(p.get, 99))} | ${fmt(percentile(p.list, 99))} | ${fmt(percentile(p.run, 95))} | ${p.rssMB} | ${p.fds} | ${p.hostFreeMB} |`,
       ),
     ];
     const md = [

@@ -72,20 +72,22 @@ async function main() {
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const rows: Row[] = [{
-    what: 'server start → first `GET /health` answered (compiled JS, `node packages/server/dist/main.js`)',
-    n: RUNS,
-    p50: percentile(compiled, 50),
-    p95: percentile(compiled, 95),
-    baseline: 'TypeScript sources through tsx (`node --import tsx packages/server/src/main.ts`)',
-    baseP50: percentile(sources, 50),
-    baseP95: percentile(sources, 95),
-  }];
+  const rows: Row[] = [
+    {
+      what: 'server start → first `GET /health` answered (compiled JS, `node packages/server/dist/main.js`)',
+      n: RUNS,
+      p50: percentile(compiled, 50),
+      p95: percentile(compiled, 95),
+      baseline: 'TypeScript sources through tsx (`node --import tsx packages/server/src/main.ts`)',
+      baseP50: percentile(sources, 50),
+      baseP95: percentile(sources, 95),
+    },
+  ];
   const md = [
     '# Server start-up benchmark',
     '',
-    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, `
-      + `kernel ${os.release()}, load average ${os.loadavg()[0].toFixed(1)} at the end.`,
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+      `kernel ${os.release()}, load average ${os.loadavg()[0].toFixed(1)} at the end.`,
     'Process spawn to first answered `GET /health`, same data dir (default template already built), alternating runs.',
     '`npm start` runs the compiled form after `scripts/setup.sh` (which adds its own checks, not counted here).',
     '',

@@ -24,7 +24,11 @@ async function buildTemplate(s: TestServer, name: string, body: Record<string, u
   const start = await api(s, 'POST', `/v2/templates/${reg.body.templateID}/builds/${reg.body.buildID}`, body);
   if (start.status !== 202) throw new Error(JSON.stringify(start.body));
   for (;;) {
-    const st = await api(s, 'GET', `/templates/${reg.body.templateID}/builds/${reg.body.buildID}/status?logsOffset=100000`);
+    const st = await api(
+      s,
+      'GET',
+      `/templates/${reg.body.templateID}/builds/${reg.body.buildID}/status?logsOffset=100000`,
+    );
     if (st.body.status === 'ready') return reg.body.templateID;
     if (st.body.status === 'error') throw new Error(`build failed: ${st.body.reason?.message}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -63,7 +67,10 @@ async function main() {
     const builds: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const t0 = performance.now();
-      const id = await buildTemplate(s, `bench-small-${i}`, { fromTemplate: 'default', steps: [{ name: 'hello', command: step }] });
+      const id = await buildTemplate(s, `bench-small-${i}`, {
+        fromTemplate: 'default',
+        steps: [{ name: 'hello', command: step }],
+      });
       builds.push(performance.now() - t0);
       await api(s, 'DELETE', `/templates/${id}`);
     }
@@ -75,13 +82,27 @@ async function main() {
       await sbx.kill();
       byHand.push(performance.now() - t0);
     }
-    rows.push({ what: 'build a small template (fromTemplate default + 1 RUN step) until ready', n: RUNS, p50: percentile(builds, 50), p95: percentile(builds, 95), baseline: 'SDK: create sandbox, run the step, kill', baseP50: percentile(byHand, 50), baseP95: percentile(byHand, 95) });
+    rows.push({
+      what: 'build a small template (fromTemplate default + 1 RUN step) until ready',
+      n: RUNS,
+      p50: percentile(builds, 50),
+      p95: percentile(builds, 95),
+      baseline: 'SDK: create sandbox, run the step, kill',
+      baseP50: percentile(byHand, 50),
+      baseP95: percentile(byHand, 95),
+    });
 
-    const custom = await buildTemplate(s, 'bench-custom', { fromTemplate: 'default', steps: [{ name: 'hello', command: step }] });
+    const custom = await buildTemplate(s, 'bench-custom', {
+      fromTemplate: 'default',
+      steps: [{ name: 'hello', command: step }],
+    });
     const fromCustom: number[] = [];
     const fromDefault: number[] = [];
     for (let i = 0; i < RUNS * 2; i++) {
-      for (const [tpl, out] of [[custom, fromCustom], ['default', fromDefault]] as const) {
+      for (const [tpl, out] of [
+        [custom, fromCustom],
+        ['default', fromDefault],
+      ] as const) {
         const t0 = performance.now();
         const sbx = await Sandbox.create(tpl, s.conn);
         await sbx.commands.run('true');
@@ -89,10 +110,22 @@ async function main() {
         await sbx.kill();
       }
     }
-    rows.push({ what: 'create → first command, custom template (no startCmd)', n: RUNS * 2, p50: percentile(fromCustom, 50), p95: percentile(fromCustom, 95), baseline: 'same from `default`', baseP50: percentile(fromDefault, 50), baseP95: percentile(fromDefault, 95) });
+    rows.push({
+      what: 'create → first command, custom template (no startCmd)',
+      n: RUNS * 2,
+      p50: percentile(fromCustom, 50),
+      p95: percentile(fromCustom, 95),
+      baseline: 'same from `default`',
+      baseP50: percentile(fromDefault, 50),
+      baseP95: percentile(fromDefault, 95),
+    });
 
     for (const delay of [0, 2]) {
-      const id = await buildTemplate(s, `bench-web-${delay}`, { fromTemplate: 'default', startCmd: server(delay), readyCmd: 'curl -sf localhost:8000/' });
+      const id = await buildTemplate(s, `bench-web-${delay}`, {
+        fromTemplate: 'default',
+        startCmd: server(delay),
+        readyCmd: 'curl -sf localhost:8000/',
+      });
       const t = (await s.store.findTemplate(id))!;
       if (!t.warmImage) throw new Error('the build did not capture a warm image');
       const warm: number[] = [];

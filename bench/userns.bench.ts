@@ -59,8 +59,13 @@ async function main() {
     rmSync(root, { recursive: true, force: true });
   }
   const row = (what: string, on: number[], off: number[]): Row => ({
-    what, n: RUNS, p50: percentile(on, 50), p95: percentile(on, 95),
-    baseline: 'same, userNamespaces: false', baseP50: percentile(off, 50), baseP95: percentile(off, 95),
+    what,
+    n: RUNS,
+    p50: percentile(on, 50),
+    p95: percentile(on, 95),
+    baseline: 'same, userNamespaces: false',
+    baseP50: percentile(off, 50),
+    baseP95: percentile(off, 95),
   });
   const rows = [
     row('driver create → agent ready, user namespace on', create.on, create.off),

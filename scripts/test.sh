@@ -11,6 +11,9 @@ log=$(mktemp -d)
 echo "== generated code is up to date with spec/" >&2
 if bash scripts/gen.sh --check; then passed=$((passed+1)); else failed=$((failed+1)); fi
 
+echo "== formatters and linters (scripts/lint.sh)" >&2
+if bash scripts/lint.sh; then passed=$((passed+1)); else failed=$((failed+1)); fi
+
 if [ -f packages/envd/go.mod ]; then
   echo "== envd (go test)" >&2
   (cd packages/envd && timeout -k 10 900 go test -count=1 -timeout 10m ./... 2>&1) | tee "$log/go.txt"

@@ -64,8 +64,13 @@ describe('API reference', () => {
     const body = await post.json();
     assert.equal(typeof body.code, 'number');
     assert.equal(typeof body.message, 'string');
-    const lookAlikes = ['/openapi.json/x', '/docs/api/redoc.standalone.js/..%2f..%2fpackage.json',
-      '/docs/api/%2e%2e/%2e%2e/package.json', '/docs/api/redoc.standalone.js.map', '/openapi.yml'];
+    const lookAlikes = [
+      '/openapi.json/x',
+      '/docs/api/redoc.standalone.js/..%2f..%2fpackage.json',
+      '/docs/api/%2e%2e/%2e%2e/package.json',
+      '/docs/api/redoc.standalone.js.map',
+      '/openapi.yml',
+    ];
     for (const p of lookAlikes) {
       const r = await fetch(`${s.url}${p}`, { headers: { accept: 'application/json' } });
       const text = await r.text();
@@ -82,16 +87,23 @@ describe('API reference', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(30_000);
     // Redoc's sidebar credit points an <img> at its CDN; the page's CSP must stop it before it leaves the browser.
     const foreign: string[] = [];
     const origin = new URL(s.url).origin;
-    const isForeign = (url: string) => !['data:', 'blob:'].includes(new URL(url).protocol)
-      && new URL(url).origin !== origin;
+    const isForeign = (url: string) =>
+      !['data:', 'blob:'].includes(new URL(url).protocol) && new URL(url).origin !== origin;
     page.on('response', (r) => isForeign(r.url()) && foreign.push(`answered: ${r.url()}`));
     page.on('requestfinished', (r) => isForeign(r.url()) && foreign.push(`fetched: ${r.url()}`));
     page.on('requestfailed', (r) => {
@@ -101,7 +113,10 @@ describe('API reference', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`${s.url}/docs/api`);
-    await page.getByRole('heading', { name: /Tensor Box API/ }).first().waitFor();
+    await page
+      .getByRole('heading', { name: /Tensor Box API/ })
+      .first()
+      .waitFor();
     const dom = await page.content();
     assert.match(dom, /List running sandboxes/, 'operations from the spec are rendered');
     assert.match(dom, /\/v2\/sandboxes/);

@@ -64,7 +64,11 @@ describe('REST API', () => {
   it('creates, gets, lists with filters and pages, and kills sandboxes', async () => {
     const created: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await api(s, 'POST', '/sandboxes', { templateID: 'base', timeout: 120, metadata: { n: String(i), suite: 'api' } });
+      const r = await api(s, 'POST', '/sandboxes', {
+        templateID: 'base',
+        timeout: 120,
+        metadata: { n: String(i), suite: 'api' },
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       assert.match(r.body.sandboxID, /^[a-z][a-z0-9]{19}$/);
       assert.equal(r.body.templateID, 'default');
@@ -81,7 +85,10 @@ describe('REST API', () => {
     assert.ok(endIn > 100_000 && endIn <= 120_000, `endAt ~120 s away, got ${endIn}`);
 
     const filtered = await api(s, 'GET', `/v2/sandboxes?metadata=${encodeURIComponent('n=1&suite=api')}`);
-    assert.deepEqual(filtered.body.map((x: any) => x.sandboxID), [created[1]]);
+    assert.deepEqual(
+      filtered.body.map((x: any) => x.sandboxID),
+      [created[1]],
+    );
 
     const seen: string[] = [];
     let token: string | null = null;
@@ -109,7 +116,8 @@ describe('REST API', () => {
     assert.ok(Date.parse(still.body.endAt) - Date.now() > 250_000, 'refresh did not shorten');
     assert.equal((await api(s, 'POST', `/sandboxes/${id}/timeout`, { timeout: 1 })).status, 204);
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (await api(s, 'GET', `/sandboxes/${id}`)).status === 200) await new Promise((r) => setTimeout(r, 200));
+    while (Date.now() < deadline && (await api(s, 'GET', `/sandboxes/${id}`)).status === 200)
+      await new Promise((r) => setTimeout(r, 200));
     assert.equal((await api(s, 'GET', `/sandboxes/${id}`)).status, 404, 'killed after its timeout');
   });
 

@@ -17,7 +17,18 @@ after(async () => {
 
 describe('tensor-box CLI', async () => {
   it('create --json, list, connect/info, exec, kill', async () => {
-    const created = await cli(['sandbox', 'create', 'default', '--timeout-ms', '60000', '--env', 'API_TOKEN=xxx', '--metadata', 'userId=123', '--json']);
+    const created = await cli([
+      'sandbox',
+      'create',
+      'default',
+      '--timeout-ms',
+      '60000',
+      '--env',
+      'API_TOKEN=xxx',
+      '--metadata',
+      'userId=123',
+      '--json',
+    ]);
     assert.equal(created.code, 0, created.stderr);
     const info = JSON.parse(created.stdout);
     assert.match(info.sandboxId, /^[a-z][a-z0-9]{19}$/);
@@ -26,7 +37,10 @@ describe('tensor-box CLI', async () => {
 
     const list = await cli(['sbx', 'ls', '--state', 'running', '--metadata', 'userId=123', '--json']);
     assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(JSON.parse(list.stdout).map((x: any) => x.sandboxId), [id]);
+    assert.deepEqual(
+      JSON.parse(list.stdout).map((x: any) => x.sandboxId),
+      [id],
+    );
     const filtered = async (...flags: string[]) => {
       const r = await cli(['sandbox', 'list', '--metadata', 'userId=123', '--json', ...flags]);
       assert.equal(r.code, 0, r.stderr);
@@ -83,7 +97,10 @@ describe('tensor-box CLI', async () => {
       assert.equal(snap.code, 0, snap.stderr);
       const snapId = snap.stdout.trim();
       assert.match(snapId, /^snap[a-z0-9]+$/);
-      assert.match((await cli(['snapshot', 'list', '--sandbox-id', id])).stdout, new RegExp(`${snapId}\\s+${id}\\s+cli-snap`));
+      assert.match(
+        (await cli(['snapshot', 'list', '--sandbox-id', id])).stdout,
+        new RegExp(`${snapId}\\s+${id}\\s+cli-snap`),
+      );
       const forked = await cli(['sandbox', 'fork', id, '--count', '1', '--json']);
       assert.equal(forked.code, 0, forked.stderr);
       const [copy] = JSON.parse(forked.stdout);
@@ -165,7 +182,7 @@ describe('tensor-box CLI', async () => {
       await tmux('send-keys', '-t', session, 'echo hello-$((6*7))', 'Enter');
       await waitScreen(/^hello-42$/m);
       await tmux('send-keys', '-t', session, 'exit 3', 'Enter');
-      assert.equal(await exitStatus(), 'EXIT=3', 'the shell\'s exit status passes through');
+      assert.equal(await exitStatus(), 'EXIT=3', "the shell's exit status passes through");
       await tmux('kill-session', '-t', session);
 
       await start();

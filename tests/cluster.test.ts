@@ -23,7 +23,9 @@ describe('a cluster of three nodes', () => {
     // A node's first sandbox of a template copies the template's layers from the shared store to its own disk.
     const firstUse = { requestTimeoutMs: 900_000 };
     const sbx = await Sandbox.create('default', { ...cluster.conn(1), timeoutMs: 120_000, ...firstUse });
-    await sbx.commands.run(`setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &`);
+    await sbx.commands.run(
+      `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &`,
+    );
     await sbx.files.write('/home/user/a.txt', 'from node 2');
     await sbx.pause();
     const moved = await Sandbox.connect(sbx.sandboxId, { ...cluster.conn(2), timeoutMs: 120_000, ...firstUse });

@@ -19,7 +19,9 @@ import { api, httpGet, run, startTestServer, type TestServer } from './helpers/h
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(ROOT, 'docs', 'console') : mkdtempSync(path.join(os.tmpdir(), 'tb-console-shots-'));
+const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? path.join(ROOT, 'docs', 'console')
+  : mkdtempSync(path.join(os.tmpdir(), 'tb-console-shots-'));
 const WIDE = { width: 1366, height: 768 };
 const NARROW = { width: 420, height: 860 };
 
@@ -31,14 +33,25 @@ const snapshots: string[] = [];
 
 const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 /** Text of the terminal's rows (xterm's DOM renderer), one line each. */
-const terminalLines = () => page.$$eval('[data-testid=terminal] .xterm-rows > div', (rows) => rows.map((r) => (r.textContent ?? '').trimEnd()));
+const terminalLines = () =>
+  page.$$eval('[data-testid=terminal] .xterm-rows > div', (rows) => rows.map((r) => (r.textContent ?? '').trimEnd()));
 async function waitForTerminalLine(line: string) {
-  await page.waitForFunction((want) => [...document.querySelectorAll('[data-testid=terminal] .xterm-rows > div')].some((r) => (r.textContent ?? '').trim() === want), line, { timeout: 20_000 });
+  await page.waitForFunction(
+    (want) =>
+      [...document.querySelectorAll('[data-testid=terminal] .xterm-rows > div')].some(
+        (r) => (r.textContent ?? '').trim() === want,
+      ),
+    line,
+    { timeout: 20_000 },
+  );
 }
 const tab = (name: string) => page.click(`[data-testid=tab-${name}]`);
 
 before(async () => {
-  assert.ok(existsSync(path.join(ROOT, 'packages/console/dist/index.html')), 'the console is not built: run bash scripts/setup.sh');
+  assert.ok(
+    existsSync(path.join(ROOT, 'packages/console/dist/index.html')),
+    'the console is not built: run bash scripts/setup.sh',
+  );
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: packages/runtime/setup.sh installs Debian's chromium`);
   mkdirSync(SHOTS, { recursive: true });
   s = await startTestServer({ metricsIntervalMs: 300 });
@@ -46,7 +59,15 @@ before(async () => {
     executablePath: CHROMIUM,
     headless: true,
     // Playwright gives every launch a fresh profile (--user-data-dir). A closed network: no background traffic (updates, sync, QUIC probes) that would only fail.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const context = await browser.newContext({ viewport: WIDE, acceptDownloads: true });
   page = await context.newPage();
@@ -90,7 +111,10 @@ describe('web console', () => {
     await shot('sign-in');
     await page.fill('input[name=apiKey]', 'e2b_00000000000000000000000000000000');
     await page.click('button[type=submit]');
-    await page.getByRole('alert').filter({ hasText: /refused this API key/ }).waitFor();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /refused this API key/ })
+      .waitFor();
     await shot('sign-in-error');
     await page.fill('input[name=apiKey]', s.apiKey);
     await page.click('button[type=submit]');
@@ -129,14 +153,26 @@ describe('web console', () => {
   it('monitoring: the charts gain points without a reload', async () => {
     // Some load, so the charts have something to show: a CPU burn and 200 MiB held for a few seconds.
     const sbx = await Sandbox.connect(sandboxId, { ...s.conn, timeoutMs: 0 });
-    (await sbx.commands.run(`timeout 2 sh -c 'while :; do :; done'; python3 -c "b = bytearray(200 << 20); import time; time.sleep(10)"`, { background: true })).disconnect();
+    (
+      await sbx.commands.run(
+        `timeout 2 sh -c 'while :; do :; done'; python3 -c "b = bytearray(200 << 20); import time; time.sleep(10)"`,
+        { background: true },
+      )
+    ).disconnect();
     await tab('monitoring');
     const points = () => page.$eval('[data-testid=chart-cpu]', (el) => Number((el as HTMLElement).dataset.points));
     await page.locator('[data-testid=chart-cpu]').waitFor();
     const before = await points();
-    await page.waitForFunction((n) => Number((document.querySelector('[data-testid=chart-cpu]') as HTMLElement).dataset.points) >= n + 2, before, { timeout: 20_000 });
+    await page.waitForFunction(
+      (n) => Number((document.querySelector('[data-testid=chart-cpu]') as HTMLElement).dataset.points) >= n + 2,
+      before,
+      { timeout: 20_000 },
+    );
     assert.ok((await points()) >= before + 2);
-    await page.locator('.stat', { hasText: 'Memory' }).getByText(/^(1\d\d|2\d\d) MiB$/).waitFor({ timeout: 20_000 }); // the 200 MiB shows
+    await page
+      .locator('.stat', { hasText: 'Memory' })
+      .getByText(/^(1\d\d|2\d\d) MiB$/)
+      .waitFor({ timeout: 20_000 }); // the 200 MiB shows
     assert.ok(Number(await page.$eval('[data-testid=chart-memory]', (el) => (el as HTMLElement).dataset.points)) > 0);
     // Cards and charts come from one series: each card shows its chart's last point (read in one go, one render).
     const pairs = await page.evaluate(() =>
@@ -149,10 +185,14 @@ describe('web console', () => {
     for (const p of pairs) assert.ok(p.card && p.card === p.chart, `${p.k}: card ${p.card} vs chart ${p.chart}`);
     // The memory chart's y scale (as uPlot drew it) reaches its latest value; it once topped out far below the card.
     await page
-      .waitForFunction(() => {
-        const d = (document.querySelector('[data-testid=chart-memory]') as HTMLElement).dataset;
-        return Number(d.lastRaw) > 0 && Number(d.yMax) >= Number(d.lastRaw);
-      }, undefined, { timeout: 10_000 })
+      .waitForFunction(
+        () => {
+          const d = (document.querySelector('[data-testid=chart-memory]') as HTMLElement).dataset;
+          return Number(d.lastRaw) > 0 && Number(d.yMax) >= Number(d.lastRaw);
+        },
+        undefined,
+        { timeout: 10_000 },
+      )
       .catch(async () => {
         const d = await page.$eval('[data-testid=chart-memory]', (el) => ({ ...(el as HTMLElement).dataset }));
         assert.fail(`memory chart drawn below its latest point: ${JSON.stringify(d)}`);
@@ -166,14 +206,21 @@ describe('web console', () => {
     await tab('files');
     await page.locator('[data-testid=files-table]').waitFor();
     const text = `hello from the console ${Date.now()}\nsecond line\n`;
-    await page.setInputFiles('[data-testid=upload-input]', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(text) });
+    await page.setInputFiles('[data-testid=upload-input]', {
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(text),
+    });
     await page.locator('tr[data-name="notes.txt"]').waitFor();
     const sbx = await Sandbox.connect(sandboxId, { ...s.conn, timeoutMs: 0 });
     assert.equal(await sbx.files.read('/home/user/notes.txt'), text);
 
     await page.click('tr[data-name="notes.txt"] td:first-child');
     await page.locator('[data-testid=file-preview] pre', { hasText: 'second line' }).waitFor();
-    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=file-preview]').getByRole('button', { name: 'Download' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-testid=file-preview]').getByRole('button', { name: 'Download' }).click(),
+    ]);
     assert.equal(download.suggestedFilename(), 'notes.txt');
     assert.equal(readFileSync((await download.path())!, 'utf8'), text);
 
@@ -236,7 +283,9 @@ describe('web console', () => {
     await editor.getByLabel('Deny out').fill('0.0.0.0/0');
     await editor.getByRole('button', { name: 'Save rules' }).click();
     await page.locator('[data-testid=deny-out]', { hasText: '0.0.0.0/0' }).waitFor();
-    const info = await fetch(`${s.url}/sandboxes/${sandboxId}`, { headers: { 'X-API-Key': s.apiKey } }).then((r) => r.json());
+    const info = await fetch(`${s.url}/sandboxes/${sandboxId}`, { headers: { 'X-API-Key': s.apiKey } }).then((r) =>
+      r.json(),
+    );
     assert.deepEqual(info.network.allowOut, ['203.0.113.7', '*.example.test']);
     assert.deepEqual(info.network.denyOut, ['0.0.0.0/0']);
     // A bad entry shows the server's message and changes nothing.
@@ -284,9 +333,15 @@ describe('web console', () => {
     await page.goto(`${s.url}/dashboard/templates/${templateId}`);
     await page.locator('[data-testid=builds-table]').waitFor();
     await page.locator('[data-testid=build-log]').getByText('Waiting for output').waitFor(); // registered, not started
-    const start = await api(s, 'POST', `/v2/templates/${templateId}/builds/${reg.body.buildID}`, { fromTemplate: 'default', steps: [{ type: 'RUN', args: ['echo hi from the build'] }] });
+    const start = await api(s, 'POST', `/v2/templates/${templateId}/builds/${reg.body.buildID}`, {
+      fromTemplate: 'default',
+      steps: [{ type: 'RUN', args: ['echo hi from the build'] }],
+    });
     assert.equal(start.status, 202, JSON.stringify(start.body));
-    await page.locator('[data-testid=build-log]').getByText('hi from the build', { exact: true }).waitFor({ timeout: 90_000 });
+    await page
+      .locator('[data-testid=build-log]')
+      .getByText('hi from the build', { exact: true })
+      .waitFor({ timeout: 90_000 });
     await page.locator('.sandbox-header [data-state=ready]').waitFor({ timeout: 90_000 });
     await shot('template-detail');
     await page.locator('.sandbox-header').getByRole('button', { name: 'Delete' }).click();
@@ -306,7 +361,10 @@ describe('web console', () => {
     await row.getByRole('button', { name: /Start a sandbox/ }).click();
     assert.equal(await page.inputValue('input[name=template]'), snap.body.snapshotID);
     await page.getByRole('button', { name: 'Create sandbox' }).click();
-    await page.waitForURL((u) => /\/dashboard\/sandboxes\/[a-z0-9]+\/terminal$/.test(u.pathname) && !u.pathname.includes(sandboxId), { timeout: 60_000 });
+    await page.waitForURL(
+      (u) => /\/dashboard\/sandboxes\/[a-z0-9]+\/terminal$/.test(u.pathname) && !u.pathname.includes(sandboxId),
+      { timeout: 60_000 },
+    );
     const copyId = new URL(page.url()).pathname.split('/')[3];
     // It continues from the snapshot: the same shell environment is there.
     await page.locator('[data-testid=terminal-status]', { hasText: 'Connected' }).waitFor({ timeout: 20_000 });
@@ -318,7 +376,11 @@ describe('web console', () => {
 
   it('sandboxes list: live usage, filters by state and metadata; narrow window; kill', async () => {
     // A second sandbox, paused, made through the SDK: the list picks it up by itself.
-    const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000, metadata: { owner: 'agent-7', task: 'crawl' } });
+    const other = await Sandbox.create('default', {
+      ...s.conn,
+      timeoutMs: 120_000,
+      metadata: { owner: 'agent-7', task: 'crawl' },
+    });
     await other.pause();
     const row = page.locator(`tr[data-sandbox-id="${sandboxId}"]`);
     const otherRow = page.locator(`tr[data-sandbox-id="${other.sandboxId}"]`);
@@ -352,7 +414,9 @@ describe('web console', () => {
       await page.click('[data-testid=terminal]');
       await page.keyboard.type(`clear; echo "size$((${n}))=$(stty size)"\n`);
       const handle = await page.waitForFunction((want) => {
-        const rows = [...document.querySelectorAll('[data-testid=terminal] .xterm-rows > div')].map((r) => (r.textContent ?? '').trim());
+        const rows = [...document.querySelectorAll('[data-testid=terminal] .xterm-rows > div')].map((r) =>
+          (r.textContent ?? '').trim(),
+        );
         const m = rows.map((r) => new RegExp(`^size${want}=(\\d+) (\\d+)$`).exec(r)).find(Boolean);
         return m ? Number(m[2]) : undefined;
       }, n);
@@ -374,7 +438,10 @@ describe('web console', () => {
 
   it('the console typechecks (its code and the SDK it bundles)', async () => {
     // tsc reports on stdout; send it to stderr so a failure's message carries it.
-    await run('sh', ['-c', `"${path.join(ROOT, 'node_modules/.bin/tsc')}" -p "${path.join(ROOT, 'packages/console')}" >&2`]);
+    await run('sh', [
+      '-c',
+      `"${path.join(ROOT, 'node_modules/.bin/tsc')}" -p "${path.join(ROOT, 'packages/console')}" >&2`,
+    ]);
   });
 
   it('a page of a sandbox that is gone says so; sign-out returns to sign-in', async () => {

@@ -18,13 +18,18 @@ import { api, startTestServer, type TestServer } from './helpers/harness.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** A server in its own process (so it can be killed for real) on `dataDir`. */
-async function serverProcess(dataDir: string): Promise<{ child: ChildProcess; conn: { domain: string; apiKey: string } }> {
+async function serverProcess(
+  dataDir: string,
+): Promise<{ child: ChildProcess; conn: { domain: string; apiKey: string } }> {
   const script = `
     import { startTestServer } from './tests/helpers/harness.ts';
     const s = await startTestServer({}, ${JSON.stringify(dataDir)});
     console.log(JSON.stringify({ url: s.url, apiKey: s.apiKey }));
     setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d) => {
@@ -49,7 +54,9 @@ const COUNTER = `i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/
 
 async function checkIntact(s: TestServer, id: string, sum: string, atLeast: number) {
   const conn = s.conn;
-  const info = await Sandbox.getInfo(id, conn).catch((e) => assert.fail(`sandbox lost: ${e.message}\nserver log:\n${s.logs.join('\n')}`));
+  const info = await Sandbox.getInfo(id, conn).catch((e) =>
+    assert.fail(`sandbox lost: ${e.message}\nserver log:\n${s.logs.join('\n')}`),
+  );
   assert.ok(info.state === 'paused' || info.state === 'running', `state after restart: ${info.state}`);
   const sbx = await Sandbox.connect(id, { ...conn, timeoutMs: 60_000 });
   assert.equal((await sbx.commands.run('sha256sum /home/user/blob')).stdout.split(' ')[0], sum, 'file intact');
@@ -71,13 +78,22 @@ describe('crash safety', () => {
       const id = sbx.sandboxId;
       (await sbx.commands.run(COUNTER, { background: true })).disconnect();
       // Enough touched memory that the dump takes a while.
-      (await sbx.commands.run(`python3 -c "import os,time; b=os.urandom(200*1024*1024); time.sleep(100000)"`, { background: true })).disconnect();
-      const sum = (await sbx.commands.run('head -c 5000000 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')).stdout.split(' ')[0];
+      (
+        await sbx.commands.run(`python3 -c "import os,time; b=os.urandom(200*1024*1024); time.sleep(100000)"`, {
+          background: true,
+        })
+      ).disconnect();
+      const sum = (
+        await sbx.commands.run('head -c 5000000 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')
+      ).stdout.split(' ')[0];
       await sleep(1500);
       const before = Number(await sbx.files.read('/tmp/count'));
 
       // 1. Killed in the middle of a pause.
-      const pausing = fetch(`${srv.conn.domain}/sandboxes/${id}/pause`, { method: 'POST', headers: { 'X-API-Key': srv.conn.apiKey } }).catch(() => undefined);
+      const pausing = fetch(`${srv.conn.domain}/sandboxes/${id}/pause`, {
+        method: 'POST',
+        headers: { 'X-API-Key': srv.conn.apiKey },
+      }).catch(() => undefined);
       await sleep(150);
       await killHard(child);
       await pausing;
@@ -112,7 +128,10 @@ describe('crash safety', () => {
       // — when the kill had not begun — still running; never stuck half-killed, and nothing of it is left once gone.
       srv = await serverProcess(dataDir);
       child = srv.child;
-      const killing = fetch(`${srv.conn.domain}/sandboxes/${id}`, { method: 'DELETE', headers: { 'X-API-Key': srv.conn.apiKey } }).catch(() => undefined);
+      const killing = fetch(`${srv.conn.domain}/sandboxes/${id}`, {
+        method: 'DELETE',
+        headers: { 'X-API-Key': srv.conn.apiKey },
+      }).catch(() => undefined);
       await sleep(40);
       await killHard(child);
       await killing;
@@ -120,7 +139,10 @@ describe('crash safety', () => {
       s = await startTestServer({}, dataDir);
       try {
         const after = await api(s, 'GET', `/sandboxes/${id}`);
-        assert.ok(after.status === 404 || after.body.state === 'running', `after a crash mid-kill: ${after.status} ${after.body?.state}`);
+        assert.ok(
+          after.status === 404 || after.body.state === 'running',
+          `after a crash mid-kill: ${after.status} ${after.body?.state}`,
+        );
         if (after.status === 200) assert.equal((await api(s, 'DELETE', `/sandboxes/${id}`)).status, 204);
         assert.equal((await api(s, 'GET', `/sandboxes/${id}`)).status, 404);
         assert.equal(existsSync(path.join(dataDir, 'sandboxes', id)), false, 'no runtime state left');

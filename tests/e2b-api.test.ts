@@ -41,8 +41,14 @@ describe('stock e2b SDK: API', () => {
       assert.deepEqual(await list({ query: { template: 'no-such-template' } }), []);
       // Paging in ascending order goes on from the cursor in that order.
       const pager = Sandbox.list({ query: { metadata }, order: 'asc', limit: 1 });
-      assert.deepEqual((await pager.nextItems()).map((x) => x.sandboxId), [a]);
-      assert.deepEqual((await pager.nextItems()).map((x) => x.sandboxId), [b]);
+      assert.deepEqual(
+        (await pager.nextItems()).map((x) => x.sandboxId),
+        [a],
+      );
+      assert.deepEqual(
+        (await pager.nextItems()).map((x) => x.sandboxId),
+        [b],
+      );
 
       const bad = await fetch(`${s.url}/v2/sandboxes?startedAfter=yesterday`, { headers: { 'X-API-Key': s.apiKey } });
       assert.equal(bad.status, 400);
@@ -83,11 +89,20 @@ describe('stock e2b SDK: API', () => {
 
       const tags = await Template.getTags(name);
       const byTag = Object.fromEntries(tags.map((t) => [t.tag, t.buildId]));
-      assert.deepEqual(byTag, { candidate: v2.buildId, default: v2.buildId, production: v2.buildId, v1: v1.buildId, v2: v2.buildId });
+      assert.deepEqual(byTag, {
+        candidate: v2.buildId,
+        default: v2.buildId,
+        production: v2.buildId,
+        v1: v1.buildId,
+        v2: v2.buildId,
+      });
       assert.ok(tags.every((t) => t.createdAt instanceof Date && !Number.isNaN(t.createdAt.getTime())));
 
       await Template.removeTags(name, ['production', 'candidate']);
-      assert.deepEqual((await Template.getTags(v1.templateId)).map((t) => t.tag), ['default', 'v1', 'v2']);
+      assert.deepEqual(
+        (await Template.getTags(v1.templateId)).map((t) => t.tag),
+        ['default', 'v1', 'v2'],
+      );
       await assert.rejects(Sandbox.create(`${name}:production`), /not found/i);
       await assert.rejects(Template.removeTags(name, ['default']), /cannot delete the 'default' tag/);
       await assert.rejects(Template.assignTags(`${name}:nope`, ['x']), /no tag 'nope'/);
@@ -98,20 +113,28 @@ describe('stock e2b SDK: API', () => {
     }
   });
 
-  it('default template: python and pip as on E2B; USER creates a missing user; RUN as an unknown user: E2B\'s error', async () => {
+  it("default template: python and pip as on E2B; USER creates a missing user; RUN as an unknown user: E2B's error", async () => {
     const sbx = await Sandbox.create({ timeoutMs: 60_000 });
     try {
-      const r = await sbx.commands.run('python -c "import sys; print(sys.version_info[0])" && pip --version && python -m venv --help >/dev/null && echo venv');
+      const r = await sbx.commands.run(
+        'python -c "import sys; print(sys.version_info[0])" && pip --version && python -m venv --help >/dev/null && echo venv',
+      );
       assert.match(r.stdout, /^3\npip \d+.*\nvenv\n$/);
     } finally {
       await sbx.kill();
     }
     const name = `e2b-user-${process.pid}`;
-    const built = await Template.build(Template().fromTemplate('base').setUser('builder').runCmd('whoami > /tmp/who.txt'), name);
+    const built = await Template.build(
+      Template().fromTemplate('base').setUser('builder').runCmd('whoami > /tmp/who.txt'),
+      name,
+    );
     try {
       const u = await Sandbox.create(name, { timeoutMs: 60_000 });
       try {
-        assert.equal((await u.commands.run('cat /tmp/who.txt; whoami; echo $HOME')).stdout, 'builder\nbuilder\n/home/builder\n');
+        assert.equal(
+          (await u.commands.run('cat /tmp/who.txt; whoami; echo $HOME')).stdout,
+          'builder\nbuilder\n/home/builder\n',
+        );
       } finally {
         await u.kill();
       }
@@ -120,7 +143,10 @@ describe('stock e2b SDK: API', () => {
     }
     await assert.rejects(
       Template.build(Template().fromTemplate('base').runCmd('whoami', { user: 'root123' }), `${name}-bad`),
-      (e: Error) => e.message.includes("failed to run command 'whoami': command failed: unauthenticated: invalid username: 'root123'"),
+      (e: Error) =>
+        e.message.includes(
+          "failed to run command 'whoami': command failed: unauthenticated: invalid username: 'root123'",
+        ),
     );
   });
 });

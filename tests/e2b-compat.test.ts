@@ -30,7 +30,9 @@ describe('stock e2b SDK', () => {
       assert.equal(r.exitCode, 0);
 
       const chunks: string[] = [];
-      await sbx.commands.run('for i in 1 2 3; do echo line$i; sleep 0.1; done', { onStdout: (d) => void chunks.push(d) });
+      await sbx.commands.run('for i in 1 2 3; do echo line$i; sleep 0.1; done', {
+        onStdout: (d) => void chunks.push(d),
+      });
       assert.equal(chunks.join(''), 'line1\nline2\nline3\n');
       assert.ok(chunks.length >= 2);
 
@@ -40,20 +42,32 @@ describe('stock e2b SDK', () => {
 
       await sbx.files.write('/home/user/e2b.txt', 'from e2b');
       assert.equal(await sbx.files.read('/home/user/e2b.txt'), 'from e2b');
-      await sbx.files.write([{ path: '/home/user/multi/a.txt', data: 'a' }, { path: '/home/user/multi/b.txt', data: 'b' }]);
+      await sbx.files.write([
+        { path: '/home/user/multi/a.txt', data: 'a' },
+        { path: '/home/user/multi/b.txt', data: 'b' },
+      ]);
       const entries = await sbx.files.list('/home/user/multi');
       assert.deepEqual(entries.map((e) => e.name).sort(), ['a.txt', 'b.txt']);
       await assert.rejects(sbx.files.read('/home/user/missing.txt'), NotFoundError);
       assert.equal(await sbx.files.exists('/home/user/e2b.txt'), true);
 
       const events: string[] = [];
-      const watcher = await sbx.files.watchDir('/home/user', (e) => void events.push(`${e.type}:${e.name}`), { recursive: true });
+      const watcher = await sbx.files.watchDir('/home/user', (e) => void events.push(`${e.type}:${e.name}`), {
+        recursive: true,
+      });
       await sbx.files.write('/home/user/watched.txt', 'x');
       await sbx.commands.run('mkdir -p /home/user/wd && echo y > /home/user/wd/inner.txt');
-      for (let i = 0; i < 50 && !events.some((e) => e.includes('inner.txt')); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && !events.some((e) => e.includes('inner.txt')); i++)
+        await new Promise((r) => setTimeout(r, 100));
       await watcher.stop();
-      assert.ok(events.some((e) => e.includes('watched.txt')), `events: ${events}`);
-      assert.ok(events.some((e) => e.includes('inner.txt')), `recursive events: ${events}`);
+      assert.ok(
+        events.some((e) => e.includes('watched.txt')),
+        `events: ${events}`,
+      );
+      assert.ok(
+        events.some((e) => e.includes('inner.txt')),
+        `recursive events: ${events}`,
+      );
 
       const bg = await sbx.commands.run('sleep 300', { background: true });
       assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid));
@@ -61,7 +75,10 @@ describe('stock e2b SDK', () => {
       assert.ok(!(await sbx.commands.list()).some((p) => p.pid === bg.pid));
 
       const listed = await Sandbox.list({ query: { metadata: { via: 'e2b' } } }).nextItems();
-      assert.deepEqual(listed.map((x) => x.sandboxId), [sbx.sandboxId]);
+      assert.deepEqual(
+        listed.map((x) => x.sandboxId),
+        [sbx.sandboxId],
+      );
       assert.equal((await Sandbox.getInfo(sbx.sandboxId)).state, 'running');
     } finally {
       await sbx.kill();
@@ -83,7 +100,10 @@ describe('stock e2b SDK', () => {
       const again = await Sandbox.connect(sbx.sandboxId);
       assert.equal(await again.isRunning(), true);
       assert.equal(await again.files.read('/home/user/kept.txt'), 'kept');
-      assert.ok((await again.commands.list()).some((p) => p.pid === bg.pid), 'background process survived');
+      assert.ok(
+        (await again.commands.list()).some((p) => p.pid === bg.pid),
+        'background process survived',
+      );
 
       const snap = await Sandbox.createSnapshot(sbx.sandboxId, { name: 'e2b-snap' });
       assert.ok(snap.snapshotId);
@@ -105,10 +125,15 @@ describe('stock e2b SDK', () => {
     const err = await bg.wait().catch((e) => e);
     assert.ok(err instanceof TimeoutError, String(err));
     assert.match(err.message, /ended before the stream completed/);
-    const health = await fetch(`${s.url}/health`, { headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' } });
+    const health = await fetch(`${s.url}/health`, {
+      headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' },
+    });
     assert.equal(health.status, 502);
     assert.deepEqual(await health.json(), {
-      code: 502, sandboxId: sbx.sandboxId, message: 'The sandbox was not found', error_code: 'not_found',
+      code: 502,
+      sandboxId: sbx.sandboxId,
+      message: 'The sandbox was not found',
+      error_code: 'not_found',
     });
   });
 
@@ -123,7 +148,11 @@ describe('stock e2b SDK', () => {
       const metrics = await sbx.getMetrics();
       assert.ok(metrics.length >= 1 && metrics[0].memTotal > 0);
       let out = '';
-      const pty = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => void (out += new TextDecoder().decode(d)) });
+      const pty = await sbx.pty.create({
+        cols: 80,
+        rows: 24,
+        onData: (d) => void (out += new TextDecoder().decode(d)),
+      });
       await sbx.pty.sendInput(pty.pid, new TextEncoder().encode('echo pty-$((20+22))\n'));
       for (let i = 0; i < 100 && !out.includes('pty-42'); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(out, /pty-42/);
@@ -151,19 +180,27 @@ describe('stock e2b SDK', () => {
         .setStartCmd('python3 -m http.server 8000', 'curl -sf localhost:8000');
       const built = await Template.build(template, name, { onBuildLogs: (l) => void logs.push(l.message) });
       assert.ok(built.templateId);
-      assert.ok(logs.some((m) => /build ready/.test(m)), logs.join('\n'));
+      assert.ok(
+        logs.some((m) => /build ready/.test(m)),
+        logs.join('\n'),
+      );
       assert.equal(await Template.exists(name), true);
       assert.equal(await Template.exists(`${name}-missing`), false);
       const sbx = await Sandbox.create(name, { timeoutMs: 60_000 });
       try {
-        const r = await sbx.commands.run('cat /tmp/run.txt app.txt; echo $E2B_BUILT; pwd; curl -s -o /dev/null -w "%{http_code}" localhost:8000/');
+        const r = await sbx.commands.run(
+          'cat /tmp/run.txt app.txt; echo $E2B_BUILT; pwd; curl -s -o /dev/null -w "%{http_code}" localhost:8000/',
+        );
         assert.equal(r.stdout, 'from-run\ncopied by the e2b SDK\nyes\n/home/user/app\n200');
       } finally {
         await sbx.kill();
       }
       // A failing step surfaces as BuildError with the server's reason.
       const broken = Template().fromTemplate('base').runCmd('exit 4');
-      await assert.rejects(Template.build(broken, `${name}-broken`), (e: Error) => e.name === 'BuildError' && /exit code 4/.test(e.message));
+      await assert.rejects(
+        Template.build(broken, `${name}-broken`),
+        (e: Error) => e.name === 'BuildError' && /exit code 4/.test(e.message),
+      );
     } finally {
       rmSync(ctx, { recursive: true, force: true });
     }
@@ -185,7 +222,8 @@ describe('stock e2b SDK', () => {
       const headers = { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '8000' };
       let status = 0;
       for (let i = 0; i < 50 && status !== 200; i++) {
-        status = (await fetch(url, { headers: { ...headers, 'e2b-traffic-access-token': sbx.trafficAccessToken! } })).status;
+        status = (await fetch(url, { headers: { ...headers, 'e2b-traffic-access-token': sbx.trafficAccessToken! } }))
+          .status;
         if (status !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(status, 200);

@@ -40,23 +40,39 @@ describe('stock e2b SDK: files', () => {
     assert.deepEqual(octet.metadata, metadata);
 
     const many = await sbx.files.writeFiles(
-      [{ path: 'mdir/1.txt', data: '1' }, { path: 'mdir/2.txt', data: '2' }], { metadata: { source: 'suite' } });
-    assert.deepEqual(many.map((f) => f.metadata), [{ source: 'suite' }, { source: 'suite' }]);
+      [
+        { path: 'mdir/1.txt', data: '1' },
+        { path: 'mdir/2.txt', data: '2' },
+      ],
+      { metadata: { source: 'suite' } },
+    );
+    assert.deepEqual(
+      many.map((f) => f.metadata),
+      [{ source: 'suite' }, { source: 'suite' }],
+    );
     const listed = await sbx.files.list('mdir');
-    assert.deepEqual(listed.map((e) => e.metadata), [{ source: 'suite' }, { source: 'suite' }]);
+    assert.deepEqual(
+      listed.map((e) => e.metadata),
+      [{ source: 'suite' }, { source: 'suite' }],
+    );
 
     assert.deepEqual((await sbx.files.rename('meta.txt', 'meta-renamed.txt')).metadata, metadata);
     const overwritten = await sbx.files.write('meta-renamed.txt', 'no metadata now');
     assert.equal(overwritten.metadata, undefined);
     assert.equal((await sbx.files.getInfo('meta-renamed.txt')).metadata, undefined);
 
-    await sbx.commands.run(`python3 -c "import os; os.setxattr('/home/user/meta-octet.txt', 'user.e2b.author', b'inside')"`);
+    await sbx.commands.run(
+      `python3 -c "import os; os.setxattr('/home/user/meta-octet.txt', 'user.e2b.author', b'inside')"`,
+    );
     assert.deepEqual((await sbx.files.getInfo('meta-octet.txt')).metadata, { author: 'inside', purpose: 'upload' });
 
     await assert.rejects(sbx.files.write('bad.txt', 'x', { metadata: { 'bad key': 'v' } }), InvalidArgumentError);
     // What the SDK lets through but envd refuses (more than one xattr block): 400 → InvalidArgumentError, no file.
     const big = 'v'.repeat(1500);
-    await assert.rejects(sbx.files.write('big.txt', 'x', { metadata: { a: big, b: big, c: big } }), InvalidArgumentError);
+    await assert.rejects(
+      sbx.files.write('big.txt', 'x', { metadata: { a: big, b: big, c: big } }),
+      InvalidArgumentError,
+    );
     assert.equal(await sbx.files.exists('big.txt'), false);
   });
 
@@ -68,7 +84,10 @@ describe('stock e2b SDK: files', () => {
     for (let i = 0; i < 50 && !events.some((e) => e.type === FilesystemEventType.WRITE); i++) await sleep(100);
     await sleep(300); // nothing more should come
     await handle.stop();
-    assert.deepEqual(events.map((e) => `${e.type}:${e.name}`), ['create:a.txt', 'chmod:a.txt', 'write:a.txt']);
+    assert.deepEqual(
+      events.map((e) => `${e.type}:${e.name}`),
+      ['create:a.txt', 'chmod:a.txt', 'write:a.txt'],
+    );
     const write = events[2];
     assert.equal(write.entry?.name, 'a.txt');
     assert.equal(write.entry?.path, '/home/user/watched/a.txt');
@@ -84,10 +103,12 @@ describe('stock e2b SDK: files', () => {
     assert.equal(info.path, '/0/sub/file.txt');
     assert.equal(await sbx.files.read('/0/sub/file.txt'), 'deep');
     for (const p of ['/0', '/0/sub', '/0/sub/file.txt']) assert.equal((await sbx.files.getInfo(p)).owner, 'user', p);
-    assert.equal((await sbx.files.makeDir('/1/made')), true);
+    assert.equal(await sbx.files.makeDir('/1/made'), true);
     assert.equal((await sbx.files.getInfo('/1')).owner, 'user');
     // /root is root's (0700): a user's write below it is still refused, and nothing is left there.
-    await assert.rejects(sbx.files.write('/root/new/file.txt', 'x'), (e: Error) => /permission|denied|401/i.test(e.message));
+    await assert.rejects(sbx.files.write('/root/new/file.txt', 'x'), (e: Error) =>
+      /permission|denied|401/i.test(e.message),
+    );
     const r = await sbx.commands.run('ls /root/new 2>&1 || echo absent', { user: 'root' });
     assert.match(r.stdout, /absent/);
   });
@@ -138,7 +159,11 @@ describe('stock e2b SDK: files', () => {
       assert.match(await status(asRoot), /^401 invalid signature/, 'and the user');
       const form = new FormData();
       form.append('file', new Blob(['x']), 'shared.txt');
-      assert.match(await status(signed, { method: 'POST', body: form }), /^401 invalid signature/, 'a read URL cannot write');
+      assert.match(
+        await status(signed, { method: 'POST', body: form }),
+        /^401 invalid signature/,
+        'a read URL cannot write',
+      );
       assert.match(await status(signed, { method: 'DELETE' }), /^401 missing signature|^401 invalid signature/);
       assert.equal(await sbx.files.read('shared.txt'), 'from the first sandbox');
       // A sandbox that is gone: its URLs reach nothing.

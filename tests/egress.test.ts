@@ -73,7 +73,9 @@ describe('egress rules', () => {
       let logged = false;
       for (let i = 0; i < 40 && !logged; i++) {
         const logs = await s.store.queryLogs(sbx.sandboxId, { limit: 100, direction: 'forward' });
-        logged = logs.some((l) => l.message.includes(`denied by the network rules: TCP to ${tn.publicIp2}:${TCP_PORT}`));
+        logged = logs.some((l) =>
+          l.message.includes(`denied by the network rules: TCP to ${tn.publicIp2}:${TCP_PORT}`),
+        );
         if (!logged) await new Promise((r) => setTimeout(r, 250));
       }
       assert.ok(logged, 'no log entry for the denied connection');
@@ -145,7 +147,11 @@ while True:
   });
 
   it('rules survive pause/resume and carry over to forks', async () => {
-    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000, network: { denyOut: [tn.publicIp2] } });
+    const sbx = await Sandbox.create('default', {
+      ...s.conn,
+      timeoutMs: 120_000,
+      network: { denyOut: [tn.publicIp2] },
+    });
     try {
       await sbx.pause();
       await sbx.resume(120_000);
@@ -172,7 +178,10 @@ while True:
     assert.match(host.body.message, /evil\.test/);
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000, network: { denyOut: [tn.publicIp2] } });
     try {
-      const r = await api(s, 'PUT', `/sandboxes/${sbx.sandboxId}/network`, { allowOut: ['1.2.3.4', 'not a host!'], denyOut: [] });
+      const r = await api(s, 'PUT', `/sandboxes/${sbx.sandboxId}/network`, {
+        allowOut: ['1.2.3.4', 'not a host!'],
+        denyOut: [],
+      });
       assert.equal(r.status, 400);
       assert.match(r.body.message, /not a host!/);
       assert.match(await py(sbx, tcp(tn.publicIp2)), /^BLOCKED/, 'old rules still in force');

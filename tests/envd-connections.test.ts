@@ -42,7 +42,10 @@ describe('sandbox connections', () => {
     await sbx.pause();
     assert.equal(sandboxConnections.pooled(id), undefined, 'pause dropped the pool');
     assert.equal(sandboxConnections.sockets(id).length, 0);
-    assert.ok(before.every((sock) => sock.destroyed), 'every socket to the paused sandbox is closed');
+    assert.ok(
+      before.every((sock) => sock.destroyed),
+      'every socket to the paused sandbox is closed',
+    );
 
     await sbx.resume();
     const second = sandboxConnections.pooled(id);
@@ -51,12 +54,18 @@ describe('sandbox connections', () => {
     assert.equal((await sbx.commands.run('echo two')).stdout, 'two\n');
     const after = sandboxConnections.sockets(id);
     assert.ok(after.length >= 1);
-    assert.ok(after.every((sock) => !before.includes(sock)), 'no socket of the paused runtime was reused');
+    assert.ok(
+      after.every((sock) => !before.includes(sock)),
+      'no socket of the paused runtime was reused',
+    );
 
     await sbx.kill();
     assert.equal(sandboxConnections.pooled(id), undefined, 'kill dropped the pool');
     assert.equal(sandboxConnections.sockets(id).length, 0);
-    assert.ok(after.every((sock) => sock.destroyed), 'every socket to the killed sandbox is closed');
+    assert.ok(
+      after.every((sock) => sock.destroyed),
+      'every socket to the killed sandbox is closed',
+    );
     assert.equal(hostConnections(second.address), 0, 'no connection to the killed sandbox left on the host');
   });
 

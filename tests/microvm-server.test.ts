@@ -25,8 +25,12 @@ const hasQemu = (() => {
     return false;
   }
 })();
-const skip = process.getuid?.() !== 0 ? 'needs root' : !hasQemu || !existsSync(path.join(guestDir, 'vmlinuz'))
-  ? 'QEMU or the microVM guest missing (packages/runtime/setup.sh installs them)' : false;
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : !hasQemu || !existsSync(path.join(guestDir, 'vmlinuz'))
+      ? 'QEMU or the microVM guest missing (packages/runtime/setup.sh installs them)'
+      : false;
 
 describe('server with microvm isolation', { skip }, () => {
   let s: TestServer;

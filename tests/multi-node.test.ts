@@ -54,11 +54,15 @@ describe('several nodes on one database and one snapshot store', () => {
   it('a sandbox paused on node A resumes on node B with its processes and files', async () => {
     const sbx = await Sandbox.create('default', { ...a.conn, timeoutMs: 120_000 });
     try {
-      await sbx.commands.run(`setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &`);
+      await sbx.commands.run(
+        `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &`,
+      );
       await sbx.files.write('/home/user/notes.txt', 'written on node A');
       await new Promise((r) => setTimeout(r, 300));
       assert.equal((await api(a, 'POST', `/sandboxes/${sbx.sandboxId}/pause`)).status, 204);
-      const before = Number(await (await Sandbox.connect(sbx.sandboxId, { ...b.conn, timeoutMs: 120_000 })).files.read('/tmp/n'));
+      const before = Number(
+        await (await Sandbox.connect(sbx.sandboxId, { ...b.conn, timeoutMs: 120_000 })).files.read('/tmp/n'),
+      );
       // connect through node B resumed it there.
       const rec = await b.store.getSandbox(sbx.sandboxId);
       assert.equal(rec?.state, 'running');

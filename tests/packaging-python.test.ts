@@ -56,8 +56,9 @@ def wrong(sbx: Sandbox) -> str:
 
 /** The names in a zip (a wheel), or one member's text; with Python's zipfile, so no unzip program is needed. */
 async function unzip(zip: string, member?: string): Promise<string> {
-  const code = 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); '
-    + 'print(z.read(sys.argv[2]).decode() if len(sys.argv) > 2 else "\\n".join(z.namelist()))';
+  const code =
+    'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); ' +
+    'print(z.read(sys.argv[2]).decode() if len(sys.argv) > 2 else "\\n".join(z.namelist()))';
   return (await execOk(PYTHON, ['-c', code, zip, ...(member ? [member] : [])])).stdout;
 }
 

@@ -17,8 +17,8 @@ import { startTestServer, type TestServer } from './helpers/harness.js';
 import { exec, execOk } from './helpers/exec.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const version = (pkg: string) => JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8'))
-  .version;
+const version = (pkg: string) =>
+  JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
 // Versions the repository already has, so npm finds them in its cache; --prefer-offline keeps the test off the network
 // when it can.
 const NPM_INSTALL = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];

@@ -61,7 +61,9 @@ describe('pause and resume', () => {
       (await sbx.commands.run('python3 /tmp/mem.py', { background: true })).disconnect();
       await waitFor('memory hash', () => sbx.files.exists('/tmp/h0'));
       const h0 = await sbx.files.read('/tmp/h0');
-      const sum = (await sbx.commands.run('head -c 10485760 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')).stdout.split(' ')[0];
+      const sum = (
+        await sbx.commands.run('head -c 10485760 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')
+      ).stdout.split(' ')[0];
       await waitFor('counter', async () => (await count(sbx).catch(() => 0)) > 2);
       let last = 0;
       for (let cycle = 1; cycle <= 20; cycle++) {
@@ -73,10 +75,17 @@ describe('pause and resume', () => {
         const after = await count(sbx);
         // Continues from where it was (a restart would begin again at 1).
         assert.ok(after >= before, `cycle ${cycle}: counter continued (${before} → ${after})`);
-        assert.equal((await sbx.commands.run('sha256sum /home/user/blob')).stdout.split(' ')[0], sum, `cycle ${cycle}: file intact`);
+        assert.equal(
+          (await sbx.commands.run('sha256sum /home/user/blob')).stdout.split(' ')[0],
+          sum,
+          `cycle ${cycle}: file intact`,
+        );
         last = after;
       }
-      assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid), 'the same process is still there');
+      assert.ok(
+        (await sbx.commands.list()).some((p) => p.pid === bg.pid),
+        'the same process is still there',
+      );
       await sbx.commands.run('rm -f /tmp/h && touch /tmp/rehash');
       await waitFor('re-hash', () => sbx.files.exists('/tmp/h'));
       assert.equal(await sbx.files.read('/tmp/h'), h0, 'memory contents identical after 20 cycles');
@@ -93,15 +102,24 @@ describe('pause and resume', () => {
       bg.disconnect();
       await waitFor('auto-pause', async () => (await Sandbox.getInfo(sbx.sandboxId, s.conn)).state === 'paused');
       const paused = await Sandbox.list({ ...s.conn, query: { state: ['paused'] } });
-      assert.ok(paused.some((x) => x.sandboxId === sbx.sandboxId), 'listed as paused');
+      assert.ok(
+        paused.some((x) => x.sandboxId === sbx.sandboxId),
+        'listed as paused',
+      );
       // Without autoResume a request through the ingress does not wake it.
-      const r = await api(s, 'GET', '/health', undefined, { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' });
+      const r = await api(s, 'GET', '/health', undefined, {
+        'E2b-Sandbox-Id': sbx.sandboxId,
+        'E2b-Sandbox-Port': '49983',
+      });
       assert.equal(r.status, 502, 'E2B: a sandbox that is not running answers 502 at the edge');
       assert.match(r.body.message, /paused; connect to it/);
       const again = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 60_000 });
       assert.equal((await again.getInfo()).state, 'running');
       assert.equal(await again.files.read('/home/user/note.txt'), 'kept');
-      assert.ok((await again.commands.list()).some((p) => p.pid === bg.pid), 'process survived');
+      assert.ok(
+        (await again.commands.list()).some((p) => p.pid === bg.pid),
+        'process survived',
+      );
       const c = await count(again);
       await sleep(200);
       assert.ok((await count(again)) > c, 'counter runs again');
@@ -113,7 +131,11 @@ describe('pause and resume', () => {
   });
 
   it('auto-resumes on traffic through the ingress, and a listening server serves again', async () => {
-    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000, lifecycle: { onTimeout: 'pause', autoResume: true } });
+    const sbx = await Sandbox.create('default', {
+      ...s.conn,
+      timeoutMs: 60_000,
+      lifecycle: { onTimeout: 'pause', autoResume: true },
+    });
     try {
       await sbx.commands.run('mkdir -p /tmp/www && echo served > /tmp/www/index.html');
       (await sbx.commands.run('cd /tmp/www && python3 -m http.server 8000', { background: true })).disconnect();
@@ -177,7 +199,9 @@ describe('pause and resume', () => {
     assert.match(lost.body.message, /being paused|already paused/);
     assert.equal((await sbx.getInfo()).state, 'paused');
     const before = await api(s, 'GET', `/sandboxes/${id}`);
-    const connects = await Promise.all([1, 2, 3].map(() => api(s, 'POST', `/sandboxes/${id}/connect`, { timeout: 60 })));
+    const connects = await Promise.all(
+      [1, 2, 3].map(() => api(s, 'POST', `/sandboxes/${id}/connect`, { timeout: 60 })),
+    );
     assert.deepEqual(connects.map((r) => r.status).sort(), [200, 200, 201], 'one resume; the others joined it');
     assert.equal(before.body.state, 'paused');
     assert.equal((await sbx.getInfo()).state, 'running');
@@ -217,14 +241,21 @@ describe('pause and resume', () => {
         assert.equal(await copy.files.read('/home/user/state.txt'), 'at snapshot');
         const c = await count(copy);
         await sleep(200);
-        assert.ok((await count(copy)) > c, 'the snapshot\'s process runs in the copy');
+        assert.ok((await count(copy)) > c, "the snapshot's process runs in the copy");
       }
-      assert.equal((await fromId.commands.run('echo $FROM-$EXTRA')).stdout, 'source-1\n', 'env vars: the snapshot\'s plus the new ones');
+      assert.equal(
+        (await fromId.commands.run('echo $FROM-$EXTRA')).stdout,
+        'source-1\n',
+        "env vars: the snapshot's plus the new ones",
+      );
       await fromId.kill();
       await fromName.kill();
 
       const listed = await Snapshot.list({ ...s.conn, sandboxId: src.sandboxId });
-      assert.deepEqual(listed.map((x) => x.snapshotId), [snap.snapshotId]);
+      assert.deepEqual(
+        listed.map((x) => x.snapshotId),
+        [snap.snapshotId],
+      );
       assert.ok((await Snapshot.list(s.conn)).length >= 1);
 
       // Fork: live copies of the source as it is now.
@@ -248,7 +279,11 @@ describe('pause and resume', () => {
 
       assert.equal(await Snapshot.delete(snap.snapshotId, s.conn), true);
       assert.equal(await Snapshot.delete(snap.snapshotId, s.conn), false);
-      assert.equal(existsSync(path.join(s.dataDir, 'snapshots', 'v1', 'snapshots', snap.snapshotId)), false, 'images deleted');
+      assert.equal(
+        existsSync(path.join(s.dataDir, 'snapshots', 'v1', 'snapshots', snap.snapshotId)),
+        false,
+        'images deleted',
+      );
       await assert.rejects(Sandbox.create(snap.snapshotId, s.conn), NotFoundError);
     } finally {
       await src.kill();

@@ -27,7 +27,10 @@ describe('server restart', () => {
       assert.equal(second.apiKey, first.apiKey, 'the generated key is stored and reused');
       const again = await Sandbox.connect(keep.sandboxId, second.conn);
       assert.equal(await again.files.read('/home/user/state.txt'), 'before restart');
-      assert.ok((await again.commands.list()).some((p) => p.pid === bg.pid), 'background process survived');
+      assert.ok(
+        (await again.commands.list()).some((p) => p.pid === bg.pid),
+        'background process survived',
+      );
       const ids = (await Sandbox.list(second.conn)).map((s) => s.sandboxId);
       assert.deepEqual(ids, [keep.sandboxId]);
     } finally {

@@ -9,7 +9,15 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AuthenticationError, BuildError, NotFoundError, Sandbox, Template, waitForURL, type BuildLogEntry } from 'tensor-box';
+import {
+  AuthenticationError,
+  BuildError,
+  NotFoundError,
+  Sandbox,
+  Template,
+  waitForURL,
+  type BuildLogEntry,
+} from 'tensor-box';
 import { httpGet, startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
@@ -45,9 +53,18 @@ describe('Template() builder (live)', () => {
       .setUser('user')
       .runCmd('echo "$GREETING" > /tmp/greeting.txt')
       .setStartCmd('python3 -m http.server 8000', waitForURL('http://localhost:8000/index.html'));
-    const info = await Template.build(t, { ...s.conn, alias: 'fluent-live', cpuCount: 1, memoryMB: 1024, onBuildLogs: (e) => logs.push(e) });
+    const info = await Template.build(t, {
+      ...s.conn,
+      alias: 'fluent-live',
+      cpuCount: 1,
+      memoryMB: 1024,
+      onBuildLogs: (e) => logs.push(e),
+    });
     assert.equal(info.status, 'ready');
-    assert.ok(logs.some((l) => /COPY/.test(l.message)) && logs.some((l) => /apt-get/.test(l.message)), 'the log names the steps');
+    assert.ok(
+      logs.some((l) => /COPY/.test(l.message)) && logs.some((l) => /apt-get/.test(l.message)),
+      'the log names the steps',
+    );
 
     const sbx = await Sandbox.create('fluent-live', { ...s.conn, timeoutMs: 300_000 });
     killLater.push(sbx);
@@ -67,7 +84,9 @@ describe('Template() builder (live)', () => {
     const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-dockerfile-'));
     writeFileSync(path.join(ctx, 'app.txt'), 'copied by the Dockerfile\n');
     writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM default\nCOPY app.txt /opt/app.txt\nENV FROM_DOCKERFILE=yes\n');
-    const t = Template({ fileContextPath: ctx }).fromDockerfile(path.join(ctx, 'Dockerfile')).runCmd('echo "$FROM_DOCKERFILE" > /opt/env.txt');
+    const t = Template({ fileContextPath: ctx })
+      .fromDockerfile(path.join(ctx, 'Dockerfile'))
+      .runCmd('echo "$FROM_DOCKERFILE" > /opt/env.txt');
     assert.equal((await Template.build(t, { ...s.conn, alias: 'fluent-dockerfile' })).status, 'ready');
     const sbx = await Sandbox.create('fluent-dockerfile', { ...s.conn, timeoutMs: 300_000 });
     killLater.push(sbx);
@@ -81,7 +100,10 @@ describe('Template() builder (live)', () => {
     assert.match(err.step ?? '', /apt-get/);
     // apt-get saw the whole hostile string as one package name (it failed on it, nothing else ran): see
     // template-builder.test.ts for the quoting itself.
-    assert.ok(err.logEntries?.some((l: { message: string }) => /Unable to locate package|E: /.test(l.message)), JSON.stringify(err.logEntries));
+    assert.ok(
+      err.logEntries?.some((l: { message: string }) => /Unable to locate package|E: /.test(l.message)),
+      JSON.stringify(err.logEntries),
+    );
     assert.equal(await Template.exists('fluent-fail', s.conn), true, 'a failed build stays listed, as on E2B');
   });
 });
@@ -91,7 +113,11 @@ describe('pty.connect (live)', () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 300_000 });
     killLater.push(sbx);
     let first = '';
-    const pty = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => void (first += new TextDecoder().decode(d)) });
+    const pty = await sbx.pty.create({
+      cols: 80,
+      rows: 24,
+      onData: (d) => void (first += new TextDecoder().decode(d)),
+    });
     await pty.sendInput('cd /tmp && X=$((6*7))\n');
     pty.disconnect();
     assert.equal(await pty.exited, -1, 'disconnect is not an exit');
@@ -110,7 +136,10 @@ describe('pty.connect (live)', () => {
     const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 300_000 });
     killLater.push(other);
     const term = await sbx.pty.create({ cols: 80, rows: 24, onData: () => {} });
-    const forged = new (Sandbox as any)({ sandboxID: sbx.sandboxId, templateID: 'default', envdAccessToken: (other as any).accessToken }, (sbx as any).conn);
+    const forged = new (Sandbox as any)(
+      { sandboxID: sbx.sandboxId, templateID: 'default', envdAccessToken: (other as any).accessToken },
+      (sbx as any).conn,
+    );
     await assert.rejects(forged.pty.connect(term.pid, { onData: () => {} }), AuthenticationError);
     await term.kill();
   });
@@ -132,13 +161,21 @@ describe('signed URLs and pages (live)', () => {
 
   it('Sandbox.list pages with limit and nextToken, filters included', async () => {
     const tag = { page: `p-${Date.now()}` };
-    const made = await Promise.all([0, 1, 2].map(() => Sandbox.create('default', { ...s.conn, timeoutMs: 300_000, metadata: tag })));
+    const made = await Promise.all(
+      [0, 1, 2].map(() => Sandbox.create('default', { ...s.conn, timeoutMs: 300_000, metadata: tag })),
+    );
     killLater.push(...made);
     const p = Sandbox.list({ ...s.conn, query: { metadata: tag, template: 'default' }, limit: 2, order: 'asc' });
     const a = await p.nextItems();
     assert.equal(a.length, 2);
     assert.ok(p.hasNext && p.nextToken);
-    const b = await Sandbox.list({ ...s.conn, query: { metadata: tag }, limit: 2, order: 'asc', nextToken: p.nextToken }).nextItems();
+    const b = await Sandbox.list({
+      ...s.conn,
+      query: { metadata: tag },
+      limit: 2,
+      order: 'asc',
+      nextToken: p.nextToken,
+    }).nextItems();
     assert.deepEqual([...a, ...b].map((x) => x.sandboxId).sort(), made.map((x) => x.sandboxId).sort());
   });
 });

@@ -2,14 +2,26 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { Sandbox, CommandExitError, NotFoundError, TimeoutError, AuthenticationError, InvalidArgumentError } from 'tensor-box';
+import {
+  Sandbox,
+  CommandExitError,
+  NotFoundError,
+  TimeoutError,
+  AuthenticationError,
+  InvalidArgumentError,
+} from 'tensor-box';
 import { httpGet, run, startTestServer, type TestServer } from './helpers/harness.js';
 
 let s: TestServer;
 let sbx: Sandbox;
 before(async () => {
   s = await startTestServer();
-  sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000, envs: { API_TOKEN: 'xxx' }, metadata: { userId: '123' } });
+  sbx = await Sandbox.create('default', {
+    ...s.conn,
+    timeoutMs: 120_000,
+    envs: { API_TOKEN: 'xxx' },
+    metadata: { userId: '123' },
+  });
 });
 after(async () => {
   await sbx?.kill().catch(() => {});
@@ -35,7 +47,10 @@ describe('Sandbox', () => {
     assert.deepEqual(info.metadata, { userId: '123' });
     assert.equal(await sbx.isRunning(), true);
     const mine = await Sandbox.list({ ...s.conn, query: { metadata: { userId: '123' } } });
-    assert.deepEqual(mine.map((x) => x.sandboxId), [sbx.sandboxId]);
+    assert.deepEqual(
+      mine.map((x) => x.sandboxId),
+      [sbx.sandboxId],
+    );
     const none = await Sandbox.list({ ...s.conn, query: { metadata: { userId: 'nobody' } } });
     assert.equal(none.length, 0);
     const paused = await Sandbox.list({ ...s.conn, query: { state: ['paused'] } });
@@ -65,7 +80,10 @@ describe('Sandbox', () => {
   it('bad input gives typed errors', async () => {
     await assert.rejects(Sandbox.create('no-such-template', s.conn), NotFoundError);
     await assert.rejects(Sandbox.connect('nosuchsandbox0000000', s.conn), NotFoundError);
-    await assert.rejects(Sandbox.create('default', { domain: s.url, apiKey: 'e2b_' + 'f'.repeat(32) }), AuthenticationError);
+    await assert.rejects(
+      Sandbox.create('default', { domain: s.url, apiKey: 'e2b_' + 'f'.repeat(32) }),
+      AuthenticationError,
+    );
     await assert.rejects(Sandbox.create('default', { ...s.conn, timeoutMs: 10_000_000_000 }), InvalidArgumentError);
     assert.equal(await Sandbox.kill('nosuchsandbox0000000', s.conn), false);
   });
@@ -99,7 +117,10 @@ describe('commands', () => {
     assert.equal(chunks.join(''), r.stdout);
     // Plain TCP for Go programs by default (CRIU cannot checkpoint multipath TCP), unless the caller says otherwise.
     assert.equal((await sbx.commands.run('echo $GODEBUG')).stdout, 'multipathtcp=0\n');
-    assert.equal((await sbx.commands.run('echo $GODEBUG', { envs: { GODEBUG: 'http2debug=1' } })).stdout, 'http2debug=1\n');
+    assert.equal(
+      (await sbx.commands.run('echo $GODEBUG', { envs: { GODEBUG: 'http2debug=1' } })).stdout,
+      'http2debug=1\n',
+    );
   });
 
   it('kills a command past its timeout and reports a timeout', async () => {
@@ -165,7 +186,10 @@ describe('files', () => {
       { path: '/home/user/a.txt', data: 'aaa' },
       { path: '/home/user/sub/b.txt', data: 'bbb' },
     ]);
-    assert.deepEqual(infos.map((i) => i.path), ['/home/user/a.txt', '/home/user/sub/b.txt']);
+    assert.deepEqual(
+      infos.map((i) => i.path),
+      ['/home/user/a.txt', '/home/user/sub/b.txt'],
+    );
     assert.equal(await sbx.files.read('/home/user/sub/b.txt'), 'bbb');
     assert.equal((await sbx.files.getInfo('/home/user/sub/b.txt')).owner, 'user');
   });
@@ -209,7 +233,10 @@ describe('ports', () => {
     await sbx.commands.run('mkdir -p /tmp/www && echo served > /tmp/www/index.html');
     await sbx.commands.run('cd /tmp/www && python3 -m http.server 8000', { background: true });
     const host = sbx.getHost(8000);
-    assert.equal(host, `${sbx.sandboxId}-8000.${new URL(s.url).hostname === '127.0.0.1' ? `localhost:${new URL(s.url).port}` : new URL(s.url).host}`);
+    assert.equal(
+      host,
+      `${sbx.sandboxId}-8000.${new URL(s.url).hostname === '127.0.0.1' ? `localhost:${new URL(s.url).port}` : new URL(s.url).host}`,
+    );
     let body = '';
     for (let i = 0; i < 50 && body !== 'served\n'; i++) {
       body = await httpGet(`${s.url}/index.html`, host).then((r) => (r.status === 200 ? r.body : ''));
@@ -222,7 +249,11 @@ describe('ports', () => {
   });
 
   it('refuses the agent internal routes from outside', async () => {
-    const r = await fetch(`${s.url}/init`, { method: 'POST', headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' }, body: '{}' });
+    const r = await fetch(`${s.url}/init`, {
+      method: 'POST',
+      headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' },
+      body: '{}',
+    });
     assert.equal(r.status, 403);
   });
 });

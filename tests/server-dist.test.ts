@@ -37,7 +37,10 @@ before(async () => {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited ${child.exitCode}: ${stderr}`);
     if (Date.now() - t0 > 240_000) throw new Error(`no /health after 240 s: ${stderr}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -202,9 +202,21 @@ describe('two teams: another team’s sandbox is invisible on every surface', ()
     assert.equal((await b('GET', `/templates/${templateID}/builds/${buildID}/status`)).status, 404, 'build status');
     assert.equal((await b('GET', `/templates/${templateID}/builds/${buildID}/logs`)).status, 404, 'build logs');
     assert.equal((await b('GET', `/templates/${templateID}/tags`)).status, 404, 'tags');
-    assert.equal((await b('POST', '/templates/tags', { target: 'team-a-tpl', tags: ['b'] })).status, 404, 'assign tags');
-    assert.equal((await b('DELETE', '/templates/tags', { name: 'team-a-tpl', tags: ['b'] })).status, 404, 'remove tags');
-    assert.equal((await b('POST', '/sandboxes', { templateID: 'team-a-tpl:default' })).status, 404, 'start by name:tag');
+    assert.equal(
+      (await b('POST', '/templates/tags', { target: 'team-a-tpl', tags: ['b'] })).status,
+      404,
+      'assign tags',
+    );
+    assert.equal(
+      (await b('DELETE', '/templates/tags', { name: 'team-a-tpl', tags: ['b'] })).status,
+      404,
+      'remove tags',
+    );
+    assert.equal(
+      (await b('POST', '/sandboxes', { templateID: 'team-a-tpl:default' })).status,
+      404,
+      'start by name:tag',
+    );
     assert.equal((await a('GET', `/templates/${templateID}/tags`)).status, 200, 'the owner reads its tags');
     assert.ok(!(await b('GET', '/templates')).body.some((t: any) => t.templateID === templateID), 'list');
     assert.ok(

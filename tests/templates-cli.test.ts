@@ -19,7 +19,11 @@ let work: string;
 const made: string[] = [];
 
 /** Runs the CLI as a separate process in `cwd`. Asynchronous on purpose: the server under test lives in this process. */
-function cli(args: string[], cwd: string, timeoutMs = 300_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  cwd: string,
+  timeoutMs = 300_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd,
@@ -68,10 +72,38 @@ after(async () => {
 describe('tensor-box template (CLI)', () => {
   it('init writes e2b.toml offline and refuses to overwrite it', async () => {
     const d = dir('init');
-    const r = await cli(['template', 'init', '--name', 'agent-runtime', '--from-image', 'ubuntu:24.04', '--cpu', '4', '--memory', '4096', '--disk-gb', '10', '--start-cmd', 'python3 -m http.server', '--ready-cmd', 'curl -sf localhost:8000'], d);
+    const r = await cli(
+      [
+        'template',
+        'init',
+        '--name',
+        'agent-runtime',
+        '--from-image',
+        'ubuntu:24.04',
+        '--cpu',
+        '4',
+        '--memory',
+        '4096',
+        '--disk-gb',
+        '10',
+        '--start-cmd',
+        'python3 -m http.server',
+        '--ready-cmd',
+        'curl -sf localhost:8000',
+      ],
+      d,
+    );
     assert.equal(r.code, 0, r.stderr);
     const toml = readFileSync(path.join(d, 'e2b.toml'), 'utf8');
-    for (const line of ['name = "agent-runtime"', 'from_image = "ubuntu:24.04"', 'cpu_count = 4', 'memory_mb = 4096', 'disk_gb = 10', 'start_cmd = "python3 -m http.server"', 'ready_cmd = "curl -sf localhost:8000"']) {
+    for (const line of [
+      'name = "agent-runtime"',
+      'from_image = "ubuntu:24.04"',
+      'cpu_count = 4',
+      'memory_mb = 4096',
+      'disk_gb = 10',
+      'start_cmd = "python3 -m http.server"',
+      'ready_cmd = "curl -sf localhost:8000"',
+    ]) {
       assert.ok(toml.includes(line), `${line} missing in:\n${toml}`);
     }
     const again = await cli(['template', 'init', '--name', 'other'], d);
@@ -79,14 +111,20 @@ describe('tensor-box template (CLI)', () => {
     assert.match(again.stderr, /exists; pass --force/);
     assert.equal((await cli(['template', 'init', '--name', 'other', '--force'], d)).code, 0);
     assert.match(readFileSync(path.join(d, 'e2b.toml'), 'utf8'), /name = "other"\nfrom_template = "default"/);
-    const both = await cli(['template', 'init', '--name', 'x', '--from-image', 'a', '--from-template', 'b', '--path', d, '--force'], work);
+    const both = await cli(
+      ['template', 'init', '--name', 'x', '--from-image', 'a', '--from-template', 'b', '--path', d, '--force'],
+      work,
+    );
     assert.equal(both.code, 2);
   });
 
   it('init → build from default with a step → a sandbox of it has the file; a second build keeps the template', async () => {
     const d = dir('steps');
     assert.equal((await cli(['template', 'init', '--name', 'with-file', '--cpu', '1', '--memory', '512'], d)).code, 0);
-    appendFileSync(path.join(d, 'e2b.toml'), '\n[[steps]]\nname = "write"\ncommand = "mkdir -p /opt/data && echo built-by-step > /opt/data/marker.txt"\n');
+    appendFileSync(
+      path.join(d, 'e2b.toml'),
+      '\n[[steps]]\nname = "write"\ncommand = "mkdir -p /opt/data && echo built-by-step > /opt/data/marker.txt"\n',
+    );
     const built = await cli(['template', 'build'], d);
     assert.equal(built.code, 0, built.stderr);
     const templateID = built.stdout.trim();
@@ -131,7 +169,10 @@ describe('tensor-box template (CLI)', () => {
         '',
       ].join('\n'),
     );
-    const init = await cli(['template', 'init', '--name', 'from-dockerfile', '--dockerfile', 'Dockerfile', '--cpu', '1', '--memory', '512'], d);
+    const init = await cli(
+      ['template', 'init', '--name', 'from-dockerfile', '--dockerfile', 'Dockerfile', '--cpu', '1', '--memory', '512'],
+      d,
+    );
     assert.equal(init.code, 0, init.stderr);
     assert.match(readFileSync(path.join(d, 'e2b.toml'), 'utf8'), /^dockerfile = "Dockerfile"$/m);
     const built = await cli(['template', 'build'], d);
@@ -141,8 +182,14 @@ describe('tensor-box template (CLI)', () => {
     assert.match(built.stderr, /uploaded the build context/);
     assert.match(built.stderr, /\[\d+\/\d+\] COPY hello\.txt/);
 
-    const out = await inSandbox(templateID, 'cat /app/hello.txt /app/copied.txt /app/greeting.txt; echo "env: $GREETING"; run.sh; test -e /app/secret.txt && echo leaked || echo no-secret');
-    assert.equal(out, 'hello from the context\nhello from the context\nhello world\nenv: hello world\nrun: hello world\nno-secret\n');
+    const out = await inSandbox(
+      templateID,
+      'cat /app/hello.txt /app/copied.txt /app/greeting.txt; echo "env: $GREETING"; run.sh; test -e /app/secret.txt && echo leaked || echo no-secret',
+    );
+    assert.equal(
+      out,
+      'hello from the context\nhello from the context\nhello world\nenv: hello world\nrun: hello world\nno-secret\n',
+    );
     assert.equal(await inSandbox(templateID, 'pwd'), '/app\n');
 
     // The same context again is not uploaded again (content-addressed).
@@ -249,18 +296,33 @@ describe('Template (SDK)', () => {
     const second = await Template.uploadFiles(templateID, readFileSync(tarFile), s.conn);
     assert.deepEqual(second, { hash: first.hash, uploaded: false });
 
-    await Template.startBuild(templateID, buildID, {
-      fromTemplate: 'default',
-      steps: [{ type: 'COPY', args: ['a.txt', '/opt/a.txt'], filesHash: first.hash }, { name: 'show', command: 'cat /opt/a.txt' }],
-    }, s.conn);
+    await Template.startBuild(
+      templateID,
+      buildID,
+      {
+        fromTemplate: 'default',
+        steps: [
+          { type: 'COPY', args: ['a.txt', '/opt/a.txt'], filesHash: first.hash },
+          { name: 'show', command: 'cat /opt/a.txt' },
+        ],
+      },
+      s.conn,
+    );
     const seen: string[] = [];
-    const done = await Template.waitForBuild(templateID, buildID, { ...s.conn, intervalMs: 200, onLog: (e) => seen.push(e.message) });
+    const done = await Template.waitForBuild(templateID, buildID, {
+      ...s.conn,
+      intervalMs: 200,
+      onLog: (e) => seen.push(e.message),
+    });
     assert.equal(done.status, 'ready');
     assert.ok(seen.includes('from the tar'), seen.join('\n'));
     const all = await Template.getBuildLogs(templateID, buildID, s.conn);
     assert.equal(all.nextOffset, all.logs.length);
     const tail = await Template.getBuildLogs(templateID, buildID, { ...s.conn, offset: all.logs.length - 1 });
-    assert.deepEqual(tail.logs.map((l) => l.message), [all.logs.at(-1)!.message]);
+    assert.deepEqual(
+      tail.logs.map((l) => l.message),
+      [all.logs.at(-1)!.message],
+    );
     assert.equal(tail.nextOffset, all.logs.length);
     assert.ok(await Template.exists('sdk-upload', s.conn));
     assert.equal(await Template.exists('no-such-template', s.conn), false);

@@ -11,7 +11,14 @@ import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync 
 import path from 'node:path';
 import { Sandbox } from 'tensor-box';
 import { api, startTestServer, type TestServer } from './helpers/harness.js';
-import { requireTools, skopeoPush, startRegistry, tmpDir, umociImage, type TestRegistry } from '../packages/runtime/src/image/registry-fixture.js';
+import {
+  requireTools,
+  skopeoPush,
+  startRegistry,
+  tmpDir,
+  umociImage,
+  type TestRegistry,
+} from '../packages/runtime/src/image/registry-fixture.js';
 
 const USER = 'builder';
 const PASSWORD = 'pw-for-the-test';
@@ -19,7 +26,23 @@ let reg: TestRegistry;
 let s: TestServer;
 let work: string;
 
-const APPLETS = ['sh', 'cat', 'echo', 'id', 'pwd', 'mkdir', 'tar', 'chown', 'chmod', 'ls', 'env', 'sleep', 'rm', 'test', 'printenv'];
+const APPLETS = [
+  'sh',
+  'cat',
+  'echo',
+  'id',
+  'pwd',
+  'mkdir',
+  'tar',
+  'chown',
+  'chmod',
+  'ls',
+  'env',
+  'sleep',
+  'rm',
+  'test',
+  'printenv',
+];
 
 /** A runnable root filesystem: busybox, a `bash` that is its sh (the SDKs run commands with bash -l -c), root. */
 function busyboxRoot(root: string): void {
@@ -42,7 +65,12 @@ before(async () => {
   umociImage({
     layout,
     tag: 'v1',
-    steps: [busyboxRoot, (root) => (rmSync(path.join(root, 'etc/motd')), writeFileSync(path.join(root, 'srv/from-image.txt'), 'second layer\n'))],
+    steps: [
+      busyboxRoot,
+      (root) => (
+        rmSync(path.join(root, 'etc/motd')), writeFileSync(path.join(root, 'srv/from-image.txt'), 'second layer\n')
+      ),
+    ],
     config: ['--config.env', 'PATH=/bin', '--config.env', 'GREETING=from-image', '--config.workingdir', '/srv'],
   });
   await skopeoPush(`${layout}:v1`, `${reg.host}/org/tiny:v1`, ['--dest-creds', `${USER}:${PASSWORD}`]);
@@ -73,17 +101,25 @@ async function wait(id: string, buildId: string) {
 describe('templates from a registry image', () => {
   it('lists the registry images among the base images', async () => {
     const bases = await api(s, 'GET', '/templates/base-images');
-    assert.ok(bases.body.some((b: any) => b.dockerImage === `${reg.host}/org/tiny:v1` && b.source === 'registry'), JSON.stringify(bases.body));
+    assert.ok(
+      bases.body.some((b: any) => b.dockerImage === `${reg.host}/org/tiny:v1` && b.source === 'registry'),
+      JSON.stringify(bases.body),
+    );
   });
 
   it('builds fromImage (layers flattened, whiteouts applied); sandboxes run with the image env, user and workdir', async () => {
-    const b = await build('from-registry', { fromImage: 'org/tiny:v1', steps: [{ name: 'mark', command: 'echo "built $GREETING" > /srv/built.txt' }] });
+    const b = await build('from-registry', {
+      fromImage: 'org/tiny:v1',
+      steps: [{ name: 'mark', command: 'echo "built $GREETING" > /srv/built.txt' }],
+    });
     assert.equal(b.start.status, 202, JSON.stringify(b.start.body));
     const st = await wait(b.id, b.build);
     assert.equal(st.status, 'ready', JSON.stringify(st));
     const sbx = await Sandbox.create('from-registry', { ...s.conn, timeoutMs: 60_000 });
     try {
-      const r = await sbx.commands.run('cat /srv/from-image.txt /srv/built.txt; test -e /etc/motd && echo motd || echo no-motd; id -un; pwd; echo $GREETING');
+      const r = await sbx.commands.run(
+        'cat /srv/from-image.txt /srv/built.txt; test -e /etc/motd && echo motd || echo no-motd; id -un; pwd; echo $GREETING',
+      );
       assert.equal(r.stdout, 'second layer\nbuilt from-image\nno-motd\nroot\n/srv\nfrom-image\n');
       await sbx.files.write('/srv/uploaded.txt', 'via envd');
       assert.equal(await sbx.files.read('/srv/uploaded.txt'), 'via envd');
@@ -91,7 +127,9 @@ describe('templates from a registry image', () => {
       await sbx.kill();
     }
     // The same image by its full name through a Dockerfile's FROM.
-    const d = await build('from-registry-dockerfile', { dockerfile: `FROM ${reg.host}/org/tiny:v1\nENV MORE=yes\nRUN echo "$MORE" > /srv/more.txt\n` });
+    const d = await build('from-registry-dockerfile', {
+      dockerfile: `FROM ${reg.host}/org/tiny:v1\nENV MORE=yes\nRUN echo "$MORE" > /srv/more.txt\n`,
+    });
     assert.equal(d.start.status, 202, JSON.stringify(d.start.body));
     assert.equal((await wait(d.id, d.build)).status, 'ready');
     const sbx2 = await Sandbox.create('from-registry-dockerfile', { ...s.conn, timeoutMs: 60_000 });
@@ -107,7 +145,11 @@ describe('templates from a registry image', () => {
       const b = await build(`missing-${ref.replace(/[^a-z0-9]/g, '-')}`, { fromImage: ref });
       assert.equal(b.start.status, 404, JSON.stringify(b.start.body));
       assert.match(b.start.body.message, /not found/i);
-      assert.equal((await api(s, 'GET', `/templates/${b.id}/builds/${b.build}/status`)).body.status, 'waiting', 'nothing started');
+      assert.equal(
+        (await api(s, 'GET', `/templates/${b.id}/builds/${b.build}/status`)).body.status,
+        'waiting',
+        'nothing started',
+      );
       await api(s, 'DELETE', `/templates/${b.id}`);
     }
     const other = await build('other-registry', { fromImage: 'registry.example.com/org/tiny:v1' });
@@ -119,7 +161,9 @@ describe('templates from a registry image', () => {
     const bad = await startTestServer({ registry: { url: reg.url, username: USER, password: 'wrong' } });
     try {
       const r = await api(bad, 'POST', '/v3/templates', { name: 'bad-creds' });
-      await api(bad, 'POST', `/v2/templates/${r.body.templateID}/builds/${r.body.buildID}`, { fromImage: 'org/tiny:v1' });
+      await api(bad, 'POST', `/v2/templates/${r.body.templateID}/builds/${r.body.buildID}`, {
+        fromImage: 'org/tiny:v1',
+      });
       let st: any;
       for (let i = 0; i < 200; i++) {
         st = (await api(bad, 'GET', `/templates/${r.body.templateID}/builds/${r.body.buildID}/status`)).body;

@@ -41,7 +41,8 @@ async function waitBuild(templateID: string, buildID: string, timeoutMs = 240_00
     assert.equal(r.status, 200, JSON.stringify(r.body));
     lines.push(...r.body.logEntries);
     if (r.body.status === 'ready' || r.body.status === 'error') return { ...r.body, all: lines };
-    if (Date.now() > deadline) throw new Error(`build ${buildID} still ${r.body.status}: ${lines.map((l) => l.message).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`build ${buildID} still ${r.body.status}: ${lines.map((l) => l.message).join('\n')}`);
     await new Promise((res) => setTimeout(res, 300));
   }
 }
@@ -74,7 +75,13 @@ describe('template builds', () => {
     const st = await waitBuild(b.templateID, b.buildID);
     assert.equal(st.status, 'ready', st.all.map((l: any) => l.message).join('\n'));
     // The log carries the step progress lines and the steps' output, tagged with the step.
-    assert.ok(st.all.some((l: any) => l.message === '[1/6] RUN echo built-by-step > /opt/marker && id -un > /opt/ran-as' && l.step === 'marker'), 'progress line');
+    assert.ok(
+      st.all.some(
+        (l: any) =>
+          l.message === '[1/6] RUN echo built-by-step > /opt/marker && id -un > /opt/ran-as' && l.step === 'marker',
+      ),
+      'progress line',
+    );
     assert.ok(st.all.some((l: any) => /build ready/.test(l.message)));
 
     const detail = await api(s, 'GET', `/templates/${name}`);
@@ -86,14 +93,20 @@ describe('template builds', () => {
     assert.equal(detail.body.builds[0].buildID, b.buildID);
     assert.equal(detail.body.builds[0].status, 'ready');
     const listed = await api(s, 'GET', '/templates');
-    assert.ok(listed.body.some((t: any) => t.templateID === b.templateID && t.buildStatus === 'ready' && t.names.includes(name)));
+    assert.ok(
+      listed.body.some(
+        (t: any) => t.templateID === b.templateID && t.buildStatus === 'ready' && t.names.includes(name),
+      ),
+    );
     const alias = await api(s, 'GET', `/templates/aliases/${name}`);
     assert.equal(alias.body.templateID, b.templateID);
 
     // By name (and by ID): the files, environment, working directory and user of the build.
     const sbx = await sandbox(name);
     try {
-      const r = await sbx.commands.run('cat /opt/marker /opt/ran-as greeting.txt where.txt /tmp/build-user; echo "$LEVEL"; pwd; id -un');
+      const r = await sbx.commands.run(
+        'cat /opt/marker /opt/ran-as greeting.txt where.txt /tmp/build-user; echo "$LEVEL"; pwd; id -un',
+      );
       assert.equal(r.stdout, 'built-by-step\nroot\nhello template\n/srv/app\nuser\n2\n/srv/app\nuser\n');
       const info = await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`);
       assert.equal(info.body.templateID, b.templateID);
@@ -107,7 +120,10 @@ describe('template builds', () => {
 
   it('derives a template from a built one, sharing its layers on disk', async () => {
     const name = uniq('derived');
-    const b = await build(name, { fromTemplate: base.name, steps: [{ name: 'more', command: 'echo second > /opt/second' }] });
+    const b = await build(name, {
+      fromTemplate: base.name,
+      steps: [{ name: 'more', command: 'echo second > /opt/second' }],
+    });
     assert.equal((await waitBuild(b.templateID, b.buildID)).status, 'ready');
     const parent = (await s.store.findTemplate(base.templateID))!;
     const child = (await s.store.findTemplate(b.templateID))!;
@@ -143,7 +159,10 @@ describe('template builds', () => {
     assert.equal(st.reason.step, 'deps');
     assert.equal(st.reason.exitCode, 3);
     assert.match(st.reason.message, /deps.*exit code 3/);
-    assert.ok(st.reason.logEntries.some((l: any) => l.message === 'oops' && l.level === 'warn'), 'stderr in the log tail');
+    assert.ok(
+      st.reason.logEntries.some((l: any) => l.message === 'oops' && l.level === 'warn'),
+      'stderr in the log tail',
+    );
     assert.ok(!st.all.some((l: any) => /\[3\/3\]/.test(l.message)), 'later steps did not run');
     // Listed with its status (so it can be inspected) but it cannot start sandboxes, and no layer is on disk.
     const t = await api(s, 'GET', `/templates/${name}`);
@@ -173,16 +192,26 @@ describe('template builds', () => {
     assert.match(two.start.body.message, /exactly one of/);
     const none = await build(uniq('none'), { steps: [] });
     assert.equal(none.start.status, 400);
-    const badStep = await build(uniq('step'), { fromTemplate: 'default', steps: [{ type: 'ENV', args: ['1BAD', 'x'] }] });
+    const badStep = await build(uniq('step'), {
+      fromTemplate: 'default',
+      steps: [{ type: 'ENV', args: ['1BAD', 'x'] }],
+    });
     assert.equal(badStep.start.status, 400);
     assert.match(badStep.start.body.message, /steps\[0\].*not a valid environment variable/);
-    const noFiles = await build(uniq('copy'), { fromTemplate: 'default', steps: [{ type: 'COPY', args: ['a', '/a'], filesHash: 'deadbeefdeadbeef' }] });
+    const noFiles = await build(uniq('copy'), {
+      fromTemplate: 'default',
+      steps: [{ type: 'COPY', args: ['a', '/a'], filesHash: 'deadbeefdeadbeef' }],
+    });
     assert.equal(noFiles.start.status, 400);
     assert.match(noFiles.start.body.message, /no files were uploaded/);
     // The build did not start: it is still waiting and can be started correctly.
-    const ok = await api(s, 'POST', `/v2/templates/${two.templateID}/builds/${two.buildID}`, { fromTemplate: 'default' });
+    const ok = await api(s, 'POST', `/v2/templates/${two.templateID}/builds/${two.buildID}`, {
+      fromTemplate: 'default',
+    });
     assert.equal(ok.status, 202);
-    const twice = await api(s, 'POST', `/v2/templates/${two.templateID}/builds/${two.buildID}`, { fromTemplate: 'default' });
+    const twice = await api(s, 'POST', `/v2/templates/${two.templateID}/builds/${two.buildID}`, {
+      fromTemplate: 'default',
+    });
     assert.equal(twice.status, 409);
     assert.equal((await waitBuild(two.templateID, two.buildID)).status, 'ready');
 
@@ -193,7 +222,8 @@ describe('template builds', () => {
     assert.equal((await api(s, 'GET', '/templates/nope/builds/nope/logs')).status, 404);
     assert.equal((await api(s, 'DELETE', '/templates/default')).status, 409);
     assert.equal((await api(s, 'DELETE', '/templates/no-such-template')).status, 404);
-    for (const t of [unknownParent, unknownImage, two, none, badStep, noFiles]) await api(s, 'DELETE', `/templates/${t.templateID}`);
+    for (const t of [unknownParent, unknownImage, two, none, badStep, noFiles])
+      await api(s, 'DELETE', `/templates/${t.templateID}`);
   });
 
   it("applies the template's diskSizeMB: writing past it fails with ENOSPC inside, and an upload raises NotEnoughSpaceError", async () => {
@@ -203,11 +233,16 @@ describe('template builds', () => {
     const sbx = await sandbox(name);
     try {
       assert.equal((await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`)).body.diskSizeMB, 256);
-      const r = await sbx.commands.run('dd if=/dev/zero of=/home/user/fill bs=1M count=400 2>&1; echo "exit=$?"; df -m /home/user | tail -1');
+      const r = await sbx.commands.run(
+        'dd if=/dev/zero of=/home/user/fill bs=1M count=400 2>&1; echo "exit=$?"; df -m /home/user | tail -1',
+      );
       assert.match(r.stdout, /No space left on device/);
       assert.match(r.stdout, /exit=1/);
       await sbx.commands.run('rm -f /home/user/fill');
-      await assert.rejects(sbx.files.write('/home/user/big.bin', new Uint8Array(400 * 1024 * 1024)), (e: Error) => e instanceof NotEnoughSpaceError);
+      await assert.rejects(
+        sbx.files.write('/home/user/big.bin', new Uint8Array(400 * 1024 * 1024)),
+        (e: Error) => e instanceof NotEnoughSpaceError,
+      );
       // The sandbox still works after the failed upload.
       assert.equal((await sbx.commands.run('rm -f /home/user/big.bin; echo ok')).stdout, 'ok\n');
     } finally {
@@ -261,7 +296,11 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
     }
     const other = await sandbox(name);
     try {
-      assert.equal((await other.commands.run('test -e /tmp/mine && echo yes || echo no')).stdout, 'no\n', 'each sandbox has its own writable layer');
+      assert.equal(
+        (await other.commands.run('test -e /tmp/mine && echo yes || echo no')).stdout,
+        'no\n',
+        'each sandbox has its own writable layer',
+      );
     } finally {
       await other.kill();
     }
@@ -298,7 +337,11 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
       const put = await fetch(link.body.url, { method: 'PUT', headers: { 'X-API-Key': s.apiKey }, body: bytes });
       assert.equal(put.status, 201);
       assert.equal((await api(s, 'GET', `/templates/${reg.body.templateID}/files/${hash}`)).body.present, true);
-      const notTar = await fetch(`${s.url}/templates/${reg.body.templateID}/files/${'0'.repeat(16)}`, { method: 'PUT', headers: { 'X-API-Key': s.apiKey }, body: 'not a tar' });
+      const notTar = await fetch(`${s.url}/templates/${reg.body.templateID}/files/${'0'.repeat(16)}`, {
+        method: 'PUT',
+        headers: { 'X-API-Key': s.apiKey },
+        body: 'not a tar',
+      });
       assert.equal(notTar.status, 400);
       const dockerfile = [
         '# a comment',
@@ -312,7 +355,10 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
         'RUN ./main.sh > /opt/ran.txt',
         'CMD ["sleep", "1000"]',
       ].join('\n');
-      const start = await api(s, 'POST', `/v2/templates/${reg.body.templateID}/builds/${reg.body.buildID}`, { dockerfile, filesHash: hash });
+      const start = await api(s, 'POST', `/v2/templates/${reg.body.templateID}/builds/${reg.body.buildID}`, {
+        dockerfile,
+        filesHash: hash,
+      });
       assert.equal(start.status, 202, JSON.stringify(start.body));
       const st = await waitBuild(reg.body.templateID, reg.body.buildID);
       assert.equal(st.status, 'ready', st.all.map((l: any) => l.message).join('\n'));
@@ -320,7 +366,9 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
       assert.equal(t.body.startCmd, 'sleep 1000');
       const sbx = await sandbox(name);
       try {
-        const r = await sbx.commands.run('cat /opt/ran.txt lib/data.txt /opt/docs/README; pwd; echo $MODE; stat -c %U /home/user/data.txt; test -x main.sh && echo exec');
+        const r = await sbx.commands.run(
+          'cat /opt/ran.txt lib/data.txt /opt/docs/README; pwd; echo $MODE; stat -c %U /home/user/data.txt; test -x main.sh && echo exec',
+        );
         assert.equal(r.stdout, 'main prod\ndata\nreadme\n/opt/app\nprod\nuser\nexec\n');
         // CMD became the start command: it runs in the sandbox.
         const ps = await sbx.commands.run('ps -eo args');
@@ -330,7 +378,9 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
       }
       // A Dockerfile error names its line; nothing starts.
       const reg2 = await api(s, 'POST', '/v3/templates', { name: uniq('badfile') });
-      const bad = await api(s, 'POST', `/v2/templates/${reg2.body.templateID}/builds/${reg2.body.buildID}`, { dockerfile: 'FROM default\nRUN true\nVOLUME /data\n' });
+      const bad = await api(s, 'POST', `/v2/templates/${reg2.body.templateID}/builds/${reg2.body.buildID}`, {
+        dockerfile: 'FROM default\nRUN true\nVOLUME /data\n',
+      });
       assert.equal(bad.status, 400);
       assert.match(bad.body.message, /line 3/);
       await api(s, 'DELETE', `/templates/${reg2.body.templateID}`);
@@ -356,7 +406,9 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
       await src.commands.run('echo later > /home/user/later.txt');
       const copy = await sandbox(name);
       try {
-        const r = await copy.commands.run('cat /home/user/state.txt /opt/sys.txt; test -e /home/user/later.txt && echo later || echo no-later; id -un');
+        const r = await copy.commands.run(
+          'cat /home/user/state.txt /opt/sys.txt; test -e /home/user/later.txt && echo later || echo no-later; id -un',
+        );
         assert.equal(r.stdout, 'committed\nsys\nno-later\nuser\n');
         assert.equal((await api(s, 'GET', `/sandboxes/${copy.sandboxId}`)).body.memoryMB, 1024);
       } finally {
@@ -377,18 +429,27 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
     assert.equal(bases.status, 200);
     assert.ok(bases.body.some((b: any) => b.dockerImage === 'debian:bookworm' && b.source === 'mmdebstrap'));
     const name = uniq('plain');
-    const b = await build(name, { fromImage: 'debian:bookworm', steps: [{ name: 'hello', command: 'cat /etc/debian_version > /root/v && id -un > /root/who' }] });
+    const b = await build(name, {
+      fromImage: 'debian:bookworm',
+      steps: [{ name: 'hello', command: 'cat /etc/debian_version > /root/v && id -un > /root/who' }],
+    });
     assert.equal(b.start.status, 202, JSON.stringify(b.start.body));
     const st = await waitBuild(b.templateID, b.buildID, 600_000);
     assert.equal(st.status, 'ready', st.all.map((l: any) => l.message).join('\n'));
     const sbx = await sandbox(name);
     try {
-      const r = await sbx.commands.run('cat /root/v /root/who; id -un; pwd; test -e /usr/bin/python3 && echo python || echo no-python');
+      const r = await sbx.commands.run(
+        'cat /root/v /root/who; id -un; pwd; test -e /usr/bin/python3 && echo python || echo no-python',
+      );
       assert.match(r.stdout, /^12\.\d+\nroot\nroot\n\/\nno-python\n$/);
     } finally {
       await sbx.kill();
     }
-    assert.ok((await api(s, 'GET', '/templates/base-images')).body.some((x: any) => x.dockerImage === 'debian:bookworm' && x.status === 'ready'));
+    assert.ok(
+      (await api(s, 'GET', '/templates/base-images')).body.some(
+        (x: any) => x.dockerImage === 'debian:bookworm' && x.status === 'ready',
+      ),
+    );
     await api(s, 'DELETE', `/templates/${name}`);
   });
 });

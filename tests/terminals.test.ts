@@ -97,20 +97,35 @@ describe('terminals and watching', () => {
     await sbx.files.makeDir('/home/user/w/sub');
     const events: WatchEvent[] = [];
     const w = await sbx.files.watchDir('/home/user/w', (e) => void events.push(e), { recursive: true });
-    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/files/watch?path=/home/user/w&recursive=true`, {
-      headers: { 'X-API-Key': s.apiKey },
-    });
+    const ws = new WebSocket(
+      `${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/files/watch?path=/home/user/w&recursive=true`,
+      {
+        headers: { 'X-API-Key': s.apiKey },
+      },
+    );
     const wsEvents: any[] = [];
     ws.on('message', (d) => wsEvents.push(JSON.parse(d.toString())));
     await until('ws watch start', () => wsEvents.find((m) => m.type === 'start'));
     await sbx.files.write('/home/user/w/sub/deep.txt', 'x');
     await sbx.files.remove('/home/user/w/sub/deep.txt');
-    await until('sdk events', () => events.some((e) => e.type === 'create' && e.path === '/home/user/w/sub/deep.txt') && events.some((e) => e.type === 'remove'));
-    await until('ws events', () => wsEvents.some((m) => m.type === 'event' && m.event.type === 'create' && m.event.path === '/home/user/w/sub/deep.txt'));
+    await until(
+      'sdk events',
+      () =>
+        events.some((e) => e.type === 'create' && e.path === '/home/user/w/sub/deep.txt') &&
+        events.some((e) => e.type === 'remove'),
+    );
+    await until('ws events', () =>
+      wsEvents.some(
+        (m) => m.type === 'event' && m.event.type === 'create' && m.event.path === '/home/user/w/sub/deep.txt',
+      ),
+    );
     w.stop();
     ws.close();
     // A watch on a missing path is a clear error.
-    await assert.rejects(sbx.files.watchDir('/home/user/nope', () => {}), NotFoundError);
+    await assert.rejects(
+      sbx.files.watchDir('/home/user/nope', () => {}),
+      NotFoundError,
+    );
   });
 
   it('a WebSocket server in the sandbox answers through the ingress (getHost)', async () => {
@@ -138,9 +153,16 @@ describe('metrics and logs', () => {
   it('memory metrics rise under a memory-hungry process', async () => {
     const base = await until('a sample', async () => (await sbx.getMetrics()).at(-1));
     assert.ok(base.memTotal >= 2048 * 2 ** 20 - 1, 'the limit is reported');
-    (await sbx.commands.run(`python3 -c "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); open('/tmp/held', 'w').close(); import time; time.sleep(60)"`, { background: true })).disconnect();
+    (
+      await sbx.commands.run(
+        `python3 -c "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); open('/tmp/held', 'w').close(); import time; time.sleep(60)"`,
+        { background: true },
+      )
+    ).disconnect();
     await until('allocation', () => sbx.files.exists('/tmp/held'));
-    const high = await until('a higher sample', async () => (await sbx.getMetrics()).find((m) => m.memUsed > base.memUsed + 250 * 2 ** 20));
+    const high = await until('a higher sample', async () =>
+      (await sbx.getMetrics()).find((m) => m.memUsed > base.memUsed + 250 * 2 ** 20),
+    );
     assert.ok(high.memUsed <= high.memTotal);
     const many = await Sandbox.getMetrics(sbx.sandboxId, { ...s.conn, start: new Date(Date.now() - 60_000) });
     assert.ok(many.length >= 2, 'a series, not just the latest sample');
@@ -168,7 +190,9 @@ describe('metrics and logs', () => {
   });
 
   it('an oversized terminal frame closes the socket instead of being buffered', async () => {
-    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty`, { headers: { 'X-API-Key': s.apiKey } });
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty`, {
+      headers: { 'X-API-Key': s.apiKey },
+    });
     await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     ws.on('error', () => {});
@@ -179,12 +203,17 @@ describe('metrics and logs', () => {
   it('a dropped terminal WebSocket frees its shell after the grace period', async () => {
     process.env.TENSOR_BOX_PTY_GRACE_MS = '300';
     try {
-      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty?cmd=/bin/cat`, { headers: { 'X-API-Key': s.apiKey } });
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty?cmd=/bin/cat`, {
+        headers: { 'X-API-Key': s.apiKey },
+      });
       const texts: any[] = [];
       ws.on('message', (d, isBinary) => void (isBinary || texts.push(JSON.parse(d.toString()))));
       await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
       const started = await until('started', () => texts.find((t) => t.type === 'started'));
-      assert.ok((await sbx.commands.list()).some((p) => p.pid === started.pid), 'running while connected');
+      assert.ok(
+        (await sbx.commands.list()).some((p) => p.pid === started.pid),
+        'running while connected',
+      );
       ws.terminate(); // dropped, not closed politely
       await until('shell gone', async () => !(await sbx.commands.list()).some((p) => p.pid === started.pid), 5000);
     } finally {
@@ -193,11 +222,16 @@ describe('metrics and logs', () => {
   });
 
   it('bad input: terminal in a missing directory, sockets to a paused or killed sandbox; a pause ends watches cleanly', async () => {
-    await assert.rejects(sbx.pty.create({ cols: 80, rows: 24, cwd: '/no/such/dir', onData: () => {} }), /no\/such\/dir|not found|does not exist/i);
+    await assert.rejects(
+      sbx.pty.create({ cols: 80, rows: 24, cwd: '/no/such/dir', onData: () => {} }),
+      /no\/such\/dir|not found|does not exist/i,
+    );
     const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
     const upgrade = (id: string) =>
       new Promise<number>((resolve) => {
-        const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${id}/pty`, { headers: { 'X-API-Key': s.apiKey } });
+        const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${id}/pty`, {
+          headers: { 'X-API-Key': s.apiKey },
+        });
         ws.on('open', () => (ws.close(), resolve(101)));
         ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
         ws.on('error', () => resolve(0));

@@ -62,11 +62,20 @@ function definition(a: Record<string, any>): tb.TemplateBuilder {
 }
 
 /** Runs a parity op; undefined when `op` is not one of them. */
-export async function parityOp(run: ParityRun, op: string, a: Record<string, any>): Promise<{ result: any } | undefined> {
+export async function parityOp(
+  run: ParityRun,
+  op: string,
+  a: Record<string, any>,
+): Promise<{ result: any } | undefined> {
   const c = run.conn;
   switch (op) {
     case 'sandbox.listPage': {
-      const p = tb.Sandbox.list({ ...c, query: { state: a.state, metadata: a.metadata, template: a.template }, order: a.order, limit: a.limit });
+      const p = tb.Sandbox.list({
+        ...c,
+        query: { state: a.state, metadata: a.metadata, template: a.template },
+        order: a.order,
+        limit: a.limit,
+      });
       const items = await p.nextItems();
       return { result: { count: items.length, hasNext: p.hasNext } };
     }
@@ -81,7 +90,12 @@ export async function parityOp(run: ParityRun, op: string, a: Record<string, any
       return { result: { snapshotId: s.snapshotId, name: s.name } };
     }
     case 'snapshot.list':
-      return { result: (await tb.Snapshot.list({ ...c, sandboxId: a.sandboxId, name: a.name })).map((s) => ({ snapshotId: s.snapshotId, name: s.name })) };
+      return {
+        result: (await tb.Snapshot.list({ ...c, sandboxId: a.sandboxId, name: a.name })).map((s) => ({
+          snapshotId: s.snapshotId,
+          name: s.name,
+        })),
+      };
     case 'snapshot.delete':
       return { result: await tb.Snapshot.delete(a.snapshot, c) };
     case 'files.downloadUrl': {
@@ -89,12 +103,18 @@ export async function parityOp(run: ParityRun, op: string, a: Record<string, any
       return { result: { status: res.status, body: await res.text() } };
     }
     case 'files.uploadUrl': {
-      const res = await fetch(run.sandbox().uploadUrl(a.path, { user: a.user }), { method: 'POST', body: a.data, headers: { 'content-type': 'application/octet-stream' } });
+      const res = await fetch(run.sandbox().uploadUrl(a.path, { user: a.user }), {
+        method: 'POST',
+        body: a.data,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       await res.arrayBuffer();
       return { result: { status: res.status } };
     }
     case 'pty.create': {
-      const pty = await attach(run, a.save, (onData) => run.sandbox().pty.create({ cols: 80, rows: 24, onData, cmd: a.cmd }));
+      const pty = await attach(run, a.save, (onData) =>
+        run.sandbox().pty.create({ cols: 80, rows: 24, onData, cmd: a.cmd }),
+      );
       return { result: { pid: pty.pid } };
     }
     case 'pty.connect': {
@@ -122,7 +142,8 @@ export async function parityOp(run: ParityRun, op: string, a: Record<string, any
     case 'pty.waitOutput': {
       const deadline = Date.now() + (a.timeoutMs ?? 10_000);
       while (!h.output.includes(a.contains)) {
-        if (Date.now() > deadline) throw new tb.TimeoutError(`'${a.contains}' not in the terminal's output: ${JSON.stringify(h.output)}`);
+        if (Date.now() > deadline)
+          throw new tb.TimeoutError(`'${a.contains}' not in the terminal's output: ${JSON.stringify(h.output)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       return { result: true };

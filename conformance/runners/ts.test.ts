@@ -52,7 +52,11 @@ function check(result: any, expect: Record<string, any>, where: string) {
   for (const [key, want] of Object.entries(expect)) {
     if (Array.isArray(result) && key === 'length') assert.equal(result.length, want, `${where}: length`);
     else if (Array.isArray(result) && key === 'contains') {
-      for (const w of want) assert.ok(result.some((r) => Object.entries(w).every(([k, v]) => isDeepStrictEqual(r[k], v))), `${where}: contains ${JSON.stringify(w)} in ${JSON.stringify(result)}`);
+      for (const w of want)
+        assert.ok(
+          result.some((r) => Object.entries(w).every(([k, v]) => isDeepStrictEqual(r[k], v))),
+          `${where}: contains ${JSON.stringify(w)} in ${JSON.stringify(result)}`,
+        );
     } else if (key === 'value') assert.deepEqual(result, want, `${where}: value`);
     else assert.deepEqual(result?.[key], want, `${where}: ${key}`);
   }
@@ -88,12 +92,16 @@ class Run implements ParityRun {
   async cleanup() {
     for (const p of this.ptys.values()) p.pty.disconnect();
     for (const id of this.created) await tb.Sandbox.kill(id, this.conn).catch(() => {});
-    for (const b of [...this.builds.values()].reverse()) await tb.Template.delete(b.templateID, this.conn).catch(() => {});
+    for (const b of [...this.builds.values()].reverse())
+      await tb.Template.delete(b.templateID, this.conn).catch(() => {});
   }
 
   subst(v: any): any {
     if (typeof v === 'string') {
-      return v.replace(/\$\{runId\}/g, this.runId).replace(/\$\{sandboxId\}/g, this.sbx?.sandboxId ?? '').replace(/\$\{host:(\d+)\}/g, (_m, p) => this.sbx!.getHost(Number(p)));
+      return v
+        .replace(/\$\{runId\}/g, this.runId)
+        .replace(/\$\{sandboxId\}/g, this.sbx?.sandboxId ?? '')
+        .replace(/\$\{host:(\d+)\}/g, (_m, p) => this.sbx!.getHost(Number(p)));
     }
     if (Array.isArray(v)) return v.map((x) => this.subst(x));
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.subst(x)]));
@@ -109,7 +117,13 @@ class Run implements ParityRun {
     };
     switch (step.op) {
       case 'sandbox.create': {
-        const sbx = await tb.Sandbox.create(a.template ?? 'default', { ...c, timeoutMs: a.timeoutMs, envs: a.envs, metadata: a.metadata, lifecycle: a.lifecycle });
+        const sbx = await tb.Sandbox.create(a.template ?? 'default', {
+          ...c,
+          timeoutMs: a.timeoutMs,
+          envs: a.envs,
+          metadata: a.metadata,
+          lifecycle: a.lifecycle,
+        });
         this.created.push(sbx.sandboxId);
         if (!this.sbx || a.use) this.sbx = sbx;
         return { sandboxId: sbx.sandboxId, templateId: sbx.templateId };
@@ -131,7 +145,12 @@ class Run implements ParityRun {
       case 'sandbox.keepAlive':
         return s().keepAlive(a.timeoutMs);
       case 'sandbox.list':
-        return tb.Sandbox.list({ ...c, query: { state: a.state, metadata: a.metadata, template: a.template }, order: a.order, limit: a.limit });
+        return tb.Sandbox.list({
+          ...c,
+          query: { state: a.state, metadata: a.metadata, template: a.template },
+          order: a.order,
+          limit: a.limit,
+        });
       case 'sandbox.pause':
         return s().pause();
       case 'sandbox.resume':
@@ -154,7 +173,9 @@ class Run implements ParityRun {
       case 'files.write':
         return a.files ? s().files.write(a.files) : s().files.write(a.path, a.data);
       case 'files.read':
-        return a.format === 'bytes' ? new TextDecoder().decode(await s().files.read(a.path, { format: 'bytes' })) : s().files.read(a.path);
+        return a.format === 'bytes'
+          ? new TextDecoder().decode(await s().files.read(a.path, { format: 'bytes' }))
+          : s().files.read(a.path);
       case 'files.list':
         return s().files.list(a.path);
       case 'files.makeDir':
@@ -173,13 +194,22 @@ class Run implements ParityRun {
         do {
           // node:http, not fetch: fetch drops a caller-set Host header.
           last = await httpGet(`${c.domain}${a.path}`, a.host);
-          if (!step.expect || isDeepStrictEqual(Object.fromEntries(Object.keys(step.expect).map((k) => [k, last[k]])), step.expect)) break;
+          if (
+            !step.expect ||
+            isDeepStrictEqual(Object.fromEntries(Object.keys(step.expect).map((k) => [k, last[k]])), step.expect)
+          )
+            break;
           await new Promise((r) => setTimeout(r, 200));
         } while (Date.now() < deadline);
         return last;
       }
       case 'sandbox.commitAsTemplate': {
-        const r = await s().commitAsTemplate(a.name, { cpuCount: a.cpuCount, memoryMB: a.memoryMB, wait: a.wait, intervalMs: 200 });
+        const r = await s().commitAsTemplate(a.name, {
+          cpuCount: a.cpuCount,
+          memoryMB: a.memoryMB,
+          wait: a.wait,
+          intervalMs: 200,
+        });
         this.builds.set(a.save ?? a.name, r);
         return r;
       }
@@ -195,21 +225,37 @@ class Run implements ParityRun {
   /** Template ops: builds are saved under `save` and named by `build`; a build's reason is flattened to step, exitCode. */
   async templateOp(op: string, a: Record<string, any>): Promise<any> {
     const c = this.conn;
-    const build = (st: tb.TemplateBuildStatus) => ({ templateID: st.templateID, buildID: st.buildID, status: st.status, step: st.reason?.step, exitCode: st.reason?.exitCode });
+    const build = (st: tb.TemplateBuildStatus) => ({
+      templateID: st.templateID,
+      buildID: st.buildID,
+      status: st.status,
+      step: st.reason?.step,
+      exitCode: st.reason?.exitCode,
+    });
     const tpl = (t: tb.TemplateInfo | tb.TemplateDetails) => ({
-      templateID: t.templateID, buildID: t.buildID, buildStatus: t.buildStatus, cpuCount: t.cpuCount, memoryMB: t.memoryMB, names: t.names,
+      templateID: t.templateID,
+      buildID: t.buildID,
+      buildStatus: t.buildStatus,
+      cpuCount: t.cpuCount,
+      memoryMB: t.memoryMB,
+      names: t.names,
       builds: 'builds' in t ? t.builds.length : 0,
     });
     switch (op) {
       case 'template.listBaseImages':
         return tb.Template.listBaseImages(c);
       case 'template.create': {
-        const r = await tb.Template.create({ name: a.name, cpuCount: a.cpuCount, memoryMB: a.memoryMB, diskGB: a.diskGB }, c);
+        const r = await tb.Template.create(
+          { name: a.name, cpuCount: a.cpuCount, memoryMB: a.memoryMB, diskGB: a.diskGB },
+          c,
+        );
         this.builds.set(a.save ?? a.name, r);
         return r;
       }
       case 'template.list':
-        return (await tb.Template.list(c)).filter((t) => !a.name || [...t.names, ...t.aliases].some((n) => n === a.name || n.startsWith(`${a.name}:`))).map(tpl);
+        return (await tb.Template.list(c))
+          .filter((t) => !a.name || [...t.names, ...t.aliases].some((n) => n === a.name || n.startsWith(`${a.name}:`)))
+          .map(tpl);
       case 'template.get':
         return tpl(await tb.Template.get(a.template, c));
       case 'template.exists':
@@ -221,13 +267,28 @@ class Run implements ParityRun {
     if (!b) throw new Error(`no saved build '${a.build}'`);
     switch (op) {
       case 'template.startBuild':
-        return tb.Template.startBuild(b.templateID, b.buildID, { fromTemplate: a.fromTemplate, fromImage: a.fromImage, steps: a.steps, startCmd: a.startCmd, readyCmd: a.readyCmd }, c);
+        return tb.Template.startBuild(
+          b.templateID,
+          b.buildID,
+          {
+            fromTemplate: a.fromTemplate,
+            fromImage: a.fromImage,
+            steps: a.steps,
+            startCmd: a.startCmd,
+            readyCmd: a.readyCmd,
+          },
+          c,
+        );
       case 'template.waitForBuild':
         return build(await tb.Template.waitForBuild(b.templateID, b.buildID, { intervalMs: 200 }, c));
       case 'template.getBuildStatus':
         return build(await tb.Template.getBuildStatus(b.templateID, b.buildID, {}, c));
       case 'template.getBuildLogs':
-        return (await tb.Template.getBuildLogs(b.templateID, b.buildID, {}, c)).logs.map((e) => ({ level: e.level, message: e.message, step: e.step }));
+        return (await tb.Template.getBuildLogs(b.templateID, b.buildID, {}, c)).logs.map((e) => ({
+          level: e.level,
+          message: e.message,
+          step: e.step,
+        }));
     }
     throw new Error(`unknown op '${op}'`);
   }
@@ -246,7 +307,10 @@ describe('conformance (TypeScript SDK)', () => {
               (e) => e,
             );
             assert.ok(err, `${where}: expected ${step.expectError}, got success`);
-            assert.ok(err instanceof ERROR_KINDS[step.expectError], `${where}: expected ${step.expectError}, got ${err?.name}: ${err?.message}`);
+            assert.ok(
+              err instanceof ERROR_KINDS[step.expectError],
+              `${where}: expected ${step.expectError}, got ${err?.name}: ${err?.message}`,
+            );
             if (step.expect) check(err, step.expect, where);
           } else {
             const result = await run.exec(step);

@@ -14,6 +14,8 @@ export default defineConfig({
   resolve: { alias: { 'tensor-box': fileURLToPath(new URL('../sdk/src/index.ts', import.meta.url)) } },
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1500, sourcemap: false },
   server: {
-    proxy: { '^/(sandboxes|v2|v3|templates|snapshots|health|openapi\.(json|yaml)$|docs/api)': { target: api, ws: true } },
+    proxy: {
+      '^/(sandboxes|v2|v3|templates|snapshots|health|openapi.(json|yaml)$|docs/api)': { target: api, ws: true },
+    },
   },
 });

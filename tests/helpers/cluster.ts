@@ -10,7 +10,16 @@
  * Link names deliberately do not start with `tb`, the prefix the sandbox firewall matches.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -61,7 +70,9 @@ export interface Cluster {
 async function startGluster(name: string): Promise<{ volume: string; stop(): Promise<void> }> {
   let startedDaemon: ChildProcess | undefined;
   if (!(await quiet('pgrep', ['-x', 'glusterd'])).trim()) {
-    startedDaemon = spawn('glusterd', ['-N', '--log-file', path.join(os.tmpdir(), 'tb-glusterd.log')], { stdio: 'ignore' });
+    startedDaemon = spawn('glusterd', ['-N', '--log-file', path.join(os.tmpdir(), 'tb-glusterd.log')], {
+      stdio: 'ignore',
+    });
     for (let i = 0; i < 100 && !(await quiet('gluster', ['--mode=script', 'peer', 'status'])); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -226,7 +237,16 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       // Own mount namespace: the FUSE mount of the shared volume exists only for this node (and its children).
       const script = `mount -t glusterfs ${HOST_ADDRESS}:/${gluster.volume} ${sharedPath} && exec node --import tsx ${server}`;
       // nsenter, not `ip netns exec`: that remounts /sys for the namespace, which hides the cgroup file system.
-      const nsArgs = [`--net=/run/netns/${netns}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script];
+      const nsArgs = [
+        `--net=/run/netns/${netns}`,
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        script,
+      ];
       const child = spawn('nsenter', nsArgs, {
         env,
         cwd: REPO,

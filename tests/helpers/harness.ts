@@ -56,10 +56,20 @@ export async function startTestServer(over: Partial<ServerConfig> = {}, dataDir?
 }
 
 /** fetch against the server's REST API with the key. */
-export async function api(s: { url: string; apiKey: string }, method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
+export async function api(
+  s: { url: string; apiKey: string },
+  method: string,
+  p: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${s.url}${p}`, {
     method,
-    headers: { 'X-API-Key': s.apiKey, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: {
+      'X-API-Key': s.apiKey,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();

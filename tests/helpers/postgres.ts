@@ -65,7 +65,8 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     const { stdout: gid } = await exec('id', ['-g', 'postgres']);
     chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
   }
-  const as = (cmd: string, args: string[]) => (root ? exec('runuser', ['-u', 'postgres', '--', cmd, ...args]) : exec(cmd, args));
+  const as = (cmd: string, args: string[]) =>
+    root ? exec('runuser', ['-u', 'postgres', '--', cmd, ...args]) : exec(cmd, args);
   const data = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   const port = await freePort();
@@ -73,9 +74,17 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     await as(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
     if (opts.allowCidr) appendFileSync(path.join(data, 'pg_hba.conf'), `host all all ${opts.allowCidr} trust\n`);
     await as(path.join(bin, 'pg_ctl'), [
-      'start', '-D', data, '-l', logFile, '-w', '-t', '60',
+      'start',
+      '-D',
+      data,
+      '-l',
+      logFile,
+      '-w',
+      '-t',
+      '60',
       // Durability is pointless for a throw-away database; fsync off keeps the tests quick on a shared disk.
-      '-o', `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
     ]);
   } catch (err) {
     const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';

@@ -52,7 +52,16 @@ print(json.dumps(out))
   return JSON.parse(r.stdout) as Record<string, string>;
 }
 
-const HOST_DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/urandom', '/dev/kmsg', '/dev/loop-control', '/dev/vda', '/dev/mem'].filter(existsSync);
+const HOST_DEVICES = [
+  '/dev/null',
+  '/dev/zero',
+  '/dev/full',
+  '/dev/urandom',
+  '/dev/kmsg',
+  '/dev/loop-control',
+  '/dev/vda',
+  '/dev/mem',
+].filter(existsSync);
 const ALLOWED = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/urandom']);
 
 function assertPolicy(got: Record<string, string>) {
@@ -65,18 +74,23 @@ function assertPolicy(got: Record<string, string>) {
 
 describe('devices', () => {
   it('inside: mknod fails, / and the writable layer are nodev', async () => {
-    const r = await rootShell(sbx, 'mknod /tmp/vda b 254 0; echo "b=$?"; mknod /tmp/mem c 1 1; echo "c=$?"; mknod /dev/mem2 c 1 1; echo "d=$?"');
+    const r = await rootShell(
+      sbx,
+      'mknod /tmp/vda b 254 0; echo "b=$?"; mknod /tmp/mem c 1 1; echo "c=$?"; mknod /dev/mem2 c 1 1; echo "d=$?"',
+    );
     assert.match(r.stdout, /b=1\nc=1\nd=1/, r.stdout + r.stderr);
-    const root = (await rootShell(sbx, "awk '$5 == \"/\"' /proc/self/mountinfo")).stdout;
+    const root = (await rootShell(sbx, 'awk \'$5 == "/"\' /proc/self/mountinfo')).stdout;
     assert.match(root, /\bnodev\b/);
     // On the host: the sandbox's disk is mounted nodev,nosuid.
-    const disk = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.includes(path.join(s.dataDir, 'sandboxes', sbx.sandboxId, 'disk')));
+    const disk = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.includes(path.join(s.dataDir, 'sandboxes', sbx.sandboxId, 'disk')));
     assert.ok(disk, 'the sandbox has a disk mount');
     assert.match(disk!.split(' ')[5]!, /nodev/);
     assert.match(disk!.split(' ')[5]!, /nosuid/);
   });
 
-  it('cgroup v1: a process in the sandbox\'s devices cgroup can open only the allowed devices', async (t) => {
+  it("cgroup v1: a process in the sandbox's devices cgroup can open only the allowed devices", async (t) => {
     const layout = detectLayout();
     if (layout.version !== 1 || !layout.devices) return t.skip('no cgroup v1 devices controller on this host');
     const dir = path.join(layout.devices, 'tensor-box', sbx.sandboxId);
@@ -86,7 +100,9 @@ describe('devices', () => {
   });
 
   it('cgroup v2: the eBPF device program refuses the same devices', async (t) => {
-    const unified = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(path.join(d, 'cgroup.controllers')));
+    const unified = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) =>
+      existsSync(path.join(d, 'cgroup.controllers')),
+    );
     if (!unified) return t.skip('no cgroup v2 hierarchy on this host');
     const dir = path.join(unified, `tb-devices-test-${process.pid}`);
     mkdirSync(dir);

@@ -42,7 +42,9 @@ async function startEcho(sbx: Sandbox) {
   await sbx.files.write('/tmp/echo.py', ECHO_HOST_SERVER);
   await sbx.commands.run('python3 /tmp/echo.py', { background: true });
   for (let i = 0; i < 50; i++) {
-    const r = await sbx.commands.run('python3 -c "import urllib.request as u; u.urlopen(\'http://127.0.0.1:8000/\')"').catch(() => null);
+    const r = await sbx.commands
+      .run('python3 -c "import urllib.request as u; u.urlopen(\'http://127.0.0.1:8000/\')"')
+      .catch(() => null);
     if (r?.exitCode === 0) return;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -53,7 +55,11 @@ before(async () => {
   s = await startTestServer();
   [open, closed] = await Promise.all([
     Sandbox.create('default', { ...s.conn, timeoutMs: 300_000, secure: false }),
-    Sandbox.create('default', { ...s.conn, timeoutMs: 300_000, network: { allowPublicTraffic: false, maskRequestHost: 'app.example.com:${PORT}' } }),
+    Sandbox.create('default', {
+      ...s.conn,
+      timeoutMs: 300_000,
+      network: { allowPublicTraffic: false, maskRequestHost: 'app.example.com:${PORT}' },
+    }),
   ]);
   await Promise.all([startEcho(open), startEcho(closed)]);
 });
@@ -104,7 +110,10 @@ describe('ingress', () => {
       assert.equal(body.code, 400);
       assert.match(body.message, /port/);
     }
-    const byHost = await rawExchange(s.url, `GET / HTTP/1.1\r\nHost: ${open.sandboxId}-99999.localhost\r\nConnection: close\r\n\r\n`);
+    const byHost = await rawExchange(
+      s.url,
+      `GET / HTTP/1.1\r\nHost: ${open.sandboxId}-99999.localhost\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(byHost, /^HTTP\/1\.1 400/, byHost);
     const upgrade = await rawExchange(
       s.url,
@@ -121,7 +130,9 @@ describe('ingress', () => {
       const headers = { 'E2b-Sandbox-Id': created.body.sandboxID, 'E2b-Sandbox-Port': '49983' };
       const noToken = await fetch(`${s.url}/files?path=/etc/hostname`, { headers });
       assert.equal(noToken.status, 401);
-      const wrong = await fetch(`${s.url}/files?path=/etc/hostname`, { headers: { ...headers, 'X-Access-Token': 'x'.repeat(64) } });
+      const wrong = await fetch(`${s.url}/files?path=/etc/hostname`, {
+        headers: { ...headers, 'X-Access-Token': 'x'.repeat(64) },
+      });
       assert.equal(wrong.status, 401);
       const right = await fetch(`${s.url}/files?path=/etc/hostname&username=user`, {
         headers: { ...headers, 'X-Access-Token': created.body.envdAccessToken },
@@ -141,16 +152,23 @@ describe('ingress', () => {
     const none = await fetch(`${s.url}/`, { headers });
     assert.equal(none.status, 403);
     assert.match((await none.json()).message, /e2b-traffic-access-token/);
-    const wrong = await fetch(`${s.url}/`, { headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken!.replace(/.$/, 'x') } });
+    const wrong = await fetch(`${s.url}/`, {
+      headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken!.replace(/.$/, 'x') },
+    });
     assert.equal(wrong.status, 403);
     const other = await fetch(`${s.url}/`, { headers: { ...headers, 'e2b-traffic-access-token': 'z' } });
     assert.equal(other.status, 403);
-    const ok = await fetch(`${s.url}/`, { headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken! } });
+    const ok = await fetch(`${s.url}/`, {
+      headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken! },
+    });
     assert.equal(ok.status, 200);
     // The token does not travel on into the sandbox; the Host is the mask with the port filled in.
     assert.equal(await ok.text(), 'host=app.example.com:8000 token=None');
     // A WebSocket-style upgrade to the user port is held to the same rule.
-    const up = await rawExchange(s.url, `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+    const up = await rawExchange(
+      s.url,
+      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+    );
     assert.match(up, /^HTTP\/1\.1 403/, up);
     // A public sandbox's port answers without any token.
     const pub = await fetch(`${s.url}/`, { headers: { 'E2b-Sandbox-Id': open.sandboxId, 'E2b-Sandbox-Port': '8000' } });

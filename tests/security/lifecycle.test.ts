@@ -41,7 +41,11 @@ describe('lifecycle limits', () => {
         gone = true;
         break;
       }
-      assert.notEqual(rec.state, 'paused', 'the traced tree was checkpointed after all: this attack needs another unsavable process');
+      assert.notEqual(
+        rec.state,
+        'paused',
+        'the traced tree was checkpointed after all: this attack needs another unsavable process',
+      );
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.ok(gone, 'the sandbox outlived its timeout by a minute');
@@ -67,7 +71,10 @@ describe('lifecycle limits', () => {
       assert.match(r.body.message, /reserve/);
       assert.equal((await tight.store.listSandboxes()).length, 0);
       const dir = path.join(tight.dataDir, 'sandboxes');
-      assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((n) => !n.startsWith('.')),
+        [],
+      );
     } finally {
       await tight.close();
     }

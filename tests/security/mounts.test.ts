@@ -57,11 +57,25 @@ describe('mounts: attacks from inside fail', () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
     try {
       const info = (await rootShell(sbx, 'cat /proc/self/mountinfo /proc/1/mountinfo /proc/self/mounts')).stdout;
-      for (const leak of [s.dataDir, repo.replace(/\/$/, ''), '/var/', '/tmp/tb-', '/dev/vd', '/dev/sd', '/dev/loop', '/dev/nvme', 'ext4']) {
+      for (const leak of [
+        s.dataDir,
+        repo.replace(/\/$/, ''),
+        '/var/',
+        '/tmp/tb-',
+        '/dev/vd',
+        '/dev/sd',
+        '/dev/loop',
+        '/dev/nvme',
+        'ext4',
+      ]) {
         assert.ok(!info.includes(leak), `mountinfo shows ${leak}:\n${info}`);
       }
       const root = info.split('\n').find((l) => l.split(' ')[4] === '/')!;
-      assert.match(root, / - overlay overlay .*lowerdir=\/proc\/self\/fd\/\d+/, 'the overlay names descriptors, not paths');
+      assert.match(
+        root,
+        / - overlay overlay .*lowerdir=\/proc\/self\/fd\/\d+/,
+        'the overlay names descriptors, not paths',
+      );
       assert.match(root.split(' - ')[0]!, /\bnodev\b/, 'the root is nodev');
     } finally {
       await sbx.kill();
@@ -79,22 +93,38 @@ describe('mounts: attacks from inside fail', () => {
       const lines = r.stdout.trim().split('\n').filter(Boolean);
       const count = Number(lines.pop());
       assert.ok(count < 30, `only the sandbox's own processes are visible (${count})`);
-      assert.ok(lines.every((l) => l === 'inside' || /unreadable/.test(l)), r.stdout);
+      assert.ok(
+        lines.every((l) => l === 'inside' || /unreadable/.test(l)),
+        r.stdout,
+      );
       const envd = `$(cut -d' ' -f1 /proc/1/task/1/children)`;
-      const host = await rootShell(sbx, `ls /proc/self/root${s.dataDir} /proc/${envd}/root${s.dataDir} 2>&1; cat /proc/1/cmdline | tr '\\0' ' '`);
-      assert.equal(host.stdout.match(/No such file/g)?.length, 2, `the host's paths are not under any root: ${host.stdout}`);
+      const host = await rootShell(
+        sbx,
+        `ls /proc/self/root${s.dataDir} /proc/${envd}/root${s.dataDir} 2>&1; cat /proc/1/cmdline | tr '\\0' ' '`,
+      );
+      assert.equal(
+        host.stdout.match(/No such file/g)?.length,
+        2,
+        `the host's paths are not under any root: ${host.stdout}`,
+      );
       assert.match(host.stdout, /tb-init/, 'PID 1 is the sandbox init');
     } finally {
       await sbx.kill();
     }
   });
 
-  it('writes over template files stay in the writer\'s own layer', async () => {
+  it("writes over template files stay in the writer's own layer", async () => {
     const a = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
     const b = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
     try {
-      await rootShell(a, 'echo pwned > /usr/bin/pwned && chmod 755 /usr/bin/pwned && echo "x:x:0:0::/:/bin/sh" >> /etc/passwd && rm -f /bin/ls');
-      const seen = await rootShell(b, 'ls /usr/bin/pwned 2>&1; grep -c "^x:" /etc/passwd; test -x /bin/ls && echo ls-ok');
+      await rootShell(
+        a,
+        'echo pwned > /usr/bin/pwned && chmod 755 /usr/bin/pwned && echo "x:x:0:0::/:/bin/sh" >> /etc/passwd && rm -f /bin/ls',
+      );
+      const seen = await rootShell(
+        b,
+        'ls /usr/bin/pwned 2>&1; grep -c "^x:" /etc/passwd; test -x /bin/ls && echo ls-ok',
+      );
       assert.match(seen.stdout, /No such file/);
       assert.match(seen.stdout, /^0$/m);
       assert.match(seen.stdout, /ls-ok/);

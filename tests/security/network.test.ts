@@ -119,7 +119,10 @@ describe('network boundary', () => {
     const v6 = await run('ip', ['-6', '-o', 'addr', 'show', 'dev', hostIf]);
     assert.equal(v6.trim(), '', `host link ${hostIf} has IPv6 addresses: ${v6}`);
     // What the host's link-local address would be (EUI-64 of its MAC): try it, as the attacker did, as user and root.
-    const mac = readFileSync(`/sys/class/net/${hostIf}/address`, 'utf8').trim().split(':').map((h) => parseInt(h, 16));
+    const mac = readFileSync(`/sys/class/net/${hostIf}/address`, 'utf8')
+      .trim()
+      .split(':')
+      .map((h) => parseInt(h, 16));
     mac[0] ^= 2;
     const eui = [mac[0], mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]];
     const ll = `fe80::${[0, 2, 4, 6].map((i) => ((eui[i] << 8) | eui[i + 1]).toString(16)).join(':')}`;
@@ -148,7 +151,11 @@ describe('network boundary', () => {
     // Control: the same raw packet with the sender's own address arrives.
     assert.equal(await py(a, RAW_UDP(gatewayOf(own), own, tn.publicIp, UDP_PORT, 'honest'), 'root'), 'SENT');
     assert.ok(await waitFor(() => tn.datagrams().some((l) => l.endsWith('honest'))), 'the control datagram arrived');
-    for (const [src, tag] of [[victim, 'spoof-sandbox'], [tn.publicIp, 'spoof-outside'], ['10.13.255.254', 'spoof-range']]) {
+    for (const [src, tag] of [
+      [victim, 'spoof-sandbox'],
+      [tn.publicIp, 'spoof-outside'],
+      ['10.13.255.254', 'spoof-range'],
+    ]) {
       assert.equal(await py(a, RAW_UDP(gatewayOf(own), src, tn.publicIp, UDP_PORT, tag), 'root'), 'SENT');
     }
     await new Promise((r) => setTimeout(r, 1000));

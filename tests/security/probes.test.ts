@@ -41,7 +41,7 @@ describe('what a sandbox learns about the host', () => {
     assert.match(kept.stdout, /^\d/m);
   });
 
-  it('capabilities are Docker\'s default set minus CAP_MKNOD, for root and for PID 1', async () => {
+  it("capabilities are Docker's default set minus CAP_MKNOD, for root and for PID 1", async () => {
     const r = await rootShell(sbx, "grep CapBnd /proc/self/status /proc/1/status | awk '{print $2}' | sort -u");
     // CHOWN DAC_OVERRIDE FSETID FOWNER KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP
     assert.equal(r.stdout.trim(), '00000000a00425fb');
@@ -71,7 +71,10 @@ print(json.dumps({'init': attach(1), 'mem': mem()}))
     );
     assert.deepEqual(root.init, [-1, 'EPERM'], 'root cannot attach to PID 1');
     assert.equal(root.mem, 'Permission denied', 'root cannot open /proc/1/mem');
-    await sbx.files.write('/tmp/ptrace-user.py', `${PY_PRELUDE}${attach}print(json.dumps({'envd': attach(envd), 'init': attach(1)}))\n`);
+    await sbx.files.write(
+      '/tmp/ptrace-user.py',
+      `${PY_PRELUDE}${attach}print(json.dumps({'envd': attach(envd), 'init': attach(1)}))\n`,
+    );
     const user = await sbx.commands.run('python3 /tmp/ptrace-user.py');
     const got = JSON.parse(user.stdout.trim()) as Record<string, unknown>;
     assert.deepEqual(got.envd, [-1, 'EPERM'], 'the user cannot attach to envd');
@@ -117,20 +120,27 @@ while time.time() < end:
 os._exit(0)
 `;
       await sbx.files.write('/tmp/bomb.py', bomb);
-      const forkMs = await neighbourDuring(neighbour, sbx.commands.run('python3 /tmp/bomb.py; true', { timeoutMs: 60_000 }));
+      const forkMs = await neighbourDuring(
+        neighbour,
+        sbx.commands.run('python3 /tmp/bomb.py; true', { timeoutMs: 60_000 }),
+      );
       assert.ok(forkMs < ANSWER_MS, `the neighbour answered within ${forkMs} ms during the fork bomb`);
       // Memory far past the sandbox's limit: the kernel kills the hog inside (SIGKILL).
       let hog = '';
       const memMs = await neighbourDuring(
         neighbour,
-        rootShell(sbx, `python3 -c "b = [bytearray(64 << 20) for _ in range(256)]"; echo "status=$?"`).then((r) => (hog = r.stdout)),
+        rootShell(sbx, `python3 -c "b = [bytearray(64 << 20) for _ in range(256)]"; echo "status=$?"`).then(
+          (r) => (hog = r.stdout),
+        ),
       );
       assert.match(hog, /status=137/, 'the memory hog was killed at the limit');
       assert.ok(memMs < ANSWER_MS, `the neighbour answered within ${memMs} ms during the memory hog`);
       // CPU: more busy loops than the sandbox has CPUs.
       const cpuMs = await neighbourDuring(
         neighbour,
-        sbx.commands.run(`for i in 1 2 3 4; do timeout 6 sh -c 'while :; do :; done' & done; wait; true`, { timeoutMs: 60_000 }),
+        sbx.commands.run(`for i in 1 2 3 4; do timeout 6 sh -c 'while :; do :; done' & done; wait; true`, {
+          timeoutMs: 60_000,
+        }),
       );
       assert.ok(cpuMs < ANSWER_MS, `the neighbour answered within ${cpuMs} ms during the CPU burn`);
       console.log(`# neighbour's slowest answer: fork bomb ${forkMs} ms, memory hog ${memMs} ms, CPU burn ${cpuMs} ms`);

@@ -21,7 +21,15 @@ after(async () => {
   await s?.close();
 });
 
-const CLONE_NEW = { NS: 0x20000, CGROUP: 0x02000000, UTS: 0x04000000, IPC: 0x08000000, USER: 0x10000000, PID: 0x20000000, NET: 0x40000000 };
+const CLONE_NEW = {
+  NS: 0x20000,
+  CGROUP: 0x02000000,
+  UTS: 0x04000000,
+  IPC: 0x08000000,
+  USER: 0x10000000,
+  PID: 0x20000000,
+  NET: 0x40000000,
+};
 const SIGCHLD = 17;
 
 /** Syscalls (x86_64 numbers) that must answer EPERM, called with arguments a permissive kernel would act on. */
@@ -112,7 +120,11 @@ m.write(bytes([0xb8, 0x14, 0, 0, 0, 0xcd, 0x80, 0xc3]))
 print(ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))())
 `,
     );
-    assert.match((await rootShell(sbx, 'python3 /tmp/int80.py; echo "status=$?"')).stdout, /status=159/, 'i386: SIGSYS');
+    assert.match(
+      (await rootShell(sbx, 'python3 /tmp/int80.py; echo "status=$?"')).stdout,
+      /status=159/,
+      'i386: SIGSYS',
+    );
   });
 });
 
@@ -147,7 +159,10 @@ print(json.dumps({'threads': len(hits), 'child': child, 'personality': sc(135, 0
     const sleeper = (await rootShell(sbx, 'pgrep -x sleep')).stdout.trim().split('\n')[0]!;
     assert.match(await seccompOf(sleeper), /Seccomp:\s+2/, 'the restored process is filtered');
     assert.match(await seccompOf('1'), /Seccomp:\s+2/, 'tb-init is filtered');
-    const got = await runPython<[number, string]>(sbx, `print(json.dumps(sc(56, ${CLONE_NEW.USER | SIGCHLD}, 0, 0, 0, 0)))\n`);
+    const got = await runPython<[number, string]>(
+      sbx,
+      `print(json.dumps(sc(56, ${CLONE_NEW.USER | SIGCHLD}, 0, 0, 0, 0)))\n`,
+    );
     assert.deepEqual(got, [-1, 'EPERM'], 'a new process after resume is filtered too');
     assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n');
   });

@@ -49,7 +49,12 @@ describe("another sandbox's credentials", () => {
     assert.equal(byHeader.status, 401);
     const rpc = await fetch(`${s.url}/process.Process/List`, {
       method: 'POST',
-      headers: { 'E2b-Sandbox-Id': b.sandboxId, 'E2b-Sandbox-Port': '49983', 'X-Access-Token': tokenA, 'content-type': 'application/json' },
+      headers: {
+        'E2b-Sandbox-Id': b.sandboxId,
+        'E2b-Sandbox-Port': '49983',
+        'X-Access-Token': tokenA,
+        'content-type': 'application/json',
+      },
       body: '{}',
     });
     assert.equal(rpc.status, 401);
@@ -74,7 +79,11 @@ describe("another sandbox's credentials", () => {
     assert.equal(r.status, 401);
     assert.doesNotMatch(await r.text(), /B only/);
     const write = (await a.uploadUrl('/home/user/secret.txt', { user: 'user' })).replace(a.sandboxId, b.sandboxId);
-    const w = await fetch(write, { method: 'POST', body: 'overwritten', headers: { 'content-type': 'application/octet-stream' } });
+    const w = await fetch(write, {
+      method: 'POST',
+      body: 'overwritten',
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     assert.equal(w.status, 401);
     assert.equal(await b.files.read('/home/user/secret.txt'), 'B only');
   });

@@ -154,7 +154,7 @@ describe('user namespaces', () => {
       assert.equal(
         (await sbx.commands.run(bind80, { user: 'root' })).stdout.trim(),
         '1',
-        'root still binds a low port after resume (its netns is its user namespace\'s)',
+        "root still binds a low port after resume (its netns is its user namespace's)",
       );
       const snap = await sbx.createSnapshot();
       const fork = await Sandbox.create(snap.snapshotId, { ...s.conn, timeoutMs: 120_000 });

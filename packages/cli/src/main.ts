@@ -19,7 +19,12 @@ import * as templateInit from './commands/template-init.js';
 import * as templateBuild from './commands/template-build.js';
 import * as team from './commands/team.js';
 import * as key from './commands/key.js';
-import { list as templateList, get as templateGet, baseImages as templateBaseImages, del as templateDelete } from './commands/template.js';
+import {
+  list as templateList,
+  get as templateGet,
+  baseImages as templateBaseImages,
+  del as templateDelete,
+} from './commands/template.js';
 
 interface Command {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
@@ -53,14 +58,35 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
         summary: 'connect to a sandbox (resumes a paused one) and show its info (--no-resume: leave it paused)',
       },
       pause: { ...sandboxPause, args: '<id...>', summary: 'pause sandboxes, keeping memory, processes and files' },
-      resume: { ...sandboxResume, args: '<id>', summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)' },
-      snapshot: { ...sandboxSnapshot, args: '<id>', summary: 'snapshot a running sandbox (--name); prints the snapshot ID' },
+      resume: {
+        ...sandboxResume,
+        args: '<id>',
+        summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)',
+      },
+      snapshot: {
+        ...sandboxSnapshot,
+        args: '<id>',
+        summary: 'snapshot a running sandbox (--name); prints the snapshot ID',
+      },
       fork: { ...sandboxFork, args: '<id>', summary: 'live copies of a running sandbox (--count); prints their IDs' },
-      terminal: { ...sandboxTerminal, args: '<id>', aliases: ['term'], summary: 'an interactive terminal in the sandbox (--shell, --user); exits with its status' },
-      logs: { ...sandboxLogs, args: '<id>', summary: 'lifecycle events and agent messages (--follow, --level, --search)' },
+      terminal: {
+        ...sandboxTerminal,
+        args: '<id>',
+        aliases: ['term'],
+        summary: 'an interactive terminal in the sandbox (--shell, --user); exits with its status',
+      },
+      logs: {
+        ...sandboxLogs,
+        args: '<id>',
+        summary: 'lifecycle events and agent messages (--follow, --level, --search)',
+      },
       metrics: { ...sandboxMetrics, args: '<id>', summary: 'CPU, memory and disk samples (--follow)' },
       kill: { ...sandboxKill, args: '<id...>', summary: 'kill one or more sandboxes' },
-      exec: { ...sandboxExec, args: '<id> -- <command...>', summary: 'run a command in a sandbox: exec <id> -- <cmd...>' },
+      exec: {
+        ...sandboxExec,
+        args: '<id> -- <command...>',
+        summary: 'run a command in a sandbox: exec <id> -- <cmd...>',
+      },
     },
   },
   snapshot: {
@@ -72,12 +98,27 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
   template: {
     aliases: ['templates', 'tpl'],
     verbs: {
-      init: { ...templateInit, summary: 'write an e2b.toml (--name, --from-template/--from-image/--dockerfile, --cpu, --memory)' },
-      build: { ...templateBuild, summary: 'build the template e2b.toml describes, following its log (--config, --path, --no-wait)' },
+      init: {
+        ...templateInit,
+        summary: 'write an e2b.toml (--name, --from-template/--from-image/--dockerfile, --cpu, --memory)',
+      },
+      build: {
+        ...templateBuild,
+        summary: 'build the template e2b.toml describes, following its log (--config, --path, --no-wait)',
+      },
       list: { ...templateList, aliases: ['ls'], summary: 'list templates' },
       get: { ...templateGet, args: '<id>', aliases: ['info'], summary: 'show a template and its builds' },
-      'base-images': { ...templateBaseImages, aliases: ['bases'], summary: 'images templates can be built from (--from-image values)' },
-      delete: { ...templateDelete, args: '<id...>', aliases: ['rm'], summary: 'delete templates (--yes skips the prompt)' },
+      'base-images': {
+        ...templateBaseImages,
+        aliases: ['bases'],
+        summary: 'images templates can be built from (--from-image values)',
+      },
+      delete: {
+        ...templateDelete,
+        args: '<id...>',
+        aliases: ['rm'],
+        summary: 'delete templates (--yes skips the prompt)',
+      },
     },
   },
   team: {
@@ -85,8 +126,11 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
     verbs: {
       create: { ...team.create, summary: 'create a team (admin key); prints its ID' },
       list: { ...team.list, aliases: ['ls'], summary: 'list teams (admin key)' },
-      get: { ...team.get, aliases: ['info'], summary: 'a team\'s quotas and usage' },
-      quota: { ...team.quota, summary: 'set quotas (--max-running-sandboxes, --max-vcpus, --max-memory-mb, --max-disk-mb, --max-templates)' },
+      get: { ...team.get, aliases: ['info'], summary: "a team's quotas and usage" },
+      quota: {
+        ...team.quota,
+        summary: 'set quotas (--max-running-sandboxes, --max-vcpus, --max-memory-mb, --max-disk-mb, --max-templates)',
+      },
       delete: { ...team.del, aliases: ['rm'], summary: 'delete a team and its keys (none of its sandboxes may run)' },
     },
   },
@@ -94,7 +138,7 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
     aliases: ['keys', 'api-key'],
     verbs: {
       create: { ...key.create, summary: 'create an API key (--team, --name); prints it once' },
-      list: { ...key.list, aliases: ['ls'], summary: 'list a team\'s keys, masked (--team)' },
+      list: { ...key.list, aliases: ['ls'], summary: "list a team's keys, masked (--team)" },
       revoke: { ...key.revoke, aliases: ['rm', 'delete'], summary: 'revoke keys at once (--team)' },
     },
   },
@@ -129,7 +173,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = verb[1];
   try {
-    const { values, positionals } = parseArgs({ args: rest, options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { ...GLOBAL, ...cmd.options },
+      allowPositionals: true,
+      strict: true,
+    });
     if (values.help) {
       process.stdout.write(commandHelp(noun[0], verb[0], cmd, GLOBAL) + '\n');
       return EXIT.ok;

@@ -20,15 +20,18 @@ command = "pip install numpy pandas"
 `;
 
 function rejects(text: string, re: RegExp) {
-  assert.throws(() => parseConfig(text), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.match((err as Error).message, re);
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(text),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match((err as Error).message, re);
+      return true;
+    },
+  );
 }
 
 describe('parseConfig', () => {
-  it('reads the seeds\' example', () => {
+  it("reads the seeds' example", () => {
     assert.deepEqual(parseConfig(SEED), {
       name: 'agent-runtime',
       fromTemplate: 'default',
@@ -40,18 +43,35 @@ describe('parseConfig', () => {
       ],
     });
   });
-  it('reads E2B\'s keys (template_name, template_id, dockerfile, start/ready cmd; team_id ignored)', () => {
-    const cfg = parseConfig('team_id = "t"\ntemplate_id = "abc"\nbuild_id = "b1"\ntemplate_name = "x"\ndockerfile = "e2b.Dockerfile"\nstart_cmd = "serve"\nready_cmd = "curl -sf localhost"\ndisk_gb = 10\n');
-    assert.deepEqual(cfg, { templateId: 'abc', buildId: 'b1', name: 'x', dockerfile: 'e2b.Dockerfile', startCmd: 'serve', readyCmd: 'curl -sf localhost', diskGB: 10, steps: [] });
+  it("reads E2B's keys (template_name, template_id, dockerfile, start/ready cmd; team_id ignored)", () => {
+    const cfg = parseConfig(
+      'team_id = "t"\ntemplate_id = "abc"\nbuild_id = "b1"\ntemplate_name = "x"\ndockerfile = "e2b.Dockerfile"\nstart_cmd = "serve"\nready_cmd = "curl -sf localhost"\ndisk_gb = 10\n',
+    );
+    assert.deepEqual(cfg, {
+      templateId: 'abc',
+      buildId: 'b1',
+      name: 'x',
+      dockerfile: 'e2b.Dockerfile',
+      startCmd: 'serve',
+      readyCmd: 'curl -sf localhost',
+      diskGB: 10,
+      steps: [],
+    });
   });
   it('reports invalid TOML with file, line and column', () => {
     rejects('name = "a"\ncpu_count = = 4\n', /^e2b\.toml:2:\d+: invalid TOML: /);
     rejects('name = "unterminated\n', /^e2b\.toml:1:\d+: invalid TOML/);
-    assert.throws(() => parseConfig('x = [', 'dir/e2b.toml'), (err: Error) => /^dir\/e2b\.toml:1:\d+: invalid TOML/.test(err.message));
+    assert.throws(
+      () => parseConfig('x = [', 'dir/e2b.toml'),
+      (err: Error) => /^dir\/e2b\.toml:1:\d+: invalid TOML/.test(err.message),
+    );
   });
   it('refuses unknown keys, naming the line', () => {
     rejects('name = "a"\n\ncpus = 4\n', /^e2b\.toml:3: unknown key 'cpus'/);
-    rejects('name = "a"\n[[steps]]\ncommand = "x"\n[[steps]]\ncmd = "y"\n', /^e2b\.toml:4: unknown key 'cmd' in step 2/);
+    rejects(
+      'name = "a"\n[[steps]]\ncommand = "x"\n[[steps]]\ncmd = "y"\n',
+      /^e2b\.toml:4: unknown key 'cmd' in step 2/,
+    );
   });
   it('checks types and sources', () => {
     rejects('cpu_count = "4"', /cpu_count must be a positive whole number/);
@@ -69,9 +89,22 @@ describe('parseConfig', () => {
 
 describe('renderConfig', () => {
   it('writes a file parseConfig reads back, with a commented steps example', () => {
-    const text = renderConfig({ name: 'agent-runtime', fromImage: 'ubuntu:24.04', cpuCount: 4, memoryMB: 4096, startCmd: 'python3 -c "print(1)"' });
+    const text = renderConfig({
+      name: 'agent-runtime',
+      fromImage: 'ubuntu:24.04',
+      cpuCount: 4,
+      memoryMB: 4096,
+      startCmd: 'python3 -c "print(1)"',
+    });
     assert.match(text, /# \[\[steps\]\]/);
-    assert.deepEqual(parseConfig(text), { name: 'agent-runtime', fromImage: 'ubuntu:24.04', cpuCount: 4, memoryMB: 4096, startCmd: 'python3 -c "print(1)"', steps: [] });
+    assert.deepEqual(parseConfig(text), {
+      name: 'agent-runtime',
+      fromImage: 'ubuntu:24.04',
+      cpuCount: 4,
+      memoryMB: 4096,
+      startCmd: 'python3 -c "print(1)"',
+      steps: [],
+    });
   });
   it('writes given steps', () => {
     const text = renderConfig({ name: 'a', fromTemplate: 'default', steps: [{ name: 's', command: 'echo "hi"' }] });
@@ -95,7 +128,11 @@ describe('updateConfigIds', () => {
   });
   it('works without a name and without top-level keys', () => {
     const out = updateConfigIds('# only steps\n[[steps]]\ncommand = "x"\n', { templateId: 't', buildId: 'b' });
-    assert.deepEqual(JSON.parse(JSON.stringify(parse(out))), { template_id: 't', build_id: 'b', steps: [{ command: 'x' }] });
+    assert.deepEqual(JSON.parse(JSON.stringify(parse(out))), {
+      template_id: 't',
+      build_id: 'b',
+      steps: [{ command: 'x' }],
+    });
     assert.match(out, /^# only steps\n/);
   });
   it('falls back to a rewrite when a line edit would change the meaning', () => {

@@ -81,17 +81,23 @@ export function parseConfig(text: string, file = CONFIG_FILE): TemplateConfig {
     if (key === 'steps') continue;
     if (IGNORED.has(key)) continue;
     const spec = KEYS[key];
-    if (!spec) throw new ConfigError(`${at(key)}: unknown key '${key}' (known: ${[...Object.keys(KEYS), 'steps'].join(', ')})`);
-    if (spec.field === 'name' && cfg.name !== undefined) throw new ConfigError(`${at(key)}: give name or template_name, not both`);
+    if (!spec)
+      throw new ConfigError(`${at(key)}: unknown key '${key}' (known: ${[...Object.keys(KEYS), 'steps'].join(', ')})`);
+    if (spec.field === 'name' && cfg.name !== undefined)
+      throw new ConfigError(`${at(key)}: give name or template_name, not both`);
     (cfg as any)[spec.field] = check(value, spec.kind, key, at(key));
   }
   if (doc.steps !== undefined) {
-    if (!Array.isArray(doc.steps)) throw new ConfigError(`${at('steps')}: steps must be an array of tables ([[steps]] with name and command)`);
+    if (!Array.isArray(doc.steps))
+      throw new ConfigError(`${at('steps')}: steps must be an array of tables ([[steps]] with name and command)`);
     doc.steps.forEach((s, i) => {
       const where = at('\\[\\[steps\\]\\]', i);
-      if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new ConfigError(`${where}: step ${i + 1} must be a table with name and command`);
+      if (typeof s !== 'object' || s === null || Array.isArray(s))
+        throw new ConfigError(`${where}: step ${i + 1} must be a table with name and command`);
       const step = s as Record<string, unknown>;
-      for (const k of Object.keys(step)) if (k !== 'name' && k !== 'command') throw new ConfigError(`${where}: unknown key '${k}' in step ${i + 1} (known: name, command)`);
+      for (const k of Object.keys(step))
+        if (k !== 'name' && k !== 'command')
+          throw new ConfigError(`${where}: unknown key '${k}' in step ${i + 1} (known: name, command)`);
       if (step.command === undefined) throw new ConfigError(`${where}: step ${i + 1} needs a command`);
       const command = check(step.command, 'string', 'command', where);
       const name = step.name === undefined ? undefined : check(step.name, 'string', 'name', where);
@@ -99,7 +105,10 @@ export function parseConfig(text: string, file = CONFIG_FILE): TemplateConfig {
     });
   }
   const sources = (['fromTemplate', 'fromImage', 'dockerfile'] as const).filter((k) => cfg[k] !== undefined);
-  if (sources.length > 1) throw new ConfigError(`${file}: give one of from_template, from_image or dockerfile (got ${sources.map(snake).join(', ')})`);
+  if (sources.length > 1)
+    throw new ConfigError(
+      `${file}: give one of from_template, from_image or dockerfile (got ${sources.map(snake).join(', ')})`,
+    );
   return cfg;
 }
 
@@ -109,18 +118,24 @@ function check(value: unknown, kind: 'string', key: string, where: string): stri
 function check(value: unknown, kind: Kind, key: string, where: string): string | number;
 function check(value: unknown, kind: Kind, key: string, where: string): string | number {
   if (kind === 'string') {
-    if (typeof value !== 'string' || !value.trim()) throw new ConfigError(`${where}: ${key} must be a non-empty string`);
+    if (typeof value !== 'string' || !value.trim())
+      throw new ConfigError(`${where}: ${key} must be a non-empty string`);
     return value;
   }
   const n = typeof value === 'bigint' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new ConfigError(`${where}: ${key} must be a positive whole number`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw new ConfigError(`${where}: ${key} must be a positive whole number`);
   return n;
 }
 
 /** A new e2b.toml: the given fields, then a commented example of steps. */
-export function renderConfig(cfg: Omit<TemplateConfig, 'steps' | 'templateId' | 'buildId'> & { steps?: TemplateStepConfig[] }): string {
-  const line = (key: string, value: string | number | undefined) => (value === undefined ? '' : stringify({ [key]: value }).trim() + '\n');
-  let out = '# Tensor Box template configuration (compatible with e2b.toml); build it with `tensor-box template build`.\n';
+export function renderConfig(
+  cfg: Omit<TemplateConfig, 'steps' | 'templateId' | 'buildId'> & { steps?: TemplateStepConfig[] },
+): string {
+  const line = (key: string, value: string | number | undefined) =>
+    value === undefined ? '' : stringify({ [key]: value }).trim() + '\n';
+  let out =
+    '# Tensor Box template configuration (compatible with e2b.toml); build it with `tensor-box template build`.\n';
   out += line('name', cfg.name);
   out += line('from_template', cfg.fromTemplate);
   out += line('from_image', cfg.fromImage);
@@ -175,6 +190,14 @@ export function updateConfigIds(text: string, ids: { templateId: string; buildId
 
 function sameToml(a: unknown, b: unknown): boolean {
   const norm = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(norm) : v && typeof v === 'object' && !(v instanceof Date) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y)).map(([k, x]) => [k, norm(x)])) : String(v);
+    Array.isArray(v)
+      ? v.map(norm)
+      : v && typeof v === 'object' && !(v instanceof Date)
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([x], [y]) => x.localeCompare(y))
+              .map(([k, x]) => [k, norm(x)]),
+          )
+        : String(v);
   return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
 }

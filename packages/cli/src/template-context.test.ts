@@ -8,7 +8,20 @@ import path from 'node:path';
 import { contextFiles, isIgnored, parseDockerignore, tarContext } from './template-context.js';
 
 describe('.dockerignore', () => {
-  const rules = parseDockerignore(['# comment', '', 'node_modules', '/build/', '*.log', '**/*.tmp', 'docs/**', '!docs/keep.md', 'secret?.txt', '[ab].bin'].join('\n'));
+  const rules = parseDockerignore(
+    [
+      '# comment',
+      '',
+      'node_modules',
+      '/build/',
+      '*.log',
+      '**/*.tmp',
+      'docs/**',
+      '!docs/keep.md',
+      'secret?.txt',
+      '[ab].bin',
+    ].join('\n'),
+  );
   const cases: [string, boolean][] = [
     ['node_modules', true],
     ['node_modules/x/index.js', true],
@@ -26,7 +39,8 @@ describe('.dockerignore', () => {
     ['c.bin', false],
     ['src/main.ts', false],
   ];
-  for (const [p, want] of cases) it(`${p} ${want ? 'is' : 'is not'} ignored`, () => assert.equal(isIgnored(p, rules), want));
+  for (const [p, want] of cases)
+    it(`${p} ${want ? 'is' : 'is not'} ignored`, () => assert.equal(isIgnored(p, rules), want));
 });
 
 describe('tarContext', () => {

@@ -45,7 +45,10 @@ function globToRegExp(glob: string): RegExp {
       const end = glob.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
       else {
-        re += `[${glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else if (c === '\\' && i + 1 < glob.length) re += `\\${glob[++i]}`;
@@ -98,15 +101,35 @@ export async function contextFiles(dir: string, exclude: string[] = []): Promise
 export async function tarContext(dir: string, exclude: string[] = []): Promise<{ tar: Buffer; entries: number }> {
   const files = await contextFiles(dir, exclude);
   const tar = await new Promise<Buffer>((resolve, reject) => {
-    const child = spawn('tar', ['-c', '-f', '-', '-C', dir, '--no-recursion', '--owner=0', '--group=0', '--numeric-owner', '--null', '--verbatim-files-from', '-T', '-'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'tar',
+      [
+        '-c',
+        '-f',
+        '-',
+        '-C',
+        dir,
+        '--no-recursion',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--null',
+        '--verbatim-files-from',
+        '-T',
+        '-',
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     const chunks: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
     child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
     child.on('error', (e) => reject(new Error(`cannot run tar to pack the build context: ${e.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar failed packing ${dir}: ${err.trim()}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar failed packing ${dir}: ${err.trim()}`)),
+    );
     child.stdin.end(files.map((f) => `${f}\0`).join(''));
   });
   return { tar, entries: files.length };

@@ -5,7 +5,10 @@ import { BuildProgress } from './template-progress.js';
 
 function fakeStream(isTTY: boolean, columns = 60) {
   const writes: string[] = [];
-  return { writes, stream: { isTTY, columns, write: (s: string) => (writes.push(s), true) } as unknown as NodeJS.WriteStream };
+  return {
+    writes,
+    stream: { isTTY, columns, write: (s: string) => (writes.push(s), true) } as unknown as NodeJS.WriteStream,
+  };
 }
 const entry = (message: string) => ({ timestamp: new Date(), level: 'info' as const, message });
 
@@ -30,8 +33,14 @@ describe('BuildProgress', () => {
     assert.match(text, /\[1\/4\] RUN apt-get update/); // the log line itself, in full
     assert.match(text, /Reading package lists\.\.\.\n/);
     const bars = writes.filter((w) => w.startsWith('['));
-    assert.ok(bars.some((b) => / 1\/4 RUN apt-get/.test(b)), bars.join('\n'));
-    assert.ok(bars.every((b) => [...b].length <= 49), bars.join('\n')); // fits the terminal
+    assert.ok(
+      bars.some((b) => / 1\/4 RUN apt-get/.test(b)),
+      bars.join('\n'),
+    );
+    assert.ok(
+      bars.every((b) => [...b].length <= 49),
+      bars.join('\n'),
+    ); // fits the terminal
     const last = bars.at(-1)!;
     assert.match(last, /^\[█{12}░{12}\] 3\/4 COPY app \/app \d+s$/); // 2 of 4 steps done
     assert.equal(writes.at(-1), '\r\x1b[K'); // the bar is gone at the end

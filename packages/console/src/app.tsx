@@ -20,7 +20,8 @@ const SandboxPage = lazy(() => import('./pages/sandbox/sandbox-page').then((m) =
 
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | undefined;
-  if ((m = match('/sandboxes/:id/:tab?', path))) return <SandboxPage key={m.id} sandboxId={m.id} tab={m.tab ?? 'terminal'} />;
+  if ((m = match('/sandboxes/:id/:tab?', path)))
+    return <SandboxPage key={m.id} sandboxId={m.id} tab={m.tab ?? 'terminal'} />;
   if (match('/sandboxes', path)) return <SandboxesPage />;
   if ((m = match('/templates/:id', path))) return <TemplatePage key={m.id} templateId={m.id} />;
   if (match('/templates', path)) return <TemplatesPage />;

@@ -197,7 +197,13 @@ export class SandboxCgroup {
       const pids = this.pids();
       if (pids.length === 0) return;
       if (v2kill && existsSync(v2kill)) writeFileSync(v2kill, '1');
-      else for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      else
+        for (const pid of pids)
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
       // Frozen tasks only die once thawed.
       if (this.isFrozen()) await this.setFrozen(false).catch(() => {});
       await sleep(2);

@@ -58,7 +58,10 @@ export async function writeManifest(
 /** Whether CRIU finished dumping into `images` (its log says so). */
 export function dumpComplete(images: string): boolean {
   try {
-    return existsSync(path.join(images, 'inventory.img')) && /Dumping finished successfully/.test(readFileSync(path.join(images, 'dump.log'), 'utf8'));
+    return (
+      existsSync(path.join(images, 'inventory.img')) &&
+      /Dumping finished successfully/.test(readFileSync(path.join(images, 'dump.log'), 'utf8'))
+    );
   } catch {
     return false;
   }
@@ -92,7 +95,10 @@ export function readManifest(imageDir: string): CheckpointManifest {
     throw new DriverError('not_found', `no complete checkpoint in ${imageDir}`);
   }
   if (!READABLE_FORMATS.includes(m.format) || m.driver !== 'container') {
-    throw new DriverError('failed_precondition', `checkpoint in ${imageDir} has format ${m.format}/${m.driver}, expected ${CHECKPOINT_FORMAT}/container`);
+    throw new DriverError(
+      'failed_precondition',
+      `checkpoint in ${imageDir} has format ${m.format}/${m.driver}, expected ${CHECKPOINT_FORMAT}/container`,
+    );
   }
   return m;
 }
@@ -100,7 +106,9 @@ export function readManifest(imageDir: string): CheckpointManifest {
 /** The error lines of a CRIU log, for messages (empty when there is no log). */
 export function criuErrors(log: string): string {
   try {
-    const lines = readFileSync(log, 'utf8').split('\n').map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim());
+    const lines = readFileSync(log, 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim());
     // The first errors name the cause (e.g. an unsupported socket); the last ones only say that the dump failed.
     const errors = lines.filter((l) => /^Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l));
     const picked = errors.length ? errors.slice(0, 3) : lines.filter((l) => l !== '').slice(-3);

@@ -56,7 +56,8 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         host.createCgroup(spec);
         await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
         const pid = await host.launch('create', spec, link, layer, disk, host.idMap, [
-          '--hostname', spec.hostname ?? spec.sandboxId,
+          '--hostname',
+          spec.hostname ?? spec.sandboxId,
           ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
           ...((spec.noNewPrivileges ?? host.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
         ]);

@@ -110,7 +110,11 @@ export class DnsGuard {
         const found = answerAddresses(response);
         if (found.length) {
           const ttl = Math.min(...found.map((f) => f.ttlSec));
-          await this.opts.allow(client.ifname, found.map((f) => f.ip), ttl);
+          await this.opts.allow(
+            client.ifname,
+            found.map((f) => f.ip),
+            ttl,
+          );
         }
       } catch (err) {
         this.opts.log?.(`dns guard: answer for ${q.name}: ${(err as Error).message}`);

@@ -15,7 +15,15 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inOtherUserNamespace } from './user-namespace.js';
-import { DriverError, hasCheckpointer, hasFreezer, hasLayerCapturer, type Driver, type SandboxRuntimeInfo, type SandboxSpec } from './driver.js';
+import {
+  DriverError,
+  hasCheckpointer,
+  hasFreezer,
+  hasLayerCapturer,
+  type Driver,
+  type SandboxRuntimeInfo,
+  type SandboxSpec,
+} from './driver.js';
 
 export interface DriverSuiteOptions {
   name: string;
@@ -49,7 +57,8 @@ function health(envdUrl: string): Promise<number> {
 }
 
 let counter = 0;
-const newId = (p: string) => `${p}${process.pid.toString(36)}${(counter++).toString(36)}${Date.now().toString(36).slice(-4)}`;
+const newId = (p: string) =>
+  `${p}${process.pid.toString(36)}${(counter++).toString(36)}${Date.now().toString(36).slice(-4)}`;
 
 export function driverSuite(o: DriverSuiteOptions): void {
   describe(`driver suite: ${o.name}`, { skip: o.skip }, () => {
@@ -89,7 +98,10 @@ export function driverSuite(o: DriverSuiteOptions): void {
       const b = await driver.create(spec());
       // PID namespace: only the sandbox's own processes (the agent's init is PID 1). Kernel threads (a VM's own
       // kernel has dozens) have an empty command line and are not counted.
-      const pids = o.inside(a, 'for c in /proc/[0-9]*/cmdline; do [ -n "$(tr -d "\\0" < $c 2>/dev/null)" ] && echo; done | wc -l');
+      const pids = o.inside(
+        a,
+        'for c in /proc/[0-9]*/cmdline; do [ -n "$(tr -d "\\0" < $c 2>/dev/null)" ] && echo; done | wc -l',
+      );
       assert.ok(Number(pids) < 10, `sandbox sees ${pids} processes`);
       assert.equal(path.basename(o.inside(a, 'cat /proc/1/cmdline | tr "\\0" " "').split(' ')[0]), 'tb-init');
       // Mount namespace: the host's files are not there.
@@ -130,7 +142,10 @@ export function driverSuite(o: DriverSuiteOptions): void {
       assert.deepEqual(o.leftovers(info.sandboxId), []);
       await driver.destroy(info.sandboxId);
       await driver.destroy('never-existed');
-      await assert.rejects(driver.stats(info.sandboxId), (e: unknown) => e instanceof DriverError && e.kind === 'not_found');
+      await assert.rejects(
+        driver.stats(info.sandboxId),
+        (e: unknown) => e instanceof DriverError && e.kind === 'not_found',
+      );
     });
 
     it('a failed create throws and leaves nothing', async () => {
@@ -139,7 +154,10 @@ export function driverSuite(o: DriverSuiteOptions): void {
       await assert.rejects(broken.create(s), DriverError);
       assert.deepEqual(o.leftovers(s.sandboxId), []);
       const missing = spec({ layers: ['/nonexistent/rootfs'] });
-      await assert.rejects(driver.create(missing), (e: unknown) => e instanceof DriverError && e.kind === 'failed_precondition');
+      await assert.rejects(
+        driver.create(missing),
+        (e: unknown) => e instanceof DriverError && e.kind === 'failed_precondition',
+      );
       assert.deepEqual(o.leftovers(missing.sandboxId), []);
     });
 
@@ -161,7 +179,10 @@ export function driverSuite(o: DriverSuiteOptions): void {
     it('freeze stops every process in place and thaw resumes it', async (t) => {
       if (!hasFreezer(driver)) return t.skip('driver has no freezer');
       const info = await driver.create(spec());
-      o.inside(info, `nohup bash -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done' >/dev/null 2>&1 &`);
+      o.inside(
+        info,
+        `nohup bash -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done' >/dev/null 2>&1 &`,
+      );
       await sleep(100);
       // The loop truncates the file before it writes: a read in between sees it empty and is repeated (a frozen
       // loop may stay in between: then every read is empty, which is -1 here).
@@ -199,11 +220,17 @@ export function driverSuite(o: DriverSuiteOptions): void {
         const a = await driver.create(s1);
         // A counter in memory (the shell variable), written out so the test can read it; and a file with known bytes.
         // (written to a temp file and renamed, so a read never sees a half-written file)
-        o.inside(a, `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`);
-        const sum = o.inside(a, 'head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin').split(' ')[0];
+        o.inside(
+          a,
+          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
+        );
+        const sum = o
+          .inside(a, 'head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin')
+          .split(' ')[0];
         // Until the counter has clearly run (slow under an emulated CPU).
         let before = 0;
-        for (let i = 0; i < 100 && before <= 3; i++, await sleep(100)) before = Number(o.inside(a, 'cat /tmp/count 2>/dev/null || echo 0'));
+        for (let i = 0; i < 100 && before <= 3; i++, await sleep(100))
+          before = Number(o.inside(a, 'cat /tmp/count 2>/dev/null || echo 0'));
         const pause = path.join(images, 'pause');
         await driver.checkpoint(a.sandboxId, pause);
         assert.deepEqual(o.leftovers(a.sandboxId), [], 'a checkpointed sandbox leaves nothing running on the host');
@@ -222,7 +249,10 @@ export function driverSuite(o: DriverSuiteOptions): void {
         // A live snapshot (the sandbox keeps running) restored under another id: two independent copies.
         const snap = path.join(images, 'snap');
         await driver.checkpoint(b.sandboxId, snap, { leaveRunning: true });
-        assert.ok((await driver.list()).some((x) => x.sandboxId === b.sandboxId), 'source keeps running');
+        assert.ok(
+          (await driver.list()).some((x) => x.sandboxId === b.sandboxId),
+          'source keeps running',
+        );
         const s2 = spec();
         const c = await driver.restore(s2, snap);
         o.inside(c, 'echo fork > /root/only-in-copy');
@@ -248,7 +278,10 @@ export function driverSuite(o: DriverSuiteOptions): void {
       assert.match(out, /No space left on device/);
       assert.match(out, /exit=1/);
       const st = await driver.stats(info.sandboxId);
-      assert.ok(st.diskLimitBytes <= 64 * 1024 * 1024 && st.diskLimitBytes > 50 * 1024 * 1024, `limit ${st.diskLimitBytes}`);
+      assert.ok(
+        st.diskLimitBytes <= 64 * 1024 * 1024 && st.diskLimitBytes > 50 * 1024 * 1024,
+        `limit ${st.diskLimitBytes}`,
+      );
       assert.ok(st.diskUsedBytes > 50 * 1024 * 1024, `used ${st.diskUsedBytes}`);
       // Freeing space makes room again (the sandbox is not wedged).
       assert.equal(o.inside(info, 'rm /root/fill && echo ok > /root/after && cat /root/after').trim(), 'ok');
@@ -262,13 +295,18 @@ export function driverSuite(o: DriverSuiteOptions): void {
       try {
         const s1 = spec({ diskMB: 128 });
         const a = await driver.create(s1);
-        const sum = o.inside(a, 'head -c 20000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin').split(' ')[0];
+        const sum = o
+          .inside(a, 'head -c 20000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin')
+          .split(' ')[0];
         const pause = path.join(images, 'pause');
         await driver.checkpoint(a.sandboxId, pause);
         assert.deepEqual(o.leftovers(a.sandboxId), []);
         const b = await driver.restore(s1, pause, { move: true });
         assert.equal(o.inside(b, 'sha256sum /root/data.bin').split(' ')[0], sum, 'file bytes kept');
-        assert.match(o.inside(b, 'dd if=/dev/zero of=/root/fill bs=1M count=200 2>&1; true'), /No space left on device/);
+        assert.match(
+          o.inside(b, 'dd if=/dev/zero of=/root/fill bs=1M count=200 2>&1; true'),
+          /No space left on device/,
+        );
         // A live snapshot of it restored elsewhere is an independent copy with the same files.
         o.inside(b, 'rm -f /root/fill');
         const snap = path.join(images, 'snap');
@@ -288,15 +326,26 @@ export function driverSuite(o: DriverSuiteOptions): void {
       try {
         const a = await driver.create(spec());
         // Added file, deleted lower file (whiteout), replaced lower directory (opaque dir).
-        o.inside(a, 'echo committed > /root/added && rm /etc/issue && rm -rf /usr/share/doc && mkdir -p /usr/share/doc && echo only > /usr/share/doc/new');
+        o.inside(
+          a,
+          'echo committed > /root/added && rm /etc/issue && rm -rf /usr/share/doc && mkdir -p /usr/share/doc && echo only > /usr/share/doc/new',
+        );
         const l1 = path.join(layers, 'l1');
         await driver.captureLayer(a.sandboxId, l1, { leaveRunning: true });
         assert.equal(await health(a.envdUrl), 204, 'the source keeps running');
         assert.equal(o.inside(a, 'echo still > /root/after && cat /root/after').trim(), 'still', 'and is thawed');
         const b = await driver.create(spec({ layers: [l1, ...o.layers] }));
         assert.equal(o.inside(b, 'cat /root/added').trim(), 'committed');
-        assert.equal(o.inside(b, 'test -e /root/after && echo yes || echo no').trim(), 'no', 'later writes are not in the layer');
-        assert.equal(o.inside(b, 'test -e /etc/issue && echo yes || echo no').trim(), 'no', 'a deleted file stays deleted');
+        assert.equal(
+          o.inside(b, 'test -e /root/after && echo yes || echo no').trim(),
+          'no',
+          'later writes are not in the layer',
+        );
+        assert.equal(
+          o.inside(b, 'test -e /etc/issue && echo yes || echo no').trim(),
+          'no',
+          'a deleted file stays deleted',
+        );
         assert.equal(o.inside(b, 'ls /usr/share/doc').trim(), 'new', 'a replaced directory hides the lower contents');
         // A second layer on top, captured by ending the sandbox (moved, not copied).
         o.inside(b, 'echo two > /root/second');
@@ -305,8 +354,14 @@ export function driverSuite(o: DriverSuiteOptions): void {
         assert.deepEqual(o.leftovers(b.sandboxId), [], 'capturing without leaveRunning ends the sandbox');
         const c = await driver.create(spec({ layers: [l2, l1, ...o.layers] }));
         assert.equal(o.inside(c, 'cat /root/added /root/second').trim(), 'committed\ntwo');
-        await assert.rejects(driver.captureLayer(c.sandboxId, l1), (e: DriverError) => e.kind === 'failed_precondition');
-        await assert.rejects(driver.captureLayer('nosuchsandbox', path.join(layers, 'x')), (e: DriverError) => e.kind === 'not_found');
+        await assert.rejects(
+          driver.captureLayer(c.sandboxId, l1),
+          (e: DriverError) => e.kind === 'failed_precondition',
+        );
+        await assert.rejects(
+          driver.captureLayer('nosuchsandbox', path.join(layers, 'x')),
+          (e: DriverError) => e.kind === 'not_found',
+        );
       } finally {
         rmSync(layers, { recursive: true, force: true });
       }
@@ -314,16 +369,21 @@ export function driverSuite(o: DriverSuiteOptions): void {
 
     it('a checkpoint can hand its writable layer out as a layer (warm template start)', async (t) => {
       if (!hasCheckpointer(driver)) return t.skip('driver has no checkpoint/restore');
-      const probe = await driver.checkpoint('nosuchsandbox', path.join(os.tmpdir(), 'never'), { layerOut: '/never' }).then(
-        () => undefined,
-        (e: DriverError) => e,
-      );
+      const probe = await driver
+        .checkpoint('nosuchsandbox', path.join(os.tmpdir(), 'never'), { layerOut: '/never' })
+        .then(
+          () => undefined,
+          (e: DriverError) => e,
+        );
       if (probe?.kind === 'failed_precondition') return t.skip(probe.message);
       const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-warm-'));
       try {
         const a = await driver.create(spec());
         o.inside(a, 'echo warm > /root/state');
-        o.inside(a, `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`);
+        o.inside(
+          a,
+          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
+        );
         await sleep(200);
         const layer = path.join(dir, 'layer');
         const image = path.join(dir, 'image');
@@ -349,9 +409,15 @@ export function driverSuite(o: DriverSuiteOptions): void {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-ckpt-'));
       try {
         // The target directory exists: refused before anything happens.
-        await assert.rejects(driver.checkpoint(info.sandboxId, dir), (e: DriverError) => e.kind === 'failed_precondition' || e.kind === 'internal');
+        await assert.rejects(
+          driver.checkpoint(info.sandboxId, dir),
+          (e: DriverError) => e.kind === 'failed_precondition' || e.kind === 'internal',
+        );
         assert.equal(await health(info.envdUrl), 204);
-        await assert.rejects(driver.restore(spec(), path.join(dir, 'missing')), (e: DriverError) => e.kind === 'not_found' || e.kind === 'failed_precondition');
+        await assert.rejects(
+          driver.restore(spec(), path.join(dir, 'missing')),
+          (e: DriverError) => e.kind === 'not_found' || e.kind === 'failed_precondition',
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -368,5 +434,8 @@ export function nsenterShell(pid: number, cmd: string, cgroupDirs: string[] = []
   // In a user namespace: enter it too (as its root), or files made inside would belong to no ID the layers can map.
   const userns = inOtherUserNamespace(pid) ? ' -U' : '';
   const enter = `exec nsenter -t ${pid}${userns} -m -u -i -n -p -C -- /bin/bash -c "$0"`;
-  return execFileSync('/bin/bash', ['-c', join ? `${join} && ${enter}` : enter, cmd], { encoding: 'utf8', timeout: 20_000 });
+  return execFileSync('/bin/bash', ['-c', join ? `${join} && ${enter}` : enter, cmd], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
 }

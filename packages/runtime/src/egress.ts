@@ -28,7 +28,10 @@ const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;
 const V6 = /^[0-9a-fA-F:]+(?:\/(\d{1,3}))?$/;
 const HOST = /^(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
-export type EgressEntry = { kind: 'v4'; cidr: string } | { kind: 'v6'; cidr: string } | { kind: 'host'; pattern: string };
+export type EgressEntry =
+  | { kind: 'v4'; cidr: string }
+  | { kind: 'v6'; cidr: string }
+  | { kind: 'host'; pattern: string };
 
 /** One rule entry, or an Error naming it. Host names only in allowOut (as on E2B). */
 export function parseEgressEntry(entry: unknown, list: 'allowOut' | 'denyOut'): EgressEntry {
@@ -39,7 +42,8 @@ export function parseEgressEntry(entry: unknown, list: 'allowOut' | 'denyOut'): 
   if (v4) {
     const octets = v4.slice(1, 5).map(Number);
     const bits = v4[5] === undefined ? 32 : Number(v4[5]);
-    if (octets.some((o) => o > 255) || bits > 32) throw new Error(`network.${list}: '${entry}' is not a valid IPv4 address or CIDR`);
+    if (octets.some((o) => o > 255) || bits > 32)
+      throw new Error(`network.${list}: '${entry}' is not a valid IPv4 address or CIDR`);
     return { kind: 'v4', cidr: `${octets.join('.')}/${bits}` };
   }
   if (entry.includes(':') && V6.test(entry)) {
@@ -49,7 +53,8 @@ export function parseEgressEntry(entry: unknown, list: 'allowOut' | 'denyOut'): 
     }
     return { kind: 'v6', cidr: entry };
   }
-  if (list === 'allowOut' && HOST.test(entry) && /[a-zA-Z]/.test(entry)) return { kind: 'host', pattern: entry.toLowerCase() };
+  if (list === 'allowOut' && HOST.test(entry) && /[a-zA-Z]/.test(entry))
+    return { kind: 'host', pattern: entry.toLowerCase() };
   throw new Error(
     list === 'denyOut'
       ? `network.denyOut: '${entry}' is not an IP address or CIDR (host names are only allowed in allowOut)`
@@ -75,7 +80,9 @@ export const hasEgressRules = (r?: EgressRules) => !!r && (r.allowOut.length > 0
 
 /** The host name patterns of allowOut (what the DNS resolver lets through). */
 export function hostPatterns(r?: EgressRules): string[] {
-  return (r?.allowOut ?? []).map((e) => parseEgressEntry(e, 'allowOut')).flatMap((e) => (e.kind === 'host' ? [e.pattern] : []));
+  return (r?.allowOut ?? [])
+    .map((e) => parseEgressEntry(e, 'allowOut'))
+    .flatMap((e) => (e.kind === 'host' ? [e.pattern] : []));
 }
 
 /** Whether `name` (no trailing dot) matches a pattern: `example.com` exactly, `*.example.com` any subdomain. */
@@ -97,7 +104,8 @@ function nft(script: string): Promise<void> {
 
 const v4Of = (list: string[]) =>
   list.map((e) => parseEgressEntry(e, 'allowOut' as const)).flatMap((e) => (e.kind === 'v4' ? [e.cidr] : []));
-const denyV4 = (list: string[]) => list.map((e) => parseEgressEntry(e, 'denyOut')).flatMap((e) => (e.kind === 'v4' ? [e.cidr] : []));
+const denyV4 = (list: string[]) =>
+  list.map((e) => parseEgressEntry(e, 'denyOut')).flatMap((e) => (e.kind === 'v4' ? [e.cidr] : []));
 
 /** The nftables side of egress rules, keyed by a sandbox's host link name. */
 export class EgressFirewall {
@@ -185,7 +193,13 @@ export class EgressFirewall {
     ];
     // All at once (one process; the script is one transaction) — or, when some are missing (a crash mid-apply left a
     // half-made set), each object separately, so what is there still goes.
-    if (await nft(`${cmds.join('\n')}\n`).then(() => true, () => false)) return;
+    if (
+      await nft(`${cmds.join('\n')}\n`).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     for (const cmd of cmds) await nft(`${cmd}\n`).catch(() => {});
   }
 }

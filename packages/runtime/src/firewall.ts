@@ -113,30 +113,45 @@ export async function ensureFirewall(opts: FirewallOptions): Promise<void> {
   const v4 = 'iptables';
   // Our own chains are replaced whole and at once (declaring a chain in --noflush mode empties it first), so their
   // order holds whatever an older version installed before.
-  await restoreNoFlush(v4, [
-    '*filter',
-    ':TENSOR-BOX-IN - [0:0]',
-    ':TENSOR-BOX-FWD - [0:0]',
-    ':TENSOR-BOX-EGRESS - [0:0]',
-    '-A TENSOR-BOX-IN -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    `-A TENSOR-BOX-IN -m mark --mark ${DNS_MARK} -j ACCEPT`,
-    '-A TENSOR-BOX-IN -j DROP',
-    `-A TENSOR-BOX-FWD -m devgroup --src-group ${OFFLINE_LINK_GROUP} -j DROP`,
-    '-A TENSOR-BOX-FWD -o tb+ -j DROP',
-    '-A TENSOR-BOX-FWD -j TENSOR-BOX-EGRESS',
-    '-A TENSOR-BOX-FWD -j ACCEPT',
-    ...egressRules(blocked, allowed),
-    'COMMIT',
-    '',
-  ].join('\n'));
+  await restoreNoFlush(
+    v4,
+    [
+      '*filter',
+      ':TENSOR-BOX-IN - [0:0]',
+      ':TENSOR-BOX-FWD - [0:0]',
+      ':TENSOR-BOX-EGRESS - [0:0]',
+      '-A TENSOR-BOX-IN -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      `-A TENSOR-BOX-IN -m mark --mark ${DNS_MARK} -j ACCEPT`,
+      '-A TENSOR-BOX-IN -j DROP',
+      `-A TENSOR-BOX-FWD -m devgroup --src-group ${OFFLINE_LINK_GROUP} -j DROP`,
+      '-A TENSOR-BOX-FWD -o tb+ -j DROP',
+      '-A TENSOR-BOX-FWD -j TENSOR-BOX-EGRESS',
+      '-A TENSOR-BOX-FWD -j ACCEPT',
+      ...egressRules(blocked, allowed),
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
   await ensureRule(v4, 'raw', 'PREROUTING', ['-i', 'tb+', '-m', 'rpfilter', '--invert', '-j', 'DROP']);
   await ensureRule(v4, 'filter', 'INPUT', ['-i', 'tb+', '-j', 'TENSOR-BOX-IN']);
   await ensureRule(v4, 'filter', 'FORWARD', ['-i', 'tb+', '-j', 'TENSOR-BOX-FWD']);
-  await ensureRule(v4, 'filter', 'FORWARD', ['-o', 'tb+', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
+  await ensureRule(v4, 'filter', 'FORWARD', [
+    '-o',
+    'tb+',
+    '-m',
+    'conntrack',
+    '--ctstate',
+    'RELATED,ESTABLISHED',
+    '-j',
+    'ACCEPT',
+  ]);
   await ensureRule(v4, 'nat', 'POSTROUTING', ['-s', subnet, '!', '-o', 'tb+', '-j', 'MASQUERADE']);
   // IPv6: sandbox links carry none. Without ip6tables (no IPv6 on the host) the launcher's per-link switch-off holds.
   const v6 = 'ip6tables';
-  const hasV6 = await execFileP(v6, ['-w', '-L', '-n']).then(() => true, () => false);
+  const hasV6 = await execFileP(v6, ['-w', '-L', '-n']).then(
+    () => true,
+    () => false,
+  );
   if (!hasV6) return;
   await ensureRule(v6, 'filter', 'INPUT', ['-i', 'tb+', '-j', 'DROP']);
   await ensureRule(v6, 'filter', 'FORWARD', ['-i', 'tb+', '-j', 'DROP']);

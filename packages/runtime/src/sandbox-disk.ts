@@ -22,7 +22,9 @@ const mountPoint = (dir: string) => path.join(dir, 'disk');
 
 function mounted(target: string): boolean {
   try {
-    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === target);
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[4] === target);
   } catch {
     return false;
   }
@@ -50,7 +52,9 @@ function attachedLoop(image: string): string | undefined {
   }
   for (const d of devs) {
     try {
-      const backing = readFileSync(`/sys/block/${d}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, '');
+      const backing = readFileSync(`/sys/block/${d}/loop/backing_file`, 'utf8')
+        .trim()
+        .replace(/ \(deleted\)$/, '');
       if (backing === image) return d;
     } catch {
       /* not attached */
@@ -75,7 +79,17 @@ export class SandboxDisks {
         if (existsSync(file)) return file;
         const tmp = `${file}.${process.pid}.tmp`;
         await execFileP('truncate', ['-s', `${sizeMB}M`, tmp]);
-        await execFileP('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard,root_owner=0:0', tmp]);
+        await execFileP('mkfs.ext4', [
+          '-q',
+          '-F',
+          '-m',
+          '0',
+          '-O',
+          '^has_journal',
+          '-E',
+          'lazy_itable_init=1,nodiscard,root_owner=0:0',
+          tmp,
+        ]);
         await rename(tmp, file);
         return file;
       })();
@@ -98,7 +112,14 @@ export class SandboxDisks {
   async attach(dir: string): Promise<void> {
     mkdirSync(mountPoint(dir), { recursive: true });
     // noinit_itable: no background zeroing of inode tables, which would fill the sparse image.
-    await execFileP('mount', ['-t', 'ext4', '-o', 'loop,noatime,discard,noinit_itable', diskImage(dir), mountPoint(dir)]);
+    await execFileP('mount', [
+      '-t',
+      'ext4',
+      '-o',
+      'loop,noatime,discard,noinit_itable',
+      diskImage(dir),
+      mountPoint(dir),
+    ]);
   }
 
   /**

@@ -39,12 +39,56 @@ function rules(text: string): Rule[] {
 
 /** What no sandbox may do; each was possible or denied only by the old deny-list. */
 const NEVER = [
-  'mount', 'umount2', 'pivot_root', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'mount_setattr',
-  'unshare', 'setns', 'clone3', 'init_module', 'finit_module', 'delete_module', 'kexec_load', 'kexec_file_load',
-  'reboot', 'swapon', 'swapoff', 'bpf', 'perf_event_open', 'userfaultfd', 'io_uring_setup', 'io_uring_enter',
-  'io_uring_register', 'keyctl', 'add_key', 'request_key', 'acct', 'settimeofday', 'clock_settime', 'clock_adjtime',
-  'adjtimex', 'iopl', 'ioperm', 'quotactl', 'quotactl_fd', 'lookup_dcookie', 'uselib', 'vhangup', 'syslog',
-  'open_by_handle_at', 'name_to_handle_at', 'sethostname', 'setdomainname', 'kcmp', 'pidfd_getfd', 'process_madvise',
+  'mount',
+  'umount2',
+  'pivot_root',
+  'fsopen',
+  'fsconfig',
+  'fsmount',
+  'fspick',
+  'move_mount',
+  'open_tree',
+  'mount_setattr',
+  'unshare',
+  'setns',
+  'clone3',
+  'init_module',
+  'finit_module',
+  'delete_module',
+  'kexec_load',
+  'kexec_file_load',
+  'reboot',
+  'swapon',
+  'swapoff',
+  'bpf',
+  'perf_event_open',
+  'userfaultfd',
+  'io_uring_setup',
+  'io_uring_enter',
+  'io_uring_register',
+  'keyctl',
+  'add_key',
+  'request_key',
+  'acct',
+  'settimeofday',
+  'clock_settime',
+  'clock_adjtime',
+  'adjtimex',
+  'iopl',
+  'ioperm',
+  'quotactl',
+  'quotactl_fd',
+  'lookup_dcookie',
+  'uselib',
+  'vhangup',
+  'syslog',
+  'open_by_handle_at',
+  'name_to_handle_at',
+  'sethostname',
+  'setdomainname',
+  'kcmp',
+  'pidfd_getfd',
+  'process_madvise',
 ];
 
 function compile(profile: string): { status: number | null; stderr: string; header: string } {
@@ -57,18 +101,32 @@ function compile(profile: string): { status: number | null; stderr: string; head
 
 const HEAD = 'arch x86_64\ndefault errno EPERM\nbadarch kill-process\n';
 
-describe('seccomp profile', { skip: existsSync(compiler) ? false : 'build/seccomp-compile missing (npm run setup builds it)' }, () => {
+describe('seccomp profile', {
+  skip: existsSync(compiler) ? false : 'build/seccomp-compile missing (npm run setup builds it)',
+}, () => {
   const profile = rules(readFileSync(profileFile, 'utf8'));
 
   it('allows none of the dangerous syscalls, clone only without namespace flags, clone3 only as ENOSYS', () => {
     const allowedAlways = new Set(profile.filter((r) => r.verb === 'allow' && !r.condition).flatMap((r) => r.names));
-    assert.deepEqual(NEVER.filter((n) => allowedAlways.has(n)), []);
+    assert.deepEqual(
+      NEVER.filter((n) => allowedAlways.has(n)),
+      [],
+    );
     const conditional = profile.filter((r) => r.verb === 'allow' && r.condition);
-    assert.deepEqual(conditional.filter((r) => NEVER.includes(r.names[0]!)).map((r) => r.names), []);
+    assert.deepEqual(
+      conditional.filter((r) => NEVER.includes(r.names[0]!)).map((r) => r.names),
+      [],
+    );
     const clone = profile.filter((r) => r.names.includes('clone'));
-    assert.deepEqual(clone.map((r) => [r.verb, r.condition]), [['allow', 'arg0 & 0x7E020000 == 0']]);
+    assert.deepEqual(
+      clone.map((r) => [r.verb, r.condition]),
+      [['allow', 'arg0 & 0x7E020000 == 0']],
+    );
     const clone3 = profile.filter((r) => r.names.includes('clone3'));
-    assert.deepEqual(clone3.map((r) => r.verb), ['errno ENOSYS']);
+    assert.deepEqual(
+      clone3.map((r) => r.verb),
+      ['errno ENOSYS'],
+    );
   });
 
   it('compiles to one BPF program for x86_64 that kills other architectures', () => {

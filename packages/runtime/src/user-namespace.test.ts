@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { checkIdMap, DEFAULT_ID_MAP, dumpNamespaceArgs, inOtherUserNamespace, launcherIdArgs } from './user-namespace.js';
+import {
+  checkIdMap,
+  DEFAULT_ID_MAP,
+  dumpNamespaceArgs,
+  inOtherUserNamespace,
+  launcherIdArgs,
+} from './user-namespace.js';
 
 describe('user namespace rules', () => {
   it('accepts the default range and refuses ranges that are too small, reach host root or leave 32 bits', () => {

@@ -72,7 +72,12 @@ export class CommandHandle {
             await cb.onStderr?.(s);
           }
         } else if (ev?.case === 'end') {
-          this.result = { exitCode: ev.value.exitCode, stdout: this.stdout, stderr: this.stderr, error: ev.value.error || undefined };
+          this.result = {
+            exitCode: ev.value.exitCode,
+            stdout: this.stdout,
+            stderr: this.stderr,
+            error: ev.value.error || undefined,
+          };
           return this.result;
         }
       }

@@ -40,7 +40,7 @@ export interface ProcessInfo {
 export class Commands {
   private rpc: Client<typeof Process>;
 
-  constructor(private target: EnvdTarget) {
+  constructor(target: EnvdTarget) {
     this.rpc = envdClient(Process, target);
   }
 
@@ -87,13 +87,20 @@ export class Commands {
   }
 
   /** Re-attaches to a running command by pid. */
-  async connect(pid: number, opts: Pick<CommandStartOpts, 'onStdout' | 'onStderr' | 'timeoutMs'> = {}): Promise<CommandHandle> {
+  async connect(
+    pid: number,
+    opts: Pick<CommandStartOpts, 'onStdout' | 'onStderr' | 'timeoutMs'> = {},
+  ): Promise<CommandHandle> {
     const controller = new AbortController();
-    const stream = this.rpc.connect({ process: { selector: { case: 'pid', value: pid } } }, { signal: controller.signal, timeoutMs: opts.timeoutMs || undefined });
+    const stream = this.rpc.connect(
+      { process: { selector: { case: 'pid', value: pid } } },
+      { signal: controller.signal, timeoutMs: opts.timeoutMs || undefined },
+    );
     const iterator = stream[Symbol.asyncIterator]();
     try {
       const first = await iterator.next();
-      if (first.done || first.value?.event?.event?.case !== 'start') throw new Error('the agent did not confirm the connection');
+      if (first.done || first.value?.event?.event?.case !== 'start')
+        throw new Error('the agent did not confirm the connection');
     } catch (err) {
       controller.abort();
       throw fromConnect(err);
@@ -105,7 +112,14 @@ export class Commands {
   async list(): Promise<ProcessInfo[]> {
     try {
       const r = await this.rpc.list({});
-      return r.processes.map((p) => ({ pid: p.pid, tag: p.tag, cmd: p.config?.cmd ?? '', args: p.config?.args ?? [], envs: p.config?.envs ?? {}, cwd: p.config?.cwd }));
+      return r.processes.map((p) => ({
+        pid: p.pid,
+        tag: p.tag,
+        cmd: p.config?.cmd ?? '',
+        args: p.config?.args ?? [],
+        envs: p.config?.envs ?? {},
+        cwd: p.config?.cwd,
+      }));
     } catch (err) {
       throw fromConnect(err);
     }
@@ -126,7 +140,10 @@ export class Commands {
   async sendStdin(pid: number, data: string | Uint8Array): Promise<void> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     try {
-      await this.rpc.sendInput({ process: { selector: { case: 'pid', value: pid } }, input: { input: { case: 'stdin', value: bytes } } });
+      await this.rpc.sendInput({
+        process: { selector: { case: 'pid', value: pid } },
+        input: { input: { case: 'stdin', value: bytes } },
+      });
     } catch (err) {
       throw fromConnect(err);
     }

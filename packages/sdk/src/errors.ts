@@ -6,7 +6,10 @@ import { Code, ConnectError } from '@connectrpc/connect';
 
 /** Base class of every error the SDK throws. */
 export class SandboxError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -36,7 +39,9 @@ export class CommandExitError extends SandboxError {
     readonly stderr: string,
     readonly error?: string,
   ) {
-    super(`command exited with code ${exitCode}${error ? `: ${error}` : ''}${stderr ? `\n${stderr.slice(-2000)}` : ''}`);
+    super(
+      `command exited with code ${exitCode}${error ? `: ${error}` : ''}${stderr ? `\n${stderr.slice(-2000)}` : ''}`,
+    );
   }
 }
 
@@ -49,7 +54,12 @@ export class BuildError extends SandboxError {
   /** The last lines of the build log. */
   readonly logEntries?: { timestamp: Date; level: string; message: string; step?: string }[];
   constructor(
-    reason: { message: string; step?: string; exitCode?: number; logEntries?: { timestamp: Date; level: string; message: string; step?: string }[] },
+    reason: {
+      message: string;
+      step?: string;
+      exitCode?: number;
+      logEntries?: { timestamp: Date; level: string; message: string; step?: string }[];
+    },
     readonly templateID: string,
     readonly buildID: string,
   ) {
@@ -62,7 +72,10 @@ export class BuildError extends SandboxError {
 
 /** Maps an HTTP error status and body (`{code, message}`) to the SDK error. */
 export function fromHttp(status: number, body: unknown, context = ''): SandboxError {
-  const message = (typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : String(body ?? '')) || `HTTP ${status}`;
+  const message =
+    (typeof body === 'object' && body && 'message' in body
+      ? String((body as { message: unknown }).message)
+      : String(body ?? '')) || `HTTP ${status}`;
   const msg = context ? `${context}: ${message}` : message;
   switch (status) {
     case 400:

@@ -110,12 +110,16 @@ export class Files {
   read(path: string, opts: FilesystemOpts & { format: 'bytes' }): Promise<Uint8Array>;
   read(path: string, opts: FilesystemOpts & { format: 'blob' }): Promise<Blob>;
   read(path: string, opts: FilesystemOpts & { format: 'stream' }): Promise<ReadableStream<Uint8Array>>;
-  async read(path: string, opts: FilesystemOpts & { format?: 'text' | 'bytes' | 'blob' | 'stream' } = {}): Promise<unknown> {
+  async read(
+    path: string,
+    opts: FilesystemOpts & { format?: 'text' | 'bytes' | 'blob' | 'stream' } = {},
+  ): Promise<unknown> {
     const user = opts.user;
     const res = await fetch(this.filesUrl(path, user), {
       // No gzip: fetch asks for it by default, and compressing file bytes costs far more CPU than it saves on a LAN.
       headers: { ...envdHeaders(this.target), 'Accept-Encoding': 'identity' },
-      signal: opts.requestTimeoutMs && opts.format !== 'stream' ? AbortSignal.timeout(opts.requestTimeoutMs) : undefined,
+      signal:
+        opts.requestTimeoutMs && opts.format !== 'stream' ? AbortSignal.timeout(opts.requestTimeoutMs) : undefined,
     });
     if (!res.ok) throw fromHttp(res.status, await res.json().catch(() => undefined), `read ${path}`);
     switch (opts.format) {
@@ -136,7 +140,11 @@ export class Files {
    */
   write(path: string, data: WriteData, opts?: FilesystemOpts): Promise<EntryInfo>;
   write(files: WriteEntry[], opts?: FilesystemOpts): Promise<EntryInfo[]>;
-  async write(a: string | WriteEntry[], b?: WriteData | FilesystemOpts, c?: FilesystemOpts): Promise<EntryInfo | EntryInfo[]> {
+  async write(
+    a: string | WriteEntry[],
+    b?: WriteData | FilesystemOpts,
+    c?: FilesystemOpts,
+  ): Promise<EntryInfo | EntryInfo[]> {
     if (typeof a === 'string') {
       const opts = c ?? {};
       const user = opts.user;
@@ -169,7 +177,10 @@ export class Files {
   /** Entries of a directory (depth 1 by default). */
   async list(path: string, opts: FilesystemOpts & { depth?: number } = {}): Promise<EntryInfo[]> {
     const r = await this.call(() =>
-      this.rpc.listDir({ path, depth: opts.depth ?? 1 }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }),
+      this.rpc.listDir(
+        { path, depth: opts.depth ?? 1 },
+        { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs },
+      ),
     );
     return r.entries.map(toEntry);
   }
@@ -197,14 +208,19 @@ export class Files {
   }
 
   async getInfo(path: string, opts: FilesystemOpts = {}): Promise<EntryInfo> {
-    const r = await this.call(() => this.rpc.stat({ path }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }));
+    const r = await this.call(() =>
+      this.rpc.stat({ path }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }),
+    );
     return toEntry(r.entry!);
   }
 
   /** Renames or moves a file or directory. */
   async rename(oldPath: string, newPath: string, opts: FilesystemOpts = {}): Promise<EntryInfo> {
     const r = await this.call(() =>
-      this.rpc.move({ source: oldPath, destination: newPath }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }),
+      this.rpc.move(
+        { source: oldPath, destination: newPath },
+        { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs },
+      ),
     );
     return toEntry(r.entry!);
   }
@@ -213,7 +229,11 @@ export class Files {
    * Watches a directory; resolves once the watch is in place. Events: create, write, remove, rename, chmod.
    * @example const w = await sandbox.files.watchDir('/home/user', (e) => console.log(e.type, e.path), { recursive: true }); w.stop()
    */
-  async watchDir(path: string, onEvent: (e: WatchEvent) => void | Promise<void>, opts: WatchOpts = {}): Promise<WatchHandle> {
+  async watchDir(
+    path: string,
+    onEvent: (e: WatchEvent) => void | Promise<void>,
+    opts: WatchOpts = {},
+  ): Promise<WatchHandle> {
     const controller = new AbortController();
     const stream = this.rpc.watchDir(
       { path, recursive: !!opts.recursive },
@@ -248,7 +268,9 @@ export class Files {
 
   /** Removes a file or a directory with its contents. */
   async remove(path: string, opts: FilesystemOpts = {}): Promise<void> {
-    await this.call(() => this.rpc.remove({ path }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }));
+    await this.call(() =>
+      this.rpc.remove({ path }, { headers: userHeader(opts.user), timeoutMs: opts.requestTimeoutMs }),
+    );
   }
 }
 

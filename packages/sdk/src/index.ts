@@ -5,11 +5,30 @@
  * const sandbox = await Sandbox.create('default', { domain: 'http://127.0.0.1:3000', apiKey: 'e2b_…' })
  * console.log((await sandbox.commands.run('uname -a')).stdout)
  */
-export { Sandbox, type SandboxMetrics, type SandboxLogEntry, type SandboxOpts, type SandboxConnectOpts, type LifecycleConfig, type SignedUrlOpts, type SandboxNetworkOpts } from './sandbox.js';
+export {
+  Sandbox,
+  type SandboxMetrics,
+  type SandboxLogEntry,
+  type SandboxOpts,
+  type SandboxConnectOpts,
+  type LifecycleConfig,
+  type SignedUrlOpts,
+  type SandboxNetworkOpts,
+} from './sandbox.js';
 export { SandboxPaginator, type SandboxInfo, type SandboxListOpts, type SandboxState } from './sandbox-list.js';
 export { Commands, CommandHandle, type CommandResult, type CommandStartOpts, type ProcessInfo } from './commands.js';
 export { Pty, PtyHandle, type PtyCreateOpts, type PtyConnectOpts } from './pty.js';
-export { Files, type WatchEvent, type WatchEventType, type WatchOpts, type WatchHandle, type EntryInfo, type WriteEntry, type WriteData, type FilesystemOpts } from './files.js';
+export {
+  Files,
+  type WatchEvent,
+  type WatchEventType,
+  type WatchOpts,
+  type WatchHandle,
+  type EntryInfo,
+  type WriteEntry,
+  type WriteData,
+  type FilesystemOpts,
+} from './files.js';
 export { Snapshot, type SnapshotInfo } from './snapshot.js';
 export { Template, buildTemplate, type TemplateFn } from './template-fluent.js';
 export {
@@ -25,26 +44,34 @@ export {
   type TemplateBuildInfo,
   type TemplateBuildRequest,
 } from './template-builder.js';
-export {
-  type TemplateCreateOpts,
-  type TemplateCreated,
-  type TemplateBuildOpts,
-  type TemplateBuildStep,
-  type TemplateInfo,
-  type TemplateDetails,
-  type TemplateBuild,
-  type BaseImage,
-  type CommitOpts,
-  type CommitResult,
-  type BuildLogEntry,
-  type BuildStatus,
-  type BuildStatusReason,
-  type TemplateBuildStatus,
-  type WaitForBuildOpts,
-  type BuildStatusOpts,
-  type BuildLogsOpts,
+export type {
+  TemplateCreateOpts,
+  TemplateCreated,
+  TemplateBuildOpts,
+  TemplateBuildStep,
+  TemplateInfo,
+  TemplateDetails,
+  TemplateBuild,
+  BaseImage,
+  CommitOpts,
+  CommitResult,
+  BuildLogEntry,
+  BuildStatus,
+  BuildStatusReason,
+  TemplateBuildStatus,
+  WaitForBuildOpts,
+  BuildStatusOpts,
+  BuildLogsOpts,
 } from './template.js';
-export { Team, ApiKey, type TeamInfo, type TeamDetail, type TeamQuotas, type ApiKeyInfo, type CreatedApiKey } from './teams.js';
+export {
+  Team,
+  ApiKey,
+  type TeamInfo,
+  type TeamDetail,
+  type TeamQuotas,
+  type ApiKeyInfo,
+  type CreatedApiKey,
+} from './teams.js';
 export type { ConnectionOpts } from './connection.js';
 export * from './errors.js';
 /** The REST API's types, generated from spec/openapi.yaml (for clients of endpoints the SDK does not wrap, e.g. template builds). */

@@ -76,7 +76,10 @@ export class PtyHandle {
   async sendInput(data: string | Uint8Array): Promise<void> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     try {
-      await this.rpc.sendInput({ process: this.selector(), input: { input: { case: 'pty', value: bytes } } }, { headers: this.headers });
+      await this.rpc.sendInput(
+        { process: this.selector(), input: { input: { case: 'pty', value: bytes } } },
+        { headers: this.headers },
+      );
     } catch (err) {
       throw fromConnect(err);
     }

@@ -106,7 +106,11 @@ export class SandboxPaginator implements PromiseLike<SandboxInfo[]>, AsyncIterab
     return out;
   }
 
-  then<A = SandboxInfo[], B = never>(ok?: ((v: SandboxInfo[]) => A | PromiseLike<A>) | null, fail?: ((e: unknown) => B | PromiseLike<B>) | null): PromiseLike<A | B> {
+  // biome-ignore lint/suspicious/noThenProperty: a page list is awaitable like E2B's (`await Sandbox.list()`)
+  then<A = SandboxInfo[], B = never>(
+    ok?: ((v: SandboxInfo[]) => A | PromiseLike<A>) | null,
+    fail?: ((e: unknown) => B | PromiseLike<B>) | null,
+  ): PromiseLike<A | B> {
     return this.all().then(ok, fail);
   }
 }

@@ -105,7 +105,12 @@ export class Sandbox {
     this.accessToken = data.envdAccessToken;
     this.trafficAccessToken = data.trafficAccessToken ?? undefined;
     this.sandboxDomain = data.domain ?? new URL(conn.apiUrl).host;
-    const target: EnvdTarget = { apiUrl: conn.apiUrl, sandboxId: this.sandboxId, accessToken: this.accessToken, headers: conn.headers };
+    const target: EnvdTarget = {
+      apiUrl: conn.apiUrl,
+      sandboxId: this.sandboxId,
+      accessToken: this.accessToken,
+      headers: conn.headers,
+    };
     this.files = new Files(target);
     this.commands = new Commands(target);
     this.pty = new Pty(target);
@@ -151,14 +156,18 @@ export class Sandbox {
 
   /** Kills a sandbox by ID; false when it did not exist. */
   static async kill(sandboxId: string, opts: ConnectionOpts = {}): Promise<boolean> {
-    const r = await apiClient(resolveConnection(opts)).DELETE('/sandboxes/{sandboxID}', { params: { path: { sandboxID: sandboxId } } });
+    const r = await apiClient(resolveConnection(opts)).DELETE('/sandboxes/{sandboxID}', {
+      params: { path: { sandboxID: sandboxId } },
+    });
     if (r.response.status === 404) return false;
     unwrap(r, `kill sandbox ${sandboxId}`);
     return true;
   }
 
   static async getInfo(sandboxId: string, opts: ConnectionOpts = {}): Promise<SandboxInfo> {
-    const r = await apiClient(resolveConnection(opts)).GET('/sandboxes/{sandboxID}', { params: { path: { sandboxID: sandboxId } } });
+    const r = await apiClient(resolveConnection(opts)).GET('/sandboxes/{sandboxID}', {
+      params: { path: { sandboxID: sandboxId } },
+    });
     return toInfo(unwrap(r, `sandbox ${sandboxId}`));
   }
 
@@ -187,13 +196,16 @@ export class Sandbox {
    * @example await Sandbox.pause(sandboxId)
    */
   static async pause(sandboxId: string, opts: ConnectionOpts = {}): Promise<void> {
-    const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/pause', { params: { path: { sandboxID: sandboxId } } });
+    const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/pause', {
+      params: { path: { sandboxID: sandboxId } },
+    });
     unwrap(r, `pause sandbox ${sandboxId}`);
   }
 
   /** Resumes a paused sandbox (resuming a running one only extends its timeout); `timeoutMs` restarts its timeout. */
   static async resume(sandboxId: string, opts: ConnectionOpts & { timeoutMs?: number } = {}): Promise<void> {
-    if (opts.timeoutMs !== undefined && opts.timeoutMs < 0) throw new InvalidArgumentError('timeoutMs must not be negative');
+    if (opts.timeoutMs !== undefined && opts.timeoutMs < 0)
+      throw new InvalidArgumentError('timeoutMs must not be negative');
     const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/connect', {
       params: { path: { sandboxID: sandboxId } },
       body: { timeout: opts.timeoutMs === undefined ? undefined : Math.ceil(opts.timeoutMs / 1000) },
@@ -230,7 +242,11 @@ export class Sandbox {
     const failed = results.find((x) => x.error);
     if (failed?.error) {
       // Don't leak the copies that did start.
-      await Promise.all(results.filter((x) => x.sandbox).map((x) => Sandbox.kill(x.sandbox!.sandboxID, this.connOpts()).catch(() => false)));
+      await Promise.all(
+        results
+          .filter((x) => x.sandbox)
+          .map((x) => Sandbox.kill(x.sandbox!.sandboxID, this.connOpts()).catch(() => false)),
+      );
       throw fromHttp(failed.error.code, failed.error, `fork sandbox ${this.sandboxId}`);
     }
     return results.map((x) => new Sandbox(x.sandbox!, this.conn));
@@ -252,7 +268,12 @@ export class Sandbox {
   }
 
   private connOpts(): ConnectionOpts {
-    return { domain: this.conn.apiUrl, apiKey: this.conn.apiKey, requestTimeoutMs: this.conn.requestTimeoutMs, headers: this.conn.headers };
+    return {
+      domain: this.conn.apiUrl,
+      apiKey: this.conn.apiKey,
+      requestTimeoutMs: this.conn.requestTimeoutMs,
+      headers: this.conn.headers,
+    };
   }
 
   /** Kills this sandbox. */
@@ -278,11 +299,17 @@ export class Sandbox {
   }
 
   /** Resource usage samples (CPU %, memory, disk), oldest first; default: the last hour. */
-  static async getMetrics(sandboxId: string, opts: ConnectionOpts & { start?: Date; end?: Date } = {}): Promise<SandboxMetrics[]> {
+  static async getMetrics(
+    sandboxId: string,
+    opts: ConnectionOpts & { start?: Date; end?: Date } = {},
+  ): Promise<SandboxMetrics[]> {
     const r = await apiClient(resolveConnection(opts)).GET('/sandboxes/{sandboxID}/metrics', {
       params: {
         path: { sandboxID: sandboxId },
-        query: { start: opts.start ? Math.floor(opts.start.getTime() / 1000) : undefined, end: opts.end ? Math.ceil(opts.end.getTime() / 1000) : undefined },
+        query: {
+          start: opts.start ? Math.floor(opts.start.getTime() / 1000) : undefined,
+          end: opts.end ? Math.ceil(opts.end.getTime() / 1000) : undefined,
+        },
       },
     });
     return unwrap(r, `metrics of sandbox ${sandboxId}`).map((m) => ({
@@ -297,21 +324,36 @@ export class Sandbox {
   }
 
   /** Log entries: lifecycle events, agent messages, start-command output. */
-  static async getLogs(sandboxId: string, opts: ConnectionOpts & { start?: Date; limit?: number; level?: 'debug' | 'info' | 'warn' | 'error'; search?: string } = {}): Promise<SandboxLogEntry[]> {
+  static async getLogs(
+    sandboxId: string,
+    opts: ConnectionOpts & {
+      start?: Date;
+      limit?: number;
+      level?: 'debug' | 'info' | 'warn' | 'error';
+      search?: string;
+    } = {},
+  ): Promise<SandboxLogEntry[]> {
     const r = await apiClient(resolveConnection(opts)).GET('/v2/sandboxes/{sandboxID}/logs', {
       params: {
         path: { sandboxID: sandboxId },
         query: { cursor: opts.start?.getTime(), limit: opts.limit, level: opts.level, search: opts.search },
       },
     });
-    return unwrap(r, `logs of sandbox ${sandboxId}`).logs.map((l) => ({ timestamp: new Date(l.timestamp), level: l.level, message: l.message, fields: l.fields }));
+    return unwrap(r, `logs of sandbox ${sandboxId}`).logs.map((l) => ({
+      timestamp: new Date(l.timestamp),
+      level: l.level,
+      message: l.message,
+      fields: l.fields,
+    }));
   }
 
   async getMetrics(opts: { start?: Date; end?: Date } = {}): Promise<SandboxMetrics[]> {
     return Sandbox.getMetrics(this.sandboxId, { ...this.connOpts(), ...opts });
   }
 
-  async getLogs(opts: { start?: Date; limit?: number; level?: 'debug' | 'info' | 'warn' | 'error'; search?: string } = {}): Promise<SandboxLogEntry[]> {
+  async getLogs(
+    opts: { start?: Date; limit?: number; level?: 'debug' | 'info' | 'warn' | 'error'; search?: string } = {},
+  ): Promise<SandboxLogEntry[]> {
     return Sandbox.getLogs(this.sandboxId, { ...this.connOpts(), ...opts });
   }
 

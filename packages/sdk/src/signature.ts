@@ -4,7 +4,13 @@
  */
 import { sha256 } from './sha256.js';
 
-export function fileSignature(path: string, op: 'read' | 'write', user: string, token: string, expiresUnix?: number): string {
+export function fileSignature(
+  path: string,
+  op: 'read' | 'write',
+  user: string,
+  token: string,
+  expiresUnix?: number,
+): string {
   const raw = `${path}:${op}:${user}:${token}${expiresUnix ? `:${expiresUnix}` : ''}`;
   let bin = '';
   for (const b of sha256(new TextEncoder().encode(raw))) bin += String.fromCharCode(b);

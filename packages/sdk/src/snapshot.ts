@@ -45,7 +45,9 @@ export class Snapshot {
     const out: SnapshotInfo[] = [];
     let nextToken: string | undefined;
     do {
-      const r = await client.GET('/snapshots', { params: { query: { sandboxID: opts.sandboxId, name: opts.name, nextToken } } });
+      const r = await client.GET('/snapshots', {
+        params: { query: { sandboxID: opts.sandboxId, name: opts.name, nextToken } },
+      });
       out.push(...unwrap(r, 'list snapshots').map((s) => toSnapshotInfo(s)));
       nextToken = r.response.headers.get('X-Next-Token') ?? undefined;
     } while (nextToken);
@@ -54,7 +56,9 @@ export class Snapshot {
 
   /** Deletes a snapshot (by ID or name); false when there was none. */
   static async delete(snapshotId: string, opts: ConnectionOpts = {}): Promise<boolean> {
-    const r = await apiClient(resolveConnection(opts)).DELETE('/snapshots/{snapshotID}', { params: { path: { snapshotID: snapshotId } } });
+    const r = await apiClient(resolveConnection(opts)).DELETE('/snapshots/{snapshotID}', {
+      params: { path: { snapshotID: snapshotId } },
+    });
     if (r.response.status === 404) return false;
     unwrap(r, `delete snapshot ${snapshotId}`);
     return true;

@@ -80,16 +80,34 @@ export function toReason(r: components['schemas']['BuildStatusReason'] | undefin
 }
 
 /** A build's status and its log from `logsOffset` on. */
-export async function getBuildStatus(templateID: string, buildID: string, opts: BuildStatusOpts = {}): Promise<TemplateBuildStatus> {
+export async function getBuildStatus(
+  templateID: string,
+  buildID: string,
+  opts: BuildStatusOpts = {},
+): Promise<TemplateBuildStatus> {
   const r = await apiClient(resolveConnection(opts)).GET('/templates/{templateID}/builds/{buildID}/status', {
-    params: { path: { templateID, buildID }, query: { logsOffset: opts.logsOffset, limit: opts.limit, level: opts.level } },
+    params: {
+      path: { templateID, buildID },
+      query: { logsOffset: opts.logsOffset, limit: opts.limit, level: opts.level },
+    },
   });
   const b = unwrap(r, `status of build ${buildID} of template ${templateID}`);
-  return { templateID: b.templateID, buildID: b.buildID, status: b.status, logs: b.logs, logEntries: b.logEntries.map(toEntry), reason: toReason(b.reason) };
+  return {
+    templateID: b.templateID,
+    buildID: b.buildID,
+    status: b.status,
+    logs: b.logs,
+    logEntries: b.logEntries.map(toEntry),
+    reason: toReason(b.reason),
+  };
 }
 
 /** A build's log entries from `offset` on, and the offset to ask for next. */
-export async function getBuildLogs(templateID: string, buildID: string, opts: BuildLogsOpts = {}): Promise<{ logs: BuildLogEntry[]; nextOffset: number }> {
+export async function getBuildLogs(
+  templateID: string,
+  buildID: string,
+  opts: BuildLogsOpts = {},
+): Promise<{ logs: BuildLogEntry[]; nextOffset: number }> {
   const r = await apiClient(resolveConnection(opts)).GET('/templates/{templateID}/builds/{buildID}/logs', {
     params: { path: { templateID, buildID }, query: { offset: opts.offset, limit: opts.limit, level: opts.level } },
   });
@@ -101,7 +119,11 @@ export async function getBuildLogs(templateID: string, buildID: string, opts: Bu
  * Polls a build until it is ready, passing each new log entry to `onLog`. Resolves with the final status (its
  * `logEntries` are every entry seen); throws `BuildError` (with the failing step and exit code) when the build fails.
  */
-export async function waitForBuild(templateID: string, buildID: string, opts: WaitForBuildOpts = {}): Promise<TemplateBuildStatus> {
+export async function waitForBuild(
+  templateID: string,
+  buildID: string,
+  opts: WaitForBuildOpts = {},
+): Promise<TemplateBuildStatus> {
   const interval = opts.intervalMs ?? 500;
   const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
   const limit = 1000;
@@ -121,7 +143,10 @@ export async function waitForBuild(templateID: string, buildID: string, opts: Wa
       return final;
     }
     if (done) continue; // more log to read before the end
-    if (Date.now() + interval > deadline) throw new TimeoutError(`build ${buildID} of template ${templateID} is still ${s.status} after ${opts.timeoutMs} ms`);
+    if (Date.now() + interval > deadline)
+      throw new TimeoutError(
+        `build ${buildID} of template ${templateID} is still ${s.status} after ${opts.timeoutMs} ms`,
+      );
     await new Promise((r) => setTimeout(r, interval));
   }
 }

@@ -32,17 +32,29 @@ describe('Template() builder', () => {
     assert.equal(r.fromTemplate, 'default');
     assert.equal(r.startCmd, 'python3 -m http.server 8000');
     assert.equal(r.readyCmd, "ss -tuln | grep -q ':8000\\b'");
-    assert.deepEqual(r.steps.map((s) => [s.type, s.args]), [
-      ['COPY', ['app', '/app', 'user', '0755']],
-      ['RUN', ['echo a && echo b']],
-      ['ENV', ['A', '1', 'B', 'two words']],
-      ['WORKDIR', ['/app']],
-      ['USER', ['svc']],
-      ['RUN', ["apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends 'jq' 'curl'", 'root']],
-      ['RUN', ["pip install 'requests==2.*'", 'root']],
-      ['RUN', ["npm install -g 'left-pad'", 'root']],
-    ]);
-    assert.equal(Template().fromImage('debian:bookworm').setReadyCmd(waitForFile('/tmp/x')).skipCache().toBuildRequest().force, true);
+    assert.deepEqual(
+      r.steps.map((s) => [s.type, s.args]),
+      [
+        ['COPY', ['app', '/app', 'user', '0755']],
+        ['RUN', ['echo a && echo b']],
+        ['ENV', ['A', '1', 'B', 'two words']],
+        ['WORKDIR', ['/app']],
+        ['USER', ['svc']],
+        [
+          'RUN',
+          [
+            "apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends 'jq' 'curl'",
+            'root',
+          ],
+        ],
+        ['RUN', ["pip install 'requests==2.*'", 'root']],
+        ['RUN', ["npm install -g 'left-pad'", 'root']],
+      ],
+    );
+    assert.equal(
+      Template().fromImage('debian:bookworm').setReadyCmd(waitForFile('/tmp/x')).skipCache().toBuildRequest().force,
+      true,
+    );
     assert.match(waitForURL('http://localhost:3000/health', 204), /grep -q '\^204\$'/);
   });
 
@@ -67,12 +79,25 @@ describe('Template() builder', () => {
     const cmd = r.steps[0].args![0];
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-q-'));
     // The shell sees one word, the whole name: print it instead of installing.
-    const out = execFileSync('sh', ['-c', cmd.replace(/^.*--no-install-recommends /, 'printf "%s\\n" ')], { cwd: dir }).toString();
+    const out = execFileSync('sh', ['-c', cmd.replace(/^.*--no-install-recommends /, 'printf "%s\\n" ')], {
+      cwd: dir,
+    }).toString();
     assert.equal(out, "x'; touch /pwned; echo '\n");
   });
 
   it('the static build API hangs off Template too', () => {
-    for (const k of ['create', 'startBuild', 'waitForBuild', 'getBuildStatus', 'list', 'get', 'delete', 'exists', 'uploadFiles', 'build']) {
+    for (const k of [
+      'create',
+      'startBuild',
+      'waitForBuild',
+      'getBuildStatus',
+      'list',
+      'get',
+      'delete',
+      'exists',
+      'uploadFiles',
+      'build',
+    ]) {
       assert.equal(typeof (Template as any)[k], 'function', k);
     }
   });
@@ -108,7 +133,11 @@ describe('sha256 (sync)', () => {
   it('matches node:crypto on sizes around the block boundaries', () => {
     for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 100_000]) {
       const data = randomBytes(n);
-      assert.equal(Buffer.from(sha256(data)).toString('hex'), createHash('sha256').update(data).digest('hex'), `size ${n}`);
+      assert.equal(
+        Buffer.from(sha256(data)).toString('hex'),
+        createHash('sha256').update(data).digest('hex'),
+        `size ${n}`,
+      );
     }
   });
 });

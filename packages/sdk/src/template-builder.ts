@@ -107,7 +107,10 @@ export class TemplateBuilder {
   }
 
   private from(source: TemplateBuilder['source']): this {
-    if (Object.keys(this.source).length) throw new InvalidArgumentError('a template has one source: fromTemplate, fromImage, fromBaseImage or fromDockerfile');
+    if (Object.keys(this.source).length)
+      throw new InvalidArgumentError(
+        'a template has one source: fromTemplate, fromImage, fromBaseImage or fromDockerfile',
+      );
     this.source = source;
     return this;
   }
@@ -143,7 +146,8 @@ export class TemplateBuilder {
     if (srcs.length === 0 || srcs.some((s) => !s)) throw new InvalidArgumentError('copy needs a source');
     if (!dest) throw new InvalidArgumentError('copy needs a destination');
     const mode = typeof opts.mode === 'number' ? opts.mode.toString(8).padStart(4, '0') : opts.mode;
-    if (mode !== undefined && !/^[0-7]{3,4}$/.test(mode)) throw new InvalidArgumentError(`copy mode '${opts.mode}' is not an octal mode`);
+    if (mode !== undefined && !/^[0-7]{3,4}$/.test(mode))
+      throw new InvalidArgumentError(`copy mode '${opts.mode}' is not an octal mode`);
     const to = srcs.length > 1 && !dest.endsWith('/') ? `${dest}/` : dest;
     for (const s of srcs) {
       this.copies.set(this.steps.length, [s]);
@@ -178,7 +182,8 @@ export class TemplateBuilder {
 
   /** User of later steps and the template's default user (created when missing). */
   setUser(user: string): this {
-    if (!/^[a-z_][a-z0-9_-]*[$]?$/i.test(user) && !/^\d+$/.test(user)) throw new InvalidArgumentError(`'${user}' is not a user name`);
+    if (!/^[a-z_][a-z0-9_-]*[$]?$/i.test(user) && !/^\d+$/.test(user))
+      throw new InvalidArgumentError(`'${user}' is not a user name`);
     this.steps.push({ type: 'USER', args: [user] });
     return this;
   }
@@ -232,7 +237,10 @@ export class TemplateBuilder {
 
   /** The build request this definition makes (COPY steps without their `filesHash` yet). */
   toBuildRequest(): TemplateBuildRequest {
-    if (!Object.keys(this.source).length) throw new InvalidArgumentError('a template needs a source: fromTemplate, fromImage, fromBaseImage or fromDockerfile');
+    if (!Object.keys(this.source).length)
+      throw new InvalidArgumentError(
+        'a template needs a source: fromTemplate, fromImage, fromBaseImage or fromDockerfile',
+      );
     return {
       ...this.source,
       steps: this.steps.map((s) => ({ ...s, args: [...(s.args ?? [])] })),

@@ -20,7 +20,8 @@ async function expand(root: string, src: string): Promise<string[]> {
   const dir = path.posix.dirname(src);
   if (GLOB.test(dir)) throw new InvalidArgumentError(`copy source '${src}': wildcards only in the last path segment`);
   let re = '';
-  for (const ch of path.posix.basename(src)) re += ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : ch.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  for (const ch of path.posix.basename(src))
+    re += ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : ch.replace(/[.+^${}()|\\\]]/g, '\\$&');
   const names = await fs.readdir(path.join(root, dir)).catch(() => [] as string[]);
   return names.filter((n) => new RegExp(`^${re}$`).test(n)).map((n) => path.posix.join(dir, n));
 }
@@ -61,7 +62,10 @@ export async function buildTemplate(t: TemplateBuilder, opts: BuildOpts): Promis
     tars.set(i, await pack(root, paths));
   }
   const context = dockerfile && /^\s*(COPY|ADD)\s/im.test(dockerfile) ? await pack(root, ['.']) : undefined;
-  const created = await TemplateCalls.create({ name: opts.alias, cpuCount: opts.cpuCount, memoryMB: opts.memoryMB, diskGB: opts.diskGB }, opts);
+  const created = await TemplateCalls.create(
+    { name: opts.alias, cpuCount: opts.cpuCount, memoryMB: opts.memoryMB, diskGB: opts.diskGB },
+    opts,
+  );
   const { templateID, buildID } = created;
   const upload = async (tar: Uint8Array) => (await TemplateCalls.uploadFiles(templateID, tar, opts)).hash;
   const steps = [];
@@ -76,7 +80,12 @@ export async function buildTemplate(t: TemplateBuilder, opts: BuildOpts): Promis
     { ...req, dockerfile, filesHash, steps, force: opts.skipCache || req.force || undefined } as TemplateBuildOptsLoose,
     opts,
   );
-  const s = await TemplateCalls.waitForBuild(templateID, buildID, { onLog: opts.onBuildLogs, timeoutMs: opts.timeoutMs }, opts);
+  const s = await TemplateCalls.waitForBuild(
+    templateID,
+    buildID,
+    { onLog: opts.onBuildLogs, timeoutMs: opts.timeoutMs },
+    opts,
+  );
   return { templateID, buildID, alias: opts.alias, status: s.status };
 }
 
@@ -85,7 +94,8 @@ type TemplateBuildOptsLoose = Parameters<typeof TemplateCalls.startBuild>[2];
 type TemplateStatics = { [K in Exclude<keyof typeof TemplateCalls, 'prototype'>]: (typeof TemplateCalls)[K] };
 
 /** `Template()` → a new definition; `Template.build(t, opts)`; and the build API's calls (`Template.create`, …). */
-export type TemplateFn = ((opts?: TemplateOptions) => TemplateBuilder) & TemplateStatics & { build: typeof buildTemplate };
+export type TemplateFn = ((opts?: TemplateOptions) => TemplateBuilder) &
+  TemplateStatics & { build: typeof buildTemplate };
 
 const statics = Object.fromEntries(
   Object.getOwnPropertyNames(TemplateCalls)
@@ -93,6 +103,8 @@ const statics = Object.fromEntries(
     .map((k) => [k, (TemplateCalls as any)[k].bind(TemplateCalls)]),
 ) as TemplateStatics;
 
-export const Template: TemplateFn = Object.assign((opts?: TemplateOptions) => new TemplateBuilder(opts), statics, { build: buildTemplate });
+export const Template: TemplateFn = Object.assign((opts?: TemplateOptions) => new TemplateBuilder(opts), statics, {
+  build: buildTemplate,
+});
 /** A template definition (what `Template()` returns). */
 export type Template = TemplateBuilder;

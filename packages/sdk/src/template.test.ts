@@ -38,19 +38,51 @@ before(async () => {
 after(() => server.close());
 
 const json = (s: Seen) => JSON.parse(s.body.toString() || 'null');
-const entry = (i: number, step?: string) => ({ timestamp: new Date(1000 * i).toISOString(), level: 'info', message: `line ${i}`, ...(step ? { step } : {}) });
+const entry = (i: number, step?: string) => ({
+  timestamp: new Date(1000 * i).toISOString(),
+  level: 'info',
+  message: `line ${i}`,
+  ...(step ? { step } : {}),
+});
 
 describe('Template (wire)', () => {
   it('create sends diskSizeMB; startBuild turns {name, command} into RUN steps and needs one source', async () => {
     seen.length = 0;
-    handle = (s) => (s.url === '/v3/templates' ? [202, { templateID: 't1', buildID: 'b1', public: false, names: ['n'], aliases: ['n'], tags: [] }] : [202, undefined]);
+    handle = (s) =>
+      s.url === '/v3/templates'
+        ? [202, { templateID: 't1', buildID: 'b1', public: false, names: ['n'], aliases: ['n'], tags: [] }]
+        : [202, undefined];
     const created = await Template.create({ name: 'n', cpuCount: 2, memoryMB: 1024, diskGB: 3 }, conn);
     assert.equal(created.templateID, 't1');
     assert.deepEqual(json(seen[0]), { name: 'n', cpuCount: 2, memoryMB: 1024, diskSizeMB: 3072 });
-    await Template.startBuild('t1', 'b1', { fromTemplate: 'default', steps: [{ name: 'deps', command: 'apt-get install -y x' }, { type: 'ENV', args: ['A', '1'] }], startCmd: 's', readyCmd: 'r' }, conn);
+    await Template.startBuild(
+      't1',
+      'b1',
+      {
+        fromTemplate: 'default',
+        steps: [
+          { name: 'deps', command: 'apt-get install -y x' },
+          { type: 'ENV', args: ['A', '1'] },
+        ],
+        startCmd: 's',
+        readyCmd: 'r',
+      },
+      conn,
+    );
     assert.equal(seen[1].url, '/v2/templates/t1/builds/b1');
-    assert.deepEqual(json(seen[1]), { fromTemplate: 'default', steps: [{ type: 'RUN', args: ['apt-get install -y x'], name: 'deps' }, { type: 'ENV', args: ['A', '1'] }], startCmd: 's', readyCmd: 'r' });
-    await assert.rejects(Template.startBuild('t1', 'b1', { fromTemplate: 'a', fromImage: 'b' }, conn), /exactly one of fromTemplate, fromImage or dockerfile \(got fromTemplate, fromImage\)/);
+    assert.deepEqual(json(seen[1]), {
+      fromTemplate: 'default',
+      steps: [
+        { type: 'RUN', args: ['apt-get install -y x'], name: 'deps' },
+        { type: 'ENV', args: ['A', '1'] },
+      ],
+      startCmd: 's',
+      readyCmd: 'r',
+    });
+    await assert.rejects(
+      Template.startBuild('t1', 'b1', { fromTemplate: 'a', fromImage: 'b' }, conn),
+      /exactly one of fromTemplate, fromImage or dockerfile \(got fromTemplate, fromImage\)/,
+    );
     await assert.rejects(Template.startBuild('t1', 'b1', {}, conn), /exactly one/);
   });
 
@@ -64,8 +96,19 @@ describe('Template (wire)', () => {
       polls++;
       // Building for two polls (100 entries each), then ready with the remaining 2300 entries to read in pages.
       const available = polls <= 2 ? polls * 100 : total;
-      const logEntries = Array.from({ length: Math.max(0, Math.min(limit, available - offset)) }, (_, i) => entry(offset + i, 's'));
-      return [200, { templateID: 't1', buildID: 'b1', status: polls <= 2 ? 'building' : 'ready', logs: logEntries.map((e) => e.message), logEntries }];
+      const logEntries = Array.from({ length: Math.max(0, Math.min(limit, available - offset)) }, (_, i) =>
+        entry(offset + i, 's'),
+      );
+      return [
+        200,
+        {
+          templateID: 't1',
+          buildID: 'b1',
+          status: polls <= 2 ? 'building' : 'ready',
+          logs: logEntries.map((e) => e.message),
+          logEntries,
+        },
+      ];
     };
     const got: string[] = [];
     const final = await Template.waitForBuild('t1', 'b1', { intervalMs: 1, onLog: (e) => got.push(e.message) }, conn);
@@ -78,7 +121,22 @@ describe('Template (wire)', () => {
   });
 
   it('waitForBuild throws BuildError with the step and exit code; getBuildStatus maps the reason', async () => {
-    handle = () => [200, { templateID: 't1', buildID: 'b1', status: 'error', logs: [], logEntries: [], reason: { message: "step 'boom' failed with exit code 3", step: 'boom', exitCode: 3, logEntries: [entry(1, 'boom')] } }];
+    handle = () => [
+      200,
+      {
+        templateID: 't1',
+        buildID: 'b1',
+        status: 'error',
+        logs: [],
+        logEntries: [],
+        reason: {
+          message: "step 'boom' failed with exit code 3",
+          step: 'boom',
+          exitCode: 3,
+          logEntries: [entry(1, 'boom')],
+        },
+      },
+    ];
     await assert.rejects(Template.waitForBuild('t1', 'b1', conn), (err: unknown) => {
       assert.ok(err instanceof BuildError);
       assert.equal(err.step, 'boom');
@@ -93,7 +151,10 @@ describe('Template (wire)', () => {
 
   it('waitForBuild gives up after timeoutMs', async () => {
     handle = () => [200, { templateID: 't1', buildID: 'b1', status: 'building', logs: [], logEntries: [] }];
-    await assert.rejects(Template.waitForBuild('t1', 'b1', { ...conn, intervalMs: 20, timeoutMs: 50 }), /still building after 50 ms/);
+    await assert.rejects(
+      Template.waitForBuild('t1', 'b1', { ...conn, intervalMs: 20, timeoutMs: 50 }),
+      /still building after 50 ms/,
+    );
   });
 
   it('getBuildLogs pages with offset/limit and falls back to offset + length for nextOffset', async () => {
@@ -103,7 +164,10 @@ describe('Template (wire)', () => {
     };
     const r = await Template.getBuildLogs('t1', 'b1', { offset: 7, limit: 1 }, conn);
     assert.equal(seen.at(-1)!.url, '/templates/t1/builds/b1/logs?offset=7&limit=1');
-    assert.deepEqual(r.logs.map((l) => l.message), ['line 7']);
+    assert.deepEqual(
+      r.logs.map((l) => l.message),
+      ['line 7'],
+    );
     assert.equal(r.nextOffset, 8);
   });
 
@@ -111,10 +175,14 @@ describe('Template (wire)', () => {
     const tar = Buffer.from('pretend this is a tar');
     const hash = createHash('sha256').update(tar).digest('hex');
     let present = false;
-    handle = (s) => (s.method === 'GET' ? [201, { present, url: `${conn.domain}/templates/t1/files/${hash}` }] : [201, undefined]);
+    handle = (s) =>
+      s.method === 'GET' ? [201, { present, url: `${conn.domain}/templates/t1/files/${hash}` }] : [201, undefined];
     seen.length = 0;
     assert.deepEqual(await Template.uploadFiles('t1', tar, conn), { hash, uploaded: true });
-    assert.deepEqual(seen.map((s) => `${s.method} ${s.url}`), [`GET /templates/t1/files/${hash}`, `PUT /templates/t1/files/${hash}`]);
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url}`),
+      [`GET /templates/t1/files/${hash}`, `PUT /templates/t1/files/${hash}`],
+    );
     assert.ok(seen[1].body.equals(tar));
     present = true;
     seen.length = 0;
@@ -128,7 +196,32 @@ describe('Template (wire)', () => {
     assert.equal(await Template.exists('x', conn), false);
     await assert.rejects(Template.get('x', conn), NotFoundError);
     const now = new Date().toISOString();
-    handle = () => [200, { templateID: 't1', public: false, names: ['n'], aliases: ['n'], createdAt: now, updatedAt: now, spawnCount: 0, buildCount: 1, builds: [{ buildID: 'b1', status: 'ready', createdAt: now, updatedAt: now, finishedAt: now, cpuCount: 1, memoryMB: 512, diskSizeMB: 1024, envdVersion: '1' }] }];
+    handle = () => [
+      200,
+      {
+        templateID: 't1',
+        public: false,
+        names: ['n'],
+        aliases: ['n'],
+        createdAt: now,
+        updatedAt: now,
+        spawnCount: 0,
+        buildCount: 1,
+        builds: [
+          {
+            buildID: 'b1',
+            status: 'ready',
+            createdAt: now,
+            updatedAt: now,
+            finishedAt: now,
+            cpuCount: 1,
+            memoryMB: 512,
+            diskSizeMB: 1024,
+            envdVersion: '1',
+          },
+        ],
+      },
+    ];
     const t = await Template.get('t1', conn);
     assert.ok(t.builds[0].finishedAt instanceof Date);
   });

@@ -107,7 +107,8 @@ export interface TemplateBuild {
   reason?: BuildStatusReason;
 }
 
-export interface TemplateDetails extends Omit<TemplateInfo, 'buildID' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'buildStatus' | 'envdVersion'> {
+export interface TemplateDetails
+  extends Omit<TemplateInfo, 'buildID' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'buildStatus' | 'envdVersion'> {
   buildID?: string;
   cpuCount?: number;
   memoryMB?: number;
@@ -151,7 +152,8 @@ function toDetails(t: components['schemas']['TemplateWithBuilds']): TemplateDeta
 function toApiStep(s: TemplateBuildStep): components['schemas']['TemplateStep'] {
   if ('type' in s && s.type) return s;
   const { name, command } = s as { name?: string; command?: string };
-  if (typeof command !== 'string' || !command.trim()) throw new InvalidArgumentError(`step ${name ? `'${name}' ` : ''}needs a command`);
+  if (typeof command !== 'string' || !command.trim())
+    throw new InvalidArgumentError(`step ${name ? `'${name}' ` : ''}needs a command`);
   return { type: 'RUN', args: [command], ...(name ? { name } : {}) };
 }
 
@@ -171,13 +173,25 @@ export interface CommitResult {
 }
 
 /** `sandbox.commitAsTemplate`: POST /sandboxes/{id}/commit, then (unless `wait: false`) wait for the build. */
-export async function commitSandbox(sandboxId: string, name: string, opts: CommitOpts & ConnectionOpts = {}): Promise<CommitResult> {
+export async function commitSandbox(
+  sandboxId: string,
+  name: string,
+  opts: CommitOpts & ConnectionOpts = {},
+): Promise<CommitResult> {
   const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/commit', {
     params: { path: { sandboxID: sandboxId } },
-    body: { name, cpuCount: opts.cpuCount, memoryMB: opts.memoryMB, diskSizeMB: opts.diskGB === undefined ? undefined : Math.round(opts.diskGB * 1024) },
+    body: {
+      name,
+      cpuCount: opts.cpuCount,
+      memoryMB: opts.memoryMB,
+      diskSizeMB: opts.diskGB === undefined ? undefined : Math.round(opts.diskGB * 1024),
+    },
   });
   const { templateID, buildID } = unwrap(r, `commit sandbox ${sandboxId}`);
-  const s = opts.wait === false ? await getBuildStatus(templateID, buildID, { ...opts, limit: 1 }) : await waitForBuild(templateID, buildID, opts);
+  const s =
+    opts.wait === false
+      ? await getBuildStatus(templateID, buildID, { ...opts, limit: 1 })
+      : await waitForBuild(templateID, buildID, opts);
   return { templateID, buildID, status: s.status };
 }
 
@@ -203,9 +217,17 @@ export class Template {
    * Starts a registered build: exactly one source, then the steps in order.
    * @example await Template.startBuild(templateID, buildID, { fromTemplate: 'default', steps: [{ name: 'pip', command: 'pip install numpy' }] })
    */
-  static async startBuild(templateID: string, buildID: string, build: TemplateBuildOpts, opts: ConnectionOpts = {}): Promise<void> {
+  static async startBuild(
+    templateID: string,
+    buildID: string,
+    build: TemplateBuildOpts,
+    opts: ConnectionOpts = {},
+  ): Promise<void> {
     const sources = (['fromTemplate', 'fromImage', 'dockerfile'] as const).filter((k) => build[k] !== undefined);
-    if (sources.length !== 1) throw new InvalidArgumentError(`give exactly one of fromTemplate, fromImage or dockerfile${sources.length ? ` (got ${sources.join(', ')})` : ''}`);
+    if (sources.length !== 1)
+      throw new InvalidArgumentError(
+        `give exactly one of fromTemplate, fromImage or dockerfile${sources.length ? ` (got ${sources.join(', ')})` : ''}`,
+      );
     const r = await apiClient(resolveConnection(opts)).POST('/v2/templates/{templateID}/builds/{buildID}', {
       params: { path: { templateID, buildID } },
       body: {
@@ -226,7 +248,12 @@ export class Template {
    * A build's status (`building`, `waiting`, `ready`, `error` with the failing step) and its log from `logsOffset` on.
    * @example const { status, reason } = await Template.getBuildStatus(templateID, buildID, { domain, apiKey })
    */
-  static getBuildStatus(templateID: string, buildID: string, opts: BuildStatusOpts = {}, conn: ConnectionOpts = {}): Promise<TemplateBuildStatus> {
+  static getBuildStatus(
+    templateID: string,
+    buildID: string,
+    opts: BuildStatusOpts = {},
+    conn: ConnectionOpts = {},
+  ): Promise<TemplateBuildStatus> {
     return getBuildStatus(templateID, buildID, { ...opts, ...conn });
   }
 
@@ -234,7 +261,12 @@ export class Template {
    * A build's log entries from `offset` on; pass `nextOffset` next time.
    * @example const { logs, nextOffset } = await Template.getBuildLogs(templateID, buildID, { offset: 0 })
    */
-  static getBuildLogs(templateID: string, buildID: string, opts: BuildLogsOpts = {}, conn: ConnectionOpts = {}): Promise<{ logs: BuildLogEntry[]; nextOffset: number }> {
+  static getBuildLogs(
+    templateID: string,
+    buildID: string,
+    opts: BuildLogsOpts = {},
+    conn: ConnectionOpts = {},
+  ): Promise<{ logs: BuildLogEntry[]; nextOffset: number }> {
     return getBuildLogs(templateID, buildID, { ...opts, ...conn });
   }
 
@@ -242,7 +274,12 @@ export class Template {
    * Polls until the build is ready (throws `BuildError` when it fails), passing each new log entry to `onLog`.
    * @example await Template.waitForBuild(templateID, buildID, { onLog: (e) => console.log(e.message) })
    */
-  static waitForBuild(templateID: string, buildID: string, opts: WaitForBuildOpts = {}, conn: ConnectionOpts = {}): Promise<TemplateBuildStatus> {
+  static waitForBuild(
+    templateID: string,
+    buildID: string,
+    opts: WaitForBuildOpts = {},
+    conn: ConnectionOpts = {},
+  ): Promise<TemplateBuildStatus> {
     return waitForBuild(templateID, buildID, { ...opts, ...conn });
   }
 
@@ -260,13 +297,17 @@ export class Template {
    * @example const one = await Template.get('tmpl_abc', { domain, apiKey })
    */
   static async get(templateID: string, opts: ConnectionOpts = {}): Promise<TemplateDetails> {
-    const r = await apiClient(resolveConnection(opts)).GET('/templates/{templateID}', { params: { path: { templateID } } });
+    const r = await apiClient(resolveConnection(opts)).GET('/templates/{templateID}', {
+      params: { path: { templateID } },
+    });
     return toDetails(unwrap(r, `template ${templateID}`));
   }
 
   /** Deletes a template (by ID or name) and its layers; false when there was none. Conflict while something uses it. */
   static async delete(templateID: string, opts: ConnectionOpts = {}): Promise<boolean> {
-    const r = await apiClient(resolveConnection(opts)).DELETE('/templates/{templateID}', { params: { path: { templateID } } });
+    const r = await apiClient(resolveConnection(opts)).DELETE('/templates/{templateID}', {
+      params: { path: { templateID } },
+    });
     if (r.response.status === 404) return false;
     unwrap(r, `delete template ${templateID}`);
     return true;
@@ -274,7 +315,9 @@ export class Template {
 
   /** Whether a template with this name (or ID) exists. */
   static async exists(name: string, opts: ConnectionOpts = {}): Promise<boolean> {
-    const r = await apiClient(resolveConnection(opts)).GET('/templates/aliases/{alias}', { params: { path: { alias: name } } });
+    const r = await apiClient(resolveConnection(opts)).GET('/templates/aliases/{alias}', {
+      params: { path: { alias: name } },
+    });
     if (r.response.status === 404) return false;
     unwrap(r, `look up template ${name}`);
     return true;
@@ -294,7 +337,11 @@ export class Template {
    * server already has it. Returns its hash (sha256, hex) to pass as `filesHash`.
    * @example const { hash } = await Template.uploadFiles(templateID, 'context.tar'); await Template.startBuild(templateID, buildID, { dockerfile, filesHash: hash })
    */
-  static async uploadFiles(templateID: string, tar: Uint8Array | string, opts: ConnectionOpts = {}): Promise<{ hash: string; uploaded: boolean }> {
+  static async uploadFiles(
+    templateID: string,
+    tar: Uint8Array | string,
+    opts: ConnectionOpts = {},
+  ): Promise<{ hash: string; uploaded: boolean }> {
     // node:fs only when given a path, so the SDK still loads where there is no file system.
     const bytes = typeof tar === 'string' ? await (await import('node:fs/promises')).readFile(tar) : tar;
     const data = new Uint8Array(bytes.byteLength);
@@ -302,7 +349,9 @@ export class Template {
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
     const hash = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
     const conn = resolveConnection(opts);
-    const r = await apiClient(conn).GET('/templates/{templateID}/files/{hash}', { params: { path: { templateID, hash } } });
+    const r = await apiClient(conn).GET('/templates/{templateID}/files/{hash}', {
+      params: { path: { templateID, hash } },
+    });
     const link = unwrap(r, `files of template ${templateID}`);
     if (link.present) return { hash, uploaded: false };
     const url = link.url ?? `${conn.apiUrl}/templates/${encodeURIComponent(templateID)}/files/${hash}`;
@@ -326,4 +375,12 @@ export class Template {
   }
 }
 
-export type { BuildLogEntry, BuildStatus, BuildStatusReason, TemplateBuildStatus, WaitForBuildOpts, BuildStatusOpts, BuildLogsOpts };
+export type {
+  BuildLogEntry,
+  BuildStatus,
+  BuildStatusReason,
+  TemplateBuildStatus,
+  WaitForBuildOpts,
+  BuildStatusOpts,
+  BuildLogsOpts,
+};

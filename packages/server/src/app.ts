@@ -96,7 +96,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-
 /**
  * The routes that are not REST operations of spec/openapi.yaml, in one table beside the REST one (api/routes.ts):
  * plain HTTP handlers (`http`) and WebSocket upgrades (`upgrade`), matched by method and path before the REST table.
@@ -137,12 +136,18 @@ export function createApp(opts: AppOptions): http.Server {
     const token = url.searchParams.get('token');
     if (!token) return ingressCaller(req);
     const caller = await opts.auth.fromToken(sandboxId, token);
-    if (!caller) throw new ApiError('unauthenticated', 'the link\'s token is invalid, expired or its API key was revoked');
+    if (!caller)
+      throw new ApiError('unauthenticated', "the link's token is invalid, expired or its API key was revoked");
     return caller;
   };
 
   /** Proxies as `caller` (scoped lookup); a stream it opened ends when its key is revoked. */
-  const proxyAs = async (req: IncomingMessage, res: ServerResponse, caller: Caller | undefined, fn: () => Promise<void>) => {
+  const proxyAs = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    caller: Caller | undefined,
+    fn: () => Promise<void>,
+  ) => {
     if (!caller) return fn();
     const untrack = opts.keyWatch.track(caller.keyId, () => {
       req.destroy();
@@ -154,7 +159,8 @@ export function createApp(opts: AppOptions): http.Server {
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const match = router.match(req.method ?? 'GET', url.pathname);
-    if (match === 'methodNotAllowed') throw new ApiError('invalid_argument', `method ${req.method} is not allowed on ${url.pathname}`);
+    if (match === 'methodNotAllowed')
+      throw new ApiError('invalid_argument', `method ${req.method} is not allowed on ${url.pathname}`);
     if (!match) throw new ApiError('not_found', `no route for ${req.method} ${url.pathname}`);
     const caller = match.route.auth !== false ? await opts.auth.fromRequest(req) : undefined;
     return caller ? withCaller(caller, () => dispatch(req, res, url, match)) : dispatch(req, res, url, match);
@@ -164,7 +170,10 @@ export function createApp(opts: AppOptions): http.Server {
   const dispatch = async (req: IncomingMessage, res: ServerResponse, url: URL, match: Matched) => {
     const t0 = performance.now();
     res.once('finish', () =>
-      opts.metrics.requests.observe({ route: match.route.path, method: match.route.method, status: String(res.statusCode) }, (performance.now() - t0) / 1000),
+      opts.metrics.requests.observe(
+        { route: match.route.path, method: match.route.method, status: String(res.statusCode) },
+        (performance.now() - t0) / 1000,
+      ),
     );
     const op = openapi.operation(match.route.method, match.route.path);
     const query = openapi.validateQuery(op, url.searchParams);
@@ -252,16 +261,23 @@ export function createApp(opts: AppOptions): http.Server {
     try {
       const target = ingressTarget(req.headers);
       if (target) {
-        return await proxyAs(req, res, await ingressCaller(req), () => proxyHttp(opts.ingress, target, req, res)).catch((err) => {
-          if (!(err instanceof ApiError)) throw err;
-          sendIngressError(res, err, target.sandboxId);
-        });
+        return await proxyAs(req, res, await ingressCaller(req), () => proxyHttp(opts.ingress, target, req, res)).catch(
+          (err) => {
+            if (!(err instanceof ApiError)) throw err;
+            sendIngressError(res, err, target.sandboxId);
+          },
+        );
       }
       const url = new URL(req.url ?? '/', 'http://localhost');
       const edgeRoute = matchEdge(edge, req.method ?? 'GET', url.pathname, 'http');
       if (edgeRoute) return await edgeRoute.route.http!(req, res, url, edgeRoute.m);
       if (docs.serve(req, res, url.pathname)) return;
-      if (opts.console && !router.match(req.method ?? 'GET', url.pathname) && (await opts.console.serve(req, res, url.pathname))) return;
+      if (
+        opts.console &&
+        !router.match(req.method ?? 'GET', url.pathname) &&
+        (await opts.console.serve(req, res, url.pathname))
+      )
+        return;
       await handleApi(req, res, url);
     } catch (err) {
       if (!(err instanceof ApiError)) opts.log?.(`error on ${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
@@ -284,7 +300,9 @@ export function createApp(opts: AppOptions): http.Server {
     } catch (err) {
       const { status, body } = toHttpError(err);
       const data = JSON.stringify(body);
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(data)}\r\nconnection: close\r\n\r\n${data}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(data)}\r\nconnection: close\r\n\r\n${data}`,
+      );
     }
   });
 

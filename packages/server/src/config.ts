@@ -98,11 +98,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     sweepIntervalMs: Number(env.TENSOR_BOX_SWEEP_MS || 1000),
     metricsIntervalMs: Number(env.TENSOR_BOX_METRICS_INTERVAL_MS || 5000),
     snapshotDir: env.TENSOR_BOX_SNAPSHOT_DIR ? path.resolve(env.TENSOR_BOX_SNAPSHOT_DIR) : undefined,
-    pausedRetentionMs: env.TENSOR_BOX_PAUSED_RETENTION_DAYS ? Number(env.TENSOR_BOX_PAUSED_RETENTION_DAYS) * 86400_000 : undefined,
+    pausedRetentionMs: env.TENSOR_BOX_PAUSED_RETENTION_DAYS
+      ? Number(env.TENSOR_BOX_PAUSED_RETENTION_DAYS) * 86400_000
+      : undefined,
     nodeId: env.TENSOR_BOX_NODE_ID || undefined,
     templateDir: env.TENSOR_BOX_TEMPLATE_DIR ? path.resolve(env.TENSOR_BOX_TEMPLATE_DIR) : undefined,
     registry: env.TENSOR_BOX_REGISTRY_URL
-      ? { url: env.TENSOR_BOX_REGISTRY_URL, username: env.TENSOR_BOX_REGISTRY_USERNAME || undefined, password: env.TENSOR_BOX_REGISTRY_PASSWORD || undefined }
+      ? {
+          url: env.TENSOR_BOX_REGISTRY_URL,
+          username: env.TENSOR_BOX_REGISTRY_USERNAME || undefined,
+          password: env.TENSOR_BOX_REGISTRY_PASSWORD || undefined,
+        }
       : undefined,
     buildStepTimeoutMs: env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS ? Number(env.TENSOR_BOX_BUILD_STEP_TIMEOUT_MS) : undefined,
     readyTimeoutMs: env.TENSOR_BOX_READY_TIMEOUT_MS ? Number(env.TENSOR_BOX_READY_TIMEOUT_MS) : undefined,
@@ -112,7 +118,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     defaultDiskMB: env.TENSOR_BOX_DEFAULT_DISK_MB ? Number(env.TENSOR_BOX_DEFAULT_DISK_MB) : undefined,
     diskReserveMB: env.TENSOR_BOX_DISK_RESERVE_MB ? Number(env.TENSOR_BOX_DISK_RESERVE_MB) : undefined,
     egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS
-      ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',').map((c) => c.trim()).filter(Boolean)
+      ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',')
+          .map((c) => c.trim())
+          .filter(Boolean)
       : undefined,
     dnsUpstream: env.TENSOR_BOX_DNS_UPSTREAM || undefined,
     isolation: isolationFrom(env.TENSOR_BOX_ISOLATION),

@@ -50,8 +50,12 @@ export const notFound = (what: string) => new ApiError('not_found', what);
 export const invalid = (msg: string) => new ApiError('invalid_argument', msg);
 
 /** The E2B-style body for any thrown value; unknown errors become 500 without leaking internals beyond their message. */
-export function toHttpError(err: unknown): { status: number; body: { code: number; message: string; error_code: string } } {
-  if (err instanceof ApiError) return { status: err.status, body: { code: err.status, message: err.message, error_code: err.kind } };
+export function toHttpError(err: unknown): {
+  status: number;
+  body: { code: number; message: string; error_code: string };
+} {
+  if (err instanceof ApiError)
+    return { status: err.status, body: { code: err.status, message: err.message, error_code: err.kind } };
   const kind = (err as { kind?: string })?.kind;
   if (kind && kind in STATUS) {
     const status = STATUS[kind as ErrorKind];

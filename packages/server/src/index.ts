@@ -154,7 +154,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const prom = new Metrics();
   prom.gauge('tensor_box_sandboxes', 'Sandboxes by state', async () => {
     const all = await store.listSandboxes();
-    return (['running', 'paused'] as const).map((state) => [{ state }, all.filter((s) => wireState(s.state) === state).length]);
+    return (['running', 'paused'] as const).map((state) => [
+      { state },
+      all.filter((s) => wireState(s.state) === state).length,
+    ]);
   });
   const logs = new SandboxLogs(store);
   const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs, nodeId });
@@ -176,7 +179,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   sandboxesRef = sandboxes;
 
   const rec = await sandboxes.reconcile();
-  if (rec.adopted || rec.lost || rec.orphans) log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
+  if (rec.adopted || rec.lost || rec.orphans)
+    log(`reconciled: ${rec.adopted} re-adopted, ${rec.lost} lost, ${rec.orphans} orphans destroyed`);
   await templates.recoverBuilds();
   await templates.ensureDefault(opts.onProgress ?? (() => {}));
 
@@ -185,10 +189,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     keyWatch,
     log,
     metrics: prom,
-    console: config.consoleDir === '' ? undefined : staticSite(config.consoleDir ?? path.join(REPO_ROOT, 'packages', 'console', 'dist')),
+    console:
+      config.consoleDir === ''
+        ? undefined
+        : staticSite(config.consoleDir ?? path.join(REPO_ROOT, 'packages', 'console', 'dist')),
     async sandboxForSocket(sandboxId) {
       const s = await sandboxes.get(sandboxId);
-      if (!isReachable(s.state) || !s.runtime) throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);
+      if (!isReachable(s.state) || !s.runtime)
+        throw new ApiError('failed_precondition', `sandbox '${sandboxId}' is ${s.state}`);
       sandboxes.here(s);
       return s;
     },
@@ -199,9 +207,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         if (s.state === 'killing') throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
         opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
-        if (wireState(s.state) === 'paused' && s.autoResume && opts.wake !== false) s = await sandboxes.resume(s.sandboxId);
+        if (wireState(s.state) === 'paused' && s.autoResume && opts.wake !== false)
+          s = await sandboxes.resume(s.sandboxId);
         if (!isReachable(s.state) || !s.runtime) {
-          throw new ApiError('failed_precondition', `sandbox '${s.sandboxId}' is ${s.state}; connect to it to resume it`);
+          throw new ApiError(
+            'failed_precondition',
+            `sandbox '${s.sandboxId}' is ${s.state}; connect to it to resume it`,
+          );
         }
         sandboxes.here(s);
         return s;

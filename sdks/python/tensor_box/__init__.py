@@ -51,9 +51,24 @@ from .sandbox_list import SandboxPaginator
 from .snapshot import Snapshot
 from .teams import ApiKey, Team
 from .template import Template
-from .template_builder import TemplateBuilder, wait_for_file, wait_for_port, wait_for_process, wait_for_timeout, wait_for_url
+from .template_builder import (
+    TemplateBuilder,
+    wait_for_file,
+    wait_for_port,
+    wait_for_process,
+    wait_for_timeout,
+    wait_for_url,
+)
 from .template_fluent import TemplateBuildInfo
-from .template_models import BaseImage, BuildLogEntry, BuildLogs, BuildReason, TemplateBuild, TemplateCreated, TemplateInfo
+from .template_models import (
+    BaseImage,
+    BuildLogEntry,
+    BuildLogs,
+    BuildReason,
+    TemplateBuild,
+    TemplateCreated,
+    TemplateInfo,
+)
 from .watch import WatchHandle
 
 __all__ = [

@@ -59,13 +59,15 @@ class CommandHandle:
         """The exit code once the command has ended."""
         return self._result.exit_code if self._result else None
 
-    def _consume(self, events: Iterator[Dict[str, Any]], on_stdout: Optional[OutputHandler], on_stderr: Optional[OutputHandler]) -> None:
+    def _consume(
+        self, events: Iterator[Dict[str, Any]], on_stdout: Optional[OutputHandler], on_stderr: Optional[OutputHandler]
+    ) -> None:
         # Incremental decoders: a UTF-8 character may be split across two chunks.
         out_dec = codecs.getincrementaldecoder("utf-8")("replace")
         err_dec = codecs.getincrementaldecoder("utf-8")("replace")
         try:
             for msg in events:
-                ev = (msg.get("event") or {})
+                ev = msg.get("event") or {}
                 if "data" in ev:
                     data = ev["data"] or {}
                     if "stdout" in data:
@@ -80,7 +82,9 @@ class CommandHandle:
                             on_stderr(s)
                 elif "end" in ev:
                     end = ev["end"] or {}
-                    self._result = CommandResult(int(end.get("exitCode", 0)), self.stdout, self.stderr, end.get("error") or None)
+                    self._result = CommandResult(
+                        int(end.get("exitCode", 0)), self.stdout, self.stderr, end.get("error") or None
+                    )
                     return
             if not self._stream.closed:
                 self._error = SandboxException("the command stream ended without an exit status")

@@ -130,12 +130,20 @@ class Commands:
         return CommandHandle(pid, stream, events, self, on_stdout, on_stderr, timeout_ms)
 
     def connect(
-        self, pid: int, on_stdout: Optional[OutputHandler] = None, on_stderr: Optional[OutputHandler] = None, timeout_ms: int = 0
+        self,
+        pid: int,
+        on_stdout: Optional[OutputHandler] = None,
+        on_stderr: Optional[OutputHandler] = None,
+        timeout_ms: int = 0,
     ) -> CommandHandle:
         """Re-attaches to a running command by pid (output from now on)."""
         context = f"connect to process {pid}"
         stream = self._target.rpc.stream(
-            f"{PROCESS}/Connect", {"process": {"pid": pid}}, headers=KEEPALIVE_HEADER, timeout_ms=timeout_ms or None, context=context
+            f"{PROCESS}/Connect",
+            {"process": {"pid": pid}},
+            headers=KEEPALIVE_HEADER,
+            timeout_ms=timeout_ms or None,
+            context=context,
         )
         events = iter(stream)
         read_start_pid(events, stream, context)
@@ -150,7 +158,9 @@ class Commands:
         """Kills a process (SIGKILL). Returns False when it was not running."""
         try:
             self._target.rpc.unary(
-                f"{PROCESS}/SendSignal", {"process": {"pid": pid}, "signal": "SIGNAL_SIGKILL"}, context=f"kill process {pid}"
+                f"{PROCESS}/SendSignal",
+                {"process": {"pid": pid}, "signal": "SIGNAL_SIGKILL"},
+                context=f"kill process {pid}",
             )
             return True
         except NotFoundException:
@@ -166,7 +176,9 @@ class Commands:
 
     def close_stdin(self, pid: int) -> None:
         """Closes a process' stdin (EOF)."""
-        self._target.rpc.unary(f"{PROCESS}/CloseStdin", {"process": {"pid": pid}}, context=f"close stdin of process {pid}")
+        self._target.rpc.unary(
+            f"{PROCESS}/CloseStdin", {"process": {"pid": pid}}, context=f"close stdin of process {pid}"
+        )
 
 
 def read_start_pid(events: Any, stream: Any, context: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 
 import httpx
 
-from .exceptions import AuthenticationException, TimeoutException, SandboxException, from_http
+from .exceptions import AuthenticationException, SandboxException, TimeoutException, from_http
 
 DEFAULT_DOMAIN = "http://127.0.0.1:3000"
 DEFAULT_REQUEST_TIMEOUT_MS = 60_000
@@ -104,4 +104,6 @@ def resolve(
     headers: Optional[Dict[str, str]] = None,
 ) -> ConnectionConfig:
     """Builds a :class:`ConnectionConfig` from keyword arguments and the environment."""
-    return ConnectionConfig(domain=domain, api_key=api_key, request_timeout_ms=request_timeout_ms, headers=headers or {})
+    return ConnectionConfig(
+        domain=domain, api_key=api_key, request_timeout_ms=request_timeout_ms, headers=headers or {}
+    )

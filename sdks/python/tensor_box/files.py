@@ -45,12 +45,16 @@ class Files:
             p["path"] = path
         return p
 
-    def _rpc(self, method: str, request: Dict[str, Any], user: Optional[str], timeout_ms: Optional[int], context: str) -> Dict[str, Any]:
+    def _rpc(
+        self, method: str, request: Dict[str, Any], user: Optional[str], timeout_ms: Optional[int], context: str
+    ) -> Dict[str, Any]:
         return self._target.rpc.unary(
             f"{FS}/{method}", request, headers=user_header(user or DEFAULT_USER), timeout_ms=timeout_ms, context=context
         )
 
-    def read(self, path: str, format: str = "text", user: Optional[str] = None, request_timeout_ms: Optional[int] = None) -> Any:
+    def read(
+        self, path: str, format: str = "text", user: Optional[str] = None, request_timeout_ms: Optional[int] = None
+    ) -> Any:
         """Reads a file: ``format="text"`` (default) → str, ``"bytes"`` → bytes, ``"stream"`` → an iterator of bytes
         chunks (close it, or read it to the end, to free the connection).
 
@@ -65,7 +69,13 @@ class Files:
         timeout = request_timeout_ms / 1000 if request_timeout_ms else 60.0
         try:
             if format == "stream":
-                cm = self._target.http.stream("GET", url, params=self._params(path, user), headers=headers, timeout=httpx.Timeout(timeout, read=None))
+                cm = self._target.http.stream(
+                    "GET",
+                    url,
+                    params=self._params(path, user),
+                    headers=headers,
+                    timeout=httpx.Timeout(timeout, read=None),
+                )
                 res = cm.__enter__()
                 if not res.is_success:
                     res.read()
@@ -110,11 +120,19 @@ class Files:
         if not files:
             return []
         # Multipart: one `file` part per entry, its filename being the destination path (envd's convention).
-        parts = [("file", (f.path, _body(f.data) if not hasattr(f.data, "read") else f.data.read(), "application/octet-stream")) for f in files]
+        parts = [
+            (
+                "file",
+                (f.path, _body(f.data) if not hasattr(f.data, "read") else f.data.read(), "application/octet-stream"),
+            )
+            for f in files
+        ]
         self._post(url, self._params(None, user), self._target.headers(), timeout, "write files", files=parts)
         return [self.get_info(f.path, user=user) for f in files]
 
-    def _post(self, url: str, params: Dict[str, str], headers: Dict[str, str], timeout: float, context: str, **body: Any) -> None:
+    def _post(
+        self, url: str, params: Dict[str, str], headers: Dict[str, str], timeout: float, context: str, **body: Any
+    ) -> None:
         try:
             res = self._target.http.post(url, params=params, headers=headers, timeout=timeout, **body)
         except httpx.TimeoutException as e:
@@ -124,7 +142,9 @@ class Files:
         if not res.is_success:
             raise _error(res, context)
 
-    def list(self, path: str, depth: int = 1, user: Optional[str] = None, request_timeout_ms: Optional[int] = None) -> List[EntryInfo]:
+    def list(
+        self, path: str, depth: int = 1, user: Optional[str] = None, request_timeout_ms: Optional[int] = None
+    ) -> List[EntryInfo]:
         """Entries of a directory (``depth`` levels deep, default 1)."""
         r = self._rpc("ListDir", {"path": path, "depth": depth}, user, request_timeout_ms, f"list {path}")
         return [EntryInfo.from_envd(e) for e in r.get("entries") or []]
@@ -150,9 +170,13 @@ class Files:
         r = self._rpc("Stat", {"path": path}, user, request_timeout_ms, f"stat {path}")
         return EntryInfo.from_envd(r.get("entry") or {})
 
-    def rename(self, old_path: str, new_path: str, user: Optional[str] = None, request_timeout_ms: Optional[int] = None) -> EntryInfo:
+    def rename(
+        self, old_path: str, new_path: str, user: Optional[str] = None, request_timeout_ms: Optional[int] = None
+    ) -> EntryInfo:
         """Renames or moves a file or directory; returns the moved entry."""
-        r = self._rpc("Move", {"source": old_path, "destination": new_path}, user, request_timeout_ms, f"rename {old_path}")
+        r = self._rpc(
+            "Move", {"source": old_path, "destination": new_path}, user, request_timeout_ms, f"rename {old_path}"
+        )
         return EntryInfo.from_envd(r.get("entry") or {})
 
     def remove(self, path: str, user: Optional[str] = None, request_timeout_ms: Optional[int] = None) -> None:

@@ -10,7 +10,9 @@ from .connection import ConnectionConfig
 from .exceptions import from_http
 
 
-def fork_sandbox(config: ConnectionConfig, sandbox_id: str, count: Optional[int], timeout_s: Optional[int]) -> List[Dict[str, Any]]:
+def fork_sandbox(
+    config: ConnectionConfig, sandbox_id: str, count: Optional[int], timeout_s: Optional[int]
+) -> List[Dict[str, Any]]:
     """The API sandboxes (``Sandbox`` constructor data) of ``count`` (default 1) copies of ``sandbox_id``."""
     context = f"fork sandbox {sandbox_id}"
     body: Dict[str, Any] = {}
@@ -24,7 +26,9 @@ def fork_sandbox(config: ConnectionConfig, sandbox_id: str, count: Optional[int]
         for r in results:
             if r.get("sandbox"):
                 try:
-                    config.request("DELETE", f"/sandboxes/{r['sandbox']['sandboxID']}", context=context, ok_statuses=(404,))
+                    config.request(
+                        "DELETE", f"/sandboxes/{r['sandbox']['sandboxID']}", context=context, ok_statuses=(404,)
+                    )
                 except Exception:  # noqa: BLE001 - best effort; the fork's own error is the one to report
                     pass
         raise from_http(int(failed.get("code") or 500), failed, context)

@@ -213,7 +213,9 @@ class ProcessInfo:
     @classmethod
     def from_envd(cls, d: Dict[str, Any]) -> "ProcessInfo":
         c = d.get("config") or {}
-        return cls(int(d.get("pid", 0)), c.get("cmd", ""), c.get("args") or [], c.get("envs") or {}, c.get("cwd"), d.get("tag"))
+        return cls(
+            int(d.get("pid", 0)), c.get("cmd", ""), c.get("args") or [], c.get("envs") or {}, c.get("cwd"), d.get("tag")
+        )
 
 
 @dataclass

@@ -25,7 +25,15 @@ DataHandler = Callable[[bytes], Any]
 class PtyHandle:
     """A terminal session. ``pid`` is its process; ``is_open`` turns False when its program ends."""
 
-    def __init__(self, pid: int, target: EnvdTarget, headers: Dict[str, str], stream: ServerStream, events: Any, on_data: DataHandler):
+    def __init__(
+        self,
+        pid: int,
+        target: EnvdTarget,
+        headers: Dict[str, str],
+        stream: ServerStream,
+        events: Any,
+        on_data: DataHandler,
+    ):
         self.pid = pid
         self._target = target
         self._headers = headers
@@ -33,7 +41,9 @@ class PtyHandle:
         self._exit_code: Optional[int] = None
         self._error: Optional[BaseException] = None
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._consume, args=(events, on_data), name=f"tensor-box-pty-{pid}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._consume, args=(events, on_data), name=f"tensor-box-pty-{pid}", daemon=True
+        )
         self._thread.start()
 
     def _consume(self, events: Any, on_data: DataHandler) -> None:
@@ -72,7 +82,10 @@ class PtyHandle:
         """Sends keystrokes (a string or raw bytes)."""
         raw = data.encode() if isinstance(data, str) else bytes(data)
         self._target.rpc.unary(
-            f"{PROCESS}/SendInput", {"process": {"pid": self.pid}, "input": {"pty": b64(raw)}}, headers=self._headers, context="pty input"
+            f"{PROCESS}/SendInput",
+            {"process": {"pid": self.pid}, "input": {"pty": b64(raw)}},
+            headers=self._headers,
+            context="pty input",
         )
 
     def resize(self, cols: int, rows: int) -> None:
@@ -88,7 +101,10 @@ class PtyHandle:
         """Ends the session (SIGKILL); False when it had already ended."""
         try:
             self._target.rpc.unary(
-                f"{PROCESS}/SendSignal", {"process": {"pid": self.pid}, "signal": "SIGNAL_SIGKILL"}, headers=self._headers, context="pty kill"
+                f"{PROCESS}/SendSignal",
+                {"process": {"pid": self.pid}, "signal": "SIGNAL_SIGKILL"},
+                headers=self._headers,
+                context="pty kill",
             )
         except NotFoundException:
             return False
@@ -131,7 +147,9 @@ class Pty:
         if cwd:
             process["cwd"] = cwd
         request = {"process": process, "pty": {"size": {"cols": cols, "rows": rows}}}
-        stream = self._target.rpc.stream(f"{PROCESS}/Start", request, headers=headers, timeout_ms=timeout_ms or None, context="create pty")
+        stream = self._target.rpc.stream(
+            f"{PROCESS}/Start", request, headers=headers, timeout_ms=timeout_ms or None, context="create pty"
+        )
         events = iter(stream)
         pid = read_start_pid(events, stream, "create pty")
         return PtyHandle(pid, self._target, headers, stream, events, on_data or (lambda _b: None))
@@ -153,7 +171,13 @@ class Pty:
         """
         context = f"connect to terminal {pid}"
         headers = {**user_header(user or DEFAULT_USER), **KEEPALIVE_HEADER}
-        stream = self._target.rpc.stream(f"{PROCESS}/Connect", {"process": {"pid": pid}}, headers=headers, timeout_ms=timeout_ms or None, context=context)
+        stream = self._target.rpc.stream(
+            f"{PROCESS}/Connect",
+            {"process": {"pid": pid}},
+            headers=headers,
+            timeout_ms=timeout_ms or None,
+            context=context,
+        )
         events = iter(stream)
         read_start_pid(events, stream, context)
         return PtyHandle(pid, self._target, headers, stream, events, on_data or (lambda _b: None))

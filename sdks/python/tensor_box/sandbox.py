@@ -22,10 +22,10 @@ from .connection import ConnectionConfig, resolve
 from .dual import dualmethod
 from .envd.target import DEFAULT_USER, ENVD_PORT, EnvdTarget
 from .files import Files
+from .fork import fork_sandbox
 from .models import LifecycleConfig, SandboxInfo, SandboxLogEntry, SandboxMetrics, SnapshotInfo
 from .pty import Pty
 from .sandbox_list import SandboxPaginator, list_params
-from .fork import fork_sandbox
 from .signature import signed_files_url
 
 if TYPE_CHECKING:
@@ -178,7 +178,9 @@ class Sandbox:
         **conn: Any,
     ) -> SandboxPaginator:
         """The same listing page by page (``has_next``, ``next_items()``, ``next_token``), from ``next_token`` on."""
-        return SandboxPaginator(resolve(**conn), list_params(state, metadata, limit, template, started_after, order), next_token)
+        return SandboxPaginator(
+            resolve(**conn), list_params(state, metadata, limit, template, started_after, order), next_token
+        )
 
     # --- lifecycle (class: by ID; instance: this sandbox) -------------------------------------------------------
 
@@ -190,7 +192,9 @@ class Sandbox:
     @kill.classmethod
     def _kill_by_id(cls, sandbox_id: str, **conn: Any) -> bool:
         """``Sandbox.kill(sandbox_id)``: kills a sandbox by ID; False when it did not exist."""
-        res = resolve(**conn).request("DELETE", f"/sandboxes/{sandbox_id}", context=f"kill sandbox {sandbox_id}", ok_statuses=(404,))
+        res = resolve(**conn).request(
+            "DELETE", f"/sandboxes/{sandbox_id}", context=f"kill sandbox {sandbox_id}", ok_statuses=(404,)
+        )
         return res.status_code != 404
 
     @dualmethod
@@ -211,7 +215,10 @@ class Sandbox:
     @set_timeout.classmethod
     def _set_timeout_by_id(cls, sandbox_id: str, timeout_ms: int, **conn: Any) -> None:
         resolve(**conn).request(
-            "POST", f"/sandboxes/{sandbox_id}/timeout", json={"timeout": _seconds(timeout_ms)}, context=f"set timeout of {sandbox_id}"
+            "POST",
+            f"/sandboxes/{sandbox_id}/timeout",
+            json={"timeout": _seconds(timeout_ms)},
+            context=f"set timeout of {sandbox_id}",
         )
 
     @dualmethod
@@ -255,7 +262,9 @@ class Sandbox:
 
     @pause.classmethod
     def _pause_by_id(cls, sandbox_id: str, **conn: Any) -> None:
-        resolve(**conn).request("POST", f"/sandboxes/{sandbox_id}/pause", json={}, context=f"pause sandbox {sandbox_id}")
+        resolve(**conn).request(
+            "POST", f"/sandboxes/{sandbox_id}/pause", json={}, context=f"pause sandbox {sandbox_id}"
+        )
 
     @dualmethod
     def resume(self, timeout_ms: Optional[int] = None) -> None:
@@ -278,17 +287,27 @@ class Sandbox:
         return Sandbox.get_metrics(self.sandbox_id, start=start, end=end, **self.connection_config.kwargs())
 
     @get_metrics.classmethod
-    def _get_metrics_by_id(cls, sandbox_id: str, start: Optional[datetime] = None, end: Optional[datetime] = None, **conn: Any) -> List[SandboxMetrics]:
+    def _get_metrics_by_id(
+        cls, sandbox_id: str, start: Optional[datetime] = None, end: Optional[datetime] = None, **conn: Any
+    ) -> List[SandboxMetrics]:
         params = {k: int(v.timestamp()) for k, v in (("start", start), ("end", end)) if v is not None}
-        res = resolve(**conn).request("GET", f"/sandboxes/{sandbox_id}/metrics", params=params, context=f"metrics of {sandbox_id}")
+        res = resolve(**conn).request(
+            "GET", f"/sandboxes/{sandbox_id}/metrics", params=params, context=f"metrics of {sandbox_id}"
+        )
         return [SandboxMetrics.from_api(m) for m in res.json()]
 
     @dualmethod
     def get_logs(
-        self, start: Optional[datetime] = None, limit: Optional[int] = None, level: Optional[str] = None, search: Optional[str] = None
+        self,
+        start: Optional[datetime] = None,
+        limit: Optional[int] = None,
+        level: Optional[str] = None,
+        search: Optional[str] = None,
     ) -> List[SandboxLogEntry]:
         """Log entries (lifecycle events, agent messages, start-command output), oldest first."""
-        return Sandbox.get_logs(self.sandbox_id, start=start, limit=limit, level=level, search=search, **self.connection_config.kwargs())
+        return Sandbox.get_logs(
+            self.sandbox_id, start=start, limit=limit, level=level, search=search, **self.connection_config.kwargs()
+        )
 
     @get_logs.classmethod
     def _get_logs_by_id(
@@ -300,9 +319,16 @@ class Sandbox:
         search: Optional[str] = None,
         **conn: Any,
     ) -> List[SandboxLogEntry]:
-        params: Dict[str, Any] = {"cursor": int(start.timestamp() * 1000) if start else None, "limit": limit, "level": level, "search": search}
+        params: Dict[str, Any] = {
+            "cursor": int(start.timestamp() * 1000) if start else None,
+            "limit": limit,
+            "level": level,
+            "search": search,
+        }
         params = {k: v for k, v in params.items() if v is not None}
-        res = resolve(**conn).request("GET", f"/v2/sandboxes/{sandbox_id}/logs", params=params, context=f"logs of {sandbox_id}")
+        res = resolve(**conn).request(
+            "GET", f"/v2/sandboxes/{sandbox_id}/logs", params=params, context=f"logs of {sandbox_id}"
+        )
         return [SandboxLogEntry.from_api(e) for e in res.json().get("logs") or []]
 
     def is_running(self, request_timeout_ms: int = 5000) -> bool:
@@ -327,7 +353,9 @@ class Sandbox:
         """Host name under which ``port`` of the sandbox is reachable: ``<sandbox_id>-<port>.<domain>``."""
         return f"{self.sandbox_id}-{port}.{self.sandbox_domain}"
 
-    def download_url(self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None) -> str:
+    def download_url(
+        self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None
+    ) -> str:
         """A URL from which the file downloads with a plain GET (curl, a browser), valid ``use_signature_expiration``
         seconds (default: no expiry)."""
         return signed_files_url(self, path, "read", user or DEFAULT_USER, use_signature_expiration)
@@ -355,7 +383,10 @@ class Sandbox:
             ConflictException: the sandbox is not running; the copies that did start are killed.
         """
         timeout_s = None if timeout_ms is None else _seconds(timeout_ms)
-        return [Sandbox(d, self.connection_config) for d in fork_sandbox(self.connection_config, self.sandbox_id, count, timeout_s)]
+        return [
+            Sandbox(d, self.connection_config)
+            for d in fork_sandbox(self.connection_config, self.sandbox_id, count, timeout_s)
+        ]
 
     @dualmethod
     def commit_as_template(self, name: str, **options: Any) -> "TemplateBuild":

@@ -21,15 +21,16 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Dict, List, Literal, Optional, Union, overload
 
+from .async_calls import _aiter, _thread
 from .command_handle import CommandHandle
 from .commands import Commands
 from .files import Files
 from .models import CommandResult, EntryInfo, LifecycleConfig, ProcessInfo, SandboxInfo, SnapshotInfo, WriteEntry
 from .pty import Pty, PtyHandle
-from .async_calls import _aiter, _thread
 from .sandbox import Sandbox
 from .template_async import AsyncSandboxPaginator, AsyncSnapshot, AsyncTemplate
 from .watch import WatchHandle
+
 
 class AsyncCommandHandle:
     """A background command (see :class:`tensor_box.CommandHandle`)."""
@@ -130,13 +131,30 @@ class AsyncCommands:
         stdin: Optional[bool] = None,
     ) -> Union[CommandResult, AsyncCommandHandle]:
         """Runs ``cmd``: a CommandResult, or with ``background=True`` an :class:`AsyncCommandHandle` at once."""
-        r = await _thread(self._c.run, cmd, background=background, envs=envs, cwd=cwd, user=user, timeout_ms=timeout_ms,
-                          on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin)
+        r = await _thread(
+            self._c.run,
+            cmd,
+            background=background,
+            envs=envs,
+            cwd=cwd,
+            user=user,
+            timeout_ms=timeout_ms,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            stdin=stdin,
+        )
         return AsyncCommandHandle(r) if isinstance(r, CommandHandle) else r
 
-    async def connect(self, pid: int, on_stdout: Optional[Callable[[str], Any]] = None, on_stderr: Optional[Callable[[str], Any]] = None,
-                      timeout_ms: int = 0) -> AsyncCommandHandle:
-        return AsyncCommandHandle(await _thread(self._c.connect, pid, on_stdout=on_stdout, on_stderr=on_stderr, timeout_ms=timeout_ms))
+    async def connect(
+        self,
+        pid: int,
+        on_stdout: Optional[Callable[[str], Any]] = None,
+        on_stderr: Optional[Callable[[str], Any]] = None,
+        timeout_ms: int = 0,
+    ) -> AsyncCommandHandle:
+        return AsyncCommandHandle(
+            await _thread(self._c.connect, pid, on_stdout=on_stdout, on_stderr=on_stderr, timeout_ms=timeout_ms)
+        )
 
     async def list(self) -> List[ProcessInfo]:
         return await _thread(self._c.list)
@@ -171,13 +189,20 @@ class AsyncFiles:
     def __init__(self, files: Files) -> None:
         self._f = files
 
-    async def read(self, path: str, format: str = "text", user: Optional[str] = None, request_timeout_ms: Optional[int] = None) -> Any:
+    async def read(
+        self, path: str, format: str = "text", user: Optional[str] = None, request_timeout_ms: Optional[int] = None
+    ) -> Any:
         """``format="text"`` → str, ``"bytes"`` → bytes, ``"stream"`` → an async iterator of bytes chunks."""
         r = await _thread(self._f.read, path, format=format, user=user, request_timeout_ms=request_timeout_ms)
         return _aiter(r) if format == "stream" else r
 
-    async def write(self, path_or_files: Union[str, List[WriteEntry]], data: Any = None, user: Optional[str] = None,
-                    request_timeout_ms: Optional[int] = None) -> Union[EntryInfo, List[EntryInfo]]:
+    async def write(
+        self,
+        path_or_files: Union[str, List[WriteEntry]],
+        data: Any = None,
+        user: Optional[str] = None,
+        request_timeout_ms: Optional[int] = None,
+    ) -> Union[EntryInfo, List[EntryInfo]]:
         return await _thread(self._f.write, path_or_files, data, user=user, request_timeout_ms=request_timeout_ms)
 
     async def list(self, path: str, depth: int = 1, user: Optional[str] = None) -> List[EntryInfo]:
@@ -198,10 +223,18 @@ class AsyncFiles:
     async def remove(self, path: str, user: Optional[str] = None) -> None:
         await _thread(self._f.remove, path, user=user)
 
-    async def watch_dir(self, path: str, on_event: Callable[[Any], Any], recursive: bool = False, user: Optional[str] = None,
-                        on_exit: Optional[Callable[[Optional[BaseException]], Any]] = None) -> AsyncWatchHandle:
+    async def watch_dir(
+        self,
+        path: str,
+        on_event: Callable[[Any], Any],
+        recursive: bool = False,
+        user: Optional[str] = None,
+        on_exit: Optional[Callable[[Optional[BaseException]], Any]] = None,
+    ) -> AsyncWatchHandle:
         """Watches a directory; ``on_event`` (a function or a coroutine function) runs on the event loop."""
-        return AsyncWatchHandle(await _thread(self._f.watch_dir, path, on_event=on_event, recursive=recursive, user=user, on_exit=on_exit))
+        return AsyncWatchHandle(
+            await _thread(self._f.watch_dir, path, on_event=on_event, recursive=recursive, user=user, on_exit=on_exit)
+        )
 
 
 class AsyncPtyHandle:
@@ -241,14 +274,39 @@ class AsyncPty:
     def __init__(self, pty: Pty) -> None:
         self._p = pty
 
-    async def create(self, cols: int = 80, rows: int = 24, on_data: Optional[Callable[[bytes], Any]] = None, envs: Optional[Dict[str, str]] = None,
-                     cwd: Optional[str] = None, user: Optional[str] = None, cmd: Optional[str] = None, timeout_ms: int = 0) -> AsyncPtyHandle:
+    async def create(
+        self,
+        cols: int = 80,
+        rows: int = 24,
+        on_data: Optional[Callable[[bytes], Any]] = None,
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        cmd: Optional[str] = None,
+        timeout_ms: int = 0,
+    ) -> AsyncPtyHandle:
         """Starts a terminal; ``on_data`` runs on the event loop with each chunk of output."""
-        return AsyncPtyHandle(await _thread(self._p.create, cols=cols, rows=rows, on_data=on_data, envs=envs, cwd=cwd, user=user, cmd=cmd,
-                                            timeout_ms=timeout_ms))
+        return AsyncPtyHandle(
+            await _thread(
+                self._p.create,
+                cols=cols,
+                rows=rows,
+                on_data=on_data,
+                envs=envs,
+                cwd=cwd,
+                user=user,
+                cmd=cmd,
+                timeout_ms=timeout_ms,
+            )
+        )
 
-    async def connect(self, pid: int, on_data: Optional[Callable[[bytes], Any]] = None, user: Optional[str] = None,
-                      timeout_ms: int = 0) -> AsyncPtyHandle:
+    async def connect(
+        self,
+        pid: int,
+        on_data: Optional[Callable[[bytes], Any]] = None,
+        user: Optional[str] = None,
+        timeout_ms: int = 0,
+    ) -> AsyncPtyHandle:
         """Re-attaches to a running terminal by pid (see :meth:`tensor_box.Pty.connect`)."""
         return AsyncPtyHandle(await _thread(self._p.connect, pid, on_data=on_data, user=user, timeout_ms=timeout_ms))
 
@@ -298,20 +356,54 @@ class AsyncSandbox:
         network: Optional[Dict[str, Any]] = None,
     ) -> "AsyncSandbox":
         """Creates a sandbox (see :meth:`Sandbox.create`)."""
-        return cls(await _thread(Sandbox.create, template, timeout_ms=timeout_ms, envs=envs, metadata=metadata, lifecycle=lifecycle,
-                                 secure=secure, allow_internet_access=allow_internet_access, domain=domain, api_key=api_key,
-                                 request_timeout_ms=request_timeout_ms, headers=headers, network=network))
+        return cls(
+            await _thread(
+                Sandbox.create,
+                template,
+                timeout_ms=timeout_ms,
+                envs=envs,
+                metadata=metadata,
+                lifecycle=lifecycle,
+                secure=secure,
+                allow_internet_access=allow_internet_access,
+                domain=domain,
+                api_key=api_key,
+                request_timeout_ms=request_timeout_ms,
+                headers=headers,
+                network=network,
+            )
+        )
 
     @classmethod
-    async def connect(cls, sandbox_id: str, timeout_ms: Optional[int] = None, domain: Optional[str] = None, api_key: Optional[str] = None,
-                      request_timeout_ms: Optional[int] = None, headers: Optional[Dict[str, str]] = None) -> "AsyncSandbox":
+    async def connect(
+        cls,
+        sandbox_id: str,
+        timeout_ms: Optional[int] = None,
+        domain: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout_ms: Optional[int] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> "AsyncSandbox":
         """Connects to a sandbox by ID, resuming it when paused."""
-        return cls(await _thread(Sandbox.connect, sandbox_id, timeout_ms=timeout_ms, domain=domain, api_key=api_key,
-                                 request_timeout_ms=request_timeout_ms, headers=headers))
+        return cls(
+            await _thread(
+                Sandbox.connect,
+                sandbox_id,
+                timeout_ms=timeout_ms,
+                domain=domain,
+                api_key=api_key,
+                request_timeout_ms=request_timeout_ms,
+                headers=headers,
+            )
+        )
 
     @staticmethod
-    async def list(state: Optional[List[str]] = None, metadata: Optional[Dict[str, str]] = None, limit: Optional[int] = None,
-                   **kw: Any) -> List[SandboxInfo]:
+    async def list(
+        state: Optional[List[str]] = None,
+        metadata: Optional[Dict[str, str]] = None,
+        limit: Optional[int] = None,
+        **kw: Any,
+    ) -> List[SandboxInfo]:
         """As :meth:`tensor_box.Sandbox.list` (``template``, ``started_after``, ``order`` and connection options)."""
         return await _thread(Sandbox.list, state=state, metadata=metadata, limit=limit, **kw)
 
@@ -361,11 +453,21 @@ class AsyncSandbox:
     def get_host(self, port: int) -> str:
         return self._sync.get_host(port)
 
-    def download_url(self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None) -> str:
+    def download_url(
+        self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None
+    ) -> str:
         return self._sync.download_url(path, user, use_signature_expiration)
 
     def upload_url(self, path: str, user: Optional[str] = None, use_signature_expiration: Optional[int] = None) -> str:
         return self._sync.upload_url(path, user, use_signature_expiration)
 
 
-__all__ = ["AsyncSandbox", "AsyncSandboxPaginator", "AsyncTemplate", "AsyncSnapshot", "AsyncCommandHandle", "AsyncPtyHandle", "AsyncWatchHandle"]
+__all__ = [
+    "AsyncSandbox",
+    "AsyncSandboxPaginator",
+    "AsyncTemplate",
+    "AsyncSnapshot",
+    "AsyncCommandHandle",
+    "AsyncPtyHandle",
+    "AsyncWatchHandle",
+]

@@ -19,7 +19,9 @@ def file_signature(path: str, operation: str, user: str, access_token: str, expi
     return "v1_" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def signed_files_url(sandbox: Any, path: str, operation: str, user: str, use_signature_expiration: Optional[int]) -> str:
+def signed_files_url(
+    sandbox: Any, path: str, operation: str, user: str, use_signature_expiration: Optional[int]
+) -> str:
     """``sandbox.download_url`` / ``upload_url``: the control plane's files route of the sandbox, signed with its access
     token (when it has one), valid ``use_signature_expiration`` seconds (default: no expiry)."""
     params = {"path": path, "username": user}

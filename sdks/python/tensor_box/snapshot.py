@@ -1,5 +1,5 @@
-"""``Snapshot``: save a running sandbox's state without pausing it, list and delete saved snapshots. A snapshot's ID can be
-used as a template ID (E2B's ``POST /sandboxes/{id}/snapshots`` and ``GET /snapshots``)."""
+"""``Snapshot``: save a running sandbox's state without pausing it, list and delete saved snapshots. A snapshot's ID
+can be used as a template ID (E2B's ``POST /sandboxes/{id}/snapshots`` and ``GET /snapshots``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ class Snapshot:
             snap = Snapshot.create(sandbox.sandbox_id, name="before-risky-step")
         """
         body: Dict[str, Any] = {"name": name} if name else {}
-        res = resolve(**conn).request("POST", f"/sandboxes/{sandbox_id}/snapshots", json=body, context=f"snapshot sandbox {sandbox_id}")
+        res = resolve(**conn).request(
+            "POST", f"/sandboxes/{sandbox_id}/snapshots", json=body, context=f"snapshot sandbox {sandbox_id}"
+        )
         info = SnapshotInfo.from_api(res.json(), sandbox_id)
         if name and not info.name:
             info.name = name
@@ -50,6 +52,9 @@ class Snapshot:
             ConflictException: a sandbox or template still uses it.
         """
         res = resolve(**conn).request(
-            "DELETE", f"/snapshots/{quote(snapshot_id, safe='')}", context=f"delete snapshot {snapshot_id}", ok_statuses=(404,)
+            "DELETE",
+            f"/snapshots/{quote(snapshot_id, safe='')}",
+            context=f"delete snapshot {snapshot_id}",
+            ok_statuses=(404,),
         )
         return res.status_code != 404

@@ -34,7 +34,11 @@ class Team:
     @staticmethod
     def set_quotas(team_id: str, quotas: Dict[str, Optional[int]], **conn: Any) -> Dict[str, Any]:
         """Sets quotas (``None`` returns one to the server default)."""
-        return resolve(**conn).request("PATCH", f"/teams/{team_id}", json={"quotas": quotas}, context=f"set quotas of team {team_id}").json()
+        return (
+            resolve(**conn)
+            .request("PATCH", f"/teams/{team_id}", json={"quotas": quotas}, context=f"set quotas of team {team_id}")
+            .json()
+        )
 
     @staticmethod
     def delete(team_id: str, **conn: Any) -> None:
@@ -47,7 +51,11 @@ class ApiKey:
 
     @staticmethod
     def create(team_id: str, name: str, **conn: Any) -> Dict[str, Any]:
-        return resolve(**conn).request("POST", f"/teams/{team_id}/api-keys", json={"name": name}, context="create API key").json()
+        return (
+            resolve(**conn)
+            .request("POST", f"/teams/{team_id}/api-keys", json={"name": name}, context="create API key")
+            .json()
+        )
 
     @staticmethod
     def list(team_id: str, **conn: Any) -> List[Dict[str, Any]]:
@@ -55,4 +63,6 @@ class ApiKey:
 
     @staticmethod
     def revoke(team_id: str, api_key_id: str, **conn: Any) -> None:
-        resolve(**conn).request("DELETE", f"/teams/{team_id}/api-keys/{api_key_id}", context=f"revoke API key {api_key_id}")
+        resolve(**conn).request(
+            "DELETE", f"/teams/{team_id}/api-keys/{api_key_id}", context=f"revoke API key {api_key_id}"
+        )

@@ -69,7 +69,9 @@ class Template(TemplateBuilder):
                 tar = f.read()
         digest = hashlib.sha256(tar).hexdigest()
         config = resolve(**conn)
-        link = config.request("GET", f"/templates/{template_id}/files/{digest}", context=f"files of template {template_id}").json()
+        link = config.request(
+            "GET", f"/templates/{template_id}/files/{digest}", context=f"files of template {template_id}"
+        ).json()
         if link.get("present"):
             return {"hash": digest, "uploaded": False}
         url = link.get("url") or f"{config.api_url}/templates/{quote(template_id, safe='')}/files/{digest}"
@@ -111,7 +113,9 @@ class Template(TemplateBuilder):
     @staticmethod
     def exists(name: str, **conn: Any) -> bool:
         """Whether a template with this name (or ID) exists."""
-        res = resolve(**conn).request("GET", f"/templates/aliases/{name}", context=f"look up template {name}", ok_statuses=(404,))
+        res = resolve(**conn).request(
+            "GET", f"/templates/aliases/{name}", context=f"look up template {name}", ok_statuses=(404,)
+        )
         return res.status_code != 404
 
     @staticmethod
@@ -121,7 +125,9 @@ class Template(TemplateBuilder):
         Raises:
             ConflictException: sandboxes, snapshots or other templates still use it.
         """
-        res = resolve(**conn).request("DELETE", f"/templates/{template_id}", context=f"delete template {template_id}", ok_statuses=(404,))
+        res = resolve(**conn).request(
+            "DELETE", f"/templates/{template_id}", context=f"delete template {template_id}", ok_statuses=(404,)
+        )
         return res.status_code != 404
 
     @staticmethod
@@ -136,8 +142,13 @@ class Template(TemplateBuilder):
         """Registers template ``name`` (``name[:tag]``, usable wherever a template ID is) and its first build;
         then call :meth:`start_build` with ``created.template_id``/``created.build_id`` (or
         ``created["templateID"]``/``created["buildID"]``)."""
-        body = _without_none(name=name, cpuCount=cpu_count, memoryMB=memory_mb, tags=tags,
-                             diskSizeMB=disk_gb * 1024 if disk_gb is not None else None)
+        body = _without_none(
+            name=name,
+            cpuCount=cpu_count,
+            memoryMB=memory_mb,
+            tags=tags,
+            diskSizeMB=disk_gb * 1024 if disk_gb is not None else None,
+        )
         res = resolve(**conn).request("POST", "/v3/templates", json=body, context=f"create template {name!r}")
         return TemplateCreated.from_api(res.json())
 
@@ -162,32 +173,59 @@ class Template(TemplateBuilder):
         sources = [s for s in (from_template, from_image, dockerfile) if s]
         if len(sources) != 1:
             raise ValueError("give exactly one of from_template, from_image, dockerfile")
-        body = _without_none(fromTemplate=from_template or None, fromImage=from_image or None, dockerfile=dockerfile or None,
-                             startCmd=start_cmd or None, readyCmd=ready_cmd or None, filesHash=files_hash or None)
+        body = _without_none(
+            fromTemplate=from_template or None,
+            fromImage=from_image or None,
+            dockerfile=dockerfile or None,
+            startCmd=start_cmd or None,
+            readyCmd=ready_cmd or None,
+            filesHash=files_hash or None,
+        )
         body.update(steps=_steps(steps), force=force)
         resolve(**conn).request(
-            "POST", f"/v2/templates/{template_id}/builds/{build_id}", json=body, context=f"start build {build_id} of template {template_id}"
+            "POST",
+            f"/v2/templates/{template_id}/builds/{build_id}",
+            json=body,
+            context=f"start build {build_id} of template {template_id}",
         )
 
     @staticmethod
     def get_build_status(
-        template_id: str, build_id: str, logs_offset: int = 0, limit: Optional[int] = None, level: Optional[str] = None, **conn: Any
+        template_id: str,
+        build_id: str,
+        logs_offset: int = 0,
+        limit: Optional[int] = None,
+        level: Optional[str] = None,
+        **conn: Any,
     ) -> TemplateBuild:
         """The build's status (``building``, ``waiting``, ``ready``, ``error`` with ``reason``) and its log from
         ``logs_offset`` (entries already seen) on."""
         params = _without_none(logsOffset=logs_offset or None, limit=limit, level=level)
         res = resolve(**conn).request(
-            "GET", f"/templates/{template_id}/builds/{build_id}/status", params=params, context=f"status of build {build_id}"
+            "GET",
+            f"/templates/{template_id}/builds/{build_id}/status",
+            params=params,
+            context=f"status of build {build_id}",
         )
         return TemplateBuild.from_api(res.json(), template_id, build_id)
 
     @staticmethod
     def get_build_logs(
-        template_id: str, build_id: str, offset: int = 0, limit: Optional[int] = None, level: Optional[str] = None, **conn: Any
+        template_id: str,
+        build_id: str,
+        offset: int = 0,
+        limit: Optional[int] = None,
+        level: Optional[str] = None,
+        **conn: Any,
     ) -> BuildLogs:
         """A build's log entries from ``offset`` on; iterate the result, and pass its ``next_offset`` to read on."""
         params = _without_none(offset=offset or None, limit=limit, level=level)
-        res = resolve(**conn).request("GET", f"/templates/{template_id}/builds/{build_id}/logs", params=params, context=f"logs of build {build_id}")
+        res = resolve(**conn).request(
+            "GET",
+            f"/templates/{template_id}/builds/{build_id}/logs",
+            params=params,
+            context=f"logs of build {build_id}",
+        )
         data = res.json()
         logs = [BuildLogEntry.from_api(e) for e in data.get("logs") or []]
         return BuildLogs(logs, data.get("nextOffset", offset + len(logs)))
@@ -221,7 +259,9 @@ class Template(TemplateBuilder):
             if b.status == "error":
                 raise BuildException(b.template_id, b.build_id, b.reason)
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutException(f"build {build_id} of template {template_id} not ready after {timeout_ms} ms (status {b.status})")
+                raise TimeoutException(
+                    f"build {build_id} of template {template_id} not ready after {timeout_ms} ms (status {b.status})"
+                )
             time.sleep(interval_ms / 1000)
 
 
@@ -239,11 +279,20 @@ def commit_sandbox(
 ) -> TemplateBuild:
     """Turns a running sandbox's filesystem into template ``name`` (``POST /sandboxes/{id}/commit``; the sandbox keeps
     running). With ``wait`` (default) returns once the build is ready (raising :class:`BuildException` if it fails);
-    with ``wait=False`` as soon as the server accepted it (with the build's current status) — follow it with ``Template.get_build_status``. The
-    result's ``template_id`` (or ``name``) creates sandboxes from it."""
-    body = _without_none(name=name, cpuCount=cpu_count, memoryMB=memory_mb, diskSizeMB=disk_gb * 1024 if disk_gb is not None else None)
-    res = resolve(**conn).request("POST", f"/sandboxes/{sandbox_id}/commit", json=body, context=f"commit sandbox {sandbox_id} as template {name!r}")
+    with ``wait=False`` as soon as the server accepted it (with the build's current status) — follow it with
+    ``Template.get_build_status``. The result's ``template_id`` (or ``name``) creates sandboxes from it."""
+    body = _without_none(
+        name=name, cpuCount=cpu_count, memoryMB=memory_mb, diskSizeMB=disk_gb * 1024 if disk_gb is not None else None
+    )
+    res = resolve(**conn).request(
+        "POST",
+        f"/sandboxes/{sandbox_id}/commit",
+        json=body,
+        context=f"commit sandbox {sandbox_id} as template {name!r}",
+    )
     created = TemplateCreated.from_api(res.json())
     if not wait:
         return Template.get_build_status(created.template_id, created.build_id, limit=1, **conn)
-    return Template.wait_for_build(created.template_id, created.build_id, timeout_ms=timeout_ms, interval_ms=interval_ms, on_log=on_log, **conn)
+    return Template.wait_for_build(
+        created.template_id, created.build_id, timeout_ms=timeout_ms, interval_ms=interval_ms, on_log=on_log, **conn
+    )

@@ -1,12 +1,14 @@
 """The fluent template definition, shaped like E2B's: ``Template()`` (this class's subclass) starts one, one source
 (``from_template`` / ``from_image`` / ``from_base_image`` / ``from_dockerfile``), then steps in order (``copy``,
 ``run_cmd``, ``set_envs``, ``set_workdir``, ``set_user``, ``apt_install``, ``pip_install``, ``npm_install``) and
-``set_start_cmd(cmd, wait_for_port(8000))``. ``Template.build(t, alias=…)`` builds it (:mod:`tensor_box.template_fluent`).
+``set_start_cmd(cmd, wait_for_port(8000))``. ``Template.build(t, alias=…)`` builds it
+(:mod:`tensor_box.template_fluent`).
 A bad definition raises :class:`InvalidArgumentException` at the call that makes it, before anything is created.
 
 Example::
 
-    t = Template().from_base_image().pip_install("requests").set_start_cmd("python3 -m http.server 8000", wait_for_port(8000))
+    t = Template().from_base_image().pip_install("requests")
+    t = t.set_start_cmd("python3 -m http.server 8000", wait_for_port(8000))
     Template.build(t, alias="py-web", on_build_logs=lambda e: print(e.message))
 """
 
@@ -67,7 +69,9 @@ class TemplateBuilder:
 
     def _from(self, key: str, value: str) -> Any:
         if self._source:
-            raise InvalidArgumentException("a template has one source: from_template, from_image, from_base_image or from_dockerfile")
+            raise InvalidArgumentException(
+                "a template has one source: from_template, from_image, from_base_image or from_dockerfile"
+            )
         if not value or not value.strip():
             raise InvalidArgumentException(f"{key} needs a value")
         self._source = {key: value}
@@ -89,7 +93,9 @@ class TemplateBuilder:
         """Builds from a Dockerfile (its text, or a path to it); its COPY/ADD read ``file_context_path``."""
         return self._from("dockerfile", dockerfile_or_path)
 
-    def copy(self, src: Union[str, List[str]], dest: str, user: Optional[str] = None, mode: Union[int, str, None] = None) -> Any:
+    def copy(
+        self, src: Union[str, List[str]], dest: str, user: Optional[str] = None, mode: Union[int, str, None] = None
+    ) -> Any:
         """Copies local files or directories (relative to ``file_context_path``) to ``dest`` in the template."""
         srcs = _as_list(src)
         if not srcs or not all(srcs):
@@ -143,7 +149,9 @@ class TemplateBuilder:
             raise InvalidArgumentException("apt_install needs packages")
         names = " ".join(shlex.quote(p) for p in pkgs)
         return self.run_cmd(
-            "apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends " + names,
+            "apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes "
+            + "apt-get install -y --no-install-recommends "
+            + names,
             user="root",
         )
 
@@ -178,7 +186,9 @@ class TemplateBuilder:
     def to_build_request(self) -> Dict[str, Any]:
         """The build request this definition makes (COPY steps without their ``filesHash`` yet)."""
         if not self._source:
-            raise InvalidArgumentException("a template needs a source: from_template, from_image, from_base_image or from_dockerfile")
+            raise InvalidArgumentException(
+                "a template needs a source: from_template, from_image, from_base_image or from_dockerfile"
+            )
         req: Dict[str, Any] = {**self._source, "steps": [{**s, "args": list(s["args"])} for s in self._steps]}
         start = self._start or {}
         if start.get("startCmd"):

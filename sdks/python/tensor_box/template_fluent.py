@@ -114,7 +114,9 @@ def build_template(
         if not paths:
             raise InvalidArgumentException(f"copy source {', '.join(srcs)!r} matches no file in {root}")
         tars[i] = pack_tar(root, paths)
-    has_copy = dockerfile and any(line.strip().upper().startswith(("COPY ", "ADD ")) for line in dockerfile.splitlines())
+    has_copy = dockerfile and any(
+        line.strip().upper().startswith(("COPY ", "ADD ")) for line in dockerfile.splitlines()
+    )
     context = pack_tar(root, ["."]) if has_copy else None
     created = Template.create(alias, cpu_count=cpu_count, memory_mb=memory_mb, disk_gb=disk_gb, **conn)
     tid, bid = created.template_id, created.build_id
@@ -122,9 +124,17 @@ def build_template(
         req["steps"][i]["filesHash"] = Template.upload_files(tid, tar, **conn)["hash"]
     files_hash = Template.upload_files(tid, context, **conn)["hash"] if context is not None else None
     Template.start_build(
-        tid, bid, from_template=req.get("fromTemplate"), from_image=req.get("fromImage"), dockerfile=dockerfile,
-        files_hash=files_hash, steps=req["steps"], start_cmd=req.get("startCmd"), ready_cmd=req.get("readyCmd"),
-        force=skip_cache or bool(req.get("force")), **conn,
+        tid,
+        bid,
+        from_template=req.get("fromTemplate"),
+        from_image=req.get("fromImage"),
+        dockerfile=dockerfile,
+        files_hash=files_hash,
+        steps=req["steps"],
+        start_cmd=req.get("startCmd"),
+        ready_cmd=req.get("readyCmd"),
+        force=skip_cache or bool(req.get("force")),
+        **conn,
     )
     done = Template.wait_for_build(tid, bid, timeout_ms=timeout_ms, on_log=on_build_logs, **conn)
     return TemplateBuildInfo(tid, bid, alias, done.status)

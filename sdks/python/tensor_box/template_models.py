@@ -26,8 +26,14 @@ class BaseImage:
 
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "BaseImage":
-        return cls(d.get("dockerImage", ""), d.get("osVersion", ""), d.get("codename", ""), d.get("status", ""),
-                   d.get("source", ""), d.get("description"))
+        return cls(
+            d.get("dockerImage", ""),
+            d.get("osVersion", ""),
+            d.get("codename", ""),
+            d.get("status", ""),
+            d.get("source", ""),
+            d.get("description"),
+        )
 
 
 @dataclass
@@ -139,8 +145,15 @@ class TemplateCreated:
 
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "TemplateCreated":
-        return cls(d.get("templateID", ""), d.get("buildID", ""), d.get("names") or [], d.get("aliases") or [],
-                   d.get("tags") or [], bool(d.get("public", False)), d)
+        return cls(
+            d.get("templateID", ""),
+            d.get("buildID", ""),
+            d.get("names") or [],
+            d.get("aliases") or [],
+            d.get("tags") or [],
+            bool(d.get("public", False)),
+            d,
+        )
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]

@@ -53,12 +53,21 @@ def _definition(a: Dict[str, Any]) -> tb.Template:
     if a.get("fromImage"):
         t.from_image(a["fromImage"])
     for step in a.get("steps") or []:
-        (kind, v), = step.items()
+        ((kind, v),) = step.items()
         if kind == "copy":
             t.copy(v["src"], v["dest"], user=v.get("user"), mode=v.get("mode"))
         elif kind in ("runCmd", "setEnvs", "setWorkdir", "setUser", "aptInstall", "pipInstall"):
-            getattr(t, {"runCmd": "run_cmd", "setEnvs": "set_envs", "setWorkdir": "set_workdir", "setUser": "set_user",
-                        "aptInstall": "apt_install", "pipInstall": "pip_install"}[kind])(v)
+            getattr(
+                t,
+                {
+                    "runCmd": "run_cmd",
+                    "setEnvs": "set_envs",
+                    "setWorkdir": "set_workdir",
+                    "setUser": "set_user",
+                    "aptInstall": "apt_install",
+                    "pipInstall": "pip_install",
+                }[kind],
+            )(v)
         else:
             raise AssertionError(f"unknown template step {kind!r}")
     if a.get("startCmd"):
@@ -69,8 +78,13 @@ def _definition(a: Dict[str, Any]) -> tb.Template:
 def parity_op(run: Any, op: str, a: Dict[str, Any]) -> Any:
     """Runs a parity op; ``NOT_PARITY`` when ``op`` is not one of them."""
     if op == "sandbox.listPage":
-        p = tb.Sandbox.paginate(state=a.get("state"), metadata=a.get("metadata"), template=a.get("template"),
-                                order=a.get("order"), limit=a.get("limit"))
+        p = tb.Sandbox.paginate(
+            state=a.get("state"),
+            metadata=a.get("metadata"),
+            template=a.get("template"),
+            order=a.get("order"),
+            limit=a.get("limit"),
+        )
         items = p.next_items()
         return {"count": len(items), "hasNext": p.has_next}
     if op == "sandbox.fork":
@@ -83,18 +97,27 @@ def parity_op(run: Any, op: str, a: Dict[str, Any]) -> Any:
         s = run.s().create_snapshot(a.get("name"))
         return {"snapshotId": s.snapshot_id, "name": s.name}
     if op == "snapshot.list":
-        return [{"snapshotId": s.snapshot_id, "name": s.name} for s in tb.Snapshot.list(sandbox_id=a.get("sandboxId"), name=a.get("name"))]
+        return [
+            {"snapshotId": s.snapshot_id, "name": s.name}
+            for s in tb.Snapshot.list(sandbox_id=a.get("sandboxId"), name=a.get("name"))
+        ]
     if op == "snapshot.delete":
         return tb.Snapshot.delete(a["snapshot"])
     if op == "files.downloadUrl":
         r = httpx.get(run.s().download_url(a["path"], user=a.get("user")), timeout=30)
         return {"status": r.status_code, "body": r.text}
     if op == "files.uploadUrl":
-        r = httpx.post(run.s().upload_url(a["path"], user=a.get("user")), content=a["data"].encode(),
-                       headers={"content-type": "application/octet-stream"}, timeout=30)
+        r = httpx.post(
+            run.s().upload_url(a["path"], user=a.get("user")),
+            content=a["data"].encode(),
+            headers={"content-type": "application/octet-stream"},
+            timeout=30,
+        )
         return {"status": r.status_code}
     if op == "template.build":
-        info = tb.Template.build(_definition(a), alias=a["alias"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB"))
+        info = tb.Template.build(
+            _definition(a), alias=a["alias"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB")
+        )
         run.builds[a.get("save") or a["alias"]] = tb.TemplateCreated(info.template_id, info.build_id)
         return {"templateID": info.template_id, "buildID": info.build_id, "status": info.status}
     if not op.startswith("pty."):

@@ -22,8 +22,17 @@ def b64(s: str) -> str:
     return base64.b64encode(s.encode()).decode()
 
 
-ENTRY = {"name": "hello.txt", "type": "FILE_TYPE_FILE", "path": "/home/user/hello.txt", "size": "12", "mode": 420,
-         "permissions": "-rw-r--r--", "owner": "user", "group": "user", "modifiedTime": "2026-11-22T10:00:00.123456789Z"}
+ENTRY = {
+    "name": "hello.txt",
+    "type": "FILE_TYPE_FILE",
+    "path": "/home/user/hello.txt",
+    "size": "12",
+    "mode": 420,
+    "permissions": "-rw-r--r--",
+    "owner": "user",
+    "group": "user",
+    "modifiedTime": "2026-11-22T10:00:00.123456789Z",
+}
 
 
 class FakeEnvd(ThreadingHTTPServer):
@@ -66,7 +75,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _record(self, body: Any) -> None:
-        self.server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
+        self.server.requests.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+        )
 
     def do_GET(self) -> None:
         self._record(None)
@@ -85,25 +96,79 @@ class Handler(BaseHTTPRequestHandler):
             self.server.build_polls += 1  # type: ignore[attr-defined]
             polls = self.server.build_polls  # type: ignore[attr-defined]
             offset = int(parse_qs(urlparse(self.path).query).get("logsOffset", ["0"])[0])
-            entries = [{"timestamp": "2026-01-01T00:00:0%dZ" % i, "level": "info", "message": f"line {i}", "step": "s"} for i in range(min(polls, 2))]
+            entries = [
+                {"timestamp": "2026-01-01T00:00:0%dZ" % i, "level": "info", "message": f"line {i}", "step": "s"}
+                for i in range(min(polls, 2))
+            ]
             entries = entries[offset:]
-            return self._json(200, {"templateID": "tpl1", "buildID": "b1", "status": "ready" if polls >= 2 else "building",
-                                    "logs": [e["message"] for e in entries], "logEntries": entries})
+            return self._json(
+                200,
+                {
+                    "templateID": "tpl1",
+                    "buildID": "b1",
+                    "status": "ready" if polls >= 2 else "building",
+                    "logs": [e["message"] for e in entries],
+                    "logEntries": entries,
+                },
+            )
         if self.path.startswith("/templates/tplbad/builds/bbad/status"):
             entry = {"timestamp": "2026-01-01T00:00:00Z", "level": "error", "message": "boom", "step": "broken"}
-            return self._json(200, {"templateID": "tplbad", "buildID": "bbad", "status": "error", "logs": ["boom"], "logEntries": [entry],
-                                    "reason": {"message": "step broken exited with 3", "step": "broken", "exitCode": 3, "logEntries": [entry]}})
+            return self._json(
+                200,
+                {
+                    "templateID": "tplbad",
+                    "buildID": "bbad",
+                    "status": "error",
+                    "logs": ["boom"],
+                    "logEntries": [entry],
+                    "reason": {
+                        "message": "step broken exited with 3",
+                        "step": "broken",
+                        "exitCode": 3,
+                        "logEntries": [entry],
+                    },
+                },
+            )
         if self.path.startswith("/templates/tpl1/builds/b1/logs"):
             q = parse_qs(urlparse(self.path).query)
-            return self._json(200, {"logs": [{"timestamp": "2026-01-01T00:00:01Z", "level": "info", "message": "line 1"}],
-                                    "nextOffset": int(q.get("offset", ["0"])[0]) + 1})
+            return self._json(
+                200,
+                {
+                    "logs": [{"timestamp": "2026-01-01T00:00:01Z", "level": "info", "message": "line 1"}],
+                    "nextOffset": int(q.get("offset", ["0"])[0]) + 1,
+                },
+            )
         if self.path == "/templates/tpl1":
-            return self._json(200, {"templateID": "tpl1", "public": False, "names": ["agent-runtime"], "aliases": ["agent-runtime"],
-                                    "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z", "spawnCount": 0,
-                                    "buildCount": 1, "buildStatus": "ready", "buildID": "b1", "cpuCount": 2, "memoryMB": 1024,
-                                    "builds": [{"buildID": "b1", "status": "ready", "createdAt": "2026-01-01T00:00:00Z",
-                                                "updatedAt": "2026-01-01T00:00:00Z", "cpuCount": 2, "memoryMB": 1024,
-                                                "diskSizeMB": 40960, "envdVersion": "0.2.0", "source": "template default"}]})
+            return self._json(
+                200,
+                {
+                    "templateID": "tpl1",
+                    "public": False,
+                    "names": ["agent-runtime"],
+                    "aliases": ["agent-runtime"],
+                    "createdAt": "2026-01-01T00:00:00Z",
+                    "updatedAt": "2026-01-01T00:00:00Z",
+                    "spawnCount": 0,
+                    "buildCount": 1,
+                    "buildStatus": "ready",
+                    "buildID": "b1",
+                    "cpuCount": 2,
+                    "memoryMB": 1024,
+                    "builds": [
+                        {
+                            "buildID": "b1",
+                            "status": "ready",
+                            "createdAt": "2026-01-01T00:00:00Z",
+                            "updatedAt": "2026-01-01T00:00:00Z",
+                            "cpuCount": 2,
+                            "memoryMB": 1024,
+                            "diskSizeMB": 40960,
+                            "envdVersion": "0.2.0",
+                            "source": "template default",
+                        }
+                    ],
+                },
+            )
         if self.path.startswith("/snapshots"):
             return self._json(200, [{"snapshotID": "snap-1:default", "names": ["n1"]}])
         if self.path == "/health":
@@ -112,9 +177,19 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path.startswith("/v2/sandboxes?") or self.path == "/v2/sandboxes":
             page2 = "nextToken=p2" in self.path
-            item = {"sandboxID": "sbx2" if page2 else "sbx1", "templateID": "default", "state": "running", "cpuCount": 2,
-                    "memoryMB": 2048, "diskSizeMB": 1, "envdVersion": "0.1", "startedAt": "2026-11-22T10:00:00Z",
-                    "endAt": "2026-11-22T10:05:00.5Z", "metadata": {"k": "v"}, "clientID": "x"}
+            item = {
+                "sandboxID": "sbx2" if page2 else "sbx1",
+                "templateID": "default",
+                "state": "running",
+                "cpuCount": 2,
+                "memoryMB": 2048,
+                "diskSizeMB": 1,
+                "envdVersion": "0.1",
+                "startedAt": "2026-11-22T10:00:00Z",
+                "endAt": "2026-11-22T10:05:00.5Z",
+                "metadata": {"k": "v"},
+                "clientID": "x",
+            }
             data = json.dumps([item]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -158,13 +233,32 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/sandboxes":
             if req.get("templateID") == "missing":
                 return self._json(404, {"code": 404, "message": "template missing not found"})
-            return self._json(201, {"sandboxID": "sbxfake", "templateID": req["templateID"], "clientID": "x",
-                                    "envdVersion": "0.1", "envdAccessToken": "tok123", "domain": None})
+            return self._json(
+                201,
+                {
+                    "sandboxID": "sbxfake",
+                    "templateID": req["templateID"],
+                    "clientID": "x",
+                    "envdVersion": "0.1",
+                    "envdAccessToken": "tok123",
+                    "domain": None,
+                },
+            )
         if p.startswith("/sandboxes/") and p.endswith("/snapshots"):
             return self._json(201, {"snapshotID": "snap-1:default", "names": [req.get("name", "")]})
         if p == "/sandboxes/sbxfake/commit":
             self.server.build_polls = 0  # type: ignore[attr-defined]
-            return self._json(202, {"templateID": "tpl1", "buildID": "b1", "public": False, "names": [req["name"]], "aliases": [], "tags": []})
+            return self._json(
+                202,
+                {
+                    "templateID": "tpl1",
+                    "buildID": "b1",
+                    "public": False,
+                    "names": [req["name"]],
+                    "aliases": [],
+                    "tags": [],
+                },
+            )
         if p == "/v3/templates":
             return self._json(202, {"templateID": "tpl1", "buildID": "b1", "public": False, "names": [req["name"]]})
         if p == "/v2/templates/tpl1/builds/b1":
@@ -225,11 +319,15 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 return self._finish({"error": {"code": "deadline_exceeded", "message": "context deadline exceeded"}})
             # Split one UTF-8 character across two messages to test incremental decoding.
-            self._send(envelope({"event": {"data": {"stdout": base64.b64encode("pa".encode() + "é".encode()[:1]).decode()}}}))
+            self._send(
+                envelope({"event": {"data": {"stdout": base64.b64encode("pa".encode() + "é".encode()[:1]).decode()}}})
+            )
             self._send(envelope({"event": {"data": {"stdout": base64.b64encode("é".encode()[1:] + b"\n").decode()}}}))
             self._send(envelope({"event": {"data": {"stderr": b64("err\n")}}}))
             code = 3 if "exit 3" in cmd else 0
-            self._send(envelope({"event": {"end": {"exitCode": code, "exited": True, "status": f"exit status {code}"}}}))
+            self._send(
+                envelope({"event": {"end": {"exitCode": code, "exited": True, "status": f"exit status {code}"}}})
+            )
             return self._finish({})
         if self.path == "/filesystem.Filesystem/WatchDir":
             self._start_stream()

@@ -8,10 +8,9 @@ import threading
 import time
 
 import pytest
+from fake_envd import FakeEnvd
 
 import tensor_box as tb
-
-from fake_envd import FakeEnvd
 
 
 @pytest.fixture
@@ -60,7 +59,9 @@ def test_async_live(server):
         async with await tb.AsyncSandbox.create("default", timeout_ms=120_000) as sbx:
             results = await asyncio.gather(*(sbx.commands.run(f"echo {i}") for i in range(4)))  # concurrent calls
             assert [r.stdout for r in results] == ["0\n", "1\n", "2\n", "3\n"]
-            await sbx.files.write([tb.WriteEntry("/home/user/w/a.txt", "a"), tb.WriteEntry("/home/user/w/b.bin", b"\x00\x01")])
+            await sbx.files.write(
+                [tb.WriteEntry("/home/user/w/a.txt", "a"), tb.WriteEntry("/home/user/w/b.bin", b"\x00\x01")]
+            )
             assert sorted(e.name for e in await sbx.files.list("/home/user/w")) == ["a.txt", "b.bin"]
             stream = await sbx.files.read("/home/user/w/b.bin", format="stream")
             assert b"".join([c async for c in stream]) == b"\x00\x01"
@@ -100,7 +101,9 @@ def test_async_live(server):
 def test_async_template_build(server):
     import httpx
 
-    r = httpx.post(f"{server['url']}/v3/templates", json={"name": "probe", "cpuCount": 0}, headers={"X-API-Key": server["api_key"]})
+    r = httpx.post(
+        f"{server['url']}/v3/templates", json={"name": "probe", "cpuCount": 0}, headers={"X-API-Key": server["api_key"]}
+    )
     if r.status_code in (404, 405):
         pytest.skip("the server has no template build service yet")
 
@@ -108,10 +111,16 @@ def test_async_template_build(server):
         name = f"py-async-{time.time_ns():x}"
         created = await tb.AsyncTemplate.create(name, memory_mb=1024)
         try:
-            await tb.AsyncTemplate.start_build(created.template_id, created.build_id, from_template="default",
-                                               steps=[{"name": "w", "command": "echo async > /home/user/a.txt"}])
+            await tb.AsyncTemplate.start_build(
+                created.template_id,
+                created.build_id,
+                from_template="default",
+                steps=[{"name": "w", "command": "echo async > /home/user/a.txt"}],
+            )
             logs = []
-            await tb.AsyncTemplate.wait_for_build(created.template_id, created.build_id, interval_ms=200, on_log=logs.append)
+            await tb.AsyncTemplate.wait_for_build(
+                created.template_id, created.build_id, interval_ms=200, on_log=logs.append
+            )
             assert logs
             async with await tb.AsyncSandbox.create(name) as sbx:
                 assert await sbx.files.read("/home/user/a.txt") == "async\n"
@@ -158,7 +167,11 @@ def test_async_parity_live(server, tmp_path):
                 await sbx.pty.connect(pty.pid)
             page = tb.AsyncSandbox.paginate(metadata={"t": "async-parity"}, limit=1)
             assert [s.sandbox_id for s in await page.next_items()] == [sbx.sandbox_id]
-        t = tb.AsyncTemplate(file_context_path=str(tmp_path)).from_template("default").copy("hello.txt", "/opt/hello.txt")
+        t = (
+            tb.AsyncTemplate(file_context_path=str(tmp_path))
+            .from_template("default")
+            .copy("hello.txt", "/opt/hello.txt")
+        )
         info = await tb.AsyncTemplate.build(t, alias="async-fluent", memory_mb=1024)
         assert info.status == "ready"
         async with await tb.AsyncSandbox.create("async-fluent", timeout_ms=120_000) as built:

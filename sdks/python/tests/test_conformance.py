@@ -14,9 +14,9 @@ from typing import Any, Dict, List
 import httpx
 import pytest
 import yaml
+from conformance_parity import NOT_PARITY, parity_op
 
 import tensor_box as tb
-from conformance_parity import NOT_PARITY, parity_op
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, tb.CommandExitException):
         return {"exitCode": value.exit_code, "stdout": value.stdout, "stderr": value.stderr}
     if isinstance(value, tb.BuildException):
-        return {"step": value.step, "exitCode": value.exit_code, "message": value.reason.message if value.reason else ""}
+        return {
+            "step": value.step,
+            "exitCode": value.exit_code,
+            "message": value.reason.message if value.reason else "",
+        }
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
@@ -76,13 +80,25 @@ def build_result(b: tb.TemplateBuild) -> Dict[str, Any]:
     """A build's status under the suite's names (the TS SDK's: templateID, buildID; the reason's step and exitCode
     flattened)."""
     r = b.reason
-    return {"templateID": b.template_id, "buildID": b.build_id, "status": b.status,
-            "step": r.step if r else None, "exitCode": r.exit_code if r else None}
+    return {
+        "templateID": b.template_id,
+        "buildID": b.build_id,
+        "status": b.status,
+        "step": r.step if r else None,
+        "exitCode": r.exit_code if r else None,
+    }
 
 
 def template_result(t: tb.TemplateInfo) -> Dict[str, Any]:
-    return {"templateID": t.template_id, "buildID": t.build_id, "buildStatus": t.build_status, "cpuCount": t.cpu_count,
-            "memoryMB": t.memory_mb, "names": t.names, "builds": len(t.builds)}
+    return {
+        "templateID": t.template_id,
+        "buildID": t.build_id,
+        "buildStatus": t.build_status,
+        "cpuCount": t.cpu_count,
+        "memoryMB": t.memory_mb,
+        "names": t.names,
+        "builds": len(t.builds),
+    }
 
 
 class Run:
@@ -134,8 +150,13 @@ class Run:
         if op == "sandbox.create":
             lc = a.get("lifecycle")
             lifecycle = tb.LifecycleConfig(lc.get("onTimeout", "kill"), lc.get("autoResume")) if lc else None
-            sbx = tb.Sandbox.create(a.get("template", "default"), timeout_ms=a.get("timeoutMs"), envs=a.get("envs"),
-                                    metadata=a.get("metadata"), lifecycle=lifecycle)
+            sbx = tb.Sandbox.create(
+                a.get("template", "default"),
+                timeout_ms=a.get("timeoutMs"),
+                envs=a.get("envs"),
+                metadata=a.get("metadata"),
+                lifecycle=lifecycle,
+            )
             self.created.append(sbx.sandbox_id)
             if not self.sbx or a.get("use"):
                 self.sbx = sbx
@@ -157,8 +178,13 @@ class Run:
         if op == "sandbox.keepAlive":
             return self.s().keep_alive(a["timeoutMs"])
         if op == "sandbox.list":
-            return tb.Sandbox.list(state=a.get("state"), metadata=a.get("metadata"), template=a.get("template"), order=a.get("order"),
-                                   limit=a.get("limit"))
+            return tb.Sandbox.list(
+                state=a.get("state"),
+                metadata=a.get("metadata"),
+                template=a.get("template"),
+                order=a.get("order"),
+                limit=a.get("limit"),
+            )
         if op == "sandbox.pause":
             return self.s().pause()
         if op == "sandbox.resume":
@@ -166,7 +192,9 @@ class Run:
         if op == "sandbox.getHost":
             return self.s().get_host(a["port"])
         if op == "commands.run":
-            return self.s().commands.run(a["cmd"], envs=a.get("envs"), cwd=a.get("cwd"), user=a.get("user"), timeout_ms=a.get("timeoutMs"))
+            return self.s().commands.run(
+                a["cmd"], envs=a.get("envs"), cwd=a.get("cwd"), user=a.get("user"), timeout_ms=a.get("timeoutMs")
+            )
         if op == "commands.runBackground":
             h = self.s().commands.run(a["cmd"], background=True)
             if a.get("save"):
@@ -209,17 +237,24 @@ class Run:
         if op == "template.listBaseImages":
             return tb.Template.list_base_images()
         if op == "template.create":
-            created = tb.Template.create(a["name"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB"), disk_gb=a.get("diskGB"))
+            created = tb.Template.create(
+                a["name"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB"), disk_gb=a.get("diskGB")
+            )
             self.builds[a.get("save") or a["name"]] = created
             return {"templateID": created.template_id, "buildID": created.build_id, "names": created.names}
         if op == "sandbox.commitAsTemplate":
-            b = self.s().commit_as_template(a["name"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB"), wait=a.get("wait", True))
+            b = self.s().commit_as_template(
+                a["name"], cpu_count=a.get("cpuCount"), memory_mb=a.get("memoryMB"), wait=a.get("wait", True)
+            )
             self.builds[a.get("save") or a["name"]] = tb.TemplateCreated(b.template_id, b.build_id)
             return build_result(b)
         if op == "template.list":
             name = a.get("name")
-            return [template_result(t) for t in tb.Template.list()
-                    if not name or any(n == name or n.startswith(name + ":") for n in t.names + t.aliases)]
+            return [
+                template_result(t)
+                for t in tb.Template.list()
+                if not name or any(n == name or n.startswith(name + ":") for n in t.names + t.aliases)
+            ]
         if op == "template.get":
             return template_result(tb.Template.get(a["template"]))
         if op == "template.exists":
@@ -228,14 +263,24 @@ class Run:
             return tb.Template.delete(a["template"])
         b = self.builds[a["build"]]
         if op == "template.startBuild":
-            return tb.Template.start_build(b.template_id, b.build_id, from_template=a.get("fromTemplate"), from_image=a.get("fromImage"),
-                                           steps=a.get("steps"), start_cmd=a.get("startCmd"), ready_cmd=a.get("readyCmd"))
+            return tb.Template.start_build(
+                b.template_id,
+                b.build_id,
+                from_template=a.get("fromTemplate"),
+                from_image=a.get("fromImage"),
+                steps=a.get("steps"),
+                start_cmd=a.get("startCmd"),
+                ready_cmd=a.get("readyCmd"),
+            )
         if op == "template.waitForBuild":
             return build_result(tb.Template.wait_for_build(b.template_id, b.build_id, interval_ms=200))
         if op == "template.getBuildStatus":
             return build_result(tb.Template.get_build_status(b.template_id, b.build_id))
         if op == "template.getBuildLogs":
-            return [{"level": e.level, "message": e.message, "step": e.step} for e in tb.Template.get_build_logs(b.template_id, b.build_id)]
+            return [
+                {"level": e.level, "message": e.message, "step": e.step}
+                for e in tb.Template.get_build_logs(b.template_id, b.build_id)
+            ]
         raise AssertionError(f"unknown op {op!r}")
 
     def http_get(self, a: Dict[str, Any], expect: Any) -> Dict[str, Any]:
@@ -265,7 +310,9 @@ def test_scenario(server, scenario):
                 kind = ERROR_KINDS[step["expectError"]]
                 with pytest.raises(tb.SandboxException) as ei:
                     run.exec(step)
-                assert isinstance(ei.value, kind), f"{where}: expected {step['expectError']}, got {type(ei.value).__name__}: {ei.value}"
+                assert isinstance(ei.value, kind), (
+                    f"{where}: expected {step['expectError']}, got {type(ei.value).__name__}: {ei.value}"
+                )
                 if step.get("expect"):
                     check(ei.value, step["expect"], where)
             else:

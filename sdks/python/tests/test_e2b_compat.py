@@ -28,10 +28,12 @@ def test_stock_e2b_sdk(e2b_env):
 
         sbx.files.write("/home/user/e2b.txt", "from e2b")
         assert sbx.files.read("/home/user/e2b.txt") == "from e2b"
-        sbx.files.write_files([
-            {"path": "/home/user/multi/a.txt", "data": "a"},
-            {"path": "/home/user/multi/b.txt", "data": "b"},
-        ])
+        sbx.files.write_files(
+            [
+                {"path": "/home/user/multi/a.txt", "data": "a"},
+                {"path": "/home/user/multi/b.txt", "data": "b"},
+            ]
+        )
         assert sorted(e.name for e in sbx.files.list("/home/user/multi")) == ["a.txt", "b.txt"]
         with pytest.raises(NotFoundException):
             sbx.files.read("/home/user/missing.txt")
@@ -99,8 +101,11 @@ def test_stock_e2b_template_build(e2b_env):
 
     name = f"e2b-py-{time.time_ns():x}"
     logs = []
-    info = Template.build(Template().from_template("default").run_cmd("echo from-e2b > /home/user/e2b.txt"), alias=name,
-                          on_build_logs=logs.append)
+    info = Template.build(
+        Template().from_template("default").run_cmd("echo from-e2b > /home/user/e2b.txt"),
+        alias=name,
+        on_build_logs=logs.append,
+    )
     try:
         assert info.template_id and any("build ready" in str(e) for e in logs)
         sbx = Sandbox.create(name, timeout=60)
@@ -172,8 +177,8 @@ def test_stock_e2b_killed_during_command(e2b_env):
 
 
 def test_stock_e2b_signed_file_urls(e2b_env):
-    """With E2B_SANDBOX_URL the stock SDK's download_url/upload_url name no sandbox: the server finds the one whose token
-    signed them. An expired one gets E2B's answer (E2B's own test compares the payload)."""
+    """With E2B_SANDBOX_URL the stock SDK's download_url/upload_url name no sandbox: the server finds the one whose
+    token signed them. An expired one gets E2B's answer (E2B's own test compares the payload)."""
     import json
     import urllib.error
     import urllib.request
@@ -209,8 +214,9 @@ def test_stock_e2b_copy_keeps_dangling_symlink(e2b_env, tmp_path):
     (tmp_path / "dir" / "real.txt").write_text("real\n")
     os.symlink("/nonexistent/target", tmp_path / "dir" / "dangling")
     name = f"e2b-py-dangling-{time.time_ns():x}"
-    info = Template.build(Template(file_context_path=str(tmp_path)).from_template("default").copy("dir", "/home/user/dir"),
-                          alias=name)
+    info = Template.build(
+        Template(file_context_path=str(tmp_path)).from_template("default").copy("dir", "/home/user/dir"), alias=name
+    )
     try:
         sbx = Sandbox.create(name, timeout=60)
         try:

@@ -41,8 +41,9 @@ def test_lifecycle_create_info_list_timeouts_kill(server):
         assert [s.sandbox_id for s in listed] == [sbx.sandbox_id]
         assert tb.Sandbox.list(state=["paused"], metadata={"suite": "py-lifecycle"}) == []
         mine = {"metadata": {"suite": "py-lifecycle"}}
-        assert [s.sandbox_id for s in tb.Sandbox.list(template="base", started_after=info.started_at, order="asc", **mine)] \
-            == [sbx.sandbox_id]
+        assert [
+            s.sandbox_id for s in tb.Sandbox.list(template="base", started_after=info.started_at, order="asc", **mine)
+        ] == [sbx.sandbox_id]
         assert tb.Sandbox.list(template="no-such-template", **mine) == []
         assert tb.Sandbox.list(started_after=info.started_at + timedelta(minutes=1), **mine) == []
 
@@ -264,17 +265,25 @@ def test_pty_size_input_resize_kill(sandbox):
 
 
 def test_network_traffic_token_and_update_network(server):
-    sbx = tb.Sandbox.create("default", timeout_ms=60_000, network={"allowPublicTraffic": False, "denyOut": ["198.51.100.0/24"]})
+    sbx = tb.Sandbox.create(
+        "default", timeout_ms=60_000, network={"allowPublicTraffic": False, "denyOut": ["198.51.100.0/24"]}
+    )
     try:
         assert sbx.traffic_access_token
         sbx.commands.run("python3 -m http.server 8000 >/dev/null 2>&1", background=True)
         url = f"{sbx.connection_config.api_url}/"
         headers = {"E2b-Sandbox-Id": sbx.sandbox_id, "E2b-Sandbox-Port": "8000"}
-        assert wait_for(lambda: httpx.get(url, headers={**headers, "e2b-traffic-access-token": sbx.traffic_access_token}).status_code == 200)
+        assert wait_for(
+            lambda: (
+                httpx.get(url, headers={**headers, "e2b-traffic-access-token": sbx.traffic_access_token}).status_code
+                == 200
+            )
+        )
         assert httpx.get(url, headers=headers).status_code == 403
         sbx.update_network(allow_out=["203.0.113.9"], deny_out=["0.0.0.0/0"])
         detail = httpx.get(
-            f"{sbx.connection_config.api_url}/sandboxes/{sbx.sandbox_id}", headers={"X-API-Key": sbx.connection_config.api_key}
+            f"{sbx.connection_config.api_url}/sandboxes/{sbx.sandbox_id}",
+            headers={"X-API-Key": sbx.connection_config.api_key},
         ).json()
         assert detail["network"]["allowOut"] == ["203.0.113.9"] and detail["network"]["denyOut"] == ["0.0.0.0/0"]
         with pytest.raises(tb.InvalidArgumentException):

@@ -28,15 +28,21 @@ CASES = {
     "BuildLogEntry": (tb.BuildLogEntry.from_api, {}),
     "BaseImage": (tb.BaseImage.from_api, {}),
     "TemplateRequestResponse": (tb.TemplateCreated.from_api, {}),
-    "TemplateBuildLogsResponse": (lambda d: BuildLogs([tb.BuildLogEntry.from_api(e) for e in d["logs"]], d["nextOffset"]), {}),
+    "TemplateBuildLogsResponse": (
+        lambda d: BuildLogs([tb.BuildLogEntry.from_api(e) for e in d["logs"]], d["nextOffset"]),
+        {},
+    ),
     "SnapshotInfo": (tb.SnapshotInfo.from_api, {}),
-    "SandboxDetail": (tb.SandboxInfo.from_api, {
-        "alias": "name",
-        "clientID": None,  # deprecated
-        "envdAccessToken": None,  # kept by Sandbox itself, not by the info
-        "domain": None,  # kept by Sandbox (sandbox_domain)
-        "allowInternetAccess": None,
-    }),
+    "SandboxDetail": (
+        tb.SandboxInfo.from_api,
+        {
+            "alias": "name",
+            "clientID": None,  # deprecated
+            "envdAccessToken": None,  # kept by Sandbox itself, not by the info
+            "domain": None,  # kept by Sandbox (sandbox_domain)
+            "allowInternetAccess": None,
+        },
+    ),
     "ListedSandbox": (tb.SandboxInfo.from_api, {"alias": "name", "clientID": None}),
     "SandboxMetric": (tb.SandboxMetrics.from_api, {"timestampUnix": "timestamp", "memCache": None}),
     "SandboxLogEntry": (tb.SandboxLogEntry.from_api, {}),

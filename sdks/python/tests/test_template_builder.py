@@ -39,7 +39,14 @@ def test_steps_in_order_with_source_start_and_ready():
         ("ENV", ["A", "1", "B", "two words"]),
         ("WORKDIR", ["/app"]),
         ("USER", ["svc"]),
-        ("RUN", ["apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends jq curl", "root"]),
+        (
+            "RUN",
+            [
+                "apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes "
+                "apt-get install -y --no-install-recommends jq curl",
+                "root",
+            ],
+        ),
         ("RUN", ["pip install 'requests==2.*'", "root"]),
         ("RUN", ["npm install -g left-pad", "root"]),
     ]
@@ -68,9 +75,19 @@ def test_invalid_definitions_raise_invalid_argument(make):
 
 
 def test_hostile_package_name_stays_one_argument(tmp_path):
-    cmd = tb.Template().from_base_image().apt_install(["x'; touch pwned; echo '"]).to_build_request()["steps"][0]["args"][0]
-    printed = subprocess.run(["sh", "-c", cmd.replace(cmd[: cmd.index("--no-install-recommends ") + 24], 'printf "%s\\n" ')],
-                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    cmd = (
+        tb.Template()
+        .from_base_image()
+        .apt_install(["x'; touch pwned; echo '"])
+        .to_build_request()["steps"][0]["args"][0]
+    )
+    printed = subprocess.run(
+        ["sh", "-c", cmd.replace(cmd[: cmd.index("--no-install-recommends ") + 24], 'printf "%s\\n" ')],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert printed == "x'; touch pwned; echo '\n"
     assert not (tmp_path / "pwned").exists()
 
@@ -89,7 +106,9 @@ def test_pack_tar_is_deterministic_keeps_links_and_refuses_escapes(tmp_path):
     assert names["app/dangling"].linkname == "/nowhere"
     assert all(m.uid == 0 and m.mtime == 0 for m in names.values())
     (tmp_path / "out.tar").write_bytes(a)
-    listing = subprocess.run(["tar", "-tvf", str(tmp_path / "out.tar")], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["tar", "-tvf", str(tmp_path / "out.tar")], capture_output=True, text=True, check=True
+    ).stdout
     assert "app/link -> a.txt" in listing and f"app/{'d' * 60}/{'e' * 70}/f.bin" in listing
     with pytest.raises(tb.InvalidArgumentException):
         pack_tar(str(tmp_path), ["../etc"])

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 def templates(server):
     """Skips while POST /v3/templates is not routed (an invalid body answers 400 where it is); yields a list the
     test appends template IDs to, deleted afterwards."""
-    r = httpx.post(f"{server['url']}/v3/templates", json={"name": "probe", "cpuCount": 0}, headers={"X-API-Key": server["api_key"]})
+    r = httpx.post(
+        f"{server['url']}/v3/templates", json={"name": "probe", "cpuCount": 0}, headers={"X-API-Key": server["api_key"]}
+    )
     if r.status_code in (404, 405):
         pytest.skip(f"the server has no template build service yet (POST /v3/templates answers {r.status_code})")
     made: list = []
@@ -40,8 +42,12 @@ def test_build_from_default_then_start_list_get_delete(templates):
     name = unique("py-tpl")
     created = tb.Template.create(name=name, cpu_count=1, memory_mb=1024)
     templates.append(created.template_id)
-    tb.Template.start_build(created["templateID"], created["buildID"], from_template="default",
-                            steps=[{"name": "write", "command": "echo built-by-python > /home/user/built.txt"}])
+    tb.Template.start_build(
+        created["templateID"],
+        created["buildID"],
+        from_template="default",
+        steps=[{"name": "write", "command": "echo built-by-python > /home/user/built.txt"}],
+    )
     logged = []
     build = tb.Template.wait_for_build(created.template_id, created.build_id, interval_ms=300, on_log=logged.append)
     assert build.status == "ready"
@@ -74,8 +80,12 @@ def test_build_from_default_then_start_list_get_delete(templates):
 def test_failing_step_is_a_build_exception_naming_it(templates):
     created = tb.Template.create(name=unique("py-fail"))
     templates.append(created.template_id)
-    tb.Template.start_build(created.template_id, created.build_id, from_template="default",
-                            steps=[{"name": "fine", "command": "true"}, {"name": "broken", "command": "echo about to fail >&2; exit 3"}])
+    tb.Template.start_build(
+        created.template_id,
+        created.build_id,
+        from_template="default",
+        steps=[{"name": "fine", "command": "true"}, {"name": "broken", "command": "echo about to fail >&2; exit 3"}],
+    )
     with pytest.raises(tb.BuildException) as ei:
         tb.Template.wait_for_build(created.template_id, created.build_id, interval_ms=300)
     assert (ei.value.step, ei.value.exit_code) == ("broken", 3)

@@ -8,6 +8,7 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from fake_envd import FakeEnvd
 
 import tensor_box as tb
 from tensor_box.connection import api_url_from_domain
@@ -15,9 +16,6 @@ from tensor_box.envd.connect import ConnectClient, EnvelopeDecoder, encode_envel
 from tensor_box.exceptions import from_connect, from_http
 from tensor_box.models import parse_time
 from tensor_box.signature import file_signature
-
-from fake_envd import FakeEnvd
-
 
 # --- pure parts -----------------------------------------------------------------------------------------------------
 
@@ -97,7 +95,9 @@ def test_command_exit_exception_carries_output():
 
 def test_file_signature_matches_envd_format():
     # Reference values: openssl dgst -sha256 -binary | base64, with the padding stripped.
-    assert file_signature("/home/user/a.txt", "read", "user", "tok123") == "v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0"
+    assert (
+        file_signature("/home/user/a.txt", "read", "user", "tok123") == "v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0"
+    )
     assert (
         file_signature("/home/user/a.txt", "write", "root", "tok123", 1700000000)
         == "v1_0KSBPc1lTrcMmrxRZRpQeytcE7kk6pykK3QDq0mtU5E"
@@ -151,15 +151,28 @@ def fake():
 
 @pytest.fixture
 def sandbox(fake):
-    return tb.Sandbox.create("default", domain=fake.url, api_key="e2b_test", timeout_ms=1500, envs={"A": "b"},
-                             lifecycle=tb.LifecycleConfig(on_timeout="pause", auto_resume=True))
+    return tb.Sandbox.create(
+        "default",
+        domain=fake.url,
+        api_key="e2b_test",
+        timeout_ms=1500,
+        envs={"A": "b"},
+        lifecycle=tb.LifecycleConfig(on_timeout="pause", auto_resume=True),
+    )
 
 
 def test_create_sends_e2b_body_and_builds_envd_headers(fake, sandbox):
     create = fake.requests[0]
     assert create["headers"]["X-API-Key"] == "e2b_test"
-    assert create["body"] == {"templateID": "default", "timeout": 2, "secure": True, "allow_internet_access": True,
-                              "autoPause": True, "envVars": {"A": "b"}, "autoResume": {"enabled": True}}
+    assert create["body"] == {
+        "templateID": "default",
+        "timeout": 2,
+        "secure": True,
+        "allow_internet_access": True,
+        "autoPause": True,
+        "envVars": {"A": "b"},
+        "autoResume": {"enabled": True},
+    }
     assert sandbox.sandbox_id == "sbxfake"
     assert sandbox.get_host(8000) == f"sbxfake-8000.{urlparse(fake.url).netloc}"
     sandbox.files.get_info("/home/user/hello.txt", user="root")
@@ -184,7 +197,9 @@ def test_kill_by_id_and_instance(fake, sandbox):
 
 
 def test_list_follows_pages_and_encodes_filters(fake):
-    infos = tb.Sandbox.list(state=["running", "paused"], metadata={"k": "v", "u": "1"}, domain=fake.url, api_key="e2b_test")
+    infos = tb.Sandbox.list(
+        state=["running", "paused"], metadata={"k": "v", "u": "1"}, domain=fake.url, api_key="e2b_test"
+    )
     assert [i.sandbox_id for i in infos] == ["sbx1", "sbx2"]
     assert infos[0].metadata == {"k": "v"} and infos[0].end_at.microsecond == 500000
     q = parse_qs(urlparse(fake.requests[0]["path"]).query)
@@ -255,7 +270,9 @@ def test_files_read_write_and_errors(fake, sandbox):
 def test_watch_dir_delivers_events_and_stop_unblocks(fake, sandbox):
     events, exits = [], []
     got = threading.Event()
-    w = sandbox.files.watch_dir("/home/user/", lambda e: (events.append(e), got.set()), recursive=True, on_exit=exits.append)
+    w = sandbox.files.watch_dir(
+        "/home/user/", lambda e: (events.append(e), got.set()), recursive=True, on_exit=exits.append
+    )
     assert fake.requests[-1]["body"] == {"path": "/home/user/", "recursive": True}
     assert got.wait(5)
     assert (events[0].type, events[0].name, events[0].path) == ("create", "a.txt", "/home/user/a.txt")
@@ -295,7 +312,9 @@ def test_dual_methods_resolve_per_access():
 
 def test_commit_as_template_uses_commit_route_and_waits(fake, sandbox):
     seen = []
-    build = sandbox.commit_as_template("ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40, interval_ms=10, on_log=seen.append)
+    build = sandbox.commit_as_template(
+        "ubuntu-with-ffmpeg", cpu_count=2, memory_mb=2048, disk_gb=40, interval_ms=10, on_log=seen.append
+    )
     assert (build.template_id, build.build_id, build.status) == ("tpl1", "b1", "ready")
     commit = [r for r in fake.requests if r["method"] == "POST"][-1]
     assert commit["path"] == "/sandboxes/sbxfake/commit"
@@ -316,7 +335,12 @@ def test_failed_build_raises_build_exception_with_step(fake):
         tb.Template.wait_for_build("tplbad", "bbad", interval_ms=10, **conn)
     e = ei.value
     assert isinstance(e, tb.SandboxException)
-    assert (e.step, e.exit_code, e.template_id, e.reason.message) == ("broken", 3, "tplbad", "step broken exited with 3")
+    assert (e.step, e.exit_code, e.template_id, e.reason.message) == (
+        "broken",
+        3,
+        "tplbad",
+        "step broken exited with 3",
+    )
     assert "at step 'broken'" in str(e) and e.reason.log_entries[0].message == "boom"
     st = tb.Template.get_build_status("tplbad", "bbad", **conn)
     assert st.status == "error" and st.reason.step == "broken" and st.log_entries[0].level == "error"
@@ -339,8 +363,14 @@ def test_template_create_get_logs(fake):
 
 def test_template_start_build_converts_seed_steps(fake):
     conn = {"domain": fake.url, "api_key": "e2b_test"}
-    tb.Template.start_build("tpl1", "b1", from_template="default", steps=[{"name": "deps", "command": "apt-get update"}],
-                            start_cmd="python3 /app/server.py", **conn)
+    tb.Template.start_build(
+        "tpl1",
+        "b1",
+        from_template="default",
+        steps=[{"name": "deps", "command": "apt-get update"}],
+        start_cmd="python3 /app/server.py",
+        **conn,
+    )
     assert fake.requests[-1]["body"]["steps"] == [{"type": "RUN", "args": ["apt-get update"], "name": "deps"}]
     assert fake.requests[-1]["body"]["startCmd"] == "python3 /app/server.py"
     with pytest.raises(ValueError):

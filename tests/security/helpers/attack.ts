@@ -33,7 +33,11 @@ export async function runPython<T>(sbx: Sandbox, program: string, timeoutMs = 60
 }
 
 /** Runs a shell command as root; resolves with its exit code and output (non-zero exits do not throw). */
-export async function rootShell(sbx: Sandbox, cmd: string, timeoutMs = 60_000): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+export async function rootShell(
+  sbx: Sandbox,
+  cmd: string,
+  timeoutMs = 60_000,
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   try {
     const r = await sbx.commands.run(cmd, { user: 'root', timeoutMs });
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };

@@ -90,7 +90,9 @@ export interface TestNet {
  * `names` maps DNS names (`*.example.test` wildcards too) to addresses for the DNS server on `publicIp` (a function:
  * the addresses are only known here).
  */
-export async function startTestNet(names?: (net: { publicIp: string; publicIp2: string }) => Record<string, string>): Promise<TestNet> {
+export async function startTestNet(
+  names?: (net: { publicIp: string; publicIp2: string }) => Record<string, string>,
+): Promise<TestNet> {
   const n = process.pid % 60;
   const ns = `tsn${process.pid}`;
   const hostIf = `tsn${n}h`;
@@ -126,8 +128,17 @@ export async function startTestNet(names?: (net: { publicIp: string; publicIp2: 
   await ip('route', 'add', `${publicIp2}/32`, 'via', lanIp);
   await ip('route', 'add', `${metadataIp}/32`, 'via', lanIp);
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-  const nameMap = names ? Object.entries(names({ publicIp, publicIp2 })).map(([k, v]) => `${k}=${v}`).join(',') : '';
-  const args = [path.join(dir, 'server.py'), [lanIp, publicIp, publicIp2, metadataIp].join(','), log, ...(nameMap ? [nameMap] : [])];
+  const nameMap = names
+    ? Object.entries(names({ publicIp, publicIp2 }))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')
+    : '';
+  const args = [
+    path.join(dir, 'server.py'),
+    [lanIp, publicIp, publicIp2, metadataIp].join(','),
+    log,
+    ...(nameMap ? [nameMap] : []),
+  ];
   const server: ChildProcess = spawn('ip', ['netns', 'exec', ns, 'python3', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -10,11 +10,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const logs = {
   options: { follow: { type: 'boolean', short: 'f' }, level: { type: 'string' }, search: { type: 'string' } } as const,
   async run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
-    if (args.length !== 1) throw new UsageError('usage: tensor-box sandbox logs <sandboxId> [--follow] [--level debug|info|warn|error] [--search TEXT]');
-    if (flags.level !== undefined && !LEVELS.includes(flags.level)) throw new UsageError('--level must be debug, info, warn or error');
+    if (args.length !== 1)
+      throw new UsageError(
+        'usage: tensor-box sandbox logs <sandboxId> [--follow] [--level debug|info|warn|error] [--search TEXT]',
+      );
+    if (flags.level !== undefined && !LEVELS.includes(flags.level))
+      throw new UsageError('--level must be debug, info, warn or error');
     let start: Date | undefined;
     const print = async () => {
-      const entries = await Sandbox.getLogs(args[0], { ...ctx.conn, start, level: flags.level as Level | undefined, search: flags.search });
+      const entries = await Sandbox.getLogs(args[0], {
+        ...ctx.conn,
+        start,
+        level: flags.level as Level | undefined,
+        search: flags.search,
+      });
       for (const e of entries) {
         ctx.out(ctx.json ? JSON.stringify(e) : `${e.timestamp.toISOString()}  ${e.level.padEnd(5)}  ${e.message}`);
         start = e.timestamp;

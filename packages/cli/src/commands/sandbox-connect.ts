@@ -9,11 +9,17 @@ import { UsageError } from '../exit-codes.js';
 export const options = { 'timeout-ms': { type: 'string' }, 'no-resume': { type: 'boolean' } } as const;
 
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
-  if (args.length !== 1) throw new UsageError('usage: tensor-box sandbox connect|info <sandboxId> [--no-resume] [--timeout-ms N]');
+  if (args.length !== 1)
+    throw new UsageError('usage: tensor-box sandbox connect|info <sandboxId> [--no-resume] [--timeout-ms N]');
   const info = flags['no-resume']
     ? await Sandbox.getInfo(args[0], ctx.conn)
-    : await (await Sandbox.connect(args[0], { ...ctx.conn, timeoutMs: flags['timeout-ms'] ? Number(flags['timeout-ms']) : undefined })).getInfo();
-  if (ctx.json) return ctx.out(JSON.stringify(info, null, 2)), 0;
+    : await (
+        await Sandbox.connect(args[0], {
+          ...ctx.conn,
+          timeoutMs: flags['timeout-ms'] ? Number(flags['timeout-ms']) : undefined,
+        })
+      ).getInfo();
+  if (ctx.json) return (ctx.out(JSON.stringify(info, null, 2)), 0);
   ctx.out(
     table([
       ['sandboxId', info.sandboxId],

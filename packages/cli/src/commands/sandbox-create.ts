@@ -14,9 +14,11 @@ export const options = {
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
   if (args.length > 1) throw new UsageError('sandbox create takes at most one template');
   const timeoutMs = flags['timeout-ms'] !== undefined ? Number(flags['timeout-ms']) : undefined;
-  if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) throw new UsageError('--timeout-ms must be a non-negative number');
+  if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0))
+    throw new UsageError('--timeout-ms must be a non-negative number');
   const onTimeout = flags['on-timeout'];
-  if (onTimeout !== undefined && onTimeout !== 'kill' && onTimeout !== 'pause') throw new UsageError("--on-timeout must be 'kill' or 'pause'");
+  if (onTimeout !== undefined && onTimeout !== 'kill' && onTimeout !== 'pause')
+    throw new UsageError("--on-timeout must be 'kill' or 'pause'");
   const sbx = await Sandbox.create(args[0] ?? 'default', {
     ...ctx.conn,
     timeoutMs,

@@ -18,7 +18,8 @@ export const options = {
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
   if (args.length) throw new UsageError('sandbox list takes no arguments');
   const states = ((flags.state as string[] | undefined) ?? []).flatMap((s) => s.split(','));
-  for (const s of states) if (s !== 'running' && s !== 'paused') throw new UsageError(`--state must be running or paused, got '${s}'`);
+  for (const s of states)
+    if (s !== 'running' && s !== 'paused') throw new UsageError(`--state must be running or paused, got '${s}'`);
   const order = flags.order as string | undefined;
   if (order !== undefined && order !== 'asc' && order !== 'desc') {
     throw new UsageError(`--order must be asc or desc, got '${order}'`);
@@ -49,8 +50,8 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
     limit,
   });
   const items = limit ? await pager.nextItems() : await pager; // --limit: the first N only
-  if (ctx.json) return ctx.out(JSON.stringify(items, null, 2)), 0;
-  if (!items.length) return ctx.err('no sandboxes'), 0;
+  if (ctx.json) return (ctx.out(JSON.stringify(items, null, 2)), 0);
+  if (!items.length) return (ctx.err('no sandboxes'), 0);
   ctx.out(
     table([
       ['SANDBOX ID', 'TEMPLATE', 'STATE', 'STARTED', 'ENDS', 'CPU', 'MEMORY', 'METADATA'],
@@ -62,7 +63,9 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
         s.endAt.toISOString(),
         String(s.cpuCount),
         `${s.memoryMB} MiB`,
-        Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(','),
+        Object.entries(s.metadata)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
       ]),
     ]),
   );

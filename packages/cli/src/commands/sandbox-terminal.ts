@@ -10,7 +10,8 @@ import { UsageError } from '../exit-codes.js';
 export const options = { shell: { type: 'string' }, user: { type: 'string' } } as const;
 
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
-  if (args.length !== 1) throw new UsageError('usage: tensor-box sandbox terminal <sandboxId> [--shell /bin/bash] [--user user]');
+  if (args.length !== 1)
+    throw new UsageError('usage: tensor-box sandbox terminal <sandboxId> [--shell /bin/bash] [--user user]');
   const sbx = await Sandbox.connect(args[0], ctx.conn);
   const size = () => ({ cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 });
   const pty = await sbx.pty.create({

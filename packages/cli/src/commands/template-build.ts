@@ -33,10 +33,13 @@ async function readText(file: string, what: string): Promise<string> {
 }
 
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
-  if (args.length) throw new UsageError('usage: tensor-box template build [--config e2b.toml] [--path DIR] [--no-wait] [--json]');
+  if (args.length)
+    throw new UsageError('usage: tensor-box template build [--config e2b.toml] [--path DIR] [--no-wait] [--json]');
   const configFile = path.resolve(flags.config ?? path.join(flags.path ?? '.', CONFIG_FILE));
   const text = await readText(configFile, 'config').catch((err) => {
-    throw err instanceof UsageError && !flags.config ? new UsageError(`${err.message}; create one with: tensor-box template init --name NAME`) : err;
+    throw err instanceof UsageError && !flags.config
+      ? new UsageError(`${err.message}; create one with: tensor-box template init --name NAME`)
+      : err;
   });
   const cfg = parseConfig(text, shown(configFile));
   const name = cfg.name ?? cfg.templateId;
@@ -48,19 +51,29 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   if (cfg.dockerfile) dockerfile = await readText(path.resolve(baseDir, cfg.dockerfile), 'Dockerfile');
   const needsContext = dockerfile !== undefined && /^\s*(COPY|ADD)\s/im.test(dockerfile);
 
-  const created = await Template.create({ name, cpuCount: cfg.cpuCount, memoryMB: cfg.memoryMB, diskGB: cfg.diskGB }, ctx.conn);
+  const created = await Template.create(
+    { name, cpuCount: cfg.cpuCount, memoryMB: cfg.memoryMB, diskGB: cfg.diskGB },
+    ctx.conn,
+  );
   const { templateID, buildID } = created;
-  if (cfg.templateId && cfg.templateId !== templateID) ctx.err(`note: '${name}' is template ${templateID}, not ${cfg.templateId} as the config said; updating it`);
+  if (cfg.templateId && cfg.templateId !== templateID)
+    ctx.err(`note: '${name}' is template ${templateID}, not ${cfg.templateId} as the config said; updating it`);
   await writeFile(configFile, updateConfigIds(text, { templateId: templateID, buildId: buildID }));
   ctx.err(`template ${name} (${templateID}), build ${buildID}`);
 
   let filesHash: string | undefined;
   if (needsContext) {
     // The config file is not part of the context: build_id changes in it with every build.
-    const { tar, entries } = await tarContext(contextDir, [path.relative(contextDir, configFile).split(path.sep).join('/')]);
+    const { tar, entries } = await tarContext(contextDir, [
+      path.relative(contextDir, configFile).split(path.sep).join('/'),
+    ]);
     const up = await Template.uploadFiles(templateID, tar, ctx.conn);
     filesHash = up.hash;
-    ctx.err(up.uploaded ? `uploaded the build context ${shown(contextDir)} (${entries} entries, ${size(tar.length)})` : 'build context unchanged (already uploaded)');
+    ctx.err(
+      up.uploaded
+        ? `uploaded the build context ${shown(contextDir)} (${entries} entries, ${size(tar.length)})`
+        : 'build context unchanged (already uploaded)',
+    );
   }
 
   await Template.startBuild(
@@ -110,7 +123,9 @@ function failure(err: BuildError): string {
   const says = (re: RegExp) => re.test(err.message);
   const where = [
     err.step && !err.message.includes(err.step) ? `step '${err.step}'` : '',
-    err.exitCode !== undefined && !says(new RegExp(`exit(ed)?( with)?( code| status)?:? ${err.exitCode}\\b`, 'i')) ? `exit code ${err.exitCode}` : '',
+    err.exitCode !== undefined && !says(new RegExp(`exit(ed)?( with)?( code| status)?:? ${err.exitCode}\\b`, 'i'))
+      ? `exit code ${err.exitCode}`
+      : '',
   ]
     .filter(Boolean)
     .join(', ');

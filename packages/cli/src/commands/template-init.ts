@@ -37,11 +37,15 @@ function count(flags: Record<string, any>, flag: string, fallback?: number): num
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
   if (args.length || !flags.name) throw new UsageError(USAGE);
   const sources = ['from-template', 'from-image', 'dockerfile'].filter((f) => flags[f] !== undefined);
-  if (sources.length > 1) throw new UsageError(`give one of --from-template, --from-image or --dockerfile (got ${sources.map((s) => `--${s}`).join(', ')})`);
+  if (sources.length > 1)
+    throw new UsageError(
+      `give one of --from-template, --from-image or --dockerfile (got ${sources.map((s) => `--${s}`).join(', ')})`,
+    );
   const dir = path.resolve(flags.path ?? '.');
   if (!existsSync(dir)) throw new UsageError(`--path ${flags.path}: no such directory`);
   const file = path.join(dir, CONFIG_FILE);
-  if (existsSync(file) && !flags.force) throw new UsageError(`${path.relative(process.cwd(), file) || file} exists; pass --force to overwrite it`);
+  if (existsSync(file) && !flags.force)
+    throw new UsageError(`${path.relative(process.cwd(), file) || file} exists; pass --force to overwrite it`);
   let dockerfile: string | undefined;
   if (flags.dockerfile !== undefined) {
     const abs = path.resolve(flags.dockerfile);
@@ -60,7 +64,9 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
     readyCmd: flags['ready-cmd'],
   });
   await writeFile(file, text);
-  ctx.err(`wrote ${path.relative(process.cwd(), file) || file}; build it with: tensor-box template build${flags.path ? ` --path ${flags.path}` : ''}`);
+  ctx.err(
+    `wrote ${path.relative(process.cwd(), file) || file}; build it with: tensor-box template build${flags.path ? ` --path ${flags.path}` : ''}`,
+  );
   if (ctx.json) ctx.out(JSON.stringify({ path: file }, null, 2));
   return 0;
 }

@@ -14,11 +14,20 @@ export const list = {
   async run(ctx: Ctx, args: string[]): Promise<number> {
     if (args.length) throw new UsageError('usage: tensor-box template list [--json]');
     const templates = await Template.list(ctx.conn);
-    if (ctx.json) return ctx.out(JSON.stringify(templates, null, 2)), 0;
+    if (ctx.json) return (ctx.out(JSON.stringify(templates, null, 2)), 0);
     ctx.out(
       table([
         ['TEMPLATE ID', 'NAMES', 'STATUS', 'CPU', 'MEMORY MB', 'DISK MB', 'BUILDS', 'CREATED'],
-        ...templates.map((t) => [t.templateID, t.names.join(','), t.buildStatus, String(t.cpuCount), String(t.memoryMB), String(t.diskSizeMB), String(t.buildCount), iso(t.createdAt)]),
+        ...templates.map((t) => [
+          t.templateID,
+          t.names.join(','),
+          t.buildStatus,
+          String(t.cpuCount),
+          String(t.memoryMB),
+          String(t.diskSizeMB),
+          String(t.buildCount),
+          iso(t.createdAt),
+        ]),
       ]),
     );
     return 0;
@@ -45,7 +54,14 @@ function details(t: TemplateDetails): string {
     out += '\n\nbuilds:\n';
     out += table([
       ['BUILD ID', 'STATUS', 'SOURCE', 'CREATED', 'FINISHED', 'REASON'],
-      ...t.builds.map((b) => [b.buildID, b.status, b.source ?? '', iso(b.createdAt), iso(b.finishedAt), b.reason ? `${b.reason.step ? `[${b.reason.step}] ` : ''}${b.reason.message}` : '']),
+      ...t.builds.map((b) => [
+        b.buildID,
+        b.status,
+        b.source ?? '',
+        iso(b.createdAt),
+        iso(b.finishedAt),
+        b.reason ? `${b.reason.step ? `[${b.reason.step}] ` : ''}${b.reason.message}` : '',
+      ]),
     ]);
   }
   return out;
@@ -66,8 +82,13 @@ export const baseImages = {
   async run(ctx: Ctx, args: string[]): Promise<number> {
     if (args.length) throw new UsageError('usage: tensor-box template base-images [--json]');
     const images = await Template.listBaseImages(ctx.conn);
-    if (ctx.json) return ctx.out(JSON.stringify(images, null, 2)), 0;
-    ctx.out(table([['IMAGE', 'OS', 'CODENAME', 'STATUS', 'SOURCE', 'DESCRIPTION'], ...images.map((i) => [i.dockerImage, i.osVersion, i.codename, i.status, i.source, i.description ?? ''])]));
+    if (ctx.json) return (ctx.out(JSON.stringify(images, null, 2)), 0);
+    ctx.out(
+      table([
+        ['IMAGE', 'OS', 'CODENAME', 'STATUS', 'SOURCE', 'DESCRIPTION'],
+        ...images.map((i) => [i.dockerImage, i.osVersion, i.codename, i.status, i.source, i.description ?? '']),
+      ]),
+    );
     return 0;
   },
 };
@@ -87,7 +108,11 @@ export const del = {
     if (!args.length) throw new UsageError('usage: tensor-box template delete <templateId|name>... [--yes]');
     if (!flags.yes) {
       if (!process.stdin.isTTY) throw new UsageError('pass --yes to delete templates without a prompt');
-      if (!(await confirm(`Delete ${args.length === 1 ? `template ${args[0]}` : `${args.length} templates (${args.join(', ')})`}? [y/N] `))) {
+      if (
+        !(await confirm(
+          `Delete ${args.length === 1 ? `template ${args[0]}` : `${args.length} templates (${args.join(', ')})`}? [y/N] `,
+        ))
+      ) {
         ctx.err('nothing deleted');
         return EXIT.error;
       }

@@ -14,7 +14,23 @@ export interface ChartSeries {
   dash?: number[];
 }
 
-export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, testId }: { xs: number[]; ys: number[][]; series: ChartSeries[]; format: (v: number) => string; /** The y axis reaches at least this high. */ minTop?: number; height?: number; testId?: string }) {
+export function LineChart({
+  xs,
+  ys,
+  series,
+  format,
+  minTop = 1,
+  height = 180,
+  testId,
+}: {
+  xs: number[];
+  ys: number[][];
+  series: ChartSeries[];
+  format: (v: number) => string /** The y axis reaches at least this high. */;
+  minTop?: number;
+  height?: number;
+  testId?: string;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot>(undefined);
   const formatRef = useRef(format);
@@ -42,7 +58,15 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
           space: 70,
           // Whole seconds at least (samples can be sub-second apart), as wall-clock times.
           incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
-          values: (_u, vals) => vals.map((v) => new Date(v * 1000).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' })),
+          values: (_u, vals) =>
+            vals.map((v) =>
+              new Date(v * 1000).toLocaleTimeString(undefined, {
+                hour12: false,
+                hour: '2-digit',
+                minute: '2-digit',
+                second: '2-digit',
+              }),
+            ),
         },
         {
           stroke: '#6b7280',
@@ -83,5 +107,14 @@ export function LineChart({ xs, ys, series, format, minTop = 1, height = 180, te
   }, [xs, ys]);
 
   const last = ys[0]?.at(-1);
-  return <div className="chart" ref={box} data-points={xs.length} data-last={last == null ? '' : format(last)} data-last-raw={last ?? ''} data-testid={testId} />;
+  return (
+    <div
+      className="chart"
+      ref={box}
+      data-points={xs.length}
+      data-last={last == null ? '' : format(last)}
+      data-last-raw={last ?? ''}
+      data-testid={testId}
+    />
+  );
 }

@@ -68,7 +68,19 @@ export function Dialog({
   );
 }
 
-export function ConfirmDialog({ title, message, confirmLabel, onConfirm, onClose }: { title: string; message: ReactNode; confirmLabel: string; onConfirm: () => Promise<void>; onClose: () => void }) {
+export function ConfirmDialog({
+  title,
+  message,
+  confirmLabel,
+  onConfirm,
+  onClose,
+}: {
+  title: string;
+  message: ReactNode;
+  confirmLabel: string;
+  onConfirm: () => Promise<void>;
+  onClose: () => void;
+}) {
   return (
     <Dialog title={title} submitLabel={confirmLabel} danger onSubmit={onConfirm} onClose={onClose}>
       <p>{message}</p>

@@ -9,16 +9,47 @@ export function toRecord(pairs: Pair[]): Record<string, string> | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
-export function KvEditor({ label, pairs, onChange, keyPlaceholder = 'key', valuePlaceholder = 'value', name }: { label: string; pairs: Pair[]; onChange: (p: Pair[]) => void; keyPlaceholder?: string; valuePlaceholder?: string; name: string }) {
+export function KvEditor({
+  label,
+  pairs,
+  onChange,
+  keyPlaceholder = 'key',
+  valuePlaceholder = 'value',
+  name,
+}: {
+  label: string;
+  pairs: Pair[];
+  onChange: (p: Pair[]) => void;
+  keyPlaceholder?: string;
+  valuePlaceholder?: string;
+  name: string;
+}) {
   const set = (i: number, p: Partial<Pair>) => onChange(pairs.map((x, j) => (j === i ? { ...x, ...p } : x)));
   return (
     <fieldset className="field kv">
       <legend>{label}</legend>
       {pairs.map((p, i) => (
         <div className="kv-row" key={i}>
-          <input aria-label={`${name} key ${i + 1}`} name={`${name}-key-${i}`} placeholder={keyPlaceholder} value={p.key} onChange={(e) => set(i, { key: e.target.value })} />
-          <input aria-label={`${name} value ${i + 1}`} name={`${name}-value-${i}`} placeholder={valuePlaceholder} value={p.value} onChange={(e) => set(i, { value: e.target.value })} />
-          <button type="button" className="icon-btn" aria-label="Remove" onClick={() => onChange(pairs.filter((_, j) => j !== i))}>
+          <input
+            aria-label={`${name} key ${i + 1}`}
+            name={`${name}-key-${i}`}
+            placeholder={keyPlaceholder}
+            value={p.key}
+            onChange={(e) => set(i, { key: e.target.value })}
+          />
+          <input
+            aria-label={`${name} value ${i + 1}`}
+            name={`${name}-value-${i}`}
+            placeholder={valuePlaceholder}
+            value={p.value}
+            onChange={(e) => set(i, { value: e.target.value })}
+          />
+          <button
+            type="button"
+            className="icon-btn"
+            aria-label="Remove"
+            onClick={() => onChange(pairs.filter((_, j) => j !== i))}
+          >
             <Icon name="x" />
           </button>
         </div>

@@ -9,7 +9,18 @@ import { href, navigate } from '../lib/router';
 import { signOut } from '../lib/auth';
 
 /** An in-app link (history navigation, still a real href for new tabs). */
-export function Link({ to, children, className, ...rest }: { to: string; children: ReactNode; className?: string; title?: string; 'data-testid'?: string }) {
+export function Link({
+  to,
+  children,
+  className,
+  ...rest
+}: {
+  to: string;
+  children: ReactNode;
+  className?: string;
+  title?: string;
+  'data-testid'?: string;
+}) {
   const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
     if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();

@@ -8,7 +8,19 @@ import { conn } from '../lib/api';
 import { Button, ErrorMessage } from './ui';
 import { ConfirmDialog, Dialog } from './dialog';
 
-export function SandboxActions({ sandboxId, state, compact, onDone, onKilled }: { sandboxId: string; state: SandboxState; compact?: boolean; onDone: () => void; onKilled?: () => void }) {
+export function SandboxActions({
+  sandboxId,
+  state,
+  compact,
+  onDone,
+  onKilled,
+}: {
+  sandboxId: string;
+  state: SandboxState;
+  compact?: boolean;
+  onDone: () => void;
+  onKilled?: () => void;
+}) {
   const [busy, setBusy] = useState<string>();
   const [error, setError] = useState<unknown>();
   const [dialog, setDialog] = useState<'timeout' | 'kill'>();
@@ -31,18 +43,44 @@ export function SandboxActions({ sandboxId, state, compact, onDone, onKilled }: 
   return (
     <div className={`actions ${compact ? 'actions-compact' : ''}`}>
       {state === 'running' ? (
-        <Button icon="pause" busy={busy === 'pause'} title="Pause" aria-label="Pause" onClick={() => act('pause', () => Sandbox.pause(sandboxId, conn()))}>
+        <Button
+          icon="pause"
+          busy={busy === 'pause'}
+          title="Pause"
+          aria-label="Pause"
+          onClick={() => act('pause', () => Sandbox.pause(sandboxId, conn()))}
+        >
           {label(busy === 'pause' ? 'Pausing…' : 'Pause')}
         </Button>
       ) : (
-        <Button icon="play" busy={busy === 'resume'} title="Resume" aria-label="Resume" onClick={() => act('resume', () => Sandbox.resume(sandboxId, conn()))}>
+        <Button
+          icon="play"
+          busy={busy === 'resume'}
+          title="Resume"
+          aria-label="Resume"
+          onClick={() => act('resume', () => Sandbox.resume(sandboxId, conn()))}
+        >
           {label(busy === 'resume' ? 'Resuming…' : 'Resume')}
         </Button>
       )}
-      <Button icon="clock" title="Set timeout" aria-label="Set timeout" disabled={state !== 'running'} onClick={() => setDialog('timeout')}>
+      <Button
+        icon="clock"
+        title="Set timeout"
+        aria-label="Set timeout"
+        disabled={state !== 'running'}
+        onClick={() => setDialog('timeout')}
+      >
         {label('Timeout')}
       </Button>
-      <Button icon="trash" variant={compact ? 'secondary' : 'danger'} className={compact ? 'danger-hover' : ''} busy={busy === 'kill'} title="Kill" aria-label="Kill" onClick={() => setDialog('kill')}>
+      <Button
+        icon="trash"
+        variant={compact ? 'secondary' : 'danger'}
+        className={compact ? 'danger-hover' : ''}
+        busy={busy === 'kill'}
+        title="Kill"
+        aria-label="Kill"
+        onClick={() => setDialog('kill')}
+      >
         {label('Kill')}
       </Button>
       {error ? (
@@ -57,16 +95,27 @@ export function SandboxActions({ sandboxId, state, compact, onDone, onKilled }: 
           onClose={() => setDialog(undefined)}
           onSubmit={async () => {
             const s = Number(timeoutSec);
-            if (!Number.isInteger(s) || s < 0 || s > 86400) throw new Error('The timeout is a whole number of seconds from 0 to 86400.');
+            if (!Number.isInteger(s) || s < 0 || s > 86400)
+              throw new Error('The timeout is a whole number of seconds from 0 to 86400.');
             await Sandbox.setTimeout(sandboxId, s * 1000, conn());
             setDialog(undefined);
             onDone();
           }}
         >
-          <p className="muted">The sandbox ends this long from now unless something uses it (inactivity timeout); it may shorten its life.</p>
+          <p className="muted">
+            The sandbox ends this long from now unless something uses it (inactivity timeout); it may shorten its life.
+          </p>
           <label className="field">
             <span>Seconds from now</span>
-            <input name="timeout" type="number" min={0} max={86400} value={timeoutSec} onChange={(e) => setTimeoutSec(e.target.value)} autoFocus />
+            <input
+              name="timeout"
+              type="number"
+              min={0}
+              max={86400}
+              value={timeoutSec}
+              onChange={(e) => setTimeoutSec(e.target.value)}
+              autoFocus
+            />
           </label>
         </Dialog>
       )}

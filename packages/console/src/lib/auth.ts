@@ -22,18 +22,15 @@ export function signOut(): void {
 }
 
 export function useApiKey(): string | undefined {
-  return useSyncExternalStore(
-    (l) => {
-      listeners.add(l);
-      const onStorage = (e: StorageEvent) => e.key === STORAGE_KEY && l();
-      window.addEventListener('storage', onStorage);
-      return () => {
-        listeners.delete(l);
-        window.removeEventListener('storage', onStorage);
-      };
-    },
-    getApiKey,
-  );
+  return useSyncExternalStore((l) => {
+    listeners.add(l);
+    const onStorage = (e: StorageEvent) => e.key === STORAGE_KEY && l();
+    window.addEventListener('storage', onStorage);
+    return () => {
+      listeners.delete(l);
+      window.removeEventListener('storage', onStorage);
+    };
+  }, getApiKey);
 }
 
 /** Resolves when the server accepts the key; throws an Error whose message says why not. */

@@ -93,7 +93,9 @@ export class TerminalSession {
     if (this.disposed || this.held) return;
     const q = new URLSearchParams({ cols: String(this.term.cols), rows: String(this.term.rows), token });
     if (this.pid) q.set('pid', String(this.pid));
-    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sandboxes/${this.sandboxId}/pty?${q}`);
+    const ws = new WebSocket(
+      `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sandboxes/${this.sandboxId}/pty?${q}`,
+    );
     ws.binaryType = 'arraybuffer';
     this.ws?.close();
     this.ws = ws;

@@ -20,7 +20,8 @@ export function CreateSandboxDialog({ onClose, template: initial }: { onClose: (
 
   const submit = async () => {
     const s = Number(timeoutSec);
-    if (!Number.isInteger(s) || s < 1 || s > 86400) throw new Error('The timeout is a whole number of seconds from 1 to 86400.');
+    if (!Number.isInteger(s) || s < 1 || s > 86400)
+      throw new Error('The timeout is a whole number of seconds from 1 to 86400.');
     const sbx = await Sandbox.create(template.trim() || 'default', {
       ...conn(),
       timeoutMs: s * 1000,
@@ -32,14 +33,22 @@ export function CreateSandboxDialog({ onClose, template: initial }: { onClose: (
     navigate(`/sandboxes/${sbx.sandboxId}/terminal`);
   };
 
-  const names = (templates.data ?? []).filter((t) => t.buildStatus === 'ready').map((t) => t.names[0] ?? t.aliases[0] ?? t.templateID);
+  const names = (templates.data ?? [])
+    .filter((t) => t.buildStatus === 'ready')
+    .map((t) => t.names[0] ?? t.aliases[0] ?? t.templateID);
   if (initial && !names.includes(initial)) names.unshift(initial);
   return (
     <Dialog title="New sandbox" submitLabel="Create sandbox" onSubmit={submit} onClose={onClose} wide>
       <div className="form-grid">
         <label className="field">
           <span>Template</span>
-          <input name="template" list="template-names" value={template} onChange={(e) => setTemplate(e.target.value)} placeholder="default" />
+          <input
+            name="template"
+            list="template-names"
+            value={template}
+            onChange={(e) => setTemplate(e.target.value)}
+            placeholder="default"
+          />
           <datalist id="template-names">
             {names.map((n) => (
               <option key={n} value={n} />
@@ -49,7 +58,14 @@ export function CreateSandboxDialog({ onClose, template: initial }: { onClose: (
         </label>
         <label className="field">
           <span>Timeout (seconds)</span>
-          <input name="timeout" type="number" min={1} max={86400} value={timeoutSec} onChange={(e) => setTimeoutSec(e.target.value)} />
+          <input
+            name="timeout"
+            type="number"
+            min={1}
+            max={86400}
+            value={timeoutSec}
+            onChange={(e) => setTimeoutSec(e.target.value)}
+          />
           <small className="muted">Inactivity timeout; traffic to the sandbox extends it.</small>
         </label>
         <label className="field">
@@ -60,8 +76,22 @@ export function CreateSandboxDialog({ onClose, template: initial }: { onClose: (
           </select>
         </label>
       </div>
-      <KvEditor label="Metadata" name="metadata" pairs={metadata} onChange={setMetadata} keyPlaceholder="userId" valuePlaceholder="123" />
-      <KvEditor label="Environment variables" name="env" pairs={envs} onChange={setEnvs} keyPlaceholder="API_TOKEN" valuePlaceholder="value" />
+      <KvEditor
+        label="Metadata"
+        name="metadata"
+        pairs={metadata}
+        onChange={setMetadata}
+        keyPlaceholder="userId"
+        valuePlaceholder="123"
+      />
+      <KvEditor
+        label="Environment variables"
+        name="env"
+        pairs={envs}
+        onChange={setEnvs}
+        keyPlaceholder="API_TOKEN"
+        valuePlaceholder="value"
+      />
     </Dialog>
   );
 }

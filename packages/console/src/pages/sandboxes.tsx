@@ -24,15 +24,23 @@ async function load(state: string, metadata: string): Promise<Row[]> {
   const md = parsePairs(metadata);
   const list = await Sandbox.list({
     ...conn(),
-    query: { state: state ? [state as SandboxState] : ['running', 'paused'], metadata: Object.keys(md).length ? md : undefined },
+    query: {
+      state: state ? [state as SandboxState] : ['running', 'paused'],
+      metadata: Object.keys(md).length ? md : undefined,
+    },
   });
   const running = list.filter((s) => s.state === 'running').map((s) => s.sandboxId);
   let usage: Record<string, Schemas['SandboxMetric']> = {};
   if (running.length) {
-    const r = await rest().GET('/sandboxes/metrics', { params: { query: { sandbox_ids: running.slice(0, 100) } }, querySerializer: { array: { style: 'form', explode: false } } });
+    const r = await rest().GET('/sandboxes/metrics', {
+      params: { query: { sandbox_ids: running.slice(0, 100) } },
+      querySerializer: { array: { style: 'form', explode: false } },
+    });
     usage = ok(r).sandboxes;
   }
-  return list.sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime()).map((s) => ({ ...s, usage: usage[s.sandboxId] }));
+  return list
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
+    .map((s) => ({ ...s, usage: usage[s.sandboxId] }));
 }
 
 export function SandboxesPage() {
@@ -57,12 +65,23 @@ export function SandboxesPage() {
       <div className="toolbar">
         <div className="segmented" role="group" aria-label="State">
           {STATES.map((s) => (
-            <button type="button" key={s.value} className={state === s.value ? 'active' : ''} onClick={() => setState(s.value)}>
+            <button
+              type="button"
+              key={s.value}
+              className={state === s.value ? 'active' : ''}
+              onClick={() => setState(s.value)}
+            >
               {s.label}
             </button>
           ))}
         </div>
-        <input className="search" name="metadataFilter" placeholder="Filter by metadata: key=value, key2=value2" value={metadata} onChange={(e) => setMetadata(e.target.value)} />
+        <input
+          className="search"
+          name="metadataFilter"
+          placeholder="Filter by metadata: key=value, key2=value2"
+          value={metadata}
+          onChange={(e) => setMetadata(e.target.value)}
+        />
         <span className="muted count">{rows ? `${rows.length} sandbox${rows.length === 1 ? '' : 'es'}` : ''}</span>
       </div>
       <ErrorMessage error={list.error} />
@@ -70,7 +89,9 @@ export function SandboxesPage() {
         <Loading />
       ) : rows && rows.length === 0 ? (
         <Empty title={state || metadata ? 'No sandbox matches' : 'No sandboxes yet'}>
-          {state || metadata ? 'Change the filters to see more.' : 'Create one from a template to get a shell, files and ports in seconds.'}
+          {state || metadata
+            ? 'Change the filters to see more.'
+            : 'Create one from a template to get a shell, files and ports in seconds.'}
         </Empty>
       ) : rows ? (
         <div className="table-wrap">
@@ -89,7 +110,15 @@ export function SandboxesPage() {
             </thead>
             <tbody>
               {rows.map((s) => (
-                <tr key={s.sandboxId} data-sandbox-id={s.sandboxId} className="clickable" onClick={(e) => !(e.target as HTMLElement).closest('button,a,.dialog,.backdrop') && navigate(`/sandboxes/${s.sandboxId}/terminal`)}>
+                <tr
+                  key={s.sandboxId}
+                  data-sandbox-id={s.sandboxId}
+                  className="clickable"
+                  onClick={(e) =>
+                    !(e.target as HTMLElement).closest('button,a,.dialog,.backdrop') &&
+                    navigate(`/sandboxes/${s.sandboxId}/terminal`)
+                  }
+                >
                   <td className="cell-id">
                     <Link to={`/sandboxes/${s.sandboxId}/terminal`} className="strong mono">
                       {s.sandboxId}
@@ -108,7 +137,10 @@ export function SandboxesPage() {
                       {relative(s.endAt, now)}
                     </td>
                   ) : (
-                    <td className="cell-ends muted" title={`The timeout does not run while paused; deleted ${s.endAt.toLocaleString()} unless resumed`}>
+                    <td
+                      className="cell-ends muted"
+                      title={`The timeout does not run while paused; deleted ${s.endAt.toLocaleString()} unless resumed`}
+                    >
                       —
                     </td>
                   )}
@@ -120,7 +152,12 @@ export function SandboxesPage() {
                       </span>
                       <span className="usage-row">
                         <span className="usage-label">{mib(s.memoryMB)}</span>
-                        {s.usage && <Meter pct={(100 * s.usage.memUsed) / (s.usage.memTotal || s.memoryMB * 2 ** 20)} label={bytes(s.usage.memUsed)} />}
+                        {s.usage && (
+                          <Meter
+                            pct={(100 * s.usage.memUsed) / (s.usage.memTotal || s.memoryMB * 2 ** 20)}
+                            label={bytes(s.usage.memUsed)}
+                          />
+                        )}
                       </span>
                     </div>
                   </td>
@@ -128,7 +165,12 @@ export function SandboxesPage() {
                     <Chips values={s.metadata} />
                   </td>
                   <td className="right cell-actions">
-                    <SandboxActions compact sandboxId={s.sandboxId} state={s.state} onDone={() => void list.refresh()} />
+                    <SandboxActions
+                      compact
+                      sandboxId={s.sandboxId}
+                      state={s.state}
+                      onDone={() => void list.refresh()}
+                    />
                   </td>
                 </tr>
               ))}

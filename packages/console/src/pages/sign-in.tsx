@@ -32,7 +32,16 @@ export function SignIn() {
           <span>API key</span>
           <div className="input-icon">
             <Icon name="key" />
-            <input name="apiKey" type="password" autoComplete="current-password" placeholder="e2b_…" value={key} onChange={(e) => setKey(e.target.value)} autoFocus required />
+            <input
+              name="apiKey"
+              type="password"
+              autoComplete="current-password"
+              placeholder="e2b_…"
+              value={key}
+              onChange={(e) => setKey(e.target.value)}
+              autoFocus
+              required
+            />
           </div>
         </label>
         <ErrorMessage error={error} />
@@ -41,7 +50,8 @@ export function SignIn() {
           <span>Sign in</span>
         </button>
         <p className="hint muted">
-          <code>npm start</code> prints the key on the server&rsquo;s first start (or set <code>TENSOR_BOX_API_KEY</code>). It is kept in this browser only.
+          <code>npm start</code> prints the key on the server&rsquo;s first start (or set{' '}
+          <code>TENSOR_BOX_API_KEY</code>). It is kept in this browser only.
         </p>
       </form>
     </div>

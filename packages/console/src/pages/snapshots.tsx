@@ -15,10 +15,15 @@ export function SnapshotsPage() {
   const [deleting, setDeleting] = useState<string>();
   return (
     <>
-      <PageHeader title="Snapshots" subtitle="Saved sandbox states — memory, processes and files. A snapshot starts new sandboxes that continue from that moment." />
+      <PageHeader
+        title="Snapshots"
+        subtitle="Saved sandbox states — memory, processes and files. A snapshot starts new sandboxes that continue from that moment."
+      />
       <ErrorMessage error={list.error} />
       {!list.data ? (
-        list.loading ? <Loading /> : null
+        list.loading ? (
+          <Loading />
+        ) : null
       ) : list.data.length === 0 ? (
         <Empty icon="camera" title="No snapshots yet">
           Take one with <code>sandbox.createSnapshot()</code> or <code>tensor-box sandbox snapshot &lt;id&gt;</code>.
@@ -43,17 +48,43 @@ export function SnapshotsPage() {
                     <Id value={s.snapshotID} short />
                   </td>
                   <td>{s.name ?? s.names[0] ?? <span className="muted">—</span>}</td>
-                  <td className="hide-sm">{s.sandboxID ? <Link to={`/sandboxes/${s.sandboxID}/info`} className="mono small">{s.sandboxID}</Link> : '—'}</td>
-                  <td className="hide-md">{s.templateID ? <Link to={`/templates/${s.templateID}`} className="mono small">{s.templateID}</Link> : '—'}</td>
+                  <td className="hide-sm">
+                    {s.sandboxID ? (
+                      <Link to={`/sandboxes/${s.sandboxID}/info`} className="mono small">
+                        {s.sandboxID}
+                      </Link>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                  <td className="hide-md">
+                    {s.templateID ? (
+                      <Link to={`/templates/${s.templateID}`} className="mono small">
+                        {s.templateID}
+                      </Link>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
                   <td className="hide-sm" title={dateTime(s.createdAt)}>
                     {relative(s.createdAt)}
                   </td>
                   <td className="right">
                     <div className="actions actions-compact">
-                      <Button icon="play" onClick={() => setStarting(s.snapshotID)} aria-label={`Start a sandbox from ${s.snapshotID}`}>
+                      <Button
+                        icon="play"
+                        onClick={() => setStarting(s.snapshotID)}
+                        aria-label={`Start a sandbox from ${s.snapshotID}`}
+                      >
                         Start sandbox
                       </Button>
-                      <Button icon="trash" className="danger-hover" title="Delete" aria-label={`Delete ${s.snapshotID}`} onClick={() => setDeleting(s.snapshotID)} />
+                      <Button
+                        icon="trash"
+                        className="danger-hover"
+                        title="Delete"
+                        aria-label={`Delete ${s.snapshotID}`}
+                        onClick={() => setDeleting(s.snapshotID)}
+                      />
                     </div>
                   </td>
                 </tr>

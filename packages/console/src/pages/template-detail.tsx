@@ -18,7 +18,11 @@ type Build = Schemas['TemplateBuild'];
 const active = (s: string) => s === 'building' || s === 'waiting';
 
 export function TemplatePage({ templateId }: { templateId: string }) {
-  const tpl = usePoll(async () => ok(await rest().GET('/templates/{templateID}', { params: { path: { templateID: templateId } } })), 3000, [templateId]);
+  const tpl = usePoll(
+    async () => ok(await rest().GET('/templates/{templateID}', { params: { path: { templateID: templateId } } })),
+    3000,
+    [templateId],
+  );
   const [selected, setSelected] = useState<string>();
   const [starting, setStarting] = useState(false);
   const [deleting, setDeleting] = useState(false);
@@ -34,7 +38,15 @@ export function TemplatePage({ templateId }: { templateId: string }) {
     return (
       <>
         {crumbs}
-        {tpl.error instanceof NotFoundError ? <Empty icon="layers" title="No such template">{String((tpl.error as Error).message)}</Empty> : tpl.error ? <ErrorMessage error={tpl.error} /> : <Loading />}
+        {tpl.error instanceof NotFoundError ? (
+          <Empty icon="layers" title="No such template">
+            {String((tpl.error as Error).message)}
+          </Empty>
+        ) : tpl.error ? (
+          <ErrorMessage error={tpl.error} />
+        ) : (
+          <Loading />
+        )}
       </>
     );
   }
@@ -66,7 +78,8 @@ export function TemplatePage({ templateId }: { templateId: string }) {
           </span>
         )}
         <span>
-          <span className="muted">Resources</span> {t.cpuCount ?? '—'} vCPU · {t.memoryMB ? mib(t.memoryMB) : '—'} · {t.diskSizeMB ? mib(t.diskSizeMB) : '—'} disk
+          <span className="muted">Resources</span> {t.cpuCount ?? '—'} vCPU · {t.memoryMB ? mib(t.memoryMB) : '—'} ·{' '}
+          {t.diskSizeMB ? mib(t.diskSizeMB) : '—'} disk
         </span>
         <span>
           <span className="muted">Sandboxes started</span> {t.spawnCount}
@@ -99,7 +112,12 @@ export function TemplatePage({ templateId }: { templateId: string }) {
                 </thead>
                 <tbody>
                   {t.builds.map((b) => (
-                    <tr key={b.buildID} className={`clickable ${b.buildID === build?.buildID ? 'selected' : ''}`} data-build-id={b.buildID} onClick={() => setSelected(b.buildID)}>
+                    <tr
+                      key={b.buildID}
+                      className={`clickable ${b.buildID === build?.buildID ? 'selected' : ''}`}
+                      data-build-id={b.buildID}
+                      onClick={() => setSelected(b.buildID)}
+                    >
                       <td className="mono small">{b.buildID.slice(0, 12)}</td>
                       <td>
                         <Badge>{b.status}</Badge>
@@ -108,7 +126,13 @@ export function TemplatePage({ templateId }: { templateId: string }) {
                       <td className="hide-sm small" title={dateTime(b.createdAt)}>
                         {relative(b.createdAt)}
                       </td>
-                      <td className="small">{b.finishedAt ? duration(new Date(b.finishedAt).getTime() - new Date(b.createdAt).getTime()) : active(b.status) ? '…' : '—'}</td>
+                      <td className="small">
+                        {b.finishedAt
+                          ? duration(new Date(b.finishedAt).getTime() - new Date(b.createdAt).getTime())
+                          : active(b.status)
+                            ? '…'
+                            : '—'}
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -116,7 +140,9 @@ export function TemplatePage({ templateId }: { templateId: string }) {
             </div>
           )}
         </Card>
-        {build && <BuildLog key={build.buildID} templateId={t.templateID} build={build} onFinished={() => void tpl.refresh()} />}
+        {build && (
+          <BuildLog key={build.buildID} templateId={t.templateID} build={build} onFinished={() => void tpl.refresh()} />
+        )}
       </div>
       {starting && <CreateSandboxDialog template={templateName(t)} onClose={() => setStarting(false)} />}
       {deleting && (
@@ -154,9 +180,17 @@ function BuildLog({ templateId, build, onFinished }: { templateId: string; build
     const path = { templateID: templateId, buildID: build.buildID };
     const tick = async () => {
       try {
-        const st = ok(await rest().GET('/templates/{templateID}/builds/{buildID}/status', { params: { path, query: { logsOffset: 0, limit: 1 } } }));
+        const st = ok(
+          await rest().GET('/templates/{templateID}/builds/{buildID}/status', {
+            params: { path, query: { logsOffset: 0, limit: 1 } },
+          }),
+        );
         for (;;) {
-          const r = ok(await rest().GET('/templates/{templateID}/builds/{buildID}/logs', { params: { path, query: { offset, limit: 1000 } } }));
+          const r = ok(
+            await rest().GET('/templates/{templateID}/builds/{buildID}/logs', {
+              params: { path, query: { offset, limit: 1000 } },
+            }),
+          );
           if (stop) return;
           if (r.logs.length) setLines((cur) => [...cur, ...r.logs]);
           offset = r.nextOffset ?? offset + r.logs.length;

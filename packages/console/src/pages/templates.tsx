@@ -9,7 +9,8 @@ import { Link } from '../components/layout';
 import { ConfirmDialog } from '../components/dialog';
 import { CreateSandboxDialog } from './create-sandbox';
 
-export const templateName = (t: { names: string[]; aliases: string[]; templateID: string }) => t.names[0] ?? t.aliases[0] ?? t.templateID;
+export const templateName = (t: { names: string[]; aliases: string[]; templateID: string }) =>
+  t.names[0] ?? t.aliases[0] ?? t.templateID;
 
 export function TemplatesPage() {
   const list = usePoll(async () => ok(await rest().GET('/templates')), 5000, []);
@@ -20,7 +21,9 @@ export function TemplatesPage() {
       <PageHeader title="Templates" subtitle="Root filesystems sandboxes start from, and their builds." />
       <ErrorMessage error={list.error} />
       {!list.data ? (
-        list.loading ? <Loading /> : null
+        list.loading ? (
+          <Loading />
+        ) : null
       ) : list.data.length === 0 ? (
         <Empty icon="layers" title="No templates" />
       ) : (
@@ -40,7 +43,14 @@ export function TemplatesPage() {
             </thead>
             <tbody>
               {list.data.map((t) => (
-                <tr key={t.templateID} data-template-id={t.templateID} className="clickable" onClick={(e) => !(e.target as HTMLElement).closest('button,a,.backdrop') && navigate(`/templates/${t.templateID}`)}>
+                <tr
+                  key={t.templateID}
+                  data-template-id={t.templateID}
+                  className="clickable"
+                  onClick={(e) =>
+                    !(e.target as HTMLElement).closest('button,a,.backdrop') && navigate(`/templates/${t.templateID}`)
+                  }
+                >
                   <td>
                     <Link to={`/templates/${t.templateID}`} className="strong" title={t.names.join(', ')}>
                       {templateName(t)}
@@ -63,8 +73,20 @@ export function TemplatesPage() {
                   </td>
                   <td className="right">
                     <div className="actions actions-compact">
-                      <Button icon="play" title="Start a sandbox" aria-label={`Start a sandbox from ${templateName(t)}`} disabled={t.buildStatus !== 'ready'} onClick={() => setStarting(templateName(t))} />
-                      <Button icon="trash" className="danger-hover" title="Delete" aria-label={`Delete ${templateName(t)}`} onClick={() => setDeleting(t)} />
+                      <Button
+                        icon="play"
+                        title="Start a sandbox"
+                        aria-label={`Start a sandbox from ${templateName(t)}`}
+                        disabled={t.buildStatus !== 'ready'}
+                        onClick={() => setStarting(templateName(t))}
+                      />
+                      <Button
+                        icon="trash"
+                        className="danger-hover"
+                        title="Delete"
+                        aria-label={`Delete ${templateName(t)}`}
+                        onClick={() => setDeleting(t)}
+                      />
                     </div>
                   </td>
                 </tr>
@@ -80,12 +102,15 @@ export function TemplatesPage() {
           confirmLabel="Delete"
           message={
             <>
-              Delete <strong>{templateName(deleting)}</strong> and its layers? Sandboxes, snapshots or templates that use it stop the deletion.
+              Delete <strong>{templateName(deleting)}</strong> and its layers? Sandboxes, snapshots or templates that
+              use it stop the deletion.
             </>
           }
           onClose={() => setDeleting(undefined)}
           onConfirm={async () => {
-            ok(await rest().DELETE('/templates/{templateID}', { params: { path: { templateID: deleting.templateID } } }));
+            ok(
+              await rest().DELETE('/templates/{templateID}', { params: { path: { templateID: deleting.templateID } } }),
+            );
             setDeleting(undefined);
             await list.refresh();
           }}

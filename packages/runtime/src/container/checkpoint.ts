@@ -62,13 +62,26 @@ export async function checkpoint(host: SandboxHost, sandboxId: string, imageDir:
   const cg = host.cgroup(sandboxId);
   const freezerDir = cg.freezerDir();
   const args = [
-    'dump', '-t', String(m.pid), '-D', images, '-o', 'dump.log', '-v3', // v3: the log says when the dump finished
+    'dump',
+    '-t',
+    String(m.pid),
+    '-D',
+    images,
+    '-o',
+    'dump.log',
+    '-v3', // v3: the log says when the dump finished
     // Established connections are closed on restore (--tcp-close), so the network need not be locked for the dump
     // (locking runs iptables in the netns: tens of ms).
-    '--tcp-established', '--network-lock', 'skip', '--file-locks', '--manage-cgroups=ignore',
+    '--tcp-established',
+    '--network-lock',
+    'skip',
+    '--file-locks',
+    '--manage-cgroups=ignore',
     ...dumpNamespaceArgs(m.pid, m.idMap),
-    '--external', 'mnt[/run/tensor-box/envd]:envd',
-    '--external', 'mnt[/run/tensor-box/tb-init]:tbinit',
+    '--external',
+    'mnt[/run/tensor-box/envd]:envd',
+    '--external',
+    'mnt[/run/tensor-box/tb-init]:tbinit',
     ...(freezerDir ? ['--freeze-cgroup', freezerDir] : []),
     ...(opts.leaveRunning ? ['--leave-running'] : []),
   ];

@@ -28,7 +28,10 @@ export async function recover(host: SandboxHost, id: string, m: SandboxMeta | un
     if (host.alive(m)) {
       await rm(imageDir, { recursive: true, force: true }); // the dump failed and CRIU resumed the sandbox
       await host.state.clear(id, 'pausing');
-      await host.cgroup(id).thaw().catch(() => {}); // we froze it before the dump
+      await host
+        .cgroup(id)
+        .thaw()
+        .catch(() => {}); // we froze it before the dump
     }
     return m; // dead without a complete dump: nothing to save but what destroy clears
   }

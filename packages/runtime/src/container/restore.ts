@@ -23,9 +23,12 @@ export async function restore(host: SandboxHost, spec: SandboxSpec, imageDir: st
     host.opts.log?.(`container: restoring ${manifest.sandboxId} as ${spec.sandboxId} on layers ${on}`);
   }
   const extra = [
-    '--images', path.join(imageDir, 'criu'),
-    '--criu', criu,
-    '--criu-work', host.state.dir(spec.sandboxId),
+    '--images',
+    path.join(imageDir, 'criu'),
+    '--criu',
+    criu,
+    '--criu-work',
+    host.state.dir(spec.sandboxId),
     ...(host.opts.lazyPages === false ? [] : ['--lazy-pages']),
   ];
   const kind = WritableLayer.kindForRestore(imageDir, spec, host.diskQuota);

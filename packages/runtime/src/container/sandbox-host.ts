@@ -125,8 +125,15 @@ export class SandboxHost {
    * Runs `tb-launch create|restore` for the sandbox (cgroup made, layer prepared) and resolves with its init's pid
    * once its agent is ready. `extra`: the command's own options.
    */
-  async launch(command: 'create' | 'restore', spec: SandboxSpec, link: Link, layer: WritableLayer, disk: LaunchDisk,
-    idMap: IdMap | undefined, extra: string[]): Promise<number> {
+  async launch(
+    command: 'create' | 'restore',
+    spec: SandboxSpec,
+    link: Link,
+    layer: WritableLayer,
+    disk: LaunchDisk,
+    idMap: IdMap | undefined,
+    extra: string[],
+  ): Promise<number> {
     const dir = this.state.dir(spec.sandboxId);
     const args = this.launcher.args(command, {
       // The record keeps the layers' shared paths (a checkpoint may resume on another node); the launcher mounts

@@ -31,7 +31,6 @@ export async function removeStaleTemps(dir: string, name: string): Promise<void>
     if (pid === process.pid) continue;
     try {
       process.kill(pid, 0);
-      continue; // still running: maybe pulling the same image right now
     } catch {
       await rm(path.join(dir, e), { recursive: true, force: true });
     }
@@ -65,7 +64,12 @@ export class BlobCache {
    * Downloads a blob of `repository` into the cache (unless it is there) and returns its path. `onBytes` gets the
    * running byte count. A digest or size mismatch throws `failed_precondition` and caches nothing.
    */
-  async fetch(client: RegistryClient, repository: string, d: Descriptor, onBytes?: (bytes: number) => void): Promise<string> {
+  async fetch(
+    client: RegistryClient,
+    repository: string,
+    d: Descriptor,
+    onBytes?: (bytes: number) => void,
+  ): Promise<string> {
     const final = this.path(d.digest);
     if (await this.has(d)) return final;
     await mkdir(this.dir, { recursive: true });
@@ -77,7 +81,10 @@ export class BlobCache {
     const fh = await open(tmp, 'wx', 0o644);
     let ok = false;
     try {
-      const res = await client.get(`/v2/${repository}/blobs/${d.digest}`, { scope: `repository:${repository}:pull`, signal: abort.signal });
+      const res = await client.get(`/v2/${repository}/blobs/${d.digest}`, {
+        scope: `repository:${repository}:pull`,
+        signal: abort.signal,
+      });
       if (!res.ok) throw await client.fail(res, what);
       const hash = createHash('sha256');
       let bytes = 0;
@@ -86,7 +93,11 @@ export class BlobCache {
           clearTimeout(timer);
           timer = setTimeout(() => abort.abort(), IDLE_TIMEOUT_MS);
           bytes += buf.length;
-          if (d.size >= 0 && bytes > d.size) throw new DriverError('failed_precondition', `registry ${client.host} sent more than the ${d.size} bytes of ${what}`);
+          if (d.size >= 0 && bytes > d.size)
+            throw new DriverError(
+              'failed_precondition',
+              `registry ${client.host} sent more than the ${d.size} bytes of ${what}`,
+            );
           hash.update(buf);
           let off = 0;
           while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
@@ -94,11 +105,22 @@ export class BlobCache {
         }
       } catch (err) {
         if (err instanceof DriverError) throw err;
-        throw unreachable(`registry ${client.host} (downloading ${what})`, abort.signal.aborted ? Object.assign(new Error('idle'), { name: 'TimeoutError' }) : err);
+        throw unreachable(
+          `registry ${client.host} (downloading ${what})`,
+          abort.signal.aborted ? Object.assign(new Error('idle'), { name: 'TimeoutError' }) : err,
+        );
       }
       const got = `sha256:${hash.digest('hex')}`;
-      if (got !== d.digest) throw new DriverError('failed_precondition', `registry ${client.host} sent ${what} with digest ${got} (corrupt or tampered)`);
-      if (d.size >= 0 && bytes !== d.size) throw new DriverError('failed_precondition', `registry ${client.host} sent ${bytes} of the ${d.size} bytes of ${what}`);
+      if (got !== d.digest)
+        throw new DriverError(
+          'failed_precondition',
+          `registry ${client.host} sent ${what} with digest ${got} (corrupt or tampered)`,
+        );
+      if (d.size >= 0 && bytes !== d.size)
+        throw new DriverError(
+          'failed_precondition',
+          `registry ${client.host} sent ${bytes} of the ${d.size} bytes of ${what}`,
+        );
       await fh.sync();
       ok = true;
     } finally {

@@ -6,7 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, chownSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  chownSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DriverError } from '../driver.js';
@@ -42,12 +57,31 @@ describe('parseImageRef', () => {
     assert.deepEqual(parseImageRef('alpine'), { repository: 'alpine', tag: 'latest' });
     assert.deepEqual(parseImageRef('org/app:1.2'), { repository: 'org/app', tag: '1.2' });
     const d = `sha256:${'a'.repeat(64)}`;
-    assert.deepEqual(parseImageRef(`127.0.0.1:5000/org/app@${d}`), { registry: '127.0.0.1:5000', repository: 'org/app', digest: d });
-    assert.deepEqual(parseImageRef(`reg.example.com/a/b/c:v1@${d}`), { registry: 'reg.example.com', repository: 'a/b/c', tag: 'v1', digest: d });
+    assert.deepEqual(parseImageRef(`127.0.0.1:5000/org/app@${d}`), {
+      registry: '127.0.0.1:5000',
+      repository: 'org/app',
+      digest: d,
+    });
+    assert.deepEqual(parseImageRef(`reg.example.com/a/b/c:v1@${d}`), {
+      registry: 'reg.example.com',
+      repository: 'a/b/c',
+      tag: 'v1',
+      digest: d,
+    });
     assert.deepEqual(parseImageRef('localhost/app'), { registry: 'localhost', repository: 'app', tag: 'latest' });
   });
   test('malformed references are invalid_argument', () => {
-    for (const bad of ['', 'Org/App', 'app:', 'app@sha256:abc', 'app@md5:' + 'a'.repeat(32), 'a//b', 'app:-x', '/app', 'reg.io/']) {
+    for (const bad of [
+      '',
+      'Org/App',
+      'app:',
+      'app@sha256:abc',
+      'app@md5:' + 'a'.repeat(32),
+      'a//b',
+      'app:-x',
+      '/app',
+      'reg.io/',
+    ]) {
       assert.throws(() => parseImageRef(bad), isKind('invalid_argument'), bad);
     }
   });
@@ -77,7 +111,14 @@ describe('pullImage from a registry', () => {
       tag: 'v1',
       steps: [
         (root) => {
-          writeTree(root, { 'etc/hello': 'hello\n', 'etc/gone': 'bye\n', 'data/old1': '1', 'data/sub/old2': '2', 'opt/keep/k': 'k', 'bin/tool': '#!/bin/sh\n' });
+          writeTree(root, {
+            'etc/hello': 'hello\n',
+            'etc/gone': 'bye\n',
+            'data/old1': '1',
+            'data/sub/old2': '2',
+            'opt/keep/k': 'k',
+            'bin/tool': '#!/bin/sh\n',
+          });
           chmodSync(path.join(root, 'bin/tool'), 0o4755);
           chownSync(path.join(root, 'opt/keep/k'), 1234, 5678);
           symlinkSync('../etc/hello', path.join(root, 'opt/hello-link'));
@@ -105,7 +146,18 @@ describe('pullImage from a registry', () => {
           { name: 'opt/gone-below', type: 'char', dev: [0, 0], mode: 0o644, uid: 1000 },
         ]),
       ],
-      config: ['--config.env', 'FOO=bar', '--config.cmd', '/bin/sh', '--config.workingdir', '/opt', '--config.user', '1000:1000', '--config.entrypoint', '/bin/tool'],
+      config: [
+        '--config.env',
+        'FOO=bar',
+        '--config.cmd',
+        '/bin/sh',
+        '--config.workingdir',
+        '/opt',
+        '--config.user',
+        '1000:1000',
+        '--config.entrypoint',
+        '/bin/tool',
+      ],
     });
     await skopeoPush(`${layout}:v1`, `${reg.host}/org/multi:v1`);
 
@@ -113,10 +165,19 @@ describe('pullImage from a registry', () => {
     const fractions: number[] = [];
     const out = dest();
     const t0 = Date.now();
-    const config = await pullImage({ ref: 'org/multi:v1', registry: registry(), dest: out, cacheDir, onProgress: (f, m) => (fractions.push(f), messages.push(m)) });
+    const config = await pullImage({
+      ref: 'org/multi:v1',
+      registry: registry(),
+      dest: out,
+      cacheDir,
+      onProgress: (f, m) => (fractions.push(f), messages.push(m)),
+    });
     console.log(`# multi-layer pull: ${Date.now() - t0} ms`);
 
-    assert.deepEqual(config.env.filter((e) => e === 'FOO=bar'), ['FOO=bar']);
+    assert.deepEqual(
+      config.env.filter((e) => e === 'FOO=bar'),
+      ['FOO=bar'],
+    );
     assert.deepEqual(config.cmd, ['/bin/sh']);
     assert.deepEqual(config.entrypoint, ['/bin/tool']);
     assert.equal(config.workingDir, '/opt');
@@ -133,21 +194,41 @@ describe('pullImage from a registry', () => {
     assert.deepEqual([k.uid, k.gid], [1234, 5678]);
     assert.equal(statSync(path.join(out, 'bin/tool')).mode & 0o7777, 0o4755, 'setuid kept');
     assert.equal(readlinkSync(path.join(out, 'opt/hello-link')), '../etc/hello');
-    assert.equal(statSync(path.join(out, 'etc/hello-hard')).ino, statSync(path.join(out, 'etc/hello')).ino, 'hard link kept');
+    assert.equal(
+      statSync(path.join(out, 'etc/hello-hard')).ino,
+      statSync(path.join(out, 'etc/hello')).ino,
+      'hard link kept',
+    );
     // No device node from a layer (even /dev/null's numbers), but the overlay whiteout format stays.
-    for (const p of ['etc/null', 'dev/vda', 'dev/mem']) assert.ok(!existsSync(path.join(out, p)), `${p} was not created`);
+    for (const p of ['etc/null', 'dev/vda', 'dev/mem'])
+      assert.ok(!existsSync(path.join(out, p)), `${p} was not created`);
     const wh = lstatSync(path.join(out, 'opt/gone-below'));
     assert.ok(wh.isCharacterDevice());
     assert.deepEqual([wh.rdev, wh.mode & 0o7777, wh.uid], [0, 0, 0], 'a whiteout as overlayfs makes them');
     assert.ok(lstatSync(path.join(out, 'etc/fifo')).isFIFO());
     assert.equal(statSync(path.join(out, 'etc/hello')).mtimeMs, 1_600_000_000_000, 'mtime kept');
-    assert.equal(execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.tb', path.join(out, 'opt/xattr')], { encoding: 'utf8' }), 'yes');
+    assert.equal(
+      execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.tb', path.join(out, 'opt/xattr')], {
+        encoding: 'utf8',
+      }),
+      'yes',
+    );
     const whiteouts = execFileSync('find', [out, '-name', '.wh.*'], { encoding: 'utf8' });
     assert.equal(whiteouts, '', 'no whiteout file is left in the rootfs');
 
-    assert.ok(messages.some((m) => /layer 1\/3 .*downloaded/.test(m)), messages.join('\n'));
-    assert.ok(messages.some((m) => /layer 3\/3 .*unpacking/.test(m)), messages.join('\n'));
-    assert.deepEqual(fractions, [...fractions].sort((a, b) => a - b), 'progress only moves forward');
+    assert.ok(
+      messages.some((m) => /layer 1\/3 .*downloaded/.test(m)),
+      messages.join('\n'),
+    );
+    assert.ok(
+      messages.some((m) => /layer 3\/3 .*unpacking/.test(m)),
+      messages.join('\n'),
+    );
+    assert.deepEqual(
+      fractions,
+      [...fractions].sort((a, b) => a - b),
+      'progress only moves forward',
+    );
     assert.equal(fractions.at(-1), 1);
 
     // The cache: a second pull downloads no blob, and dest shares inodes with the cached rootfs.
@@ -165,8 +246,14 @@ describe('pullImage from a registry', () => {
     const requests = reg.log.length;
     await pullImage({ ref: `org/multi@${config.digest}`, registry: registry(), dest: dest(), cacheDir });
     assert.equal(reg.log.length, requests, 'no request for a cached digest');
-    assert.ok(readdirSync(path.join(cacheDir, 'images')).every((e) => !e.includes('.tmp-')), 'no staging dir left');
-    await assert.rejects(pullImage({ ref: 'org/multi:v1', registry: registry(), dest: again, cacheDir }), isKind('failed_precondition', /already exists/));
+    assert.ok(
+      readdirSync(path.join(cacheDir, 'images')).every((e) => !e.includes('.tmp-')),
+      'no staging dir left',
+    );
+    await assert.rejects(
+      pullImage({ ref: 'org/multi:v1', registry: registry(), dest: again, cacheDir }),
+      isKind('failed_precondition', /already exists/),
+    );
   });
 
   test('zstd layers', async () => {
@@ -175,13 +262,23 @@ describe('pullImage from a registry', () => {
     umociImage({
       layout,
       tag: 'z',
-      steps: [(root) => writeTree(root, { 'z/one': `one ${nonce}\n`, 'z/two': 'two\n' }), (root) => (rmSync(path.join(root, 'z/two')), writeTree(root, { 'z/three': `three ${nonce}\n` }))],
+      steps: [
+        (root) => writeTree(root, { 'z/one': `one ${nonce}\n`, 'z/two': 'two\n' }),
+        (root) => (rmSync(path.join(root, 'z/two')), writeTree(root, { 'z/three': `three ${nonce}\n` })),
+      ],
     });
     await skopeoPush(`${layout}:z`, `${reg.host}/org/zstd:z`, ['--dest-compress-format', 'zstd']);
-    const manifest = (await (await fetch(`${reg.url}/v2/org/zstd/manifests/z`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as {
+    const manifest = (await (
+      await fetch(`${reg.url}/v2/org/zstd/manifests/z`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as {
       layers: Array<{ mediaType: string }>;
     };
-    assert.ok(manifest.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+zstd'), JSON.stringify(manifest.layers));
+    assert.ok(
+      manifest.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+zstd'),
+      JSON.stringify(manifest.layers),
+    );
     const out = dest();
     await pullImage({ ref: `${reg.host}/org/zstd:z`, registry: registry(), dest: out, cacheDir });
     assert.deepEqual(readdirSync(path.join(out, 'z')).sort(), ['one', 'three']);
@@ -190,8 +287,20 @@ describe('pullImage from a registry', () => {
 
   test('an OCI index and a Docker manifest list: linux/amd64 is picked; none is a clear error', async () => {
     // amd64 as an uncompressed OCI layer, arm64 gzip; the Docker list points at schema2 manifests.
-    const amd = await pushRawImage({ url: reg.url, repo: 'org/multiarch', tag: 'amd64', tar: makeTar([{ name: 'arch', data: 'amd64\n' }]) });
-    const arm = await pushRawImage({ url: reg.url, repo: 'org/multiarch', tag: 'arm64', tar: makeTar([{ name: 'arch', data: 'arm64\n' }]), gzip: true, architecture: 'arm64' });
+    const amd = await pushRawImage({
+      url: reg.url,
+      repo: 'org/multiarch',
+      tag: 'amd64',
+      tar: makeTar([{ name: 'arch', data: 'amd64\n' }]),
+    });
+    const arm = await pushRawImage({
+      url: reg.url,
+      repo: 'org/multiarch',
+      tag: 'arm64',
+      tar: makeTar([{ name: 'arch', data: 'arm64\n' }]),
+      gzip: true,
+      architecture: 'arm64',
+    });
     const entry = (m: { digest: string; size: number; mediaType: string }, architecture: string, variant?: string) => ({
       mediaType: m.mediaType,
       digest: m.digest,
@@ -199,26 +308,67 @@ describe('pullImage from a registry', () => {
       platform: { os: 'linux', architecture, ...(variant ? { variant } : {}) },
     });
     const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-    await pushManifest(reg.url, 'org/multiarch', 'latest', OCI_INDEX, { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [entry(arm, 'arm64', 'v8'), entry(amd, 'amd64')] });
+    await pushManifest(reg.url, 'org/multiarch', 'latest', OCI_INDEX, {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [entry(arm, 'arm64', 'v8'), entry(amd, 'amd64')],
+    });
     const out = dest();
     const config = await pullImage({ ref: 'org/multiarch', registry: registry(), dest: out, cacheDir });
     assert.equal(readFileSync(path.join(out, 'arch'), 'utf8'), 'amd64\n');
     assert.equal(config.digest, amd.digest, 'the digest is the amd64 manifest');
     assert.deepEqual(config.env, ['ARCH=amd64']);
 
-    const damd = await pushRawImage({ url: reg.url, repo: 'org/dockerlist', tag: 'amd64', tar: makeTar([{ name: 'arch', data: 'docker-amd64\n' }]), gzip: true, docker: true });
-    const darm = await pushRawImage({ url: reg.url, repo: 'org/dockerlist', tag: 'arm', tar: makeTar([{ name: 'arch', data: 'docker-arm\n' }]), gzip: true, docker: true, architecture: 'arm' });
+    const damd = await pushRawImage({
+      url: reg.url,
+      repo: 'org/dockerlist',
+      tag: 'amd64',
+      tar: makeTar([{ name: 'arch', data: 'docker-amd64\n' }]),
+      gzip: true,
+      docker: true,
+    });
+    const darm = await pushRawImage({
+      url: reg.url,
+      repo: 'org/dockerlist',
+      tag: 'arm',
+      tar: makeTar([{ name: 'arch', data: 'docker-arm\n' }]),
+      gzip: true,
+      docker: true,
+      architecture: 'arm',
+    });
     const LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-    await pushManifest(reg.url, 'org/dockerlist', 'v1', LIST, { schemaVersion: 2, mediaType: LIST, manifests: [entry(darm, 'arm', 'v7'), entry(damd, 'amd64')] });
+    await pushManifest(reg.url, 'org/dockerlist', 'v1', LIST, {
+      schemaVersion: 2,
+      mediaType: LIST,
+      manifests: [entry(darm, 'arm', 'v7'), entry(damd, 'amd64')],
+    });
     const out2 = dest();
     await pullImage({ ref: 'org/dockerlist:v1', registry: registry(), dest: out2, cacheDir });
     assert.equal(readFileSync(path.join(out2, 'arch'), 'utf8'), 'docker-amd64\n');
 
-    const ds390x = await pushRawImage({ url: reg.url, repo: 'org/dockerlist', tag: 's390x', tar: makeTar([{ name: 'arch', data: 's390x\n' }]), gzip: true, docker: true, architecture: 's390x' });
-    await pushManifest(reg.url, 'org/dockerlist', 'noamd64', LIST, { schemaVersion: 2, mediaType: LIST, manifests: [entry(darm, 'arm', 'v7'), entry(ds390x, 's390x')] });
-    await assert.rejects(pullImage({ ref: 'org/dockerlist:noamd64', registry: registry(), dest: dest(), cacheDir }), isKind('failed_precondition', /no linux\/amd64 image; it has: linux\/arm\/v7, linux\/s390x/));
+    const ds390x = await pushRawImage({
+      url: reg.url,
+      repo: 'org/dockerlist',
+      tag: 's390x',
+      tar: makeTar([{ name: 'arch', data: 's390x\n' }]),
+      gzip: true,
+      docker: true,
+      architecture: 's390x',
+    });
+    await pushManifest(reg.url, 'org/dockerlist', 'noamd64', LIST, {
+      schemaVersion: 2,
+      mediaType: LIST,
+      manifests: [entry(darm, 'arm', 'v7'), entry(ds390x, 's390x')],
+    });
+    await assert.rejects(
+      pullImage({ ref: 'org/dockerlist:noamd64', registry: registry(), dest: dest(), cacheDir }),
+      isKind('failed_precondition', /no linux\/amd64 image; it has: linux\/arm\/v7, linux\/s390x/),
+    );
     // A single-platform manifest of another architecture says so too.
-    await assert.rejects(pullImage({ ref: 'org/multiarch:arm64', registry: registry(), dest: dest(), cacheDir }), isKind('failed_precondition', /linux\/arm64 image, not linux\/amd64/));
+    await assert.rejects(
+      pullImage({ ref: 'org/multiarch:arm64', registry: registry(), dest: dest(), cacheDir }),
+      isKind('failed_precondition', /linux\/arm64 image, not linux\/amd64/),
+    );
   });
 
   test('listRegistryImages lists repositories and tags', async () => {
@@ -226,31 +376,62 @@ describe('pullImage from a registry', () => {
     const byName = new Map(list.map((r) => [r.repository, r.tags]));
     assert.deepEqual(byName.get('org/multiarch'), ['amd64', 'arm64', 'latest']);
     assert.deepEqual(byName.get('org/multi'), ['v1']);
-    assert.deepEqual(list.map((r) => r.repository), [...list.map((r) => r.repository)].sort());
+    assert.deepEqual(
+      list.map((r) => r.repository),
+      [...list.map((r) => r.repository)].sort(),
+    );
   });
 
   test('unknown tag, repository or digest is not_found; a dead registry or another registry is refused', async () => {
-    await assert.rejects(pullImage({ ref: 'org/multi:nope', registry: registry(), dest: dest(), cacheDir }), isKind('not_found', /org\/multi:nope.*MANIFEST_UNKNOWN/));
-    await assert.rejects(pullImage({ ref: 'org/nothing', registry: registry(), dest: dest(), cacheDir }), isKind('not_found'));
-    await assert.rejects(pullImage({ ref: `org/multi@sha256:${'0'.repeat(64)}`, registry: registry(), dest: dest(), cacheDir }), isKind('not_found'));
+    await assert.rejects(
+      pullImage({ ref: 'org/multi:nope', registry: registry(), dest: dest(), cacheDir }),
+      isKind('not_found', /org\/multi:nope.*MANIFEST_UNKNOWN/),
+    );
+    await assert.rejects(
+      pullImage({ ref: 'org/nothing', registry: registry(), dest: dest(), cacheDir }),
+      isKind('not_found'),
+    );
+    await assert.rejects(
+      pullImage({ ref: `org/multi@sha256:${'0'.repeat(64)}`, registry: registry(), dest: dest(), cacheDir }),
+      isKind('not_found'),
+    );
     const closed = await freePort(); // nothing listens there
     await assert.rejects(
       pullImage({ ref: 'org/multi:v1', registry: { url: `http://127.0.0.1:${closed}` }, dest: dest(), cacheDir }),
       isKind('failed_precondition', new RegExp(`registry 127\\.0\\.0\\.1:${closed} is unreachable: ECONNREFUSED`)),
     );
-    await assert.rejects(pullImage({ ref: 'other.example.com/org/multi:v1', registry: registry(), dest: dest(), cacheDir }), isKind('invalid_argument', /configured registry/));
-    await assert.rejects(pullImage({ ref: 'Bad:Ref', registry: registry(), dest: dest(), cacheDir }), isKind('invalid_argument'));
+    await assert.rejects(
+      pullImage({ ref: 'other.example.com/org/multi:v1', registry: registry(), dest: dest(), cacheDir }),
+      isKind('invalid_argument', /configured registry/),
+    );
+    await assert.rejects(
+      pullImage({ ref: 'Bad:Ref', registry: registry(), dest: dest(), cacheDir }),
+      isKind('invalid_argument'),
+    );
   });
 
   test('a blob whose bytes do not match its digest is refused and not cached', async () => {
-    const img = await pushRawImage({ url: reg.url, repo: 'org/corrupt', tag: 'v1', tar: makeTar([{ name: 'f', data: 'good data\n' }]), gzip: true });
+    const img = await pushRawImage({
+      url: reg.url,
+      repo: 'org/corrupt',
+      tag: 'v1',
+      tar: makeTar([{ name: 'f', data: 'good data\n' }]),
+      gzip: true,
+    });
     const file = registryBlobFile(reg.storageDir, img.layerDigest);
     const bytes = readFileSync(file);
     bytes[bytes.length - 5]! ^= 0xff; // same size, different content, served as is by the registry
     writeFileSync(file, bytes);
     const fresh = path.join(work, 'cache-corrupt');
-    await assert.rejects(pullImage({ ref: 'org/corrupt:v1', registry: registry(), dest: dest(), cacheDir: fresh }), isKind('failed_precondition', /digest sha256:.*corrupt or tampered/));
-    assert.deepEqual(readdirSync(path.join(fresh, 'blobs/sha256')).filter((f) => f.startsWith(img.layerDigest.slice(7))), [], 'nothing cached');
+    await assert.rejects(
+      pullImage({ ref: 'org/corrupt:v1', registry: registry(), dest: dest(), cacheDir: fresh }),
+      isKind('failed_precondition', /digest sha256:.*corrupt or tampered/),
+    );
+    assert.deepEqual(
+      readdirSync(path.join(fresh, 'blobs/sha256')).filter((f) => f.startsWith(img.layerDigest.slice(7))),
+      [],
+      'nothing cached',
+    );
   });
 });
 
@@ -270,16 +451,31 @@ describe('registry auth', () => {
     try {
       await seed(reg.host, 'alice:s3cret');
       const out = path.join(work, 'basic-ok');
-      await pullImage({ ref: 'org/private:v1', registry: { url: reg.url, username: 'alice', password: 's3cret' }, dest: out, cacheDir: path.join(work, 'c1') });
+      await pullImage({
+        ref: 'org/private:v1',
+        registry: { url: reg.url, username: 'alice', password: 's3cret' },
+        dest: out,
+        cacheDir: path.join(work, 'c1'),
+      });
       assert.equal(readFileSync(path.join(out, 'secret/file'), 'utf8'), 'authorized\n');
       const list = await listRegistryImages({ url: reg.url, username: 'alice', password: 's3cret' });
       assert.deepEqual(list, [{ repository: 'org/private', tags: ['v1'] }]);
       await assert.rejects(
-        pullImage({ ref: 'org/private:v1', registry: { url: reg.url, username: 'alice', password: 'wrong' }, dest: path.join(work, 'basic-bad'), cacheDir: path.join(work, 'c2') }),
+        pullImage({
+          ref: 'org/private:v1',
+          registry: { url: reg.url, username: 'alice', password: 'wrong' },
+          dest: path.join(work, 'basic-bad'),
+          cacheDir: path.join(work, 'c2'),
+        }),
         isKind('failed_precondition', new RegExp(`registry ${reg.host} refused the credentials for user 'alice'`)),
       );
       await assert.rejects(
-        pullImage({ ref: 'org/private:v1', registry: { url: reg.url }, dest: path.join(work, 'basic-none'), cacheDir: path.join(work, 'c2') }),
+        pullImage({
+          ref: 'org/private:v1',
+          registry: { url: reg.url },
+          dest: path.join(work, 'basic-none'),
+          cacheDir: path.join(work, 'c2'),
+        }),
         isKind('failed_precondition', /requires credentials/),
       );
     } finally {
@@ -299,14 +495,27 @@ describe('registry auth', () => {
       assert.match(challenge, /^Bearer realm=/, 'the real registry sends the Bearer challenge');
       const before = tokens.requests();
       const out = path.join(work, 'bearer-ok');
-      await pullImage({ ref: 'org/private:v1', registry: { url: reg.url, username: 'bob', password: 'hunter2' }, dest: out, cacheDir: path.join(work, 'c3') });
+      await pullImage({
+        ref: 'org/private:v1',
+        registry: { url: reg.url, username: 'bob', password: 'hunter2' },
+        dest: out,
+        cacheDir: path.join(work, 'c3'),
+      });
       assert.equal(readFileSync(path.join(out, 'secret/file'), 'utf8'), 'authorized\n');
       assert.equal(tokens.requests() - before, 1, 'one token serves the whole pull');
       const list = await listRegistryImages({ url: reg.url, username: 'bob', password: 'hunter2' });
       assert.deepEqual(list, [{ repository: 'org/private', tags: ['v1'] }]);
       await assert.rejects(
-        pullImage({ ref: 'org/private:v1', registry: { url: reg.url, username: 'bob', password: 'nope' }, dest: path.join(work, 'bearer-bad'), cacheDir: path.join(work, 'c4') }),
-        isKind('failed_precondition', /token server 127\.0\.0\.1:\d+ of registry .* refused the credentials for user 'bob'/),
+        pullImage({
+          ref: 'org/private:v1',
+          registry: { url: reg.url, username: 'bob', password: 'nope' },
+          dest: path.join(work, 'bearer-bad'),
+          cacheDir: path.join(work, 'c4'),
+        }),
+        isKind(
+          'failed_precondition',
+          /token server 127\.0\.0\.1:\d+ of registry .* refused the credentials for user 'bob'/,
+        ),
       );
     } finally {
       await reg.stop();
@@ -352,7 +561,9 @@ describe('unpacking hostile archives', () => {
 
       assert.deepEqual(readdirSync(outside), ['victim']);
       assert.equal(readFileSync(path.join(outside, 'victim'), 'utf8'), 'untouched\n');
-      assert.ok(!existsSync(path.join(work, 'escape-dotdot')) && !existsSync(path.join(path.dirname(work), 'escape-dotdot')));
+      assert.ok(
+        !existsSync(path.join(work, 'escape-dotdot')) && !existsSync(path.join(path.dirname(work), 'escape-dotdot')),
+      );
       assert.equal(readFileSync(path.join(root, 'escape-dotdot'), 'utf8'), 'x', '.. stops at the root');
       assert.equal(readFileSync(path.join(root, 'abs-file'), 'utf8'), 'abs');
       // The absolute symlink points at `outside` as seen from inside the root: the writes land under root/<outside>.
@@ -360,7 +571,11 @@ describe('unpacking hostile archives', () => {
       assert.equal(readFileSync(path.join(root, outside, 'victim'), 'utf8'), 'overwritten?');
       assert.equal(readFileSync(path.join(root, 'tmp-escape'), 'utf8'), 'y');
       assert.ok(!existsSync(path.join(root, 'etc')), 'the whiteout removed root/etc');
-      assert.equal(readFileSync(path.join(root, 'hard'), 'utf8'), 'root:x:0:0::/root:/bin/sh\n', 'the hard link is to root/etc/passwd');
+      assert.equal(
+        readFileSync(path.join(root, 'hard'), 'utf8'),
+        'root:x:0:0::/root:/bin/sh\n',
+        'the hard link is to root/etc/passwd',
+      );
       assert.notEqual(readFileSync('/etc/passwd', 'utf8'), 'root:x:0:0::/root:/bin/sh\n');
     } finally {
       rmSync(work, { recursive: true, force: true });
@@ -374,7 +589,10 @@ describe('unpacking hostile archives', () => {
       mkdirSync(root);
       const layer = path.join(work, 'l.tar');
       writeFileSync(layer, makeTar([{ name: 'f', data: 'x' }]));
-      await assert.rejects(applyLayer(root, layer, { label: 'layer 1', diffId: `sha256:${'1'.repeat(64)}` }), isKind('failed_precondition', /diff|config says/));
+      await assert.rejects(
+        applyLayer(root, layer, { label: 'layer 1', diffId: `sha256:${'1'.repeat(64)}` }),
+        isKind('failed_precondition', /diff|config says/),
+      );
       assert.deepEqual(readdirSync(root), []);
     } finally {
       rmSync(work, { recursive: true, force: true });

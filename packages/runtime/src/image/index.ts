@@ -4,7 +4,7 @@
  * the cache layout and unpack.ts for how layers and whiteouts are applied.
  */
 export { parseImageRef, formatImageRef, type ImageRef } from './reference.js';
-export { type RegistryConfig } from './registry-client.js';
-export { type ImageConfig } from './manifest.js';
+export type { RegistryConfig } from './registry-client.js';
+export type { ImageConfig } from './manifest.js';
 export { pullImage, resolveImage, type PullOptions } from './pull.js';
 export { listRegistryImages } from './catalog.js';

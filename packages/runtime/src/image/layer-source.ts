@@ -33,7 +33,12 @@ export async function sniffCompression(file: string): Promise<Compression> {
 /** Streams the uncompressed layer, feeding every byte to `hash` when given (to check the config's diff_id). */
 export async function* layerBytes(file: string, hash?: Hash): AsyncGenerator<Buffer> {
   const compression = await sniffCompression(file);
-  const source = compression === 'zstd' ? zstdStream(file) : compression === 'gzip' ? gunzipStream(file) : createReadStream(file, { highWaterMark: CHUNK_BYTES });
+  const source =
+    compression === 'zstd'
+      ? zstdStream(file)
+      : compression === 'gzip'
+        ? gunzipStream(file)
+        : createReadStream(file, { highWaterMark: CHUNK_BYTES });
   for await (const chunk of source as AsyncIterable<Buffer>) {
     hash?.update(chunk);
     yield chunk;
@@ -61,10 +66,17 @@ async function* zstdStream(file: string): AsyncGenerator<Buffer> {
     const code = await closed;
     finished = true;
     if (spawnError?.code === 'ENOENT') {
-      throw new DriverError('failed_precondition', 'zstd is not installed (packages/runtime/setup.sh installs it); it is needed for zstd-compressed layers');
+      throw new DriverError(
+        'failed_precondition',
+        'zstd is not installed (packages/runtime/setup.sh installs it); it is needed for zstd-compressed layers',
+      );
     }
     if (spawnError) throw spawnError;
-    if (code !== 0) throw new DriverError('failed_precondition', `zstd could not decompress a layer (exit ${code}): ${stderr.trim()}`);
+    if (code !== 0)
+      throw new DriverError(
+        'failed_precondition',
+        `zstd could not decompress a layer (exit ${code}): ${stderr.trim()}`,
+      );
   } finally {
     if (!finished) {
       child.kill('SIGKILL');

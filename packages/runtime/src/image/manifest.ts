@@ -48,8 +48,14 @@ function descriptor(d: unknown, what: string): Descriptor {
   if (!o || typeof o.digest !== 'string' || typeof o.mediaType !== 'string') {
     throw new DriverError('failed_precondition', `${what} has a malformed descriptor`);
   }
-  if (!DIGEST.test(o.digest)) throw new DriverError('failed_precondition', `${what} names digest '${o.digest}', which is not sha256`);
-  return { mediaType: o.mediaType, digest: o.digest, size: typeof o.size === 'number' ? o.size : -1, platform: o.platform };
+  if (!DIGEST.test(o.digest))
+    throw new DriverError('failed_precondition', `${what} names digest '${o.digest}', which is not sha256`);
+  return {
+    mediaType: o.mediaType,
+    digest: o.digest,
+    size: typeof o.size === 'number' ? o.size : -1,
+    platform: o.platform,
+  };
 }
 
 /** Parses a manifest or index; `contentType` is the registry's header (an OCI index may carry no `mediaType` field). */
@@ -61,8 +67,14 @@ export function parseManifest(body: Buffer, contentType: string, what: string): 
     throw new DriverError('failed_precondition', `${what} is not JSON`);
   }
   const type = doc.mediaType ?? contentType.split(';')[0]!.trim();
-  if (doc.schemaVersion === 1 || /^application\/vnd\.docker\.distribution\.manifest\.v1\+(prettyjws|json)$/.test(type)) {
-    throw new DriverError('failed_precondition', `${what} is a Docker schema1 manifest, which is not supported (push it again with a current tool)`);
+  if (
+    doc.schemaVersion === 1 ||
+    /^application\/vnd\.docker\.distribution\.manifest\.v1\+(prettyjws|json)$/.test(type)
+  ) {
+    throw new DriverError(
+      'failed_precondition',
+      `${what} is a Docker schema1 manifest, which is not supported (push it again with a current tool)`,
+    );
   }
   if (Array.isArray(doc.manifests)) {
     return { kind: 'index', manifests: doc.manifests.map((m) => descriptor(m, what)) };
@@ -71,19 +83,28 @@ export function parseManifest(body: Buffer, contentType: string, what: string): 
     const layers = doc.layers.map((l) => descriptor(l, what));
     for (const l of layers) {
       if (!LAYER_TYPES.has(l.mediaType)) {
-        throw new DriverError('failed_precondition', `${what} has a layer of type '${l.mediaType}', which cannot be unpacked into a root filesystem`);
+        throw new DriverError(
+          'failed_precondition',
+          `${what} has a layer of type '${l.mediaType}', which cannot be unpacked into a root filesystem`,
+        );
       }
     }
     return { kind: 'manifest', config: descriptor(doc.config, what), layers };
   }
-  throw new DriverError('failed_precondition', `${what} is neither an image manifest nor an index (media type '${type}')`);
+  throw new DriverError(
+    'failed_precondition',
+    `${what} is neither an image manifest nor an index (media type '${type}')`,
+  );
 }
 
-const platformName = (p: Descriptor['platform']) => [p?.os ?? '?', p?.architecture ?? '?', p?.variant].filter(Boolean).join('/');
+const platformName = (p: Descriptor['platform']) =>
+  [p?.os ?? '?', p?.architecture ?? '?', p?.variant].filter(Boolean).join('/');
 
 /** Picks the linux/amd64 entry of an index; none is an error that lists the platforms the index has. */
 export function pickPlatform(manifests: Descriptor[], what: string): Descriptor {
-  const fits = manifests.filter((m) => m.platform?.os === PLATFORM.os && m.platform?.architecture === PLATFORM.architecture);
+  const fits = manifests.filter(
+    (m) => m.platform?.os === PLATFORM.os && m.platform?.architecture === PLATFORM.architecture,
+  );
   // Several amd64 entries differ by micro-architecture variant (v2, v3…); the plain one runs everywhere.
   const pick = fits.find((m) => !m.platform?.variant) ?? fits[0];
   if (pick) return pick;
@@ -108,11 +129,21 @@ export interface ImageConfig {
 }
 
 /** Parses an image config blob: the runtime settings and the uncompressed digests (`diff_ids`) of its layers. */
-export function parseImageConfig(body: Buffer, manifestDigest: string, what: string): { config: ImageConfig; diffIds: string[] } {
+export function parseImageConfig(
+  body: Buffer,
+  manifestDigest: string,
+  what: string,
+): { config: ImageConfig; diffIds: string[] } {
   let doc: {
     os?: string;
     architecture?: string;
-    config?: { Env?: string[] | null; Cmd?: string[] | null; Entrypoint?: string[] | null; WorkingDir?: string; User?: string } | null;
+    config?: {
+      Env?: string[] | null;
+      Cmd?: string[] | null;
+      Entrypoint?: string[] | null;
+      WorkingDir?: string;
+      User?: string;
+    } | null;
     rootfs?: { diff_ids?: string[] };
   };
   try {
@@ -122,7 +153,10 @@ export function parseImageConfig(body: Buffer, manifestDigest: string, what: str
   }
   // A single-platform manifest has no index to choose from; its config says what it runs on.
   if ((doc.os && doc.os !== PLATFORM.os) || (doc.architecture && doc.architecture !== PLATFORM.architecture)) {
-    throw new DriverError('failed_precondition', `${what} is a ${doc.os}/${doc.architecture} image, not ${PLATFORM.os}/${PLATFORM.architecture}`);
+    throw new DriverError(
+      'failed_precondition',
+      `${what} is a ${doc.os}/${doc.architecture} image, not ${PLATFORM.os}/${PLATFORM.architecture}`,
+    );
   }
   const c = doc.config ?? {};
   const config: ImageConfig = { digest: manifestDigest, env: Array.isArray(c.Env) ? c.Env : [] };

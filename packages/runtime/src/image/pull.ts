@@ -20,7 +20,14 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DriverError } from '../driver.js';
 import { BlobCache, hexOf, removeStaleTemps, tempName } from './blob-cache.js';
-import { type Descriptor, type ImageConfig, MANIFEST_ACCEPT, parseImageConfig, parseManifest, pickPlatform } from './manifest.js';
+import {
+  type Descriptor,
+  type ImageConfig,
+  MANIFEST_ACCEPT,
+  parseImageConfig,
+  parseManifest,
+  pickPlatform,
+} from './manifest.js';
 import { formatImageRef, type ImageRef, parseImageRef } from './reference.js';
 import { RegistryClient, type RegistryConfig, MAX_DOCUMENT_BYTES } from './registry-client.js';
 import { runTool } from './tools.js';
@@ -50,7 +57,9 @@ const short = (digest: string) => digest.slice(0, 'sha256:'.length + 12);
 
 /** Docker Hub keeps official images under `library/`; other registries take the name as written. */
 function repositoryOn(host: string, repository: string): string {
-  return /^(registry-1\.|index\.)?docker\.io$/.test(host) && !repository.includes('/') ? `library/${repository}` : repository;
+  return /^(registry-1\.|index\.)?docker\.io$/.test(host) && !repository.includes('/')
+    ? `library/${repository}`
+    : repository;
 }
 
 function sameRegistry(named: string, host: string): boolean {
@@ -74,7 +83,10 @@ async function resolveManifest(client: RegistryClient, repository: string, ref: 
     });
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     if (byDigest && digest !== reference) {
-      throw new DriverError('failed_precondition', `registry ${client.host} sent ${what} with digest ${digest} (corrupt or tampered)`);
+      throw new DriverError(
+        'failed_precondition',
+        `registry ${client.host} sent ${what} with digest ${digest} (corrupt or tampered)`,
+      );
     }
     const m = parseManifest(body, contentType, what);
     if (m.kind === 'manifest') return { digest, manifest: m };
@@ -128,7 +140,10 @@ export async function resolveImage(o: { ref: string; registry: RegistryConfig })
   const ref = parseImageRef(o.ref);
   const client = new RegistryClient(o.registry);
   if (ref.registry && !sameRegistry(ref.registry, client.host)) {
-    throw new DriverError('invalid_argument', `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ${client.host}`);
+    throw new DriverError(
+      'invalid_argument',
+      `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ${client.host}`,
+    );
   }
   const repository = repositoryOn(client.host, ref.repository);
   const label = `${client.host}/${formatImageRef({ ...ref, registry: undefined, repository })}`;
@@ -145,7 +160,10 @@ export async function pullImage(o: PullOptions): Promise<ImageConfig> {
   const ref = parseImageRef(o.ref);
   const client = new RegistryClient(o.registry);
   if (ref.registry && !sameRegistry(ref.registry, client.host)) {
-    throw new DriverError('invalid_argument', `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ${client.host}`);
+    throw new DriverError(
+      'invalid_argument',
+      `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ${client.host}`,
+    );
   }
   if (existsSync(o.dest)) throw new DriverError('failed_precondition', `cannot pull into ${o.dest}: it already exists`);
   const repository = repositoryOn(client.host, ref.repository);
@@ -157,7 +175,11 @@ export async function pullImage(o: PullOptions): Promise<ImageConfig> {
     progress(0.98, 'linking the root filesystem');
     await mkdir(path.dirname(o.dest), { recursive: true });
     try {
-      await runTool('cp', linkTreeArgs(path.join(imageDir, 'rootfs'), o.dest), `copying the cached root filesystem of ${label}`);
+      await runTool(
+        'cp',
+        linkTreeArgs(path.join(imageDir, 'rootfs'), o.dest),
+        `copying the cached root filesystem of ${label}`,
+      );
     } catch (err) {
       await rm(o.dest, { recursive: true, force: true }); // nothing half-made is left at dest
       throw err;
@@ -184,12 +206,16 @@ export async function pullImage(o: PullOptions): Promise<ImageConfig> {
   }
 
   const configDesc: Descriptor = manifest.config;
-  if (configDesc.size > MAX_DOCUMENT_BYTES) throw new DriverError('failed_precondition', `the config of ${label} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+  if (configDesc.size > MAX_DOCUMENT_BYTES)
+    throw new DriverError('failed_precondition', `the config of ${label} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
   const configFile = await blobs.fetch(client, repository, configDesc);
   const { config, diffIds } = parseImageConfig(await readFile(configFile), digest, `image ${label}`);
   const layers = manifest.layers;
   if (diffIds.length !== layers.length) {
-    throw new DriverError('failed_precondition', `image ${label} has ${layers.length} layers but its config lists ${diffIds.length}`);
+    throw new DriverError(
+      'failed_precondition',
+      `image ${label} has ${layers.length} layers but its config lists ${diffIds.length}`,
+    );
   }
   const totalBytes = layers.reduce((n, l) => n + Math.max(l.size, 0), 0) || 1;
   progress(0.03, `image ${short(digest)}: ${layers.length} layer${layers.length === 1 ? '' : 's'}, ${mb(totalBytes)}`);
@@ -227,7 +253,10 @@ export async function pullImage(o: PullOptions): Promise<ImageConfig> {
     let done = 0;
     for (let i = 0; i < layers.length; i++) {
       progress(0.6 + (0.37 * done) / totalBytes, `${step(i)}: unpacking ${mb(layers[i]!.size)}`);
-      await applyLayer(path.join(staging, 'rootfs'), files[i]!, { diffId: diffIds[i], label: `image ${label} ${step(i)}` });
+      await applyLayer(path.join(staging, 'rootfs'), files[i]!, {
+        diffId: diffIds[i],
+        label: `image ${label} ${step(i)}`,
+      });
       done += Math.max(layers[i]!.size, 0);
     }
     await writeFile(path.join(staging, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

@@ -20,11 +20,13 @@ export interface ImageRef {
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const DOMAIN = /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?$/;
+const DOMAIN =
+  /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?$/;
 /** distribution/reference's limit on the whole name (registry and repository). */
 const NAME_MAX_CHARS = 255;
 
-const invalid = (ref: string, why: string) => new DriverError('invalid_argument', `invalid image reference '${ref}': ${why}`);
+const invalid = (ref: string, why: string) =>
+  new DriverError('invalid_argument', `invalid image reference '${ref}': ${why}`);
 
 /**
  * Parses an image reference; throws `DriverError('invalid_argument')` for a malformed one.
@@ -41,7 +43,8 @@ export function parseImageRef(ref: string): ImageRef {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw invalid(ref, `'${digest}' is not a sha256 digest (sha256:<64 lower-case hex digits>)`);
+    if (!DIGEST.test(digest))
+      throw invalid(ref, `'${digest}' is not a sha256 digest (sha256:<64 lower-case hex digits>)`);
   }
   let tag: string | undefined;
   // A colon after the last slash separates the tag; one before it belongs to the registry's port.
@@ -64,10 +67,14 @@ export function parseImageRef(ref: string): ImageRef {
   if (rest === '') throw invalid(ref, 'it names no repository');
   for (const c of rest.split('/')) {
     if (!COMPONENT.test(c)) {
-      throw invalid(ref, `repository component '${c}' must be lower-case letters, digits and single separators (. _ __ -)`);
+      throw invalid(
+        ref,
+        `repository component '${c}' must be lower-case letters, digits and single separators (. _ __ -)`,
+      );
     }
   }
-  if ((registry ? registry.length + 1 : 0) + rest.length > NAME_MAX_CHARS) throw invalid(ref, `the name is longer than ${NAME_MAX_CHARS} characters`);
+  if ((registry ? registry.length + 1 : 0) + rest.length > NAME_MAX_CHARS)
+    throw invalid(ref, `the name is longer than ${NAME_MAX_CHARS} characters`);
   const out: ImageRef = { repository: rest };
   if (registry) out.registry = registry;
   if (tag) out.tag = tag;

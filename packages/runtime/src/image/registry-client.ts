@@ -73,11 +73,18 @@ export class RegistryClient {
     if (challenge?.scheme === 'bearer') {
       this.tokens.set(o.scope, await this.fetchToken(challenge, o.scope));
     } else if (challenge?.scheme === 'basic' || challenge === undefined) {
-      if (!this.basic) throw new DriverError('failed_precondition', `registry ${this.host} requires credentials and none are configured`);
+      if (!this.basic)
+        throw new DriverError(
+          'failed_precondition',
+          `registry ${this.host} requires credentials and none are configured`,
+        );
       if (this.useBasic) throw this.refused();
       this.useBasic = true;
     } else {
-      throw new DriverError('failed_precondition', `registry ${this.host} asks for '${challenge.scheme}' authentication, which is not supported`);
+      throw new DriverError(
+        'failed_precondition',
+        `registry ${this.host} asks for '${challenge.scheme}' authentication, which is not supported`,
+      );
     }
     res = await this.send(path, o);
     if (res.status === 401) {
@@ -88,10 +95,16 @@ export class RegistryClient {
   }
 
   /** GETs a JSON document (manifest, config, list), at most MAX_DOCUMENT_BYTES. */
-  async getDocument(path: string, o: RequestOptions & { what: string }): Promise<{ body: Buffer; contentType: string }> {
+  async getDocument(
+    path: string,
+    o: RequestOptions & { what: string },
+  ): Promise<{ body: Buffer; contentType: string }> {
     const res = await this.get(path, o);
     if (!res.ok) throw await this.fail(res, o.what);
-    return { body: await readLimited(res, MAX_DOCUMENT_BYTES, `${o.what} from registry ${this.host}`), contentType: res.headers.get('content-type') ?? '' };
+    return {
+      body: await readLimited(res, MAX_DOCUMENT_BYTES, `${o.what} from registry ${this.host}`),
+      contentType: res.headers.get('content-type') ?? '',
+    };
   }
 
   /** Turns a non-2xx answer into a DriverError naming the registry, what was asked for and the registry's own words. */
@@ -115,8 +128,12 @@ export class RegistryClient {
       return new DriverError('not_found', `${what} was not found in registry ${this.host}${said}`);
     }
     if (res.status === 401) return this.refused();
-    if (res.status === 403) return new DriverError('failed_precondition', `registry ${this.host} denied access to ${what}${said}`);
-    return new DriverError('failed_precondition', `registry ${this.host} answered HTTP ${res.status} for ${what}${said}`);
+    if (res.status === 403)
+      return new DriverError('failed_precondition', `registry ${this.host} denied access to ${what}${said}`);
+    return new DriverError(
+      'failed_precondition',
+      `registry ${this.host} answered HTTP ${res.status} for ${what}${said}`,
+    );
   }
 
   private refused(): DriverError {
@@ -131,7 +148,10 @@ export class RegistryClient {
     if (token) headers.authorization = `Bearer ${token}`;
     else if (this.useBasic && this.basic) headers.authorization = this.basic;
     try {
-      return await fetch(`${this.base}${path}`, { headers, signal: o.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return await fetch(`${this.base}${path}`, {
+        headers,
+        signal: o.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
     } catch (err) {
       throw unreachable(`registry ${this.host}`, err);
     }
@@ -140,12 +160,16 @@ export class RegistryClient {
   /** Bearer token flow (https://distribution.github.io/distribution/spec/auth/token/): GET the realm with Basic credentials. */
   private async fetchToken(c: Challenge, scope: string): Promise<string> {
     const realm = c.params.realm;
-    if (!realm) throw new DriverError('failed_precondition', `registry ${this.host} asks for a Bearer token but names no realm`);
+    if (!realm)
+      throw new DriverError('failed_precondition', `registry ${this.host} asks for a Bearer token but names no realm`);
     let url: URL;
     try {
       url = new URL(realm);
     } catch {
-      throw new DriverError('failed_precondition', `registry ${this.host} names a token realm that is not a URL: '${realm}'`);
+      throw new DriverError(
+        'failed_precondition',
+        `registry ${this.host} names a token realm that is not a URL: '${realm}'`,
+      );
     }
     if (c.params.service) url.searchParams.set('service', c.params.service);
     url.searchParams.set('scope', c.params.scope ?? scope);
@@ -159,21 +183,32 @@ export class RegistryClient {
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      const who = this.config.username !== undefined ? `the credentials for user '${this.config.username}'` : 'anonymous access';
-      throw new DriverError('failed_precondition', `token server ${url.host} of registry ${this.host} refused ${who} (HTTP ${res.status})`);
+      const who =
+        this.config.username !== undefined ? `the credentials for user '${this.config.username}'` : 'anonymous access';
+      throw new DriverError(
+        'failed_precondition',
+        `token server ${url.host} of registry ${this.host} refused ${who} (HTTP ${res.status})`,
+      );
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new DriverError('failed_precondition', `token server ${url.host} of registry ${this.host} answered HTTP ${res.status}`);
+      throw new DriverError(
+        'failed_precondition',
+        `token server ${url.host} of registry ${this.host} answered HTTP ${res.status}`,
+      );
     }
     let answer: { token?: string; access_token?: string };
     try {
       answer = JSON.parse((await readLimited(res, MAX_DOCUMENT_BYTES, 'token')).toString('utf8')) as typeof answer;
     } catch {
-      throw new DriverError('failed_precondition', `token server ${url.host} of registry ${this.host} answered something that is not JSON`);
+      throw new DriverError(
+        'failed_precondition',
+        `token server ${url.host} of registry ${this.host} answered something that is not JSON`,
+      );
     }
     const token = answer.token ?? answer.access_token;
-    if (!token) throw new DriverError('failed_precondition', `token server ${url.host} of registry ${this.host} sent no token`);
+    if (!token)
+      throw new DriverError('failed_precondition', `token server ${url.host} of registry ${this.host} sent no token`);
     return token;
   }
 }
@@ -184,7 +219,8 @@ export function parseChallenge(header: string): Challenge | undefined {
   if (!m) return undefined;
   const params: Record<string, string> = {};
   const re = /([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?\s*/g;
-  for (const p of m[2]!.matchAll(re)) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
+  for (const p of m[2]!.matchAll(re))
+    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
   return { scheme: m[1]!.toLowerCase(), params };
 }
 
@@ -221,6 +257,9 @@ export async function* bodyChunks(res: Response): AsyncGenerator<Buffer> {
 /** A fetch that failed below HTTP (refused, DNS, TLS, timeout), as a message that says which server and why. */
 export function unreachable(who: string, err: unknown): DriverError {
   const e = err as Error & { cause?: Error & { code?: string } };
-  const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? 'the request timed out' : (e.cause?.code ?? e.cause?.message ?? e.message);
+  const why =
+    e.name === 'TimeoutError' || e.name === 'AbortError'
+      ? 'the request timed out'
+      : (e.cause?.code ?? e.cause?.message ?? e.message);
   return new DriverError('failed_precondition', `${who} is unreachable: ${why}`);
 }

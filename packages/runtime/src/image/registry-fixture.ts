@@ -112,9 +112,27 @@ export async function startTokenIssuer(o: { user: string; password: string; serv
   const dir = tmpDir('tokens');
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=tb-test-tokens'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=tb-test-tokens',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   const key = createPrivateKey(readFileSync(keyFile));
   const x5c = new X509Certificate(readFileSync(certFile)).raw.toString('base64');
   const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -136,7 +154,16 @@ export async function startTokenIssuer(o: { user: string; password: string; serv
     const now = Math.floor(Date.now() / 1000);
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [x5c] }));
     const claims = b64url(
-      JSON.stringify({ iss: o.issuer, sub: o.user, aud: u.searchParams.get('service') ?? o.service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access }),
+      JSON.stringify({
+        iss: o.issuer,
+        sub: o.user,
+        aud: u.searchParams.get('service') ?? o.service,
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomBytes(8).toString('hex'),
+        access,
+      }),
     );
     const token = `${header}.${claims}.${b64url(sign('sha256', Buffer.from(`${header}.${claims}`), key))}`;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
@@ -152,7 +179,13 @@ export async function startTokenIssuer(o: { user: string; password: string; serv
 }
 
 /** Builds an OCI layout with umoci: one layer per step (each step edits the bundle's rootfs), then the config. */
-export function umociImage(o: { layout: string; tag: string; steps: Array<(rootfs: string) => void>; extraLayers?: Buffer[]; config?: string[] }): void {
+export function umociImage(o: {
+  layout: string;
+  tag: string;
+  steps: Array<(rootfs: string) => void>;
+  extraLayers?: Buffer[];
+  config?: string[];
+}): void {
   const run = (...args: string[]) => execFileSync('umoci', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const image = `${o.layout}:${o.tag}`;
   run('init', '--layout', o.layout);
@@ -173,7 +206,14 @@ export function umociImage(o: { layout: string; tag: string; steps: Array<(rootf
 
 /** Pushes with skopeo; asynchronous because the token issuer skopeo asks lives in this process. */
 export async function skopeoPush(layoutImage: string, dest: string, extra: string[] = []): Promise<void> {
-  await promisify(execFile)('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${layoutImage}`, `docker://${dest}`]);
+  await promisify(execFile)('skopeo', [
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    ...extra,
+    `oci:${layoutImage}`,
+    `docker://${dest}`,
+  ]);
 }
 
 export interface TarSpec {
@@ -246,14 +286,28 @@ export async function pushBlob(url: string, repo: string, data: Buffer): Promise
   assert.equal(start.status, 202, `blob upload start: ${await start.text()}`);
   const loc = new URL(start.headers.get('location')!, url);
   loc.searchParams.set('digest', digest);
-  const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(data), headers: { 'content-type': 'application/octet-stream' } });
+  const put = await fetch(loc, {
+    method: 'PUT',
+    body: new Uint8Array(data),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   assert.equal(put.status, 201, `blob upload: ${await put.text()}`);
   return digest;
 }
 
-export async function pushManifest(url: string, repo: string, reference: string, mediaType: string, doc: unknown): Promise<{ digest: string; size: number }> {
+export async function pushManifest(
+  url: string,
+  repo: string,
+  reference: string,
+  mediaType: string,
+  doc: unknown,
+): Promise<{ digest: string; size: number }> {
   const body = Buffer.from(JSON.stringify(doc));
-  const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': mediaType } });
+  const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, {
+    method: 'PUT',
+    body: new Uint8Array(body),
+    headers: { 'content-type': mediaType },
+  });
   assert.equal(res.status, 201, `manifest PUT ${repo}:${reference}: ${await res.text()}`);
   return { digest: sha256(body), size: body.length };
 }
@@ -262,16 +316,37 @@ export async function pushManifest(url: string, repo: string, reference: string,
  * Pushes a single-layer image by hand (no umoci): `layer` is sent as given (plain tar or gzip), with OCI or Docker
  * schema2 media types.
  */
-export async function pushRawImage(o: { url: string; repo: string; tag: string; tar: Buffer; gzip?: boolean; architecture?: string; docker?: boolean }) {
+export async function pushRawImage(o: {
+  url: string;
+  repo: string;
+  tag: string;
+  tar: Buffer;
+  gzip?: boolean;
+  architecture?: string;
+  docker?: boolean;
+}) {
   const blob = o.gzip ? gzipSync(o.tar) : o.tar;
   const layerDigest = await pushBlob(o.url, o.repo, blob);
   const config = Buffer.from(
-    JSON.stringify({ architecture: o.architecture ?? 'amd64', os: 'linux', config: { Env: [`ARCH=${o.architecture ?? 'amd64'}`] }, rootfs: { type: 'layers', diff_ids: [sha256(o.tar)] } }),
+    JSON.stringify({
+      architecture: o.architecture ?? 'amd64',
+      os: 'linux',
+      config: { Env: [`ARCH=${o.architecture ?? 'amd64'}`] },
+      rootfs: { type: 'layers', diff_ids: [sha256(o.tar)] },
+    }),
   );
   const configDigest = await pushBlob(o.url, o.repo, config);
   const types = o.docker
-    ? { manifest: 'application/vnd.docker.distribution.manifest.v2+json', config: 'application/vnd.docker.container.image.v1+json', layer: 'application/vnd.docker.image.rootfs.diff.tar.gzip' }
-    : { manifest: 'application/vnd.oci.image.manifest.v1+json', config: 'application/vnd.oci.image.config.v1+json', layer: `application/vnd.oci.image.layer.v1.tar${o.gzip ? '+gzip' : ''}` };
+    ? {
+        manifest: 'application/vnd.docker.distribution.manifest.v2+json',
+        config: 'application/vnd.docker.container.image.v1+json',
+        layer: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+      }
+    : {
+        manifest: 'application/vnd.oci.image.manifest.v1+json',
+        config: 'application/vnd.oci.image.config.v1+json',
+        layer: `application/vnd.oci.image.layer.v1.tar${o.gzip ? '+gzip' : ''}`,
+      };
   const pushed = await pushManifest(o.url, o.repo, o.tag, types.manifest, {
     schemaVersion: 2,
     mediaType: types.manifest,

@@ -35,7 +35,15 @@ export interface TarEntry {
 
 const BLOCK = 512;
 const TYPES: Record<string, TarEntryType> = {
-  '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo',
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  '6': 'fifo',
 };
 
 /** Pulls exact byte counts out of an async chunk source. */
@@ -134,7 +142,8 @@ function parsePax(data: Buffer, into: Map<string, Buffer>): void {
     const space = data.indexOf(0x20, pos);
     if (space < 0) break;
     const len = parseInt(data.subarray(pos, space).toString('ascii'), 10);
-    if (!(len > 0) || pos + len > data.length) throw new DriverError('failed_precondition', 'the layer archive has a malformed PAX header');
+    if (!(len > 0) || pos + len > data.length)
+      throw new DriverError('failed_precondition', 'the layer archive has a malformed PAX header');
     const record = data.subarray(space + 1, pos + len - 1); // without the trailing newline
     const eq = record.indexOf(0x3d);
     if (eq > 0) into.set(record.subarray(0, eq).toString('utf8'), record.subarray(eq + 1));
@@ -166,12 +175,17 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
         await r.drain();
         break;
       }
-      if (!checksumOk(h)) throw new DriverError('failed_precondition', 'the layer archive has a header with a bad checksum (not a tar file?)');
+      if (!checksumOk(h))
+        throw new DriverError(
+          'failed_precondition',
+          'the layer archive has a header with a bad checksum (not a tar file?)',
+        );
       const flag = String.fromCharCode(h[156]!);
       const size = num(h, 124, 12);
       const padded = Math.ceil(size / BLOCK) * BLOCK;
       if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
-        if (size > 1024 * 1024) throw new DriverError('failed_precondition', 'the layer archive has an extended header larger than 1 MiB');
+        if (size > 1024 * 1024)
+          throw new DriverError('failed_precondition', 'the layer archive has an extended header larger than 1 MiB');
         const data = (await r.read(padded))?.subarray(0, size) ?? Buffer.alloc(0);
         if (flag === 'x') parsePax(data, pax);
         else if (flag === 'g') parsePax(data, globals);
@@ -183,12 +197,16 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
       pax = new Map();
       const ustar = h.subarray(257, 263).toString('latin1') === 'ustar\0';
       const prefix = ustar ? str(h, 345, 155) : '';
-      const name = ext.get('path')?.toString('utf8') ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+      const name =
+        ext.get('path')?.toString('utf8') ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
       const linkTarget = ext.get('linkpath')?.toString('utf8') ?? longLink ?? str(h, 157, 100);
       longName = longLink = undefined;
       const type = TYPES[flag];
       if (flag === 'S' || [...ext.keys()].some((k) => k.startsWith('GNU.sparse'))) {
-        throw new DriverError('failed_precondition', `the layer archive stores '${name}' as a sparse file, which is not supported`);
+        throw new DriverError(
+          'failed_precondition',
+          `the layer archive stores '${name}' as a sparse file, which is not supported`,
+        );
       }
       if (!type) {
         // 'V' (volume label) and 'D' (GNU dump dir listing) carry nothing to unpack; anything else we do not understand.
@@ -196,11 +214,15 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
           await r.skip(padded);
           continue;
         }
-        throw new DriverError('failed_precondition', `the layer archive has '${name}' of tar type '${flag}', which is not supported`);
+        throw new DriverError(
+          'failed_precondition',
+          `the layer archive has '${name}' of tar type '${flag}', which is not supported`,
+        );
       }
       const xattrs = new Map<string, Buffer>();
       for (const [k, v] of ext) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice('SCHILY.xattr.'.length), v);
-      const numOr = (key: string, fallback: number) => (ext.has(key) ? Number(ext.get(key)!.toString('utf8')) : fallback);
+      const numOr = (key: string, fallback: number) =>
+        ext.has(key) ? Number(ext.get(key)!.toString('utf8')) : fallback;
       // Like Go's archive/tar: links, devices, dirs and fifos have no data, whatever their size field says.
       const dataBytes = type === 'file' ? numOr('size', size) : 0;
       const entry: TarEntry = {

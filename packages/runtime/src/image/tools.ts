@@ -14,12 +14,17 @@ export function runTool(cmd: string, args: string[], why: string): Promise<void>
     child.on('error', (err) =>
       reject(
         (err as NodeJS.ErrnoException).code === 'ENOENT'
-          ? new DriverError('failed_precondition', `${cmd} is not installed (packages/runtime/setup.sh installs it); it is needed for ${why}`)
+          ? new DriverError(
+              'failed_precondition',
+              `${cmd} is not installed (packages/runtime/setup.sh installs it); it is needed for ${why}`,
+            )
           : err,
       ),
     );
     child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new DriverError('failed_precondition', `${cmd} failed (exit ${code}) for ${why}: ${stderr.trim()}`)),
+      code === 0
+        ? resolve()
+        : reject(new DriverError('failed_precondition', `${cmd} failed (exit ${code}) for ${why}: ${stderr.trim()}`)),
     );
   });
 }

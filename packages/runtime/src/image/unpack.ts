@@ -17,7 +17,20 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, unlink } from 'node:fs/promises';
+import {
+  chmod,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  unlink,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { DriverError } from '../driver.js';
 import { layerBytes } from './layer-source.js';
@@ -81,7 +94,8 @@ class Root {
       }
       const st = await lstatOrNull(this.abs(rel));
       if (st?.isSymbolicLink()) {
-        if (++hops > MAX_SYMLINK_HOPS) throw new DriverError('failed_precondition', `too many levels of symbolic links in '${comps.join('/')}'`);
+        if (++hops > MAX_SYMLINK_HOPS)
+          throw new DriverError('failed_precondition', `too many levels of symbolic links in '${comps.join('/')}'`);
         const target = await readlink(this.abs(rel));
         if (target.startsWith('/')) out = [];
         pending = [...target.split('/'), ...pending];
@@ -104,7 +118,10 @@ class Root {
         await mkdir(abs, { mode: 0o755 });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !(await lstat(abs)).isDirectory()) {
-          throw new DriverError('failed_precondition', `cannot create '${comps.join('/')}': '${key}' is not a directory`);
+          throw new DriverError(
+            'failed_precondition',
+            `cannot create '${comps.join('/')}': '${key}' is not a directory`,
+          );
         }
       }
       this.realDirs.add(key);
@@ -147,7 +164,8 @@ async function scanLayer(file: string, diffId: string | undefined, label: string
     if (!name?.startsWith(WHITEOUT)) continue;
     const dir = comps.slice(0, -1);
     if (name === OPAQUE) w.opaque.push(dir);
-    else if (name.startsWith(`${WHITEOUT}${WHITEOUT}`)) continue; // AUFS bookkeeping (.wh..wh.plnk): nothing to apply
+    else if (name.startsWith(`${WHITEOUT}${WHITEOUT}`))
+      continue; // AUFS bookkeeping (.wh..wh.plnk): nothing to apply
     else {
       const target = name.slice(WHITEOUT.length);
       if (target !== '' && target !== '.' && target !== '..') w.deleted.push([...dir, target]);
@@ -155,7 +173,10 @@ async function scanLayer(file: string, diffId: string | undefined, label: string
   }
   const got = `sha256:${hash.digest('hex')}`;
   if (diffId && diffId !== got) {
-    throw new DriverError('failed_precondition', `${label}: the uncompressed layer has digest ${got}, but the image config says ${diffId}`);
+    throw new DriverError(
+      'failed_precondition',
+      `${label}: the uncompressed layer has digest ${got}, but the image config says ${diffId}`,
+    );
   }
   return w;
 }
@@ -190,7 +211,11 @@ async function setMetadata(abs: string, e: TarEntry, withTimes: boolean): Promis
   await lchown(abs, e.uid, e.gid);
   if (e.type !== 'symlink') await chmod(abs, e.mode);
   for (const [name, value] of e.xattrs) {
-    await runTool('setfattr', ['-h', '-n', name, '-v', `0s${value.toString('base64')}`, '--', abs], `the extended attribute ${name} of /${components(e.path).join('/')}`);
+    await runTool(
+      'setfattr',
+      ['-h', '-n', name, '-v', `0s${value.toString('base64')}`, '--', abs],
+      `the extended attribute ${name} of /${components(e.path).join('/')}`,
+    );
   }
   if (withTimes) await lutimes(abs, e.mtimeS, e.mtimeS);
 }
@@ -215,11 +240,15 @@ async function applyEntry(root: Root, m: TarMember, dirTimes: Array<[string, num
   }
   if (e.type === 'hardlink') {
     const tcomps = components(e.linkTarget);
-    if (tcomps.length === 0) throw new DriverError('failed_precondition', `hard link '${e.path}' points at the root directory`);
+    if (tcomps.length === 0)
+      throw new DriverError('failed_precondition', `hard link '${e.path}' points at the root directory`);
     const source = root.abs([...(await root.resolve(tcomps.slice(0, -1))), tcomps[tcomps.length - 1]!]);
     const st = await lstatOrNull(source);
     if (!st || st.isDirectory()) {
-      throw new DriverError('failed_precondition', `hard link '${e.path}' points at '${e.linkTarget}', which is ${st ? 'a directory' : 'missing'}`);
+      throw new DriverError(
+        'failed_precondition',
+        `hard link '${e.path}' points at '${e.linkTarget}', which is ${st ? 'a directory' : 'missing'}`,
+      );
     }
     if (existing && existing.ino === st.ino && existing.dev === st.dev) return;
     if (existing) await root.remove(abs, existing);

@@ -67,10 +67,7 @@ interface VmMeta extends SandboxRecord {
 }
 
 /** Where a VM's memory and disk come from. */
-type Source =
-  | { kind: 'boot' }
-  | { kind: 'template'; dir: string }
-  | { kind: 'checkpoint'; dir: string; move: boolean };
+type Source = { kind: 'boot' } | { kind: 'template'; dir: string } | { kind: 'checkpoint'; dir: string; move: boolean };
 
 export class MicroVmDriver implements Driver, Checkpointer {
   readonly name = 'microvm';
@@ -257,8 +254,14 @@ export class MicroVmDriver implements Driver, Checkpointer {
         if (r.exitCode !== 0) throw new Error(`guest set-up failed: ${r.stderr.trim()}`);
       }
       const meta: VmMeta = {
-        sandboxId: spec.sandboxId, slot: link.slot, pid: vm.pid, address: link.sandboxIp, hostIf: link.hostIf,
-        startedAt: new Date().toISOString(), spec, vm: vmr,
+        sandboxId: spec.sandboxId,
+        slot: link.slot,
+        pid: vm.pid,
+        address: link.sandboxIp,
+        hostIf: link.hostIf,
+        startedAt: new Date().toISOString(),
+        spec,
+        vm: vmr,
       };
       writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
       if (source.kind === 'checkpoint' && source.move) await rm(source.dir, { recursive: true, force: true });

@@ -48,19 +48,41 @@ function hostTscKhz(): number | undefined {
 export function qemuArgs(c: VmConfig): string[] {
   const khz = hostTscKhz();
   const cmdline = [
-    'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'mitigations=off', 'random.trust_cpu=on',
+    'console=ttyS0',
+    'quiet',
+    'loglevel=3',
+    'panic=-1',
+    'mitigations=off',
+    'random.trust_cpu=on',
     ...(khz ? [`tsc_early_khz=${khz}`, 'tsc=reliable'] : []),
-    `tb.layers=${c.layers.length}`, `tb.hostname=${c.hostname}`, ...(c.probe ? ['tb.probe'] : []),
+    `tb.layers=${c.layers.length}`,
+    `tb.hostname=${c.hostname}`,
+    ...(c.probe ? ['tb.probe'] : []),
   ].join(' ');
   const args = [
-    '-M', c.memory ? 'microvm,memory-backend=mem' : 'microvm',
-    '-accel', c.accel === 'kvm' ? 'kvm' : 'tcg,tb-size=32',
-    '-cpu', c.accel === 'kvm' ? 'host' : 'max',
-    '-smp', String(c.cpuCount),
-    '-m', `${c.memoryMB}M`,
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-serial', `file:${c.consoleLog ?? '/dev/null'}`,
-    '-kernel', c.kernel, '-initrd', c.initrd, '-append', cmdline,
+    '-M',
+    c.memory ? 'microvm,memory-backend=mem' : 'microvm',
+    '-accel',
+    c.accel === 'kvm' ? 'kvm' : 'tcg,tb-size=32',
+    '-cpu',
+    c.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(c.cpuCount),
+    '-m',
+    `${c.memoryMB}M`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-serial',
+    `file:${c.consoleLog ?? '/dev/null'}`,
+    '-kernel',
+    c.kernel,
+    '-initrd',
+    c.initrd,
+    '-append',
+    cmdline,
   ];
   if (c.memory && 'ram' in c.memory) args.push('-object', `memory-backend-ram,id=mem,size=${c.memoryMB}M`);
   else if (c.memory) {
@@ -96,8 +118,17 @@ export function detectAccel(qemu: string, kernel: string, initrd: string): Promi
     try {
       const consoleLog = path.join(dir, 'console');
       const args = qemuArgs({
-        accel: 'kvm', kernel, initrd, layers: [], disk: '', cpuCount: 1, memoryMB: 128, hostname: 'probe',
-        qmpSocket: '', consoleLog, probe: true,
+        accel: 'kvm',
+        kernel,
+        initrd,
+        layers: [],
+        disk: '',
+        cpuCount: 1,
+        memoryMB: 128,
+        hostname: 'probe',
+        qmpSocket: '',
+        consoleLog,
+        probe: true,
       });
       await execFileP('timeout', ['-s', 'KILL', '15', qemu, ...args]).catch(() => {});
       return existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes('tb-probe-ok') ? 'kvm' : 'tcg';

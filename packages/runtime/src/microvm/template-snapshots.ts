@@ -98,8 +98,12 @@ export class TemplateSnapshots {
       await createVmNetwork(id, link, false);
       const consoleLog = path.join(dir, 'console.log');
       const cfg: VmConfig = {
-        ...v, disk: files.disk, hostname: 'tensor-box', qmpSocket: path.join(dir, 'qmp.sock'),
-        consoleLog, memory: { file: files.mem, share: true },
+        ...v,
+        disk: files.disk,
+        hostname: 'tensor-box',
+        qmpSocket: path.join(dir, 'qmp.sock'),
+        consoleLog,
+        memory: { file: files.mem, share: true },
       };
       const logFile = path.join(dir, 'qemu.log');
       const vm = startQemu(this.d.qemu, qemuArgs(cfg), { sandboxId: id, cgroupDirs: [], logFile });

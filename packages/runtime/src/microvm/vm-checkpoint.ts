@@ -43,8 +43,12 @@ export async function writeVmCheckpoint(o: {
     if (o.leaveRunning) await sparseCopy(o.disk, files.disk);
     writeFileSync(files.vm, JSON.stringify({ ...o.vm, spec: o.spec }));
     const manifest: CheckpointManifest = {
-      format: CHECKPOINT_FORMAT, driver: 'microvm', sandboxId: o.sandboxId, createdAt: new Date().toISOString(),
-      layers: o.spec.layers, memoryBytes: statSync(files.state).size,
+      format: CHECKPOINT_FORMAT,
+      driver: 'microvm',
+      sandboxId: o.sandboxId,
+      createdAt: new Date().toISOString(),
+      layers: o.spec.layers,
+      memoryBytes: statSync(files.state).size,
     };
     writeFileSync(path.join(o.dir, 'checkpoint.json'), JSON.stringify(manifest, null, 2));
   } catch (err) {

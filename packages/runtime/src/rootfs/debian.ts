@@ -35,8 +35,20 @@ export const DEFAULT_TEMPLATE_RECIPE: Required<Pick<DebianRecipe, 'packages' | '
   // As E2B's base image: `python` is python3 (python-is-python3) and `pip` installs packages (python3-pip; Debian's
   // "externally managed" guard is off, as a sandbox is the environment the packages are for).
   packages: [
-    'bash', 'coreutils', 'python3', 'python-is-python3', 'python3-pip', 'python3-venv', 'curl', 'git',
-    'ca-certificates', 'procps', 'iproute2', 'sudo', 'less', 'nano',
+    'bash',
+    'coreutils',
+    'python3',
+    'python-is-python3',
+    'python3-pip',
+    'python3-venv',
+    'curl',
+    'git',
+    'ca-certificates',
+    'procps',
+    'iproute2',
+    'sudo',
+    'less',
+    'nano',
   ],
   customize: [
     "printf '[global]\\nbreak-system-packages = true\\n' > /etc/pip.conf",
@@ -78,7 +90,9 @@ export function hostDebianMirror(): string {
 
 export function recipeHash(r: DebianRecipe): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: 1, suite: r.suite ?? 'bookworm', packages: [...r.packages].sort(), customize: r.customize }));
+  h.update(
+    JSON.stringify({ v: 1, suite: r.suite ?? 'bookworm', packages: [...r.packages].sort(), customize: r.customize }),
+  );
   return h.digest('hex').slice(0, 16);
 }
 
@@ -109,9 +123,15 @@ function run(cmd: string, args: string[], onLine: (line: string) => void): Promi
     child.stdout.on('data', feed);
     child.stderr.on('data', feed);
     child.on('error', (err) =>
-      reject((err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`${cmd} is not installed (npm run setup installs it)`) : err),
+      reject(
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? new Error(`${cmd} is not installed (npm run setup installs it)`)
+          : err,
+      ),
     );
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} failed (${code}):\n${tail.join('\n')}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} failed (${code}):\n${tail.join('\n')}`)),
+    );
   });
 }
 

@@ -76,7 +76,8 @@ export class FakeDriver implements Driver, Freezer, Checkpointer, EgressControll
   }
 
   private start1(spec: SandboxSpec): SandboxRuntimeInfo {
-    if (this.sandboxes.has(spec.sandboxId)) throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
+    if (this.sandboxes.has(spec.sandboxId))
+      throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
     const info = {
       sandboxId: spec.sandboxId,
       pid: ++this.pid,
@@ -106,7 +107,16 @@ export class FakeDriver implements Driver, Freezer, Checkpointer, EgressControll
     const s = this.sandboxes.get(sandboxId);
     if (!s) throw new DriverError('not_found', `sandbox '${sandboxId}' is not running`);
     const { cpuCount, memoryMB, diskMB } = s.spec;
-    return { cpuUsageNs: 0, cpuCount, memoryUsedBytes: 0, memoryCacheBytes: 0, memoryLimitBytes: memoryMB << 20, diskUsedBytes: 0, diskLimitBytes: diskMB << 20, pids: 1 };
+    return {
+      cpuUsageNs: 0,
+      cpuCount,
+      memoryUsedBytes: 0,
+      memoryCacheBytes: 0,
+      memoryLimitBytes: memoryMB << 20,
+      diskUsedBytes: 0,
+      diskLimitBytes: diskMB << 20,
+      pids: 1,
+    };
   }
 
   async freeze(sandboxId: string): Promise<void> {
@@ -121,7 +131,10 @@ export class FakeDriver implements Driver, Freezer, Checkpointer, EgressControll
     await this.enter('checkpoint', sandboxId);
     const s = this.must(sandboxId);
     mkdirSync(imageDir, { recursive: true });
-    writeFileSync(path.join(imageDir, 'checkpoint.json'), JSON.stringify({ format: 'fake', sandboxId, layers: s.spec.layers }));
+    writeFileSync(
+      path.join(imageDir, 'checkpoint.json'),
+      JSON.stringify({ format: 'fake', sandboxId, layers: s.spec.layers }),
+    );
     if (!opts.leaveRunning) this.sandboxes.delete(sandboxId);
   }
 

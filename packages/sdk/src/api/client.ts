@@ -14,7 +14,8 @@ export function apiClient(conn: ResolvedConnection): ApiClient {
   return createClient<paths>({
     baseUrl: conn.apiUrl,
     headers: { 'X-API-Key': conn.apiKey, ...conn.headers },
-    fetch: (req: Request) => fetch(req, conn.requestTimeoutMs ? { signal: AbortSignal.timeout(conn.requestTimeoutMs) } : {}),
+    fetch: (req: Request) =>
+      fetch(req, conn.requestTimeoutMs ? { signal: AbortSignal.timeout(conn.requestTimeoutMs) } : {}),
   });
 }
 

@@ -24,7 +24,7 @@ export function envdHeaders(t: EnvdTarget, user?: string): Record<string, string
     ...(t.headers ?? {}),
   };
   if (t.accessToken) h['X-Access-Token'] = t.accessToken;
-  if (user) h['Authorization'] = `Basic ${btoa(`${user}:`)}`;
+  if (user) h.Authorization = `Basic ${btoa(`${user}:`)}`;
   return h;
 }
 
@@ -38,4 +38,5 @@ export function envdClient<T extends DescService>(service: T, t: EnvdTarget): Cl
 }
 
 /** Header to run an RPC as `user`; none means the sandbox's default user (its template's, `user` for `default`). */
-export const userHeader = (user?: string): Record<string, string> => (user ? { Authorization: `Basic ${btoa(`${user}:`)}` } : {});
+export const userHeader = (user?: string): Record<string, string> =>
+  user ? { Authorization: `Basic ${btoa(`${user}:`)}` } : {};

@@ -174,17 +174,22 @@ export function routes(s: Services): Route[] {
       if (link.url) link.url += `?token=${encodeURIComponent(s.auth.issueToken(subject, currentCaller(), 3600).token)}`;
       return { status: 201, body: link };
     }),
-    op('PUT', '/templates/{templateID}/files/{hash}', async (c) => {
-      const token = typeof c.query.token === 'string' ? c.query.token : '';
-      const caller = token
-        ? await s.auth.fromToken(`files:${c.params.templateID}:${c.params.hash}`, token)
-        : await s.auth.fromRequest(c.req);
-      if (!caller) {
-        throw new ApiError('unauthenticated', 'the upload link is invalid, expired or its API key was revoked');
-      }
-      await withCaller(caller, () => s.templates.putFiles(c.params.templateID, c.params.hash, c.req));
-      return { status: 201 };
-    }, { rawBody: true, auth: false }),
+    op(
+      'PUT',
+      '/templates/{templateID}/files/{hash}',
+      async (c) => {
+        const token = typeof c.query.token === 'string' ? c.query.token : '';
+        const caller = token
+          ? await s.auth.fromToken(`files:${c.params.templateID}:${c.params.hash}`, token)
+          : await s.auth.fromRequest(c.req);
+        if (!caller) {
+          throw new ApiError('unauthenticated', 'the upload link is invalid, expired or its API key was revoked');
+        }
+        await withCaller(caller, () => s.templates.putFiles(c.params.templateID, c.params.hash, c.req));
+        return { status: 201 };
+      },
+      { rawBody: true, auth: false },
+    ),
     op('POST', '/sandboxes/{sandboxID}/commit', async (c) => ({
       status: 202,
       body: await s.sandboxes.commit(c.params.sandboxID, c.body),

@@ -58,8 +58,14 @@ export function createApiDocs(specYaml: string, spec: unknown): ApiDocs {
   const docs = new Map<string, () => Doc | undefined>([
     ['/openapi.json', () => ({ body: Buffer.from(JSON.stringify(spec, null, 2)), type: 'application/json' })],
     ['/openapi.yaml', () => ({ body: Buffer.from(specYaml), type: 'application/yaml; charset=utf-8' })],
-    ['/docs/api', () => ({ body: Buffer.from(PAGE), type: 'text/html; charset=utf-8',
-      headers: { 'content-security-policy': CSP } })],
+    [
+      '/docs/api',
+      () => ({
+        body: Buffer.from(PAGE),
+        type: 'text/html; charset=utf-8',
+        headers: { 'content-security-policy': CSP },
+      }),
+    ],
     [REDOC_PATH, redocBundle],
   ]);
   const cache = new Map<string, Doc | undefined>();

@@ -66,7 +66,7 @@ export class OpenApi {
   }
 
   private resolve<T>(obj: any): T {
-    if (obj && obj.$ref) {
+    if (obj?.$ref) {
       const parts = String(obj.$ref).replace(/^#\//, '').split('/');
       return parts.reduce((o: any, p) => o[p.replace(/~1/g, '/').replace(/~0/g, '~')], this.doc);
     }

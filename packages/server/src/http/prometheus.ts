@@ -6,11 +6,18 @@
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 type Labels = Record<string, string>;
-const key = (l: Labels) => Object.entries(l).sort().map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+const key = (l: Labels) =>
+  Object.entries(l)
+    .sort()
+    .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
+    .join(',');
 
 class Histogram {
   private series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
 
   observe(labels: Labels, seconds: number) {
     const k = key(labels);
@@ -34,8 +41,14 @@ class Histogram {
 }
 
 export class Metrics {
-  readonly requests = new Histogram('tensor_box_http_request_duration_seconds', 'API request latency by route, method and status');
-  readonly operations = new Histogram('tensor_box_lifecycle_operation_duration_seconds', 'Sandbox lifecycle operation latency by operation and outcome');
+  readonly requests = new Histogram(
+    'tensor_box_http_request_duration_seconds',
+    'API request latency by route, method and status',
+  );
+  readonly operations = new Histogram(
+    'tensor_box_lifecycle_operation_duration_seconds',
+    'Sandbox lifecycle operation latency by operation and outcome',
+  );
   private gauges: Array<() => Promise<string>> = [];
 
   /** Registers a gauge family rendered at scrape time. */
@@ -61,7 +74,11 @@ export class Metrics {
   }
 
   async render(): Promise<string> {
-    const parts = [this.requests.render(), this.operations.render(), ...(await Promise.all(this.gauges.map((g) => g())))];
+    const parts = [
+      this.requests.render(),
+      this.operations.render(),
+      ...(await Promise.all(this.gauges.map((g) => g()))),
+    ];
     return parts.join('\n') + '\n';
   }
 }

@@ -42,10 +42,12 @@ export class Router {
   constructor(routes: Route[]) {
     this.compiled = routes.map((route) => {
       const names: string[] = [];
-      const pattern = route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(\w+)\\?\}|\{(\w+)\}/g, (_m, a, b) => {
-        names.push(a ?? b);
-        return '([^/]+)';
-      });
+      const pattern = route.path
+        .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+        .replace(/\\?\{(\w+)\\?\}|\{(\w+)\}/g, (_m, a, b) => {
+          names.push(a ?? b);
+          return '([^/]+)';
+        });
       return { route, names, regex: new RegExp(`^${pattern}$`) };
     });
     // Literal segments win over parameters (`/sandboxes/metrics` before `/sandboxes/{sandboxID}`).
@@ -53,7 +55,10 @@ export class Router {
   }
 
   /** The route for a method and path; `methodNotAllowed` when the path exists under another method. */
-  match(method: string, pathname: string): { route: Route; params: Record<string, string> } | 'methodNotAllowed' | undefined {
+  match(
+    method: string,
+    pathname: string,
+  ): { route: Route; params: Record<string, string> } | 'methodNotAllowed' | undefined {
     let pathMatched = false;
     for (const c of this.compiled) {
       const m = c.regex.exec(pathname);

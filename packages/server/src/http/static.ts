@@ -83,7 +83,13 @@ export function staticSite(root: string): StaticSite {
       if (file.startsWith(base + path.sep) && !rel.endsWith('/')) {
         const st = await fileStat(file);
         if (st) {
-          send(req, res, file, st, pathname.startsWith(IMMUTABLE_PREFIX) ? 'public, max-age=31536000, immutable' : 'no-cache');
+          send(
+            req,
+            res,
+            file,
+            st,
+            pathname.startsWith(IMMUTABLE_PREFIX) ? 'public, max-age=31536000, immutable' : 'no-cache',
+          );
           return true;
         }
       }
@@ -91,7 +97,8 @@ export function staticSite(root: string): StaticSite {
       const index = path.join(base, 'index.html');
       const st = await fileStat(index);
       if (!st) {
-        const text = 'The web console is not built: run `npm start` (or `bash scripts/setup.sh`), which builds packages/console.\n';
+        const text =
+          'The web console is not built: run `npm start` (or `bash scripts/setup.sh`), which builds packages/console.\n';
         res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
         res.end(req.method === 'HEAD' ? undefined : text);
         return true;

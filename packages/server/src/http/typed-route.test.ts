@@ -61,7 +61,10 @@ describe('typed route table', () => {
     const [good, ...bad] = errorsOf([GOOD, ...BAD.map(([code]) => code)]);
     assert.deepEqual(good, []);
     BAD.forEach(([code, want], i) => {
-      assert.ok(bad[i].some((e) => want.test(e)), `${code}\n  expected an error matching ${want}, got: ${bad[i]}`);
+      assert.ok(
+        bad[i].some((e) => want.test(e)),
+        `${code}\n  expected an error matching ${want}, got: ${bad[i]}`,
+      );
     });
   });
 

@@ -12,9 +12,8 @@ type Method = Route['method'];
 type Path = keyof paths;
 
 /** The spec's operation for a path and method (`never` when the spec has none). */
-type Operation<P extends Path, M extends Method> = Lowercase<M> extends keyof paths[P]
-  ? Exclude<paths[P][Lowercase<M>], undefined>
-  : never;
+type Operation<P extends Path, M extends Method> =
+  Lowercase<M> extends keyof paths[P] ? Exclude<paths[P][Lowercase<M>], undefined> : never;
 
 /** Paths that have an operation for method M. */
 export type PathsFor<M extends Method> = { [P in Path]: [Operation<P, M>] extends [never] ? never : P }[Path];

@@ -49,7 +49,11 @@ export function admitTraffic(s: SandboxRecord, target: IngressTarget, headers: I
 }
 
 /** Forwarded headers for the sandbox: without the traffic token, with the Host the sandbox asked for (`${PORT}`). */
-export function sandboxHeaders(s: SandboxRecord, target: IngressTarget, headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+export function sandboxHeaders(
+  s: SandboxRecord,
+  target: IngressTarget,
+  headers: OutgoingHttpHeaders,
+): OutgoingHttpHeaders {
   delete headers[TRAFFIC_TOKEN_HEADER];
   const mask = s.network?.maskRequestHost;
   if (mask && target.port !== ENVD_PORT) headers.host = mask.replaceAll('${PORT}', String(target.port));

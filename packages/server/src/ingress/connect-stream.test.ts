@@ -64,16 +64,24 @@ describe('relayConnectStream', () => {
     const messages = parse(Buffer.from(await res.arrayBuffer()));
     assert.deepEqual(messages, [
       [0, { event: { data: { stdout: 'aGk=' } } }],
-      [2, { error: { code: 'unavailable', message: 'the connection to sandbox sbx1 ended before the stream completed' } }],
+      [
+        2,
+        { error: { code: 'unavailable', message: 'the connection to sandbox sbx1 ended before the stream completed' } },
+      ],
     ]);
   });
 
   it('passes a complete stream through unchanged', async () => {
     const res = await fetch(`${frontUrl}/whole`);
-    assert.deepEqual(parse(Buffer.from(await res.arrayBuffer())), [[0, { event: { data: { stdout: 'aGk=' } } }], [2, {}]]);
+    assert.deepEqual(parse(Buffer.from(await res.arrayBuffer())), [
+      [0, { event: { data: { stdout: 'aGk=' } } }],
+      [2, {}],
+    ]);
   });
 
   it('encodes the error envelope as Connect does', () => {
-    assert.deepEqual(parse(endStreamError('unavailable', 'm')), [[2, { error: { code: 'unavailable', message: 'm' } }]]);
+    assert.deepEqual(parse(endStreamError('unavailable', 'm')), [
+      [2, { error: { code: 'unavailable', message: 'm' } }],
+    ]);
   });
 });

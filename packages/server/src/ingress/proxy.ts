@@ -72,11 +72,19 @@ function portClosed(target: IngressTarget, detail: string) {
   };
 }
 
-export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function proxyHttp(
+  deps: IngressDeps,
+  target: IngressTarget,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   checkPath(target, req.url ?? '/');
   // Liveness probes (isRunning) are not activity: they neither keep an idle sandbox from timing out nor wake a paused one.
   const probe = target.port === ENVD_PORT && /^\/health(\?|$)/.test(req.url ?? '');
-  const s = await deps.lookup(target, { wake: !probe, admit: (rec) => admitTraffic(rec, target, req.headers, req.url ?? '/') });
+  const s = await deps.lookup(target, {
+    wake: !probe,
+    admit: (rec) => admitTraffic(rec, target, req.headers, req.url ?? '/'),
+  });
   if (!probe) deps.touch(s);
   const address = s.runtime!.address;
   await new Promise<void>((resolve) => {
@@ -91,7 +99,7 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
       },
       (up) => {
         const headers = { ...up.headers };
-        delete headers['connection'];
+        delete headers.connection;
         delete headers['keep-alive'];
         delete headers['transfer-encoding'];
         res.writeHead(up.statusCode ?? 502, headers);
@@ -129,13 +137,19 @@ export async function proxyHttp(deps: IngressDeps, target: IngressTarget, req: I
  * connection is closed — so bytes a client sends after the head (e.g. a second, smuggled request to an internal route)
  * never reach the sandbox on a connection that was not upgraded.
  */
-export async function proxyUpgrade(deps: IngressDeps, target: IngressTarget, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+export async function proxyUpgrade(
+  deps: IngressDeps,
+  target: IngressTarget,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
   checkPath(target, req.url ?? '/');
   const s = await deps.lookup(target, { admit: (rec) => admitTraffic(rec, target, req.headers, req.url ?? '/') });
   deps.touch(s);
   const headers = sandboxHeaders(s, target, forwardHeaders(req));
-  headers['connection'] = 'Upgrade';
-  headers['upgrade'] = req.headers.upgrade ?? 'websocket';
+  headers.connection = 'Upgrade';
+  headers.upgrade = req.headers.upgrade ?? 'websocket';
   const upstream = http.request({
     host: s.runtime!.address,
     port: target.port,
@@ -169,7 +183,9 @@ export async function proxyUpgrade(deps: IngressDeps, target: IngressTarget, req
   });
   upstream.on('error', (err) => {
     const body = JSON.stringify(portClosed(target, err.message));
-    socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   upstream.end();
 }

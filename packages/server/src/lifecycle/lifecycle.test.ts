@@ -75,7 +75,11 @@ async function failure(p: Promise<unknown>): Promise<{ status: number; message: 
 describe('the transition table', () => {
   it('every state is reachable, only running and paused are stable, the wire shows two states', () => {
     for (const s of ALL_STATES) {
-      if (s !== 'running') assert.ok(ALL_STATES.some((f) => canMove(f, s)), `${s} reachable`);
+      if (s !== 'running')
+        assert.ok(
+          ALL_STATES.some((f) => canMove(f, s)),
+          `${s} reachable`,
+        );
       assert.equal(STATES[s].transitional, s !== 'running' && s !== 'paused');
     }
     assert.deepEqual(storedStates(['running']).sort(), ['pausing', 'running', 'snapshotting']);
@@ -294,7 +298,14 @@ describe('restart reconciliation after a crash mid-transition', () => {
     const [finished, interrupted, other] = ids;
     const img = (await store.getSandbox(finished))!.pausedImage!;
     const rec = (await store.getSandbox(finished))!;
-    const spec = { sandboxId: finished, layers: [], cpuCount: 1, memoryMB: rec.memoryMB, diskMB: 1, hostname: finished };
+    const spec = {
+      sandboxId: finished,
+      layers: [],
+      cpuCount: 1,
+      memoryMB: rec.memoryMB,
+      diskMB: 1,
+      hostname: finished,
+    };
     await driver.restore({ ...spec, internetAccess: true }, img);
     await store.updateSandbox(finished, { state: 'resuming', nodeId: 'node-a' });
     await store.updateSandbox(interrupted, { state: 'resuming', nodeId: 'node-a' });

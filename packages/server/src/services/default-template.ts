@@ -22,7 +22,11 @@ export type ProgressFn = (fraction: number, message: string) => void;
 
 /** The run-time defaults a template gives its sandboxes. */
 export function templateEnvironment(t: TemplateRecord): BuildEnvironment {
-  return { envVars: t.envVars ?? {}, user: t.defaultUser ?? DEFAULT_USER, workdir: t.defaultWorkdir ?? DEFAULT_WORKDIR };
+  return {
+    envVars: t.envVars ?? {},
+    user: t.defaultUser ?? DEFAULT_USER,
+    workdir: t.defaultWorkdir ?? DEFAULT_WORKDIR,
+  };
 }
 
 /** Makes sure the `default` template exists and is ready, building it when needed. */
@@ -72,7 +76,18 @@ export async function ensureDefaultTemplate(
     buildCount: (existing?.buildCount ?? 0) + 1,
   };
   await o.store.upsertTemplate(record);
-  await o.store.upsertBuild({ buildId, templateId: DEFAULT_TEMPLATE_ID, status: 'ready', cpuCount: 2, memoryMB: 2048, diskSizeMB: o.defaultDiskMB, source: 'image debian:bookworm (mmdebstrap)', createdAt: now, updatedAt: now, finishedAt: now });
+  await o.store.upsertBuild({
+    buildId,
+    templateId: DEFAULT_TEMPLATE_ID,
+    status: 'ready',
+    cpuCount: 2,
+    memoryMB: 2048,
+    diskSizeMB: o.defaultDiskMB,
+    source: 'image debian:bookworm (mmdebstrap)',
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: now,
+  });
   if (existing && existing.buildId !== buildId) {
     await rm(path.join(o.templateDir, DEFAULT_TEMPLATE_ID, existing.buildId), { recursive: true, force: true });
   }

@@ -24,14 +24,27 @@ export interface EnvdInit {
  * One HTTP request over the pool of the runtime answering at the URL's agent (a one-off connection when none is
  * registered). Not fetch: its pool keeps sockets per address, and sandbox addresses are reused.
  */
-function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal }): Promise<{ status: number; text: string }> {
+function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal },
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: sandboxConnections.agentForUrl(new URL(url).origin), timeout: opts.timeoutMs, signal: opts.signal }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: sandboxConnections.agentForUrl(new URL(url).origin),
+        timeout: opts.timeoutMs,
+        signal: opts.signal,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs} ms`)));
     req.on('error', reject);
     req.end(opts.body);
@@ -58,7 +71,11 @@ export async function envdInit(envdUrl: string, init: EnvdInit, signal?: AbortSi
 
 /** Ends the agent's watches before a checkpoint (CRIU cannot save inotify watches on overlayfs). */
 export async function envdQuiesce(envdUrl: string, token?: string): Promise<void> {
-  const res = await request(`${envdUrl}/quiesce`, { method: 'POST', headers: token ? { 'X-Access-Token': token } : {}, timeoutMs: 5000 });
+  const res = await request(`${envdUrl}/quiesce`, {
+    method: 'POST',
+    headers: token ? { 'X-Access-Token': token } : {},
+    timeoutMs: 5000,
+  });
   if (res.status >= 300) throw new Error(`envd /quiesce answered ${res.status}: ${res.text}`);
 }
 

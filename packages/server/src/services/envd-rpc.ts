@@ -16,7 +16,7 @@ export function envdRpc<T extends DescService>(service: T, s: SandboxRecord): Cl
 export function envdHeaders(s: SandboxRecord, user?: string): Record<string, string> {
   const h: Record<string, string> = {};
   if (s.envdAccessToken) h['X-Access-Token'] = s.envdAccessToken;
-  if (user) h['Authorization'] = `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
+  if (user) h.Authorization = `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
   return h;
 }
 

@@ -89,7 +89,8 @@ export class MetricsSampler {
     try {
       const running = await this.opts.store.listSandboxes({ states: ['running'] });
       // Only this node's: another node's sandboxes are not in this node's runtime.
-      for (const s of running) if (!this.opts.nodeId || !s.nodeId || s.nodeId === this.opts.nodeId) await this.sample(s.sandboxId);
+      for (const s of running)
+        if (!this.opts.nodeId || !s.nodeId || s.nodeId === this.opts.nodeId) await this.sample(s.sandboxId);
       if (this.stopped) return;
       await this.opts.store.pruneMetrics(Date.now() - this.retentionMs);
     } finally {

@@ -21,7 +21,10 @@ export class SandboxLogs {
     return () => this.listeners.delete(fn);
   }
 
-  query(sandboxId: string, q: { cursor?: number; limit?: number; direction?: 'forward' | 'backward'; level?: LogLevel; search?: string }) {
+  query(
+    sandboxId: string,
+    q: { cursor?: number; limit?: number; direction?: 'forward' | 'backward'; level?: LogLevel; search?: string },
+  ) {
     return this.store.queryLogs(sandboxId, {
       cursor: q.cursor,
       limit: q.limit ?? 1000,

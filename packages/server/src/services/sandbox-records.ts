@@ -13,7 +13,16 @@ import { DEFAULT_USER, DEFAULT_WORKDIR } from './default-template.js';
 export function driverFailure(err: unknown, what: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof DriverError) {
-    const kind = err.kind === 'resource_exhausted' ? 'resource_exhausted' : err.kind === 'not_found' ? 'not_found' : err.kind === 'failed_precondition' ? 'failed_precondition' : err.kind === 'invalid_argument' ? 'invalid_argument' : 'internal';
+    const kind =
+      err.kind === 'resource_exhausted'
+        ? 'resource_exhausted'
+        : err.kind === 'not_found'
+          ? 'not_found'
+          : err.kind === 'failed_precondition'
+            ? 'failed_precondition'
+            : err.kind === 'invalid_argument'
+              ? 'invalid_argument'
+              : 'internal';
     return new ApiError(kind, `${what}: ${err.message}`);
   }
   return new ApiError('internal', `${what}: ${(err as Error).message}`);
@@ -28,7 +37,10 @@ export interface NetworkRequest {
 }
 
 /** Validated outbound rules of a request (400 naming the first bad entry). */
-export function egressFromRequest(req: { allowOut?: unknown; denyOut?: unknown } | undefined): { allowOut: string[]; denyOut: string[] } {
+export function egressFromRequest(req: { allowOut?: unknown; denyOut?: unknown } | undefined): {
+  allowOut: string[];
+  denyOut: string[];
+} {
   try {
     return parseEgressRules(req ?? {});
   } catch (err) {
@@ -55,8 +67,13 @@ export function networkFromRequest(req: NetworkRequest | undefined): SandboxNetw
   if (req.allowPublicTraffic !== undefined && typeof req.allowPublicTraffic !== 'boolean') {
     throw invalid('network.allowPublicTraffic must be a boolean');
   }
-  if (req.maskRequestHost !== undefined && (typeof req.maskRequestHost !== 'string' || !HOST_MASK.test(req.maskRequestHost))) {
-    throw invalid(`network.maskRequestHost '${String(req.maskRequestHost)}' is not a host name (with an optional \${PORT})`);
+  if (
+    req.maskRequestHost !== undefined &&
+    (typeof req.maskRequestHost !== 'string' || !HOST_MASK.test(req.maskRequestHost))
+  ) {
+    throw invalid(
+      `network.maskRequestHost '${String(req.maskRequestHost)}' is not a host name (with an optional \${PORT})`,
+    );
   }
   const allowPublicTraffic = req.allowPublicTraffic ?? true;
   const { allowOut, denyOut } = egressFromRequest(req);
@@ -118,7 +135,22 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
 
 /** The record of a sandbox that just started (from a template or from a checkpoint). */
 export function runningRecord(
-  base: Pick<SandboxRecord, 'sandboxId' | 'templateId' | 'alias' | 'timeoutMs' | 'cpuCount' | 'memoryMB' | 'diskSizeMB' | 'envVars' | 'envdAccessToken' | 'allowInternetAccess' | 'nodeId' | 'network' | 'teamId'>,
+  base: Pick<
+    SandboxRecord,
+    | 'sandboxId'
+    | 'templateId'
+    | 'alias'
+    | 'timeoutMs'
+    | 'cpuCount'
+    | 'memoryMB'
+    | 'diskSizeMB'
+    | 'envVars'
+    | 'envdAccessToken'
+    | 'allowInternetAccess'
+    | 'nodeId'
+    | 'network'
+    | 'teamId'
+  >,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,
 ): SandboxRecord {

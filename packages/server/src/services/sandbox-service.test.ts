@@ -35,7 +35,8 @@ beforeEach(async () => {
   ({ driver, store, svc } = fx);
 });
 
-const logsOf = async (id: string) => (await store.queryLogs(id, { limit: 100, direction: 'forward' })).map((l) => l.message);
+const logsOf = async (id: string) =>
+  (await store.queryLogs(id, { limit: 100, direction: 'forward' })).map((l) => l.message);
 
 describe('sandbox service (fake driver)', () => {
   it('create: secure by default, the agent gets env vars and the token, the record is running', async () => {
@@ -56,7 +57,11 @@ describe('sandbox service (fake driver)', () => {
     assert.equal((await store.listSandboxes()).length, 0);
     await assert.rejects(svc.create({ templateID: 'default', envVars: { 'BAD NAME': 'x' } }), ApiError);
     await assert.rejects(svc.create({ templateID: 'default', network: { denyOut: ['bad.example'] } }), /bad\.example/);
-    assert.deepEqual(driver.calls.filter((c) => c.startsWith('create')).length, 1, 'bad input never reaches the driver');
+    assert.deepEqual(
+      driver.calls.filter((c) => c.startsWith('create')).length,
+      1,
+      'bad input never reaches the driver',
+    );
     assert.equal(driver.sandboxes.size, 0);
   });
 
@@ -113,7 +118,11 @@ describe('sandbox service (fake driver)', () => {
     await svc.pause(s.sandboxID);
     await svc.updateNetwork(s.sandboxID, { denyOut: ['192.0.2.0/24'] });
     await svc.resume(s.sandboxID);
-    assert.deepEqual(driver.sandboxes.get(s.sandboxID)!.spec.egress, { allowOut: [], denyOut: ['192.0.2.0/24'] }, 'resume applies the new rules');
+    assert.deepEqual(
+      driver.sandboxes.get(s.sandboxID)!.spec.egress,
+      { allowOut: [], denyOut: ['192.0.2.0/24'] },
+      'resume applies the new rules',
+    );
   });
 
   it('a kill racing a pause: the kill waits for the pause, both settle, the driver sees each once', async () => {

@@ -91,7 +91,10 @@ export class DirectorySnapshotStore implements SnapshotStore {
     const base = this.allSandboxImages();
     if (!existsSync(base)) return out;
     for (const id of readdirSync(base)) {
-      out.set(id, readdirSync(path.join(base, id)).map((g) => path.join(base, id, g)));
+      out.set(
+        id,
+        readdirSync(path.join(base, id)).map((g) => path.join(base, id, g)),
+      );
     }
     return out;
   }

@@ -40,7 +40,10 @@ export function describeSource(s: BuildSource): string {
 
 export async function runStepBuild(o: StepBuildDeps, job: StepBuild, log: BuildLogger): Promise<BuildOutcome> {
   const { t, b, plan, parent, layerDir, warmDir } = job;
-  log('info', `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} steps)`);
+  log(
+    'info',
+    `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} steps)`,
+  );
   const driver = o.driver;
   if (!driver) throw new BuildFailed('this server has no runtime to build templates with');
   let parentLayers: string[];
@@ -49,9 +52,11 @@ export async function runStepBuild(o: StepBuildDeps, job: StepBuild, log: BuildL
     parentLayers = parent.layers;
     parentEnv = templateEnvironment(parent);
   } else {
-    const base = await o.bases.resolve(plan.source.ref, (l) => log('info', l, 'FROM')).catch((err) => {
-      throw new BuildFailed(`cannot get image '${plan.source.ref}': ${(err as Error).message}`, 'FROM');
-    });
+    const base = await o.bases
+      .resolve(plan.source.ref, (l) => log('info', l, 'FROM'))
+      .catch((err) => {
+        throw new BuildFailed(`cannot get image '${plan.source.ref}': ${(err as Error).message}`, 'FROM');
+      });
     parentLayers = [base.layer];
     parentEnv = { envVars: base.envVars, user: base.user ?? 'root', workdir: base.workdir ?? '/' };
     log('info', `base image ${base.resolved}`, 'FROM');

@@ -32,7 +32,12 @@ import { buildTags, checkTag, DEFAULT_TAG, parseRef, TemplateTags } from '../tem
 import { parseDockerfile } from '../templates/dockerfile.js';
 import { canSee, ownerTeam } from '../teams/caller.js';
 import type { QuotaGuard } from '../teams/quota-guard.js';
-import { DEFAULT_TEMPLATE_ID, DEFAULT_TEMPLATE_NAMES, ensureDefaultTemplate, type ProgressFn } from './default-template.js';
+import {
+  DEFAULT_TEMPLATE_ID,
+  DEFAULT_TEMPLATE_NAMES,
+  ensureDefaultTemplate,
+  type ProgressFn,
+} from './default-template.js';
 import { describeSource, runCommitBuild, runStepBuild } from './template-build-bodies.js';
 
 /** Kept for callers of the old home (routes); the presenters are in lifecycle/presenters.ts. */
@@ -97,7 +102,11 @@ export class TemplateService {
       log: opts.log,
     });
     this.files = new BuildFiles(path.join(opts.templateDir, '.files'));
-    this.bases = new BaseImages({ dir: path.join(opts.templateDir, '.base-images'), cacheDir: opts.cacheDir, registry: opts.registry });
+    this.bases = new BaseImages({
+      dir: path.join(opts.templateDir, '.base-images'),
+      cacheDir: opts.cacheDir,
+      registry: opts.registry,
+    });
   }
 
   /** Looks a template up by ID or name; NotFound when unknown, FailedPrecondition when it has no ready build. */
@@ -172,19 +181,25 @@ export class TemplateService {
    */
   async register(req: Api['TemplateCreateRequest'], source?: string): Promise<Api['TemplateRequestResponse']> {
     const name = req.name.trim().toLowerCase();
-    if (!NAME.test(name)) throw invalid(`template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at most 63 characters`);
+    if (!NAME.test(name))
+      throw invalid(
+        `template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at most 63 characters`,
+      );
     const ref = parseRef(name);
     const plain = ref.name;
     // `name:latest` (before tags existed: the plain name) still builds what the plain name starts.
     const tags = buildTags(ref.tag === 'latest' ? undefined : ref.tag, req.tags);
-    if (DEFAULT_TEMPLATE_NAMES.includes(plain)) throw new ApiError('conflict', `'${plain}' is the built-in template; choose another name`);
-    if (await this.opts.store.findSnapshot(plain)) throw new ApiError('conflict', `'${plain}' is the name of a snapshot; choose another name`);
+    if (DEFAULT_TEMPLATE_NAMES.includes(plain))
+      throw new ApiError('conflict', `'${plain}' is the built-in template; choose another name`);
+    if (await this.opts.store.findSnapshot(plain))
+      throw new ApiError('conflict', `'${plain}' is the name of a snapshot; choose another name`);
     const now = Date.now();
     const buildId = newBuildId();
     let t = await this.opts.store.findTemplate(plain);
     if (t && t.templateId === plain && !t.names.includes(plain)) t = undefined;
     // Names are one namespace across teams: another team's name is taken (its template stays out of reach).
-    if (t && !canSee(t.teamId)) throw new ApiError('conflict', `the template name '${plain}' is taken; choose another name`);
+    if (t && !canSee(t.teamId))
+      throw new ApiError('conflict', `the template name '${plain}' is taken; choose another name`);
     if (!t) await this.opts.quota?.checkTemplates(ownerTeam());
     const cpuCount = req.cpuCount ?? t?.cpuCount ?? 2;
     const memoryMB = req.memoryMB ?? t?.memoryMB ?? 2048;
@@ -221,7 +236,8 @@ export class TemplateService {
       tags,
     };
     await this.opts.store.upsertBuild(build);
-    if (t.status !== 'ready') await this.opts.store.updateTemplate(t.templateId, { buildId, status: 'waiting', updatedAt: now });
+    if (t.status !== 'ready')
+      await this.opts.store.updateTemplate(t.templateId, { buildId, status: 'waiting', updatedAt: now });
     return { templateID: t.templateId, buildID: buildId, public: t.public, names: t.names, aliases: t.names, tags };
   }
 
@@ -241,7 +257,10 @@ export class TemplateService {
     // Everything that can be known now fails now: unknown parents are NotFound, missing uploads InvalidArgument.
     const parent = await this.checkSource(plan.source);
     for (const s of plan.steps) {
-      if (s.type === 'COPY' && !this.files.has(s.filesHash!)) throw invalid(`step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT /templates/${t.templateId}/files/${s.filesHash})`);
+      if (s.type === 'COPY' && !this.files.has(s.filesHash!))
+        throw invalid(
+          `step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT /templates/${t.templateId}/files/${s.filesHash})`,
+        );
     }
     const build = { ...b, source: describeSource(plan.source) };
     this.jobs.start(t, build, { queued: true }, (log) => this.execute(t, build, plan, parent, log));
@@ -254,7 +273,10 @@ export class TemplateService {
       if (t) return this.resolve(src.ref.includes(':') ? `${t.templateId}:${parseRef(src.ref).tag}` : t.templateId);
       if (src.kind === 'template') {
         const snap = await this.opts.store.findSnapshot(src.ref);
-        if (snap) throw invalid(`'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST /sandboxes/{id}/commit)`);
+        if (snap)
+          throw invalid(
+            `'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST /sandboxes/{id}/commit)`,
+          );
         throw notFound(`template '${src.ref}' not found`);
       }
     }
@@ -263,7 +285,13 @@ export class TemplateService {
   }
 
   /** A step build's body (template-step-build.ts). */
-  private execute(t: TemplateRecord, b: TemplateBuildRecord, plan: BuildPlan, parent: TemplateRecord | undefined, log: BuildLogger): Promise<BuildOutcome> {
+  private execute(
+    t: TemplateRecord,
+    b: TemplateBuildRecord,
+    plan: BuildPlan,
+    parent: TemplateRecord | undefined,
+    log: BuildLogger,
+  ): Promise<BuildOutcome> {
     const dirs = { layerDir: this.layerDir(t.templateId, b.buildId), warmDir: this.warmDir(t.templateId, b.buildId) };
     return runStepBuild({ ...this.opts, bases: this.bases, files: this.files }, { t, b, plan, parent, ...dirs }, log);
   }
@@ -284,11 +312,24 @@ export class TemplateService {
    * Registers a template from a running sandbox's filesystem and captures it in the background (`capture` copies the
    * sandbox's writable layer while it keeps running). The new template inherits the source template's environment.
    */
-  async commit(s: SandboxRecord, req: Api['SandboxCommitRequest'], capture: (dest: string) => Promise<void>): Promise<Api['TemplateRequestResponse']> {
+  async commit(
+    s: SandboxRecord,
+    req: Api['SandboxCommitRequest'],
+    capture: (dest: string) => Promise<void>,
+  ): Promise<Api['TemplateRequestResponse']> {
     const source = await this.opts.store.findTemplate(s.templateId);
-    if (!source || source.layers.length === 0) throw new ApiError('failed_precondition', `the template of sandbox '${s.sandboxId}' (${s.templateId}) is gone; it cannot be committed`);
+    if (!source || source.layers.length === 0)
+      throw new ApiError(
+        'failed_precondition',
+        `the template of sandbox '${s.sandboxId}' (${s.templateId}) is gone; it cannot be committed`,
+      );
     const reg = await this.register(
-      { name: req.name, cpuCount: req.cpuCount ?? s.cpuCount, memoryMB: req.memoryMB ?? s.memoryMB, diskSizeMB: req.diskSizeMB ?? s.diskSizeMB },
+      {
+        name: req.name,
+        cpuCount: req.cpuCount ?? s.cpuCount,
+        memoryMB: req.memoryMB ?? s.memoryMB,
+        diskSizeMB: req.diskSizeMB ?? s.diskSizeMB,
+      },
       `sandbox ${s.sandboxId}`,
     );
     const t = (await this.opts.store.findTemplate(reg.templateID))!;
@@ -300,9 +341,17 @@ export class TemplateService {
 
   // ---- reading ----
 
-  async buildStatus(templateId: string, buildId: string, q: { logsOffset?: number; limit?: number; level?: LogLevel }): Promise<Api['TemplateBuildInfo']> {
+  async buildStatus(
+    templateId: string,
+    buildId: string,
+    q: { logsOffset?: number; limit?: number; level?: LogLevel },
+  ): Promise<Api['TemplateBuildInfo']> {
     const { t, b } = await this.getBuild(templateId, buildId);
-    const entries = await this.opts.store.queryBuildLogs(t.templateId, buildId, { offset: q.logsOffset ?? 0, limit: q.limit ?? 1000, minLevel: q.level });
+    const entries = await this.opts.store.queryBuildLogs(t.templateId, buildId, {
+      offset: q.logsOffset ?? 0,
+      limit: q.limit ?? 1000,
+      minLevel: q.level,
+    });
     return {
       templateID: t.templateId,
       buildID: buildId,
@@ -313,10 +362,18 @@ export class TemplateService {
     };
   }
 
-  async buildLogs(templateId: string, buildId: string, q: { offset?: number; limit?: number; level?: LogLevel }): Promise<Api['TemplateBuildLogsResponse']> {
+  async buildLogs(
+    templateId: string,
+    buildId: string,
+    q: { offset?: number; limit?: number; level?: LogLevel },
+  ): Promise<Api['TemplateBuildLogsResponse']> {
     const { t } = await this.getBuild(templateId, buildId);
     const offset = q.offset ?? 0;
-    const entries = await this.opts.store.queryBuildLogs(t.templateId, buildId, { offset, limit: q.limit ?? 1000, minLevel: q.level });
+    const entries = await this.opts.store.queryBuildLogs(t.templateId, buildId, {
+      offset,
+      limit: q.limit ?? 1000,
+      minLevel: q.level,
+    });
     const last = entries[entries.length - 1];
     return { logs: entries.map(logToApi), nextOffset: last ? last.seq + 1 : offset };
   }
@@ -333,7 +390,7 @@ export class TemplateService {
 
   async alias(name: string): Promise<Api['TemplateAliasResponse']> {
     const t = usable(await this.opts.store.findTemplate(name.replace(/:latest$/, '')));
-    if (!t || !t.names.includes(name.replace(/:latest$/, ''))) throw notFound(`no template is named '${name}'`);
+    if (!t?.names.includes(name.replace(/:latest$/, ''))) throw notFound(`no template is named '${name}'`);
     return { templateID: t.templateId, public: t.public };
   }
 
@@ -353,7 +410,9 @@ export class TemplateService {
     const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     const present = this.files.has(hash);
-    return present ? { present } : { present, url: `${baseUrl}/templates/${encodeURIComponent(t.templateId)}/files/${hash}` };
+    return present
+      ? { present }
+      : { present, url: `${baseUrl}/templates/${encodeURIComponent(t.templateId)}/files/${hash}` };
   }
 
   async putFiles(templateId: string, hash: string, body: import('node:http').IncomingMessage): Promise<void> {
@@ -372,15 +431,28 @@ export class TemplateService {
     const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));
     if (!t) throw notFound(`template '${idOrName}' not found`);
     if (t.templateId === DEFAULT_TEMPLATE_ID) throw new ApiError('conflict', 'the default template cannot be deleted');
-    if (this.jobs.busy(t.templateId)) throw new ApiError('conflict', `template '${idOrName}' has a build running; wait for it to end`);
+    if (this.jobs.busy(t.templateId))
+      throw new ApiError('conflict', `template '${idOrName}' has a build running; wait for it to end`);
     const users: string[] = [];
     const sandboxes = (await this.opts.store.listSandboxes()).filter((s) => s.templateId === t.templateId);
-    if (sandboxes.length) users.push(`${sandboxes.length} sandbox(es) (${sandboxes.slice(0, 3).map((s) => s.sandboxId).join(', ')})`);
-    const snaps = (await this.opts.store.listSnapshots({ limit: 100_000 })).filter((s) => s.templateId === t.templateId);
+    if (sandboxes.length)
+      users.push(
+        `${sandboxes.length} sandbox(es) (${sandboxes
+          .slice(0, 3)
+          .map((s) => s.sandboxId)
+          .join(', ')})`,
+      );
+    const snaps = (await this.opts.store.listSnapshots({ limit: 100_000 })).filter(
+      (s) => s.templateId === t.templateId,
+    );
     if (snaps.length) users.push(`${snaps.length} snapshot(s)`);
     const children = (await this.opts.store.listTemplates()).filter((c) => c.parentTemplateId === t.templateId);
     if (children.length) users.push(`template(s) ${children.map((c) => c.names[0] ?? c.templateId).join(', ')}`);
-    if (users.length) throw new ApiError('conflict', `template '${idOrName}' is in use by ${users.join(' and ')}; kill or delete them first`);
+    if (users.length)
+      throw new ApiError(
+        'conflict',
+        `template '${idOrName}' is in use by ${users.join(' and ')}; kill or delete them first`,
+      );
     await this.opts.store.deleteTemplate(t.templateId);
     await rm(path.join(this.opts.templateDir, t.templateId), { recursive: true, force: true });
     await rm(this.opts.snapshots.templateImages(t.templateId), { recursive: true, force: true });

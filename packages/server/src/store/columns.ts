@@ -90,7 +90,15 @@ export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {
 };
 
 export const JSON_FIELDS = new Set([
-  'metadata', 'envVars', 'runtime', 'names', 'layers', 'reason', 'network', 'tags', 'config',
+  'metadata',
+  'envVars',
+  'runtime',
+  'names',
+  'layers',
+  'reason',
+  'network',
+  'tags',
+  'config',
 ]);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 
@@ -143,4 +151,5 @@ export function metricFromRow(r: Record<string, unknown>): MetricSample {
  * SQL condition: the sandbox holds a running slot of its team's quota — running, being paused or snapshotted (still
  * running), or being killed while it still runs. A resuming sandbox holds its slot as a run claim until it is running.
  */
-export const HOLDS_RUN_SLOT = "(state IN ('running', 'pausing', 'snapshotting') OR (state = 'killing' AND runtime IS NOT NULL))";
+export const HOLDS_RUN_SLOT =
+  "(state IN ('running', 'pausing', 'snapshotting') OR (state = 'killing' AND runtime IS NOT NULL))";

@@ -37,7 +37,6 @@ export const SQLITE: Dialect = {
 
 /** Migrations in order (version n has run the first n). */
 export const MIGRATIONS: Array<(d: Dialect) => string> = [
-
   // 1: the first schema.
   (d) => `
 CREATE TABLE sandboxes (

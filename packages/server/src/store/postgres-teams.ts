@@ -148,7 +148,9 @@ export class PostgresTeamStore implements TeamStore {
     const count = async (sql: string) => Number((await this.q(sql, [teamId]))[0].n);
     return {
       ...(await runUsage(this.pool, teamId, now)),
-      pausedSandboxes: await count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = $1 AND state IN ('paused', 'resuming')`),
+      pausedSandboxes: await count(
+        `SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = $1 AND state IN ('paused', 'resuming')`,
+      ),
       snapshots: await count('SELECT COUNT(*) AS n FROM snapshots WHERE team_id = $1'),
       templates: await count('SELECT COUNT(*) AS n FROM templates WHERE team_id = $1'),
     };

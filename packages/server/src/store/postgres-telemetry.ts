@@ -9,7 +9,12 @@ import { buildLogFromRow, logFromRow, metricFromRow } from './columns.js';
 import { query } from './postgres-rows.js';
 import {
   LOG_LEVELS,
-  type BuildLogEntry, type LogEntry, type LogLevel, type LogQuery, type MetricSample, type TelemetryRepository,
+  type BuildLogEntry,
+  type LogEntry,
+  type LogLevel,
+  type LogQuery,
+  type MetricSample,
+  type TelemetryRepository,
 } from './telemetry-repository.js';
 
 /** 23505: unique_violation (two servers took the same seq). */

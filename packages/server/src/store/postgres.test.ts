@@ -63,11 +63,23 @@ describe('PostgresStore', () => {
     const url = await instance.createDatabase();
     const [a, b] = await Promise.all([PostgresStore.connect(url), PostgresStore.connect(url)]);
     try {
-      const line = (i: number) => ({ templateId: 't', buildId: 'b', timestamp: i, level: 'info' as const, message: `m${i}` });
+      const line = (i: number) => ({
+        templateId: 't',
+        buildId: 'b',
+        timestamp: i,
+        level: 'info' as const,
+        message: `m${i}`,
+      });
       const got = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).appendBuildLog(line(i))));
-      assert.deepEqual(got.map((e) => e.seq).sort((x, y) => x - y), Array.from({ length: 30 }, (_, i) => i));
+      assert.deepEqual(
+        got.map((e) => e.seq).sort((x, y) => x - y),
+        Array.from({ length: 30 }, (_, i) => i),
+      );
       const stored = await a.queryBuildLogs('t', 'b', { offset: 0, limit: 100 });
-      assert.deepEqual(stored.map((e) => e.seq), Array.from({ length: 30 }, (_, i) => i));
+      assert.deepEqual(
+        stored.map((e) => e.seq),
+        Array.from({ length: 30 }, (_, i) => i),
+      );
     } finally {
       await a.close();
       await b.close();
@@ -107,7 +119,10 @@ describe('PostgresStore', () => {
       return true;
     });
     // A database that does not exist on a live server.
-    await assert.rejects(PostgresStore.connect(`postgres://postgres@127.0.0.1:${instance.port}/no_such_db`), /no_such_db.*does not exist/);
+    await assert.rejects(
+      PostgresStore.connect(`postgres://postgres@127.0.0.1:${instance.port}/no_such_db`),
+      /no_such_db.*does not exist/,
+    );
     assert.ok(Date.now() - t0 < 5000);
     // A server that never answers: the connect timeout ends the wait.
     const silent = net.createServer(() => {});
@@ -115,7 +130,10 @@ describe('PostgresStore', () => {
     const { port } = silent.address() as net.AddressInfo;
     try {
       const t1 = Date.now();
-      await assert.rejects(PostgresStore.connect(`postgres://x@127.0.0.1:${port}/x`, { connectTimeoutMs: 500 }), /DATABASE_URL.*timeout/i);
+      await assert.rejects(
+        PostgresStore.connect(`postgres://x@127.0.0.1:${port}/x`, { connectTimeoutMs: 500 }),
+        /DATABASE_URL.*timeout/i,
+      );
       assert.ok(Date.now() - t1 < 5000);
     } finally {
       silent.close();
@@ -127,7 +145,10 @@ describe('server on PostgreSQL', () => {
   it('does not start when DATABASE_URL cannot be reached', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-test-'));
     try {
-      await assert.rejects(startTestServer({ databaseUrl: 'postgres://tb@127.0.0.1:1/tb' }, dir), /cannot use the PostgreSQL database.*DATABASE_URL/);
+      await assert.rejects(
+        startTestServer({ databaseUrl: 'postgres://tb@127.0.0.1:1/tb' }, dir),
+        /cannot use the PostgreSQL database.*DATABASE_URL/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -137,15 +158,24 @@ describe('server on PostgreSQL', () => {
     const url = await instance.createDatabase();
     const s = await startTestServer({ databaseUrl: url });
     try {
-      const r = await api(s, 'POST', '/sandboxes', { templateID: 'default', timeout: 120, metadata: { store: 'postgres' } });
+      const r = await api(s, 'POST', '/sandboxes', {
+        templateID: 'default',
+        timeout: 120,
+        metadata: { store: 'postgres' },
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const id = r.body.sandboxID;
       const listed = await api(s, 'GET', `/v2/sandboxes?metadata=${encodeURIComponent('store=postgres')}`);
-      assert.deepEqual(listed.body.map((x: any) => x.sandboxID), [id]);
+      assert.deepEqual(
+        listed.body.map((x: any) => x.sandboxID),
+        [id],
+      );
       // The record and the API key are in PostgreSQL, not in a SQLite file.
       assert.deepEqual(await query(url, 'SELECT sandbox_id FROM sandboxes'), [{ sandbox_id: id }]);
       // The admin key only as its hash (docs/teams.md).
-      assert.deepEqual(await query(url, `SELECT value FROM settings WHERE key = 'admin_key_hash'`), [{ value: hashApiKey(s.apiKey) }]);
+      assert.deepEqual(await query(url, `SELECT value FROM settings WHERE key = 'admin_key_hash'`), [
+        { value: hashApiKey(s.apiKey) },
+      ]);
       assert.deepEqual(await query(url, `SELECT value FROM settings WHERE key = 'api_key'`), []);
       assert.equal((await api(s, 'DELETE', `/sandboxes/${id}`)).status, 204);
       assert.equal((await api(s, 'GET', `/sandboxes/${id}`)).status, 404);

@@ -40,7 +40,7 @@ export class SqliteSandboxes implements SandboxRepository {
       where.push(`state IN (${filter.states.map(() => '?').join(',')})`);
       args.push(...filter.states);
     }
-    if (filter.teamId) (where.push('team_id = ?'), args.push(filter.teamId));
+    if (filter.teamId) where.push('team_id = ?'), args.push(filter.teamId);
     for (const [k, v] of Object.entries(filter.metadata ?? {})) {
       // json_each rather than a JSON path: a path cannot spell every key (a double quote in it ends the label).
       where.push(`EXISTS (SELECT 1 FROM json_each(sandboxes.metadata) WHERE key = ? AND value = ?)`);

@@ -24,9 +24,9 @@ export class SqliteSnapshots implements SnapshotRepository {
   async listSnapshots(f: SnapshotFilter): Promise<SnapshotRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.sandboxId) (where.push('sandbox_id = ?'), args.push(f.sandboxId));
-    if (f.name) (where.push('name = ?'), args.push(f.name));
-    if (f.teamId) (where.push('team_id = ?'), args.push(f.teamId));
+    if (f.sandboxId) where.push('sandbox_id = ?'), args.push(f.sandboxId);
+    if (f.name) where.push('name = ?'), args.push(f.name);
+    if (f.teamId) where.push('team_id = ?'), args.push(f.teamId);
     if (f.after) {
       where.push('(created_at < ? OR (created_at = ? AND snapshot_id < ?))');
       args.push(f.after.createdAt, f.after.createdAt, f.after.snapshotId);

@@ -141,7 +141,9 @@ export class SqliteTeamStore implements TeamStore {
     const count = (sql: string) => (this.db.prepare(sql).get(teamId) as Row).n as number;
     return {
       ...this.runUsage(teamId, now),
-      pausedSandboxes: count(`SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = ? AND state IN ('paused', 'resuming')`),
+      pausedSandboxes: count(
+        `SELECT COUNT(*) AS n FROM sandboxes WHERE team_id = ? AND state IN ('paused', 'resuming')`,
+      ),
       snapshots: count('SELECT COUNT(*) AS n FROM snapshots WHERE team_id = ?'),
       templates: count('SELECT COUNT(*) AS n FROM templates WHERE team_id = ?'),
     };

@@ -7,7 +7,12 @@ import { buildLogFromRow, logFromRow, metricFromRow } from './columns.js';
 import type { Row } from './sqlite-rows.js';
 import {
   LOG_LEVELS,
-  type BuildLogEntry, type LogEntry, type LogLevel, type LogQuery, type MetricSample, type TelemetryRepository,
+  type BuildLogEntry,
+  type LogEntry,
+  type LogLevel,
+  type LogQuery,
+  type MetricSample,
+  type TelemetryRepository,
 } from './telemetry-repository.js';
 
 export class SqliteTelemetry implements TelemetryRepository {
@@ -78,8 +83,17 @@ export class SqliteTelemetry implements TelemetryRepository {
   async appendMetric(m: MetricSample): Promise<void> {
     this.db
       .prepare('INSERT OR REPLACE INTO sandbox_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(m.sandboxId, m.timestamp, m.cpuCount, m.cpuUsedPct, m.memUsed, m.memTotal, m.memCache, m.diskUsed,
-        m.diskTotal);
+      .run(
+        m.sandboxId,
+        m.timestamp,
+        m.cpuCount,
+        m.cpuUsedPct,
+        m.memUsed,
+        m.memTotal,
+        m.memCache,
+        m.diskUsed,
+        m.diskTotal,
+      );
   }
 
   async queryMetrics(sandboxId: string, startMs: number, endMs: number): Promise<MetricSample[]> {

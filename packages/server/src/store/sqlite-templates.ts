@@ -9,7 +9,10 @@ import { BUILD_COLUMNS, TEMPLATE_COLUMNS } from './columns.js';
 import { fromRow, insertRecord, patchRecord, type Row } from './sqlite-rows.js';
 import {
   TEMPLATE_PATCH_IGNORED,
-  type TemplateBuildRecord, type TemplateChange, type TemplateRecord, type TemplateRepository,
+  type TemplateBuildRecord,
+  type TemplateChange,
+  type TemplateRecord,
+  type TemplateRepository,
 } from './template-repository.js';
 
 const template = (r: Row) => fromRow<TemplateRecord>(r, TEMPLATE_COLUMNS);

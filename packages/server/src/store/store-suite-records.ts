@@ -44,8 +44,22 @@ export function template(id: string, over: Partial<TemplateRecord> = {}): Templa
   };
 }
 
-export function build(templateId: string, buildId: string, over: Partial<TemplateBuildRecord> = {}): TemplateBuildRecord {
-  return { buildId, templateId, status: 'building', cpuCount: 2, memoryMB: 1024, diskSizeMB: 4096, createdAt: T0, updatedAt: T0, ...over };
+export function build(
+  templateId: string,
+  buildId: string,
+  over: Partial<TemplateBuildRecord> = {},
+): TemplateBuildRecord {
+  return {
+    buildId,
+    templateId,
+    status: 'building',
+    cpuCount: 2,
+    memoryMB: 1024,
+    diskSizeMB: 4096,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
 }
 
 export function snapshot(id: string, over: Partial<SnapshotRecord> = {}): SnapshotRecord {

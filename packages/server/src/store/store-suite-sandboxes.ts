@@ -46,9 +46,15 @@ export function sandboxCases(open: () => Promise<Store>): void {
       const rt = { pid: 1, address: '10.13.0.6', envdUrl: 'http://10.13.0.6:49983' };
       await s.insertSandbox(sandbox('u', { runtime: rt, metadata: { m: '1' } }));
       await s.updateSandbox('u', { state: 'paused', runtime: undefined, pausedImage: '/img', endAt: T0 + 5 });
-      assert.deepEqual(await s.getSandbox('u'), sandbox('u', { state: 'paused', pausedImage: '/img', endAt: T0 + 5, metadata: { m: '1' } }));
+      assert.deepEqual(
+        await s.getSandbox('u'),
+        sandbox('u', { state: 'paused', pausedImage: '/img', endAt: T0 + 5, metadata: { m: '1' } }),
+      );
       await s.updateSandbox('u', { metadata: { m: '2' }, autoResume: true, runtime: rt, pausedImage: undefined });
-      assert.deepEqual(await s.getSandbox('u'), sandbox('u', { state: 'paused', endAt: T0 + 5, metadata: { m: '2' }, autoResume: true, runtime: rt }));
+      assert.deepEqual(
+        await s.getSandbox('u'),
+        sandbox('u', { state: 'paused', endAt: T0 + 5, metadata: { m: '2' }, autoResume: true, runtime: rt }),
+      );
       await s.updateSandbox('u', { sandboxId: 'other', bogus: 1 } as Partial<SandboxRecord>);
       await s.updateSandbox('u', {});
       await s.updateSandbox('missing', { state: 'paused' });
@@ -70,7 +76,11 @@ export function sandboxCases(open: () => Promise<Store>): void {
       const after = await s.getSandbox('t');
       assert.equal(after?.state, 'paused');
       assert.ok(after?.pausedImage === '/a' || after?.pausedImage === '/b');
-      assert.equal(await s.transitionSandbox('t', ['running', 'paused'], {}), true, 'an empty patch still checks the state');
+      assert.equal(
+        await s.transitionSandbox('t', ['running', 'paused'], {}),
+        true,
+        'an empty patch still checks the state',
+      );
       assert.equal(await s.transitionSandbox('t', [], { state: 'running' }), false);
       assert.equal(await s.transitionSandbox('missing', ['running'], { state: 'paused' }), false);
     });
@@ -84,7 +94,11 @@ export function sandboxCases(open: () => Promise<Store>): void {
       assert.deepEqual(ids(await s.listSandboxes()), ['d', 'b', 'a', 'c']);
       assert.deepEqual(ids(await s.listSandboxes({ states: ['paused'] })), ['a']);
       assert.deepEqual(ids(await s.listSandboxes({ states: ['running', 'paused'] })), ['d', 'b', 'a', 'c']);
-      assert.deepEqual(ids(await s.listSandboxes({ states: [] })), ['d', 'b', 'a', 'c'], 'an empty state list filters nothing');
+      assert.deepEqual(
+        ids(await s.listSandboxes({ states: [] })),
+        ['d', 'b', 'a', 'c'],
+        'an empty state list filters nothing',
+      );
       assert.deepEqual(ids(await s.listSandboxes({ limit: 2 })), ['d', 'b']);
     });
 
@@ -105,26 +119,42 @@ export function sandboxCases(open: () => Promise<Store>): void {
         after = { startedAt: last.startedAt, sandboxId: last.sandboxId };
       }
       assert.deepEqual(seen, want);
-      assert.deepEqual(ids(await s.listSandboxes({ after: { startedAt: T0 + 2, sandboxId: 'm2' }, states: ['running'] })), ['a2', 'z1', 'm1', 'a1']);
+      assert.deepEqual(
+        ids(await s.listSandboxes({ after: { startedAt: T0 + 2, sandboxId: 'm2' }, states: ['running'] })),
+        ['a2', 'z1', 'm1', 'a1'],
+      );
     });
 
     it('orders oldest first on request (cursor pages that way too) and filters by template and start time', async () => {
       const s = await open();
-      for (const [id, t, tpl] of [['a', 1, 'x'], ['b', 2, 'y'], ['c', 2, 'x'], ['d', 3, 'x']] as const) {
+      for (const [id, t, tpl] of [
+        ['a', 1, 'x'],
+        ['b', 2, 'y'],
+        ['c', 2, 'x'],
+        ['d', 3, 'x'],
+      ] as const) {
         await s.insertSandbox(sandbox(id, { startedAt: T0 + t, templateId: tpl }));
       }
       assert.deepEqual(ids(await s.listSandboxes({ order: 'asc' })), ['a', 'b', 'c', 'd']);
       assert.deepEqual(ids(await s.listSandboxes({ order: 'desc' })), ['d', 'c', 'b', 'a']);
-      assert.deepEqual(ids(await s.listSandboxes({ order: 'asc', after: { startedAt: T0 + 2, sandboxId: 'b' } })), ['c', 'd']);
+      assert.deepEqual(ids(await s.listSandboxes({ order: 'asc', after: { startedAt: T0 + 2, sandboxId: 'b' } })), [
+        'c',
+        'd',
+      ]);
       assert.deepEqual(ids(await s.listSandboxes({ templateId: 'x' })), ['d', 'c', 'a']);
       assert.deepEqual(ids(await s.listSandboxes({ templateId: `x' OR '1'='1` })), []);
       assert.deepEqual(ids(await s.listSandboxes({ startedAfterMs: T0 + 2 })), ['d', 'c', 'b'], 'at or after');
-      assert.deepEqual(ids(await s.listSandboxes({ startedAfterMs: T0 + 2, templateId: 'x', order: 'asc', limit: 1 })), ['c']);
+      assert.deepEqual(
+        ids(await s.listSandboxes({ startedAfterMs: T0 + 2, templateId: 'x', order: 'asc', limit: 1 })),
+        ['c'],
+      );
     });
 
     it('filters by metadata: every pair must match, keys and values with quotes and path characters are literal', async () => {
       const s = await open();
-      await s.insertSandbox(sandbox('q1', { metadata: { user: '1', 'we"ird': `it's "quoted"`, 'a.b': 'dot', '$[0]': 'path' } }));
+      await s.insertSandbox(
+        sandbox('q1', { metadata: { user: '1', 'we"ird': `it's "quoted"`, 'a.b': 'dot', '$[0]': 'path' } }),
+      );
       await s.insertSandbox(sandbox('q2', { metadata: { user: '1', 'we"ird': 'other' } }));
       await s.insertSandbox(sandbox('q3', { metadata: { user: '2' }, startedAt: T0 - 1 }));
       assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '1' } })).sort(), ['q1', 'q2']);
@@ -133,7 +163,11 @@ export function sandboxCases(open: () => Promise<Store>): void {
       assert.deepEqual(ids(await s.listSandboxes({ metadata: { 'a.b': 'dot' } })), ['q1']);
       assert.deepEqual(ids(await s.listSandboxes({ metadata: { '$[0]': 'path' } })), ['q1']);
       assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: `1' OR '1'='1` } })), []);
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { missing: '' } })), [], 'an absent key is not an empty value');
+      assert.deepEqual(
+        ids(await s.listSandboxes({ metadata: { missing: '' } })),
+        [],
+        'an absent key is not an empty value',
+      );
       assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '2' }, states: ['running'] })), ['q3']);
     });
 

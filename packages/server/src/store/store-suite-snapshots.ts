@@ -9,7 +9,13 @@ export function snapshotCases(open: () => Promise<Store>): void {
   describe('snapshots', () => {
     it('round-trips every field; found by ID or by name (the newest of that name; an ID wins)', async () => {
       const s = await open();
-      const full = snapshot('s1', { name: 'before-step', envVars: { A: '1' }, envdAccessToken: 'tok', allowInternetAccess: true, createdAt: T0 + 1 });
+      const full = snapshot('s1', {
+        name: 'before-step',
+        envVars: { A: '1' },
+        envdAccessToken: 'tok',
+        allowInternetAccess: true,
+        createdAt: T0 + 1,
+      });
       await s.insertSnapshot(full);
       await s.insertSnapshot(snapshot('s0', { name: 'before-step' }));
       await s.insertSnapshot(snapshot('s2', { name: 's0', createdAt: T0 + 5 }));
@@ -26,7 +32,13 @@ export function snapshotCases(open: () => Promise<Store>): void {
       for (const t of [3, 2, 1]) for (const id of ['z', 'm', 'a']) want.push(`${id}${t}`);
       for (const id of [...want].reverse()) {
         const t = Number(id.slice(1));
-        await s.insertSnapshot(snapshot(id, { createdAt: T0 + t, sandboxId: t === 2 ? 'two' : 'sbx', name: id.startsWith('m') ? 'mid' : undefined }));
+        await s.insertSnapshot(
+          snapshot(id, {
+            createdAt: T0 + t,
+            sandboxId: t === 2 ? 'two' : 'sbx',
+            name: id.startsWith('m') ? 'mid' : undefined,
+          }),
+        );
       }
       const sids = (rows: SnapshotRecord[]) => rows.map((r) => r.snapshotId);
       assert.deepEqual(sids(await s.listSnapshots({})), want);
@@ -43,7 +55,8 @@ export function snapshotCases(open: () => Promise<Store>): void {
         after = { createdAt: last.createdAt, snapshotId: last.snapshotId };
       }
       assert.deepEqual(seen, want);
-      for (let i = 0; i < 95; i++) await s.insertSnapshot(snapshot(`n${String(i).padStart(3, '0')}`, { createdAt: T0 - i }));
+      for (let i = 0; i < 95; i++)
+        await s.insertSnapshot(snapshot(`n${String(i).padStart(3, '0')}`, { createdAt: T0 - i }));
       assert.equal((await s.listSnapshots({})).length, 100);
     });
 
@@ -55,7 +68,10 @@ export function snapshotCases(open: () => Promise<Store>): void {
       await s.deleteSnapshot('never');
       assert.equal(await s.findSnapshot('d1'), undefined);
       assert.equal(await s.findSnapshot('n'), undefined);
-      assert.deepEqual((await s.listSnapshots({})).map((r) => r.snapshotId), ['d2']);
+      assert.deepEqual(
+        (await s.listSnapshots({})).map((r) => r.snapshotId),
+        ['d2'],
+      );
     });
   });
 

@@ -53,12 +53,20 @@ export function templateCases(open: () => Promise<Store>): void {
       await s.upsertTemplate(template('t2', { createdAt: T0 + 2 }));
       await s.upsertTemplate(template('t1', { createdAt: T0 + 1 }));
       await s.upsertTemplate(template('t3', { createdAt: T0 + 3 }));
-      assert.deepEqual((await s.listTemplates()).map((t) => t.templateId), ['t1', 't2', 't3']);
+      assert.deepEqual(
+        (await s.listTemplates()).map((t) => t.templateId),
+        ['t1', 't2', 't3'],
+      );
     });
 
     it('builds: round trip, upsert updates, listed newest first and per template', async () => {
       const s = await open();
-      const failed = build('t', 'b1', { status: 'error', source: 'image debian:bookworm', reason: { message: 'boom', step: 'RUN x', exitCode: 2 }, finishedAt: T0 + 5 });
+      const failed = build('t', 'b1', {
+        status: 'error',
+        source: 'image debian:bookworm',
+        reason: { message: 'boom', step: 'RUN x', exitCode: 2 },
+        finishedAt: T0 + 5,
+      });
       await s.upsertBuild(build('t', 'b1'));
       await s.upsertBuild(failed);
       await s.upsertBuild(build('t', 'b3', { createdAt: T0 + 10 }));
@@ -68,10 +76,12 @@ export function templateCases(open: () => Promise<Store>): void {
       assert.deepEqual(await s.getBuild('t', 'b2'), build('t', 'b2', { createdAt: T0 + 10 }));
       assert.equal(await s.getBuild('other', 'b1'), undefined);
       assert.equal(await s.getBuild('t', 'none'), undefined);
-      assert.deepEqual((await s.listBuilds('t')).map((b) => b.buildId), ['b3', 'b2', 'b1']);
+      assert.deepEqual(
+        (await s.listBuilds('t')).map((b) => b.buildId),
+        ['b3', 'b2', 'b1'],
+      );
       assert.deepEqual(await s.listBuilds('nobody'), []);
     });
-
 
     it('update sets only the given fields and never the spawn counters; false for an unknown template', async () => {
       const s = await open();
@@ -147,7 +157,10 @@ export function templateCases(open: () => Promise<Store>): void {
       assert.equal((await s.listBuilds('kept')).length, 1);
       assert.equal((await s.queryBuildLogs('kept', 'b1', { offset: 0, limit: 10 })).length, 1);
       // A template made again under the same ID starts its build log from 0.
-      assert.equal((await s.appendBuildLog({ templateId: 'gone', buildId: 'b1', timestamp: T0, level: 'info', message: 'y' })).seq, 0);
+      assert.equal(
+        (await s.appendBuildLog({ templateId: 'gone', buildId: 'b1', timestamp: T0, level: 'info', message: 'y' })).seq,
+        0,
+      );
     });
   });
 }

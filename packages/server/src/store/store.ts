@@ -13,15 +13,32 @@ import type { TelemetryRepository } from './telemetry-repository.js';
 import type { TemplateRepository } from './template-repository.js';
 
 export type {
-  OnTimeout, SandboxFilter, SandboxNetwork, SandboxRecord, SandboxRepository, SandboxRuntime, SandboxState,
+  OnTimeout,
+  SandboxFilter,
+  SandboxNetwork,
+  SandboxRecord,
+  SandboxRepository,
+  SandboxRuntime,
+  SandboxState,
 } from './sandbox-repository.js';
 export type { SettingsRepository } from './settings-repository.js';
 export type { SnapshotFilter, SnapshotRecord, SnapshotRepository } from './snapshot-repository.js';
 export type {
-  BuildLogEntry, LogEntry, LogLevel, LogQuery, MetricSample, TelemetryRepository,
+  BuildLogEntry,
+  LogEntry,
+  LogLevel,
+  LogQuery,
+  MetricSample,
+  TelemetryRepository,
 } from './telemetry-repository.js';
 export type {
-  BuildConfig, BuildFailure, BuildStatus, TemplateBuildRecord, TemplateChange, TemplateRecord, TemplateRepository,
+  BuildConfig,
+  BuildFailure,
+  BuildStatus,
+  TemplateBuildRecord,
+  TemplateChange,
+  TemplateRecord,
+  TemplateRepository,
   TemplateTagAssignment,
 } from './template-repository.js';
 
@@ -35,7 +52,11 @@ export interface StoreRepositories {
 }
 
 export interface Store
-  extends SandboxRepository, TemplateRepository, SnapshotRepository, TelemetryRepository, SettingsRepository {
+  extends SandboxRepository,
+    TemplateRepository,
+    SnapshotRepository,
+    TelemetryRepository,
+    SettingsRepository {
   /** Teams, API keys and run claims (store/teams.ts). */
   readonly teams: TeamStore;
   close(): Promise<void>;

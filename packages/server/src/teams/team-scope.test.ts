@@ -87,7 +87,8 @@ describe('team scope and run claims (fake driver)', () => {
 
   it('the admin team (an existing install) has no quotas until the operator sets some', async () => {
     const guard = new QuotaGuard(store.teams, DEFAULT_QUOTAS, 'node-a');
-    if (!(await store.teams.getTeam('admin'))) await store.teams.insertTeam({ teamId: 'admin', name: 'admin', createdAt: Date.now(), quotas: {} });
+    if (!(await store.teams.getTeam('admin')))
+      await store.teams.insertTeam({ teamId: 'admin', name: 'admin', createdAt: Date.now(), quotas: {} });
     const q = await guard.quotas('admin');
     assert.ok(q.maxRunningSandboxes > DEFAULT_QUOTAS.maxRunningSandboxes * 1000, 'unlimited by default');
     assert.equal((await guard.quotas('ta')).maxRunningSandboxes, 1, 'other teams keep theirs');

@@ -27,6 +27,7 @@ export interface ApiKeyInfo {
   lastUsed: string | null;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: names must not contain control characters
 const NAME = /^[^\x00-\x1f]{1,100}$/;
 
 const teamToApi = (t: TeamRecord): TeamInfo => ({

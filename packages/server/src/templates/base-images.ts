@@ -9,7 +9,16 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDebianRootfs, DriverError, listRegistryImages, parseImageRef, pullImage, recipeHash, resolveImage, type RegistryConfig } from '@tensor-box/runtime';
+import {
+  buildDebianRootfs,
+  DriverError,
+  listRegistryImages,
+  parseImageRef,
+  pullImage,
+  recipeHash,
+  resolveImage,
+  type RegistryConfig,
+} from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, notFound } from '../errors.js';
 
@@ -25,8 +34,20 @@ export interface BaseLayer {
   workdir?: string;
 }
 
-const DEBIAN_NAMES = new Set(['debian', 'debian:bookworm', 'debian:12', 'debian:latest', 'debian:stable', 'debian:bookworm-slim', 'debian:12-slim']);
-const DEBIAN_RECIPE = { suite: 'bookworm', packages: ['ca-certificates'], customize: ['rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin'] };
+const DEBIAN_NAMES = new Set([
+  'debian',
+  'debian:bookworm',
+  'debian:12',
+  'debian:latest',
+  'debian:stable',
+  'debian:bookworm-slim',
+  'debian:12-slim',
+]);
+const DEBIAN_RECIPE = {
+  suite: 'bookworm',
+  packages: ['ca-certificates'],
+  customize: ['rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin'],
+};
 
 export interface BaseImagesOptions {
   /** Where base image layers go. */
@@ -53,7 +74,8 @@ export class BaseImages {
         codename: 'bookworm',
         status: existsSync(this.debianLayer()) ? 'ready' : 'available',
         source: 'mmdebstrap',
-        description: 'Debian 12 minbase with ca-certificates, built here with mmdebstrap (also: debian, debian:12, debian:stable)',
+        description:
+          'Debian 12 minbase with ca-certificates, built here with mmdebstrap (also: debian, debian:12, debian:stable)',
       },
     ];
     if (this.o.registry) {
@@ -90,7 +112,9 @@ export class BaseImages {
       throw new ApiError('invalid_argument', (err as Error).message);
     }
     if (!this.o.registry) {
-      throw notFound(`image '${ref}' not found: no registry is configured (TENSOR_BOX_REGISTRY_URL); base images here: debian:bookworm`);
+      throw notFound(
+        `image '${ref}' not found: no registry is configured (TENSOR_BOX_REGISTRY_URL); base images here: debian:bookworm`,
+      );
     }
     const host = new URL(this.o.registry.url).host;
     if (parsed.registry && parsed.registry !== host) {
@@ -108,8 +132,10 @@ export class BaseImages {
     try {
       await resolveImage({ ref, registry: this.o.registry! });
     } catch (err) {
-      if (err instanceof DriverError && err.kind === 'not_found') throw notFound(`image '${ref}' not found in ${new URL(this.o.registry!.url).host}: ${err.message}`);
-      if (err instanceof DriverError && err.kind === 'invalid_argument') throw new ApiError('invalid_argument', err.message);
+      if (err instanceof DriverError && err.kind === 'not_found')
+        throw notFound(`image '${ref}' not found in ${new URL(this.o.registry!.url).host}: ${err.message}`);
+      if (err instanceof DriverError && err.kind === 'invalid_argument')
+        throw new ApiError('invalid_argument', err.message);
     }
   }
 
@@ -127,7 +153,13 @@ export class BaseImages {
 
   private async debian(onLog: (line: string) => void): Promise<BaseLayer> {
     const layer = this.debianLayer();
-    const base: BaseLayer = { layer, resolved: 'debian:bookworm', envVars: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, user: 'root', workdir: '/' };
+    const base: BaseLayer = {
+      layer,
+      resolved: 'debian:bookworm',
+      envVars: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+      user: 'root',
+      workdir: '/',
+    };
     if (existsSync(layer)) return base;
     onLog('building debian:bookworm with mmdebstrap (cached after the first time)');
     const tmp = `${layer}.partial`;
@@ -162,10 +194,17 @@ export class BaseImages {
     await mkdir(path.dirname(tmp), { recursive: true });
     let config;
     try {
-      config = await pullImage({ ref: name, registry, dest: tmp, cacheDir: this.o.cacheDir, onProgress: (_f, m) => onLog(m) });
+      config = await pullImage({
+        ref: name,
+        registry,
+        dest: tmp,
+        cacheDir: this.o.cacheDir,
+        onProgress: (_f, m) => onLog(m),
+      });
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
-      if (err instanceof DriverError && err.kind === 'not_found') throw notFound(`image '${ref}' not found in ${host}: ${err.message}`);
+      if (err instanceof DriverError && err.kind === 'not_found')
+        throw notFound(`image '${ref}' not found in ${host}: ${err.message}`);
       throw err;
     }
     // One layer per image digest: a tag that moves makes a new layer, templates keep theirs.
@@ -180,6 +219,12 @@ export class BaseImages {
       const i = kv.indexOf('=');
       if (i > 0) envVars[kv.slice(0, i)] = kv.slice(i + 1);
     }
-    return { layer, resolved: `${host}/${parsed.repository}@${config.digest}`, envVars, user: config.user || 'root', workdir: config.workingDir || '/' };
+    return {
+      layer,
+      resolved: `${host}/${parsed.repository}@${config.digest}`,
+      envVars,
+      user: config.user || 'root',
+      workdir: config.workingDir || '/',
+    };
   }
 }

@@ -91,15 +91,20 @@ function globToRegex(glob: string): RegExp {
 /** The staged paths a source names (a glob matches within its directory). */
 function matches(root: string, src: string): string[] {
   const rel = path.posix.normalize(src.replace(/^\.\/+/, ''));
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new ApiError('invalid_argument', `COPY source '${src}' is outside the build context`);
+  if (rel.startsWith('..') || path.isAbsolute(rel))
+    throw new ApiError('invalid_argument', `COPY source '${src}' is outside the build context`);
   if (rel === '.' || rel === '') return [root];
   if (!GLOB.test(rel)) return existsSync(path.join(root, rel)) ? [path.join(root, rel)] : [];
   const dir = path.posix.dirname(rel);
-  if (GLOB.test(dir)) throw new ApiError('invalid_argument', `COPY source '${src}': wildcards only in the last path segment`);
+  if (GLOB.test(dir))
+    throw new ApiError('invalid_argument', `COPY source '${src}': wildcards only in the last path segment`);
   const re = globToRegex(path.posix.basename(rel));
   const base = path.join(root, dir);
   if (!existsSync(base)) return [];
-  return readdirSync(base).filter((n) => re.test(n)).sort().map((n) => path.join(base, n));
+  return readdirSync(base)
+    .filter((n) => re.test(n))
+    .sort()
+    .map((n) => path.join(base, n));
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -113,7 +118,9 @@ export async function copyIntoSandbox(t: ExecTarget, a: CopyArgs): Promise<numbe
   try {
     const staged = path.join(scratch, 'ctx');
     await mkdir(staged);
-    await execFileP('tar', ['-xf', a.tar, '-C', staged, '--no-same-owner', '--no-overwrite-dir'], { maxBuffer: 16 << 20 });
+    await execFileP('tar', ['-xf', a.tar, '-C', staged, '--no-same-owner', '--no-overwrite-dir'], {
+      maxBuffer: 16 << 20,
+    });
     const found = matches(staged, a.src);
     if (found.length === 0) {
       a.onLine(`COPY: '${a.src}' is not in the uploaded files`);
@@ -127,11 +134,16 @@ export async function copyIntoSandbox(t: ExecTarget, a: CopyArgs): Promise<numbe
     let targetDir = dest;
     const asDir = dest.endsWith('/') || found.length > 1;
     for (const f of found) {
-      if (statSync(f).isDirectory()) await cp(f, payload, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-      else if (asDir) await cp(f, path.join(payload, path.basename(f)), { verbatimSymlinks: true, preserveTimestamps: true });
+      if (statSync(f).isDirectory())
+        await cp(f, payload, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      else if (asDir)
+        await cp(f, path.join(payload, path.basename(f)), { verbatimSymlinks: true, preserveTimestamps: true });
       else {
         targetDir = path.posix.dirname(dest);
-        await cp(f, path.join(payload, path.posix.basename(dest)), { verbatimSymlinks: true, preserveTimestamps: true });
+        await cp(f, path.join(payload, path.posix.basename(dest)), {
+          verbatimSymlinks: true,
+          preserveTimestamps: true,
+        });
       }
     }
     const top = readdirSync(payload);
@@ -166,12 +178,20 @@ function uploadFile(t: ExecTarget, remotePath: string, local: string): Promise<v
       {
         method: 'POST',
         agent: sandboxConnections.agentForUrl(t.envdUrl),
-        headers: { 'content-type': 'application/octet-stream', 'content-length': statSync(local).size, ...(t.accessToken ? { 'X-Access-Token': t.accessToken } : {}) },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': statSync(local).size,
+          ...(t.accessToken ? { 'X-Access-Token': t.accessToken } : {}),
+        },
       },
       (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (d) => (text += d));
-        res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve() : reject(new Error(`upload to the build sandbox answered ${res.statusCode}: ${text}`))));
+        res.on('end', () =>
+          (res.statusCode ?? 500) < 300
+            ? resolve()
+            : reject(new Error(`upload to the build sandbox answered ${res.statusCode}: ${text}`)),
+        );
       },
     );
     req.on('error', reject);

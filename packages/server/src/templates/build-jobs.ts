@@ -9,7 +9,13 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
 import type {
-  BuildConfig, BuildLogEntry, LogLevel, Store, TemplateBuildRecord, TemplateRecord, TemplateTagAssignment,
+  BuildConfig,
+  BuildLogEntry,
+  LogLevel,
+  Store,
+  TemplateBuildRecord,
+  TemplateRecord,
+  TemplateTagAssignment,
 } from '../store/store.js';
 import { BuildFailed, type BuildEnvironment } from './build-runner.js';
 import { DEFAULT_TAG, withBuild } from './tags.js';
@@ -45,7 +51,12 @@ const MAX_LOG_LINES = 100_000;
 const TAIL_LINES = 20;
 
 export function logToApi(e: Pick<BuildLogEntry, 'timestamp' | 'level' | 'message' | 'step'>): Api['BuildLogEntry'] {
-  return { timestamp: new Date(e.timestamp).toISOString(), level: e.level, message: e.message, ...(e.step ? { step: e.step } : {}) };
+  return {
+    timestamp: new Date(e.timestamp).toISOString(),
+    level: e.level,
+    message: e.message,
+    ...(e.step ? { step: e.step } : {}),
+  };
 }
 
 export class BuildJobs {
@@ -70,7 +81,12 @@ export class BuildJobs {
    * Runs `body` in the background for build `b` of template `t`. A BuildFailed (or any error) from it fails the build;
    * `queued` bodies wait for a build slot first.
    */
-  start(t: TemplateRecord, b: TemplateBuildRecord, opts: { queued: boolean }, body: (log: BuildLogger) => Promise<BuildOutcome>): void {
+  start(
+    t: TemplateRecord,
+    b: TemplateBuildRecord,
+    opts: { queued: boolean },
+    body: (log: BuildLogger) => Promise<BuildOutcome>,
+  ): void {
     const key = `${t.templateId}/${b.buildId}`;
     const p = (async () => {
       await this.setBuild(b, { status: 'building', source: b.source });
@@ -98,7 +114,13 @@ export class BuildJobs {
       for (const b of await this.o.store.listBuilds(t.templateId)) {
         if (b.status !== 'building') continue;
         await this.removeOutputs(b);
-        await this.o.store.upsertBuild({ ...b, status: 'error', reason: { message: 'the build was interrupted by a server restart; start a new build' }, finishedAt: Date.now(), updatedAt: Date.now() });
+        await this.o.store.upsertBuild({
+          ...b,
+          status: 'error',
+          reason: { message: 'the build was interrupted by a server restart; start a new build' },
+          finishedAt: Date.now(),
+          updatedAt: Date.now(),
+        });
         changed = true;
       }
       if (changed && t.status !== 'ready') await this.patchTemplate(t.templateId, { status: 'error' });
@@ -125,7 +147,14 @@ export class BuildJobs {
         if (lines === MAX_LOG_LINES + 1) (level = 'warn'), (message = `log truncated after ${MAX_LOG_LINES} lines`);
         else return;
       }
-      const e = { templateId: b.templateId, buildId: b.buildId, timestamp: Date.now(), level, message, ...(step ? { step } : {}) };
+      const e = {
+        templateId: b.templateId,
+        buildId: b.buildId,
+        timestamp: Date.now(),
+        level,
+        message,
+        ...(step ? { step } : {}),
+      };
       last.push({ ...e, seq: lines - 1 });
       if (last.length > TAIL_LINES) last.shift();
       chain = chain.then(() => this.o.store.appendBuildLog(e).then(() => {})).catch(() => {});

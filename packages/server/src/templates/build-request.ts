@@ -33,7 +33,8 @@ const MAX_STEPS = 500;
 const HASH = /^[A-Za-z0-9_-]{8,128}$/;
 
 function summary(type: StepType, args: string[]): string {
-  const text = type === 'ENV' ? args.filter((_, i) => i % 2 === 0).join(' ') : args.slice(0, type === 'COPY' ? 2 : 1).join(' ');
+  const text =
+    type === 'ENV' ? args.filter((_, i) => i % 2 === 0).join(' ') : args.slice(0, type === 'COPY' ? 2 : 1).join(' ');
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length > 80 ? `${oneLine.slice(0, 77)}...` : oneLine;
 }
@@ -47,32 +48,42 @@ export function normalizeStep(s: ApiStep, where: string): BuildStep {
     args = [s.command];
   }
   if (!type) throw invalid(`${where}: give a type (RUN, COPY, ENV, WORKDIR, USER) with args, or a command`);
-  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw invalid(`${where}: args must be a list of strings`);
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
+    throw invalid(`${where}: args must be a list of strings`);
   switch (type) {
     case 'RUN':
       if (!args[0]?.trim()) throw invalid(`${where}: RUN needs a command`);
       break;
     case 'COPY':
       if (!args[0] || !args[1]) throw invalid(`${where}: COPY needs a source and a destination`);
-      if (!s.filesHash || !HASH.test(s.filesHash)) throw invalid(`${where}: COPY needs the filesHash of its uploaded files`);
-      if (args[3] && !/^[0-7]{3,4}$/.test(args[3])) throw invalid(`${where}: COPY mode '${args[3]}' is not an octal mode`);
+      if (!s.filesHash || !HASH.test(s.filesHash))
+        throw invalid(`${where}: COPY needs the filesHash of its uploaded files`);
+      if (args[3] && !/^[0-7]{3,4}$/.test(args[3]))
+        throw invalid(`${where}: COPY mode '${args[3]}' is not an octal mode`);
       break;
     case 'ENV':
       if (args.length < 2 || args.length % 2 !== 0) throw invalid(`${where}: ENV needs key/value pairs`);
       for (let i = 0; i < args.length; i += 2) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(args[i])) throw invalid(`${where}: '${args[i]}' is not a valid environment variable name`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(args[i]))
+          throw invalid(`${where}: '${args[i]}' is not a valid environment variable name`);
       }
       break;
     case 'WORKDIR':
       if (!args[0]?.startsWith('/')) throw invalid(`${where}: WORKDIR needs an absolute path`);
       break;
     case 'USER':
-      if (!/^[a-z_][a-z0-9_-]*[$]?$/i.test(args[0] ?? '') && !/^\d+$/.test(args[0] ?? '')) throw invalid(`${where}: USER needs a user name`);
+      if (!/^[a-z_][a-z0-9_-]*[$]?$/i.test(args[0] ?? '') && !/^\d+$/.test(args[0] ?? ''))
+        throw invalid(`${where}: USER needs a user name`);
       break;
     default:
       throw invalid(`${where}: unknown step type '${type}' (RUN, COPY, ENV, WORKDIR, USER)`);
   }
-  return { type, args, name: s.name?.trim() || `${type} ${summary(type, args)}`, ...(s.filesHash ? { filesHash: s.filesHash } : {}) };
+  return {
+    type,
+    args,
+    name: s.name?.trim() || `${type} ${summary(type, args)}`,
+    ...(s.filesHash ? { filesHash: s.filesHash } : {}),
+  };
 }
 
 /**
@@ -81,16 +92,24 @@ export function normalizeStep(s: ApiStep, where: string): BuildStep {
  */
 export function buildPlan(
   req: StartRequest,
-  parseDockerfile: (text: string, opts: { contextHash?: string }) => { from: string; steps: ApiStep[]; startCmd?: string },
+  parseDockerfile: (
+    text: string,
+    opts: { contextHash?: string },
+  ) => { from: string; steps: ApiStep[]; startCmd?: string },
 ): BuildPlan {
   const sources = (['fromTemplate', 'fromImage', 'dockerfile'] as const).filter((k) => req[k] !== undefined);
   if (sources.length !== 1) {
-    throw invalid(`give exactly one of fromTemplate, fromImage or dockerfile${sources.length ? ` (got ${sources.join(', ')})` : ''}`);
+    throw invalid(
+      `give exactly one of fromTemplate, fromImage or dockerfile${sources.length ? ` (got ${sources.join(', ')})` : ''}`,
+    );
   }
   if ((req as { fromImageRegistry?: unknown }).fromImageRegistry !== undefined) {
-    throw invalid('fromImageRegistry is not supported: configure the registry on the server (TENSOR_BOX_REGISTRY_URL) and use fromImage');
+    throw invalid(
+      'fromImageRegistry is not supported: configure the registry on the server (TENSOR_BOX_REGISTRY_URL) and use fromImage',
+    );
   }
-  if (req.filesHash !== undefined && !HASH.test(req.filesHash)) throw invalid(`filesHash '${req.filesHash}' is not a valid hash`);
+  if (req.filesHash !== undefined && !HASH.test(req.filesHash))
+    throw invalid(`filesHash '${req.filesHash}' is not a valid hash`);
   let source: BuildSource;
   let fileSteps: ApiStep[] = [];
   let startCmd = req.startCmd;
@@ -106,7 +125,10 @@ export function buildPlan(
   }
   const all = [...fileSteps, ...(req.steps ?? [])];
   if (all.length > MAX_STEPS) throw invalid(`a build has at most ${MAX_STEPS} steps (got ${all.length})`);
-  const steps = all.map((s, i) => normalizeStep(s, i < fileSteps.length ? `Dockerfile step ${i + 1}` : `steps[${i - fileSteps.length}]`));
-  if (req.readyCmd !== undefined && !startCmd) throw invalid('readyCmd needs a startCmd (it tells when the start command is ready)');
+  const steps = all.map((s, i) =>
+    normalizeStep(s, i < fileSteps.length ? `Dockerfile step ${i + 1}` : `steps[${i - fileSteps.length}]`),
+  );
+  if (req.readyCmd !== undefined && !startCmd)
+    throw invalid('readyCmd needs a startCmd (it tells when the start command is ready)');
   return { source, steps, startCmd: startCmd || undefined, readyCmd: req.readyCmd || undefined };
 }

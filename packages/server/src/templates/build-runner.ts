@@ -72,45 +72,65 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
   if (!hasLayerCapturer(driver)) throw new BuildFailed(`the ${driver.name} runtime cannot build templates`);
   const sandboxId = newSandboxId();
   const n = o.steps.length;
-  const env: BuildEnvironment = { envVars: { ...o.parentEnv.envVars }, user: o.parentEnv.user, workdir: o.parentEnv.workdir };
+  const env: BuildEnvironment = {
+    envVars: { ...o.parentEnv.envVars },
+    user: o.parentEnv.user,
+    workdir: o.parentEnv.workdir,
+  };
   // Steps run as root unless a USER step says otherwise; the template's default user is the parent's or the last USER.
   let runUser = 'root';
   let runDir = env.workdir || '/';
   o.log('info', `starting a build sandbox (${o.cpuCount} CPU, ${o.memoryMB} MB)`);
-  const info = await driver.create({
-    sandboxId,
-    layers: o.parentLayers,
-    cpuCount: o.cpuCount,
-    memoryMB: o.memoryMB,
-    diskMB: o.diskMB,
-    internetAccess: true,
-    hostname: 'build',
-  }).catch((err) => {
-    throw new BuildFailed(`cannot start the build sandbox: ${(err as Error).message}`);
-  });
+  const info = await driver
+    .create({
+      sandboxId,
+      layers: o.parentLayers,
+      cpuCount: o.cpuCount,
+      memoryMB: o.memoryMB,
+      diskMB: o.diskMB,
+      internetAccess: true,
+      hostname: 'build',
+    })
+    .catch((err) => {
+      throw new BuildFailed(`cannot start the build sandbox: ${(err as Error).message}`);
+    });
   let alive = true;
   const target: ExecTarget = { envdUrl: info.envdUrl };
   try {
     await envdInit(info.envdUrl, { envVars: env.envVars, defaultUser: 'root', defaultWorkdir: '/' });
     for (let i = 0; i < n; i++) {
       const s = o.steps[i];
-      o.log('info', `[${i + 1}/${n}] ${s.type} ${s.type === 'ENV' ? s.args.filter((_, j) => j % 2 === 0).join(' ') : s.args.slice(0, 2).join(' ')}`.trimEnd(), s.name);
-      const out = (line: string, stream: 'stdout' | 'stderr' = 'stdout') => o.log(stream === 'stderr' ? 'warn' : 'info', line, s.name);
+      o.log(
+        'info',
+        `[${i + 1}/${n}] ${s.type} ${s.type === 'ENV' ? s.args.filter((_, j) => j % 2 === 0).join(' ') : s.args.slice(0, 2).join(' ')}`.trimEnd(),
+        s.name,
+      );
+      const out = (line: string, stream: 'stdout' | 'stderr' = 'stdout') =>
+        o.log(stream === 'stderr' ? 'warn' : 'info', line, s.name);
       const t0 = Date.now();
       switch (s.type) {
         case 'RUN': {
           const run = { cmd: s.args[0], user: s.args[1] || runUser, cwd: runDir, envs: env.envVars };
-          const r = await execInSandbox(target, { ...run, timeoutMs: o.stepTimeoutMs, onLine: out }).catch((err: ApiError) => {
-            // E2B's words, which the stock SDKs' tests match: "… command failed: unauthenticated: invalid username: 'x'".
-            const why = `command failed: ${err.kind}: ${err.message}`;
-            throw new BuildFailed(`failed to run command '${s.args[0]}': ${why}`, s.name);
-          });
-          if (r.timedOut) throw new BuildFailed(`step '${s.name}' did not finish within ${Math.round(o.stepTimeoutMs / 1000)} s`, s.name, r.exitCode);
-          if (r.exitCode !== 0) throw new BuildFailed(`step '${s.name}' failed with exit code ${r.exitCode}`, s.name, r.exitCode);
+          const r = await execInSandbox(target, { ...run, timeoutMs: o.stepTimeoutMs, onLine: out }).catch(
+            (err: ApiError) => {
+              // E2B's words, which the stock SDKs' tests match: "… command failed: unauthenticated: invalid username: 'x'".
+              const why = `command failed: ${err.kind}: ${err.message}`;
+              throw new BuildFailed(`failed to run command '${s.args[0]}': ${why}`, s.name);
+            },
+          );
+          if (r.timedOut)
+            throw new BuildFailed(
+              `step '${s.name}' did not finish within ${Math.round(o.stepTimeoutMs / 1000)} s`,
+              s.name,
+              r.exitCode,
+            );
+          if (r.exitCode !== 0)
+            throw new BuildFailed(`step '${s.name}' failed with exit code ${r.exitCode}`, s.name, r.exitCode);
           break;
         }
         case 'COPY': {
-          if (!o.files.has(s.filesHash!)) throw new BuildFailed(`step '${s.name}': no files were uploaded for hash ${s.filesHash}`, s.name);
+          if (!o.files.has(s.filesHash!))
+            throw new BuildFailed(`step '${s.name}': no files were uploaded for hash ${s.filesHash}`, s.name);
           const code = await copyIntoSandbox(target, {
             tar: o.files.path(s.filesHash!),
             src: s.args[0],
@@ -125,11 +145,17 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
         }
         case 'ENV':
           // As Docker's ENV: references to variables (the parent's PATH, say) are expanded now.
-          for (let j = 0; j < s.args.length; j += 2) env.envVars[s.args[j]] = expandEnv(s.args[j + 1], { PATH: DEFAULT_PATH, ...env.envVars });
+          for (let j = 0; j < s.args.length; j += 2)
+            env.envVars[s.args[j]] = expandEnv(s.args[j + 1], { PATH: DEFAULT_PATH, ...env.envVars });
           break;
         case 'WORKDIR': {
-          const r = await execInSandbox(target, { cmd: `mkdir -p '${s.args[0].replace(/'/g, `'\\''`)}'`, user: 'root', onLine: out });
-          if (r.exitCode !== 0) throw new BuildFailed(`step '${s.name}' failed with exit code ${r.exitCode}`, s.name, r.exitCode);
+          const r = await execInSandbox(target, {
+            cmd: `mkdir -p '${s.args[0].replace(/'/g, `'\\''`)}'`,
+            user: 'root',
+            onLine: out,
+          });
+          if (r.exitCode !== 0)
+            throw new BuildFailed(`step '${s.name}' failed with exit code ${r.exitCode}`, s.name, r.exitCode);
           runDir = env.workdir = s.args[0];
           break;
         }
@@ -145,31 +171,49 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           break;
         }
       }
-      if (s.type === 'RUN' || s.type === 'COPY') o.log('debug', `step '${s.name}' done in ${((Date.now() - t0) / 1000).toFixed(1)} s`, s.name);
+      if (s.type === 'RUN' || s.type === 'COPY')
+        o.log('debug', `step '${s.name}' done in ${((Date.now() - t0) / 1000).toFixed(1)} s`, s.name);
     }
 
     if (o.startCmd) {
       const step = 'start';
       o.log('info', `starting the start command: ${o.startCmd}`, step);
-      const pid = await startInSandbox(target, { cmd: o.startCmd, user: env.user, cwd: env.workdir, envs: env.envVars });
+      const pid = await startInSandbox(target, {
+        cmd: o.startCmd,
+        user: env.user,
+        cwd: env.workdir,
+        envs: env.envVars,
+      });
       if (o.readyCmd) {
         o.log('info', `waiting for the ready command: ${o.readyCmd}`, 'ready');
         const deadline = Date.now() + o.readyTimeoutMs;
         let last = -1;
         for (;;) {
-          const r = await execInSandbox(target, { cmd: o.readyCmd, user: env.user, cwd: env.workdir, envs: env.envVars, timeoutMs: 30_000 });
+          const r = await execInSandbox(target, {
+            cmd: o.readyCmd,
+            user: env.user,
+            cwd: env.workdir,
+            envs: env.envVars,
+            timeoutMs: 30_000,
+          });
           if (r.exitCode === 0) break;
           last = r.exitCode;
-          if (!(await processRunning(target, pid))) throw new BuildFailed('the start command exited before the ready command passed', step);
+          if (!(await processRunning(target, pid)))
+            throw new BuildFailed('the start command exited before the ready command passed', step);
           if (Date.now() > deadline) {
-            throw new BuildFailed(`the ready command did not pass within ${Math.round(o.readyTimeoutMs / 1000)} s (last exit code ${last})`, 'ready', last);
+            throw new BuildFailed(
+              `the ready command did not pass within ${Math.round(o.readyTimeoutMs / 1000)} s (last exit code ${last})`,
+              'ready',
+              last,
+            );
           }
           await new Promise((r2) => setTimeout(r2, 500));
         }
         o.log('info', 'ready command passed', 'ready');
       } else {
         await new Promise((r) => setTimeout(r, o.settleMs ?? 2000));
-        if (!(await processRunning(target, pid))) throw new BuildFailed('the start command exited within its first seconds', step);
+        if (!(await processRunning(target, pid)))
+          throw new BuildFailed('the start command exited within its first seconds', step);
       }
       if (hasCheckpointer(driver)) {
         try {
@@ -178,10 +222,16 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           o.log('info', 'captured the running start command: sandboxes of this template resume it (warm start)');
           return { ...env, warm: true };
         } catch (err) {
-          o.log('warn', `warm start unavailable, sandboxes will run the start command when they start: ${(err as Error).message}`);
+          o.log(
+            'warn',
+            `warm start unavailable, sandboxes will run the start command when they start: ${(err as Error).message}`,
+          );
         }
       } else {
-        o.log('warn', `the ${driver.name} runtime cannot checkpoint: sandboxes will run the start command when they start`);
+        o.log(
+          'warn',
+          `the ${driver.name} runtime cannot checkpoint: sandboxes will run the start command when they start`,
+        );
       }
     }
 
@@ -199,12 +249,15 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
 
 /** `$VAR`, `${VAR}` and `${VAR:-default}` against `env` (unset → empty, as in Docker); `\$` stays a literal `$`. */
 export function expandEnv(value: string, env: Record<string, string>): string {
-  return value.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced, def, bare) => {
-    if (m === '\\$') return '$';
-    const name = braced ?? bare;
-    const v = env[name];
-    return v !== undefined && v !== '' ? v : def ?? v ?? '';
-  });
+  return value.replace(
+    /\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (m, braced, def, bare) => {
+      if (m === '\\$') return '$';
+      const name = braced ?? bare;
+      const v = env[name];
+      return v !== undefined && v !== '' ? v : (def ?? v ?? '');
+    },
+  );
 }
 
 /** A USER step's script: create the user unless it exists (a numeric ID is left as it is), optionally with sudo. */

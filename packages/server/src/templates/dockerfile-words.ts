@@ -37,7 +37,8 @@ export function splitInstructions(text: string): { escape: string; instructions:
     if (seen.has(name) || !['escape', 'syntax', 'check'].includes(name)) break;
     seen.add(name);
     if (name === 'escape') {
-      if (m[2] !== '\\' && m[2] !== '`') throw Object.assign(new Error(`invalid escape character '${m[2]}' (use \\ or \`)`), { line: i + 1 });
+      if (m[2] !== '\\' && m[2] !== '`')
+        throw Object.assign(new Error(`invalid escape character '${m[2]}' (use \\ or \`)`), { line: i + 1 });
       escape = m[2];
     }
   }
@@ -158,7 +159,10 @@ function substitute(word: string, start: number, vars: Vars, escape: string): [s
   if (end < 0) throw new Error(`missing '}' in '${word.slice(start)}'`);
   const inner = word.slice(start + 2, end);
   const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([\s\S]*))?$/.exec(inner);
-  if (!m) throw new Error(`unsupported substitution '\${${inner}}' (supported: \${VAR}, \${VAR:-default}, \${VAR:+alternative})`);
+  if (!m)
+    throw new Error(
+      `unsupported substitution '\${${inner}}' (supported: \${VAR}, \${VAR:-default}, \${VAR:+alternative})`,
+    );
   const [, name, op, arg] = m;
   const literal = word.slice(start, end + 1);
   if (!vars.has(name)) return [literal, end + 1];
@@ -205,7 +209,10 @@ export function takeFlags(text: string): { flags: { name: string; value?: string
     const m = /^--([A-Za-z][A-Za-z0-9-]*)(?:=("[^"]*"|'[^']*'|\S*))?(?:\s+|$)/.exec(rest);
     if (!m) break;
     const v = m[2];
-    flags.push({ name: m[1].toLowerCase(), value: v === undefined ? undefined : v.replace(/^(["'])([\s\S]*)\1$/, '$2') });
+    flags.push({
+      name: m[1].toLowerCase(),
+      value: v === undefined ? undefined : v.replace(/^(["'])([\s\S]*)\1$/, '$2'),
+    });
     rest = rest.slice(m[0].length);
   }
   return { flags, rest: rest.trim() };

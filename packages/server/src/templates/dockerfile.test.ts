@@ -52,19 +52,41 @@ describe('parseDockerfile: RUN', () => {
     ]);
   });
   it('joins continuation lines and skips comments inside them', () => {
-    const { steps } = parse(['FROM default', 'RUN apt-get update && \\', '    # a comment', '    apt-get install -y curl \\  ', '', '  && true', 'USER root']);
+    const { steps } = parse([
+      'FROM default',
+      'RUN apt-get update && \\',
+      '    # a comment',
+      '    apt-get install -y curl \\  ',
+      '',
+      '  && true',
+      'USER root',
+    ]);
     assert.deepEqual(steps[0], { type: 'RUN', args: ['apt-get update &&     apt-get install -y curl   && true'] });
     assert.deepEqual(steps[1], { type: 'USER', args: ['root'] });
   });
   it('exports the ARGs in scope (ENV of the same name wins)', () => {
-    const { steps } = parse(['FROM default', 'ARG DEBIAN_FRONTEND=noninteractive', 'ARG EMPTY', 'ARG V="1 2"', 'RUN apt-get install -y tzdata', 'ENV V=env', 'RUN echo $V']);
-    assert.deepEqual(steps[0], { type: 'RUN', args: [`export DEBIAN_FRONTEND=noninteractive V='1 2'; apt-get install -y tzdata`] });
+    const { steps } = parse([
+      'FROM default',
+      'ARG DEBIAN_FRONTEND=noninteractive',
+      'ARG EMPTY',
+      'ARG V="1 2"',
+      'RUN apt-get install -y tzdata',
+      'ENV V=env',
+      'RUN echo $V',
+    ]);
+    assert.deepEqual(steps[0], {
+      type: 'RUN',
+      args: [`export DEBIAN_FRONTEND=noninteractive V='1 2'; apt-get install -y tzdata`],
+    });
     assert.deepEqual(steps[2], { type: 'RUN', args: ['export DEBIAN_FRONTEND=noninteractive; echo $V'] });
   });
   it('refuses heredocs, RUN flags and an empty RUN', () => {
     refuses(['FROM default', '', 'RUN <<EOF', 'echo hi', 'EOF'], /^Dockerfile line 3: .*heredocs/);
     refuses(['FROM default', 'RUN cat > /f <<-"END"', 'x', 'END'], /line 2: .*heredocs/);
-    refuses(['FROM default', 'RUN --mount=type=cache,target=/root/.cache pip install x'], /line 2: RUN --mount is not supported/);
+    refuses(
+      ['FROM default', 'RUN --mount=type=cache,target=/root/.cache pip install x'],
+      /line 2: RUN --mount is not supported/,
+    );
     refuses(['FROM default', 'RUN'], /line 2: RUN needs a command/);
   });
   it('leaves here-strings alone', () => {
@@ -74,7 +96,12 @@ describe('parseDockerfile: RUN', () => {
 
 describe('parseDockerfile: ENV, ARG and expansion', () => {
   it('reads key=value pairs (quoted, escaped) and the legacy form', () => {
-    const { steps } = parse(['FROM default', 'ENV A=1 B="two words" C=three\\ words', "ENV D='$A literal'", 'ENV LEGACY hello  big world']);
+    const { steps } = parse([
+      'FROM default',
+      'ENV A=1 B="two words" C=three\\ words',
+      "ENV D='$A literal'",
+      'ENV LEGACY hello  big world',
+    ]);
     assert.deepEqual(steps, [
       { type: 'ENV', args: ['A', '1', 'B', 'two words', 'C', 'three words'] },
       { type: 'ENV', args: ['D', '$A literal'] },
@@ -91,7 +118,18 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
       'ENV SAME=1 SEE=$SAME',
     ]);
     assert.deepEqual(steps[0].args, ['ROOT', '/opt/app-1.2']);
-    assert.deepEqual(steps[1].args, ['BIN', '/opt/app-1.2/bin', 'X', 'fallback', 'Y', 'has-version', 'Z', '', 'W', '/opt/app-1.2']);
+    assert.deepEqual(steps[1].args, [
+      'BIN',
+      '/opt/app-1.2/bin',
+      'X',
+      'fallback',
+      'Y',
+      'has-version',
+      'Z',
+      '',
+      'W',
+      '/opt/app-1.2',
+    ]);
     // Values of one ENV see the environment from before it (Docker's rule): SAME is not defined yet.
     assert.deepEqual(steps[2].args, ['SAME', '1', 'SEE', '$SAME']);
   });
@@ -104,14 +142,27 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
   });
   it('with baseEnv, expands the base environment and makes unknown variables empty (as Docker)', () => {
     const baseEnv = { PATH: '/usr/bin:/bin', HOME: '/home/user', DEBIAN_FRONTEND: 'dialog' };
-    const { steps } = parse(['FROM default', 'ARG DEBIAN_FRONTEND=noninteractive', 'ARG V=1', 'ENV PATH=/opt/bin:$PATH', 'ENV A=${NOPE}x B=${NOPE:-d} C=$HOME', 'RUN true'], { ...CTX, baseEnv });
+    const { steps } = parse(
+      [
+        'FROM default',
+        'ARG DEBIAN_FRONTEND=noninteractive',
+        'ARG V=1',
+        'ENV PATH=/opt/bin:$PATH',
+        'ENV A=${NOPE}x B=${NOPE:-d} C=$HOME',
+        'RUN true',
+      ],
+      { ...CTX, baseEnv },
+    );
     assert.deepEqual(steps[0].args, ['PATH', '/opt/bin:/usr/bin:/bin']);
     assert.deepEqual(steps[1].args, ['A', 'x', 'B', 'd', 'C', '/home/user']);
     // The base's ENV wins over an ARG of the same name in RUN, as in Docker.
     assert.deepEqual(steps[2].args, ['export V=1; true']);
   });
   it('lets buildArgs override ARG defaults and ignores undeclared ones', () => {
-    const { steps } = parse(['FROM default', 'ARG A=default', 'ARG B', 'ENV A=$A B=$B C=$C'], { ...CTX, buildArgs: { A: 'given', B: 'b', C: 'ignored' } });
+    const { steps } = parse(['FROM default', 'ARG A=default', 'ARG B', 'ENV A=$A B=$B C=$C'], {
+      ...CTX,
+      buildArgs: { A: 'given', B: 'b', C: 'ignored' },
+    });
     assert.deepEqual(steps[0].args, ['A', 'given', 'B', 'b', 'C', '$C']);
   });
   it('gives a global ARG re-declared after FROM its value', () => {
@@ -136,7 +187,15 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
 
 describe('parseDockerfile: WORKDIR and USER', () => {
   it('expands and resolves relative directories against the previous WORKDIR', () => {
-    const { steps } = parse(['FROM default', 'ARG APP=app', 'WORKDIR /srv/', 'WORKDIR $APP', 'WORKDIR ../x y', 'USER ${APP}', 'USER 1000']);
+    const { steps } = parse([
+      'FROM default',
+      'ARG APP=app',
+      'WORKDIR /srv/',
+      'WORKDIR $APP',
+      'WORKDIR ../x y',
+      'USER ${APP}',
+      'USER 1000',
+    ]);
     assert.deepEqual(steps, [
       { type: 'WORKDIR', args: ['/srv'] },
       { type: 'WORKDIR', args: ['/srv/app'] },
@@ -155,7 +214,14 @@ describe('parseDockerfile: WORKDIR and USER', () => {
 
 describe('parseDockerfile: COPY and ADD', () => {
   it('makes one COPY step per source with [src, dest, user, mode] and the context hash', () => {
-    const { steps } = parse(['FROM default', 'WORKDIR /app', 'ARG OWNER=user', 'COPY --chown=$OWNER:$OWNER --chmod=0755 a.sh ./b/ /opt/', 'COPY ["with space.txt", "rel/"]', 'ADD --link ./c.txt .']);
+    const { steps } = parse([
+      'FROM default',
+      'WORKDIR /app',
+      'ARG OWNER=user',
+      'COPY --chown=$OWNER:$OWNER --chmod=0755 a.sh ./b/ /opt/',
+      'COPY ["with space.txt", "rel/"]',
+      'ADD --link ./c.txt .',
+    ]);
     const h = CTX.contextHash;
     assert.deepEqual(steps.slice(1), [
       { type: 'COPY', args: ['a.sh', '/opt/', 'user:user', '0755'], filesHash: h },
@@ -171,7 +237,10 @@ describe('parseDockerfile: COPY and ADD', () => {
   it('refuses URLs, archives, sources outside the context and bad modes', () => {
     refuses(['FROM default', 'ADD https://example.com/x.bin /x'], /line 2: ADD of a URL .* not supported/);
     refuses(['FROM default', 'COPY http://example.com/x /x'], /line 2: COPY cannot fetch a URL/);
-    refuses(['FROM default', 'ADD rootfs.tar.gz /'], /line 2: ADD of a local archive \(rootfs\.tar\.gz\) is not supported: it would not be extracted; use COPY and RUN tar/);
+    refuses(
+      ['FROM default', 'ADD rootfs.tar.gz /'],
+      /line 2: ADD of a local archive \(rootfs\.tar\.gz\) is not supported: it would not be extracted; use COPY and RUN tar/,
+    );
     refuses(['FROM default', 'COPY ../secret /x'], /line 2: \.\.\/secret is outside the build context/);
     refuses(['FROM default', 'COPY --chmod=u+x a /a'], /line 2: --chmod=u\+x/);
     refuses(['FROM default', 'COPY --exclude=*.md . /a'], /line 2: COPY --exclude is not supported/);
@@ -181,9 +250,13 @@ describe('parseDockerfile: COPY and ADD', () => {
     refuses(['FROM default', 'COPY <<EOF /f', 'hi', 'EOF'], /line 2: heredocs/);
   });
   it('keeps plain ADD of a file like COPY and strips a leading / from sources', () => {
-    assert.deepEqual(parse(['FROM default', 'ADD /data.csv.gz /d/']).steps, [{ type: 'COPY', args: ['data.csv.gz', '/d/', '', ''], filesHash: CTX.contextHash }]);
+    assert.deepEqual(parse(['FROM default', 'ADD /data.csv.gz /d/']).steps, [
+      { type: 'COPY', args: ['data.csv.gz', '/d/', '', ''], filesHash: CTX.contextHash },
+    ]);
     // Before any WORKDIR a relative destination stays relative: the build resolves it against the base's directory.
-    assert.deepEqual(parse(['FROM default', 'COPY . rel/']).steps, [{ type: 'COPY', args: ['.', 'rel/', '', ''], filesHash: CTX.contextHash }]);
+    assert.deepEqual(parse(['FROM default', 'COPY . rel/']).steps, [
+      { type: 'COPY', args: ['.', 'rel/', '', ''], filesHash: CTX.contextHash },
+    ]);
   });
 });
 
@@ -210,7 +283,14 @@ describe('parseDockerfile: CMD and ENTRYPOINT', () => {
 
 describe('parseDockerfile: other instructions and syntax', () => {
   it('ignores LABEL, EXPOSE, STOPSIGNAL, MAINTAINER and HEALTHCHECK NONE', () => {
-    const r = parse(['FROM default', 'LABEL a=b', 'EXPOSE 8000/tcp', 'STOPSIGNAL SIGTERM', 'MAINTAINER me', 'HEALTHCHECK NONE']);
+    const r = parse([
+      'FROM default',
+      'LABEL a=b',
+      'EXPOSE 8000/tcp',
+      'STOPSIGNAL SIGTERM',
+      'MAINTAINER me',
+      'HEALTHCHECK NONE',
+    ]);
     assert.deepEqual(r.steps, []);
   });
   it('refuses SHELL, VOLUME, ONBUILD, HEALTHCHECK CMD and unknown instructions', () => {
@@ -221,7 +301,10 @@ describe('parseDockerfile: other instructions and syntax', () => {
     refuses(['FROM default', 'FETCH x'], /line 2: unknown instruction 'FETCH' is not supported/);
   });
   it('counts lines through comments, blank lines, continuations and CRLF', () => {
-    refuses(['# syntax=docker/dockerfile:1', '', '# comment', 'FROM default', 'RUN a \\', '  b', 'VOLUME /x'], /^Dockerfile line 7:/);
+    refuses(
+      ['# syntax=docker/dockerfile:1', '', '# comment', 'FROM default', 'RUN a \\', '  b', 'VOLUME /x'],
+      /^Dockerfile line 7:/,
+    );
     refuses(['FROM default\r', 'RUN ok\r', 'VOLUME /x\r'], /^Dockerfile line 3:/);
   });
   it('honours the escape directive', () => {

@@ -14,7 +14,17 @@
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
 import { ApiError } from '../errors.js';
-import { expandWord, parseJsonForm, shellJoin, shellQuote, splitInstructions, splitWords, takeFlags, type RawInstruction, type Vars } from './dockerfile-words.js';
+import {
+  expandWord,
+  parseJsonForm,
+  shellJoin,
+  shellQuote,
+  splitInstructions,
+  splitWords,
+  takeFlags,
+  type RawInstruction,
+  type Vars,
+} from './dockerfile-words.js';
 
 export type TemplateStep = components['schemas']['TemplateStep'];
 
@@ -42,7 +52,7 @@ type Command = { json?: string[]; shell?: string };
 
 const IGNORED = new Set(['LABEL', 'EXPOSE', 'STOPSIGNAL', 'MAINTAINER']);
 const UNSUPPORTED: Record<string, string> = {
-  SHELL: 'SHELL is not supported (RUN steps always run with the template\'s shell)',
+  SHELL: "SHELL is not supported (RUN steps always run with the template's shell)",
   VOLUME: 'VOLUME is not supported (a sandbox has one writable filesystem)',
   ONBUILD: 'ONBUILD is not supported',
   HEALTHCHECK: 'HEALTHCHECK is not supported; give the template a readyCmd instead',
@@ -97,7 +107,8 @@ class Parser {
   instruction(ins: RawInstruction): void {
     this.line = ins.line;
     const k = ins.keyword;
-    if (this.from === undefined && k !== 'FROM' && k !== 'ARG') throw this.fail(`${k} before FROM (only ARG may come before FROM)`);
+    if (this.from === undefined && k !== 'FROM' && k !== 'ARG')
+      throw this.fail(`${k} before FROM (only ARG may come before FROM)`);
     switch (k) {
       case 'FROM':
         return this.fromInstruction(ins.rest);
@@ -155,7 +166,8 @@ class Parser {
     const { flags, rest: body } = takeFlags(rest);
     if (flags.length) throw this.fail(`FROM --${flags[0].name} is not supported`);
     const words = splitWords(body, this.escape);
-    if (!(words.length === 1 || (words.length === 3 && /^as$/i.test(words[1])))) throw this.fail('FROM expects an image or template, optionally followed by AS <name>');
+    if (!(words.length === 1 || (words.length === 3 && /^as$/i.test(words[1]))))
+      throw this.fail('FROM expects an image or template, optionally followed by AS <name>');
     const from = this.expand(words[0], this.globalArgs);
     if (!from) throw this.fail('FROM names nothing (an ARG without a value?)');
     if (from.includes('$')) throw this.fail(`FROM ${from}: the variable is not defined by an ARG before FROM`);
@@ -197,7 +209,8 @@ class Parser {
         pairs.push([this.expand(w.slice(0, eq), vars), this.expand(w.slice(eq + 1), vars)]);
       }
     }
-    for (const [k] of pairs) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw this.fail(`invalid environment variable name '${k}'`);
+    for (const [k] of pairs)
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw this.fail(`invalid environment variable name '${k}'`);
     for (const [k, v] of pairs) this.env.set(k, v);
     this.steps.push({ type: 'ENV', args: pairs.flat() });
   }
@@ -205,12 +218,15 @@ class Parser {
   private run(rest: string): void {
     const { flags, rest: body } = takeFlags(rest);
     if (flags.length) throw this.fail(`RUN --${flags[0].name} is not supported`);
-    if (HEREDOC.test(body) && !/<<</.test(body)) throw this.fail('heredocs (RUN <<EOF) are not supported; write the commands on one line or COPY a script');
+    if (HEREDOC.test(body) && !/<<</.test(body))
+      throw this.fail('heredocs (RUN <<EOF) are not supported; write the commands on one line or COPY a script');
     const json = parseJsonForm(body);
     let command = json ? shellJoin(json) : body;
     if (!command.trim()) throw this.fail('RUN needs a command');
     // ARGs reach RUN as environment variables (ENV of the same name wins).
-    const exported = [...this.args].filter(([k, v]) => v !== null && !this.env.has(k) && this.opts.baseEnv?.[k] === undefined);
+    const exported = [...this.args].filter(
+      ([k, v]) => v !== null && !this.env.has(k) && this.opts.baseEnv?.[k] === undefined,
+    );
     if (exported.length) command = `export ${exported.map(([k, v]) => `${k}=${shellQuote(v!)}`).join(' ')}; ${command}`;
     this.steps.push({ type: 'RUN', args: [command] });
   }
@@ -218,7 +234,10 @@ class Parser {
   private workdirInstruction(rest: string): void {
     const dir = this.expand(rest.trim());
     if (!dir) throw this.fail('WORKDIR needs a path');
-    if (!path.posix.isAbsolute(dir) && !this.workdir) throw this.fail(`WORKDIR ${dir}: a relative path needs an earlier absolute WORKDIR (the base template's directory is not known here)`);
+    if (!path.posix.isAbsolute(dir) && !this.workdir)
+      throw this.fail(
+        `WORKDIR ${dir}: a relative path needs an earlier absolute WORKDIR (the base template's directory is not known here)`,
+      );
     this.workdir = path.posix.resolve(this.workdir ?? '/', dir);
     this.steps.push({ type: 'WORKDIR', args: [this.workdir] });
   }
@@ -239,11 +258,14 @@ class Parser {
       else if (f.name === 'chmod') {
         chmod = this.expand(f.value ?? '');
         if (!/^[0-7]{3,4}$/.test(chmod)) throw this.fail(`--chmod=${chmod}: expected an octal mode such as 0755`);
-      } else if (f.name === 'from') throw this.fail(`${k} --from is not supported (multi-stage builds are not supported)`);
-      else if (f.name === 'link') continue; // only changes how Docker layers the copy
+      } else if (f.name === 'from')
+        throw this.fail(`${k} --from is not supported (multi-stage builds are not supported)`);
+      else if (f.name === 'link')
+        continue; // only changes how Docker layers the copy
       else throw this.fail(`${k} --${f.name} is not supported`);
     }
-    if (HEREDOC.test(body)) throw this.fail(`heredocs (${k} <<EOF) are not supported; put the file in the build context`);
+    if (HEREDOC.test(body))
+      throw this.fail(`heredocs (${k} <<EOF) are not supported; put the file in the build context`);
     const json = parseJsonForm(body);
     const words = json ?? splitWords(body, this.escape).map((w) => this.expand(w));
     if (words.length < 2) throw this.fail(`${k} expects at least one source and a destination`);
@@ -251,15 +273,25 @@ class Parser {
     const sources = words.slice(0, -1);
     for (const src of sources) {
       if (URL_SOURCE.test(src)) {
-        throw this.fail(k === 'ADD' ? `ADD of a URL (${src}) is not supported; download it in a RUN step (curl/wget)` : `COPY cannot fetch a URL (${src})`);
+        throw this.fail(
+          k === 'ADD'
+            ? `ADD of a URL (${src}) is not supported; download it in a RUN step (curl/wget)`
+            : `COPY cannot fetch a URL (${src})`,
+        );
       }
       if (k === 'ADD' && ARCHIVE.test(src)) {
-        throw this.fail(`ADD of a local archive (${src}) is not supported: it would not be extracted; use COPY and RUN tar -xf`);
+        throw this.fail(
+          `ADD of a local archive (${src}) is not supported: it would not be extracted; use COPY and RUN tar -xf`,
+        );
       }
     }
-    if (!this.opts.contextHash) throw this.fail(`${k} needs a build context (upload the directory the Dockerfile copies from as filesHash)`);
+    if (!this.opts.contextHash)
+      throw this.fail(`${k} needs a build context (upload the directory the Dockerfile copies from as filesHash)`);
     const multiple = sources.length > 1 || sources.some((s) => /[*?[]/.test(s));
-    if (multiple && !dest.endsWith('/')) throw this.fail(`with several sources (or a wildcard) the destination must be a directory ending in / (got '${dest}')`);
+    if (multiple && !dest.endsWith('/'))
+      throw this.fail(
+        `with several sources (or a wildcard) the destination must be a directory ending in / (got '${dest}')`,
+      );
     const target = this.resolveDest(dest);
     for (const src of sources) {
       const rel = path.posix.normalize(src.replace(/^\/+/, '') || '.').replace(/(.)\/+$/, '$1');

@@ -28,12 +28,28 @@ export async function fakeService(dir: string, over: Partial<SandboxServiceOptio
   const store = new SqliteStore(':memory:');
   const now = Date.now();
   await store.upsertTemplate({
-    templateId: 'default', buildId: 'b1', names: ['default', 'base'], cpuCount: 1, memoryMB: 256, diskSizeMB: 1024,
-    layers: ['/nonexistent/rootfs'], status: 'ready', public: true, createdAt: now, updatedAt: now, spawnCount: 0,
+    templateId: 'default',
+    buildId: 'b1',
+    names: ['default', 'base'],
+    cpuCount: 1,
+    memoryMB: 256,
+    diskSizeMB: 1024,
+    layers: ['/nonexistent/rootfs'],
+    status: 'ready',
+    public: true,
+    createdAt: now,
+    updatedAt: now,
+    spawnCount: 0,
     buildCount: 1,
   });
   const snapshots = new DirectorySnapshotStore(path.join(dir, 'snapshots'));
-  const templates = new TemplateService({ store, driver, templateDir: path.join(dir, 'templates'), cacheDir: dir, snapshots });
+  const templates = new TemplateService({
+    store,
+    driver,
+    templateDir: path.join(dir, 'templates'),
+    cacheDir: dir,
+    snapshots,
+  });
   const rebuild = (o: Partial<SandboxServiceOptions> = {}) =>
     new SandboxService({
       store,

@@ -32,7 +32,12 @@ export async function handlePty(ws: WebSocket, s: SandboxRecord, q: URLSearchPar
     ? rpc.connect({ process: { selector: { case: 'pid', value: pid } } }, { headers, signal: controller.signal })
     : rpc.start(
         {
-          process: { cmd: q.get('cmd') || '/bin/bash', args: q.get('cmd') ? [] : ['-i', '-l'], envs: { TERM: 'xterm-256color' }, cwd: q.get('cwd') || undefined },
+          process: {
+            cmd: q.get('cmd') || '/bin/bash',
+            args: q.get('cmd') ? [] : ['-i', '-l'],
+            envs: { TERM: 'xterm-256color' },
+            cwd: q.get('cwd') || undefined,
+          },
           pty: { size: { cols, rows } },
         },
         { headers, signal: controller.signal },
@@ -48,14 +53,32 @@ export async function handlePty(ws: WebSocket, s: SandboxRecord, q: URLSearchPar
     try {
       if (!pid) return;
       if (isBinary) {
-        await rpc.sendInput({ process: { selector: { case: 'pid', value: pid } }, input: { input: { case: 'pty', value: new Uint8Array(data) } } }, { headers });
+        await rpc.sendInput(
+          {
+            process: { selector: { case: 'pid', value: pid } },
+            input: { input: { case: 'pty', value: new Uint8Array(data) } },
+          },
+          { headers },
+        );
         return;
       }
       const msg = JSON.parse(String(data));
       if (msg.type === 'resize') {
-        await rpc.update({ process: { selector: { case: 'pid', value: pid } }, pty: { size: { cols: Number(msg.cols), rows: Number(msg.rows) } } }, { headers });
+        await rpc.update(
+          {
+            process: { selector: { case: 'pid', value: pid } },
+            pty: { size: { cols: Number(msg.cols), rows: Number(msg.rows) } },
+          },
+          { headers },
+        );
       } else if (msg.type === 'input') {
-        await rpc.sendInput({ process: { selector: { case: 'pid', value: pid } }, input: { input: { case: 'pty', value: new TextEncoder().encode(String(msg.data)) } } }, { headers });
+        await rpc.sendInput(
+          {
+            process: { selector: { case: 'pid', value: pid } },
+            input: { input: { case: 'pty', value: new TextEncoder().encode(String(msg.data)) } },
+          },
+          { headers },
+        );
       }
     } catch (err) {
       const e = fromEnvdError(err);
@@ -69,7 +92,9 @@ export async function handlePty(ws: WebSocket, s: SandboxRecord, q: URLSearchPar
     if (ended || !pid) return;
     const timer = setTimeout(() => {
       pendingKills.delete(key());
-      rpc.sendSignal({ process: { selector: { case: 'pid', value: pid } }, signal: Signal.SIGKILL }, { headers }).catch(() => {});
+      rpc
+        .sendSignal({ process: { selector: { case: 'pid', value: pid } }, signal: Signal.SIGKILL }, { headers })
+        .catch(() => {});
     }, ptyGraceMs());
     timer.unref();
     pendingKills.set(key(), timer);

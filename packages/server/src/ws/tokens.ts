@@ -9,9 +9,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 const mac = (secret: string, subject: string, keyId: string, exp: number) =>
   createHmac('sha256', secret).update(`${subject}:${keyId}:${exp}`);
 
-export function issueWsToken(secret: string, subject: string, keyId: string, ttlSec = 300): { token: string; expiresAt: string } {
+export function issueWsToken(
+  secret: string,
+  subject: string,
+  keyId: string,
+  ttlSec = 300,
+): { token: string; expiresAt: string } {
   const exp = Math.floor(Date.now() / 1000) + ttlSec;
-  return { token: `${exp}.${keyId}.${mac(secret, subject, keyId, exp).digest('base64url')}`, expiresAt: new Date(exp * 1000).toISOString() };
+  return {
+    token: `${exp}.${keyId}.${mac(secret, subject, keyId, exp).digest('base64url')}`,
+    expiresAt: new Date(exp * 1000).toISOString(),
+  };
 }
 
 /** The key ID a valid, unexpired token for `subject` was issued to; undefined otherwise. */

@@ -31,14 +31,20 @@ export async function handleWatch(ws: WebSocket, s: SandboxRecord, q: URLSearchP
   try {
     const stream = rpc.watchDir(
       { path: dir, recursive: q.get('recursive') === 'true' || q.get('recursive') === '1' },
-      { headers: { ...envdHeaders(s, q.get('user') || undefined), 'Keepalive-Ping-Interval': '30' }, signal: controller.signal },
+      {
+        headers: { ...envdHeaders(s, q.get('user') || undefined), 'Keepalive-Ping-Interval': '30' },
+        signal: controller.signal,
+      },
     );
     for await (const r of stream) {
       const ev = r.event;
       if (ev.case === 'start') send({ type: 'start' });
       else if (ev.case === 'filesystem') {
         const name = ev.value.name;
-        send({ type: 'event', event: { type: TYPES[ev.value.type] ?? 'unknown', name, path: path.posix.join(dir, name) } });
+        send({
+          type: 'event',
+          event: { type: TYPES[ev.value.type] ?? 'unknown', name, path: path.posix.join(dir, name) },
+        });
       }
     }
     ws.close(1000, 'watch ended');

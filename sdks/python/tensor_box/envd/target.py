@@ -25,7 +25,9 @@ def user_header(user: str) -> Dict[str, str]:
 class EnvdTarget:
     """One sandbox's agent: its routing headers and a pooled Connect client."""
 
-    def __init__(self, api_url: str, sandbox_id: str, access_token: Optional[str], headers: Optional[Dict[str, str]] = None):
+    def __init__(
+        self, api_url: str, sandbox_id: str, access_token: Optional[str], headers: Optional[Dict[str, str]] = None
+    ):
         self.api_url = api_url
         self.sandbox_id = sandbox_id
         self.access_token = access_token

@@ -33,10 +33,16 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
   const [actionError, setActionError] = useState<unknown>();
   const [uploading, setUploading] = useState<string>();
   const upload = useRef<HTMLInputElement>(null);
-  const list = usePoll(async () => {
-    const entries = await sandbox.files.list(dir);
-    return entries.sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1);
-  }, 0, [dir]);
+  const list = usePoll(
+    async () => {
+      const entries = await sandbox.files.list(dir);
+      return entries.sort((a, b) =>
+        (a.type === 'dir') === (b.type === 'dir') ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1,
+      );
+    },
+    0,
+    [dir],
+  );
 
   const cd = (p: string) => {
     setDir(p);
@@ -77,7 +83,13 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
   return (
     <div className="files">
       <div className="toolbar files-toolbar">
-        <Button icon="up" title="Parent folder" aria-label="Parent folder" disabled={dir === '/'} onClick={() => cd(parent(dir))} />
+        <Button
+          icon="up"
+          title="Parent folder"
+          aria-label="Parent folder"
+          disabled={dir === '/'}
+          onClick={() => cd(parent(dir))}
+        />
         <form
           className="path-form"
           onSubmit={(e) => {
@@ -85,7 +97,13 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
             cd(pathInput.trim().replace(/(.)\/+$/, '$1') || '/');
           }}
         >
-          <input name="path" className="mono" value={pathInput} onChange={(e) => setPathInput(e.target.value)} aria-label="Path" />
+          <input
+            name="path"
+            className="mono"
+            value={pathInput}
+            onChange={(e) => setPathInput(e.target.value)}
+            aria-label="Path"
+          />
         </form>
         <span className="spacer" />
         <Button icon="refresh" title="Refresh" aria-label="Refresh" onClick={() => void list.refresh()} />
@@ -95,7 +113,14 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
         <Button icon="upload" variant="primary" busy={!!uploading} onClick={() => upload.current?.click()}>
           {uploading ? `Uploading ${uploading}…` : 'Upload'}
         </Button>
-        <input ref={upload} type="file" multiple hidden data-testid="upload-input" onChange={(e) => void onUpload(e.target.files)} />
+        <input
+          ref={upload}
+          type="file"
+          multiple
+          hidden
+          data-testid="upload-input"
+          onChange={(e) => void onUpload(e.target.files)}
+        />
       </div>
       <div className="crumbs files-crumbs">
         <button type="button" className="link-btn" onClick={() => cd('/')}>
@@ -115,7 +140,9 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
       <div className={`files-body ${open ? 'with-preview' : ''}`}>
         <div className="table-wrap">
           {!list.data ? (
-            list.loading ? <Loading /> : null
+            list.loading ? (
+              <Loading />
+            ) : null
           ) : list.data.length === 0 ? (
             <Empty icon="folder" title="This folder is empty">
               Upload files or create a folder.
@@ -133,7 +160,15 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
               </thead>
               <tbody>
                 {list.data.map((e) => (
-                  <tr key={e.path} data-name={e.name} className={`clickable ${open?.path === e.path ? 'selected' : ''}`} onClick={(ev) => !(ev.target as HTMLElement).closest('button,.backdrop') && (e.type === 'dir' ? cd(e.path) : setOpen(e))}>
+                  <tr
+                    key={e.path}
+                    data-name={e.name}
+                    className={`clickable ${open?.path === e.path ? 'selected' : ''}`}
+                    onClick={(ev) =>
+                      !(ev.target as HTMLElement).closest('button,.backdrop') &&
+                      (e.type === 'dir' ? cd(e.path) : setOpen(e))
+                    }
+                  >
                     <td>
                       <span className={`file-name ${e.type}`}>
                         <Icon name={e.type === 'dir' ? 'folder' : 'file'} />
@@ -148,8 +183,21 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
                     </td>
                     <td className="right">
                       <div className="actions actions-compact">
-                        {e.type !== 'dir' && <Button icon="download" title="Download" aria-label={`Download ${e.name}`} onClick={() => void download(e)} />}
-                        <Button icon="trash" className="danger-hover" title="Delete" aria-label={`Delete ${e.name}`} onClick={() => setDialog({ kind: 'delete', entry: e })} />
+                        {e.type !== 'dir' && (
+                          <Button
+                            icon="download"
+                            title="Download"
+                            aria-label={`Download ${e.name}`}
+                            onClick={() => void download(e)}
+                          />
+                        )}
+                        <Button
+                          icon="trash"
+                          className="danger-hover"
+                          title="Delete"
+                          aria-label={`Delete ${e.name}`}
+                          onClick={() => setDialog({ kind: 'delete', entry: e })}
+                        />
                       </div>
                     </td>
                   </tr>
@@ -158,7 +206,14 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
             </table>
           )}
         </div>
-        {open && <Preview sandbox={sandbox} entry={open} onClose={() => setOpen(undefined)} onDownload={() => void download(open)} />}
+        {open && (
+          <Preview
+            sandbox={sandbox}
+            entry={open}
+            onClose={() => setOpen(undefined)}
+            onDownload={() => void download(open)}
+          />
+        )}
       </div>
       {dialog?.kind === 'mkdir' && (
         <Dialog
@@ -202,14 +257,29 @@ function Browser({ sandbox }: { sandbox: Sandbox }) {
   );
 }
 
-function Preview({ sandbox, entry, onClose, onDownload }: { sandbox: Sandbox; entry: EntryInfo; onClose: () => void; onDownload: () => void }) {
+function Preview({
+  sandbox,
+  entry,
+  onClose,
+  onDownload,
+}: {
+  sandbox: Sandbox;
+  entry: EntryInfo;
+  onClose: () => void;
+  onDownload: () => void;
+}) {
   const tooBig = entry.size > PREVIEW_MAX_BYTES;
-  const content = usePoll(async () => {
-    if (tooBig) return undefined;
-    const data = await sandbox.files.read(entry.path, { format: 'bytes' });
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(data);
-    return { text, binary: text.includes('\ufffd') || /\u0000/.test(text.slice(0, 4096)) };
-  }, 0, [entry.path]);
+  const content = usePoll(
+    async () => {
+      if (tooBig) return undefined;
+      const data = await sandbox.files.read(entry.path, { format: 'bytes' });
+      const text = new TextDecoder('utf-8', { fatal: false }).decode(data);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: a NUL byte marks a binary file
+      return { text, binary: text.includes('\ufffd') || /\u0000/.test(text.slice(0, 4096)) };
+    },
+    0,
+    [entry.path],
+  );
   return (
     <aside className="preview card" data-testid="file-preview">
       <header className="card-header">

@@ -17,7 +17,19 @@ import { NetworkCard } from './network-card';
 export function InfoTab({ detail: d, onChanged }: { detail: SandboxDetail; onChanged?: () => void }) {
   const rows: [string, ReactNode][] = [
     ['Sandbox ID', <Id value={d.sandboxID} />],
-    ['Template', d.alias && d.alias !== d.templateID ? <>{d.alias} <span className="muted">(<code>{d.templateID}</code>)</span></> : <Id value={d.templateID} />],
+    [
+      'Template',
+      d.alias && d.alias !== d.templateID ? (
+        <>
+          {d.alias}{' '}
+          <span className="muted">
+            (<code>{d.templateID}</code>)
+          </span>
+        </>
+      ) : (
+        <Id value={d.templateID} />
+      ),
+    ],
     ['State', <Badge>{d.state}</Badge>],
     ['Started', `${dateTime(d.startedAt)} (${relative(d.startedAt)})`],
     ['Ends', `${dateTime(d.endAt)} (${relative(d.endAt)})`],
@@ -72,45 +84,58 @@ export function InfoTab({ detail: d, onChanged }: { detail: SandboxDetail; onCha
 
 function Ports({ sandboxId }: { sandboxId: string }) {
   const { sandbox, error } = useSandbox(sandboxId);
-  if (error || !sandbox)
-    return (
-      <Card title="Open ports">
-        {error ? <ErrorMessage error={error} /> : <Loading />}
-      </Card>
-    );
+  if (error || !sandbox) return <Card title="Open ports">{error ? <ErrorMessage error={error} /> : <Loading />}</Card>;
   return <PortList sandbox={sandbox} />;
 }
 
 function PortList({ sandbox }: { sandbox: Sandbox }) {
-  const ports = usePoll(async () => {
-    const r = await sandbox.commands.run('cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true', { timeoutMs: 10_000 });
-    return listeningPorts(r.stdout);
-  }, 0, [sandbox.sandboxId]);
-  const refresh = <Button icon="refresh" title="Refresh" aria-label="Refresh ports" busy={ports.loading} onClick={() => void ports.refresh()} />;
+  const ports = usePoll(
+    async () => {
+      const r = await sandbox.commands.run('cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true', {
+        timeoutMs: 10_000,
+      });
+      return listeningPorts(r.stdout);
+    },
+    0,
+    [sandbox.sandboxId],
+  );
+  const refresh = (
+    <Button
+      icon="refresh"
+      title="Refresh"
+      aria-label="Refresh ports"
+      busy={ports.loading}
+      onClick={() => void ports.refresh()}
+    />
+  );
   return (
     <Card title="Open ports" actions={refresh}>
-      {ports.error ? <ErrorMessage error={ports.error} /> : !ports.data ? <Loading /> : !ports.data.length ? (
+      {ports.error ? (
+        <ErrorMessage error={ports.error} />
+      ) : !ports.data ? (
+        <Loading />
+      ) : !ports.data.length ? (
         <Empty icon="external" title="No port is listening">
           Start a server in the sandbox (e.g. <code>python3 -m http.server 8000</code>) and refresh.
         </Empty>
       ) : (
-    <ul className="ports" data-testid="ports">
-      {ports.data.map((p) => {
-        const url = `${location.protocol}//${sandbox.getHost(p.port)}`;
-        return (
-          <li key={p.port}>
-            <span className="mono strong">{p.port}</span>
-            {p.loopbackOnly ? (
-              <span className="muted small">listens on 127.0.0.1 only — not reachable from outside</span>
-            ) : (
-              <a href={url} target="_blank" rel="noreferrer" className="mono">
-                {sandbox.getHost(p.port)} <Icon name="external" size={13} />
-              </a>
-            )}
-          </li>
-        );
-      })}
-    </ul>
+        <ul className="ports" data-testid="ports">
+          {ports.data.map((p) => {
+            const url = `${location.protocol}//${sandbox.getHost(p.port)}`;
+            return (
+              <li key={p.port}>
+                <span className="mono strong">{p.port}</span>
+                {p.loopbackOnly ? (
+                  <span className="muted small">listens on 127.0.0.1 only — not reachable from outside</span>
+                ) : (
+                  <a href={url} target="_blank" rel="noreferrer" className="mono">
+                    {sandbox.getHost(p.port)} <Icon name="external" size={13} />
+                  </a>
+                )}
+              </li>
+            );
+          })}
+        </ul>
       )}
     </Card>
   );

@@ -30,7 +30,9 @@ export function LogsTab({ sandboxId }: { sandboxId: string }) {
     let seen = new Set<string>();
     setEntries(undefined);
     const query = (more: Record<string, unknown>) =>
-      rest().GET('/v2/sandboxes/{sandboxID}/logs', { params: { path: { sandboxID: sandboxId }, query: { level, search: search || undefined, ...more } } });
+      rest().GET('/v2/sandboxes/{sandboxID}/logs', {
+        params: { path: { sandboxID: sandboxId }, query: { level, search: search || undefined, ...more } },
+      });
     const add = (list: Entry[]) => {
       const fresh = list.filter((e) => !seen.has(key(e)));
       if (!list.length) return;
@@ -82,7 +84,13 @@ export function LogsTab({ sandboxId }: { sandboxId: string }) {
             </button>
           ))}
         </div>
-        <input className="search" name="logSearch" placeholder="Search messages" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <input
+          className="search"
+          name="logSearch"
+          placeholder="Search messages"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
         <span className="spacer" />
         <span className={`live ${live ? 'on' : ''}`}>
           <span className="dot" /> {live ? 'Live' : 'Paused'}
@@ -96,7 +104,9 @@ export function LogsTab({ sandboxId }: { sandboxId: string }) {
         <Loading label="Loading logs…" />
       ) : entries.length === 0 ? (
         <Empty icon="file" title="No log entries">
-          {level !== 'debug' || search ? 'Nothing matches the filter.' : 'Lifecycle events and agent messages show up here.'}
+          {level !== 'debug' || search
+            ? 'Nothing matches the filter.'
+            : 'Lifecycle events and agent messages show up here.'}
         </Empty>
       ) : (
         <div

@@ -15,7 +15,11 @@ import { metricsSeries } from '../../lib/metrics-series';
 const WINDOW_MS = 15 * 60_000;
 
 export function MonitoringTab({ sandboxId, running }: { sandboxId: string; running: boolean }) {
-  const metrics = usePoll(() => Sandbox.getMetrics(sandboxId, { ...conn(), start: new Date(Date.now() - WINDOW_MS) }), 2000, [sandboxId]);
+  const metrics = usePoll(
+    () => Sandbox.getMetrics(sandboxId, { ...conn(), start: new Date(Date.now() - WINDOW_MS) }),
+    2000,
+    [sandboxId],
+  );
   const m = metrics.data;
   const series = useMemo(() => {
     const s = metricsSeries(m ?? []);
@@ -28,8 +32,18 @@ export function MonitoringTab({ sandboxId, running }: { sandboxId: string; runni
       <ErrorMessage error={metrics.error} />
       {!running && <Notice>The sandbox is paused: no new samples until it resumes.</Notice>}
       <div className="stats">
-        <Stat testId="stat-cpu" label="CPU" value={last ? cpuText(last.cpuUsedPct) : '—'} sub={last ? `${last.cpuCount} vCPU` : ''} />
-        <Stat testId="stat-memory" label="Memory" value={last ? bytes(last.memUsed) : '—'} sub={last ? `of ${bytes(last.memTotal)} limit` : ''} />
+        <Stat
+          testId="stat-cpu"
+          label="CPU"
+          value={last ? cpuText(last.cpuUsedPct) : '—'}
+          sub={last ? `${last.cpuCount} vCPU` : ''}
+        />
+        <Stat
+          testId="stat-memory"
+          label="Memory"
+          value={last ? bytes(last.memUsed) : '—'}
+          sub={last ? `of ${bytes(last.memTotal)} limit` : ''}
+        />
         <Stat
           testId="stat-disk"
           label="Disk"
@@ -40,7 +54,14 @@ export function MonitoringTab({ sandboxId, running }: { sandboxId: string; runni
       </div>
       <div className="charts">
         <Card title="CPU usage">
-          <LineChart testId="chart-cpu" xs={series.xs} ys={series.cpu} series={[{ label: 'CPU %', color: '#4f46e5', fill: true }]} format={cpuText} minTop={5} />
+          <LineChart
+            testId="chart-cpu"
+            xs={series.xs}
+            ys={series.cpu}
+            series={[{ label: 'CPU %', color: '#4f46e5', fill: true }]}
+            format={cpuText}
+            minTop={5}
+          />
         </Card>
         <Card title={`Memory${last ? ` (limit ${bytes(last.memTotal)})` : ''}`}>
           <LineChart

@@ -7,7 +7,11 @@ import { useSandbox } from '../../lib/use-sandbox';
 import { Button, Card, ErrorMessage } from '../../components/ui';
 import type { SandboxDetail } from './sandbox-page';
 
-const lines = (text: string) => text.split(/[\s,]+/).map((l) => l.trim()).filter(Boolean);
+const lines = (text: string) =>
+  text
+    .split(/[\s,]+/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 export function NetworkCard({ detail: d, onSaved }: { detail: SandboxDetail; onSaved: () => void }) {
   const net = d.network ?? {};
@@ -35,7 +39,8 @@ export function NetworkCard({ detail: d, onSaved }: { detail: SandboxDetail; onS
     d.state === 'running' && !editing ? (
       <Button icon="edit" title="Edit egress rules" aria-label="Edit egress rules" onClick={() => setEditing(true)} />
     ) : null;
-  const list = (v?: string[]) => (v?.length ? v.map((e) => <code key={e}>{e} </code>) : <span className="muted">none</span>);
+  const list = (v?: string[]) =>
+    v?.length ? v.map((e) => <code key={e}>{e} </code>) : <span className="muted">none</span>;
   return (
     <Card title="Network" actions={edit}>
       <dl className="dl">

@@ -29,7 +29,11 @@ const TABS = [
 export type SandboxDetail = Schemas['SandboxDetail'];
 
 export function SandboxPage({ sandboxId, tab }: { sandboxId: string; tab: string }) {
-  const detail = usePoll(async () => ok(await rest().GET('/sandboxes/{sandboxID}', { params: { path: { sandboxID: sandboxId } } })), 2000, [sandboxId]);
+  const detail = usePoll(
+    async () => ok(await rest().GET('/sandboxes/{sandboxID}', { params: { path: { sandboxID: sandboxId } } })),
+    2000,
+    [sandboxId],
+  );
   const d = detail.data;
   const gone = detail.error instanceof NotFoundError;
   // The terminal stays mounted once opened, so switching tabs keeps its shell and scrollback.
@@ -50,12 +54,19 @@ export function SandboxPage({ sandboxId, tab }: { sandboxId: string; tab: string
       <>
         {crumbs}
         <Empty title="This sandbox is gone">
-          <code>{sandboxId}</code> does not exist any more: it was killed or its timeout passed. <Link to="/sandboxes">Back to the list</Link>
+          <code>{sandboxId}</code> does not exist any more: it was killed or its timeout passed.{' '}
+          <Link to="/sandboxes">Back to the list</Link>
         </Empty>
       </>
     );
   }
-  if (!d) return <>{crumbs}{detail.error ? <ErrorMessage error={detail.error} /> : <Loading />}</>;
+  if (!d)
+    return (
+      <>
+        {crumbs}
+        {detail.error ? <ErrorMessage error={detail.error} /> : <Loading />}
+      </>
+    );
 
   const running = d.state === 'running';
   const needsAgent = tab === 'files';
@@ -67,7 +78,12 @@ export function SandboxPage({ sandboxId, tab }: { sandboxId: string; tab: string
           <h1 className="mono">{sandboxId}</h1>
           <Badge>{d.state}</Badge>
         </div>
-        <SandboxActions sandboxId={sandboxId} state={d.state} onDone={() => void detail.refresh()} onKilled={() => navigate('/sandboxes')} />
+        <SandboxActions
+          sandboxId={sandboxId}
+          state={d.state}
+          onDone={() => void detail.refresh()}
+          onKilled={() => navigate('/sandboxes')}
+        />
       </div>
       <div className="facts">
         <span>
@@ -86,7 +102,12 @@ export function SandboxPage({ sandboxId, tab }: { sandboxId: string; tab: string
       {detail.error ? <ErrorMessage error={detail.error} /> : null}
       <nav className="tabs" role="tablist">
         {TABS.map((t) => (
-          <Link key={t.id} to={`/sandboxes/${sandboxId}/${t.id}`} className={`tab ${tab === t.id ? 'active' : ''}`} data-testid={`tab-${t.id}`}>
+          <Link
+            key={t.id}
+            to={`/sandboxes/${sandboxId}/${t.id}`}
+            className={`tab ${tab === t.id ? 'active' : ''}`}
+            data-testid={`tab-${t.id}`}
+          >
             {t.label}
           </Link>
         ))}

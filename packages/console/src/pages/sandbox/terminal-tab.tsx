@@ -31,7 +31,15 @@ const STATUS_LABEL: Record<TerminalStatus, string> = {
   exited: 'Exited',
 };
 
-export function TerminalTab({ sandboxId, running, visible }: { sandboxId: string; running: boolean; visible: boolean }) {
+export function TerminalTab({
+  sandboxId,
+  running,
+  visible,
+}: {
+  sandboxId: string;
+  running: boolean;
+  visible: boolean;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const session = useRef<TerminalSession>(undefined);
   const termRef = useRef<Terminal>(undefined);
