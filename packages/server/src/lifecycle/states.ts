@@ -1,6 +1,6 @@
 /**
  * The sandbox state machine as data: every state a record can be in, which states it may move to, who moves it there,
- * and what the wire API shows for it. The one place that knows; the table in docs/design-lifecycle.md mirrors it.
+ * and what the wire API shows for it. The one place that knows; the table in docs/design.md (Sandbox lifecycle) mirrors it.
  *
  * The wire keeps E2B's two states. A sandbox in the middle of an operation shows the stable state it had before the
  * operation began, until the operation commits (a failed pause leaves it `running`, a failed resume `paused`, so a
