@@ -1,7 +1,7 @@
 /**
  * Pause/resume benchmark (issue: pause and resume). For each amount of touched memory (≈50 MB, 500 MB, 1 GiB) in a
- * sandbox, the SDK's pause() and resume() beside a raw `criu dump` / `criu restore -d` of the same payload run as a plain
- * host process in the same run; plus cgroup freeze/thaw (the hot path). Writes bench/results/pause.md.
+ * sandbox, the SDK's pause() and resume() beside a raw `criu dump` / `criu restore -d` of the same payload run as a
+ * plain host process in the same run; plus cgroup freeze/thaw (the hot path). Writes bench/results/pause.md.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';

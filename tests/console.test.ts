@@ -58,7 +58,8 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    // Playwright gives every launch a fresh profile (--user-data-dir). A closed network: no background traffic (updates, sync, QUIC probes) that would only fail.
+    // Playwright gives every launch a fresh profile (--user-data-dir). A closed network: no background traffic
+    // (updates, sync, QUIC probes) that would only fail.
     args: [
       '--no-sandbox',
       '--disable-gpu',

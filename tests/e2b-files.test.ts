@@ -1,7 +1,8 @@
 /**
  * The stock `e2b` npm SDK's filesystem features that depend on the envd version we report: file metadata, watch
  * events with entry info and the event sequence of a write, writes below missing directories. Pointed at the server
- * with E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY, as a self-hosting user would (tests/e2b-compat.test.ts has the rest).
+ * with E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY, as a self-hosting user would (tests/e2b-compat.test.ts has the
+ * rest).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

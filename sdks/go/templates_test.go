@@ -1,7 +1,8 @@
 package tensorbox
 
-// Wire-shape tests of the template calls against a recording httptest server: the paths and bodies of spec/openapi.yaml,
-// the seeds' {name, command} steps sent as RUN steps, build polling, and a failed build becoming a *BuildError.
+// Wire-shape tests of the template calls against a recording httptest server: the paths and bodies of
+// spec/openapi.yaml, the seeds' {name, command} steps sent as RUN steps, build polling, and a failed build becoming a
+// *BuildError.
 
 import (
 	"context"

@@ -1,7 +1,7 @@
 /**
- * The shared driver test suite: every Driver implementation must pass it. It checks the lifecycle contract documented in
- * driver.ts with real sandboxes: create answers with a live agent, isolation holds, limits apply, destroy leaves nothing,
- * failures leave nothing, list re-adopts the living and clears the dead, and (when offered) freeze/thaw.
+ * The shared driver test suite: every Driver implementation must pass it. It checks the lifecycle contract documented
+ * in driver.ts with real sandboxes: create answers with a live agent, isolation holds, limits apply, destroy leaves
+ * nothing, failures leave nothing, list re-adopts the living and clears the dead, and (when offered) freeze/thaw.
  *
  * `inside(info, cmd)` runs a shell command inside a sandbox by the driver's own means (for `container`: nsenter).
  */
@@ -426,8 +426,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
 }
 
 /**
- * Runs a command in all of a process's namespaces (host tool; used by the container driver's suite), first moving itself
- * into `cgroupDirs` so the sandbox's limits and freezer apply to it.
+ * Runs a command in all of a process's namespaces (host tool; used by the container driver's suite), first moving
+ * itself into `cgroupDirs` so the sandbox's limits and freezer apply to it.
  */
 export function nsenterShell(pid: number, cmd: string, cgroupDirs: string[] = []): string {
   const join = cgroupDirs.map((d) => `echo $$ > '${d}/cgroup.procs'`).join(' && ');

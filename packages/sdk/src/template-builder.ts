@@ -3,8 +3,9 @@
  * (`fromTemplate`/`fromImage`/`fromBaseImage`/`fromDockerfile`), then steps in order (`copy`, `runCmd`, `setEnvs`,
  * `setWorkdir`, `setUser`, `aptInstall`, `pipInstall`, `npmInstall`) and `setStartCmd(cmd, waitForPort(8000))`;
  * `Template.build(t, {alias, cpuCount, memoryMB, onBuildLogs})` turns it into the two-call build API (`Template.create`
- * + `startBuild`), uploading each `copy`'s files first (a tar per step, content-addressed), and waits until it is ready.
- * Invalid definitions throw `InvalidArgumentError` when the method is called, so a build never starts half-defined.
+ * + `startBuild`), uploading each `copy`'s files first (a tar per step, content-addressed), and waits until it is
+ * ready. Invalid definitions throw `InvalidArgumentError` when the method is called, so a build never starts
+ * half-defined.
  * @example
  * const t = Template().fromTemplate('default').aptInstall(['jq']).runCmd('echo hi > /hi.txt').setStartCmd('python3 -m http.server 8000', waitForPort(8000))
  * const { templateID } = await Template.build(t, { alias: 'my-app', cpuCount: 2, memoryMB: 1024, onBuildLogs: (e) => console.log(e.message) })

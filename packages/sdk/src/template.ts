@@ -333,8 +333,8 @@ export class Template {
   }
 
   /**
-   * Uploads a tar (plain or gzip; a Buffer or a file path) for a template's COPY steps or Dockerfile context, unless the
-   * server already has it. Returns its hash (sha256, hex) to pass as `filesHash`.
+   * Uploads a tar (plain or gzip; a Buffer or a file path) for a template's COPY steps or Dockerfile context, unless
+   * the server already has it. Returns its hash (sha256, hex) to pass as `filesHash`.
    * @example const { hash } = await Template.uploadFiles(templateID, 'context.tar'); await Template.startBuild(templateID, buildID, { dockerfile, filesHash: hash })
    */
   static async uploadFiles(

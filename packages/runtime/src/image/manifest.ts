@@ -1,7 +1,7 @@
 /**
  * The four manifest formats a registry may answer with (Docker schema2 manifest and manifest list, OCI manifest and
- * index), reduced to what a pull needs: for an index, the linux/amd64 entry; for a manifest, its config and layers; for a
- * config, what a sandbox starts with. Schema1 manifests (deprecated since 2017) are refused with a clear message.
+ * index), reduced to what a pull needs: for an index, the linux/amd64 entry; for a manifest, its config and layers; for
+ * a config, what a sandbox starts with. Schema1 manifests (deprecated since 2017) are refused with a clear message.
  */
 import { DriverError } from '../driver.js';
 

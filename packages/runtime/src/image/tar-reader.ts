@@ -209,7 +209,8 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
         );
       }
       if (!type) {
-        // 'V' (volume label) and 'D' (GNU dump dir listing) carry nothing to unpack; anything else we do not understand.
+        // 'V' (volume label) and 'D' (GNU dump dir listing) carry nothing to unpack; anything else we do not
+        // understand.
         if (flag === 'V' || flag === 'D') {
           await r.skip(padded);
           continue;

@@ -4,9 +4,10 @@
  * and its build (E2B's POST /v3/templates), start it (POST /v2/templates/{id}/builds/{build}), status and logs, delete,
  * base images, uploaded COPY files, and commit-as-template.
  *
- * On disk (`templateDir`, default `<dataDir>/templates`): `<templateId>/<buildId>/layer` is one build's read-only layer; a template's `layers` are
- * its newest ready build's layer over its parent's layers (so templates derived from templates share their parents'
- * layers); a warm-start checkpoint is in the snapshot store (`templateImage(templateId, buildId)`).
+ * On disk (`templateDir`, default `<dataDir>/templates`): `<templateId>/<buildId>/layer` is one build's read-only
+ * layer; a template's `layers` are its newest ready build's layer over its parent's layers (so templates derived from
+ * templates share their parents' layers); a warm-start checkpoint is in the snapshot store (`templateImage(templateId,
+ * buildId)`).
  *
  * A build that fails leaves no layer and no image behind; the template keeps its last ready build, or — when it never
  * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes. Running
@@ -424,8 +425,8 @@ export class TemplateService {
   // ---- deleting ----
 
   /**
-   * Deletes a template with its layers and warm images. Refused (409) for `default`, while a build of it runs, and while
-   * sandboxes (running or paused), snapshots or other templates use its layers.
+   * Deletes a template with its layers and warm images. Refused (409) for `default`, while a build of it runs, and
+   * while sandboxes (running or paused), snapshots or other templates use its layers.
    */
   async delete(idOrName: string): Promise<void> {
     const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));

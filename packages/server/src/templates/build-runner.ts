@@ -113,7 +113,8 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           const run = { cmd: s.args[0], user: s.args[1] || runUser, cwd: runDir, envs: env.envVars };
           const r = await execInSandbox(target, { ...run, timeoutMs: o.stepTimeoutMs, onLine: out }).catch(
             (err: ApiError) => {
-              // E2B's words, which the stock SDKs' tests match: "… command failed: unauthenticated: invalid username: 'x'".
+              // E2B's words, which the stock SDKs' tests match: "… command failed: unauthenticated: invalid username:
+              // 'x'".
               const why = `command failed: ${err.kind}: ${err.message}`;
               throw new BuildFailed(`failed to run command '${s.args[0]}': ${why}`, s.name);
             },
