@@ -25,7 +25,13 @@ type CommandHandle struct {
 	err    error
 }
 
-func newCommandHandle(pid uint32, s processStream, cancel context.CancelFunc, cmds *Commands, opts *CommandOptions) *CommandHandle {
+func newCommandHandle(
+	pid uint32,
+	s processStream,
+	cancel context.CancelFunc,
+	cmds *Commands,
+	opts *CommandOptions,
+) *CommandHandle {
 	h := &CommandHandle{PID: pid, cmds: cmds, cancel: cancel, done: make(chan struct{})}
 	go h.consume(s, opts.OnStdout, opts.OnStderr)
 	return h

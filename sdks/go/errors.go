@@ -148,7 +148,12 @@ func newBuildError(b *TemplateBuild) *BuildError {
 		msg += fmt.Sprintf(" (exit code %d)", r.ExitCode)
 	}
 	msg += ": " + r.Message
-	return &BuildError{SandboxError: SandboxError{Kind: KindBuild, Message: msg}, TemplateID: b.TemplateID, BuildID: b.BuildID, Reason: r}
+	return &BuildError{
+		SandboxError: SandboxError{Kind: KindBuild, Message: msg},
+		TemplateID:   b.TemplateID,
+		BuildID:      b.BuildID,
+		Reason:       r,
+	}
 }
 
 // kindOfStatus is the one HTTP status → kind table.

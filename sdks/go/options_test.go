@@ -44,7 +44,10 @@ func TestGetHost(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	dom := "box.example.com"
-	s = newSandbox(&api.Sandbox{SandboxID: "sbxabc", Domain: &dom}, resolveOptions(&Options{Domain: "https://api.example.com"}))
+	s = newSandbox(
+		&api.Sandbox{SandboxID: "sbxabc", Domain: &dom},
+		resolveOptions(&Options{Domain: "https://api.example.com"}),
+	)
 	if got := s.GetHost(3000); got != "sbxabc-3000.box.example.com" {
 		t.Fatalf("with the server's domain: got %q", got)
 	}

@@ -82,8 +82,22 @@ func (p *Pty) Connect(ctx context.Context, pid uint32, opts *PtyConnectOptions) 
 	return p.handle(pid, opts.User, opts.RequestTimeout, cancel, stream, opts.OnData), nil
 }
 
-func (p *Pty) handle(pid uint32, user string, requestTimeout time.Duration, cancel context.CancelFunc, s processStream, onData func([]byte)) *PtyHandle {
-	h := &PtyHandle{PID: pid, t: p.t, user: user, requestTimeout: requestTimeout, cancel: cancel, done: make(chan struct{})}
+func (p *Pty) handle(
+	pid uint32,
+	user string,
+	requestTimeout time.Duration,
+	cancel context.CancelFunc,
+	s processStream,
+	onData func([]byte),
+) *PtyHandle {
+	h := &PtyHandle{
+		PID:            pid,
+		t:              p.t,
+		user:           user,
+		requestTimeout: requestTimeout,
+		cancel:         cancel,
+		done:           make(chan struct{}),
+	}
 	if h.requestTimeout <= 0 {
 		h.requestTimeout = defaultRequestTimeout
 	}
@@ -114,7 +128,12 @@ func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) 
 	if rows == 0 {
 		rows = 24
 	}
-	cfg := &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-i", "-l"}, Envs: map[string]string{"TERM": "xterm-256color"}, Cwd: optString(opts.Cwd)}
+	cfg := &process.ProcessConfig{
+		Cmd:  "/bin/bash",
+		Args: []string{"-i", "-l"},
+		Envs: map[string]string{"TERM": "xterm-256color"},
+		Cwd:  optString(opts.Cwd),
+	}
 	if opts.Cmd != "" {
 		cfg.Cmd, cfg.Args = opts.Cmd, nil
 	}
@@ -122,7 +141,11 @@ func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) 
 		cfg.Envs[k] = v
 	}
 	streamCtx, cancel := detached(ctx, opts.Timeout)
-	req := streamRequest(p.t, &process.StartRequest{Process: cfg, Pty: &process.PTY{Size: &process.PTY_Size{Cols: cols, Rows: rows}}}, opts.User)
+	req := streamRequest(
+		p.t,
+		&process.StartRequest{Process: cfg, Pty: &process.PTY{Size: &process.PTY_Size{Cols: cols, Rows: rows}}},
+		opts.User,
+	)
 	pid, stream, err := awaitStart(ctx, cancel, func() (*connect.ServerStreamForClient[process.StartResponse], error) {
 		return p.t.process.Start(streamCtx, req)
 	})

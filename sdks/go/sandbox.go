@@ -154,7 +154,11 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 		case "pause":
 			body.AutoPause = ptr(true)
 		default:
-			return nil, newError(KindInvalidArgument, "create sandbox: Lifecycle.OnTimeout must be \"kill\" or \"pause\", not %q", lc.OnTimeout)
+			return nil, newError(
+				KindInvalidArgument,
+				"create sandbox: Lifecycle.OnTimeout must be \"kill\" or \"pause\", not %q",
+				lc.OnTimeout,
+			)
 		}
 		if lc.AutoResume != nil {
 			body.AutoResume = &api.SandboxAutoResumeConfig{Enabled: *lc.AutoResume}

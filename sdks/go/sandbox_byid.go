@@ -19,7 +19,10 @@ func sandboxPath(id string) string { return "/sandboxes/" + url.PathEscape(id) }
 // KillByID destroys a sandbox; it reports false (and no error) when the sandbox did not exist.
 func KillByID(ctx context.Context, sandboxID string, opts *Options) (bool, error) {
 	c := resolveOptions(opts)
-	_, _, err := c.do(ctx, restCall{method: http.MethodDelete, path: sandboxPath(sandboxID), what: "kill sandbox " + sandboxID})
+	_, _, err := c.do(
+		ctx,
+		restCall{method: http.MethodDelete, path: sandboxPath(sandboxID), what: "kill sandbox " + sandboxID},
+	)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -184,7 +187,10 @@ func UpdateNetworkByID(ctx context.Context, sandboxID string, allowOut, denyOut 
 	}
 	_, _, err := resolveOptions(opts).do(ctx, restCall{
 		method: http.MethodPut, path: sandboxPath(sandboxID) + "/network",
-		body: api.SandboxNetworkUpdateConfig{AllowOut: &allowOut, DenyOut: &denyOut}, what: "update network of sandbox " + sandboxID,
+		body: api.SandboxNetworkUpdateConfig{
+			AllowOut: &allowOut,
+			DenyOut:  &denyOut,
+		}, what: "update network of sandbox " + sandboxID,
 	})
 	return err
 }

@@ -109,7 +109,10 @@ func ListPage(ctx context.Context, opts *ListOptions) ([]SandboxInfo, string, er
 		q.Set("nextToken", opts.NextToken)
 	}
 	var page []api.ListedSandbox
-	h, _, err := c.do(ctx, restCall{method: http.MethodGet, path: "/v2/sandboxes", query: q, out: &page, what: "list sandboxes"})
+	h, _, err := c.do(
+		ctx,
+		restCall{method: http.MethodGet, path: "/v2/sandboxes", query: q, out: &page, what: "list sandboxes"},
+	)
 	if err != nil {
 		return nil, "", err
 	}

@@ -110,7 +110,12 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 	if err != nil {
 		return nil, err
 	}
-	return &TemplateBuildInfo{TemplateID: created.TemplateID, BuildID: created.BuildID, Alias: opts.Alias, Status: b.Status}, nil
+	return &TemplateBuildInfo{
+		TemplateID: created.TemplateID,
+		BuildID:    created.BuildID,
+		Alias:      opts.Alias,
+		Status:     b.Status,
+	}, nil
 }
 
 func pack(root string, paths []string) ([]byte, error) {

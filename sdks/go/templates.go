@@ -236,7 +236,9 @@ func GetTemplate(ctx context.Context, templateID string, opts *Options) (*Templa
 		TemplateID: t.TemplateID, BuildID: deref(t.BuildID), Names: t.Names, Aliases: t.Aliases, Public: t.Public,
 		CPUCount: deref(t.CpuCount), MemoryMB: deref(t.MemoryMB), DiskSizeMB: deref(t.DiskSizeMB),
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, LastSpawnedAt: t.LastSpawnedAt, BuildCount: t.BuildCount, SpawnCount: t.SpawnCount,
-		StartCmd: deref(t.StartCmd), ReadyCmd: deref(t.ReadyCmd), ParentTemplateID: deref(t.ParentTemplateID), WarmStart: deref(t.WarmStart),
+		StartCmd: deref(
+			t.StartCmd,
+		), ReadyCmd: deref(t.ReadyCmd), ParentTemplateID: deref(t.ParentTemplateID), WarmStart: deref(t.WarmStart),
 	}}
 	if t.BuildStatus != nil {
 		d.BuildStatus = string(*t.BuildStatus)
@@ -256,7 +258,9 @@ func GetTemplate(ctx context.Context, templateID string, opts *Options) (*Templa
 
 // TemplateExists reports whether a template with this name (or ID) exists.
 func TemplateExists(ctx context.Context, name string, opts *Options) (bool, error) {
-	_, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: "/templates/aliases/" + url.PathEscape(name), what: "look up template " + name})
+	_, _, err := resolveOptions(
+		opts,
+	).do(ctx, restCall{method: http.MethodGet, path: "/templates/aliases/" + url.PathEscape(name), what: "look up template " + name})
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -266,7 +270,9 @@ func TemplateExists(ctx context.Context, name string, opts *Options) (bool, erro
 // DeleteTemplate deletes a template (by ID or name) and its layers; false (and no error) when there was none,
 // ErrConflict while sandboxes, snapshots or other templates use it.
 func DeleteTemplate(ctx context.Context, templateID string, opts *Options) (bool, error) {
-	_, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodDelete, path: templatePath(templateID), what: "delete template " + templateID})
+	_, _, err := resolveOptions(
+		opts,
+	).do(ctx, restCall{method: http.MethodDelete, path: templatePath(templateID), what: "delete template " + templateID})
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -278,7 +284,12 @@ func CreateTemplate(ctx context.Context, t *TemplateCreateOptions, opts *Options
 	if t == nil || t.Name == "" {
 		return nil, newError(KindInvalidArgument, "create template: a name is required")
 	}
-	body := api.TemplateCreateRequest{Name: t.Name, CpuCount: positive(t.CPUCount), MemoryMB: positive(t.MemoryMB), DiskSizeMB: positive(t.DiskGB * 1024)}
+	body := api.TemplateCreateRequest{
+		Name:       t.Name,
+		CpuCount:   positive(t.CPUCount),
+		MemoryMB:   positive(t.MemoryMB),
+		DiskSizeMB: positive(t.DiskGB * 1024),
+	}
 	if len(t.Tags) > 0 {
 		body.Tags = &t.Tags
 	}
@@ -329,7 +340,12 @@ func toStep(s TemplateBuildStep) api.TemplateStep {
 	if s.Command != "" && typ == "RUN" {
 		args = append([]string{s.Command}, args...)
 	}
-	st := api.TemplateStep{Type: ptr(api.TemplateStepType(typ)), Args: &args, Name: nonEmpty(s.Name), FilesHash: nonEmpty(s.FilesHash)}
+	st := api.TemplateStep{
+		Type:      ptr(api.TemplateStepType(typ)),
+		Args:      &args,
+		Name:      nonEmpty(s.Name),
+		FilesHash: nonEmpty(s.FilesHash),
+	}
 	if s.Force {
 		st.Force = ptr(true)
 	}
@@ -351,7 +367,10 @@ func GetBuildStatus(ctx context.Context, templateID, buildID string, opts *Build
 		return nil, err
 	}
 	return &TemplateBuild{
-		TemplateID: firstNonEmpty(out.TemplateID, templateID), BuildID: firstNonEmpty(out.BuildID, buildID), Status: string(out.Status),
+		TemplateID: firstNonEmpty(
+			out.TemplateID,
+			templateID,
+		), BuildID: firstNonEmpty(out.BuildID, buildID), Status: string(out.Status),
 		Reason: toReason(out.Reason), Logs: out.Logs, LogEntries: toLogEntries(out.LogEntries),
 	}, nil
 }
@@ -433,7 +452,14 @@ func WaitForBuild(ctx context.Context, templateID, buildID string, opts *WaitOpt
 }
 
 func toCreated(r *api.TemplateRequestResponse) *TemplateCreated {
-	return &TemplateCreated{TemplateID: r.TemplateID, BuildID: r.BuildID, Names: r.Names, Aliases: r.Aliases, Tags: r.Tags, Public: r.Public}
+	return &TemplateCreated{
+		TemplateID: r.TemplateID,
+		BuildID:    r.BuildID,
+		Names:      r.Names,
+		Aliases:    r.Aliases,
+		Tags:       r.Tags,
+		Public:     r.Public,
+	}
 }
 
 func toReason(r *api.BuildStatusReason) *BuildReason {

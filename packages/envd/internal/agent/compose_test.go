@@ -12,7 +12,12 @@ import (
 func (e *env) compose(body map[string]any) (int, string) {
 	e.t.Helper()
 	data, _ := json.Marshal(body)
-	st, _, out := e.do("POST", "/files/compose", strings.NewReader(string(data)), map[string]string{"Content-Type": "application/json"})
+	st, _, out := e.do(
+		"POST",
+		"/files/compose",
+		strings.NewReader(string(data)),
+		map[string]string{"Content-Type": "application/json"},
+	)
 	return st, string(out)
 }
 
@@ -23,7 +28,13 @@ func TestCompose(t *testing.T) {
 		os.WriteFile(u.home+"/part"+string(rune('0'+i)), []byte(part), 0o644)
 		os.Chown(u.home+"/part"+string(rune('0'+i)), u.uid, u.uid)
 	}
-	st, out := e.compose(map[string]any{"source_paths": []string{"part0", "part1", "part2"}, "destination": "out/whole.txt", "username": u.name})
+	st, out := e.compose(
+		map[string]any{
+			"source_paths": []string{"part0", "part1", "part2"},
+			"destination":  "out/whole.txt",
+			"username":     u.name,
+		},
+	)
 	if st != 200 || !strings.Contains(out, `"path":"`+u.home+`/out/whole.txt"`) {
 		t.Fatalf("compose: %d %s", st, out)
 	}
