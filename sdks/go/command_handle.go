@@ -61,7 +61,8 @@ func (h *CommandHandle) consume(s processStream, onStdout, onStderr func(string)
 			}
 		} else if end := ev.GetEnd(); end != nil {
 			h.mu.Lock()
-			h.result = &CommandResult{ExitCode: int(end.GetExitCode()), Stdout: h.stdout.String(), Stderr: h.stderr.String(), Error: end.GetError()}
+			h.result = &CommandResult{ExitCode: int(end.GetExitCode()), Stdout: h.stdout.String(), Stderr: h.stderr.String(),
+				Error: end.GetError()}
 			h.mu.Unlock()
 			return
 		}

@@ -190,7 +190,8 @@ func (r *confRun) parityOp(ctx context.Context, op string, a args) (result any, 
 		if op == "files.downloadUrl" {
 			res, err = http.Get(s.DownloadURL(a.str("path"), SignedURLOptions{User: a.str("user")}))
 		} else {
-			res, err = http.Post(s.UploadURL(a.str("path"), SignedURLOptions{User: a.str("user")}), "application/octet-stream", strings.NewReader(a.str("data")))
+			res, err = http.Post(s.UploadURL(a.str("path"), SignedURLOptions{User: a.str("user")}), "application/octet-stream",
+				strings.NewReader(a.str("data")))
 		}
 		if err != nil {
 			return nil, true, err
@@ -242,7 +243,8 @@ func (r *confRun) parityOp(ctx context.Context, op string, a args) (result any, 
 		if timeout == 0 {
 			timeout = 10 * time.Second
 		}
-		for deadline := time.Now().Add(timeout); !strings.Contains(term.output(), a.str("contains")); time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(timeout); !strings.Contains(term.output(),
+			a.str("contains")); time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				return nil, true, newError(KindTimeout, "%q not in the terminal's output: %q", a.str("contains"), term.output())
 			}

@@ -94,7 +94,9 @@ func (f *fakeEnvd) Start(
 		defer sendMu.Unlock()
 		return stream.Send(&process.StartResponse{Event: ev})
 	}
-	if err := send(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: pid}}}); err != nil {
+	if err := send(&process.ProcessEvent{
+		Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: pid}},
+	}); err != nil {
 		return err
 	}
 	pump := func(r io.Reader, wrap func([]byte) *process.ProcessEvent_DataEvent, wg *sync.WaitGroup) {
@@ -321,11 +323,15 @@ func (f *fakeEnvd) WatchDir(
 	if _, err := os.Stat(req.Msg.GetPath()); err != nil {
 		return fsError(err)
 	}
-	if err := stream.Send(&filesystem.WatchDirResponse{Event: &filesystem.WatchDirResponse_Start{Start: &filesystem.WatchDirResponse_StartEvent{}}}); err != nil {
+	if err := stream.Send(&filesystem.WatchDirResponse{
+		Event: &filesystem.WatchDirResponse_Start{Start: &filesystem.WatchDirResponse_StartEvent{}},
+	}); err != nil {
 		return err
 	}
 	ev := &filesystem.FilesystemEvent{Name: "a.txt", Type: filesystem.EventType_EVENT_TYPE_CREATE}
-	if err := stream.Send(&filesystem.WatchDirResponse{Event: &filesystem.WatchDirResponse_Filesystem{Filesystem: ev}}); err != nil {
+	if err := stream.Send(&filesystem.WatchDirResponse{
+		Event: &filesystem.WatchDirResponse_Filesystem{Filesystem: ev},
+	}); err != nil {
 		return err
 	}
 	<-ctx.Done()

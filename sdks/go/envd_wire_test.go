@@ -29,7 +29,8 @@ func TestWireCommands(t *testing.T) {
 		t.Fatalf("%v %+v", err, r)
 	}
 	h := fake.headers[len(fake.headers)-1]
-	if h.Get("E2b-Sandbox-Id") != "sbxfake" || h.Get("E2b-Sandbox-Port") != "49983" || h.Get("X-Access-Token") != "secret-token" ||
+	if h.Get("E2b-Sandbox-Id") != "sbxfake" || h.Get("E2b-Sandbox-Port") != "49983" ||
+		h.Get("X-Access-Token") != "secret-token" ||
 		h.Get("Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("root:")) ||
 		h.Get("Keepalive-Ping-Interval") == "" {
 		t.Fatalf("agent headers %v", h)

@@ -171,7 +171,8 @@ func TestLiveWatchDir(t *testing.T) {
 		return false
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !(has("create", "/home/user/watched/a.txt") && has("create", "/home/user/watched/sub/b.txt") && has("remove", "/home/user/watched/a.txt")) {
+	for !(has("create", "/home/user/watched/a.txt") && has("create", "/home/user/watched/sub/b.txt") &&
+		has("remove", "/home/user/watched/a.txt")) {
 		if time.Now().After(deadline) {
 			mu.Lock()
 			t.Fatalf("events so far: %+v", events)

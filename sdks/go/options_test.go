@@ -54,7 +54,8 @@ func TestGetHost(t *testing.T) {
 }
 
 func TestSeconds(t *testing.T) {
-	for d, want := range map[time.Duration]int32{0: 0, time.Millisecond: 1, time.Second: 1, 1500 * time.Millisecond: 2, time.Minute: 60} {
+	for d, want := range map[time.Duration]int32{0: 0, time.Millisecond: 1, time.Second: 1, 1500 * time.Millisecond: 2,
+		time.Minute: 60} {
 		if got := seconds(d); got != want {
 			t.Errorf("%v: got %d, want %d", d, got, want)
 		}

@@ -66,7 +66,9 @@ type PtyConnectOptions struct {
 // OnData, and the handle sends input, resizes and kills like Create's. A PID that runs nothing is a KindNotFound error.
 //
 //	pty.Disconnect()
-//	again, err := sbx.Pty.Connect(ctx, pty.PID, &tensorbox.PtyConnectOptions{OnData: func(b []byte) { os.Stdout.Write(b) }})
+//	again, err := sbx.Pty.Connect(ctx, pty.PID, &tensorbox.PtyConnectOptions{
+//		OnData: func(b []byte) { os.Stdout.Write(b) },
+//	})
 func (p *Pty) Connect(ctx context.Context, pid uint32, opts *PtyConnectOptions) (*PtyHandle, error) {
 	if opts == nil {
 		opts = &PtyConnectOptions{}
@@ -116,7 +118,9 @@ func (h *PtyHandle) Disconnect() {
 
 // Create starts a terminal session.
 //
-//	pty, err := sbx.Pty.Create(ctx, &tensorbox.PtyOptions{Cols: 120, Rows: 40, OnData: func(b []byte) { os.Stdout.Write(b) }})
+//	pty, err := sbx.Pty.Create(ctx, &tensorbox.PtyOptions{
+//		Cols: 120, Rows: 40, OnData: func(b []byte) { os.Stdout.Write(b) },
+//	})
 func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) {
 	if opts == nil {
 		opts = &PtyOptions{}

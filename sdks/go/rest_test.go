@@ -93,7 +93,9 @@ func TestCreateRequestShape(t *testing.T) {
 
 func TestListFollowsPages(t *testing.T) {
 	srv, reqs := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		item := `{"sandboxID":"%s","templateID":"default","clientID":"x","envdVersion":"1","startedAt":"2025-01-01T00:00:00Z","endAt":"2025-01-01T01:00:00Z","cpuCount":2,"memoryMB":2048,"diskSizeMB":1,"state":"running","metadata":{"k":"v"}}`
+		item := `{"sandboxID":"%s","templateID":"default","clientID":"x","envdVersion":"1",` +
+			`"startedAt":"2025-01-01T00:00:00Z","endAt":"2025-01-01T01:00:00Z","cpuCount":2,"memoryMB":2048,"diskSizeMB":1,` +
+			`"state":"running","metadata":{"k":"v"}}`
 		if r.URL.Query().Get("nextToken") == "" {
 			w.Header().Set("X-Next-Token", "page2")
 			w.Write([]byte("[" + fmt.Sprintf(item, "a") + "]"))

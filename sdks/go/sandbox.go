@@ -165,7 +165,9 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 		}
 	}
 	var out api.Sandbox
-	if _, _, err := c.do(ctx, restCall{method: http.MethodPost, path: "/sandboxes", body: body, out: &out, what: "create sandbox from " + strconv.Quote(template)}); err != nil {
+	if _, _, err := c.do(ctx,
+		restCall{method: http.MethodPost, path: "/sandboxes", body: body, out: &out,
+			what: "create sandbox from " + strconv.Quote(template)}); err != nil {
 		return nil, err
 	}
 	return newSandbox(&out, c), nil

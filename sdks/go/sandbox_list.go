@@ -57,7 +57,9 @@ type ListOptions struct {
 
 // List returns every sandbox that matches, fetching all pages.
 //
-//	infos, err := tensorbox.List(ctx, &tensorbox.ListOptions{State: []string{"running"}, Metadata: map[string]string{"userId": "123"}})
+//	infos, err := tensorbox.List(ctx, &tensorbox.ListOptions{
+//		State: []string{"running"}, Metadata: map[string]string{"userId": "123"},
+//	})
 func List(ctx context.Context, opts *ListOptions) ([]SandboxInfo, error) {
 	page := ListOptions{}
 	if opts != nil {

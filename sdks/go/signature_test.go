@@ -10,10 +10,12 @@ import (
 
 // The expected values come from the TypeScript SDK's algorithm (node:crypto sha256, base64, "=" stripped).
 func TestFileSignature(t *testing.T) {
-	if got := fileSignature("/home/user/a.txt", "read", "user", "tok123", 0); got != "v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0" {
+	if got := fileSignature("/home/user/a.txt", "read", "user", "tok123", 0); got !=
+		"v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0" {
 		t.Fatalf("read: %s", got)
 	}
-	if got := fileSignature("/home/user/a.txt", "write", "root", "tok123", 1700000000); got != "v1_0KSBPc1lTrcMmrxRZRpQeytcE7kk6pykK3QDq0mtU5E" {
+	if got := fileSignature("/home/user/a.txt", "write", "root", "tok123", 1700000000); got !=
+		"v1_0KSBPc1lTrcMmrxRZRpQeytcE7kk6pykK3QDq0mtU5E" {
 		t.Fatalf("write with expiry: %s", got)
 	}
 }

@@ -55,7 +55,9 @@ func (s *Sandbox) CreateSnapshot(ctx context.Context, name string) (*SnapshotInf
 func CreateSnapshotByID(ctx context.Context, sandboxID, name string, opts *Options) (*SnapshotInfo, error) {
 	var raw api.SnapshotInfo
 	body := api.SandboxSnapshotRequest{Name: nonEmpty(name)}
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodPost, path: sandboxPath(sandboxID) + "/snapshots", body: body, out: &raw, what: "snapshot sandbox " + sandboxID}); err != nil {
+	if _, _, err := resolveOptions(opts).do(ctx,
+		restCall{method: http.MethodPost, path: sandboxPath(sandboxID) + "/snapshots", body: body, out: &raw,
+			what: "snapshot sandbox " + sandboxID}); err != nil {
 		return nil, err
 	}
 	out := toSnapshot(&raw)
@@ -107,7 +109,8 @@ func ListSnapshots(ctx context.Context, opts *SnapshotListOptions) ([]SnapshotIn
 func DeleteSnapshot(ctx context.Context, snapshotID string, opts *Options) (bool, error) {
 	_, status, err := resolveOptions(
 		opts,
-	).do(ctx, restCall{method: http.MethodDelete, path: "/snapshots/" + url.PathEscape(snapshotID), what: "delete snapshot " + snapshotID})
+	).do(ctx, restCall{method: http.MethodDelete, path: "/snapshots/" + url.PathEscape(snapshotID),
+		what: "delete snapshot " + snapshotID})
 	if status == http.StatusNotFound {
 		return false, nil
 	}

@@ -32,7 +32,8 @@ func CreateTeam(ctx context.Context, name string, opts *Options) (*Team, error) 
 	var out Team
 	_, _, err := resolveOptions(
 		opts,
-	).do(ctx, restCall{method: http.MethodPost, path: "/teams", body: api.NewTeam{Name: name}, out: &out, what: "create team"})
+	).do(ctx, restCall{method: http.MethodPost, path: "/teams", body: api.NewTeam{Name: name}, out: &out,
+		what: "create team"})
 	return &out, err
 }
 
@@ -61,7 +62,8 @@ func SetTeamQuotas(ctx context.Context, teamID string, quotas map[string]*int, o
 	body := map[string]any{"quotas": quotas}
 	_, _, err := resolveOptions(
 		opts,
-	).do(ctx, restCall{method: http.MethodPatch, path: teamPath(teamID), body: body, out: &out, what: "set quotas of team " + teamID})
+	).do(ctx, restCall{method: http.MethodPatch, path: teamPath(teamID), body: body, out: &out,
+		what: "set quotas of team " + teamID})
 	return &out, err
 }
 
@@ -79,7 +81,8 @@ func CreateAPIKey(ctx context.Context, teamID, name string, opts *Options) (*Cre
 	body := api.NewTeamAPIKey{Name: &name}
 	_, _, err := resolveOptions(
 		opts,
-	).do(ctx, restCall{method: http.MethodPost, path: teamPath(teamID) + "/api-keys", body: body, out: &out, what: "create API key"})
+	).do(ctx, restCall{method: http.MethodPost, path: teamPath(teamID) + "/api-keys", body: body, out: &out,
+		what: "create API key"})
 	return &out, err
 }
 

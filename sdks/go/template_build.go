@@ -47,7 +47,9 @@ var copyLineRe = regexp.MustCompile(`(?im)^\s*(COPY|ADD)\s`)
 
 // BuildTemplate builds a definition as opts.Alias and waits until it is ready; a failed build is a *BuildError.
 //
-//	info, err := tensorbox.BuildTemplate(ctx, t, &tensorbox.BuildTemplateOptions{Alias: "my-app", CPUCount: 2, MemoryMB: 1024})
+//	info, err := tensorbox.BuildTemplate(ctx, t, &tensorbox.BuildTemplateOptions{
+//		Alias: "my-app", CPUCount: 2, MemoryMB: 1024,
+//	})
 func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateOptions) (*TemplateBuildInfo, error) {
 	if t == nil || opts == nil || opts.Alias == "" {
 		return nil, newError(KindInvalidArgument, "build template: a definition and an alias are required")

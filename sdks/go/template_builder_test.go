@@ -44,7 +44,8 @@ func TestTemplateBuilderRequest(t *testing.T) {
 		{"USER", "svc"},
 		{
 			"RUN",
-			"apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends 'jq' 'curl'",
+			"apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y " +
+				"--no-install-recommends 'jq' 'curl'",
 			"root",
 		},
 		{"RUN", "pip install 'requests==2.*'", "root"},
@@ -83,7 +84,8 @@ func TestTemplateBuilderErrors(t *testing.T) {
 		t.Fatalf("BuildTemplate: %v", err)
 	}
 	escape := NewTemplate(t.TempDir()).FromTemplate("a").Copy("../outside", "/x", nil)
-	if _, err := BuildTemplate(context.Background(), escape, &BuildTemplateOptions{Alias: "x", Options: Options{Domain: "http://127.0.0.1:1", APIKey: "e2b_x"}}); !errors.Is(
+	if _, err := BuildTemplate(context.Background(), escape,
+		&BuildTemplateOptions{Alias: "x", Options: Options{Domain: "http://127.0.0.1:1", APIKey: "e2b_x"}}); !errors.Is(
 		err,
 		ErrInvalidArgument,
 	) {

@@ -20,7 +20,8 @@ func liveTemplates(t *testing.T) Options {
 	// An invalid body (cpuCount below the minimum): 400 where the route exists, 404 where it does not.
 	_, _, err := resolveOptions(
 		&o,
-	).do(context.Background(), restCall{method: "POST", path: "/v3/templates", body: map[string]any{"name": "probe", "cpuCount": 0}, what: "probe"})
+	).do(context.Background(), restCall{method: "POST", path: "/v3/templates",
+		body: map[string]any{"name": "probe", "cpuCount": 0}, what: "probe"})
 	var se *SandboxError
 	if errors.As(err, &se) && (se.Status == 404 || se.Status == 405) {
 		t.Skip("the server has no template build service yet (POST /v3/templates answers " + strconv.Itoa(se.Status) + ")")
@@ -202,7 +203,8 @@ func TestLiveCommitAsTemplate(t *testing.T) {
 	if !sbx.IsRunning(ctx) {
 		t.Fatal("the source sandbox stopped running")
 	}
-	if tpl, err = WaitForBuild(ctx, tpl.TemplateID, tpl.BuildID, &WaitOptions{Options: o, PollInterval: 300 * time.Millisecond}); err != nil {
+	if tpl, err = WaitForBuild(ctx, tpl.TemplateID, tpl.BuildID,
+		&WaitOptions{Options: o, PollInterval: 300 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	// The source sandbox keeps working after the commit.

@@ -22,7 +22,8 @@ func TestCreateTemplateAndStartBuildShapes(t *testing.T) {
 		if r.URL.Path == "/v3/templates" {
 			w.Write(
 				[]byte(
-					`{"templateID":"tpl1","buildID":"b1","public":false,"names":["agent-runtime"],"aliases":["agent-runtime"],"tags":["default"]}`,
+					`{"templateID":"tpl1","buildID":"b1","public":false,"names":["agent-runtime"],"aliases":["agent-runtime"],` +
+						`"tags":["default"]}`,
 				),
 			)
 		}
@@ -62,7 +63,8 @@ func TestCreateTemplateAndStartBuildShapes(t *testing.T) {
 		t.Fatalf("create request %+v", got[0])
 	}
 	want1 := map[string]any{
-		"fromTemplate": "default", "startCmd": "python3 /app/server.py", "readyCmd": "curl -sf localhost:8000/health", "force": false,
+		"fromTemplate": "default", "startCmd": "python3 /app/server.py",
+		"readyCmd": "curl -sf localhost:8000/health", "force": false,
 		"steps": []any{
 			map[string]any{"type": "RUN", "args": []any{"apt-get install -y ffmpeg"}, "name": "deps"},
 			map[string]any{"type": "ENV", "args": []any{"A", "b"}},
@@ -92,14 +94,17 @@ func TestBuildStatusLogsAndFailedWait(t *testing.T) {
 			if polls.Add(1) == 1 {
 				fmt.Fprint(
 					w,
-					`{"templateID":"tpl1","buildID":"b1","status":"building","logs":["one"],"logEntries":[{"timestamp":"2026-01-01T00:00:00Z","level":"info","message":"one","step":"ok"}]}`,
+					`{"templateID":"tpl1","buildID":"b1","status":"building","logs":["one"],`+
+						`"logEntries":[{"timestamp":"2026-01-01T00:00:00Z","level":"info","message":"one","step":"ok"}]}`,
 				)
 				return
 			}
 			fmt.Fprint(
 				w,
-				`{"templateID":"tpl1","buildID":"b1","status":"error","logs":["boom"],"logEntries":[{"timestamp":"2026-01-01T00:00:01Z","level":"error","message":"boom","step":"fail"}],
-				"reason":{"message":"step fail exited with 3","step":"fail","exitCode":3,"logEntries":[{"timestamp":"2026-01-01T00:00:01Z","level":"error","message":"boom"}]}}`,
+				`{"templateID":"tpl1","buildID":"b1","status":"error","logs":["boom"],`+
+					`"logEntries":[{"timestamp":"2026-01-01T00:00:01Z","level":"error","message":"boom","step":"fail"}],
+				"reason":{"message":"step fail exited with 3","step":"fail","exitCode":3,`+
+					`"logEntries":[{"timestamp":"2026-01-01T00:00:01Z","level":"error","message":"boom"}]}}`,
 			)
 		case strings.HasSuffix(r.URL.Path, "/logs"):
 			fmt.Fprint(
@@ -192,10 +197,13 @@ func TestGetTemplateConvertsBuilds(t *testing.T) {
 	srv, _ := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(
 			w,
-			`{"templateID":"tpl1","public":false,"names":["x"],"aliases":["x"],"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z",
+			`{"templateID":"tpl1","public":false,"names":["x"],"aliases":["x"],"createdAt":"2026-01-01T00:00:00Z",`+
+				`"updatedAt":"2026-01-01T00:00:00Z",
 			"spawnCount":0,"buildCount":2,"cpuCount":2,"memoryMB":1024,"buildStatus":"ready","buildID":"b2",
-			"builds":[{"buildID":"b2","status":"ready","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","cpuCount":2,"memoryMB":1024,"diskSizeMB":40960,"envdVersion":"0.2.0","source":"template default"},
-			{"buildID":"b1","status":"error","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","cpuCount":2,"memoryMB":1024,"diskSizeMB":40960,"envdVersion":"0.2.0","reason":{"message":"m","step":"s"}}]}`,
+			"builds":[{"buildID":"b2","status":"ready","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z",`+
+				`"cpuCount":2,"memoryMB":1024,"diskSizeMB":40960,"envdVersion":"0.2.0","source":"template default"},
+			{"buildID":"b1","status":"error","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z",`+
+				`"cpuCount":2,"memoryMB":1024,"diskSizeMB":40960,"envdVersion":"0.2.0","reason":{"message":"m","step":"s"}}]}`,
 		)
 	})
 	d, err := GetTemplate(context.Background(), "x", &Options{Domain: srv.URL, APIKey: "k"})

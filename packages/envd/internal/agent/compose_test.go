@@ -58,7 +58,8 @@ func TestCompose(t *testing.T) {
 		{map[string]any{"source_paths": []string{}, "destination": "x", "username": u.name}, 400},
 		{map[string]any{"source_paths": []string{"keep"}, "destination": "keep", "username": u.name}, 400},
 		{map[string]any{"source_paths": []string{"keep", "missing"}, "destination": "y", "username": u.name}, 404},
-		{map[string]any{"source_paths": []string{"keep", "/root/.envd-compose-secret"}, "destination": "z", "username": u.name}, 403},
+		{map[string]any{"source_paths": []string{"keep", "/root/.envd-compose-secret"}, "destination": "z",
+			"username": u.name}, 403},
 		{map[string]any{"source_paths": []string{"keep", u.home}, "destination": "w", "username": u.name}, 400},
 	} {
 		if st, out := e.compose(c.body); st != c.want {

@@ -201,7 +201,8 @@ func TestAccessToken(t *testing.T) {
 	// RPCs.
 	_, err := e.fs.Stat(context.Background(), connect.NewRequest(&fspb.StatRequest{Path: "/"}))
 	wantCode(t, err, connect.CodeUnauthenticated)
-	if _, err := e.fs.Stat(context.Background(), withToken(connect.NewRequest(&fspb.StatRequest{Path: "/"}), "secret")); err != nil {
+	if _, err := e.fs.Stat(context.Background(),
+		withToken(connect.NewRequest(&fspb.StatRequest{Path: "/"}), "secret")); err != nil {
 		t.Fatal(err)
 	}
 	s, err := e.proc.Start(context.Background(), connect.NewRequest(cmd("true")))
@@ -234,14 +235,17 @@ func TestSignedURLs(t *testing.T) {
 	raw := map[string]string{"Content-Type": "application/octet-stream"}
 
 	sig := agent.Signature(path, "write", user, "tok", nil)
-	if st, _, body := e.do("POST", filesQuery("path", path, "username", user, "signature", sig), strings.NewReader("signed"), raw); st != 200 {
+	if st, _, body := e.do("POST", filesQuery("path", path, "username", user, "signature", sig),
+		strings.NewReader("signed"), raw); st != 200 {
 		t.Fatalf("signed upload: %d %s", st, body)
 	}
 	// The signature binds the operation, the path and the user.
 	if st, _, _ := e.do("GET", filesQuery("path", path, "username", user, "signature", sig), nil, nil); st != 401 {
 		t.Fatalf("write signature used to read: %d", st)
 	}
-	if st, _, _ := e.do("GET", filesQuery("path", path+"x", "username", user, "signature", agent.Signature(path, "read", user, "tok", nil)), nil, nil); st != 401 {
+	if st, _, _ := e.do("GET",
+		filesQuery("path", path+"x", "username", user, "signature",
+			agent.Signature(path, "read", user, "tok", nil)), nil, nil); st != 401 {
 		t.Fatalf("signature for another path: %d", st)
 	}
 	if st, _, _ := e.do("GET", filesQuery("path", path, "username", user, "signature", "v1_bogus"), nil, nil); st != 401 {
@@ -263,7 +267,8 @@ func TestSignedURLs(t *testing.T) {
 	}
 	past := time.Now().Add(-time.Minute).Unix()
 	if st, _, body := e.do("GET", filesQuery("path", path, "signature", agent.Signature(path, "read", "", "tok", &past),
-		"signature_expiration", fmt.Sprint(past)), nil, nil); st != 401 || strings.TrimSpace(string(body)) != `{"code":401,"message":"signature is already expired"}` {
+		"signature_expiration", fmt.Sprint(past)), nil, nil); st != 401 ||
+		strings.TrimSpace(string(body)) != `{"code":401,"message":"signature is already expired"}` {
 		t.Fatalf("expired signature: %d %s", st, body)
 	}
 	if st, _, _ := e.do("GET", filesQuery("path", path, "signature", agent.Signature(path, "read", "", "tok", &past),

@@ -25,7 +25,8 @@ func TestStatMakeDirMoveRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	en := st.Msg.GetEntry()
-	if en.GetName() != "f.txt" || en.GetType() != pb.FileType_FILE_TYPE_FILE || en.GetPath() != file || en.GetSize() != 5 ||
+	if en.GetName() != "f.txt" || en.GetType() != pb.FileType_FILE_TYPE_FILE || en.GetPath() != file ||
+		en.GetSize() != 5 ||
 		en.GetMode() != 0o640 || en.GetPermissions() != "-rw-r-----" || en.GetOwner() != defaultUser(t) ||
 		en.GetModifiedTime() == nil {
 		t.Fatalf("stat: %v", en)
@@ -184,7 +185,8 @@ func TestWatchDir(t *testing.T) {
 	os.Mkdir(dir+"/sub", 0o755)
 	os.WriteFile(dir+"/sub/inner.txt", nil, 0o644)
 	os.WriteFile(dir+"/marker", nil, 0o644)
-	for _, ev := range watchEvents(t, s, map[string]pb.EventType{"sub": pb.EventType_EVENT_TYPE_CREATE, "marker": pb.EventType_EVENT_TYPE_CREATE}) {
+	for _, ev := range watchEvents(t, s,
+		map[string]pb.EventType{"sub": pb.EventType_EVENT_TYPE_CREATE, "marker": pb.EventType_EVENT_TYPE_CREATE}) {
 		if ev.GetName() == "sub/inner.txt" {
 			t.Fatal("non-recursive watch saw a subdirectory's file")
 		}

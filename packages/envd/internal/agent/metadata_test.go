@@ -102,7 +102,8 @@ func TestUploadMetadataRefused(t *testing.T) {
 	if _, err := os.Stat(dir + "/big.txt"); !os.IsNotExist(err) {
 		t.Fatalf("a refused upload left the file: %v", err)
 	}
-	if st, _ := e.upload(dir+"/long.txt", "x", map[string]string{"X-Metadata-" + strings.Repeat("k", 250): "v"}); st != 400 {
+	if st, _ := e.upload(dir+"/long.txt", "x",
+		map[string]string{"X-Metadata-" + strings.Repeat("k", 250): "v"}); st != 400 {
 		t.Fatalf("a key past the xattr name limit: %d, want 400", st)
 	}
 }

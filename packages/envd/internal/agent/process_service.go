@@ -77,7 +77,9 @@ func relay(
 			return connect.NewError(connect.CodeCanceled, ctx.Err())
 		case <-sub.notify:
 		case <-tick:
-			if err := send(&pb.ProcessEvent{Event: &pb.ProcessEvent_Keepalive{Keepalive: &pb.ProcessEvent_KeepAlive{}}}); err != nil {
+			if err := send(&pb.ProcessEvent{
+				Event: &pb.ProcessEvent_Keepalive{Keepalive: &pb.ProcessEvent_KeepAlive{}},
+			}); err != nil {
 				return err
 			}
 		}
@@ -199,7 +201,8 @@ func (s *processService) StreamInput(
 			p = found
 		case *pb.StreamInputRequest_Data:
 			if p == nil {
-				return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the first message must select the process (start)"))
+				return nil, connect.NewError(connect.CodeFailedPrecondition,
+					errors.New("the first message must select the process (start)"))
 			}
 			if err := writeInput(p, e.Data.GetInput()); err != nil {
 				return nil, err

@@ -89,7 +89,8 @@ func TestUserFileAccess(t *testing.T) {
 		_, err = e.fs.CreateWatcher(ctx, asUser(connect.NewRequest(&fspb.CreateWatcherRequest{Path: secretDir}), u.name))
 	}
 	wantCode(t, err, connect.CodePermissionDenied)
-	if st, _, _ := e.do("POST", filesQuery("path", secretDir+"/planted", "username", u.name), strings.NewReader("x"), nil); st != 403 {
+	if st, _, _ := e.do("POST", filesQuery("path", secretDir+"/planted", "username", u.name), strings.NewReader("x"),
+		nil); st != 403 {
 		t.Fatalf("upload into a root-only directory: %d", st)
 	}
 	req := cmd("pwd")

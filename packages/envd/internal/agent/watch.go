@@ -229,7 +229,9 @@ func (s *filesystemService) WatchDir(
 		delete(s.a.streams, d)
 		s.a.streamsMu.Unlock()
 	}()
-	if err := out.Send(&pb.WatchDirResponse{Event: &pb.WatchDirResponse_Start{Start: &pb.WatchDirResponse_StartEvent{}}}); err != nil {
+	if err := out.Send(&pb.WatchDirResponse{
+		Event: &pb.WatchDirResponse_Start{Start: &pb.WatchDirResponse_StartEvent{}},
+	}); err != nil {
 		return err
 	}
 	var tick <-chan time.Time
@@ -246,7 +248,9 @@ func (s *filesystemService) WatchDir(
 			}
 			return nil
 		case <-tick:
-			if err := out.Send(&pb.WatchDirResponse{Event: &pb.WatchDirResponse_Keepalive{Keepalive: &pb.WatchDirResponse_KeepAlive{}}}); err != nil {
+			if err := out.Send(&pb.WatchDirResponse{
+				Event: &pb.WatchDirResponse_Keepalive{Keepalive: &pb.WatchDirResponse_KeepAlive{}},
+			}); err != nil {
 				return err
 			}
 		case e, ok := <-d.events:
