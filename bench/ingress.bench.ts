@@ -124,8 +124,10 @@ async function main() {
   const out = [
     '# Terminal and ingress benchmark',
     '',
-    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${os.release()}.`,
-    "PTY: the SDK's terminal running `cat`; one character typed, timed until it is echoed back. HTTP: `python3 -m http.server`",
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `kernel ${os.release()}.`,
+    "PTY: the SDK's terminal running `cat`; one character typed, timed until it is echoed back. HTTP: `python3 -m " +
+      'http.server`',
     'in the sandbox, one keep-alive connection, sequential GETs. Baselines ran in the same process, same run.',
     '',
     markdownTable(rows),

@@ -160,7 +160,9 @@ describe('tensor-box CLI', async () => {
     };
     const start = async () => {
       await run('rm', ['-f', exitFile]);
-      const cmd = `env TENSOR_BOX_DOMAIN=${s.url} TENSOR_BOX_API_KEY=${s.apiKey} ${process.execPath} ${BIN} sandbox terminal ${id}; echo "EXIT=$?" > ${exitFile}; sleep 30`;
+      const cmd =
+        `env TENSOR_BOX_DOMAIN=${s.url} TENSOR_BOX_API_KEY=${s.apiKey} ${process.execPath} ${BIN} sandbox ` +
+        `terminal ${id}; echo "EXIT=$?" > ${exitFile}; sleep 30`;
       await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', cmd);
       await waitScreen(/user@.*\$\s*$/m); // capture-pane drops the trailing space
     };

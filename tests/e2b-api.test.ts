@@ -117,7 +117,8 @@ describe('stock e2b SDK: API', () => {
     const sbx = await Sandbox.create({ timeoutMs: 60_000 });
     try {
       const r = await sbx.commands.run(
-        'python -c "import sys; print(sys.version_info[0])" && pip --version && python -m venv --help >/dev/null && echo venv',
+        'python -c "import sys; print(sys.version_info[0])" && pip --version && python -m venv --help >/dev/null && ' +
+          'echo venv',
       );
       assert.match(r.stdout, /^3\npip \d+.*\nvenv\n$/);
     } finally {

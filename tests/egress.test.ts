@@ -33,7 +33,8 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'${tag}', ('${ip}', ${U
 /** Asks a resolver of the sandbox's choosing directly (a DNS trick: not the one in resolv.conf). */
 const askResolver = (resolver: string, name: string) => `
 import socket, struct
-q = struct.pack('!HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(p)]) + p.encode() for p in '${name}'.split('.')) + b'\\0' + struct.pack('!HH', 1, 1)
+q = struct.pack('!HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(p)]) + p.encode() for p in \
+'${name}'.split('.')) + b'\\0' + struct.pack('!HH', 1, 1)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); s.sendto(q, ('${resolver}', 53))
 try:
     r = s.recv(512); print('RCODE', r[3] & 15, 'ANSWERS', struct.unpack('!H', r[6:8])[0])

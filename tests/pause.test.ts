@@ -160,7 +160,8 @@ describe('pause and resume', () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
     // A process CRIU cannot checkpoint (a multipath-TCP socket): the pause fails, says why, and the sandbox runs on.
     const mptcp = await sbx.commands.run(
-      `python3 -c "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.bind(('0.0.0.0', 9999)); s.listen(); open('/tmp/mptcp', 'w').close(); time.sleep(600)"`,
+      `python3 -c "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); ` +
+        `s.bind(('0.0.0.0', 9999)); s.listen(); open('/tmp/mptcp', 'w').close(); time.sleep(600)"`,
       { background: true },
     );
     await waitFor('mptcp listener', () => sbx.files.exists('/tmp/mptcp'));

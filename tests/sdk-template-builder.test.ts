@@ -69,7 +69,8 @@ describe('Template() builder (live)', () => {
     const sbx = await Sandbox.create('fluent-live', { ...s.conn, timeoutMs: 300_000 });
     killLater.push(sbx);
     const r = await sbx.commands.run(
-      'jq --version; python3 -c "import six; print(six.__version__)"; whoami; cat /tmp/greeting.txt; readlink home.html; stat -c "%U %a" sub/run.sh; ./sub/run.sh',
+      'jq --version; python3 -c "import six; print(six.__version__)"; whoami; cat /tmp/greeting.txt; readlink ' +
+        'home.html; stat -c "%U %a" sub/run.sh; ./sub/run.sh',
       { cwd: '/srv/site' },
     );
     assert.match(r.stdout, /^jq-1\.\d/m);

@@ -184,7 +184,8 @@ describe('tensor-box template (CLI)', () => {
 
     const out = await inSandbox(
       templateID,
-      'cat /app/hello.txt /app/copied.txt /app/greeting.txt; echo "env: $GREETING"; run.sh; test -e /app/secret.txt && echo leaked || echo no-secret',
+      'cat /app/hello.txt /app/copied.txt /app/greeting.txt; echo "env: $GREETING"; run.sh; test -e /app/secret.txt ' +
+        '&& echo leaked || echo no-secret',
     );
     assert.equal(
       out,
@@ -215,7 +216,8 @@ describe('tensor-box template (CLI)', () => {
     const d = dir('failing');
     writeFileSync(
       path.join(d, 'e2b.toml'),
-      'name = "failing"\nfrom_template = "default"\ncpu_count = 1\nmemory_mb = 512\n\n[[steps]]\nname = "fine"\ncommand = "true"\n\n[[steps]]\nname = "boom"\ncommand = "echo about to fail; exit 3"\n',
+      'name = "failing"\nfrom_template = "default"\ncpu_count = 1\nmemory_mb = 512\n\n[[steps]]\nname = ' +
+        '"fine"\ncommand = "true"\n\n[[steps]]\nname = "boom"\ncommand = "echo about to fail; exit 3"\n',
     );
     const r = await cli(['template', 'build'], d);
     assert.equal(r.code, 1, r.stderr);

@@ -118,7 +118,8 @@ describe('templates from a registry image', () => {
     const sbx = await Sandbox.create('from-registry', { ...s.conn, timeoutMs: 60_000 });
     try {
       const r = await sbx.commands.run(
-        'cat /srv/from-image.txt /srv/built.txt; test -e /etc/motd && echo motd || echo no-motd; id -un; pwd; echo $GREETING',
+        'cat /srv/from-image.txt /srv/built.txt; test -e /etc/motd && echo motd || echo no-motd; id -un; pwd; echo ' +
+          '$GREETING',
       );
       assert.equal(r.stdout, 'second layer\nbuilt from-image\nno-motd\nroot\n/srv\nfrom-image\n');
       await sbx.files.write('/srv/uploaded.txt', 'via envd');

@@ -367,7 +367,8 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
       const sbx = await sandbox(name);
       try {
         const r = await sbx.commands.run(
-          'cat /opt/ran.txt lib/data.txt /opt/docs/README; pwd; echo $MODE; stat -c %U /home/user/data.txt; test -x main.sh && echo exec',
+          'cat /opt/ran.txt lib/data.txt /opt/docs/README; pwd; echo $MODE; stat -c %U /home/user/data.txt; test -x ' +
+            'main.sh && echo exec',
         );
         assert.equal(r.stdout, 'main prod\ndata\nreadme\n/opt/app\nprod\nuser\nexec\n');
         // CMD became the start command: it runs in the sandbox.

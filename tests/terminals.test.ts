@@ -155,7 +155,8 @@ describe('metrics and logs', () => {
     assert.ok(base.memTotal >= 2048 * 2 ** 20 - 1, 'the limit is reported');
     (
       await sbx.commands.run(
-        `python3 -c "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); open('/tmp/held', 'w').close(); import time; time.sleep(60)"`,
+        `python3 -c "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); open('/tmp/held', ` +
+          `'w').close(); import time; time.sleep(60)"`,
         { background: true },
       )
     ).disconnect();

@@ -33,7 +33,8 @@ import http.server
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = ('host=%s token=%s' % (self.headers.get('Host'), self.headers.get('e2b-traffic-access-token'))).encode()
-        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); \
+self.wfile.write(body)
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(('0.0.0.0', 8000), H).serve_forever()
 `;
@@ -76,7 +77,8 @@ describe('ingress', () => {
     const attack =
       `GET /health HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\n` +
       `Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n` +
-      `POST /init HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(init)}\r\n\r\n${init}`;
+      `POST /init HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ` +
+      `${Buffer.byteLength(init)}\r\n\r\n${init}`;
     const answer = await rawExchange(s.url, attack);
     assert.match(answer, /^HTTP\/1\.1 204/, answer);
     assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, `one answer only, got: ${answer}`);
@@ -88,7 +90,8 @@ describe('ingress', () => {
       s.url,
       `GET /health HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\n\r\n` +
         `POST /init HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\n` +
-        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(init)}\r\nConnection: close\r\n\r\n${init}`,
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(init)}\r\nConnection: ` +
+        `close\r\n\r\n${init}`,
     );
     assert.match(pipelined, /HTTP\/1\.1 403/, pipelined);
     assert.equal((await open.commands.run('echo "[$PWNED]"')).stdout.trim(), '[]');
@@ -97,7 +100,8 @@ describe('ingress', () => {
   it('a WebSocket-style upgrade to an internal agent route is refused before it is forwarded', async () => {
     const answer = await rawExchange(
       s.url,
-      `POST /init HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      `POST /init HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: ` +
+        `49983\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
     );
     assert.match(answer, /^HTTP\/1\.1 403/, answer);
   });
@@ -117,7 +121,8 @@ describe('ingress', () => {
     assert.match(byHost, /^HTTP\/1\.1 400/, byHost);
     const upgrade = await rawExchange(
       s.url,
-      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 0\r\nConnection: ` +
+        `Upgrade\r\nUpgrade: websocket\r\n\r\n`,
     );
     assert.match(upgrade, /^HTTP\/1\.1 400/, upgrade);
   });
@@ -167,7 +172,8 @@ describe('ingress', () => {
     // A WebSocket-style upgrade to the user port is held to the same rule.
     const up = await rawExchange(
       s.url,
-      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: ` +
+        `Upgrade\r\nUpgrade: websocket\r\n\r\n`,
     );
     assert.match(up, /^HTTP\/1\.1 403/, up);
     // A public sandbox's port answers without any token.

@@ -30,7 +30,11 @@ const TCP_TRY = (ip: string, port: number, family = 'AF_INET', scope = '') => `
 import socket
 s = socket.socket(socket.${family}, socket.SOCK_STREAM); s.settimeout(3)
 try:
-    s.connect(${family === 'AF_INET6' ? `('${ip}', ${port}, 0, socket.if_nametoindex('eth0') if '${scope}' else 0)` : `('${ip}', ${port})`})
+    s.connect(${
+      family === 'AF_INET6'
+        ? `('${ip}', ${port}, 0, socket.if_nametoindex('eth0') if '${scope}' else ` + `0)`
+        : `('${ip}', ${port})`
+    })
     print('CONNECTED', s.recv(64).decode().strip())
 except Exception as e:
     print('BLOCKED', type(e).__name__, e)

@@ -26,12 +26,15 @@ describe('what a sandbox learns about the host', () => {
     const r = await rootShell(
       sbx,
       [
-        'ls -A /sys/block /sys/class/block /sys/dev/block /sys/devices/virtual/block /sys/firmware /proc/fs 2>/dev/null | grep -v ":$" | grep -v "^$"',
+        'ls -A /sys/block /sys/class/block /sys/dev/block /sys/devices/virtual/block /sys/firmware /proc/fs ' +
+          '2>/dev/null | grep -v ":$" | grep -v "^$"',
         'cat /proc/partitions /proc/diskstats /proc/swaps 2>/dev/null',
         'cat /sys/block/*/loop/backing_file /sys/devices/*/*/*/block/*/dev 2>/dev/null',
         // The hardware tree: nothing below its top-level entries but the CPUs/memory and the virtual devices.
-        "find /sys/devices -mindepth 2 -maxdepth 4 -not -path '/sys/devices/system/*' -not -path '/sys/devices/virtual/*' 2>/dev/null",
-        "find /sys/devices/virtual /sys/class -maxdepth 3 -name 'loop[0-9]*' -o -name 'vd[a-z]' -o -name 'zram[0-9]*' 2>/dev/null",
+        "find /sys/devices -mindepth 2 -maxdepth 4 -not -path '/sys/devices/system/*' -not -path " +
+          "'/sys/devices/virtual/*' 2>/dev/null",
+        "find /sys/devices/virtual /sys/class -maxdepth 3 -name 'loop[0-9]*' -o -name 'vd[a-z]' -o -name " +
+          "'zram[0-9]*' 2>/dev/null",
       ].join('; '),
     );
     assert.equal(r.stdout, '', `the host's inventory leaks:\n${r.stdout}`);

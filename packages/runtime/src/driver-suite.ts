@@ -222,7 +222,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         // (written to a temp file and renamed, so a read never sees a half-written file)
         o.inside(
           a,
-          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
+          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; ` +
+            `sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
         );
         const sum = o
           .inside(a, 'head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin')
@@ -328,7 +329,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         // Added file, deleted lower file (whiteout), replaced lower directory (opaque dir).
         o.inside(
           a,
-          'echo committed > /root/added && rm /etc/issue && rm -rf /usr/share/doc && mkdir -p /usr/share/doc && echo only > /usr/share/doc/new',
+          'echo committed > /root/added && rm /etc/issue && rm -rf /usr/share/doc && mkdir -p /usr/share/doc && ' +
+            'echo only > /usr/share/doc/new',
         );
         const l1 = path.join(layers, 'l1');
         await driver.captureLayer(a.sandboxId, l1, { leaveRunning: true });
@@ -382,7 +384,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         o.inside(a, 'echo warm > /root/state');
         o.inside(
           a,
-          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
+          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; ` +
+            `done' </dev/null >/dev/null 2>&1 &`,
         );
         await sleep(200);
         const layer = path.join(dir, 'layer');

@@ -155,15 +155,18 @@ export class EgressFirewall {
       ...(deny.length ? [`add element ${TABLE} d_${ifname} { ${deny.join(', ')} }`] : []),
       `add rule ${TABLE} s_${ifname} ip daddr @a_${ifname} accept`,
       `add rule ${TABLE} s_${ifname} ip daddr @n_${ifname} accept`,
-      `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} ct state new limit rate 10/second log prefix "tensor-box egress ${ifname} " drop`,
+      `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} ct state new limit rate 10/second log prefix "tensor-box ` +
+        `egress ${ifname} " drop`,
       `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} drop`,
       `add element ${TABLE} links { "${ifname}" : jump s_${ifname} }`,
       `add chain ${TABLE} r_${ifname}`,
       `flush chain ${TABLE} r_${ifname}`,
       ...(hostPatterns(rules).length && dnsPort
         ? [
-            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 udp dport 53 meta mark set ${DNS_MARK} redirect to :${dnsPort}`,
-            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 tcp dport 53 meta mark set ${DNS_MARK} redirect to :${dnsPort}`,
+            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 udp dport 53 meta mark set ${DNS_MARK} redirect to ` +
+              `:${dnsPort}`,
+            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 tcp dport 53 meta mark set ${DNS_MARK} redirect to ` +
+              `:${dnsPort}`,
           ]
         : []),
       `add element ${TABLE} dns_links { "${ifname}" : jump r_${ifname} }`,

@@ -194,7 +194,8 @@ export class TemplateBuilder {
     const pkgs = list(packages);
     if (!pkgs.length) throw new InvalidArgumentError('aptInstall needs packages');
     return this.runCmd(
-      `apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends ${pkgs.map(q).join(' ')}`,
+      `apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y ` +
+        `--no-install-recommends ${pkgs.map(q).join(' ')}`,
       { user: 'root' },
     );
   }

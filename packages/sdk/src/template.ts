@@ -226,7 +226,9 @@ export class Template {
     const sources = (['fromTemplate', 'fromImage', 'dockerfile'] as const).filter((k) => build[k] !== undefined);
     if (sources.length !== 1)
       throw new InvalidArgumentError(
-        `give exactly one of fromTemplate, fromImage or dockerfile${sources.length ? ` (got ${sources.join(', ')})` : ''}`,
+        `give exactly one of fromTemplate, fromImage or dockerfile${
+          sources.length ? ` (got ${sources.join(', ')})` : ''
+        }`,
       );
     const r = await apiClient(resolveConnection(opts)).POST('/v2/templates/{templateID}/builds/{buildID}', {
       params: { path: { templateID, buildID } },

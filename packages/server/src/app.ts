@@ -301,7 +301,8 @@ export function createApp(opts: AppOptions): http.Server {
       const { status, body } = toHttpError(err);
       const data = JSON.stringify(body);
       socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(data)}\r\nconnection: close\r\n\r\n${data}`,
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ` +
+          `${Buffer.byteLength(data)}\r\nconnection: close\r\n\r\n${data}`,
       );
     }
   });

@@ -112,7 +112,8 @@ export function pickPlatform(manifests: Descriptor[], what: string): Descriptor 
   const have = manifests.map((m) => platformName(m.platform)).filter((p) => p !== 'unknown/unknown');
   throw new DriverError(
     'failed_precondition',
-    `${what} has no ${PLATFORM.os}/${PLATFORM.architecture} image; it has: ${have.length ? [...new Set(have)].join(', ') : 'no platforms'}`,
+    `${what} has no ${PLATFORM.os}/${PLATFORM.architecture} image; it has: ` +
+      `${have.length ? [...new Set(have)].join(', ') : 'no platforms'}`,
   );
 }
 

@@ -186,7 +186,8 @@ export async function proxyUpgrade(
   upstream.on('error', (err) => {
     const body = JSON.stringify(portClosed(target, err.message));
     socket.end(
-      `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ` +
+        `${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
   upstream.end();

@@ -184,7 +184,8 @@ export class TemplateService {
     const name = req.name.trim().toLowerCase();
     if (!NAME.test(name))
       throw invalid(
-        `template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at most 63 characters`,
+        `template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at ` +
+          `most 63 characters`,
       );
     const ref = parseRef(name);
     const plain = ref.name;
@@ -260,7 +261,8 @@ export class TemplateService {
     for (const s of plan.steps) {
       if (s.type === 'COPY' && !this.files.has(s.filesHash!))
         throw invalid(
-          `step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT /templates/${t.templateId}/files/${s.filesHash})`,
+          `step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT ` +
+            `/templates/${t.templateId}/files/${s.filesHash})`,
         );
     }
     const build = { ...b, source: describeSource(plan.source) };
@@ -276,7 +278,8 @@ export class TemplateService {
         const snap = await this.opts.store.findSnapshot(src.ref);
         if (snap)
           throw invalid(
-            `'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST /sandboxes/{id}/commit)`,
+            `'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST ` +
+              `/sandboxes/{id}/commit)`,
           );
         throw notFound(`template '${src.ref}' not found`);
       }

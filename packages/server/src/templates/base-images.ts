@@ -113,7 +113,8 @@ export class BaseImages {
     }
     if (!this.o.registry) {
       throw notFound(
-        `image '${ref}' not found: no registry is configured (TENSOR_BOX_REGISTRY_URL); base images here: debian:bookworm`,
+        `image '${ref}' not found: no registry is configured (TENSOR_BOX_REGISTRY_URL); base images here: ` +
+          `debian:bookworm`,
       );
     }
     const host = new URL(this.o.registry.url).host;

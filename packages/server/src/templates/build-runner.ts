@@ -102,7 +102,10 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       const s = o.steps[i];
       o.log(
         'info',
-        `[${i + 1}/${n}] ${s.type} ${s.type === 'ENV' ? s.args.filter((_, j) => j % 2 === 0).join(' ') : s.args.slice(0, 2).join(' ')}`.trimEnd(),
+        (
+          `[${i + 1}/${n}] ${s.type} ` +
+          `${s.type === 'ENV' ? s.args.filter((_, j) => j % 2 === 0).join(' ') : s.args.slice(0, 2).join(' ')}`
+        ).trimEnd(),
         s.name,
       );
       const out = (line: string, stream: 'stdout' | 'stderr' = 'stdout') =>

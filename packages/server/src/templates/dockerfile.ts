@@ -236,7 +236,8 @@ class Parser {
     if (!dir) throw this.fail('WORKDIR needs a path');
     if (!path.posix.isAbsolute(dir) && !this.workdir)
       throw this.fail(
-        `WORKDIR ${dir}: a relative path needs an earlier absolute WORKDIR (the base template's directory is not known here)`,
+        `WORKDIR ${dir}: a relative path needs an earlier absolute WORKDIR (the base template's directory is not ` +
+          `known here)`,
       );
     this.workdir = path.posix.resolve(this.workdir ?? '/', dir);
     this.steps.push({ type: 'WORKDIR', args: [this.workdir] });
