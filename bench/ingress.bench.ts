@@ -1,7 +1,7 @@
 /**
  * Terminal and ingress benchmark (issue: terminals, ingress). In the same run:
- *  - PTY keystroke echo latency (one byte in → its echo out) through the server's ingress vs straight to the sandbox's
- *    agent at its own address;
+ *  - PTY keystroke echo latency (one byte in → its echo out) through the server's ingress vs straight to the
+ *    sandbox's agent at its own address;
  *  - HTTP request latency to a server in the sandbox through the ingress (Host `<id>-<port>.<domain>`) vs directly to
  *    the sandbox address.
  * Writes bench/results/ingress.md.

@@ -18,7 +18,9 @@ let s: TestServer;
 let work: string;
 const made: string[] = [];
 
-/** Runs the CLI as a separate process in `cwd`. Asynchronous on purpose: the server under test lives in this process. */
+/**
+ * Runs the CLI as a separate process in `cwd`. Asynchronous on purpose: the server under test lives in this process.
+ */
 function cli(
   args: string[],
   cwd: string,

@@ -83,7 +83,9 @@ export interface Freezer {
   thaw(sandboxId: string): Promise<void>;
 }
 
-/** Optional: save a sandbox's processes and writable layer to a directory and bring them back later, maybe elsewhere. */
+/**
+ * Optional: save a sandbox's processes and writable layer to a directory and bring them back later, maybe elsewhere.
+ */
 export interface Checkpointer {
   /**
    * Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless

@@ -5,8 +5,8 @@
  *
  * IPv4 (iptables):
  * - raw PREROUTING: a packet from a sandbox link whose source address would not be routed back out of that same link
- *   is dropped (strict reverse-path filter: only a sandbox's own address may leave its interface — no spoofing another
- *   sandbox, the host or the outside).
+ *   is dropped (strict reverse-path filter: only a sandbox's own address may leave its interface — no spoofing
+ *   another sandbox, the host or the outside).
  * - INPUT from a sandbox: only replies to connections the host opened (a sandbox cannot reach the API or host
  *   services), and DNS queries egress.ts redirected to the egress resolver (marked).
  * - FORWARD from a sandbox: never to another sandbox link; never from an offline link (device group), even with

@@ -200,7 +200,9 @@ export class TemplateBuilder {
     );
   }
 
-  /** `pip install` of packages (system-wide as root; `g: false`: `--user` for the current user); none: `pip install .`. */
+  /**
+   * `pip install` of packages (system-wide as root; `g: false`: `--user` for the current user); none: `pip install .`.
+   */
   pipInstall(packages?: string | string[], opts: { g?: boolean } = {}): this {
     const pkgs = list(packages);
     const g = opts.g ?? true;

@@ -119,7 +119,9 @@ export function pickPlatform(manifests: Descriptor[], what: string): Descriptor 
 
 /** How a sandbox from this image starts: the runtime part of the image config. */
 export interface ImageConfig {
-  /** Digest of the linux/amd64 image manifest (what the rootfs cache is keyed by; `repo@digest` pulls the same rootfs). */
+  /**
+   * Digest of the linux/amd64 image manifest (what the rootfs cache is keyed by; `repo@digest` pulls the same rootfs).
+   */
   digest: string;
   /** `NAME=value` entries. */
   env: string[];

@@ -136,8 +136,8 @@ export async function proxyHttp(
 /**
  * Forwards an upgrade request (WebSocket or other). The request goes upstream as an ordinary HTTP request; raw bytes
  * flow both ways only after the sandbox answered `101 Switching Protocols`. Any other answer is relayed as a response
- * and the connection is closed — so bytes a client sends after the head (e.g. a second, smuggled request to an internal
- * route) never reach the sandbox on a connection that was not upgraded.
+ * and the connection is closed — so bytes a client sends after the head (e.g. a second, smuggled request to an
+ * internal route) never reach the sandbox on a connection that was not upgraded.
  */
 export async function proxyUpgrade(
   deps: IngressDeps,
