@@ -34,14 +34,16 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
 /** A minimal RFC 6455 echo server (one connection at a time, text frames < 126 bytes), for the ingress test. */
 const WS_ECHO = String.raw`
 import base64, hashlib, socket
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(('0.0.0.0', 8765)); srv.listen()
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('0.0.0.0', 8765)); srv.listen()
 while True:
     c, _ = srv.accept()
     req = b''
     while b'\r\n\r\n' not in req: req += c.recv(4096)
     key = [l.split(b': ')[1] for l in req.split(b'\r\n') if l.lower().startswith(b'sec-websocket-key')][0].strip()
     acc = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
-    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+              b'Sec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
     while True:
         h = c.recv(2)
         if len(h) < 2 or h[0] & 0x0f == 8: break

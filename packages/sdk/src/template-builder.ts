@@ -7,8 +7,14 @@
  * ready. Invalid definitions throw `InvalidArgumentError` when the method is called, so a build never starts
  * half-defined.
  * @example
- * const t = Template().fromTemplate('default').aptInstall(['jq']).runCmd('echo hi > /hi.txt').setStartCmd('python3 -m http.server 8000', waitForPort(8000))
- * const { templateID } = await Template.build(t, { alias: 'my-app', cpuCount: 2, memoryMB: 1024, onBuildLogs: (e) => console.log(e.message) })
+ * const t = Template()
+ *   .fromTemplate('default')
+ *   .aptInstall(['jq'])
+ *   .runCmd('echo hi > /hi.txt')
+ *   .setStartCmd('python3 -m http.server 8000', waitForPort(8000))
+ * const { templateID } = await Template.build(t, {
+ *   alias: 'my-app', cpuCount: 2, memoryMB: 1024, onBuildLogs: (e) => console.log(e.message),
+ * })
  */
 import type { ConnectionOpts } from './connection.js';
 import { InvalidArgumentError } from './errors.js';

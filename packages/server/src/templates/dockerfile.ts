@@ -9,7 +9,8 @@
  * to a variable that no ARG or ENV here defines comes from `baseEnv` (the FROM template's environment) or, without it,
  * is left as written. WORKDIR is always absolute in the steps (a relative one needs an earlier absolute WORKDIR).
  * @example
- * const { from, steps, startCmd } = parseDockerfile('FROM default\nCOPY app /app\nCMD ["node", "/app/server.js"]', { contextHash })
+ * const { from, steps, startCmd } = parseDockerfile(
+ *   'FROM default\nCOPY app /app\nCMD ["node", "/app/server.js"]', { contextHash })
  */
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
@@ -188,7 +189,8 @@ class Parser {
       let value: string | null;
       if (given !== undefined) value = given;
       else if (eq >= 0) value = this.expand(w.slice(eq + 1), before ? this.globalArgs : this.vars());
-      else value = before ? null : (this.globalArgs.get(name) ?? null); // a global ARG re-declared in the stage keeps its value
+      // A global ARG re-declared in the stage keeps its value.
+      else value = before ? null : (this.globalArgs.get(name) ?? null);
       (before ? this.globalArgs : this.args).set(name, value);
     }
   }
