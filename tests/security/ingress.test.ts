@@ -148,38 +148,43 @@ describe('ingress', () => {
     }
   });
 
-  it('allowPublicTraffic=false: user ports need the traffic token; maskRequestHost sets the Host the sandbox sees', async () => {
-    assert.ok(closed.trafficAccessToken, 'create returns a traffic access token');
-    const detail = await api(s, 'GET', `/sandboxes/${closed.sandboxId}`);
-    assert.equal(detail.body.network.allowPublicTraffic, false);
-    assert.equal(detail.body.trafficAccessToken, closed.trafficAccessToken);
-    const headers = { 'E2b-Sandbox-Id': closed.sandboxId, 'E2b-Sandbox-Port': '8000' };
-    const none = await fetch(`${s.url}/`, { headers });
-    assert.equal(none.status, 403);
-    assert.match((await none.json()).message, /e2b-traffic-access-token/);
-    const wrong = await fetch(`${s.url}/`, {
-      headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken!.replace(/.$/, 'x') },
-    });
-    assert.equal(wrong.status, 403);
-    const other = await fetch(`${s.url}/`, { headers: { ...headers, 'e2b-traffic-access-token': 'z' } });
-    assert.equal(other.status, 403);
-    const ok = await fetch(`${s.url}/`, {
-      headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken! },
-    });
-    assert.equal(ok.status, 200);
-    // The token does not travel on into the sandbox; the Host is the mask with the port filled in.
-    assert.equal(await ok.text(), 'host=app.example.com:8000 token=None');
-    // A WebSocket-style upgrade to the user port is held to the same rule.
-    const up = await rawExchange(
-      s.url,
-      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: ` +
-        `Upgrade\r\nUpgrade: websocket\r\n\r\n`,
-    );
-    assert.match(up, /^HTTP\/1\.1 403/, up);
-    // A public sandbox's port answers without any token.
-    const pub = await fetch(`${s.url}/`, { headers: { 'E2b-Sandbox-Id': open.sandboxId, 'E2b-Sandbox-Port': '8000' } });
-    assert.equal(pub.status, 200);
-  });
+  it(
+    'allowPublicTraffic=false: user ports need the traffic ' + 'token; maskRequestHost sets the Host the sandbox sees',
+    async () => {
+      assert.ok(closed.trafficAccessToken, 'create returns a traffic access token');
+      const detail = await api(s, 'GET', `/sandboxes/${closed.sandboxId}`);
+      assert.equal(detail.body.network.allowPublicTraffic, false);
+      assert.equal(detail.body.trafficAccessToken, closed.trafficAccessToken);
+      const headers = { 'E2b-Sandbox-Id': closed.sandboxId, 'E2b-Sandbox-Port': '8000' };
+      const none = await fetch(`${s.url}/`, { headers });
+      assert.equal(none.status, 403);
+      assert.match((await none.json()).message, /e2b-traffic-access-token/);
+      const wrong = await fetch(`${s.url}/`, {
+        headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken!.replace(/.$/, 'x') },
+      });
+      assert.equal(wrong.status, 403);
+      const other = await fetch(`${s.url}/`, { headers: { ...headers, 'e2b-traffic-access-token': 'z' } });
+      assert.equal(other.status, 403);
+      const ok = await fetch(`${s.url}/`, {
+        headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken! },
+      });
+      assert.equal(ok.status, 200);
+      // The token does not travel on into the sandbox; the Host is the mask with the port filled in.
+      assert.equal(await ok.text(), 'host=app.example.com:8000 token=None');
+      // A WebSocket-style upgrade to the user port is held to the same rule.
+      const up = await rawExchange(
+        s.url,
+        `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: ` +
+          `Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      );
+      assert.match(up, /^HTTP\/1\.1 403/, up);
+      // A public sandbox's port answers without any token.
+      const pub = await fetch(`${s.url}/`, {
+        headers: { 'E2b-Sandbox-Id': open.sandboxId, 'E2b-Sandbox-Port': '8000' },
+      });
+      assert.equal(pub.status, 200);
+    },
+  );
 
   it('network settings that could split headers are refused with 400 and nothing is created', async () => {
     const before = (await s.store.listSandboxes()).length;

@@ -110,12 +110,15 @@ after(async () => {
 });
 
 describe('network boundary', () => {
-  it('the test network is really there: the host reaches it, an internet sandbox reaches its public address', async () => {
-    assert.ok(await hostReaches(tn.lanIp), 'host reaches the LAN address');
-    assert.ok(await hostReaches(tn.publicIp), 'host reaches the public address');
-    const out = await py(a, TCP_TRY(tn.publicIp, TCP_PORT));
-    assert.match(out, /^CONNECTED hello /, out);
-  });
+  it(
+    'the test network is really there: the host reaches ' + 'it, an internet sandbox reaches its public address',
+    async () => {
+      assert.ok(await hostReaches(tn.lanIp), 'host reaches the LAN address');
+      assert.ok(await hostReaches(tn.publicIp), 'host reaches the public address');
+      const out = await py(a, TCP_TRY(tn.publicIp, TCP_PORT));
+      assert.match(out, /^CONNECTED hello /, out);
+    },
+  );
 
   it('IPv6: the host end of a sandbox link has no address at all, and no IPv6 reaches the host', async () => {
     const hostIf = await hostIfOf(a);

@@ -110,11 +110,13 @@ describe('resource exhaustion stays inside the sandbox', () => {
     return slowestMs;
   }
 
-  it('a fork bomb, a memory hog and CPU burners: the neighbour keeps answering, the attacker stays capped', async () => {
-    const neighbour = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000 });
-    try {
-      // Fork bomb as the user: every process forks until the pids limit, for 6 s, then all of them exit.
-      const bomb = `import os, time
+  it(
+    'a fork bomb, a memory hog and CPU burners: the ' + 'neighbour keeps answering, the attacker stays capped',
+    async () => {
+      const neighbour = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000 });
+      try {
+        // Fork bomb as the user: every process forks until the pids limit, for 6 s, then all of them exit.
+        const bomb = `import os, time
 end = time.time() + 6
 while time.time() < end:
     try:
@@ -123,37 +125,40 @@ while time.time() < end:
         time.sleep(0.01)
 os._exit(0)
 `;
-      await sbx.files.write('/tmp/bomb.py', bomb);
-      const forkMs = await neighbourDuring(
-        neighbour,
-        sbx.commands.run('python3 /tmp/bomb.py; true', { timeoutMs: 60_000 }),
-      );
-      assert.ok(forkMs < ANSWER_MS, `the neighbour answered within ${forkMs} ms during the fork bomb`);
-      // Memory far past the sandbox's limit: the kernel kills the hog inside (SIGKILL).
-      let hog = '';
-      const memMs = await neighbourDuring(
-        neighbour,
-        rootShell(sbx, `python3 -c "b = [bytearray(64 << 20) for _ in range(256)]"; echo "status=$?"`).then(
-          (r) => (hog = r.stdout),
-        ),
-      );
-      assert.match(hog, /status=137/, 'the memory hog was killed at the limit');
-      assert.ok(memMs < ANSWER_MS, `the neighbour answered within ${memMs} ms during the memory hog`);
-      // CPU: more busy loops than the sandbox has CPUs.
-      const cpuMs = await neighbourDuring(
-        neighbour,
-        sbx.commands.run(`for i in 1 2 3 4; do timeout 6 sh -c 'while :; do :; done' & done; wait; true`, {
-          timeoutMs: 60_000,
-        }),
-      );
-      assert.ok(cpuMs < ANSWER_MS, `the neighbour answered within ${cpuMs} ms during the CPU burn`);
-      console.log(`# neighbour's slowest answer: fork bomb ${forkMs} ms, memory hog ${memMs} ms, CPU burn ${cpuMs} ms`);
-      // The attacker's sandbox itself survives its attacks.
-      assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n');
-      const pids = Number((await rootShell(sbx, 'ls -d /proc/[0-9]* | wc -l')).stdout.trim());
-      assert.ok(pids < 100, `the fork bomb is gone (${pids} processes)`);
-    } finally {
-      await neighbour.kill();
-    }
-  });
+        await sbx.files.write('/tmp/bomb.py', bomb);
+        const forkMs = await neighbourDuring(
+          neighbour,
+          sbx.commands.run('python3 /tmp/bomb.py; true', { timeoutMs: 60_000 }),
+        );
+        assert.ok(forkMs < ANSWER_MS, `the neighbour answered within ${forkMs} ms during the fork bomb`);
+        // Memory far past the sandbox's limit: the kernel kills the hog inside (SIGKILL).
+        let hog = '';
+        const memMs = await neighbourDuring(
+          neighbour,
+          rootShell(sbx, `python3 -c "b = [bytearray(64 << 20) for _ in range(256)]"; echo "status=$?"`).then(
+            (r) => (hog = r.stdout),
+          ),
+        );
+        assert.match(hog, /status=137/, 'the memory hog was killed at the limit');
+        assert.ok(memMs < ANSWER_MS, `the neighbour answered within ${memMs} ms during the memory hog`);
+        // CPU: more busy loops than the sandbox has CPUs.
+        const cpuMs = await neighbourDuring(
+          neighbour,
+          sbx.commands.run(`for i in 1 2 3 4; do timeout 6 sh -c 'while :; do :; done' & done; wait; true`, {
+            timeoutMs: 60_000,
+          }),
+        );
+        assert.ok(cpuMs < ANSWER_MS, `the neighbour answered within ${cpuMs} ms during the CPU burn`);
+        console.log(
+          `# neighbour's slowest answer: fork bomb ${forkMs} ms, memory hog ${memMs} ms, CPU burn ${cpuMs} ms`,
+        );
+        // The attacker's sandbox itself survives its attacks.
+        assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n');
+        const pids = Number((await rootShell(sbx, 'ls -d /proc/[0-9]* | wc -l')).stdout.trim());
+        assert.ok(pids < 100, `the fork bomb is gone (${pids} processes)`);
+      } finally {
+        await neighbour.kill();
+      }
+    },
+  );
 });

@@ -273,22 +273,25 @@ export function driverSuite(o: DriverSuiteOptions): void {
       }
     });
 
-    it('limits the writable layer to diskMB: writing past it fails with ENOSPC inside, and stats report the disk', async () => {
-      const info = await driver.create(spec({ diskMB: 64 }));
-      const out = o.inside(info, 'dd if=/dev/zero of=/root/fill bs=1M count=100 2>&1; echo "exit=$?"');
-      assert.match(out, /No space left on device/);
-      assert.match(out, /exit=1/);
-      const st = await driver.stats(info.sandboxId);
-      assert.ok(
-        st.diskLimitBytes <= 64 * 1024 * 1024 && st.diskLimitBytes > 50 * 1024 * 1024,
-        `limit ${st.diskLimitBytes}`,
-      );
-      assert.ok(st.diskUsedBytes > 50 * 1024 * 1024, `used ${st.diskUsedBytes}`);
-      // Freeing space makes room again (the sandbox is not wedged).
-      assert.equal(o.inside(info, 'rm /root/fill && echo ok > /root/after && cat /root/after').trim(), 'ok');
-      await driver.destroy(info.sandboxId);
-      assert.deepEqual(o.leftovers(info.sandboxId), []);
-    });
+    it(
+      'limits the writable layer to diskMB: writing past it ' + 'fails with ENOSPC inside, and stats report the disk',
+      async () => {
+        const info = await driver.create(spec({ diskMB: 64 }));
+        const out = o.inside(info, 'dd if=/dev/zero of=/root/fill bs=1M count=100 2>&1; echo "exit=$?"');
+        assert.match(out, /No space left on device/);
+        assert.match(out, /exit=1/);
+        const st = await driver.stats(info.sandboxId);
+        assert.ok(
+          st.diskLimitBytes <= 64 * 1024 * 1024 && st.diskLimitBytes > 50 * 1024 * 1024,
+          `limit ${st.diskLimitBytes}`,
+        );
+        assert.ok(st.diskUsedBytes > 50 * 1024 * 1024, `used ${st.diskUsedBytes}`);
+        // Freeing space makes room again (the sandbox is not wedged).
+        assert.equal(o.inside(info, 'rm /root/fill && echo ok > /root/after && cat /root/after').trim(), 'ok');
+        await driver.destroy(info.sandboxId);
+        assert.deepEqual(o.leftovers(info.sandboxId), []);
+      },
+    );
 
     it('pause and resume keep the files of a sandbox with its own disk, and its limit', async (t) => {
       if (!hasCheckpointer(driver)) return t.skip('driver has no checkpoint/restore');
