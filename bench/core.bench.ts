@@ -117,8 +117,10 @@ async function main() {
   const out = [
     '# Core benchmark',
     '',
-    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${os.release()}.`,
-    'Client: the `tensor-box` TypeScript SDK through the server on loopback (REST + ingress to envd). Baselines ran in the same process, same run.',
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `kernel ${os.release()}.`,
+    'Client: the `tensor-box` TypeScript SDK through the server on loopback (REST + ingress to envd). Baselines ran ' +
+      'in the same process, same run.',
     '',
     markdownTable(rows),
     '',

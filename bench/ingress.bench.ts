@@ -1,9 +1,9 @@
 /**
  * Terminal and ingress benchmark (issue: terminals, ingress). In the same run:
- *  - PTY keystroke echo latency (one byte in → its echo out) through the server's ingress vs straight to the sandbox's
- *    agent at its own address;
- *  - HTTP request latency to a server in the sandbox through the ingress (Host `<id>-<port>.<domain>`) vs directly to the
- *    sandbox address.
+ *  - PTY keystroke echo latency (one byte in → its echo out) through the server's ingress vs straight to the
+ *    sandbox's agent at its own address;
+ *  - HTTP request latency to a server in the sandbox through the ingress (Host `<id>-<port>.<domain>`) vs directly to
+ *    the sandbox address.
  * Writes bench/results/ingress.md.
  */
 import http from 'node:http';
@@ -124,8 +124,10 @@ async function main() {
   const out = [
     '# Terminal and ingress benchmark',
     '',
-    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${os.release()}.`,
-    "PTY: the SDK's terminal running `cat`; one character typed, timed until it is echoed back. HTTP: `python3 -m http.server`",
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `kernel ${os.release()}.`,
+    "PTY: the SDK's terminal running `cat`; one character typed, timed until it is echoed back. HTTP: `python3 -m " +
+      'http.server`',
     'in the sandbox, one keep-alive connection, sequential GETs. Baselines ran in the same process, same run.',
     '',
     markdownTable(rows),

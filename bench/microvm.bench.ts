@@ -25,7 +25,8 @@ const stateDir = mkdtempSync(path.join(os.tmpdir(), 'tb-microvm-bench-'));
 const rootfs = path.join(stateDir, 'rootfs');
 
 const NOTES = `
-Reading it: under TCG most of a restore is the guest getting going again, not the driver — QEMU is up in ~0.1 s and (measured by hand)
+Reading it: under TCG most of a restore is the guest getting going again, not the driver — QEMU is up in ~0.1 s and \
+(measured by hand)
 the migration stream (≈60 KB of device state; RAM is the snapshot's file) loads in ~20 ms, but the emulated CPU then
 has to re-translate every code path it runs (the translation cache starts empty), so the first /health answer takes
 one to two seconds (the raw baseline shows the same). The driver adds the netns, cgroup, disk copy and the hostname and
@@ -152,14 +153,23 @@ async function main() {
   ];
   const mem =
     `| memory per idle VM (256 MiB guest) | runs | p50 | p95 |\n|---|---|---|---|\n` +
-    `| cgroup memory.current (MiB) | ${memMB.length} | ${percentile(memMB, 50).toFixed(0)} | ${percentile(memMB, 95).toFixed(0)} |\n` +
+    `| cgroup memory.current (MiB) | ${memMB.length} | ${percentile(memMB, 50).toFixed(0)} | ` +
+    `${percentile(memMB, 95).toFixed(0)} |\n` +
     `| QEMU RSS (MiB) | ${rssMB.length} | ${percentile(rssMB, 50).toFixed(0)} | ${percentile(rssMB, 95).toFixed(0)} |`;
   const md = `# microVM benchmark (${accel.toUpperCase()})
 
-Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, kernel ${os.release()}.
-Accelerator: **${accel}**${accel === 'tcg' ? " (software emulation: this host's /dev/kvm cannot run a stock guest; expect several times faster on real KVM)" : ''}.
-Driver level (\`MicroVmDriver\`, no server): QEMU ${'`-M microvm`'}, 1 vCPU, 256 MiB, Debian's cloud kernel, the default template
-rootfs as a read-only disk. The template snapshot (one boot to a ready agent, then saved) took ${(templateMs / 1000).toFixed(1)} s
+Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, \
+kernel ${os.release()}.
+Accelerator: **${accel}**${
+    accel === 'tcg'
+      ? " (software emulation: this host's /dev/kvm cannot run a stock guest; " +
+        'expect several times faster on real KVM)'
+      : ''
+  }.
+Driver level (\`MicroVmDriver\`, no server): QEMU ${'`-M microvm`'}, 1 vCPU, 256 MiB, Debian's cloud kernel, the \
+default template
+rootfs as a read-only disk. The template snapshot (one boot to a ready agent, then saved) \
+took ${(templateMs / 1000).toFixed(1)} s
 once; every create after that restores it (RAM mapped copy-on-write from the snapshot's memory file). Other helpers
 shared the 2 cores during the run.
 

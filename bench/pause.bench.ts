@@ -1,7 +1,7 @@
 /**
  * Pause/resume benchmark (issue: pause and resume). For each amount of touched memory (≈50 MB, 500 MB, 1 GiB) in a
- * sandbox, the SDK's pause() and resume() beside a raw `criu dump` / `criu restore -d` of the same payload run as a plain
- * host process in the same run; plus cgroup freeze/thaw (the hot path). Writes bench/results/pause.md.
+ * sandbox, the SDK's pause() and resume() beside a raw `criu dump` / `criu restore -d` of the same payload run as a
+ * plain host process in the same run; plus cgroup freeze/thaw (the hot path). Writes bench/results/pause.md.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -21,7 +21,8 @@ const LAUNCHER = fileURLToPath(new URL('../build/tb-launch', import.meta.url));
 
 /** A Python process holding `mb` MiB with every page written. */
 const payload = (mb: number) =>
-  `import os,time\nN=${mb}*1024*1024\nb=bytearray(N)\nfor i in range(0,N,4096): b[i]=1\nopen('/tmp/ready','w').write(str(os.getpid()))\ntime.sleep(10**6)`;
+  `import os,time\nN=${mb}*1024*1024\nb=bytearray(N)\nfor i in range(0,N,4096): ` +
+  `b[i]=1\nopen('/tmp/ready','w').write(str(os.getpid()))\ntime.sleep(10**6)`;
 
 /**
  * Raw CRIU on a host process with the same payload: RUNS × (dump, which kills it; restore detached). Runs as a shell
@@ -191,12 +192,18 @@ async function main() {
   const out = [
     '# Pause / resume benchmark',
     '',
-    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${os.release()}.`,
-    'Tensor Box: `sandbox.pause()` / `sandbox.resume()` through the SDK and the server (CRIU 4.2.1 dump to the local snapshot',
-    'store, overlay upper dir moved, host resources released; restore into a fresh netns). Baseline: raw CRIU on a host',
-    'process holding the same touched memory, same run. Resume is lazy: the processes run as soon as CRIU has rebuilt them',
-    'and memory pages arrive on first touch (userfaultfd) or in the background; the "every page in" row is when the last',
-    "one arrived. Pauses are timed on a settled sandbox (all pages in); resumes, ours and raw, after `sync` (the pause's",
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `kernel ${os.release()}.`,
+    'Tensor Box: `sandbox.pause()` / `sandbox.resume()` through the SDK and the server (CRIU 4.2.1 dump to the ' +
+      'local snapshot',
+    'store, overlay upper dir moved, host resources released; restore into a fresh netns). Baseline: raw CRIU on a ' +
+      'host',
+    'process holding the same touched memory, same run. Resume is lazy: the processes run as soon as CRIU has ' +
+      'rebuilt them',
+    'and memory pages arrive on first touch (userfaultfd) or in the background; the "every page in" row is when the ' +
+      'last',
+    'one arrived. Pauses are timed on a settled sandbox (all pages in); resumes, ours and raw, after `sync` (the ' +
+      "pause's",
     'images written out — a paused sandbox normally sits a while before it is resumed).',
     '',
     markdownTable(rows),

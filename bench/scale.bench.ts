@@ -180,7 +180,9 @@ async function main() {
     const times = ok.map((b) => b.ms);
     const wall = Math.max(...times) / 1000;
     say(
-      `100 concurrent creates: ${100 - ok.length} failed, p50 ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms, ${(ok.length / wall).toFixed(1)} creates/s (${((ok.length / wall / raw) * 100).toFixed(0)}% of the raw rate)`,
+      `100 concurrent creates: ${100 - ok.length} failed, p50 ${fmt(percentile(times, 50))} ms, p95 ` +
+        `${fmt(percentile(times, 95))} ms, ${(ok.length / wall).toFixed(1)} creates/s ` +
+        `(${((ok.length / wall / raw) * 100).toFixed(0)}% of the raw rate)`,
     );
     live.push(...ok.map((b) => b.s!));
 
@@ -196,7 +198,8 @@ async function main() {
       const failures = made.filter((m) => m instanceof Error) as Error[];
       live.push(...(made.filter((m) => !(m instanceof Error)) as Sandbox[]));
       say(
-        `ramp to ${target}: ${need} creates in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${failures.length} failed${failures.length ? ` (${failures[0].message.slice(0, 120)})` : ''}`,
+        `ramp to ${target}: ${need} creates in ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+          `${failures.length} failed${failures.length ? ` (${failures[0].message.slice(0, 120)})` : ''}`,
       );
       if (failures.length > need / 2) {
         say(`stopping the ramp at ${live.length}: most creates fail`);
@@ -222,28 +225,35 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
     say(
-      `timeouts (10 s, with ${live.length} sandboxes running): gone ${fmt(percentile(late, 50))} ms after their time (p50), worst ${fmt(Math.max(...late))} ms, ${pending.size} never`,
+      `timeouts (10 s, with ${live.length} sandboxes running): gone ${fmt(percentile(late, 50))} ms after their ` +
+        `time (p50), worst ${fmt(Math.max(...late))} ms, ${pending.size} never`,
     );
 
     const [killMs] = await timed(() => pool(live.splice(0), 50, (s) => s.kill().catch(() => {})));
     const left = readdirSync(path.join(dataDir, 'sandboxes')).filter((n) => !n.startsWith('.'));
     const links = readdirSync('/sys/class/net').filter((n) => /^tbo?\d+$/.test(n)).length;
     say(
-      `kill all: ${(killMs / 1000).toFixed(1)} s; left behind: ${left.length} state dirs, ${links} sandbox links on the host (other servers' included)`,
+      `kill all: ${(killMs / 1000).toFixed(1)} s; left behind: ${left.length} state dirs, ${links} sandbox links on ` +
+        `the host (other servers' included)`,
     );
 
     const table = [
-      '| sandboxes | GET /health p99 (ms) | GET /sandboxes/{id} p99 | list page p99 | run(true) p95 | server RSS (MB) | server fds | host free (MB) |',
+      '| sandboxes | GET /health p99 (ms) | GET /sandboxes/{id} p99 | list page p99 | run(true) p95 | server RSS ' +
+        '(MB) | server fds | host free (MB) |',
       '|---|---|---|---|---|---|---|---|',
       ...probes.map(
         (p) =>
-          `| ${p.at} | ${fmt(percentile(p.health, 99))} | ${fmt(percentile(p.get, 99))} | ${fmt(percentile(p.list, 99))} | ${fmt(percentile(p.run, 95))} | ${p.rssMB} | ${p.fds} | ${p.hostFreeMB} |`,
+          `| ${p.at} | ${fmt(percentile(p.health, 99))} | ${fmt(percentile(p.get, 99))} | ` +
+          `${fmt(percentile(p.list, 99))} | ${fmt(percentile(p.run, 95))} | ${p.rssMB} | ${p.fds} | ${p.hostFreeMB} |`,
       ),
     ];
     const md = [
       '# Scale (one node)',
       '',
-      `Run ${new Date().toISOString()} on this machine (${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB), server in its own process. Targets: /health and GET p99 < 50 ms, list page p99 < 100 ms, run(true) p95 < 20 ms, timeouts within 2 s, 100 concurrent creates p95 < 1 s with 0 failures and ≥ 50% of the raw launch rate, killing 1000 < 30 s.`,
+      `Run ${new Date().toISOString()} on this machine (${os.cpus().length} cores, ` +
+        `${Math.round(os.totalmem() / 2 ** 30)} GiB), server in its own process. ` +
+        'Targets: /health and GET p99 < 50 ms, list page p99 < 100 ms, run(true) p95 < 20 ms, timeouts within 2 s, ' +
+        '100 concurrent creates p95 < 1 s with 0 failures and ≥ 50% of the raw launch rate, killing 1000 < 30 s.',
       '',
       ...lines.map((l) => `- ${l}`),
       '',

@@ -21,12 +21,14 @@ export interface Row {
 
 export function markdownTable(rows: Row[], unit = 'ms'): string {
   const lines = [
-    `| measurement | runs | p50 (${unit}) | p95 (${unit}) | baseline (same run) | baseline p50 | baseline p95 | ratio p50 | target |`,
+    `| measurement | runs | p50 (${unit}) | p95 (${unit}) | baseline (same run) | baseline p50 | baseline p95 | ` +
+      `ratio p50 | target |`,
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.what} | ${r.n} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${r.baseline} | ${fmt(r.baseP50)} | ${fmt(r.baseP95)} | ${(r.p50 / r.baseP50).toFixed(2)}× | ${r.target ?? ''} |`,
+      `| ${r.what} | ${r.n} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${r.baseline} | ${fmt(r.baseP50)} | ${fmt(r.baseP95)} ` +
+        `| ${(r.p50 / r.baseP50).toFixed(2)}× | ${r.target ?? ''} |`,
     );
   }
   return lines.join('\n');

@@ -142,7 +142,9 @@ async function main() {
         await s.store.upsertTemplate(t);
       }
       rows.push({
-        what: `create → startCmd server answers, warm start (server ${delay ? `needing ${delay} s to initialise` : 'ready at once'})`,
+        what: `create → startCmd server answers, warm start (server ${
+          delay ? `needing ${delay} s to ` + `initialise` : 'ready at once'
+        })`,
         n: RUNS,
         p50: percentile(warm, 50),
         p95: percentile(warm, 95),
@@ -160,9 +162,12 @@ async function main() {
   const out = [
     '# Templates benchmark',
     '',
-    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, kernel ${os.release()}.`,
-    'Client: REST (build API) and the `tensor-box` SDK through the server on loopback; baselines in the same process, same run.',
-    '"Server answers" is polled from inside the sandbox every 20 ms (`curl localhost:8000`), so it includes one command round trip.',
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+      `kernel ${os.release()}.`,
+    'Client: REST (build API) and the `tensor-box` SDK through the server on loopback; baselines in the same ' +
+      'process, same run.',
+    '"Server answers" is polled from inside the sandbox every 20 ms (`curl localhost:8000`), so it includes one ' +
+      'command round trip.',
     '',
     markdownTable(rows),
     '',

@@ -1,7 +1,7 @@
 /**
- * What a user namespace costs (docs/userns.md): the container driver's create (launch → agent ready) and a pause/resume
- * cycle (checkpoint + lazy restore → agent answering), with `userNamespaces` on and off, runs interleaved so both sides
- * see the same machine load. Writes bench/results/userns.md.
+ * What a user namespace costs (docs/userns.md): the container driver's create (launch → agent ready) and a
+ * pause/resume cycle (checkpoint + lazy restore → agent answering), with `userNamespaces` on and off, runs
+ * interleaved so both sides see the same machine load. Writes bench/results/userns.md.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -143,58 +143,63 @@ describe('tensor-box CLI', async () => {
     assert.equal(code, 0, '--follow ends by itself when the sandbox is gone');
   });
 
-  it('terminal: an interactive shell driven through tmux as a person would (size, resize, exit status, Ctrl-D)', async () => {
-    const created = await cli(['sbx', 'create', '--timeout-ms', '60000', '--json']);
-    const id = JSON.parse(created.stdout).sandboxId;
-    const session = `tb${process.pid}`;
-    const exitFile = `/tmp/${session}.exit`;
-    const tmux = (...a: string[]) => run('tmux', a);
-    const screen = () => tmux('capture-pane', '-p', '-t', session);
-    const waitScreen = async (re: RegExp) => {
-      for (let i = 0; i < 100; i++) {
-        const text = await screen();
-        if (re.test(text)) return text;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.fail(`screen never matched ${re}:\n${await screen()}`);
-    };
-    const start = async () => {
-      await run('rm', ['-f', exitFile]);
-      const cmd = `env TENSOR_BOX_DOMAIN=${s.url} TENSOR_BOX_API_KEY=${s.apiKey} ${process.execPath} ${BIN} sandbox terminal ${id}; echo "EXIT=$?" > ${exitFile}; sleep 30`;
-      await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', cmd);
-      await waitScreen(/user@.*\$\s*$/m); // capture-pane drops the trailing space
-    };
-    const exitStatus = async () => {
-      for (let i = 0; i < 100; i++) {
-        const t = await run('cat', [exitFile]).catch(() => '');
-        if (t) return t.trim();
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return 'no exit file';
-    };
-    try {
-      await start();
-      await tmux('send-keys', '-t', session, 'stty size', 'Enter');
-      await waitScreen(/^30 100$/m);
-      await tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
-      await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
-      await waitScreen(/^40 120$/m);
-      await tmux('send-keys', '-t', session, 'echo hello-$((6*7))', 'Enter');
-      await waitScreen(/^hello-42$/m);
-      await tmux('send-keys', '-t', session, 'exit 3', 'Enter');
-      assert.equal(await exitStatus(), 'EXIT=3', "the shell's exit status passes through");
-      await tmux('kill-session', '-t', session);
+  it(
+    'terminal: an interactive shell driven through tmux ' + 'as a person would (size, resize, exit status, Ctrl-D)',
+    async () => {
+      const created = await cli(['sbx', 'create', '--timeout-ms', '60000', '--json']);
+      const id = JSON.parse(created.stdout).sandboxId;
+      const session = `tb${process.pid}`;
+      const exitFile = `/tmp/${session}.exit`;
+      const tmux = (...a: string[]) => run('tmux', a);
+      const screen = () => tmux('capture-pane', '-p', '-t', session);
+      const waitScreen = async (re: RegExp) => {
+        for (let i = 0; i < 100; i++) {
+          const text = await screen();
+          if (re.test(text)) return text;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.fail(`screen never matched ${re}:\n${await screen()}`);
+      };
+      const start = async () => {
+        await run('rm', ['-f', exitFile]);
+        const cmd =
+          `env TENSOR_BOX_DOMAIN=${s.url} TENSOR_BOX_API_KEY=${s.apiKey} ${process.execPath} ${BIN} sandbox ` +
+          `terminal ${id}; echo "EXIT=$?" > ${exitFile}; sleep 30`;
+        await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', cmd);
+        await waitScreen(/user@.*\$\s*$/m); // capture-pane drops the trailing space
+      };
+      const exitStatus = async () => {
+        for (let i = 0; i < 100; i++) {
+          const t = await run('cat', [exitFile]).catch(() => '');
+          if (t) return t.trim();
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return 'no exit file';
+      };
+      try {
+        await start();
+        await tmux('send-keys', '-t', session, 'stty size', 'Enter');
+        await waitScreen(/^30 100$/m);
+        await tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+        await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
+        await waitScreen(/^40 120$/m);
+        await tmux('send-keys', '-t', session, 'echo hello-$((6*7))', 'Enter');
+        await waitScreen(/^hello-42$/m);
+        await tmux('send-keys', '-t', session, 'exit 3', 'Enter');
+        assert.equal(await exitStatus(), 'EXIT=3', "the shell's exit status passes through");
+        await tmux('kill-session', '-t', session);
 
-      await start();
-      await tmux('send-keys', '-t', session, 'C-d');
-      assert.equal(await exitStatus(), 'EXIT=0', 'Ctrl-D ends the shell');
-      // The local terminal is back to normal (cooked mode echoes what is typed).
-      await tmux('send-keys', '-t', session, 'C-c');
-    } finally {
-      await tmux('kill-session', '-t', session).catch(() => {});
-      await cli(['sandbox', 'kill', id]);
-    }
-  });
+        await start();
+        await tmux('send-keys', '-t', session, 'C-d');
+        assert.equal(await exitStatus(), 'EXIT=0', 'Ctrl-D ends the shell');
+        // The local terminal is back to normal (cooked mode echoes what is typed).
+        await tmux('send-keys', '-t', session, 'C-c');
+      } finally {
+        await tmux('kill-session', '-t', session).catch(() => {});
+        await cli(['sandbox', 'kill', id]);
+      }
+    },
+  );
 
   it('maps errors to exit codes and messages without stack traces', async () => {
     const nf = await cli(['sandbox', 'connect', 'nosuchsandbox0000000']);

@@ -1,9 +1,9 @@
 /**
  * The web console end to end: a real server in this process serves the built console (packages/console/dist, built by
- * scripts/setup.sh) and Playwright drives Debian's Chromium through it as a person would — a wrong key is refused with
- * a message, sign-in, create a sandbox, `echo hello` in the terminal, a chart gaining points, upload/download, folders,
- * logs with a level filter, open ports, pause/resume (the terminal re-attaches to its shell), templates and a build
- * log, snapshots, kill. Screenshots of each page go to a temporary folder, or to docs/console/ with
+ * scripts/setup.sh) and Playwright drives Debian's Chromium through it as a person would — a wrong key is refused
+ * with a message, sign-in, create a sandbox, `echo hello` in the terminal, a chart gaining points, upload/download,
+ * folders, logs with a level filter, open ports, pause/resume (the terminal re-attaches to its shell), templates and a
+ * build log, snapshots, kill. Screenshots of each page go to a temporary folder, or to docs/console/ with
  * UPDATE_SCREENSHOTS=1 (how the ones in the docs were made).
  */
 import { after, before, describe, it } from 'node:test';
@@ -58,7 +58,8 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    // Playwright gives every launch a fresh profile (--user-data-dir). A closed network: no background traffic (updates, sync, QUIC probes) that would only fail.
+    // Playwright gives every launch a fresh profile (--user-data-dir). A closed network: no background traffic
+    // (updates, sync, QUIC probes) that would only fail.
     args: [
       '--no-sandbox',
       '--disable-gpu',

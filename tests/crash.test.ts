@@ -125,7 +125,8 @@ describe('crash safety', () => {
       }
 
       // 3. Killed in the middle of a kill: after the restart the sandbox is gone for good (the kill is finished), or
-      // — when the kill had not begun — still running; never stuck half-killed, and nothing of it is left once gone.
+      // — when the kill had not begun — still running; never stuck half-killed, and nothing of it is left once
+      // gone.
       srv = await serverProcess(dataDir);
       child = srv.child;
       const killing = fetch(`${srv.conn.domain}/sandboxes/${id}`, {

@@ -113,40 +113,44 @@ describe('stock e2b SDK: API', () => {
     }
   });
 
-  it("default template: python and pip as on E2B; USER creates a missing user; RUN as an unknown user: E2B's error", async () => {
-    const sbx = await Sandbox.create({ timeoutMs: 60_000 });
-    try {
-      const r = await sbx.commands.run(
-        'python -c "import sys; print(sys.version_info[0])" && pip --version && python -m venv --help >/dev/null && echo venv',
-      );
-      assert.match(r.stdout, /^3\npip \d+.*\nvenv\n$/);
-    } finally {
-      await sbx.kill();
-    }
-    const name = `e2b-user-${process.pid}`;
-    const built = await Template.build(
-      Template().fromTemplate('base').setUser('builder').runCmd('whoami > /tmp/who.txt'),
-      name,
-    );
-    try {
-      const u = await Sandbox.create(name, { timeoutMs: 60_000 });
+  it(
+    'default template: python and pip as on E2B; USER creates ' + "a missing user; RUN as an unknown user: E2B's error",
+    async () => {
+      const sbx = await Sandbox.create({ timeoutMs: 60_000 });
       try {
-        assert.equal(
-          (await u.commands.run('cat /tmp/who.txt; whoami; echo $HOME')).stdout,
-          'builder\nbuilder\n/home/builder\n',
+        const r = await sbx.commands.run(
+          'python -c "import sys; print(sys.version_info[0])" && pip --version && ' +
+            'python -m venv --help >/dev/null && echo venv',
         );
+        assert.match(r.stdout, /^3\npip \d+.*\nvenv\n$/);
       } finally {
-        await u.kill();
+        await sbx.kill();
       }
-    } finally {
-      await fetch(`${s.url}/templates/${built.templateId}`, { method: 'DELETE', headers: { 'X-API-Key': s.apiKey } });
-    }
-    await assert.rejects(
-      Template.build(Template().fromTemplate('base').runCmd('whoami', { user: 'root123' }), `${name}-bad`),
-      (e: Error) =>
-        e.message.includes(
-          "failed to run command 'whoami': command failed: unauthenticated: invalid username: 'root123'",
-        ),
-    );
-  });
+      const name = `e2b-user-${process.pid}`;
+      const built = await Template.build(
+        Template().fromTemplate('base').setUser('builder').runCmd('whoami > /tmp/who.txt'),
+        name,
+      );
+      try {
+        const u = await Sandbox.create(name, { timeoutMs: 60_000 });
+        try {
+          assert.equal(
+            (await u.commands.run('cat /tmp/who.txt; whoami; echo $HOME')).stdout,
+            'builder\nbuilder\n/home/builder\n',
+          );
+        } finally {
+          await u.kill();
+        }
+      } finally {
+        await fetch(`${s.url}/templates/${built.templateId}`, { method: 'DELETE', headers: { 'X-API-Key': s.apiKey } });
+      }
+      await assert.rejects(
+        Template.build(Template().fromTemplate('base').runCmd('whoami', { user: 'root123' }), `${name}-bad`),
+        (e: Error) =>
+          e.message.includes(
+            "failed to run command 'whoami': command failed: unauthenticated: invalid username: 'root123'",
+          ),
+      );
+    },
+  );
 });

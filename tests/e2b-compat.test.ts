@@ -118,24 +118,27 @@ describe('stock e2b SDK', () => {
     }
   });
 
-  it('killing the sandbox during a command ends the stream with E2B\'s error; the proxy says "was not found"', async () => {
-    const sbx = await Sandbox.create({ timeoutMs: 60_000 });
-    const bg = await sbx.commands.run('sleep 60', { background: true });
-    await sbx.kill();
-    const err = await bg.wait().catch((e) => e);
-    assert.ok(err instanceof TimeoutError, String(err));
-    assert.match(err.message, /ended before the stream completed/);
-    const health = await fetch(`${s.url}/health`, {
-      headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' },
-    });
-    assert.equal(health.status, 502);
-    assert.deepEqual(await health.json(), {
-      code: 502,
-      sandboxId: sbx.sandboxId,
-      message: 'The sandbox was not found',
-      error_code: 'not_found',
-    });
-  });
+  it(
+    'killing the sandbox during a command ends the stream ' + 'with E2B\'s error; the proxy says "was not found"',
+    async () => {
+      const sbx = await Sandbox.create({ timeoutMs: 60_000 });
+      const bg = await sbx.commands.run('sleep 60', { background: true });
+      await sbx.kill();
+      const err = await bg.wait().catch((e) => e);
+      assert.ok(err instanceof TimeoutError, String(err));
+      assert.match(err.message, /ended before the stream completed/);
+      const health = await fetch(`${s.url}/health`, {
+        headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' },
+      });
+      assert.equal(health.status, 502);
+      assert.deepEqual(await health.json(), {
+        code: 502,
+        sandboxId: sbx.sandboxId,
+        message: 'The sandbox was not found',
+        error_code: 'not_found',
+      });
+    },
+  );
 
   it('getInfo, setTimeout, getMetrics, pty, commands.connect', async () => {
     const sbx = await Sandbox.create({ timeoutMs: 60_000, metadata: { k: 'v' } });
@@ -165,46 +168,50 @@ describe('stock e2b SDK', () => {
     }
   });
 
-  it('Template.build: fromTemplate, runCmd, setEnvs, setWorkdir, copy (files uploaded by hash), startCmd + readyCmd; then Sandbox.create(name)', async () => {
-    const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-e2b-ctx-'));
-    try {
-      writeFileSync(path.join(ctx, 'app.txt'), 'copied by the e2b SDK\n');
-      const name = `e2b-built-${process.pid}`;
-      const logs: string[] = [];
-      const template = Template({ fileContextPath: ctx })
-        .fromTemplate('base')
-        .runCmd('echo from-run > /tmp/run.txt', { user: 'root' })
-        .setEnvs({ E2B_BUILT: 'yes' })
-        .setWorkdir('/home/user/app')
-        .copy('app.txt', '/home/user/app/app.txt')
-        .setStartCmd('python3 -m http.server 8000', 'curl -sf localhost:8000');
-      const built = await Template.build(template, name, { onBuildLogs: (l) => void logs.push(l.message) });
-      assert.ok(built.templateId);
-      assert.ok(
-        logs.some((m) => /build ready/.test(m)),
-        logs.join('\n'),
-      );
-      assert.equal(await Template.exists(name), true);
-      assert.equal(await Template.exists(`${name}-missing`), false);
-      const sbx = await Sandbox.create(name, { timeoutMs: 60_000 });
+  it(
+    'Template.build: fromTemplate, runCmd, setEnvs, setWorkdir, copy (files ' +
+      'uploaded by hash), startCmd + readyCmd; then Sandbox.create(name)',
+    async () => {
+      const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-e2b-ctx-'));
       try {
-        const r = await sbx.commands.run(
-          'cat /tmp/run.txt app.txt; echo $E2B_BUILT; pwd; curl -s -o /dev/null -w "%{http_code}" localhost:8000/',
+        writeFileSync(path.join(ctx, 'app.txt'), 'copied by the e2b SDK\n');
+        const name = `e2b-built-${process.pid}`;
+        const logs: string[] = [];
+        const template = Template({ fileContextPath: ctx })
+          .fromTemplate('base')
+          .runCmd('echo from-run > /tmp/run.txt', { user: 'root' })
+          .setEnvs({ E2B_BUILT: 'yes' })
+          .setWorkdir('/home/user/app')
+          .copy('app.txt', '/home/user/app/app.txt')
+          .setStartCmd('python3 -m http.server 8000', 'curl -sf localhost:8000');
+        const built = await Template.build(template, name, { onBuildLogs: (l) => void logs.push(l.message) });
+        assert.ok(built.templateId);
+        assert.ok(
+          logs.some((m) => /build ready/.test(m)),
+          logs.join('\n'),
         );
-        assert.equal(r.stdout, 'from-run\ncopied by the e2b SDK\nyes\n/home/user/app\n200');
+        assert.equal(await Template.exists(name), true);
+        assert.equal(await Template.exists(`${name}-missing`), false);
+        const sbx = await Sandbox.create(name, { timeoutMs: 60_000 });
+        try {
+          const r = await sbx.commands.run(
+            'cat /tmp/run.txt app.txt; echo $E2B_BUILT; pwd; curl -s -o /dev/null -w "%{http_code}" localhost:8000/',
+          );
+          assert.equal(r.stdout, 'from-run\ncopied by the e2b SDK\nyes\n/home/user/app\n200');
+        } finally {
+          await sbx.kill();
+        }
+        // A failing step surfaces as BuildError with the server's reason.
+        const broken = Template().fromTemplate('base').runCmd('exit 4');
+        await assert.rejects(
+          Template.build(broken, `${name}-broken`),
+          (e: Error) => e.name === 'BuildError' && /exit code 4/.test(e.message),
+        );
       } finally {
-        await sbx.kill();
+        rmSync(ctx, { recursive: true, force: true });
       }
-      // A failing step surfaces as BuildError with the server's reason.
-      const broken = Template().fromTemplate('base').runCmd('exit 4');
-      await assert.rejects(
-        Template.build(broken, `${name}-broken`),
-        (e: Error) => e.name === 'BuildError' && /exit code 4/.test(e.message),
-      );
-    } finally {
-      rmSync(ctx, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   it('network: allowPublicTraffic with the traffic token, egress rules, updateNetwork and getInfo', async () => {
     const sbx = await Sandbox.create({

@@ -1,7 +1,8 @@
 /**
  * The stock `e2b` npm SDK's filesystem features that depend on the envd version we report: file metadata, watch
  * events with entry info and the event sequence of a write, writes below missing directories. Pointed at the server
- * with E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY, as a self-hosting user would (tests/e2b-compat.test.ts has the rest).
+ * with E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY, as a self-hosting user would (tests/e2b-compat.test.ts has the
+ * rest).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,80 +99,89 @@ describe('stock e2b SDK: files', () => {
     await plain.stop();
   });
 
-  it('writes below missing directories as user: root makes them and hands them over (not where user cannot look)', async () => {
-    const info = await sbx.files.write('/0/sub/file.txt', 'deep');
-    assert.equal(info.path, '/0/sub/file.txt');
-    assert.equal(await sbx.files.read('/0/sub/file.txt'), 'deep');
-    for (const p of ['/0', '/0/sub', '/0/sub/file.txt']) assert.equal((await sbx.files.getInfo(p)).owner, 'user', p);
-    assert.equal(await sbx.files.makeDir('/1/made'), true);
-    assert.equal((await sbx.files.getInfo('/1')).owner, 'user');
-    // /root is root's (0700): a user's write below it is still refused, and nothing is left there.
-    await assert.rejects(sbx.files.write('/root/new/file.txt', 'x'), (e: Error) =>
-      /permission|denied|401/i.test(e.message),
-    );
-    const r = await sbx.commands.run('ls /root/new 2>&1 || echo absent', { user: 'root' });
-    assert.match(r.stdout, /absent/);
-  });
-
-  it('downloadUrl/uploadUrl under E2B_SANDBOX_URL (no sandbox ID in them) reach the sandbox that signed them', async () => {
-    await sbx.files.write('shared.txt', 'from the first sandbox');
-    const down = await sbx.downloadUrl('shared.txt');
-    assert.equal(new URL(down).pathname, '/files', 'the stock SDK names no sandbox');
-    const got = await fetch(down);
-    assert.equal(got.status, 200);
-    assert.equal(await got.text(), 'from the first sandbox');
-
-    const up = await sbx.uploadUrl('uploaded.txt', { useSignatureExpiration: 60 });
-    const form = new FormData();
-    form.append('file', new Blob(['sent by a browser']), 'uploaded.txt');
-    assert.equal((await fetch(up, { method: 'POST', body: form })).status, 200);
-    assert.equal(await sbx.files.read('uploaded.txt'), 'sent by a browser');
-
-    const expired = await fetch(await sbx.downloadUrl('shared.txt', { useSignatureExpiration: -10_000 }));
-    assert.equal(expired.status, 401);
-    assert.deepEqual(await expired.json(), { code: 401, message: 'signature is already expired' });
-  });
-
-  it('abuse: a /files URL without a valid signature reaches no sandbox, and a signature reaches only its own', async () => {
-    const other = await Sandbox.create({ timeoutMs: 60_000 });
-    try {
-      await other.files.write('shared.txt', 'from the other sandbox');
-      await sbx.files.write('shared.txt', 'from the first sandbox');
-      const signed = new URL(await sbx.downloadUrl('shared.txt'));
-      const status = async (u: URL | string, init?: RequestInit) => {
-        const r = await fetch(u, init);
-        return `${r.status} ${r.status === 200 ? await r.text() : (await r.json()).message}`;
-      };
-      // Each sandbox's URL reads its own file, whatever the other holds at the same path.
-      assert.equal(await status(signed), '200 from the first sandbox');
-      assert.equal(await status(await other.downloadUrl('shared.txt')), '200 from the other sandbox');
-      const bare = new URL(signed);
-      bare.searchParams.delete('signature');
-      assert.match(await status(bare), /^401 missing signature/);
-      const forged = new URL(signed);
-      forged.searchParams.set('signature', 'v1_' + 'A'.repeat(43));
-      assert.match(await status(forged), /^401 invalid signature/);
-      const otherPath = new URL(signed);
-      otherPath.searchParams.set('path', '/etc/shadow');
-      assert.match(await status(otherPath), /^401 invalid signature/, 'the signature covers the path');
-      const asRoot = new URL(signed);
-      asRoot.searchParams.set('username', 'root');
-      assert.match(await status(asRoot), /^401 invalid signature/, 'and the user');
-      const form = new FormData();
-      form.append('file', new Blob(['x']), 'shared.txt');
-      assert.match(
-        await status(signed, { method: 'POST', body: form }),
-        /^401 invalid signature/,
-        'a read URL cannot write',
+  it(
+    'writes below missing directories as user: root makes ' + 'them and hands them over (not where user cannot look)',
+    async () => {
+      const info = await sbx.files.write('/0/sub/file.txt', 'deep');
+      assert.equal(info.path, '/0/sub/file.txt');
+      assert.equal(await sbx.files.read('/0/sub/file.txt'), 'deep');
+      for (const p of ['/0', '/0/sub', '/0/sub/file.txt']) assert.equal((await sbx.files.getInfo(p)).owner, 'user', p);
+      assert.equal(await sbx.files.makeDir('/1/made'), true);
+      assert.equal((await sbx.files.getInfo('/1')).owner, 'user');
+      // /root is root's (0700): a user's write below it is still refused, and nothing is left there.
+      await assert.rejects(sbx.files.write('/root/new/file.txt', 'x'), (e: Error) =>
+        /permission|denied|401/i.test(e.message),
       );
-      assert.match(await status(signed, { method: 'DELETE' }), /^401 missing signature|^401 invalid signature/);
-      assert.equal(await sbx.files.read('shared.txt'), 'from the first sandbox');
-      // A sandbox that is gone: its URLs reach nothing.
-      const gone = await other.downloadUrl('shared.txt');
-      await other.kill();
-      assert.match(await status(gone), /^401 invalid signature/);
-    } finally {
-      await other.kill().catch(() => {});
-    }
-  });
+      const r = await sbx.commands.run('ls /root/new 2>&1 || echo absent', { user: 'root' });
+      assert.match(r.stdout, /absent/);
+    },
+  );
+
+  it(
+    'downloadUrl/uploadUrl under E2B_SANDBOX_URL (no ' + 'sandbox ID in them) reach the sandbox that signed them',
+    async () => {
+      await sbx.files.write('shared.txt', 'from the first sandbox');
+      const down = await sbx.downloadUrl('shared.txt');
+      assert.equal(new URL(down).pathname, '/files', 'the stock SDK names no sandbox');
+      const got = await fetch(down);
+      assert.equal(got.status, 200);
+      assert.equal(await got.text(), 'from the first sandbox');
+
+      const up = await sbx.uploadUrl('uploaded.txt', { useSignatureExpiration: 60 });
+      const form = new FormData();
+      form.append('file', new Blob(['sent by a browser']), 'uploaded.txt');
+      assert.equal((await fetch(up, { method: 'POST', body: form })).status, 200);
+      assert.equal(await sbx.files.read('uploaded.txt'), 'sent by a browser');
+
+      const expired = await fetch(await sbx.downloadUrl('shared.txt', { useSignatureExpiration: -10_000 }));
+      assert.equal(expired.status, 401);
+      assert.deepEqual(await expired.json(), { code: 401, message: 'signature is already expired' });
+    },
+  );
+
+  it(
+    'abuse: a /files URL without a valid signature reaches ' + 'no sandbox, and a signature reaches only its own',
+    async () => {
+      const other = await Sandbox.create({ timeoutMs: 60_000 });
+      try {
+        await other.files.write('shared.txt', 'from the other sandbox');
+        await sbx.files.write('shared.txt', 'from the first sandbox');
+        const signed = new URL(await sbx.downloadUrl('shared.txt'));
+        const status = async (u: URL | string, init?: RequestInit) => {
+          const r = await fetch(u, init);
+          return `${r.status} ${r.status === 200 ? await r.text() : (await r.json()).message}`;
+        };
+        // Each sandbox's URL reads its own file, whatever the other holds at the same path.
+        assert.equal(await status(signed), '200 from the first sandbox');
+        assert.equal(await status(await other.downloadUrl('shared.txt')), '200 from the other sandbox');
+        const bare = new URL(signed);
+        bare.searchParams.delete('signature');
+        assert.match(await status(bare), /^401 missing signature/);
+        const forged = new URL(signed);
+        forged.searchParams.set('signature', 'v1_' + 'A'.repeat(43));
+        assert.match(await status(forged), /^401 invalid signature/);
+        const otherPath = new URL(signed);
+        otherPath.searchParams.set('path', '/etc/shadow');
+        assert.match(await status(otherPath), /^401 invalid signature/, 'the signature covers the path');
+        const asRoot = new URL(signed);
+        asRoot.searchParams.set('username', 'root');
+        assert.match(await status(asRoot), /^401 invalid signature/, 'and the user');
+        const form = new FormData();
+        form.append('file', new Blob(['x']), 'shared.txt');
+        assert.match(
+          await status(signed, { method: 'POST', body: form }),
+          /^401 invalid signature/,
+          'a read URL cannot write',
+        );
+        assert.match(await status(signed, { method: 'DELETE' }), /^401 missing signature|^401 invalid signature/);
+        assert.equal(await sbx.files.read('shared.txt'), 'from the first sandbox');
+        // A sandbox that is gone: its URLs reach nothing.
+        const gone = await other.downloadUrl('shared.txt');
+        await other.kill();
+        assert.match(await status(gone), /^401 invalid signature/);
+      } finally {
+        await other.kill().catch(() => {});
+      }
+    },
+  );
 });

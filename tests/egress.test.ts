@@ -33,7 +33,8 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'${tag}', ('${ip}', ${U
 /** Asks a resolver of the sandbox's choosing directly (a DNS trick: not the one in resolv.conf). */
 const askResolver = (resolver: string, name: string) => `
 import socket, struct
-q = struct.pack('!HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(p)]) + p.encode() for p in '${name}'.split('.')) + b'\\0' + struct.pack('!HH', 1, 1)
+q = struct.pack('!HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(p)]) + p.encode() for p in \
+'${name}'.split('.')) + b'\\0' + struct.pack('!HH', 1, 1)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); s.sendto(q, ('${resolver}', 53))
 try:
     r = s.recv(512); print('RCODE', r[3] & 15, 'ANSWERS', struct.unpack('!H', r[6:8])[0])
@@ -96,26 +97,29 @@ describe('egress rules', () => {
     }
   });
 
-  it('host names: allowed names and wildcards resolve and connect, others fail, also through another resolver', async () => {
-    const sbx = await Sandbox.create('default', {
-      ...s.conn,
-      timeoutMs: 120_000,
-      network: { denyOut: ['0.0.0.0/0'], allowOut: ['api.allowed.test', '*.wild.test'] },
-    });
-    try {
-      assert.match(await py(sbx, tcp('api.allowed.test')), /^CONNECTED/);
-      assert.match(await py(sbx, tcp('deep.sub.wild.test')), /^CONNECTED/);
-      const blocked = await py(sbx, tcp('blocked.test'));
-      assert.match(blocked, /^BLOCKED gaierror/, blocked);
-      // The address behind the blocked name, by IP: still denied (resolution opened only the allowed name's address).
-      assert.match(await py(sbx, tcp(tn.publicIp2)), /^BLOCKED/);
-      // Asking a resolver of its own choice lands at ours: the blocked name gets NXDOMAIN, the allowed one answers.
-      assert.match(await py(sbx, askResolver(tn.publicIp2, 'blocked.test')), /^RCODE 3 ANSWERS 0/);
-      assert.match(await py(sbx, askResolver(tn.publicIp2, 'api.allowed.test')), /^RCODE 0 ANSWERS 1/);
-    } finally {
-      await sbx.kill();
-    }
-  });
+  it(
+    'host names: allowed names and wildcards resolve and ' + 'connect, others fail, also through another resolver',
+    async () => {
+      const sbx = await Sandbox.create('default', {
+        ...s.conn,
+        timeoutMs: 120_000,
+        network: { denyOut: ['0.0.0.0/0'], allowOut: ['api.allowed.test', '*.wild.test'] },
+      });
+      try {
+        assert.match(await py(sbx, tcp('api.allowed.test')), /^CONNECTED/);
+        assert.match(await py(sbx, tcp('deep.sub.wild.test')), /^CONNECTED/);
+        const blocked = await py(sbx, tcp('blocked.test'));
+        assert.match(blocked, /^BLOCKED gaierror/, blocked);
+        // The address behind the blocked name, by IP: still denied (resolution opened only the allowed name's address).
+        assert.match(await py(sbx, tcp(tn.publicIp2)), /^BLOCKED/);
+        // Asking a resolver of its own choice lands at ours: the blocked name gets NXDOMAIN, the allowed one answers.
+        assert.match(await py(sbx, askResolver(tn.publicIp2, 'blocked.test')), /^RCODE 3 ANSWERS 0/);
+        assert.match(await py(sbx, askResolver(tn.publicIp2, 'api.allowed.test')), /^RCODE 0 ANSWERS 1/);
+      } finally {
+        await sbx.kill();
+      }
+    },
+  );
 
   it('an update cuts an open connection to a newly denied address', async () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000 });

@@ -55,7 +55,8 @@ describe('several nodes on one database and one snapshot store', () => {
     const sbx = await Sandbox.create('default', { ...a.conn, timeoutMs: 120_000 });
     try {
       await sbx.commands.run(
-        `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &`,
+        `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' ` +
+          `>/dev/null 2>&1 &`,
       );
       await sbx.files.write('/home/user/notes.txt', 'written on node A');
       await new Promise((r) => setTimeout(r, 300));

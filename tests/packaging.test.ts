@@ -42,8 +42,10 @@ try {
   await sbx.files.write('/home/user/esm.txt', 'written by ESM');
   const back = await sbx.files.read('/home/user/esm.txt');
   let missing = '';
-  try { await sbx.files.read('/home/user/nope'); } catch (e) { missing = e instanceof NotFoundError && e instanceof SandboxError ? 'NotFoundError' : String(e); }
-  console.log(JSON.stringify({ stdout: r.stdout, exitCode: r.exitCode, back, missing, resolved: import.meta.resolve('tensor-box') }));
+  try { await sbx.files.read('/home/user/nope'); } catch (e) { missing = e instanceof NotFoundError && e instanceof \
+SandboxError ? 'NotFoundError' : String(e); }
+  console.log(JSON.stringify({ stdout: r.stdout, exitCode: r.exitCode, back, missing, resolved: \
+import.meta.resolve('tensor-box') }));
 } finally {
   await sbx.kill();
 }
@@ -57,8 +59,10 @@ const { Sandbox, NotFoundError } = require('tensor-box');
     const r = await sbx.commands.run('echo cjs-$((40 + 2))');
     const info = await sbx.getInfo();
     let missing = '';
-    try { await Sandbox.connect('nosuchsandbox0000'); } catch (e) { missing = e instanceof NotFoundError ? 'NotFoundError' : String(e); }
-    console.log(JSON.stringify({ stdout: r.stdout, state: info.state, missing, resolved: require.resolve('tensor-box') }));
+    try { await Sandbox.connect('nosuchsandbox0000'); } catch (e) { missing = e instanceof NotFoundError ? \
+'NotFoundError' : String(e); }
+    console.log(JSON.stringify({ stdout: r.stdout, state: info.state, missing, resolved: \
+require.resolve('tensor-box') }));
   } finally {
     await sbx.kill();
   }

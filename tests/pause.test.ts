@@ -160,7 +160,8 @@ describe('pause and resume', () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
     // A process CRIU cannot checkpoint (a multipath-TCP socket): the pause fails, says why, and the sandbox runs on.
     const mptcp = await sbx.commands.run(
-      `python3 -c "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.bind(('0.0.0.0', 9999)); s.listen(); open('/tmp/mptcp', 'w').close(); time.sleep(600)"`,
+      `python3 -c "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); ` +
+        `s.bind(('0.0.0.0', 9999)); s.listen(); open('/tmp/mptcp', 'w').close(); time.sleep(600)"`,
       { background: true },
     );
     await waitFor('mptcp listener', () => sbx.files.exists('/tmp/mptcp'));
@@ -187,38 +188,41 @@ describe('pause and resume', () => {
     assert.equal(nf.body.code, 404);
   });
 
-  it('operations that meet on one sandbox: one pause wins (the other is a 409), concurrent connects resume once', async () => {
-    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
-    const id = sbx.sandboxId;
-    (await sbx.commands.run(COUNTER, { background: true })).disconnect();
-    await waitFor('counter', async () => (await count(sbx).catch(() => 0)) > 2);
-    const pauses = await Promise.all([1, 2].map(() => api(s, 'POST', `/sandboxes/${id}/pause`)));
-    assert.deepEqual(pauses.map((r) => r.status).sort(), [204, 409], 'one pause, one conflict');
-    const lost = pauses.find((r) => r.status === 409)!;
-    assert.equal(lost.body.code, 409);
-    assert.match(lost.body.message, /being paused|already paused/);
-    assert.equal((await sbx.getInfo()).state, 'paused');
-    const before = await api(s, 'GET', `/sandboxes/${id}`);
-    const connects = await Promise.all(
-      [1, 2, 3].map(() => api(s, 'POST', `/sandboxes/${id}/connect`, { timeout: 60 })),
-    );
-    assert.deepEqual(connects.map((r) => r.status).sort(), [200, 200, 201], 'one resume; the others joined it');
-    assert.equal(before.body.state, 'paused');
-    assert.equal((await sbx.getInfo()).state, 'running');
-    const n = await count(sbx);
-    await waitFor('counter goes on', async () => (await count(sbx)) > n);
-    // A kill that meets a resume: whichever comes first, the sandbox ends gone with nothing left of it.
-    await sbx.pause();
-    const [resumed, killed] = await Promise.all([
-      api(s, 'POST', `/sandboxes/${id}/connect`, { timeout: 60 }),
-      sleep(20).then(() => api(s, 'DELETE', `/sandboxes/${id}`)),
-    ]);
-    assert.ok([201, 404].includes(resumed.status), `connect: ${resumed.status}`);
-    assert.equal(killed.status, 204);
-    assert.equal((await api(s, 'GET', `/sandboxes/${id}`)).status, 404);
-    const images = path.join(s.dataDir, 'snapshots', 'v1', 'sandboxes', id);
-    await waitFor('no image left', async () => !(existsSync(images) && readdirSync(images).length > 0));
-  });
+  it(
+    'operations that meet on one sandbox: one pause wins ' + '(the other is a 409), concurrent connects resume once',
+    async () => {
+      const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
+      const id = sbx.sandboxId;
+      (await sbx.commands.run(COUNTER, { background: true })).disconnect();
+      await waitFor('counter', async () => (await count(sbx).catch(() => 0)) > 2);
+      const pauses = await Promise.all([1, 2].map(() => api(s, 'POST', `/sandboxes/${id}/pause`)));
+      assert.deepEqual(pauses.map((r) => r.status).sort(), [204, 409], 'one pause, one conflict');
+      const lost = pauses.find((r) => r.status === 409)!;
+      assert.equal(lost.body.code, 409);
+      assert.match(lost.body.message, /being paused|already paused/);
+      assert.equal((await sbx.getInfo()).state, 'paused');
+      const before = await api(s, 'GET', `/sandboxes/${id}`);
+      const connects = await Promise.all(
+        [1, 2, 3].map(() => api(s, 'POST', `/sandboxes/${id}/connect`, { timeout: 60 })),
+      );
+      assert.deepEqual(connects.map((r) => r.status).sort(), [200, 200, 201], 'one resume; the others joined it');
+      assert.equal(before.body.state, 'paused');
+      assert.equal((await sbx.getInfo()).state, 'running');
+      const n = await count(sbx);
+      await waitFor('counter goes on', async () => (await count(sbx)) > n);
+      // A kill that meets a resume: whichever comes first, the sandbox ends gone with nothing left of it.
+      await sbx.pause();
+      const [resumed, killed] = await Promise.all([
+        api(s, 'POST', `/sandboxes/${id}/connect`, { timeout: 60 }),
+        sleep(20).then(() => api(s, 'DELETE', `/sandboxes/${id}`)),
+      ]);
+      assert.ok([201, 404].includes(resumed.status), `connect: ${resumed.status}`);
+      assert.equal(killed.status, 204);
+      assert.equal((await api(s, 'GET', `/sandboxes/${id}`)).status, 404);
+      const images = path.join(s.dataDir, 'snapshots', 'v1', 'sandboxes', id);
+      await waitFor('no image left', async () => !(existsSync(images) && readdirSync(images).length > 0));
+    },
+  );
 
   it('snapshots a running sandbox, starts new sandboxes from it, forks, lists and deletes', async () => {
     const src = await Sandbox.create('default', { ...s.conn, timeoutMs: 120_000, envs: { FROM: 'source' } });

@@ -33,52 +33,57 @@ after(async () => {
 const HOST_CA = '/etc/ssl/certs/ca-certificates.crt';
 
 describe('Template() builder (live)', () => {
-  it('builds copy + aptInstall + pipInstall + env/workdir/user + a start command captured ready, then starts sandboxes from it', async () => {
-    const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-fluent-'));
-    mkdirSync(path.join(ctx, 'site', 'sub'), { recursive: true });
-    writeFileSync(path.join(ctx, 'site', 'index.html'), 'hello from the builder\n');
-    writeFileSync(path.join(ctx, 'site', 'sub', 'run.sh'), '#!/bin/sh\necho ran\n');
-    symlinkSync('index.html', path.join(ctx, 'site', 'home.html'));
-    if (existsSync(HOST_CA)) cpSync(HOST_CA, path.join(ctx, 'host-ca.crt'));
-    else writeFileSync(path.join(ctx, 'host-ca.crt'), '');
-    const logs: BuildLogEntry[] = [];
-    const t = Template({ fileContextPath: ctx })
-      .fromTemplate('default')
-      .copy('host-ca.crt', '/etc/ssl/certs/host-ca.crt')
-      .setEnvs({ PIP_CERT: '/etc/ssl/certs/host-ca.crt', GREETING: 'hi there' })
-      .aptInstall(['jq'])
-      .pipInstall(['six==1.16.0'])
-      .copy('site', '/srv/site', { user: 'user', mode: 0o755 })
-      .setWorkdir('/srv/site')
-      .setUser('user')
-      .runCmd('echo "$GREETING" > /tmp/greeting.txt')
-      .setStartCmd('python3 -m http.server 8000', waitForURL('http://localhost:8000/index.html'));
-    const info = await Template.build(t, {
-      ...s.conn,
-      alias: 'fluent-live',
-      cpuCount: 1,
-      memoryMB: 1024,
-      onBuildLogs: (e) => logs.push(e),
-    });
-    assert.equal(info.status, 'ready');
-    assert.ok(
-      logs.some((l) => /COPY/.test(l.message)) && logs.some((l) => /apt-get/.test(l.message)),
-      'the log names the steps',
-    );
+  it(
+    'builds copy + aptInstall + pipInstall + env/workdir/user + ' +
+      'a start command captured ready, then starts sandboxes from it',
+    async () => {
+      const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-fluent-'));
+      mkdirSync(path.join(ctx, 'site', 'sub'), { recursive: true });
+      writeFileSync(path.join(ctx, 'site', 'index.html'), 'hello from the builder\n');
+      writeFileSync(path.join(ctx, 'site', 'sub', 'run.sh'), '#!/bin/sh\necho ran\n');
+      symlinkSync('index.html', path.join(ctx, 'site', 'home.html'));
+      if (existsSync(HOST_CA)) cpSync(HOST_CA, path.join(ctx, 'host-ca.crt'));
+      else writeFileSync(path.join(ctx, 'host-ca.crt'), '');
+      const logs: BuildLogEntry[] = [];
+      const t = Template({ fileContextPath: ctx })
+        .fromTemplate('default')
+        .copy('host-ca.crt', '/etc/ssl/certs/host-ca.crt')
+        .setEnvs({ PIP_CERT: '/etc/ssl/certs/host-ca.crt', GREETING: 'hi there' })
+        .aptInstall(['jq'])
+        .pipInstall(['six==1.16.0'])
+        .copy('site', '/srv/site', { user: 'user', mode: 0o755 })
+        .setWorkdir('/srv/site')
+        .setUser('user')
+        .runCmd('echo "$GREETING" > /tmp/greeting.txt')
+        .setStartCmd('python3 -m http.server 8000', waitForURL('http://localhost:8000/index.html'));
+      const info = await Template.build(t, {
+        ...s.conn,
+        alias: 'fluent-live',
+        cpuCount: 1,
+        memoryMB: 1024,
+        onBuildLogs: (e) => logs.push(e),
+      });
+      assert.equal(info.status, 'ready');
+      assert.ok(
+        logs.some((l) => /COPY/.test(l.message)) && logs.some((l) => /apt-get/.test(l.message)),
+        'the log names the steps',
+      );
 
-    const sbx = await Sandbox.create('fluent-live', { ...s.conn, timeoutMs: 300_000 });
-    killLater.push(sbx);
-    const r = await sbx.commands.run(
-      'jq --version; python3 -c "import six; print(six.__version__)"; whoami; cat /tmp/greeting.txt; readlink home.html; stat -c "%U %a" sub/run.sh; ./sub/run.sh',
-      { cwd: '/srv/site' },
-    );
-    assert.match(r.stdout, /^jq-1\.\d/m);
-    assert.match(r.stdout, /^1\.16\.0$/m, 'six came from PyPI');
-    assert.match(r.stdout, /^user\nhi there\nindex\.html\nuser 755\nran$/m);
-    // Captured ready: the server answers at once, from the workdir.
-    const got = await httpGet(`${s.url}/index.html`, sbx.getHost(8000));
-    assert.deepEqual(got, { status: 200, body: 'hello from the builder\n' });
-  });
+      const sbx = await Sandbox.create('fluent-live', { ...s.conn, timeoutMs: 300_000 });
+      killLater.push(sbx);
+      const r = await sbx.commands.run(
+        'jq --version; python3 -c "import six; print(six.__version__)"; whoami; cat /tmp/greeting.txt; readlink ' +
+          'home.html; stat -c "%U %a" sub/run.sh; ./sub/run.sh',
+        { cwd: '/srv/site' },
+      );
+      assert.match(r.stdout, /^jq-1\.\d/m);
+      assert.match(r.stdout, /^1\.16\.0$/m, 'six came from PyPI');
+      assert.match(r.stdout, /^user\nhi there\nindex\.html\nuser 755\nran$/m);
+      // Captured ready: the server answers at once, from the workdir.
+      const got = await httpGet(`${s.url}/index.html`, sbx.getHost(8000));
+      assert.deepEqual(got, { status: 200, body: 'hello from the builder\n' });
+    },
+  );
 
   it('fromDockerfile (a path) uploads the file context its COPY reads, and later steps follow', async () => {
     const ctx = mkdtempSync(path.join(os.tmpdir(), 'tb-dockerfile-'));
@@ -109,40 +114,44 @@ describe('Template() builder (live)', () => {
 });
 
 describe('pty.connect (live)', () => {
-  it('re-attaches to a running terminal after disconnect; the shell kept its state; gone and unknown pids are NotFound', async () => {
-    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 300_000 });
-    killLater.push(sbx);
-    let first = '';
-    const pty = await sbx.pty.create({
-      cols: 80,
-      rows: 24,
-      onData: (d) => void (first += new TextDecoder().decode(d)),
-    });
-    await pty.sendInput('cd /tmp && X=$((6*7))\n');
-    pty.disconnect();
-    assert.equal(await pty.exited, -1, 'disconnect is not an exit');
-    let again = '';
-    const back = await sbx.pty.connect(pty.pid, { onData: (d) => void (again += new TextDecoder().decode(d)) });
-    assert.equal(back.pid, pty.pid);
-    await back.sendInput('echo "at $PWD x=$X"\n');
-    const deadline = Date.now() + 10_000;
-    while (!again.includes('at /tmp x=42') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.match(again, /at \/tmp x=42/);
-    await back.resize({ cols: 120, rows: 40 });
-    assert.equal(await back.kill(), true);
-    await assert.rejects(sbx.pty.connect(pty.pid, { onData: () => {} }), NotFoundError);
-    await assert.rejects(sbx.pty.connect(2 ** 31 - 1, { onData: () => {} }), NotFoundError);
-    // Another sandbox's token does not reach this sandbox's terminals.
-    const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 300_000 });
-    killLater.push(other);
-    const term = await sbx.pty.create({ cols: 80, rows: 24, onData: () => {} });
-    const forged = new (Sandbox as any)(
-      { sandboxID: sbx.sandboxId, templateID: 'default', envdAccessToken: (other as any).accessToken },
-      (sbx as any).conn,
-    );
-    await assert.rejects(forged.pty.connect(term.pid, { onData: () => {} }), AuthenticationError);
-    await term.kill();
-  });
+  it(
+    're-attaches to a running terminal after disconnect; the ' +
+      'shell kept its state; gone and unknown pids are NotFound',
+    async () => {
+      const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 300_000 });
+      killLater.push(sbx);
+      let first = '';
+      const pty = await sbx.pty.create({
+        cols: 80,
+        rows: 24,
+        onData: (d) => void (first += new TextDecoder().decode(d)),
+      });
+      await pty.sendInput('cd /tmp && X=$((6*7))\n');
+      pty.disconnect();
+      assert.equal(await pty.exited, -1, 'disconnect is not an exit');
+      let again = '';
+      const back = await sbx.pty.connect(pty.pid, { onData: (d) => void (again += new TextDecoder().decode(d)) });
+      assert.equal(back.pid, pty.pid);
+      await back.sendInput('echo "at $PWD x=$X"\n');
+      const deadline = Date.now() + 10_000;
+      while (!again.includes('at /tmp x=42') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.match(again, /at \/tmp x=42/);
+      await back.resize({ cols: 120, rows: 40 });
+      assert.equal(await back.kill(), true);
+      await assert.rejects(sbx.pty.connect(pty.pid, { onData: () => {} }), NotFoundError);
+      await assert.rejects(sbx.pty.connect(2 ** 31 - 1, { onData: () => {} }), NotFoundError);
+      // Another sandbox's token does not reach this sandbox's terminals.
+      const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 300_000 });
+      killLater.push(other);
+      const term = await sbx.pty.create({ cols: 80, rows: 24, onData: () => {} });
+      const forged = new (Sandbox as any)(
+        { sandboxID: sbx.sandboxId, templateID: 'default', envdAccessToken: (other as any).accessToken },
+        (sbx as any).conn,
+      );
+      await assert.rejects(forged.pty.connect(term.pid, { onData: () => {} }), AuthenticationError);
+      await term.kill();
+    },
+  );
 });
 
 describe('signed URLs and pages (live)', () => {

@@ -235,7 +235,8 @@ describe('ports', () => {
     const host = sbx.getHost(8000);
     assert.equal(
       host,
-      `${sbx.sandboxId}-8000.${new URL(s.url).hostname === '127.0.0.1' ? `localhost:${new URL(s.url).port}` : new URL(s.url).host}`,
+      `${sbx.sandboxId}-8000.` +
+        `${new URL(s.url).hostname === '127.0.0.1' ? `localhost:${new URL(s.url).port}` : new URL(s.url).host}`,
     );
     let body = '';
     for (let i = 0; i < 50 && body !== 'served\n'; i++) {

@@ -1,6 +1,6 @@
 /**
- * `tensor-box team …` and `tensor-box key …` as a user runs them (real processes, real server; no sandboxes needed):
- * create, list, get, quota, delete, key create/list/revoke, --json, and the exit codes of refusals.
+ * `tensor-box team …` and `tensor-box key …` as a user runs them (real processes, real server; no sandboxes
+ * needed): create, list, get, quota, delete, key create/list/revoke, --json, and the exit codes of refusals.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

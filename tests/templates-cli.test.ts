@@ -18,7 +18,9 @@ let s: TestServer;
 let work: string;
 const made: string[] = [];
 
-/** Runs the CLI as a separate process in `cwd`. Asynchronous on purpose: the server under test lives in this process. */
+/**
+ * Runs the CLI as a separate process in `cwd`. Asynchronous on purpose: the server under test lives in this process.
+ */
 function cli(
   args: string[],
   cwd: string,
@@ -118,37 +120,43 @@ describe('tensor-box template (CLI)', () => {
     assert.equal(both.code, 2);
   });
 
-  it('init → build from default with a step → a sandbox of it has the file; a second build keeps the template', async () => {
-    const d = dir('steps');
-    assert.equal((await cli(['template', 'init', '--name', 'with-file', '--cpu', '1', '--memory', '512'], d)).code, 0);
-    appendFileSync(
-      path.join(d, 'e2b.toml'),
-      '\n[[steps]]\nname = "write"\ncommand = "mkdir -p /opt/data && echo built-by-step > /opt/data/marker.txt"\n',
-    );
-    const built = await cli(['template', 'build'], d);
-    assert.equal(built.code, 0, built.stderr);
-    const templateID = built.stdout.trim();
-    made.push(templateID);
-    assert.match(built.stderr, /\[1\/1\] RUN mkdir -p \/opt\/data/);
-    assert.match(built.stderr, /build ready/);
-    const toml = readFileSync(path.join(d, 'e2b.toml'), 'utf8');
-    assert.match(toml, new RegExp(`^template_id = "${templateID}"$`, 'm'));
-    const buildID = /^build_id = "([^"]+)"$/m.exec(toml)?.[1];
-    assert.ok(buildID, toml);
-    assert.match(toml, /\[\[steps\]\]\nname = "write"/); // the rest of the file is kept
+  it(
+    'init → build from default with a step → a sandbox ' + 'of it has the file; a second build keeps the template',
+    async () => {
+      const d = dir('steps');
+      assert.equal(
+        (await cli(['template', 'init', '--name', 'with-file', '--cpu', '1', '--memory', '512'], d)).code,
+        0,
+      );
+      appendFileSync(
+        path.join(d, 'e2b.toml'),
+        '\n[[steps]]\nname = "write"\ncommand = "mkdir -p /opt/data && echo built-by-step > /opt/data/marker.txt"\n',
+      );
+      const built = await cli(['template', 'build'], d);
+      assert.equal(built.code, 0, built.stderr);
+      const templateID = built.stdout.trim();
+      made.push(templateID);
+      assert.match(built.stderr, /\[1\/1\] RUN mkdir -p \/opt\/data/);
+      assert.match(built.stderr, /build ready/);
+      const toml = readFileSync(path.join(d, 'e2b.toml'), 'utf8');
+      assert.match(toml, new RegExp(`^template_id = "${templateID}"$`, 'm'));
+      const buildID = /^build_id = "([^"]+)"$/m.exec(toml)?.[1];
+      assert.ok(buildID, toml);
+      assert.match(toml, /\[\[steps\]\]\nname = "write"/); // the rest of the file is kept
 
-    assert.equal(await inSandbox(templateID, 'cat /opt/data/marker.txt'), 'built-by-step\n');
-    assert.equal(await inSandbox('with-file', 'cat /opt/data/marker.txt'), 'built-by-step\n');
+      assert.equal(await inSandbox(templateID, 'cat /opt/data/marker.txt'), 'built-by-step\n');
+      assert.equal(await inSandbox('with-file', 'cat /opt/data/marker.txt'), 'built-by-step\n');
 
-    // Building again makes a new build of the same template (E2B's POST /v3/templates with an existing name).
-    const rebuilt = await cli(['template', 'build', '--json'], d);
-    assert.equal(rebuilt.code, 0, rebuilt.stderr);
-    const out = JSON.parse(rebuilt.stdout);
-    assert.equal(out.templateID, templateID);
-    assert.notEqual(out.buildID, buildID);
-    assert.equal(out.status, 'ready');
-    assert.match(readFileSync(path.join(d, 'e2b.toml'), 'utf8'), new RegExp(`^build_id = "${out.buildID}"$`, 'm'));
-  });
+      // Building again makes a new build of the same template (E2B's POST /v3/templates with an existing name).
+      const rebuilt = await cli(['template', 'build', '--json'], d);
+      assert.equal(rebuilt.code, 0, rebuilt.stderr);
+      const out = JSON.parse(rebuilt.stdout);
+      assert.equal(out.templateID, templateID);
+      assert.notEqual(out.buildID, buildID);
+      assert.equal(out.status, 'ready');
+      assert.match(readFileSync(path.join(d, 'e2b.toml'), 'utf8'), new RegExp(`^build_id = "${out.buildID}"$`, 'm'));
+    },
+  );
 
   it('builds a Dockerfile with COPY of context files, ENV and WORKDIR (.dockerignore respected)', async () => {
     const d = dir('dockerfile');
@@ -184,7 +192,8 @@ describe('tensor-box template (CLI)', () => {
 
     const out = await inSandbox(
       templateID,
-      'cat /app/hello.txt /app/copied.txt /app/greeting.txt; echo "env: $GREETING"; run.sh; test -e /app/secret.txt && echo leaked || echo no-secret',
+      'cat /app/hello.txt /app/copied.txt /app/greeting.txt; echo "env: $GREETING"; run.sh; test -e /app/secret.txt ' +
+        '&& echo leaked || echo no-secret',
     );
     assert.equal(
       out,
@@ -215,7 +224,8 @@ describe('tensor-box template (CLI)', () => {
     const d = dir('failing');
     writeFileSync(
       path.join(d, 'e2b.toml'),
-      'name = "failing"\nfrom_template = "default"\ncpu_count = 1\nmemory_mb = 512\n\n[[steps]]\nname = "fine"\ncommand = "true"\n\n[[steps]]\nname = "boom"\ncommand = "echo about to fail; exit 3"\n',
+      'name = "failing"\nfrom_template = "default"\ncpu_count = 1\nmemory_mb = 512\n\n[[steps]]\nname = ' +
+        '"fine"\ncommand = "true"\n\n[[steps]]\nname = "boom"\ncommand = "echo about to fail; exit 3"\n',
     );
     const r = await cli(['template', 'build'], d);
     assert.equal(r.code, 1, r.stderr);

@@ -107,38 +107,42 @@ describe('templates from a registry image', () => {
     );
   });
 
-  it('builds fromImage (layers flattened, whiteouts applied); sandboxes run with the image env, user and workdir', async () => {
-    const b = await build('from-registry', {
-      fromImage: 'org/tiny:v1',
-      steps: [{ name: 'mark', command: 'echo "built $GREETING" > /srv/built.txt' }],
-    });
-    assert.equal(b.start.status, 202, JSON.stringify(b.start.body));
-    const st = await wait(b.id, b.build);
-    assert.equal(st.status, 'ready', JSON.stringify(st));
-    const sbx = await Sandbox.create('from-registry', { ...s.conn, timeoutMs: 60_000 });
-    try {
-      const r = await sbx.commands.run(
-        'cat /srv/from-image.txt /srv/built.txt; test -e /etc/motd && echo motd || echo no-motd; id -un; pwd; echo $GREETING',
-      );
-      assert.equal(r.stdout, 'second layer\nbuilt from-image\nno-motd\nroot\n/srv\nfrom-image\n');
-      await sbx.files.write('/srv/uploaded.txt', 'via envd');
-      assert.equal(await sbx.files.read('/srv/uploaded.txt'), 'via envd');
-    } finally {
-      await sbx.kill();
-    }
-    // The same image by its full name through a Dockerfile's FROM.
-    const d = await build('from-registry-dockerfile', {
-      dockerfile: `FROM ${reg.host}/org/tiny:v1\nENV MORE=yes\nRUN echo "$MORE" > /srv/more.txt\n`,
-    });
-    assert.equal(d.start.status, 202, JSON.stringify(d.start.body));
-    assert.equal((await wait(d.id, d.build)).status, 'ready');
-    const sbx2 = await Sandbox.create('from-registry-dockerfile', { ...s.conn, timeoutMs: 60_000 });
-    try {
-      assert.equal((await sbx2.commands.run('cat /srv/more.txt /srv/from-image.txt')).stdout, 'yes\nsecond layer\n');
-    } finally {
-      await sbx2.kill();
-    }
-  });
+  it(
+    'builds fromImage (layers flattened, whiteouts applied); ' + 'sandboxes run with the image env, user and workdir',
+    async () => {
+      const b = await build('from-registry', {
+        fromImage: 'org/tiny:v1',
+        steps: [{ name: 'mark', command: 'echo "built $GREETING" > /srv/built.txt' }],
+      });
+      assert.equal(b.start.status, 202, JSON.stringify(b.start.body));
+      const st = await wait(b.id, b.build);
+      assert.equal(st.status, 'ready', JSON.stringify(st));
+      const sbx = await Sandbox.create('from-registry', { ...s.conn, timeoutMs: 60_000 });
+      try {
+        const r = await sbx.commands.run(
+          'cat /srv/from-image.txt /srv/built.txt; test -e /etc/motd && echo motd || echo no-motd; ' +
+            'id -un; pwd; echo $GREETING',
+        );
+        assert.equal(r.stdout, 'second layer\nbuilt from-image\nno-motd\nroot\n/srv\nfrom-image\n');
+        await sbx.files.write('/srv/uploaded.txt', 'via envd');
+        assert.equal(await sbx.files.read('/srv/uploaded.txt'), 'via envd');
+      } finally {
+        await sbx.kill();
+      }
+      // The same image by its full name through a Dockerfile's FROM.
+      const d = await build('from-registry-dockerfile', {
+        dockerfile: `FROM ${reg.host}/org/tiny:v1\nENV MORE=yes\nRUN echo "$MORE" > /srv/more.txt\n`,
+      });
+      assert.equal(d.start.status, 202, JSON.stringify(d.start.body));
+      assert.equal((await wait(d.id, d.build)).status, 'ready');
+      const sbx2 = await Sandbox.create('from-registry-dockerfile', { ...s.conn, timeoutMs: 60_000 });
+      try {
+        assert.equal((await sbx2.commands.run('cat /srv/more.txt /srv/from-image.txt')).stdout, 'yes\nsecond layer\n');
+      } finally {
+        await sbx2.kill();
+      }
+    },
+  );
 
   it('an unknown tag or repository is NotFound before the build starts; another registry is refused', async () => {
     for (const ref of ['org/tiny:v9', 'org/nothing:v1']) {

@@ -54,69 +54,72 @@ async function sandbox(template: string) {
 describe('template builds', () => {
   let base: { templateID: string; name: string };
 
-  it('builds fromTemplate default with RUN/ENV/WORKDIR/USER steps; sandboxes start with its files and defaults', async () => {
-    const name = uniq('tools');
-    const b = await build(
-      name,
-      {
-        fromTemplate: 'default',
-        steps: [
-          { name: 'marker', command: 'echo built-by-step > /opt/marker && id -un > /opt/ran-as' },
-          { type: 'ENV', args: ['GREETING', 'hello template', 'LEVEL', '2'] },
-          { type: 'WORKDIR', args: ['/srv/app'] },
-          { type: 'RUN', args: ['echo "$GREETING" > greeting.txt && pwd > where.txt'] },
-          { type: 'USER', args: ['user'] },
-          { type: 'RUN', args: ['id -un > /tmp/build-user'], name: 'as user' },
-        ],
-      },
-      { cpuCount: 1, memoryMB: 512 },
-    );
-    assert.equal(b.start.status, 202, JSON.stringify(b.start.body));
-    const st = await waitBuild(b.templateID, b.buildID);
-    assert.equal(st.status, 'ready', st.all.map((l: any) => l.message).join('\n'));
-    // The log carries the step progress lines and the steps' output, tagged with the step.
-    assert.ok(
-      st.all.some(
-        (l: any) =>
-          l.message === '[1/6] RUN echo built-by-step > /opt/marker && id -un > /opt/ran-as' && l.step === 'marker',
-      ),
-      'progress line',
-    );
-    assert.ok(st.all.some((l: any) => /build ready/.test(l.message)));
-
-    const detail = await api(s, 'GET', `/templates/${name}`);
-    assert.equal(detail.status, 200);
-    assert.equal(detail.body.templateID, b.templateID);
-    assert.equal(detail.body.buildStatus, 'ready');
-    assert.equal(detail.body.parentTemplateID, 'default');
-    assert.equal(detail.body.cpuCount, 1);
-    assert.equal(detail.body.builds[0].buildID, b.buildID);
-    assert.equal(detail.body.builds[0].status, 'ready');
-    const listed = await api(s, 'GET', '/templates');
-    assert.ok(
-      listed.body.some(
-        (t: any) => t.templateID === b.templateID && t.buildStatus === 'ready' && t.names.includes(name),
-      ),
-    );
-    const alias = await api(s, 'GET', `/templates/aliases/${name}`);
-    assert.equal(alias.body.templateID, b.templateID);
-
-    // By name (and by ID): the files, environment, working directory and user of the build.
-    const sbx = await sandbox(name);
-    try {
-      const r = await sbx.commands.run(
-        'cat /opt/marker /opt/ran-as greeting.txt where.txt /tmp/build-user; echo "$LEVEL"; pwd; id -un',
+  it(
+    'builds fromTemplate default with RUN/ENV/WORKDIR/USER ' + 'steps; sandboxes start with its files and defaults',
+    async () => {
+      const name = uniq('tools');
+      const b = await build(
+        name,
+        {
+          fromTemplate: 'default',
+          steps: [
+            { name: 'marker', command: 'echo built-by-step > /opt/marker && id -un > /opt/ran-as' },
+            { type: 'ENV', args: ['GREETING', 'hello template', 'LEVEL', '2'] },
+            { type: 'WORKDIR', args: ['/srv/app'] },
+            { type: 'RUN', args: ['echo "$GREETING" > greeting.txt && pwd > where.txt'] },
+            { type: 'USER', args: ['user'] },
+            { type: 'RUN', args: ['id -un > /tmp/build-user'], name: 'as user' },
+          ],
+        },
+        { cpuCount: 1, memoryMB: 512 },
       );
-      assert.equal(r.stdout, 'built-by-step\nroot\nhello template\n/srv/app\nuser\n2\n/srv/app\nuser\n');
-      const info = await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`);
-      assert.equal(info.body.templateID, b.templateID);
-      assert.equal(info.body.cpuCount, 1);
-      assert.equal(info.body.memoryMB, 512);
-    } finally {
-      await sbx.kill();
-    }
-    base = { templateID: b.templateID, name };
-  });
+      assert.equal(b.start.status, 202, JSON.stringify(b.start.body));
+      const st = await waitBuild(b.templateID, b.buildID);
+      assert.equal(st.status, 'ready', st.all.map((l: any) => l.message).join('\n'));
+      // The log carries the step progress lines and the steps' output, tagged with the step.
+      assert.ok(
+        st.all.some(
+          (l: any) =>
+            l.message === '[1/6] RUN echo built-by-step > /opt/marker && id -un > /opt/ran-as' && l.step === 'marker',
+        ),
+        'progress line',
+      );
+      assert.ok(st.all.some((l: any) => /build ready/.test(l.message)));
+
+      const detail = await api(s, 'GET', `/templates/${name}`);
+      assert.equal(detail.status, 200);
+      assert.equal(detail.body.templateID, b.templateID);
+      assert.equal(detail.body.buildStatus, 'ready');
+      assert.equal(detail.body.parentTemplateID, 'default');
+      assert.equal(detail.body.cpuCount, 1);
+      assert.equal(detail.body.builds[0].buildID, b.buildID);
+      assert.equal(detail.body.builds[0].status, 'ready');
+      const listed = await api(s, 'GET', '/templates');
+      assert.ok(
+        listed.body.some(
+          (t: any) => t.templateID === b.templateID && t.buildStatus === 'ready' && t.names.includes(name),
+        ),
+      );
+      const alias = await api(s, 'GET', `/templates/aliases/${name}`);
+      assert.equal(alias.body.templateID, b.templateID);
+
+      // By name (and by ID): the files, environment, working directory and user of the build.
+      const sbx = await sandbox(name);
+      try {
+        const r = await sbx.commands.run(
+          'cat /opt/marker /opt/ran-as greeting.txt where.txt /tmp/build-user; echo "$LEVEL"; pwd; id -un',
+        );
+        assert.equal(r.stdout, 'built-by-step\nroot\nhello template\n/srv/app\nuser\n2\n/srv/app\nuser\n');
+        const info = await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`);
+        assert.equal(info.body.templateID, b.templateID);
+        assert.equal(info.body.cpuCount, 1);
+        assert.equal(info.body.memoryMB, 512);
+      } finally {
+        await sbx.kill();
+      }
+      base = { templateID: b.templateID, name };
+    },
+  );
 
   it('derives a template from a built one, sharing its layers on disk', async () => {
     const name = uniq('derived');
@@ -144,41 +147,44 @@ describe('template builds', () => {
     assert.equal((await api(s, 'GET', `/templates/${b.templateID}`)).status, 404);
   });
 
-  it('a failing step ends the build in error naming the step, its exit code and the log tail; nothing is left', async () => {
-    const name = uniq('broken');
-    const b = await build(name, {
-      fromTemplate: 'default',
-      steps: [
-        { name: 'ok', command: 'echo fine' },
-        { name: 'deps', command: 'echo about to fail; echo oops >&2; exit 3' },
-        { name: 'never', command: 'touch /never' },
-      ],
-    });
-    const st = await waitBuild(b.templateID, b.buildID);
-    assert.equal(st.status, 'error');
-    assert.equal(st.reason.step, 'deps');
-    assert.equal(st.reason.exitCode, 3);
-    assert.match(st.reason.message, /deps.*exit code 3/);
-    assert.ok(
-      st.reason.logEntries.some((l: any) => l.message === 'oops' && l.level === 'warn'),
-      'stderr in the log tail',
-    );
-    assert.ok(!st.all.some((l: any) => /\[3\/3\]/.test(l.message)), 'later steps did not run');
-    // Listed with its status (so it can be inspected) but it cannot start sandboxes, and no layer is on disk.
-    const t = await api(s, 'GET', `/templates/${name}`);
-    assert.equal(t.body.buildStatus, 'error');
-    assert.equal(t.body.builds[0].reason.step, 'deps');
-    const create = await api(s, 'POST', '/sandboxes', { templateID: name });
-    assert.equal(create.status, 409);
-    assert.match(create.body.message, /no ready build.*exit code 3/);
-    assert.ok(!existsSync(path.join(s.dataDir, 'templates', b.templateID, b.buildID)), 'no layer left');
-    // A new build of the same name fixes it.
-    const again = await build(name, { fromTemplate: 'default', steps: [{ name: 'deps', command: 'true' }] });
-    assert.equal(again.templateID, b.templateID, 'same template, new build');
-    assert.equal((await waitBuild(again.templateID, again.buildID)).status, 'ready');
-    assert.equal((await api(s, 'GET', `/templates/${name}`)).body.builds.length, 2);
-    assert.equal((await api(s, 'DELETE', `/templates/${name}`)).status, 204);
-  });
+  it(
+    'a failing step ends the build in error naming the ' + 'step, its exit code and the log tail; nothing is left',
+    async () => {
+      const name = uniq('broken');
+      const b = await build(name, {
+        fromTemplate: 'default',
+        steps: [
+          { name: 'ok', command: 'echo fine' },
+          { name: 'deps', command: 'echo about to fail; echo oops >&2; exit 3' },
+          { name: 'never', command: 'touch /never' },
+        ],
+      });
+      const st = await waitBuild(b.templateID, b.buildID);
+      assert.equal(st.status, 'error');
+      assert.equal(st.reason.step, 'deps');
+      assert.equal(st.reason.exitCode, 3);
+      assert.match(st.reason.message, /deps.*exit code 3/);
+      assert.ok(
+        st.reason.logEntries.some((l: any) => l.message === 'oops' && l.level === 'warn'),
+        'stderr in the log tail',
+      );
+      assert.ok(!st.all.some((l: any) => /\[3\/3\]/.test(l.message)), 'later steps did not run');
+      // Listed with its status (so it can be inspected) but it cannot start sandboxes, and no layer is on disk.
+      const t = await api(s, 'GET', `/templates/${name}`);
+      assert.equal(t.body.buildStatus, 'error');
+      assert.equal(t.body.builds[0].reason.step, 'deps');
+      const create = await api(s, 'POST', '/sandboxes', { templateID: name });
+      assert.equal(create.status, 409);
+      assert.match(create.body.message, /no ready build.*exit code 3/);
+      assert.ok(!existsSync(path.join(s.dataDir, 'templates', b.templateID, b.buildID)), 'no layer left');
+      // A new build of the same name fixes it.
+      const again = await build(name, { fromTemplate: 'default', steps: [{ name: 'deps', command: 'true' }] });
+      assert.equal(again.templateID, b.templateID, 'same template, new build');
+      assert.equal((await waitBuild(again.templateID, again.buildID)).status, 'ready');
+      assert.equal((await api(s, 'GET', `/templates/${name}`)).body.builds.length, 2);
+      assert.equal((await api(s, 'DELETE', `/templates/${name}`)).status, 204);
+    },
+  );
 
   it('answers bad requests clearly and registers nothing half-made', async () => {
     const unknownParent = await build(uniq('orphan'), { fromTemplate: 'no-such-template' });
@@ -226,30 +232,34 @@ describe('template builds', () => {
       await api(s, 'DELETE', `/templates/${t.templateID}`);
   });
 
-  it("applies the template's diskSizeMB: writing past it fails with ENOSPC inside, and an upload raises NotEnoughSpaceError", async () => {
-    const name = uniq('small-disk');
-    const b = await build(name, { fromTemplate: 'default', steps: [{ command: 'true' }] }, { diskSizeMB: 256 });
-    assert.equal((await waitBuild(b.templateID, b.buildID)).status, 'ready');
-    const sbx = await sandbox(name);
-    try {
-      assert.equal((await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`)).body.diskSizeMB, 256);
-      const r = await sbx.commands.run(
-        'dd if=/dev/zero of=/home/user/fill bs=1M count=400 2>&1; echo "exit=$?"; df -m /home/user | tail -1',
-      );
-      assert.match(r.stdout, /No space left on device/);
-      assert.match(r.stdout, /exit=1/);
-      await sbx.commands.run('rm -f /home/user/fill');
-      await assert.rejects(
-        sbx.files.write('/home/user/big.bin', new Uint8Array(400 * 1024 * 1024)),
-        (e: Error) => e instanceof NotEnoughSpaceError,
-      );
-      // The sandbox still works after the failed upload.
-      assert.equal((await sbx.commands.run('rm -f /home/user/big.bin; echo ok')).stdout, 'ok\n');
-    } finally {
-      await sbx.kill();
-    }
-    await api(s, 'DELETE', `/templates/${name}`);
-  });
+  it(
+    "applies the template's diskSizeMB: writing past it fails " +
+      'with ENOSPC inside, and an upload raises NotEnoughSpaceError',
+    async () => {
+      const name = uniq('small-disk');
+      const b = await build(name, { fromTemplate: 'default', steps: [{ command: 'true' }] }, { diskSizeMB: 256 });
+      assert.equal((await waitBuild(b.templateID, b.buildID)).status, 'ready');
+      const sbx = await sandbox(name);
+      try {
+        assert.equal((await api(s, 'GET', `/sandboxes/${sbx.sandboxId}`)).body.diskSizeMB, 256);
+        const r = await sbx.commands.run(
+          'dd if=/dev/zero of=/home/user/fill bs=1M count=400 2>&1; echo "exit=$?"; df -m /home/user | tail -1',
+        );
+        assert.match(r.stdout, /No space left on device/);
+        assert.match(r.stdout, /exit=1/);
+        await sbx.commands.run('rm -f /home/user/fill');
+        await assert.rejects(
+          sbx.files.write('/home/user/big.bin', new Uint8Array(400 * 1024 * 1024)),
+          (e: Error) => e instanceof NotEnoughSpaceError,
+        );
+        // The sandbox still works after the failed upload.
+        assert.equal((await sbx.commands.run('rm -f /home/user/big.bin; echo ok')).stdout, 'ok\n');
+      } finally {
+        await sbx.kill();
+      }
+      await api(s, 'DELETE', `/templates/${name}`);
+    },
+  );
 
   it('refuses to delete a template while a sandbox uses it', async () => {
     const name = uniq('inuse');
@@ -367,7 +377,8 @@ http.server.HTTPServer(('0.0.0.0', 8000), H).serve_forever()"`,
       const sbx = await sandbox(name);
       try {
         const r = await sbx.commands.run(
-          'cat /opt/ran.txt lib/data.txt /opt/docs/README; pwd; echo $MODE; stat -c %U /home/user/data.txt; test -x main.sh && echo exec',
+          'cat /opt/ran.txt lib/data.txt /opt/docs/README; pwd; echo $MODE; stat -c %U /home/user/data.txt; test -x ' +
+            'main.sh && echo exec',
         );
         assert.equal(r.stdout, 'main prod\ndata\nreadme\n/opt/app\nprod\nuser\nexec\n');
         // CMD became the start command: it runs in the sandbox.

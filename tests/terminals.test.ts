@@ -34,14 +34,16 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
 /** A minimal RFC 6455 echo server (one connection at a time, text frames < 126 bytes), for the ingress test. */
 const WS_ECHO = String.raw`
 import base64, hashlib, socket
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(('0.0.0.0', 8765)); srv.listen()
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('0.0.0.0', 8765)); srv.listen()
 while True:
     c, _ = srv.accept()
     req = b''
     while b'\r\n\r\n' not in req: req += c.recv(4096)
     key = [l.split(b': ')[1] for l in req.split(b'\r\n') if l.lower().startswith(b'sec-websocket-key')][0].strip()
     acc = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
-    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+              b'Sec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
     while True:
         h = c.recv(2)
         if len(h) < 2 or h[0] & 0x0f == 8: break
@@ -155,7 +157,8 @@ describe('metrics and logs', () => {
     assert.ok(base.memTotal >= 2048 * 2 ** 20 - 1, 'the limit is reported');
     (
       await sbx.commands.run(
-        `python3 -c "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); open('/tmp/held', 'w').close(); import time; time.sleep(60)"`,
+        `python3 -c "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); open('/tmp/held', ` +
+          `'w').close(); import time; time.sleep(60)"`,
         { background: true },
       )
     ).disconnect();
@@ -181,13 +184,16 @@ describe('metrics and logs', () => {
     assert.ok(created.timestamp instanceof Date && created.timestamp.getTime() <= Date.now());
   });
 
-  it('control-plane /metrics in Prometheus text format: sandboxes by state, request and lifecycle latencies', async () => {
-    const text = await (await fetch(`${s.url}/metrics`, { headers: { 'X-API-Key': s.apiKey } })).text();
-    assert.match(text, /^# TYPE tensor_box_sandboxes gauge$/m);
-    assert.match(text, /^tensor_box_sandboxes\{state="running"\} 1$/m);
-    assert.match(text, /^tensor_box_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
-    assert.match(text, /^tensor_box_lifecycle_operation_duration_seconds_count\{.*driver\.create.*\} [1-9]\d*$/m);
-  });
+  it(
+    'control-plane /metrics in Prometheus text format: ' + 'sandboxes by state, request and lifecycle latencies',
+    async () => {
+      const text = await (await fetch(`${s.url}/metrics`, { headers: { 'X-API-Key': s.apiKey } })).text();
+      assert.match(text, /^# TYPE tensor_box_sandboxes gauge$/m);
+      assert.match(text, /^tensor_box_sandboxes\{state="running"\} 1$/m);
+      assert.match(text, /^tensor_box_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
+      assert.match(text, /^tensor_box_lifecycle_operation_duration_seconds_count\{.*driver\.create.*\} [1-9]\d*$/m);
+    },
+  );
 
   it('an oversized terminal frame closes the socket instead of being buffered', async () => {
     const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${sbx.sandboxId}/pty`, {
@@ -221,33 +227,37 @@ describe('metrics and logs', () => {
     }
   });
 
-  it('bad input: terminal in a missing directory, sockets to a paused or killed sandbox; a pause ends watches cleanly', async () => {
-    await assert.rejects(
-      sbx.pty.create({ cols: 80, rows: 24, cwd: '/no/such/dir', onData: () => {} }),
-      /no\/such\/dir|not found|does not exist/i,
-    );
-    const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
-    const upgrade = (id: string) =>
-      new Promise<number>((resolve) => {
-        const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${id}/pty`, {
-          headers: { 'X-API-Key': s.apiKey },
+  it(
+    'bad input: terminal in a missing directory, sockets to ' +
+      'a paused or killed sandbox; a pause ends watches cleanly',
+    async () => {
+      await assert.rejects(
+        sbx.pty.create({ cols: 80, rows: 24, cwd: '/no/such/dir', onData: () => {} }),
+        /no\/such\/dir|not found|does not exist/i,
+      );
+      const other = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
+      const upgrade = (id: string) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(`${s.url.replace('http', 'ws')}/sandboxes/${id}/pty`, {
+            headers: { 'X-API-Key': s.apiKey },
+          });
+          ws.on('open', () => (ws.close(), resolve(101)));
+          ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          ws.on('error', () => resolve(0));
         });
-        ws.on('open', () => (ws.close(), resolve(101)));
-        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-        ws.on('error', () => resolve(0));
-      });
-    try {
-      let exited: Error | undefined | 'none' = 'none';
-      await other.files.watchDir('/home/user', () => {}, { onExit: (err) => (exited = err) });
-      // CRIU cannot save inotify watches on overlayfs: pausing ends them, and the watcher hears why through onExit.
-      await other.pause();
-      await until('watch ended', () => exited !== 'none');
-      assert.match(String(exited), /paused; watch again after it resumes/);
-      assert.equal(await upgrade(other.sandboxId), 409, 'a paused sandbox without autoResume');
-      await other.kill();
-      assert.equal(await upgrade(other.sandboxId), 404, 'a killed sandbox');
-    } finally {
-      await other.kill().catch(() => {});
-    }
-  });
+      try {
+        let exited: Error | undefined | 'none' = 'none';
+        await other.files.watchDir('/home/user', () => {}, { onExit: (err) => (exited = err) });
+        // CRIU cannot save inotify watches on overlayfs: pausing ends them, and the watcher hears why through onExit.
+        await other.pause();
+        await until('watch ended', () => exited !== 'none');
+        assert.match(String(exited), /paused; watch again after it resumes/);
+        assert.equal(await upgrade(other.sandboxId), 409, 'a paused sandbox without autoResume');
+        await other.kill();
+        assert.equal(await upgrade(other.sandboxId), 404, 'a killed sandbox');
+      } finally {
+        await other.kill().catch(() => {});
+      }
+    },
+  );
 });

@@ -222,7 +222,9 @@ class Run implements ParityRun {
     }
   }
 
-  /** Template ops: builds are saved under `save` and named by `build`; a build's reason is flattened to step, exitCode. */
+  /**
+   * Template ops: builds are saved under `save` and named by `build`; a build's reason is flattened to step, exitCode.
+   */
   async templateOp(op: string, a: Record<string, any>): Promise<any> {
     const c = this.conn;
     const build = (st: tb.TemplateBuildStatus) => ({

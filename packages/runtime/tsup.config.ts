@@ -1,7 +1,8 @@
 /**
  * Build of the runtime as plain JavaScript for `npm start` (scripts/start.sh): each source file compiled on its own
- * into dist/ at the same relative path (paths computed from import.meta.url keep working), no bundling, no type checking
- * (`npm run typecheck` does that). Tests and tsx runs inside the repository use src/ (the root tsconfig's `paths`).
+ * into dist/ at the same relative path (paths computed from import.meta.url keep working), no bundling, no type
+ * checking (`npm run typecheck` does that). Tests and tsx runs inside the repository use src/ (the root tsconfig's
+ * `paths`).
  */
 import { defineConfig } from 'tsup';
 

@@ -25,7 +25,13 @@ type CommandHandle struct {
 	err    error
 }
 
-func newCommandHandle(pid uint32, s processStream, cancel context.CancelFunc, cmds *Commands, opts *CommandOptions) *CommandHandle {
+func newCommandHandle(
+	pid uint32,
+	s processStream,
+	cancel context.CancelFunc,
+	cmds *Commands,
+	opts *CommandOptions,
+) *CommandHandle {
 	h := &CommandHandle{PID: pid, cmds: cmds, cancel: cancel, done: make(chan struct{})}
 	go h.consume(s, opts.OnStdout, opts.OnStderr)
 	return h
@@ -55,7 +61,8 @@ func (h *CommandHandle) consume(s processStream, onStdout, onStderr func(string)
 			}
 		} else if end := ev.GetEnd(); end != nil {
 			h.mu.Lock()
-			h.result = &CommandResult{ExitCode: int(end.GetExitCode()), Stdout: h.stdout.String(), Stderr: h.stderr.String(), Error: end.GetError()}
+			h.result = &CommandResult{ExitCode: int(end.GetExitCode()), Stdout: h.stdout.String(), Stderr: h.stderr.String(),
+				Error: end.GetError()}
 			h.mu.Unlock()
 			return
 		}

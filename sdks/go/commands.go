@@ -85,7 +85,12 @@ func (c *Commands) RunBackground(ctx context.Context, cmd string, opts *CommandO
 	return c.start(ctx, cmd, opts, true)
 }
 
-func (c *Commands) start(ctx context.Context, cmd string, opts *CommandOptions, background bool) (*CommandHandle, error) {
+func (c *Commands) start(
+	ctx context.Context,
+	cmd string,
+	opts *CommandOptions,
+	background bool,
+) (*CommandHandle, error) {
 	timeout := opts.Timeout
 	if timeout == 0 && !background {
 		timeout = DefaultCommandTimeout
@@ -95,8 +100,13 @@ func (c *Commands) start(ctx context.Context, cmd string, opts *CommandOptions, 
 	streamCtx, cancel := detached(ctx, timeout)
 	stdin := boolOr(opts.Stdin, background)
 	req := streamRequest(c.t, &process.StartRequest{
-		Process: &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-l", "-c", cmd}, Envs: opts.Envs, Cwd: optString(opts.Cwd)},
-		Stdin:   &stdin,
+		Process: &process.ProcessConfig{
+			Cmd:  "/bin/bash",
+			Args: []string{"-l", "-c", cmd},
+			Envs: opts.Envs,
+			Cwd:  optString(opts.Cwd),
+		},
+		Stdin: &stdin,
 	}, opts.User)
 	pid, stream, err := awaitStart(ctx, cancel, func() (*connect.ServerStreamForClient[process.StartResponse], error) {
 		return c.t.process.Start(streamCtx, req)
@@ -132,7 +142,17 @@ func (c *Commands) List(ctx context.Context) ([]ProcessInfo, error) {
 	out := make([]ProcessInfo, 0, len(res.Msg.GetProcesses()))
 	for _, p := range res.Msg.GetProcesses() {
 		cfg := p.GetConfig()
-		out = append(out, ProcessInfo{PID: p.GetPid(), Tag: p.GetTag(), Cmd: cfg.GetCmd(), Args: cfg.GetArgs(), Envs: cfg.GetEnvs(), Cwd: cfg.GetCwd()})
+		out = append(
+			out,
+			ProcessInfo{
+				PID:  p.GetPid(),
+				Tag:  p.GetTag(),
+				Cmd:  cfg.GetCmd(),
+				Args: cfg.GetArgs(),
+				Envs: cfg.GetEnvs(),
+				Cwd:  cfg.GetCwd(),
+			},
+		)
 	}
 	return out, nil
 }
@@ -157,7 +177,10 @@ func (c *Commands) CloseStdin(ctx context.Context, pid uint32) error {
 }
 
 func sendSignal(ctx context.Context, t *envdTarget, pid uint32, sig process.Signal) (bool, error) {
-	_, err := t.process.SendSignal(ctx, rpcRequest(t, &process.SendSignalRequest{Process: pidSelector(pid), Signal: sig}, ""))
+	_, err := t.process.SendSignal(
+		ctx,
+		rpcRequest(t, &process.SendSignalRequest{Process: pidSelector(pid), Signal: sig}, ""),
+	)
 	if err = fromConnect(err, "signal process"); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return false, nil

@@ -109,10 +109,23 @@ func (r *confRun) parityOp(ctx context.Context, op string, a args) (result any, 
 	o := &r.opts
 	switch op {
 	case "sandbox.listPage":
-		items, next, err := ListPage(ctx, &ListOptions{Options: r.opts, State: a.strList("state"), Metadata: a.strMap("metadata"), Template: a.str("template"), Order: a.str("order"), Limit: a.int("limit")})
+		items, next, err := ListPage(
+			ctx,
+			&ListOptions{
+				Options:  r.opts,
+				State:    a.strList("state"),
+				Metadata: a.strMap("metadata"),
+				Template: a.str("template"),
+				Order:    a.str("order"),
+				Limit:    a.int("limit"),
+			},
+		)
 		return map[string]any{"count": len(items), "hasNext": next != ""}, true, err
 	case "snapshot.list":
-		snaps, err := ListSnapshots(ctx, &SnapshotListOptions{Options: r.opts, SandboxID: a.str("sandboxId"), Name: a.str("name")})
+		snaps, err := ListSnapshots(
+			ctx,
+			&SnapshotListOptions{Options: r.opts, SandboxID: a.str("sandboxId"), Name: a.str("name")},
+		)
 		out := make([]any, len(snaps))
 		for i, s := range snaps {
 			out[i] = map[string]any{"snapshotId": s.SnapshotID, "name": s.Name}
@@ -126,14 +139,28 @@ func (r *confRun) parityOp(ctx context.Context, op string, a args) (result any, 
 		if err != nil {
 			return nil, true, err
 		}
-		info, err := BuildTemplate(ctx, t, &BuildTemplateOptions{Options: r.opts, Alias: a.str("alias"), CPUCount: a.int("cpuCount"), MemoryMB: a.int("memoryMB"), PollInterval: 200 * time.Millisecond})
+		info, err := BuildTemplate(
+			ctx,
+			t,
+			&BuildTemplateOptions{
+				Options:      r.opts,
+				Alias:        a.str("alias"),
+				CPUCount:     a.int("cpuCount"),
+				MemoryMB:     a.int("memoryMB"),
+				PollInterval: 200 * time.Millisecond,
+			},
+		)
 		if err != nil {
 			return nil, true, err
 		}
-		r.saveBuild(firstNonEmpty(a.str("save"), a.str("alias")), &TemplateCreated{TemplateID: info.TemplateID, BuildID: info.BuildID})
+		r.saveBuild(
+			firstNonEmpty(a.str("save"), a.str("alias")),
+			&TemplateCreated{TemplateID: info.TemplateID, BuildID: info.BuildID},
+		)
 		return map[string]any{"templateID": info.TemplateID, "buildID": info.BuildID, "status": info.Status}, true, nil
 	}
-	if !strings.HasPrefix(op, "pty.") && !strings.HasPrefix(op, "snapshot.") && op != "sandbox.fork" && !strings.HasPrefix(op, "files.") {
+	if !strings.HasPrefix(op, "pty.") && !strings.HasPrefix(op, "snapshot.") && op != "sandbox.fork" &&
+		!strings.HasPrefix(op, "files.") {
 		return nil, false, nil
 	}
 	s, err := r.sandbox()
@@ -163,7 +190,8 @@ func (r *confRun) parityOp(ctx context.Context, op string, a args) (result any, 
 		if op == "files.downloadUrl" {
 			res, err = http.Get(s.DownloadURL(a.str("path"), SignedURLOptions{User: a.str("user")}))
 		} else {
-			res, err = http.Post(s.UploadURL(a.str("path"), SignedURLOptions{User: a.str("user")}), "application/octet-stream", strings.NewReader(a.str("data")))
+			res, err = http.Post(s.UploadURL(a.str("path"), SignedURLOptions{User: a.str("user")}), "application/octet-stream",
+				strings.NewReader(a.str("data")))
 		}
 		if err != nil {
 			return nil, true, err
@@ -215,7 +243,8 @@ func (r *confRun) parityOp(ctx context.Context, op string, a args) (result any, 
 		if timeout == 0 {
 			timeout = 10 * time.Second
 		}
-		for deadline := time.Now().Add(timeout); !strings.Contains(term.output(), a.str("contains")); time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(timeout); !strings.Contains(term.output(),
+			a.str("contains")); time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				return nil, true, newError(KindTimeout, "%q not in the terminal's output: %q", a.str("contains"), term.output())
 			}

@@ -28,11 +28,26 @@ func (r *confRun) templateOp(ctx context.Context, op string, a args) (any, error
 		}
 		out := make([]any, len(images))
 		for i, b := range images {
-			out[i] = map[string]any{"dockerImage": b.DockerImage, "osVersion": b.OSVersion, "codename": b.Codename, "status": b.Status, "source": b.Source}
+			out[i] = map[string]any{
+				"dockerImage": b.DockerImage,
+				"osVersion":   b.OSVersion,
+				"codename":    b.Codename,
+				"status":      b.Status,
+				"source":      b.Source,
+			}
 		}
 		return out, nil
 	case "template.create":
-		c, err := CreateTemplate(ctx, &TemplateCreateOptions{Name: a.str("name"), CPUCount: a.int("cpuCount"), MemoryMB: a.int("memoryMB"), DiskGB: a.int("diskGB")}, o)
+		c, err := CreateTemplate(
+			ctx,
+			&TemplateCreateOptions{
+				Name:     a.str("name"),
+				CPUCount: a.int("cpuCount"),
+				MemoryMB: a.int("memoryMB"),
+				DiskGB:   a.int("diskGB"),
+			},
+			o,
+		)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +84,12 @@ func (r *confRun) templateOp(ctx context.Context, op string, a args) (any, error
 	}
 	switch op {
 	case "template.startBuild":
-		opts := &TemplateBuildOptions{FromTemplate: a.str("fromTemplate"), FromImage: a.str("fromImage"), StartCmd: a.str("startCmd"), ReadyCmd: a.str("readyCmd")}
+		opts := &TemplateBuildOptions{
+			FromTemplate: a.str("fromTemplate"),
+			FromImage:    a.str("fromImage"),
+			StartCmd:     a.str("startCmd"),
+			ReadyCmd:     a.str("readyCmd"),
+		}
 		steps, _ := a["steps"].([]any)
 		for _, s := range steps {
 			m := args(s.(map[string]any))

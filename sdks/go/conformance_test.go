@@ -65,7 +65,13 @@ func TestConformance(t *testing.T) {
 	o := liveOptions(t)
 	for _, sc := range scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
-			r := &confRun{opts: o, handles: map[string]*CommandHandle{}, builds: map[string]*TemplateCreated{}, ptys: map[string]*confTerminal{}, runID: strconv.FormatInt(time.Now().UnixNano(), 36)}
+			r := &confRun{
+				opts:    o,
+				handles: map[string]*CommandHandle{},
+				builds:  map[string]*TemplateCreated{},
+				ptys:    map[string]*confTerminal{},
+				runID:   strconv.FormatInt(time.Now().UnixNano(), 36),
+			}
 			defer r.cleanup()
 			for i, step := range sc.Steps {
 				where := fmt.Sprintf("step %d (%s)", i+1, step.Op)
@@ -177,7 +183,12 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 	a := args(r.subst(step.Args).(map[string]any))
 	switch step.Op {
 	case "sandbox.create":
-		opts := &CreateOptions{Options: r.opts, Timeout: a.ms("timeoutMs"), Envs: a.strMap("envs"), Metadata: a.strMap("metadata")}
+		opts := &CreateOptions{
+			Options:  r.opts,
+			Timeout:  a.ms("timeoutMs"),
+			Envs:     a.strMap("envs"),
+			Metadata: a.strMap("metadata"),
+		}
 		if lc, ok := a["lifecycle"].(map[string]any); ok {
 			opts.Lifecycle = &LifecycleConfig{OnTimeout: fmt.Sprint(lc["onTimeout"])}
 			if ar, ok := lc["autoResume"].(bool); ok {
@@ -210,7 +221,17 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 	case "sandbox.killById":
 		return KillByID(ctx, a.str("sandboxId"), &r.opts)
 	case "sandbox.list":
-		infos, err := List(ctx, &ListOptions{Options: r.opts, State: a.strList("state"), Metadata: a.strMap("metadata"), Template: a.str("template"), Order: a.str("order"), Limit: a.int("limit")})
+		infos, err := List(
+			ctx,
+			&ListOptions{
+				Options:  r.opts,
+				State:    a.strList("state"),
+				Metadata: a.strMap("metadata"),
+				Template: a.str("template"),
+				Order:    a.str("order"),
+				Limit:    a.int("limit"),
+			},
+		)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +272,11 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 	case "sandbox.getHost":
 		return s.GetHost(a.int("port")), nil
 	case "commands.run":
-		res, err := s.Commands.Run(ctx, a.str("cmd"), &CommandOptions{Envs: a.strMap("envs"), Cwd: a.str("cwd"), User: a.str("user"), Timeout: a.ms("timeoutMs")})
+		res, err := s.Commands.Run(
+			ctx,
+			a.str("cmd"),
+			&CommandOptions{Envs: a.strMap("envs"), Cwd: a.str("cwd"), User: a.str("user"), Timeout: a.ms("timeoutMs")},
+		)
 		if err != nil {
 			return nil, err
 		}
@@ -321,11 +346,18 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 	case "files.remove":
 		return nil, s.Files.Remove(ctx, a.str("path"), nil)
 	case "sandbox.commitAsTemplate":
-		b, err := s.CommitAsTemplate(ctx, a.str("name"), &CommitOptions{CPUCount: a.int("cpuCount"), MemoryMB: a.int("memoryMB"), Wait: a.boolPtr("wait")})
+		b, err := s.CommitAsTemplate(
+			ctx,
+			a.str("name"),
+			&CommitOptions{CPUCount: a.int("cpuCount"), MemoryMB: a.int("memoryMB"), Wait: a.boolPtr("wait")},
+		)
 		if err != nil {
 			return nil, err
 		}
-		r.saveBuild(firstNonEmpty(a.str("save"), a.str("name")), &TemplateCreated{TemplateID: b.TemplateID, BuildID: b.BuildID})
+		r.saveBuild(
+			firstNonEmpty(a.str("save"), a.str("name")),
+			&TemplateCreated{TemplateID: b.TemplateID, BuildID: b.BuildID},
+		)
 		return confBuild(b), nil
 	case "files.getInfo":
 		info, err := s.Files.GetInfo(ctx, a.str("path"), nil)

@@ -55,10 +55,17 @@ func newFakeSandbox(t *testing.T) (*Sandbox, *fakeEnvd) {
 	}))
 	t.Cleanup(srv.Close)
 	tok := "secret-token"
-	return newSandbox(&api.Sandbox{SandboxID: "sbxfake", TemplateID: "default", EnvdAccessToken: &tok}, resolveOptions(&Options{Domain: srv.URL, APIKey: "k"})), f
+	return newSandbox(
+		&api.Sandbox{SandboxID: "sbxfake", TemplateID: "default", EnvdAccessToken: &tok},
+		resolveOptions(&Options{Domain: srv.URL, APIKey: "k"}),
+	), f
 }
 
-func (f *fakeEnvd) Start(ctx context.Context, req *connect.Request[process.StartRequest], stream *connect.ServerStream[process.StartResponse]) error {
+func (f *fakeEnvd) Start(
+	ctx context.Context,
+	req *connect.Request[process.StartRequest],
+	stream *connect.ServerStream[process.StartResponse],
+) error {
 	cfg := req.Msg.GetProcess()
 	cmd := exec.CommandContext(ctx, cfg.GetCmd(), cfg.GetArgs()...)
 	cmd.Dir = cfg.GetCwd()
@@ -87,7 +94,9 @@ func (f *fakeEnvd) Start(ctx context.Context, req *connect.Request[process.Start
 		defer sendMu.Unlock()
 		return stream.Send(&process.StartResponse{Event: ev})
 	}
-	if err := send(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: pid}}}); err != nil {
+	if err := send(&process.ProcessEvent{
+		Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: pid}},
+	}); err != nil {
 		return err
 	}
 	pump := func(r io.Reader, wrap func([]byte) *process.ProcessEvent_DataEvent, wg *sync.WaitGroup) {
@@ -116,7 +125,11 @@ func (f *fakeEnvd) Start(ctx context.Context, req *connect.Request[process.Start
 	if ctx.Err() != nil {
 		return connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
 	}
-	end := &process.ProcessEvent_EndEvent{ExitCode: int32(cmd.ProcessState.ExitCode()), Exited: cmd.ProcessState.Exited(), Status: cmd.ProcessState.String()}
+	end := &process.ProcessEvent_EndEvent{
+		ExitCode: int32(cmd.ProcessState.ExitCode()),
+		Exited:   cmd.ProcessState.Exited(),
+		Status:   cmd.ProcessState.String(),
+	}
 	if err != nil && !cmd.ProcessState.Exited() {
 		msg := err.Error()
 		end.Error = &msg
@@ -138,7 +151,10 @@ func (f *fakeEnvd) proc(sel *process.ProcessSelector) (*fakeProc, error) {
 	return p, nil
 }
 
-func (f *fakeEnvd) SendSignal(_ context.Context, req *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
+func (f *fakeEnvd) SendSignal(
+	_ context.Context,
+	req *connect.Request[process.SendSignalRequest],
+) (*connect.Response[process.SendSignalResponse], error) {
 	p, err := f.proc(req.Msg.GetProcess())
 	if err != nil {
 		return nil, err
@@ -147,7 +163,10 @@ func (f *fakeEnvd) SendSignal(_ context.Context, req *connect.Request[process.Se
 	return connect.NewResponse(&process.SendSignalResponse{}), nil
 }
 
-func (f *fakeEnvd) SendInput(_ context.Context, req *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error) {
+func (f *fakeEnvd) SendInput(
+	_ context.Context,
+	req *connect.Request[process.SendInputRequest],
+) (*connect.Response[process.SendInputResponse], error) {
 	p, err := f.proc(req.Msg.GetProcess())
 	if err != nil {
 		return nil, err
@@ -156,7 +175,10 @@ func (f *fakeEnvd) SendInput(_ context.Context, req *connect.Request[process.Sen
 	return connect.NewResponse(&process.SendInputResponse{}), nil
 }
 
-func (f *fakeEnvd) CloseStdin(_ context.Context, req *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
+func (f *fakeEnvd) CloseStdin(
+	_ context.Context,
+	req *connect.Request[process.CloseStdinRequest],
+) (*connect.Response[process.CloseStdinResponse], error) {
 	p, err := f.proc(req.Msg.GetProcess())
 	if err != nil {
 		return nil, err
@@ -165,12 +187,18 @@ func (f *fakeEnvd) CloseStdin(_ context.Context, req *connect.Request[process.Cl
 	return connect.NewResponse(&process.CloseStdinResponse{}), nil
 }
 
-func (f *fakeEnvd) List(context.Context, *connect.Request[process.ListRequest]) (*connect.Response[process.ListResponse], error) {
+func (f *fakeEnvd) List(
+	context.Context,
+	*connect.Request[process.ListRequest],
+) (*connect.Response[process.ListResponse], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	res := &process.ListResponse{}
 	for pid, p := range f.procs {
-		res.Processes = append(res.Processes, &process.ProcessInfo{Pid: pid, Config: &process.ProcessConfig{Cmd: p.cmd.Path, Args: p.cmd.Args[1:]}})
+		res.Processes = append(
+			res.Processes,
+			&process.ProcessInfo{Pid: pid, Config: &process.ProcessConfig{Cmd: p.cmd.Path, Args: p.cmd.Args[1:]}},
+		)
 	}
 	return connect.NewResponse(res), nil
 }
@@ -190,14 +218,24 @@ func fakeEntry(path string) (*filesystem.EntryInfo, error) {
 	if err != nil {
 		return nil, fsError(err)
 	}
-	e := &filesystem.EntryInfo{Name: filepath.Base(path), Path: path, Size: st.Size(), Mode: uint32(st.Mode().Perm()), Permissions: st.Mode().String(), Type: filesystem.FileType_FILE_TYPE_FILE}
+	e := &filesystem.EntryInfo{
+		Name:        filepath.Base(path),
+		Path:        path,
+		Size:        st.Size(),
+		Mode:        uint32(st.Mode().Perm()),
+		Permissions: st.Mode().String(),
+		Type:        filesystem.FileType_FILE_TYPE_FILE,
+	}
 	if st.IsDir() {
 		e.Type = filesystem.FileType_FILE_TYPE_DIRECTORY
 	}
 	return e, nil
 }
 
-func (f *fakeEnvd) Stat(_ context.Context, req *connect.Request[filesystem.StatRequest]) (*connect.Response[filesystem.StatResponse], error) {
+func (f *fakeEnvd) Stat(
+	_ context.Context,
+	req *connect.Request[filesystem.StatRequest],
+) (*connect.Response[filesystem.StatResponse], error) {
 	e, err := fakeEntry(req.Msg.GetPath())
 	if err != nil {
 		return nil, err
@@ -205,7 +243,10 @@ func (f *fakeEnvd) Stat(_ context.Context, req *connect.Request[filesystem.StatR
 	return connect.NewResponse(&filesystem.StatResponse{Entry: e}), nil
 }
 
-func (f *fakeEnvd) MakeDir(_ context.Context, req *connect.Request[filesystem.MakeDirRequest]) (*connect.Response[filesystem.MakeDirResponse], error) {
+func (f *fakeEnvd) MakeDir(
+	_ context.Context,
+	req *connect.Request[filesystem.MakeDirRequest],
+) (*connect.Response[filesystem.MakeDirResponse], error) {
 	if _, err := os.Stat(req.Msg.GetPath()); err == nil {
 		return nil, connect.NewError(connect.CodeAlreadyExists, errors.New("exists"))
 	}
@@ -216,7 +257,10 @@ func (f *fakeEnvd) MakeDir(_ context.Context, req *connect.Request[filesystem.Ma
 	return connect.NewResponse(&filesystem.MakeDirResponse{Entry: e}), nil
 }
 
-func (f *fakeEnvd) ListDir(_ context.Context, req *connect.Request[filesystem.ListDirRequest]) (*connect.Response[filesystem.ListDirResponse], error) {
+func (f *fakeEnvd) ListDir(
+	_ context.Context,
+	req *connect.Request[filesystem.ListDirRequest],
+) (*connect.Response[filesystem.ListDirResponse], error) {
 	des, err := os.ReadDir(req.Msg.GetPath())
 	if err != nil {
 		return nil, fsError(err)
@@ -271,15 +315,23 @@ func (f *fakeEnvd) files(w http.ResponseWriter, r *http.Request) {
 
 // WatchDir reports one scripted create event after the start, then holds the stream open until the client leaves;
 // a missing directory is NotFound.
-func (f *fakeEnvd) WatchDir(ctx context.Context, req *connect.Request[filesystem.WatchDirRequest], stream *connect.ServerStream[filesystem.WatchDirResponse]) error {
+func (f *fakeEnvd) WatchDir(
+	ctx context.Context,
+	req *connect.Request[filesystem.WatchDirRequest],
+	stream *connect.ServerStream[filesystem.WatchDirResponse],
+) error {
 	if _, err := os.Stat(req.Msg.GetPath()); err != nil {
 		return fsError(err)
 	}
-	if err := stream.Send(&filesystem.WatchDirResponse{Event: &filesystem.WatchDirResponse_Start{Start: &filesystem.WatchDirResponse_StartEvent{}}}); err != nil {
+	if err := stream.Send(&filesystem.WatchDirResponse{
+		Event: &filesystem.WatchDirResponse_Start{Start: &filesystem.WatchDirResponse_StartEvent{}},
+	}); err != nil {
 		return err
 	}
 	ev := &filesystem.FilesystemEvent{Name: "a.txt", Type: filesystem.EventType_EVENT_TYPE_CREATE}
-	if err := stream.Send(&filesystem.WatchDirResponse{Event: &filesystem.WatchDirResponse_Filesystem{Filesystem: ev}}); err != nil {
+	if err := stream.Send(&filesystem.WatchDirResponse{
+		Event: &filesystem.WatchDirResponse_Filesystem{Filesystem: ev},
+	}); err != nil {
 		return err
 	}
 	<-ctx.Done()

@@ -20,13 +20,19 @@ func TestWireCommands(t *testing.T) {
 	sbx, fake := newFakeSandbox(t)
 	ctx := testCtx(t)
 
-	r, err := sbx.Commands.Run(ctx, "echo out; echo err >&2; echo $FOO", &CommandOptions{Envs: map[string]string{"FOO": "bar"}, User: "root"})
+	r, err := sbx.Commands.Run(
+		ctx,
+		"echo out; echo err >&2; echo $FOO",
+		&CommandOptions{Envs: map[string]string{"FOO": "bar"}, User: "root"},
+	)
 	if err != nil || r.Stdout != "out\nbar\n" || r.Stderr != "err\n" || r.ExitCode != 0 {
 		t.Fatalf("%v %+v", err, r)
 	}
 	h := fake.headers[len(fake.headers)-1]
-	if h.Get("E2b-Sandbox-Id") != "sbxfake" || h.Get("E2b-Sandbox-Port") != "49983" || h.Get("X-Access-Token") != "secret-token" ||
-		h.Get("Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("root:")) || h.Get("Keepalive-Ping-Interval") == "" {
+	if h.Get("E2b-Sandbox-Id") != "sbxfake" || h.Get("E2b-Sandbox-Port") != "49983" ||
+		h.Get("X-Access-Token") != "secret-token" ||
+		h.Get("Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("root:")) ||
+		h.Get("Keepalive-Ping-Interval") == "" {
 		t.Fatalf("agent headers %v", h)
 	}
 
@@ -37,7 +43,10 @@ func TestWireCommands(t *testing.T) {
 	}
 
 	start := time.Now()
-	if _, err := sbx.Commands.Run(ctx, "sleep 30", &CommandOptions{Timeout: 300 * time.Millisecond}); !errors.Is(err, ErrTimeout) {
+	if _, err := sbx.Commands.Run(ctx, "sleep 30", &CommandOptions{Timeout: 300 * time.Millisecond}); !errors.Is(
+		err,
+		ErrTimeout,
+	) {
 		t.Fatalf("timeout: %v", err)
 	}
 	if time.Since(start) > 5*time.Second {
@@ -92,7 +101,11 @@ func TestWireFiles(t *testing.T) {
 	if _, err := f.Read(ctx, dir+"/missing", nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("read missing: %v", err)
 	}
-	infos, err := f.WriteFiles(ctx, []WriteEntry{{Path: dir + "/x.txt", Data: []byte("x")}, {Path: dir + "/sub/y.txt", Data: []byte("yy")}}, nil)
+	infos, err := f.WriteFiles(
+		ctx,
+		[]WriteEntry{{Path: dir + "/x.txt", Data: []byte("x")}, {Path: dir + "/sub/y.txt", Data: []byte("yy")}},
+		nil,
+	)
 	if err != nil || len(infos) != 2 || infos[1].Path != dir+"/sub/y.txt" || infos[1].Size != 2 {
 		t.Fatalf("write files: %v %+v", err, infos)
 	}
@@ -131,7 +144,12 @@ func TestWireWatchDir(t *testing.T) {
 	dir := t.TempDir()
 	got := make(chan WatchEvent, 4)
 	exited := make(chan error, 1)
-	w, err := sbx.Files.WatchDir(ctx, dir+"/", func(ev WatchEvent) { got <- ev }, &WatchOptions{OnExit: func(err error) { exited <- err }})
+	w, err := sbx.Files.WatchDir(
+		ctx,
+		dir+"/",
+		func(ev WatchEvent) { got <- ev },
+		&WatchOptions{OnExit: func(err error) { exited <- err }},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

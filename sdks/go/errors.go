@@ -29,7 +29,8 @@ const (
 	KindAuthentication Kind = "authentication"
 	// KindPermissionDenied: access to a path or route is forbidden.
 	KindPermissionDenied Kind = "permission_denied"
-	// KindConflict: the operation conflicts with the current state (a paused sandbox paused again, a directory that exists).
+	// KindConflict: the operation conflicts with the current state (a paused sandbox paused again, a directory that
+	// exists).
 	KindConflict Kind = "conflict"
 	// KindTimeout: the operation or command ran past its deadline.
 	KindTimeout Kind = "timeout"
@@ -147,7 +148,12 @@ func newBuildError(b *TemplateBuild) *BuildError {
 		msg += fmt.Sprintf(" (exit code %d)", r.ExitCode)
 	}
 	msg += ": " + r.Message
-	return &BuildError{SandboxError: SandboxError{Kind: KindBuild, Message: msg}, TemplateID: b.TemplateID, BuildID: b.BuildID, Reason: r}
+	return &BuildError{
+		SandboxError: SandboxError{Kind: KindBuild, Message: msg},
+		TemplateID:   b.TemplateID,
+		BuildID:      b.BuildID,
+		Reason:       r,
+	}
 }
 
 // kindOfStatus is the one HTTP status → kind table.

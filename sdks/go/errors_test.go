@@ -19,7 +19,11 @@ func TestKindOfStatus(t *testing.T) {
 		507: ErrNotEnoughSpace, 500: ErrInternal, 418: ErrInternal,
 	}
 	for status, want := range cases {
-		res := &http.Response{StatusCode: status, Status: fmt.Sprint(status), Body: io.NopCloser(strings.NewReader(`{"code":1,"message":"boom"}`))}
+		res := &http.Response{
+			StatusCode: status,
+			Status:     fmt.Sprint(status),
+			Body:       io.NopCloser(strings.NewReader(`{"code":1,"message":"boom"}`)),
+		}
 		err := fromHTTP(res, "op")
 		if !errors.Is(err, want) {
 			t.Errorf("status %d: got kind %s, want %s", status, err.Kind, want.Kind)
@@ -31,7 +35,11 @@ func TestKindOfStatus(t *testing.T) {
 }
 
 func TestFromHTTPPlainBody(t *testing.T) {
-	res := &http.Response{StatusCode: 404, Status: "404 Not Found", Body: io.NopCloser(strings.NewReader("no such file\n"))}
+	res := &http.Response{
+		StatusCode: 404,
+		Status:     "404 Not Found",
+		Body:       io.NopCloser(strings.NewReader("no such file\n")),
+	}
 	if err := fromHTTP(res, "read /x"); err.Message != "read /x: no such file" {
 		t.Fatalf("message %q", err.Message)
 	}

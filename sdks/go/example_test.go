@@ -38,7 +38,10 @@ func Example() {
 func ExamplePty_Create() {
 	ctx := context.Background()
 	sbx, _ := tensorbox.Connect(ctx, "sbx_abc123", nil)
-	pty, err := sbx.Pty.Create(ctx, &tensorbox.PtyOptions{Cols: 120, Rows: 40, OnData: func(b []byte) { os.Stdout.Write(b) }})
+	pty, err := sbx.Pty.Create(
+		ctx,
+		&tensorbox.PtyOptions{Cols: 120, Rows: 40, OnData: func(b []byte) { os.Stdout.Write(b) }},
+	)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +66,11 @@ func ExampleFiles_WatchDir() {
 // Build a template from default with a step, wait for it, and start a sandbox from it by name.
 func ExampleCreateTemplate() {
 	ctx := context.Background()
-	created, err := tensorbox.CreateTemplate(ctx, &tensorbox.TemplateCreateOptions{Name: "agent-runtime", CPUCount: 2, MemoryMB: 2048}, nil)
+	created, err := tensorbox.CreateTemplate(
+		ctx,
+		&tensorbox.TemplateCreateOptions{Name: "agent-runtime", CPUCount: 2, MemoryMB: 2048},
+		nil,
+	)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -56,7 +56,12 @@ func (f *Files) filesURL(path, user string) string {
 }
 
 // send performs one /files request and returns the response when it succeeded.
-func (f *Files) send(ctx context.Context, method, u, contentType string, body io.Reader, what string) (*http.Response, error) {
+func (f *Files) send(
+	ctx context.Context,
+	method, u, contentType string,
+	body io.Reader,
+	what string,
+) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, newError(KindInvalidArgument, "%s: %v", what, err)
@@ -137,7 +142,12 @@ func (f *Files) Write(ctx context.Context, path string, data []byte, opts *Files
 }
 
 // WriteStream writes everything r yields to a file without buffering it, and returns the file's info.
-func (f *Files) WriteStream(ctx context.Context, path string, r io.Reader, opts *FilesystemOptions) (*EntryInfo, error) {
+func (f *Files) WriteStream(
+	ctx context.Context,
+	path string,
+	r io.Reader,
+	opts *FilesystemOptions,
+) (*EntryInfo, error) {
 	ctx, cancel := opts.withTimeout(ctx)
 	defer cancel()
 	res, err := f.send(ctx, http.MethodPost, f.filesURL(path, opts.user()), "application/octet-stream", r, "write "+path)

@@ -27,7 +27,8 @@ func TestLiveFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Name != "hello.txt" || info.Path != "/home/user/hello.txt" || info.Type != FileTypeFile || info.Size != 12 || info.Owner != "user" {
+		if info.Name != "hello.txt" || info.Path != "/home/user/hello.txt" || info.Type != FileTypeFile || info.Size != 12 ||
+			info.Owner != "user" {
 			t.Fatalf("info %+v", info)
 		}
 		if s, err := f.Read(ctx, "/home/user/hello.txt", nil); err != nil || s != "Hello World!" {
@@ -59,7 +60,11 @@ func TestLiveFiles(t *testing.T) {
 	})
 
 	t.Run("WriteFiles writes several files owned by the user", func(t *testing.T) {
-		infos, err := f.WriteFiles(ctx, []WriteEntry{{Path: "/tmp/a.txt", Data: []byte("aaa")}, {Path: "/tmp/sub/b.txt", Data: []byte("bbb")}}, nil)
+		infos, err := f.WriteFiles(
+			ctx,
+			[]WriteEntry{{Path: "/tmp/a.txt", Data: []byte("aaa")}, {Path: "/tmp/sub/b.txt", Data: []byte("bbb")}},
+			nil,
+		)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +104,8 @@ func TestLiveFiles(t *testing.T) {
 			t.Fatalf("entries %v", got)
 		}
 		st, err := f.GetInfo(ctx, "/home/user/project/new.txt", nil)
-		if err != nil || st.Size != 1 || st.Owner != "user" || !strings.HasPrefix(st.Permissions, "-rw") || st.ModifiedTime.IsZero() {
+		if err != nil || st.Size != 1 || st.Owner != "user" || !strings.HasPrefix(st.Permissions, "-rw") ||
+			st.ModifiedTime.IsZero() {
 			t.Fatalf("stat %v %+v", err, st)
 		}
 		if err := f.Remove(ctx, "/home/user/project", nil); err != nil {
@@ -165,7 +171,8 @@ func TestLiveWatchDir(t *testing.T) {
 		return false
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !(has("create", "/home/user/watched/a.txt") && has("create", "/home/user/watched/sub/b.txt") && has("remove", "/home/user/watched/a.txt")) {
+	for !(has("create", "/home/user/watched/a.txt") && has("create", "/home/user/watched/sub/b.txt") &&
+		has("remove", "/home/user/watched/a.txt")) {
 		if time.Now().After(deadline) {
 			mu.Lock()
 			t.Fatalf("events so far: %+v", events)
@@ -208,7 +215,11 @@ func TestLiveSignedURLs(t *testing.T) {
 	part, _ := mw.CreateFormFile("file", "input.txt")
 	part.Write([]byte("uploaded"))
 	mw.Close()
-	res, err := http.Post(sbx.UploadURL("/home/user/input.txt", SignedURLOptions{Expiration: time.Minute}), mw.FormDataContentType(), &form)
+	res, err := http.Post(
+		sbx.UploadURL("/home/user/input.txt", SignedURLOptions{Expiration: time.Minute}),
+		mw.FormDataContentType(),
+		&form,
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +235,12 @@ func TestLiveSignedURLs(t *testing.T) {
 	if status, _ := httpGet(t, forged); status != 401 {
 		t.Fatalf("forged signature: %d", status)
 	}
-	expired := sbx.signedFilesURL("/home/user/output.txt", "read", []SignedURLOptions{{Expiration: time.Second}}, time.Now().Add(-time.Hour))
+	expired := sbx.signedFilesURL(
+		"/home/user/output.txt",
+		"read",
+		[]SignedURLOptions{{Expiration: time.Second}},
+		time.Now().Add(-time.Hour),
+	)
 	if status, _ := httpGet(t, expired); status == 200 {
 		t.Fatal("an expired URL still downloads")
 	}

@@ -70,7 +70,10 @@ func (f *Files) List(ctx context.Context, path string, opts *ListFilesOptions) (
 	}
 	ctx, cancel := opts.withTimeout(ctx)
 	defer cancel()
-	res, err := f.t.filesystem.ListDir(ctx, rpcRequest(f.t, &filesystem.ListDirRequest{Path: path, Depth: depth}, opts.User))
+	res, err := f.t.filesystem.ListDir(
+		ctx,
+		rpcRequest(f.t, &filesystem.ListDirRequest{Path: path, Depth: depth}, opts.User),
+	)
 	if err != nil {
 		return nil, fromConnect(err, "list "+path)
 	}
@@ -119,7 +122,10 @@ func (f *Files) MakeDir(ctx context.Context, path string, opts *FilesystemOption
 func (f *Files) Rename(ctx context.Context, oldPath, newPath string, opts *FilesystemOptions) (*EntryInfo, error) {
 	ctx, cancel := opts.withTimeout(ctx)
 	defer cancel()
-	res, err := f.t.filesystem.Move(ctx, rpcRequest(f.t, &filesystem.MoveRequest{Source: oldPath, Destination: newPath}, opts.user()))
+	res, err := f.t.filesystem.Move(
+		ctx,
+		rpcRequest(f.t, &filesystem.MoveRequest{Source: oldPath, Destination: newPath}, opts.user()),
+	)
 	if err != nil {
 		return nil, fromConnect(err, "rename "+oldPath)
 	}

@@ -58,7 +58,12 @@ var watchEventTypes = map[filesystem.EventType]string{
 //
 //	w, err := sbx.Files.WatchDir(ctx, "/home/user", func(ev tensorbox.WatchEvent) { fmt.Println(ev.Type, ev.Path) }, nil)
 //	defer w.Stop()
-func (f *Files) WatchDir(ctx context.Context, path string, onEvent func(WatchEvent), opts *WatchOptions) (*WatchHandle, error) {
+func (f *Files) WatchDir(
+	ctx context.Context,
+	path string,
+	onEvent func(WatchEvent),
+	opts *WatchOptions,
+) (*WatchHandle, error) {
 	if opts == nil {
 		opts = &WatchOptions{}
 	}

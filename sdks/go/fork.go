@@ -39,7 +39,13 @@ func (s *Sandbox) Fork(ctx context.Context, opts *ForkOptions) ([]*Sandbox, erro
 		body.Timeout = ptr(seconds(opts.Timeout))
 	}
 	var results []api.SandboxForkResult
-	call := restCall{method: http.MethodPost, path: sandboxPath(s.SandboxID) + "/fork", body: body, out: &results, what: what}
+	call := restCall{
+		method: http.MethodPost,
+		path:   sandboxPath(s.SandboxID) + "/fork",
+		body:   body,
+		out:    &results,
+		what:   what,
+	}
 	if _, _, err := s.conn.do(ctx, call); err != nil {
 		return nil, err
 	}
@@ -60,7 +66,11 @@ func (s *Sandbox) Fork(ctx context.Context, opts *ForkOptions) ([]*Sandbox, erro
 		}
 	}
 	if failed != nil {
-		return nil, &SandboxError{Kind: kindOfStatus(int(failed.Code)), Message: what + ": " + failed.Message, Status: int(failed.Code)}
+		return nil, &SandboxError{
+			Kind:    kindOfStatus(int(failed.Code)),
+			Message: what + ": " + failed.Message,
+			Status:  int(failed.Code),
+		}
 	}
 	return out, nil
 }

@@ -67,7 +67,13 @@ func resolveOptions(o *Options) *conn {
 
 // options turns a resolved connection back into Options, so that a sandbox's by-ID calls reuse its connection.
 func (c *conn) options() *Options {
-	return &Options{Domain: c.apiURL, APIKey: c.apiKey, RequestTimeout: c.requestTimeout, Headers: c.headers, HTTPClient: c.http}
+	return &Options{
+		Domain:         c.apiURL,
+		APIKey:         c.apiKey,
+		RequestTimeout: c.requestTimeout,
+		Headers:        c.headers,
+		HTTPClient:     c.http,
+	}
 }
 
 var (

@@ -44,14 +44,18 @@ func TestGetHost(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	dom := "box.example.com"
-	s = newSandbox(&api.Sandbox{SandboxID: "sbxabc", Domain: &dom}, resolveOptions(&Options{Domain: "https://api.example.com"}))
+	s = newSandbox(
+		&api.Sandbox{SandboxID: "sbxabc", Domain: &dom},
+		resolveOptions(&Options{Domain: "https://api.example.com"}),
+	)
 	if got := s.GetHost(3000); got != "sbxabc-3000.box.example.com" {
 		t.Fatalf("with the server's domain: got %q", got)
 	}
 }
 
 func TestSeconds(t *testing.T) {
-	for d, want := range map[time.Duration]int32{0: 0, time.Millisecond: 1, time.Second: 1, 1500 * time.Millisecond: 2, time.Minute: 60} {
+	for d, want := range map[time.Duration]int32{0: 0, time.Millisecond: 1, time.Second: 1, 1500 * time.Millisecond: 2,
+		time.Minute: 60} {
 		if got := seconds(d); got != want {
 			t.Errorf("%v: got %d, want %d", d, got, want)
 		}

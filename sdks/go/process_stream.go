@@ -45,7 +45,11 @@ func streamEvents[T any, PT interface {
 func awaitStart[T any, PT interface {
 	*T
 	GetEvent() *process.ProcessEvent
-}](ctx context.Context, cancel context.CancelFunc, open func() (*connect.ServerStreamForClient[T], error)) (uint32, processStream, error) {
+}](
+	ctx context.Context,
+	cancel context.CancelFunc,
+	open func() (*connect.ServerStreamForClient[T], error),
+) (uint32, processStream, error) {
 	type started struct {
 		pid uint32
 		s   processStream

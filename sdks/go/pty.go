@@ -66,7 +66,9 @@ type PtyConnectOptions struct {
 // OnData, and the handle sends input, resizes and kills like Create's. A PID that runs nothing is a KindNotFound error.
 //
 //	pty.Disconnect()
-//	again, err := sbx.Pty.Connect(ctx, pty.PID, &tensorbox.PtyConnectOptions{OnData: func(b []byte) { os.Stdout.Write(b) }})
+//	again, err := sbx.Pty.Connect(ctx, pty.PID, &tensorbox.PtyConnectOptions{
+//		OnData: func(b []byte) { os.Stdout.Write(b) },
+//	})
 func (p *Pty) Connect(ctx context.Context, pid uint32, opts *PtyConnectOptions) (*PtyHandle, error) {
 	if opts == nil {
 		opts = &PtyConnectOptions{}
@@ -82,8 +84,22 @@ func (p *Pty) Connect(ctx context.Context, pid uint32, opts *PtyConnectOptions) 
 	return p.handle(pid, opts.User, opts.RequestTimeout, cancel, stream, opts.OnData), nil
 }
 
-func (p *Pty) handle(pid uint32, user string, requestTimeout time.Duration, cancel context.CancelFunc, s processStream, onData func([]byte)) *PtyHandle {
-	h := &PtyHandle{PID: pid, t: p.t, user: user, requestTimeout: requestTimeout, cancel: cancel, done: make(chan struct{})}
+func (p *Pty) handle(
+	pid uint32,
+	user string,
+	requestTimeout time.Duration,
+	cancel context.CancelFunc,
+	s processStream,
+	onData func([]byte),
+) *PtyHandle {
+	h := &PtyHandle{
+		PID:            pid,
+		t:              p.t,
+		user:           user,
+		requestTimeout: requestTimeout,
+		cancel:         cancel,
+		done:           make(chan struct{}),
+	}
 	if h.requestTimeout <= 0 {
 		h.requestTimeout = defaultRequestTimeout
 	}
@@ -102,7 +118,9 @@ func (h *PtyHandle) Disconnect() {
 
 // Create starts a terminal session.
 //
-//	pty, err := sbx.Pty.Create(ctx, &tensorbox.PtyOptions{Cols: 120, Rows: 40, OnData: func(b []byte) { os.Stdout.Write(b) }})
+//	pty, err := sbx.Pty.Create(ctx, &tensorbox.PtyOptions{
+//		Cols: 120, Rows: 40, OnData: func(b []byte) { os.Stdout.Write(b) },
+//	})
 func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) {
 	if opts == nil {
 		opts = &PtyOptions{}
@@ -114,7 +132,12 @@ func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) 
 	if rows == 0 {
 		rows = 24
 	}
-	cfg := &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-i", "-l"}, Envs: map[string]string{"TERM": "xterm-256color"}, Cwd: optString(opts.Cwd)}
+	cfg := &process.ProcessConfig{
+		Cmd:  "/bin/bash",
+		Args: []string{"-i", "-l"},
+		Envs: map[string]string{"TERM": "xterm-256color"},
+		Cwd:  optString(opts.Cwd),
+	}
 	if opts.Cmd != "" {
 		cfg.Cmd, cfg.Args = opts.Cmd, nil
 	}
@@ -122,7 +145,11 @@ func (p *Pty) Create(ctx context.Context, opts *PtyOptions) (*PtyHandle, error) 
 		cfg.Envs[k] = v
 	}
 	streamCtx, cancel := detached(ctx, opts.Timeout)
-	req := streamRequest(p.t, &process.StartRequest{Process: cfg, Pty: &process.PTY{Size: &process.PTY_Size{Cols: cols, Rows: rows}}}, opts.User)
+	req := streamRequest(
+		p.t,
+		&process.StartRequest{Process: cfg, Pty: &process.PTY{Size: &process.PTY_Size{Cols: cols, Rows: rows}}},
+		opts.User,
+	)
 	pid, stream, err := awaitStart(ctx, cancel, func() (*connect.ServerStreamForClient[process.StartResponse], error) {
 		return p.t.process.Start(streamCtx, req)
 	})

@@ -66,7 +66,12 @@ func (c *conn) do(ctx context.Context, rc restCall) (http.Header, int, error) {
 	}
 	if rc.out != nil && res.StatusCode != http.StatusNoContent {
 		if err := json.NewDecoder(res.Body).Decode(rc.out); err != nil && err != io.EOF {
-			return res.Header, res.StatusCode, &SandboxError{Kind: KindInternal, Message: rc.what + ": bad response: " + err.Error(), Status: res.StatusCode, Cause: err}
+			return res.Header, res.StatusCode, &SandboxError{
+				Kind:    KindInternal,
+				Message: rc.what + ": bad response: " + err.Error(),
+				Status:  res.StatusCode,
+				Cause:   err,
+			}
 		}
 	}
 	return res.Header, res.StatusCode, nil

@@ -21,7 +21,10 @@ type recorded struct {
 	body                        map[string]any
 }
 
-func recordingServer(t *testing.T, handler func(w http.ResponseWriter, r *http.Request)) (*httptest.Server, func() []recorded) {
+func recordingServer(
+	t *testing.T,
+	handler func(w http.ResponseWriter, r *http.Request),
+) (*httptest.Server, func() []recorded) {
 	var mu sync.Mutex
 	var reqs []recorded
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +47,9 @@ func recordingServer(t *testing.T, handler func(w http.ResponseWriter, r *http.R
 func TestCreateRequestShape(t *testing.T) {
 	srv, reqs := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
-		w.Write([]byte(`{"sandboxID":"sbxnew","templateID":"default","clientID":"x","envdVersion":"0.1.0","envdAccessToken":"tok"}`))
+		w.Write(
+			[]byte(`{"sandboxID":"sbxnew","templateID":"default","clientID":"x","envdVersion":"0.1.0","envdAccessToken":"tok"}`),
+		)
 	})
 	yes := true
 	sbx, err := Create(context.Background(), "default", &CreateOptions{
@@ -64,7 +69,9 @@ func TestCreateRequestShape(t *testing.T) {
 	}
 	want := map[string]any{
 		"templateID": "default", "timeout": 90.0, "secure": true, "allow_internet_access": true, "autoPause": true,
-		"autoResume": map[string]any{"enabled": true}, "envVars": map[string]any{"A": "b"}, "metadata": map[string]any{"k": "v"},
+		"autoResume": map[string]any{
+			"enabled": true,
+		}, "envVars": map[string]any{"A": "b"}, "metadata": map[string]any{"k": "v"},
 	}
 	for k, v := range want {
 		got, _ := json.Marshal(r.body[k])
@@ -74,7 +81,11 @@ func TestCreateRequestShape(t *testing.T) {
 		}
 	}
 
-	_, err = Create(context.Background(), "default", &CreateOptions{Options: Options{Domain: srv.URL}, Lifecycle: &LifecycleConfig{OnTimeout: "sleep"}})
+	_, err = Create(
+		context.Background(),
+		"default",
+		&CreateOptions{Options: Options{Domain: srv.URL}, Lifecycle: &LifecycleConfig{OnTimeout: "sleep"}},
+	)
 	if !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("bad OnTimeout: %v", err)
 	}
@@ -82,7 +93,9 @@ func TestCreateRequestShape(t *testing.T) {
 
 func TestListFollowsPages(t *testing.T) {
 	srv, reqs := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		item := `{"sandboxID":"%s","templateID":"default","clientID":"x","envdVersion":"1","startedAt":"2025-01-01T00:00:00Z","endAt":"2025-01-01T01:00:00Z","cpuCount":2,"memoryMB":2048,"diskSizeMB":1,"state":"running","metadata":{"k":"v"}}`
+		item := `{"sandboxID":"%s","templateID":"default","clientID":"x","envdVersion":"1",` +
+			`"startedAt":"2025-01-01T00:00:00Z","endAt":"2025-01-01T01:00:00Z","cpuCount":2,"memoryMB":2048,"diskSizeMB":1,` +
+			`"state":"running","metadata":{"k":"v"}}`
 		if r.URL.Query().Get("nextToken") == "" {
 			w.Header().Set("X-Next-Token", "page2")
 			w.Write([]byte("[" + fmt.Sprintf(item, "a") + "]"))
@@ -90,11 +103,19 @@ func TestListFollowsPages(t *testing.T) {
 		}
 		w.Write([]byte("[" + fmt.Sprintf(item, "b") + "]"))
 	})
-	infos, err := List(context.Background(), &ListOptions{Options: Options{Domain: srv.URL}, State: []string{"running", "paused"}, Metadata: map[string]string{"k": "v"}})
+	infos, err := List(
+		context.Background(),
+		&ListOptions{
+			Options:  Options{Domain: srv.URL},
+			State:    []string{"running", "paused"},
+			Metadata: map[string]string{"k": "v"},
+		},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(infos) != 2 || infos[0].SandboxID != "a" || infos[1].SandboxID != "b" || infos[1].Metadata["k"] != "v" || infos[0].CPUCount != 2 {
+	if len(infos) != 2 || infos[0].SandboxID != "a" || infos[1].SandboxID != "b" || infos[1].Metadata["k"] != "v" ||
+		infos[0].CPUCount != 2 {
 		t.Fatalf("infos %+v", infos)
 	}
 	rs := reqs()
@@ -128,7 +149,8 @@ func TestKillByIDAndErrors(t *testing.T) {
 	}
 	_, err := GetInfoByID(context.Background(), "other", o)
 	var se *SandboxError
-	if !errors.Is(err, ErrAuthentication) || !errors.As(err, &se) || se.Status != 401 || se.Message != "sandbox other: bad key" {
+	if !errors.Is(err, ErrAuthentication) || !errors.As(err, &se) || se.Status != 401 ||
+		se.Message != "sandbox other: bad key" {
 		t.Fatalf("auth error: %#v", err)
 	}
 }

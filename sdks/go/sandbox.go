@@ -154,14 +154,20 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 		case "pause":
 			body.AutoPause = ptr(true)
 		default:
-			return nil, newError(KindInvalidArgument, "create sandbox: Lifecycle.OnTimeout must be \"kill\" or \"pause\", not %q", lc.OnTimeout)
+			return nil, newError(
+				KindInvalidArgument,
+				"create sandbox: Lifecycle.OnTimeout must be \"kill\" or \"pause\", not %q",
+				lc.OnTimeout,
+			)
 		}
 		if lc.AutoResume != nil {
 			body.AutoResume = &api.SandboxAutoResumeConfig{Enabled: *lc.AutoResume}
 		}
 	}
 	var out api.Sandbox
-	if _, _, err := c.do(ctx, restCall{method: http.MethodPost, path: "/sandboxes", body: body, out: &out, what: "create sandbox from " + strconv.Quote(template)}); err != nil {
+	if _, _, err := c.do(ctx,
+		restCall{method: http.MethodPost, path: "/sandboxes", body: body, out: &out,
+			what: "create sandbox from " + strconv.Quote(template)}); err != nil {
 		return nil, err
 	}
 	return newSandbox(&out, c), nil

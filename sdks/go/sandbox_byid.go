@@ -19,7 +19,10 @@ func sandboxPath(id string) string { return "/sandboxes/" + url.PathEscape(id) }
 // KillByID destroys a sandbox; it reports false (and no error) when the sandbox did not exist.
 func KillByID(ctx context.Context, sandboxID string, opts *Options) (bool, error) {
 	c := resolveOptions(opts)
-	_, _, err := c.do(ctx, restCall{method: http.MethodDelete, path: sandboxPath(sandboxID), what: "kill sandbox " + sandboxID})
+	_, _, err := c.do(
+		ctx,
+		restCall{method: http.MethodDelete, path: sandboxPath(sandboxID), what: "kill sandbox " + sandboxID},
+	)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -29,7 +32,8 @@ func KillByID(ctx context.Context, sandboxID string, opts *Options) (bool, error
 // GetInfoByID returns a sandbox's state and configuration.
 func GetInfoByID(ctx context.Context, sandboxID string, opts *Options) (*SandboxInfo, error) {
 	var out api.SandboxDetail
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: sandboxPath(sandboxID), out: &out, what: "sandbox " + sandboxID}); err != nil {
+	if _, _, err := resolveOptions(opts).do(ctx,
+		restCall{method: http.MethodGet, path: sandboxPath(sandboxID), out: &out, what: "sandbox " + sandboxID}); err != nil {
 		return nil, err
 	}
 	info := detailToInfo(&out)
@@ -64,7 +68,8 @@ func KeepAliveByID(ctx context.Context, sandboxID string, d time.Duration, opts 
 // PauseByID pauses a sandbox (memory and disk are saved); ErrConflict when it is already paused.
 func PauseByID(ctx context.Context, sandboxID string, opts *Options) error {
 	_, _, err := resolveOptions(opts).do(ctx, restCall{
-		method: http.MethodPost, path: sandboxPath(sandboxID) + "/pause", body: struct{}{}, what: "pause sandbox " + sandboxID,
+		method: http.MethodPost, path: sandboxPath(sandboxID) + "/pause", body: struct{}{},
+		what: "pause sandbox " + sandboxID,
 	})
 	return err
 }
@@ -110,7 +115,9 @@ func GetMetricsByID(ctx context.Context, sandboxID string, opts *MetricsOptions)
 		q.Set("end", strconv.FormatInt(opts.End.Unix(), 10))
 	}
 	var out []api.SandboxMetric
-	if _, _, err := resolveOptions(&opts.Options).do(ctx, restCall{method: http.MethodGet, path: sandboxPath(sandboxID) + "/metrics", query: q, out: &out, what: "metrics of sandbox " + sandboxID}); err != nil {
+	if _, _, err := resolveOptions(&opts.Options).do(ctx,
+		restCall{method: http.MethodGet, path: sandboxPath(sandboxID) + "/metrics", query: q, out: &out,
+			what: "metrics of sandbox " + sandboxID}); err != nil {
 		return nil, err
 	}
 	ms := make([]Metric, len(out))
@@ -164,7 +171,9 @@ func GetLogsByID(ctx context.Context, sandboxID string, opts *LogsOptions) ([]Lo
 		q.Set("search", opts.Search)
 	}
 	var out api.SandboxLogsV2Response
-	if _, _, err := resolveOptions(&opts.Options).do(ctx, restCall{method: http.MethodGet, path: "/v2" + sandboxPath(sandboxID) + "/logs", query: q, out: &out, what: "logs of sandbox " + sandboxID}); err != nil {
+	if _, _, err := resolveOptions(&opts.Options).do(ctx,
+		restCall{method: http.MethodGet, path: "/v2" + sandboxPath(sandboxID) + "/logs", query: q, out: &out,
+			what: "logs of sandbox " + sandboxID}); err != nil {
 		return nil, err
 	}
 	logs := make([]LogEntry, len(out.Logs))
@@ -184,7 +193,10 @@ func UpdateNetworkByID(ctx context.Context, sandboxID string, allowOut, denyOut 
 	}
 	_, _, err := resolveOptions(opts).do(ctx, restCall{
 		method: http.MethodPut, path: sandboxPath(sandboxID) + "/network",
-		body: api.SandboxNetworkUpdateConfig{AllowOut: &allowOut, DenyOut: &denyOut}, what: "update network of sandbox " + sandboxID,
+		body: api.SandboxNetworkUpdateConfig{
+			AllowOut: &allowOut,
+			DenyOut:  &denyOut,
+		}, what: "update network of sandbox " + sandboxID,
 	})
 	return err
 }

@@ -57,7 +57,9 @@ type ListOptions struct {
 
 // List returns every sandbox that matches, fetching all pages.
 //
-//	infos, err := tensorbox.List(ctx, &tensorbox.ListOptions{State: []string{"running"}, Metadata: map[string]string{"userId": "123"}})
+//	infos, err := tensorbox.List(ctx, &tensorbox.ListOptions{
+//		State: []string{"running"}, Metadata: map[string]string{"userId": "123"},
+//	})
 func List(ctx context.Context, opts *ListOptions) ([]SandboxInfo, error) {
 	page := ListOptions{}
 	if opts != nil {
@@ -109,7 +111,10 @@ func ListPage(ctx context.Context, opts *ListOptions) ([]SandboxInfo, string, er
 		q.Set("nextToken", opts.NextToken)
 	}
 	var page []api.ListedSandbox
-	h, _, err := c.do(ctx, restCall{method: http.MethodGet, path: "/v2/sandboxes", query: q, out: &page, what: "list sandboxes"})
+	h, _, err := c.do(
+		ctx,
+		restCall{method: http.MethodGet, path: "/v2/sandboxes", query: q, out: &page, what: "list sandboxes"},
+	)
 	if err != nil {
 		return nil, "", err
 	}

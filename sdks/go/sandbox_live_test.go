@@ -13,7 +13,10 @@ import (
 func TestLiveLifecycle(t *testing.T) {
 	o := liveOptions(t)
 	ctx := testCtx(t)
-	sbx := newTestSandbox(t, &CreateOptions{Envs: map[string]string{"API_TOKEN": "xxx"}, Metadata: map[string]string{"suite": "go-" + t.Name()}})
+	sbx := newTestSandbox(
+		t,
+		&CreateOptions{Envs: map[string]string{"API_TOKEN": "xxx"}, Metadata: map[string]string{"suite": "go-" + t.Name()}},
+	)
 
 	t.Run("env vars from the options' environment", func(t *testing.T) {
 		t.Setenv("TENSOR_BOX_DOMAIN", o.Domain)
@@ -29,7 +32,9 @@ func TestLiveLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.State != "running" || info.TemplateID != "default" || info.Metadata["suite"] != "go-TestLiveLifecycle" || info.CPUCount <= 0 || info.MemoryMB <= 0 {
+		if info.State != "running" || info.TemplateID != "default" || info.Metadata["suite"] != "go-TestLiveLifecycle" ||
+			info.CPUCount <= 0 ||
+			info.MemoryMB <= 0 {
 			t.Fatalf("info %+v", info)
 		}
 		if !sbx.IsRunning(ctx) {
@@ -42,7 +47,10 @@ func TestLiveLifecycle(t *testing.T) {
 		if err != nil || len(mine) != 1 || mine[0].SandboxID != sbx.SandboxID {
 			t.Fatalf("mine: %v %+v", err, mine)
 		}
-		paused, err := List(ctx, &ListOptions{Options: o, State: []string{"paused"}, Metadata: map[string]string{"suite": "go-TestLiveLifecycle"}})
+		paused, err := List(
+			ctx,
+			&ListOptions{Options: o, State: []string{"paused"}, Metadata: map[string]string{"suite": "go-TestLiveLifecycle"}},
+		)
 		if err != nil || len(paused) != 0 {
 			t.Fatalf("paused: %v %+v", err, paused)
 		}
@@ -51,7 +59,10 @@ func TestLiveLifecycle(t *testing.T) {
 			t.Fatalf("paged: %v %+v", err, paged)
 		}
 		md := map[string]string{"suite": "go-TestLiveLifecycle"}
-		filtered, err := List(ctx, &ListOptions{Options: o, Metadata: md, Template: "base", StartedAfter: mine[0].StartedAt, Order: "asc"})
+		filtered, err := List(
+			ctx,
+			&ListOptions{Options: o, Metadata: md, Template: "base", StartedAfter: mine[0].StartedAt, Order: "asc"},
+		)
 		if err != nil || len(filtered) != 1 || filtered[0].SandboxID != sbx.SandboxID {
 			t.Fatalf("template/startedAfter/order: %v %+v", err, filtered)
 		}
@@ -132,7 +143,10 @@ func TestLiveErrors(t *testing.T) {
 	if _, err := Create(ctx, "default", &CreateOptions{Options: bad}); !errors.Is(err, ErrAuthentication) {
 		t.Errorf("bad key: %v", err)
 	}
-	if _, err := Create(ctx, "default", &CreateOptions{Options: o, Timeout: 1e7 * time.Second}); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := Create(ctx, "default", &CreateOptions{Options: o, Timeout: 1e7 * time.Second}); !errors.Is(
+		err,
+		ErrInvalidArgument,
+	) {
 		t.Errorf("huge timeout: %v", err)
 	}
 	if ok, err := KillByID(ctx, "nosuchsandbox0000000", &o); ok || err != nil {
@@ -218,7 +232,10 @@ func TestLiveNetwork(t *testing.T) {
 	o := liveOptions(t)
 	ctx := testCtx(t)
 	closed := false
-	sbx := newTestSandbox(t, &CreateOptions{Network: &NetworkOptions{AllowPublicTraffic: &closed, DenyOut: []string{"198.51.100.0/24"}}})
+	sbx := newTestSandbox(
+		t,
+		&CreateOptions{Network: &NetworkOptions{AllowPublicTraffic: &closed, DenyOut: []string{"198.51.100.0/24"}}},
+	)
 	if sbx.TrafficAccessToken == "" {
 		t.Fatal("no traffic access token for a sandbox without public traffic")
 	}

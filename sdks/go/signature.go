@@ -1,8 +1,9 @@
 package tensorbox
 
 // Signed file URLs: a URL that downloads or uploads one file without the API key, for browsers, curl or third
-// parties. The signature is "v1_" + unpadded base64(sha256("<path>:<read|write>:<user>:<accessToken>[:<expiresUnix>]")),
-// the format E2B's agent verifies; without an access token (an insecure sandbox) no signature is needed.
+// parties. The signature is "v1_" + unpadded
+// base64(sha256("<path>:<read|write>:<user>:<accessToken>[:<expiresUnix>]")), the format E2B's agent verifies; without
+// an access token (an insecure sandbox) no signature is needed.
 
 import (
 	"crypto/sha256"

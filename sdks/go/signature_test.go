@@ -10,10 +10,12 @@ import (
 
 // The expected values come from the TypeScript SDK's algorithm (node:crypto sha256, base64, "=" stripped).
 func TestFileSignature(t *testing.T) {
-	if got := fileSignature("/home/user/a.txt", "read", "user", "tok123", 0); got != "v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0" {
+	if got := fileSignature("/home/user/a.txt", "read", "user", "tok123", 0); got !=
+		"v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0" {
 		t.Fatalf("read: %s", got)
 	}
-	if got := fileSignature("/home/user/a.txt", "write", "root", "tok123", 1700000000); got != "v1_0KSBPc1lTrcMmrxRZRpQeytcE7kk6pykK3QDq0mtU5E" {
+	if got := fileSignature("/home/user/a.txt", "write", "root", "tok123", 1700000000); got !=
+		"v1_0KSBPc1lTrcMmrxRZRpQeytcE7kk6pykK3QDq0mtU5E" {
 		t.Fatalf("write with expiry: %s", got)
 	}
 }
@@ -23,14 +25,24 @@ func fakeSandbox(token string) *Sandbox {
 	if token == "" {
 		tok = nil
 	}
-	return newSandbox(&api.Sandbox{SandboxID: "sbxabc", TemplateID: "default", EnvdAccessToken: tok}, resolveOptions(&Options{Domain: "http://127.0.0.1:3000", APIKey: "k"}))
+	return newSandbox(
+		&api.Sandbox{SandboxID: "sbxabc", TemplateID: "default", EnvdAccessToken: tok},
+		resolveOptions(&Options{Domain: "http://127.0.0.1:3000", APIKey: "k"}),
+	)
 }
 
 func TestSignedURLs(t *testing.T) {
 	s := fakeSandbox("tok123")
 	now := time.Unix(1699999000, 0)
 
-	u, err := url.Parse(s.signedFilesURL("/home/user/a.txt", "write", []SignedURLOptions{{User: "root", Expiration: 1000 * time.Second}}, now))
+	u, err := url.Parse(
+		s.signedFilesURL(
+			"/home/user/a.txt",
+			"write",
+			[]SignedURLOptions{{User: "root", Expiration: 1000 * time.Second}},
+			now,
+		),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +50,15 @@ func TestSignedURLs(t *testing.T) {
 		t.Fatalf("url %s", u)
 	}
 	q := u.Query()
-	if q.Get("path") != "/home/user/a.txt" || q.Get("username") != "root" || q.Get("signature_expiration") != "1700000000" ||
+	if q.Get("path") != "/home/user/a.txt" || q.Get("username") != "root" ||
+		q.Get("signature_expiration") != "1700000000" ||
 		q.Get("signature") != "v1_0KSBPc1lTrcMmrxRZRpQeytcE7kk6pykK3QDq0mtU5E" {
 		t.Fatalf("query %v", q)
 	}
 
 	q = mustQuery(t, s.DownloadURL("/home/user/a.txt"))
-	if q.Get("username") != "user" || q.Get("signature") != "v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0" || q.Has("signature_expiration") {
+	if q.Get("username") != "user" || q.Get("signature") != "v1_HB2bgZ+RgifWQVkD4WDT8wNBFTVrggZWSRD5EqI0H/0" ||
+		q.Has("signature_expiration") {
 		t.Fatalf("download query %v", q)
 	}
 

@@ -27,7 +27,14 @@ type SnapshotInfo struct {
 }
 
 func toSnapshot(s *api.SnapshotInfo) SnapshotInfo {
-	return SnapshotInfo{SnapshotID: s.SnapshotID, SandboxID: deref(s.SandboxID), Name: deref(s.Name), Names: s.Names, TemplateID: deref(s.TemplateID), CreatedAt: s.CreatedAt}
+	return SnapshotInfo{
+		SnapshotID: s.SnapshotID,
+		SandboxID:  deref(s.SandboxID),
+		Name:       deref(s.Name),
+		Names:      s.Names,
+		TemplateID: deref(s.TemplateID),
+		CreatedAt:  s.CreatedAt,
+	}
 }
 
 // SnapshotListOptions filters ListSnapshots.
@@ -48,7 +55,9 @@ func (s *Sandbox) CreateSnapshot(ctx context.Context, name string) (*SnapshotInf
 func CreateSnapshotByID(ctx context.Context, sandboxID, name string, opts *Options) (*SnapshotInfo, error) {
 	var raw api.SnapshotInfo
 	body := api.SandboxSnapshotRequest{Name: nonEmpty(name)}
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodPost, path: sandboxPath(sandboxID) + "/snapshots", body: body, out: &raw, what: "snapshot sandbox " + sandboxID}); err != nil {
+	if _, _, err := resolveOptions(opts).do(ctx,
+		restCall{method: http.MethodPost, path: sandboxPath(sandboxID) + "/snapshots", body: body, out: &raw,
+			what: "snapshot sandbox " + sandboxID}); err != nil {
 		return nil, err
 	}
 	out := toSnapshot(&raw)
@@ -77,7 +86,10 @@ func ListSnapshots(ctx context.Context, opts *SnapshotListOptions) ([]SnapshotIn
 	all := []SnapshotInfo{}
 	for {
 		var page []api.SnapshotInfo
-		h, _, err := c.do(ctx, restCall{method: http.MethodGet, path: "/snapshots", query: q, out: &page, what: "list snapshots"})
+		h, _, err := c.do(
+			ctx,
+			restCall{method: http.MethodGet, path: "/snapshots", query: q, out: &page, what: "list snapshots"},
+		)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +107,10 @@ func ListSnapshots(ctx context.Context, opts *SnapshotListOptions) ([]SnapshotIn
 // DeleteSnapshot deletes a snapshot (by ID or name) and its images; false when there was none. A snapshot that a
 // sandbox or template still uses is a KindConflict error.
 func DeleteSnapshot(ctx context.Context, snapshotID string, opts *Options) (bool, error) {
-	_, status, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodDelete, path: "/snapshots/" + url.PathEscape(snapshotID), what: "delete snapshot " + snapshotID})
+	_, status, err := resolveOptions(
+		opts,
+	).do(ctx, restCall{method: http.MethodDelete, path: "/snapshots/" + url.PathEscape(snapshotID),
+		what: "delete snapshot " + snapshotID})
 	if status == http.StatusNotFound {
 		return false, nil
 	}

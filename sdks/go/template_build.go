@@ -47,7 +47,9 @@ var copyLineRe = regexp.MustCompile(`(?im)^\s*(COPY|ADD)\s`)
 
 // BuildTemplate builds a definition as opts.Alias and waits until it is ready; a failed build is a *BuildError.
 //
-//	info, err := tensorbox.BuildTemplate(ctx, t, &tensorbox.BuildTemplateOptions{Alias: "my-app", CPUCount: 2, MemoryMB: 1024})
+//	info, err := tensorbox.BuildTemplate(ctx, t, &tensorbox.BuildTemplateOptions{
+//		Alias: "my-app", CPUCount: 2, MemoryMB: 1024,
+//	})
 func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateOptions) (*TemplateBuildInfo, error) {
 	if t == nil || opts == nil || opts.Alias == "" {
 		return nil, newError(KindInvalidArgument, "build template: a definition and an alias are required")
@@ -110,7 +112,12 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 	if err != nil {
 		return nil, err
 	}
-	return &TemplateBuildInfo{TemplateID: created.TemplateID, BuildID: created.BuildID, Alias: opts.Alias, Status: b.Status}, nil
+	return &TemplateBuildInfo{
+		TemplateID: created.TemplateID,
+		BuildID:    created.BuildID,
+		Alias:      opts.Alias,
+		Status:     b.Status,
+	}, nil
 }
 
 func pack(root string, paths []string) ([]byte, error) {

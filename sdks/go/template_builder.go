@@ -247,7 +247,10 @@ func (t *TemplateBuilder) BuildRequest() (*TemplateBuildOptions, error) {
 		return nil, t.err
 	}
 	if t.sources == 0 {
-		return nil, newError(KindInvalidArgument, "a template needs a source: FromTemplate, FromImage, FromBaseImage or FromDockerfile")
+		return nil, newError(
+			KindInvalidArgument,
+			"a template needs a source: FromTemplate, FromImage, FromBaseImage or FromDockerfile",
+		)
 	}
 	b := t.source
 	b.Steps = make([]TemplateBuildStep, len(t.steps))

@@ -42,7 +42,12 @@ func TestTemplateBuilderRequest(t *testing.T) {
 		{"ENV", "A", "1", "B", "two words"},
 		{"WORKDIR", "/app"},
 		{"USER", "svc"},
-		{"RUN", "apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends 'jq' 'curl'", "root"},
+		{
+			"RUN",
+			"apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y " +
+				"--no-install-recommends 'jq' 'curl'",
+			"root",
+		},
 		{"RUN", "pip install 'requests==2.*'", "root"},
 		{"RUN", "npm install -g 'left-pad'", "root"},
 	}
@@ -70,12 +75,20 @@ func TestTemplateBuilderErrors(t *testing.T) {
 		}
 	}
 	// BuildTemplate refuses before any request: the options point at no server.
-	_, err := BuildTemplate(context.Background(), bad["relative dir"], &BuildTemplateOptions{Alias: "x", Options: Options{Domain: "http://127.0.0.1:1", APIKey: "e2b_x"}})
+	_, err := BuildTemplate(
+		context.Background(),
+		bad["relative dir"],
+		&BuildTemplateOptions{Alias: "x", Options: Options{Domain: "http://127.0.0.1:1", APIKey: "e2b_x"}},
+	)
 	if !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("BuildTemplate: %v", err)
 	}
 	escape := NewTemplate(t.TempDir()).FromTemplate("a").Copy("../outside", "/x", nil)
-	if _, err := BuildTemplate(context.Background(), escape, &BuildTemplateOptions{Alias: "x", Options: Options{Domain: "http://127.0.0.1:1", APIKey: "e2b_x"}}); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := BuildTemplate(context.Background(), escape,
+		&BuildTemplateOptions{Alias: "x", Options: Options{Domain: "http://127.0.0.1:1", APIKey: "e2b_x"}}); !errors.Is(
+		err,
+		ErrInvalidArgument,
+	) {
 		t.Fatalf("copy outside the context: %v", err)
 	}
 }

@@ -192,7 +192,8 @@ type BuildLogs struct {
 // ListBaseImages returns the base images templates can start from.
 func ListBaseImages(ctx context.Context, opts *Options) ([]BaseImage, error) {
 	var out []api.BaseImage
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: "/templates/base-images", out: &out, what: "list base images"}); err != nil {
+	if _, _, err := resolveOptions(opts).do(ctx,
+		restCall{method: http.MethodGet, path: "/templates/base-images", out: &out, what: "list base images"}); err != nil {
 		return nil, err
 	}
 	images := make([]BaseImage, len(out))
@@ -208,7 +209,8 @@ func ListBaseImages(ctx context.Context, opts *Options) ([]BaseImage, error) {
 // ListTemplates returns the templates the key can use.
 func ListTemplates(ctx context.Context, opts *Options) ([]TemplateInfo, error) {
 	var out []api.Template
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: "/templates", out: &out, what: "list templates"}); err != nil {
+	if _, _, err := resolveOptions(opts).do(ctx,
+		restCall{method: http.MethodGet, path: "/templates", out: &out, what: "list templates"}); err != nil {
 		return nil, err
 	}
 	infos := make([]TemplateInfo, len(out))
@@ -229,14 +231,19 @@ func templatePath(templateID string) string { return "/templates/" + url.PathEsc
 // GetTemplate returns one template (by ID or name) with its builds.
 func GetTemplate(ctx context.Context, templateID string, opts *Options) (*TemplateDetail, error) {
 	var t api.TemplateWithBuilds
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: templatePath(templateID), out: &t, what: "template " + templateID}); err != nil {
+	if _, _, err := resolveOptions(opts).do(ctx,
+		restCall{method: http.MethodGet, path: templatePath(templateID), out: &t,
+			what: "template " + templateID}); err != nil {
 		return nil, err
 	}
 	d := &TemplateDetail{TemplateInfo: TemplateInfo{
 		TemplateID: t.TemplateID, BuildID: deref(t.BuildID), Names: t.Names, Aliases: t.Aliases, Public: t.Public,
 		CPUCount: deref(t.CpuCount), MemoryMB: deref(t.MemoryMB), DiskSizeMB: deref(t.DiskSizeMB),
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, LastSpawnedAt: t.LastSpawnedAt, BuildCount: t.BuildCount, SpawnCount: t.SpawnCount,
-		StartCmd: deref(t.StartCmd), ReadyCmd: deref(t.ReadyCmd), ParentTemplateID: deref(t.ParentTemplateID), WarmStart: deref(t.WarmStart),
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, LastSpawnedAt: t.LastSpawnedAt,
+		BuildCount: t.BuildCount, SpawnCount: t.SpawnCount,
+		StartCmd: deref(
+			t.StartCmd,
+		), ReadyCmd: deref(t.ReadyCmd), ParentTemplateID: deref(t.ParentTemplateID), WarmStart: deref(t.WarmStart),
 	}}
 	if t.BuildStatus != nil {
 		d.BuildStatus = string(*t.BuildStatus)
@@ -256,7 +263,10 @@ func GetTemplate(ctx context.Context, templateID string, opts *Options) (*Templa
 
 // TemplateExists reports whether a template with this name (or ID) exists.
 func TemplateExists(ctx context.Context, name string, opts *Options) (bool, error) {
-	_, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodGet, path: "/templates/aliases/" + url.PathEscape(name), what: "look up template " + name})
+	_, _, err := resolveOptions(
+		opts,
+	).do(ctx, restCall{method: http.MethodGet, path: "/templates/aliases/" + url.PathEscape(name),
+		what: "look up template " + name})
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -266,7 +276,9 @@ func TemplateExists(ctx context.Context, name string, opts *Options) (bool, erro
 // DeleteTemplate deletes a template (by ID or name) and its layers; false (and no error) when there was none,
 // ErrConflict while sandboxes, snapshots or other templates use it.
 func DeleteTemplate(ctx context.Context, templateID string, opts *Options) (bool, error) {
-	_, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodDelete, path: templatePath(templateID), what: "delete template " + templateID})
+	_, _, err := resolveOptions(
+		opts,
+	).do(ctx, restCall{method: http.MethodDelete, path: templatePath(templateID), what: "delete template " + templateID})
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -278,12 +290,19 @@ func CreateTemplate(ctx context.Context, t *TemplateCreateOptions, opts *Options
 	if t == nil || t.Name == "" {
 		return nil, newError(KindInvalidArgument, "create template: a name is required")
 	}
-	body := api.TemplateCreateRequest{Name: t.Name, CpuCount: positive(t.CPUCount), MemoryMB: positive(t.MemoryMB), DiskSizeMB: positive(t.DiskGB * 1024)}
+	body := api.TemplateCreateRequest{
+		Name:       t.Name,
+		CpuCount:   positive(t.CPUCount),
+		MemoryMB:   positive(t.MemoryMB),
+		DiskSizeMB: positive(t.DiskGB * 1024),
+	}
 	if len(t.Tags) > 0 {
 		body.Tags = &t.Tags
 	}
 	var out api.TemplateRequestResponse
-	if _, _, err := resolveOptions(opts).do(ctx, restCall{method: http.MethodPost, path: "/v3/templates", body: body, out: &out, what: "create template " + strconv.Quote(t.Name)}); err != nil {
+	if _, _, err := resolveOptions(opts).do(ctx,
+		restCall{method: http.MethodPost, path: "/v3/templates", body: body, out: &out,
+			what: "create template " + strconv.Quote(t.Name)}); err != nil {
 		return nil, err
 	}
 	return toCreated(&out), nil
@@ -329,7 +348,12 @@ func toStep(s TemplateBuildStep) api.TemplateStep {
 	if s.Command != "" && typ == "RUN" {
 		args = append([]string{s.Command}, args...)
 	}
-	st := api.TemplateStep{Type: ptr(api.TemplateStepType(typ)), Args: &args, Name: nonEmpty(s.Name), FilesHash: nonEmpty(s.FilesHash)}
+	st := api.TemplateStep{
+		Type:      ptr(api.TemplateStepType(typ)),
+		Args:      &args,
+		Name:      nonEmpty(s.Name),
+		FilesHash: nonEmpty(s.FilesHash),
+	}
 	if s.Force {
 		st.Force = ptr(true)
 	}
@@ -347,11 +371,16 @@ func GetBuildStatus(ctx context.Context, templateID, buildID string, opts *Build
 	}
 	q := logQuery("logsOffset", opts.LogsOffset, opts.Limit, opts.Level)
 	var out api.TemplateBuildInfo
-	if _, _, err := resolveOptions(&opts.Options).do(ctx, restCall{method: http.MethodGet, path: buildPath(templateID, buildID) + "/status", query: q, out: &out, what: "status of build " + buildID}); err != nil {
+	if _, _, err := resolveOptions(&opts.Options).do(ctx,
+		restCall{method: http.MethodGet, path: buildPath(templateID, buildID) + "/status", query: q, out: &out,
+			what: "status of build " + buildID}); err != nil {
 		return nil, err
 	}
 	return &TemplateBuild{
-		TemplateID: firstNonEmpty(out.TemplateID, templateID), BuildID: firstNonEmpty(out.BuildID, buildID), Status: string(out.Status),
+		TemplateID: firstNonEmpty(
+			out.TemplateID,
+			templateID,
+		), BuildID: firstNonEmpty(out.BuildID, buildID), Status: string(out.Status),
 		Reason: toReason(out.Reason), Logs: out.Logs, LogEntries: toLogEntries(out.LogEntries),
 	}, nil
 }
@@ -363,7 +392,9 @@ func GetBuildLogs(ctx context.Context, templateID, buildID string, opts *BuildLo
 	}
 	q := logQuery("offset", opts.Offset, opts.Limit, opts.Level)
 	var out api.TemplateBuildLogsResponse
-	if _, _, err := resolveOptions(&opts.Options).do(ctx, restCall{method: http.MethodGet, path: buildPath(templateID, buildID) + "/logs", query: q, out: &out, what: "logs of build " + buildID}); err != nil {
+	if _, _, err := resolveOptions(&opts.Options).do(ctx,
+		restCall{method: http.MethodGet, path: buildPath(templateID, buildID) + "/logs", query: q, out: &out,
+			what: "logs of build " + buildID}); err != nil {
 		return nil, err
 	}
 	logs := &BuildLogs{Logs: toLogEntries(out.Logs), NextOffset: deref(out.NextOffset)}
@@ -433,7 +464,14 @@ func WaitForBuild(ctx context.Context, templateID, buildID string, opts *WaitOpt
 }
 
 func toCreated(r *api.TemplateRequestResponse) *TemplateCreated {
-	return &TemplateCreated{TemplateID: r.TemplateID, BuildID: r.BuildID, Names: r.Names, Aliases: r.Aliases, Tags: r.Tags, Public: r.Public}
+	return &TemplateCreated{
+		TemplateID: r.TemplateID,
+		BuildID:    r.BuildID,
+		Names:      r.Names,
+		Aliases:    r.Aliases,
+		Tags:       r.Tags,
+		Public:     r.Public,
+	}
 }
 
 func toReason(r *api.BuildStatusReason) *BuildReason {

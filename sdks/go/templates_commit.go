@@ -53,7 +53,12 @@ func CommitAsTemplateByID(ctx context.Context, sandboxID, name string, opts *Com
 	if name == "" {
 		return nil, newError(KindInvalidArgument, "commit sandbox %s: a template name is required", sandboxID)
 	}
-	body := api.SandboxCommitRequest{Name: name, CpuCount: positive(opts.CPUCount), MemoryMB: positive(opts.MemoryMB), DiskSizeMB: positive(opts.DiskGB * 1024)}
+	body := api.SandboxCommitRequest{
+		Name:       name,
+		CpuCount:   positive(opts.CPUCount),
+		MemoryMB:   positive(opts.MemoryMB),
+		DiskSizeMB: positive(opts.DiskGB * 1024),
+	}
 	var out api.TemplateRequestResponse
 	if _, _, err := resolveOptions(&opts.Options).do(ctx, restCall{
 		method: http.MethodPost, path: sandboxPath(sandboxID) + "/commit", body: body, out: &out,
@@ -65,5 +70,10 @@ func CommitAsTemplateByID(ctx context.Context, sandboxID, name string, opts *Com
 		// Accepted: the build runs on the server; follow it with GetBuildStatus.
 		return GetBuildStatus(ctx, out.TemplateID, out.BuildID, &BuildStatusOptions{Options: opts.Options, Limit: 1})
 	}
-	return WaitForBuild(ctx, out.TemplateID, out.BuildID, &WaitOptions{Options: opts.Options, PollInterval: opts.PollInterval, OnLog: opts.OnLog})
+	return WaitForBuild(
+		ctx,
+		out.TemplateID,
+		out.BuildID,
+		&WaitOptions{Options: opts.Options, PollInterval: opts.PollInterval, OnLog: opts.OnLog},
+	)
 }

@@ -18,7 +18,10 @@ func liveTemplates(t *testing.T) Options {
 	t.Helper()
 	o := liveOptions(t)
 	// An invalid body (cpuCount below the minimum): 400 where the route exists, 404 where it does not.
-	_, _, err := resolveOptions(&o).do(context.Background(), restCall{method: "POST", path: "/v3/templates", body: map[string]any{"name": "probe", "cpuCount": 0}, what: "probe"})
+	_, _, err := resolveOptions(
+		&o,
+	).do(context.Background(), restCall{method: "POST", path: "/v3/templates",
+		body: map[string]any{"name": "probe", "cpuCount": 0}, what: "probe"})
 	var se *SandboxError
 	if errors.As(err, &se) && (se.Status == 404 || se.Status == 405) {
 		t.Skip("the server has no template build service yet (POST /v3/templates answers " + strconv.Itoa(se.Status) + ")")
@@ -59,7 +62,16 @@ func TestLiveTemplateBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logged []BuildLogEntry
-	b, err := WaitForBuild(ctx, created.TemplateID, created.BuildID, &WaitOptions{Options: o, PollInterval: 300 * time.Millisecond, OnLog: func(e BuildLogEntry) { logged = append(logged, e) }})
+	b, err := WaitForBuild(
+		ctx,
+		created.TemplateID,
+		created.BuildID,
+		&WaitOptions{
+			Options:      o,
+			PollInterval: 300 * time.Millisecond,
+			OnLog:        func(e BuildLogEntry) { logged = append(logged, e) },
+		},
+	)
 	if err != nil {
 		t.Fatalf("wait: %v", err)
 	}
@@ -70,7 +82,12 @@ func TestLiveTemplateBuild(t *testing.T) {
 	if err != nil || len(logs.Logs) == 0 || logs.NextOffset != len(logs.Logs) || len(logged) != len(logs.Logs) {
 		t.Fatalf("logs %+v (%d seen while waiting): %v", logs, len(logged), err)
 	}
-	rest, err := GetBuildLogs(ctx, created.TemplateID, created.BuildID, &BuildLogsOptions{Options: o, Offset: logs.NextOffset})
+	rest, err := GetBuildLogs(
+		ctx,
+		created.TemplateID,
+		created.BuildID,
+		&BuildLogsOptions{Options: o, Offset: logs.NextOffset},
+	)
 	if err != nil || len(rest.Logs) != 0 {
 		t.Fatalf("logs after the end: %+v %v", rest, err)
 	}
@@ -89,7 +106,8 @@ func TestLiveTemplateBuild(t *testing.T) {
 		t.Fatalf("template %s not listed as ready with 1 CPU / 1024 MB: %+v", created.TemplateID, all)
 	}
 	d, err := GetTemplate(ctx, name, &o)
-	if err != nil || d.TemplateID != created.TemplateID || d.BuildStatus != "ready" || len(d.Builds) != 1 || d.Builds[0].Status != "ready" {
+	if err != nil || d.TemplateID != created.TemplateID || d.BuildStatus != "ready" || len(d.Builds) != 1 ||
+		d.Builds[0].Status != "ready" {
 		t.Fatalf("get by name: %+v %v", d, err)
 	}
 	if ok, err := TemplateExists(ctx, name, &o); err != nil || !ok {
@@ -138,12 +156,20 @@ func TestLiveTemplateBuildFailure(t *testing.T) {
 	t.Cleanup(func() { DeleteTemplate(context.Background(), created.TemplateID, &o) })
 	err = StartBuild(ctx, created.TemplateID, created.BuildID, &TemplateBuildOptions{
 		FromTemplate: "default",
-		Steps:        []TemplateBuildStep{{Name: "fine", Command: "true"}, {Name: "broken", Command: "echo about to fail >&2; exit 3"}},
+		Steps: []TemplateBuildStep{
+			{Name: "fine", Command: "true"},
+			{Name: "broken", Command: "echo about to fail >&2; exit 3"},
+		},
 	}, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = WaitForBuild(ctx, created.TemplateID, created.BuildID, &WaitOptions{Options: o, PollInterval: 300 * time.Millisecond})
+	_, err = WaitForBuild(
+		ctx,
+		created.TemplateID,
+		created.BuildID,
+		&WaitOptions{Options: o, PollInterval: 300 * time.Millisecond},
+	)
 	var be *BuildError
 	if !errors.As(err, &be) {
 		t.Fatalf("want a *BuildError, got %v", err)
@@ -177,7 +203,8 @@ func TestLiveCommitAsTemplate(t *testing.T) {
 	if !sbx.IsRunning(ctx) {
 		t.Fatal("the source sandbox stopped running")
 	}
-	if tpl, err = WaitForBuild(ctx, tpl.TemplateID, tpl.BuildID, &WaitOptions{Options: o, PollInterval: 300 * time.Millisecond}); err != nil {
+	if tpl, err = WaitForBuild(ctx, tpl.TemplateID, tpl.BuildID,
+		&WaitOptions{Options: o, PollInterval: 300 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	// The source sandbox keeps working after the commit.

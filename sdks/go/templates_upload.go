@@ -18,7 +18,12 @@ import (
 // has it, and returns its hash (sha256, hex) to pass as FilesHash; uploaded is false when it was already there.
 //
 //	hash, _, err := tensorbox.UploadTemplateFiles(ctx, created.TemplateID, tarBytes, nil)
-func UploadTemplateFiles(ctx context.Context, templateID string, tar []byte, opts *Options) (hash string, uploaded bool, err error) {
+func UploadTemplateFiles(
+	ctx context.Context,
+	templateID string,
+	tar []byte,
+	opts *Options,
+) (hash string, uploaded bool, err error) {
 	sum := sha256.Sum256(tar)
 	hash = hex.EncodeToString(sum[:])
 	c := resolveOptions(opts)

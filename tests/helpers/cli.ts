@@ -1,4 +1,7 @@
-/** Runs the `tensor-box` CLI as a separate process against a test server (asynchronous: the server lives in this process). */
+/**
+ * Runs the `tensor-box` CLI as a separate process against a test server (asynchronous: the server lives in this
+ * process).
+ */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -235,7 +235,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         ...opts.env,
       };
       // Own mount namespace: the FUSE mount of the shared volume exists only for this node (and its children).
-      const script = `mount -t glusterfs ${HOST_ADDRESS}:/${gluster.volume} ${sharedPath} && exec node --import tsx ${server}`;
+      const script =
+        `mount -t glusterfs ${HOST_ADDRESS}:/${gluster.volume} ${sharedPath} && exec node --import tsx ` + `${server}`;
       // nsenter, not `ip netns exec`: that remounts /sys for the namespace, which hides the cgroup file system.
       const nsArgs = [
         `--net=/run/netns/${netns}`,

@@ -84,7 +84,8 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       '60',
       // Durability is pointless for a throw-away database; fsync off keeps the tests quick on a shared disk.
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c synchronous_commit=off -c ` +
+        `full_page_writes=off`,
     ]);
   } catch (err) {
     const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';

@@ -33,7 +33,8 @@ import http.server
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = ('host=%s token=%s' % (self.headers.get('Host'), self.headers.get('e2b-traffic-access-token'))).encode()
-        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); \
+self.wfile.write(body)
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(('0.0.0.0', 8000), H).serve_forever()
 `;
@@ -76,7 +77,8 @@ describe('ingress', () => {
     const attack =
       `GET /health HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\n` +
       `Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n` +
-      `POST /init HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(init)}\r\n\r\n${init}`;
+      `POST /init HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ` +
+      `${Buffer.byteLength(init)}\r\n\r\n${init}`;
     const answer = await rawExchange(s.url, attack);
     assert.match(answer, /^HTTP\/1\.1 204/, answer);
     assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, `one answer only, got: ${answer}`);
@@ -88,7 +90,8 @@ describe('ingress', () => {
       s.url,
       `GET /health HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\n\r\n` +
         `POST /init HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\n` +
-        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(init)}\r\nConnection: close\r\n\r\n${init}`,
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(init)}\r\nConnection: ` +
+        `close\r\n\r\n${init}`,
     );
     assert.match(pipelined, /HTTP\/1\.1 403/, pipelined);
     assert.equal((await open.commands.run('echo "[$PWNED]"')).stdout.trim(), '[]');
@@ -97,7 +100,8 @@ describe('ingress', () => {
   it('a WebSocket-style upgrade to an internal agent route is refused before it is forwarded', async () => {
     const answer = await rawExchange(
       s.url,
-      `POST /init HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 49983\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      `POST /init HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: ` +
+        `49983\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
     );
     assert.match(answer, /^HTTP\/1\.1 403/, answer);
   });
@@ -117,7 +121,8 @@ describe('ingress', () => {
     assert.match(byHost, /^HTTP\/1\.1 400/, byHost);
     const upgrade = await rawExchange(
       s.url,
-      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${open.sandboxId}\r\nE2b-Sandbox-Port: 0\r\nConnection: ` +
+        `Upgrade\r\nUpgrade: websocket\r\n\r\n`,
     );
     assert.match(upgrade, /^HTTP\/1\.1 400/, upgrade);
   });
@@ -143,37 +148,43 @@ describe('ingress', () => {
     }
   });
 
-  it('allowPublicTraffic=false: user ports need the traffic token; maskRequestHost sets the Host the sandbox sees', async () => {
-    assert.ok(closed.trafficAccessToken, 'create returns a traffic access token');
-    const detail = await api(s, 'GET', `/sandboxes/${closed.sandboxId}`);
-    assert.equal(detail.body.network.allowPublicTraffic, false);
-    assert.equal(detail.body.trafficAccessToken, closed.trafficAccessToken);
-    const headers = { 'E2b-Sandbox-Id': closed.sandboxId, 'E2b-Sandbox-Port': '8000' };
-    const none = await fetch(`${s.url}/`, { headers });
-    assert.equal(none.status, 403);
-    assert.match((await none.json()).message, /e2b-traffic-access-token/);
-    const wrong = await fetch(`${s.url}/`, {
-      headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken!.replace(/.$/, 'x') },
-    });
-    assert.equal(wrong.status, 403);
-    const other = await fetch(`${s.url}/`, { headers: { ...headers, 'e2b-traffic-access-token': 'z' } });
-    assert.equal(other.status, 403);
-    const ok = await fetch(`${s.url}/`, {
-      headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken! },
-    });
-    assert.equal(ok.status, 200);
-    // The token does not travel on into the sandbox; the Host is the mask with the port filled in.
-    assert.equal(await ok.text(), 'host=app.example.com:8000 token=None');
-    // A WebSocket-style upgrade to the user port is held to the same rule.
-    const up = await rawExchange(
-      s.url,
-      `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
-    );
-    assert.match(up, /^HTTP\/1\.1 403/, up);
-    // A public sandbox's port answers without any token.
-    const pub = await fetch(`${s.url}/`, { headers: { 'E2b-Sandbox-Id': open.sandboxId, 'E2b-Sandbox-Port': '8000' } });
-    assert.equal(pub.status, 200);
-  });
+  it(
+    'allowPublicTraffic=false: user ports need the traffic ' + 'token; maskRequestHost sets the Host the sandbox sees',
+    async () => {
+      assert.ok(closed.trafficAccessToken, 'create returns a traffic access token');
+      const detail = await api(s, 'GET', `/sandboxes/${closed.sandboxId}`);
+      assert.equal(detail.body.network.allowPublicTraffic, false);
+      assert.equal(detail.body.trafficAccessToken, closed.trafficAccessToken);
+      const headers = { 'E2b-Sandbox-Id': closed.sandboxId, 'E2b-Sandbox-Port': '8000' };
+      const none = await fetch(`${s.url}/`, { headers });
+      assert.equal(none.status, 403);
+      assert.match((await none.json()).message, /e2b-traffic-access-token/);
+      const wrong = await fetch(`${s.url}/`, {
+        headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken!.replace(/.$/, 'x') },
+      });
+      assert.equal(wrong.status, 403);
+      const other = await fetch(`${s.url}/`, { headers: { ...headers, 'e2b-traffic-access-token': 'z' } });
+      assert.equal(other.status, 403);
+      const ok = await fetch(`${s.url}/`, {
+        headers: { ...headers, 'e2b-traffic-access-token': closed.trafficAccessToken! },
+      });
+      assert.equal(ok.status, 200);
+      // The token does not travel on into the sandbox; the Host is the mask with the port filled in.
+      assert.equal(await ok.text(), 'host=app.example.com:8000 token=None');
+      // A WebSocket-style upgrade to the user port is held to the same rule.
+      const up = await rawExchange(
+        s.url,
+        `GET / HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${closed.sandboxId}\r\nE2b-Sandbox-Port: 8000\r\nConnection: ` +
+          `Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      );
+      assert.match(up, /^HTTP\/1\.1 403/, up);
+      // A public sandbox's port answers without any token.
+      const pub = await fetch(`${s.url}/`, {
+        headers: { 'E2b-Sandbox-Id': open.sandboxId, 'E2b-Sandbox-Port': '8000' },
+      });
+      assert.equal(pub.status, 200);
+    },
+  );
 
   it('network settings that could split headers are refused with 400 and nothing is created', async () => {
     const before = (await s.store.listSandboxes()).length;

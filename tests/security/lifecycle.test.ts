@@ -62,21 +62,24 @@ describe('lifecycle limits', () => {
     assert.equal(t.body.diskSizeMB, 10 * 1024);
   });
 
-  it('a start that could push the host below its free-space reserve is refused with 507 and leaves nothing', async () => {
-    const tight = await startTestServer({ diskReserveMB: 1024 * 1024 * 1024 });
-    try {
-      const r = await api(tight, 'POST', '/sandboxes', { templateID: 'default', timeout: 60 });
-      assert.equal(r.status, 507);
-      assert.equal(r.body.code, 507);
-      assert.match(r.body.message, /reserve/);
-      assert.equal((await tight.store.listSandboxes()).length, 0);
-      const dir = path.join(tight.dataDir, 'sandboxes');
-      assert.deepEqual(
-        readdirSync(dir).filter((n) => !n.startsWith('.')),
-        [],
-      );
-    } finally {
-      await tight.close();
-    }
-  });
+  it(
+    'a start that could push the host below its free-space ' + 'reserve is refused with 507 and leaves nothing',
+    async () => {
+      const tight = await startTestServer({ diskReserveMB: 1024 * 1024 * 1024 });
+      try {
+        const r = await api(tight, 'POST', '/sandboxes', { templateID: 'default', timeout: 60 });
+        assert.equal(r.status, 507);
+        assert.equal(r.body.code, 507);
+        assert.match(r.body.message, /reserve/);
+        assert.equal((await tight.store.listSandboxes()).length, 0);
+        const dir = path.join(tight.dataDir, 'sandboxes');
+        assert.deepEqual(
+          readdirSync(dir).filter((n) => !n.startsWith('.')),
+          [],
+        );
+      } finally {
+        await tight.close();
+      }
+    },
+  );
 });

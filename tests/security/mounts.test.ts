@@ -88,7 +88,8 @@ describe('mounts: attacks from inside fail', () => {
       await sbx.files.write('/tmp/marker', 'inside', { user: 'root' });
       const r = await rootShell(
         sbx,
-        'for p in /proc/[0-9]*; do cat $p/root/tmp/marker 2>/dev/null || echo "$p unreadable"; echo; done; ls -d /proc/[0-9]* | wc -l',
+        'for p in /proc/[0-9]*; do cat $p/root/tmp/marker 2>/dev/null || echo "$p unreadable"; echo; done; ls -d ' +
+          '/proc/[0-9]* | wc -l',
       );
       const lines = r.stdout.trim().split('\n').filter(Boolean);
       const count = Number(lines.pop());
@@ -119,7 +120,8 @@ describe('mounts: attacks from inside fail', () => {
     try {
       await rootShell(
         a,
-        'echo pwned > /usr/bin/pwned && chmod 755 /usr/bin/pwned && echo "x:x:0:0::/:/bin/sh" >> /etc/passwd && rm -f /bin/ls',
+        'echo pwned > /usr/bin/pwned && chmod 755 /usr/bin/pwned && echo "x:x:0:0::/:/bin/sh" >> /etc/passwd && rm ' +
+          '-f /bin/ls',
       );
       const seen = await rootShell(
         b,

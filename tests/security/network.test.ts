@@ -30,7 +30,11 @@ const TCP_TRY = (ip: string, port: number, family = 'AF_INET', scope = '') => `
 import socket
 s = socket.socket(socket.${family}, socket.SOCK_STREAM); s.settimeout(3)
 try:
-    s.connect(${family === 'AF_INET6' ? `('${ip}', ${port}, 0, socket.if_nametoindex('eth0') if '${scope}' else 0)` : `('${ip}', ${port})`})
+    s.connect(${
+      family === 'AF_INET6'
+        ? `('${ip}', ${port}, 0, socket.if_nametoindex('eth0') if '${scope}' else ` + `0)`
+        : `('${ip}', ${port})`
+    })
     print('CONNECTED', s.recv(64).decode().strip())
 except Exception as e:
     print('BLOCKED', type(e).__name__, e)
@@ -106,12 +110,15 @@ after(async () => {
 });
 
 describe('network boundary', () => {
-  it('the test network is really there: the host reaches it, an internet sandbox reaches its public address', async () => {
-    assert.ok(await hostReaches(tn.lanIp), 'host reaches the LAN address');
-    assert.ok(await hostReaches(tn.publicIp), 'host reaches the public address');
-    const out = await py(a, TCP_TRY(tn.publicIp, TCP_PORT));
-    assert.match(out, /^CONNECTED hello /, out);
-  });
+  it(
+    'the test network is really there: the host reaches ' + 'it, an internet sandbox reaches its public address',
+    async () => {
+      assert.ok(await hostReaches(tn.lanIp), 'host reaches the LAN address');
+      assert.ok(await hostReaches(tn.publicIp), 'host reaches the public address');
+      const out = await py(a, TCP_TRY(tn.publicIp, TCP_PORT));
+      assert.match(out, /^CONNECTED hello /, out);
+    },
+  );
 
   it('IPv6: the host end of a sandbox link has no address at all, and no IPv6 reaches the host', async () => {
     const hostIf = await hostIfOf(a);

@@ -89,7 +89,8 @@ describe('seccomp: attacks from inside fail', () => {
     const cases: Record<string, number> = { ...CLONE_NEW, USER_NS_NET: CLONE_NEW.USER | CLONE_NEW.NS | CLONE_NEW.NET };
     const got = await runPython<Record<string, [number, string | null]>>(
       sbx,
-      `out = {}\nfor name, flags in ${JSON.stringify(cases)}.items():\n    out[name] = sc(56, flags | ${SIGCHLD}, 0, 0, 0, 0)\nprint(json.dumps(out))\n`,
+      `out = {}\nfor name, flags in ${JSON.stringify(cases)}.items():\n    out[name] = sc(56, flags | ${SIGCHLD}, ` +
+        `0, 0, 0, 0)\nprint(json.dumps(out))\n`,
     );
     for (const name of Object.keys(cases)) assert.deepEqual(got[name], [-1, 'EPERM'], `clone(CLONE_NEW${name})`);
   });

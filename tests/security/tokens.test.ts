@@ -88,20 +88,27 @@ describe("another sandbox's credentials", () => {
     assert.equal(await b.files.read('/home/user/secret.txt'), 'B only');
   });
 
-  it("A's WebSocket token opens neither B's terminal nor B's watch socket; expired and forged tokens fail", async () => {
-    const issued = await api(s, 'POST', `/sandboxes/${a.sandboxId}/ws-token`);
-    assert.equal(issued.status, 201);
-    const tok = encodeURIComponent(issued.body.token);
-    const ws = s.url.replace(/^http/, 'ws');
-    assert.equal(await wsAttempt(`${ws}/sandboxes/${a.sandboxId}/pty?token=${tok}`), 'open', 'control: A opens A');
-    assert.equal(await wsAttempt(`${ws}/sandboxes/${b.sandboxId}/pty?token=${tok}`), 'http 401');
-    assert.equal(await wsAttempt(`${ws}/sandboxes/${b.sandboxId}/files/watch?path=/tmp&token=${tok}`), 'http 401');
-    const [, mac] = issued.body.token.split('.');
-    const expired = encodeURIComponent(`${Math.floor(Date.now() / 1000) - 10}.${mac}`);
-    assert.equal(await wsAttempt(`${ws}/sandboxes/${a.sandboxId}/pty?token=${expired}`), 'http 401');
-    const later = encodeURIComponent(`${Math.floor(Date.now() / 1000) + 10_000}.${mac}`);
-    assert.equal(await wsAttempt(`${ws}/sandboxes/${a.sandboxId}/pty?token=${later}`), 'http 401', 'expiry is signed');
-  });
+  it(
+    "A's WebSocket token opens neither B's terminal nor " + "B's watch socket; expired and forged tokens fail",
+    async () => {
+      const issued = await api(s, 'POST', `/sandboxes/${a.sandboxId}/ws-token`);
+      assert.equal(issued.status, 201);
+      const tok = encodeURIComponent(issued.body.token);
+      const ws = s.url.replace(/^http/, 'ws');
+      assert.equal(await wsAttempt(`${ws}/sandboxes/${a.sandboxId}/pty?token=${tok}`), 'open', 'control: A opens A');
+      assert.equal(await wsAttempt(`${ws}/sandboxes/${b.sandboxId}/pty?token=${tok}`), 'http 401');
+      assert.equal(await wsAttempt(`${ws}/sandboxes/${b.sandboxId}/files/watch?path=/tmp&token=${tok}`), 'http 401');
+      const [, mac] = issued.body.token.split('.');
+      const expired = encodeURIComponent(`${Math.floor(Date.now() / 1000) - 10}.${mac}`);
+      assert.equal(await wsAttempt(`${ws}/sandboxes/${a.sandboxId}/pty?token=${expired}`), 'http 401');
+      const later = encodeURIComponent(`${Math.floor(Date.now() / 1000) + 10_000}.${mac}`);
+      assert.equal(
+        await wsAttempt(`${ws}/sandboxes/${a.sandboxId}/pty?token=${later}`),
+        'http 401',
+        'expiry is signed',
+      );
+    },
+  );
 
   it('every REST route of a sandbox refuses a wrong key', async () => {
     const bad = { url: s.url, apiKey: 'e2b_' + '0'.repeat(32) };

@@ -45,7 +45,8 @@ describe('parseConfig', () => {
   });
   it("reads E2B's keys (template_name, template_id, dockerfile, start/ready cmd; team_id ignored)", () => {
     const cfg = parseConfig(
-      'team_id = "t"\ntemplate_id = "abc"\nbuild_id = "b1"\ntemplate_name = "x"\ndockerfile = "e2b.Dockerfile"\nstart_cmd = "serve"\nready_cmd = "curl -sf localhost"\ndisk_gb = 10\n',
+      'team_id = "t"\ntemplate_id = "abc"\nbuild_id = "b1"\ntemplate_name = "x"\ndockerfile = ' +
+        '"e2b.Dockerfile"\nstart_cmd = "serve"\nready_cmd = "curl -sf localhost"\ndisk_gb = 10\n',
     );
     assert.deepEqual(cfg, {
       templateId: 'abc',

@@ -63,7 +63,10 @@ export class BuildProgress {
     const secs = Math.floor((Date.now() - this.started) / 1000);
     const elapsed = secs >= 60 ? `${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s` : `${secs}s`;
     const count = this.total ? `${this.step}/${this.total}` : '';
-    let line = `[${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}] ${count} ${this.title}`.replace(/\s+/g, ' ');
+    let line = (`[${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}] ` + `${count} ${this.title}`).replace(
+      /\s+/g,
+      ' ',
+    );
     const tail = ` ${elapsed}`;
     if (line.length + tail.length > width) line = `${line.slice(0, Math.max(0, width - tail.length - 1))}…`;
     this.clear();

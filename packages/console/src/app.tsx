@@ -1,6 +1,7 @@
 /**
  * The console: sign-in when no key is kept, otherwise the layout and the page for the current path. Routes:
- * `/sandboxes`, `/sandboxes/:id/:tab`, `/templates`, `/templates/:id`, `/snapshots`, `/settings` (all below /dashboard).
+ * `/sandboxes`, `/sandboxes/:id/:tab`, `/templates`, `/templates/:id`, `/snapshots`, `/settings` (all below
+ * /dashboard).
  */
 import { lazy, Suspense, useEffect } from 'react';
 import { useApiKey } from './lib/auth';

@@ -163,8 +163,8 @@ static void cleanup(const char *merged, const char *netns_file, const char *disk
 /*
  * `tb-launch cleanup-server`: the control plane's one long-lived helper for teardowns (a process start per killed
  * sandbox costs the control plane more than the teardown itself). One request per line on stdin, four tab-separated
- * fields — merged, netns file, disk mount, host link; an empty field is not given — answered in order with "ok\n" on
- * stdout once done. Exits at the end of stdin (the control plane is gone).
+ * fields — merged, netns file, disk mount, host link; an empty field is not given — answered in order with "ok\n"
+ * on stdout once done. Exits at the end of stdin (the control plane is gone).
  */
 static int cleanup_server(void) {
   static char line[16384];

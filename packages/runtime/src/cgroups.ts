@@ -1,8 +1,9 @@
 /**
- * Per-sandbox cgroups, for both layouts: cgroup v1 (one hierarchy per controller, as on these machines, where v2 is mounted
- * only at /sys/fs/cgroup/unified) and pure cgroup v2. One `SandboxCgroup` is the set of directories a sandbox's processes
- * are put into, with its limits, usage, freeze and kill. Device access is restricted by the launcher on the directories
- * it is given (native/devices.c: the v1 devices controller's directory, or a BPF device program on the v2 group).
+ * Per-sandbox cgroups, for both layouts: cgroup v1 (one hierarchy per controller, as on these machines, where v2 is
+ * mounted only at /sys/fs/cgroup/unified) and pure cgroup v2. One `SandboxCgroup` is the set of directories a sandbox's
+ * processes are put into, with its limits, usage, freeze and kill. Device access is restricted by the launcher on the
+ * directories it is given (native/devices.c: the v1 devices controller's directory, or a BPF device program on the v2
+ * group).
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

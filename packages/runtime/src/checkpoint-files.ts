@@ -23,7 +23,9 @@ const READABLE_FORMATS = [1, 2];
 /** `<imageDir>/checkpoint.json`, written last: a directory without it is an incomplete checkpoint. */
 export interface CheckpointManifest {
   format: number;
-  /** Which driver wrote it (and can restore it): `microvm` checkpoints are QEMU migration streams (microvm/snapshot.ts). */
+  /**
+   * Which driver wrote it (and can restore it): `microvm` checkpoints are QEMU migration streams (microvm/snapshot.ts).
+   */
   driver: 'container' | 'microvm';
   sandboxId: string;
   createdAt: string;

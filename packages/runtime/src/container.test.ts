@@ -1,6 +1,6 @@
 /**
- * The container driver against the shared driver suite, with the real launcher, the real agent and the default template's
- * rootfs (built into the shared cache on first use).
+ * The container driver against the shared driver suite, with the real launcher, the real agent and the default
+ * template's rootfs (built into the shared cache on first use).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,7 +1,7 @@
 /**
- * The shared driver test suite: every Driver implementation must pass it. It checks the lifecycle contract documented in
- * driver.ts with real sandboxes: create answers with a live agent, isolation holds, limits apply, destroy leaves nothing,
- * failures leave nothing, list re-adopts the living and clears the dead, and (when offered) freeze/thaw.
+ * The shared driver test suite: every Driver implementation must pass it. It checks the lifecycle contract documented
+ * in driver.ts with real sandboxes: create answers with a live agent, isolation holds, limits apply, destroy leaves
+ * nothing, failures leave nothing, list re-adopts the living and clears the dead, and (when offered) freeze/thaw.
  *
  * `inside(info, cmd)` runs a shell command inside a sandbox by the driver's own means (for `container`: nsenter).
  */
@@ -222,7 +222,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         // (written to a temp file and renamed, so a read never sees a half-written file)
         o.inside(
           a,
-          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
+          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; ` +
+            `sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
         );
         const sum = o
           .inside(a, 'head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin')
@@ -272,22 +273,25 @@ export function driverSuite(o: DriverSuiteOptions): void {
       }
     });
 
-    it('limits the writable layer to diskMB: writing past it fails with ENOSPC inside, and stats report the disk', async () => {
-      const info = await driver.create(spec({ diskMB: 64 }));
-      const out = o.inside(info, 'dd if=/dev/zero of=/root/fill bs=1M count=100 2>&1; echo "exit=$?"');
-      assert.match(out, /No space left on device/);
-      assert.match(out, /exit=1/);
-      const st = await driver.stats(info.sandboxId);
-      assert.ok(
-        st.diskLimitBytes <= 64 * 1024 * 1024 && st.diskLimitBytes > 50 * 1024 * 1024,
-        `limit ${st.diskLimitBytes}`,
-      );
-      assert.ok(st.diskUsedBytes > 50 * 1024 * 1024, `used ${st.diskUsedBytes}`);
-      // Freeing space makes room again (the sandbox is not wedged).
-      assert.equal(o.inside(info, 'rm /root/fill && echo ok > /root/after && cat /root/after').trim(), 'ok');
-      await driver.destroy(info.sandboxId);
-      assert.deepEqual(o.leftovers(info.sandboxId), []);
-    });
+    it(
+      'limits the writable layer to diskMB: writing past it ' + 'fails with ENOSPC inside, and stats report the disk',
+      async () => {
+        const info = await driver.create(spec({ diskMB: 64 }));
+        const out = o.inside(info, 'dd if=/dev/zero of=/root/fill bs=1M count=100 2>&1; echo "exit=$?"');
+        assert.match(out, /No space left on device/);
+        assert.match(out, /exit=1/);
+        const st = await driver.stats(info.sandboxId);
+        assert.ok(
+          st.diskLimitBytes <= 64 * 1024 * 1024 && st.diskLimitBytes > 50 * 1024 * 1024,
+          `limit ${st.diskLimitBytes}`,
+        );
+        assert.ok(st.diskUsedBytes > 50 * 1024 * 1024, `used ${st.diskUsedBytes}`);
+        // Freeing space makes room again (the sandbox is not wedged).
+        assert.equal(o.inside(info, 'rm /root/fill && echo ok > /root/after && cat /root/after').trim(), 'ok');
+        await driver.destroy(info.sandboxId);
+        assert.deepEqual(o.leftovers(info.sandboxId), []);
+      },
+    );
 
     it('pause and resume keep the files of a sandbox with its own disk, and its limit', async (t) => {
       if (!hasCheckpointer(driver)) return t.skip('driver has no checkpoint/restore');
@@ -328,7 +332,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         // Added file, deleted lower file (whiteout), replaced lower directory (opaque dir).
         o.inside(
           a,
-          'echo committed > /root/added && rm /etc/issue && rm -rf /usr/share/doc && mkdir -p /usr/share/doc && echo only > /usr/share/doc/new',
+          'echo committed > /root/added && rm /etc/issue && rm -rf /usr/share/doc && mkdir -p /usr/share/doc && ' +
+            'echo only > /usr/share/doc/new',
         );
         const l1 = path.join(layers, 'l1');
         await driver.captureLayer(a.sandboxId, l1, { leaveRunning: true });
@@ -382,7 +387,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         o.inside(a, 'echo warm > /root/state');
         o.inside(
           a,
-          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done' </dev/null >/dev/null 2>&1 &`,
+          `setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; ` +
+            `done' </dev/null >/dev/null 2>&1 &`,
         );
         await sleep(200);
         const layer = path.join(dir, 'layer');
@@ -426,8 +432,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
 }
 
 /**
- * Runs a command in all of a process's namespaces (host tool; used by the container driver's suite), first moving itself
- * into `cgroupDirs` so the sandbox's limits and freezer apply to it.
+ * Runs a command in all of a process's namespaces (host tool; used by the container driver's suite), first moving
+ * itself into `cgroupDirs` so the sandbox's limits and freezer apply to it.
  */
 export function nsenterShell(pid: number, cmd: string, cgroupDirs: string[] = []): string {
   const join = cgroupDirs.map((d) => `echo $$ > '${d}/cgroup.procs'`).join(' && ');

@@ -1,8 +1,9 @@
 /**
  * The Driver interface: the only place where the control plane meets an isolation backend.
  *
- * Vocabulary: a *sandbox* is one isolated Linux environment whose PID 1 is the agent (envd). Its root filesystem is an overlay
- * of read-only *layers* (a template's rootfs and the layers derived from it) under a per-sandbox writable layer.
+ * Vocabulary: a *sandbox* is one isolated Linux environment whose PID 1 is the agent (envd). Its root filesystem is an
+ * overlay of read-only *layers* (a template's rootfs and the layers derived from it) under a per-sandbox writable
+ * layer.
  *
  * Lifecycle and which call is allowed in which state:
  *
@@ -12,8 +13,8 @@
  *
  * - `create` either returns a running sandbox whose agent already listens, or throws and leaves nothing behind.
  * - `destroy` is idempotent: destroying an unknown or half-made sandbox succeeds and removes whatever is left of it.
- * - `list` reports the sandboxes that are still alive on this host, e.g. after a control-plane restart (re-adoption), and
- *   removes the leftovers of dead ones.
+ * - `list` reports the sandboxes that are still alive on this host, e.g. after a control-plane restart (re-adoption),
+ *   and removes the leftovers of dead ones.
  * - Optional capabilities (freeze/thaw, checkpoint/restore) are separate interfaces; check with the `has*` guards.
  *
  * Drivers receive all configuration through their constructor, never from globals or the environment.
@@ -82,13 +83,15 @@ export interface Freezer {
   thaw(sandboxId: string): Promise<void>;
 }
 
-/** Optional: save a sandbox's processes and writable layer to a directory and bring them back later, maybe elsewhere. */
+/**
+ * Optional: save a sandbox's processes and writable layer to a directory and bring them back later, maybe elsewhere.
+ */
 export interface Checkpointer {
   /**
-   * Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless `leaveRunning`):
-   * no process, mount, netns or cgroup of it is left. With `layerOut` (not with `leaveRunning`) the writable layer is
-   * not kept in the image but becomes the read-only layer directory `layerOut` (a template's warm start): the image
-   * then restores on top of `[layerOut, ...layers]` with an empty writable layer.
+   * Checkpoints the sandbox into `imageDir`; on success the sandbox no longer runs on this host (unless
+   * `leaveRunning`): no process, mount, netns or cgroup of it is left. With `layerOut` (not with `leaveRunning`) the
+   * writable layer is not kept in the image but becomes the read-only layer directory `layerOut` (a template's warm
+   * start): the image then restores on top of `[layerOut, ...layers]` with an empty writable layer.
    */
   checkpoint(sandboxId: string, imageDir: string, opts?: { leaveRunning?: boolean; layerOut?: string }): Promise<void>;
   /**
@@ -97,8 +100,8 @@ export interface Checkpointer {
    */
   restore(spec: SandboxSpec, imageDir: string, opts?: { move?: boolean }): Promise<SandboxRuntimeInfo>;
   /**
-   * Whether a restored sandbox still reads from this checkpoint (memory pages are fetched lazily after restore returns).
-   * Delete a checkpoint only once this says false.
+   * Whether a restored sandbox still reads from this checkpoint (memory pages are fetched lazily after restore
+   * returns). Delete a checkpoint only once this says false.
    */
   imageInUse(imageDir: string): boolean;
 }

@@ -1,16 +1,17 @@
 /**
- * Per-sandbox egress rules (E2B's `network.allowOut` / `network.denyOut`) in one nftables table, `inet tensor_box_egress`:
+ * Per-sandbox egress rules (E2B's `network.allowOut` / `network.denyOut`) in one nftables table, `inet
+ * tensor_box_egress`:
  *
  *     chain forward (hook forward, priority filter - 10): iifname vmap @links      ← one lookup, however many sandboxes
  *     map links: "<host link>" : jump s_<link>                                      ← only sandboxes that have rules
  *     chain s_<link>: ip daddr @a_<link> accept; ip daddr @n_<link> accept; ip daddr @d_<link> drop
  *
  * `a_` holds allowOut's addresses and CIDRs, `n_` the addresses allowed host names resolved to (filled by the DNS
- * resolver with the answer's TTL, see dns-guard.ts), `d_` denyOut's. Allow wins over deny (E2B's rule), so "only these" is
- * `denyOut: ['0.0.0.0/0']` plus `allowOut`. An accept here only ends this table's say: the host firewall (firewall.ts)
- * still drops the host's networks and metadata addresses. Rules are checked on every packet, so replacing them cuts
- * open connections to newly denied addresses at once. Sandbox links carry no IPv6, so IPv6 entries are accepted and
- * have nothing to match (all IPv6 is denied anyway).
+ * resolver with the answer's TTL, see dns-guard.ts), `d_` denyOut's. Allow wins over deny (E2B's rule), so "only these"
+ * is `denyOut: ['0.0.0.0/0']` plus `allowOut`. An accept here only ends this table's say: the host firewall
+ * (firewall.ts) still drops the host's networks and metadata addresses. Rules are checked on every packet, so replacing
+ * them cuts open connections to newly denied addresses at once. Sandbox links carry no IPv6, so IPv6 entries are
+ * accepted and have nothing to match (all IPv6 is denied anyway).
  */
 import { spawn } from 'node:child_process';
 
@@ -154,15 +155,18 @@ export class EgressFirewall {
       ...(deny.length ? [`add element ${TABLE} d_${ifname} { ${deny.join(', ')} }`] : []),
       `add rule ${TABLE} s_${ifname} ip daddr @a_${ifname} accept`,
       `add rule ${TABLE} s_${ifname} ip daddr @n_${ifname} accept`,
-      `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} ct state new limit rate 10/second log prefix "tensor-box egress ${ifname} " drop`,
+      `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} ct state new limit rate 10/second log prefix "tensor-box ` +
+        `egress ${ifname} " drop`,
       `add rule ${TABLE} s_${ifname} ip daddr @d_${ifname} drop`,
       `add element ${TABLE} links { "${ifname}" : jump s_${ifname} }`,
       `add chain ${TABLE} r_${ifname}`,
       `flush chain ${TABLE} r_${ifname}`,
       ...(hostPatterns(rules).length && dnsPort
         ? [
-            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 udp dport 53 meta mark set ${DNS_MARK} redirect to :${dnsPort}`,
-            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 tcp dport 53 meta mark set ${DNS_MARK} redirect to :${dnsPort}`,
+            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 udp dport 53 meta mark set ${DNS_MARK} redirect to ` +
+              `:${dnsPort}`,
+            `add rule ${TABLE} r_${ifname} meta nfproto ipv4 tcp dport 53 meta mark set ${DNS_MARK} redirect to ` +
+              `:${dnsPort}`,
           ]
         : []),
       `add element ${TABLE} dns_links { "${ifname}" : jump r_${ifname} }`,

@@ -5,13 +5,13 @@
  *
  * IPv4 (iptables):
  * - raw PREROUTING: a packet from a sandbox link whose source address would not be routed back out of that same link
- *   is dropped (strict reverse-path filter: only a sandbox's own address may leave its interface — no spoofing another
- *   sandbox, the host or the outside).
- * - INPUT from a sandbox: only replies to connections the host opened (a sandbox cannot reach the API or host services),
- *   and DNS queries egress.ts redirected to the egress resolver (marked).
- * - FORWARD from a sandbox: never to another sandbox link; never from an offline link (device group), even with hand-made raw
- *   packets; otherwise through TENSOR-BOX-EGRESS, which drops link-local (cloud metadata), loopback, multicast,
- *   reserved and the host's own networks unless a CIDR is in the allow list (`egressAllowCidrs`).
+ *   is dropped (strict reverse-path filter: only a sandbox's own address may leave its interface — no spoofing
+ *   another sandbox, the host or the outside).
+ * - INPUT from a sandbox: only replies to connections the host opened (a sandbox cannot reach the API or host
+ *   services), and DNS queries egress.ts redirected to the egress resolver (marked).
+ * - FORWARD from a sandbox: never to another sandbox link; never from an offline link (device group), even with
+ *   hand-made raw packets; otherwise through TENSOR-BOX-EGRESS, which drops link-local (cloud metadata), loopback,
+ *   multicast, reserved and the host's own networks unless a CIDR is in the allow list (`egressAllowCidrs`).
  * - POSTROUTING: masquerade the sandbox range to the outside.
  * IPv6 (ip6tables): nothing from or to a sandbox link (sandbox links carry no IPv6; the launcher also turns IPv6 off on
  * both ends of the veth).

@@ -22,7 +22,9 @@ export interface IdMap {
  */
 export const DEFAULT_ID_MAP: IdMap = { base: 2_000_000_000, count: 65536 };
 
-/** Device nodes a sandbox in a user namespace gets as binds of the host's (it cannot make them); see native/mounts.c. */
+/**
+ * Device nodes a sandbox in a user namespace gets as binds of the host's (it cannot make them); see native/mounts.c.
+ */
 const BOUND_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
 /** Validates a configured map: whole numbers, the range inside 32-bit IDs, not host root's. */

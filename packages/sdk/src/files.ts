@@ -227,7 +227,9 @@ export class Files {
 
   /**
    * Watches a directory; resolves once the watch is in place. Events: create, write, remove, rename, chmod.
-   * @example const w = await sandbox.files.watchDir('/home/user', (e) => console.log(e.type, e.path), { recursive: true }); w.stop()
+   * @example
+   * const w = await sandbox.files.watchDir('/home/user', (e) => console.log(e.type, e.path), { recursive: true });
+   * w.stop();
    */
   async watchDir(
     path: string,

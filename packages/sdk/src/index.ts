@@ -74,5 +74,8 @@ export {
 } from './teams.js';
 export type { ConnectionOpts } from './connection.js';
 export * from './errors.js';
-/** The REST API's types, generated from spec/openapi.yaml (for clients of endpoints the SDK does not wrap, e.g. template builds). */
+/**
+ * The REST API's types, generated from spec/openapi.yaml (for clients of endpoints the SDK does not wrap, e.g. template
+ * builds).
+ */
 export type { paths as ApiPaths, components as ApiComponents } from './api/schema.gen.js';

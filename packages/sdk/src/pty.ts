@@ -93,7 +93,9 @@ export class PtyHandle {
     }
   }
 
-  /** Stops receiving output (`exited` resolves -1); the terminal keeps running and `pty.connect(pid)` attaches again. */
+  /**
+   * Stops receiving output (`exited` resolves -1); the terminal keeps running and `pty.connect(pid)` attaches again.
+   */
   disconnect(): void {
     this.controller.abort();
   }

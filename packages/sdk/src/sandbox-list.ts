@@ -1,5 +1,6 @@
 /**
- * `Sandbox.list`: a paginator over `GET /v2/sandboxes` that is also awaitable (all pages) and async-iterable (item by item).
+ * `Sandbox.list`: a paginator over `GET /v2/sandboxes` that is also awaitable (all pages) and async-iterable (item by
+ * item).
  */
 import { apiClient, unwrap } from './api/client.js';
 import { resolveConnection, type ConnectionOpts } from './connection.js';

@@ -223,7 +223,8 @@ export class Sandbox {
 
   /**
    * Turns this sandbox's filesystem into a new template (it keeps running); by default waits until the build is ready.
-   * @example const tpl = await sandbox.commitAsTemplate('ubuntu-with-ffmpeg', { cpuCount: 2, memoryMB: 2048, diskGB: 40 })
+   * @example
+   * const tpl = await sandbox.commitAsTemplate('ubuntu-with-ffmpeg', { cpuCount: 2, memoryMB: 2048, diskGB: 40 })
    */
   async commitAsTemplate(name: string, opts: CommitOpts = {}): Promise<CommitResult> {
     return commitSandbox(this.sandboxId, name, { ...opts, ...this.connOpts() });

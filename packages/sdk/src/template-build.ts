@@ -11,7 +11,10 @@ import type { components } from './api/schema.gen.js';
 export type BuildStatus = components['schemas']['BuildStatus'];
 export type LogLevel = components['schemas']['LogLevel'];
 
-/** One line of a build's log. `step` names the build step it belongs to (the server logs `[i/n] TYPE …` at each start). */
+/**
+ * One line of a build's log. `step` names the build step it belongs to (the server logs `[i/n] TYPE …` at each
+ * start).
+ */
 export interface BuildLogEntry {
   timestamp: Date;
   level: LogLevel;

@@ -43,7 +43,8 @@ describe('Template() builder', () => {
         [
           'RUN',
           [
-            "apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends 'jq' 'curl'",
+            'apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y ' +
+              "--no-install-recommends 'jq' 'curl'",
             'root',
           ],
         ],

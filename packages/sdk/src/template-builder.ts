@@ -3,11 +3,18 @@
  * (`fromTemplate`/`fromImage`/`fromBaseImage`/`fromDockerfile`), then steps in order (`copy`, `runCmd`, `setEnvs`,
  * `setWorkdir`, `setUser`, `aptInstall`, `pipInstall`, `npmInstall`) and `setStartCmd(cmd, waitForPort(8000))`;
  * `Template.build(t, {alias, cpuCount, memoryMB, onBuildLogs})` turns it into the two-call build API (`Template.create`
- * + `startBuild`), uploading each `copy`'s files first (a tar per step, content-addressed), and waits until it is ready.
- * Invalid definitions throw `InvalidArgumentError` when the method is called, so a build never starts half-defined.
+ * + `startBuild`), uploading each `copy`'s files first (a tar per step, content-addressed), and waits until it is
+ * ready. Invalid definitions throw `InvalidArgumentError` when the method is called, so a build never starts
+ * half-defined.
  * @example
- * const t = Template().fromTemplate('default').aptInstall(['jq']).runCmd('echo hi > /hi.txt').setStartCmd('python3 -m http.server 8000', waitForPort(8000))
- * const { templateID } = await Template.build(t, { alias: 'my-app', cpuCount: 2, memoryMB: 1024, onBuildLogs: (e) => console.log(e.message) })
+ * const t = Template()
+ *   .fromTemplate('default')
+ *   .aptInstall(['jq'])
+ *   .runCmd('echo hi > /hi.txt')
+ *   .setStartCmd('python3 -m http.server 8000', waitForPort(8000))
+ * const { templateID } = await Template.build(t, {
+ *   alias: 'my-app', cpuCount: 2, memoryMB: 1024, onBuildLogs: (e) => console.log(e.message),
+ * })
  */
 import type { ConnectionOpts } from './connection.js';
 import { InvalidArgumentError } from './errors.js';
@@ -193,12 +200,15 @@ export class TemplateBuilder {
     const pkgs = list(packages);
     if (!pkgs.length) throw new InvalidArgumentError('aptInstall needs packages');
     return this.runCmd(
-      `apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y --no-install-recommends ${pkgs.map(q).join(' ')}`,
+      `apt-get update && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y ` +
+        `--no-install-recommends ${pkgs.map(q).join(' ')}`,
       { user: 'root' },
     );
   }
 
-  /** `pip install` of packages (system-wide as root; `g: false`: `--user` for the current user); none: `pip install .`. */
+  /**
+   * `pip install` of packages (system-wide as root; `g: false`: `--user` for the current user); none: `pip install .`.
+   */
   pipInstall(packages?: string | string[], opts: { g?: boolean } = {}): this {
     const pkgs = list(packages);
     const g = opts.g ?? true;

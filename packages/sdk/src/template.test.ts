@@ -86,39 +86,43 @@ describe('Template (wire)', () => {
     await assert.rejects(Template.startBuild('t1', 'b1', {}, conn), /exactly one/);
   });
 
-  it('waitForBuild passes every entry to onLog in order, reads the rest of the log after the end, and resolves when ready', async () => {
-    const total = 2500;
-    let polls = 0;
-    handle = (s) => {
-      const u = new URL(s.url, 'http://x');
-      const offset = Number(u.searchParams.get('logsOffset') ?? 0);
-      const limit = Number(u.searchParams.get('limit') ?? 1000);
-      polls++;
-      // Building for two polls (100 entries each), then ready with the remaining 2300 entries to read in pages.
-      const available = polls <= 2 ? polls * 100 : total;
-      const logEntries = Array.from({ length: Math.max(0, Math.min(limit, available - offset)) }, (_, i) =>
-        entry(offset + i, 's'),
-      );
-      return [
-        200,
-        {
-          templateID: 't1',
-          buildID: 'b1',
-          status: polls <= 2 ? 'building' : 'ready',
-          logs: logEntries.map((e) => e.message),
-          logEntries,
-        },
-      ];
-    };
-    const got: string[] = [];
-    const final = await Template.waitForBuild('t1', 'b1', { intervalMs: 1, onLog: (e) => got.push(e.message) }, conn);
-    assert.equal(final.status, 'ready');
-    assert.equal(got.length, total);
-    assert.deepEqual(got.slice(0, 3), ['line 0', 'line 1', 'line 2']);
-    assert.equal(got.at(-1), `line ${total - 1}`);
-    assert.equal(final.logEntries.length, total);
-    assert.ok(final.logEntries[0].timestamp instanceof Date);
-  });
+  it(
+    'waitForBuild passes every entry to onLog in order, reads ' +
+      'the rest of the log after the end, and resolves when ready',
+    async () => {
+      const total = 2500;
+      let polls = 0;
+      handle = (s) => {
+        const u = new URL(s.url, 'http://x');
+        const offset = Number(u.searchParams.get('logsOffset') ?? 0);
+        const limit = Number(u.searchParams.get('limit') ?? 1000);
+        polls++;
+        // Building for two polls (100 entries each), then ready with the remaining 2300 entries to read in pages.
+        const available = polls <= 2 ? polls * 100 : total;
+        const logEntries = Array.from({ length: Math.max(0, Math.min(limit, available - offset)) }, (_, i) =>
+          entry(offset + i, 's'),
+        );
+        return [
+          200,
+          {
+            templateID: 't1',
+            buildID: 'b1',
+            status: polls <= 2 ? 'building' : 'ready',
+            logs: logEntries.map((e) => e.message),
+            logEntries,
+          },
+        ];
+      };
+      const got: string[] = [];
+      const final = await Template.waitForBuild('t1', 'b1', { intervalMs: 1, onLog: (e) => got.push(e.message) }, conn);
+      assert.equal(final.status, 'ready');
+      assert.equal(got.length, total);
+      assert.deepEqual(got.slice(0, 3), ['line 0', 'line 1', 'line 2']);
+      assert.equal(got.at(-1), `line ${total - 1}`);
+      assert.equal(final.logEntries.length, total);
+      assert.ok(final.logEntries[0].timestamp instanceof Date);
+    },
+  );
 
   it('waitForBuild throws BuildError with the step and exit code; getBuildStatus maps the reason', async () => {
     handle = () => [

@@ -6,7 +6,9 @@
  * by its sha256). `sandbox.commitAsTemplate` makes a template from a running sandbox instead.
  * @example
  * const { templateID, buildID } = await Template.create({ name: 'agent-runtime', cpuCount: 4, memoryMB: 4096 })
- * await Template.startBuild(templateID, buildID, { fromTemplate: 'default', steps: [{ name: 'deps', command: 'apt-get install -y ffmpeg' }] })
+ * await Template.startBuild(templateID, buildID, {
+ *   fromTemplate: 'default', steps: [{ name: 'deps', command: 'apt-get install -y ffmpeg' }],
+ * })
  * await Template.waitForBuild(templateID, buildID, { onLog: (e) => console.log(e.message) })
  */
 import { apiClient, unwrap } from './api/client.js';
@@ -198,7 +200,9 @@ export async function commitSandbox(
 export class Template {
   /**
    * Registers a template (or, when the name exists, a new build of it) and returns its IDs; start it with `startBuild`.
-   * @example const { templateID, buildID } = await Template.create({ name: 'agent-runtime', cpuCount: 4, memoryMB: 4096 }, { domain, apiKey })
+   * @example
+   * const { templateID, buildID } = await Template.create(
+   *   { name: 'agent-runtime', cpuCount: 4, memoryMB: 4096 }, { domain, apiKey })
    */
   static async create(spec: TemplateCreateOpts, opts: ConnectionOpts = {}): Promise<TemplateCreated> {
     const r = await apiClient(resolveConnection(opts)).POST('/v3/templates', {
@@ -215,7 +219,10 @@ export class Template {
 
   /**
    * Starts a registered build: exactly one source, then the steps in order.
-   * @example await Template.startBuild(templateID, buildID, { fromTemplate: 'default', steps: [{ name: 'pip', command: 'pip install numpy' }] })
+   * @example
+   * await Template.startBuild(templateID, buildID, {
+   *   fromTemplate: 'default', steps: [{ name: 'pip', command: 'pip install numpy' }],
+   * })
    */
   static async startBuild(
     templateID: string,
@@ -226,7 +233,9 @@ export class Template {
     const sources = (['fromTemplate', 'fromImage', 'dockerfile'] as const).filter((k) => build[k] !== undefined);
     if (sources.length !== 1)
       throw new InvalidArgumentError(
-        `give exactly one of fromTemplate, fromImage or dockerfile${sources.length ? ` (got ${sources.join(', ')})` : ''}`,
+        `give exactly one of fromTemplate, fromImage or dockerfile${
+          sources.length ? ` (got ${sources.join(', ')})` : ''
+        }`,
       );
     const r = await apiClient(resolveConnection(opts)).POST('/v2/templates/{templateID}/builds/{buildID}', {
       params: { path: { templateID, buildID } },
@@ -325,7 +334,9 @@ export class Template {
 
   /**
    * Images templates can be built from here (the `fromImage` values).
-   * @example const bases = await Template.listBaseImages({ domain, apiKey }) // [{ dockerImage: 'ubuntu:24.04', status: 'ready', ... }]
+   * @example
+   * const bases = await Template.listBaseImages({ domain, apiKey })
+   * // [{ dockerImage: 'ubuntu:24.04', status: 'ready', ... }]
    */
   static async listBaseImages(opts: ConnectionOpts = {}): Promise<BaseImage[]> {
     const r = await apiClient(resolveConnection(opts)).GET('/templates/base-images');
@@ -333,9 +344,11 @@ export class Template {
   }
 
   /**
-   * Uploads a tar (plain or gzip; a Buffer or a file path) for a template's COPY steps or Dockerfile context, unless the
-   * server already has it. Returns its hash (sha256, hex) to pass as `filesHash`.
-   * @example const { hash } = await Template.uploadFiles(templateID, 'context.tar'); await Template.startBuild(templateID, buildID, { dockerfile, filesHash: hash })
+   * Uploads a tar (plain or gzip; a Buffer or a file path) for a template's COPY steps or Dockerfile context, unless
+   * the server already has it. Returns its hash (sha256, hex) to pass as `filesHash`.
+   * @example
+   * const { hash } = await Template.uploadFiles(templateID, 'context.tar');
+   * await Template.startBuild(templateID, buildID, { dockerfile, filesHash: hash })
    */
   static async uploadFiles(
     templateID: string,

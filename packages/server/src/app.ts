@@ -131,7 +131,10 @@ export function createApp(opts: AppOptions): http.Server {
     // Only X-API-Key: an Authorization header on sandbox traffic belongs to the app in the sandbox.
     req.headers['x-api-key'] ? opts.auth.fromRequest(req, { headerOnly: true }) : undefined;
 
-  /** Signed file links: an API key, or a token (from ws-token) bound to the key that asked for it; else the agent decides. */
+  /**
+   * Signed file links: an API key, or a token (from ws-token) bound to the key that asked for it; else the agent
+   * decides.
+   */
   const filesCaller = async (req: IncomingMessage, url: URL, sandboxId: string): Promise<Caller | undefined> => {
     const token = url.searchParams.get('token');
     if (!token) return ingressCaller(req);
@@ -301,7 +304,8 @@ export function createApp(opts: AppOptions): http.Server {
       const { status, body } = toHttpError(err);
       const data = JSON.stringify(body);
       socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(data)}\r\nconnection: close\r\n\r\n${data}`,
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ` +
+          `${Buffer.byteLength(data)}\r\nconnection: close\r\n\r\n${data}`,
       );
     }
   });

@@ -46,7 +46,10 @@ export interface ServerConfig {
   consoleDir?: string;
   /** The OCI/Docker registry templates can be built `fromImage` from (Registry HTTP API v2). */
   registry?: { url: string; username?: string; password?: string };
-  /** Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in ms. */
+  /**
+   * Lifetime of one template build step (default 30 min) and how long a readyCmd may take to pass (default 5 min), in
+   * ms.
+   */
   buildStepTimeoutMs?: number;
   readyTimeoutMs?: number;
   /**

@@ -49,7 +49,9 @@ export class ApiError extends Error {
 export const notFound = (what: string) => new ApiError('not_found', what);
 export const invalid = (msg: string) => new ApiError('invalid_argument', msg);
 
-/** The E2B-style body for any thrown value; unknown errors become 500 without leaking internals beyond their message. */
+/**
+ * The E2B-style body for any thrown value; unknown errors become 500 without leaking internals beyond their message.
+ */
 export function toHttpError(err: unknown): {
   status: number;
   body: { code: number; message: string; error_code: string };

@@ -123,7 +123,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = await openStore(config, log);
   const admin = await resolveAdminKey(store, config.dataDir, config.apiKey);
   let sandboxesRef: SandboxService | undefined;
-  // Every lifecycle step passes the driver: watching it keeps the sandbox connection pools in step (envd/driver-watch.ts).
+  // Every lifecycle step passes the driver: watching it keeps the sandbox connection pools in step
+  // (envd/driver-watch.ts).
   const driver = watchDriver(opts.driver ?? defaultDriver(config, log, (id, d) => sandboxesRef?.egressDenied(id, d)));
   const snapshots = new DirectorySnapshotStore(config.snapshotDir ?? path.join(config.dataDir, 'snapshots'));
   const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);

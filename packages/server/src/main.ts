@@ -11,11 +11,10 @@ function progressBar() {
     const pct = Math.max(0, Math.min(1, fraction));
     const width = 30;
     const filled = Math.round(pct * width);
-    const line =
-      `building default template [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(pct * 100)).padStart(3)}% ${message}`.slice(
-        0,
-        120,
-      );
+    const line = (
+      `building default template [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` +
+      `${String(Math.round(pct * 100)).padStart(3)}% ${message}`
+    ).slice(0, 120);
     if (line === last) return;
     last = line;
     if (tty) process.stderr.write(`\r\x1b[2K${line}${pct >= 1 ? '\n' : ''}`);

@@ -1,7 +1,7 @@
 """The asyncio bridge of the async API: each coroutine runs the sync client's call in a worker thread
 (``asyncio.to_thread``), so both share one wire implementation and one error mapping; callbacks that reader threads
-call (``on_stdout``, ``on_data``, ``on_log``, …) are delivered on the event loop, and coroutine callbacks are scheduled
-as tasks."""
+call (``on_stdout``, ``on_data``, ``on_log``, …) are delivered on the event loop, and coroutine callbacks are
+scheduled as tasks."""
 
 from __future__ import annotations
 

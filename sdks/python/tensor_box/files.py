@@ -55,8 +55,8 @@ class Files:
     def read(
         self, path: str, format: str = "text", user: Optional[str] = None, request_timeout_ms: Optional[int] = None
     ) -> Any:
-        """Reads a file: ``format="text"`` (default) → str, ``"bytes"`` → bytes, ``"stream"`` → an iterator of bytes
-        chunks (close it, or read it to the end, to free the connection).
+        """Reads a file: ``format="text"`` (default) → str, ``"bytes"`` → bytes, ``"stream"`` → an iterator of
+        bytes chunks (close it, or read it to the end, to free the connection).
 
         Raises:
             NotFoundException: there is no such file.

@@ -95,8 +95,9 @@ class SandboxMetrics:
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "SandboxMetrics":
         ts = d.get("timestampUnix")
+        timestamp = datetime.fromtimestamp(ts, timezone.utc) if ts is not None else parse_time(d.get("timestamp"))
         return cls(
-            timestamp=datetime.fromtimestamp(ts, timezone.utc) if ts is not None else parse_time(d.get("timestamp")),  # type: ignore[arg-type]
+            timestamp=timestamp,  # type: ignore[arg-type]
             cpu_count=d.get("cpuCount", 0),
             cpu_used_pct=float(d.get("cpuUsedPct", 0)),
             mem_used=d.get("memUsed", 0),

@@ -53,13 +53,18 @@ def server() -> Iterator[Dict[str, str]]:
         text=True,
     )
     line: list = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(
+        target=lambda: line.append(proc.stdout.readline()),  # type: ignore[union-attr]
+        daemon=True,
+    )
     reader.start()
     # The first start may build the default template's root filesystem.
     reader.join(900)
     if not line or not line[0].strip():
         proc.kill()
-        raise RuntimeError(f"test server did not start: {proc.stderr.read() if proc.stderr else ''}")  # type: ignore[union-attr]
+        raise RuntimeError(
+            f"test server did not start: {proc.stderr.read() if proc.stderr else ''}"  # type: ignore[union-attr]
+        )
     info = json.loads(line[0])
     saved = {k: os.environ.get(k) for k in ("TENSOR_BOX_DOMAIN", "TENSOR_BOX_API_KEY")}
     os.environ["TENSOR_BOX_DOMAIN"] = info["url"]

@@ -36,7 +36,8 @@ def udp(a):
         data, peer = s.recvfrom(2048)
         with open(log, 'a') as f: f.write('%s %s %s\\n' % (a, peer[0], data.decode(errors='replace')))
 def echo(a):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((a, ${ECHO_PORT})); s.listen(64)
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((a, ${ECHO_PORT})); \
+s.listen(64)
     def serve(c):
         try:
             while True:
@@ -60,8 +61,10 @@ def dns(a):
             for k, v in names.items():
                 if k.startswith('*.') and name.endswith(k[1:]): ip = v
         flags = 0x8180 if ip else 0x8183
-        head = q[:2] + flags.to_bytes(2, 'big') + (1).to_bytes(2, 'big') + (1 if ip else 0).to_bytes(2, 'big') + bytes(4)
-        ans = (b'\\xc0\\x0c' + (1).to_bytes(2, 'big') + (1).to_bytes(2, 'big') + (60).to_bytes(4, 'big') + (4).to_bytes(2, 'big') + socket.inet_aton(ip)) if ip else b''
+        head = q[:2] + flags.to_bytes(2, 'big') + (1).to_bytes(2, 'big') + (1 if ip else 0).to_bytes(2, 'big') + \
+bytes(4)
+        ans = (b'\\xc0\\x0c' + (1).to_bytes(2, 'big') + (1).to_bytes(2, 'big') + (60).to_bytes(4, 'big') + \
+(4).to_bytes(2, 'big') + socket.inet_aton(ip)) if ip else b''
         s.sendto(head + q[12:qend] + ans, peer)
 for a in addrs:
     threading.Thread(target=tcp, args=(a,), daemon=True).start()

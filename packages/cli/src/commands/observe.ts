@@ -69,7 +69,9 @@ export const metrics = {
         ctx.out(
           ctx.json
             ? JSON.stringify(m)
-            : `${m.timestamp.toISOString()}  ${m.cpuUsedPct.toFixed(1).padStart(5)}  ${String(m.cpuCount).padStart(4)}  ${`${mb(m.memUsed)} / ${mb(m.memTotal)}`.padEnd(20)}  ${mb(m.diskUsed)} / ${mb(m.diskTotal)}`,
+            : `${m.timestamp.toISOString()}  ${m.cpuUsedPct.toFixed(1).padStart(5)}  ` +
+                `${String(m.cpuCount).padStart(4)}  ${`${mb(m.memUsed)} / ${mb(m.memTotal)}`.padEnd(20)}  ` +
+                `${mb(m.diskUsed)} / ${mb(m.diskTotal)}`,
         );
       }
       if (!flags.follow) return 0;

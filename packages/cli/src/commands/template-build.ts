@@ -2,8 +2,9 @@
  * `tensor-box template build [--config e2b.toml] [--path DIR] [--no-wait] [--json]`: reads e2b.toml, registers the
  * build (`Template.create` — an existing name gets a new build of the same template), writes template_id and build_id
  * back into the file, uploads the build context when a Dockerfile copies files (the directory given by --path, else
- * the config's directory, minus .dockerignore and the config itself), starts the build and follows its log with a progress bar until it is
- * ready. Prints the template ID on stdout; a failed build exits 1 with the failing step and exit code.
+ * the config's directory, minus .dockerignore and the config itself), starts the build and follows its log with a
+ * progress bar until it is ready. Prints the template ID on stdout; a failed build exits 1 with the failing step and
+ * exit code.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -25,7 +25,8 @@ export const options = {
 } as const;
 
 const USAGE =
-  'usage: tensor-box template init --name NAME [--from-template T | --from-image IMAGE | --dockerfile FILE] [--cpu N] [--memory MB] [--disk-gb GB] [--start-cmd CMD] [--ready-cmd CMD] [--path DIR] [--force]';
+  'usage: tensor-box template init --name NAME [--from-template T | --from-image IMAGE | --dockerfile FILE] ' +
+  '[--cpu N] [--memory MB] [--disk-gb GB] [--start-cmd CMD] [--ready-cmd CMD] [--path DIR] [--force]';
 
 function count(flags: Record<string, any>, flag: string, fallback?: number): number | undefined {
   const v = flags[flag];
@@ -65,7 +66,9 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   });
   await writeFile(file, text);
   ctx.err(
-    `wrote ${path.relative(process.cwd(), file) || file}; build it with: tensor-box template build${flags.path ? ` --path ${flags.path}` : ''}`,
+    `wrote ${path.relative(process.cwd(), file) || file}; build it with: tensor-box template build${
+      flags.path ? ` --path ${flags.path}` : ''
+    }`,
   );
   if (ctx.json) ctx.out(JSON.stringify({ path: file }, null, 2));
   return 0;

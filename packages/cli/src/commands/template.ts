@@ -110,7 +110,8 @@ export const del = {
       if (!process.stdin.isTTY) throw new UsageError('pass --yes to delete templates without a prompt');
       if (
         !(await confirm(
-          `Delete ${args.length === 1 ? `template ${args[0]}` : `${args.length} templates (${args.join(', ')})`}? [y/N] `,
+          `Delete ${args.length === 1 ? `template ${args[0]}` : `${args.length} templates (${args.join(', ')})`}? ` +
+            `[y/N] `,
         ))
       ) {
         ctx.err('nothing deleted');

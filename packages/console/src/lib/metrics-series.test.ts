@@ -15,11 +15,14 @@ const sample = (s: number, memUsed: number): SandboxMetrics => ({
 });
 
 describe('metricsSeries', () => {
-  it("orders by time, keeps one point a second (the later sample), and the card value is the chart's last point", () => {
-    const s = metricsSeries([sample(12, 112 << 20), sample(10, 9 << 20), sample(11, 8 << 20), sample(11, 10 << 20)]);
-    assert.deepEqual(s.xs, [10, 11, 12]);
-    assert.deepEqual(s.mem, [9 << 20, 10 << 20, 112 << 20]);
-    assert.equal(s.last?.memUsed, s.mem.at(-1));
-    assert.equal(metricsSeries([]).last, undefined);
-  });
+  it(
+    'orders by time, keeps one point a second (the later ' + "sample), and the card value is the chart's last point",
+    () => {
+      const s = metricsSeries([sample(12, 112 << 20), sample(10, 9 << 20), sample(11, 8 << 20), sample(11, 10 << 20)]);
+      assert.deepEqual(s.xs, [10, 11, 12]);
+      assert.deepEqual(s.mem, [9 << 20, 10 << 20, 112 << 20]);
+      assert.equal(s.last?.memUsed, s.mem.at(-1));
+      assert.equal(metricsSeries([]).last, undefined);
+    },
+  );
 });

@@ -1,6 +1,7 @@
 /**
  * `usePoll`: calls `fn` now and every `intervalMs` (0: only now and on `refresh()`; not while the tab is hidden, not
- * overlapping itself) and keeps the last result and error. `refresh()` polls at once (after an action). Changing `deps` starts over.
+ * overlapping itself) and keeps the last result and error. `refresh()` polls at once (after an action). Changing `deps`
+ * starts over.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 

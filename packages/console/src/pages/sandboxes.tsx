@@ -139,7 +139,9 @@ export function SandboxesPage() {
                   ) : (
                     <td
                       className="cell-ends muted"
-                      title={`The timeout does not run while paused; deleted ${s.endAt.toLocaleString()} unless resumed`}
+                      title={
+                        `The timeout does not run while paused; deleted ${s.endAt.toLocaleString()} unless ` + `resumed`
+                      }
                     >
                       —
                     </td>

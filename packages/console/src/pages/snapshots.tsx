@@ -17,7 +17,10 @@ export function SnapshotsPage() {
     <>
       <PageHeader
         title="Snapshots"
-        subtitle="Saved sandbox states — memory, processes and files. A snapshot starts new sandboxes that continue from that moment."
+        subtitle={
+          'Saved sandbox states — memory, processes and files. ' +
+          'A snapshot starts new sandboxes that continue from that moment.'
+        }
       />
       <ErrorMessage error={list.error} />
       {!list.data ? (

@@ -46,7 +46,12 @@ type Agent struct {
 
 // New returns an agent with no env vars, no access token and the default user from o.
 func New(o Options) *Agent {
-	a := &Agent{envVars: map[string]string{}, procs: newProcessTable(), watchers: newWatcherTable(), streams: map[*dirWatch]struct{}{}}
+	a := &Agent{
+		envVars:  map[string]string{},
+		procs:    newProcessTable(),
+		watchers: newWatcherTable(),
+		streams:  map[*dirWatch]struct{}{},
+	}
 	a.defaultUser = o.DefaultUser
 	if a.defaultUser == "" {
 		a.defaultUser = "root"

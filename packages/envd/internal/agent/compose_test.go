@@ -12,7 +12,12 @@ import (
 func (e *env) compose(body map[string]any) (int, string) {
 	e.t.Helper()
 	data, _ := json.Marshal(body)
-	st, _, out := e.do("POST", "/files/compose", strings.NewReader(string(data)), map[string]string{"Content-Type": "application/json"})
+	st, _, out := e.do(
+		"POST",
+		"/files/compose",
+		strings.NewReader(string(data)),
+		map[string]string{"Content-Type": "application/json"},
+	)
 	return st, string(out)
 }
 
@@ -23,7 +28,13 @@ func TestCompose(t *testing.T) {
 		os.WriteFile(u.home+"/part"+string(rune('0'+i)), []byte(part), 0o644)
 		os.Chown(u.home+"/part"+string(rune('0'+i)), u.uid, u.uid)
 	}
-	st, out := e.compose(map[string]any{"source_paths": []string{"part0", "part1", "part2"}, "destination": "out/whole.txt", "username": u.name})
+	st, out := e.compose(
+		map[string]any{
+			"source_paths": []string{"part0", "part1", "part2"},
+			"destination":  "out/whole.txt",
+			"username":     u.name,
+		},
+	)
 	if st != 200 || !strings.Contains(out, `"path":"`+u.home+`/out/whole.txt"`) {
 		t.Fatalf("compose: %d %s", st, out)
 	}
@@ -47,7 +58,8 @@ func TestCompose(t *testing.T) {
 		{map[string]any{"source_paths": []string{}, "destination": "x", "username": u.name}, 400},
 		{map[string]any{"source_paths": []string{"keep"}, "destination": "keep", "username": u.name}, 400},
 		{map[string]any{"source_paths": []string{"keep", "missing"}, "destination": "y", "username": u.name}, 404},
-		{map[string]any{"source_paths": []string{"keep", "/root/.envd-compose-secret"}, "destination": "z", "username": u.name}, 403},
+		{map[string]any{"source_paths": []string{"keep", "/root/.envd-compose-secret"}, "destination": "z",
+			"username": u.name}, 403},
 		{map[string]any{"source_paths": []string{"keep", u.home}, "destination": "w", "username": u.name}, 400},
 	} {
 		if st, out := e.compose(c.body); st != c.want {

@@ -26,7 +26,8 @@ func TestMissingParentsMadeForTheUser(t *testing.T) {
 	os.Chmod(base, 0o755) // root's, not writable by the user: like / for `user`
 
 	// An upload below missing directories: they are made and the user's; a directory, a move and MakeDir likewise.
-	if st, _, body := e.do("POST", filesQuery("path", base+"/0/1/file.txt", "username", u.name), strings.NewReader("x"), nil); st != 200 {
+	if st, _, body := e.do("POST", filesQuery("path", base+"/0/1/file.txt", "username", u.name), strings.NewReader("x"),
+		nil); st != 200 {
 		t.Fatalf("upload below missing directories: %d %s", st, body)
 	}
 	for _, p := range []string{"0", "0/1", "0/1/file.txt"} {
@@ -34,7 +35,8 @@ func TestMissingParentsMadeForTheUser(t *testing.T) {
 			t.Fatalf("%s is not the user's", p)
 		}
 	}
-	if _, err := e.fs.MakeDir(ctx, asUser(connect.NewRequest(&fspb.MakeDirRequest{Path: base + "/m/n"}), u.name)); err != nil {
+	if _, err := e.fs.MakeDir(ctx,
+		asUser(connect.NewRequest(&fspb.MakeDirRequest{Path: base + "/m/n"}), u.name)); err != nil {
 		t.Fatal(err)
 	}
 	if ownerOf(t, base+"/m") != u.uid || ownerOf(t, base+"/m/n") != u.uid {
@@ -46,7 +48,8 @@ func TestMissingParentsMadeForTheUser(t *testing.T) {
 	}
 	// An existing root directory the user may not write stays so.
 	os.Mkdir(base+"/rootdir", 0o755)
-	if st, _, _ := e.do("POST", filesQuery("path", base+"/rootdir/f", "username", u.name), strings.NewReader("x"), nil); st != 403 {
+	if st, _, _ := e.do("POST", filesQuery("path", base+"/rootdir/f", "username", u.name), strings.NewReader("x"),
+		nil); st != 403 {
 		t.Fatalf("upload into an existing root directory: %d", st)
 	}
 
@@ -67,7 +70,8 @@ func TestMissingParentsMadeForTheUser(t *testing.T) {
 	}
 	// A file in the way is "not a directory".
 	os.WriteFile(base+"/afile", nil, 0o644)
-	if st, _, _ := e.do("POST", filesQuery("path", base+"/afile/x", "username", u.name), strings.NewReader("x"), nil); st != 400 {
+	if st, _, _ := e.do("POST", filesQuery("path", base+"/afile/x", "username", u.name), strings.NewReader("x"),
+		nil); st != 400 {
 		t.Fatalf("upload below a file: %d, want 400", st)
 	}
 }

@@ -55,13 +55,23 @@ func multipartBody(t *testing.T, files map[string]string) (io.Reader, string) {
 func TestUploadRawAndDownload(t *testing.T) {
 	e := newEnv(t)
 	path := filepath.Join(t.TempDir(), "deep", "er", "hello.txt")
-	st, _, body := e.do("POST", filesQuery("path", path), strings.NewReader("Hello World!"), map[string]string{"Content-Type": "application/octet-stream"})
+	st, _, body := e.do(
+		"POST",
+		filesQuery("path", path),
+		strings.NewReader("Hello World!"),
+		map[string]string{"Content-Type": "application/octet-stream"},
+	)
 	var got []uploaded
 	if st != 200 || json.Unmarshal(body, &got) != nil || len(got) != 1 || got[0] != (uploaded{path, "hello.txt", "file"}) {
 		t.Fatalf("upload: %d %s", st, body)
 	}
 	// Overwrite in place.
-	e.do("POST", filesQuery("path", path), strings.NewReader("short"), map[string]string{"Content-Type": "application/octet-stream"})
+	e.do(
+		"POST",
+		filesQuery("path", path),
+		strings.NewReader("short"),
+		map[string]string{"Content-Type": "application/octet-stream"},
+	)
 	st, hdr, body := e.do("GET", filesQuery("path", path), nil, nil)
 	if st != 200 || string(body) != "short" || hdr.Get("Content-Type") != "application/octet-stream" ||
 		!strings.Contains(hdr.Get("Content-Disposition"), `filename=hello.txt`) {
@@ -120,7 +130,12 @@ func TestFilesErrors(t *testing.T) {
 		{"POST", filesQuery("path", dir), "x", 400},                              // onto a directory
 		{"GET", filesQuery("path", dir, "username", "nobody-here-xyz"), "", 401}, // unknown user
 	} {
-		st, _, body := e.do(tc.method, tc.query, strings.NewReader(tc.body), map[string]string{"Content-Type": "application/octet-stream"})
+		st, _, body := e.do(
+			tc.method,
+			tc.query,
+			strings.NewReader(tc.body),
+			map[string]string{"Content-Type": "application/octet-stream"},
+		)
 		var msg struct {
 			Code    int    `json:"code"`
 			Message string `json:"message"`
@@ -139,7 +154,12 @@ func TestUploadNoSpace(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	e := newEnv(t)
-	st, _, body := e.do("POST", filesQuery("path", dir+"/big"), bytes.NewReader(make([]byte, 1<<20)), map[string]string{"Content-Type": "application/octet-stream"})
+	st, _, body := e.do(
+		"POST",
+		filesQuery("path", dir+"/big"),
+		bytes.NewReader(make([]byte, 1<<20)),
+		map[string]string{"Content-Type": "application/octet-stream"},
+	)
 	if st != 507 {
 		t.Fatalf("want 507, got %d %s", st, body)
 	}
@@ -181,7 +201,8 @@ func TestAccessToken(t *testing.T) {
 	// RPCs.
 	_, err := e.fs.Stat(context.Background(), connect.NewRequest(&fspb.StatRequest{Path: "/"}))
 	wantCode(t, err, connect.CodeUnauthenticated)
-	if _, err := e.fs.Stat(context.Background(), withToken(connect.NewRequest(&fspb.StatRequest{Path: "/"}), "secret")); err != nil {
+	if _, err := e.fs.Stat(context.Background(),
+		withToken(connect.NewRequest(&fspb.StatRequest{Path: "/"}), "secret")); err != nil {
 		t.Fatal(err)
 	}
 	s, err := e.proc.Start(context.Background(), connect.NewRequest(cmd("true")))
@@ -197,7 +218,10 @@ func TestInitIgnoresOlderTimestamp(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now()
 	e.init(map[string]any{"envVars": map[string]string{"V": "new"}, "timestamp": now.Format(time.RFC3339Nano)}, "")
-	e.init(map[string]any{"envVars": map[string]string{"V": "old"}, "timestamp": now.Add(-time.Minute).Format(time.RFC3339Nano)}, "")
+	e.init(
+		map[string]any{"envVars": map[string]string{"V": "old"}, "timestamp": now.Add(-time.Minute).Format(time.RFC3339Nano)},
+		"",
+	)
 	if _, _, body := e.do("GET", "/envs", nil, nil); !strings.Contains(string(body), `"V":"new"`) {
 		t.Fatalf("/envs: %s", body)
 	}
@@ -211,14 +235,17 @@ func TestSignedURLs(t *testing.T) {
 	raw := map[string]string{"Content-Type": "application/octet-stream"}
 
 	sig := agent.Signature(path, "write", user, "tok", nil)
-	if st, _, body := e.do("POST", filesQuery("path", path, "username", user, "signature", sig), strings.NewReader("signed"), raw); st != 200 {
+	if st, _, body := e.do("POST", filesQuery("path", path, "username", user, "signature", sig),
+		strings.NewReader("signed"), raw); st != 200 {
 		t.Fatalf("signed upload: %d %s", st, body)
 	}
 	// The signature binds the operation, the path and the user.
 	if st, _, _ := e.do("GET", filesQuery("path", path, "username", user, "signature", sig), nil, nil); st != 401 {
 		t.Fatalf("write signature used to read: %d", st)
 	}
-	if st, _, _ := e.do("GET", filesQuery("path", path+"x", "username", user, "signature", agent.Signature(path, "read", user, "tok", nil)), nil, nil); st != 401 {
+	if st, _, _ := e.do("GET",
+		filesQuery("path", path+"x", "username", user, "signature",
+			agent.Signature(path, "read", user, "tok", nil)), nil, nil); st != 401 {
 		t.Fatalf("signature for another path: %d", st)
 	}
 	if st, _, _ := e.do("GET", filesQuery("path", path, "username", user, "signature", "v1_bogus"), nil, nil); st != 401 {
@@ -229,7 +256,8 @@ func TestSignedURLs(t *testing.T) {
 	}
 	// Without username the signature covers "" (the default user).
 	read := agent.Signature(path, "read", "", "tok", nil)
-	if st, _, body := e.do("GET", filesQuery("path", path, "signature", read), nil, nil); st != 200 || string(body) != "signed" {
+	if st, _, body := e.do("GET", filesQuery("path", path, "signature", read), nil, nil); st != 200 ||
+		string(body) != "signed" {
 		t.Fatalf("signed download: %d %s", st, body)
 	}
 	future := time.Now().Add(time.Minute).Unix()
@@ -239,7 +267,8 @@ func TestSignedURLs(t *testing.T) {
 	}
 	past := time.Now().Add(-time.Minute).Unix()
 	if st, _, body := e.do("GET", filesQuery("path", path, "signature", agent.Signature(path, "read", "", "tok", &past),
-		"signature_expiration", fmt.Sprint(past)), nil, nil); st != 401 || strings.TrimSpace(string(body)) != `{"code":401,"message":"signature is already expired"}` {
+		"signature_expiration", fmt.Sprint(past)), nil, nil); st != 401 ||
+		strings.TrimSpace(string(body)) != `{"code":401,"message":"signature is already expired"}` {
 		t.Fatalf("expired signature: %d %s", st, body)
 	}
 	if st, _, _ := e.do("GET", filesQuery("path", path, "signature", agent.Signature(path, "read", "", "tok", &past),
@@ -279,7 +308,12 @@ func TestMetrics(t *testing.T) {
 func TestCORSPreflight(t *testing.T) {
 	e := newEnv(t)
 	e.init(map[string]any{"accessToken": "tok"}, "")
-	st, hdr, _ := e.do("OPTIONS", "/process.Process/Start", nil, map[string]string{"Origin": "http://x", "Access-Control-Request-Method": "POST"})
+	st, hdr, _ := e.do(
+		"OPTIONS",
+		"/process.Process/Start",
+		nil,
+		map[string]string{"Origin": "http://x", "Access-Control-Request-Method": "POST"},
+	)
 	if st != 204 || hdr.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("%d %v", st, hdr)
 	}

@@ -29,7 +29,10 @@ func (s *filesystemService) target(h interface{ Header() http.Header }, path str
 	return u, s.a.resolvePath(u, path), nil
 }
 
-func (s *filesystemService) Stat(ctx context.Context, req *connect.Request[pb.StatRequest]) (*connect.Response[pb.StatResponse], error) {
+func (s *filesystemService) Stat(
+	ctx context.Context,
+	req *connect.Request[pb.StatRequest],
+) (*connect.Response[pb.StatResponse], error) {
 	u, path, err := s.target(req, req.Msg.GetPath())
 	if err != nil {
 		return nil, err
@@ -41,7 +44,10 @@ func (s *filesystemService) Stat(ctx context.Context, req *connect.Request[pb.St
 	return connect.NewResponse(&pb.StatResponse{Entry: e}), nil
 }
 
-func (s *filesystemService) MakeDir(ctx context.Context, req *connect.Request[pb.MakeDirRequest]) (*connect.Response[pb.MakeDirResponse], error) {
+func (s *filesystemService) MakeDir(
+	ctx context.Context,
+	req *connect.Request[pb.MakeDirRequest],
+) (*connect.Response[pb.MakeDirResponse], error) {
 	if req.Msg.GetPath() == "" {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("path is required"))
 	}
@@ -72,7 +78,10 @@ func (s *filesystemService) MakeDir(ctx context.Context, req *connect.Request[pb
 }
 
 // Move renames source to destination, creating the destination's parents; an existing destination file is replaced.
-func (s *filesystemService) Move(ctx context.Context, req *connect.Request[pb.MoveRequest]) (*connect.Response[pb.MoveResponse], error) {
+func (s *filesystemService) Move(
+	ctx context.Context,
+	req *connect.Request[pb.MoveRequest],
+) (*connect.Response[pb.MoveResponse], error) {
 	if req.Msg.GetSource() == "" || req.Msg.GetDestination() == "" {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("source and destination are required"))
 	}
@@ -104,7 +113,10 @@ func (s *filesystemService) Move(ctx context.Context, req *connect.Request[pb.Mo
 
 // ListDir lists path's entries down to depth levels (default 1: the direct children). Symlinked directories are
 // listed but not descended into; subdirectories the user may not read are skipped.
-func (s *filesystemService) ListDir(ctx context.Context, req *connect.Request[pb.ListDirRequest]) (*connect.Response[pb.ListDirResponse], error) {
+func (s *filesystemService) ListDir(
+	ctx context.Context,
+	req *connect.Request[pb.ListDirRequest],
+) (*connect.Response[pb.ListDirResponse], error) {
 	u, root, err := s.target(req, req.Msg.GetPath())
 	if err != nil {
 		return nil, err
@@ -158,7 +170,10 @@ func (s *filesystemService) ListDir(ctx context.Context, req *connect.Request[pb
 }
 
 // Remove deletes a file or a whole directory tree; like E2B's envd, removing what is not there succeeds.
-func (s *filesystemService) Remove(ctx context.Context, req *connect.Request[pb.RemoveRequest]) (*connect.Response[pb.RemoveResponse], error) {
+func (s *filesystemService) Remove(
+	ctx context.Context,
+	req *connect.Request[pb.RemoveRequest],
+) (*connect.Response[pb.RemoveResponse], error) {
 	if req.Msg.GetPath() == "" {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("path is required"))
 	}

@@ -25,8 +25,10 @@ func TestStatMakeDirMoveRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	en := st.Msg.GetEntry()
-	if en.GetName() != "f.txt" || en.GetType() != pb.FileType_FILE_TYPE_FILE || en.GetPath() != file || en.GetSize() != 5 ||
-		en.GetMode() != 0o640 || en.GetPermissions() != "-rw-r-----" || en.GetOwner() != defaultUser(t) || en.GetModifiedTime() == nil {
+	if en.GetName() != "f.txt" || en.GetType() != pb.FileType_FILE_TYPE_FILE || en.GetPath() != file ||
+		en.GetSize() != 5 ||
+		en.GetMode() != 0o640 || en.GetPermissions() != "-rw-r-----" || en.GetOwner() != defaultUser(t) ||
+		en.GetModifiedTime() == nil {
 		t.Fatalf("stat: %v", en)
 	}
 	_, err = e.fs.Stat(ctx, connect.NewRequest(&pb.StatRequest{Path: dir + "/missing"}))
@@ -45,7 +47,8 @@ func TestStatMakeDirMoveRemove(t *testing.T) {
 
 	sub := filepath.Join(dir, "a", "b")
 	md, err := e.fs.MakeDir(ctx, connect.NewRequest(&pb.MakeDirRequest{Path: sub}))
-	if err != nil || md.Msg.GetEntry().GetType() != pb.FileType_FILE_TYPE_DIRECTORY || md.Msg.GetEntry().GetPermissions() != "drwxr-xr-x" {
+	if err != nil || md.Msg.GetEntry().GetType() != pb.FileType_FILE_TYPE_DIRECTORY ||
+		md.Msg.GetEntry().GetPermissions() != "drwxr-xr-x" {
 		t.Fatalf("makedir: %v %v", md, err)
 	}
 	_, err = e.fs.MakeDir(ctx, connect.NewRequest(&pb.MakeDirRequest{Path: sub}))
@@ -115,7 +118,11 @@ func TestListDir(t *testing.T) {
 }
 
 // watchEvents collects filesystem events from a WatchDir stream until want are all seen (or times out).
-func watchEvents(t *testing.T, s *connect.ServerStreamForClient[pb.WatchDirResponse], want map[string]pb.EventType) []*pb.FilesystemEvent {
+func watchEvents(
+	t *testing.T,
+	s *connect.ServerStreamForClient[pb.WatchDirResponse],
+	want map[string]pb.EventType,
+) []*pb.FilesystemEvent {
 	t.Helper()
 	var got []*pb.FilesystemEvent
 	seen := map[string]bool{}
@@ -178,7 +185,8 @@ func TestWatchDir(t *testing.T) {
 	os.Mkdir(dir+"/sub", 0o755)
 	os.WriteFile(dir+"/sub/inner.txt", nil, 0o644)
 	os.WriteFile(dir+"/marker", nil, 0o644)
-	for _, ev := range watchEvents(t, s, map[string]pb.EventType{"sub": pb.EventType_EVENT_TYPE_CREATE, "marker": pb.EventType_EVENT_TYPE_CREATE}) {
+	for _, ev := range watchEvents(t, s,
+		map[string]pb.EventType{"sub": pb.EventType_EVENT_TYPE_CREATE, "marker": pb.EventType_EVENT_TYPE_CREATE}) {
 		if ev.GetName() == "sub/inner.txt" {
 			t.Fatal("non-recursive watch saw a subdirectory's file")
 		}
@@ -194,7 +202,11 @@ func TestWatchDirRecursive(t *testing.T) {
 	watchEvents(t, s, map[string]pb.EventType{"existing/a.txt": pb.EventType_EVENT_TYPE_CREATE})
 	os.MkdirAll(dir+"/new/deeper", 0o755)
 	os.WriteFile(dir+"/new/deeper/b.txt", nil, 0o644)
-	watchEvents(t, s, map[string]pb.EventType{"new": pb.EventType_EVENT_TYPE_CREATE, "new/deeper/b.txt": pb.EventType_EVENT_TYPE_CREATE})
+	watchEvents(
+		t,
+		s,
+		map[string]pb.EventType{"new": pb.EventType_EVENT_TYPE_CREATE, "new/deeper/b.txt": pb.EventType_EVENT_TYPE_CREATE},
+	)
 	os.WriteFile(dir+"/new/deeper/c.txt", nil, 0o644)
 	watchEvents(t, s, map[string]pb.EventType{"new/deeper/c.txt": pb.EventType_EVENT_TYPE_CREATE})
 }

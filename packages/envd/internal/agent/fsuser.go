@@ -26,7 +26,8 @@ func asUser(u *sandboxUser, fn func() error) error {
 	}
 	saved = saved[:n]
 	groups := u.Groups
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SETGROUPS, uintptr(len(groups)), uintptr(unsafe.Pointer(&groups[0])), 0); e != 0 {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SETGROUPS, uintptr(len(groups)), uintptr(unsafe.Pointer(&groups[0])),
+		0); e != 0 {
 		runtime.UnlockOSThread()
 		return e
 	}

@@ -185,7 +185,10 @@ func (e *env) run(req *connect.Request[pb.StartRequest]) result {
 }
 
 // started starts req and returns the stream after its start event.
-func (e *env) started(ctx context.Context, req *connect.Request[pb.StartRequest]) (*connect.ServerStreamForClient[pb.StartResponse], uint32) {
+func (e *env) started(
+	ctx context.Context,
+	req *connect.Request[pb.StartRequest],
+) (*connect.ServerStreamForClient[pb.StartResponse], uint32) {
 	e.t.Helper()
 	s, err := e.proc.Start(ctx, req)
 	if err != nil {

@@ -63,7 +63,10 @@ func TestUploadMetadata(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(list.Msg.GetEntries()[0].GetMetadata(), want) {
 		t.Fatalf("list: %v %v", list, err)
 	}
-	moved, err := e.fs.Move(context.Background(), connect.NewRequest(&pb.MoveRequest{Source: path, Destination: dir + "/moved.txt"}))
+	moved, err := e.fs.Move(
+		context.Background(),
+		connect.NewRequest(&pb.MoveRequest{Source: path, Destination: dir + "/moved.txt"}),
+	)
 	if err != nil || !reflect.DeepEqual(moved.Msg.GetEntry().GetMetadata(), want) {
 		t.Fatalf("move: %v %v", moved, err)
 	}
@@ -99,7 +102,8 @@ func TestUploadMetadataRefused(t *testing.T) {
 	if _, err := os.Stat(dir + "/big.txt"); !os.IsNotExist(err) {
 		t.Fatalf("a refused upload left the file: %v", err)
 	}
-	if st, _ := e.upload(dir+"/long.txt", "x", map[string]string{"X-Metadata-" + strings.Repeat("k", 250): "v"}); st != 400 {
+	if st, _ := e.upload(dir+"/long.txt", "x",
+		map[string]string{"X-Metadata-" + strings.Repeat("k", 250): "v"}); st != 400 {
 		t.Fatalf("a key past the xattr name limit: %d, want 400", st)
 	}
 }
@@ -118,7 +122,10 @@ func pollEvents(t *testing.T, e *env, id string) []seenEvent {
 	deadline := time.Now().Add(5 * time.Second)
 	for quiet := 0; quiet < 3 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		res, err := e.fs.GetWatcherEvents(context.Background(), connect.NewRequest(&pb.GetWatcherEventsRequest{WatcherId: id}))
+		res, err := e.fs.GetWatcherEvents(
+			context.Background(),
+			connect.NewRequest(&pb.GetWatcherEventsRequest{WatcherId: id}),
+		)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,14 @@ func keepaliveInterval(h http.Header) time.Duration {
 
 // relay sends the subscriber's events until the end event (nil), the stream's end (its context error) or a failed send.
 // For the Start stream (ownsDeadline), a deadline kills the process and is reported as DeadlineExceeded.
-func relay(ctx context.Context, p *process, sub *subscriber, keepalive time.Duration, ownsDeadline bool, send func(*pb.ProcessEvent) error) error {
+func relay(
+	ctx context.Context,
+	p *process,
+	sub *subscriber,
+	keepalive time.Duration,
+	ownsDeadline bool,
+	send func(*pb.ProcessEvent) error,
+) error {
 	var tick <-chan time.Time
 	if keepalive > 0 {
 		t := time.NewTicker(keepalive)
@@ -62,19 +69,28 @@ func relay(ctx context.Context, p *process, sub *subscriber, keepalive time.Dura
 					p.killForTimeout()
 					return errTimedOut()
 				}
-				return connect.NewError(connect.CodeDeadlineExceeded, errors.New("stream deadline exceeded (the process keeps running)"))
+				return connect.NewError(
+					connect.CodeDeadlineExceeded,
+					errors.New("stream deadline exceeded (the process keeps running)"),
+				)
 			}
 			return connect.NewError(connect.CodeCanceled, ctx.Err())
 		case <-sub.notify:
 		case <-tick:
-			if err := send(&pb.ProcessEvent{Event: &pb.ProcessEvent_Keepalive{Keepalive: &pb.ProcessEvent_KeepAlive{}}}); err != nil {
+			if err := send(&pb.ProcessEvent{
+				Event: &pb.ProcessEvent_Keepalive{Keepalive: &pb.ProcessEvent_KeepAlive{}},
+			}); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-func (s *processService) Start(ctx context.Context, req *connect.Request[pb.StartRequest], out *connect.ServerStream[pb.StartResponse]) error {
+func (s *processService) Start(
+	ctx context.Context,
+	req *connect.Request[pb.StartRequest],
+	out *connect.ServerStream[pb.StartResponse],
+) error {
 	u, err := s.a.userFromHeader(req.Header())
 	if err != nil {
 		return err
@@ -95,7 +111,11 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[pb.Star
 	})
 }
 
-func (s *processService) Connect(ctx context.Context, req *connect.Request[pb.ConnectRequest], out *connect.ServerStream[pb.ConnectResponse]) error {
+func (s *processService) Connect(
+	ctx context.Context,
+	req *connect.Request[pb.ConnectRequest],
+	out *connect.ServerStream[pb.ConnectResponse],
+) error {
 	p, err := s.a.procs.get(req.Msg.GetProcess())
 	if err != nil {
 		return err
@@ -114,7 +134,10 @@ func (s *processService) Connect(ctx context.Context, req *connect.Request[pb.Co
 	})
 }
 
-func (s *processService) List(ctx context.Context, req *connect.Request[pb.ListRequest]) (*connect.Response[pb.ListResponse], error) {
+func (s *processService) List(
+	ctx context.Context,
+	req *connect.Request[pb.ListRequest],
+) (*connect.Response[pb.ListResponse], error) {
 	procs := s.a.procs.list()
 	slices.SortFunc(procs, func(x, y *process) int { return int(x.pid) - int(y.pid) })
 	res := &pb.ListResponse{}
@@ -138,7 +161,10 @@ func writeInput(p *process, in *pb.ProcessInput) error {
 	p.inMu.Lock()
 	defer p.inMu.Unlock()
 	if p.stdin == nil {
-		return connect.NewError(connect.CodeFailedPrecondition, errors.New("the process was started without stdin, or its stdin is closed"))
+		return connect.NewError(
+			connect.CodeFailedPrecondition,
+			errors.New("the process was started without stdin, or its stdin is closed"),
+		)
 	}
 	if _, err := p.stdin.Write(data); err != nil {
 		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("writing to the process failed: %w", err))
@@ -146,7 +172,10 @@ func writeInput(p *process, in *pb.ProcessInput) error {
 	return nil
 }
 
-func (s *processService) SendInput(ctx context.Context, req *connect.Request[pb.SendInputRequest]) (*connect.Response[pb.SendInputResponse], error) {
+func (s *processService) SendInput(
+	ctx context.Context,
+	req *connect.Request[pb.SendInputRequest],
+) (*connect.Response[pb.SendInputResponse], error) {
 	p, err := s.a.procs.get(req.Msg.GetProcess())
 	if err != nil {
 		return nil, err
@@ -157,7 +186,10 @@ func (s *processService) SendInput(ctx context.Context, req *connect.Request[pb.
 	return connect.NewResponse(&pb.SendInputResponse{}), nil
 }
 
-func (s *processService) StreamInput(ctx context.Context, in *connect.ClientStream[pb.StreamInputRequest]) (*connect.Response[pb.StreamInputResponse], error) {
+func (s *processService) StreamInput(
+	ctx context.Context,
+	in *connect.ClientStream[pb.StreamInputRequest],
+) (*connect.Response[pb.StreamInputResponse], error) {
 	var p *process
 	for in.Receive() {
 		switch e := in.Msg().GetEvent().(type) {
@@ -169,7 +201,8 @@ func (s *processService) StreamInput(ctx context.Context, in *connect.ClientStre
 			p = found
 		case *pb.StreamInputRequest_Data:
 			if p == nil {
-				return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the first message must select the process (start)"))
+				return nil, connect.NewError(connect.CodeFailedPrecondition,
+					errors.New("the first message must select the process (start)"))
 			}
 			if err := writeInput(p, e.Data.GetInput()); err != nil {
 				return nil, err
@@ -182,7 +215,10 @@ func (s *processService) StreamInput(ctx context.Context, in *connect.ClientStre
 	return connect.NewResponse(&pb.StreamInputResponse{}), nil
 }
 
-func (s *processService) SendSignal(ctx context.Context, req *connect.Request[pb.SendSignalRequest]) (*connect.Response[pb.SendSignalResponse], error) {
+func (s *processService) SendSignal(
+	ctx context.Context,
+	req *connect.Request[pb.SendSignalRequest],
+) (*connect.Response[pb.SendSignalResponse], error) {
 	p, err := s.a.procs.get(req.Msg.GetProcess())
 	if err != nil {
 		return nil, err
@@ -202,13 +238,19 @@ func (s *processService) SendSignal(ctx context.Context, req *connect.Request[pb
 	return connect.NewResponse(&pb.SendSignalResponse{}), nil
 }
 
-func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[pb.CloseStdinRequest]) (*connect.Response[pb.CloseStdinResponse], error) {
+func (s *processService) CloseStdin(
+	ctx context.Context,
+	req *connect.Request[pb.CloseStdinRequest],
+) (*connect.Response[pb.CloseStdinResponse], error) {
 	p, err := s.a.procs.get(req.Msg.GetProcess())
 	if err != nil {
 		return nil, err
 	}
 	if p.pty != nil {
-		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("a PTY's input cannot be closed; send EOF (0x04) instead"))
+		return nil, connect.NewError(
+			connect.CodeFailedPrecondition,
+			errors.New("a PTY's input cannot be closed; send EOF (0x04) instead"),
+		)
 	}
 	p.inMu.Lock()
 	defer p.inMu.Unlock()
@@ -219,7 +261,10 @@ func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[pb
 	return connect.NewResponse(&pb.CloseStdinResponse{}), nil
 }
 
-func (s *processService) Update(ctx context.Context, req *connect.Request[pb.UpdateRequest]) (*connect.Response[pb.UpdateResponse], error) {
+func (s *processService) Update(
+	ctx context.Context,
+	req *connect.Request[pb.UpdateRequest],
+) (*connect.Response[pb.UpdateResponse], error) {
 	p, err := s.a.procs.get(req.Msg.GetProcess())
 	if err != nil {
 		return nil, err

@@ -136,9 +136,21 @@ func TestStreamInput(t *testing.T) {
 	sel := &pb.ProcessSelector{Selector: &pb.ProcessSelector_Pid{Pid: pid}}
 	msgs := []*pb.StreamInputRequest{
 		{Event: &pb.StreamInputRequest_Start{Start: &pb.StreamInputRequest_StartEvent{Process: sel}}},
-		{Event: &pb.StreamInputRequest_Data{Data: &pb.StreamInputRequest_DataEvent{Input: &pb.ProcessInput{Input: &pb.ProcessInput_Stdin{Stdin: []byte("one\n")}}}}},
+		{
+			Event: &pb.StreamInputRequest_Data{
+				Data: &pb.StreamInputRequest_DataEvent{
+					Input: &pb.ProcessInput{Input: &pb.ProcessInput_Stdin{Stdin: []byte("one\n")}},
+				},
+			},
+		},
 		{Event: &pb.StreamInputRequest_Keepalive{Keepalive: &pb.StreamInputRequest_KeepAlive{}}},
-		{Event: &pb.StreamInputRequest_Data{Data: &pb.StreamInputRequest_DataEvent{Input: &pb.ProcessInput{Input: &pb.ProcessInput_Stdin{Stdin: []byte("two\n")}}}}},
+		{
+			Event: &pb.StreamInputRequest_Data{
+				Data: &pb.StreamInputRequest_DataEvent{
+					Input: &pb.ProcessInput{Input: &pb.ProcessInput_Stdin{Stdin: []byte("two\n")}},
+				},
+			},
+		},
 	}
 	for _, m := range msgs {
 		if err := in.Send(m); err != nil {
@@ -173,7 +185,8 @@ func TestPty(t *testing.T) {
 	req := sh(`tty; stty size; echo "TERM=$TERM"`)
 	req.Pty = &pb.PTY{Size: &pb.PTY_Size{Cols: 100, Rows: 30}}
 	r := e.run(connect.NewRequest(req))
-	if !strings.Contains(r.pty, "/dev/pts/") || !strings.Contains(r.pty, "30 100") || !strings.Contains(r.pty, "TERM=xterm-256color") {
+	if !strings.Contains(r.pty, "/dev/pts/") || !strings.Contains(r.pty, "30 100") ||
+		!strings.Contains(r.pty, "TERM=xterm-256color") {
 		t.Fatalf("pty output %q", r.pty)
 	}
 	if r.stdout != "" || r.end.GetExitCode() != 0 {
@@ -207,7 +220,10 @@ func TestPtyInputAndResize(t *testing.T) {
 	}
 	send("stty size\n")
 	waitFor("24 80")
-	_, err := e.proc.Update(ctx, connect.NewRequest(&pb.UpdateRequest{Process: sel, Pty: &pb.PTY{Size: &pb.PTY_Size{Cols: 120, Rows: 40}}}))
+	_, err := e.proc.Update(
+		ctx,
+		connect.NewRequest(&pb.UpdateRequest{Process: sel, Pty: &pb.PTY{Size: &pb.PTY_Size{Cols: 120, Rows: 40}}}),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,16 +304,23 @@ func TestDisconnectKeepsRunningThenReattach(t *testing.T) {
 			info = p
 		}
 	}
-	if info == nil || info.GetTag() != tag || info.GetConfig().GetCmd() != "/bin/sh" || len(info.GetConfig().GetArgs()) != 2 {
+	if info == nil || info.GetTag() != tag || info.GetConfig().GetCmd() != "/bin/sh" ||
+		len(info.GetConfig().GetArgs()) != 2 {
 		t.Fatalf("list: %v", res.Msg.GetProcesses())
 	}
 
 	// Two subscribers by tag and pid both see the output produced after they attached.
-	byTag, err := e.proc.Connect(context.Background(), connect.NewRequest(&pb.ConnectRequest{Process: &pb.ProcessSelector{Selector: &pb.ProcessSelector_Tag{Tag: tag}}}))
+	byTag, err := e.proc.Connect(
+		context.Background(),
+		connect.NewRequest(&pb.ConnectRequest{Process: &pb.ProcessSelector{Selector: &pb.ProcessSelector_Tag{Tag: tag}}}),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byPid, err := e.proc.Connect(context.Background(), connect.NewRequest(&pb.ConnectRequest{Process: &pb.ProcessSelector{Selector: &pb.ProcessSelector_Pid{Pid: pid}}}))
+	byPid, err := e.proc.Connect(
+		context.Background(),
+		connect.NewRequest(&pb.ConnectRequest{Process: &pb.ProcessSelector{Selector: &pb.ProcessSelector_Pid{Pid: pid}}}),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,11 +335,16 @@ func TestDisconnectKeepsRunningThenReattach(t *testing.T) {
 	}
 	for range 2 {
 		r := <-done
-		if r.pid != pid || r.stdout != "late\n" || r.end == nil || r.end.Status != "signal: terminated" || r.end.ExitCode != -1 || r.end.Exited {
+		if r.pid != pid || r.stdout != "late\n" || r.end == nil || r.end.Status != "signal: terminated" ||
+			r.end.ExitCode != -1 ||
+			r.end.Exited {
 			t.Fatalf("reattached stream: %+v end %v", r, r.end)
 		}
 	}
-	s, err := e.proc.Connect(context.Background(), connect.NewRequest(&pb.ConnectRequest{Process: &pb.ProcessSelector{Selector: &pb.ProcessSelector_Pid{Pid: pid}}}))
+	s, err := e.proc.Connect(
+		context.Background(),
+		connect.NewRequest(&pb.ConnectRequest{Process: &pb.ProcessSelector{Selector: &pb.ProcessSelector_Pid{Pid: pid}}}),
+	)
 	if err == nil {
 		for s.Receive() {
 		}

@@ -84,11 +84,17 @@ func (a *Agent) userFromHeader(h http.Header) (*sandboxUser, error) {
 	if auth := h.Get("Authorization"); auth != "" {
 		scheme, cred, _ := strings.Cut(auth, " ")
 		if !strings.EqualFold(scheme, "Basic") {
-			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("the Authorization header must be Basic base64(\"<user>:\")"))
+			return nil, connect.NewError(
+				connect.CodeUnauthenticated,
+				errors.New("the Authorization header must be Basic base64(\"<user>:\")"),
+			)
 		}
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
 		if err != nil {
-			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("malformed Basic credentials in the Authorization header"))
+			return nil, connect.NewError(
+				connect.CodeUnauthenticated,
+				errors.New("malformed Basic credentials in the Authorization header"),
+			)
 		}
 		name, _, _ = strings.Cut(string(raw), ":")
 	}

@@ -20,7 +20,9 @@ import (
 func TestProcessRunsAsUser(t *testing.T) {
 	u := newTestUser(t)
 	e := newEnv(t)
-	r := e.run(asUser(connect.NewRequest(sh(`id -un; id -u; echo "$HOME $USER $LOGNAME $SHELL"; pwd; touch made-by-me`)), u.name))
+	r := e.run(
+		asUser(connect.NewRequest(sh(`id -un; id -u; echo "$HOME $USER $LOGNAME $SHELL"; pwd; touch made-by-me`)), u.name),
+	)
 	want := fmt.Sprintf("%s\n%d\n%s %s %s /bin/sh\n%s\n", u.name, u.uid, u.home, u.name, u.name, u.home)
 	if r.stdout != want || r.end.GetExitCode() != 0 {
 		t.Fatalf("stdout %q stderr %q, want %q", r.stdout, r.stderr, want)
@@ -87,7 +89,8 @@ func TestUserFileAccess(t *testing.T) {
 		_, err = e.fs.CreateWatcher(ctx, asUser(connect.NewRequest(&fspb.CreateWatcherRequest{Path: secretDir}), u.name))
 	}
 	wantCode(t, err, connect.CodePermissionDenied)
-	if st, _, _ := e.do("POST", filesQuery("path", secretDir+"/planted", "username", u.name), strings.NewReader("x"), nil); st != 403 {
+	if st, _, _ := e.do("POST", filesQuery("path", secretDir+"/planted", "username", u.name), strings.NewReader("x"),
+		nil); st != 403 {
 		t.Fatalf("upload into a root-only directory: %d", st)
 	}
 	req := cmd("pwd")
@@ -104,7 +107,12 @@ func TestUserFileAccess(t *testing.T) {
 	}
 
 	// What the user creates is the user's, parents included; relative paths are in the user's home.
-	st, _, body := e.do("POST", filesQuery("path", "docs/new/file.txt", "username", u.name), strings.NewReader("mine"), nil)
+	st, _, body := e.do(
+		"POST",
+		filesQuery("path", "docs/new/file.txt", "username", u.name),
+		strings.NewReader("mine"),
+		nil,
+	)
 	if st != 200 || !strings.Contains(string(body), filepath.Join(u.home, "docs/new/file.txt")) {
 		t.Fatalf("upload: %d %s", st, body)
 	}
@@ -121,11 +129,13 @@ func TestUserFileAccess(t *testing.T) {
 	if err != nil || len(names(res.Msg.GetEntries(), u.home)) < 2 {
 		t.Fatalf("listing the home: %v %v", res, err)
 	}
-	if st, _, body := e.do("GET", filesQuery("path", "docs/new/file.txt", "username", u.name), nil, nil); st != 200 || string(body) != "mine" {
+	if st, _, body := e.do("GET", filesQuery("path", "docs/new/file.txt", "username", u.name), nil, nil); st != 200 ||
+		string(body) != "mine" {
 		t.Fatalf("download: %d %s", st, body)
 	}
 	// envd's own threads are root again afterwards.
-	if st, _, body := e.do("GET", filesQuery("path", secretDir+"/secret", "username", "root"), nil, nil); st != 200 || string(body) != "root only" {
+	if st, _, body := e.do("GET", filesQuery("path", secretDir+"/secret", "username", "root"), nil, nil); st != 200 ||
+		string(body) != "root only" {
 		t.Fatalf("root download after user operations: %d %s", st, body)
 	}
 }

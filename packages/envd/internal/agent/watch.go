@@ -206,7 +206,11 @@ func (d *dirWatch) close() {
 	})
 }
 
-func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[pb.WatchDirRequest], out *connect.ServerStream[pb.WatchDirResponse]) error {
+func (s *filesystemService) WatchDir(
+	ctx context.Context,
+	req *connect.Request[pb.WatchDirRequest],
+	out *connect.ServerStream[pb.WatchDirResponse],
+) error {
 	u, path, err := s.target(req, req.Msg.GetPath())
 	if err != nil {
 		return err
@@ -225,7 +229,9 @@ func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[p
 		delete(s.a.streams, d)
 		s.a.streamsMu.Unlock()
 	}()
-	if err := out.Send(&pb.WatchDirResponse{Event: &pb.WatchDirResponse_Start{Start: &pb.WatchDirResponse_StartEvent{}}}); err != nil {
+	if err := out.Send(&pb.WatchDirResponse{
+		Event: &pb.WatchDirResponse_Start{Start: &pb.WatchDirResponse_StartEvent{}},
+	}); err != nil {
 		return err
 	}
 	var tick <-chan time.Time
@@ -242,13 +248,18 @@ func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[p
 			}
 			return nil
 		case <-tick:
-			if err := out.Send(&pb.WatchDirResponse{Event: &pb.WatchDirResponse_Keepalive{Keepalive: &pb.WatchDirResponse_KeepAlive{}}}); err != nil {
+			if err := out.Send(&pb.WatchDirResponse{
+				Event: &pb.WatchDirResponse_Keepalive{Keepalive: &pb.WatchDirResponse_KeepAlive{}},
+			}); err != nil {
 				return err
 			}
 		case e, ok := <-d.events:
 			if !ok {
 				if d.quiesced.Load() {
-					return connect.NewError(connect.CodeUnavailable, errors.New("the sandbox was paused; watch again after it resumes"))
+					return connect.NewError(
+						connect.CodeUnavailable,
+						errors.New("the sandbox was paused; watch again after it resumes"),
+					)
 				}
 				return connect.NewError(connect.CodeInternal, errors.New("the watch ended"))
 			}
@@ -275,7 +286,10 @@ type polledWatcher struct {
 
 func newWatcherTable() *watcherTable { return &watcherTable{m: map[string]*polledWatcher{}} }
 
-func (s *filesystemService) CreateWatcher(ctx context.Context, req *connect.Request[pb.CreateWatcherRequest]) (*connect.Response[pb.CreateWatcherResponse], error) {
+func (s *filesystemService) CreateWatcher(
+	ctx context.Context,
+	req *connect.Request[pb.CreateWatcherRequest],
+) (*connect.Response[pb.CreateWatcherResponse], error) {
 	u, path, err := s.target(req, req.Msg.GetPath())
 	if err != nil {
 		return nil, err
@@ -329,7 +343,10 @@ func (t *watcherTable) get(id string) (*polledWatcher, error) {
 	return pw, nil
 }
 
-func (s *filesystemService) GetWatcherEvents(ctx context.Context, req *connect.Request[pb.GetWatcherEventsRequest]) (*connect.Response[pb.GetWatcherEventsResponse], error) {
+func (s *filesystemService) GetWatcherEvents(
+	ctx context.Context,
+	req *connect.Request[pb.GetWatcherEventsRequest],
+) (*connect.Response[pb.GetWatcherEventsResponse], error) {
 	pw, err := s.a.watchers.get(req.Msg.GetWatcherId())
 	if err != nil {
 		return nil, err
@@ -342,7 +359,10 @@ func (s *filesystemService) GetWatcherEvents(ctx context.Context, req *connect.R
 	return connect.NewResponse(&pb.GetWatcherEventsResponse{Events: evs}), nil
 }
 
-func (s *filesystemService) RemoveWatcher(ctx context.Context, req *connect.Request[pb.RemoveWatcherRequest]) (*connect.Response[pb.RemoveWatcherResponse], error) {
+func (s *filesystemService) RemoveWatcher(
+	ctx context.Context,
+	req *connect.Request[pb.RemoveWatcherRequest],
+) (*connect.Response[pb.RemoveWatcherResponse], error) {
 	t := s.a.watchers
 	pw, err := t.get(req.Msg.GetWatcherId())
 	if err != nil {

@@ -122,10 +122,10 @@ export async function checkpoint(host: SandboxHost, sandboxId: string, imageDir:
 /** After a complete dump (the processes are gone or frozen): keep the writable layer, release the rest. */
 export async function finishPause(host: SandboxHost, m: SandboxMeta, imageDir: string, layerOut?: string) {
   const dir = host.state.dir(m.sandboxId);
-  // Unmounting the overlay syncs the whole underlying filesystem — the fresh images included — which can take longer
-  // than the dump. So: keep a descriptor on the (now unused) overlay, move its layer into the image (a rename on the
-  // same filesystem), detach the mount (instant while the descriptor holds it), tear the rest down, and let the last
-  // close — and with it the sync — happen on a worker thread after the pause has returned.
+  // Unmounting the overlay syncs the whole underlying filesystem — the fresh images included — which can take
+  // longer than the dump. So: keep a descriptor on the (now unused) overlay, move its layer into the image (a rename on
+  // the same filesystem), detach the mount (instant while the descriptor holds it), tear the rest down, and let the
+  // last close — and with it the sync — happen on a worker thread after the pause has returned.
   let hold: number | undefined;
   try {
     hold = openSync(path.join(dir, 'rootfs'), 'r');

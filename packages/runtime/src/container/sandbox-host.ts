@@ -1,6 +1,6 @@
 /**
- * The host-side parts of the container driver composed once — state dir, network, launcher, disks, cgroups — and the
- * steps every lifecycle operation shares: reading a sandbox's record and writable layer, starting the launcher for
+ * The host-side parts of the container driver composed once — state dir, network, launcher, disks, cgroups — and
+ * the steps every lifecycle operation shares: reading a sandbox's record and writable layer, starting the launcher for
  * one (create or restore), telling whether it runs, and tearing down everything of one that exists (safe on half-made
  * and unknown sandboxes). The Driver methods (../container.ts), checkpoint.ts and restore.ts work through it.
  */

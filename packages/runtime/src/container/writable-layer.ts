@@ -1,6 +1,6 @@
 /**
- * A sandbox's writable layer (the overlay's upper and work dirs), in one of two places decided once — when the sandbox
- * is created or restored — and recorded in its meta.json (`layer`):
+ * A sandbox's writable layer (the overlay's upper and work dirs), in one of two places decided once — when the
+ * sandbox is created or restored — and recorded in its meta.json (`layer`):
  * - `disk`: on a disk of its own (`<dir>/disk.img` loop-mounted at `<dir>/disk`, see sandbox-disk.ts), so diskMB is a
  *   real limit; upper and work are `<dir>/disk/{upper,work}`;
  * - `dir`: `<dir>/{upper,work}` on the state dir's filesystem (no quota, or diskMB 0).
@@ -170,9 +170,9 @@ export class WritableLayer {
 
   /**
    * After a complete dump (the processes are gone or frozen for good): the layer goes with the checkpoint in
-   * `imageDir` — the disk image renamed while still mounted (the loop device keeps the inode; its lazy unmount flushes
-   * after the pause returned, and a restore waits for it), or the upper dir renamed. `release` (unmount overlay and
-   * disk, drop the held descriptor) is called first when a copy is needed across filesystems.
+   * `imageDir` — the disk image renamed while still mounted (the loop device keeps the inode; its lazy unmount
+   * flushes after the pause returned, and a restore waits for it), or the upper dir renamed. `release` (unmount overlay
+   * and disk, drop the held descriptor) is called first when a copy is needed across filesystems.
    */
   async saveTo(imageDir: string, release: () => Promise<void>): Promise<void> {
     if (!this.present()) return; // recovery after a crash: already moved

@@ -1,8 +1,8 @@
 /**
  * The uncompressed bytes of a cached layer blob. The compression is read from the blob's first bytes rather than its
  * media type, because registries and tools disagree on the type names but never on the magic numbers: gzip (1f 8b) with
- * Node's zlib, zstd (28 b5 2f fd) with the `zstd` CLI (Node 20's zlib has no zstd; Debian package `zstd`), anything else
- * as a plain tar.
+ * Node's zlib, zstd (28 b5 2f fd) with the `zstd` CLI (Node 20's zlib has no zstd; Debian package `zstd`), anything
+ * else as a plain tar.
  */
 import { spawn } from 'node:child_process';
 import type { Hash } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * The four manifest formats a registry may answer with (Docker schema2 manifest and manifest list, OCI manifest and
- * index), reduced to what a pull needs: for an index, the linux/amd64 entry; for a manifest, its config and layers; for a
- * config, what a sandbox starts with. Schema1 manifests (deprecated since 2017) are refused with a clear message.
+ * index), reduced to what a pull needs: for an index, the linux/amd64 entry; for a manifest, its config and layers; for
+ * a config, what a sandbox starts with. Schema1 manifests (deprecated since 2017) are refused with a clear message.
  */
 import { DriverError } from '../driver.js';
 
@@ -112,13 +112,16 @@ export function pickPlatform(manifests: Descriptor[], what: string): Descriptor 
   const have = manifests.map((m) => platformName(m.platform)).filter((p) => p !== 'unknown/unknown');
   throw new DriverError(
     'failed_precondition',
-    `${what} has no ${PLATFORM.os}/${PLATFORM.architecture} image; it has: ${have.length ? [...new Set(have)].join(', ') : 'no platforms'}`,
+    `${what} has no ${PLATFORM.os}/${PLATFORM.architecture} image; it has: ` +
+      `${have.length ? [...new Set(have)].join(', ') : 'no platforms'}`,
   );
 }
 
 /** How a sandbox from this image starts: the runtime part of the image config. */
 export interface ImageConfig {
-  /** Digest of the linux/amd64 image manifest (what the rootfs cache is keyed by; `repo@digest` pulls the same rootfs). */
+  /**
+   * Digest of the linux/amd64 image manifest (what the rootfs cache is keyed by; `repo@digest` pulls the same rootfs).
+   */
   digest: string;
   /** `NAME=value` entries. */
   env: string[];

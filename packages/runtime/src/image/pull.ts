@@ -142,7 +142,8 @@ export async function resolveImage(o: { ref: string; registry: RegistryConfig })
   if (ref.registry && !sameRegistry(ref.registry, client.host)) {
     throw new DriverError(
       'invalid_argument',
-      `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ${client.host}`,
+      `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ` +
+        `${client.host}`,
     );
   }
   const repository = repositoryOn(client.host, ref.repository);
@@ -162,7 +163,8 @@ export async function pullImage(o: PullOptions): Promise<ImageConfig> {
   if (ref.registry && !sameRegistry(ref.registry, client.host)) {
     throw new DriverError(
       'invalid_argument',
-      `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ${client.host}`,
+      `image '${o.ref}' names registry ${ref.registry}, but images are pulled only from the configured registry ` +
+        `${client.host}`,
     );
   }
   if (existsSync(o.dest)) throw new DriverError('failed_precondition', `cannot pull into ${o.dest}: it already exists`);

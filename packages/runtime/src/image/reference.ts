@@ -85,5 +85,8 @@ export function parseImageRef(ref: string): ImageRef {
 
 /** The reference as text (`registry/repository:tag@digest`), for messages and logs. */
 export function formatImageRef(r: ImageRef): string {
-  return `${r.registry ? `${r.registry}/` : ''}${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+  return (
+    `${r.registry ? `${r.registry}/` : ''}${r.repository}` +
+    `${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`
+  );
 }

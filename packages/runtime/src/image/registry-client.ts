@@ -157,7 +157,10 @@ export class RegistryClient {
     }
   }
 
-  /** Bearer token flow (https://distribution.github.io/distribution/spec/auth/token/): GET the realm with Basic credentials. */
+  /**
+   * Bearer token flow (https://distribution.github.io/distribution/spec/auth/token/): GET the realm with Basic
+   * credentials.
+   */
   private async fetchToken(c: Challenge, scope: string): Promise<string> {
     const realm = c.params.realm;
     if (!realm)
@@ -224,7 +227,10 @@ export function parseChallenge(header: string): Challenge | undefined {
   return { scheme: m[1]!.toLowerCase(), params };
 }
 
-/** Reads a response body into memory, refusing one larger than `maxBytes` (a registry must not make us buffer gigabytes). */
+/**
+ * Reads a response body into memory, refusing one larger than `maxBytes` (a registry must not make us buffer
+ * gigabytes).
+ */
 export async function readLimited(res: Response, maxBytes: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;

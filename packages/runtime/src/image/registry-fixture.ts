@@ -64,7 +64,9 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
     writeFileSync(file, execFileSync('htpasswd', ['-Bbn', auth.user, auth.password]));
     authYaml = `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${file}\n`;
   } else if (auth.kind === 'token') {
-    authYaml = `auth:\n  token:\n    realm: ${auth.realm}\n    service: ${auth.service}\n    issuer: ${auth.issuer}\n    rootcertbundle: ${auth.certFile}\n`;
+    authYaml =
+      `auth:\n  token:\n    realm: ${auth.realm}\n    service: ${auth.service}\n    issuer: ` +
+      `${auth.issuer}\n    rootcertbundle: ${auth.certFile}\n`;
   }
   const config = path.join(dir, 'config.yml');
   writeFileSync(

@@ -7,8 +7,8 @@
  *
  * Layout of an archive: 512-byte blocks; each entry is a header block followed by its data padded to a block; the end
  * is two zero blocks. Header fields (byte offsets): name 0–99, mode 100, uid 108, gid 116, size 124, mtime 136,
- * checksum 148, type 156, linkname 157–256, magic 257 ("ustar\0" + "00" for POSIX, "ustar  \0" for GNU), devmajor 329,
- * devminor 337, prefix 345–499 (POSIX only).
+ * checksum 148, type 156, linkname 157–256, magic 257 ("ustar\0" + "00" for POSIX, "ustar  \0" for GNU), devmajor
+ * 329, devminor 337, prefix 345–499 (POSIX only).
  */
 import { DriverError } from '../driver.js';
 
@@ -209,7 +209,8 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
         );
       }
       if (!type) {
-        // 'V' (volume label) and 'D' (GNU dump dir listing) carry nothing to unpack; anything else we do not understand.
+        // 'V' (volume label) and 'D' (GNU dump dir listing) carry nothing to unpack; anything else we do not
+        // understand.
         if (flag === 'V' || flag === 'D') {
           await r.skip(padded);
           continue;

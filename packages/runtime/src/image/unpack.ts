@@ -11,9 +11,9 @@
  * whiteout format, which is made as a whiteout, with nothing else of the entry (see whiteoutNode).
  *
  * Containment: every path is resolved inside the root the way a chroot would — `..` stops at the root, absolute
- * symlink targets start at it, and symlinks met on the way (from lower layers or earlier in the same layer) are followed
- * within the root — and the last component is never followed (files are created with O_EXCL|O_NOFOLLOW). Hard-link
- * targets are resolved the same way. So no archive can write, link or delete outside the root.
+ * symlink targets start at it, and symlinks met on the way (from lower layers or earlier in the same layer) are
+ * followed within the root — and the last component is never followed (files are created with O_EXCL|O_NOFOLLOW).
+ * Hard-link targets are resolved the same way. So no archive can write, link or delete outside the root.
  */
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';

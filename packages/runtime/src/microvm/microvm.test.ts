@@ -1,7 +1,7 @@
 /**
- * The microvm driver against the shared driver suite (real QEMU guests — under TCG on hosts without a usable KVM — with
- * the real agent and the default template's rootfs), plus the VM boundary: the guest runs its own kernel and sees none
- * of the host's processes or mounts. The suite's sandboxes share one template snapshot per VM shape.
+ * The microvm driver against the shared driver suite (real QEMU guests — under TCG on hosts without a usable KVM —
+ * with the real agent and the default template's rootfs), plus the VM boundary: the guest runs its own kernel and sees
+ * none of the host's processes or mounts. The suite's sandboxes share one template snapshot per VM shape.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

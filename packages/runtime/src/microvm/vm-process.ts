@@ -1,8 +1,8 @@
 /**
- * Starting a QEMU process for a sandbox: it joins the sandbox's cgroups and netns before it execs (so the PID the driver
- * records is QEMU's from its first instruction, and every byte it allocates is charged to the sandbox), writes its
- * stderr to `qemu.log`, and outlives the control plane (detached). `waitForAgent` waits for the guest's envd to answer
- * /health through the sandbox address, failing fast when QEMU exits first.
+ * Starting a QEMU process for a sandbox: it joins the sandbox's cgroups and netns before it execs (so the PID the
+ * driver records is QEMU's from its first instruction, and every byte it allocates is charged to the sandbox), writes
+ * its stderr to `qemu.log`, and outlives the control plane (detached). `waitForAgent` waits for the guest's envd to
+ * answer /health through the sandbox address, failing fast when QEMU exits first.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';

@@ -2,8 +2,8 @@
  * Debian root filesystems for templates, built with mmdebstrap from the Debian mirror the host's apt already uses.
  *
  * A finished rootfs is kept in the cache (`<cacheDir>/rootfs/<recipe hash>`), and later builds of the same recipe are
- * hard-linked copies of it (a second data dir, a test server, a rebuilt template: about a second instead of half a minute).
- * Layers are read-only lowers of overlayfs, so sharing inodes between them is safe.
+ * hard-linked copies of it (a second data dir, a test server, a rebuilt template: about a second instead of half a
+ * minute). Layers are read-only lowers of overlayfs, so sharing inodes between them is safe.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

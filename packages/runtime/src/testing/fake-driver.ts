@@ -1,9 +1,9 @@
 /**
- * An in-memory Driver for fast tests of control-plane logic (states, timeouts, failures, races) without root, namespaces
- * or CRIU. Every "sandbox" is a record here; one small HTTP server plays every sandbox's agent (`/init`, `/quiesce`,
- * `/health` under `/fake/<sandboxId>`) and remembers what it was told. Failures are injected per call
- * (`failNext.create = new DriverError(...)`, or `failAlways`), and `gate` can hold a call until the test releases it, to build races.
- * Not for the real suites: nothing here isolates anything.
+ * An in-memory Driver for fast tests of control-plane logic (states, timeouts, failures, races) without root,
+ * namespaces or CRIU. Every "sandbox" is a record here; one small HTTP server plays every sandbox's agent (`/init`,
+ * `/quiesce`, `/health` under `/fake/<sandboxId>`) and remembers what it was told. Failures are injected per call
+ * (`failNext.create = new DriverError(...)`, or `failAlways`), and `gate` can hold a call until the test releases it,
+ * to build races. Not for the real suites: nothing here isolates anything.
  */
 import http from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';

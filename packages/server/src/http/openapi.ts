@@ -1,6 +1,7 @@
 /**
- * Request validation from spec/openapi.yaml. Each operation's JSON body and query parameters are validated (with defaults
- * applied and query strings coerced) by validators compiled from the spec itself, so the server cannot drift from it.
+ * Request validation from spec/openapi.yaml. Each operation's JSON body and query parameters are validated (with
+ * defaults applied and query strings coerced) by validators compiled from the spec itself, so the server cannot drift
+ * from it.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -98,7 +98,8 @@ export function staticSite(root: string): StaticSite {
       const st = await fileStat(index);
       if (!st) {
         const text =
-          'The web console is not built: run `npm start` (or `bash scripts/setup.sh`), which builds packages/console.\n';
+          'The web console is not built: run `npm start` (or `bash scripts/setup.sh`), which builds ' +
+          'packages/console.\n';
         res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
         res.end(req.method === 'HEAD' ? undefined : text);
         return true;

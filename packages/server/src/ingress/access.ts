@@ -43,7 +43,8 @@ export function admitTraffic(s: SandboxRecord, target: IngressTarget, headers: I
   if (!sameToken(header(headers, TRAFFIC_TOKEN_HEADER), token)) {
     throw new ApiError(
       'permission_denied',
-      `sandbox ${s.sandboxId} does not allow public traffic: send its traffic access token in the ${TRAFFIC_TOKEN_HEADER} header`,
+      `sandbox ${s.sandboxId} does not allow public traffic: send its traffic access token in the ` +
+        `${TRAFFIC_TOKEN_HEADER} header`,
     );
   }
 }

@@ -29,7 +29,8 @@ const HOP_BY_HOP = new Set([
 export interface IngressDeps {
   /**
    * Finds the running sandbox for a target, or throws an ApiError. `admit` sees the record first and throws when the
-   * caller may not reach it; only an admitted request wakes a paused sandbox (when policy allows and `wake` is not false).
+   * caller may not reach it; only an admitted request wakes a paused sandbox (when policy allows and `wake` is not
+   * false).
    */
   lookup(target: IngressTarget, opts: { wake?: boolean; admit: (s: SandboxRecord) => void }): Promise<SandboxRecord>;
   /** Activity hook (inactivity timeout). */
@@ -79,7 +80,8 @@ export async function proxyHttp(
   res: ServerResponse,
 ): Promise<void> {
   checkPath(target, req.url ?? '/');
-  // Liveness probes (isRunning) are not activity: they neither keep an idle sandbox from timing out nor wake a paused one.
+  // Liveness probes (isRunning) are not activity: they neither keep an idle sandbox from timing out nor wake a paused
+  // one.
   const probe = target.port === ENVD_PORT && /^\/health(\?|$)/.test(req.url ?? '');
   const s = await deps.lookup(target, {
     wake: !probe,
@@ -132,10 +134,10 @@ export async function proxyHttp(
 }
 
 /**
- * Forwards an upgrade request (WebSocket or other). The request goes upstream as an ordinary HTTP request; raw bytes flow
- * both ways only after the sandbox answered `101 Switching Protocols`. Any other answer is relayed as a response and the
- * connection is closed — so bytes a client sends after the head (e.g. a second, smuggled request to an internal route)
- * never reach the sandbox on a connection that was not upgraded.
+ * Forwards an upgrade request (WebSocket or other). The request goes upstream as an ordinary HTTP request; raw bytes
+ * flow both ways only after the sandbox answered `101 Switching Protocols`. Any other answer is relayed as a response
+ * and the connection is closed — so bytes a client sends after the head (e.g. a second, smuggled request to an
+ * internal route) never reach the sandbox on a connection that was not upgraded.
  */
 export async function proxyUpgrade(
   deps: IngressDeps,
@@ -184,7 +186,8 @@ export async function proxyUpgrade(
   upstream.on('error', (err) => {
     const body = JSON.stringify(portClosed(target, err.message));
     socket.end(
-      `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ` +
+        `${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
   upstream.end();

@@ -1,9 +1,9 @@
 /**
  * Signed file URLs that name no sandbox. With `E2B_SANDBOX_URL` set, the stock SDKs' `downloadUrl`/`uploadUrl` are
- * `<E2B_SANDBOX_URL>/files?path=…&username=…&signature=v1_…[&signature_expiration=…]`: a plain URL (for a browser or
- * curl) without the routing headers. The signature is sha256 over the path, the operation, the user, the sandbox's
- * agent token and the expiry, so exactly one sandbox's token makes it: the sandbox is the running one whose token
- * reproduces the signature (constant-time compare). Nothing is reachable without a valid signature, and the agent
+ * `<E2B_SANDBOX_URL>/files?path=…&username=…&signature=v1_…[&signature_expiration=…]`: a plain URL (for a
+ * browser or curl) without the routing headers. The signature is sha256 over the path, the operation, the user, the
+ * sandbox's agent token and the expiry, so exactly one sandbox's token makes it: the sandbox is the running one whose
+ * token reproduces the signature (constant-time compare). Nothing is reachable without a valid signature, and the agent
  * checks it again (and the expiry) when the request arrives.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';

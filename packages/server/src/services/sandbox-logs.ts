@@ -1,6 +1,7 @@
 /**
- * Sandbox logs: lifecycle events (created, timeout, killed, re-adopted…), agent messages and start-command output, kept
- * in the store and served by `GET /v2/sandboxes/{id}/logs`. Writers never throw: a log write must not fail an operation.
+ * Sandbox logs: lifecycle events (created, timeout, killed, re-adopted…), agent messages and start-command output,
+ * kept in the store and served by `GET /v2/sandboxes/{id}/logs`. Writers never throw: a log write must not fail an
+ * operation.
  */
 import type { LogEntry, LogLevel, Store } from '../store/store.js';
 

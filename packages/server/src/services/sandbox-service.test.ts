@@ -76,20 +76,23 @@ describe('sandbox service (fake driver)', () => {
     assert.ok((await logsOf(a.sandboxID)).some((m) => /timed out/.test(m)));
   });
 
-  it('timeout with onTimeout=pause: paused; a pause that keeps failing ends in a kill with the reason logged', async () => {
-    const ok = await svc.create({ templateID: 'default', timeout: 60, autoPause: true });
-    await store.updateSandbox(ok.sandboxID, { endAt: Date.now() - 1 });
-    await svc.sweep();
-    assert.equal((await store.getSandbox(ok.sandboxID))?.state, 'paused');
+  it(
+    'timeout with onTimeout=pause: paused; a pause that ' + 'keeps failing ends in a kill with the reason logged',
+    async () => {
+      const ok = await svc.create({ templateID: 'default', timeout: 60, autoPause: true });
+      await store.updateSandbox(ok.sandboxID, { endAt: Date.now() - 1 });
+      await svc.sweep();
+      assert.equal((await store.getSandbox(ok.sandboxID))?.state, 'paused');
 
-    const stuck = await svc.create({ templateID: 'default', timeout: 60, autoPause: true });
-    await store.updateSandbox(stuck.sandboxID, { endAt: Date.now() - 1 });
-    driver.failAlways.checkpoint = new DriverError('internal', 'criu: cannot seize a traced task');
-    await svc.sweep();
-    assert.equal(await store.getSandbox(stuck.sandboxID), undefined, 'killed at its timeout');
-    assert.equal(driver.calls.filter((c) => c === `checkpoint ${stuck.sandboxID}`).length, 2, 'two attempts');
-    assert.ok((await logsOf(stuck.sandboxID)).some((m) => /auto-pause failed \(.*cannot seize.*\); killing/.test(m)));
-  });
+      const stuck = await svc.create({ templateID: 'default', timeout: 60, autoPause: true });
+      await store.updateSandbox(stuck.sandboxID, { endAt: Date.now() - 1 });
+      driver.failAlways.checkpoint = new DriverError('internal', 'criu: cannot seize a traced task');
+      await svc.sweep();
+      assert.equal(await store.getSandbox(stuck.sandboxID), undefined, 'killed at its timeout');
+      assert.equal(driver.calls.filter((c) => c === `checkpoint ${stuck.sandboxID}`).length, 2, 'two attempts');
+      assert.ok((await logsOf(stuck.sandboxID)).some((m) => /auto-pause failed \(.*cannot seize.*\); killing/.test(m)));
+    },
+  );
 
   it('one transient pause failure is retried and the sandbox is paused, not killed', async () => {
     const s = await svc.create({ templateID: 'default', timeout: 60, autoPause: true });

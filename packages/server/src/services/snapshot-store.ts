@@ -2,9 +2,9 @@
  * The snapshot store: where checkpoint images live (pause images, snapshots, fork images, templates' warm images).
  * Images are directories CRIU reads and writes directly, so a store is a filesystem tree; `DirectorySnapshotStore` is
  * that tree under one root — the default `<dataDir>/snapshots`, or `TENSOR_BOX_SNAPSHOT_DIR` pointing at a mount
- * several nodes share (NFS, JuiceFS), which is what makes resume-on-another-node work. The layout is versioned (`v1/`, see
- * docs/snapshots.md): a later layout gets `v2/` beside it, and this interface is the one place that knows the paths,
- * how pause generations are named and found, and what marks an image complete.
+ * several nodes share (NFS, JuiceFS), which is what makes resume-on-another-node work. The layout is versioned (`v1/`,
+ * see docs/snapshots.md): a later layout gets `v2/` beside it, and this interface is the one place that knows the
+ * paths, how pause generations are named and found, and what marks an image complete.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';

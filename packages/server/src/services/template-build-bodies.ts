@@ -42,7 +42,8 @@ export async function runStepBuild(o: StepBuildDeps, job: StepBuild, log: BuildL
   const { t, b, plan, parent, layerDir, warmDir } = job;
   log(
     'info',
-    `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} steps)`,
+    `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} ` +
+      `steps)`,
   );
   const driver = o.driver;
   if (!driver) throw new BuildFailed('this server has no runtime to build templates with');

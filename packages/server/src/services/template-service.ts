@@ -4,9 +4,10 @@
  * and its build (E2B's POST /v3/templates), start it (POST /v2/templates/{id}/builds/{build}), status and logs, delete,
  * base images, uploaded COPY files, and commit-as-template.
  *
- * On disk (`templateDir`, default `<dataDir>/templates`): `<templateId>/<buildId>/layer` is one build's read-only layer; a template's `layers` are
- * its newest ready build's layer over its parent's layers (so templates derived from templates share their parents'
- * layers); a warm-start checkpoint is in the snapshot store (`templateImage(templateId, buildId)`).
+ * On disk (`templateDir`, default `<dataDir>/templates`): `<templateId>/<buildId>/layer` is one build's read-only
+ * layer; a template's `layers` are its newest ready build's layer over its parent's layers (so templates derived from
+ * templates share their parents' layers); a warm-start checkpoint is in the snapshot store (`templateImage(templateId,
+ * buildId)`).
  *
  * A build that fails leaves no layer and no image behind; the template keeps its last ready build, or — when it never
  * had one — stays listed with status `error` (so its status and log can be read) and cannot start sandboxes. Running
@@ -183,7 +184,8 @@ export class TemplateService {
     const name = req.name.trim().toLowerCase();
     if (!NAME.test(name))
       throw invalid(
-        `template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at most 63 characters`,
+        `template name '${req.name}' must be lowercase letters, digits, '.', '_' or '-' (with an optional :tag), at ` +
+          `most 63 characters`,
       );
     const ref = parseRef(name);
     const plain = ref.name;
@@ -259,7 +261,8 @@ export class TemplateService {
     for (const s of plan.steps) {
       if (s.type === 'COPY' && !this.files.has(s.filesHash!))
         throw invalid(
-          `step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT /templates/${t.templateId}/files/${s.filesHash})`,
+          `step '${s.name}': no files were uploaded for hash ${s.filesHash} (PUT ` +
+            `/templates/${t.templateId}/files/${s.filesHash})`,
         );
     }
     const build = { ...b, source: describeSource(plan.source) };
@@ -275,7 +278,8 @@ export class TemplateService {
         const snap = await this.opts.store.findSnapshot(src.ref);
         if (snap)
           throw invalid(
-            `'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST /sandboxes/{id}/commit)`,
+            `'${src.ref}' is a snapshot; build from a template, or commit a running sandbox (POST ` +
+              `/sandboxes/{id}/commit)`,
           );
         throw notFound(`template '${src.ref}' not found`);
       }
@@ -424,8 +428,8 @@ export class TemplateService {
   // ---- deleting ----
 
   /**
-   * Deletes a template with its layers and warm images. Refused (409) for `default`, while a build of it runs, and while
-   * sandboxes (running or paused), snapshots or other templates use its layers.
+   * Deletes a template with its layers and warm images. Refused (409) for `default`, while a build of it runs, and
+   * while sandboxes (running or paused), snapshots or other templates use its layers.
    */
   async delete(idOrName: string): Promise<void> {
     const t = owned(await this.opts.store.findTemplate(idOrName.replace(/:latest$/, '')));

@@ -157,7 +157,8 @@ ALTER TABLE sandboxes ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';
 ALTER TABLE templates ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';
 ALTER TABLE snapshots ADD COLUMN team_id TEXT NOT NULL DEFAULT 'admin';
 CREATE INDEX sandboxes_team ON sandboxes (team_id, state);
-CREATE TABLE teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL, quotas ${d.json} NOT NULL);
+CREATE TABLE teams (team_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL, quotas ${d.json} NOT \
+NULL);
 INSERT INTO teams (team_id, name, created_at, quotas) VALUES ('admin', 'admin', ${d.nowMs}, '{}');
 CREATE TABLE api_keys (
   key_id TEXT PRIMARY KEY,

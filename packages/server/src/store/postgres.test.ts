@@ -40,17 +40,20 @@ async function query(url: string, sql: string, args: unknown[] = []) {
 }
 
 describe('PostgresStore', () => {
-  it('several servers connecting to one fresh database at once migrate it once; reconnecting keeps the data', async () => {
-    const url = await instance.createDatabase();
-    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.connect(url)));
-    await stores[0].setSetting('api_key', 'e2b_x');
-    assert.equal(await stores[3].getSetting('api_key'), 'e2b_x');
-    await Promise.all(stores.map((s) => s.close()));
-    assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: SCHEMA_VERSION }]);
-    const again = await PostgresStore.connect(url);
-    assert.equal(await again.getSetting('api_key'), 'e2b_x');
-    await again.close();
-  });
+  it(
+    'several servers connecting to one fresh database ' + 'at once migrate it once; reconnecting keeps the data',
+    async () => {
+      const url = await instance.createDatabase();
+      const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.connect(url)));
+      await stores[0].setSetting('api_key', 'e2b_x');
+      assert.equal(await stores[3].getSetting('api_key'), 'e2b_x');
+      await Promise.all(stores.map((s) => s.close()));
+      assert.deepEqual(await query(url, 'SELECT version FROM schema_version'), [{ version: SCHEMA_VERSION }]);
+      const again = await PostgresStore.connect(url);
+      assert.equal(await again.getSetting('api_key'), 'e2b_x');
+      await again.close();
+    },
+  );
 
   it('refuses a database whose schema is newer than the server', async () => {
     const url = await instance.createDatabase();
@@ -109,36 +112,39 @@ describe('PostgresStore', () => {
     }
   });
 
-  it('an unreachable or refused DATABASE_URL fails fast with a message that names it, without the password', async () => {
-    // A port nothing listens on: refused at once.
-    const t0 = Date.now();
-    await assert.rejects(PostgresStore.connect('postgres://tb:s3cret@127.0.0.1:1/tb'), (err: Error) => {
-      assert.match(err.message, /DATABASE_URL/);
-      assert.match(err.message, /127\.0\.0\.1:1/);
-      assert.doesNotMatch(err.message, /s3cret/);
-      return true;
-    });
-    // A database that does not exist on a live server.
-    await assert.rejects(
-      PostgresStore.connect(`postgres://postgres@127.0.0.1:${instance.port}/no_such_db`),
-      /no_such_db.*does not exist/,
-    );
-    assert.ok(Date.now() - t0 < 5000);
-    // A server that never answers: the connect timeout ends the wait.
-    const silent = net.createServer(() => {});
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const { port } = silent.address() as net.AddressInfo;
-    try {
-      const t1 = Date.now();
+  it(
+    'an unreachable or refused DATABASE_URL fails fast ' + 'with a message that names it, without the password',
+    async () => {
+      // A port nothing listens on: refused at once.
+      const t0 = Date.now();
+      await assert.rejects(PostgresStore.connect('postgres://tb:s3cret@127.0.0.1:1/tb'), (err: Error) => {
+        assert.match(err.message, /DATABASE_URL/);
+        assert.match(err.message, /127\.0\.0\.1:1/);
+        assert.doesNotMatch(err.message, /s3cret/);
+        return true;
+      });
+      // A database that does not exist on a live server.
       await assert.rejects(
-        PostgresStore.connect(`postgres://x@127.0.0.1:${port}/x`, { connectTimeoutMs: 500 }),
-        /DATABASE_URL.*timeout/i,
+        PostgresStore.connect(`postgres://postgres@127.0.0.1:${instance.port}/no_such_db`),
+        /no_such_db.*does not exist/,
       );
-      assert.ok(Date.now() - t1 < 5000);
-    } finally {
-      silent.close();
-    }
-  });
+      assert.ok(Date.now() - t0 < 5000);
+      // A server that never answers: the connect timeout ends the wait.
+      const silent = net.createServer(() => {});
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      const { port } = silent.address() as net.AddressInfo;
+      try {
+        const t1 = Date.now();
+        await assert.rejects(
+          PostgresStore.connect(`postgres://x@127.0.0.1:${port}/x`, { connectTimeoutMs: 500 }),
+          /DATABASE_URL.*timeout/i,
+        );
+        assert.ok(Date.now() - t1 < 5000);
+      } finally {
+        silent.close();
+      }
+    },
+  );
 });
 
 describe('server on PostgreSQL', () => {

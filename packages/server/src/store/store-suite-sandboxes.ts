@@ -125,51 +125,57 @@ export function sandboxCases(open: () => Promise<Store>): void {
       );
     });
 
-    it('orders oldest first on request (cursor pages that way too) and filters by template and start time', async () => {
-      const s = await open();
-      for (const [id, t, tpl] of [
-        ['a', 1, 'x'],
-        ['b', 2, 'y'],
-        ['c', 2, 'x'],
-        ['d', 3, 'x'],
-      ] as const) {
-        await s.insertSandbox(sandbox(id, { startedAt: T0 + t, templateId: tpl }));
-      }
-      assert.deepEqual(ids(await s.listSandboxes({ order: 'asc' })), ['a', 'b', 'c', 'd']);
-      assert.deepEqual(ids(await s.listSandboxes({ order: 'desc' })), ['d', 'c', 'b', 'a']);
-      assert.deepEqual(ids(await s.listSandboxes({ order: 'asc', after: { startedAt: T0 + 2, sandboxId: 'b' } })), [
-        'c',
-        'd',
-      ]);
-      assert.deepEqual(ids(await s.listSandboxes({ templateId: 'x' })), ['d', 'c', 'a']);
-      assert.deepEqual(ids(await s.listSandboxes({ templateId: `x' OR '1'='1` })), []);
-      assert.deepEqual(ids(await s.listSandboxes({ startedAfterMs: T0 + 2 })), ['d', 'c', 'b'], 'at or after');
-      assert.deepEqual(
-        ids(await s.listSandboxes({ startedAfterMs: T0 + 2, templateId: 'x', order: 'asc', limit: 1 })),
-        ['c'],
-      );
-    });
+    it(
+      'orders oldest first on request (cursor pages that ' + 'way too) and filters by template and start time',
+      async () => {
+        const s = await open();
+        for (const [id, t, tpl] of [
+          ['a', 1, 'x'],
+          ['b', 2, 'y'],
+          ['c', 2, 'x'],
+          ['d', 3, 'x'],
+        ] as const) {
+          await s.insertSandbox(sandbox(id, { startedAt: T0 + t, templateId: tpl }));
+        }
+        assert.deepEqual(ids(await s.listSandboxes({ order: 'asc' })), ['a', 'b', 'c', 'd']);
+        assert.deepEqual(ids(await s.listSandboxes({ order: 'desc' })), ['d', 'c', 'b', 'a']);
+        assert.deepEqual(ids(await s.listSandboxes({ order: 'asc', after: { startedAt: T0 + 2, sandboxId: 'b' } })), [
+          'c',
+          'd',
+        ]);
+        assert.deepEqual(ids(await s.listSandboxes({ templateId: 'x' })), ['d', 'c', 'a']);
+        assert.deepEqual(ids(await s.listSandboxes({ templateId: `x' OR '1'='1` })), []);
+        assert.deepEqual(ids(await s.listSandboxes({ startedAfterMs: T0 + 2 })), ['d', 'c', 'b'], 'at or after');
+        assert.deepEqual(
+          ids(await s.listSandboxes({ startedAfterMs: T0 + 2, templateId: 'x', order: 'asc', limit: 1 })),
+          ['c'],
+        );
+      },
+    );
 
-    it('filters by metadata: every pair must match, keys and values with quotes and path characters are literal', async () => {
-      const s = await open();
-      await s.insertSandbox(
-        sandbox('q1', { metadata: { user: '1', 'we"ird': `it's "quoted"`, 'a.b': 'dot', '$[0]': 'path' } }),
-      );
-      await s.insertSandbox(sandbox('q2', { metadata: { user: '1', 'we"ird': 'other' } }));
-      await s.insertSandbox(sandbox('q3', { metadata: { user: '2' }, startedAt: T0 - 1 }));
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '1' } })).sort(), ['q1', 'q2']);
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '1', 'we"ird': `it's "quoted"` } })), ['q1']);
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { 'we"ird': 'other' } })), ['q2']);
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { 'a.b': 'dot' } })), ['q1']);
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { '$[0]': 'path' } })), ['q1']);
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: `1' OR '1'='1` } })), []);
-      assert.deepEqual(
-        ids(await s.listSandboxes({ metadata: { missing: '' } })),
-        [],
-        'an absent key is not an empty value',
-      );
-      assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '2' }, states: ['running'] })), ['q3']);
-    });
+    it(
+      'filters by metadata: every pair must match, keys and ' + 'values with quotes and path characters are literal',
+      async () => {
+        const s = await open();
+        await s.insertSandbox(
+          sandbox('q1', { metadata: { user: '1', 'we"ird': `it's "quoted"`, 'a.b': 'dot', '$[0]': 'path' } }),
+        );
+        await s.insertSandbox(sandbox('q2', { metadata: { user: '1', 'we"ird': 'other' } }));
+        await s.insertSandbox(sandbox('q3', { metadata: { user: '2' }, startedAt: T0 - 1 }));
+        assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '1' } })).sort(), ['q1', 'q2']);
+        assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '1', 'we"ird': `it's "quoted"` } })), ['q1']);
+        assert.deepEqual(ids(await s.listSandboxes({ metadata: { 'we"ird': 'other' } })), ['q2']);
+        assert.deepEqual(ids(await s.listSandboxes({ metadata: { 'a.b': 'dot' } })), ['q1']);
+        assert.deepEqual(ids(await s.listSandboxes({ metadata: { '$[0]': 'path' } })), ['q1']);
+        assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: `1' OR '1'='1` } })), []);
+        assert.deepEqual(
+          ids(await s.listSandboxes({ metadata: { missing: '' } })),
+          [],
+          'an absent key is not an empty value',
+        );
+        assert.deepEqual(ids(await s.listSandboxes({ metadata: { user: '2' }, states: ['running'] })), ['q3']);
+      },
+    );
 
     it('expired: endAt at or before now, running and paused alike', async () => {
       const s = await open();

@@ -3,8 +3,8 @@
  * - Debian bookworm, built on this host with mmdebstrap (minbase) from the Debian mirror apt already uses;
  * - images in the OCI/Docker registry the operator configured (`TENSOR_BOX_REGISTRY_URL`, optional credentials),
  *   pulled and flattened into one read-only layer.
- * A base image becomes one shared layer at `<dir>/<key>/rootfs` (`<templateDir>/.base-images`), made once and reused by every
- * template built from it. Other references are NotFound, naming what there is.
+ * A base image becomes one shared layer at `<dir>/<key>/rootfs` (`<templateDir>/.base-images`), made once and reused by
+ * every template built from it. Other references are NotFound, naming what there is.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -113,7 +113,8 @@ export class BaseImages {
     }
     if (!this.o.registry) {
       throw notFound(
-        `image '${ref}' not found: no registry is configured (TENSOR_BOX_REGISTRY_URL); base images here: debian:bookworm`,
+        `image '${ref}' not found: no registry is configured (TENSOR_BOX_REGISTRY_URL); base images here: ` +
+          `debian:bookworm`,
       );
     }
     const host = new URL(this.o.registry.url).host;

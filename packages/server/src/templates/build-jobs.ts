@@ -1,9 +1,9 @@
 /**
  * Builds as background jobs: each runs one body (a step build or a commit) after its build record says `building`,
- * and ends in exactly one of two ways — the template switches to the new layers and defaults and the build is `ready`,
- * or what the build made is removed and it is `error` with the reason (its message, failing step, exit code and the
- * last log lines). Step builds wait for one of a few slots; the log is appended in order and capped. After a restart
- * `recover` fails the builds that were running (their sandboxes are gone).
+ * and ends in exactly one of two ways — the template switches to the new layers and defaults and the build is
+ * `ready`, or what the build made is removed and it is `error` with the reason (its message, failing step, exit code
+ * and the last log lines). Step builds wait for one of a few slots; the log is appended in order and capped. After a
+ * restart `recover` fails the builds that were running (their sandboxes are gone).
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';

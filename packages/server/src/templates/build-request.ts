@@ -100,12 +100,15 @@ export function buildPlan(
   const sources = (['fromTemplate', 'fromImage', 'dockerfile'] as const).filter((k) => req[k] !== undefined);
   if (sources.length !== 1) {
     throw invalid(
-      `give exactly one of fromTemplate, fromImage or dockerfile${sources.length ? ` (got ${sources.join(', ')})` : ''}`,
+      `give exactly one of fromTemplate, fromImage or dockerfile${
+        sources.length ? ` (got ${sources.join(', ')})` : ''
+      }`,
     );
   }
   if ((req as { fromImageRegistry?: unknown }).fromImageRegistry !== undefined) {
     throw invalid(
-      'fromImageRegistry is not supported: configure the registry on the server (TENSOR_BOX_REGISTRY_URL) and use fromImage',
+      'fromImageRegistry is not supported: configure the registry on the server (TENSOR_BOX_REGISTRY_URL) and use ' +
+        'fromImage',
     );
   }
   if (req.filesHash !== undefined && !HASH.test(req.filesHash))

@@ -102,7 +102,10 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       const s = o.steps[i];
       o.log(
         'info',
-        `[${i + 1}/${n}] ${s.type} ${s.type === 'ENV' ? s.args.filter((_, j) => j % 2 === 0).join(' ') : s.args.slice(0, 2).join(' ')}`.trimEnd(),
+        (
+          `[${i + 1}/${n}] ${s.type} ` +
+          `${s.type === 'ENV' ? s.args.filter((_, j) => j % 2 === 0).join(' ') : s.args.slice(0, 2).join(' ')}`
+        ).trimEnd(),
         s.name,
       );
       const out = (line: string, stream: 'stdout' | 'stderr' = 'stdout') =>
@@ -113,7 +116,8 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           const run = { cmd: s.args[0], user: s.args[1] || runUser, cwd: runDir, envs: env.envVars };
           const r = await execInSandbox(target, { ...run, timeoutMs: o.stepTimeoutMs, onLine: out }).catch(
             (err: ApiError) => {
-              // E2B's words, which the stock SDKs' tests match: "… command failed: unauthenticated: invalid username: 'x'".
+              // E2B's words, which the stock SDKs' tests match: "… command failed: unauthenticated: invalid username:
+              // 'x'".
               const why = `command failed: ${err.kind}: ${err.message}`;
               throw new BuildFailed(`failed to run command '${s.args[0]}': ${why}`, s.name);
             },

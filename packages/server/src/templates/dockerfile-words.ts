@@ -175,7 +175,9 @@ function substitute(word: string, start: number, vars: Vars, escape: string): [s
   return [use ? expandWord(arg, vars, escape) : '', end + 1];
 }
 
-/** The exec (JSON) form `["a", "b"]`, or undefined when the text is not a JSON array of strings (then it is shell form). */
+/**
+ * The exec (JSON) form `["a", "b"]`, or undefined when the text is not a JSON array of strings (then it is shell form).
+ */
 export function parseJsonForm(text: string): string[] | undefined {
   if (!text.startsWith('[')) return undefined;
   try {

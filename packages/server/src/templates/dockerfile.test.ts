@@ -19,39 +19,39 @@ function refuses(lines: string[], re: RegExp, opts: ParseDockerfileOpts = CTX) {
   );
 }
 
-describe('parseDockerfile: FROM', () => {
-  it('takes the first stage, with or without AS', () => {
+describe('parseDockerfile: ' + 'FROM', () => {
+  it('takes the first stage, ' + 'with or without AS', () => {
     assert.deepEqual(parse(['FROM ubuntu:24.04']), { from: 'ubuntu:24.04', steps: [] });
     assert.equal(parse(['from default AS base']).from, 'default');
     assert.equal(parse(['FROM default as base']).from, 'default');
   });
-  it('refuses multi-stage builds, naming the line', () => {
+  it('refuses multi-stage ' + 'builds, naming the line', () => {
     refuses(['FROM a AS build', 'RUN make', 'FROM b'], /^Dockerfile line 3: .*multi-stage/);
     refuses(['FROM a', 'COPY --from=build /x /y'], /^Dockerfile line 2: .*--from.*multi-stage/);
   });
-  it('refuses a Dockerfile without FROM, instructions before FROM and FROM flags', () => {
+  it('refuses a Dockerfile without FROM, ' + 'instructions before FROM and FROM flags', () => {
     refuses([], /no FROM/);
     refuses(['# only a comment'], /no FROM/);
     refuses(['RUN true', 'FROM a'], /^Dockerfile line 1: RUN before FROM/);
     refuses(['FROM --platform=linux/arm64 a'], /line 1: FROM --platform is not supported/);
     refuses(['FROM a b'], /line 1: .*AS <name>/);
   });
-  it('expands ARGs declared before FROM', () => {
+  it('expands ARGs ' + 'declared before FROM', () => {
     assert.equal(parse(['ARG BASE=ubuntu', 'ARG TAG=24.04', 'FROM ${BASE}:$TAG']).from, 'ubuntu:24.04');
     assert.equal(parse(['ARG BASE=ubuntu', 'FROM $BASE'], { buildArgs: { BASE: 'debian' } }).from, 'debian');
     refuses(['FROM $NOPE'], /line 1: .*not defined/);
   });
 });
 
-describe('parseDockerfile: RUN', () => {
-  it('keeps the shell form as written and quotes the exec form', () => {
+describe('parseDockerfile: ' + 'RUN', () => {
+  it('keeps the shell form as ' + 'written and quotes the exec form', () => {
     const { steps } = parse(['FROM default', 'RUN echo "$HOME" && ls', 'RUN ["echo", "hello world", "it\'s"]']);
     assert.deepEqual(steps, [
       { type: 'RUN', args: ['echo "$HOME" && ls'] },
       { type: 'RUN', args: [`echo 'hello world' 'it'\\''s'`] },
     ]);
   });
-  it('joins continuation lines and skips comments inside them', () => {
+  it('joins continuation lines and ' + 'skips comments inside them', () => {
     const { steps } = parse([
       'FROM default',
       'RUN apt-get update && \\',
@@ -64,7 +64,7 @@ describe('parseDockerfile: RUN', () => {
     assert.deepEqual(steps[0], { type: 'RUN', args: ['apt-get update &&     apt-get install -y curl   && true'] });
     assert.deepEqual(steps[1], { type: 'USER', args: ['root'] });
   });
-  it('exports the ARGs in scope (ENV of the same name wins)', () => {
+  it('exports the ARGs in scope ' + '(ENV of the same name wins)', () => {
     const { steps } = parse([
       'FROM default',
       'ARG DEBIAN_FRONTEND=noninteractive',
@@ -80,7 +80,7 @@ describe('parseDockerfile: RUN', () => {
     });
     assert.deepEqual(steps[2], { type: 'RUN', args: ['export DEBIAN_FRONTEND=noninteractive; echo $V'] });
   });
-  it('refuses heredocs, RUN flags and an empty RUN', () => {
+  it('refuses heredocs, RUN ' + 'flags and an empty RUN', () => {
     refuses(['FROM default', '', 'RUN <<EOF', 'echo hi', 'EOF'], /^Dockerfile line 3: .*heredocs/);
     refuses(['FROM default', 'RUN cat > /f <<-"END"', 'x', 'END'], /line 2: .*heredocs/);
     refuses(
@@ -89,13 +89,13 @@ describe('parseDockerfile: RUN', () => {
     );
     refuses(['FROM default', 'RUN'], /line 2: RUN needs a command/);
   });
-  it('leaves here-strings alone', () => {
+  it('leaves ' + 'here-strings alone', () => {
     assert.deepEqual(parse(['FROM default', 'RUN cat <<< hi']).steps, [{ type: 'RUN', args: ['cat <<< hi'] }]);
   });
 });
 
-describe('parseDockerfile: ENV, ARG and expansion', () => {
-  it('reads key=value pairs (quoted, escaped) and the legacy form', () => {
+describe('parseDockerfile: ' + 'ENV, ARG and expansion', () => {
+  it('reads key=value pairs (quoted, ' + 'escaped) and the legacy form', () => {
     const { steps } = parse([
       'FROM default',
       'ENV A=1 B="two words" C=three\\ words',
@@ -108,7 +108,7 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
       { type: 'ENV', args: ['LEGACY', 'hello  big world'] },
     ]);
   });
-  it('expands $VAR, ${VAR}, ${VAR:-default} and ${VAR:+alt} from ARG and earlier ENV', () => {
+  it('expands $VAR, ${VAR}, ${VAR:-default} ' + 'and ${VAR:+alt} from ARG and earlier ENV', () => {
     const { steps } = parse([
       'FROM default',
       'ARG VERSION=1.2',
@@ -133,14 +133,14 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
     // Values of one ENV see the environment from before it (Docker's rule): SAME is not defined yet.
     assert.deepEqual(steps[2].args, ['SAME', '1', 'SEE', '$SAME']);
   });
-  it('leaves variables it does not know (from the base environment) as written', () => {
+  it('leaves variables it does not know ' + '(from the base environment) as written', () => {
     const { steps } = parse(['FROM default', 'ENV PATH=/opt/bin:$PATH', 'ENV P2=${PATH}:/x', 'ENV Q=${HOME:-/root}']);
     assert.deepEqual(steps[0].args, ['PATH', '/opt/bin:$PATH']);
     // PATH is known now (set by the ENV above).
     assert.deepEqual(steps[1].args, ['P2', '/opt/bin:$PATH:/x']);
     assert.deepEqual(steps[2].args, ['Q', '${HOME:-/root}']);
   });
-  it('with baseEnv, expands the base environment and makes unknown variables empty (as Docker)', () => {
+  it('with baseEnv, expands the base environment ' + 'and makes unknown variables empty (as Docker)', () => {
     const baseEnv = { PATH: '/usr/bin:/bin', HOME: '/home/user', DEBIAN_FRONTEND: 'dialog' };
     const { steps } = parse(
       [
@@ -158,23 +158,23 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
     // The base's ENV wins over an ARG of the same name in RUN, as in Docker.
     assert.deepEqual(steps[2].args, ['export V=1; true']);
   });
-  it('lets buildArgs override ARG defaults and ignores undeclared ones', () => {
+  it('lets buildArgs override ARG ' + 'defaults and ignores undeclared ones', () => {
     const { steps } = parse(['FROM default', 'ARG A=default', 'ARG B', 'ENV A=$A B=$B C=$C'], {
       ...CTX,
       buildArgs: { A: 'given', B: 'b', C: 'ignored' },
     });
     assert.deepEqual(steps[0].args, ['A', 'given', 'B', 'b', 'C', '$C']);
   });
-  it('gives a global ARG re-declared after FROM its value', () => {
+  it('gives a global ARG re-declared ' + 'after FROM its value', () => {
     const { steps } = parse(['ARG V=9', 'FROM default', 'ENV A=$V', 'ARG V', 'ENV B=$V']);
     assert.deepEqual(steps[0].args, ['A', '$V']); // not in scope until re-declared
     assert.deepEqual(steps[1].args, ['B', '9']);
   });
-  it('takes several ARGs on one line', () => {
+  it('takes several ' + 'ARGs on one line', () => {
     const { steps } = parse(['FROM default', 'ARG A=1 B=2', 'ENV AB=$A$B']);
     assert.deepEqual(steps[0].args, ['AB', '12']);
   });
-  it('refuses malformed ENV, ARG and substitutions', () => {
+  it('refuses malformed ENV, ' + 'ARG and substitutions', () => {
     refuses(['FROM default', 'ENV'], /line 2: ENV needs/);
     refuses(['FROM default', 'ENV A'], /line 2: ENV A needs a value/);
     refuses(['FROM default', 'ENV A=1 B'], /line 2: ENV expects key=value/);
@@ -185,8 +185,8 @@ describe('parseDockerfile: ENV, ARG and expansion', () => {
   });
 });
 
-describe('parseDockerfile: WORKDIR and USER', () => {
-  it('expands and resolves relative directories against the previous WORKDIR', () => {
+describe('parseDockerfile: ' + 'WORKDIR and USER', () => {
+  it('expands and resolves relative ' + 'directories against the previous WORKDIR', () => {
     const { steps } = parse([
       'FROM default',
       'ARG APP=app',
@@ -204,7 +204,7 @@ describe('parseDockerfile: WORKDIR and USER', () => {
       { type: 'USER', args: ['1000'] },
     ]);
   });
-  it('refuses an empty or first relative WORKDIR and USER with several words or a group', () => {
+  it('refuses an empty or first relative WORKDIR ' + 'and USER with several words or a group', () => {
     refuses(['FROM default', 'WORKDIR'], /line 2: WORKDIR needs a path/);
     refuses(['FROM default', 'WORKDIR app'], /line 2: WORKDIR app: a relative path needs an earlier absolute WORKDIR/);
     refuses(['FROM default', 'USER a b'], /line 2: USER expects one user/);
@@ -212,8 +212,8 @@ describe('parseDockerfile: WORKDIR and USER', () => {
   });
 });
 
-describe('parseDockerfile: COPY and ADD', () => {
-  it('makes one COPY step per source with [src, dest, user, mode] and the context hash', () => {
+describe('parseDockerfile: ' + 'COPY and ADD', () => {
+  it('makes one COPY step per source with [src, ' + 'dest, user, mode] and the context hash', () => {
     const { steps } = parse([
       'FROM default',
       'WORKDIR /app',
@@ -230,11 +230,11 @@ describe('parseDockerfile: COPY and ADD', () => {
       { type: 'COPY', args: ['c.txt', '/app', '', ''], filesHash: h },
     ]);
   });
-  it('needs a build context', () => {
+  it('needs a ' + 'build context', () => {
     refuses(['FROM default', 'RUN true', 'COPY a /a'], /^Dockerfile line 3: COPY needs a build context/, {});
     refuses(['FROM default', 'ADD a /a'], /^Dockerfile line 2: ADD needs a build context/, {});
   });
-  it('refuses URLs, archives, sources outside the context and bad modes', () => {
+  it('refuses URLs, archives, sources ' + 'outside the context and bad modes', () => {
     refuses(['FROM default', 'ADD https://example.com/x.bin /x'], /line 2: ADD of a URL .* not supported/);
     refuses(['FROM default', 'COPY http://example.com/x /x'], /line 2: COPY cannot fetch a URL/);
     refuses(

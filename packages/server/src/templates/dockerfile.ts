@@ -1,15 +1,16 @@
 /**
- * Dockerfile → template build: `parseDockerfile` turns a single-stage Dockerfile into the build API's source and steps
- * (`{from, steps, startCmd}`), the same shape a `fromTemplate`/`fromImage` build with explicit steps has. Supported:
- * FROM (one stage), ARG, ENV, RUN, WORKDIR, USER, COPY/ADD of files from the uploaded build context, CMD/ENTRYPOINT
- * (→ startCmd). LABEL, EXPOSE, STOPSIGNAL and MAINTAINER are accepted and ignored; everything else is refused with an
- * `invalid_argument` error naming the Dockerfile line. Variables follow Docker: FROM, ENV, WORKDIR, USER and COPY/ADD
- * arguments are expanded by the parser; RUN is left to the shell, with the ARGs in scope exported before the command
- * (Docker passes them to RUN as environment variables); CMD/ENTRYPOINT are not expanded. A reference to a variable that
- * no ARG or ENV here defines comes from `baseEnv` (the FROM template's environment) or, without it, is left as written.
- * WORKDIR is always absolute in the steps (a relative one needs an earlier absolute WORKDIR).
+ * Dockerfile → template build: `parseDockerfile` turns a single-stage Dockerfile into the build API's source and
+ * steps (`{from, steps, startCmd}`), the same shape a `fromTemplate`/`fromImage` build with explicit steps has.
+ * Supported: FROM (one stage), ARG, ENV, RUN, WORKDIR, USER, COPY/ADD of files from the uploaded build context,
+ * CMD/ENTRYPOINT (→ startCmd). LABEL, EXPOSE, STOPSIGNAL and MAINTAINER are accepted and ignored; everything else is
+ * refused with an `invalid_argument` error naming the Dockerfile line. Variables follow Docker: FROM, ENV, WORKDIR,
+ * USER and COPY/ADD arguments are expanded by the parser; RUN is left to the shell, with the ARGs in scope exported
+ * before the command (Docker passes them to RUN as environment variables); CMD/ENTRYPOINT are not expanded. A reference
+ * to a variable that no ARG or ENV here defines comes from `baseEnv` (the FROM template's environment) or, without it,
+ * is left as written. WORKDIR is always absolute in the steps (a relative one needs an earlier absolute WORKDIR).
  * @example
- * const { from, steps, startCmd } = parseDockerfile('FROM default\nCOPY app /app\nCMD ["node", "/app/server.js"]', { contextHash })
+ * const { from, steps, startCmd } = parseDockerfile(
+ *   'FROM default\nCOPY app /app\nCMD ["node", "/app/server.js"]', { contextHash })
  */
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
@@ -29,7 +30,9 @@ import {
 export type TemplateStep = components['schemas']['TemplateStep'];
 
 export interface ParseDockerfileOpts {
-  /** The uploaded build context (a tar's hash); COPY/ADD steps read from it. Required when the Dockerfile copies files. */
+  /**
+   * The uploaded build context (a tar's hash); COPY/ADD steps read from it. Required when the Dockerfile copies files.
+   */
   contextHash?: string;
   /** `--build-arg` values; they override ARG defaults (a value for an undeclared ARG is ignored, as in Docker). */
   buildArgs?: Record<string, string>;
@@ -186,7 +189,8 @@ class Parser {
       let value: string | null;
       if (given !== undefined) value = given;
       else if (eq >= 0) value = this.expand(w.slice(eq + 1), before ? this.globalArgs : this.vars());
-      else value = before ? null : (this.globalArgs.get(name) ?? null); // a global ARG re-declared in the stage keeps its value
+      // A global ARG re-declared in the stage keeps its value.
+      else value = before ? null : (this.globalArgs.get(name) ?? null);
       (before ? this.globalArgs : this.args).set(name, value);
     }
   }
@@ -236,7 +240,8 @@ class Parser {
     if (!dir) throw this.fail('WORKDIR needs a path');
     if (!path.posix.isAbsolute(dir) && !this.workdir)
       throw this.fail(
-        `WORKDIR ${dir}: a relative path needs an earlier absolute WORKDIR (the base template's directory is not known here)`,
+        `WORKDIR ${dir}: a relative path needs an earlier absolute WORKDIR (the base template's directory is not ` +
+          `known here)`,
       );
     this.workdir = path.posix.resolve(this.workdir ?? '/', dir);
     this.steps.push({ type: 'WORKDIR', args: [this.workdir] });

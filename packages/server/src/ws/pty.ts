@@ -1,9 +1,10 @@
 /**
  * Terminal over WebSocket: `GET /sandboxes/{id}/pty?cols=&rows=&cmd=&user=&cwd=[&pid=]` upgraded to a WebSocket.
  * Frames: binary from the client = keystrokes; text from the client = JSON `{"type":"resize","cols":N,"rows":N}` or
- * `{"type":"input","data":"…"}`; binary to the client = terminal output; text to the client = `{"type":"started","pid"}`
- * and `{"type":"exit","exitCode"}`. A dropped socket kills its shell after a grace period (`ptyGraceMs()`: 30 s, or `TENSOR_BOX_PTY_GRACE_MS`), during which
- * `?pid=` re-attaches (the console reconnects this way).
+ * `{"type":"input","data":"…"}`; binary to the client = terminal output; text to the client =
+ * `{"type":"started","pid"}` and `{"type":"exit","exitCode"}`. A dropped socket kills its shell after a grace period
+ * (`ptyGraceMs()`: 30 s, or `TENSOR_BOX_PTY_GRACE_MS`), during which `?pid=` re-attaches (the console reconnects this
+ * way).
  */
 import type { WebSocket } from 'ws';
 import { Process, Signal } from '../envd/process/process_pb.js';
