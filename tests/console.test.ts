@@ -5,6 +5,7 @@
  * folders, logs with a level filter, open ports, pause/resume (the terminal re-attaches to its shell), templates and a
  * build log, snapshots, kill. Screenshots of each page go to a temporary folder, or to docs/console/ with
  * UPDATE_SCREENSHOTS=1 (how the ones in the docs were made).
+ * Over 400 lines on purpose: one browser session walks the console in order, as a person would.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

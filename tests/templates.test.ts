@@ -3,6 +3,7 @@
  * WORKDIR, USER and COPY, layers shared with the parent, startCmd + readyCmd captured warm, Dockerfile builds with a
  * build context, commit-as-template, fromImage debian:bookworm, and the bad-input paths (failed step, unknown parent,
  * bad requests, deleting a template in use).
+ * Over 400 lines on purpose: the cases share one server and its built templates (building them again costs minutes).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

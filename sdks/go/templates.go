@@ -6,6 +6,7 @@ package tensorbox
 // POST /v2/templates/{id}/builds/{build}, GET …/status, GET …/logs, plus Tensor Box's GET /templates/base-images);
 // the wire types are generated into internal/api and converted here into Go-style ones. Committing a running
 // sandbox as a template is in templates_commit.go.
+// Over 400 lines on purpose: one function per call of the build API and its Go-side types, in one place.
 
 import (
 	"context"

@@ -2,6 +2,7 @@
  * The shared driver test suite: every Driver implementation must pass it. It checks the lifecycle contract documented
  * in driver.ts with real sandboxes: create answers with a live agent, isolation holds, limits apply, destroy leaves
  * nothing, failures leave nothing, list re-adopts the living and clears the dead, and (when offered) freeze/thaw.
+ * Over 400 lines on purpose: it is the one contract every driver passes; keeping it whole keeps it in one place.
  *
  * `inside(info, cmd)` runs a shell command inside a sandbox by the driver's own means (for `container`: nsenter).
  */

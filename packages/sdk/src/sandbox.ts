@@ -1,5 +1,7 @@
 /**
  * `Sandbox`: create, connect to, list and control sandboxes; each instance composes `files` and `commands`.
+ * Over 400 lines on purpose: the public class mirrors E2B's `Sandbox`, one method per operation (helpers live in
+ * sandbox-list.ts, files.ts, commands.ts, pty.ts).
  * @example
  * const sandbox = await Sandbox.create('default', { timeoutMs: 60_000 })
  * await sandbox.commands.run('echo hi')

@@ -1,5 +1,6 @@
 """``Sandbox``: create, connect to, list and control sandboxes; each instance composes ``files``, ``commands`` and
 ``pty``. Lifecycle calls exist both on the class (by ID) and on an instance.
+Over 400 lines on purpose: the public class mirrors E2B's ``Sandbox``, one method per operation.
 
 Example::
 

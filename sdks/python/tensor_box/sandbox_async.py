@@ -3,6 +3,7 @@ beside it — the same calls, as coroutines. Each runs the sync client's call in
 (``asyncio.to_thread``), so both share one wire implementation and one error mapping; callbacks (``on_stdout``,
 ``on_stderr``, ``on_data``, ``on_event``, ``on_exit``, ``on_log``) are delivered on the event loop, and coroutine
 callbacks are scheduled as tasks.
+Over 400 lines on purpose: one coroutine per call of the sync classes, kept side by side with them.
 
 Example::
 

@@ -1,3 +1,5 @@
+// Process service tests against an in-process agent (start, stream, signal, PTY, connect).
+// Over 400 lines on purpose: one test per behaviour of the process RPCs (their fixture is newEnv, helpers_test.go).
 package agent_test
 
 import (

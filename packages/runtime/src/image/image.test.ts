@@ -3,6 +3,7 @@
  * built with umoci and pushed with skopeo (gzip and zstd), hand-made layers for opaque whiteouts and hostile paths, a
  * manifest list and an OCI index PUT over HTTP, htpasswd Basic auth and token auth, the cache, and the error kinds.
  * Needs root (ownership, device nodes) and the tools packages/runtime/setup.sh installs; a missing tool fails the run.
+ * Over 400 lines on purpose: every case shares one registry started in `before` (starting it costs seconds).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

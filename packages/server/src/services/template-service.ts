@@ -3,6 +3,8 @@
  * the `default` template (Debian bookworm via mmdebstrap, built on first start), and the build API: register a template
  * and its build (E2B's POST /v3/templates), start it (POST /v2/templates/{id}/builds/{build}), status and logs, delete,
  * base images, uploaded COPY files, and commit-as-template.
+ * Over 400 lines on purpose: it is the template API's facade, one short method per operation (the work is in
+ * templates/ and the store); splitting it would split one list of operations across files.
  *
  * On disk (`templateDir`, default `<dataDir>/templates`): `<templateId>/<buildId>/layer` is one build's read-only
  * layer; a template's `layers` are its newest ready build's layer over its parent's layers (so templates derived from
