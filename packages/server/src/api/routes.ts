@@ -6,13 +6,13 @@ import type { Route } from '../http/router.js';
 import { op, type OpHandler } from '../http/typed-route.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { TemplateService } from '../services/template-service.js';
-import { wireState } from '../lifecycle/states.js';
 import { templateToApi } from '../services/template-service.js';
 import { ApiError } from '../errors.js';
 import type { Authenticator } from '../teams/authenticate.js';
 import { canSee, currentCaller, withCaller } from '../teams/caller.js';
 import type { TeamService } from '../teams/team-service.js';
 import { teamRoutes } from './team-routes.js';
+import { secondsToMs } from './units.js';
 import type { TemplateRecord } from '../store/store.js';
 
 export interface Services {
@@ -38,7 +38,7 @@ export function routes(s: Services): Route[] {
   };
   type ConnectPath = '/sandboxes/{sandboxID}/connect' | '/v2/sandboxes/{sandboxID}/connect';
   const connect: OpHandler<ConnectPath, 'POST'> = async (c) => {
-    const r = await s.sandboxes.connect(c.params.sandboxID, c.body?.timeout);
+    const r = await s.sandboxes.connect(c.params.sandboxID, secondsToMs(c.body?.timeout));
     return { status: r.resumed ? 201 : 200, body: r.sandbox };
   };
   return [
@@ -72,7 +72,7 @@ export function routes(s: Services): Route[] {
       return { status: 204 };
     }),
     op('POST', '/sandboxes/{sandboxID}/timeout', async (c) => {
-      await s.sandboxes.setTimeout(c.params.sandboxID, c.body.timeout);
+      await s.sandboxes.setTimeout(c.params.sandboxID, c.body.timeout * 1000);
       return { status: 204 };
     }),
     op('POST', '/sandboxes/{sandboxID}/pause', async (c) => {
@@ -80,12 +80,7 @@ export function routes(s: Services): Route[] {
       return { status: 204 };
     }),
     op('POST', '/sandboxes/{sandboxID}/resume', async (c) => {
-      const cur = await s.sandboxes.get(c.params.sandboxID);
-      if (wireState(cur.state) === 'running') {
-        throw new ApiError('conflict', `sandbox '${cur.sandboxId}' is already running`);
-      }
-      const timeout = c.body?.timeout;
-      const r = await s.sandboxes.resume(c.params.sandboxID, timeout === undefined ? undefined : timeout * 1000);
+      const r = await s.sandboxes.resumePaused(c.params.sandboxID, secondsToMs(c.body?.timeout));
       return { status: 201, body: s.sandboxes.toSandbox(r) };
     }),
     op('POST', '/sandboxes/{sandboxID}/snapshots', async (c) => ({
@@ -94,7 +89,10 @@ export function routes(s: Services): Route[] {
     })),
     op('POST', '/sandboxes/{sandboxID}/fork', async (c) => ({
       status: 201,
-      body: await s.sandboxes.fork(c.params.sandboxID, { count: c.body?.count, timeout: c.body?.timeout }),
+      body: await s.sandboxes.fork(c.params.sandboxID, {
+        count: c.body?.count,
+        timeoutMs: secondsToMs(c.body?.timeout),
+      }),
     })),
     op('GET', '/snapshots', async (c) => {
       const page = await s.sandboxes.listSnapshots(c.query);
@@ -105,7 +103,7 @@ export function routes(s: Services): Route[] {
       return { status: 204 };
     }),
     op('POST', '/sandboxes/{sandboxID}/refreshes', async (c) => {
-      await s.sandboxes.refresh(c.params.sandboxID, c.body?.duration);
+      await s.sandboxes.refresh(c.params.sandboxID, secondsToMs(c.body?.duration));
       return { status: 204 };
     }),
     op('POST', '/sandboxes/{sandboxID}/connect', connect),

@@ -50,28 +50,27 @@ export class Expiry {
     this.lastTouch.delete(sandboxId);
   }
 
-  async setTimeout(sandboxId: string, timeoutSec: number): Promise<void> {
+  async setTimeout(sandboxId: string, timeoutMs: number): Promise<void> {
     await this.ctx.get(sandboxId);
-    const timeoutMs = timeoutSec * 1000;
     await this.ctx.store.updateSandbox(sandboxId, { timeoutMs, endAt: Date.now() + timeoutMs });
     this.ctx.event(sandboxId, 'debug', `timeout set to ${timeoutMs} ms`);
   }
 
-  async refresh(sandboxId: string, durationSec?: number): Promise<void> {
+  async refresh(sandboxId: string, durationMs?: number): Promise<void> {
     const s = await this.ctx.get(sandboxId);
-    const endAt = Math.max(s.endAt, Date.now() + (durationSec ?? s.timeoutMs / 1000) * 1000);
+    const endAt = Math.max(s.endAt, Date.now() + (durationMs ?? s.timeoutMs));
     await this.ctx.store.updateSandbox(sandboxId, { endAt });
   }
 
   /** Connects to a sandbox: extends its timeout; a paused sandbox (or one being paused) is resumed (`resumed`). */
-  async connect(sandboxId: string, timeoutSec?: number): Promise<{ resumed: boolean; sandbox: SandboxRecord }> {
+  async connect(sandboxId: string, timeoutMs?: number): Promise<{ resumed: boolean; sandbox: SandboxRecord }> {
     const s = await this.ctx.get(sandboxId);
     // Running, or being snapshotted (it keeps running): only the timeout moves, at once.
     if (s.state !== 'running' && s.state !== 'snapshotting') {
       // Paused, or being paused or resumed or killed: resume waits for that to settle and resumes if it ends paused.
-      return this.actions.resume(sandboxId, timeoutSec === undefined ? undefined : timeoutSec * 1000);
+      return this.actions.resume(sandboxId, timeoutMs);
     }
-    const endAt = Math.max(s.endAt, Date.now() + (timeoutSec === undefined ? s.timeoutMs : timeoutSec * 1000));
+    const endAt = Math.max(s.endAt, Date.now() + (timeoutMs ?? s.timeoutMs));
     await this.ctx.store.updateSandbox(sandboxId, { endAt });
     return { resumed: false, sandbox: { ...s, endAt } };
   }

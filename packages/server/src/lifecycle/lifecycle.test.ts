@@ -198,7 +198,7 @@ describe('operations that meet on one sandbox', () => {
     await waitFor(async () => (await stateOf(b.sandboxID)) === 'snapshotting');
     assert.equal((await svc.detail(b.sandboxID)).state, 'running', 'snapshotting shows as running');
     assert.equal((await failure(svc.fork(b.sandboxID, {}))).status, 409);
-    const connected = await svc.connect(b.sandboxID, 120);
+    const connected = await svc.connect(b.sandboxID, 120_000);
     assert.equal(connected.resumed, false, 'a connect during a snapshot only extends the timeout, without waiting');
     assert.equal(await stateOf(b.sandboxID), 'snapshotting');
     const kill = svc.kill(b.sandboxID);

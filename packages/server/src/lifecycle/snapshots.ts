@@ -120,7 +120,7 @@ export async function fork(
   ctx: LifecycleContext,
   present: Presenters,
   sandboxId: string,
-  opts: { count?: number; timeout?: number },
+  opts: { count?: number; timeoutMs?: number },
 ): Promise<ForkResult[]> {
   const count = opts.count ?? 1;
   const name = `${sandboxId}-${Date.now().toString(36)}-${randomId(6)}`;
@@ -131,7 +131,7 @@ export async function fork(
   try {
     for (let i = 0; i < count; i++) {
       try {
-        const r = await startSandbox(ctx, { kind: 'image', image }, forkRequest(s, opts.timeout));
+        const r = await startSandbox(ctx, { kind: 'image', image }, forkRequest(s, opts.timeoutMs));
         out.push({ sandbox: present.sandbox(r) });
       } catch (err) {
         const e = driverFailure(err, `fork ${i + 1} of ${count}`);
@@ -157,7 +157,7 @@ function forkImage(s: SandboxRecord, imageDir: string): ImageStart {
 }
 
 /** A fork gets its source's settings (a new access token when the source has one). */
-function forkRequest(s: SandboxRecord, timeout: number | undefined) {
+function forkRequest(s: SandboxRecord, timeoutMs: number | undefined) {
   const n = s.network;
   const network = n && {
     allowPublicTraffic: n.allowPublicTraffic,
@@ -166,7 +166,7 @@ function forkRequest(s: SandboxRecord, timeout: number | undefined) {
     denyOut: n.denyOut,
   };
   return {
-    timeout,
+    timeoutMs,
     metadata: s.metadata,
     secure: !!s.envdAccessToken,
     network,

@@ -34,7 +34,8 @@ export type StartSource =
 
 /** What the caller asks of the new sandbox (E2B's NewSandbox, plus the owning team). */
 export interface StartRequest {
-  timeout?: number;
+  /** Inactivity timeout (default 15 s). */
+  timeoutMs?: number;
   metadata?: Record<string, string>;
   envVars?: Record<string, string>;
   secure?: boolean;
@@ -119,7 +120,7 @@ export async function startSandbox(
   source: StartSource,
   req: StartRequest,
 ): Promise<SandboxRecord> {
-  const timeoutMs = (req.timeout ?? 15) * 1000;
+  const timeoutMs = req.timeoutMs ?? 15_000;
   const p = plan(ctx, source, timeoutMs);
   // Bad input fails before anything starts.
   const network = networkFromRequest(req.network);

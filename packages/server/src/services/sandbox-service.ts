@@ -10,6 +10,7 @@
 import { hasCheckpointer, hasEgressController, hasLayerCapturer } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid, notFound } from '../errors.js';
+import { secondsToMs } from '../api/units.js';
 import type { LogLevel, SandboxRecord } from '../store/store.js';
 import { canSee, listScope, ownerTeam } from '../teams/caller.js';
 import { withCheckpoint } from '../lifecycle/checkpoint-guard.js';
@@ -21,7 +22,7 @@ import { metricToApi, Presenters, type SandboxMetric } from '../lifecycle/presen
 import { reconcile, type ReconcileResult } from '../lifecycle/reconcile.js';
 import * as snapshots from '../lifecycle/snapshots.js';
 import { startSandbox, type StartRequest } from '../lifecycle/start-sandbox.js';
-import { isTransitional, storedStates, type WireState } from '../lifecycle/states.js';
+import { isTransitional, storedStates, wireState, type WireState } from '../lifecycle/states.js';
 import { busy, writeWhile } from '../lifecycle/transitions.js';
 import { decodeCursor, pageOf, parseMetadataQuery } from './pagination.js';
 import { driverFailure, egressFromRequest, fromSnapshot } from './sandbox-records.js';
@@ -69,7 +70,8 @@ export class SandboxService {
 
   /** POST /sandboxes: a template ID or name, a snapshot ID or name, or a template with a warm image. */
   async create(request: Api['NewSandbox']): Promise<Api['Sandbox']> {
-    const req: StartRequest = { ...request, teamId: ownerTeam() };
+    const { timeout, ...rest } = request;
+    const req: StartRequest = { ...rest, timeoutMs: secondsToMs(timeout), teamId: ownerTeam() };
     let template;
     try {
       template = await this.ctx.opts.templates.resolve(request.templateID);
@@ -180,18 +182,27 @@ export class SandboxService {
     return (await resume(this.ctx, sandboxId, timeoutMs)).sandbox;
   }
 
+  /** POST /resume: like `resume`, but a sandbox the API shows as running is a 409 (E2B's answer). */
+  async resumePaused(sandboxId: string, timeoutMs?: number): Promise<SandboxRecord> {
+    const cur = await this.get(sandboxId);
+    if (wireState(cur.state) === 'running') {
+      throw new ApiError('conflict', `sandbox '${cur.sandboxId}' is already running`);
+    }
+    return this.resume(sandboxId, timeoutMs);
+  }
+
   /** Connects to a sandbox: extends its timeout; a paused sandbox is resumed (status 201). */
-  async connect(sandboxId: string, timeoutSec?: number): Promise<{ resumed: boolean; sandbox: Api['Sandbox'] }> {
-    const r = await this.expiry.connect(sandboxId, timeoutSec);
+  async connect(sandboxId: string, timeoutMs?: number): Promise<{ resumed: boolean; sandbox: Api['Sandbox'] }> {
+    const r = await this.expiry.connect(sandboxId, timeoutMs);
     return { resumed: r.resumed, sandbox: this.present.sandbox(r.sandbox) };
   }
 
-  setTimeout(sandboxId: string, timeoutSec: number): Promise<void> {
-    return this.expiry.setTimeout(sandboxId, timeoutSec);
+  setTimeout(sandboxId: string, timeoutMs: number): Promise<void> {
+    return this.expiry.setTimeout(sandboxId, timeoutMs);
   }
 
-  refresh(sandboxId: string, durationSec?: number): Promise<void> {
-    return this.expiry.refresh(sandboxId, durationSec);
+  refresh(sandboxId: string, durationMs?: number): Promise<void> {
+    return this.expiry.refresh(sandboxId, durationMs);
   }
 
   /** Activity seen (ingress traffic): pushes endAt to at least now + timeout. */
@@ -221,7 +232,7 @@ export class SandboxService {
     return snapshots.deleteSnapshot(this.ctx, idOrName);
   }
 
-  fork(sandboxId: string, opts: { count?: number; timeout?: number }): Promise<Api['SandboxForkResult'][]> {
+  fork(sandboxId: string, opts: { count?: number; timeoutMs?: number }): Promise<Api['SandboxForkResult'][]> {
     return snapshots.fork(this.ctx, this.present, sandboxId, opts);
   }
 
