@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE, MicroVmDriver } from '@tensor-box/runtime';
+import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE, ENVD_PORT, MicroVmDriver } from '@tensor-box/runtime';
 import { guestExec } from '../packages/runtime/src/microvm/guest-exec.js';
 import { qemuArgs, type VmConfig } from '../packages/runtime/src/microvm/qemu.js';
 import { loadVm, snapshotFiles } from '../packages/runtime/src/microvm/snapshot.js';
@@ -126,7 +126,7 @@ async function main() {
           logFile: path.join(dir, 'qemu.log'),
         });
         await loadVm(cfg.qmpSocket, files.state, { ignoreShared: true });
-        await waitForAgent(`http://${link.sandboxIp}:49983`, vm, 30_000);
+        await waitForAgent(`http://${link.sandboxIp}:${ENVD_PORT}`, vm, 30_000);
       }),
     );
     process.kill(vm!.pid, 'SIGKILL');

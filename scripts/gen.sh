@@ -17,7 +17,9 @@ gofmt -w packages/envd/internal/spec/spec.gen.go
 [ -x packages/envd/gen.sh ] && bash packages/envd/gen.sh
 bash sdks/go/gen.sh
 generated=(packages/generated/src packages/sdk/src/api packages/server/src/api packages/sdk/src/envd packages/server/src/envd packages/envd/gen
-  packages/envd/internal/spec sdks/go/internal/envd sdks/go/internal/api)
+  packages/envd/internal/spec sdks/go/internal/envd sdks/go/internal/api packages/runtime/src/envd-port.gen.ts
+  packages/runtime/native/envd-port.gen.h packages/console/src/lib/envd-port.gen.ts sdks/go/envd_port.gen.go
+  sdks/python/tensor_box/envd/port_gen.py)
 if [ "${1:-}" = "--check" ]; then
   untracked="$(git ls-files --others --exclude-standard -- "${generated[@]}")"
   if ! git diff --quiet -- "${generated[@]}" || [ -n "$untracked" ]; then

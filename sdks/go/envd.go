@@ -19,8 +19,8 @@ import (
 	"github.com/tensor-box/tensor-box/sdks/go/internal/envd/process/processconnect"
 )
 
+// envdPort is in envd_port.gen.go (generated from spec/envd/envd.yaml).
 const (
-	envdPort = 49983
 	// DefaultUser is the user commands run as and files belong to unless an option says otherwise.
 	DefaultUser = "user"
 	// keepalivePing asks the agent for keepalive events on long streams so idle proxies do not cut them.

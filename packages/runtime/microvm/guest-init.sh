@@ -48,4 +48,4 @@ mount -t tmpfs -o nosuid,nodev tmpfs /newroot/dev/shm
 hostname "$host"
 ip link set lo up && ip link set eth0 up && ip addr add 10.0.2.2/30 dev eth0 && ip route add default via 10.0.2.1 ||
   fail "network"
-exec switch_root /newroot /run/tensor-box/tb-init 3 /run/tensor-box/envd --port 49983 3>/dev/null
+exec switch_root /newroot /run/tensor-box/tb-init 3 /run/tensor-box/envd 3>/dev/null

@@ -20,7 +20,7 @@
 #define OFFLINE_LINK_GROUP "29762"
 #define RUN_DIR "/run/tensor-box"
 #define REL_RUN_DIR "run/tensor-box"
-#define ENVD_PORT "49983"
+#include "envd-port.gen.h" /* ENVD_PORT, from spec/envd/envd.yaml */
 
 struct opts {
   const char *id, *lower, *upper, *work, *merged, *agent, *netns_file, *host_if, *host_ip, *sandbox_ip;

@@ -15,6 +15,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ENVD_PORT } from './envd-port.gen.js';
 import { inOtherUserNamespace } from './user-namespace.js';
 import {
   DriverError,
@@ -116,8 +117,8 @@ export function driverSuite(o: DriverSuiteOptions): void {
         const probe = (ip: string, p: number) =>
           o.inside(a, `timeout 2 bash -c 'exec 3<>/dev/tcp/${ip}/${p} && echo open' 2>/dev/null || echo closed`).trim();
         assert.equal(probe(hostSide, port), 'closed', 'host service reachable from a sandbox');
-        assert.equal(probe(b.address, 49983), 'closed', 'another sandbox reachable');
-        assert.equal(probe('127.0.0.1', 49983), 'open', 'own agent not reachable on loopback');
+        assert.equal(probe(b.address, ENVD_PORT), 'closed', 'another sandbox reachable');
+        assert.equal(probe('127.0.0.1', ENVD_PORT), 'open', 'own agent not reachable on loopback');
       } finally {
         server.close();
       }

@@ -2,7 +2,7 @@
  * Listening TCP ports from the text of /proc/net/tcp and /proc/net/tcp6 (state 0A = LISTEN), without envd's own port.
  * The console reads those files with a command in the sandbox: there is no API for it, and none is needed.
  */
-const ENVD_PORT = 49983;
+import { ENVD_PORT } from './envd-port.gen';
 
 export interface ListeningPort {
   port: number;

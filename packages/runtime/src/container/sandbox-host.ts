@@ -19,7 +19,8 @@ import type { ContainerDriverOptions } from './options.js';
 import { StateDir, type SandboxMeta } from './state-dir.js';
 import { WritableLayer, type LaunchDisk } from './writable-layer.js';
 
-export const ENVD_PORT = 49983;
+export { ENVD_PORT } from '../envd-port.gen.js';
+import { ENVD_PORT } from '../envd-port.gen.js';
 
 export class SandboxHost {
   readonly opts: ContainerDriverOptions;

@@ -7,7 +7,9 @@ import { createClient, type Client, type Interceptor } from '@connectrpc/connect
 import { createConnectTransport } from '@connectrpc/connect-web';
 import type { DescService } from '@bufbuild/protobuf';
 
-export const ENVD_PORT = 49983;
+import { ENVD_PORT } from './port.gen.js';
+
+export { ENVD_PORT };
 
 export interface EnvdTarget {
   apiUrl: string;

@@ -10,8 +10,8 @@ from typing import Dict, Optional
 import httpx
 
 from .connect import ConnectClient
+from .port_gen import ENVD_PORT as ENVD_PORT  # re-exported; written once in spec/envd/envd.yaml
 
-ENVD_PORT = 49983
 DEFAULT_USER = "user"
 # Ask envd for keepalive messages on streams, so idle proxies keep them open and a stopped reader wakes up.
 KEEPALIVE_HEADER = {"Keepalive-Ping-Interval": "30"}
