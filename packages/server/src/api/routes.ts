@@ -166,10 +166,8 @@ export function routes(s: Services): Route[] {
       body: await s.templates.buildLogs(c.params.templateID, c.params.buildID, c.query),
     })),
     op('GET', '/templates/{templateID}/files/{hash}', async (c) => {
-      const link = await s.templates.filesLink(c.params.templateID, c.params.hash, requestBase(c.req));
-      // Signed, so a client that PUTs to it without the key (E2B's SDK uploads to presigned URLs) is let in.
-      const subject = `files:${c.params.templateID}:${c.params.hash}`;
-      if (link.url) link.url += `?token=${encodeURIComponent(s.auth.issueToken(subject, currentCaller(), 3600).token)}`;
+      const sign = (subject: string) => s.auth.issueToken(subject, currentCaller(), 3600).token;
+      const link = await s.templates.filesLink(c.params.templateID, c.params.hash, requestBase(c.req), sign);
       return { status: 201, body: link };
     }),
     op(
@@ -193,16 +191,7 @@ export function routes(s: Services): Route[] {
       body: await s.sandboxes.commit(c.params.sandboxID, c.body),
     })),
     op('DELETE', '/templates/{templateID}', async (c) => {
-      const id = c.params.templateID;
-      // Snapshots are templates too on E2B (its SDKs delete snapshots here).
-      const isSnapshot = await s.sandboxes.deleteSnapshot(id).then(
-        () => true,
-        (err) => {
-          if (err instanceof ApiError && err.kind === 'not_found') return false;
-          throw err;
-        },
-      );
-      if (!isSnapshot) await s.templates.delete(id);
+      await deleteTemplateOrSnapshot(s, c.params.templateID);
       return { status: 204 };
     }),
     ...teamRoutes(s.teams),
@@ -214,4 +203,14 @@ function requestBase(req: IncomingMessage): string {
   const host = req.headers['x-forwarded-host'] ?? req.headers.host ?? '127.0.0.1';
   const proto = req.headers['x-forwarded-proto'] ?? 'http';
   return `${proto}://${host}`;
+}
+
+/** DELETE /templates/{id}: snapshots are templates too on E2B (its SDKs delete snapshots here). */
+async function deleteTemplateOrSnapshot(s: Services, id: string): Promise<void> {
+  try {
+    await s.sandboxes.deleteSnapshot(id);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.kind === 'not_found')) throw err;
+    await s.templates.delete(id);
+  }
 }

@@ -412,13 +412,23 @@ export class TemplateService {
     return this.bases.list();
   }
 
-  async filesLink(templateId: string, hash: string, baseUrl: string): Promise<Api['TemplateBuildFileUpload']> {
+  /**
+   * Where to upload a build file (absent when the server has it). `sign(subject)` makes the URL's token, so a client
+   * that PUTs to it without the key is let in (E2B's SDK uploads to presigned URLs).
+   */
+  async filesLink(
+    templateId: string,
+    hash: string,
+    baseUrl: string,
+    sign?: (subject: string) => string,
+  ): Promise<Api['TemplateBuildFileUpload']> {
     const t = owned(await this.opts.store.findTemplate(templateId));
     if (!t) throw notFound(`template '${templateId}' not found`);
     const present = this.files.has(hash);
-    return present
-      ? { present }
-      : { present, url: `${baseUrl}/templates/${encodeURIComponent(t.templateId)}/files/${hash}` };
+    if (present) return { present };
+    const url = `${baseUrl}/templates/${encodeURIComponent(t.templateId)}/files/${hash}`;
+    const token = sign?.(`files:${templateId}:${hash}`);
+    return { present, url: token ? `${url}?token=${encodeURIComponent(token)}` : url };
   }
 
   async putFiles(templateId: string, hash: string, body: import('node:http').IncomingMessage): Promise<void> {
