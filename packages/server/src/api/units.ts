@@ -4,7 +4,6 @@
  */
 
 /** Seconds from the wire to milliseconds (undefined stays undefined: the callee's default applies). */
-export function secondsToMs(seconds: number | null | undefined): number | undefined {
-  // JSON bodies may say `null` (the field unset): the default applies, as for a missing field.
-  return seconds === undefined || seconds === null ? undefined : seconds * 1000;
+export function secondsToMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : seconds * 1000;
 }
