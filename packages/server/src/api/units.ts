@@ -5,5 +5,5 @@
 
 /** Seconds from the wire to milliseconds (undefined stays undefined: the callee's default applies). */
 export function secondsToMs(seconds: number | undefined): number | undefined {
-  return seconds === undefined ? undefined : seconds * 1000;
+  return seconds === undefined || seconds === null ? undefined : seconds * 1000;
 }
