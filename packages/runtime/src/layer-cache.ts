@@ -32,12 +32,20 @@ export function isRemoteFs(dir: string): boolean {
 
 export class LayerCache {
   private readonly pending = new Map<string, Promise<string>>();
+  /** Whether each layer path seen is on a remote file system (asked once: layers never move). */
+  private readonly remote = new Map<string, boolean>();
 
   constructor(private readonly dir: string) {}
 
   /** The layers as the launcher should mount them: local copies of remote ones, the others unchanged. */
   async resolve(layers: string[]): Promise<string[]> {
-    return Promise.all(layers.map((l) => (isRemoteFs(l) ? this.local(l) : l)));
+    return Promise.all(layers.map((l) => (this.isRemote(l) ? this.local(l) : l)));
+  }
+
+  private isRemote(layer: string): boolean {
+    let r = this.remote.get(layer);
+    if (r === undefined) this.remote.set(layer, (r = isRemoteFs(layer)));
+    return r;
   }
 
   private local(layer: string): Promise<string> {

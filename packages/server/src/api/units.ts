@@ -4,6 +4,7 @@
  */
 
 /** Seconds from the wire to milliseconds (undefined stays undefined: the callee's default applies). */
-export function secondsToMs(seconds: number | undefined): number | undefined {
+export function secondsToMs(seconds: number | null | undefined): number | undefined {
+  // JSON bodies may say `null` (the field unset): the default applies, as for a missing field.
   return seconds === undefined || seconds === null ? undefined : seconds * 1000;
 }
