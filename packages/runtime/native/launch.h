@@ -105,8 +105,10 @@ int tb_restore_net_script(const char *action);
 const char *tb_volumes_open(struct opts *o, int userns_fd);
 /* Inside the sandbox after pivot_root: makes each volume's path (mkdir -p) and attaches its mount there. Dies. */
 void tb_volumes_attach(const struct opts *o);
-/* restore: attaches each volume at <criu-work>/vol-<i> for CRIU's `--external mnt[vol-<i>]:…`. NULL or why not. */
+/* restore: attaches each volume at a staging path for CRIU's `--external mnt[vol-<i>]:<tb_volumes_staged(i)>`.
+   NULL or why not. */
 const char *tb_volumes_stage(const struct opts *o);
+const char *tb_volumes_staged(int i);
 /* Detaches what tb_volumes_stage attached (the restored sandbox keeps its own binds). */
 void tb_volumes_unstage(const struct opts *o);
 

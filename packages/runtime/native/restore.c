@@ -166,9 +166,9 @@ static void exec_criu_restore(struct opts *o, int nsfd, char *pidfile) {
     if (o->internet) setenv("TB_NET_INTERNET", "1", 1);
   }
   /* The volumes, staged by tb_volumes_stage; the checkpoint names them vol-<i> (checkpoint.ts). */
-  char volmap[MAX_VOLUMES][4300];
+  char volmap[MAX_VOLUMES][300];
   for (int i = 0; i < o->nvolumes; i++) {
-    snprintf(volmap[i], sizeof volmap[i], "mnt[vol-%d]:%s/vol-%d", i, o->criu_work, i);
+    snprintf(volmap[i], sizeof volmap[i], "mnt[vol-%d]:%s", i, tb_volumes_staged(i));
     argv[argc++] = "--external";
     argv[argc++] = volmap[i];
   }

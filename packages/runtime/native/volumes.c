@@ -4,8 +4,9 @@
  * each directory becomes a detached mount (open_tree clone; idmapped through the sandbox's user namespace when it has
  * one, so the volume's root is the sandbox's root on every sandbox; nodev, nosuid). Create attaches them inside the
  * sandbox after pivot_root, so the sandbox path resolves in the sandbox's own tree: a symlink in an image cannot
- * point the mount at a host path. Restore stages them at `<criu-work>/vol-<i>` for CRIU, which binds them back as the
- * external mounts `vol-<i>` a checkpoint names (checkpoint.ts dumps them so); the staged mounts go after the restore.
+ * point the mount at a host path. Restore stages them at `/run/tensor-box-volumes/<random>/vol-<i>` for CRIU, which
+ * binds them back as the external mounts `vol-<i>` a checkpoint names (checkpoint.ts dumps them so); the staged
+ * mounts go after the restore.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,11 +16,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "launch.h"
 #include "userns.h"
+
+#define VOLUME_STAGE_DIR "/run/tensor-box-volumes"
 
 /* A detached clone of path: idmapped through userns_fd (>= 0), nodev and nosuid. -1/errno on failure. */
 static int detached_tree(const char *path, int userns_fd) {
@@ -75,11 +79,23 @@ void tb_volumes_attach(const struct opts *o) {
   }
 }
 
+/* Where restore stages the volumes: CRIU opens them from inside the restored user namespace (a host user there), so
+   not under the sandbox's state dir (root only) but in a directory anyone may pass and no one but root may list,
+   named at random (the staged mounts exist for the length of the restore). */
+static char g_stage[128];
+
 const char *tb_volumes_stage(const struct opts *o) {
-  char dst[4200];
+  if (o->nvolumes == 0) return NULL;
+  unsigned char rnd[8];
+  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return "random name for the volumes' staging directory";
+  if (mkdir(VOLUME_STAGE_DIR, 0711) < 0 && errno != EEXIST) return "make " VOLUME_STAGE_DIR;
+  int n = snprintf(g_stage, sizeof g_stage, "%s/", VOLUME_STAGE_DIR);
+  for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(g_stage + n, sizeof g_stage - (size_t)n, "%02x", rnd[i]);
+  if (mkdir(g_stage, 0711) < 0) return "make the volumes' staging directory";
+  char dst[256];
   for (int i = 0; i < o->nvolumes; i++) {
-    snprintf(dst, sizeof dst, "%s/vol-%d", o->criu_work, i);
-    if (mkdir(dst, 0700) < 0 && errno != EEXIST) return "make a volume's staging directory";
+    snprintf(dst, sizeof dst, "%s/vol-%d", g_stage, i);
+    if (mkdir(dst, 0700) < 0) return "make a volume's staging directory";
     if (syscall(SYS_move_mount, o->vol_fd[i], "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
       return "stage a volume for the restore";
     close(o->vol_fd[i]);
@@ -87,11 +103,17 @@ const char *tb_volumes_stage(const struct opts *o) {
   return NULL;
 }
 
+const char *tb_volumes_staged(int i) {
+  static char path[256];
+  snprintf(path, sizeof path, "%s/vol-%d", g_stage, i);
+  return path;
+}
+
 void tb_volumes_unstage(const struct opts *o) {
-  char dst[4200];
+  if (!g_stage[0]) return;
   for (int i = 0; i < o->nvolumes; i++) {
-    snprintf(dst, sizeof dst, "%s/vol-%d", o->criu_work, i);
-    umount2(dst, MNT_DETACH);
-    rmdir(dst);
+    umount2(tb_volumes_staged(i), MNT_DETACH);
+    rmdir(tb_volumes_staged(i));
   }
+  rmdir(g_stage);
 }
