@@ -237,7 +237,10 @@ describe('volumes (stock e2b SDK)', () => {
       ['/run/tensor-box/envd', /under \/run\/tensor-box/],
       ['/a/../proc', /'\.' or '\.\.'/],
     ] as const) {
-      const r = await api(s, 'POST', '/sandboxes', { templateID: 'default', volumeMounts: [{ name: 'shared', path: p }] });
+      const r = await api(s, 'POST', '/sandboxes', {
+        templateID: 'default',
+        volumeMounts: [{ name: 'shared', path: p }],
+      });
       assert.equal(r.status, 400, p);
       assert.equal(r.body.code, 400);
       assert.match(r.body.message, why);

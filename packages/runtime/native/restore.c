@@ -139,7 +139,8 @@ static void exec_criu_restore(struct opts *o, int nsfd, char *pidfile) {
   snprintf(tbinit, sizeof tbinit, "mnt[tbinit]:%s", o->self);
   int devnull = open("/dev/null", O_RDWR);
   if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
-  char *argv[40 + 2 * TB_NDEVS + 2 * MAX_VOLUMES] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
+  enum { MAX_ARGS = 40 + 2 * TB_NDEVS + 2 * MAX_VOLUMES };
+  char *argv[MAX_ARGS] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
                                    "-o", "restore.log", "-v2",
                                    "--root", (char *)o->merged, "--restore-detached", "--restore-sibling",
                                    "--tcp-close", "--file-locks", "--manage-cgroups=ignore", "--inherit-fd", inherit,

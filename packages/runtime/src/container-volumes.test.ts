@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,7 +85,7 @@ describe('container driver: volumes (host directories bound into sandboxes)', { 
     assert.match(inside(a, 'grep " /mnt/data " /proc/self/mountinfo'), /nosuid,nodev/);
   });
 
-  it("a symlink in the image does not lead the mount out of the sandbox", async () => {
+  it('a symlink in the image does not lead the mount out of the sandbox', async () => {
     // A layer says /opt/link -> /etc (absolute): the volume at /opt/link/x lands in the sandbox's own /etc/x.
     const evil = path.join(work, 'evil-layer');
     mkdirSync(path.join(evil, 'opt'), { recursive: true });
@@ -98,7 +107,10 @@ describe('container driver: volumes (host directories bound into sandboxes)', { 
     // The mount must be given again.
     await assert.rejects(driver.restore({ ...spec('e'), mounts: [] }, image), /volume at \/mnt\/data/);
     const r = await driver.restore(spec('e'), image, { move: true });
-    assert.equal(inside(r, 'cat /mnt/data/e.txt /mnt/data/while-paused.txt'), 'before\nhost wrote this while it was paused');
+    assert.equal(
+      inside(r, 'cat /mnt/data/e.txt /mnt/data/while-paused.txt'),
+      'before\nhost wrote this while it was paused',
+    );
     inside(r, 'echo after > /mnt/data/e2.txt');
     assert.equal(readFileSync(path.join(vol, 'e2.txt'), 'utf8'), 'after\n');
   });

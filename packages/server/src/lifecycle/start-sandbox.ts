@@ -129,7 +129,8 @@ export async function startSandbox(
   checkEnvVars(req.envVars);
   const volumeMounts = await volumeMountsOf(ctx, source, req);
   ctx.opts.hostDisk?.ensureRoom(p.shape.diskSizeMB, `a sandbox from ${p.what}`);
-  const record = await ctx.withRunSlot(req.teamId, p.shape, () => launch(ctx, p, req, { timeoutMs, network, volumeMounts }),
+  const record = await ctx.withRunSlot(req.teamId, p.shape, () =>
+    launch(ctx, p, req, { timeoutMs, network, volumeMounts }),
   );
   if (source.template) ctx.opts.templates.recordSpawn(source.template).catch(() => {});
   ctx.event(record.sandboxId, 'info', p.event.message, { ...p.event.fields, teamId: req.teamId });
@@ -152,13 +153,13 @@ async function launch(
   const mounts = await ctx.attachVolumes(sandboxId, volumeMounts);
   const info = await p
     .launch({
-    sandboxId,
-    layers: [],
-    cpuCount: p.shape.cpuCount,
-    memoryMB: p.shape.memoryMB,
-    diskMB: p.shape.diskSizeMB,
-    internetAccess: internet,
-    hostname: sandboxId,
+      sandboxId,
+      layers: [],
+      cpuCount: p.shape.cpuCount,
+      memoryMB: p.shape.memoryMB,
+      diskMB: p.shape.diskSizeMB,
+      internetAccess: internet,
+      hostname: sandboxId,
       egress: egressOf({ network: o.network }),
       mounts,
     })
