@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, Volume } from 'e2b';
+import * as tb from 'tensor-box';
 import { api, startTestServer, type TestServer } from './helpers/harness.js';
 import { as, makeTeam } from './helpers/teams.js';
 
@@ -261,5 +262,39 @@ describe('volumes (stock e2b SDK)', () => {
     assert.equal((await api(s, 'GET', '/v2/sandboxes')).body.length, before);
     assert.equal(await Volume.destroy(vol.volumeId), true);
     assert.deepEqual(await Volume.list(), []);
+  });
+});
+
+describe('volumes (our TypeScript SDK)', () => {
+  it('Volume.create/get/list/delete, volumeMounts, and the file helpers', async () => {
+    const conn = s.conn;
+    const vol = await tb.Volume.create('ts-sdk', { ...conn, sizeMB: 32 });
+    assert.equal(vol.sizeMB, 32);
+    assert.equal((await tb.Volume.get('ts-sdk', conn)).volumeId, vol.volumeId);
+    assert.ok((await tb.Volume.list(conn)).some((v) => v.name === 'ts-sdk'));
+    await vol.makeDir('/in/deep', { force: true });
+    await vol.writeFile('/in/deep/x.bin', new Uint8Array([1, 2, 3]), { mode: 0o600 });
+    const sbx = await tb.Sandbox.create('default', { ...conn, timeoutMs: 60_000, volumeMounts: { '/mnt/v': vol } });
+    try {
+      const r = await sbx.commands.run('stat -c %a:%s /mnt/v/in/deep/x.bin; echo out > /mnt/v/out.txt', {
+        user: 'root',
+      });
+      assert.equal(r.stdout, '600:3\n');
+      await assert.rejects(tb.Volume.delete('ts-sdk', conn), tb.ConflictError);
+    } finally {
+      await sbx.kill();
+    }
+    assert.equal(await vol.readFile('/out.txt'), 'out\n');
+    assert.deepEqual(await vol.readFile('/in/deep/x.bin', { format: 'bytes' }), new Uint8Array([1, 2, 3]));
+    assert.deepEqual(
+      (await vol.list('/', { depth: 3 })).map((e) => e.path),
+      ['/in', '/in/deep', '/in/deep/x.bin', '/lost+found', '/out.txt'],
+    );
+    assert.equal((await vol.getInfo('/in')).type, 'directory');
+    await vol.remove('/in');
+    await assert.rejects(vol.getInfo('/in'), tb.NotFoundError);
+    await assert.rejects(vol.writeFile('/big', new Uint8Array(40 << 20)), tb.NotEnoughSpaceError);
+    await tb.Volume.delete(vol.volumeId, conn);
+    await assert.rejects(tb.Volume.get('ts-sdk', conn), tb.NotFoundError);
   });
 });
