@@ -15,6 +15,7 @@ import { Sandbox, Volume } from 'e2b';
 import * as tb from 'tensor-box';
 import { api, startTestServer, type TestServer } from './helpers/harness.js';
 import { as, makeTeam } from './helpers/teams.js';
+import { cliFor } from './helpers/cli.js';
 
 let s: TestServer;
 const sandboxes: Sandbox[] = [];
@@ -296,5 +297,30 @@ describe('volumes (our TypeScript SDK)', () => {
     await assert.rejects(vol.writeFile('/big', new Uint8Array(40 << 20)), tb.NotEnoughSpaceError);
     await tb.Volume.delete(vol.volumeId, conn);
     await assert.rejects(tb.Volume.get('ts-sdk', conn), tb.NotFoundError);
+  });
+});
+
+describe('volumes (CLI)', () => {
+  const cli = cliFor(() => s);
+  it('volume create/list/get/delete; sandbox create --volume NAME:/path', async () => {
+    const made = await cli(['volume', 'create', 'cli-vol', '--size-mb', '16']);
+    assert.equal(made.code, 0, made.stderr);
+    const id = made.stdout.trim();
+    assert.match(id, /^vol/);
+    const list = JSON.parse((await cli(['vol', 'ls', '--json'])).stdout);
+    assert.ok(list.some((v: { volumeID: string; sizeMB: number }) => v.volumeID === id && v.sizeMB === 16));
+    assert.match((await cli(['volume', 'get', 'cli-vol'])).stdout, /cli-vol\s+16/);
+    const sbx = await cli(['sandbox', 'create', '--volume', 'cli-vol:/mnt/c', '--timeout-ms', '60000']);
+    assert.equal(sbx.code, 0, sbx.stderr);
+    const sandboxId = sbx.stdout.trim();
+    assert.equal((await cli(['sandbox', 'exec', sandboxId, '--', 'sh', '-c', 'echo cli > /mnt/c/f'])).code, 0);
+    const busy = await cli(['volume', 'delete', 'cli-vol']);
+    assert.equal(busy.code, 6, 'conflict exit code');
+    assert.match(busy.stderr, /mounted by sandbox/);
+    await cli(['sandbox', 'kill', sandboxId]);
+    assert.equal((await cli(['volume', 'rm', id])).code, 0);
+    assert.equal((await cli(['volume', 'get', id])).code, 3, 'not found exit code');
+    assert.equal((await cli(['volume', 'create', 'x', '--size-mb', 'big'])).code, 2);
+    assert.equal((await cli(['sandbox', 'create', '--volume', 'no-path'])).code, 2);
   });
 });
