@@ -69,6 +69,7 @@ from .template_models import (
     TemplateCreated,
     TemplateInfo,
 )
+from .volume import Volume, VolumeEntryStat, VolumeInfo
 from .watch import WatchHandle
 
 __all__ = [
@@ -110,6 +111,9 @@ __all__ = [
     "SandboxMetrics",
     "Snapshot",
     "Team",
+    "Volume",
+    "VolumeEntryStat",
+    "VolumeInfo",
     "ApiKey",
     "SnapshotInfo",
     "Template",

@@ -114,7 +114,7 @@ async function serve(files: VolumeFiles, what: string, req: IncomingMessage, res
       return;
     }
     case 'PUT file':
-      return send(res, 200, await files.write(p, req, ownership(url)));
+      return send(res, 201, await files.write(p, req, ownership(url)));
     default:
       throw new ApiError('invalid_argument', `method ${method} is not allowed on /volumecontent/…/${what}`);
   }
