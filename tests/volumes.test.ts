@@ -324,3 +324,50 @@ describe('volumes (CLI)', () => {
     assert.equal((await cli(['sandbox', 'create', '--volume', 'no-path'])).code, 2);
   });
 });
+
+describe('volumes with snapshots, forks and quotas', () => {
+  it('a snapshot or a fork shares the volume (not a copy): it mounts the same one and sees its current files', async () => {
+    const conn = s.conn;
+    const vol = await tb.Volume.create('snap-vol', { ...conn, sizeMB: 16 });
+    const src = await tb.Sandbox.create('default', { ...conn, timeoutMs: 120_000, volumeMounts: { '/mnt/s': vol } });
+    const made: tb.Sandbox[] = [src];
+    try {
+      await src.commands.run('echo v1 > /mnt/s/f.txt; exec 3>>/mnt/s/open.log; echo opened >&3; sleep 600 &');
+      const snap = await src.createSnapshot('with-volume');
+      await vol.writeFile('/f.txt', 'v2');
+      const fromSnap = await tb.Sandbox.create(snap.snapshotId, { ...conn, timeoutMs: 60_000 });
+      made.push(fromSnap);
+      assert.equal((await fromSnap.commands.run('cat /mnt/s/f.txt')).stdout, 'v2', 'the current contents');
+      await fromSnap.commands.run('echo from-snap > /mnt/s/g.txt');
+      assert.equal((await src.commands.run('cat /mnt/s/g.txt')).stdout, 'from-snap\n');
+      const [fork] = await src.fork();
+      made.push(fork);
+      assert.equal((await fork.commands.run('cat /mnt/s/g.txt')).stdout, 'from-snap\n');
+      // A start from the snapshot may not name other volumes.
+      const other = await api(s, 'POST', '/sandboxes', {
+        templateID: snap.snapshotId,
+        volumeMounts: [{ name: 'snap-vol', path: '/elsewhere' }],
+      });
+      assert.equal(other.status, 400);
+      assert.match(other.body.message, /mounts its own volumes \(snap-vol at \/mnt\/s\)/);
+      await assert.rejects(tb.Volume.delete('snap-vol', conn), tb.ConflictError);
+    } finally {
+      for (const x of made) await x.kill().catch(() => {});
+    }
+    await tb.Volume.delete('snap-vol', conn);
+  });
+
+  it("a volume's size counts toward the team's maxDiskMB quota", async () => {
+    const team = await makeTeam(s, `vol-quota-${process.pid}`);
+    assert.equal((await api(s, 'PATCH', `/teams/${team.teamID}`, { quotas: { maxDiskMB: 40 } })).status, 200);
+    const b = as(s.url, team.key);
+    assert.equal((await b('POST', '/volumes', { name: 'one', sizeMB: 24 })).status, 201);
+    const over = await b('POST', '/volumes', { name: 'two', sizeMB: 24 });
+    assert.equal(over.status, 429);
+    assert.match(over.body.message, /maxDiskMB \(40\)/);
+    assert.equal((await b('POST', '/volumes', { name: 'two', sizeMB: 16 })).status, 201);
+    for (const v of (await b('GET', '/volumes')).body) {
+      assert.equal((await b('DELETE', `/volumes/${v.volumeID}`)).status, 204);
+    }
+  });
+});
