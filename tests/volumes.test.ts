@@ -371,3 +371,39 @@ describe('volumes with snapshots, forks and quotas', () => {
     }
   });
 });
+
+describe('volumes across a server restart', () => {
+  it('a re-adopted sandbox keeps its volume; the last user out unmounts it; delete removes the image', async () => {
+    const mounted = (dataDir: string, id: string) =>
+      readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${path.join(dataDir, 'volume-mounts', id, 'rw')} `);
+    const first = await startTestServer();
+    const vol = await tb.Volume.create('restart', { ...first.conn, sizeMB: 16 });
+    const sbx = await tb.Sandbox.create('default', {
+      ...first.conn,
+      timeoutMs: 120_000,
+      volumeMounts: { '/mnt/r': vol },
+    });
+    await sbx.commands.run('echo before > /mnt/r/f.txt');
+    assert.equal(mounted(first.dataDir, vol.volumeId), true);
+    await first.close({ keepDataDir: true });
+    const second = await startTestServer({}, first.dataDir);
+    try {
+      const again = await tb.Volume.get('restart', second.conn);
+      assert.equal(await again.readFile('/f.txt'), 'before\n');
+      // The content request's end must not unmount what the re-adopted sandbox uses.
+      assert.equal(mounted(second.dataDir, vol.volumeId), true);
+      const adopted = await tb.Sandbox.connect(sbx.sandboxId, second.conn);
+      assert.equal((await adopted.commands.run('cat /mnt/r/f.txt')).stdout, 'before\n');
+      await adopted.kill();
+      for (let i = 0; i < 50 && mounted(second.dataDir, vol.volumeId); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(mounted(second.dataDir, vol.volumeId), false, 'unmounted once no sandbox uses it');
+      const img = path.join(second.dataDir, 'volumes', `${vol.volumeId}.img`);
+      assert.equal(existsSync(img), true);
+      await tb.Volume.delete('restart', second.conn);
+      assert.equal(existsSync(img), false);
+    } finally {
+      await second.close();
+    }
+  });
+});
