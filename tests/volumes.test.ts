@@ -377,14 +377,17 @@ describe('volumes across a server restart', () => {
     const mounted = (dataDir: string, id: string) =>
       readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${path.join(dataDir, 'volume-mounts', id, 'rw')} `);
     const first = await startTestServer();
-    const vol = await tb.Volume.create('restart', { ...first.conn, sizeMB: 16 });
-    const sbx = await tb.Sandbox.create('default', {
-      ...first.conn,
-      timeoutMs: 120_000,
-      volumeMounts: { '/mnt/r': vol },
-    });
-    await sbx.commands.run('echo before > /mnt/r/f.txt');
-    assert.equal(mounted(first.dataDir, vol.volumeId), true);
+    let vol: tb.Volume;
+    let sbx: tb.Sandbox;
+    try {
+      vol = await tb.Volume.create('restart', { ...first.conn, sizeMB: 16 });
+      sbx = await tb.Sandbox.create('default', { ...first.conn, timeoutMs: 120_000, volumeMounts: { '/mnt/r': vol } });
+      await sbx.commands.run('echo before > /mnt/r/f.txt');
+      assert.equal(mounted(first.dataDir, vol.volumeId), true);
+    } catch (err) {
+      await first.close();
+      throw err;
+    }
     await first.close({ keepDataDir: true });
     const second = await startTestServer({}, first.dataDir);
     try {
