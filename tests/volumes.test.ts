@@ -362,6 +362,7 @@ describe('volumes with snapshots, forks and quotas', () => {
     assert.equal((await api(s, 'PATCH', `/teams/${team.teamID}`, { quotas: { maxDiskMB: 40 } })).status, 200);
     const b = as(s.url, team.key);
     assert.equal((await b('POST', '/volumes', { name: 'one', sizeMB: 24 })).status, 201);
+    assert.equal((await b('GET', '/teams/current')).body.usage.diskMB, 24);
     const over = await b('POST', '/volumes', { name: 'two', sizeMB: 24 });
     assert.equal(over.status, 429);
     assert.match(over.body.message, /maxDiskMB \(40\)/);
