@@ -80,6 +80,12 @@ describe('volumes (stock e2b SDK)', () => {
     const names = (await vol.list('/')).map((e) => e.name).sort();
     assert.deepEqual(names, ['a.txt', 'dir', 'from-api.txt', 'lost+found']);
     assert.equal((await vol.getInfo('/dir/b.txt')).size, 7);
+    await vol.makeDir('/made/by/api', { force: true });
+    assert.equal(await vol.exists('/made/by/api'), true);
+    assert.equal((await vol.updateMetadata('/from-api.txt', { mode: 0o600 })).mode, 0o600);
+    assert.equal(await sh(a, 'stat -c %a /mnt/shared/from-api.txt'), '600\n');
+    await vol.remove('/made');
+    assert.equal(await vol.exists('/made'), false);
 
     // Delete refused while mounted (409 with a {code, message} body).
     const del = await api(s, 'DELETE', `/volumes/${vol.volumeId}`);
@@ -91,7 +97,7 @@ describe('volumes (stock e2b SDK)', () => {
     await b.kill();
     assert.equal(await vol.readFile('/dir/b.txt'), 'from-b\n');
     const c = await create({ '/work': vol });
-    assert.equal(await sh(c, 'cat /work/a.txt /work/from-api.txt'), 'from-a\nwritten by the API');
+    assert.equal(await sh(c, 'cat /work/a.txt /work/from-api.txt', 'root'), 'from-a\nwritten by the API');
     await c.kill();
   });
 
