@@ -69,7 +69,7 @@ from .template_models import (
     TemplateCreated,
     TemplateInfo,
 )
-from .volume import Volume, VolumeEntryStat, VolumeInfo
+from .volume import AsyncVolume, Volume, VolumeEntryStat, VolumeInfo
 from .watch import WatchHandle
 
 __all__ = [
@@ -112,6 +112,7 @@ __all__ = [
     "Snapshot",
     "Team",
     "Volume",
+    "AsyncVolume",
     "VolumeEntryStat",
     "VolumeInfo",
     "ApiKey",

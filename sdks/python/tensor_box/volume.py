@@ -1,6 +1,7 @@
 """``Volume``: a team's named persistent file system (E2B's ``Volume``), mounted read-write by sandboxes
 (``Sandbox.create(..., volume_mounts={"/mnt/data": "data"})``, several at once) and readable and writable without one
 through the volume content API (``read_file``, ``write_file``, ``list``, ... with the volume's own token).
+``AsyncVolume`` is its asyncio twin.
 
 Example::
 
@@ -19,6 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .async_calls import _async_static, _thread
 from .connection import ConnectionConfig, _body, resolve
 from .exceptions import SandboxException, TimeoutException, from_http
 
@@ -162,3 +164,50 @@ class Volume:
         if not res.is_success:
             raise from_http(res.status_code, _body(res), ctx)
         return res
+
+
+class AsyncVolume:
+    """:class:`Volume` as coroutines (see :mod:`tensor_box.async_calls`): ``await AsyncVolume.create("data")``."""
+
+    def __init__(self, v: Volume) -> None:
+        self._v = v
+        self.volume_id = v.volume_id
+        self.name = v.name
+        self.size_mb = v.size_mb
+        self.token = v.token
+
+    @classmethod
+    async def create(cls, name: str, size_mb: Optional[int] = None, **conn: Any) -> "AsyncVolume":
+        return cls(await _thread(Volume.create, name, size_mb, **conn))
+
+    @classmethod
+    async def get(cls, id_or_name: str, **conn: Any) -> "AsyncVolume":
+        return cls(await _thread(Volume.get, id_or_name, **conn))
+
+    list = _async_static(Volume.list)
+    delete = _async_static(Volume.delete)
+
+    async def list_dir(self, path: str, depth: Optional[int] = None) -> List[VolumeEntryStat]:
+        entries: List[VolumeEntryStat] = await _thread(self._v.list_dir, path, depth)
+        return entries
+
+    async def make_dir(self, path: str, force: bool = False, mode: Optional[int] = None) -> VolumeEntryStat:
+        entry: VolumeEntryStat = await _thread(self._v.make_dir, path, force, mode)
+        return entry
+
+    async def get_info(self, path: str) -> VolumeEntryStat:
+        entry: VolumeEntryStat = await _thread(self._v.get_info, path)
+        return entry
+
+    async def read_file(self, path: str, format: str = "text") -> Union[str, bytes]:
+        data: Union[str, bytes] = await _thread(self._v.read_file, path, format)
+        return data
+
+    async def write_file(
+        self, path: str, data: Union[str, bytes], force: bool = False, mode: Optional[int] = None
+    ) -> VolumeEntryStat:
+        entry: VolumeEntryStat = await _thread(self._v.write_file, path, data, force, mode)
+        return entry
+
+    async def remove(self, path: str) -> None:
+        await _thread(self._v.remove, path)

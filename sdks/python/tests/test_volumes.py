@@ -61,3 +61,17 @@ def test_stock_e2b_volume(server, monkeypatch):
         assert Volume.connect(vol.volume_id).name == "e2b-py-vol"
     finally:
         assert Volume.destroy(vol.volume_id) is True
+
+
+def test_async_volume(server):
+    import asyncio
+
+    async def go():
+        vol = await tb.AsyncVolume.create("py-async-vol", size_mb=16)
+        await vol.write_file("/a.txt", "async")
+        assert await vol.read_file("/a.txt") == "async"
+        assert [e.name for e in await vol.list_dir("/")] == ["a.txt", "lost+found"]
+        assert (await tb.AsyncVolume.get("py-async-vol")).volume_id == vol.volume_id
+        assert await tb.AsyncVolume.delete(vol.volume_id) is True
+
+    asyncio.run(go())
