@@ -36,6 +36,7 @@ describe('volumes (our TypeScript SDK)', () => {
         user: 'root',
       });
       assert.equal(r.stdout, '600:3\n');
+      assert.deepEqual((await sbx.getInfo()).volumeMounts, [{ name: 'ts-sdk', path: '/mnt/v' }]);
       await assert.rejects(tb.Volume.delete('ts-sdk', conn), tb.ConflictError);
     } finally {
       await sbx.kill();
