@@ -289,6 +289,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         app.close(() => resolve());
         app.closeAllConnections();
       });
+      await volumeImages.close();
       await store.close();
     },
   };
