@@ -33,6 +33,8 @@ export interface CheckpointManifest {
   layers: string[];
   /** Bytes of memory pages in the image. */
   memoryBytes: number;
+  /** False: a filesystem-only pause (no `criu/`, no processes; only `boot` starts it). Absent: true. */
+  memory?: boolean;
   /** The user namespace map of the checkpointed sandbox (absent: none); its restore uses the same. */
   idMap?: IdMap;
 }
@@ -42,6 +44,7 @@ export async function writeManifest(
   sandboxId: string,
   layers: string[],
   idMap?: IdMap,
+  memory = true,
 ): Promise<void> {
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
@@ -49,7 +52,8 @@ export async function writeManifest(
     sandboxId,
     createdAt: new Date().toISOString(),
     layers,
-    memoryBytes: pagesBytes(path.join(imageDir, 'criu')),
+    memoryBytes: memory ? pagesBytes(path.join(imageDir, 'criu')) : 0,
+    ...(memory ? {} : { memory: false }),
     ...(idMap ? { idMap } : {}),
   };
   // Written last and atomically: its presence means the checkpoint is complete.

@@ -7,12 +7,18 @@
  * write. Any failure after the runtime exists destroys it: nothing is left half-made and no record names a sandbox
  * that never ran.
  */
-import { hasCheckpointer, type SandboxRuntimeInfo, type SandboxSpec } from '@tensor-box/runtime';
+import {
+  hasCheckpointer,
+  hasFilesystemPauser,
+  type SandboxRuntimeInfo,
+  type SandboxSpec,
+} from '@tensor-box/runtime';
 import { ApiError } from '../errors.js';
 import { newAccessToken, newSandboxId } from '../ids.js';
 import { envdInit } from '../services/envd-client.js';
 import {
   checkEnvVars,
+  checkLifecycle,
   driverFailure,
   egressOf,
   networkFromRequest,
@@ -41,6 +47,8 @@ export interface StartRequest {
   secure?: boolean;
   allow_internet_access?: boolean;
   autoPause?: boolean;
+  /** With autoPause: false makes the timeout's pause filesystem-only. */
+  autoPauseMemory?: boolean;
   autoResume?: { enabled: boolean };
   network?: NetworkRequest;
   teamId: string;
@@ -125,6 +133,7 @@ export async function startSandbox(
   // Bad input fails before anything starts.
   const network = networkFromRequest(req.network);
   checkEnvVars(req.envVars);
+  checkLifecycle(req, hasFilesystemPauser(ctx.driver), ctx.driver.name);
   ctx.opts.hostDisk?.ensureRoom(p.shape.diskSizeMB, `a sandbox from ${p.what}`);
   const record = await ctx.withRunSlot(req.teamId, p.shape, () => launch(ctx, p, req, { timeoutMs, network }));
   if (source.template) ctx.opts.templates.recordSpawn(source.template).catch(() => {});

@@ -185,6 +185,9 @@ ALTER TABLE template_builds ADD COLUMN config ${d.json};`,
   // 6: indexes that SQLite databases made before versioned migrations lack (PostgreSQL's first schema has them).
   () => `CREATE INDEX IF NOT EXISTS sandboxes_started ON sandboxes (started_at, sandbox_id);
 CREATE INDEX IF NOT EXISTS snapshots_name ON snapshots (name);`,
+  // 7: filesystem-only pause — the timeout pause's kind (NULL: with memory) and how a paused sandbox was paused.
+  (d) => `ALTER TABLE sandboxes ADD COLUMN auto_pause_memory ${d.bool};
+ALTER TABLE sandboxes ADD COLUMN pause_mode TEXT;`,
 ];
 
 /** The newest schema version this server knows. */

@@ -14,6 +14,7 @@ import type { TemplateRepository } from './template-repository.js';
 
 export type {
   OnTimeout,
+  PauseMode,
   SandboxFilter,
   SandboxNetwork,
   SandboxRecord,
