@@ -12,9 +12,12 @@ import { checkNotNewer, MIGRATIONS, SCHEMA_VERSION, SQLITE } from './migrations.
 /** The version of a database made before versioned migrations (PostgreSQL's fifth migration has the same shape). */
 export const UNVERSIONED_VERSION = 5;
 
+/** Columns the migrations after version 5 add (an unversioned database lacks them; they come with migrating). */
+const LATER_COLUMNS = new Set(['auto_pause_memory', 'pause_mode']);
+
 /** The columns of the tables an unversioned database must have (the record tables and the teams tables). */
 const UNVERSIONED_COLUMNS: Record<string, string[]> = {
-  sandboxes: Object.values(SANDBOX_COLUMNS),
+  sandboxes: Object.values(SANDBOX_COLUMNS).filter((c) => !LATER_COLUMNS.has(c)),
   templates: Object.values(TEMPLATE_COLUMNS),
   template_builds: Object.values(BUILD_COLUMNS),
   snapshots: Object.values(SNAPSHOT_COLUMNS),
