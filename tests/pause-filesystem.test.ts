@@ -108,7 +108,10 @@ describe('filesystem-only pause', () => {
       const ps = (await sbx.commands.run('ps -eo args --no-headers')).stdout;
       assert.doesNotMatch(ps, new RegExp(marker), 'the daemon is gone');
       assert.doesNotMatch(ps, /sleep 100000\n(?:.|\n)*sleep 100000/, 'only the new start command sleeps');
-      assert.equal((await sbx.commands.list()).some((p) => p.pid === bg.pid && /sleep/.test(p.cmd)), false);
+      assert.equal(
+        (await sbx.commands.list()).some((p) => p.pid === bg.pid && /sleep/.test(p.cmd)),
+        false,
+      );
       assert.deepEqual(hostProcesses(marker), []);
       // The sandbox's env vars and access token came back with it (the SDK's calls carry the old token).
       assert.equal((await sbx.commands.run('echo $MINE')).stdout, 'kept\n');
@@ -194,7 +197,10 @@ describe('filesystem-only pause', () => {
       const again = await Sandbox.connect(sbx.sandboxId, { ...s.conn, onResume: 'reboot' });
       assert.equal(await again.files.read('/home/user/r.txt'), 'rebooted');
       assert.notEqual(await bootId(again), boot1);
-      assert.equal((await again.commands.list()).some((p) => /sleep 100000/.test(p.cmd)), false);
+      assert.equal(
+        (await again.commands.list()).some((p) => /sleep 100000/.test(p.cmd)),
+        false,
+      );
     } finally {
       await sbx.kill();
     }
@@ -211,7 +217,10 @@ describe('filesystem-only pause', () => {
       const again = await E2bSandbox.connect(sbx.sandboxId);
       assert.equal(await again.files.read('/home/user/e2b.txt'), 'from e2b');
       assert.notEqual((await again.files.read('/proc/sys/kernel/random/boot_id')).trim(), boot1);
-      assert.equal((await again.commands.list()).some((p) => p.cmd === 'sleep'), false);
+      assert.equal(
+        (await again.commands.list()).some((p) => p.cmd === 'sleep'),
+        false,
+      );
     } finally {
       await sbx.kill();
     }

@@ -210,8 +210,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
         // A filesystem-only pause never wakes by traffic (its processes are gone: as E2B, an explicit resume only).
         const wakes = s.autoResume && s.pauseMode !== 'filesystem' && opts.wake !== false;
-        if (wireState(s.state) === 'paused' && wakes)
-          s = await sandboxes.resume(s.sandboxId);
+        if (wireState(s.state) === 'paused' && wakes) s = await sandboxes.resume(s.sandboxId);
         if (!isReachable(s.state) || !s.runtime) {
           throw new ApiError(
             'failed_precondition',

@@ -62,6 +62,40 @@ def test_stock_e2b_sdk_pause_connect(e2b_env):
         Sandbox.kill(sbx.sandbox_id)
 
 
+def test_stock_e2b_sdk_filesystem_pause(e2b_env):
+    """keep_memory=False / mode="filesystem": the files stay, the processes end, resume is a new boot."""
+    import time
+
+    from e2b import Sandbox
+
+    boot_id = "/proc/sys/kernel/random/boot_id"
+    sbx = Sandbox.create(timeout=120)
+    try:
+        sbx.files.write("/home/user/kept.txt", "kept")
+        boot1 = sbx.files.read(boot_id).strip()
+        sbx.commands.run("sleep 600", background=True)
+        assert sbx.pause(mode="filesystem") is True
+        assert sbx.is_running() is False
+        again = Sandbox.connect(sbx.sandbox_id)
+        assert again.files.read("/home/user/kept.txt") == "kept"
+        assert again.files.read(boot_id).strip() != boot1, "a new boot"
+        assert not any(p.cmd == "sleep" for p in again.commands.list()), "the background process is gone"
+    finally:
+        Sandbox.kill(sbx.sandbox_id)
+
+    timed = Sandbox.create(timeout=1, lifecycle={"on_timeout": {"action": "pause", "mode": "filesystem"}})
+    try:
+        timed.files.write("/home/user/t.txt", "timed out")
+        deadline = time.time() + 30
+        while Sandbox.get_info(timed.sandbox_id).state.value != "paused":
+            assert time.time() < deadline, "auto-pause"
+            time.sleep(0.2)
+        again = Sandbox.connect(timed.sandbox_id, timeout=60)
+        assert again.files.read("/home/user/t.txt") == "timed out"
+    finally:
+        Sandbox.kill(timed.sandbox_id)
+
+
 def test_stock_e2b_sdk_list_kill_by_id(e2b_env):
     import datetime
 

@@ -24,7 +24,11 @@ export interface ExpiryActions {
   kill(sandboxId: string, reason: string, onlyFrom?: SandboxRecord['state']): Promise<boolean>;
   /** `memory` false: filesystem-only. */
   pause(sandboxId: string, reason: string, memory?: boolean): Promise<void>;
-  resume(sandboxId: string, timeoutMs?: number, memory?: boolean): Promise<{ sandbox: SandboxRecord; resumed: boolean }>;
+  resume(
+    sandboxId: string,
+    timeoutMs?: number,
+    memory?: boolean,
+  ): Promise<{ sandbox: SandboxRecord; resumed: boolean }>;
 }
 
 export class Expiry {

@@ -7,12 +7,7 @@
  * write. Any failure after the runtime exists destroys it: nothing is left half-made and no record names a sandbox
  * that never ran.
  */
-import {
-  hasCheckpointer,
-  hasFilesystemPauser,
-  type SandboxRuntimeInfo,
-  type SandboxSpec,
-} from '@tensor-box/runtime';
+import { hasCheckpointer, hasFilesystemPauser, type SandboxRuntimeInfo, type SandboxSpec } from '@tensor-box/runtime';
 import { ApiError } from '../errors.js';
 import { newAccessToken, newSandboxId } from '../ids.js';
 import { envdInit } from '../services/envd-client.js';
