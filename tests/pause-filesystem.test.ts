@@ -65,112 +65,119 @@ async function waitFor(what: string, fn: () => Promise<boolean>, ms = 20_000) {
 }
 
 describe('filesystem-only pause', () => {
-  it('keeps the files, ends every process (a double-forked daemon too), boots afresh: new boot ID, startCmd again', async () => {
-    const sbx = await Sandbox.create(TEMPLATE, { ...s.conn, timeoutMs: 120_000, envs: { MINE: 'kept' } });
-    try {
-      const marker = `tb-fs-daemon-${sbx.sandboxId}`;
-      const boot1 = await bootId(sbx);
-      assert.notEqual(boot1, hostBootId(), "the sandbox does not see the host's boot ID");
-      assert.equal((await sbx.files.read('/home/user/starts.log')).trim().split('\n').length, 1);
-      await sbx.files.write('/home/user/kept.txt', 'written before the pause');
-      await sbx.commands.run('head -c 3000000 /dev/urandom > /tmp/blob && sha256sum /tmp/blob > /home/user/blob.sum');
-      // A daemon that double-forks away from envd (setsid, parent exits) and one that ignores SIGTERM.
-      await sbx.commands.run(
-        `(setsid bash -c 'trap "" TERM HUP; exec -a ${marker} bash -c "while :; do date +%s%N > /tmp/beat; ` +
-          `sleep 0.1; done"' </dev/null >/dev/null 2>&1 &)`,
-      );
-      await waitFor('daemon', async () => hostProcesses(marker).length > 0);
-      const bg = await sbx.commands.run('sleep 100000', { background: true });
-      bg.disconnect();
+  it(
+    'keeps the files, ends every process (a double-forked daemon too), boots afresh: ' + 'new boot ID, startCmd again',
+    async () => {
+      const sbx = await Sandbox.create(TEMPLATE, { ...s.conn, timeoutMs: 120_000, envs: { MINE: 'kept' } });
+      try {
+        const marker = `tb-fs-daemon-${sbx.sandboxId}`;
+        const boot1 = await bootId(sbx);
+        assert.notEqual(boot1, hostBootId(), "the sandbox does not see the host's boot ID");
+        assert.equal((await sbx.files.read('/home/user/starts.log')).trim().split('\n').length, 1);
+        await sbx.files.write('/home/user/kept.txt', 'written before the pause');
+        await sbx.commands.run('head -c 3000000 /dev/urandom > /tmp/blob && sha256sum /tmp/blob > /home/user/blob.sum');
+        // A daemon that double-forks away from envd (setsid, parent exits) and one that ignores SIGTERM.
+        await sbx.commands.run(
+          `(setsid bash -c 'trap "" TERM HUP; exec -a ${marker} bash -c "while :; do date +%s%N > /tmp/beat; ` +
+            `sleep 0.1; done"' </dev/null >/dev/null 2>&1 &)`,
+        );
+        await waitFor('daemon', async () => hostProcesses(marker).length > 0);
+        const bg = await sbx.commands.run('sleep 100000', { background: true });
+        bg.disconnect();
 
-      // A memory pause keeps the boot (same boot ID, the daemon and background process still there).
-      await sbx.pause();
-      await sbx.resume();
-      assert.equal(await bootId(sbx), boot1, 'a memory pause is the same boot');
-      assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid));
+        // A memory pause keeps the boot (same boot ID, the daemon and background process still there).
+        await sbx.pause();
+        await sbx.resume();
+        assert.equal(await bootId(sbx), boot1, 'a memory pause is the same boot');
+        assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid));
 
-      await sbx.pause({ keepMemory: false });
-      assert.equal((await sbx.getInfo()).state, 'paused');
-      assert.deepEqual(hostProcesses(marker), [], 'no process of the sandbox is left on the host');
-      const { dir, manifest } = await pausedImage(sbx.sandboxId);
-      assert.equal(manifest.memory, false);
-      assert.equal(existsSync(path.join(dir, 'criu')), false, 'no memory image');
-      assert.equal((await s.store.getSandbox(sbx.sandboxId))?.pauseMode, 'filesystem');
+        await sbx.pause({ keepMemory: false });
+        assert.equal((await sbx.getInfo()).state, 'paused');
+        assert.deepEqual(hostProcesses(marker), [], 'no process of the sandbox is left on the host');
+        const { dir, manifest } = await pausedImage(sbx.sandboxId);
+        assert.equal(manifest.memory, false);
+        assert.equal(existsSync(path.join(dir, 'criu')), false, 'no memory image');
+        assert.equal((await s.store.getSandbox(sbx.sandboxId))?.pauseMode, 'filesystem');
 
-      await sbx.resume();
-      assert.equal(await sbx.files.read('/home/user/kept.txt'), 'written before the pause');
-      const sum = (await sbx.commands.run('sha256sum /tmp/blob')).stdout;
-      assert.equal(sum, await sbx.files.read('/home/user/blob.sum'), '/tmp is on the kept layer');
-      const boot2 = await bootId(sbx);
-      assert.notEqual(boot2, boot1, 'a new boot');
-      const starts = (await sbx.files.read('/home/user/starts.log')).trim().split('\n');
-      assert.deepEqual(starts.slice(1), [boot2], 'the start command ran again, in the new boot');
-      const ps = (await sbx.commands.run('ps -eo args --no-headers')).stdout;
-      assert.doesNotMatch(ps, new RegExp(marker), 'the daemon is gone');
-      assert.doesNotMatch(ps, /sleep 100000\n(?:.|\n)*sleep 100000/, 'only the new start command sleeps');
-      assert.equal(
-        (await sbx.commands.list()).some((p) => p.pid === bg.pid && /sleep/.test(p.cmd)),
-        false,
-      );
-      assert.deepEqual(hostProcesses(marker), []);
-      // The sandbox's env vars and access token came back with it (the SDK's calls carry the old token).
-      assert.equal((await sbx.commands.run('echo $MINE')).stdout, 'kept\n');
-      assert.equal((await s.store.getSandbox(sbx.sandboxId))?.pauseMode, undefined);
-      const logs = await api(s, 'GET', `/v2/sandboxes/${sbx.sandboxId}/logs`);
-      assert.match(JSON.stringify(logs.body), /filesystem only/);
-      assert.match(JSON.stringify(logs.body), /booted afresh/);
-    } finally {
-      await sbx.kill();
-    }
-  });
+        await sbx.resume();
+        assert.equal(await sbx.files.read('/home/user/kept.txt'), 'written before the pause');
+        const sum = (await sbx.commands.run('sha256sum /tmp/blob')).stdout;
+        assert.equal(sum, await sbx.files.read('/home/user/blob.sum'), '/tmp is on the kept layer');
+        const boot2 = await bootId(sbx);
+        assert.notEqual(boot2, boot1, 'a new boot');
+        const starts = (await sbx.files.read('/home/user/starts.log')).trim().split('\n');
+        assert.deepEqual(starts.slice(1), [boot2], 'the start command ran again, in the new boot');
+        const ps = (await sbx.commands.run('ps -eo args --no-headers')).stdout;
+        assert.doesNotMatch(ps, new RegExp(marker), 'the daemon is gone');
+        assert.doesNotMatch(ps, /sleep 100000\n(?:.|\n)*sleep 100000/, 'only the new start command sleeps');
+        assert.equal(
+          (await sbx.commands.list()).some((p) => p.pid === bg.pid && /sleep/.test(p.cmd)),
+          false,
+        );
+        assert.deepEqual(hostProcesses(marker), []);
+        // The sandbox's env vars and access token came back with it (the SDK's calls carry the old token).
+        assert.equal((await sbx.commands.run('echo $MINE')).stdout, 'kept\n');
+        assert.equal((await s.store.getSandbox(sbx.sandboxId))?.pauseMode, undefined);
+        const logs = await api(s, 'GET', `/v2/sandboxes/${sbx.sandboxId}/logs`);
+        assert.match(JSON.stringify(logs.body), /filesystem only/);
+        assert.match(JSON.stringify(logs.body), /booted afresh/);
+      } finally {
+        await sbx.kill();
+      }
+    },
+  );
 
-  it('a timeout with keepMemory false pauses filesystem-only; autoResume with it is refused; traffic does not wake it', async () => {
-    const bad = await api(s, 'POST', '/sandboxes', {
-      templateID: 'default',
-      autoPause: true,
-      autoPauseMemory: false,
-      autoResume: { enabled: true },
-    });
-    assert.equal(bad.status, 400);
-    assert.match(JSON.stringify(bad.body), /autoResume cannot be combined with autoPauseMemory: false/);
-    assert.equal((await Sandbox.list(s.conn)).length, 0, 'nothing was started');
-
-    const sbx = await Sandbox.create('default', {
-      ...s.conn,
-      timeoutMs: 1000,
-      lifecycle: { onTimeout: { action: 'pause', keepMemory: false } },
-    });
-    try {
-      await sbx.files.write('/home/user/t.txt', 'timed out');
-      await waitFor('auto-pause', async () => (await sbx.getInfo()).state === 'paused');
-      assert.equal((await pausedImage(sbx.sandboxId)).manifest.memory, false);
-      const again = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 60_000 });
-      assert.equal(await again.files.read('/home/user/t.txt'), 'timed out');
-    } finally {
-      await sbx.kill();
-    }
-
-    // An autoResume sandbox paused filesystem-only by request: traffic does not wake it, connect does.
-    const woke = await Sandbox.create('default', {
-      ...s.conn,
-      timeoutMs: 60_000,
-      lifecycle: { onTimeout: 'pause', autoResume: true },
-    });
-    try {
-      await woke.pause({ keepMemory: false });
-      const r = await api(s, 'GET', '/health', undefined, {
-        'E2b-Sandbox-Id': woke.sandboxId,
-        'E2b-Sandbox-Port': '49983',
+  it(
+    'a timeout with keepMemory false pauses filesystem-only; autoResume with it is refused; ' +
+      'traffic does not wake it',
+    async () => {
+      const bad = await api(s, 'POST', '/sandboxes', {
+        templateID: 'default',
+        autoPause: true,
+        autoPauseMemory: false,
+        autoResume: { enabled: true },
       });
-      assert.equal(r.status, 502);
-      assert.match(r.body.message, /paused; connect to it/);
-      assert.equal((await woke.getInfo()).state, 'paused', 'the request did not resume it');
-      await woke.resume();
-      assert.equal((await woke.getInfo()).state, 'running');
-    } finally {
-      await woke.kill();
-    }
-  });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(bad.body), /autoResume cannot be combined with autoPauseMemory: false/);
+      assert.equal((await Sandbox.list(s.conn)).length, 0, 'nothing was started');
+
+      const sbx = await Sandbox.create('default', {
+        ...s.conn,
+        timeoutMs: 1000,
+        lifecycle: { onTimeout: { action: 'pause', keepMemory: false } },
+      });
+      try {
+        await sbx.files.write('/home/user/t.txt', 'timed out');
+        await waitFor('auto-pause', async () => (await sbx.getInfo()).state === 'paused');
+        assert.equal((await pausedImage(sbx.sandboxId)).manifest.memory, false);
+        const again = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 60_000 });
+        assert.equal(await again.files.read('/home/user/t.txt'), 'timed out');
+      } finally {
+        await sbx.kill();
+      }
+
+      // An autoResume sandbox paused filesystem-only by request: traffic does not wake it, connect does.
+      const woke = await Sandbox.create('default', {
+        ...s.conn,
+        timeoutMs: 60_000,
+        lifecycle: { onTimeout: 'pause', autoResume: true },
+      });
+      try {
+        await woke.pause({ keepMemory: false });
+        const r = await api(s, 'GET', '/health', undefined, {
+          'E2b-Sandbox-Id': woke.sandboxId,
+          'E2b-Sandbox-Port': '49983',
+        });
+        assert.equal(r.status, 502);
+        assert.match(r.body.message, /paused; connect to it/);
+        assert.equal((await woke.getInfo()).state, 'paused', 'the request did not resume it');
+        await woke.resume();
+        assert.equal((await woke.getInfo()).state, 'running');
+      } finally {
+        await woke.kill();
+      }
+    },
+  );
 
   it('bad input: a non-boolean memory is a 400; pausing a paused sandbox is a 409; nothing changes', async () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
@@ -206,38 +213,41 @@ describe('filesystem-only pause', () => {
     }
   });
 
-  it('the stock e2b JS SDK: pause({keepMemory: false}), connect; onTimeout {action: pause, keepMemory: false}', async () => {
-    const sbx = await E2bSandbox.create({ timeoutMs: 60_000 });
-    try {
-      await sbx.files.write('/home/user/e2b.txt', 'from e2b');
-      const boot1 = (await sbx.files.read('/proc/sys/kernel/random/boot_id')).trim();
-      await sbx.commands.run('sleep 100000', { background: true });
-      assert.equal(await sbx.pause({ keepMemory: false }), true);
-      assert.equal(await sbx.isRunning(), false);
-      const again = await E2bSandbox.connect(sbx.sandboxId);
-      assert.equal(await again.files.read('/home/user/e2b.txt'), 'from e2b');
-      assert.notEqual((await again.files.read('/proc/sys/kernel/random/boot_id')).trim(), boot1);
-      assert.equal(
-        (await again.commands.list()).some((p) => p.cmd === 'sleep'),
-        false,
-      );
-    } finally {
-      await sbx.kill();
-    }
-    const timed = await E2bSandbox.create({
-      timeoutMs: 1000,
-      lifecycle: { onTimeout: { action: 'pause', keepMemory: false } },
-    });
-    try {
-      await timed.files.write('/home/user/t.txt', 'kept');
-      await waitFor('auto-pause', async () => (await E2bSandbox.getInfo(timed.sandboxId)).state === 'paused');
-      assert.equal((await s.store.getSandbox(timed.sandboxId))?.pauseMode, 'filesystem');
-      const again = await E2bSandbox.connect(timed.sandboxId, { timeoutMs: 60_000 });
-      assert.equal(await again.files.read('/home/user/t.txt'), 'kept');
-    } finally {
-      await timed.kill();
-    }
-  });
+  it(
+    'the stock e2b JS SDK: pause({keepMemory: false}), connect; ' + 'onTimeout {action: pause, keepMemory: false}',
+    async () => {
+      const sbx = await E2bSandbox.create({ timeoutMs: 60_000 });
+      try {
+        await sbx.files.write('/home/user/e2b.txt', 'from e2b');
+        const boot1 = (await sbx.files.read('/proc/sys/kernel/random/boot_id')).trim();
+        await sbx.commands.run('sleep 100000', { background: true });
+        assert.equal(await sbx.pause({ keepMemory: false }), true);
+        assert.equal(await sbx.isRunning(), false);
+        const again = await E2bSandbox.connect(sbx.sandboxId);
+        assert.equal(await again.files.read('/home/user/e2b.txt'), 'from e2b');
+        assert.notEqual((await again.files.read('/proc/sys/kernel/random/boot_id')).trim(), boot1);
+        assert.equal(
+          (await again.commands.list()).some((p) => p.cmd === 'sleep'),
+          false,
+        );
+      } finally {
+        await sbx.kill();
+      }
+      const timed = await E2bSandbox.create({
+        timeoutMs: 1000,
+        lifecycle: { onTimeout: { action: 'pause', keepMemory: false } },
+      });
+      try {
+        await timed.files.write('/home/user/t.txt', 'kept');
+        await waitFor('auto-pause', async () => (await E2bSandbox.getInfo(timed.sandboxId)).state === 'paused');
+        assert.equal((await s.store.getSandbox(timed.sandboxId))?.pauseMode, 'filesystem');
+        const again = await E2bSandbox.connect(timed.sandboxId, { timeoutMs: 60_000 });
+        assert.equal(await again.files.read('/home/user/t.txt'), 'kept');
+      } finally {
+        await timed.kill();
+      }
+    },
+  );
 
   it('resumes on a restarted server (the mode is in the record, the layer in the snapshot store)', async () => {
     const first = await startTestServer();

@@ -1,9 +1,9 @@
 /**
  * Finishes what a control-plane crash interrupted, from the markers in a sandbox's state dir (state-dir.ts), when a
- * driver lists its sandboxes. Mid-pause (`pausing.json`): a filesystem-only one is completed; otherwise waits for a CRIU dump still running; if the dump is complete,
- * completes the checkpoint (the sandbox is gone); if it failed and the sandbox lives, thaws it. Mid-resume
- * (`restoring.json`, no meta.json yet): adopts the restored sandbox if it runs, else gives the writable layer back to
- * the checkpoint and removes the rest.
+ * driver lists its sandboxes. Mid-pause (`pausing.json`): a filesystem-only one is completed; otherwise waits for a
+ * CRIU dump still running; if the dump is complete, completes the checkpoint (the sandbox is gone); if it failed and
+ * the sandbox lives, thaws it. Mid-resume or mid-boot (`restoring.json`, no meta.json yet): adopts the restored or
+ * booted sandbox if it runs, else gives the writable layer back to the checkpoint and removes the rest.
  */
 import path from 'node:path';
 import { rm } from 'node:fs/promises';

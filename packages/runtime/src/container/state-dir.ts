@@ -6,7 +6,8 @@
  * - `meta.json` — the running sandbox's record (SandboxMeta), written once its agent answers;
  * - `pausing.json` — a pause is under way (`{imageDir, layerOut?, memory?}`), written before the dump (or, for a
  *   filesystem-only pause, before the processes are stopped), gone with the sandbox;
- * - `restoring.json` — a restore or boot is under way (`{imageDir, move, meta}`), removed once `meta.json` is written;
+ * - `restoring.json` — a restore or boot is under way (`{imageDir, move, meta}`), removed once `meta.json` is
+ *   written;
  * - `rootfs/` (the overlay mount), `netns` (the pinned network namespace), `exit` (the init's wait status), the
  *   writable layer (see writable-layer.ts), and CRIU's `restore.log`, `restore.pid`, `lazy-pages.*` of a restore.
  * Names starting with `.` are not sandboxes (`.disks/`: blank disk images).

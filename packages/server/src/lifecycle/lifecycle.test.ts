@@ -227,7 +227,7 @@ describe('operations that meet on one sandbox', () => {
     assert.equal(await stateOf(s.sandboxID), 'paused');
   });
 
-  it('a runtime without filesystem-only pause (as microvm) refuses it with 400; nothing is started or changed', async () => {
+  it('a runtime without filesystem-only pause (as microvm) refuses it with 400; nothing changes', async () => {
     const lifecycle = { templateID: 'default', timeout: 60, autoPause: true, autoPauseMemory: false };
     const refused = await failure(svc.create(lifecycle));
     assert.equal(refused.status, 400);

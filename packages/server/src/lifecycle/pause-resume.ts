@@ -1,9 +1,9 @@
 /**
  * Pause and resume. Pause: `running → pausing → paused` — with memory (the default) the processes are checkpointed
- * into a new pause generation of the snapshot store; filesystem-only (`memory` false, E2B's `keepMemory: false`) the
- * processes end and only the writable layer goes there. Either way the host resources are released, and the record
- * says which (`pauseMode`, written with the move into `pausing` so a restart knows); a failed pause goes back to
- * `running` and says why. Resume: `paused → resuming → running` — a memory pause is restored where it stopped; a
+ * into a new pause generation of the snapshot store; filesystem-only (`memory` false, E2B's `keepMemory: false`)
+ * the processes end and only the writable layer goes there. Either way the host resources are released, and the
+ * record says which (`pauseMode`, written with the move into `pausing` so a restart knows); a failed pause goes back
+ * to `running` and says why. Resume: `paused → resuming → running` — a memory pause is restored where it stopped; a
  * filesystem-only one (or any, when the caller asks `memory: false`) boots afresh on its files (boot.ts), holding a
  * running slot of the team's quota; a failed resume goes back to `paused`.
  *
