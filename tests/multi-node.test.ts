@@ -117,7 +117,10 @@ describe('several nodes on one database and one snapshot store', () => {
       const onB = await Sandbox.connect(sbx.sandboxId, { ...b.conn });
       assert.equal(await onB.files.read('/home/user/fs.txt'), 'kept across nodes');
       assert.notEqual((await onB.files.read('/proc/sys/kernel/random/boot_id')).trim(), boot1);
-      assert.equal((await onB.commands.list()).some((p) => /sleep/.test(p.cmd)), false);
+      assert.equal(
+        (await onB.commands.list()).some((p) => /sleep/.test(p.cmd)),
+        false,
+      );
     } finally {
       await api(b, 'DELETE', `/sandboxes/${sbx.sandboxId}`);
     }

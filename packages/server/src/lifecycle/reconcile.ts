@@ -69,7 +69,7 @@ async function reconcileOne(
     const wasPaused = s.state === 'paused' || s.state === 'resuming';
     const patch: Partial<SandboxRecord> = { runtime: runtimeOf(info), pausedImage: undefined, nodeId: ctx.opts.nodeId };
     if (wasPaused) patch.endAt = Date.now() + s.timeoutMs;
-    if (wasPaused) patch.pauseMode = undefined;
+    patch.pauseMode = undefined; // running: no pause mode (a pause the restart cut short had written one)
     if (s.state === 'resuming' && s.pauseMode === 'filesystem') {
       // A boot the restart interrupted: its agent may not be set up yet (env vars, token, the start command).
       await initBooted(ctx, s, info, true).catch((e) => ctx.log(`set-up of booted ${id}: ${(e as Error).message}`));
