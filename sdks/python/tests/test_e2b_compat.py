@@ -62,6 +62,10 @@ def test_stock_e2b_sdk_pause_connect(e2b_env):
         Sandbox.kill(sbx.sandbox_id)
 
 
+def _sleeping(sbx) -> bool:
+    return any("sleep 600" in " ".join([p.cmd, *p.args]) for p in sbx.commands.list())
+
+
 def test_stock_e2b_sdk_filesystem_pause(e2b_env):
     """keep_memory=False / mode="filesystem": the files stay, the processes end, resume is a new boot."""
     import time
@@ -74,12 +78,13 @@ def test_stock_e2b_sdk_filesystem_pause(e2b_env):
         sbx.files.write("/home/user/kept.txt", "kept")
         boot1 = sbx.files.read(boot_id).strip()
         sbx.commands.run("sleep 600", background=True)
+        assert _sleeping(sbx)
         assert sbx.pause(mode="filesystem") is True
         assert sbx.is_running() is False
         again = Sandbox.connect(sbx.sandbox_id)
         assert again.files.read("/home/user/kept.txt") == "kept"
         assert again.files.read(boot_id).strip() != boot1, "a new boot"
-        assert not any(p.cmd == "sleep" for p in again.commands.list()), "the background process is gone"
+        assert not _sleeping(again), "the background process is gone"
     finally:
         Sandbox.kill(sbx.sandbox_id)
 
