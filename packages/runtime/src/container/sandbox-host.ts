@@ -191,7 +191,8 @@ export class SandboxHost {
         diskMount: WritableLayer.mountPointOf(dir),
         hostIf,
       });
-      await rm(dir, { recursive: true, force: true });
+      // The shim (outside the cgroup) writes `exit` once the init is reaped: it may land while the directory goes.
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     }
   }
 }
