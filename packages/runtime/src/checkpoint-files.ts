@@ -37,6 +37,8 @@ export interface CheckpointManifest {
   memory?: boolean;
   /** The user namespace map of the checkpointed sandbox (absent: none); its restore uses the same. */
   idMap?: IdMap;
+  /** Sandbox paths of the host directories mounted in it, in the order of CRIU's external mounts `vol-<i>`. */
+  mounts?: string[];
 }
 
 export async function writeManifest(
@@ -44,6 +46,7 @@ export async function writeManifest(
   sandboxId: string,
   layers: string[],
   idMap?: IdMap,
+  mounts: string[] = [],
   memory = true,
 ): Promise<void> {
   const manifest: CheckpointManifest = {
@@ -55,6 +58,7 @@ export async function writeManifest(
     memoryBytes: memory ? pagesBytes(path.join(imageDir, 'criu')) : 0,
     ...(memory ? {} : { memory: false }),
     ...(idMap ? { idMap } : {}),
+    ...(mounts.length ? { mounts } : {}),
   };
   // Written last and atomically: its presence means the checkpoint is complete.
   await writeFile(path.join(imageDir, 'checkpoint.json.tmp'), JSON.stringify(manifest, null, 2));

@@ -67,7 +67,7 @@ export async function pause(ctx: LifecycleContext, sandboxId: string, reason = '
     },
     () => ({ state: 'paused', patch: pausedPatch(ctx, image) }),
   );
-  ctx.stoppedHere(sandboxId);
+  ctx.stoppedHere(sandboxId, (await ctx.store.getSandbox(sandboxId))?.volumeMounts);
   const how = memory ? '' : ', filesystem only';
   ctx.event(sandboxId, 'info', `sandbox paused (${reason}${how}) in ${Date.now() - t0} ms`);
 }
@@ -163,19 +163,26 @@ async function restorePaused(ctx: LifecycleContext, s: SandboxRecord, p: ResumeP
         egress: egressOf(s),
       };
       try {
-        let info;
-        if (p.boot) {
-          const retry = ctx.opts.snapshots.newPauseImage(sandboxId);
-          // Should the agent's set-up fail, the files are paused again into `retry` (the old image's layer is used).
-          back = { nodeId: undefined, pauseMode: 'filesystem', pausedImage: retry };
-          info = await bootPaused(ctx, s, spec, s.pausedImage!, retry);
-        } else {
-          if (!hasCheckpointer(driver)) throw new ApiError('internal', 'the runtime lost its checkpointer');
-          const restore = () => driver.restore(spec, s.pausedImage!, { move: true });
-          info = await ctx.opts.prom.time('driver.restore', restore);
+        // Its volumes are mounted here again (the checkpoint names where; restore and boot bind them back).
+        const mounts = await ctx.attachVolumes(sandboxId, s.volumeMounts);
+        try {
+          let info;
+          if (p.boot) {
+            const retry = ctx.opts.snapshots.newPauseImage(sandboxId);
+            // Should the agent's set-up fail, the files are paused again into `retry` (the old image's layer is used).
+            back = { nodeId: undefined, pauseMode: 'filesystem', pausedImage: retry };
+            info = await bootPaused(ctx, s, { ...spec, mounts }, s.pausedImage!, retry);
+          } else {
+            if (!hasCheckpointer(driver)) throw new ApiError('internal', 'the runtime lost its checkpointer');
+            const restore = () => driver.restore({ ...spec, mounts }, s.pausedImage!, { move: true });
+            info = await ctx.opts.prom.time('driver.restore', restore);
+          }
+          const done = { runtime: runtimeOf(info), pausedImage: undefined, pauseMode: undefined };
+          return { ...done, endAt: Date.now() + timeout };
+        } catch (err) {
+          ctx.stoppedHere(sandboxId, s.volumeMounts);
+          throw err;
         }
-        const done = { runtime: runtimeOf(info), pausedImage: undefined, pauseMode: undefined };
-        return { ...done, endAt: Date.now() + timeout };
       } catch (err) {
         ctx.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
         throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);
