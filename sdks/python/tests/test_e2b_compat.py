@@ -156,6 +156,52 @@ def test_stock_e2b_template_build(e2b_env):
         tb.Template.delete(info.template_id)
 
 
+def test_stock_e2b_template_tags(e2b_env):
+    """Template tags through the stock SDK: build `name:tag`, create by `name:tag`, assign_tags, get_tags,
+    remove_tags (the TS suite's tests/e2b-api.test.ts checks the same on the JS SDK)."""
+    import time
+
+    from e2b import Sandbox, Template
+
+    import tensor_box as tb
+
+    name = f"e2b-py-tags-{time.time_ns():x}"
+
+    def build(v, tags=None):
+        t = Template().from_template("default").run_cmd(f"echo {v} > /home/user/v.txt")
+        return Template.build(t, f"{name}:{v}", tags=tags)
+
+    def read(ref):
+        sbx = Sandbox.create(ref, timeout=60)
+        try:
+            return sbx.files.read("/home/user/v.txt").strip()
+        finally:
+            sbx.kill()
+
+    v1 = build("v1")
+    try:
+        v2 = build("v2", tags=["candidate"])
+        assert v2.template_id == v1.template_id, "one template, two builds"
+        assert (read(f"{name}:v1"), read(f"{name}:candidate")) == ("v1", "v2")
+        assigned = Template.assign_tags(f"{name}:v2", ["production", "default"])
+        assert assigned.build_id == v2.build_id and sorted(assigned.tags) == ["default", "production"]
+        assert read(name) == "v2"
+        by_tag = {t.tag: t.build_id for t in Template.get_tags(name)}
+        assert by_tag == {
+            "candidate": v2.build_id,
+            "default": v2.build_id,
+            "production": v2.build_id,
+            "v1": v1.build_id,
+            "v2": v2.build_id,
+        }
+        Template.remove_tags(name, ["production", "candidate"])
+        assert sorted(t.tag for t in Template.get_tags(name)) == ["default", "v1", "v2"]
+        with pytest.raises(Exception, match="(?i)not found"):
+            Sandbox.create(f"{name}:production")
+    finally:
+        tb.Template.delete(v1.template_id)
+
+
 def test_stock_e2b_file_metadata_and_watch_entries(e2b_env):
     """File metadata (envd 0.6.2), watch events with entry info (0.6.3) and network-mount watching (0.6.4) through the
     stock SDK, and the events of a write as E2B's envd emits them (E2B's own test: exactly three for a new file)."""
