@@ -261,18 +261,27 @@ class Sandbox:
         )
 
     @dualmethod
-    def pause(self, keep_memory: Optional[bool] = None) -> None:
-        """Pauses this sandbox (memory and disk are saved; compute is released). ``keep_memory=False``: only its
-        files are kept (filesystem-only); resuming boots it afresh — its processes are gone, the template's start
-        command runs again — and traffic does not wake it.
+    def pause(self, keep_memory: Optional[bool] = None, mode: Optional[str] = None) -> None:
+        """Pauses this sandbox (memory and disk are saved; compute is released). ``keep_memory=False`` (or E2B's
+        newer ``mode="filesystem"``; ``"full"`` is the default): only its files are kept (filesystem-only); resuming
+        boots it afresh — its processes are gone, the template's start command runs again — and traffic does not
+        wake it.
 
         Raises:
             ConflictException: it is already paused.
         """
-        Sandbox.pause(self.sandbox_id, keep_memory=keep_memory, **self.connection_config.kwargs())
+        Sandbox.pause(self.sandbox_id, keep_memory=keep_memory, mode=mode, **self.connection_config.kwargs())
 
     @pause.classmethod
-    def _pause_by_id(cls, sandbox_id: str, keep_memory: Optional[bool] = None, **conn: Any) -> None:
+    def _pause_by_id(
+        cls, sandbox_id: str, keep_memory: Optional[bool] = None, mode: Optional[str] = None, **conn: Any
+    ) -> None:
+        if mode not in (None, "full", "filesystem"):
+            raise ValueError(f"mode must be 'full' or 'filesystem' (got {mode!r})")
+        if mode is not None and keep_memory is not None and keep_memory != (mode == "full"):
+            raise ValueError("keep_memory and mode disagree")
+        if mode is not None:
+            keep_memory = mode == "full"
         body = {} if keep_memory is None else {"memory": keep_memory}
         resolve(**conn).request(
             "POST", f"/sandboxes/{sandbox_id}/pause", json=body, context=f"pause sandbox {sandbox_id}"

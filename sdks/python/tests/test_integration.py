@@ -120,6 +120,14 @@ def test_filesystem_only_pause_and_reboot(sandbox):
     boot2 = sandbox.files.read(boot_id).strip()
     assert boot2 != boot1, "a new boot"
     assert not _sleeping(sandbox), "the processes ended"
+    with pytest.raises(ValueError):
+        sandbox.pause(mode="light")
+    # E2B's newer name: mode="filesystem" is keep_memory=False.
+    sandbox.commands.run("sleep 600", background=True)
+    assert _sleeping(sandbox)
+    sandbox.pause(mode="filesystem")
+    sandbox.resume(60_000)
+    assert not _sleeping(sandbox)
     # A memory pause resumed with on_resume="reboot" boots afresh too.
     sandbox.commands.run("sleep 600", background=True)
     assert _sleeping(sandbox)
