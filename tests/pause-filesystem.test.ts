@@ -181,6 +181,30 @@ describe('filesystem-only pause', () => {
     },
   );
 
+  it('a boot whose agent cannot be set up is paused again with its files (nothing lost); a later resume works', async () => {
+    const sbx = await Sandbox.create(TEMPLATE, { ...s.conn, timeoutMs: 60_000 });
+    const t = (await s.store.findTemplate(TEMPLATE))!;
+    try {
+      await sbx.files.write('/home/user/safe.txt', 'not lost');
+      await sbx.pause({ keepMemory: false });
+      const first = (await s.store.getSandbox(sbx.sandboxId))!.pausedImage;
+      // The template's start command now runs as a user the sandbox does not have: the set-up after the boot fails.
+      await s.store.updateTemplate(t.templateId, { defaultUser: 'no-such-user' });
+      await assert.rejects(sbx.resume(), /no-such-user|user/i);
+      const rec = (await s.store.getSandbox(sbx.sandboxId))!;
+      assert.equal(rec.state, 'paused');
+      assert.equal(rec.pauseMode, 'filesystem');
+      assert.notEqual(rec.pausedImage, first, 'paused again into a new generation');
+      assert.equal((await pausedImage(sbx.sandboxId)).manifest.memory, false);
+      await s.store.updateTemplate(t.templateId, { defaultUser: t.defaultUser });
+      await sbx.resume();
+      assert.equal(await sbx.files.read('/home/user/safe.txt'), 'not lost');
+    } finally {
+      await s.store.updateTemplate(t.templateId, { defaultUser: t.defaultUser });
+      await sbx.kill();
+    }
+  });
+
   it('bad input: a non-boolean memory is a 400; pausing a paused sandbox is a 409; nothing changes', async () => {
     const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000 });
     try {
