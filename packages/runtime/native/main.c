@@ -7,6 +7,7 @@
  *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
  *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]]
  *   tb-launch cleanup --merged M --netns-file F [--host-if NAME] [--disk-mount DIR]
+ *   tb-launch disk --disk-image IMG --disk-mount DIR --disk-blank BLANK   (a fresh disk, made and mounted: disk pool)
  *   tb-launch cleanup-server                          (cleanup for many sandboxes: requests on stdin, see below)
  *   tb-launch devices --cgroup DIR...                 (the sandbox device policy on existing cgroups; tests)
  *   tb-init <ready-fd> <agent> [agent args...]        (argv[0] = tb-init: the sandbox's PID 1; internal)
@@ -190,7 +191,7 @@ int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "cleanup-server")) return cleanup_server();
   if (argc == 1 && getenv("CRTOOLS_SCRIPT_ACTION")) return tb_restore_net_script(getenv("CRTOOLS_SCRIPT_ACTION"));
   if (argc < 2) {
-    fprintf(stderr, "usage: tb-launch create|restore|cleanup|devices [options]\n");
+    fprintf(stderr, "usage: tb-launch create|restore|cleanup|disk|devices [options]\n");
     return 2;
   }
   struct opts o;
@@ -202,6 +203,15 @@ int main(int argc, char **argv) {
     /* `tb-launch devices --cgroup DIR...`: the sandbox device policy on existing cgroups (tests use it on v2). */
     for (int i = 0; i < o.ncgroups; i++)
       if (tb_devices_restrict(o.cgroups[i]) < 0) die("restrict devices of %s", o.cgroups[i]);
+    return 0;
+  }
+  if (!strcmp(argv[1], "disk")) {
+    /* A new sandbox disk made ahead of time (the driver's disk pool, disk-pool.ts): as create would make it. */
+    if (!o.disk_image || !o.disk_mount || !o.disk_blank) {
+      fprintf(stderr, "tb-launch: disk needs --disk-image --disk-mount --disk-blank\n");
+      return 2;
+    }
+    tb_mount_disk(&o);
     return 0;
   }
   if (!strcmp(argv[1], "cleanup")) {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { ContainerDriver, MicroVmDriver, type Driver } from '@tensor-box/runtime';
+import { ContainerDriver, hasCloser, MicroVmDriver, type Driver } from '@tensor-box/runtime';
 import { createApp } from './app.js';
 import { routes } from './api/routes.js';
 import type { ServerConfig } from './config.js';
@@ -269,6 +269,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         app.closeAllConnections();
       });
       await store.close();
+      if (hasCloser(driver)) await driver.close();
     },
   };
 }

@@ -118,6 +118,11 @@ export class Launcher {
     });
   }
 
+  /** `tb-launch disk`: a fresh disk at `image` (a sparse copy of `blank`) mounted at `mount`, as a create makes it. */
+  async makeDisk(image: string, mount: string, blank: string): Promise<void> {
+    await execFileP(this.path, ['disk', '--disk-image', image, '--disk-mount', mount, '--disk-blank', blank]);
+  }
+
   /** Detaches the given mounts lazily and deletes the host link when it still exists. */
   async cleanup(t: CleanupTarget): Promise<void> {
     const fields = [t.merged, t.netnsFile, t.diskMount, t.hostIf].map((f) => f ?? '');

@@ -39,6 +39,12 @@ export interface ContainerDriverOptions {
    */
   diskQuota?: boolean;
   /**
+   * Fresh disks kept ready per disk size (default 4; 0: none), made in the background so a create does not wait for
+   * one (container/disk-pool.ts). Each is a sparse image of a few MB on the state dir's file system and a mounted
+   * loop device; `close()` releases them.
+   */
+  diskPoolSize?: number;
+  /**
    * CIDRs sandboxes with internet access may reach although they are blocked by default (link-local/cloud metadata,
    * loopback, multicast, reserved, carrier-grade NAT and the host's own networks; see firewall.ts).
    */
