@@ -4,7 +4,7 @@
  * re-adopted by the next start).
  */
 import { HostDisk } from './services/host-disk.js';
-import { DEFAULT_DISK_MB } from './constants.js';
+import { DEFAULT_DISK_MB, DEFAULT_DISK_POOL_SIZE } from './constants.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,7 @@ export function defaultDriver(
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
     userNamespaces: config.userNamespaces,
+    diskPoolSize: config.diskPoolSize ?? DEFAULT_DISK_POOL_SIZE,
     egressAllowCidrs: config.egressAllowCidrs,
     dnsUpstream: config.dnsUpstream,
     onEgressDenied,

@@ -5,13 +5,14 @@
  * with empty `upper/` and `work/` — and it is only ever fresh: one is handed out once, by moving its directory,
  * and never comes back (a sandbox's disk dies with the sandbox).
  *
- * `<stateDir>/.disk-pool/<sizeMB>m-<pid>-<n>/` holds `disk.img` mounted at `disk/`, the layout of a sandbox's
+ * `<stateDir>/.disk-pool/<sizeMB>m-<owner>-<n>/` holds `disk.img` mounted at `disk/`, the layout of a sandbox's
  * directory (writable-layer.ts): `take` hands the entry over and the caller renames it to the sandbox's directory
  * (the mount moves with it). Refills run one at a time in the background, started after a create, for the (at most
  * MAX_SIZES) sizes asked for last, `size` disks each. `close` stops refilling and unmounts and removes what is
- * ready; entries left by a process that died are removed by `sweep`, which the driver runs when it starts.
+ * ready. `<owner>` is the making process's pid and start time: a driver starting on the state dir removes the entries
+ * of owners that are gone (a crash), never those of a live process (another driver instance in it still uses them).
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SandboxDisks } from '../sandbox-disk.js';
@@ -19,6 +20,20 @@ import type { Launcher } from './launcher.js';
 
 /** How many different disk sizes the pool keeps disks of (the most recently asked for). */
 const MAX_SIZES = 2;
+
+/** `<pid>.<start time>` of a process, or undefined when there is none of that pid. */
+function processTag(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (start time, in clock ticks since boot); fields after the command name, which may hold spaces.
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return `${pid === 'self' ? process.pid : pid}.${start}`;
+  } catch {
+    return undefined;
+  }
+}
+
+const OWNER = processTag('self') ?? `${process.pid}.0`;
 
 export class DiskPool {
   private readonly ready = new Map<number, string[]>();
@@ -99,7 +114,8 @@ export class DiskPool {
   private async makeOne(sizeMB: number): Promise<string> {
     await this.swept;
     const blank = await this.disks.blank(sizeMB);
-    const entry = path.join(this.root, `${sizeMB}m-${process.pid}-${++this.seq}`);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    const entry = path.join(this.root, `${sizeMB}m-${OWNER}-${++this.seq}`);
     const mount = path.join(entry, 'disk');
     mkdirSync(mount, { recursive: true });
     try {
@@ -111,10 +127,13 @@ export class DiskPool {
     return entry;
   }
 
-  /** Removes every entry there is (a previous process's: this one has made none yet). */
+  /** Removes the entries whose owner is gone (and any not named by this module). */
   private async sweep(): Promise<void> {
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    const entries = readdirSync(this.root).map((n) => path.join(this.root, n));
-    await Promise.all(entries.map((e) => this.discard(e)));
+    if (!existsSync(this.root)) return;
+    const orphans = readdirSync(this.root).filter((name) => {
+      const owner = /^\d+m-(\d+)\.\d+-\d+$/.exec(name);
+      return !owner || processTag(Number(owner[1])) !== name.split('-')[1];
+    });
+    await Promise.all(orphans.map((n) => this.discard(path.join(this.root, n))));
   }
 }

@@ -39,9 +39,10 @@ export interface ContainerDriverOptions {
    */
   diskQuota?: boolean;
   /**
-   * Fresh disks kept ready per disk size (default 4; 0: none), made in the background so a create does not wait for
+   * Fresh disks kept ready per disk size (default 0: none), made in the background so a create does not wait for
    * one (container/disk-pool.ts). Each is a sparse image of a few MB on the state dir's file system and a mounted
-   * loop device; `close()` releases them.
+   * loop device: whoever turns the pool on calls `close()` when done, and a driver started on the same state dir
+   * after a crash removes what was left.
    */
   diskPoolSize?: number;
   /**

@@ -23,9 +23,6 @@ import { WritableLayer, type LaunchDisk } from './writable-layer.js';
 export { ENVD_PORT } from '../envd-port.gen.js';
 import { ENVD_PORT } from '../envd-port.gen.js';
 
-/** Disks kept ready per disk size (ContainerDriverOptions.diskPoolSize). */
-const DEFAULT_DISK_POOL_SIZE = 4;
-
 export class SandboxHost {
   readonly opts: ContainerDriverOptions;
   readonly state: StateDir;
@@ -48,7 +45,7 @@ export class SandboxHost {
     this.disks = new SandboxDisks(opts.stateDir);
     this.layers = new LayerCache(path.join(opts.stateDir, '.layer-cache'));
     this.launcher = new Launcher(this.opts.launcherPath, this.opts.agentPath);
-    const poolSize = opts.diskQuota === false ? 0 : (opts.diskPoolSize ?? DEFAULT_DISK_POOL_SIZE);
+    const poolSize = opts.diskQuota === false ? 0 : (opts.diskPoolSize ?? 0);
     this.diskPool = new DiskPool(path.join(opts.stateDir, '.disk-pool'), poolSize, this.launcher, this.disks, opts.log);
     const ns = opts.userNamespaces ?? true;
     this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
