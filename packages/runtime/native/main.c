@@ -38,12 +38,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "devices.h"
 #include "launch.h"
+
+/* Niceness of `disk` (the disk pool's background refills). */
+#define DISK_NICE 19
 
 void die(const char *fmt, ...) {
   va_list ap;
@@ -206,11 +210,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "disk")) {
-    /* A new sandbox disk made ahead of time (the driver's disk pool, disk-pool.ts): as create would make it. */
+    /* A new sandbox disk made ahead of time (the driver's disk pool, disk-pool.ts): as create would make it, but at
+       a low priority, so that it does not slow the creates and commands running meanwhile. */
     if (!o.disk_image || !o.disk_mount || !o.disk_blank) {
       fprintf(stderr, "tb-launch: disk needs --disk-image --disk-mount --disk-blank\n");
       return 2;
     }
+    if (setpriority(PRIO_PROCESS, 0, DISK_NICE) < 0) die("setpriority");
     tb_mount_disk(&o);
     return 0;
   }
