@@ -121,8 +121,6 @@ export async function startSandbox(
   req: StartRequest,
 ): Promise<SandboxRecord> {
   const timeoutMs = req.timeoutMs ?? 15_000;
-  const TT = (globalThis as any).__T ??= {} as Record<string, number[]>;
-  (TT.pre ??= []).push(performance.now() - (globalThis as any).__t0);
   const p = plan(ctx, source, timeoutMs);
   // Bad input fails before anything starts.
   const network = networkFromRequest(req.network);
@@ -146,9 +144,6 @@ async function launch(
   const accessToken = (req.secure ?? true) ? newAccessToken() : undefined;
   const envVars = { ...p.envVars, ...(req.envVars ?? {}) };
   const internet = req.allow_internet_access ?? p.internetByDefault;
-  const T = (globalThis as any).__T ??= {} as Record<string, number[]>;
-  let t0 = performance.now();
-  const mark = (k: string) => { (T[k] ??= []).push(performance.now() - t0); t0 = performance.now(); };
   const info = await p.launch({
     sandboxId,
     layers: [],
@@ -159,7 +154,6 @@ async function launch(
     hostname: sandboxId,
     egress: egressOf({ network: o.network }),
   });
-  mark('launch');
   try {
     await envdInit(info.envdUrl, {
       envVars,
@@ -169,7 +163,6 @@ async function launch(
       defaultUser: p.user,
       defaultWorkdir: p.workdir,
     });
-    mark('init');
     if (p.startCmd) {
       // A template's start command (cold start; a warm image has it running already): it runs in the background.
       const cmd = { cmd: p.startCmd, user: p.user, cwd: p.workdir, envs: envVars };
@@ -190,9 +183,7 @@ async function launch(
       req,
       info,
     );
-    mark('startcmd');
     await ctx.store.insertSandbox(record);
-    mark('insert');
     return record;
   } catch (err) {
     await ctx.driver.destroy(sandboxId).catch(() => {});

@@ -70,7 +70,6 @@ export class SandboxService {
 
   /** POST /sandboxes: a template ID or name, a snapshot ID or name, or a template with a warm image. */
   async create(request: Api['NewSandbox']): Promise<Api['Sandbox']> {
-    (globalThis as any).__t0 = performance.now();
     const { timeout, ...rest } = request;
     const req: StartRequest = { ...rest, timeoutMs: secondsToMs(timeout), teamId: ownerTeam() };
     let template;
@@ -101,10 +100,7 @@ export class SandboxService {
       };
       return this.present.sandbox(await startSandbox(this.ctx, { kind: 'image', image, template }, req));
     }
-    const rec = await startSandbox(this.ctx, { kind: 'template', template }, req);
-    const T = (globalThis as any).__T;
-    (T.svc ??= []).push(performance.now() - (globalThis as any).__t0);
-    return this.present.sandbox(rec);
+    return this.present.sandbox(await startSandbox(this.ctx, { kind: 'template', template }, req));
   }
 
   /** The record of a sandbox the caller may see (any state), or NotFound. */
