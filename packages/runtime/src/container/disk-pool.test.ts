@@ -6,7 +6,7 @@
  * killed with SIGKILL.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -157,6 +157,23 @@ if (process.env.TB_DISK_POOL_CHILD) {
       } finally {
         await driver.close();
         for (const s of ['m', 'p', 'q']) await driver.destroy(id(s)).catch(() => {});
+      }
+      await assertPoolGone(stateDir);
+    });
+
+    it('does not hand out a ready disk that was unmounted behind its back', async () => {
+      const stateDir = path.join(tmp, 'lost');
+      const driver = new ContainerDriver({ stateDir, launcherPath, agentPath, diskPoolSize: 1 });
+      try {
+        await driver.create(spec(id('x')));
+        await until('a full pool', () => poolMounts(stateDir).length === 1);
+        execFileSync('umount', [poolMounts(stateDir)[0]]);
+        const info = await driver.create(spec(id('y')));
+        assert.equal(inside(info, 'echo ok > /root/f && cat /root/f').trim(), 'ok');
+        assert.ok(existsSync(path.join(stateDir, id('y'), 'disk', 'upper', 'root', 'f')), 'on a disk of its own');
+      } finally {
+        await driver.close();
+        for (const s of ['x', 'y']) await driver.destroy(id(s)).catch(() => {});
       }
       await assertPoolGone(stateDir);
     });

@@ -12,7 +12,7 @@
  * ready. `<owner>` is the making process's pid and start time: a driver starting on the state dir removes the entries
  * of owners that are gone (a crash), never those of a live process (another driver instance in it still uses them).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SandboxDisks } from '../sandbox-disk.js';
@@ -34,6 +34,15 @@ function processTag(pid: number | 'self'): string | undefined {
 }
 
 const OWNER = processTag('self') ?? `${process.pid}.0`;
+
+/** Whether a file system is mounted at `dir` (it lies on another device than its parent). */
+function mounted(dir: string): boolean {
+  try {
+    return statSync(dir).dev !== statSync(path.dirname(dir)).dev;
+  } catch {
+    return false;
+  }
+}
 
 export class DiskPool {
   private readonly ready = new Map<number, string[]>();
@@ -68,7 +77,12 @@ export class DiskPool {
       for (const entry of this.ready.get(old) ?? []) void this.discard(entry);
       this.ready.delete(old);
     }
-    return this.ready.get(sizeMB)?.shift();
+    const ready = this.ready.get(sizeMB) ?? [];
+    for (let entry = ready.shift(); entry; entry = ready.shift()) {
+      if (mounted(path.join(entry, 'disk'))) return entry;
+      void this.discard(entry); // unmounted behind our back: not a disk to hand out
+    }
+    return undefined;
   }
 
   /** How many disks are ready (tests). */
