@@ -2647,7 +2647,7 @@ export interface components {
             maxVcpus: number;
             /** @description Sum of the memory of running sandboxes */
             maxMemoryMB: number;
-            /** @description Disk of paused sandboxes' images and snapshots */
+            /** @description Disk of paused sandboxes' images and snapshots, plus volume sizes, MiB */
             maxDiskMB: number;
             /** @description Templates the team owns */
             maxTemplates: number;

@@ -290,6 +290,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         app.close(() => resolve());
         app.closeAllConnections();
       });
+      await volumeImages.close();
       await store.close();
       if (hasCloser(driver)) await driver.close();
     },

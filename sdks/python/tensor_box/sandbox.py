@@ -90,6 +90,7 @@ class Sandbox:
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
+        volume_mounts: Optional[Dict[str, Any]] = None,
     ) -> "Sandbox":
         """Creates a sandbox from a template (ID or name).
 
@@ -101,6 +102,7 @@ class Sandbox:
             network: E2B's network settings: ``allowPublicTraffic`` (False: ports need ``traffic_access_token`` in
                 the ``e2b-traffic-access-token`` header), ``maskRequestHost``, ``allowOut`` / ``denyOut`` (addresses,
                 CIDRs, host names in allowOut; allow wins over deny).
+            volume_mounts: volumes to mount read-write: sandbox path → :class:`Volume` or volume name.
             domain, api_key: the server (default env ``TENSOR_BOX_DOMAIN`` / ``TENSOR_BOX_API_KEY``).
 
         Raises:
@@ -125,6 +127,10 @@ class Sandbox:
             body["autoResume"] = {"enabled": lc.auto_resume}
         if network is not None:
             body["network"] = network
+        if volume_mounts:
+            body["volumeMounts"] = [
+                {"path": p, "name": v if isinstance(v, str) else v.name} for p, v in volume_mounts.items()
+            ]
         res = config.request("POST", "/sandboxes", json=body, context=f"create sandbox from {template!r}")
         return cls(res.json(), config)
 

@@ -355,6 +355,7 @@ class AsyncSandbox:
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
+        volume_mounts: Optional[Dict[str, Any]] = None,
     ) -> "AsyncSandbox":
         """Creates a sandbox (see :meth:`Sandbox.create`)."""
         return cls(
@@ -372,6 +373,7 @@ class AsyncSandbox:
                 request_timeout_ms=request_timeout_ms,
                 headers=headers,
                 network=network,
+                volume_mounts=volume_mounts,
             )
         )
 

@@ -49,7 +49,7 @@ export async function pause(ctx: LifecycleContext, sandboxId: string, reason = '
     },
     () => ({ state: 'paused', patch: pausedPatch(ctx, image) }),
   );
-  ctx.stoppedHere(sandboxId, (await ctx.store.getSandbox(sandboxId))?.volumeMounts);
+  await ctx.stoppedHere(sandboxId, (await ctx.store.getSandbox(sandboxId))?.volumeMounts);
   ctx.event(sandboxId, 'info', `sandbox paused (${reason}) in ${Date.now() - t0} ms`);
 }
 
@@ -137,7 +137,7 @@ async function restorePaused(
           const info = await ctx.opts.prom.time('driver.restore', restore);
           return { runtime: runtimeOf(info), pausedImage: undefined, endAt: Date.now() + timeout };
         } catch (err) {
-          ctx.stoppedHere(sandboxId, s.volumeMounts);
+          await ctx.stoppedHere(sandboxId, s.volumeMounts);
           throw err;
         }
       } catch (err) {

@@ -163,8 +163,8 @@ async function launch(
       egress: egressOf({ network: o.network }),
       mounts,
     })
-    .catch((err) => {
-      ctx.stoppedHere(sandboxId, volumeMounts);
+    .catch(async (err) => {
+      await ctx.stoppedHere(sandboxId, volumeMounts);
       throw err;
     });
   try {
@@ -201,7 +201,7 @@ async function launch(
     return record;
   } catch (err) {
     await ctx.driver.destroy(sandboxId).catch(() => {});
-    ctx.stoppedHere(sandboxId, volumeMounts);
+    await ctx.stoppedHere(sandboxId, volumeMounts);
     throw err;
   }
 }

@@ -573,7 +573,7 @@ type TeamDetail struct {
 
 // TeamQuotas Limits of one team; defaults come from the server (TENSOR_BOX_QUOTA_*).
 type TeamQuotas struct {
-	// MaxDiskMB Disk of paused sandboxes' images and snapshots
+	// MaxDiskMB Disk of paused sandboxes' images and snapshots, plus volume sizes, MiB
 	MaxDiskMB int `json:"maxDiskMB"`
 
 	// MaxMemoryMB Sum of the memory of running sandboxes
