@@ -16,6 +16,7 @@ import path from 'node:path';
 import {
   DriverError,
   type Checkpointer,
+  type Closer,
   type Driver,
   type EgressController,
   type FilesystemPauser,
@@ -40,7 +41,7 @@ export { ENVD_PORT } from './container/sandbox-host.js';
 export type { ContainerDriverOptions } from './container/options.js';
 
 export class ContainerDriver
-  implements Driver, Freezer, Checkpointer, FilesystemPauser, LayerCapturer, EgressController
+  implements Driver, Freezer, Checkpointer, FilesystemPauser, LayerCapturer, EgressController, Closer
 {
   readonly name = 'container';
   private readonly host: SandboxHost;
@@ -54,10 +55,10 @@ export class ContainerDriver
     host.checkNew(spec);
     const kind = WritableLayer.kindFor(spec, host.diskQuota);
     return host.network.withLink(spec, async (link: Link) => {
-      host.state.prepare(spec.sandboxId);
+      const pooled = host.prepareNew(spec.sandboxId, kind, spec.diskMB);
       const layer = host.newLayer(spec.sandboxId, kind);
       try {
-        const disk = await layer.prepareEmpty(spec.diskMB);
+        const disk = await layer.prepareEmpty(spec.diskMB, pooled);
         host.createCgroup(spec);
         await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
         const pid = await host.launch('create', spec, link, layer, disk, host.idMap, host.bootArgs(spec));
@@ -69,12 +70,15 @@ export class ContainerDriver
         await host.teardown(spec.sandboxId, vethRace(err) ? undefined : link.hostIf).catch(() => {});
         if (err instanceof DriverError) throw err;
         throw new DriverError('internal', `cannot start sandbox: ${(err as Error).message}`);
+      } finally {
+        if (kind === 'disk') host.diskPool.refill();
       }
     });
   }
 
   async list(): Promise<SandboxRuntimeInfo[]> {
     const { host } = this;
+    await host.diskPool.swept; // a previous process's ready disks: unmounted and removed
     const log = (msg: string) => host.opts.log?.(`container: ${msg}`);
     const out: SandboxRuntimeInfo[] = [];
     for (const id of host.state.ids()) {
@@ -102,6 +106,11 @@ export class ContainerDriver
 
   destroy(sandboxId: string): Promise<void> {
     return this.host.destroy(sandboxId);
+  }
+
+  /** See Closer: unmounts and removes the disks made ahead of time; sandboxes keep running. */
+  close(): Promise<void> {
+    return this.host.diskPool.close();
   }
 
   async stats(sandboxId: string): Promise<SandboxStats> {

@@ -150,6 +150,16 @@ export interface EgressController {
   updateEgress(sandboxId: string, rules: { allowOut: string[]; denyOut: string[] }): Promise<void>;
 }
 
+/**
+ * Optional: releases what the driver holds for itself (the container driver's ready disks) when the control plane
+ * stops. Sandboxes are not touched: they keep running and a restarted driver adopts them (`list`).
+ */
+export interface Closer {
+  close(): Promise<void>;
+}
+
+export const hasCloser = (d: Driver): d is Driver & Closer => typeof (d as Partial<Closer>).close === 'function';
+
 export const hasEgressController = (d: Driver): d is Driver & EgressController =>
   typeof (d as Partial<EgressController>).updateEgress === 'function';
 

@@ -10,9 +10,10 @@
  *   written;
  * - `rootfs/` (the overlay mount), `netns` (the pinned network namespace), `exit` (the init's wait status), the
  *   writable layer (see writable-layer.ts), and CRIU's `restore.log`, `restore.pid`, `lazy-pages.*` of a restore.
- * Names starting with `.` are not sandboxes (`.disks/`: blank disk images).
+ * Names starting with `.` are not sandboxes (`.disks/`: blank disk images; `.disk-pool/`: disks made ahead of time,
+ * disk-pool.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DriverError } from '../driver.js';
@@ -62,9 +63,13 @@ export class StateDir {
     return existsSync(this.dir(id));
   }
 
-  /** Makes the directory with its mount point for the root and the file the netns is pinned on. */
-  prepare(id: string): string {
+  /**
+   * Makes the directory with its mount point for the root and the file the netns is pinned on. `from`: a directory
+   * that becomes the sandbox's (a disk pool entry, its disk mounted inside; the mount moves with it).
+   */
+  prepare(id: string, from?: string): string {
     const dir = this.dir(id);
+    if (from) renameSync(from, dir);
     mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
     writeFileSync(path.join(dir, 'netns'), '');
     return dir;
