@@ -121,6 +121,22 @@ describe('volumes (stock e2b SDK)', () => {
     await sbx.kill();
   });
 
+  it('a filesystem-only pause keeps the mount: the booted sandbox has the volume again, its contents too', async () => {
+    const sbx = await create({ '/mnt/shared': vol });
+    await sh(sbx, 'echo before-fs-pause > /mnt/shared/fs.txt');
+    await sbx.pause({ keepMemory: false });
+    await vol.writeFile('/while-fs-paused.txt', 'fs-paused');
+    const again = await Sandbox.connect(sbx.sandboxId);
+    assert.equal(
+      await sh(again, 'cat /mnt/shared/fs.txt /mnt/shared/while-fs-paused.txt'),
+      'before-fs-pause\nfs-paused',
+    );
+    await sh(again, 'echo after-boot > /mnt/shared/b.txt');
+    assert.equal(await vol.readFile('/b.txt'), 'after-boot\n');
+    assert.deepEqual((await again.getInfo()).volumeMounts, [{ name: 'shared', path: '/mnt/shared' }]);
+    await sbx.kill();
+  });
+
   it('the size limit is a real ENOSPC inside and a 507 from the file API', async () => {
     const made = await api(s, 'POST', '/volumes', { name: 'small', sizeMB: 16 });
     assert.equal(made.status, 201);

@@ -7,7 +7,8 @@
  * This file is the Driver and its capabilities, composed from one module per job under container/: the on-disk state
  * and its markers (state-dir.ts), address slots, links and firewall (network.ts), the launcher (launcher.ts), the
  * writable layer — a disk of its own or a directory, decided once (writable-layer.ts) — the shared host-side steps
- * (sandbox-host.ts), CRIU checkpoints (checkpoint.ts), restores (restore.ts) and crash recovery (recovery.ts).
+ * (sandbox-host.ts), CRIU checkpoints (checkpoint.ts), restores (restore.ts), filesystem-only pauses and fresh boots
+ * (fs-pause.ts) and crash recovery (recovery.ts).
  */
 import { mkdirSync, close, openSync, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import {
   type Checkpointer,
   type Driver,
   type EgressController,
+  type FilesystemPauser,
   type Freezer,
   type LayerCapturer,
   type SandboxRuntimeInfo,
@@ -25,6 +27,7 @@ import {
 } from './driver.js';
 import { parseEgressRules } from './egress.js';
 import { checkpoint, imageInUse, type CheckpointOptions } from './container/checkpoint.js';
+import { boot, pauseFilesystem } from './container/fs-pause.js';
 import { vethRace, type Link } from './container/network.js';
 import type { ContainerDriverOptions } from './container/options.js';
 import { recover } from './container/recovery.js';
@@ -36,7 +39,9 @@ import { WritableLayer } from './container/writable-layer.js';
 export { ENVD_PORT } from './container/sandbox-host.js';
 export type { ContainerDriverOptions } from './container/options.js';
 
-export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer, EgressController {
+export class ContainerDriver
+  implements Driver, Freezer, Checkpointer, FilesystemPauser, LayerCapturer, EgressController
+{
   readonly name = 'container';
   private readonly host: SandboxHost;
 
@@ -55,12 +60,7 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         const disk = await layer.prepareEmpty(spec.diskMB);
         host.createCgroup(spec);
         await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
-        const pid = await host.launch('create', spec, link, layer, disk, host.idMap, [
-          '--hostname',
-          spec.hostname ?? spec.sandboxId,
-          ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
-          ...((spec.noNewPrivileges ?? host.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
-        ]);
+        const pid = await host.launch('create', spec, link, layer, disk, host.idMap, host.bootArgs(spec));
         const meta = host.meta(spec, link, layer, pid, host.idMap);
         host.state.writeMeta(meta);
         return host.info(meta);
@@ -140,6 +140,16 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   /** See container/restore.ts: the checkpoint's processes continue on a fresh slot; `move` consumes its layer. */
   restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
     return restore(this.host, spec, imageDir, !!opts.move);
+  }
+
+  /** See container/fs-pause.ts: the processes end, the writable layer is kept in `imageDir`. */
+  pauseFilesystem(sandboxId: string, imageDir: string): Promise<void> {
+    return pauseFilesystem(this.host, sandboxId, imageDir);
+  }
+
+  /** See container/fs-pause.ts: a fresh boot on the writable layer of the checkpoint in `imageDir`. */
+  boot(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
+    return boot(this.host, spec, imageDir, !!opts.move);
   }
 
   imageInUse(imageDir: string): boolean {

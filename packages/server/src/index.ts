@@ -229,8 +229,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         if (s.state === 'killing') throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
         opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
-        if (wireState(s.state) === 'paused' && s.autoResume && opts.wake !== false)
-          s = await sandboxes.resume(s.sandboxId);
+        // A filesystem-only pause never wakes by traffic (its processes are gone: as E2B, an explicit resume only).
+        const wakes = s.autoResume && s.pauseMode !== 'filesystem' && opts.wake !== false;
+        if (wireState(s.state) === 'paused' && wakes) s = await sandboxes.resume(s.sandboxId);
         if (!isReachable(s.state) || !s.runtime) {
           throw new ApiError(
             'failed_precondition',

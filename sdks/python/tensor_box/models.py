@@ -31,10 +31,14 @@ class LifecycleConfig:
     Args:
         on_timeout: ``"kill"`` (default) or ``"pause"``.
         auto_resume: with ``on_timeout="pause"``, wake the sandbox on the next request that reaches it.
+        keep_memory: with ``on_timeout="pause"``, ``False`` makes that pause filesystem-only (the processes end, the
+            files stay; resuming boots the sandbox afresh). Not with ``auto_resume``. Unset: the server's default
+            (with memory).
     """
 
     on_timeout: str = "kill"
     auto_resume: Optional[bool] = None
+    keep_memory: Optional[bool] = None
 
 
 @dataclass

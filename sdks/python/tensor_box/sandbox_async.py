@@ -386,8 +386,9 @@ class AsyncSandbox:
         api_key: Optional[str] = None,
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
+        on_resume: Optional[str] = None,
     ) -> "AsyncSandbox":
-        """Connects to a sandbox by ID, resuming it when paused."""
+        """Connects to a sandbox by ID, resuming it when paused (``on_resume="reboot"``: afresh on its files)."""
         return cls(
             await _thread(
                 Sandbox.connect,
@@ -397,6 +398,7 @@ class AsyncSandbox:
                 api_key=api_key,
                 request_timeout_ms=request_timeout_ms,
                 headers=headers,
+                on_resume=on_resume,
             )
         )
 

@@ -151,6 +151,16 @@ export class SandboxHost {
     return this.launcher.run([...args, ...extra]);
   }
 
+  /** `tb-launch create`'s own options: a new boot's hostname, resolver and no_new_privs. */
+  bootArgs(spec: SandboxSpec): string[] {
+    return [
+      '--hostname',
+      spec.hostname ?? spec.sandboxId,
+      ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
+      ...((spec.noNewPrivileges ?? this.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
+    ];
+  }
+
   /** Lazily unmounts the sandbox's overlay (its processes must be gone or frozen for good). */
   unmountRoot(sandboxId: string): Promise<void> {
     return this.launcher.cleanup({ merged: path.join(this.state.dir(sandboxId), 'rootfs') });
@@ -181,7 +191,8 @@ export class SandboxHost {
         diskMount: WritableLayer.mountPointOf(dir),
         hostIf,
       });
-      await rm(dir, { recursive: true, force: true });
+      // The shim (outside the cgroup) writes `exit` once the init is reaped: it may land while the directory goes.
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     }
   }
 }

@@ -4,8 +4,10 @@
  *
  * `<stateDir>/<id>/`:
  * - `meta.json` — the running sandbox's record (SandboxMeta), written once its agent answers;
- * - `pausing.json` — a pause is under way (`{imageDir, layerOut?}`), written before the dump, gone with the sandbox;
- * - `restoring.json` — a restore is under way (`{imageDir, move, meta}`), removed once `meta.json` is written;
+ * - `pausing.json` — a pause is under way (`{imageDir, layerOut?, memory?}`), written before the dump (or, for a
+ *   filesystem-only pause, before the processes are stopped), gone with the sandbox;
+ * - `restoring.json` — a restore or boot is under way (`{imageDir, move, meta}`), removed once `meta.json` is
+ *   written;
  * - `rootfs/` (the overlay mount), `netns` (the pinned network namespace), `exit` (the init's wait status), the
  *   writable layer (see writable-layer.ts), and CRIU's `restore.log`, `restore.pid`, `lazy-pages.*` of a restore.
  * Names starting with `.` are not sandboxes (`.disks/`: blank disk images).
@@ -29,6 +31,8 @@ export interface SandboxMeta extends SandboxRecord {
 export interface PausingMarker {
   imageDir: string;
   layerOut?: string;
+  /** False: a filesystem-only pause (no dump; recovery completes it whatever the processes did). */
+  memory?: boolean;
 }
 
 /** `restoring.json`: the checkpoint being restored, whether its layer is consumed, and the sandbox's record-to-be. */
