@@ -69,6 +69,12 @@ export class ContainerDriver
         // A lost race for the interface name: that interface is another sandbox's, not ours to delete.
         await host.teardown(spec.sandboxId, vethRace(err) ? undefined : link.hostIf).catch(() => {});
         if (err instanceof DriverError) throw err;
+        // The image decides whether a volume's path can be a mount point (a file there cannot): the caller's input.
+        const badMount = /(?:make volume mount point|mount volume at) (\S+): (.*)/.exec((err as Error).message);
+        if (badMount) {
+          const msg = `volumeMounts: cannot mount a volume at ${badMount[1]} in this sandbox: ${badMount[2]}`;
+          throw new DriverError('invalid_argument', msg);
+        }
         throw new DriverError('internal', `cannot start sandbox: ${(err as Error).message}`);
       } finally {
         if (kind === 'disk') host.diskPool.refill();
