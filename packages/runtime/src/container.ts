@@ -60,8 +60,10 @@ export class ContainerDriver
       try {
         const disk = await layer.prepareEmpty(spec.diskMB, pooled);
         host.createCgroup(spec);
-        await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
         const pid = await host.launch('create', spec, link, layer, disk, host.idMap, host.bootArgs(spec));
+        // After the launch made the link ours (a launch that loses the name to another driver instance must not have
+        // touched that instance's rules). Only our agent runs until create returns, so no sandbox code goes unruled.
+        await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
         const meta = host.meta(spec, link, layer, pid, host.idMap);
         host.state.writeMeta(meta);
         return host.info(meta);
