@@ -21,7 +21,7 @@ import { finish, move, settle } from './transitions.js';
 
 /** Pauses a running sandbox (`reason`: `requested`, or the sweep's `timeout`). */
 export async function pause(ctx: LifecycleContext, sandboxId: string, reason = 'requested'): Promise<void> {
-  const driver = ctx.driver;
+  const driver = ctx.driverOf(await ctx.get(sandboxId));
   const image = ctx.opts.snapshots.newPauseImage(sandboxId);
   const t0 = Date.now();
   const op = {
@@ -85,7 +85,7 @@ export async function resume(
     if (!paused.pausedImage || !ctx.opts.snapshots.isComplete(paused.pausedImage)) {
       throw new ApiError('not_found', `the saved state of sandbox '${sandboxId}' is gone`);
     }
-    const driver = ctx.driver;
+    const driver = ctx.driverOf(paused);
     if (!hasCheckpointer(driver)) {
       throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot resume sandboxes`);
     }
@@ -113,7 +113,7 @@ async function restorePaused(
 ): Promise<SandboxRecord> {
   const sandboxId = s.sandboxId;
   const held = s; // in `resuming`, on this node
-  const driver = ctx.driver;
+  const driver = ctx.driverOf(s);
   const t0 = Date.now();
   let patch: Partial<SandboxRecord>;
   try {
@@ -146,6 +146,6 @@ async function restorePaused(
   await finish(ctx.store, held, 'running', patch);
   void ctx.removeImageWhenFree(s.pausedImage!);
   ctx.event(sandboxId, 'info', `sandbox resumed in ${Date.now() - t0} ms`);
-  void ctx.opts.metrics.sample(sandboxId);
+  void ctx.opts.metrics.sample(s);
   return { ...s, ...patch, state: 'running', nodeId: ctx.opts.nodeId } as SandboxRecord;
 }

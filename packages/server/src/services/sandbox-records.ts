@@ -5,7 +5,7 @@
  */
 import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid } from '../errors.js';
-import type { SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import type { Isolation, SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
 import { newAccessToken } from '../ids.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR } from './default-template.js';
 
@@ -113,6 +113,8 @@ export interface ImageStart {
   what: string;
   /** Fields of the lifecycle log entry. */
   fields: Record<string, string>;
+  /** The isolation whose driver wrote the image: the only one that can start it (absent: `container`). */
+  isolation?: Isolation;
 }
 
 export function fromSnapshot(snap: SnapshotRecord): ImageStart {
@@ -130,6 +132,7 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
     workdir: DEFAULT_WORKDIR,
     what: snap.snapshotId,
     fields: { snapshotId: snap.snapshotId },
+    isolation: snap.isolation,
   };
 }
 
@@ -150,6 +153,7 @@ export function runningRecord(
     | 'nodeId'
     | 'network'
     | 'teamId'
+    | 'isolation'
   >,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,

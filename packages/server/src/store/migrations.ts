@@ -185,6 +185,11 @@ ALTER TABLE template_builds ADD COLUMN config ${d.json};`,
   // 6: indexes that SQLite databases made before versioned migrations lack (PostgreSQL's first schema has them).
   () => `CREATE INDEX IF NOT EXISTS sandboxes_started ON sandboxes (started_at, sandbox_id);
 CREATE INDEX IF NOT EXISTS snapshots_name ON snapshots (name);`,
+  // 7: each sandbox's and snapshot's isolation (the driver that runs it), a template's default. Rows from before
+  // are containers (NULL reads as `container`); a template without one follows the server's default.
+  () => `ALTER TABLE sandboxes ADD COLUMN isolation TEXT;
+ALTER TABLE snapshots ADD COLUMN isolation TEXT;
+ALTER TABLE templates ADD COLUMN isolation TEXT;`,
 ];
 
 /** The newest schema version this server knows. */

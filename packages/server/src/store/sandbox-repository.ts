@@ -11,6 +11,8 @@
  */
 export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snapshotting' | 'killing';
 export type OnTimeout = 'kill' | 'pause';
+/** The boundary a sandbox runs in, i.e. which driver runs it (lifecycle/drivers.ts). */
+export type Isolation = 'container' | 'microvm';
 
 export interface SandboxRuntime {
   pid: number;
@@ -57,6 +59,8 @@ export interface SandboxRecord {
   /** The owning team (absent: the admin team). */
   teamId?: string;
   network?: SandboxNetwork;
+  /** Which driver runs it (absent: `container`, a record from before isolation was recorded). */
+  isolation?: Isolation;
 }
 
 export interface SandboxFilter {

@@ -3,6 +3,8 @@
  * by sqlite-snapshots.ts and postgres-snapshots.ts.
  */
 
+import type { Isolation } from './sandbox-repository.js';
+
 /** A saved state of a sandbox (memory, processes, files) that new sandboxes can start from. */
 export interface SnapshotRecord {
   snapshotId: string;
@@ -22,6 +24,8 @@ export interface SnapshotRecord {
   allowInternetAccess: boolean;
   /** The owning team (absent: the admin team). */
   teamId?: string;
+  /** The driver that wrote the image and alone can start it (absent: `container`). */
+  isolation?: Isolation;
 }
 
 /** What `listSnapshots` returns: newest first; `after` is the cursor (strictly before (createdAt, snapshotId)). */
