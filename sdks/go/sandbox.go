@@ -40,6 +40,9 @@ type CreateOptions struct {
 	AllowInternetAccess *bool
 	// Network holds E2B's network settings (nil: public traffic, no outbound rules).
 	Network *NetworkOptions
+	// Isolation is "container" or "microvm" (a VM with its own kernel; the server needs QEMU). Empty: the
+	// template's, else the server's default. A Tensor Box extension.
+	Isolation string
 }
 
 // NetworkOptions are a sandbox's inbound and outbound traffic settings.
@@ -131,6 +134,9 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 	}
 	if opts.Envs != nil {
 		body.EnvVars = ptr(api.EnvVars(opts.Envs))
+	}
+	if opts.Isolation != "" {
+		body.Isolation = ptr(api.Isolation(opts.Isolation))
 	}
 	if opts.Metadata != nil {
 		body.Metadata = ptr(api.SandboxMetadata(opts.Metadata))

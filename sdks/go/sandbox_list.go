@@ -31,6 +31,8 @@ type SandboxInfo struct {
 	Metadata   map[string]string
 	// EnvdVersion is the version of the agent inside the sandbox.
 	EnvdVersion string
+	// Isolation is "container" or "microvm" (empty from servers before isolation per sandbox).
+	Isolation string
 }
 
 // Info is the seeds' short name for SandboxInfo.
@@ -144,7 +146,7 @@ func listedToInfo(s *api.ListedSandbox) SandboxInfo {
 	return SandboxInfo{
 		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
 		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
-		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion,
+		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion, Isolation: isolationString(s.Isolation),
 	}
 }
 
@@ -152,8 +154,15 @@ func detailToInfo(s *api.SandboxDetail) SandboxInfo {
 	return SandboxInfo{
 		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
 		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
-		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion,
+		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion, Isolation: isolationString(s.Isolation),
 	}
+}
+
+func isolationString(i *api.Isolation) string {
+	if i == nil {
+		return ""
+	}
+	return string(*i)
 }
 
 func metadataMap(m *api.SandboxMetadata) map[string]string {

@@ -39,7 +39,14 @@ export interface SandboxOpts extends ConnectionOpts {
   allowInternetAccess?: boolean;
   /** Inbound traffic: E2B's `network` settings. */
   network?: SandboxNetworkOpts;
+  /**
+   * The boundary: `container` (namespaces on the host's kernel) or `microvm` (a VM with its own kernel; the server
+   * needs QEMU). Default: the template's, else the server's (`TENSOR_BOX_ISOLATION`). A Tensor Box extension.
+   */
+  isolation?: Isolation;
 }
+
+export type Isolation = 'container' | 'microvm';
 
 export interface SandboxNetworkOpts {
   /**
@@ -136,6 +143,7 @@ export class Sandbox {
         network: o.network ? { ...o.network } : undefined,
         autoPause: onTimeout === 'pause',
         autoResume: o.lifecycle?.autoResume !== undefined ? { enabled: o.lifecycle.autoResume } : undefined,
+        isolation: o.isolation,
       },
     });
     return new this(unwrap(r, 'create sandbox'), conn);

@@ -58,6 +58,8 @@ class SandboxInfo:
     network: Optional[Dict[str, Any]] = None
     #: Opens the sandbox's ports when it does not allow public traffic (header ``e2b-traffic-access-token``).
     traffic_access_token: Optional[str] = None
+    #: ``container`` or ``microvm`` (None from servers before isolation per sandbox).
+    isolation: Optional[str] = None
 
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "SandboxInfo":
@@ -77,6 +79,7 @@ class SandboxInfo:
             lifecycle=LifecycleConfig(lc.get("onTimeout", "kill"), lc.get("autoResume")) if lc else None,
             network=d.get("network"),
             traffic_access_token=d.get("trafficAccessToken") or None,
+            isolation=d.get("isolation"),
         )
 
 

@@ -90,6 +90,7 @@ class Sandbox:
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
+        isolation: Optional[str] = None,
     ) -> "Sandbox":
         """Creates a sandbox from a template (ID or name).
 
@@ -101,6 +102,8 @@ class Sandbox:
             network: E2B's network settings: ``allowPublicTraffic`` (False: ports need ``traffic_access_token`` in
                 the ``e2b-traffic-access-token`` header), ``maskRequestHost``, ``allowOut`` / ``denyOut`` (addresses,
                 CIDRs, host names in allowOut; allow wins over deny).
+            isolation: ``"container"`` or ``"microvm"`` (a VM with its own kernel; the server needs QEMU); default:
+                the template's, else the server's. A Tensor Box extension.
             domain, api_key: the server (default env ``TENSOR_BOX_DOMAIN`` / ``TENSOR_BOX_API_KEY``).
 
         Raises:
@@ -125,6 +128,8 @@ class Sandbox:
             body["autoResume"] = {"enabled": lc.auto_resume}
         if network is not None:
             body["network"] = network
+        if isolation is not None:
+            body["isolation"] = isolation
         res = config.request("POST", "/sandboxes", json=body, context=f"create sandbox from {template!r}")
         return cls(res.json(), config)
 

@@ -355,6 +355,7 @@ class AsyncSandbox:
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
+        isolation: Optional[str] = None,
     ) -> "AsyncSandbox":
         """Creates a sandbox (see :meth:`Sandbox.create`)."""
         return cls(
@@ -372,6 +373,7 @@ class AsyncSandbox:
                 request_timeout_ms=request_timeout_ms,
                 headers=headers,
                 network=network,
+                isolation=isolation,
             )
         )
 

@@ -1,4 +1,7 @@
-/** `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V [--json]` */
+/**
+ * `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V [--isolation container|microvm]
+ * [--json]` (no --isolation: the template's, else the server's default).
+ */
 import { Sandbox } from 'tensor-box';
 import { keyValues, type Ctx } from '../context.js';
 import { UsageError } from '../exit-codes.js';
@@ -9,6 +12,7 @@ export const options = {
   metadata: { type: 'string', multiple: true },
   'on-timeout': { type: 'string' },
   'auto-resume': { type: 'boolean' },
+  isolation: { type: 'string' },
 } as const;
 
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
@@ -19,12 +23,16 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   const onTimeout = flags['on-timeout'];
   if (onTimeout !== undefined && onTimeout !== 'kill' && onTimeout !== 'pause')
     throw new UsageError("--on-timeout must be 'kill' or 'pause'");
+  const isolation = flags.isolation;
+  if (isolation !== undefined && isolation !== 'container' && isolation !== 'microvm')
+    throw new UsageError("--isolation must be 'container' or 'microvm'");
   const sbx = await Sandbox.create(args[0] ?? 'default', {
     ...ctx.conn,
     timeoutMs,
     envs: keyValues(flags.env, 'env'),
     metadata: keyValues(flags.metadata, 'metadata'),
     lifecycle: onTimeout ? { onTimeout, autoResume: flags['auto-resume'] } : undefined,
+    isolation,
   });
   if (ctx.json) {
     const info = await sbx.getInfo();
