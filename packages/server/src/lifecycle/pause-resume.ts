@@ -11,6 +11,7 @@
  */
 import { hasCheckpointer } from '@tensor-box/runtime';
 import { ApiError, notFound } from '../errors.js';
+import { envdInit } from '../services/envd-client.js';
 import { driverFailure, egressOf, runtimeOf } from '../services/sandbox-records.js';
 import type { SandboxRecord } from '../store/store.js';
 import { ownerTeam } from '../teams/caller.js';
@@ -132,6 +133,10 @@ async function restorePaused(
       try {
         const restore = () => driver.restore(spec, s.pausedImage!, { move: true });
         const info = await ctx.opts.prom.time('driver.restore', restore);
+        // The agent's /init carries the time: a restored VM's clock is the one it was paused with (envd sets it).
+        await envdInit(info.envdUrl, { currentToken: s.envdAccessToken }).catch((err: Error) =>
+          ctx.log(`clock hand-over to ${sandboxId} after resume failed: ${err.message}`),
+        );
         return { runtime: runtimeOf(info), pausedImage: undefined, endAt: Date.now() + timeout };
       } catch (err) {
         ctx.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
