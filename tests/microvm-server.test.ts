@@ -3,8 +3,9 @@
  * microVMs side by side, chosen per sandbox (SDK `isolation`, the template's, the server's default) — one sandbox of
  * each through the SDK, with their kernels, what getInfo and list say, pause and resume of the microVM (a live counter
  * and its files) reaching the microvm driver, a snapshot that starts only in its own isolation, and the 400s for a
- * value that is no isolation or one the host cannot run. A server whose default is microvm refuses to start without
- * its guest. Runs under TCG where /dev/kvm cannot run a stock guest (slow): every microVM here is the `default`
+ * value that is no isolation or one the host cannot run; a microVM's internet access (through the host's NAT), egress
+ * rules and blocked addresses against a test network of its own. A server whose default is microvm refuses to start
+ * without its guest. Runs under TCG where /dev/kvm cannot run a stock guest (slow): every microVM here is the `default`
  * template's shape, so one template snapshot (booted once, by the first microVM create) serves them all.
  */
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Sandbox } from 'tensor-box';
 import { startServer } from '../packages/server/src/index.js';
 import { api, startTestServer, testConfig, type TestServer } from './helpers/harness.js';
+import { startTestNet, TCP_PORT } from './security/helpers/test-net.js';
 
 const cacheDir = process.env.TENSOR_BOX_CACHE_DIR || '/var/cache/tensor-box';
 const guestDir = path.join(cacheDir, 'microvm', 'guest');
@@ -76,21 +78,75 @@ describe('one server with container and microvm isolation', { skip }, () => {
       await vm.files.write('/home/user/note.txt', 'kept');
       const counter = `i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done`;
       await vm.commands.run(`nohup bash -c '${counter}' >/dev/null 2>&1 &`);
-      await sleep(1000);
-      const before = Number((await vm.files.read('/tmp/n')).trim());
+      const count = async () => Number((await vm.commands.run('cat /tmp/n 2>/dev/null || echo 0')).stdout.trim());
+      // An emulated guest on a busy host is slow: wait for the counter (and, after resume, for it to move on).
+      const passes = async (ok: () => Promise<boolean>, timeoutMs: number) => {
+        for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(250)) if (await ok()) return true;
+        return false;
+      };
+      assert.ok(await passes(async () => (await count()) > 2, 30_000), 'the counter runs');
+      const before = await count();
+      // The guest's boot time by its clocks (wall clock minus time since boot): it moves when the wall clock is set.
+      const clocks = 'read up _ < /proc/uptime; echo "$(date +%s.%N) $up"';
+      const bootAt = async () => {
+        const [wall, up] = (await vm.commands.run(clocks)).stdout.trim().split(' ').map(Number);
+        return { wallMs: wall * 1000, bootMs: (wall - up) * 1000 };
+      };
+      const b0 = await bootAt();
       await vm.pause();
       assert.equal((await Sandbox.getInfo(vm.sandboxId, s.conn)).state, 'paused');
+      const pausedAt = Date.now();
+      await sleep(5000);
       await vm.resume(300_000);
+      // The VM comes back with the clock it was saved with; the resume's /init sets it to now (envd, clock.go).
+      const b1 = await bootAt();
+      assert.ok(Math.abs(b1.wallMs - Date.now()) < 2000, `guest clock ${b1.wallMs - Date.now()} ms off the host's`);
+      assert.ok(b1.bootMs - b0.bootMs > 3000, `the clock was set forward (by ${b1.bootMs - b0.bootMs} ms)`);
+      assert.ok(Date.now() - pausedAt >= 5000);
       assert.equal((await vm.commands.run('uname -r')).stdout.trim(), guestKernel(), 'resumed as a microVM');
       assert.equal(await vm.files.read('/home/user/note.txt'), 'kept');
-      const n1 = Number((await vm.files.read('/tmp/n')).trim());
+      const n1 = await count();
       assert.ok(n1 >= before && n1 < before + 200, `the counter continued from ${before} (now ${n1})`);
-      await sleep(1500);
-      assert.ok(Number((await vm.files.read('/tmp/n')).trim()) > n1, 'the process runs after resume');
+      assert.ok(await passes(async () => (await count()) > n1, 30_000), 'the process runs after resume');
       assert.equal((await vm.getInfo()).isolation, 'microvm');
     } finally {
       await ctr.kill();
       await vm.kill();
+    }
+  });
+
+  it('a microVM reaches the internet through the host, within its egress rules, and not without access', async () => {
+    const tn = await startTestNet();
+    const made: Sandbox[] = [];
+    const vm = async (o: object) => {
+      const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 180_000, isolation: 'microvm', ...o });
+      made.push(sbx);
+      return sbx;
+    };
+    // A TCP connection from the guest, as root: the first line the server answers, or BLOCKED.
+    const tcp = async (sbx: Sandbox, ip: string) =>
+      (
+        await sbx.commands.run(
+          `timeout 10 bash -c 'exec 3<>/dev/tcp/${ip}/${TCP_PORT} && head -1 <&3' 2>/dev/null || echo BLOCKED`,
+          { user: 'root', timeoutMs: 30_000 },
+        )
+      ).stdout.trim();
+    try {
+      const open = await vm({});
+      assert.match(await tcp(open, tn.publicIp), /^hello /, 'internet access (masqueraded by the host)');
+      assert.equal(await tcp(open, tn.metadataIp), 'BLOCKED', 'the cloud metadata address stays blocked');
+      assert.equal(await tcp(open, tn.lanIp), 'BLOCKED', "the host's own networks stay blocked");
+      const ruled = await vm({ network: { denyOut: ['0.0.0.0/0'], allowOut: [`${tn.publicIp}/32`] } });
+      assert.match(await tcp(ruled, tn.publicIp), /^hello /);
+      assert.equal(await tcp(ruled, tn.publicIp2), 'BLOCKED', 'denied by its egress rules');
+      await ruled.updateNetwork({ denyOut: [tn.publicIp] });
+      assert.equal(await tcp(ruled, tn.publicIp), 'BLOCKED', 'the new rules are in force at once');
+      assert.match(await tcp(ruled, tn.publicIp2), /^hello /);
+      const offline = await vm({ allowInternetAccess: false });
+      assert.equal(await tcp(offline, tn.publicIp), 'BLOCKED', 'no internet access');
+    } finally {
+      for (const sbx of made) await sbx.kill().catch(() => {});
+      await tn.close();
     }
   });
 

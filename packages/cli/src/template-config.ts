@@ -1,7 +1,7 @@
 /**
- * `e2b.toml`, the template configuration `template init` writes and `template build` reads (E2B's file, with the
- * seeds' additions `from_template`, `from_image`, `disk_gb`, `isolation` and `[[steps]]`). Reading validates every key and type
- * (invalid TOML is reported with its line and column); `updateConfigIds` writes `template_id`/`build_id` back by
+ * `e2b.toml`, the template configuration `template init` writes and `template build` reads (E2B's file, with the seeds'
+ * additions `from_template`, `from_image`, `disk_gb`, `isolation` and `[[steps]]`). Reading validates every key and
+ * type (invalid TOML is reported with its line and column); `updateConfigIds` writes `template_id`/`build_id` back by
  * editing those lines only, so comments and layout survive.
  */
 import { parse, stringify, TomlError } from 'smol-toml';

@@ -88,7 +88,7 @@ type EgressDenied = (sandboxId: string, d: { destination: string; protocol: stri
  */
 export function defaultDrivers(config: ServerConfig, log?: (msg: string) => void, onEgressDenied?: EgressDenied) {
   const container = containerDriver(config, log, onEgressDenied);
-  const vm = microVmDriver(config, log);
+  const vm = microVmDriver(config, log, onEgressDenied);
   if (config.isolation === 'microvm' && typeof vm === 'string') {
     throw new Error(`TENSOR_BOX_ISOLATION=microvm needs ${vm}: run packages/runtime/setup.sh`);
   }
@@ -112,7 +112,11 @@ function containerDriver(config: ServerConfig, log?: (msg: string) => void, onEg
 }
 
 /** The microvm driver, or what is missing for it (QEMU, the guest kernel and initramfs). */
-function microVmDriver(config: ServerConfig, log?: (msg: string) => void): Driver | string {
+function microVmDriver(
+  config: ServerConfig,
+  log?: (msg: string) => void,
+  onEgressDenied?: EgressDenied,
+): Driver | string {
   const guestDir = path.join(config.cacheDir, 'microvm', 'guest');
   const qemu = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64'].find((p) => existsSync(p));
   const missing = [
@@ -127,6 +131,9 @@ function microVmDriver(config: ServerConfig, log?: (msg: string) => void): Drive
     qemuPath: qemu,
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
     initPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
+    egressAllowCidrs: config.egressAllowCidrs,
+    dnsUpstream: config.dnsUpstream,
+    onEgressDenied,
   });
 }
 

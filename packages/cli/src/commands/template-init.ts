@@ -1,7 +1,8 @@
 /**
  * `tensor-box template init --name N [--from-template T | --from-image I | --dockerfile F] [--cpu C] [--memory M]
- * [--disk-gb G] [--isolation container|microvm] [--start-cmd …] [--ready-cmd …] [--path dir] [--force]`: writes an e2b.toml without contacting the
- * server. Without a source the template derives from `default`; a Dockerfile path is stored relative to the file.
+ * [--disk-gb G] [--isolation container|microvm] [--start-cmd …] [--ready-cmd …] [--path dir] [--force]`: writes an
+ * e2b.toml without contacting the server. Without a source the template derives from `default`; a Dockerfile path is
+ * stored relative to the file.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -27,7 +28,8 @@ export const options = {
 
 const USAGE =
   'usage: tensor-box template init --name NAME [--from-template T | --from-image IMAGE | --dockerfile FILE] ' +
-  '[--cpu N] [--memory MB] [--disk-gb GB] [--isolation container|microvm] [--start-cmd CMD] [--ready-cmd CMD] [--path DIR] [--force]';
+  '[--cpu N] [--memory MB] [--disk-gb GB] [--isolation container|microvm] [--start-cmd CMD] [--ready-cmd CMD] ' +
+  '[--path DIR] [--force]';
 
 function count(flags: Record<string, any>, flag: string, fallback?: number): number | undefined {
   const v = flags[flag];

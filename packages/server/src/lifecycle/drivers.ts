@@ -21,7 +21,8 @@ export class Drivers {
   /**
    * @param drivers the drivers this host can run, by isolation
    * @param defaultIsolation the server's default (must be one of `drivers`)
-   * @param missing for an isolation this host cannot run, what it lacks (e.g. `qemu-system-x86_64 (Debian package …)`)
+   * @param missing for an isolation this host cannot run, what it lacks (e.g. `qemu-system-x86_64 (Debian package
+   *   qemu-system-x86)`)
    */
   constructor(
     private readonly drivers: Partial<Record<Isolation, Driver>>,
@@ -74,6 +75,11 @@ export class Drivers {
 
   /** The isolations this server can run (the default first). */
   available(): Isolation[] {
-    return [this.defaultIsolation, ...this.all().map(([i]) => i).filter((i) => i !== this.defaultIsolation)];
+    return [
+      this.defaultIsolation,
+      ...this.all()
+        .map(([i]) => i)
+        .filter((i) => i !== this.defaultIsolation),
+    ];
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Isolation per sandbox, against two in-memory FakeDrivers registered as `container` (the default) and `microvm`
  * (milliseconds, no root): which isolation a create gets (request > template > server default), that every later
- * operation of a sandbox — pause, resume, snapshot, fork, kill, metrics, restart reconciliation — reaches the driver
- * that runs it and never the other, that a checkpoint starts only with the isolation that wrote it, and the 400s for
- * a value that is no isolation or one this server cannot run. The real drivers are tests/isolation-server.test.ts.
+ * operation of a sandbox — pause, resume, snapshot, fork, kill, metrics, restart reconciliation — reaches the
+ * driver that runs it and never the other, that a checkpoint starts only with the isolation that wrote it, and
+ * the 400s for a value that is no isolation or one this server cannot run. The real drivers are
+ * tests/isolation-server.test.ts.
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,11 +164,18 @@ describe('operations reach the driver of the sandbox', () => {
     assert.equal((await svc.create({ templateID: cSnap.snapshotID, isolation: 'container' })).isolation, 'container');
   });
 
-  it('restart reconciliation lists both drivers: records re-adopted from theirs, orphans destroyed by theirs', async () => {
+  it('reconcile lists both drivers: records adopted from theirs, orphans destroyed by theirs', async () => {
     const c = await svc.create({ templateID: 'default' });
     const v = await svc.create({ templateID: 'default', isolation: 'microvm' });
     // A microvm sandbox no record knows (a crash mid-create), and a pre-isolation record of a microvm sandbox.
-    await vm.create({ sandboxId: 'orphanvm', layers: [], cpuCount: 1, memoryMB: 256, diskMB: 0, internetAccess: false });
+    await vm.create({
+      sandboxId: 'orphanvm',
+      layers: [],
+      cpuCount: 1,
+      memoryMB: 256,
+      diskMB: 0,
+      internetAccess: false,
+    });
     await store.updateSandbox(v.sandboxID, { isolation: undefined });
     const r = await fx!.rebuild().reconcile();
     assert.deepEqual(r, { adopted: 2, lost: 0, orphans: 1 });

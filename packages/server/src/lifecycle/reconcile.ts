@@ -52,7 +52,10 @@ export async function reconcile(ctx: LifecycleContext): Promise<ReconcileResult>
   for (const [id, { isolation }] of live) {
     out.orphans++;
     ctx.log(`destroying orphaned runtime sandbox ${id} (${isolation})`);
-    await ctx.driverOf({ isolation }).destroy(id).catch(() => {});
+    await ctx
+      .driverOf({ isolation })
+      .destroy(id)
+      .catch(() => {});
   }
   await removePartialImages(ctx);
   return out;

@@ -5,8 +5,8 @@
  * slot of the team's quota (429), create or restore the runtime sandbox, hand the agent its env vars and token
  * (`/init`), run the template's start command (cold starts only), and insert the record — `running` from the first
  * write. The driver is the sandbox's isolation's (drivers.ts): the request's, else the template's, else the server's
- * default; a checkpoint starts only with the isolation that wrote it (400 when the request asks for another). Any failure after the runtime exists destroys it: nothing is left half-made and no record names a sandbox
- * that never ran.
+ * default; a checkpoint starts only with the isolation that wrote it (400 when the request asks for another). Any
+ * failure after the runtime exists destroys it: nothing is left half-made and no record names a sandbox that never ran.
  */
 import { hasCheckpointer, type SandboxRuntimeInfo, type SandboxSpec } from '@tensor-box/runtime';
 import { ApiError, invalid } from '../errors.js';
@@ -201,7 +201,10 @@ async function launch(
     await ctx.store.insertSandbox(record);
     return record;
   } catch (err) {
-    await ctx.driverOf(p).destroy(sandboxId).catch(() => {});
+    await ctx
+      .driverOf(p)
+      .destroy(sandboxId)
+      .catch(() => {});
     throw err;
   }
 }

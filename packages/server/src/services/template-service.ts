@@ -26,14 +26,7 @@ import { isolationOf, type Drivers } from '../lifecycle/drivers.js';
 import { buildToApi, templateToApi } from '../lifecycle/presenters.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newBuildId, newTemplateId } from '../ids.js';
-import type {
-  Isolation,
-  LogLevel,
-  SandboxRecord,
-  Store,
-  TemplateBuildRecord,
-  TemplateRecord,
-} from '../store/store.js';
+import type { Isolation, LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
 import { BaseImages } from '../templates/base-images.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import { BuildFiles } from '../templates/build-files.js';

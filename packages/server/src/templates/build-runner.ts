@@ -225,7 +225,10 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           throw new BuildFailed('the start command exited within its first seconds', step);
       }
       if (o.warmStart === false) {
-        o.log('warn', `the build ran in a ${driver.name} sandbox: sandboxes will run the start command when they start`);
+        o.log(
+          'warn',
+          `the build ran in a ${driver.name} sandbox: sandboxes will run the start command when they start`,
+        );
       } else if (hasCheckpointer(driver)) {
         try {
           await driver.checkpoint(sandboxId, o.warmDir, { layerOut: o.layerDir });
