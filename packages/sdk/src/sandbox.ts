@@ -44,6 +44,8 @@ export interface SandboxOpts extends ConnectionOpts {
    * needs QEMU). Default: the template's, else the server's (`TENSOR_BOX_ISOLATION`). A Tensor Box extension.
    */
   isolation?: Isolation;
+  /** Volumes to mount read-write, as E2B's: sandbox path → volume (or its name). */
+  volumeMounts?: Record<string, { name: string } | string>;
 }
 
 export type Isolation = 'container' | 'microvm';
@@ -144,6 +146,9 @@ export class Sandbox {
         autoPause: onTimeout === 'pause',
         autoResume: o.lifecycle?.autoResume !== undefined ? { enabled: o.lifecycle.autoResume } : undefined,
         isolation: o.isolation,
+        volumeMounts: o.volumeMounts
+          ? Object.entries(o.volumeMounts).map(([path, v]) => ({ path, name: typeof v === 'string' ? v : v.name }))
+          : undefined,
       },
     });
     return new this(unwrap(r, 'create sandbox'), conn);

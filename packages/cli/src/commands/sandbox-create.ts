@@ -1,6 +1,6 @@
 /**
- * `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V [--isolation container|microvm]
- * [--json]` (no --isolation: the template's, else the server's default).
+ * `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V --volume NAME:/PATH
+ * [--isolation container|microvm] [--json]` (no --isolation: the template's, else the server's default).
  */
 import { Sandbox } from 'tensor-box';
 import { keyValues, type Ctx } from '../context.js';
@@ -13,7 +13,20 @@ export const options = {
   'on-timeout': { type: 'string' },
   'auto-resume': { type: 'boolean' },
   isolation: { type: 'string' },
+  volume: { type: 'string', multiple: true },
 } as const;
+
+/** `--volume NAME:/path` (repeatable) as E2B's volumeMounts (path → volume name). */
+function volumeMounts(values: string[] | undefined): Record<string, string> | undefined {
+  if (!values?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const i = v.indexOf(':');
+    if (i <= 0 || v[i + 1] !== '/') throw new UsageError(`--volume expects NAME:/PATH, got '${v}'`);
+    out[v.slice(i + 1)] = v.slice(0, i);
+  }
+  return out;
+}
 
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
   if (args.length > 1) throw new UsageError('sandbox create takes at most one template');
@@ -33,6 +46,7 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
     metadata: keyValues(flags.metadata, 'metadata'),
     lifecycle: onTimeout ? { onTimeout, autoResume: flags['auto-resume'] } : undefined,
     isolation,
+    volumeMounts: volumeMounts(flags.volume),
   });
   if (ctx.json) {
     const info = await sbx.getInfo();

@@ -50,7 +50,7 @@ export async function pause(ctx: LifecycleContext, sandboxId: string, reason = '
     },
     () => ({ state: 'paused', patch: pausedPatch(ctx, image) }),
   );
-  ctx.stoppedHere(sandboxId);
+  ctx.stoppedHere(sandboxId, (await ctx.store.getSandbox(sandboxId))?.volumeMounts);
   ctx.event(sandboxId, 'info', `sandbox paused (${reason}) in ${Date.now() - t0} ms`);
 }
 
@@ -131,13 +131,20 @@ async function restorePaused(
         egress: egressOf(s),
       };
       try {
-        const restore = () => driver.restore(spec, s.pausedImage!, { move: true });
-        const info = await ctx.opts.prom.time('driver.restore', restore);
-        // The agent's /init carries the time: a restored VM's clock is the one it was paused with (envd sets it).
-        await envdInit(info.envdUrl, { currentToken: s.envdAccessToken }).catch((err: Error) =>
-          ctx.log(`clock hand-over to ${sandboxId} after resume failed: ${err.message}`),
-        );
-        return { runtime: runtimeOf(info), pausedImage: undefined, endAt: Date.now() + timeout };
+        // Its volumes are mounted here again (the checkpoint names where; restore binds them back).
+        const mounts = await ctx.attachVolumes(sandboxId, s.volumeMounts);
+        try {
+          const restore = () => driver.restore({ ...spec, mounts }, s.pausedImage!, { move: true });
+          const info = await ctx.opts.prom.time('driver.restore', restore);
+          // The agent's /init carries the time: a restored VM's clock is the one it was paused with (envd sets it).
+          await envdInit(info.envdUrl, { currentToken: s.envdAccessToken }).catch((err: Error) =>
+            ctx.log(`clock hand-over to ${sandboxId} after resume failed: ${err.message}`),
+          );
+          return { runtime: runtimeOf(info), pausedImage: undefined, endAt: Date.now() + timeout };
+        } catch (err) {
+          ctx.stoppedHere(sandboxId, s.volumeMounts);
+          throw err;
+        }
       } catch (err) {
         ctx.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
         throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);

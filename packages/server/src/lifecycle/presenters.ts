@@ -54,6 +54,7 @@ export class Presenters {
       state: wireState(s.state) ?? 'running',
       envdVersion: ENVD_VERSION,
       isolation: isolationOf(s),
+      volumeMounts: (s.volumeMounts ?? []).map((m) => ({ name: m.name, path: m.path })),
     };
   }
 

@@ -27,8 +27,10 @@ const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** What a checkpoint of a sandbox carries over to the sandboxes started from it (its isolation too: its driver). */
 function savedWith(s: SandboxRecord) {
-  const { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess } = s;
-  return { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, isolation: isolationOf(s) };
+  const { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, volumeMounts } = s;
+  // Volumes are shared, not copied: a sandbox started from the copy mounts the same volumes.
+  const isolation = isolationOf(s);
+  return { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, volumeMounts, isolation };
 }
 
 /** The opening checks of a snapshot or fork (a copy that leaves the sandbox running). */

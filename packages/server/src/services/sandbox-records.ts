@@ -5,7 +5,7 @@
  */
 import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid } from '../errors.js';
-import type { Isolation, SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import type { Isolation, SandboxNetwork, SandboxRecord, SnapshotRecord, VolumeMount } from '../store/store.js';
 import { newAccessToken } from '../ids.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR } from './default-template.js';
 
@@ -111,6 +111,8 @@ export interface ImageStart {
   workdir: string;
   /** For messages: `snapshot …`, `fork of …`, `template … (warm start)`. */
   what: string;
+  /** The volumes the checkpointed sandbox mounted: the new one mounts them too. */
+  volumeMounts?: VolumeMount[];
   /** Fields of the lifecycle log entry. */
   fields: Record<string, string>;
   /** The isolation whose driver wrote the image: the only one that can start it (absent: `container`). */
@@ -133,6 +135,7 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
     what: snap.snapshotId,
     fields: { snapshotId: snap.snapshotId },
     isolation: snap.isolation,
+    volumeMounts: snap.volumeMounts,
   };
 }
 
@@ -154,6 +157,7 @@ export function runningRecord(
     | 'network'
     | 'teamId'
     | 'isolation'
+    | 'volumeMounts'
   >,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,

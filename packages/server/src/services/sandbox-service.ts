@@ -89,7 +89,9 @@ export class SandboxService {
     const templateIsolation = template.isolation ?? this.ctx.drivers.defaultIsolation;
     const isolation = this.ctx.drivers.choose(request.isolation, template.isolation);
     const warmDriver = isolation === templateIsolation ? this.ctx.driverOf({ isolation }) : undefined;
-    if (warm && warmDriver && hasCheckpointer(warmDriver) && this.ctx.opts.snapshots.isComplete(warm)) {
+    // A warm image has no volumes mounted (its checkpoint could not take new ones): with volumes, a cold start.
+    const cold = (request.volumeMounts?.length ?? 0) > 0;
+    if (!cold && warm && warmDriver && hasCheckpointer(warmDriver) && this.ctx.opts.snapshots.isComplete(warm)) {
       // Warm start: resume the moment the build captured, with the start command already running.
       const image = {
         isolation,

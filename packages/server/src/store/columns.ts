@@ -6,6 +6,7 @@ import type { SandboxRecord } from './sandbox-repository.js';
 import type { SnapshotRecord } from './snapshot-repository.js';
 import { LOG_LEVELS, type BuildLogEntry, type LogEntry, type MetricSample } from './telemetry-repository.js';
 import type { TemplateBuildRecord, TemplateRecord } from './template-repository.js';
+import type { VolumeRecord } from './volume-repository.js';
 
 export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   sandboxId: 'sandbox_id',
@@ -30,6 +31,15 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   teamId: 'team_id',
   network: 'network',
   isolation: 'isolation',
+  volumeMounts: 'volume_mounts',
+};
+
+export const VOLUME_COLUMNS: Record<keyof VolumeRecord, string> = {
+  volumeId: 'volume_id',
+  name: 'name',
+  teamId: 'team_id',
+  sizeMB: 'size_mb',
+  createdAt: 'created_at',
 };
 
 export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
@@ -47,6 +57,7 @@ export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
   allowInternetAccess: 'allow_internet_access',
   teamId: 'team_id',
   isolation: 'isolation',
+  volumeMounts: 'volume_mounts',
 };
 
 export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
@@ -102,6 +113,7 @@ export const JSON_FIELDS = new Set([
   'network',
   'tags',
   'config',
+  'volumeMounts',
 ]);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 

@@ -185,7 +185,18 @@ ALTER TABLE template_builds ADD COLUMN config ${d.json};`,
   // 6: indexes that SQLite databases made before versioned migrations lack (PostgreSQL's first schema has them).
   () => `CREATE INDEX IF NOT EXISTS sandboxes_started ON sandboxes (started_at, sandbox_id);
 CREATE INDEX IF NOT EXISTS snapshots_name ON snapshots (name);`,
-  // 7: each sandbox's and snapshot's isolation (the driver that runs it), a template's default. Rows from before
+  // 7: volumes (a team's named persistent file systems) and the volumes each sandbox and snapshot mounts.
+  (d) => `CREATE TABLE volumes (
+  volume_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  team_id TEXT NOT NULL,
+  size_mb INTEGER NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX volumes_team_name ON volumes (team_id, name);
+ALTER TABLE sandboxes ADD COLUMN volume_mounts ${d.json};
+ALTER TABLE snapshots ADD COLUMN volume_mounts ${d.json};`,
+  // 8: each sandbox's and snapshot's isolation (the driver that runs it), a template's default. Rows from before
   // are containers (NULL reads as `container`); a template without one follows the server's default.
   () => `ALTER TABLE sandboxes ADD COLUMN isolation TEXT;
 ALTER TABLE snapshots ADD COLUMN isolation TEXT;

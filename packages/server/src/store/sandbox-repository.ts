@@ -3,6 +3,7 @@
  * update lifecycle transitions go through. Implemented by sqlite-sandboxes.ts and postgres-sandboxes.ts; records are
  * plain objects, times in epoch milliseconds.
  */
+import type { VolumeMount } from './volume-repository.js';
 
 /**
  * A sandbox's lifecycle state. `running` and `paused` are stable; the others are held while an operation is under way
@@ -61,6 +62,8 @@ export interface SandboxRecord {
   network?: SandboxNetwork;
   /** Which driver runs it (absent: `container`, a record from before isolation was recorded). */
   isolation?: Isolation;
+  /** The volumes it mounts (resume mounts them again). */
+  volumeMounts?: VolumeMount[];
 }
 
 export interface SandboxFilter {

@@ -2,6 +2,7 @@
  * The snapshots repository: saved states of sandboxes that new sandboxes start from, found by ID or name. Implemented
  * by sqlite-snapshots.ts and postgres-snapshots.ts.
  */
+import type { VolumeMount } from './volume-repository.js';
 
 import type { Isolation } from './sandbox-repository.js';
 
@@ -26,6 +27,8 @@ export interface SnapshotRecord {
   teamId?: string;
   /** The driver that wrote the image and alone can start it (absent: `container`). */
   isolation?: Isolation;
+  /** The volumes the sandbox mounted: a sandbox started from the snapshot mounts them too (shared, not copied). */
+  volumeMounts?: VolumeMount[];
 }
 
 /** What `listSnapshots` returns: newest first; `after` is the cursor (strictly before (createdAt, snapshotId)). */

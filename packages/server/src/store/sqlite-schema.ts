@@ -12,9 +12,9 @@ import { checkNotNewer, MIGRATIONS, SCHEMA_VERSION, SQLITE } from './migrations.
 /** The version of a database made before versioned migrations (PostgreSQL's fifth migration has the same shape). */
 export const UNVERSIONED_VERSION = 5;
 
-/** Columns later migrations add (an unversioned database lacks them and gets them by migrating from version 5). */
-const AFTER_UNVERSIONED = new Set(['isolation']);
-const v5 = (columns: Record<string, string>) => Object.values(columns).filter((c) => !AFTER_UNVERSIONED.has(c));
+/** Columns later migrations add (an unversioned database is version 5: it cannot have them yet). */
+const ADDED_AFTER_V5 = new Set(['volume_mounts', 'isolation']);
+const v5 = (columns: Record<string, string>) => Object.values(columns).filter((c) => !ADDED_AFTER_V5.has(c));
 
 /** The columns of the tables an unversioned database must have (the record tables and the teams tables). */
 const UNVERSIONED_COLUMNS: Record<string, string[]> = {
