@@ -14,7 +14,7 @@ import (
 
 // clockSkewMax is how far the clock may be from the control plane's before /init sets it (a request's own latency
 // stays well below it).
-const clockSkewMax = 2 * time.Second
+const clockSkewMax = time.Second
 
 // syncClock sets the system clock to ts when it is more than clockSkewMax away; whether it did.
 func syncClock(ts time.Time) bool {
