@@ -43,6 +43,9 @@ type CreateOptions struct {
 	AllowInternetAccess *bool
 	// Network holds E2B's network settings (nil: public traffic, no outbound rules).
 	Network *NetworkOptions
+	// Isolation is "container" or "microvm" (a VM with its own kernel; the server needs QEMU). Empty: the
+	// template's, else the server's default. A Tensor Box extension.
+	Isolation string
 	// VolumeMounts mounts volumes of the caller's team read-write: sandbox path → volume name.
 	VolumeMounts map[string]string
 }
@@ -138,6 +141,9 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 	}
 	if opts.Envs != nil {
 		body.EnvVars = ptr(api.EnvVars(opts.Envs))
+	}
+	if opts.Isolation != "" {
+		body.Isolation = ptr(api.Isolation(opts.Isolation))
 	}
 	if opts.Metadata != nil {
 		body.Metadata = ptr(api.SandboxMetadata(opts.Metadata))

@@ -33,6 +33,8 @@ type SandboxInfo struct {
 	EnvdVersion string
 	// VolumeMounts are the volumes it mounts (name and sandbox path).
 	VolumeMounts []api.SandboxVolumeMount
+	// Isolation is "container" or "microvm" (empty from servers before isolation per sandbox).
+	Isolation string
 }
 
 // Info is the seeds' short name for SandboxInfo.
@@ -147,6 +149,7 @@ func listedToInfo(s *api.ListedSandbox) SandboxInfo {
 		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
 		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
 		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion, VolumeMounts: derefMounts(s.VolumeMounts),
+		Isolation: isolationString(s.Isolation),
 	}
 }
 
@@ -162,7 +165,15 @@ func detailToInfo(s *api.SandboxDetail) SandboxInfo {
 		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
 		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
 		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion, VolumeMounts: derefMounts(s.VolumeMounts),
+		Isolation: isolationString(s.Isolation),
 	}
+}
+
+func isolationString(i *api.Isolation) string {
+	if i == nil {
+		return ""
+	}
+	return string(*i)
 }
 
 func metadataMap(m *api.SandboxMetadata) map[string]string {

@@ -27,6 +27,8 @@ type BuildTemplateOptions struct {
 	MemoryMB int
 	// DiskGB is the writable disk of each sandbox, in GiB.
 	DiskGB int
+	// Isolation is what the template's sandboxes run in: "container" or "microvm" (empty: the server's default).
+	Isolation string
 	// SkipCache rebuilds every step, ignoring cached results.
 	SkipCache bool
 	// OnBuildLogs receives each new build log entry, in order.
@@ -88,7 +90,9 @@ func BuildTemplate(ctx context.Context, t *TemplateBuilder, opts *BuildTemplateO
 			return nil, err
 		}
 	}
-	spec := &TemplateCreateOptions{Name: opts.Alias, CPUCount: opts.CPUCount, MemoryMB: opts.MemoryMB, DiskGB: opts.DiskGB}
+	spec := &TemplateCreateOptions{
+		Name: opts.Alias, CPUCount: opts.CPUCount, MemoryMB: opts.MemoryMB, DiskGB: opts.DiskGB, Isolation: opts.Isolation,
+	}
 	created, err := CreateTemplate(ctx, spec, &opts.Options)
 	if err != nil {
 		return nil, err

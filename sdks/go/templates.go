@@ -56,6 +56,8 @@ type TemplateInfo struct {
 	ParentTemplateID string
 	// WarmStart: sandboxes resume a captured state with StartCmd already running.
 	WarmStart bool
+	// Isolation is what its sandboxes run in ("container", "microvm"; empty: the server's default).
+	Isolation string
 }
 
 // TemplateDetail is one template with its builds, newest first (E2B's TemplateWithBuilds).
@@ -73,6 +75,9 @@ type TemplateCreateOptions struct {
 	MemoryMB int
 	// DiskGB is each sandbox's writable disk (default 40 GiB, or the parent template's).
 	DiskGB int
+	// Isolation is what the template's sandboxes run in unless a create says otherwise: "container" or "microvm"
+	// (empty: the server's default).
+	Isolation string
 }
 
 // TemplateCreated is the answer to CreateTemplate (and to a commit): the IDs StartBuild and GetBuildStatus need.
@@ -222,6 +227,7 @@ func ListTemplates(ctx context.Context, opts *Options) ([]TemplateInfo, error) {
 			CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, LastSpawnedAt: t.LastSpawnedAt, BuildCount: t.BuildCount,
 			SpawnCount: t.SpawnCount, EnvdVersion: t.EnvdVersion, StartCmd: deref(t.StartCmd), ReadyCmd: deref(t.ReadyCmd),
 			ParentTemplateID: deref(t.ParentTemplateID), WarmStart: deref(t.WarmStart),
+			Isolation: isolationString(t.Isolation),
 		}
 	}
 	return infos, nil
@@ -296,6 +302,9 @@ func CreateTemplate(ctx context.Context, t *TemplateCreateOptions, opts *Options
 		CpuCount:   positive(t.CPUCount),
 		MemoryMB:   positive(t.MemoryMB),
 		DiskSizeMB: positive(t.DiskGB * 1024),
+	}
+	if t.Isolation != "" {
+		body.Isolation = ptr(api.Isolation(t.Isolation))
 	}
 	if len(t.Tags) > 0 {
 		body.Tags = &t.Tags

@@ -85,6 +85,13 @@ describe('parseConfig', () => {
     rejects('[[steps]]\nname = "x"\n', /step 1 needs a command/);
     rejects('steps = "x"', /steps must be an array of tables/);
     rejects('[steps]\ncommand = "x"\n', /steps must be an array of tables/);
+    rejects('isolation = "vm"', /isolation must be one of container, microvm/);
+    rejects('isolation = 1', /isolation must be one of container, microvm/);
+  });
+  it('reads and writes the isolation of its sandboxes', () => {
+    assert.equal(parseConfig('isolation = "microvm"').isolation, 'microvm');
+    assert.equal(parseConfig(renderConfig({ name: 'x', isolation: 'microvm' })).isolation, 'microvm');
+    assert.equal(parseConfig('name = "x"').isolation, undefined);
   });
 });
 

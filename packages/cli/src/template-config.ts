@@ -1,7 +1,7 @@
 /**
- * `e2b.toml`, the template configuration `template init` writes and `template build` reads (E2B's file, with the
- * seeds' additions `from_template`, `from_image`, `disk_gb` and `[[steps]]`). Reading validates every key and type
- * (invalid TOML is reported with its line and column); `updateConfigIds` writes `template_id`/`build_id` back by
+ * `e2b.toml`, the template configuration `template init` writes and `template build` reads (E2B's file, with the seeds'
+ * additions `from_template`, `from_image`, `disk_gb`, `isolation` and `[[steps]]`). Reading validates every key and
+ * type (invalid TOML is reported with its line and column); `updateConfigIds` writes `template_id`/`build_id` back by
  * editing those lines only, so comments and layout survive.
  */
 import { parse, stringify, TomlError } from 'smol-toml';
@@ -28,12 +28,15 @@ export interface TemplateConfig {
   steps: TemplateStepConfig[];
   startCmd?: string;
   readyCmd?: string;
+  /** What the template's sandboxes run in: `container` or `microvm` (absent: the server's default). */
+  isolation?: 'container' | 'microvm';
 }
 
 /** A mistake in the config file (exit code 2, like other usage errors). */
 export class ConfigError extends UsageError {}
 
-type Kind = 'string' | 'count';
+type Kind = 'string' | 'count' | 'isolation';
+export const ISOLATIONS = ['container', 'microvm'];
 const KEYS: Record<string, { field: keyof TemplateConfig; kind: Kind }> = {
   name: { field: 'name', kind: 'string' },
   template_name: { field: 'name', kind: 'string' },
@@ -47,6 +50,7 @@ const KEYS: Record<string, { field: keyof TemplateConfig; kind: Kind }> = {
   disk_gb: { field: 'diskGB', kind: 'count' },
   start_cmd: { field: 'startCmd', kind: 'string' },
   ready_cmd: { field: 'readyCmd', kind: 'string' },
+  isolation: { field: 'isolation', kind: 'isolation' },
 };
 /** Keys E2B's CLI writes that mean nothing here. */
 const IGNORED = new Set(['team_id']);
@@ -122,6 +126,11 @@ function check(value: unknown, kind: Kind, key: string, where: string): string |
       throw new ConfigError(`${where}: ${key} must be a non-empty string`);
     return value;
   }
+  if (kind === 'isolation') {
+    if (typeof value !== 'string' || !ISOLATIONS.includes(value))
+      throw new ConfigError(`${where}: ${key} must be one of ${ISOLATIONS.join(', ')}`);
+    return value;
+  }
   const n = typeof value === 'bigint' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
     throw new ConfigError(`${where}: ${key} must be a positive whole number`);
@@ -143,6 +152,7 @@ export function renderConfig(
   out += line('cpu_count', cfg.cpuCount);
   out += line('memory_mb', cfg.memoryMB);
   out += line('disk_gb', cfg.diskGB);
+  out += line('isolation', cfg.isolation);
   out += line('start_cmd', cfg.startCmd);
   out += line('ready_cmd', cfg.readyCmd);
   if (cfg.steps?.length) {

@@ -2176,6 +2176,11 @@ export interface components {
         };
         /** @enum {string} */
         SandboxState: "running" | "paused";
+        /**
+         * @description The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+         * @enum {string}
+         */
+        Isolation: "container" | "microvm";
         EnvVars: {
             [key: string]: string;
         };
@@ -2221,6 +2226,7 @@ export interface components {
             network?: components["schemas"]["SandboxNetworkConfig"];
             metadata?: components["schemas"]["SandboxMetadata"];
             envVars?: components["schemas"]["EnvVars"];
+            isolation?: components["schemas"]["Isolation"];
             /** @description Volumes of the caller's team mounted read-write (several sandboxes may mount one at once). */
             volumeMounts?: components["schemas"]["SandboxVolumeMount"][];
         } & {
@@ -2257,6 +2263,7 @@ export interface components {
             envdAccessToken?: string;
             trafficAccessToken?: string | null;
             domain?: string | null;
+            isolation?: components["schemas"]["Isolation"];
         };
         SandboxDetail: {
             templateID: string;
@@ -2280,6 +2287,7 @@ export interface components {
             network?: components["schemas"]["SandboxNetworkConfig"];
             trafficAccessToken?: string | null;
             lifecycle?: components["schemas"]["SandboxLifecycle"];
+            isolation?: components["schemas"]["Isolation"];
             volumeMounts?: components["schemas"]["SandboxVolumeMount"][];
         };
         ListedSandbox: {
@@ -2298,6 +2306,7 @@ export interface components {
             metadata?: components["schemas"]["SandboxMetadata"];
             state: components["schemas"]["SandboxState"];
             envdVersion: string;
+            isolation?: components["schemas"]["Isolation"];
             volumeMounts?: components["schemas"]["SandboxVolumeMount"][];
         };
         SandboxVolumeMount: {
@@ -2359,6 +2368,7 @@ export interface components {
             templateID?: string;
             /** Format: date-time */
             createdAt?: string;
+            isolation?: components["schemas"]["Isolation"];
         };
         SandboxForkRequest: {
             /**
@@ -2460,6 +2470,7 @@ export interface components {
             readyCmd?: string;
             parentTemplateID?: string | null;
             warmStart?: boolean;
+            isolation?: components["schemas"]["Isolation"];
         };
         /** @description Registers a template and its first build (E2B's POST /v3/templates). The build starts with POST /v2/templates/{templateID}/builds/{buildID}. */
         TemplateCreateRequest: {
@@ -2472,6 +2483,7 @@ export interface components {
             memoryMB?: number;
             /** @description Writable disk of each sandbox, in MiB (default 40 GiB, or the parent's). */
             diskSizeMB?: number;
+            isolation?: components["schemas"]["Isolation"];
         } & {
             [key: string]: unknown;
         };
@@ -2614,6 +2626,7 @@ export interface components {
             parentTemplateID?: string | null;
             /** @description Sandboxes resume a captured state with startCmd already running. */
             warmStart?: boolean;
+            isolation?: components["schemas"]["Isolation"];
             /** @description Newest first. */
             builds: components["schemas"]["TemplateBuild"][];
         };

@@ -10,6 +10,7 @@ export {
   type SandboxMetrics,
   type SandboxLogEntry,
   type SandboxOpts,
+  type Isolation,
   type SandboxConnectOpts,
   type SandboxOnResume,
   type PauseOpts,

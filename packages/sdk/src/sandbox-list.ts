@@ -22,6 +22,8 @@ export interface SandboxInfo {
   envdVersion: string;
   /** The volumes it mounts. */
   volumeMounts: { name: string; path: string }[];
+  /** `container` or `microvm` (absent from servers before isolation per sandbox). */
+  isolation?: 'container' | 'microvm';
 }
 
 export interface SandboxListOpts extends ConnectionOpts {
@@ -54,6 +56,7 @@ export function toInfo(s: components['schemas']['ListedSandbox']): SandboxInfo {
     metadata: s.metadata ?? {},
     envdVersion: s.envdVersion,
     volumeMounts: s.volumeMounts ?? [],
+    isolation: s.isolation,
   };
 }
 

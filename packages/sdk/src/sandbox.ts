@@ -53,9 +53,16 @@ export interface SandboxOpts extends ConnectionOpts {
   allowInternetAccess?: boolean;
   /** Inbound traffic: E2B's `network` settings. */
   network?: SandboxNetworkOpts;
+  /**
+   * The boundary: `container` (namespaces on the host's kernel) or `microvm` (a VM with its own kernel; the server
+   * needs QEMU). Default: the template's, else the server's (`TENSOR_BOX_ISOLATION`). A Tensor Box extension.
+   */
+  isolation?: Isolation;
   /** Volumes to mount read-write, as E2B's: sandbox path → volume (or its name). */
   volumeMounts?: Record<string, { name: string } | string>;
 }
+
+export type Isolation = 'container' | 'microvm';
 
 export interface SandboxNetworkOpts {
   /**
@@ -166,6 +173,7 @@ export class Sandbox {
         autoPause: action === 'pause',
         autoPauseMemory: action === 'pause' ? keepMemory : undefined,
         autoResume: o.lifecycle?.autoResume !== undefined ? { enabled: o.lifecycle.autoResume } : undefined,
+        isolation: o.isolation,
         volumeMounts: o.volumeMounts
           ? Object.entries(o.volumeMounts).map(([path, v]) => ({ path, name: typeof v === 'string' ? v : v.name }))
           : undefined,

@@ -60,6 +60,8 @@ export interface BuildOpts extends ConnectionOpts {
   memoryMB?: number;
   /** Writable disk of each sandbox, in GiB. */
   diskGB?: number;
+  /** What the template's sandboxes run in: `container` or `microvm` (default: the server's). */
+  isolation?: 'container' | 'microvm';
   /** Rebuild every step even when a cached result exists. */
   skipCache?: boolean;
   /** Each new build log entry, in order. */

@@ -63,7 +63,13 @@ export async function buildTemplate(t: TemplateBuilder, opts: BuildOpts): Promis
   }
   const context = dockerfile && /^\s*(COPY|ADD)\s/im.test(dockerfile) ? await pack(root, ['.']) : undefined;
   const created = await TemplateCalls.create(
-    { name: opts.alias, cpuCount: opts.cpuCount, memoryMB: opts.memoryMB, diskGB: opts.diskGB },
+    {
+      name: opts.alias,
+      cpuCount: opts.cpuCount,
+      memoryMB: opts.memoryMB,
+      diskGB: opts.diskGB,
+      isolation: opts.isolation,
+    },
     opts,
   );
   const { templateID, buildID } = created;

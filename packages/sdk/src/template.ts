@@ -39,6 +39,8 @@ export interface TemplateCreateOpts {
   /** Writable disk of each sandbox, in GiB (default 40, or the parent's). */
   diskGB?: number;
   tags?: string[];
+  /** What its sandboxes run in unless a create says otherwise (default: the server's). A Tensor Box extension. */
+  isolation?: 'container' | 'microvm';
 }
 
 export interface TemplateCreated {
@@ -92,6 +94,8 @@ export interface TemplateInfo {
   readyCmd?: string;
   parentTemplateID?: string;
   warmStart?: boolean;
+  /** What its sandboxes run in (absent: the server's default). */
+  isolation?: 'container' | 'microvm';
 }
 
 export interface TemplateBuild {
@@ -212,6 +216,7 @@ export class Template {
         cpuCount: spec.cpuCount,
         memoryMB: spec.memoryMB,
         diskSizeMB: spec.diskGB === undefined ? undefined : Math.round(spec.diskGB * 1024),
+        isolation: spec.isolation,
       },
     });
     return unwrap(r, `create template ${spec.name}`);

@@ -78,8 +78,9 @@ export interface ServerConfig {
   /** Resolver (`ip[:port]`) for sandboxes with host-name egress rules (default: the host's first nameserver). */
   dnsUpstream?: string;
   /**
-   * The isolation backend of this server's sandboxes: `container` (default) or `microvm` (QEMU microVMs; needs
-   * qemu-system-x86_64 and the guest prepared by packages/runtime/setup.sh). From TENSOR_BOX_ISOLATION.
+   * The default isolation of new sandboxes: `container` (default) or `microvm` (QEMU microVMs; needs
+   * qemu-system-x86_64 and the guest prepared by packages/runtime/setup.sh, else the server does not start). From
+   * TENSOR_BOX_ISOLATION. A server runs both when it can: a template's `isolation`, and a create's above it, choose.
    */
   isolation?: 'container' | 'microvm';
   /**

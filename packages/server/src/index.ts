@@ -1,5 +1,6 @@
 /**
- * Assembles the control plane: store, runtime driver, services, HTTP app, lifecycle sweep. `startServer` is what
+ * Assembles the control plane: store, runtime drivers (container always, microvm when this host has QEMU and the guest
+ * kernel; lifecycle/drivers.ts), services, HTTP app, lifecycle sweep. `startServer` is what
  * `npm start` and the tests call; it returns a handle that stops everything it started (sandboxes keep running and are
  * re-adopted by the next start).
  */
@@ -29,7 +30,8 @@ import { SandboxLogs } from './services/sandbox-logs.js';
 import { MetricsSampler } from './services/metrics-sampler.js';
 import { Metrics } from './http/prometheus.js';
 import { staticSite } from './http/static.js';
-import type { Store } from './store/store.js';
+import type { Isolation, Store } from './store/store.js';
+import { Drivers } from './lifecycle/drivers.js';
 import { resolveAdminKey, tokenSecret } from './teams/admin-key.js';
 import { Authenticator } from './teams/authenticate.js';
 import { KeyWatch } from './teams/key-watch.js';
@@ -47,8 +49,8 @@ export interface StartOptions {
   /** Template build progress (first start). */
   onProgress?: ProgressFn;
   log?: (msg: string) => void;
-  /** Override the driver (tests of other drivers). */
-  driver?: Driver;
+  /** Override the drivers by isolation (tests of other drivers); the first given is the default unless config says. */
+  drivers?: Partial<Record<Isolation, Driver>>;
 }
 
 export interface RunningServer {
@@ -80,12 +82,25 @@ function nodeIdOf(dataDir: string): string {
   return id;
 }
 
-export function defaultDriver(
-  config: ServerConfig,
-  log?: (msg: string) => void,
-  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void,
-): Driver {
-  if (config.isolation === 'microvm') return microVmDriver(config, log);
+type EgressDenied = (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void;
+
+/**
+ * The drivers this host runs: the container driver, and the microvm driver when QEMU and the guest kernel are here
+ * (otherwise what is missing, said when a request asks for it). A server whose default is microvm refuses to start
+ * without it.
+ */
+export function defaultDrivers(config: ServerConfig, log?: (msg: string) => void, onEgressDenied?: EgressDenied) {
+  const container = containerDriver(config, log, onEgressDenied);
+  const vm = microVmDriver(config, log, onEgressDenied);
+  if (config.isolation === 'microvm' && typeof vm === 'string') {
+    throw new Error(`TENSOR_BOX_ISOLATION=microvm needs ${vm}: run packages/runtime/setup.sh`);
+  }
+  const drivers: Partial<Record<Isolation, Driver>> = { container };
+  if (typeof vm === 'string') return { drivers, missing: { microvm: vm } };
+  return { drivers: { ...drivers, microvm: vm }, missing: {} };
+}
+
+function containerDriver(config: ServerConfig, log?: (msg: string) => void, onEgressDenied?: EgressDenied): Driver {
   return new ContainerDriver({
     log,
     stateDir: path.join(config.dataDir, 'sandboxes'),
@@ -100,17 +115,19 @@ export function defaultDriver(
   });
 }
 
-/** The microvm driver, or an error naming what is missing (QEMU, the guest kernel and initramfs). */
-function microVmDriver(config: ServerConfig, log?: (msg: string) => void): Driver {
+/** The microvm driver, or what is missing for it (QEMU, the guest kernel and initramfs). */
+function microVmDriver(
+  config: ServerConfig,
+  log?: (msg: string) => void,
+  onEgressDenied?: EgressDenied,
+): Driver | string {
   const guestDir = path.join(config.cacheDir, 'microvm', 'guest');
   const qemu = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64'].find((p) => existsSync(p));
   const missing = [
     ...(qemu ? [] : ['qemu-system-x86_64 (Debian package qemu-system-x86)']),
     ...(existsSync(path.join(guestDir, 'vmlinuz')) ? [] : [`the microVM guest in ${guestDir}`]),
   ];
-  if (missing.length) {
-    throw new Error(`TENSOR_BOX_ISOLATION=microvm needs ${missing.join(' and ')}: run packages/runtime/setup.sh`);
-  }
+  if (missing.length) return missing.join(' and ');
   return new MicroVmDriver({
     log,
     stateDir: path.join(config.dataDir, 'microvms'),
@@ -118,6 +135,9 @@ function microVmDriver(config: ServerConfig, log?: (msg: string) => void): Drive
     qemuPath: qemu,
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
     initPath: path.join(REPO_ROOT, 'build', 'tb-launch'),
+    egressAllowCidrs: config.egressAllowCidrs,
+    dnsUpstream: config.dnsUpstream,
+    onEgressDenied,
   });
 }
 
@@ -127,9 +147,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = await openStore(config, log);
   const admin = await resolveAdminKey(store, config.dataDir, config.apiKey);
   let sandboxesRef: SandboxService | undefined;
-  // Every lifecycle step passes the driver: watching it keeps the sandbox connection pools in step
+  // Every lifecycle step passes a driver: watching each keeps the sandbox connection pools in step
   // (envd/driver-watch.ts).
-  const driver = watchDriver(opts.driver ?? defaultDriver(config, log, (id, d) => sandboxesRef?.egressDenied(id, d)));
+  const made = opts.drivers
+    ? { drivers: opts.drivers, missing: {} }
+    : defaultDrivers(config, log, (id, d) => sandboxesRef?.egressDenied(id, d));
+  const watched = Object.fromEntries(Object.entries(made.drivers).map(([i, d]) => [i, watchDriver(d)]));
+  const defaultIsolation = config.isolation ?? (Object.keys(watched)[0] as Isolation);
+  const drivers = new Drivers(watched, defaultIsolation, made.missing);
+  log(`isolation: ${drivers.available().join(', ')} (default ${defaultIsolation})`);
   const snapshots = new DirectorySnapshotStore(config.snapshotDir ?? path.join(config.dataDir, 'snapshots'));
   const nodeId = config.nodeId ?? nodeIdOf(config.dataDir);
   await store.teams.releaseNodeClaims(nodeId); // none of this node's starts survived its restart
@@ -144,7 +170,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const teams = new TeamService(store.teams, quota, keyWatch);
   const templates = new TemplateService({
     store,
-    driver,
+    drivers,
     templateDir: config.templateDir ?? path.join(config.dataDir, 'templates'),
     cacheDir: config.cacheDir,
     snapshots,
@@ -181,10 +207,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ]);
   });
   const logs = new SandboxLogs(store);
-  const metrics = new MetricsSampler({ store, driver, intervalMs: config.metricsIntervalMs, nodeId });
+  const metrics = new MetricsSampler({ store, drivers, intervalMs: config.metricsIntervalMs, nodeId });
   const sandboxes = new SandboxService({
     store,
-    driver,
+    drivers,
     templates,
     domain: () => domain,
     log,
@@ -293,7 +319,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       });
       await volumeImages.close();
       await store.close();
-      if (hasCloser(driver)) await driver.close();
+      for (const d of Object.values(made.drivers)) if (d && hasCloser(d)) await d.close();
     },
   };
 }

@@ -64,6 +64,8 @@ class SandboxInfo:
     traffic_access_token: Optional[str] = None
     #: The volumes it mounts: ``[{"name", "path"}]``.
     volume_mounts: List[Dict[str, str]] = field(default_factory=list)
+    #: ``container`` or ``microvm`` (None from servers before isolation per sandbox).
+    isolation: Optional[str] = None
 
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "SandboxInfo":
@@ -84,6 +86,7 @@ class SandboxInfo:
             network=d.get("network"),
             traffic_access_token=d.get("trafficAccessToken") or None,
             volume_mounts=d.get("volumeMounts") or [],
+            isolation=d.get("isolation"),
         )
 
 

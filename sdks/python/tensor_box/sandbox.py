@@ -91,6 +91,7 @@ class Sandbox:
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
         volume_mounts: Optional[Dict[str, Any]] = None,
+        isolation: Optional[str] = None,
     ) -> "Sandbox":
         """Creates a sandbox from a template (ID or name).
 
@@ -103,6 +104,8 @@ class Sandbox:
                 the ``e2b-traffic-access-token`` header), ``maskRequestHost``, ``allowOut`` / ``denyOut`` (addresses,
                 CIDRs, host names in allowOut; allow wins over deny).
             volume_mounts: volumes to mount read-write: sandbox path → :class:`Volume` or volume name.
+            isolation: ``"container"`` or ``"microvm"`` (a VM with its own kernel; the server needs QEMU); default:
+                the template's, else the server's. A Tensor Box extension.
             domain, api_key: the server (default env ``TENSOR_BOX_DOMAIN`` / ``TENSOR_BOX_API_KEY``).
 
         Raises:
@@ -137,6 +140,8 @@ class Sandbox:
             body["volumeMounts"] = [
                 {"path": p, "name": v if isinstance(v, str) else v.name} for p, v in volume_mounts.items()
             ]
+        if isolation is not None:
+            body["isolation"] = isolation
         res = config.request("POST", "/sandboxes", json=body, context=f"create sandbox from {template!r}")
         return cls(res.json(), config)
 

@@ -356,6 +356,7 @@ class AsyncSandbox:
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
         volume_mounts: Optional[Dict[str, Any]] = None,
+        isolation: Optional[str] = None,
     ) -> "AsyncSandbox":
         """Creates a sandbox (see :meth:`Sandbox.create`)."""
         return cls(
@@ -374,6 +375,7 @@ class AsyncSandbox:
                 headers=headers,
                 network=network,
                 volume_mounts=volume_mounts,
+                isolation=isolation,
             )
         )
 

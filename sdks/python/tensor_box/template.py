@@ -137,16 +137,19 @@ class Template(TemplateBuilder):
         memory_mb: Optional[int] = None,
         disk_gb: Optional[int] = None,
         tags: Optional[List[str]] = None,
+        isolation: Optional[str] = None,
         **conn: Any,
     ) -> TemplateCreated:
         """Registers template ``name`` (``name[:tag]``, usable wherever a template ID is) and its first build;
         then call :meth:`start_build` with ``created.template_id``/``created.build_id`` (or
-        ``created["templateID"]``/``created["buildID"]``)."""
+        ``created["templateID"]``/``created["buildID"]``). ``isolation`` (``"container"`` or ``"microvm"``) is
+        what its sandboxes run in unless a create says otherwise (default: the server's)."""
         body = _without_none(
             name=name,
             cpuCount=cpu_count,
             memoryMB=memory_mb,
             tags=tags,
+            isolation=isolation,
             diskSizeMB=disk_gb * 1024 if disk_gb is not None else None,
         )
         res = resolve(**conn).request("POST", "/v3/templates", json=body, context=f"create template {name!r}")

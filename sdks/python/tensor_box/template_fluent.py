@@ -89,6 +89,7 @@ def build_template(
     cpu_count: Optional[int] = None,
     memory_mb: Optional[int] = None,
     disk_gb: Optional[int] = None,
+    isolation: Optional[str] = None,
     skip_cache: bool = False,
     on_build_logs: Optional[Callable[[BuildLogEntry], Any]] = None,
     timeout_ms: Optional[int] = None,
@@ -118,7 +119,9 @@ def build_template(
         line.strip().upper().startswith(("COPY ", "ADD ")) for line in dockerfile.splitlines()
     )
     context = pack_tar(root, ["."]) if has_copy else None
-    created = Template.create(alias, cpu_count=cpu_count, memory_mb=memory_mb, disk_gb=disk_gb, **conn)
+    created = Template.create(
+        alias, cpu_count=cpu_count, memory_mb=memory_mb, disk_gb=disk_gb, isolation=isolation, **conn
+    )
     tid, bid = created.template_id, created.build_id
     for i, tar in tars.items():
         req["steps"][i]["filesHash"] = Template.upload_files(tid, tar, **conn)["hash"]

@@ -183,6 +183,8 @@ class TemplateInfo:
     ready_cmd: Optional[str] = None
     parent_template_id: Optional[str] = None
     warm_start: bool = False
+    #: ``container`` or ``microvm``; None: the server's default.
+    isolation: Optional[str] = None
     builds: List[TemplateBuild] = field(default_factory=list)
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -210,6 +212,7 @@ class TemplateInfo:
             ready_cmd=d.get("readyCmd"),
             parent_template_id=d.get("parentTemplateID"),
             warm_start=bool(d.get("warmStart", False)),
+            isolation=d.get("isolation"),
             builds=builds,
             raw=d,
         )

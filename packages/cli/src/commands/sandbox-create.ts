@@ -1,7 +1,7 @@
 /**
  * `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V --volume NAME:/PATH [--on-timeout
- * kill|pause [--filesystem-only] [--auto-resume]] [--json]` — `--filesystem-only`: the timeout's pause keeps only
- * the files.
+ * kill|pause [--filesystem-only] [--auto-resume]] [--isolation container|microvm] [--json]` — `--filesystem-only`: the
+ * timeout's pause keeps only the files; no --isolation: the template's, else the server's default.
  */
 import { Sandbox } from 'tensor-box';
 import { keyValues, type Ctx } from '../context.js';
@@ -14,6 +14,7 @@ export const options = {
   'on-timeout': { type: 'string' },
   'auto-resume': { type: 'boolean' },
   'filesystem-only': { type: 'boolean' },
+  isolation: { type: 'string' },
   volume: { type: 'string', multiple: true },
 } as const;
 
@@ -39,6 +40,9 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
     throw new UsageError("--on-timeout must be 'kill' or 'pause'");
   const fsOnly = !!flags['filesystem-only'];
   if (fsOnly && onTimeout !== 'pause') throw new UsageError('--filesystem-only needs --on-timeout pause');
+  const isolation = flags.isolation;
+  if (isolation !== undefined && isolation !== 'container' && isolation !== 'microvm')
+    throw new UsageError("--isolation must be 'container' or 'microvm'");
   const sbx = await Sandbox.create(args[0] ?? 'default', {
     ...ctx.conn,
     timeoutMs,
@@ -50,6 +54,7 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
           autoResume: flags['auto-resume'],
         }
       : undefined,
+    isolation,
     volumeMounts: volumeMounts(flags.volume),
   });
   if (ctx.json) {

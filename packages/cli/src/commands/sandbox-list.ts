@@ -54,11 +54,12 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   if (!items.length) return (ctx.err('no sandboxes'), 0);
   ctx.out(
     table([
-      ['SANDBOX ID', 'TEMPLATE', 'STATE', 'STARTED', 'ENDS', 'CPU', 'MEMORY', 'METADATA'],
+      ['SANDBOX ID', 'TEMPLATE', 'STATE', 'ISOLATION', 'STARTED', 'ENDS', 'CPU', 'MEMORY', 'METADATA'],
       ...items.map((s) => [
         s.sandboxId,
         s.name ?? s.templateId,
         s.state,
+        s.isolation ?? 'container',
         s.startedAt.toISOString(),
         s.endAt.toISOString(),
         String(s.cpuCount),

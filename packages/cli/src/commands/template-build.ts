@@ -53,7 +53,7 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   const needsContext = dockerfile !== undefined && /^\s*(COPY|ADD)\s/im.test(dockerfile);
 
   const created = await Template.create(
-    { name, cpuCount: cfg.cpuCount, memoryMB: cfg.memoryMB, diskGB: cfg.diskGB },
+    { name, cpuCount: cfg.cpuCount, memoryMB: cfg.memoryMB, diskGB: cfg.diskGB, isolation: cfg.isolation },
     ctx.conn,
   );
   const { templateID, buildID } = created;

@@ -1,14 +1,15 @@
 /**
  * `tensor-box template init --name N [--from-template T | --from-image I | --dockerfile F] [--cpu C] [--memory M]
- * [--disk-gb G] [--start-cmd …] [--ready-cmd …] [--path dir] [--force]`: writes an e2b.toml without contacting the
- * server. Without a source the template derives from `default`; a Dockerfile path is stored relative to the file.
+ * [--disk-gb G] [--isolation container|microvm] [--start-cmd …] [--ready-cmd …] [--path dir] [--force]`: writes an
+ * e2b.toml without contacting the server. Without a source the template derives from `default`; a Dockerfile path is
+ * stored relative to the file.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { UsageError } from '../exit-codes.js';
-import { CONFIG_FILE, renderConfig } from '../template-config.js';
+import { CONFIG_FILE, ISOLATIONS, renderConfig } from '../template-config.js';
 
 export const options = {
   name: { type: 'string' },
@@ -18,6 +19,7 @@ export const options = {
   cpu: { type: 'string' },
   memory: { type: 'string' },
   'disk-gb': { type: 'string' },
+  isolation: { type: 'string' },
   'start-cmd': { type: 'string' },
   'ready-cmd': { type: 'string' },
   path: { type: 'string' },
@@ -26,7 +28,8 @@ export const options = {
 
 const USAGE =
   'usage: tensor-box template init --name NAME [--from-template T | --from-image IMAGE | --dockerfile FILE] ' +
-  '[--cpu N] [--memory MB] [--disk-gb GB] [--start-cmd CMD] [--ready-cmd CMD] [--path DIR] [--force]';
+  '[--cpu N] [--memory MB] [--disk-gb GB] [--isolation container|microvm] [--start-cmd CMD] [--ready-cmd CMD] ' +
+  '[--path DIR] [--force]';
 
 function count(flags: Record<string, any>, flag: string, fallback?: number): number | undefined {
   const v = flags[flag];
@@ -42,6 +45,8 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
     throw new UsageError(
       `give one of --from-template, --from-image or --dockerfile (got ${sources.map((s) => `--${s}`).join(', ')})`,
     );
+  if (flags.isolation !== undefined && !ISOLATIONS.includes(flags.isolation))
+    throw new UsageError(`--isolation must be one of ${ISOLATIONS.join(', ')}`);
   const dir = path.resolve(flags.path ?? '.');
   if (!existsSync(dir)) throw new UsageError(`--path ${flags.path}: no such directory`);
   const file = path.join(dir, CONFIG_FILE);
@@ -61,6 +66,7 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
     cpuCount: count(flags, 'cpu', 2),
     memoryMB: count(flags, 'memory', 2048),
     diskGB: count(flags, 'disk-gb'),
+    isolation: flags.isolation,
     startCmd: flags['start-cmd'],
     readyCmd: flags['ready-cmd'],
   });

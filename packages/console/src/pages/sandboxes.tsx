@@ -101,6 +101,7 @@ export function SandboxesPage() {
                 <th>Sandbox</th>
                 <th>Template</th>
                 <th>State</th>
+                <th className="hide-sm">Isolation</th>
                 <th className="hide-sm">Started</th>
                 <th>Ends</th>
                 <th className="hide-sm">CPU · memory</th>
@@ -128,6 +129,7 @@ export function SandboxesPage() {
                   <td>
                     <Badge>{s.state}</Badge>
                   </td>
+                  <td className="hide-sm cell-isolation">{s.isolation ?? 'container'}</td>
                   <td className="hide-sm cell-started" title={s.startedAt.toLocaleString()}>
                     {relative(s.startedAt, now)}
                   </td>

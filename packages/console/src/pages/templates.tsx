@@ -65,6 +65,7 @@ export function TemplatesPage() {
                   </td>
                   <td className="hide-sm small">
                     {t.cpuCount} vCPU · {mib(t.memoryMB)} · {mib(t.diskSizeMB)} disk
+                    {t.isolation ? ` · ${t.isolation}` : ''}
                   </td>
                   <td className="hide-md right">{t.buildCount}</td>
                   <td className="hide-md right">{t.spawnCount}</td>

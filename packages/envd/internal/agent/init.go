@@ -48,7 +48,7 @@ type initRequest struct {
 // handleInit takes the control plane's hand-over. It is accepted while no token is set, or with the current token in
 // X-Access-Token; so a token can be set once and re-sent (after resume), but not changed. Fields left out keep their
 // value; envVars, when present, replace the previous set. An /init older than the one applied last is acknowledged
-// and ignored (a retried request must not undo a newer one).
+// and ignored (a retried request must not undo a newer one). Its timestamp also sets a clock that is off (clock.go).
 func (a *Agent) handleInit(w http.ResponseWriter, r *http.Request) {
 	if !a.tokenOK(r) {
 		writeError(w, http.StatusUnauthorized, "missing or invalid X-Access-Token")
@@ -73,6 +73,7 @@ func (a *Agent) handleInit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.initAt = *req.Timestamp
+		syncClock(*req.Timestamp)
 	}
 	if req.EnvVars != nil {
 		a.envVars = maps.Clone(req.EnvVars)

@@ -4,8 +4,9 @@
  * one): own kernel, own memory, nothing of the host's processes or mounts. Template layers reach the guest as
  * read-only ext4 disks, the writable layer is a disk of `diskMB` (DEFAULT_DISK_MB when 0) in the sandbox's state
  * dir; the guest stacks them with overlayfs. The network is the sandbox's own netns (vm-network.ts), so the control
- * plane reaches envd at `<address>:49983` exactly as with containers. QEMU runs in the sandbox's cgroup (vCPUs, and
- * guest RAM plus VMM_OVERHEAD_MB).
+ * plane reaches envd at `<address>:49983` exactly as with containers; the guest's traffic leaves through the host
+ * link as the sandbox's address, so the egress rules (sandbox-egress.ts) are the container driver's, on that link.
+ * QEMU runs in the sandbox's cgroup (vCPUs, and guest RAM plus VMM_OVERHEAD_MB).
  *
  * create restores from a template snapshot (template-snapshots.ts) and gives the guest its hostname and the current
  * time through the agent; the control plane's /init follows as usual. A direct boot is the fallback when no snapshot
@@ -23,10 +24,13 @@ import { Slots } from '../link-slots.js';
 import type { SandboxRecord } from '../sandbox-record.js';
 import { ENVD_PORT } from '../container/sandbox-host.js';
 import { ensureFirewall } from '../firewall.js';
+import { parseEgressRules } from '../egress.js';
+import { SandboxEgress } from '../sandbox-egress.js';
 import {
   DriverError,
   type Checkpointer,
   type Driver,
+  type EgressController,
   type SandboxRuntimeInfo,
   type SandboxSpec,
   type SandboxStats,
@@ -39,7 +43,7 @@ import { loadVm, resumeOrQuit, snapshotFiles } from './snapshot.js';
 import { TemplateSnapshots, type VmShape } from './template-snapshots.js';
 import { createVmNetworkOnFreeSlot, removeVmNetwork } from './vm-network.js';
 import { readVmCheckpoint, sparseCopy, writeVmCheckpoint, type VmRecord } from './vm-checkpoint.js';
-import { logTail, startQemu, waitForAgent } from './vm-process.js';
+import { logTail, processLives, startQemu, waitForAgent } from './vm-process.js';
 
 export const DEFAULT_DISK_MB = 4096;
 const VMM_OVERHEAD_MB = 192;
@@ -60,6 +64,12 @@ export interface MicroVmDriverOptions {
   snapshots?: boolean;
   bootTimeoutMs?: number;
   log?: (msg: string) => void;
+  /** CIDRs sandboxes with internet access may reach although blocked by default (as the container driver's). */
+  egressAllowCidrs?: string[];
+  /** Resolver for sandboxes with host-name egress rules (default: the host's first nameserver). */
+  dnsUpstream?: string;
+  /** A connection a sandbox's egress rules denied. */
+  onEgressDenied?: (sandboxId: string, d: { destination: string; protocol: string; port?: number }) => void;
 }
 
 interface VmMeta extends SandboxRecord {
@@ -69,9 +79,10 @@ interface VmMeta extends SandboxRecord {
 /** Where a VM's memory and disk come from. */
 type Source = { kind: 'boot' } | { kind: 'template'; dir: string } | { kind: 'checkpoint'; dir: string; move: boolean };
 
-export class MicroVmDriver implements Driver, Checkpointer {
+export class MicroVmDriver implements Driver, Checkpointer, EgressController {
   readonly name = 'microvm';
   private readonly slots: Slots;
+  private readonly egress: SandboxEgress;
   private readonly images: GuestImages;
   private readonly disks: SandboxDisks;
   private readonly templates: TemplateSnapshots;
@@ -82,6 +93,15 @@ export class MicroVmDriver implements Driver, Checkpointer {
     this.images = new GuestImages(opts.stateDir);
     this.disks = new SandboxDisks(opts.stateDir);
     this.slots = new Slots(opts.subnetPrefix ?? '10.14', 'tbm');
+    this.egress = new SandboxEgress({
+      dnsUpstream: opts.dnsUpstream,
+      log: opts.log,
+      onDenied: (d) => {
+        const sandboxId = this.slots.owner(Number(/\d+$/.exec(d.ifname)?.[0]));
+        if (sandboxId)
+          opts.onEgressDenied?.(sandboxId, { destination: d.destination, protocol: d.protocol, port: d.port });
+      },
+    });
     this.templates = new TemplateSnapshots({
       dir: path.join(this.images.dir, 'snapshots'),
       qemu: this.qemu,
@@ -149,15 +169,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
 
   /** QEMU is in the sandbox's cgroup and not on its way out (a killed QEMU takes a while to release its memory). */
   private alive(m: VmMeta): boolean {
-    if (!this.cgroup(m.sandboxId).pids().includes(m.pid)) return false;
-    try {
-      const stat = readFileSync(`/proc/${m.pid}/stat`, 'utf8');
-      const [state, , , , , , flags] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const PF_EXITING = 0x4;
-      return state !== 'Z' && state !== 'X' && (Number(flags) & PF_EXITING) === 0;
-    } catch {
-      return false;
-    }
+    return this.cgroup(m.sandboxId).pids().includes(m.pid) && processLives(m.pid);
   }
 
   private running(sandboxId: string): VmMeta {
@@ -182,7 +194,8 @@ export class MicroVmDriver implements Driver, Checkpointer {
       if (!existsSync(l)) throw new DriverError('failed_precondition', `rootfs layer ${l} does not exist`);
     }
     if (!this.firewallReady) {
-      await ensureFirewall({ prefix: this.opts.subnetPrefix ?? '10.14' }).catch((err: Error) => {
+      const fw = { prefix: this.opts.subnetPrefix ?? '10.14', egressAllowCidrs: this.opts.egressAllowCidrs };
+      await ensureFirewall(fw).catch((err: Error) => {
         throw new DriverError('internal', `cannot install the sandbox firewall rules (iptables): ${err.message}`);
       });
       this.firewallReady = true;
@@ -234,6 +247,8 @@ export class MicroVmDriver implements Driver, Checkpointer {
         movedDisk = true;
       } else await sparseCopy(from.disk, disk);
       await network;
+      // In force before the guest's first packet.
+      await this.egress.apply(link.hostIf, link.sandboxIp, spec.egress);
       const envdUrl = `http://${link.sandboxIp}:${ENVD_PORT}`;
       cg.create({ cpuCount: vmr.cpuCount, memoryMB: vmr.memoryMB + VMM_OVERHEAD_MB, pidsMax: spec.pidsMax || 4096 });
       const memory: VmConfig['memory'] =
@@ -320,6 +335,20 @@ export class MicroVmDriver implements Driver, Checkpointer {
     return this.start(s, vmr, { kind: 'checkpoint', dir: imageDir, move: !!opts.move });
   }
 
+  /** Replaces the sandbox's outbound rules on its host link at once (open connections to denied addresses stop). */
+  async updateEgress(sandboxId: string, rules: { allowOut: string[]; denyOut: string[] }): Promise<void> {
+    const m = this.running(sandboxId);
+    let parsed;
+    try {
+      parsed = parseEgressRules(rules);
+    } catch (err) {
+      throw new DriverError('invalid_argument', (err as Error).message);
+    }
+    await this.egress.apply(m.hostIf, m.address, parsed);
+    m.spec = { ...m.spec, egress: parsed };
+    writeFileSync(path.join(this.dir(sandboxId), 'meta.json'), JSON.stringify(m));
+  }
+
   imageInUse(): boolean {
     return false; // a restore reads the whole state before it returns
   }
@@ -357,6 +386,7 @@ export class MicroVmDriver implements Driver, Checkpointer {
       await cg.killAll();
       await cg.remove();
     }
+    if (hostIf) await this.egress.remove(hostIf);
     if (giveBack) await rename(giveBack.disk, giveBack.back);
     await removeVmNetwork(sandboxId, hostIf);
     await rm(dir, { recursive: true, force: true });

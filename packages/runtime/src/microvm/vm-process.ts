@@ -77,6 +77,18 @@ export function logTail(file: string, lines = 5): string {
   }
 }
 
+/** Whether a process exists and is not on its way out (a killed QEMU takes a while to release its memory). */
+export function processLives(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, , , , , , flags] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const PF_EXITING = 0x4;
+    return state !== 'Z' && state !== 'X' && (Number(flags) & PF_EXITING) === 0;
+  } catch {
+    return false;
+  }
+}
+
 export async function waitForAgent(envdUrl: string, vm: VmProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // A connection attempt made before the guest runs gets no answer at all (its SYN is lost): retry soon, but give a

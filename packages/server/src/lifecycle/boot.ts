@@ -26,7 +26,7 @@ export async function bootPaused(
   imageDir: string,
   retryImage: string,
 ): Promise<SandboxRuntimeInfo> {
-  const driver = ctx.driver;
+  const driver = ctx.driverOf(s);
   if (!hasFilesystemPauser(driver)) throw new ApiError('internal', 'the runtime lost its filesystem pause');
   const info = await ctx.opts.prom.time('driver.boot', () => driver.boot(spec, imageDir, { move: true }));
   try {

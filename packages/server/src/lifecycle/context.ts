@@ -1,9 +1,10 @@
 /**
- * What every lifecycle operation works with: the service's dependencies (store, driver, snapshot store, quotas, …)
+ * What every lifecycle operation works with: the service's dependencies (store, drivers, snapshot store, quotas, …)
  * and the few steps they all share — looking a sandbox up for the caller, the node rule (a running sandbox is acted
  * on by the node that runs it), lifecycle log entries, a team's running slot around a start, quiescing the agent
  * before a checkpoint, and deleting an image once no restored sandbox reads from it. No state of its own.
  */
+import type { Drivers } from './drivers.js';
 import { hasCheckpointer, type Driver, type SandboxMount } from '@tensor-box/runtime';
 import { rm } from 'node:fs/promises';
 import { ApiError } from '../errors.js';
@@ -21,7 +22,8 @@ import type { QuotaGuard } from '../teams/quota-guard.js';
 
 export interface SandboxServiceOptions {
   store: Store;
-  driver: Driver;
+  /** The drivers by isolation: each record names the one that runs it (drivers.ts). */
+  drivers: Drivers;
   templates: TemplateService;
   /** Public domain for sandbox host names (a function: it may only be known once the server listens). */
   domain: () => string;
@@ -50,8 +52,13 @@ export class LifecycleContext {
     return this.opts.store;
   }
 
-  get driver(): Driver {
-    return this.opts.driver;
+  get drivers(): Drivers {
+    return this.opts.drivers;
+  }
+
+  /** The driver that runs (or saved) a sandbox or snapshot record. */
+  driverOf(r: { isolation?: SandboxRecord['isolation'] }): Driver {
+    return this.opts.drivers.of(r);
   }
 
   log(msg: string): void {
@@ -106,8 +113,8 @@ export class LifecycleContext {
 
   /** Deletes a checkpoint once no restored sandbox reads pages from it any more (lazy restore). */
   async removeImageWhenFree(imageDir: string): Promise<void> {
-    const driver = this.driver;
-    for (let i = 0; i < 6000 && hasCheckpointer(driver) && driver.imageInUse(imageDir); i++) {
+    const inUse = () => this.drivers.all().some(([, d]) => hasCheckpointer(d) && d.imageInUse(imageDir));
+    for (let i = 0; i < 6000 && inUse(); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     // Only this generation: the sandbox's directory may be getting its next one right now (kill and start clean up).

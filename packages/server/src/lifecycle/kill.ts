@@ -36,7 +36,7 @@ export async function kill(
   }
   const from = s;
   try {
-    await ctx.opts.prom.time('driver.destroy', () => ctx.driver.destroy(sandboxId));
+    await ctx.opts.prom.time('driver.destroy', () => ctx.driverOf(from).destroy(sandboxId));
   } catch (err) {
     await finish(ctx.store, { ...from, state: 'killing' }, from.state);
     throw err;
@@ -51,7 +51,9 @@ export async function kill(
 /** Completes a kill a restart interrupted (restart reconciliation): destroy, images, record. */
 export async function finishKill(ctx: LifecycleContext, s: SandboxRecord): Promise<void> {
   // Also when the runtime does not list it: a destroy the crash cut short may have left host objects behind.
-  await ctx.driver.destroy(s.sandboxId).catch(() => {});
+  await Promise.resolve()
+    .then(() => ctx.driverOf(s).destroy(s.sandboxId))
+    .catch(() => {});
   await ctx.opts.snapshots.removePauseImages(s.sandboxId);
   await ctx.store.deleteSandbox(s.sandboxId);
   await ctx.stoppedHere(s.sandboxId, s.volumeMounts);

@@ -14,6 +14,7 @@
  */
 import { hasCheckpointer, hasFilesystemPauser, type Driver } from '@tensor-box/runtime';
 import { ApiError, notFound } from '../errors.js';
+import { envdInit } from '../services/envd-client.js';
 import { driverFailure, egressOf, runtimeOf } from '../services/sandbox-records.js';
 import type { PauseMode, SandboxRecord } from '../store/store.js';
 import { ownerTeam } from '../teams/caller.js';
@@ -34,7 +35,7 @@ export function noFilesystemPause(driver: Driver): ApiError {
  * processes end, the files are kept; resume boots afresh).
  */
 export async function pause(ctx: LifecycleContext, sandboxId: string, reason = 'requested', memory = true) {
-  const driver = ctx.driver;
+  const driver = ctx.driverOf(await ctx.get(sandboxId));
   const image = ctx.opts.snapshots.newPauseImage(sandboxId);
   const t0 = Date.now();
   const mode: PauseMode = memory ? 'memory' : 'filesystem';
@@ -106,7 +107,7 @@ export async function resume(
     if (!paused.pausedImage || !ctx.opts.snapshots.isComplete(paused.pausedImage)) {
       throw new ApiError('not_found', `the saved state of sandbox '${sandboxId}' is gone`);
     }
-    const driver = ctx.driver;
+    const driver = ctx.driverOf(paused);
     const boot = bootsOnResume(paused, memory);
     if (boot && !hasFilesystemPauser(driver)) throw noFilesystemPause(driver);
     if (!boot && !hasCheckpointer(driver)) {
@@ -145,7 +146,7 @@ interface ResumePlan {
 async function restorePaused(ctx: LifecycleContext, s: SandboxRecord, p: ResumePlan): Promise<SandboxRecord> {
   const sandboxId = s.sandboxId;
   const held = s; // in `resuming`, on this node
-  const driver = ctx.driver;
+  const driver = ctx.driverOf(s);
   const { timeout, timeoutMs } = p;
   const t0 = Date.now();
   let patch: Partial<SandboxRecord>;
@@ -176,6 +177,10 @@ async function restorePaused(ctx: LifecycleContext, s: SandboxRecord, p: ResumeP
             if (!hasCheckpointer(driver)) throw new ApiError('internal', 'the runtime lost its checkpointer');
             const restore = () => driver.restore({ ...spec, mounts }, s.pausedImage!, { move: true });
             info = await ctx.opts.prom.time('driver.restore', restore);
+            // The agent's /init carries the time: a restored VM's clock is the one it was paused with (envd sets it).
+            await envdInit(info.envdUrl, { currentToken: s.envdAccessToken }).catch((err: Error) =>
+              ctx.log(`clock hand-over to ${sandboxId} after resume failed: ${err.message}`),
+            );
           }
           const done = { runtime: runtimeOf(info), pausedImage: undefined, pauseMode: undefined };
           return { ...done, endAt: Date.now() + timeout };
@@ -200,6 +205,6 @@ async function restorePaused(ctx: LifecycleContext, s: SandboxRecord, p: ResumeP
   void ctx.removeImageWhenFree(s.pausedImage!);
   const how = p.boot ? ' (booted afresh on its files)' : '';
   ctx.event(sandboxId, 'info', `sandbox resumed${how} in ${Date.now() - t0} ms`);
-  void ctx.opts.metrics.sample(sandboxId);
+  void ctx.opts.metrics.sample(s);
   return { ...s, ...patch, state: 'running', nodeId: ctx.opts.nodeId } as SandboxRecord;
 }

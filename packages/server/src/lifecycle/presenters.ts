@@ -12,6 +12,7 @@ import type {
   TemplateBuildRecord,
   TemplateRecord,
 } from '../store/store.js';
+import { isolationOf } from './drivers.js';
 import { wireState } from './states.js';
 
 type Api = components['schemas'];
@@ -32,6 +33,7 @@ export class Presenters {
       envdAccessToken: s.envdAccessToken,
       trafficAccessToken: s.network?.trafficAccessToken ?? null,
       domain: this.domain(),
+      isolation: isolationOf(s),
     };
   }
 
@@ -51,6 +53,7 @@ export class Presenters {
       // Killing sandboxes are never listed (the service filters them); `running` would be the safe reading anyway.
       state: wireState(s.state) ?? 'running',
       envdVersion: ENVD_VERSION,
+      isolation: isolationOf(s),
       volumeMounts: (s.volumeMounts ?? []).map((m) => ({ name: m.name, path: m.path })),
     };
   }
@@ -82,6 +85,7 @@ export function snapshotToApi(r: SnapshotRecord): Api['SnapshotInfo'] {
     name: r.name,
     templateID: r.templateId,
     createdAt: new Date(r.createdAt).toISOString(),
+    isolation: isolationOf(r),
   };
 }
 
@@ -120,6 +124,8 @@ export function templateToApi(t: TemplateRecord): Api['Template'] {
     ...(t.readyCmd ? { readyCmd: t.readyCmd } : {}),
     parentTemplateID: t.parentTemplateId ?? null,
     warmStart: !!t.warmImage,
+    // Absent: the server's default (the built-in template follows it).
+    ...(t.isolation ? { isolation: t.isolation } : {}),
   };
 }
 

@@ -14,15 +14,17 @@
  *
  * ¹ a paused record without its image is left for resume to answer 404 and for retention to delete, as before.
  * ² a fresh boot (filesystem-only resume) gets its agent set up again and its start command run (boot.ts).
- * Runtime sandboxes no record knows (a crash mid-create) are destroyed, and pause images no record points at
+ * Every driver of the server is listed (a record's isolation names the driver that runs it). Runtime sandboxes no
+ * record knows (a crash mid-create) are destroyed, and pause images no record points at
  * (incomplete dumps, leftovers of deleted sandboxes) and this node's fork images are deleted.
  */
 import { hasCheckpointer, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { rm } from 'node:fs/promises';
 import { runtimeOf } from '../services/sandbox-records.js';
-import type { SandboxRecord } from '../store/store.js';
+import type { Isolation, SandboxRecord } from '../store/store.js';
 import type { LifecycleContext } from './context.js';
 import { initBooted } from './boot.js';
+import { isolationOf } from './drivers.js';
 import { finishKill } from './kill.js';
 import { pausedPatch } from './pause-resume.js';
 import { ALL_STATES } from './states.js';
@@ -35,7 +37,11 @@ export interface ReconcileResult {
 }
 
 export async function reconcile(ctx: LifecycleContext): Promise<ReconcileResult> {
-  const live = new Map((await ctx.driver.list()).map((i) => [i.sandboxId, i]));
+  // Every driver's live sandboxes, each with the isolation that runs it.
+  const live = new Map<string, SandboxRuntimeInfo & { isolation: Isolation }>();
+  for (const [isolation, driver] of ctx.drivers.all()) {
+    for (const i of await driver.list()) live.set(i.sandboxId, { ...i, isolation });
+  }
   const out: ReconcileResult = { adopted: 0, lost: 0, orphans: 0 };
   for (const s of await ctx.store.listSandboxes({ states: ALL_STATES })) {
     if (!ctx.isMine(s)) continue; // another node's sandbox: that node reconciles it
@@ -45,10 +51,13 @@ export async function reconcile(ctx: LifecycleContext): Promise<ReconcileResult>
     if (outcome === 'adopted') out.adopted++;
     if (outcome === 'lost') out.lost++;
   }
-  for (const id of live.keys()) {
+  for (const [id, { isolation }] of live) {
     out.orphans++;
-    ctx.log(`destroying orphaned runtime sandbox ${id}`);
-    await ctx.driver.destroy(id).catch(() => {});
+    ctx.log(`destroying orphaned runtime sandbox ${id} (${isolation})`);
+    await ctx
+      .driverOf({ isolation })
+      .destroy(id)
+      .catch(() => {});
   }
   await removePartialImages(ctx);
   return out;
@@ -57,7 +66,7 @@ export async function reconcile(ctx: LifecycleContext): Promise<ReconcileResult>
 async function reconcileOne(
   ctx: LifecycleContext,
   s: SandboxRecord,
-  info: SandboxRuntimeInfo | undefined,
+  info: (SandboxRuntimeInfo & { isolation: Isolation }) | undefined,
 ): Promise<'adopted' | 'lost' | 'kept'> {
   const id = s.sandboxId;
   if (s.state === 'killing') {
@@ -68,6 +77,8 @@ async function reconcileOne(
     // Running — also when a resume (or a restore of an interrupted resume) finished while the server was down.
     const wasPaused = s.state === 'paused' || s.state === 'resuming';
     const patch: Partial<SandboxRecord> = { runtime: runtimeOf(info), pausedImage: undefined, nodeId: ctx.opts.nodeId };
+    // The driver that lists it runs it (a record from before isolation was recorded learns its isolation here).
+    if (info.isolation !== isolationOf(s)) patch.isolation = info.isolation;
     if (wasPaused) patch.endAt = Date.now() + s.timeoutMs;
     patch.pauseMode = undefined; // running: no pause mode (a pause the restart cut short had written one)
     if (s.state === 'resuming' && s.pauseMode === 'filesystem') {
@@ -109,14 +120,14 @@ async function reconcileOne(
 async function removePartialImages(ctx: LifecycleContext): Promise<void> {
   const { snapshots, nodeId } = ctx.opts;
   await rm(snapshots.forkImages(nodeId), { recursive: true, force: true }); // no fork of this node runs at start
-  const driver = ctx.driver;
+  const inUse = (dir: string) => ctx.drivers.all().some(([, d]) => hasCheckpointer(d) && d.imageInUse(dir));
   for (const [id, images] of snapshots.pauseImages()) {
     const s = await ctx.store.getSandbox(id);
     if (s && !ctx.isMine(s)) continue; // may be pausing on its node right now
     for (const dir of images) {
       if (s?.pausedImage === dir) continue;
       // A sandbox resumed just before the restart may still fetch pages from its old image.
-      if (hasCheckpointer(driver) && driver.imageInUse(dir)) void ctx.removeImageWhenFree(dir);
+      if (inUse(dir)) void ctx.removeImageWhenFree(dir);
       else await rm(dir, { recursive: true, force: true });
     }
     if (!s?.pausedImage) await snapshots.removeEmptySandboxDir(id);

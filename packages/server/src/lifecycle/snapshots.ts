@@ -4,7 +4,7 @@
  * snapshot store with a record whose ID (or name) works as a templateID; a fork's image is temporary: `count` new
  * sandboxes start from it (start-sandbox.ts) and it is deleted once none reads from it.
  */
-import { hasCheckpointer } from '@tensor-box/runtime';
+import { hasCheckpointer, type Driver } from '@tensor-box/runtime';
 import path from 'node:path';
 import type { components } from '../api/schema.gen.js';
 import { ApiError, invalid } from '../errors.js';
@@ -16,6 +16,7 @@ import type { SandboxRecord, SnapshotRecord } from '../store/store.js';
 import { canSee, listScope, ownerTeam, requireVisible } from '../teams/caller.js';
 import { withCheckpoint, type CheckpointOp } from './checkpoint-guard.js';
 import type { LifecycleContext } from './context.js';
+import { isolationOf } from './drivers.js';
 import { snapshotToApi, type Presenters } from './presenters.js';
 import { startSandbox } from './start-sandbox.js';
 
@@ -24,16 +25,16 @@ type ForkResult = components['schemas']['SandboxForkResult'];
 
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-/** What a checkpoint of a sandbox carries over to the sandboxes started from it. */
+/** What a checkpoint of a sandbox carries over to the sandboxes started from it (its isolation too: its driver). */
 function savedWith(s: SandboxRecord) {
   const { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, volumeMounts } = s;
   // Volumes are shared, not copied: a sandbox started from the copy mounts the same volumes.
-  return { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, volumeMounts };
+  const isolation = isolationOf(s);
+  return { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, volumeMounts, isolation };
 }
 
 /** The opening checks of a snapshot or fork (a copy that leaves the sandbox running). */
-function copyOp(ctx: LifecycleContext, sandboxId: string, verb: 'snapshot' | 'fork'): CheckpointOp {
-  const driver = ctx.driver;
+function copyOp(driver: Driver, sandboxId: string, verb: 'snapshot' | 'fork'): CheckpointOp {
   return {
     verb: `be ${verb === 'fork' ? 'forked' : 'snapshotted'}`,
     via: 'snapshotting',
@@ -48,8 +49,8 @@ function copyOp(ctx: LifecycleContext, sandboxId: string, verb: 'snapshot' | 'fo
 
 /** Checkpoints the running sandbox into `imageDir`, leaving it running; returns its record as it was. */
 async function copyOf(ctx: LifecycleContext, sandboxId: string, verb: 'snapshot' | 'fork', imageDir: string) {
-  return withCheckpoint(ctx, sandboxId, copyOp(ctx, sandboxId, verb), async (s) => {
-    const driver = ctx.driver;
+  const driver = ctx.driverOf(await ctx.get(sandboxId));
+  return withCheckpoint(ctx, sandboxId, copyOp(driver, sandboxId, verb), async (s) => {
     if (!hasCheckpointer(driver)) throw new ApiError('internal', 'no checkpointer');
     try {
       await ctx.opts.prom.time('driver.snapshot', () => driver.checkpoint(sandboxId, imageDir, { leaveRunning: true }));

@@ -4,11 +4,12 @@
  * check the request (env vars, network rules: 400 before anything starts), check the host disk (507), take a running
  * slot of the team's quota (429), create or restore the runtime sandbox, hand the agent its env vars and token
  * (`/init`), run the template's start command (cold starts only), and insert the record — `running` from the first
- * write. Any failure after the runtime exists destroys it: nothing is left half-made and no record names a sandbox
- * that never ran.
+ * write. The driver is the sandbox's isolation's (drivers.ts): the request's, else the template's, else the server's
+ * default; a checkpoint starts only with the isolation that wrote it (400 when the request asks for another). Any
+ * failure after the runtime exists destroys it: nothing is left half-made and no record names a sandbox that never ran.
  */
 import { hasCheckpointer, hasFilesystemPauser, type SandboxRuntimeInfo, type SandboxSpec } from '@tensor-box/runtime';
-import { ApiError } from '../errors.js';
+import { ApiError, invalid } from '../errors.js';
 import { newAccessToken, newSandboxId } from '../ids.js';
 import { envdInit } from '../services/envd-client.js';
 import {
@@ -22,9 +23,10 @@ import {
   type NetworkRequest,
 } from '../services/sandbox-records.js';
 import { templateEnvironment } from '../services/template-service.js';
-import type { SandboxRecord, TemplateRecord, VolumeMount } from '../store/store.js';
+import type { Isolation, SandboxRecord, TemplateRecord, VolumeMount } from '../store/store.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
 import type { LifecycleContext } from './context.js';
+import { isolationOf } from './drivers.js';
 
 /** What a new sandbox starts from. */
 export type StartSource =
@@ -46,6 +48,8 @@ export interface StartRequest {
   autoPauseMemory?: boolean;
   autoResume?: { enabled: boolean };
   network?: NetworkRequest;
+  /** The isolation asked for (unchecked: `container`, `microvm`); absent: the template's, else the server's. */
+  isolation?: unknown;
   /** E2B's volumeMounts: volumes of the team, by name (a start from a checkpoint mounts the checkpoint's). */
   volumeMounts?: { name: string; path: string }[];
   teamId: string;
@@ -60,6 +64,7 @@ interface Plan {
   internetByDefault: boolean;
   /** For messages and the disk check: `template …`, `snapshot …`, `fork of …`. */
   what: string;
+  isolation: Isolation;
   launch(spec: SandboxSpec): Promise<SandboxRuntimeInfo>;
   /** Restored from a checkpoint (its agent was initialised before). */
   fromCheckpoint: boolean;
@@ -75,12 +80,14 @@ const shapeOf = (o: { cpuCount: number; memoryMB: number; diskSizeMB: number }) 
   diskSizeMB: o.diskSizeMB,
 });
 
-function plan(ctx: LifecycleContext, source: StartSource, timeoutMs: number): Plan {
-  const driver = ctx.driver;
+function plan(ctx: LifecycleContext, source: StartSource, req: StartRequest, timeoutMs: number): Plan {
   if (source.kind === 'template') {
     const t = source.template;
     const env = templateEnvironment(t);
+    const isolation = ctx.drivers.choose(req.isolation, t.isolation);
+    const driver = ctx.driverOf({ isolation });
     return {
+      isolation,
       shape: { ...shapeOf(t), templateId: t.templateId, alias: t.names[0] },
       ...env,
       internetByDefault: true,
@@ -95,10 +102,17 @@ function plan(ctx: LifecycleContext, source: StartSource, timeoutMs: number): Pl
     };
   }
   const img = source.image;
+  const isolation = isolationOf(img);
+  if (req.isolation !== undefined && req.isolation !== null && ctx.drivers.check(req.isolation) !== isolation) {
+    const why = `${img.what} was saved by a ${isolation} sandbox; it can only start as one, not as ${req.isolation}`;
+    throw invalid(why);
+  }
+  const driver = ctx.drivers.of({ isolation: ctx.drivers.check(isolation, `the isolation of ${img.what}`) });
   if (!hasCheckpointer(driver)) {
     throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot start sandboxes from snapshots`);
   }
   return {
+    isolation,
     shape: { ...shapeOf(img), templateId: img.templateId, alias: img.alias },
     envVars: img.envVars,
     user: img.user,
@@ -126,11 +140,12 @@ export async function startSandbox(
   req: StartRequest,
 ): Promise<SandboxRecord> {
   const timeoutMs = req.timeoutMs ?? 15_000;
-  const p = plan(ctx, source, timeoutMs);
+  const p = plan(ctx, source, req, timeoutMs);
   // Bad input fails before anything starts.
   const network = networkFromRequest(req.network);
   checkEnvVars(req.envVars);
-  checkLifecycle(req, hasFilesystemPauser(ctx.driver), ctx.driver.name);
+  const driver = ctx.driverOf(p);
+  checkLifecycle(req, hasFilesystemPauser(driver), driver.name);
   const volumeMounts = await volumeMountsOf(ctx, source, req);
   ctx.opts.hostDisk?.ensureRoom(p.shape.diskSizeMB, `a sandbox from ${p.what}`);
   const record = await ctx.withRunSlot(req.teamId, p.shape, () =>
@@ -138,7 +153,7 @@ export async function startSandbox(
   );
   if (source.template) ctx.opts.templates.recordSpawn(source.template).catch(() => {});
   ctx.event(record.sandboxId, 'info', p.event.message, { ...p.event.fields, teamId: req.teamId });
-  void ctx.opts.metrics.sample(record.sandboxId);
+  void ctx.opts.metrics.sample(record);
   return record;
 }
 
@@ -196,6 +211,7 @@ async function launch(
         nodeId: ctx.opts.nodeId,
         teamId: req.teamId,
         network: o.network,
+        isolation: p.isolation,
         volumeMounts,
       },
       req,
@@ -204,7 +220,10 @@ async function launch(
     await ctx.store.insertSandbox(record);
     return record;
   } catch (err) {
-    await ctx.driver.destroy(sandboxId).catch(() => {});
+    await ctx
+      .driverOf(p)
+      .destroy(sandboxId)
+      .catch(() => {});
     await ctx.stoppedHere(sandboxId, volumeMounts);
     throw err;
   }

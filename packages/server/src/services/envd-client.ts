@@ -10,14 +10,15 @@ import { sandboxConnections } from '../envd/connections.js';
 /** POST /init's body, as spec/envd/envd.yaml defines it. */
 type InitRequest = components['schemas']['InitRequest'];
 
+/** What /init hands over; a field left out keeps the agent's value (a resume sends only the time). */
 export interface EnvdInit {
-  envVars: Record<string, string>;
+  envVars?: Record<string, string>;
   /** The token to set ('' removes it). */
   accessToken?: string;
   /** The token the agent has now, when it differs (a sandbox started from a snapshot carries its source's token). */
   currentToken?: string;
-  defaultUser: string;
-  defaultWorkdir: string;
+  defaultUser?: string;
+  defaultWorkdir?: string;
 }
 
 /**

@@ -3,12 +3,13 @@
  * the series for `retentionMs` (default one hour). CPU % is the CPU time used between two samples over the wall time
  * and the sandbox's CPU count (100 % = all its vCPUs busy).
  */
-import type { Driver } from '@tensor-box/runtime';
-import type { MetricSample, Store } from '../store/store.js';
+import type { Drivers } from '../lifecycle/drivers.js';
+import type { Isolation, MetricSample, Store } from '../store/store.js';
 
 export interface MetricsSamplerOptions {
   store: Store;
-  driver: Driver;
+  /** The driver of each sandbox (by its isolation). */
+  drivers: Pick<Drivers, 'of'>;
   intervalMs?: number;
   retentionMs?: number;
   /** Sample only sandboxes of this node (several nodes may share one store). */
@@ -43,18 +44,19 @@ export class MetricsSampler {
   }
 
   /** One sample of one sandbox (also used right after create so a series starts at once). */
-  sample(sandboxId: string): Promise<MetricSample | undefined> {
+  sample(s: { sandboxId: string; isolation?: Isolation }): Promise<MetricSample | undefined> {
     if (this.stopped) return Promise.resolve(undefined);
-    const p = this.sampleOnce(sandboxId);
+    const p = this.sampleOnce(s);
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => {});
     return p;
   }
 
-  private async sampleOnce(sandboxId: string): Promise<MetricSample | undefined> {
+  private async sampleOnce(s: { sandboxId: string; isolation?: Isolation }): Promise<MetricSample | undefined> {
+    const sandboxId = s.sandboxId;
     let stats;
     try {
-      stats = await this.opts.driver.stats(sandboxId);
+      stats = await this.opts.drivers.of(s).stats(sandboxId);
     } catch {
       return undefined;
     }
@@ -90,7 +92,7 @@ export class MetricsSampler {
       const running = await this.opts.store.listSandboxes({ states: ['running'] });
       // Only this node's: another node's sandboxes are not in this node's runtime.
       for (const s of running)
-        if (!this.opts.nodeId || !s.nodeId || s.nodeId === this.opts.nodeId) await this.sample(s.sandboxId);
+        if (!this.opts.nodeId || !s.nodeId || s.nodeId === this.opts.nodeId) await this.sample(s);
       if (this.stopped) return;
       await this.opts.store.pruneMetrics(Date.now() - this.retentionMs);
     } finally {

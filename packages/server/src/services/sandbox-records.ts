@@ -5,7 +5,7 @@
  */
 import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid } from '../errors.js';
-import type { SandboxNetwork, SandboxRecord, SnapshotRecord, VolumeMount } from '../store/store.js';
+import type { Isolation, SandboxNetwork, SandboxRecord, SnapshotRecord, VolumeMount } from '../store/store.js';
 import { newAccessToken } from '../ids.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR } from './default-template.js';
 
@@ -115,6 +115,8 @@ export interface ImageStart {
   volumeMounts?: VolumeMount[];
   /** Fields of the lifecycle log entry. */
   fields: Record<string, string>;
+  /** The isolation whose driver wrote the image: the only one that can start it (absent: `container`). */
+  isolation?: Isolation;
 }
 
 export function fromSnapshot(snap: SnapshotRecord): ImageStart {
@@ -132,6 +134,7 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
     workdir: DEFAULT_WORKDIR,
     what: snap.snapshotId,
     fields: { snapshotId: snap.snapshotId },
+    isolation: snap.isolation,
     volumeMounts: snap.volumeMounts,
   };
 }
@@ -153,6 +156,7 @@ export function runningRecord(
     | 'nodeId'
     | 'network'
     | 'teamId'
+    | 'isolation'
     | 'volumeMounts'
   >,
   req: LifecycleRequest & { metadata?: Record<string, string> },

@@ -84,11 +84,17 @@ export class SandboxService {
     }
     const env = templateEnvironment(template);
     const warm = template.warmImage;
+    // The template's own isolation (the one its build captured the warm image with), unless the request asks for
+    // another: then the start command runs cold in the other one.
+    const templateIsolation = template.isolation ?? this.ctx.drivers.defaultIsolation;
+    const isolation = this.ctx.drivers.choose(request.isolation, template.isolation);
+    const warmDriver = isolation === templateIsolation ? this.ctx.driverOf({ isolation }) : undefined;
     // A warm image has no volumes mounted (its checkpoint could not take new ones): with volumes, a cold start.
     const cold = (request.volumeMounts?.length ?? 0) > 0;
-    if (!cold && warm && hasCheckpointer(this.ctx.driver) && this.ctx.opts.snapshots.isComplete(warm)) {
+    if (!cold && warm && warmDriver && hasCheckpointer(warmDriver) && this.ctx.opts.snapshots.isComplete(warm)) {
       // Warm start: resume the moment the build captured, with the start command already running.
       const image = {
+        isolation,
         imageDir: warm,
         templateId: template.templateId,
         alias: template.names[0],
@@ -253,7 +259,6 @@ export class SandboxService {
    * `snapshotting`); the build runs in the background (poll its status).
    */
   async commit(sandboxId: string, req: Api['SandboxCommitRequest']): Promise<Api['TemplateRequestResponse']> {
-    const driver = this.ctx.driver;
     const s = await this.get(sandboxId);
     if (s.state === 'killing') throw notFound(`sandbox '${sandboxId}' not found`);
     if (isTransitional(s.state)) throw busy(sandboxId, s.state, 'be committed');
@@ -261,6 +266,7 @@ export class SandboxService {
       throw new ApiError('conflict', `sandbox '${sandboxId}' is ${s.state}; resume it before committing it`);
     }
     this.here(s);
+    const driver = this.ctx.driverOf(s);
     if (!hasLayerCapturer(driver)) {
       throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot commit sandboxes`);
     }
@@ -300,7 +306,7 @@ export class SandboxService {
     if (s.state === 'killing') throw notFound(`sandbox '${sandboxId}' not found`);
     if (isTransitional(s.state)) throw busy(sandboxId, s.state, 'change its network rules');
     this.here(s);
-    const driver = this.ctx.driver;
+    const driver = this.ctx.driverOf(s);
     if (s.state === 'running' && !hasEgressController(driver)) {
       throw new ApiError('failed_precondition', `the ${driver.name} runtime cannot change network rules`);
     }

@@ -5,7 +5,8 @@
  * and a warm image when a start command passed its ready check. A commit: a running sandbox's writable layer copied
  * as the new layer over its template's. How builds are queued and how they end is templates/build-jobs.ts.
  */
-import type { Driver } from '@tensor-box/runtime';
+import { hasLayerCapturer } from '@tensor-box/runtime';
+import type { Drivers } from '../lifecycle/drivers.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { SandboxRecord, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
@@ -17,7 +18,7 @@ import { BuildFailed, runBuild, type BuildEnvironment } from '../templates/build
 import { templateEnvironment } from './default-template.js';
 
 export interface StepBuildDeps {
-  driver?: Driver;
+  drivers?: Drivers;
   bases: BaseImages;
   files: BuildFiles;
   stepTimeoutMs?: number;
@@ -45,8 +46,18 @@ export async function runStepBuild(o: StepBuildDeps, job: StepBuild, log: BuildL
     `build ${b.buildId} of ${t.names[0] ?? t.templateId} from ${describeSource(plan.source)} (${plan.steps.length} ` +
       `steps)`,
   );
-  const driver = o.driver;
-  if (!driver) throw new BuildFailed('this server has no runtime to build templates with');
+  if (!o.drivers) throw new BuildFailed('this server has no runtime to build templates with');
+  // The steps run in the template's isolation; one that cannot capture a layer lends the build to one that can
+  // (layers are directories every driver stacks), and the start command then runs cold in each sandbox.
+  const isolation = t.isolation ?? o.drivers.defaultIsolation;
+  let driver = o.drivers.of({ isolation });
+  const warmStart = hasLayerCapturer(driver);
+  if (!warmStart) {
+    const builder = o.drivers.all().find(([, d]) => hasLayerCapturer(d));
+    if (!builder) throw new BuildFailed(`the ${isolation} runtime cannot build templates`);
+    log('info', `the ${isolation} runtime cannot build templates: the steps run in a ${builder[0]} sandbox`);
+    driver = builder[1];
+  }
   let parentLayers: string[];
   let parentEnv: BuildEnvironment;
   if (parent) {
@@ -79,6 +90,7 @@ export async function runStepBuild(o: StepBuildDeps, job: StepBuild, log: BuildL
     warmDir,
     stepTimeoutMs: o.stepTimeoutMs ?? 30 * 60_000,
     readyTimeoutMs: o.readyTimeoutMs ?? 5 * 60_000,
+    warmStart,
   });
   return {
     layers: [layerDir, ...parentLayers],

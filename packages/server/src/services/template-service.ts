@@ -20,12 +20,13 @@
 import { DEFAULT_DISK_MB } from '../constants.js';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Driver, RegistryConfig } from '@tensor-box/runtime';
+import type { RegistryConfig } from '@tensor-box/runtime';
 import type { components } from '../api/schema.gen.js';
+import { isolationOf, type Drivers } from '../lifecycle/drivers.js';
 import { buildToApi, templateToApi } from '../lifecycle/presenters.js';
 import { ApiError, invalid, notFound } from '../errors.js';
 import { newBuildId, newTemplateId } from '../ids.js';
-import type { LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
+import type { Isolation, LogLevel, SandboxRecord, Store, TemplateBuildRecord, TemplateRecord } from '../store/store.js';
 import { BaseImages } from '../templates/base-images.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import { BuildFiles } from '../templates/build-files.js';
@@ -63,8 +64,11 @@ export interface TemplateServiceOptions {
   /** Template layers, base images (`.base-images/`) and uploaded build files (`.files/`). */
   templateDir: string;
   cacheDir: string;
-  /** Needed for builds (absent: only `default` and listing work, e.g. in store-only tools). */
-  driver?: Driver;
+  /**
+   * The drivers by isolation; needed for builds and to check a template's isolation (absent: only `default` and
+   * listing work, e.g. in store-only tools).
+   */
+  drivers?: Drivers;
   /** Where warm-start images go. */
   snapshots: SnapshotStore;
   registry?: RegistryConfig;
@@ -205,6 +209,7 @@ export class TemplateService {
     if (t && !canSee(t.teamId))
       throw new ApiError('conflict', `the template name '${plain}' is taken; choose another name`);
     if (!t) await this.opts.quota?.checkTemplates(ownerTeam());
+    const isolation = this.isolationFor(req.isolation, t);
     const cpuCount = req.cpuCount ?? t?.cpuCount ?? 2;
     const memoryMB = req.memoryMB ?? t?.memoryMB ?? 2048;
     const diskSizeMB = req.diskSizeMB ?? t?.diskSizeMB ?? this.defaultDiskMB;
@@ -224,8 +229,12 @@ export class TemplateService {
         updatedAt: now,
         spawnCount: 0,
         buildCount: 0,
+        isolation,
       };
       await this.opts.store.upsertTemplate(t);
+    } else if (isolation !== t.isolation) {
+      // Its warm image belongs to the old isolation's driver: sandboxes start cold until the new build is ready.
+      await this.opts.store.updateTemplate(t.templateId, { isolation, warmImage: undefined, updatedAt: now });
     }
     const build: TemplateBuildRecord = {
       buildId,
@@ -243,6 +252,19 @@ export class TemplateService {
     if (t.status !== 'ready')
       await this.opts.store.updateTemplate(t.templateId, { buildId, status: 'waiting', updatedAt: now });
     return { templateID: t.templateId, buildID: buildId, public: t.public, names: t.names, aliases: t.names, tags };
+  }
+
+  /**
+   * A template's isolation: the request's (400 when invalid or not on this server), else what it had, else the server's
+   * default at registration (fixed from then on: its builds' warm images are that driver's).
+   */
+  private isolationFor(requested: unknown, t: TemplateRecord | undefined): Isolation | undefined {
+    const drivers = this.opts.drivers;
+    if (requested !== undefined && requested !== null) {
+      if (!drivers) throw invalid('this server cannot run sandboxes');
+      return drivers.check(requested);
+    }
+    return t ? t.isolation : drivers?.defaultIsolation;
   }
 
   private async getBuild(templateId: string, buildId: string): Promise<{ t: TemplateRecord; b: TemplateBuildRecord }> {
@@ -335,6 +357,7 @@ export class TemplateService {
         cpuCount: req.cpuCount ?? s.cpuCount,
         memoryMB: req.memoryMB ?? s.memoryMB,
         diskSizeMB: req.diskSizeMB ?? s.diskSizeMB,
+        isolation: isolationOf(s),
       },
       `sandbox ${s.sandboxId}`,
     );

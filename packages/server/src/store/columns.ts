@@ -32,6 +32,7 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   nodeId: 'node_id',
   teamId: 'team_id',
   network: 'network',
+  isolation: 'isolation',
   volumeMounts: 'volume_mounts',
 };
 
@@ -57,6 +58,7 @@ export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
   envdAccessToken: 'envd_access_token',
   allowInternetAccess: 'allow_internet_access',
   teamId: 'team_id',
+  isolation: 'isolation',
   volumeMounts: 'volume_mounts',
 };
 
@@ -84,6 +86,7 @@ export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
   warmImage: 'warm_image',
   tags: 'tags',
   teamId: 'team_id',
+  isolation: 'isolation',
 };
 
 export const BUILD_COLUMNS: Record<keyof TemplateBuildRecord, string> = {

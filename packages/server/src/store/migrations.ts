@@ -199,6 +199,11 @@ ALTER TABLE snapshots ADD COLUMN volume_mounts ${d.json};`,
   // 8: filesystem-only pause — the timeout pause's kind (NULL: with memory) and how a paused sandbox was paused.
   (d) => `ALTER TABLE sandboxes ADD COLUMN auto_pause_memory ${d.bool};
 ALTER TABLE sandboxes ADD COLUMN pause_mode TEXT;`,
+  // 9: each sandbox's and snapshot's isolation (the driver that runs it), a template's default. Rows from before
+  // are containers (NULL reads as `container`); a template without one follows the server's default.
+  () => `ALTER TABLE sandboxes ADD COLUMN isolation TEXT;
+ALTER TABLE snapshots ADD COLUMN isolation TEXT;
+ALTER TABLE templates ADD COLUMN isolation TEXT;`,
 ];
 
 /** The newest schema version this server knows. */

@@ -14,6 +14,8 @@ export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snap
 export type OnTimeout = 'kill' | 'pause';
 /** How a sandbox was paused: `memory` (CRIU: processes and memory too) or `filesystem` (only the writable layer). */
 export type PauseMode = 'memory' | 'filesystem';
+/** The boundary a sandbox runs in, i.e. which driver runs it (lifecycle/drivers.ts). */
+export type Isolation = 'container' | 'microvm';
 
 export interface SandboxRuntime {
   pid: number;
@@ -67,6 +69,8 @@ export interface SandboxRecord {
   /** The owning team (absent: the admin team). */
   teamId?: string;
   network?: SandboxNetwork;
+  /** Which driver runs it (absent: `container`, a record from before isolation was recorded). */
+  isolation?: Isolation;
   /** The volumes it mounts (resume mounts them again). */
   volumeMounts?: VolumeMount[];
 }

@@ -4,6 +4,8 @@
  */
 import type { VolumeMount } from './volume-repository.js';
 
+import type { Isolation } from './sandbox-repository.js';
+
 /** A saved state of a sandbox (memory, processes, files) that new sandboxes can start from. */
 export interface SnapshotRecord {
   snapshotId: string;
@@ -23,6 +25,8 @@ export interface SnapshotRecord {
   allowInternetAccess: boolean;
   /** The owning team (absent: the admin team). */
   teamId?: string;
+  /** The driver that wrote the image and alone can start it (absent: `container`). */
+  isolation?: Isolation;
   /** The volumes the sandbox mounted: a sandbox started from the snapshot mounts them too (shared, not copied). */
   volumeMounts?: VolumeMount[];
 }

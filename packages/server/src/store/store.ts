@@ -23,6 +23,7 @@ export type {
   SandboxRepository,
   SandboxRuntime,
   SandboxState,
+  Isolation,
 } from './sandbox-repository.js';
 export type { SettingsRepository } from './settings-repository.js';
 export type { SnapshotFilter, SnapshotRecord, SnapshotRepository } from './snapshot-repository.js';

@@ -3,6 +3,7 @@
  * each other — a spawn counted in one UPDATE, a finished build written together with its template's change in one
  * transaction that reads the template under a write lock. Implemented by sqlite-templates.ts and postgres-templates.ts.
  */
+import type { Isolation } from './sandbox-repository.js';
 import type { LogLevel } from './telemetry-repository.js';
 
 export type BuildStatus = 'building' | 'waiting' | 'ready' | 'error';
@@ -39,6 +40,8 @@ export interface TemplateRecord {
   buildCount: number;
   /** Tag → the build it names (E2B's tags: `name:tag` starts that build); `default` is the build above. */
   tags?: Record<string, TemplateTagAssignment>;
+  /** What its sandboxes run in unless a create says otherwise (absent: the server's default). */
+  isolation?: Isolation;
 }
 
 export interface TemplateTagAssignment {

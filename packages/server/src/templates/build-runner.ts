@@ -60,6 +60,11 @@ export interface RunBuildOptions {
   readyTimeoutMs: number;
   /** Without a readyCmd, how long the start command must keep running before the template is captured. */
   settleMs?: number;
+  /**
+   * Whether a passed start command may be captured running (default true); false when the build runs on another
+   * isolation than the template's sandboxes (its checkpoint would be useless to them): they start it cold.
+   */
+  warmStart?: boolean;
 }
 
 export interface BuildResult extends BuildEnvironment {
@@ -219,7 +224,12 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
         if (!(await processRunning(target, pid)))
           throw new BuildFailed('the start command exited within its first seconds', step);
       }
-      if (hasCheckpointer(driver)) {
+      if (o.warmStart === false) {
+        o.log(
+          'warn',
+          `the build ran in a ${driver.name} sandbox: sandboxes will run the start command when they start`,
+        );
+      } else if (hasCheckpointer(driver)) {
         try {
           await driver.checkpoint(sandboxId, o.warmDir, { layerOut: o.layerDir });
           alive = false;

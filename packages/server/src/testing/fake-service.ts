@@ -1,5 +1,6 @@
 /**
- * A sandbox service on the in-memory FakeDriver and an in-memory SQLite store, with a ready `default` template, for
+ * A sandbox service on two in-memory FakeDrivers (one as `container`, the default, one as `microvm`, to check which
+ * driver each record's operations reach) and an in-memory SQLite store, with a ready `default` template, for
  * fast tests of service logic (no root, no sandboxes). `fakeService(dir, over)` builds it; `over` adds or replaces
  * options (a host disk, a quota guard, …). Call `close()` when done.
  */
@@ -12,9 +13,13 @@ import { TemplateService } from '../services/template-service.js';
 import { SandboxLogs } from '../services/sandbox-logs.js';
 import { MetricsSampler } from '../services/metrics-sampler.js';
 import { DirectorySnapshotStore } from '../services/snapshot-store.js';
+import { Drivers } from '../lifecycle/drivers.js';
 
 export interface FakeService {
+  /** The `container` driver (the default isolation). */
   driver: FakeDriver;
+  /** The `microvm` driver. */
+  vmDriver: FakeDriver;
   store: SqliteStore;
   svc: SandboxService;
   /** Builds another service on the same driver and store (e.g. with other options). */
@@ -24,7 +29,10 @@ export interface FakeService {
 
 export async function fakeService(dir: string, over: Partial<SandboxServiceOptions> = {}): Promise<FakeService> {
   const driver = new FakeDriver();
+  const vmDriver = new FakeDriver();
   await driver.start();
+  await vmDriver.start();
+  const drivers = new Drivers({ container: driver, microvm: vmDriver }, 'container');
   const store = new SqliteStore(':memory:');
   const now = Date.now();
   await store.upsertTemplate({
@@ -45,7 +53,7 @@ export async function fakeService(dir: string, over: Partial<SandboxServiceOptio
   const snapshots = new DirectorySnapshotStore(path.join(dir, 'snapshots'));
   const templates = new TemplateService({
     store,
-    driver,
+    drivers,
     templateDir: path.join(dir, 'templates'),
     cacheDir: dir,
     snapshots,
@@ -53,12 +61,12 @@ export async function fakeService(dir: string, over: Partial<SandboxServiceOptio
   const rebuild = (o: Partial<SandboxServiceOptions> = {}) =>
     new SandboxService({
       store,
-      driver,
+      drivers,
       templates,
       snapshots,
       domain: () => 'localhost:3000',
       logs: new SandboxLogs(store),
-      metrics: new MetricsSampler({ store, driver }),
+      metrics: new MetricsSampler({ store, drivers }),
       prom: new Metrics(),
       pausedRetentionMs: 86400_000,
       nodeId: 'node-a',
@@ -67,11 +75,13 @@ export async function fakeService(dir: string, over: Partial<SandboxServiceOptio
     });
   return {
     driver,
+    vmDriver,
     store,
     svc: rebuild(),
     rebuild,
     async close() {
       await driver.stop();
+      await vmDriver.stop();
       await store.close();
     },
   };

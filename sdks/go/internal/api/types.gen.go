@@ -69,6 +69,24 @@ func (e BuildStatus) Valid() bool {
 	}
 }
 
+// Defines values for Isolation.
+const (
+	Container Isolation = "container"
+	Microvm   Isolation = "microvm"
+)
+
+// Valid indicates whether the value is a known member of the Isolation enum.
+func (e Isolation) Valid() bool {
+	switch e {
+	case Container:
+		return true
+	case Microvm:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LogLevel.
 const (
 	LogLevelDebug LogLevel = "debug"
@@ -293,15 +311,21 @@ type Error struct {
 	Message   string  `json:"message"`
 }
 
+// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+type Isolation string
+
 // ListedSandbox defines model for ListedSandbox.
 type ListedSandbox struct {
 	Alias *string `json:"alias,omitempty"`
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	ClientID     string                `json:"clientID"`
-	CpuCount     int                   `json:"cpuCount"`
-	DiskSizeMB   int                   `json:"diskSizeMB"`
-	EndAt        time.Time             `json:"endAt"`
-	EnvdVersion  string                `json:"envdVersion"`
+	ClientID    string    `json:"clientID"`
+	CpuCount    int       `json:"cpuCount"`
+	DiskSizeMB  int       `json:"diskSizeMB"`
+	EndAt       time.Time `json:"endAt"`
+	EnvdVersion string    `json:"envdVersion"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation    *Isolation            `json:"isolation,omitempty"`
 	MemoryMB     int                   `json:"memoryMB"`
 	Metadata     *SandboxMetadata      `json:"metadata,omitempty"`
 	SandboxID    string                `json:"sandboxID"`
@@ -325,8 +349,11 @@ type NewSandbox struct {
 	AutoPauseMemory *bool                    `json:"autoPauseMemory,omitempty"`
 	AutoResume      *SandboxAutoResumeConfig `json:"autoResume,omitempty"`
 	EnvVars         *EnvVars                 `json:"envVars,omitempty"`
-	Metadata        *SandboxMetadata         `json:"metadata,omitempty"`
-	Network         *SandboxNetworkConfig    `json:"network,omitempty"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation *Isolation            `json:"isolation,omitempty"`
+	Metadata  *SandboxMetadata      `json:"metadata,omitempty"`
+	Network   *SandboxNetworkConfig `json:"network,omitempty"`
 
 	// Secure Issue an envd access token that envd calls must carry (E2B's default; false only on request).
 	Secure *bool `json:"secure,omitempty"`
@@ -378,13 +405,16 @@ type ResumedSandbox struct {
 type Sandbox struct {
 	Alias *string `json:"alias,omitempty"`
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	ClientID           string  `json:"clientID"`
-	Domain             *string `json:"domain,omitempty"`
-	EnvdAccessToken    *string `json:"envdAccessToken,omitempty"`
-	EnvdVersion        string  `json:"envdVersion"`
-	SandboxID          string  `json:"sandboxID"`
-	TemplateID         string  `json:"templateID"`
-	TrafficAccessToken *string `json:"trafficAccessToken,omitempty"`
+	ClientID        string  `json:"clientID"`
+	Domain          *string `json:"domain,omitempty"`
+	EnvdAccessToken *string `json:"envdAccessToken,omitempty"`
+	EnvdVersion     string  `json:"envdVersion"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation          *Isolation `json:"isolation,omitempty"`
+	SandboxID          string     `json:"sandboxID"`
+	TemplateID         string     `json:"templateID"`
+	TrafficAccessToken *string    `json:"trafficAccessToken,omitempty"`
 }
 
 // SandboxAutoResumeConfig defines model for SandboxAutoResumeConfig.
@@ -406,13 +436,16 @@ type SandboxDetail struct {
 	Alias               *string `json:"alias,omitempty"`
 	AllowInternetAccess *bool   `json:"allowInternetAccess,omitempty"`
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	ClientID           string                `json:"clientID"`
-	CpuCount           int                   `json:"cpuCount"`
-	DiskSizeMB         int                   `json:"diskSizeMB"`
-	Domain             *string               `json:"domain,omitempty"`
-	EndAt              time.Time             `json:"endAt"`
-	EnvdAccessToken    *string               `json:"envdAccessToken,omitempty"`
-	EnvdVersion        string                `json:"envdVersion"`
+	ClientID        string    `json:"clientID"`
+	CpuCount        int       `json:"cpuCount"`
+	DiskSizeMB      int       `json:"diskSizeMB"`
+	Domain          *string   `json:"domain,omitempty"`
+	EndAt           time.Time `json:"endAt"`
+	EnvdAccessToken *string   `json:"envdAccessToken,omitempty"`
+	EnvdVersion     string    `json:"envdVersion"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation          *Isolation            `json:"isolation,omitempty"`
 	Lifecycle          *SandboxLifecycle     `json:"lifecycle,omitempty"`
 	MemoryMB           int                   `json:"memoryMB"`
 	Metadata           *SandboxMetadata      `json:"metadata,omitempty"`
@@ -543,6 +576,9 @@ type SandboxVolumeMount struct {
 // SnapshotInfo defines model for SnapshotInfo.
 type SnapshotInfo struct {
 	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation *Isolation `json:"isolation,omitempty"`
 	Name      *string    `json:"name,omitempty"`
 	Names     []string   `json:"names"`
 
@@ -628,25 +664,28 @@ type TeamUsage struct {
 
 // Template defines model for Template.
 type Template struct {
-	Aliases          []string    `json:"aliases"`
-	BuildCount       int         `json:"buildCount"`
-	BuildID          string      `json:"buildID"`
-	BuildStatus      BuildStatus `json:"buildStatus"`
-	CpuCount         int         `json:"cpuCount"`
-	CreatedAt        time.Time   `json:"createdAt"`
-	DiskSizeMB       int         `json:"diskSizeMB"`
-	EnvdVersion      string      `json:"envdVersion"`
-	LastSpawnedAt    *time.Time  `json:"lastSpawnedAt,omitempty"`
-	MemoryMB         int         `json:"memoryMB"`
-	Names            []string    `json:"names"`
-	ParentTemplateID *string     `json:"parentTemplateID,omitempty"`
-	Public           bool        `json:"public"`
-	ReadyCmd         *string     `json:"readyCmd,omitempty"`
-	SpawnCount       int         `json:"spawnCount"`
-	StartCmd         *string     `json:"startCmd,omitempty"`
-	TemplateID       string      `json:"templateID"`
-	UpdatedAt        time.Time   `json:"updatedAt"`
-	WarmStart        *bool       `json:"warmStart,omitempty"`
+	Aliases     []string    `json:"aliases"`
+	BuildCount  int         `json:"buildCount"`
+	BuildID     string      `json:"buildID"`
+	BuildStatus BuildStatus `json:"buildStatus"`
+	CpuCount    int         `json:"cpuCount"`
+	CreatedAt   time.Time   `json:"createdAt"`
+	DiskSizeMB  int         `json:"diskSizeMB"`
+	EnvdVersion string      `json:"envdVersion"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation        *Isolation `json:"isolation,omitempty"`
+	LastSpawnedAt    *time.Time `json:"lastSpawnedAt,omitempty"`
+	MemoryMB         int        `json:"memoryMB"`
+	Names            []string   `json:"names"`
+	ParentTemplateID *string    `json:"parentTemplateID,omitempty"`
+	Public           bool       `json:"public"`
+	ReadyCmd         *string    `json:"readyCmd,omitempty"`
+	SpawnCount       int        `json:"spawnCount"`
+	StartCmd         *string    `json:"startCmd,omitempty"`
+	TemplateID       string     `json:"templateID"`
+	UpdatedAt        time.Time  `json:"updatedAt"`
+	WarmStart        *bool      `json:"warmStart,omitempty"`
 }
 
 // TemplateAliasResponse defines model for TemplateAliasResponse.
@@ -731,7 +770,10 @@ type TemplateCreateRequest struct {
 
 	// DiskSizeMB Writable disk of each sandbox, in MiB (default 40 GiB, or the parent's).
 	DiskSizeMB *int `json:"diskSizeMB,omitempty"`
-	MemoryMB   *int `json:"memoryMB,omitempty"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation *Isolation `json:"isolation,omitempty"`
+	MemoryMB  *int       `json:"memoryMB,omitempty"`
 
 	// Name Template name (E2B alias), optionally `name:tag`; usable as templateID.
 	Name                 string                 `json:"name"`
@@ -792,20 +834,23 @@ type TemplateWithBuilds struct {
 	BuildStatus *BuildStatus `json:"buildStatus,omitempty"`
 
 	// Builds Newest first.
-	Builds           []TemplateBuild `json:"builds"`
-	CpuCount         *int            `json:"cpuCount,omitempty"`
-	CreatedAt        time.Time       `json:"createdAt"`
-	DiskSizeMB       *int            `json:"diskSizeMB,omitempty"`
-	LastSpawnedAt    *time.Time      `json:"lastSpawnedAt,omitempty"`
-	MemoryMB         *int            `json:"memoryMB,omitempty"`
-	Names            []string        `json:"names"`
-	ParentTemplateID *string         `json:"parentTemplateID,omitempty"`
-	Public           bool            `json:"public"`
-	ReadyCmd         *string         `json:"readyCmd,omitempty"`
-	SpawnCount       int             `json:"spawnCount"`
-	StartCmd         *string         `json:"startCmd,omitempty"`
-	TemplateID       string          `json:"templateID"`
-	UpdatedAt        time.Time       `json:"updatedAt"`
+	Builds     []TemplateBuild `json:"builds"`
+	CpuCount   *int            `json:"cpuCount,omitempty"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	DiskSizeMB *int            `json:"diskSizeMB,omitempty"`
+
+	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
+	Isolation        *Isolation `json:"isolation,omitempty"`
+	LastSpawnedAt    *time.Time `json:"lastSpawnedAt,omitempty"`
+	MemoryMB         *int       `json:"memoryMB,omitempty"`
+	Names            []string   `json:"names"`
+	ParentTemplateID *string    `json:"parentTemplateID,omitempty"`
+	Public           bool       `json:"public"`
+	ReadyCmd         *string    `json:"readyCmd,omitempty"`
+	SpawnCount       int        `json:"spawnCount"`
+	StartCmd         *string    `json:"startCmd,omitempty"`
+	TemplateID       string     `json:"templateID"`
+	UpdatedAt        time.Time  `json:"updatedAt"`
 
 	// WarmStart Sandboxes resume a captured state with startCmd already running.
 	WarmStart *bool `json:"warmStart,omitempty"`
@@ -1116,6 +1161,14 @@ func (a *NewSandbox) UnmarshalJSON(b []byte) error {
 		delete(object, "envVars")
 	}
 
+	if raw, found := object["isolation"]; found {
+		err = json.Unmarshal(raw, &a.Isolation)
+		if err != nil {
+			return fmt.Errorf("error reading 'isolation': %w", err)
+		}
+		delete(object, "isolation")
+	}
+
 	if raw, found := object["metadata"]; found {
 		err = json.Unmarshal(raw, &a.Metadata)
 		if err != nil {
@@ -1215,6 +1268,13 @@ func (a NewSandbox) MarshalJSON() ([]byte, error) {
 		object["envVars"], err = json.Marshal(a.EnvVars)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'envVars': %w", err)
+		}
+	}
+
+	if a.Isolation != nil {
+		object["isolation"], err = json.Marshal(a.Isolation)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'isolation': %w", err)
 		}
 	}
 
@@ -1788,6 +1848,14 @@ func (a *TemplateCreateRequest) UnmarshalJSON(b []byte) error {
 		delete(object, "diskSizeMB")
 	}
 
+	if raw, found := object["isolation"]; found {
+		err = json.Unmarshal(raw, &a.Isolation)
+		if err != nil {
+			return fmt.Errorf("error reading 'isolation': %w", err)
+		}
+		delete(object, "isolation")
+	}
+
 	if raw, found := object["memoryMB"]; found {
 		err = json.Unmarshal(raw, &a.MemoryMB)
 		if err != nil {
@@ -1842,6 +1910,13 @@ func (a TemplateCreateRequest) MarshalJSON() ([]byte, error) {
 		object["diskSizeMB"], err = json.Marshal(a.DiskSizeMB)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'diskSizeMB': %w", err)
+		}
+	}
+
+	if a.Isolation != nil {
+		object["isolation"], err = json.Marshal(a.Isolation)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'isolation': %w", err)
 		}
 	}
 

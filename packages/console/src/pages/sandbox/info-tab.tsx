@@ -31,6 +31,7 @@ export function InfoTab({ detail: d, onChanged }: { detail: SandboxDetail; onCha
       ),
     ],
     ['State', <Badge>{d.state}</Badge>],
+    ['Isolation', d.isolation === 'microvm' ? 'microVM (own kernel)' : 'container (shared kernel)'],
     ['Started', `${dateTime(d.startedAt)} (${relative(d.startedAt)})`],
     ['Ends', `${dateTime(d.endAt)} (${relative(d.endAt)})`],
     ['CPU', `${d.cpuCount} vCPU`],

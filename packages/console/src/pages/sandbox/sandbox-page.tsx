@@ -98,6 +98,9 @@ export function SandboxPage({ sandboxId, tab }: { sandboxId: string; tab: string
         <span>
           <span className="muted">Resources</span> {d.cpuCount} vCPU · {mib(d.memoryMB)}
         </span>
+        <span>
+          <span className="muted">Isolation</span> {d.isolation ?? 'container'}
+        </span>
       </div>
       {detail.error ? <ErrorMessage error={detail.error} /> : null}
       <nav className="tabs" role="tablist">
