@@ -19,6 +19,7 @@ import * as templateInit from './commands/template-init.js';
 import * as templateBuild from './commands/template-build.js';
 import * as team from './commands/team.js';
 import * as key from './commands/key.js';
+import * as volume from './commands/volume.js';
 import {
   list as templateList,
   get as templateGet,
@@ -132,6 +133,20 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
         summary: 'set quotas (--max-running-sandboxes, --max-vcpus, --max-memory-mb, --max-disk-mb, --max-templates)',
       },
       delete: { ...team.del, aliases: ['rm'], summary: 'delete a team and its keys (none of its sandboxes may run)' },
+    },
+  },
+  volume: {
+    aliases: ['volumes', 'vol'],
+    verbs: {
+      create: { ...volume.create, args: '<name>', summary: 'create a volume (--size-mb); prints its ID' },
+      list: { ...volume.list, aliases: ['ls'], summary: "list the team's volumes" },
+      get: { ...volume.get, args: '<id|name>', aliases: ['info'], summary: 'show a volume' },
+      delete: {
+        ...volume.del,
+        args: '<id|name...>',
+        aliases: ['rm'],
+        summary: 'delete volumes and their files (refused while a sandbox mounts one)',
+      },
     },
   },
   key: {

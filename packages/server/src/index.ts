@@ -19,6 +19,9 @@ import { forgetAddress } from './ingress/proxy.js';
 import { watchDriver } from './envd/driver-watch.js';
 import { signedFilesSandbox } from './ingress/signed-files.js';
 import { SandboxService } from './services/sandbox-service.js';
+import { VolumeImages } from './services/volume-images.js';
+import { VolumeService } from './services/volume-service.js';
+import { volumeContentHandler } from './api/volume-content-routes.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
 import { openStore } from './store/open.js';
 import { DirectorySnapshotStore } from './services/snapshot-store.js';
@@ -151,6 +154,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log,
     quota,
   });
+  const volumeImages = new VolumeImages({
+    imageDir:
+      config.volumeDir ??
+      (config.snapshotDir ? path.join(config.snapshotDir, 'volumes') : path.join(config.dataDir, 'volumes')),
+    mountDir: path.join(config.dataDir, 'volume-mounts'),
+    log,
+  });
+  const volumes = new VolumeService({
+    store,
+    images: volumeImages,
+    auth,
+    nodeId,
+    quota,
+    defaultSizeMB: config.defaultVolumeMB ?? 1024,
+    maxSizeMB: 1 << 20,
+  });
   let domain = config.domain;
   const prom = new Metrics();
   prom.gauge('tensor_box_sandboxes', 'Sandboxes by state', async () => {
@@ -176,6 +195,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     nodeId,
     quota,
     hostDisk: new HostDisk(path.join(config.dataDir, 'sandboxes'), config.diskReserveMB),
+    volumes,
   });
   sandboxesRef = sandboxes;
 
@@ -201,7 +221,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       sandboxes.here(s);
       return s;
     },
-    routes: routes({ sandboxes, templates, teams, auth }),
+    routes: routes({ sandboxes, templates, teams, auth, volumes }),
+    volumeContent: volumeContentHandler({ auth, volumes, images: volumeImages }),
     ingress: {
       async lookup(target, opts) {
         let s = await sandboxes.get(target.sandboxId);

@@ -12,6 +12,8 @@ import type { Authenticator } from '../teams/authenticate.js';
 import { canSee, currentCaller, withCaller } from '../teams/caller.js';
 import type { TeamService } from '../teams/team-service.js';
 import { teamRoutes } from './team-routes.js';
+import { volumeRoutes } from './volume-routes.js';
+import type { VolumeService } from '../services/volume-service.js';
 import { secondsToMs } from './units.js';
 import type { TemplateRecord } from '../store/store.js';
 
@@ -20,6 +22,7 @@ export interface Services {
   templates: TemplateService;
   teams: TeamService;
   auth: Authenticator;
+  volumes: VolumeService;
 }
 
 /** Templates a caller lists: its team's and the public ones. */
@@ -195,6 +198,7 @@ export function routes(s: Services): Route[] {
       return { status: 204 };
     }),
     ...teamRoutes(s.teams),
+    ...volumeRoutes(s.volumes),
   ];
 }
 

@@ -51,6 +51,7 @@ export class Presenters {
       // Killing sandboxes are never listed (the service filters them); `running` would be the safe reading anyway.
       state: wireState(s.state) ?? 'running',
       envdVersion: ENVD_VERSION,
+      volumeMounts: (s.volumeMounts ?? []).map((m) => ({ name: m.name, path: m.path })),
     };
   }
 

@@ -10,6 +10,7 @@ import { PostgresSandboxes } from './postgres-sandboxes.js';
 import { migrate } from './postgres-schema.js';
 import { PostgresSettings } from './postgres-settings.js';
 import { PostgresSnapshots } from './postgres-snapshots.js';
+import { PostgresVolumes } from './postgres-volumes.js';
 import { PostgresTeamStore } from './postgres-teams.js';
 import { PostgresTelemetry } from './postgres-telemetry.js';
 import { PostgresTemplates } from './postgres-templates.js';
@@ -63,6 +64,7 @@ export class PostgresStore extends ComposedStore {
       snapshots: new PostgresSnapshots(pool),
       telemetry: new PostgresTelemetry(pool),
       settings: new PostgresSettings(pool),
+      volumes: new PostgresVolumes(pool),
     };
     bindRepositories(this, repos, new PostgresTeamStore(pool));
   }

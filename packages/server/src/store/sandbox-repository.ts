@@ -3,6 +3,7 @@
  * update lifecycle transitions go through. Implemented by sqlite-sandboxes.ts and postgres-sandboxes.ts; records are
  * plain objects, times in epoch milliseconds.
  */
+import type { VolumeMount } from './volume-repository.js';
 
 /**
  * A sandbox's lifecycle state. `running` and `paused` are stable; the others are held while an operation is under way
@@ -57,6 +58,8 @@ export interface SandboxRecord {
   /** The owning team (absent: the admin team). */
   teamId?: string;
   network?: SandboxNetwork;
+  /** The volumes it mounts (resume mounts them again). */
+  volumeMounts?: VolumeMount[];
 }
 
 export interface SandboxFilter {

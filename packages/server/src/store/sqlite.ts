@@ -12,6 +12,7 @@ import { SqliteSnapshots } from './sqlite-snapshots.js';
 import { SqliteTeamStore } from './sqlite-teams.js';
 import { SqliteTelemetry } from './sqlite-telemetry.js';
 import { SqliteTemplates } from './sqlite-templates.js';
+import { SqliteVolumes } from './sqlite-volumes.js';
 
 /**
  * The Store over one SQLite file (`:memory:` for a private in-memory database).
@@ -44,6 +45,7 @@ export class SqliteStore extends ComposedStore {
       snapshots: new SqliteSnapshots(db),
       telemetry: new SqliteTelemetry(db),
       settings: new SqliteSettings(db),
+      volumes: new SqliteVolumes(db),
     };
     bindRepositories(this, repos, new SqliteTeamStore(db));
   }

@@ -9,6 +9,7 @@ import { sandboxCases } from './store-suite-sandboxes.js';
 import { snapshotCases } from './store-suite-snapshots.js';
 import { telemetryCases } from './store-suite-telemetry.js';
 import { templateCases } from './store-suite-templates.js';
+import { volumeCases } from './store-suite-volumes.js';
 import type { Store } from './store.js';
 
 export interface StoreSuiteOptions {
@@ -36,5 +37,6 @@ export function storeSuite(o: StoreSuiteOptions): void {
     templateCases(open);
     telemetryCases(open);
     snapshotCases(open);
+    volumeCases(open);
   });
 }

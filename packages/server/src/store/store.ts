@@ -11,6 +11,8 @@ import type { SnapshotRepository } from './snapshot-repository.js';
 import type { TeamStore } from './teams.js';
 import type { TelemetryRepository } from './telemetry-repository.js';
 import type { TemplateRepository } from './template-repository.js';
+export type { VolumeMount, VolumeRecord, VolumeRepository } from './volume-repository.js';
+import type { VolumeRepository } from './volume-repository.js';
 
 export type {
   OnTimeout,
@@ -49,6 +51,7 @@ export interface StoreRepositories {
   snapshots: SnapshotRepository;
   telemetry: TelemetryRepository;
   settings: SettingsRepository;
+  volumes: VolumeRepository;
 }
 
 export interface Store
@@ -56,7 +59,8 @@ export interface Store
     TemplateRepository,
     SnapshotRepository,
     TelemetryRepository,
-    SettingsRepository {
+    SettingsRepository,
+    VolumeRepository {
   /** Teams, API keys and run claims (store/teams.ts). */
   readonly teams: TeamStore;
   close(): Promise<void>;
