@@ -5,7 +5,7 @@
  * `inTransaction` runs statements on one connection between BEGIN and COMMIT.
  */
 import type pg from 'pg';
-import { columnParam, recordFromRow, rowReaders, type Row, type RowCodec } from './rows.js';
+import { columnParam, rowReaders, type Row, type RowCodec } from './rows.js';
 
 export type { Row } from './rows.js';
 
@@ -19,8 +19,6 @@ const POSTGRES: RowCodec = { readJson: (v) => v, readBool: (v) => v as boolean, 
 export const rowTo = rowReaders(POSTGRES);
 
 export const toParam = (field: string, value: unknown): unknown => columnParam(field, value, POSTGRES);
-
-export const fromRow = <T>(row: Row, columns: Record<string, string>): T => recordFromRow<T>(row, columns, POSTGRES);
 
 export async function query(db: Queryable, sql: string, args: unknown[] = []): Promise<Row[]> {
   return (await db.query(sql, args)).rows;

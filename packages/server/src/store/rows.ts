@@ -1,5 +1,5 @@
 /**
- * Rows ↔ records, once for both stores. Tables with a column map (columns.ts: sandboxes, snapshots, templates, builds)
+ * Rows ↔ records, once for both stores. Tables with a column map (columns.ts: sandboxes, snapshots, templates, builds, volumes)
  * convert field by field; the others (teams, API keys, sandbox logs, build logs, metrics) have one converter each
  * here. The two dialects differ only in how their drivers hand over JSON and boolean columns, which a `RowCodec`
  * says: sqlite-rows.ts and postgres-rows.ts each bind theirs once (`rowReaders`), so the repository files hold only
@@ -14,12 +14,14 @@ import {
   SANDBOX_COLUMNS,
   SNAPSHOT_COLUMNS,
   TEMPLATE_COLUMNS,
+  VOLUME_COLUMNS,
 } from './columns.js';
 import type { SandboxRecord } from './sandbox-repository.js';
 import type { SnapshotRecord } from './snapshot-repository.js';
 import type { ApiKeyRecord, TeamRecord } from './teams.js';
 import { LOG_LEVELS, type BuildLogEntry, type LogEntry, type MetricSample } from './telemetry-repository.js';
 import type { TemplateBuildRecord, TemplateRecord } from './template-repository.js';
+import type { VolumeRecord } from './volume-repository.js';
 
 export type Row = Record<string, unknown>;
 
@@ -69,6 +71,7 @@ export function rowReaders(codec: RowCodec) {
     snapshot: mapped<SnapshotRecord>(SNAPSHOT_COLUMNS),
     template: mapped<TemplateRecord>(TEMPLATE_COLUMNS),
     build: mapped<TemplateBuildRecord>(BUILD_COLUMNS),
+    volume: mapped<VolumeRecord>(VOLUME_COLUMNS),
     team: (r: Row): TeamRecord => ({
       teamId: r.team_id as string,
       name: r.name as string,

@@ -4,7 +4,7 @@
  * `insertRecord` replaces a whole row, `patchRecord` sets only the fields a patch names.
  */
 import type Database from 'better-sqlite3';
-import { columnParam, recordFromRow, rowReaders, type Row, type RowCodec } from './rows.js';
+import { columnParam, rowReaders, type Row, type RowCodec } from './rows.js';
 
 export type { Row } from './rows.js';
 
@@ -18,8 +18,6 @@ const SQLITE: RowCodec = {
 export const rowTo = rowReaders(SQLITE);
 
 export const toColumnValue = (field: string, value: unknown): unknown => columnParam(field, value, SQLITE);
-
-export const fromRow = <T>(row: Row, columns: Record<string, string>): T => recordFromRow<T>(row, columns, SQLITE);
 
 /** INSERT OR REPLACE of every field of `record`. */
 export function insertRecord(
