@@ -112,6 +112,37 @@ describe('tensor-box CLI', async () => {
     }
   });
 
+  it('pause --filesystem-only and resume --reboot: files kept, processes gone; create --filesystem-only', async () => {
+    const created = await cli(['sbx', 'create', '--timeout-ms', '60000', '--json']);
+    const id = JSON.parse(created.stdout).sandboxId;
+    try {
+      const sleepers = async () =>
+        (await cli(['sandbox', 'exec', id, '--', 'pgrep -c -f "sleep 10000[0]" || true'])).stdout;
+      await cli(['sandbox', 'exec', id, '--', 'echo kept > /home/user/f; (setsid sleep 100000 &)']);
+      assert.equal(await sleepers(), '1\n');
+      const paused = await cli(['sandbox', 'pause', id, '--filesystem-only']);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stderr, /filesystem only/);
+      assert.equal((await cli(['sandbox', 'resume', id])).code, 0);
+      assert.equal((await cli(['sandbox', 'exec', id, '--', 'cat /home/user/f'])).stdout, 'kept\n');
+      assert.equal(await sleepers(), '0\n', 'the processes ended');
+      await cli(['sandbox', 'exec', id, '--', '(setsid sleep 100000 &)']);
+      assert.equal(await sleepers(), '1\n');
+      assert.equal((await cli(['sandbox', 'pause', id])).code, 0);
+      assert.equal((await cli(['sandbox', 'resume', id, '--reboot'])).code, 0);
+      assert.equal(await sleepers(), '0\n', 'a reboot does not restore the memory');
+      const bad = await cli(['sbx', 'create', '--filesystem-only']);
+      assert.equal(bad.code, 2, 'needs --on-timeout pause');
+      const fs = await cli(['sbx', 'create', '--on-timeout', 'pause', '--filesystem-only', '--json']);
+      assert.equal(fs.code, 0, fs.stderr);
+      const fsId = JSON.parse(fs.stdout).sandboxId;
+      assert.equal((await s.store.getSandbox(fsId))?.autoPauseMemory, false);
+      await cli(['sandbox', 'kill', fsId]);
+    } finally {
+      await cli(['sandbox', 'kill', id]);
+    }
+  });
+
   it('logs and metrics, once and --follow until the sandbox is gone', async () => {
     const created = await cli(['sbx', 'create', '--timeout-ms', '60000', '--json']);
     const id = JSON.parse(created.stdout).sandboxId;

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { Sandbox } from 'tensor-box';
+import { Sandbox, Volume } from 'tensor-box';
 import { api, httpGet, run, startTestServer, type TestServer } from './helpers/harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -374,6 +374,35 @@ describe('web console', () => {
     await page.locator('.dialog').getByRole('button', { name: 'Kill' }).click();
     await page.waitForURL(/\/dashboard\/sandboxes$/);
     await assert.rejects(Sandbox.getInfo(copyId, s.conn), /not found/i);
+  });
+
+  it('volumes: create one, browse its files, delete refused while a sandbox mounts it, then delete', async () => {
+    await page.click('nav[aria-label=Sections] >> text=Volumes');
+    await page.getByRole('button', { name: 'New volume' }).click();
+    await page.fill('input[name=name]', 'console-vol');
+    await page.fill('input[name=size]', '16');
+    await page.getByRole('button', { name: 'Create volume' }).click();
+    const row = page.locator('[data-testid=volumes-table] tr', { hasText: 'console-vol' });
+    await row.waitFor();
+    const vol = await Volume.get('console-vol', s.conn);
+    await vol.writeFile('/hello.txt', 'hi');
+    await row.getByRole('button', { name: 'Files of console-vol' }).click();
+    await page.locator('[data-testid=volume-files]', { hasText: 'hello.txt (2 B)' }).waitFor();
+    await page.locator('.dialog').getByRole('button', { name: 'Close' }).first().click();
+    const sbx = await Sandbox.create('default', { ...s.conn, timeoutMs: 60_000, volumeMounts: { '/mnt/v': vol } });
+    try {
+      await row.locator('td', { hasText: sbx.sandboxId }).waitFor({ timeout: 10_000 });
+      await shot('volumes');
+      await row.getByRole('button', { name: 'Delete console-vol' }).click();
+      await page.locator('.dialog').getByRole('button', { name: 'Delete' }).click();
+      await page.locator('.dialog', { hasText: 'is mounted by sandbox' }).waitFor();
+      await page.keyboard.press('Escape');
+    } finally {
+      await sbx.kill();
+    }
+    await row.getByRole('button', { name: 'Delete console-vol' }).click();
+    await page.locator('.dialog').getByRole('button', { name: 'Delete' }).click();
+    await row.waitFor({ state: 'detached' });
   });
 
   it('sandboxes list: live usage, filters by state and metadata; narrow window; kill', async () => {

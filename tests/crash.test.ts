@@ -2,7 +2,8 @@
  * Crash safety of pause and resume: the control plane is killed with SIGKILL in the middle of a pause and of a resume;
  * after a restart on the same data dir the sandbox is either paused with a complete image or running — never lost —
  * and connecting to it gives back its processes and files. Killed in the middle of a kill, the sandbox ends gone for
- * good or (when the kill had not begun) running — never half-killed.
+ * good or (when the kill had not begun) running — never half-killed. The same for a filesystem-only pause and the
+ * boot that resumes it: the files are never lost, and a booted sandbox is set up (env vars, token) after the restart.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -149,6 +150,70 @@ describe('crash safety', () => {
         assert.equal(existsSync(path.join(dataDir, 'sandboxes', id)), false, 'no runtime state left');
       } finally {
         await s.close();
+      }
+    } finally {
+      if (child) await killHard(child);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a control plane killed during a filesystem-only pause and during its boot loses no file', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tb-crash-fs-'));
+    let child: ChildProcess | undefined;
+    const intact = async (s: TestServer, id: string, sum: string) => {
+      const info = await Sandbox.getInfo(id, s.conn).catch((e) =>
+        assert.fail(`sandbox lost: ${e.message}\nserver log:\n${s.logs.join('\n')}`),
+      );
+      assert.ok(info.state === 'paused' || info.state === 'running', `state after restart: ${info.state}`);
+      const sbx = await Sandbox.connect(id, { ...s.conn, timeoutMs: 60_000 });
+      assert.equal((await sbx.commands.run('sha256sum /home/user/blob')).stdout.split(' ')[0], sum, 'file intact');
+      // Set up as after a create: the access token the SDK holds works, the env var is there.
+      assert.equal((await sbx.commands.run('echo $KEPT')).stdout, 'yes\n');
+    };
+    try {
+      let srv = await serverProcess(dataDir);
+      child = srv.child;
+      const sbx = await Sandbox.create('default', { ...srv.conn, timeoutMs: 300_000, envs: { KEPT: 'yes' } });
+      const id = sbx.sandboxId;
+      const sum = (
+        await sbx.commands.run('head -c 50000000 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')
+      ).stdout.split(' ')[0];
+      const post = (conn: typeof srv.conn, p: string, body: string) =>
+        fetch(`${conn.domain}${p}`, {
+          method: 'POST',
+          headers: { 'X-API-Key': conn.apiKey, 'content-type': 'application/json' },
+          body,
+        }).catch(() => undefined);
+
+      // 1. Killed in the middle of a filesystem-only pause.
+      const pausing = post(srv.conn, `/sandboxes/${id}/pause`, '{"memory": false}');
+      await sleep(30);
+      await killHard(child);
+      await pausing;
+      let s = await startTestServer({}, dataDir);
+      try {
+        await intact(s, id, sum);
+        await Sandbox.pause(id, { ...s.conn, keepMemory: false });
+      } finally {
+        await s.close({ keepDataDir: true });
+      }
+
+      // 2. Killed in the middle of its boot (resume), at a few moments: before, during and after the boot itself.
+      for (const delayMs of [300, 1200, 2000]) {
+        srv = await serverProcess(dataDir);
+        child = srv.child;
+        const resuming = post(srv.conn, `/sandboxes/${id}/connect`, '{"timeout": 60}');
+        await sleep(delayMs);
+        await killHard(child);
+        await resuming;
+        child = undefined;
+        s = await startTestServer({}, dataDir);
+        try {
+          await intact(s, id, sum);
+          await Sandbox.pause(id, { ...s.conn, keepMemory: false });
+        } finally {
+          await s.close({ keepDataDir: true });
+        }
       }
     } finally {
       if (child) await killHard(child);

@@ -1,7 +1,7 @@
 /**
  * Two control planes ("nodes") on one PostgreSQL database with a shared snapshot store and template directory, as
  * several machines mounting one NFS/JuiceFS path would run: a sandbox paused on node A resumes on node B with its
- * processes and files; running sandboxes belong to their node (the other refuses to act on them and leaves them alone
+ * processes and files (paused filesystem-only: boots there with its files); running sandboxes belong to their node (the other refuses to act on them and leaves them alone
  * when it restarts); the `default` template is built once for both.
  */
 import { after, before, describe, it } from 'node:test';
@@ -101,5 +101,28 @@ describe('several nodes on one database and one snapshot store', () => {
       await api(b, 'DELETE', `/sandboxes/${sbx.sandboxId}`);
     }
     assert.equal((await api(b, 'GET', `/sandboxes/${sbx.sandboxId}`)).status, 404);
+  });
+
+  it('a sandbox paused filesystem-only on node A boots on node B with its files (and its token)', async () => {
+    const sbx = await Sandbox.create('default', { ...a.conn, timeoutMs: 120_000 });
+    try {
+      await sbx.files.write('/home/user/fs.txt', 'kept across nodes');
+      const boot1 = (await sbx.files.read('/proc/sys/kernel/random/boot_id')).trim();
+      await sbx.commands.run('sleep 100000', { background: true });
+      const paused = await api(a, 'POST', `/sandboxes/${sbx.sandboxId}/pause`, { memory: false });
+      assert.equal(paused.status, 204);
+      assert.equal((await b.store.getSandbox(sbx.sandboxId))?.pauseMode, 'filesystem');
+      assert.equal((await api(b, 'POST', `/sandboxes/${sbx.sandboxId}/connect`, { timeout: 60 })).status, 201);
+      assert.equal((await b.store.getSandbox(sbx.sandboxId))?.nodeId, 'node-b');
+      const onB = await Sandbox.connect(sbx.sandboxId, { ...b.conn });
+      assert.equal(await onB.files.read('/home/user/fs.txt'), 'kept across nodes');
+      assert.notEqual((await onB.files.read('/proc/sys/kernel/random/boot_id')).trim(), boot1);
+      assert.equal(
+        (await onB.commands.list()).some((p) => /sleep/.test(p.cmd)),
+        false,
+      );
+    } finally {
+      await api(b, 'DELETE', `/sandboxes/${sbx.sandboxId}`);
+    }
   });
 });

@@ -152,7 +152,7 @@ class Run implements ParityRun {
           limit: a.limit,
         });
       case 'sandbox.pause':
-        return s().pause();
+        return s().pause({ keepMemory: a.keepMemory });
       case 'sandbox.resume':
         return s().resume(a.timeoutMs);
       case 'sandbox.getHost':

@@ -266,6 +266,9 @@ func (r *confRun) exec(ctx context.Context, step confStep) (any, error) {
 	case "sandbox.keepAlive":
 		return nil, s.KeepAlive(ctx, a.ms("timeoutMs"))
 	case "sandbox.pause":
+		if keep := a.boolPtr("keepMemory"); keep != nil && !*keep {
+			return nil, s.PauseFilesystem(ctx)
+		}
 		return nil, s.Pause(ctx)
 	case "sandbox.resume":
 		return nil, s.Resume(ctx, a.ms("timeoutMs"))

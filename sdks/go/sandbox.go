@@ -22,6 +22,9 @@ type LifecycleConfig struct {
 	OnTimeout string
 	// AutoResume, with OnTimeout "pause", wakes the sandbox on the next request that reaches it.
 	AutoResume *bool
+	// KeepMemory, with OnTimeout "pause": false makes that pause filesystem-only (the processes end, the files stay;
+	// resuming boots the sandbox afresh). Not with AutoResume. Nil: the server's default (with memory).
+	KeepMemory *bool
 }
 
 // CreateOptions configures Create. A nil *CreateOptions means all defaults.
@@ -61,6 +64,8 @@ type ConnectOptions struct {
 	Options
 	// Timeout to set from now; it only ever extends the current one (default 300 s).
 	Timeout time.Duration
+	// OnResume, for a paused sandbox: "restore" (default) its memory, or "reboot" it afresh on its files.
+	OnResume string
 }
 
 // Sandbox is a handle on one sandbox. It holds no open connection between calls, so it is cheap to keep or drop.
@@ -172,6 +177,12 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 		if lc.AutoResume != nil {
 			body.AutoResume = &api.SandboxAutoResumeConfig{Enabled: *lc.AutoResume}
 		}
+		if lc.KeepMemory != nil {
+			if lc.OnTimeout != "pause" {
+				return nil, newError(KindInvalidArgument, "create sandbox: Lifecycle.KeepMemory needs OnTimeout \"pause\"")
+			}
+			body.AutoPauseMemory = lc.KeepMemory
+		}
 	}
 	var out api.Sandbox
 	if _, _, err := c.do(ctx,
@@ -192,21 +203,32 @@ func Connect(ctx context.Context, sandboxID string, opts *ConnectOptions) (*Sand
 	if timeout == 0 {
 		timeout = DefaultSandboxTimeout
 	}
-	out, err := connectSandbox(ctx, c, sandboxID, timeout)
+	out, err := connectSandbox(ctx, c, sandboxID, timeout, opts.OnResume)
 	if err != nil {
 		return nil, err
 	}
 	return newSandbox(out, c), nil
 }
 
-func connectSandbox(ctx context.Context, c *conn, sandboxID string, timeout time.Duration) (*api.Sandbox, error) {
+func connectSandbox(
+	ctx context.Context, c *conn, sandboxID string, timeout time.Duration, onResume string,
+) (*api.Sandbox, error) {
 	if timeout < 0 {
 		return nil, newError(KindInvalidArgument, "connect to sandbox %s: timeout must not be negative", sandboxID)
+	}
+	body := api.ConnectSandbox{Timeout: ptr(seconds(timeout))}
+	switch onResume {
+	case "", "restore":
+	case "reboot":
+		body.Memory = ptr(false)
+	default:
+		return nil, newError(KindInvalidArgument, "connect to sandbox %s: OnResume must be \"restore\" or \"reboot\"",
+			sandboxID)
 	}
 	var out api.Sandbox
 	_, _, err := c.do(ctx, restCall{
 		method: http.MethodPost, path: "/sandboxes/" + url.PathEscape(sandboxID) + "/connect",
-		body: api.ConnectSandbox{Timeout: ptr(seconds(timeout))}, out: &out, what: "connect to sandbox " + sandboxID,
+		body: body, out: &out, what: "connect to sandbox " + sandboxID,
 	})
 	if err != nil {
 		return nil, err
@@ -251,10 +273,16 @@ func (s *Sandbox) Pause(ctx context.Context) error {
 	return PauseByID(ctx, s.SandboxID, s.conn.options())
 }
 
+// PauseFilesystem pauses the sandbox keeping only its files (E2B's keepMemory: false): its processes end; resuming
+// boots it afresh (the template's start command runs again) and traffic does not wake it.
+func (s *Sandbox) PauseFilesystem(ctx context.Context) error {
+	return PauseFilesystemByID(ctx, s.SandboxID, s.conn.options())
+}
+
 // Resume wakes a paused sandbox (a no-op when it runs) and extends its timeout to d from now; 0 leaves the timeout
 // as it is.
 func (s *Sandbox) Resume(ctx context.Context, d time.Duration) error {
-	out, err := connectSandbox(ctx, s.conn, s.SandboxID, d)
+	out, err := connectSandbox(ctx, s.conn, s.SandboxID, d, "")
 	if err != nil {
 		return err
 	}

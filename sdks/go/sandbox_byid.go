@@ -67,8 +67,17 @@ func KeepAliveByID(ctx context.Context, sandboxID string, d time.Duration, opts 
 
 // PauseByID pauses a sandbox (memory and disk are saved); ErrConflict when it is already paused.
 func PauseByID(ctx context.Context, sandboxID string, opts *Options) error {
+	return pauseByID(ctx, sandboxID, nil, opts)
+}
+
+// PauseFilesystemByID pauses a sandbox keeping only its files (see Sandbox.PauseFilesystem).
+func PauseFilesystemByID(ctx context.Context, sandboxID string, opts *Options) error {
+	return pauseByID(ctx, sandboxID, ptr(false), opts)
+}
+
+func pauseByID(ctx context.Context, sandboxID string, memory *bool, opts *Options) error {
 	_, _, err := resolveOptions(opts).do(ctx, restCall{
-		method: http.MethodPost, path: sandboxPath(sandboxID) + "/pause", body: struct{}{},
+		method: http.MethodPost, path: sandboxPath(sandboxID) + "/pause", body: api.SandboxPauseRequest{Memory: memory},
 		what: "pause sandbox " + sandboxID,
 	})
 	return err
@@ -78,7 +87,7 @@ func PauseByID(ctx context.Context, sandboxID string, opts *Options) error {
 // (0 leaves it as it is).
 func ResumeByID(ctx context.Context, sandboxID string, d time.Duration, opts *Options) (*Sandbox, error) {
 	c := resolveOptions(opts)
-	out, err := connectSandbox(ctx, c, sandboxID, d)
+	out, err := connectSandbox(ctx, c, sandboxID, d, "")
 	if err != nil {
 		return nil, err
 	}

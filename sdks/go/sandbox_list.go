@@ -31,6 +31,8 @@ type SandboxInfo struct {
 	Metadata   map[string]string
 	// EnvdVersion is the version of the agent inside the sandbox.
 	EnvdVersion string
+	// VolumeMounts are the volumes it mounts (name and sandbox path).
+	VolumeMounts []api.SandboxVolumeMount
 }
 
 // Info is the seeds' short name for SandboxInfo.
@@ -144,15 +146,22 @@ func listedToInfo(s *api.ListedSandbox) SandboxInfo {
 	return SandboxInfo{
 		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
 		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
-		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion,
+		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion, VolumeMounts: derefMounts(s.VolumeMounts),
 	}
+}
+
+func derefMounts(m *[]api.SandboxVolumeMount) []api.SandboxVolumeMount {
+	if m == nil {
+		return nil
+	}
+	return *m
 }
 
 func detailToInfo(s *api.SandboxDetail) SandboxInfo {
 	return SandboxInfo{
 		SandboxID: s.SandboxID, TemplateID: s.TemplateID, Name: deref(s.Alias), State: string(s.State),
 		StartedAt: s.StartedAt, EndAt: s.EndAt, CPUCount: s.CpuCount, MemoryMB: s.MemoryMB, DiskSizeMB: s.DiskSizeMB,
-		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion,
+		Metadata: metadataMap(s.Metadata), EnvdVersion: s.EnvdVersion, VolumeMounts: derefMounts(s.VolumeMounts),
 	}
 }
 

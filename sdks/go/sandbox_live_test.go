@@ -228,6 +228,74 @@ func TestLivePauseResumeSnapshot(t *testing.T) {
 	}
 }
 
+func TestLiveFilesystemPause(t *testing.T) {
+	o := liveOptions(t)
+	ctx := testCtx(t)
+	sbx := newTestSandbox(t, nil)
+	bootID := func(s *Sandbox) string {
+		id, err := s.Files.Read(ctx, "/proc/sys/kernel/random/boot_id", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(id)
+	}
+	sleeping := func(s *Sandbox) bool {
+		ps, err := s.Commands.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if strings.Contains(p.Cmd+" "+strings.Join(p.Args, " "), "sleep 600") {
+				return true
+			}
+		}
+		return false
+	}
+	if _, err := sbx.Files.WriteString(ctx, "/home/user/kept.txt", "kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	boot1 := bootID(sbx)
+	if _, err := sbx.Commands.RunBackground(ctx, "sleep 600", nil); err != nil || !sleeping(sbx) {
+		t.Fatalf("background sleep: %v", err)
+	}
+	if err := sbx.PauseFilesystem(ctx); err != nil {
+		t.Fatalf("filesystem-only pause: %v", err)
+	}
+	if err := sbx.Resume(ctx, time.Minute); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if s, err := sbx.Files.Read(ctx, "/home/user/kept.txt", nil); err != nil || s != "kept" {
+		t.Fatalf("file after resume: %q %v", s, err)
+	}
+	boot2 := bootID(sbx)
+	if boot2 == boot1 || sleeping(sbx) {
+		t.Fatalf("not a fresh boot: boot ID %s → %s, sleeping %v", boot1, boot2, sleeping(sbx))
+	}
+	// A memory pause connected with OnResume "reboot" boots afresh too.
+	if _, err := sbx.Commands.RunBackground(ctx, "sleep 600", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sbx.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Connect(ctx, sbx.SandboxID, &ConnectOptions{Options: o, OnResume: "reboot"})
+	if err != nil {
+		t.Fatalf("connect with reboot: %v", err)
+	}
+	if b := bootID(again); b == boot2 || sleeping(again) {
+		t.Fatalf("reboot restored the memory: boot ID %s → %s", boot2, b)
+	}
+	if _, err := Connect(ctx, sbx.SandboxID, &ConnectOptions{Options: o, OnResume: "wake"}); !errors.Is(
+		err, ErrInvalidArgument) {
+		t.Fatalf("a bad OnResume: %v", err)
+	}
+	keep := false
+	lc := &LifecycleConfig{OnTimeout: "kill", KeepMemory: &keep}
+	if _, err := Create(ctx, "default", &CreateOptions{Options: o, Lifecycle: lc}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("KeepMemory without pause: %v", err)
+	}
+}
+
 func TestLiveNetwork(t *testing.T) {
 	o := liveOptions(t)
 	ctx := testCtx(t)

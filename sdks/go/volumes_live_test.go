@@ -31,6 +31,9 @@ func TestLiveVolumes(t *testing.T) {
 	if err != nil || r.Stdout != "from go" {
 		t.Fatalf("in the sandbox: %+v, %v", r, err)
 	}
+	if info, err := sbx.GetInfo(ctx); err != nil || len(info.VolumeMounts) != 1 || info.VolumeMounts[0].Path != "/mnt/go" {
+		t.Fatalf("info: %+v, %v", info, err)
+	}
 	if err := DeleteVolume(ctx, "go-vol", &opts); !errors.Is(err, ErrConflict) {
 		t.Fatalf("delete while mounted: %v", err)
 	}

@@ -1,10 +1,11 @@
 /**
- * The sandbox's mounts attacked from inside as root: moving or removing the agent's mounts (/run/tensor-box) must
- * fail and pause must still work afterwards; /proc/self/mountinfo must name no host path; /proc/<pid>/root leads
+ * The sandbox's mounts attacked from inside as root: moving or removing the agent's mounts (/run/tensor-box) or
+ * unmasking the host's boot ID must fail and pause must still work afterwards; /proc/self/mountinfo must name no host path; /proc/<pid>/root leads
  * nowhere outside; a write over a template file stays in the writer's own layer.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from 'tensor-box';
 import { startTestServer, type TestServer } from '../helpers/harness.js';
@@ -37,12 +38,20 @@ describe('mounts: attacks from inside fail', () => {
         'umount -l /run/tensor-box',
         'umount -l /run/tensor-box/envd',
         'mount -t tmpfs x /run/tensor-box',
+        // The sandbox's own boot ID hides the host's: it cannot be unmasked or rewritten.
+        'umount -l /proc/sys/kernel/random/boot_id',
+        'echo 0 > /proc/sys/kernel/random/boot_id',
+        'echo 0 > /run/tensor-box/boot_id',
+        'touch /tmp/b && mount --bind /tmp/b /proc/sys/kernel/random/boot_id',
       ]) {
         const r = await rootShell(sbx, attack);
         assert.notEqual(r.exitCode, 0, `'${attack}' must fail`);
       }
       const ls = await rootShell(sbx, 'ls /run/tensor-box && test -s /run/tensor-box/envd && echo intact');
-      assert.equal(ls.stdout, 'empty\nenvd\ntb-init\nintact\n');
+      assert.equal(ls.stdout, 'boot_id\nempty\nenvd\ntb-init\nintact\n');
+      const bootId = (await rootShell(sbx, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+      assert.match(bootId, /^[0-9a-f-]{36}$/);
+      assert.notEqual(bootId, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), "not the host's");
       await sbx.pause();
       sbx = await Sandbox.connect(sbx.sandboxId, { ...s.conn, timeoutMs: 120_000 });
       assert.equal((await sbx.commands.run('echo resumed')).stdout, 'resumed\n');

@@ -46,7 +46,11 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
   sandbox: {
     aliases: ['sbx', 'sandboxes'],
     verbs: {
-      create: { ...sandboxCreate, args: '[template]', summary: 'create a sandbox from a template (default: default)' },
+      create: {
+        ...sandboxCreate,
+        args: '[template]',
+        summary: 'create a sandbox from a template (default: default); --on-timeout pause [--filesystem-only]',
+      },
       list: {
         ...sandboxList,
         aliases: ['ls'],
@@ -58,11 +62,15 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
         aliases: ['info'],
         summary: 'connect to a sandbox (resumes a paused one) and show its info (--no-resume: leave it paused)',
       },
-      pause: { ...sandboxPause, args: '<id...>', summary: 'pause sandboxes, keeping memory, processes and files' },
+      pause: {
+        ...sandboxPause,
+        args: '<id...>',
+        summary: 'pause sandboxes, keeping memory, processes and files (--filesystem-only: only the files)',
+      },
       resume: {
         ...sandboxResume,
         args: '<id>',
-        summary: 'resume a paused sandbox (--timeout-ms restarts its timeout)',
+        summary: 'resume a paused sandbox (--timeout-ms restarts its timeout; --reboot: afresh on its files)',
       },
       snapshot: {
         ...sandboxSnapshot,

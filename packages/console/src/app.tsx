@@ -1,6 +1,6 @@
 /**
  * The console: sign-in when no key is kept, otherwise the layout and the page for the current path. Routes:
- * `/sandboxes`, `/sandboxes/:id/:tab`, `/templates`, `/templates/:id`, `/snapshots`, `/settings` (all below
+ * `/sandboxes`, `/sandboxes/:id/:tab`, `/templates`, `/templates/:id`, `/snapshots`, `/volumes`, `/settings` (all below
  * /dashboard).
  */
 import { lazy, Suspense, useEffect } from 'react';
@@ -14,6 +14,7 @@ import { SandboxesPage } from './pages/sandboxes';
 import { TemplatesPage } from './pages/templates';
 import { TemplatePage } from './pages/template-detail';
 import { SnapshotsPage } from './pages/snapshots';
+import { VolumesPage } from './pages/volumes';
 import { SettingsPage } from './pages/settings';
 
 // The sandbox page carries xterm.js and uPlot: loaded when first opened, so sign-in and the lists come up quickly.
@@ -27,6 +28,7 @@ function Page({ path }: { path: string }) {
   if ((m = match('/templates/:id', path))) return <TemplatePage key={m.id} templateId={m.id} />;
   if (match('/templates', path)) return <TemplatesPage />;
   if (match('/snapshots', path)) return <SnapshotsPage />;
+  if (match('/volumes', path)) return <VolumesPage />;
   if (match('/settings', path)) return <SettingsPage />;
   return <Empty title="Page not found">There is no console page at {path}.</Empty>;
 }

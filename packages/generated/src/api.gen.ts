@@ -680,7 +680,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pause a sandbox, keeping its memory, processes and files (checkpoint to the snapshot store) */
+        /** Pause a sandbox, keeping its memory, processes and files (or only its files, with memory false) */
         post: {
             parameters: {
                 query?: never;
@@ -690,7 +690,11 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["SandboxPauseRequest"];
+                };
+            };
             responses: {
                 /** @description The sandbox is paused */
                 204: {
@@ -699,6 +703,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["400"];
                 401: components["responses"]["401"];
                 404: components["responses"]["404"];
                 409: components["responses"]["409"];
@@ -2200,7 +2205,10 @@ export interface components {
              * @default false
              */
             autoPause?: boolean;
-            /** @default true */
+            /**
+             * @description With autoPause: false makes the timeout's pause filesystem-only (the processes end, the files are kept; resuming boots the sandbox afresh and runs the template's start command again). Cannot be combined with autoResume.
+             * @default true
+             */
             autoPauseMemory?: boolean;
             autoResume?: components["schemas"]["SandboxAutoResumeConfig"];
             /**
@@ -2327,6 +2335,15 @@ export interface components {
             /** @description Resume from the memory snapshot (default); false reboots from the filesystem only. */
             memory?: boolean;
         };
+        SandboxPauseRequest: {
+            /**
+             * @description Keep memory and processes (default). False: filesystem-only — the processes end, the writable layer is kept; resuming boots the sandbox afresh (new boot ID, the template's start command runs again). Such a sandbox is not woken by traffic (autoResume); resume it with connect or resume.
+             * @default true
+             */
+            memory?: boolean;
+            /** @description Accepted for E2B's SDKs; the pause always needs a running sandbox. */
+            requireHealthyGuest?: boolean;
+        };
         SandboxSnapshotRequest: {
             /** @description Optional name; usable as a templateID (the newest snapshot of that name). */
             name?: string;
@@ -2371,6 +2388,8 @@ export interface components {
              * @description Ignored; the sandbox keeps the lifecycle it was created with.
              */
             autoPause?: boolean;
+            /** @description Resume from the memory snapshot (default); false reboots from the filesystem only. */
+            memory?: boolean;
         };
         SandboxTimeoutRequest: {
             /**
@@ -2647,7 +2666,7 @@ export interface components {
             maxVcpus: number;
             /** @description Sum of the memory of running sandboxes */
             maxMemoryMB: number;
-            /** @description Disk of paused sandboxes' images and snapshots */
+            /** @description Disk of paused sandboxes' images and snapshots, plus volume sizes, MiB */
             maxDiskMB: number;
             /** @description Templates the team owns */
             maxTemplates: number;

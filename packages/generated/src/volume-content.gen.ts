@@ -245,7 +245,7 @@ export interface paths {
             };
             responses: {
                 /** @description Written */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };

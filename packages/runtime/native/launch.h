@@ -4,6 +4,7 @@
  *   shim.c     `create`, and the shim the launcher stays as (reaps the sandbox, records its exit)
  *   restore.c  `restore` from CRIU images (lazy-pages server, criu restore) and CRIU's network action script
  *   net.c      the sandbox link: one host-side setup shared by create and restore, the sandbox side, teardown
+ *   rtnl.c     rtnetlink requests: make a veth pair, delete a link
  *   mounts.c   the overlay root and the sandbox's disk on the host; /dev, proc, sys, /run, /etc, pivot_root inside
  *   init.c     the sandbox's first process (namespaces → tb-init) and tb-init itself (PID 1: starts envd, reaps)
  *   seccomp.c  the capability bounding set and the seccomp filter
@@ -66,6 +67,12 @@ void tb_net_del_host_if(const char *host_if);
 /* Enters target's netns, or (target 0) a new one. 0 or -1/errno. */
 int tb_net_join_or_make(pid_t target);
 
+/* ---- rtnl.c ---- */
+/* `ip link add NAME group GROUP type veth peer name eth0 netns PID`. 0 or -1/errno (EEXIST: the name is taken). */
+int tb_rtnl_new_veth(const char *name, unsigned group, pid_t peer_netns_pid);
+/* Deletes the link with that index. 0 (also when it is gone already) or -1/errno. */
+int tb_rtnl_del_link(unsigned index);
+
 /* ---- mounts.c ---- */
 /* Device nodes of the sandbox's /dev (in a user namespace: binds of the host's, external mounts `dev-<name>` of a
    checkpoint); names relative to the root. */
@@ -74,6 +81,9 @@ extern const char *const tb_dev_names[TB_NDEVS];
 /* Common to create and restore: learns our own path (o->self, bound into the sandbox as tb-init), mounts the disk
    (when given) and the overlay root. Dies (having undone its mounts) on failure. */
 void tb_mount_root(struct opts *o);
+/* Makes (from o->disk_blank, when given) and mounts o->disk_image at o->disk_mount (nodev, nosuid), with empty upper
+   and work dirs on it. Dies (having undone the mount) on failure. */
+void tb_mount_disk(struct opts *o);
 /* Lazily detaches the pinned netns, the overlay and the disk this launch mounted (or the one set by
    tb_set_disk_mount); NULL arguments are skipped. */
 void tb_cleanup_mounts(const char *merged, const char *netns_file);

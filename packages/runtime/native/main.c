@@ -7,7 +7,8 @@
  *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
  *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]] [--volume HOST PATH]...
  *   tb-launch cleanup --merged M --netns-file F [--host-if NAME] [--disk-mount DIR]
- *   tb-launch cleanup-server                          (cleanup for many sandboxes: requests on stdin, see below)
+ *   tb-launch disk --disk-image IMG --disk-mount DIR --disk-blank BLANK   (a fresh disk, made and mounted: disk pool)
+ *   tb-launch cleanup-server                          (cleanup for many sandboxes, disks for the pool: see below)
  *   tb-launch devices --cgroup DIR...                 (the sandbox device policy on existing cgroups; tests)
  *   tb-init <ready-fd> <agent> [agent args...]        (argv[0] = tb-init: the sandbox's PID 1; internal)
  *
@@ -37,12 +38,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "devices.h"
 #include "launch.h"
+
+/* Niceness of `disk` (the disk pool's background refills). */
+#define DISK_NICE 19
 
 void die(const char *fmt, ...) {
   va_list ap;
@@ -167,11 +172,41 @@ static void cleanup(const char *merged, const char *netns_file, const char *disk
   if (host_if) tb_net_del_host_if(host_if);
 }
 
+/* `tb-launch disk`: a fresh disk for the driver's disk pool (disk-pool.ts), made as create would make it but at a
+   low priority, so that it does not slow the creates and commands running meanwhile. Dies on failure. */
+static void disk_main(struct opts *o) {
+  if (setpriority(PRIO_PROCESS, 0, DISK_NICE) < 0) die("setpriority");
+  tb_mount_disk(o);
+}
+
+/* The disk request of cleanup-server: `disk` in a child. The answer line. */
+static const char *make_disk(const char *image, const char *mount, const char *blank) {
+  if (!image || !mount || !blank) return "error: disk needs an image, a mount point and a blank\n";
+  fflush(stdout);
+  pid_t p = fork();
+  if (p < 0) return "error: fork\n";
+  if (p == 0) {
+    struct opts o;
+    memset(&o, 0, sizeof o);
+    o.disk_image = image;
+    o.disk_mount = mount;
+    o.disk_blank = blank;
+    disk_main(&o);
+    _exit(0);
+  }
+  int st;
+  while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok\n" : "error: making the disk failed\n";
+}
+
 /*
  * `tb-launch cleanup-server`: the control plane's one long-lived helper for teardowns (a process start per killed
  * sandbox costs the control plane more than the teardown itself). One request per line on stdin, four tab-separated
  * fields — merged, netns file, disk mount, host link; an empty field is not given — answered in order with "ok\n"
  * on stdout once done. Exits at the end of stdin (the control plane is gone).
+ * A request `disk<TAB>image<TAB>mount<TAB>blank` makes a disk for the disk pool instead (as `tb-launch disk`, in a
+ * child of ours: a fork of this small process costs the control plane nothing, a process start from it does), answered
+ * with "ok\n" or "error ...\n".
  */
 static int cleanup_server(void) {
   static char line[16384];
@@ -183,8 +218,10 @@ static int cleanup_server(void) {
       field[i] = strsep(&rest, "\t");
       if (!*field[i]) field[i] = NULL;
     }
-    cleanup(field[0], field[1], field[2], field[3]);
-    if (fputs("ok\n", stdout) == EOF || fflush(stdout) == EOF) return 1;
+    const char *answer = "ok\n";
+    if (field[0] && !strcmp(field[0], "disk")) answer = make_disk(field[1], field[2], field[3]);
+    else cleanup(field[0], field[1], field[2], field[3]);
+    if (fputs(answer, stdout) == EOF || fflush(stdout) == EOF) return 1;
   }
   return 0;
 }
@@ -197,7 +234,7 @@ int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "cleanup-server")) return cleanup_server();
   if (argc == 1 && getenv("CRTOOLS_SCRIPT_ACTION")) return tb_restore_net_script(getenv("CRTOOLS_SCRIPT_ACTION"));
   if (argc < 2) {
-    fprintf(stderr, "usage: tb-launch create|restore|cleanup|devices [options]\n");
+    fprintf(stderr, "usage: tb-launch create|restore|cleanup|disk|devices [options]\n");
     return 2;
   }
   struct opts o;
@@ -209,6 +246,14 @@ int main(int argc, char **argv) {
     /* `tb-launch devices --cgroup DIR...`: the sandbox device policy on existing cgroups (tests use it on v2). */
     for (int i = 0; i < o.ncgroups; i++)
       if (tb_devices_restrict(o.cgroups[i]) < 0) die("restrict devices of %s", o.cgroups[i]);
+    return 0;
+  }
+  if (!strcmp(argv[1], "disk")) {
+    if (!o.disk_image || !o.disk_mount || !o.disk_blank) {
+      fprintf(stderr, "tb-launch: disk needs --disk-image --disk-mount --disk-blank\n");
+      return 2;
+    }
+    disk_main(&o);
     return 0;
   }
   if (!strcmp(argv[1], "cleanup")) {

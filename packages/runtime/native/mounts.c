@@ -156,7 +156,7 @@ static int sparse_copy(const char *from, const char *to) {
 }
 
 /* Attaches the disk image to a free loop device (autoclear) and mounts it; makes the overlay's upper and work dirs. */
-static void mount_disk(struct opts *o) {
+void tb_mount_disk(struct opts *o) {
   if (o->disk_blank && sparse_copy(o->disk_blank, o->disk_image) < 0) die("copy blank disk %s", o->disk_blank);
   int img = open(o->disk_image, O_RDWR | O_CLOEXEC);
   if (img < 0) die("open disk %s", o->disk_image);
@@ -209,7 +209,7 @@ void tb_mount_root(struct opts *o) {
   if (sl < 0) die("readlink /proc/self/exe");
   self[sl] = 0;
   o->self = self;
-  if (o->disk_image && o->disk_mount) mount_disk(o);
+  if (o->disk_image && o->disk_mount) tb_mount_disk(o);
   /* nodev: a device node in a layer is inert; setuid stays (the default template's sudo needs it). */
   int userns_fd = o->uid_count ? tb_userns_open(o->uid_base, o->uid_count) : -1;
   if (o->uid_count && userns_fd < 0) {

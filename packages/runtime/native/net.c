@@ -1,15 +1,13 @@
 /*
  * A sandbox's link to the host: a veth pair on a private /30, host end `--host-if` with `--host-ip`, sandbox end eth0
- * with `--sandbox-ip`. Addresses and routes are set with ioctls; only the veth itself is made by `ip`. The host side
- * (tb_net_wire_host) is one routine for create (the new init's netns) and restore (a helper's or CRIU's netns); the
+ * with `--sandbox-ip`. Addresses and routes are set with ioctls; the veth itself is made and removed over rtnetlink
+ * (rtnl.c). The host side (tb_net_wire_host) is one routine for create (the new init's netns) and restore (a helper's or CRIU's netns); the
  * sandbox side (tb_net_configure_sandbox) runs inside the namespace. The host end carries no IPv6, filters by
  * reverse path and answers ARP only for itself; offline links join OFFLINE_LINK_GROUP, whence the firewall forwards
  * nothing.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -17,11 +15,11 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "launch.h"
@@ -86,30 +84,14 @@ static int sandbox_link_ipv6_off(void) {
   return 0;
 }
 
-static int run_ip(char *const argv[]) {
-  pid_t p = fork();
-  if (p < 0) return -1;
-  if (p == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) dup2(devnull, 1);
-    execvp("ip", argv);
-    _exit(127);
-  }
-  int st;
-  while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : (errno = EIO, -1);
-}
-
 const char *tb_net_wire_host(const struct opts *o, pid_t nspid, int *pinned, int *veth) {
-  char nspath[64], pidbuf[32];
+  char nspath[64];
   snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", nspid);
-  snprintf(pidbuf, sizeof pidbuf, "%d", nspid);
   if (mount(nspath, o->netns_file, NULL, MS_BIND, NULL) < 0) return "pin netns";
   *pinned = 1;
   /* Offline sandboxes' host links join OFFLINE_LINK_GROUP: the host firewall forwards nothing from that group. */
-  char *const argv[] = {"ip", "link", "add", (char *)o->host_if, "group", o->internet ? "0" : OFFLINE_LINK_GROUP,
-                        "type", "veth", "peer", "name", "eth0", "netns", pidbuf, NULL};
-  if (run_ip(argv) < 0) return "create veth";
+  unsigned group = o->internet ? 0 : (unsigned)strtoul(OFFLINE_LINK_GROUP, NULL, 10);
+  if (tb_rtnl_new_veth(o->host_if, group, nspid) < 0) return "create veth";
   *veth = 1;
   if (harden_host_link(o->host_if) < 0) return "harden host veth";
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -134,44 +116,10 @@ const char *tb_net_configure_sandbox(const struct opts *o) {
   return fail;
 }
 
-/* RTM_DELLINK of the link with that index, over rtnetlink (no `ip` process: teardowns are frequent). 0 or -1/errno. */
-static int del_link(unsigned index) {
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) return -1;
-  struct {
-    struct nlmsghdr nh;
-    struct ifinfomsg ifi;
-  } req;
-  memset(&req, 0, sizeof req);
-  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi);
-  req.nh.nlmsg_type = RTM_DELLINK;
-  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  req.nh.nlmsg_seq = 1;
-  req.ifi.ifi_family = AF_UNSPEC;
-  req.ifi.ifi_index = (int)index;
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  char buf[1024];
-  int rc = -1;
-  if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    struct nlmsghdr *h = (struct nlmsghdr *)buf;
-    if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && h->nlmsg_type == NLMSG_ERROR) {
-      int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-      rc = err == 0 || err == -ENODEV ? 0 : (errno = -err, -1);
-    } else if (n >= 0) {
-      errno = EPROTO;
-    }
-  }
-  int e = errno;
-  close(fd);
-  errno = e;
-  return rc;
-}
-
 void tb_net_del_host_if(const char *host_if) {
   /* Usually gone already with the netns (or going: its cleanup is asynchronous). */
   unsigned index = if_nametoindex(host_if);
-  if (index) del_link(index);
+  if (index) tb_rtnl_del_link(index);
 }
 
 int tb_net_join_or_make(pid_t target) {

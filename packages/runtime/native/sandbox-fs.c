@@ -9,6 +9,7 @@
  * - Host inventories are masked: block devices (/sys/block & co., /proc/partitions, /proc/diskstats — the loop
  *   devices there name other sandboxes' disk images), the physical device tree, firmware tables and swap files.
  *   Directories get a read-only bind of /run/tensor-box/empty, files one of the sandbox's own /dev/null.
+ * - /proc/sys/kernel/random/boot_id is the sandbox's own (/run/tensor-box/boot_id, made per boot), not the host's.
  */
 #define _GNU_SOURCE
 #include "sandbox-fs.h"
@@ -87,6 +88,23 @@ static int bind_ro(const char *src, const char *dst, unsigned long extra) {
   return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | extra, NULL);
 }
 
+/* This boot's ID: a fresh random UUID (the kernel makes one per read of random/uuid), kept in the sandbox's /run
+   tmpfs, so a checkpoint carries it (a restore is the same boot) and a new boot (create, filesystem-only resume) gets
+   a new one. */
+static int write_boot_id(const char *path) {
+  char id[64];
+  int in = open("proc/sys/kernel/random/uuid", O_RDONLY | O_CLOEXEC);
+  if (in < 0) return -1;
+  ssize_t n = read(in, id, sizeof id - 1);
+  close(in);
+  if (n <= 0) return -1;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444);
+  if (fd < 0) return -1;
+  ssize_t w = write(fd, id, (size_t)n);
+  close(fd);
+  return w == n ? 0 : -1;
+}
+
 const char *tb_mount_agent(const char *run_dir, const char *agent, const char *init) {
   static char envd[512], tbinit[512];
   snprintf(envd, sizeof envd, "%s/envd", run_dir);
@@ -97,6 +115,9 @@ const char *tb_mount_agent(const char *run_dir, const char *agent, const char *i
   static char empty[512];
   snprintf(empty, sizeof empty, "%s/empty", run_dir);
   if (mkdir(empty, 0555) < 0 && errno != EEXIST) return empty;
+  static char boot_id[512];
+  snprintf(boot_id, sizeof boot_id, "%s/boot_id", run_dir);
+  if (write_boot_id(boot_id) < 0) return boot_id;
   /* The directory first (a bind of itself), then the binaries onto its stubs, then the directory read-only. */
   if (mount(run_dir, run_dir, NULL, MS_BIND, NULL) < 0) return run_dir;
   if (bind_ro(agent, envd, 0) < 0) return envd;
@@ -134,6 +155,11 @@ const char *tb_mask_host_views(const char *empty) {
     "proc/swaps", "proc/sched_debug", "proc/modules", "proc/vmallocinfo", "proc/mtrr",
   };
   static char failed[300];
+  /* The host's boot ID would name the host (and tell tenants they share it); the sandbox sees its own boot's. */
+  snprintf(failed, sizeof failed, "%.280s/../boot_id", empty);
+  static const char bid[] = "proc/sys/kernel/random/boot_id";
+  if (mount(failed, bid, NULL, MS_BIND, NULL) < 0) return bid;
+  if (mount(NULL, bid, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return bid;
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
     if (mask_dir(empty, dirs[i]) < 0) return dirs[i];
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)

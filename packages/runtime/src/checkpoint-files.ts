@@ -33,6 +33,8 @@ export interface CheckpointManifest {
   layers: string[];
   /** Bytes of memory pages in the image. */
   memoryBytes: number;
+  /** False: a filesystem-only pause (no `criu/`, no processes; only `boot` starts it). Absent: true. */
+  memory?: boolean;
   /** The user namespace map of the checkpointed sandbox (absent: none); its restore uses the same. */
   idMap?: IdMap;
   /** Sandbox paths of the host directories mounted in it, in the order of CRIU's external mounts `vol-<i>`. */
@@ -45,6 +47,7 @@ export async function writeManifest(
   layers: string[],
   idMap?: IdMap,
   mounts: string[] = [],
+  memory = true,
 ): Promise<void> {
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
@@ -52,7 +55,8 @@ export async function writeManifest(
     sandboxId,
     createdAt: new Date().toISOString(),
     layers,
-    memoryBytes: pagesBytes(path.join(imageDir, 'criu')),
+    memoryBytes: memory ? pagesBytes(path.join(imageDir, 'criu')) : 0,
+    ...(memory ? {} : { memory: false }),
     ...(idMap ? { idMap } : {}),
     ...(mounts.length ? { mounts } : {}),
   };

@@ -22,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { ContainerDriver } from './container.js';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
 import { nsenterShell } from './driver-suite.js';
-import type { SandboxRuntimeInfo } from './driver.js';
+import type { DriverError, SandboxRuntimeInfo } from './driver.js';
+import { MicroVmDriver } from './microvm/microvm-driver.js';
 import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE } from './rootfs/debian.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -113,5 +114,15 @@ describe('container driver: volumes (host directories bound into sandboxes)', { 
     );
     inside(r, 'echo after > /mnt/data/e2.txt');
     assert.equal(readFileSync(path.join(vol, 'e2.txt'), 'utf8'), 'after\n');
+  });
+
+  it('the microvm driver refuses mounts (invalid_argument) before it makes anything', async () => {
+    const vmDir = path.join(work, 'microvms');
+    const vm = new MicroVmDriver({ stateDir: vmDir, guestDir: vmDir, agentPath, initPath: launcherPath });
+    await assert.rejects(
+      vm.create(spec('vm')),
+      (e: DriverError) => e.kind === 'invalid_argument' && /not supported by the microvm runtime/.test(e.message),
+    );
+    assert.equal(existsSync(path.join(vmDir, spec('vm').sandboxId)), false);
   });
 });

@@ -92,7 +92,8 @@ driverSuite({
   name: 'container',
   skip,
   layers: [rootfs],
-  makeDriver: () => new ContainerDriver({ stateDir, launcherPath, agentPath, criuPath }),
+  // With a disk pool, as the server runs it (the suite closes the driver it made).
+  makeDriver: () => new ContainerDriver({ stateDir, launcherPath, agentPath, criuPath, diskPoolSize: 2 }),
   makeBrokenDriver: () => new ContainerDriver({ stateDir, launcherPath, agentPath: '/bin/false' }),
   inside: (info, cmd, opts) => nsenterShell(info.pid, cmd, opts?.outside ? [] : cgroupDirs(info.sandboxId)),
   leftovers,

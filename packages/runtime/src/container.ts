@@ -7,7 +7,8 @@
  * This file is the Driver and its capabilities, composed from one module per job under container/: the on-disk state
  * and its markers (state-dir.ts), address slots, links and firewall (network.ts), the launcher (launcher.ts), the
  * writable layer — a disk of its own or a directory, decided once (writable-layer.ts) — the shared host-side steps
- * (sandbox-host.ts), CRIU checkpoints (checkpoint.ts), restores (restore.ts) and crash recovery (recovery.ts).
+ * (sandbox-host.ts), CRIU checkpoints (checkpoint.ts), restores (restore.ts), filesystem-only pauses and fresh boots
+ * (fs-pause.ts) and crash recovery (recovery.ts).
  */
 import { mkdirSync, close, openSync, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
@@ -15,8 +16,10 @@ import path from 'node:path';
 import {
   DriverError,
   type Checkpointer,
+  type Closer,
   type Driver,
   type EgressController,
+  type FilesystemPauser,
   type Freezer,
   type LayerCapturer,
   type SandboxRuntimeInfo,
@@ -25,6 +28,7 @@ import {
 } from './driver.js';
 import { parseEgressRules } from './egress.js';
 import { checkpoint, imageInUse, type CheckpointOptions } from './container/checkpoint.js';
+import { boot, pauseFilesystem } from './container/fs-pause.js';
 import { vethRace, type Link } from './container/network.js';
 import type { ContainerDriverOptions } from './container/options.js';
 import { recover } from './container/recovery.js';
@@ -36,7 +40,9 @@ import { WritableLayer } from './container/writable-layer.js';
 export { ENVD_PORT } from './container/sandbox-host.js';
 export type { ContainerDriverOptions } from './container/options.js';
 
-export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapturer, EgressController {
+export class ContainerDriver
+  implements Driver, Freezer, Checkpointer, FilesystemPauser, LayerCapturer, EgressController, Closer
+{
   readonly name = 'container';
   private readonly host: SandboxHost;
 
@@ -49,18 +55,13 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
     host.checkNew(spec);
     const kind = WritableLayer.kindFor(spec, host.diskQuota);
     return host.network.withLink(spec, async (link: Link) => {
-      host.state.prepare(spec.sandboxId);
+      const pooled = host.prepareNew(spec.sandboxId, kind, spec.diskMB);
       const layer = host.newLayer(spec.sandboxId, kind);
       try {
-        const disk = await layer.prepareEmpty(spec.diskMB);
+        const disk = await layer.prepareEmpty(spec.diskMB, pooled);
         host.createCgroup(spec);
         await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
-        const pid = await host.launch('create', spec, link, layer, disk, host.idMap, [
-          '--hostname',
-          spec.hostname ?? spec.sandboxId,
-          ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
-          ...((spec.noNewPrivileges ?? host.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
-        ]);
+        const pid = await host.launch('create', spec, link, layer, disk, host.idMap, host.bootArgs(spec));
         const meta = host.meta(spec, link, layer, pid, host.idMap);
         host.state.writeMeta(meta);
         return host.info(meta);
@@ -69,12 +70,15 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
         await host.teardown(spec.sandboxId, vethRace(err) ? undefined : link.hostIf).catch(() => {});
         if (err instanceof DriverError) throw err;
         throw new DriverError('internal', `cannot start sandbox: ${(err as Error).message}`);
+      } finally {
+        if (kind === 'disk') host.diskPool.refill();
       }
     });
   }
 
   async list(): Promise<SandboxRuntimeInfo[]> {
     const { host } = this;
+    await host.diskPool.swept; // a previous process's ready disks: unmounted and removed
     const log = (msg: string) => host.opts.log?.(`container: ${msg}`);
     const out: SandboxRuntimeInfo[] = [];
     for (const id of host.state.ids()) {
@@ -102,6 +106,11 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
 
   destroy(sandboxId: string): Promise<void> {
     return this.host.destroy(sandboxId);
+  }
+
+  /** See Closer: unmounts and removes the disks made ahead of time; sandboxes keep running. */
+  close(): Promise<void> {
+    return this.host.diskPool.close();
   }
 
   async stats(sandboxId: string): Promise<SandboxStats> {
@@ -134,6 +143,16 @@ export class ContainerDriver implements Driver, Freezer, Checkpointer, LayerCapt
   /** See container/restore.ts: the checkpoint's processes continue on a fresh slot; `move` consumes its layer. */
   restore(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
     return restore(this.host, spec, imageDir, !!opts.move);
+  }
+
+  /** See container/fs-pause.ts: the processes end, the writable layer is kept in `imageDir`. */
+  pauseFilesystem(sandboxId: string, imageDir: string): Promise<void> {
+    return pauseFilesystem(this.host, sandboxId, imageDir);
+  }
+
+  /** See container/fs-pause.ts: a fresh boot on the writable layer of the checkpoint in `imageDir`. */
+  boot(spec: SandboxSpec, imageDir: string, opts: { move?: boolean } = {}): Promise<SandboxRuntimeInfo> {
+    return boot(this.host, spec, imageDir, !!opts.move);
   }
 
   imageInUse(imageDir: string): boolean {

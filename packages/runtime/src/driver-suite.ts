@@ -20,6 +20,7 @@ import { inOtherUserNamespace } from './user-namespace.js';
 import {
   DriverError,
   hasCheckpointer,
+  hasCloser,
   hasFreezer,
   hasLayerCapturer,
   type Driver,
@@ -85,6 +86,7 @@ export function driverSuite(o: DriverSuiteOptions): void {
     });
     after(async () => {
       for (const id of made) await driver.destroy(id).catch(() => {});
+      if (hasCloser(driver)) await driver.close();
     });
 
     it('create returns a sandbox whose agent already answers', async () => {

@@ -9,6 +9,7 @@
  *
  *     (none) --create--> running --freeze--> frozen --thaw--> running
  *                        running --checkpoint--> (none, image on disk) --restore--> running
+ *                        running --pauseFilesystem--> (none, layer on disk) --boot--> running (fresh processes)
  *                        running|frozen --destroy--> (none)
  *
  * - `create` either returns a running sandbox whose agent already listens, or throws and leaves nothing behind.
@@ -121,6 +122,20 @@ export interface Checkpointer {
 }
 
 /**
+ * Optional: filesystem-only pause (E2B's `keepMemory: false`). `pauseFilesystem` ends every process of the sandbox —
+ * no memory is saved — and keeps only its writable layer in `imageDir` (a checkpoint without processes; its
+ * `checkpoint.json` says `memory: false`); the sandbox is then gone from this host like after a checkpoint. `boot`
+ * starts the sandbox afresh on the writable layer of a checkpoint in `imageDir` (with or without memory: a memory
+ * checkpoint's processes are ignored): a new init and agent on the checkpoint's layers, nothing of the old processes,
+ * a new boot. Its agent is not initialised yet (`/init`). `move` consumes the layer (resume); a failed boot gives it
+ * back. Crash-safe like checkpoint and restore: `list()` completes an interrupted pause and adopts or undoes a boot.
+ */
+export interface FilesystemPauser {
+  pauseFilesystem(sandboxId: string, imageDir: string): Promise<void>;
+  boot(spec: SandboxSpec, imageDir: string, opts?: { move?: boolean }): Promise<SandboxRuntimeInfo>;
+}
+
+/**
  * Optional: turn a sandbox's writable layer (its changes over its layers) into a read-only layer directory that new
  * sandboxes can stack on (`[dest, ...its layers]`). With `leaveRunning` the sandbox is frozen for a consistent copy and
  * thawed (commit-as-template); without it the sandbox is destroyed and its layer moved, not copied (end of a build).
@@ -135,11 +150,24 @@ export interface EgressController {
   updateEgress(sandboxId: string, rules: { allowOut: string[]; denyOut: string[] }): Promise<void>;
 }
 
+/**
+ * Optional: releases what the driver holds for itself (the container driver's ready disks) when the control plane
+ * stops. Sandboxes are not touched: they keep running and a restarted driver adopts them (`list`).
+ */
+export interface Closer {
+  close(): Promise<void>;
+}
+
+export const hasCloser = (d: Driver): d is Driver & Closer => typeof (d as Partial<Closer>).close === 'function';
+
 export const hasEgressController = (d: Driver): d is Driver & EgressController =>
   typeof (d as Partial<EgressController>).updateEgress === 'function';
 
 export const hasLayerCapturer = (d: Driver): d is Driver & LayerCapturer =>
   typeof (d as Partial<LayerCapturer>).captureLayer === 'function';
+
+export const hasFilesystemPauser = (d: Driver): d is Driver & FilesystemPauser =>
+  typeof (d as Partial<FilesystemPauser>).pauseFilesystem === 'function';
 
 export const hasFreezer = (d: Driver): d is Driver & Freezer => typeof (d as Partial<Freezer>).freeze === 'function';
 export const hasCheckpointer = (d: Driver): d is Driver & Checkpointer =>

@@ -26,7 +26,7 @@ import { DNS_MARK } from './egress.js';
 
 const execFileP = promisify(execFile);
 
-/** Device group of offline sandboxes' host links (set by the launcher at `ip link add`; must match native/launch.h). */
+/** Device group of offline sandboxes' host links (set by the launcher when it makes the link; must match native/launch.h). */
 export const OFFLINE_LINK_GROUP = 29762;
 
 /** Destinations a sandbox never reaches by default (besides the host's own networks). */

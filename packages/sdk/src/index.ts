@@ -11,6 +11,8 @@ export {
   type SandboxLogEntry,
   type SandboxOpts,
   type SandboxConnectOpts,
+  type SandboxOnResume,
+  type PauseOpts,
   type LifecycleConfig,
   type SignedUrlOpts,
   type SandboxNetworkOpts,

@@ -20,6 +20,8 @@ export interface SandboxInfo {
   diskSizeMB: number;
   metadata: Record<string, string>;
   envdVersion: string;
+  /** The volumes it mounts. */
+  volumeMounts: { name: string; path: string }[];
 }
 
 export interface SandboxListOpts extends ConnectionOpts {
@@ -51,6 +53,7 @@ export function toInfo(s: components['schemas']['ListedSandbox']): SandboxInfo {
     diskSizeMB: s.diskSizeMB,
     metadata: s.metadata ?? {},
     envdVersion: s.envdVersion,
+    volumeMounts: s.volumeMounts ?? [],
   };
 }
 

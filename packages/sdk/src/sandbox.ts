@@ -21,11 +21,25 @@ import { Snapshot, type SnapshotInfo } from './snapshot.js';
 import { commitSandbox, type CommitOpts, type CommitResult } from './template.js';
 
 export interface LifecycleConfig {
-  /** What happens when the timeout passes: `kill` (default) or `pause`. */
-  onTimeout?: 'kill' | 'pause';
-  /** With `onTimeout: 'pause'`: wake the sandbox on the next request that reaches it. */
+  /**
+   * What happens when the timeout passes: `kill` (default) or `pause`; `{ action: 'pause', keepMemory: false }` makes
+   * that pause filesystem-only (the processes end, the files stay; resuming boots the sandbox afresh), as in E2B.
+   */
+  onTimeout?: 'kill' | 'pause' | { action: 'pause'; keepMemory?: boolean };
+  /** With `onTimeout: 'pause'`: wake the sandbox on the next request that reaches it (not with keepMemory false). */
   autoResume?: boolean;
 }
+
+/** How a paused sandbox comes back: `restore` its memory (default) or `reboot` afresh on its files (E2B's names). */
+export type SandboxOnResume = 'restore' | 'reboot';
+
+/** The `memory` field of connect/resume for `onResume`. */
+const resumeMemory = (onResume?: SandboxOnResume) => {
+  if (onResume !== undefined && onResume !== 'restore' && onResume !== 'reboot') {
+    throw new InvalidArgumentError(`onResume must be 'restore' or 'reboot' (got ${JSON.stringify(onResume)})`);
+  }
+  return onResume === 'reboot' ? false : undefined;
+};
 
 export interface SandboxOpts extends ConnectionOpts {
   /** Inactivity timeout in ms (default 300 000). */
@@ -57,9 +71,17 @@ export interface SandboxNetworkOpts {
   denyOut?: string[];
 }
 
+/** Options of `Sandbox.pause`. */
+export interface PauseOpts extends ConnectionOpts {
+  /** False: filesystem-only (the processes end, the files stay; resuming boots afresh). Default true. */
+  keepMemory?: boolean;
+}
+
 export interface SandboxConnectOpts extends ConnectionOpts {
   /** Timeout to set, in ms (only ever extends; default 300 000). */
   timeoutMs?: number;
+  /** A paused sandbox: `restore` its memory (default) or `reboot` it afresh on its files. */
+  onResume?: SandboxOnResume;
 }
 
 export interface SignedUrlOpts {
@@ -127,6 +149,11 @@ export class Sandbox {
     const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (timeoutMs < 0) throw new InvalidArgumentError('timeoutMs must not be negative');
     const onTimeout = o.lifecycle?.onTimeout ?? 'kill';
+    const action = typeof onTimeout === 'string' ? onTimeout : onTimeout.action;
+    const keepMemory = typeof onTimeout === 'string' ? undefined : onTimeout.keepMemory;
+    if (keepMemory === false && o.lifecycle?.autoResume) {
+      throw new InvalidArgumentError('autoResume cannot be combined with keepMemory: false (resume it with connect)');
+    }
     const r = await apiClient(conn).POST('/sandboxes', {
       body: {
         templateID: tpl,
@@ -136,7 +163,8 @@ export class Sandbox {
         secure: o.secure ?? true,
         allow_internet_access: o.allowInternetAccess ?? true,
         network: o.network ? { ...o.network } : undefined,
-        autoPause: onTimeout === 'pause',
+        autoPause: action === 'pause',
+        autoPauseMemory: action === 'pause' ? keepMemory : undefined,
         autoResume: o.lifecycle?.autoResume !== undefined ? { enabled: o.lifecycle.autoResume } : undefined,
         volumeMounts: o.volumeMounts
           ? Object.entries(o.volumeMounts).map(([path, v]) => ({ path, name: typeof v === 'string' ? v : v.name }))
@@ -151,7 +179,7 @@ export class Sandbox {
     const conn = resolveConnection(opts);
     const r = await apiClient(conn).POST('/sandboxes/{sandboxID}/connect', {
       params: { path: { sandboxID: sandboxId } },
-      body: { timeout: Math.ceil((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000) },
+      body: { timeout: Math.ceil((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000), memory: resumeMemory(opts.onResume) },
     });
     return new this(unwrap(r, `connect to sandbox ${sandboxId}`), conn);
   }
@@ -199,23 +227,35 @@ export class Sandbox {
 
   /**
    * Pauses a sandbox: its memory, processes and files are saved and it stops using the host. Resume with
-   * `Sandbox.connect(id)`, `sandbox.resume()` or, with `autoResume`, any request that reaches it.
-   * @example await Sandbox.pause(sandboxId)
+   * `Sandbox.connect(id)`, `sandbox.resume()` or, with `autoResume`, any request that reaches it. With
+   * `keepMemory: false` only its files are kept (cheaper: no memory image); resuming boots it afresh — its processes
+   * are gone and the template's start command runs again — and traffic does not wake it.
+   * @example await Sandbox.pause(sandboxId, { keepMemory: false })
    */
-  static async pause(sandboxId: string, opts: ConnectionOpts = {}): Promise<void> {
+  static async pause(sandboxId: string, opts: PauseOpts = {}): Promise<void> {
     const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/pause', {
       params: { path: { sandboxID: sandboxId } },
+      body: { memory: opts.keepMemory },
     });
     unwrap(r, `pause sandbox ${sandboxId}`);
   }
 
-  /** Resumes a paused sandbox (resuming a running one only extends its timeout); `timeoutMs` restarts its timeout. */
-  static async resume(sandboxId: string, opts: ConnectionOpts & { timeoutMs?: number } = {}): Promise<void> {
+  /**
+   * Resumes a paused sandbox (resuming a running one only extends its timeout); `timeoutMs` restarts its timeout;
+   * `onResume: 'reboot'` boots it afresh on its files instead of restoring its memory.
+   */
+  static async resume(
+    sandboxId: string,
+    opts: ConnectionOpts & { timeoutMs?: number; onResume?: SandboxOnResume } = {},
+  ): Promise<void> {
     if (opts.timeoutMs !== undefined && opts.timeoutMs < 0)
       throw new InvalidArgumentError('timeoutMs must not be negative');
     const r = await apiClient(resolveConnection(opts)).POST('/sandboxes/{sandboxID}/connect', {
       params: { path: { sandboxID: sandboxId } },
-      body: { timeout: opts.timeoutMs === undefined ? undefined : Math.ceil(opts.timeoutMs / 1000) },
+      body: {
+        timeout: opts.timeoutMs === undefined ? undefined : Math.ceil(opts.timeoutMs / 1000),
+        memory: resumeMemory(opts.onResume),
+      },
     });
     unwrap(r, `resume sandbox ${sandboxId}`);
   }
@@ -260,14 +300,14 @@ export class Sandbox {
     return results.map((x) => new Sandbox(x.sandbox!, this.conn));
   }
 
-  /** Pauses this sandbox (see `Sandbox.pause`). */
-  async pause(): Promise<void> {
-    await Sandbox.pause(this.sandboxId, this.connOpts());
+  /** Pauses this sandbox (see `Sandbox.pause`; `keepMemory: false`: filesystem-only). */
+  async pause(opts: { keepMemory?: boolean } = {}): Promise<void> {
+    await Sandbox.pause(this.sandboxId, { ...this.connOpts(), keepMemory: opts.keepMemory });
   }
 
   /** E2B's name for `pause()`. */
-  async betaPause(): Promise<void> {
-    await this.pause();
+  async betaPause(opts: { keepMemory?: boolean } = {}): Promise<void> {
+    await this.pause(opts);
   }
 
   /** Resumes this sandbox; `timeoutMs` restarts its inactivity timeout (default: the sandbox's own). */

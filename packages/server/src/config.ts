@@ -66,6 +66,11 @@ export interface ServerConfig {
   /** Host free space sandboxes never get, in MiB (default: the larger of 2 GiB and 5% of the filesystem). */
   diskReserveMB?: number;
   /**
+   * Sandbox disks kept ready per disk size, made in the background so creates need not wait for one (default 4;
+   * TENSOR_BOX_DISK_POOL, 0 turns it off). Released when the server stops.
+   */
+  diskPoolSize?: number;
+  /**
    * CIDRs sandboxes with internet access may reach although they are blocked by default (cloud metadata and other
    * link-local addresses, loopback, multicast, reserved ranges, carrier-grade NAT and the host's own networks).
    */
@@ -127,6 +132,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     keyRate: keyRateFromEnv(env),
     defaultDiskMB: env.TENSOR_BOX_DEFAULT_DISK_MB ? Number(env.TENSOR_BOX_DEFAULT_DISK_MB) : undefined,
     diskReserveMB: env.TENSOR_BOX_DISK_RESERVE_MB ? Number(env.TENSOR_BOX_DISK_RESERVE_MB) : undefined,
+    diskPoolSize: env.TENSOR_BOX_DISK_POOL ? Number(env.TENSOR_BOX_DISK_POOL) : undefined,
     egressAllowCidrs: env.TENSOR_BOX_EGRESS_ALLOW_CIDRS
       ? env.TENSOR_BOX_EGRESS_ALLOW_CIDRS.split(',')
           .map((c) => c.trim())

@@ -4,12 +4,12 @@
  * re-adopted by the next start).
  */
 import { HostDisk } from './services/host-disk.js';
-import { DEFAULT_DISK_MB } from './constants.js';
+import { DEFAULT_DISK_MB, DEFAULT_DISK_POOL_SIZE } from './constants.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { ContainerDriver, MicroVmDriver, type Driver } from '@tensor-box/runtime';
+import { ContainerDriver, hasCloser, MicroVmDriver, type Driver } from '@tensor-box/runtime';
 import { createApp } from './app.js';
 import { routes } from './api/routes.js';
 import type { ServerConfig } from './config.js';
@@ -93,6 +93,7 @@ export function defaultDriver(
     criuPath: path.join(REPO_ROOT, 'build', 'criu'),
     agentPath: path.join(REPO_ROOT, 'build', 'envd'),
     userNamespaces: config.userNamespaces,
+    diskPoolSize: config.diskPoolSize ?? DEFAULT_DISK_POOL_SIZE,
     egressAllowCidrs: config.egressAllowCidrs,
     dnsUpstream: config.dnsUpstream,
     onEgressDenied,
@@ -229,8 +230,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         if (s.state === 'killing') throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
         opts.admit(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
-        if (wireState(s.state) === 'paused' && s.autoResume && opts.wake !== false)
-          s = await sandboxes.resume(s.sandboxId);
+        // A filesystem-only pause never wakes by traffic (its processes are gone: as E2B, an explicit resume only).
+        const wakes = s.autoResume && s.pauseMode !== 'filesystem' && opts.wake !== false;
+        if (wireState(s.state) === 'paused' && wakes) s = await sandboxes.resume(s.sandboxId);
         if (!isReachable(s.state) || !s.runtime) {
           throw new ApiError(
             'failed_precondition',
@@ -289,7 +291,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         app.close(() => resolve());
         app.closeAllConnections();
       });
+      await volumeImages.close();
       await store.close();
+      if (hasCloser(driver)) await driver.close();
     },
   };
 }

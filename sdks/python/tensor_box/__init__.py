@@ -69,6 +69,7 @@ from .template_models import (
     TemplateCreated,
     TemplateInfo,
 )
+from .volume import AsyncVolume, Volume, VolumeEntryStat, VolumeInfo
 from .watch import WatchHandle
 
 __all__ = [
@@ -110,6 +111,10 @@ __all__ = [
     "SandboxMetrics",
     "Snapshot",
     "Team",
+    "Volume",
+    "AsyncVolume",
+    "VolumeEntryStat",
+    "VolumeInfo",
     "ApiKey",
     "SnapshotInfo",
     "Template",

@@ -31,10 +31,14 @@ class LifecycleConfig:
     Args:
         on_timeout: ``"kill"`` (default) or ``"pause"``.
         auto_resume: with ``on_timeout="pause"``, wake the sandbox on the next request that reaches it.
+        keep_memory: with ``on_timeout="pause"``, ``False`` makes that pause filesystem-only (the processes end, the
+            files stay; resuming boots the sandbox afresh). Not with ``auto_resume``. Unset: the server's default
+            (with memory).
     """
 
     on_timeout: str = "kill"
     auto_resume: Optional[bool] = None
+    keep_memory: Optional[bool] = None
 
 
 @dataclass
@@ -58,6 +62,8 @@ class SandboxInfo:
     network: Optional[Dict[str, Any]] = None
     #: Opens the sandbox's ports when it does not allow public traffic (header ``e2b-traffic-access-token``).
     traffic_access_token: Optional[str] = None
+    #: The volumes it mounts: ``[{"name", "path"}]``.
+    volume_mounts: List[Dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "SandboxInfo":
@@ -77,6 +83,7 @@ class SandboxInfo:
             lifecycle=LifecycleConfig(lc.get("onTimeout", "kill"), lc.get("autoResume")) if lc else None,
             network=d.get("network"),
             traffic_access_token=d.get("trafficAccessToken") or None,
+            volume_mounts=d.get("volumeMounts") or [],
         )
 
 

@@ -90,6 +90,7 @@ class Sandbox:
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
+        volume_mounts: Optional[Dict[str, Any]] = None,
     ) -> "Sandbox":
         """Creates a sandbox from a template (ID or name).
 
@@ -101,6 +102,7 @@ class Sandbox:
             network: E2B's network settings: ``allowPublicTraffic`` (False: ports need ``traffic_access_token`` in
                 the ``e2b-traffic-access-token`` header), ``maskRequestHost``, ``allowOut`` / ``denyOut`` (addresses,
                 CIDRs, host names in allowOut; allow wins over deny).
+            volume_mounts: volumes to mount read-write: sandbox path → :class:`Volume` or volume name.
             domain, api_key: the server (default env ``TENSOR_BOX_DOMAIN`` / ``TENSOR_BOX_API_KEY``).
 
         Raises:
@@ -110,6 +112,10 @@ class Sandbox:
         lc = lifecycle or LifecycleConfig()
         if lc.on_timeout not in ("kill", "pause"):
             raise ValueError("lifecycle.on_timeout must be 'kill' or 'pause'")
+        if lc.keep_memory is not None and lc.on_timeout != "pause":
+            raise ValueError("lifecycle.keep_memory is only allowed with on_timeout='pause'")
+        if lc.keep_memory is False and lc.auto_resume:
+            raise ValueError("lifecycle.auto_resume cannot be combined with keep_memory=False (resume with connect)")
         body: Dict[str, Any] = {
             "templateID": template,
             "timeout": _seconds(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms),
@@ -123,8 +129,14 @@ class Sandbox:
             body["envVars"] = envs
         if lc.auto_resume is not None:
             body["autoResume"] = {"enabled": lc.auto_resume}
+        if lc.keep_memory is not None:
+            body["autoPauseMemory"] = lc.keep_memory
         if network is not None:
             body["network"] = network
+        if volume_mounts:
+            body["volumeMounts"] = [
+                {"path": p, "name": v if isinstance(v, str) else v.name} for p, v in volume_mounts.items()
+            ]
         res = config.request("POST", "/sandboxes", json=body, context=f"create sandbox from {template!r}")
         return cls(res.json(), config)
 
@@ -137,15 +149,17 @@ class Sandbox:
         api_key: Optional[str] = None,
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
+        on_resume: Optional[str] = None,
     ) -> "Sandbox":
         """Connects to an existing sandbox by ID, resuming it when paused; extends (never shortens) its timeout to
-        ``timeout_ms`` (default 300 000).
+        ``timeout_ms`` (default 300 000). ``on_resume``: ``"restore"`` (default) restores a paused sandbox's memory,
+        ``"reboot"`` boots it afresh on its files.
 
         Raises:
             NotFoundException: the sandbox does not exist (any more).
         """
         config = resolve(domain, api_key, request_timeout_ms, headers)
-        return cls(_connect(config, sandbox_id, timeout_ms), config)
+        return cls(_connect(config, sandbox_id, timeout_ms, on_resume), config)
 
     @staticmethod
     def list(
@@ -253,18 +267,30 @@ class Sandbox:
         )
 
     @dualmethod
-    def pause(self) -> None:
-        """Pauses this sandbox (memory and disk are saved; compute is released).
+    def pause(self, keep_memory: Optional[bool] = None, mode: Optional[str] = None) -> None:
+        """Pauses this sandbox (memory and disk are saved; compute is released). ``keep_memory=False`` (or E2B's
+        newer ``mode="filesystem"``; ``"full"`` is the default): only its files are kept (filesystem-only); resuming
+        boots it afresh — its processes are gone, the template's start command runs again — and traffic does not
+        wake it.
 
         Raises:
             ConflictException: it is already paused.
         """
-        Sandbox.pause(self.sandbox_id, **self.connection_config.kwargs())
+        Sandbox.pause(self.sandbox_id, keep_memory=keep_memory, mode=mode, **self.connection_config.kwargs())
 
     @pause.classmethod
-    def _pause_by_id(cls, sandbox_id: str, **conn: Any) -> None:
+    def _pause_by_id(
+        cls, sandbox_id: str, keep_memory: Optional[bool] = None, mode: Optional[str] = None, **conn: Any
+    ) -> None:
+        if mode not in (None, "full", "filesystem"):
+            raise ValueError(f"mode must be 'full' or 'filesystem' (got {mode!r})")
+        if mode is not None and keep_memory is not None and keep_memory != (mode == "full"):
+            raise ValueError("keep_memory and mode disagree")
+        if mode is not None:
+            keep_memory = mode == "full"
+        body = {} if keep_memory is None else {"memory": keep_memory}
         resolve(**conn).request(
-            "POST", f"/sandboxes/{sandbox_id}/pause", json={}, context=f"pause sandbox {sandbox_id}"
+            "POST", f"/sandboxes/{sandbox_id}/pause", json=body, context=f"pause sandbox {sandbox_id}"
         )
 
     @dualmethod
@@ -416,11 +442,18 @@ class Sandbox:
         return commit_sandbox(sandbox_id, name, **options)
 
 
-def _connect(config: ConnectionConfig, sandbox_id: str, timeout_ms: Optional[int]) -> Dict[str, Any]:
+def _connect(
+    config: ConnectionConfig, sandbox_id: str, timeout_ms: Optional[int], on_resume: Optional[str] = None
+) -> Dict[str, Any]:
+    if on_resume not in (None, "restore", "reboot"):
+        raise ValueError(f"on_resume must be 'restore' or 'reboot' (got {on_resume!r})")
+    body: Dict[str, Any] = {"timeout": _seconds(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms)}
+    if on_resume == "reboot":
+        body["memory"] = False
     res = config.request(
         "POST",
         f"/sandboxes/{sandbox_id}/connect",
-        json={"timeout": _seconds(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms)},
+        json=body,
         context=f"connect to sandbox {sandbox_id}",
     )
     return res.json()

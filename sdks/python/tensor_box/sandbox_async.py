@@ -355,6 +355,7 @@ class AsyncSandbox:
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
         network: Optional[Dict[str, Any]] = None,
+        volume_mounts: Optional[Dict[str, Any]] = None,
     ) -> "AsyncSandbox":
         """Creates a sandbox (see :meth:`Sandbox.create`)."""
         return cls(
@@ -372,6 +373,7 @@ class AsyncSandbox:
                 request_timeout_ms=request_timeout_ms,
                 headers=headers,
                 network=network,
+                volume_mounts=volume_mounts,
             )
         )
 
@@ -384,8 +386,9 @@ class AsyncSandbox:
         api_key: Optional[str] = None,
         request_timeout_ms: Optional[int] = None,
         headers: Optional[Dict[str, str]] = None,
+        on_resume: Optional[str] = None,
     ) -> "AsyncSandbox":
-        """Connects to a sandbox by ID, resuming it when paused."""
+        """Connects to a sandbox by ID, resuming it when paused (``on_resume="reboot"``: afresh on its files)."""
         return cls(
             await _thread(
                 Sandbox.connect,
@@ -395,6 +398,7 @@ class AsyncSandbox:
                 api_key=api_key,
                 request_timeout_ms=request_timeout_ms,
                 headers=headers,
+                on_resume=on_resume,
             )
         )
 

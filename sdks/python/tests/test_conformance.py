@@ -186,7 +186,7 @@ class Run:
                 limit=a.get("limit"),
             )
         if op == "sandbox.pause":
-            return self.s().pause()
+            return self.s().pause(keep_memory=a.get("keepMemory"))
         if op == "sandbox.resume":
             return self.s().resume(a.get("timeoutMs"))
         if op == "sandbox.getHost":

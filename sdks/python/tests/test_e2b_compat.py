@@ -62,6 +62,45 @@ def test_stock_e2b_sdk_pause_connect(e2b_env):
         Sandbox.kill(sbx.sandbox_id)
 
 
+def _sleeping(sbx) -> bool:
+    return any("sleep 600" in " ".join([p.cmd, *p.args]) for p in sbx.commands.list())
+
+
+def test_stock_e2b_sdk_filesystem_pause(e2b_env):
+    """keep_memory=False / mode="filesystem": the files stay, the processes end, resume is a new boot."""
+    import time
+
+    from e2b import Sandbox
+
+    boot_id = "/proc/sys/kernel/random/boot_id"
+    sbx = Sandbox.create(timeout=120)
+    try:
+        sbx.files.write("/home/user/kept.txt", "kept")
+        boot1 = sbx.files.read(boot_id).strip()
+        sbx.commands.run("sleep 600", background=True)
+        assert _sleeping(sbx)
+        assert sbx.pause(mode="filesystem") is True
+        assert sbx.is_running() is False
+        again = Sandbox.connect(sbx.sandbox_id)
+        assert again.files.read("/home/user/kept.txt") == "kept"
+        assert again.files.read(boot_id).strip() != boot1, "a new boot"
+        assert not _sleeping(again), "the background process is gone"
+    finally:
+        Sandbox.kill(sbx.sandbox_id)
+
+    timed = Sandbox.create(timeout=1, lifecycle={"on_timeout": {"action": "pause", "mode": "filesystem"}})
+    try:
+        timed.files.write("/home/user/t.txt", "timed out")
+        deadline = time.time() + 30
+        while Sandbox.get_info(timed.sandbox_id).state.value != "paused":
+            assert time.time() < deadline, "auto-pause"
+            time.sleep(0.2)
+        again = Sandbox.connect(timed.sandbox_id, timeout=60)
+        assert again.files.read("/home/user/t.txt") == "timed out"
+    finally:
+        Sandbox.kill(timed.sandbox_id)
+
+
 def test_stock_e2b_sdk_list_kill_by_id(e2b_env):
     import datetime
 
@@ -115,6 +154,52 @@ def test_stock_e2b_template_build(e2b_env):
             sbx.kill()
     finally:
         tb.Template.delete(info.template_id)
+
+
+def test_stock_e2b_template_tags(e2b_env):
+    """Template tags through the stock SDK: build `name:tag`, create by `name:tag`, assign_tags, get_tags,
+    remove_tags (the TS suite's tests/e2b-api.test.ts checks the same on the JS SDK)."""
+    import time
+
+    from e2b import Sandbox, Template
+
+    import tensor_box as tb
+
+    name = f"e2b-py-tags-{time.time_ns():x}"
+
+    def build(v, tags=None):
+        t = Template().from_template("default").run_cmd(f"echo {v} > /home/user/v.txt")
+        return Template.build(t, f"{name}:{v}", tags=tags)
+
+    def read(ref):
+        sbx = Sandbox.create(ref, timeout=60)
+        try:
+            return sbx.files.read("/home/user/v.txt").strip()
+        finally:
+            sbx.kill()
+
+    v1 = build("v1")
+    try:
+        v2 = build("v2", tags=["candidate"])
+        assert v2.template_id == v1.template_id, "one template, two builds"
+        assert (read(f"{name}:v1"), read(f"{name}:candidate")) == ("v1", "v2")
+        assigned = Template.assign_tags(f"{name}:v2", ["production", "default"])
+        assert assigned.build_id == v2.build_id and sorted(assigned.tags) == ["default", "production"]
+        assert read(name) == "v2"
+        by_tag = {t.tag: t.build_id for t in Template.get_tags(name)}
+        assert by_tag == {
+            "candidate": v2.build_id,
+            "default": v2.build_id,
+            "production": v2.build_id,
+            "v1": v1.build_id,
+            "v2": v2.build_id,
+        }
+        Template.remove_tags(name, ["production", "candidate"])
+        assert sorted(t.tag for t in Template.get_tags(name)) == ["default", "v1", "v2"]
+        with pytest.raises(Exception, match="(?i)not found"):
+            Sandbox.create(f"{name}:production")
+    finally:
+        tb.Template.delete(v1.template_id)
 
 
 def test_stock_e2b_file_metadata_and_watch_entries(e2b_env):

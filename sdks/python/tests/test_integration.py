@@ -103,6 +103,50 @@ def test_pause_resume_keeps_files_and_processes(sandbox):
     assert any(p.pid == bg.pid for p in sandbox.commands.list()), "the background process survived"
 
 
+def _sleeping(sbx) -> bool:
+    return any("sleep 600" in " ".join([p.cmd, *p.args]) for p in sbx.commands.list())
+
+
+def test_filesystem_only_pause_and_reboot(sandbox):
+    boot_id = "/proc/sys/kernel/random/boot_id"
+    sandbox.files.write("/home/user/kept.txt", "kept")
+    boot1 = sandbox.files.read(boot_id).strip()
+    sandbox.commands.run("sleep 600", background=True)
+    assert _sleeping(sandbox)
+    sandbox.pause(keep_memory=False)
+    assert sandbox.get_info().state == "paused"
+    sandbox.resume(60_000)
+    assert sandbox.files.read("/home/user/kept.txt") == "kept"
+    boot2 = sandbox.files.read(boot_id).strip()
+    assert boot2 != boot1, "a new boot"
+    assert not _sleeping(sandbox), "the processes ended"
+    with pytest.raises(ValueError):
+        sandbox.pause(mode="light")
+    # E2B's newer name: mode="filesystem" is keep_memory=False.
+    sandbox.commands.run("sleep 600", background=True)
+    assert _sleeping(sandbox)
+    sandbox.pause(mode="filesystem")
+    sandbox.resume(60_000)
+    assert not _sleeping(sandbox)
+    # A memory pause resumed with on_resume="reboot" boots afresh too.
+    sandbox.commands.run("sleep 600", background=True)
+    assert _sleeping(sandbox)
+    tb.Sandbox.pause(sandbox.sandbox_id)
+    again = tb.Sandbox.connect(sandbox.sandbox_id, on_resume="reboot")
+    assert again.files.read(boot_id).strip() not in (boot1, boot2)
+    assert not _sleeping(again)
+    with pytest.raises(ValueError):
+        tb.Sandbox.connect(sandbox.sandbox_id, on_resume="wake")
+
+
+def test_filesystem_only_lifecycle_refuses_auto_resume(server):
+    lc = tb.LifecycleConfig(on_timeout="pause", keep_memory=False, auto_resume=True)
+    with pytest.raises(ValueError):
+        tb.Sandbox.create("default", lifecycle=lc)
+    with pytest.raises(ValueError):
+        tb.Sandbox.create("default", lifecycle=tb.LifecycleConfig(on_timeout="kill", keep_memory=False))
+
+
 def test_snapshot_starts_new_sandboxes(sandbox):
     sandbox.files.write("/home/user/snap.txt", "at snapshot")
     snap = sandbox.create_snapshot("py-snap")

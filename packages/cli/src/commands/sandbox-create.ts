@@ -1,4 +1,8 @@
-/** `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V --volume NAME:/PATH [--json]` */
+/**
+ * `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V --volume NAME:/PATH [--on-timeout
+ * kill|pause [--filesystem-only] [--auto-resume]] [--json]` — `--filesystem-only`: the timeout's pause keeps only
+ * the files.
+ */
 import { Sandbox } from 'tensor-box';
 import { keyValues, type Ctx } from '../context.js';
 import { UsageError } from '../exit-codes.js';
@@ -9,6 +13,7 @@ export const options = {
   metadata: { type: 'string', multiple: true },
   'on-timeout': { type: 'string' },
   'auto-resume': { type: 'boolean' },
+  'filesystem-only': { type: 'boolean' },
   volume: { type: 'string', multiple: true },
 } as const;
 
@@ -32,12 +37,19 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
   const onTimeout = flags['on-timeout'];
   if (onTimeout !== undefined && onTimeout !== 'kill' && onTimeout !== 'pause')
     throw new UsageError("--on-timeout must be 'kill' or 'pause'");
+  const fsOnly = !!flags['filesystem-only'];
+  if (fsOnly && onTimeout !== 'pause') throw new UsageError('--filesystem-only needs --on-timeout pause');
   const sbx = await Sandbox.create(args[0] ?? 'default', {
     ...ctx.conn,
     timeoutMs,
     envs: keyValues(flags.env, 'env'),
     metadata: keyValues(flags.metadata, 'metadata'),
-    lifecycle: onTimeout ? { onTimeout, autoResume: flags['auto-resume'] } : undefined,
+    lifecycle: onTimeout
+      ? {
+          onTimeout: fsOnly ? { action: 'pause' as const, keepMemory: false } : onTimeout,
+          autoResume: flags['auto-resume'],
+        }
+      : undefined,
     volumeMounts: volumeMounts(flags.volume),
   });
   if (ctx.json) {

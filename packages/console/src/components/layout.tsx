@@ -37,6 +37,7 @@ const SECTIONS: { to: string; label: string; icon: IconName }[] = [
   { to: '/sandboxes', label: 'Sandboxes', icon: 'box' },
   { to: '/templates', label: 'Templates', icon: 'layers' },
   { to: '/snapshots', label: 'Snapshots', icon: 'camera' },
+  { to: '/volumes', label: 'Volumes', icon: 'folder' },
   { to: '/settings', label: 'Settings', icon: 'key' },
 ];
 

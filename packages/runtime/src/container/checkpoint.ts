@@ -121,8 +121,17 @@ export async function checkpoint(host: SandboxHost, sandboxId: string, imageDir:
   }
 }
 
-/** After a complete dump (the processes are gone or frozen): keep the writable layer, release the rest. */
-export async function finishPause(host: SandboxHost, m: SandboxMeta, imageDir: string, layerOut?: string) {
+/**
+ * After a complete dump, or for a filesystem-only pause (`memory` false) right away (the processes are gone or frozen):
+ * keep the writable layer, release the rest.
+ */
+export async function finishPause(
+  host: SandboxHost,
+  m: SandboxMeta,
+  imageDir: string,
+  layerOut?: string,
+  memory = true,
+) {
   const dir = host.state.dir(m.sandboxId);
   // Unmounting the overlay syncs the whole underlying filesystem — the fresh images included — which can take
   // longer than the dump. So: keep a descriptor on the (now unused) overlay, move its layer into the image (a rename on
@@ -146,7 +155,7 @@ export async function finishPause(host: SandboxHost, m: SandboxMeta, imageDir: s
     if (layerOut && layer.present()) await layer.moveUpperTo(layerOut, release);
     else if (!layerOut) await layer.saveTo(imageDir, release);
     const layers = layerOut ? [layerOut, ...m.spec.layers] : m.spec.layers;
-    await writeManifest(imageDir, m.sandboxId, layers, m.idMap, mountPaths(m));
+    await writeManifest(imageDir, m.sandboxId, layers, m.idMap, mountPaths(m), memory);
     await host.destroy(m.sandboxId);
   } finally {
     if (hold !== undefined) close(hold, () => {});

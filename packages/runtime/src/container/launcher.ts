@@ -4,7 +4,8 @@
  * launcher then stays as the sandbox's shim, detached from us), and cleanup (lazy unmounts of the overlay, the pinned
  * netns and the disk, and removal of the host link). Cleanup goes to a few long-lived `tb-launch cleanup-server`s per
  * driver (started as concurrent teardowns need them, up to CLEANUP_SERVERS; restarted when gone) rather than a process
- * per teardown: at hundreds of sandboxes, process starts were a sixth of the control plane's CPU. Several, because a
+ * per teardown: at hundreds of sandboxes, process starts were a sixth of the control plane's CPU. The same helpers
+ * make the disk pool's disks (in a child of theirs). Several, because a
  * link deletion waits for the kernel (tens of ms) and many kills at once would queue behind one. A path a request
  * cannot carry (a tab or newline in it) or a helper that fails falls back to a `tb-launch cleanup` of its own.
  */
@@ -44,7 +45,7 @@ export interface CleanupTarget {
 /** The cleanup helper and the requests it has yet to answer, oldest first. */
 interface CleanupServer {
   child: ChildProcessByStdio<Writable, Readable, null>;
-  pending: { resolve: () => void; reject: (err: Error) => void }[];
+  pending: { resolve: (answer: string) => void; reject: (err: Error) => void }[];
 }
 
 export class Launcher {
@@ -119,6 +120,21 @@ export class Launcher {
     });
   }
 
+  /**
+   * A fresh disk at `image` (a sparse copy of `blank`) mounted at `mount`, as a create makes it: made by a helper (a
+   * process start from here would block the event loop for milliseconds), or by a `tb-launch disk` of its own.
+   */
+  async makeDisk(image: string, mount: string, blank: string): Promise<void> {
+    const fields = ['disk', image, mount, blank];
+    let answer: string | undefined;
+    if (!fields.some((f) => /[\t\n]/.test(f))) answer = await this.request(fields.join('\t')).catch(() => undefined);
+    if (answer === undefined) {
+      await execFileP(this.path, ['disk', '--disk-image', image, '--disk-mount', mount, '--disk-blank', blank]);
+    } else if (answer !== 'ok') {
+      throw new Error(answer);
+    }
+  }
+
   /** Detaches the given mounts lazily and deletes the host link when it still exists. */
   async cleanup(t: CleanupTarget): Promise<void> {
     const fields = [t.merged, t.netnsFile, t.diskMount, t.hostIf].map((f) => f ?? '');
@@ -130,7 +146,8 @@ export class Launcher {
     }
   }
 
-  private request(line: string): Promise<void> {
+  /** Sends one request line to a helper; resolves with its answer line. */
+  private request(line: string): Promise<string> {
     // The least busy helper; a new one when all are busy and there may be more.
     const least = this.servers.reduce<CleanupServer | undefined>(
       (best, s) => (!best || s.pending.length < best.pending.length ? s : best),
@@ -138,7 +155,7 @@ export class Launcher {
     );
     const reuse = least && (least.pending.length === 0 || this.servers.length >= CLEANUP_SERVERS);
     const server = reuse ? least : this.startServer();
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       server.pending.push({ resolve, reject });
       if (server.pending.length === 1) this.hold(server, true);
       server.child.stdin.write(`${line}\n`);
@@ -152,8 +169,9 @@ export class Launcher {
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const answer = out.slice(0, nl);
         out = out.slice(nl + 1);
-        server.pending.shift()?.resolve();
+        server.pending.shift()?.resolve(answer);
       }
       if (server.pending.length === 0) this.hold(server, false);
     });

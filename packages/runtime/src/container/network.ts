@@ -34,7 +34,7 @@ export class SandboxNetwork {
 
   constructor(private readonly o: NetworkOptions) {
     // Host ends are `tb<slot>` whatever the sandbox's internet access, so two driver instances on a host can never both
-    // take a slot (the second `ip link add` fails). Offline links are marked by their device group instead (the
+    // take a slot (the second one to make the link fails). Offline links are marked by their device group instead (the
     // launcher's OFFLINE_LINK_GROUP; firewall.ts forwards nothing from it).
     this.slots = new Slots(o.prefix, 'tb');
     this.egress = new SandboxEgress({

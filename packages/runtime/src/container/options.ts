@@ -39,6 +39,13 @@ export interface ContainerDriverOptions {
    */
   diskQuota?: boolean;
   /**
+   * Fresh disks kept ready per disk size (default 0: none), made in the background so a create does not wait for
+   * one (container/disk-pool.ts). Each is a sparse image of a few MB on the state dir's file system and a mounted
+   * loop device: whoever turns the pool on calls `close()` when done, and a driver started on the same state dir
+   * after a crash removes what was left.
+   */
+  diskPoolSize?: number;
+  /**
    * CIDRs sandboxes with internet access may reach although they are blocked by default (link-local/cloud metadata,
    * loopback, multicast, reserved, carrier-grade NAT and the host's own networks; see firewall.ts).
    */

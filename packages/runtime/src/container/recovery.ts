@@ -1,9 +1,9 @@
 /**
  * Finishes what a control-plane crash interrupted, from the markers in a sandbox's state dir (state-dir.ts), when a
- * driver lists its sandboxes. Mid-pause (`pausing.json`): waits for a CRIU dump still running; if the dump is complete,
- * completes the checkpoint (the sandbox is gone); if it failed and the sandbox lives, thaws it. Mid-resume
- * (`restoring.json`, no meta.json yet): adopts the restored sandbox if it runs, else gives the writable layer back to
- * the checkpoint and removes the rest.
+ * driver lists its sandboxes. Mid-pause (`pausing.json`): a filesystem-only one is completed; otherwise waits for a
+ * CRIU dump still running; if the dump is complete, completes the checkpoint (the sandbox is gone); if it failed and
+ * the sandbox lives, thaws it. Mid-resume or mid-boot (`restoring.json`, no meta.json yet): adopts the restored or
+ * booted sandbox if it runs, else gives the writable layer back to the checkpoint and removes the rest.
  */
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
@@ -16,6 +16,16 @@ import type { SandboxMeta } from './state-dir.js';
 /** The record to continue with: the sandbox's (possibly adopted) meta, undefined when it has none, null when gone. */
 export async function recover(host: SandboxHost, id: string, m: SandboxMeta | undefined) {
   const pausing = m && host.state.readPausing(id);
+  if (m && pausing?.memory === false) {
+    // A filesystem-only pause has no dump to wait for: it completes (the processes were to end anyway).
+    host.opts.log?.(`container: completing the interrupted filesystem-only pause of ${id}`);
+    await host
+      .cgroup(id)
+      .freeze()
+      .catch(() => {});
+    await finishPause(host, m, pausing.imageDir, undefined, false);
+    return null;
+  }
   if (m && pausing) {
     const { imageDir, layerOut } = pausing;
     for (let i = 0; i < 600 && criuRunningFor(m.pid); i++) await new Promise((r) => setTimeout(r, 100));

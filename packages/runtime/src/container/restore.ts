@@ -16,6 +16,9 @@ import { WritableLayer } from './writable-layer.js';
 export async function restore(host: SandboxHost, spec: SandboxSpec, imageDir: string, move: boolean) {
   const criu = criuPath(host);
   const manifest = readManifest(imageDir);
+  if (manifest.memory === false) {
+    throw new DriverError('failed_precondition', `the checkpoint in ${imageDir} has no memory to restore; boot it`);
+  }
   if (spec.layers.length === 0) spec = { ...spec, layers: manifest.layers };
   spec = { ...spec, mounts: mountsInCheckpointOrder(spec, manifest.mounts ?? []) };
   host.checkNew(spec);

@@ -13,6 +13,7 @@ import { DriverError, type SandboxRuntimeInfo, type SandboxSpec } from '../drive
 import { LayerCache } from '../layer-cache.js';
 import { SandboxDisks } from '../sandbox-disk.js';
 import { checkIdMap, DEFAULT_ID_MAP, type IdMap } from '../user-namespace.js';
+import { DiskPool } from './disk-pool.js';
 import { Launcher } from './launcher.js';
 import { SandboxNetwork, type Link } from './network.js';
 import type { ContainerDriverOptions } from './options.js';
@@ -28,6 +29,8 @@ export class SandboxHost {
   readonly network: SandboxNetwork;
   readonly launcher: Launcher;
   readonly disks: SandboxDisks;
+  /** Fresh disks made ahead of time for new sandboxes (none without disk quotas). */
+  readonly diskPool: DiskPool;
   /** Local copies of template layers that live on a network or FUSE file system (a cluster's shared store). */
   readonly layers: LayerCache;
   /** The user namespace map of new sandboxes (undefined: none). */
@@ -42,6 +45,8 @@ export class SandboxHost {
     this.disks = new SandboxDisks(opts.stateDir);
     this.layers = new LayerCache(path.join(opts.stateDir, '.layer-cache'));
     this.launcher = new Launcher(this.opts.launcherPath, this.opts.agentPath);
+    const poolSize = opts.diskQuota === false ? 0 : (opts.diskPoolSize ?? 0);
+    this.diskPool = new DiskPool(path.join(opts.stateDir, '.disk-pool'), poolSize, this.launcher, this.disks, opts.log);
     const ns = opts.userNamespaces ?? true;
     this.idMap = ns === false ? undefined : checkIdMap(ns === true ? DEFAULT_ID_MAP : ns);
     this.network = new SandboxNetwork({
@@ -93,6 +98,24 @@ export class SandboxHost {
   layerOf(m: SandboxMeta): WritableLayer {
     const dir = this.state.dir(m.sandboxId);
     return new WritableLayer(m.layer ?? WritableLayer.legacyKind(dir), dir, this.disks);
+  }
+
+  /**
+   * Makes a new sandbox's directory; for a disk layer from the pool when a disk is ready. Whether it was: the layer's
+   * disk is then mounted already.
+   */
+  prepareNew(sandboxId: string, kind: WritableLayer['kind'], diskMB: number): boolean {
+    const entry = kind === 'disk' ? this.diskPool.take(diskMB) : undefined;
+    if (entry) {
+      try {
+        this.state.prepare(sandboxId, entry);
+        return true;
+      } catch {
+        void this.diskPool.discard(entry); // gone (swept by another driver on this state dir) or not movable
+      }
+    }
+    this.state.prepare(sandboxId);
+    return false;
   }
 
   newLayer(sandboxId: string, kind: WritableLayer['kind']): WritableLayer {
@@ -151,6 +174,16 @@ export class SandboxHost {
     return this.launcher.run([...args, ...extra]);
   }
 
+  /** `tb-launch create`'s own options: a new boot's hostname, resolver and no_new_privs. */
+  bootArgs(spec: SandboxSpec): string[] {
+    return [
+      '--hostname',
+      spec.hostname ?? spec.sandboxId,
+      ...(spec.internetAccess ? ['--resolv-conf', '/etc/resolv.conf'] : []),
+      ...((spec.noNewPrivileges ?? this.opts.noNewPrivileges) ? ['--no-new-privs'] : []),
+    ];
+  }
+
   /** Lazily unmounts the sandbox's overlay (its processes must be gone or frozen for good). */
   unmountRoot(sandboxId: string): Promise<void> {
     return this.launcher.cleanup({ merged: path.join(this.state.dir(sandboxId), 'rootfs') });
@@ -181,7 +214,8 @@ export class SandboxHost {
         diskMount: WritableLayer.mountPointOf(dir),
         hostIf,
       });
-      await rm(dir, { recursive: true, force: true });
+      // The shim (outside the cgroup) writes `exit` once the init is reaped: it may land while the directory goes.
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     }
   }
 }

@@ -4,13 +4,16 @@
  *
  * `<stateDir>/<id>/`:
  * - `meta.json` — the running sandbox's record (SandboxMeta), written once its agent answers;
- * - `pausing.json` — a pause is under way (`{imageDir, layerOut?}`), written before the dump, gone with the sandbox;
- * - `restoring.json` — a restore is under way (`{imageDir, move, meta}`), removed once `meta.json` is written;
+ * - `pausing.json` — a pause is under way (`{imageDir, layerOut?, memory?}`), written before the dump (or, for a
+ *   filesystem-only pause, before the processes are stopped), gone with the sandbox;
+ * - `restoring.json` — a restore or boot is under way (`{imageDir, move, meta}`), removed once `meta.json` is
+ *   written;
  * - `rootfs/` (the overlay mount), `netns` (the pinned network namespace), `exit` (the init's wait status), the
  *   writable layer (see writable-layer.ts), and CRIU's `restore.log`, `restore.pid`, `lazy-pages.*` of a restore.
- * Names starting with `.` are not sandboxes (`.disks/`: blank disk images).
+ * Names starting with `.` are not sandboxes (`.disks/`: blank disk images; `.disk-pool/`: disks made ahead of time,
+ * disk-pool.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DriverError } from '../driver.js';
@@ -29,6 +32,8 @@ export interface SandboxMeta extends SandboxRecord {
 export interface PausingMarker {
   imageDir: string;
   layerOut?: string;
+  /** False: a filesystem-only pause (no dump; recovery completes it whatever the processes did). */
+  memory?: boolean;
 }
 
 /** `restoring.json`: the checkpoint being restored, whether its layer is consumed, and the sandbox's record-to-be. */
@@ -58,9 +63,13 @@ export class StateDir {
     return existsSync(this.dir(id));
   }
 
-  /** Makes the directory with its mount point for the root and the file the netns is pinned on. */
-  prepare(id: string): string {
+  /**
+   * Makes the directory with its mount point for the root and the file the netns is pinned on. `from`: a directory
+   * that becomes the sandbox's (a disk pool entry, its disk mounted inside; the mount moves with it).
+   */
+  prepare(id: string, from?: string): string {
     const dir = this.dir(id);
+    if (from) renameSync(from, dir);
     mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
     writeFileSync(path.join(dir, 'netns'), '');
     return dir;

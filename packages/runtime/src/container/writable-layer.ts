@@ -80,8 +80,12 @@ export class WritableLayer {
     return ['--upper', this.upper, '--work', this.work, ...mount, ...blank];
   }
 
-  /** Prepares an empty layer for a new sandbox (the launcher makes and mounts the disk itself: no extra processes). */
-  async prepareEmpty(diskMB: number): Promise<LaunchDisk> {
+  /**
+   * Prepares an empty layer for a new sandbox: the launcher makes and mounts the disk itself (no extra processes),
+   * unless `pooled` — the directory came from the disk pool with a fresh disk mounted (disk-pool.ts).
+   */
+  async prepareEmpty(diskMB: number, pooled = false): Promise<LaunchDisk> {
+    if (this.kind === 'disk' && pooled) return { mount: false };
     if (this.kind === 'disk') {
       mkdirSync(this.mountPoint, { recursive: true });
       return { mount: true, blank: await this.disks.blank(diskMB) };

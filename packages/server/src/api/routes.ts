@@ -41,7 +41,7 @@ export function routes(s: Services): Route[] {
   };
   type ConnectPath = '/sandboxes/{sandboxID}/connect' | '/v2/sandboxes/{sandboxID}/connect';
   const connect: OpHandler<ConnectPath, 'POST'> = async (c) => {
-    const r = await s.sandboxes.connect(c.params.sandboxID, secondsToMs(c.body?.timeout));
+    const r = await s.sandboxes.connect(c.params.sandboxID, secondsToMs(c.body?.timeout), c.body?.memory);
     return { status: r.resumed ? 201 : 200, body: r.sandbox };
   };
   return [
@@ -79,11 +79,12 @@ export function routes(s: Services): Route[] {
       return { status: 204 };
     }),
     op('POST', '/sandboxes/{sandboxID}/pause', async (c) => {
-      await s.sandboxes.pause(c.params.sandboxID);
+      await s.sandboxes.pause(c.params.sandboxID, 'requested', c.body?.memory ?? true);
       return { status: 204 };
     }),
     op('POST', '/sandboxes/{sandboxID}/resume', async (c) => {
-      const r = await s.sandboxes.resumePaused(c.params.sandboxID, secondsToMs(c.body?.timeout));
+      const timeoutMs = secondsToMs(c.body?.timeout);
+      const r = await s.sandboxes.resumePaused(c.params.sandboxID, timeoutMs, c.body?.memory);
       return { status: 201, body: s.sandboxes.toSandbox(r) };
     }),
     op('POST', '/sandboxes/{sandboxID}/snapshots', async (c) => ({

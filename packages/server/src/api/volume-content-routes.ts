@@ -14,6 +14,9 @@ import { VolumeFiles, type Ownership } from '../services/volume-files.js';
 import type { VolumeImages } from '../services/volume-images.js';
 import { volumeTokenSubject, type VolumeService } from '../services/volume-service.js';
 
+/** Deepest listing one request walks (deeper asks get this many levels). */
+const MAX_DEPTH = 32;
+
 export const VOLUME_CONTENT_PATH = /^\/volumecontent\/(?<volumeID>[^/]+)\/(?<what>dir|path|file)$/;
 
 interface Deps {
@@ -88,7 +91,7 @@ async function serve(files: VolumeFiles, what: string, req: IncomingMessage, res
   const route = `${method} ${what}`;
   switch (route) {
     case 'GET dir':
-      return send(res, 200, await files.list(p, num(url, 'depth') || 1));
+      return send(res, 200, await files.list(p, Math.min(num(url, 'depth') || 1, MAX_DEPTH)));
     case 'POST dir':
       return send(res, 201, await files.makeDir(p, ownership(url)));
     case 'GET path':
@@ -114,7 +117,7 @@ async function serve(files: VolumeFiles, what: string, req: IncomingMessage, res
       return;
     }
     case 'PUT file':
-      return send(res, 200, await files.write(p, req, ownership(url)));
+      return send(res, 201, await files.write(p, req, ownership(url)));
     default:
       throw new ApiError('invalid_argument', `method ${method} is not allowed on /volumecontent/…/${what}`);
   }

@@ -19,9 +19,11 @@ export interface CheckpointOp {
   verb: string;
   /** The transitional state the record holds meanwhile. */
   via: 'pausing' | 'snapshotting';
-  /** The driver capability the work needs; false: the runtime cannot, with this message. */
+  /** Written with the move into `via` (cleared again when the work fails). */
+  viaPatch?: Partial<SandboxRecord>;
+  /** The driver capability the work needs; false: the runtime cannot, with this message (409) or error. */
   capable: boolean;
-  incapable: string;
+  incapable: string | ApiError;
   /** The error for a sandbox that is not running (stable state), and its message. */
   notRunning: (s: SandboxRecord) => ApiError;
   /** Checks the team's disk quota first (the work writes an image). */
@@ -52,16 +54,19 @@ export async function withCheckpoint<T>(
   if (isTransitional(s.state)) throw busy(sandboxId, s.state, op.verb);
   if (s.state !== 'running') throw op.notRunning(s);
   ctx.here(s);
-  if (!op.capable) throw new ApiError('failed_precondition', op.incapable);
+  if (!op.capable) {
+    throw op.incapable instanceof ApiError ? op.incapable : new ApiError('failed_precondition', op.incapable);
+  }
   if (op.checkDisk) await ctx.opts.quota?.checkDisk(s.teamId ?? ownerTeam());
-  await moveOrConflict(ctx.store, s, op.via, op.verb);
+  await moveOrConflict(ctx.store, s, op.via, op.verb, op.viaPatch);
   const held = { ...s, state: op.via };
   let result: T;
   try {
     if (op.quiesce) await ctx.quiesce(s);
     result = await work(s);
   } catch (err) {
-    await finish(ctx.store, held, 'running');
+    const undo = Object.fromEntries(Object.keys(op.viaPatch ?? {}).map((k) => [k, undefined]));
+    await finish(ctx.store, held, 'running', undo);
     throw err;
   }
   const e = end(result);

@@ -115,9 +115,9 @@ export class LifecycleContext {
   }
 
   /** Forgets per-process bookkeeping of a sandbox that stopped running here (metrics sampling, its volumes' mounts). */
-  stoppedHere(sandboxId: string, volumeMounts?: VolumeMount[]): void {
+  async stoppedHere(sandboxId: string, volumeMounts?: VolumeMount[]): Promise<void> {
     this.opts.metrics.forget(sandboxId);
-    void this.opts.volumes?.detach(sandboxId, volumeMounts);
+    await this.opts.volumes?.detach(sandboxId, volumeMounts);
   }
 
   /** Mounts a sandbox's volumes on this node for a start or resume here (none: no volumes). */

@@ -2,8 +2,8 @@
  * Timeouts. Each sandbox has an inactivity timeout (`timeoutMs`); `endAt` is when the sweep acts on it. Activity
  * through the ingress (`touch`) pushes `endAt` to at least now + timeoutMs; `setTimeout` sets it outright (may
  * shorten); `refresh` and `connect` only ever extend it. The sweep (every second) kills expired running sandboxes,
- * or pauses them when they asked for it (a pause that fails twice ends in a kill: a sandbox never outlives its
- * timeout), and deletes paused sandboxes past their retention.
+ * or pauses them when they asked for it (with memory, or filesystem-only with `autoPauseMemory: false`; a pause that
+ * fails twice ends in a kill: a sandbox never outlives its timeout), and deletes paused sandboxes past their retention.
  *
  * `endAt` is not a state: these writes are plain updates. The sweep only sees stable states (the store's
  * `expiredSandboxes` lists running and paused ones), and its kills and pauses are conditional like every other
@@ -22,8 +22,13 @@ const TOUCH_INTERVAL_MS = 1000;
 export interface ExpiryActions {
   /** False when the sandbox had left `onlyFrom` (the sweep then leaves it alone). */
   kill(sandboxId: string, reason: string, onlyFrom?: SandboxRecord['state']): Promise<boolean>;
-  pause(sandboxId: string, reason: string): Promise<void>;
-  resume(sandboxId: string, timeoutMs?: number): Promise<{ sandbox: SandboxRecord; resumed: boolean }>;
+  /** `memory` false: filesystem-only. */
+  pause(sandboxId: string, reason: string, memory?: boolean): Promise<void>;
+  resume(
+    sandboxId: string,
+    timeoutMs?: number,
+    memory?: boolean,
+  ): Promise<{ sandbox: SandboxRecord; resumed: boolean }>;
 }
 
 export class Expiry {
@@ -63,12 +68,16 @@ export class Expiry {
   }
 
   /** Connects to a sandbox: extends its timeout; a paused sandbox (or one being paused) is resumed (`resumed`). */
-  async connect(sandboxId: string, timeoutMs?: number): Promise<{ resumed: boolean; sandbox: SandboxRecord }> {
+  async connect(
+    sandboxId: string,
+    timeoutMs?: number,
+    memory?: boolean,
+  ): Promise<{ resumed: boolean; sandbox: SandboxRecord }> {
     const s = await this.ctx.get(sandboxId);
     // Running, or being snapshotted (it keeps running): only the timeout moves, at once.
     if (s.state !== 'running' && s.state !== 'snapshotting') {
       // Paused, or being paused or resumed or killed: resume waits for that to settle and resumes if it ends paused.
-      return this.actions.resume(sandboxId, timeoutMs);
+      return this.actions.resume(sandboxId, timeoutMs, memory);
     }
     const endAt = Math.max(s.endAt, Date.now() + (timeoutMs ?? s.timeoutMs));
     await this.ctx.store.updateSandbox(sandboxId, { endAt });
@@ -103,7 +112,8 @@ export class Expiry {
       // ends in a kill, with the reason in its logs.
       let why = '';
       for (let attempt = 0; attempt < 2; attempt++) {
-        const err = await this.actions.pause(id, 'timeout').then(
+        // E2B's autoPauseMemory: false makes the timeout's pause filesystem-only.
+        const err = await this.actions.pause(id, 'timeout', s.autoPauseMemory !== false).then(
           () => undefined,
           (e: Error) => e,
         );

@@ -227,6 +227,26 @@ describe('operations that meet on one sandbox', () => {
     assert.equal(await stateOf(s.sandboxID), 'paused');
   });
 
+  it('a runtime without filesystem-only pause (as microvm) refuses it with 400; nothing changes', async () => {
+    const lifecycle = { templateID: 'default', timeout: 60, autoPause: true, autoPauseMemory: false };
+    const refused = await failure(svc.create(lifecycle));
+    assert.equal(refused.status, 400);
+    assert.match(refused.message, /cannot pause sandboxes filesystem-only/);
+    assert.deepEqual(await store.listSandboxes(), [], 'no record');
+    const s = await svc.create({ templateID: 'default', timeout: 60 });
+    const byPause = await failure(svc.pause(s.sandboxID, 'requested', false));
+    assert.equal(byPause.status, 400);
+    assert.equal(await stateOf(s.sandboxID), 'running');
+    assert.equal((await store.getSandbox(s.sandboxID))!.pauseMode, undefined);
+    await svc.pause(s.sandboxID);
+    const byReboot = await failure(svc.resume(s.sandboxID, undefined, false));
+    assert.equal(byReboot.status, 400);
+    assert.equal(await stateOf(s.sandboxID), 'paused');
+    assert.equal((await store.getSandbox(s.sandboxID))!.pauseMode, 'memory');
+    await svc.resume(s.sandboxID);
+    assert.equal((await store.getSandbox(s.sandboxID))!.pauseMode, undefined, 'cleared once running');
+  });
+
   it('a race lost at the store (another node moved the record first) is a 409, not an overwrite', async () => {
     const s = await svc.create({ templateID: 'default', timeout: 60 });
     await svc.pause(s.sandboxID);

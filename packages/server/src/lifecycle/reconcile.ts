@@ -9,10 +9,11 @@
  * | pausing      | running (the pause did not complete)  | paused with it             | removed (lost) |
  * | snapshotting | running (the copy is abandoned)       | —                          | removed (lost) |
  * | paused       | running (a resume finished)           | stays paused               | stays paused¹  |
- * | resuming     | running (the restore finished)        | paused again               | removed (lost) |
+ * | resuming     | running (the restore finished)²       | paused again               | removed (lost) |
  * | killing      | destroyed, removed (the kill goes on) | removed                    | removed        |
  *
  * ¹ a paused record without its image is left for resume to answer 404 and for retention to delete, as before.
+ * ² a fresh boot (filesystem-only resume) gets its agent set up again and its start command run (boot.ts).
  * Runtime sandboxes no record knows (a crash mid-create) are destroyed, and pause images no record points at
  * (incomplete dumps, leftovers of deleted sandboxes) and this node's fork images are deleted.
  */
@@ -21,6 +22,7 @@ import { rm } from 'node:fs/promises';
 import { runtimeOf } from '../services/sandbox-records.js';
 import type { SandboxRecord } from '../store/store.js';
 import type { LifecycleContext } from './context.js';
+import { initBooted } from './boot.js';
 import { finishKill } from './kill.js';
 import { pausedPatch } from './pause-resume.js';
 import { ALL_STATES } from './states.js';
@@ -67,6 +69,11 @@ async function reconcileOne(
     const wasPaused = s.state === 'paused' || s.state === 'resuming';
     const patch: Partial<SandboxRecord> = { runtime: runtimeOf(info), pausedImage: undefined, nodeId: ctx.opts.nodeId };
     if (wasPaused) patch.endAt = Date.now() + s.timeoutMs;
+    patch.pauseMode = undefined; // running: no pause mode (a pause the restart cut short had written one)
+    if (s.state === 'resuming' && s.pauseMode === 'filesystem') {
+      // A boot the restart interrupted: its agent may not be set up yet (env vars, token, the start command).
+      await initBooted(ctx, s, info, true).catch((e) => ctx.log(`set-up of booted ${id}: ${(e as Error).message}`));
+    }
     if (s.state !== 'running' && !(await move(ctx.store, s, 'running', patch))) return 'kept';
     if (s.state === 'running') await ctx.store.updateSandbox(id, patch);
     if (wasPaused) await ctx.opts.snapshots.removePauseImages(id);

@@ -7,12 +7,13 @@
  * write. Any failure after the runtime exists destroys it: nothing is left half-made and no record names a sandbox
  * that never ran.
  */
-import { hasCheckpointer, type SandboxRuntimeInfo, type SandboxSpec } from '@tensor-box/runtime';
+import { hasCheckpointer, hasFilesystemPauser, type SandboxRuntimeInfo, type SandboxSpec } from '@tensor-box/runtime';
 import { ApiError } from '../errors.js';
 import { newAccessToken, newSandboxId } from '../ids.js';
 import { envdInit } from '../services/envd-client.js';
 import {
   checkEnvVars,
+  checkLifecycle,
   driverFailure,
   egressOf,
   networkFromRequest,
@@ -41,6 +42,8 @@ export interface StartRequest {
   secure?: boolean;
   allow_internet_access?: boolean;
   autoPause?: boolean;
+  /** With autoPause: false makes the timeout's pause filesystem-only. */
+  autoPauseMemory?: boolean;
   autoResume?: { enabled: boolean };
   network?: NetworkRequest;
   /** E2B's volumeMounts: volumes of the team, by name (a start from a checkpoint mounts the checkpoint's). */
@@ -127,6 +130,7 @@ export async function startSandbox(
   // Bad input fails before anything starts.
   const network = networkFromRequest(req.network);
   checkEnvVars(req.envVars);
+  checkLifecycle(req, hasFilesystemPauser(ctx.driver), ctx.driver.name);
   const volumeMounts = await volumeMountsOf(ctx, source, req);
   ctx.opts.hostDisk?.ensureRoom(p.shape.diskSizeMB, `a sandbox from ${p.what}`);
   const record = await ctx.withRunSlot(req.teamId, p.shape, () =>
@@ -163,8 +167,8 @@ async function launch(
       egress: egressOf({ network: o.network }),
       mounts,
     })
-    .catch((err) => {
-      ctx.stoppedHere(sandboxId, volumeMounts);
+    .catch(async (err) => {
+      await ctx.stoppedHere(sandboxId, volumeMounts);
       throw err;
     });
   try {
@@ -201,7 +205,7 @@ async function launch(
     return record;
   } catch (err) {
     await ctx.driver.destroy(sandboxId).catch(() => {});
-    ctx.stoppedHere(sandboxId, volumeMounts);
+    await ctx.stoppedHere(sandboxId, volumeMounts);
     throw err;
   }
 }

@@ -155,7 +155,7 @@ export function runningRecord(
     | 'teamId'
     | 'volumeMounts'
   >,
-  req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
+  req: LifecycleRequest & { metadata?: Record<string, string> },
   info: SandboxRuntimeInfo,
 ): SandboxRecord {
   const now = Date.now();
@@ -166,9 +166,35 @@ export function runningRecord(
     endAt: now + base.timeoutMs,
     metadata: req.metadata ?? {},
     onTimeout: req.autoPause ? 'pause' : 'kill',
+    ...(req.autoPause && req.autoPauseMemory === false ? { autoPauseMemory: false } : {}),
     autoResume: req.autoResume?.enabled ?? false,
     runtime: runtimeOf(info),
   };
+}
+
+/** What a create asks of the sandbox's timeout (E2B's autoPause, autoPauseMemory, autoResume). */
+export interface LifecycleRequest {
+  autoPause?: boolean;
+  autoPauseMemory?: boolean;
+  autoResume?: { enabled: boolean };
+}
+
+/**
+ * 400 for a lifecycle E2B refuses too — a filesystem-only auto-pause with autoResume (traffic cannot wake a sandbox
+ * that must boot) — or one the runtime cannot do (`fsPause`: it has filesystem-only pause).
+ */
+export function checkLifecycle(req: LifecycleRequest, fsPause: boolean, runtime: string): void {
+  if (!req.autoPause || req.autoPauseMemory !== false) return;
+  if (req.autoResume?.enabled) {
+    const msg =
+      'autoResume cannot be combined with autoPauseMemory: false: a filesystem-only pause cannot be auto-resumed ' +
+      'by traffic and must be resumed explicitly (connect)';
+    throw new ApiError('invalid_argument', msg);
+  }
+  if (!fsPause) {
+    const msg = `the ${runtime} runtime cannot pause sandboxes filesystem-only (autoPauseMemory: false)`;
+    throw new ApiError('invalid_argument', msg);
+  }
 }
 
 export function runtimeOf(info: SandboxRuntimeInfo) {

@@ -63,8 +63,8 @@ export class SandboxService {
     this.present = new Presenters(opts.domain);
     this.expiry = new Expiry(this.ctx, {
       kill: (id, reason, onlyFrom) => this.killIf(id, reason, onlyFrom),
-      pause: (id, reason) => this.pause(id, reason),
-      resume: (id, timeoutMs) => resume(this.ctx, id, timeoutMs),
+      pause: (id, reason, memory) => this.pause(id, reason, memory),
+      resume: (id, timeoutMs, memory) => resume(this.ctx, id, timeoutMs, memory),
     });
   }
 
@@ -173,29 +173,39 @@ export class SandboxService {
     return done;
   }
 
-  /** Pauses a running sandbox; 409 when it is paused already or another operation is under way on it. */
-  async pause(sandboxId: string, reason = 'requested'): Promise<void> {
-    await pause(this.ctx, sandboxId, reason);
+  /**
+   * Pauses a running sandbox (`memory` false: filesystem-only); 409 when it is paused already or another operation is
+   * under way on it.
+   */
+  async pause(sandboxId: string, reason = 'requested', memory = true): Promise<void> {
+    await pause(this.ctx, sandboxId, reason, memory);
     this.expiry.forget(sandboxId);
   }
 
   /** Resumes a paused sandbox (after an operation under way settles); a running one only gets its timeout extended. */
-  async resume(sandboxId: string, timeoutMs?: number): Promise<SandboxRecord> {
-    return (await resume(this.ctx, sandboxId, timeoutMs)).sandbox;
+  async resume(sandboxId: string, timeoutMs?: number, memory?: boolean): Promise<SandboxRecord> {
+    return (await resume(this.ctx, sandboxId, timeoutMs, memory)).sandbox;
   }
 
   /** POST /resume: like `resume`, but a sandbox the API shows as running is a 409 (E2B's answer). */
-  async resumePaused(sandboxId: string, timeoutMs?: number): Promise<SandboxRecord> {
+  async resumePaused(sandboxId: string, timeoutMs?: number, memory?: boolean): Promise<SandboxRecord> {
     const cur = await this.get(sandboxId);
     if (wireState(cur.state) === 'running') {
       throw new ApiError('conflict', `sandbox '${cur.sandboxId}' is already running`);
     }
-    return this.resume(sandboxId, timeoutMs);
+    return this.resume(sandboxId, timeoutMs, memory);
   }
 
-  /** Connects to a sandbox: extends its timeout; a paused sandbox is resumed (status 201). */
-  async connect(sandboxId: string, timeoutMs?: number): Promise<{ resumed: boolean; sandbox: Api['Sandbox'] }> {
-    const r = await this.expiry.connect(sandboxId, timeoutMs);
+  /**
+   * Connects to a sandbox: extends its timeout; a paused sandbox is resumed (status 201) — booted afresh on its files
+   * when `memory` is false.
+   */
+  async connect(
+    sandboxId: string,
+    timeoutMs?: number,
+    memory?: boolean,
+  ): Promise<{ resumed: boolean; sandbox: Api['Sandbox'] }> {
+    const r = await this.expiry.connect(sandboxId, timeoutMs, memory);
     return { resumed: r.resumed, sandbox: this.present.sandbox(r.sandbox) };
   }
 

@@ -7,11 +7,10 @@
  * Nothing else resolves paths: a hard link cannot leave the volume's own file system, and the view has no devices.
  * Errors: ENOENT 404, ENOSPC 507 (the volume is full), ELOOP and type mismatches 400.
  */
-import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readdir, readlink, rename, rm, unlink } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -86,7 +85,17 @@ export class VolumeFiles {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fh = await this.fs(p, () => open(this.abs(tmp), flags, o.mode ?? 0o644));
     try {
-      await pipeline(body, createWriteStream('', { fd: fh }));
+      let failed: unknown;
+      try {
+        for await (const chunk of body) {
+          // After a failed write (a full volume) the rest is read and dropped: the client sends its whole body
+          // before it reads our answer.
+          if (failed === undefined) await fh.write(chunk as Buffer).catch((e: unknown) => void (failed = e));
+        }
+      } finally {
+        await fh.close();
+      }
+      if (failed !== undefined) throw failed;
       await this.own(p, tmp, o);
       await this.fs(p, () => rename(this.abs(tmp), this.abs(rel)));
     } catch (err) {

@@ -6,8 +6,8 @@
  *     <mountDir>/<volumeId>/files   a second bind, nosymfollow, nodev, nosuid, noexec: the content API's view, on
  *                                   which a symlink planted by a sandbox is never followed (ELOOP)
  *
- * Users are counted per holder (a sandbox ID while it runs here, a content API request while it lasts); the last
- * release unmounts. One ext4 must never be mounted twice at once (two loop devices, two superblocks: corruption), so
+ * Users are counted per holder (a sandbox ID while it runs here, a content API request while it lasts); a volume
+ * nobody uses is unmounted 2 s after the last release (so a burst of content API calls mounts it once). One ext4 must never be mounted twice at once (two loop devices, two superblocks: corruption), so
  * `acquire` reuses a mount a previous server process left (found in /proc/self/mountinfo) and a volume's operations
  * run one at a time. With a shared image directory (cluster), the volume service keeps a volume on one node at a time.
  */
@@ -18,6 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
+const IDLE_UNMOUNT_MS = 2000;
 
 export interface VolumeImageOptions {
   /** Where the images live: the data dir's, or a directory every node mounts (cluster). */
@@ -30,6 +31,8 @@ export interface VolumeImageOptions {
 export class VolumeImages {
   private readonly holders = new Map<string, Set<string>>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Volumes nobody here uses any more, unmounted after IDLE_UNMOUNT_MS unless used again (bursts of API calls). */
+  private readonly idle = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: VolumeImageOptions) {
     mkdirSync(opts.imageDir, { recursive: true, mode: 0o700 });
@@ -69,6 +72,8 @@ export class VolumeImages {
   /** Mounts the volume here unless it is; `holder` uses it until `release`. Returns the read-write directory. */
   acquire(volumeId: string, holder: string): Promise<string> {
     return this.serial(volumeId, async () => {
+      clearTimeout(this.idle.get(volumeId));
+      this.idle.delete(volumeId);
       if (!this.mounted(this.rwDir(volumeId))) await this.mount(volumeId);
       let set = this.holders.get(volumeId);
       if (!set) this.holders.set(volumeId, (set = new Set()));
@@ -83,6 +88,22 @@ export class VolumeImages {
       const set = this.holders.get(volumeId);
       if (!set?.delete(holder) || set.size) return;
       this.holders.delete(volumeId);
+      const timer = setTimeout(() => void this.unmountIfIdle(volumeId), IDLE_UNMOUNT_MS);
+      timer.unref();
+      this.idle.set(volumeId, timer);
+    });
+  }
+
+  /** Unmounts every volume nobody here uses (server shutdown; running sandboxes keep theirs). */
+  async close(): Promise<void> {
+    const ids = [...this.idle.keys()];
+    for (const id of ids) clearTimeout(this.idle.get(id));
+    await Promise.all(ids.map((id) => this.unmountIfIdle(id)));
+  }
+
+  private unmountIfIdle(volumeId: string): Promise<void> {
+    return this.serial(volumeId, async () => {
+      if (!this.idle.delete(volumeId) || this.inUse(volumeId)) return;
       await this.unmount(volumeId);
     });
   }
@@ -96,6 +117,8 @@ export class VolumeImages {
   remove(volumeId: string): Promise<void> {
     return this.serial(volumeId, async () => {
       this.holders.delete(volumeId);
+      clearTimeout(this.idle.get(volumeId));
+      this.idle.delete(volumeId);
       await this.unmount(volumeId);
       await rm(this.imagePath(volumeId), { force: true });
       await rm(path.join(this.opts.mountDir, volumeId), { recursive: true, force: true });

@@ -57,8 +57,7 @@ export class VolumeService {
     if (await this.o.store.findVolumeByName(teamId, req.name)) {
       throw new ApiError('already_exists', `volume '${req.name}' already exists`);
     }
-    const owned = await this.o.store.listVolumes(teamId);
-    await this.o.quota?.checkVolumes(teamId, owned.reduce((n, v) => n + v.sizeMB, 0) + sizeMB);
+    await this.o.quota?.checkVolume(teamId, sizeMB);
     const v: VolumeRecord = { volumeId: `vol${randomId(17)}`, name: req.name, teamId, sizeMB, createdAt: Date.now() };
     await this.o.images.create(v.volumeId, sizeMB);
     if (!(await this.o.store.insertVolume(v))) {

@@ -21,11 +21,13 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   metadata: 'metadata',
   envVars: 'env_vars',
   onTimeout: 'on_timeout',
+  autoPauseMemory: 'auto_pause_memory',
   autoResume: 'auto_resume',
   envdAccessToken: 'envd_access_token',
   allowInternetAccess: 'allow_internet_access',
   runtime: 'runtime',
   pausedImage: 'paused_image',
+  pauseMode: 'pause_mode',
   nodeId: 'node_id',
   teamId: 'team_id',
   network: 'network',
@@ -111,7 +113,7 @@ export const JSON_FIELDS = new Set([
   'config',
   'volumeMounts',
 ]);
-export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
+export const BOOL_FIELDS = new Set(['autoResume', 'autoPauseMemory', 'allowInternetAccess', 'public']);
 
 /** The owner column is NOT NULL: a record made without a team (internal work, old callers) is the admin team's. */
 export function ownerValue(field: string, value: unknown): unknown {

@@ -196,6 +196,9 @@ CREATE INDEX IF NOT EXISTS snapshots_name ON snapshots (name);`,
 CREATE UNIQUE INDEX volumes_team_name ON volumes (team_id, name);
 ALTER TABLE sandboxes ADD COLUMN volume_mounts ${d.json};
 ALTER TABLE snapshots ADD COLUMN volume_mounts ${d.json};`,
+  // 8: filesystem-only pause — the timeout pause's kind (NULL: with memory) and how a paused sandbox was paused.
+  (d) => `ALTER TABLE sandboxes ADD COLUMN auto_pause_memory ${d.bool};
+ALTER TABLE sandboxes ADD COLUMN pause_mode TEXT;`,
 ];
 
 /** The newest schema version this server knows. */

@@ -157,4 +157,9 @@ export class PostgresTeamStore implements TeamStore {
     );
     return rows.map((r) => r.d as string);
   }
+
+  async volumesMB(teamId: string): Promise<number> {
+    const [row] = await this.q('SELECT COALESCE(SUM(size_mb), 0) AS mb FROM volumes WHERE team_id = $1', [teamId]);
+    return Number(row?.mb ?? 0);
+  }
 }

@@ -12,6 +12,8 @@ import type { VolumeMount } from './volume-repository.js';
  */
 export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snapshotting' | 'killing';
 export type OnTimeout = 'kill' | 'pause';
+/** How a sandbox was paused: `memory` (CRIU: processes and memory too) or `filesystem` (only the writable layer). */
+export type PauseMode = 'memory' | 'filesystem';
 
 export interface SandboxRuntime {
   pid: number;
@@ -47,12 +49,19 @@ export interface SandboxRecord {
   metadata: Record<string, string>;
   envVars: Record<string, string>;
   onTimeout: OnTimeout;
+  /** With onTimeout `pause`: false makes the timeout's pause filesystem-only (E2B's autoPauseMemory). Absent: true. */
+  autoPauseMemory?: boolean;
   autoResume: boolean;
   envdAccessToken?: string;
   allowInternetAccess: boolean;
   runtime?: SandboxRuntime;
   /** While paused: the complete checkpoint directory in the snapshot store. */
   pausedImage?: string;
+  /**
+   * From the move into `pausing` until the next resume completes: how it is paused (a `filesystem` one boots afresh on
+   * resume). Absent: `memory`.
+   */
+  pauseMode?: PauseMode;
   /** While running: the node (control plane) whose runtime runs it. A paused sandbox belongs to no node. */
   nodeId?: string;
   /** The owning team (absent: the admin team). */

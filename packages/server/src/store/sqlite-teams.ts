@@ -152,4 +152,11 @@ export class SqliteTeamStore implements TeamStore {
       .all(teamId, teamId) as Row[];
     return rows.map((r) => r.d as string);
   }
+
+  async volumesMB(teamId: string): Promise<number> {
+    const row = this.db.prepare('SELECT COALESCE(SUM(size_mb), 0) AS mb FROM volumes WHERE team_id = ?').get(teamId) as
+      | Row
+      | undefined;
+    return Number(row?.mb ?? 0);
+  }
 }

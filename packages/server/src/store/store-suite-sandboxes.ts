@@ -17,11 +17,13 @@ export function sandboxCases(open: () => Promise<Store>): void {
         metadata: { userId: '123', 'k"ey': "va'lue" },
         envVars: { API_TOKEN: 'xxx', EMPTY: '' },
         onTimeout: 'pause',
+        autoPauseMemory: false,
         autoResume: true,
         envdAccessToken: 'tok',
         allowInternetAccess: false,
         runtime: { pid: 4242, address: '10.13.0.2', envdUrl: 'http://10.13.0.2:49983' },
         pausedImage: '/snap/v1/sandboxes/full/1',
+        pauseMode: 'filesystem',
         nodeId: 'node-a',
       });
       const bare = sandbox('bare');

@@ -31,6 +31,9 @@ export function volumeCases(open: () => Promise<Store>): void {
         ['v4', 'v1'],
       );
       assert.equal((await s.listVolumes()).length, 3);
+      assert.equal(await s.teams.volumesMB('admin'), 128);
+      assert.equal(await s.teams.volumesMB('other'), 2048);
+      assert.equal(await s.teams.volumesMB('nobody'), 0);
       await s.deleteVolume('v1');
       assert.equal(await s.getVolume('v1'), undefined);
       assert.equal(await s.insertVolume(volume('v5', { name: 'data' })), true);

@@ -16,6 +16,7 @@ import type { VolumeRepository } from './volume-repository.js';
 
 export type {
   OnTimeout,
+  PauseMode,
   SandboxFilter,
   SandboxNetwork,
   SandboxRecord,

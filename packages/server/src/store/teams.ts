@@ -79,4 +79,6 @@ export interface TeamStore {
   deleteSetting(key: string): Promise<void>;
   /** Checkpoint directories the team's paused sandboxes and snapshots keep (for the disk quota). */
   imageDirs(teamId: string): Promise<string[]>;
+  /** The size limits of the team's volumes, summed, MiB (a volume's whole size counts toward the disk quota). */
+  volumesMB(teamId: string): Promise<number>;
 }

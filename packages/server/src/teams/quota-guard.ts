@@ -1,7 +1,7 @@
 /**
  * Applies the team quotas where resources are made: `claimRun` before a sandbox starts (create, snapshot start, fork,
  * resume — one store transaction counts and reserves, see TeamStore.claimRun), `checkDisk` before a pause or snapshot
- * writes an image, `checkVolumes` before a volume is made, `checkTemplates` before a template is registered or
+ * writes an image, `checkVolume` before a volume is made, `checkTemplates` before a template is registered or
  * committed.
  */
 import { randomUUID } from 'node:crypto';
@@ -47,9 +47,10 @@ export class QuotaGuard {
     return () => this.teams.releaseRun(claimId).catch(() => {});
   }
 
-  /** Disk used by the team's paused images and snapshots, in MiB. */
+  /** Disk used by the team's paused images and snapshots, plus the sizes of its volumes, in MiB. */
   async diskMB(teamId: string): Promise<number> {
-    return Math.ceil((await diskBytes(await this.teams.imageDirs(teamId))) / 1048576);
+    const images = Math.ceil((await diskBytes(await this.teams.imageDirs(teamId))) / 1048576);
+    return images + (await this.teams.volumesMB(teamId));
   }
 
   /** 429 when the team's images already fill its disk quota (the next image's size is not known before it is taken). */
@@ -60,12 +61,12 @@ export class QuotaGuard {
   }
 
   /**
-   * 429 unless the team's images plus `volumesMB` (the size limits of all its volumes, a new one included) fit its
-   * disk quota: a volume's whole size counts (it can fill up at any time).
+   * 429 unless the team's disk (images and volumes) plus a new volume of `sizeMB` fits its disk quota: a volume's
+   * whole size counts (it can fill up at any time).
    */
-  async checkVolumes(teamId: string, volumesMB: number): Promise<void> {
+  async checkVolume(teamId: string, sizeMB: number): Promise<void> {
     const q = await this.quotas(teamId);
-    const wanted = (await this.diskMB(teamId)) + volumesMB;
+    const wanted = (await this.diskMB(teamId)) + sizeMB;
     if (wanted > q.maxDiskMB) throw quotaError(teamId, { quota: 'maxDiskMB', limit: q.maxDiskMB, wanted });
   }
 

@@ -319,7 +319,9 @@ type NewSandbox struct {
 	AllowInternetAccess *bool `json:"allow_internet_access,omitempty"`
 
 	// AutoPause Pause instead of kill on timeout.
-	AutoPause       *bool                    `json:"autoPause,omitempty"`
+	AutoPause *bool `json:"autoPause,omitempty"`
+
+	// AutoPauseMemory With autoPause: false makes the timeout's pause filesystem-only (the processes end, the files are kept; resuming boots the sandbox afresh and runs the template's start command again). Cannot be combined with autoResume.
 	AutoPauseMemory *bool                    `json:"autoPauseMemory,omitempty"`
 	AutoResume      *SandboxAutoResumeConfig `json:"autoResume,omitempty"`
 	EnvVars         *EnvVars                 `json:"envVars,omitempty"`
@@ -364,6 +366,9 @@ type ResumedSandbox struct {
 	// AutoPause Ignored; the sandbox keeps the lifecycle it was created with.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	AutoPause *bool `json:"autoPause,omitempty"`
+
+	// Memory Resume from the memory snapshot (default); false reboots from the filesystem only.
+	Memory *bool `json:"memory,omitempty"`
 
 	// Timeout Timeout in seconds from now. Absent: the sandbox's own inactivity timeout.
 	Timeout *int32 `json:"timeout,omitempty"`
@@ -496,6 +501,15 @@ type SandboxNetworkUpdateConfig struct {
 // SandboxOnTimeout defines model for SandboxOnTimeout.
 type SandboxOnTimeout string
 
+// SandboxPauseRequest defines model for SandboxPauseRequest.
+type SandboxPauseRequest struct {
+	// Memory Keep memory and processes (default). False: filesystem-only — the processes end, the writable layer is kept; resuming boots the sandbox afresh (new boot ID, the template's start command runs again). Such a sandbox is not woken by traffic (autoResume); resume it with connect or resume.
+	Memory *bool `json:"memory,omitempty"`
+
+	// RequireHealthyGuest Accepted for E2B's SDKs; the pause always needs a running sandbox.
+	RequireHealthyGuest *bool `json:"requireHealthyGuest,omitempty"`
+}
+
 // SandboxRefreshRequest defines model for SandboxRefreshRequest.
 type SandboxRefreshRequest struct {
 	// Duration Seconds to extend the sandbox's life by.
@@ -573,7 +587,7 @@ type TeamDetail struct {
 
 // TeamQuotas Limits of one team; defaults come from the server (TENSOR_BOX_QUOTA_*).
 type TeamQuotas struct {
-	// MaxDiskMB Disk of paused sandboxes' images and snapshots
+	// MaxDiskMB Disk of paused sandboxes' images and snapshots, plus volume sizes, MiB
 	MaxDiskMB int `json:"maxDiskMB"`
 
 	// MaxMemoryMB Sum of the memory of running sandboxes
@@ -988,6 +1002,9 @@ type PostSandboxesSandboxIDForkJSONRequestBody = SandboxForkRequest
 
 // PutSandboxesSandboxIDNetworkJSONRequestBody defines body for PutSandboxesSandboxIDNetwork for application/json ContentType.
 type PutSandboxesSandboxIDNetworkJSONRequestBody = SandboxNetworkUpdateConfig
+
+// PostSandboxesSandboxIDPauseJSONRequestBody defines body for PostSandboxesSandboxIDPause for application/json ContentType.
+type PostSandboxesSandboxIDPauseJSONRequestBody = SandboxPauseRequest
 
 // PostSandboxesSandboxIDRefreshesJSONRequestBody defines body for PostSandboxesSandboxIDRefreshes for application/json ContentType.
 type PostSandboxesSandboxIDRefreshesJSONRequestBody = SandboxRefreshRequest
