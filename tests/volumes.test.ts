@@ -275,6 +275,12 @@ describe('volumes (stock e2b SDK)', () => {
       ],
     });
     assert.equal(twice.status, 400);
+    const onFile = await api(s, 'POST', '/sandboxes', {
+      templateID: 'default',
+      volumeMounts: [{ name: 'shared', path: '/etc/hostname' }],
+    });
+    assert.equal(onFile.status, 400);
+    assert.match(onFile.body.message, /cannot mount a volume at \/etc\/hostname/);
     const missing = await api(s, 'POST', '/sandboxes', {
       templateID: 'default',
       volumeMounts: [{ name: 'nope', path: '/mnt/a' }],

@@ -116,6 +116,15 @@ describe('container driver: volumes (host directories bound into sandboxes)', { 
     assert.equal(readFileSync(path.join(vol, 'e2.txt'), 'utf8'), 'after\n');
   });
 
+  it("a path the image cannot mount at (a file) is the caller's error; nothing is left behind", async () => {
+    const bad = spec('f', '/etc/hostname');
+    await assert.rejects(
+      driver.create(bad),
+      (e: DriverError) => e.kind === 'invalid_argument' && /cannot mount a volume at \/etc\/hostname/.test(e.message),
+    );
+    assert.equal(existsSync(path.join(stateDir, bad.sandboxId)), false);
+  });
+
   it('the microvm driver refuses mounts (invalid_argument) before it makes anything', async () => {
     const vmDir = path.join(work, 'microvms');
     const vm = new MicroVmDriver({ stateDir: vmDir, guestDir: vmDir, agentPath, initPath: launcherPath });

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ContainerDriver } from './container.js';
+import { EgressFirewall } from './egress.js';
 import { SandboxCgroup, detectLayout } from './cgroups.js';
 import { driverSuite, nsenterShell } from './driver-suite.js';
 import { buildDebianRootfs, DEFAULT_TEMPLATE_RECIPE } from './rootfs/debian.js';
@@ -184,5 +185,31 @@ describe('container driver: killing many sandboxes at once', { skip }, () => {
     for (const id of ids) assert.deepEqual(leftovers(id, rules), [], `leftovers of ${id}`);
     assert.equal((await driver.list()).filter((s) => ids.includes(s.sandboxId)).length, 0);
     assert.equal(infos.length, ids.length);
+  });
+});
+
+describe('container driver: a link name with rules a dead process left', { skip }, () => {
+  it('gives the new sandbox on that link none of them', async () => {
+    // The lowest free link name is the one the next create takes; rules on it as a crashed server leaves them.
+    let slot = 0;
+    while (existsSync(`/sys/class/net/tb${slot}`)) slot++;
+    const hostIf = `tb${slot}`;
+    await new EgressFirewall().apply(hostIf, { allowOut: [], denyOut: ['0.0.0.0/0'] });
+    assert.match(
+      firewallRules(),
+      new RegExp(`"${hostIf}" : jump`),
+      'the stale rules are in place (the check can fail)',
+    );
+    const driver = new ContainerDriver({ stateDir, launcherPath, agentPath });
+    const sandboxId = `st${process.pid.toString(36)}`;
+    try {
+      const spec = { sandboxId, layers: [rootfs], cpuCount: 1, memoryMB: 128, diskMB: 0, internetAccess: false };
+      const info = await driver.create(spec);
+      assert.ok(existsSync(`/sys/class/net/${hostIf}`), `the sandbox took ${hostIf} (${info.address})`);
+      assert.doesNotMatch(firewallRules(), new RegExp(`"${hostIf}" : jump`), 'no stale rules on its link');
+    } finally {
+      await driver.destroy(sandboxId);
+      await new EgressFirewall().remove(hostIf);
+    }
   });
 });

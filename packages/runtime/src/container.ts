@@ -60,8 +60,10 @@ export class ContainerDriver
       try {
         const disk = await layer.prepareEmpty(spec.diskMB, pooled);
         host.createCgroup(spec);
-        await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
         const pid = await host.launch('create', spec, link, layer, disk, host.idMap, host.bootArgs(spec));
+        // After the launch made the link ours (a launch that loses the name to another driver instance must not have
+        // touched that instance's rules). Only our agent runs until create returns, so no sandbox code goes unruled.
+        await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
         const meta = host.meta(spec, link, layer, pid, host.idMap);
         host.state.writeMeta(meta);
         return host.info(meta);
@@ -69,6 +71,12 @@ export class ContainerDriver
         // A lost race for the interface name: that interface is another sandbox's, not ours to delete.
         await host.teardown(spec.sandboxId, vethRace(err) ? undefined : link.hostIf).catch(() => {});
         if (err instanceof DriverError) throw err;
+        // The image decides whether a volume's path can be a mount point (a file there cannot): the caller's input.
+        const badMount = /(?:make volume mount point|mount volume at) (\S+): (.*)/.exec((err as Error).message);
+        if (badMount) {
+          const msg = `volumeMounts: cannot mount a volume at ${badMount[1]} in this sandbox: ${badMount[2]}`;
+          throw new DriverError('invalid_argument', msg);
+        }
         throw new DriverError('internal', `cannot start sandbox: ${(err as Error).message}`);
       } finally {
         if (kind === 'disk') host.diskPool.refill();

@@ -13,7 +13,7 @@
  * them cuts open connections to newly denied addresses at once. Sandbox links carry no IPv6, so IPv6 entries are
  * accepted and have nothing to match (all IPv6 is denied anyway).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 
 const TABLE = 'inet tensor_box_egress';
 /** Packet mark of DNS queries redirected to the resolver: the host firewall lets exactly these in. */
@@ -181,6 +181,19 @@ export class EgressFirewall {
     if (!v4.length) return;
     const ttl = Math.max(30, Math.min(ttlSec, 3600));
     await nft(`add element ${TABLE} n_${ifname} { ${v4.map((ip) => `${ip} timeout ${ttl}s`).join(', ')} }\n`);
+  }
+
+  /** Links that have rules in the host's table now (any process's, including ones that died without removing them). */
+  async linksWithRules(): Promise<Set<string>> {
+    const out = await new Promise<string>((resolve) => {
+      execFile('nft', ['-j', 'list', 'map', ...TABLE.split(' '), 'links'], (err, stdout) => resolve(err ? '' : stdout));
+    });
+    const names = new Set<string>();
+    if (!out) return names; // no table yet: nothing is stale
+    for (const item of (JSON.parse(out) as { nftables: { map?: { elem?: unknown[] } }[] }).nftables) {
+      for (const e of item.map?.elem ?? []) if (Array.isArray(e) && typeof e[0] === 'string') names.add(e[0]);
+    }
+    return names;
   }
 
   /** Removes the link's rules (idempotent). */

@@ -12,6 +12,11 @@ export class SandboxEgress {
   /** Links with rules: their sandbox address and what the resolver needs. */
   private readonly links = new Map<string, { address: string; client: DnsClient }>();
   private guard?: Promise<DnsGuard>;
+  /**
+   * Links whose rules were in the host's table when this process first looked: a process that died (or a create that
+   * lost a race for the name) can leave them. A link of ours found there has its stale rules replaced or removed.
+   */
+  private stale?: Promise<Set<string>>;
   private readonly denials: EgressLogReader;
 
   constructor(
@@ -46,10 +51,15 @@ export class SandboxEgress {
 
   /** Puts `rules` in force for the link (before its first packet when called before launch). */
   async apply(ifname: string, address: string, rules?: EgressRules): Promise<void> {
+    this.stale ??= this.firewall.linksWithRules().catch(() => new Set<string>());
+    const stale = await this.stale;
     if (!hasEgressRules(rules)) {
       if (this.links.has(ifname)) await this.remove(ifname);
+      else if (stale.has(ifname)) await this.firewall.remove(ifname);
+      stale.delete(ifname);
       return;
     }
+    stale.delete(ifname);
     const patterns = hostPatterns(rules);
     const port = patterns.length ? (await this.dns()).port : undefined;
     const strict = rules!.denyOut.some((d) => /^0\.0\.0\.0\/0$/.test(d.trim()));

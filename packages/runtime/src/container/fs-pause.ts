@@ -42,9 +42,10 @@ export async function boot(host: SandboxHost, spec: SandboxSpec, imageDir: strin
       host.state.writeRestoring(spec.sandboxId, { imageDir, move, meta: pending });
       const disk = await layer.prepareFrom(imageDir, spec.diskMB, move);
       host.createCgroup(spec);
-      await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
       // The files keep their owners: the same user namespace map as the sandbox had.
       const pid = await host.launch('create', spec, link, layer, disk, manifest.idMap, host.bootArgs(spec));
+      // Rules after the launch made the link ours, as in create (only our agent runs until the server's set-up).
+      await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
       const meta = host.meta(spec, link, layer, pid, manifest.idMap);
       host.state.writeMeta(meta);
       await host.state.clear(spec.sandboxId, 'restoring');
