@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every generated file from spec/: REST types (openapi-typescript) written once into the workspace package
-# packages/generated for the server and the SDK, envd protocol code for the SDK and the server (protoc-gen-es), envd's
+# packages/generated for the server and the SDK, envd protocol code there too (protoc-gen-es), envd's
 # route table, port and version for the server and for envd (scripts/gen-envd-routes.ts), envd's Go code
 # (packages/envd/gen.sh) and the Go SDK's envd stubs (sdks/go/gen.sh).
 # `scripts/gen.sh --check` fails when the committed generated files differ from what the spec produces (or a

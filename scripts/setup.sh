@@ -20,11 +20,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# The web console the server serves at / (packages/console/dist): rebuilt when its sources, the SDK or the lock change.
+# The web console the server serves at / (packages/console/dist): rebuilt when its sources, the SDK (with its
+# generated code) or the lock change.
 if [ -f packages/console/package.json ]; then
   stamp=packages/console/dist/.tensor-box-src-hash
   want=$( { sha256sum package-lock.json; find packages/console -path packages/console/dist -prune -o -path packages/console/node_modules -prune \
-    -o -type f -print0 | sort -z | xargs -0 sha256sum; find packages/sdk/src -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
+    -o -type f -print0 | sort -z | xargs -0 sha256sum; find packages/sdk/src packages/generated/src -type f -print0 | sort -z \
+    | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "building the web console"
     if npm run build --silent -w packages/console >&2; then echo "$want" > "$stamp"
@@ -43,6 +45,7 @@ build_package() { # <package dir> [more source dirs it bundles]
   say "building $dir"
   (cd "$dir" && ../../node_modules/.bin/tsup --silent >&2) && echo "$want" > "$stamp"
 }
+build_package packages/generated
 build_package packages/runtime
 build_package packages/server
 build_package packages/sdk packages/generated/src packages/sdk/tsconfig.build.json

@@ -2,7 +2,7 @@
  * A running command: its output as it arrives, its exit, and the controls to feed or stop it. Detaching
  * (`disconnect`) leaves the process running in the sandbox; `Commands.connect(pid)` attaches again.
  */
-import type { ProcessEvent } from './envd/process/process_pb.js';
+import type { ProcessEvent } from '@tensor-box/generated/envd/process';
 import { CommandExitError, fromConnect } from './errors.js';
 
 export interface CommandResult {

@@ -3,7 +3,7 @@
  * result (or throw CommandExitError on a non-zero exit); background runs return a CommandHandle.
  */
 import type { Client } from '@connectrpc/connect';
-import { Process, Signal } from './envd/process/process_pb.js';
+import { Process, Signal } from '@tensor-box/generated/envd/process';
 import { envdClient, userHeader, type EnvdTarget } from './envd/transport.js';
 import { fromConnect } from './errors.js';
 import { CommandHandle, type CommandResult } from './command-handle.js';

@@ -4,7 +4,7 @@
  */
 import type { Client } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { Filesystem, FileType, EventType, type EntryInfo as PbEntryInfo } from './envd/filesystem/filesystem_pb.js';
+import { Filesystem, FileType, EventType, type EntryInfo as PbEntryInfo } from '@tensor-box/generated/envd/filesystem';
 import { envdClient, envdHeaders, userHeader, type EnvdTarget } from './envd/transport.js';
 import { fromConnect, fromHttp, NotFoundError } from './errors.js';
 

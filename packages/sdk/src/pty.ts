@@ -6,7 +6,7 @@
  * await pty.sendInput('ls -la\n'); await pty.resize({ cols: 200, rows: 50 }); await pty.kill()
  */
 import type { Client } from '@connectrpc/connect';
-import { Process, Signal } from './envd/process/process_pb.js';
+import { Process, Signal } from '@tensor-box/generated/envd/process';
 import { envdClient, userHeader, type EnvdTarget } from './envd/transport.js';
 import { fromConnect } from './errors.js';
 import { drain } from './command-handle.js';

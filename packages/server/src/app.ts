@@ -17,6 +17,8 @@ import { ingressTarget, type IngressTarget } from './ingress/route.js';
 import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
 import { filesOperation } from './ingress/signed-files.js';
 import { VOLUME_CONTENT_PATH } from './api/volume-content-routes.js';
+import { EDGE_ROUTES } from './api/edge-routes.js';
+import { authorizeEdge, EdgeTable, headerKeyCaller, type EdgeContext, type EdgeMatch } from './http/edge-route.js';
 import { ENVD_PORT } from './constants.js';
 import { WebSocketServer } from 'ws';
 import type { SandboxRecord } from './store/store.js';
@@ -25,8 +27,6 @@ import { handleWatch } from './ws/watch.js';
 import type { Metrics } from './http/prometheus.js';
 import type { StaticSite } from './http/static.js';
 
-/** A sandbox ID in a control-plane path (the edge table's `{sandboxID}`). */
-const SANDBOX_ID = /^[a-z][a-z0-9]+$/;
 /** Largest client frame (terminal input): bigger frames close the socket instead of being buffered. */
 const MAX_WS_FRAME = 1 << 20;
 
@@ -99,28 +99,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/**
- * The routes that are not REST operations of spec/openapi.yaml, in one table beside the REST one (api/routes.ts):
- * plain HTTP handlers (`http`) and WebSocket upgrades (`upgrade`), matched by method and path before the REST table.
- * The sandbox ingress (by header or host name) comes before both; the API docs and the console after.
- */
-interface EdgeRoute {
-  /** Any method when absent. */
-  method?: string;
-  path: RegExp;
-  http?: (req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray) => Promise<void>;
-  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, m: RegExpExecArray) => Promise<void>;
-}
-
-function matchEdge(table: EdgeRoute[], method: string, pathname: string, kind: 'http' | 'upgrade') {
-  for (const r of table) {
-    if (!r[kind] || (r.method && r.method !== method)) continue;
-    const m = r.path.exec(pathname);
-    if (m && (m.groups?.sandboxID === undefined || SANDBOX_ID.test(m.groups.sandboxID))) return { route: r, m };
-  }
-  return undefined;
-}
-
 export function createApp(opts: AppOptions): http.Server {
   const openapi = opts.openapi ?? new OpenApi();
   const router = new Router(opts.routes);
@@ -130,22 +108,7 @@ export function createApp(opts: AppOptions): http.Server {
    * The ingress needs no API key (the sandbox's traffic/access tokens guard it), but one that is sent must be valid and
    * scopes the lookup: another team's sandbox then answers exactly as a missing one.
    */
-  const ingressCaller = async (req: IncomingMessage): Promise<Caller | undefined> =>
-    // Only X-API-Key: an Authorization header on sandbox traffic belongs to the app in the sandbox.
-    req.headers['x-api-key'] ? opts.auth.fromRequest(req, { headerOnly: true }) : undefined;
-
-  /**
-   * Signed file links: an API key, or a token (from ws-token) bound to the key that asked for it; else the agent
-   * decides.
-   */
-  const filesCaller = async (req: IncomingMessage, url: URL, sandboxId: string): Promise<Caller | undefined> => {
-    const token = url.searchParams.get('token');
-    if (!token) return ingressCaller(req);
-    const caller = await opts.auth.fromToken(sandboxId, token);
-    if (!caller)
-      throw new ApiError('unauthenticated', "the link's token is invalid, expired or its API key was revoked");
-    return caller;
-  };
+  const ingressCaller = (req: IncomingMessage) => headerKeyCaller(opts.auth, req);
 
   /** Proxies as `caller` (scoped lookup); a stream it opened ends when its key is revoked. */
   const proxyAs = async (
@@ -192,7 +155,7 @@ export function createApp(opts: AppOptions): http.Server {
   };
 
   /** `/files` with no sandbox named: the sandbox whose token signed the URL (ingress/signed-files.ts), else 401. */
-  const proxySignedFiles = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const proxySignedFiles = async ({ req, url }: EdgeContext<unknown, 'signed-url'>, res: ServerResponse) => {
     const op = filesOperation(req.method);
     const ops: Array<'read' | 'write'> = op ? [op] : req.method === 'OPTIONS' ? ['write', 'read'] : [];
     let sandboxId: string | undefined;
@@ -208,20 +171,17 @@ export function createApp(opts: AppOptions): http.Server {
     });
   };
 
-  /** The server's own metrics span every team: admin only. */
-  const serveMetrics = async (req: IncomingMessage, res: ServerResponse) => {
-    if (!(await opts.auth.fromRequest(req)).admin) {
-      throw new ApiError('permission_denied', 'only the admin key can read /metrics');
-    }
+  /** The server's own metrics (admin only: the row's auth). */
+  const serveMetrics = async (_c: unknown, res: ServerResponse) => {
     const text = await opts.metrics.render();
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     res.end(text);
   };
 
   /** `/sandboxes/{id}/files`: signed download/upload URLs that work without DNS set-up; forwarded to the agent. */
-  const proxyFilesLink = async (req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray) => {
-    const sandboxId = m.groups!.sandboxID;
-    const caller = await filesCaller(req, url, sandboxId);
+  const proxyFilesLink = async (c: EdgeContext<{ sandboxID: string }, 'key-token-or-agent'>, res: ServerResponse) => {
+    const { req, url, caller } = c;
+    const sandboxId = c.params.sandboxID;
     url.searchParams.delete('token');
     req.url = `/files${url.search}`;
     if (caller) {
@@ -236,12 +196,9 @@ export function createApp(opts: AppOptions): http.Server {
   /** A control-plane WebSocket (terminal, directory watch) on a running sandbox, for a key or a ws-token. */
   const socketRoute =
     (serve: typeof handlePty | typeof handleWatch) =>
-    async (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, m: RegExpExecArray) => {
-      const sandboxId = m.groups!.sandboxID;
-      const token = url.searchParams.get('token');
-      const byToken = token ? await opts.auth.fromToken(sandboxId, token) : undefined;
-      const caller = byToken ?? (await opts.auth.fromRequest(req));
-      const s = await withCaller(caller, () => opts.sandboxForSocket(sandboxId));
+    async (c: EdgeContext<{ sandboxID: string }, 'key-or-token'>, socket: Duplex, head: Buffer) => {
+      const { req, url, caller } = c;
+      const s = await withCaller(caller, () => opts.sandboxForSocket(c.params.sandboxID));
       wss.handleUpgrade(req, socket, head, (ws) => {
         const untrack = opts.keyWatch.track(caller.keyId, () => {
           ws.close(1008, 'API key revoked');
@@ -255,14 +212,27 @@ export function createApp(opts: AppOptions): http.Server {
     };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
-  const edge: EdgeRoute[] = [
-    { method: 'GET', path: /^\/metrics$/, http: serveMetrics },
-    { path: /^\/files$/, http: proxySignedFiles },
-    ...(opts.volumeContent ? [{ path: VOLUME_CONTENT_PATH, http: opts.volumeContent }] : []),
-    { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/files$/, http: proxyFilesLink },
-    { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/pty$/, upgrade: socketRoute(handlePty) },
-    { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/files\/watch$/, upgrade: socketRoute(handleWatch) },
-  ];
+  /** The volume content API (its own auth: the row's `volume-token`); without one configured, no such route. */
+  const volumeContent = async ({ req, url }: EdgeContext<unknown, 'volume-token'>, res: ServerResponse) => {
+    if (!opts.volumeContent) throw new ApiError('not_found', `no route for ${req.method} ${url.pathname}`);
+    await opts.volumeContent(req, res, url, VOLUME_CONTENT_PATH.exec(url.pathname)!);
+  };
+
+  const edge = new EdgeTable(EDGE_ROUTES, {
+    metrics: serveMetrics,
+    signedFiles: proxySignedFiles,
+    volumeDir: volumeContent,
+    volumePath: volumeContent,
+    volumeFile: volumeContent,
+    filesLink: proxyFilesLink,
+    pty: socketRoute(handlePty),
+    watch: socketRoute(handleWatch),
+  });
+  /** Runs an edge row's auth check, then its handler with the caller it found. */
+  const runEdge = async (m: EdgeMatch, req: IncomingMessage, url: URL, io: ServerResponse | Duplex, head?: Buffer) => {
+    const caller = await authorizeEdge(opts.auth, m.row, req, url, m.params);
+    await m.handler({ params: m.params, caller, url, req }, io, head);
+  };
 
   const server = http.createServer(async (req, res) => {
     try {
@@ -276,8 +246,8 @@ export function createApp(opts: AppOptions): http.Server {
         );
       }
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const edgeRoute = matchEdge(edge, req.method ?? 'GET', url.pathname, 'http');
-      if (edgeRoute) return await edgeRoute.route.http!(req, res, url, edgeRoute.m);
+      const edgeRoute = edge.match('http', req.method ?? 'GET', url.pathname);
+      if (edgeRoute) return await runEdge(edgeRoute, req, url, res);
       if (docs.serve(req, res, url.pathname)) return;
       if (
         opts.console &&
@@ -296,8 +266,8 @@ export function createApp(opts: AppOptions): http.Server {
     try {
       const target: IngressTarget | undefined = ingressTarget(req.headers);
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const edgeRoute = target ? undefined : matchEdge(edge, req.method ?? 'GET', url.pathname, 'upgrade');
-      if (edgeRoute) return await edgeRoute.route.upgrade!(req, socket, head, url, edgeRoute.m);
+      const edgeRoute = target ? undefined : edge.match('upgrade', req.method ?? 'GET', url.pathname);
+      if (edgeRoute) return await runEdge(edgeRoute, req, url, socket, head);
       if (!target) throw new ApiError('not_found', `no WebSocket route for ${req.url}`);
       const caller = await ingressCaller(req);
       if (!caller) return await proxyUpgrade(opts.ingress, target, req, socket, head);

@@ -1,6 +1,6 @@
 /**
  * The volume content API (spec/volume-content.yaml): `/volumecontent/{volumeID}/dir|path|file`, E2B's paths, served
- * beside the REST table (app.ts's edge routes: file bodies are raw bytes, not JSON). Authorization is the volume's
+ * beside the REST table (api/edge-routes.ts: file bodies are raw bytes, not JSON). Authorization is the volume's
  * token (`Bearer`, from GET /volumes/{id}; bound to that volume and to the API key that asked) or an API key; either
  * way the volume must be the caller's team's (another team's is a 404). The volume is mounted on this node for the
  * length of the request (services/volume-images.ts) and the files are served by services/volume-files.ts.

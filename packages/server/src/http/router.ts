@@ -30,6 +30,16 @@ export interface Route {
   handler(ctx: RequestContext): Promise<Reply> | Reply;
 }
 
+/** A path template (`/sandboxes/{sandboxID}`) as a regex with one group per parameter, and the parameters' names. */
+export function compilePath(path: string): { regex: RegExp; names: string[] } {
+  const names: string[] = [];
+  const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(\w+)\\?\}|\{(\w+)\}/g, (_m, a, b) => {
+    names.push(a ?? b);
+    return '([^/]+)';
+  });
+  return { regex: new RegExp(`^${pattern}$`), names };
+}
+
 interface Compiled {
   route: Route;
   regex: RegExp;
@@ -40,16 +50,7 @@ export class Router {
   private compiled: Compiled[];
 
   constructor(routes: Route[]) {
-    this.compiled = routes.map((route) => {
-      const names: string[] = [];
-      const pattern = route.path
-        .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
-        .replace(/\\?\{(\w+)\\?\}|\{(\w+)\}/g, (_m, a, b) => {
-          names.push(a ?? b);
-          return '([^/]+)';
-        });
-      return { route, names, regex: new RegExp(`^${pattern}$`) };
-    });
+    this.compiled = routes.map((route) => ({ route, ...compilePath(route.path) }));
     // Literal segments win over parameters (`/sandboxes/metrics` before `/sandboxes/{sandboxID}`).
     this.compiled.sort((a, b) => a.names.length - b.names.length);
   }

@@ -4,18 +4,16 @@
  * a body field, a path parameter or a query parameter the operation lacks) and accept a correct row. Also: a row
  * calls its handler with the request context.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { compileErrors } from '../../../../tests/helpers/compile-probe.js';
 import { op } from './typed-route.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-route-probe-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const errorsOf = (codes: string[]) =>
+  compileErrors(`import { op } from '${path.join(HERE, 'typed-route.js')}';`, codes);
 
 const GOOD = `export const r = op('POST', '/sandboxes/{sandboxID}/timeout', async (c) => {
   const id: string = c.params.sandboxID;
@@ -32,29 +30,6 @@ const BAD: Array<[string, RegExp]> = [
   [`op('GET', '/v2/sandboxes', (c) => ({ status: 200, body: c.query.bogus }))`, /'bogus'/],
   [`op('POST', '/sandboxes/{sandboxID}/refreshes', (c) => ({ status: 200, body: c.body.duration }))`, /undefined/],
 ];
-
-/** Compiler errors of each probe module (one program for all: the compiler's start-up is the slow part). */
-function errorsOf(codes: string[]): string[][] {
-  const files = codes.map((code, i) => {
-    const file = path.join(dir, `probe${i}.ts`);
-    writeFileSync(file, `import { op } from '${path.join(HERE, 'typed-route.js')}';\n${code}\n`);
-    return file;
-  });
-  const program = ts.createProgram(files, {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    lib: ['lib.es2023.d.ts'],
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    types: ['node'],
-  });
-  const diagnostics = ts.getPreEmitDiagnostics(program);
-  return files.map((f) =>
-    diagnostics.filter((d) => d.file?.fileName === f).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
-  );
-}
 
 describe('typed route table', () => {
   it('accepts a row that matches the spec and rejects what the spec does not define', () => {

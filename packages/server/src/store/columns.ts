@@ -1,10 +1,9 @@
 /**
  * The record field → column name maps both stores use (the same column names in SQLite and PostgreSQL), and which
- * fields are JSON (maps, lists) or booleans, and the telemetry rows (metrics, logs, build logs) both read the same way.
+ * fields are JSON (maps, lists) or booleans. The conversions that use them are in rows.ts.
  */
 import type { SandboxRecord } from './sandbox-repository.js';
 import type { SnapshotRecord } from './snapshot-repository.js';
-import { LOG_LEVELS, type BuildLogEntry, type LogEntry, type MetricSample } from './telemetry-repository.js';
 import type { TemplateBuildRecord, TemplateRecord } from './template-repository.js';
 import type { VolumeRecord } from './volume-repository.js';
 
@@ -122,46 +121,6 @@ export const BOOL_FIELDS = new Set(['autoResume', 'autoPauseMemory', 'allowInter
 /** The owner column is NOT NULL: a record made without a team (internal work, old callers) is the admin team's. */
 export function ownerValue(field: string, value: unknown): unknown {
   return field === 'teamId' && (value === undefined || value === null) ? 'admin' : value;
-}
-
-/** A `build_logs` row as an entry (`step` absent when there is none). */
-export function buildLogFromRow(r: Record<string, unknown>): BuildLogEntry {
-  return {
-    templateId: r.template_id as string,
-    buildId: r.build_id as string,
-    seq: Number(r.seq),
-    timestamp: Number(r.ts),
-    level: LOG_LEVELS[r.level as number],
-    message: r.message as string,
-    ...(r.step ? { step: r.step as string } : {}),
-  };
-}
-
-/** A `sandbox_logs` row as an entry; `fields` as each store decodes its JSON column. */
-export function logFromRow(r: Record<string, unknown>, fields: Record<string, string>): LogEntry {
-  return {
-    sandboxId: r.sandbox_id as string,
-    timestamp: Number(r.ts),
-    seq: Number(r.seq),
-    level: LOG_LEVELS[r.level as number],
-    message: r.message as string,
-    fields,
-  };
-}
-
-/** A `sandbox_metrics` row (the same columns in both stores) as a sample. */
-export function metricFromRow(r: Record<string, unknown>): MetricSample {
-  return {
-    sandboxId: r.sandbox_id as string,
-    timestamp: Number(r.ts),
-    cpuCount: Number(r.cpu_count),
-    cpuUsedPct: Number(r.cpu_used_pct),
-    memUsed: Number(r.mem_used),
-    memTotal: Number(r.mem_total),
-    memCache: Number(r.mem_cache),
-    diskUsed: Number(r.disk_used),
-    diskTotal: Number(r.disk_total),
-  };
 }
 
 /**

@@ -1,33 +1,24 @@
 /**
  * How the PostgreSQL repositories turn records into rows and back, and run statements: JSON goes out as text (JSONB
- * and BOOLEAN come back typed), absent optional fields are NULL (and stay absent when read). `upsertRecord` replaces a
- * whole row, `patchRecord` sets only the fields a patch names, `inTransaction` runs statements on one connection
- * between BEGIN and COMMIT.
+ * and BOOLEAN come back typed), absent optional fields are NULL (and stay absent when read); the conversions
+ * themselves are rows.ts's. `upsertRecord` replaces a whole row, `patchRecord` sets only the fields a patch names,
+ * `inTransaction` runs statements on one connection between BEGIN and COMMIT.
  */
 import type pg from 'pg';
-import { JSON_FIELDS, ownerValue } from './columns.js';
+import { columnParam, rowReaders, type Row, type RowCodec } from './rows.js';
 
-export type Row = Record<string, unknown>;
+export type { Row } from './rows.js';
 
 /** A pool, or one connection of it inside a transaction. */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
-/** JSON values are sent as text: `pg` would turn a JS array into a PostgreSQL array, not a JSON one. */
-export function toParam(field: string, value: unknown): unknown {
-  value = ownerValue(field, value);
-  if (value === undefined || value === null) return null;
-  return JSON_FIELDS.has(field) ? JSON.stringify(value) : value;
-}
+/** `pg` parses JSONB and BOOLEAN itself (and BIGINT as a number: postgres.ts). */
+const POSTGRES: RowCodec = { readJson: (v) => v, readBool: (v) => v as boolean, writeBool: (v) => v };
 
-/** Absent optional fields stay absent (not `undefined`), as in the SQLite store. */
-export function fromRow<T>(row: Row, columns: Record<string, string>): T {
-  const out: Record<string, unknown> = {};
-  for (const [field, column] of Object.entries(columns)) {
-    const v = row[column];
-    if (v !== null && v !== undefined) out[field] = v;
-  }
-  return out as T;
-}
+/** Every table's row → record converter for PostgreSQL rows (`rowTo.sandbox(row)`, …). */
+export const rowTo = rowReaders(POSTGRES);
+
+export const toParam = (field: string, value: unknown): unknown => columnParam(field, value, POSTGRES);
 
 export async function query(db: Queryable, sql: string, args: unknown[] = []): Promise<Row[]> {
   return (await db.query(sql, args)).rows;

@@ -1,10 +1,8 @@
 /** The sandboxes repository on PostgreSQL (sandbox-repository.ts): one row per sandbox, metadata in JSONB. */
 import type pg from 'pg';
 import { SANDBOX_COLUMNS } from './columns.js';
-import { fromRow, patchRecord, query, toParam, upsertRecord, type Row } from './postgres-rows.js';
+import { patchRecord, query, rowTo, toParam, upsertRecord, type Row } from './postgres-rows.js';
 import type { SandboxFilter, SandboxRecord, SandboxRepository, SandboxState } from './sandbox-repository.js';
-
-const record = (r: Row) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS);
 
 export class PostgresSandboxes implements SandboxRepository {
   constructor(private pool: pg.Pool) {}
@@ -39,7 +37,7 @@ export class PostgresSandboxes implements SandboxRepository {
 
   async getSandbox(id: string): Promise<SandboxRecord | undefined> {
     const [row] = await query(this.pool, 'SELECT * FROM sandboxes WHERE sandbox_id = $1', [id]);
-    return row ? record(row) : undefined;
+    return row ? rowTo.sandbox(row) : undefined;
   }
 
   async listSandboxes(filter: SandboxFilter = {}): Promise<SandboxRecord[]> {
@@ -65,12 +63,12 @@ export class PostgresSandboxes implements SandboxRepository {
     const sql =
       `SELECT * FROM sandboxes ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
       `ORDER BY started_at ${dir}, sandbox_id ${dir} ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
-    return (await query(this.pool, sql, args)).map(record);
+    return (await query(this.pool, sql, args)).map(rowTo.sandbox);
   }
 
   async expiredSandboxes(now: number): Promise<SandboxRecord[]> {
     const sql = `SELECT * FROM sandboxes WHERE state IN ('running', 'paused') AND end_at <= $1`;
-    return (await query(this.pool, sql, [now])).map(record);
+    return (await query(this.pool, sql, [now])).map(rowTo.sandbox);
   }
 
   async deleteSandbox(id: string): Promise<void> {

@@ -1,7 +1,7 @@
 /** The snapshots repository on PostgreSQL (snapshot-repository.ts). */
 import type pg from 'pg';
 import { SNAPSHOT_COLUMNS } from './columns.js';
-import { fromRow, query, upsertRecord } from './postgres-rows.js';
+import { query, rowTo, upsertRecord } from './postgres-rows.js';
 import type { SnapshotFilter, SnapshotRecord, SnapshotRepository } from './snapshot-repository.js';
 
 export class PostgresSnapshots implements SnapshotRepository {
@@ -18,7 +18,7 @@ export class PostgresSnapshots implements SnapshotRepository {
         'ORDER BY (snapshot_id = $1) DESC, created_at DESC LIMIT 1',
       [idOrName],
     );
-    return row ? fromRow<SnapshotRecord>(row, SNAPSHOT_COLUMNS) : undefined;
+    return row ? rowTo.snapshot(row) : undefined;
   }
 
   async listSnapshots(f: SnapshotFilter): Promise<SnapshotRecord[]> {
@@ -35,7 +35,7 @@ export class PostgresSnapshots implements SnapshotRepository {
     const sql =
       `SELECT * FROM snapshots ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       `ORDER BY created_at DESC, snapshot_id DESC LIMIT ${arg(f.limit ?? 100)}`;
-    return (await query(this.pool, sql, args)).map((r) => fromRow<SnapshotRecord>(r, SNAPSHOT_COLUMNS));
+    return (await query(this.pool, sql, args)).map(rowTo.snapshot);
   }
 
   async deleteSnapshot(id: string): Promise<void> {

@@ -14,25 +14,9 @@ import {
   type TeamStore,
   type TeamUsage,
 } from './teams.js';
-import { inTransaction } from './postgres-rows.js';
+import { inTransaction, rowTo } from './postgres-rows.js';
 
 type Row = Record<string, any>;
-
-const teamFromRow = (r: Row): TeamRecord => ({
-  teamId: r.team_id,
-  name: r.name,
-  createdAt: Number(r.created_at),
-  quotas: r.quotas,
-});
-const keyFromRow = (r: Row): ApiKeyRecord => ({
-  keyId: r.key_id,
-  teamId: r.team_id,
-  name: r.name,
-  keyHash: r.key_hash,
-  mask: r.mask,
-  createdAt: Number(r.created_at),
-  ...(r.last_used_at != null ? { lastUsedAt: Number(r.last_used_at) } : {}),
-});
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
@@ -63,11 +47,11 @@ export class PostgresTeamStore implements TeamStore {
 
   async getTeam(teamId: string): Promise<TeamRecord | undefined> {
     const [r] = await this.q('SELECT * FROM teams WHERE team_id = $1', [teamId]);
-    return r ? teamFromRow(r) : undefined;
+    return r ? rowTo.team(r) : undefined;
   }
 
   async listTeams(): Promise<TeamRecord[]> {
-    return (await this.q('SELECT * FROM teams ORDER BY created_at, team_id')).map(teamFromRow);
+    return (await this.q('SELECT * FROM teams ORDER BY created_at, team_id')).map(rowTo.team);
   }
 
   async setTeamQuotas(teamId: string, quotas: Partial<Quotas>): Promise<void> {
@@ -92,17 +76,17 @@ export class PostgresTeamStore implements TeamStore {
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
     const [r] = await this.q('SELECT * FROM api_keys WHERE key_hash = $1', [keyHash]);
-    return r ? keyFromRow(r) : undefined;
+    return r ? rowTo.apiKey(r) : undefined;
   }
 
   async getApiKey(keyId: string): Promise<ApiKeyRecord | undefined> {
     const [r] = await this.q('SELECT * FROM api_keys WHERE key_id = $1', [keyId]);
-    return r ? keyFromRow(r) : undefined;
+    return r ? rowTo.apiKey(r) : undefined;
   }
 
   async listApiKeys(teamId: string): Promise<ApiKeyRecord[]> {
     return (await this.q('SELECT * FROM api_keys WHERE team_id = $1 ORDER BY created_at, key_id', [teamId])).map(
-      keyFromRow,
+      rowTo.apiKey,
     );
   }
 

@@ -5,8 +5,7 @@
  * the same build at once costs a retry on the primary key.
  */
 import type pg from 'pg';
-import { buildLogFromRow, logFromRow, metricFromRow } from './columns.js';
-import { query } from './postgres-rows.js';
+import { query, rowTo } from './postgres-rows.js';
 import {
   LOG_LEVELS,
   type BuildLogEntry,
@@ -51,7 +50,7 @@ export class PostgresTelemetry implements TelemetryRepository {
         'ORDER BY seq LIMIT $5',
       [templateId, buildId, q.offset, q.minLevel ? LOG_LEVELS.indexOf(q.minLevel) : 0, q.limit],
     );
-    return rows.map(buildLogFromRow);
+    return rows.map(rowTo.buildLog);
   }
 
   async appendLog(e: Omit<LogEntry, 'seq'>): Promise<void> {
@@ -75,7 +74,7 @@ export class PostgresTelemetry implements TelemetryRepository {
       `SELECT * FROM sandbox_logs WHERE ${where.join(' AND ')} ` +
       `ORDER BY ts ${order}, seq ${order} LIMIT ${arg(q.limit)}`;
     const rows = await query(this.pool, sql, args);
-    return rows.map((r) => logFromRow(r, r.fields as Record<string, string>));
+    return rows.map(rowTo.log);
   }
 
   async pruneLogs(before: number): Promise<void> {
@@ -106,7 +105,7 @@ export class PostgresTelemetry implements TelemetryRepository {
       'SELECT * FROM sandbox_metrics WHERE sandbox_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts',
       [sandboxId, startMs, endMs],
     );
-    return rows.map((r) => metricFromRow(r));
+    return rows.map(rowTo.metric);
   }
 
   async latestMetrics(sandboxIds: string[]): Promise<MetricSample[]> {
@@ -117,7 +116,7 @@ export class PostgresTelemetry implements TelemetryRepository {
         'ORDER BY sandbox_id, ts DESC',
       [sandboxIds],
     );
-    return rows.map((r) => metricFromRow(r));
+    return rows.map(rowTo.metric);
   }
 
   async pruneMetrics(before: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { BUILD_COLUMNS, TEMPLATE_COLUMNS } from './columns.js';
-import { fromRow, inTransaction, patchRecord, query, upsertRecord, type Queryable, type Row } from './postgres-rows.js';
+import { inTransaction, patchRecord, query, rowTo, upsertRecord, type Queryable } from './postgres-rows.js';
 import {
   TEMPLATE_PATCH_IGNORED,
   type TemplateBuildRecord,
@@ -13,9 +13,6 @@ import {
   type TemplateRecord,
   type TemplateRepository,
 } from './template-repository.js';
-
-const template = (r: Row) => fromRow<TemplateRecord>(r, TEMPLATE_COLUMNS);
-const build = (r: Row) => fromRow<TemplateBuildRecord>(r, BUILD_COLUMNS);
 
 export class PostgresTemplates implements TemplateRepository {
   constructor(private pool: pg.Pool) {}
@@ -44,11 +41,11 @@ export class PostgresTemplates implements TemplateRepository {
         'ORDER BY (template_id = $1) DESC, created_at LIMIT 1',
       [idOrName],
     );
-    return row ? template(row) : undefined;
+    return row ? rowTo.template(row) : undefined;
   }
 
   async listTemplates(): Promise<TemplateRecord[]> {
-    return (await query(this.pool, 'SELECT * FROM templates ORDER BY created_at, template_id')).map(template);
+    return (await query(this.pool, 'SELECT * FROM templates ORDER BY created_at, template_id')).map(rowTo.template);
   }
 
   async deleteTemplate(id: string): Promise<void> {
@@ -68,7 +65,7 @@ export class PostgresTemplates implements TemplateRepository {
       templateId,
       buildId,
     ]);
-    return row ? build(row) : undefined;
+    return row ? rowTo.build(row) : undefined;
   }
 
   async listBuilds(templateId: string): Promise<TemplateBuildRecord[]> {
@@ -77,7 +74,7 @@ export class PostgresTemplates implements TemplateRepository {
       'SELECT * FROM template_builds WHERE template_id = $1 ORDER BY created_at DESC, build_id DESC',
       [templateId],
     );
-    return rows.map(build);
+    return rows.map(rowTo.build);
   }
 
   async completeBuild(
@@ -91,7 +88,7 @@ export class PostgresTemplates implements TemplateRepository {
       await patchRecord(c, 'template_builds', BUILD_COLUMNS, patch, ['templateId', 'buildId'], where);
       const [row] = await query(c, 'SELECT * FROM templates WHERE template_id = $1 FOR UPDATE', [templateId]);
       if (!row) return undefined;
-      const before = template(row);
+      const before = rowTo.template(row);
       const next = change(before);
       if (next) await patchTemplate(c, templateId, next);
       return before;

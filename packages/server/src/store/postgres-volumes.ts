@@ -1,7 +1,6 @@
 /** The volumes repository on PostgreSQL (volume-repository.ts). */
 import type pg from 'pg';
-import { VOLUME_COLUMNS } from './columns.js';
-import { fromRow, query } from './postgres-rows.js';
+import { query, rowTo } from './postgres-rows.js';
 import type { VolumeRecord, VolumeRepository } from './volume-repository.js';
 
 export class PostgresVolumes implements VolumeRepository {
@@ -19,19 +18,19 @@ export class PostgresVolumes implements VolumeRepository {
 
   async getVolume(volumeId: string): Promise<VolumeRecord | undefined> {
     const [row] = await query(this.pool, 'SELECT * FROM volumes WHERE volume_id = $1', [volumeId]);
-    return row ? fromRow<VolumeRecord>(row, VOLUME_COLUMNS) : undefined;
+    return row ? rowTo.volume(row) : undefined;
   }
 
   async findVolumeByName(teamId: string, name: string): Promise<VolumeRecord | undefined> {
     const [row] = await query(this.pool, 'SELECT * FROM volumes WHERE team_id = $1 AND name = $2', [teamId, name]);
-    return row ? fromRow<VolumeRecord>(row, VOLUME_COLUMNS) : undefined;
+    return row ? rowTo.volume(row) : undefined;
   }
 
   async listVolumes(teamId?: string): Promise<VolumeRecord[]> {
     const rows = teamId
       ? await query(this.pool, 'SELECT * FROM volumes WHERE team_id = $1 ORDER BY created_at, volume_id', [teamId])
       : await query(this.pool, 'SELECT * FROM volumes ORDER BY created_at, volume_id', []);
-    return rows.map((r) => fromRow<VolumeRecord>(r, VOLUME_COLUMNS));
+    return rows.map(rowTo.volume);
   }
 
   async deleteVolume(volumeId: string): Promise<void> {

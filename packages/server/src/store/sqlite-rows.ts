@@ -1,32 +1,23 @@
 /**
  * How the SQLite repositories turn records into rows and back: JSON columns hold maps and lists as text, booleans are
- * 0/1, absent optional fields are NULL (and stay absent when read). `insertRecord` replaces a whole row, `patchRecord`
- * sets only the fields a patch names.
+ * 0/1, absent optional fields are NULL (and stay absent when read); the conversions themselves are rows.ts's.
+ * `insertRecord` replaces a whole row, `patchRecord` sets only the fields a patch names.
  */
 import type Database from 'better-sqlite3';
-import { BOOL_FIELDS, JSON_FIELDS, ownerValue } from './columns.js';
+import { columnParam, rowReaders, type Row, type RowCodec } from './rows.js';
 
-export type Row = Record<string, unknown>;
+export type { Row } from './rows.js';
 
-export function toColumnValue(field: string, value: unknown): unknown {
-  value = ownerValue(field, value);
-  if (value === undefined || value === null) return null;
-  if (JSON_FIELDS.has(field)) return JSON.stringify(value);
-  if (BOOL_FIELDS.has(field)) return value ? 1 : 0;
-  return value;
-}
+const SQLITE: RowCodec = {
+  readJson: (v) => JSON.parse(v as string),
+  readBool: (v) => v === 1,
+  writeBool: (v) => (v ? 1 : 0),
+};
 
-export function fromRow<T>(row: Row, columns: Record<string, string>): T {
-  const out: Record<string, unknown> = {};
-  for (const [field, column] of Object.entries(columns)) {
-    const v = row[column];
-    if (v === null || v === undefined) continue;
-    if (JSON_FIELDS.has(field)) out[field] = JSON.parse(v as string);
-    else if (BOOL_FIELDS.has(field)) out[field] = v === 1;
-    else out[field] = v;
-  }
-  return out as T;
-}
+/** Every table's row → record converter for SQLite rows (`rowTo.sandbox(row)`, …). */
+export const rowTo = rowReaders(SQLITE);
+
+export const toColumnValue = (field: string, value: unknown): unknown => columnParam(field, value, SQLITE);
 
 /** INSERT OR REPLACE of every field of `record`. */
 export function insertRecord(

@@ -2,9 +2,7 @@
 import type Database from 'better-sqlite3';
 import { SANDBOX_COLUMNS } from './columns.js';
 import type { SandboxFilter, SandboxRecord, SandboxRepository, SandboxState } from './sandbox-repository.js';
-import { fromRow, insertRecord, patchRecord, toColumnValue, type Row } from './sqlite-rows.js';
-
-const record = (r: Row) => fromRow<SandboxRecord>(r, SANDBOX_COLUMNS);
+import { insertRecord, patchRecord, rowTo, toColumnValue, type Row } from './sqlite-rows.js';
 
 export class SqliteSandboxes implements SandboxRepository {
   constructor(private db: Database.Database) {}
@@ -30,7 +28,7 @@ export class SqliteSandboxes implements SandboxRepository {
 
   async getSandbox(id: string): Promise<SandboxRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM sandboxes WHERE sandbox_id = ?').get(id) as Row | undefined;
-    return row ? record(row) : undefined;
+    return row ? rowTo.sandbox(row) : undefined;
   }
 
   async listSandboxes(filter: SandboxFilter = {}): Promise<SandboxRecord[]> {
@@ -64,12 +62,12 @@ export class SqliteSandboxes implements SandboxRepository {
     const sql =
       `SELECT * FROM sandboxes ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
       `ORDER BY started_at ${dir}, sandbox_id ${dir} ${filter.limit ? 'LIMIT ' + Number(filter.limit) : ''}`;
-    return (this.db.prepare(sql).all(...args) as Row[]).map(record);
+    return (this.db.prepare(sql).all(...args) as Row[]).map(rowTo.sandbox);
   }
 
   async expiredSandboxes(now: number): Promise<SandboxRecord[]> {
     const sql = `SELECT * FROM sandboxes WHERE state IN ('running', 'paused') AND end_at <= ?`;
-    return (this.db.prepare(sql).all(now) as Row[]).map(record);
+    return (this.db.prepare(sql).all(now) as Row[]).map(rowTo.sandbox);
   }
 
   async deleteSandbox(id: string): Promise<void> {

@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { SNAPSHOT_COLUMNS } from './columns.js';
 import type { SnapshotFilter, SnapshotRecord, SnapshotRepository } from './snapshot-repository.js';
-import { fromRow, insertRecord, type Row } from './sqlite-rows.js';
+import { insertRecord, rowTo, type Row } from './sqlite-rows.js';
 
 export class SqliteSnapshots implements SnapshotRepository {
   constructor(private db: Database.Database) {}
@@ -18,7 +18,7 @@ export class SqliteSnapshots implements SnapshotRepository {
           'ORDER BY snapshot_id = ? DESC, created_at DESC LIMIT 1',
       )
       .get(idOrName, idOrName, idOrName) as Row | undefined;
-    return row ? fromRow<SnapshotRecord>(row, SNAPSHOT_COLUMNS) : undefined;
+    return row ? rowTo.snapshot(row) : undefined;
   }
 
   async listSnapshots(f: SnapshotFilter): Promise<SnapshotRecord[]> {
@@ -35,7 +35,7 @@ export class SqliteSnapshots implements SnapshotRepository {
       `SELECT * FROM snapshots ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       'ORDER BY created_at DESC, snapshot_id DESC LIMIT ?';
     const rows = this.db.prepare(sql).all(...args, f.limit ?? 100) as Row[];
-    return rows.map((r) => fromRow<SnapshotRecord>(r, SNAPSHOT_COLUMNS));
+    return rows.map(rowTo.snapshot);
   }
 
   async deleteSnapshot(id: string): Promise<void> {

@@ -13,26 +13,11 @@ import {
   type TeamStore,
   type TeamUsage,
 } from './teams.js';
+import { rowTo } from './sqlite-rows.js';
 
 type Row = Record<string, any>;
 
 const SUMS = 'COUNT(*) AS n, COALESCE(SUM(cpu_count), 0) AS cpu, COALESCE(SUM(memory_mb), 0) AS mem';
-
-const teamFromRow = (r: Row): TeamRecord => ({
-  teamId: r.team_id,
-  name: r.name,
-  createdAt: r.created_at,
-  quotas: JSON.parse(r.quotas),
-});
-const keyFromRow = (r: Row): ApiKeyRecord => ({
-  keyId: r.key_id,
-  teamId: r.team_id,
-  name: r.name,
-  keyHash: r.key_hash,
-  mask: r.mask,
-  createdAt: r.created_at,
-  ...(r.last_used_at != null ? { lastUsedAt: r.last_used_at } : {}),
-});
 
 export class SqliteTeamStore implements TeamStore {
   constructor(private db: Database.Database) {}
@@ -45,11 +30,11 @@ export class SqliteTeamStore implements TeamStore {
 
   async getTeam(teamId: string): Promise<TeamRecord | undefined> {
     const r = this.db.prepare('SELECT * FROM teams WHERE team_id = ?').get(teamId) as Row | undefined;
-    return r ? teamFromRow(r) : undefined;
+    return r ? rowTo.team(r) : undefined;
   }
 
   async listTeams(): Promise<TeamRecord[]> {
-    return (this.db.prepare('SELECT * FROM teams ORDER BY created_at, team_id').all() as Row[]).map(teamFromRow);
+    return (this.db.prepare('SELECT * FROM teams ORDER BY created_at, team_id').all() as Row[]).map(rowTo.team);
   }
 
   async setTeamQuotas(teamId: string, quotas: Partial<Quotas>): Promise<void> {
@@ -75,18 +60,18 @@ export class SqliteTeamStore implements TeamStore {
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
     const r = this.db.prepare('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
-    return r ? keyFromRow(r) : undefined;
+    return r ? rowTo.apiKey(r) : undefined;
   }
 
   async getApiKey(keyId: string): Promise<ApiKeyRecord | undefined> {
     const r = this.db.prepare('SELECT * FROM api_keys WHERE key_id = ?').get(keyId) as Row | undefined;
-    return r ? keyFromRow(r) : undefined;
+    return r ? rowTo.apiKey(r) : undefined;
   }
 
   async listApiKeys(teamId: string): Promise<ApiKeyRecord[]> {
     return (
       this.db.prepare('SELECT * FROM api_keys WHERE team_id = ? ORDER BY created_at, key_id').all(teamId) as Row[]
-    ).map(keyFromRow);
+    ).map(rowTo.apiKey);
   }
 
   async renameApiKey(keyId: string, name: string): Promise<void> {

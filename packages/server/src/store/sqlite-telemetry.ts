@@ -3,8 +3,7 @@
  * metric samples (one per sandbox and time) and build logs (numbered per build inside a transaction).
  */
 import type Database from 'better-sqlite3';
-import { buildLogFromRow, logFromRow, metricFromRow } from './columns.js';
-import type { Row } from './sqlite-rows.js';
+import { rowTo, type Row } from './sqlite-rows.js';
 import {
   LOG_LEVELS,
   type BuildLogEntry,
@@ -43,7 +42,7 @@ export class SqliteTelemetry implements TelemetryRepository {
           'ORDER BY seq LIMIT ?',
       )
       .all(templateId, buildId, q.offset, q.minLevel ? LOG_LEVELS.indexOf(q.minLevel) : 0, q.limit) as Row[];
-    return rows.map(buildLogFromRow);
+    return rows.map(rowTo.buildLog);
   }
 
   async appendLog(e: Omit<LogEntry, 'seq'>): Promise<void> {
@@ -71,7 +70,7 @@ export class SqliteTelemetry implements TelemetryRepository {
     const rows = this.db
       .prepare(`SELECT * FROM sandbox_logs WHERE ${where.join(' AND ')} ORDER BY ts ${order}, seq ${order} LIMIT ?`)
       .all(...args, q.limit) as Row[];
-    return rows.map((r) => logFromRow(r, JSON.parse(r.fields as string)));
+    return rows.map(rowTo.log);
   }
 
   async pruneLogs(before: number): Promise<void> {
@@ -100,7 +99,7 @@ export class SqliteTelemetry implements TelemetryRepository {
     const rows = this.db
       .prepare('SELECT * FROM sandbox_metrics WHERE sandbox_id = ? AND ts >= ? AND ts <= ? ORDER BY ts')
       .all(sandboxId, startMs, endMs) as Row[];
-    return rows.map((r) => metricFromRow(r));
+    return rows.map(rowTo.metric);
   }
 
   async latestMetrics(sandboxIds: string[]): Promise<MetricSample[]> {
@@ -112,7 +111,7 @@ export class SqliteTelemetry implements TelemetryRepository {
           `WHERE sandbox_id IN (${ids}) GROUP BY sandbox_id) l ON m.sandbox_id = l.sandbox_id AND m.ts = l.ts`,
       )
       .all(...sandboxIds) as Row[];
-    return rows.map((r) => metricFromRow(r));
+    return rows.map(rowTo.metric);
   }
 
   async pruneMetrics(before: number): Promise<void> {

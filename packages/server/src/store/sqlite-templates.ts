@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { BUILD_COLUMNS, TEMPLATE_COLUMNS } from './columns.js';
-import { fromRow, insertRecord, patchRecord, type Row } from './sqlite-rows.js';
+import { insertRecord, patchRecord, rowTo, type Row } from './sqlite-rows.js';
 import {
   TEMPLATE_PATCH_IGNORED,
   type TemplateBuildRecord,
@@ -14,9 +14,6 @@ import {
   type TemplateRecord,
   type TemplateRepository,
 } from './template-repository.js';
-
-const template = (r: Row) => fromRow<TemplateRecord>(r, TEMPLATE_COLUMNS);
-const build = (r: Row) => fromRow<TemplateBuildRecord>(r, BUILD_COLUMNS);
 
 export class SqliteTemplates implements TemplateRepository {
   constructor(private db: Database.Database) {}
@@ -44,11 +41,13 @@ export class SqliteTemplates implements TemplateRepository {
           'ORDER BY template_id = ? DESC, created_at LIMIT 1',
       )
       .get(idOrName, idOrName, idOrName) as Row | undefined;
-    return row ? template(row) : undefined;
+    return row ? rowTo.template(row) : undefined;
   }
 
   async listTemplates(): Promise<TemplateRecord[]> {
-    return (this.db.prepare('SELECT * FROM templates ORDER BY created_at, template_id').all() as Row[]).map(template);
+    return (this.db.prepare('SELECT * FROM templates ORDER BY created_at, template_id').all() as Row[]).map(
+      rowTo.template,
+    );
   }
 
   async deleteTemplate(id: string): Promise<void> {
@@ -67,14 +66,14 @@ export class SqliteTemplates implements TemplateRepository {
     const row = this.db
       .prepare('SELECT * FROM template_builds WHERE template_id = ? AND build_id = ?')
       .get(templateId, buildId) as Row | undefined;
-    return row ? build(row) : undefined;
+    return row ? rowTo.build(row) : undefined;
   }
 
   async listBuilds(templateId: string): Promise<TemplateBuildRecord[]> {
     const rows = this.db
       .prepare('SELECT * FROM template_builds WHERE template_id = ? ORDER BY created_at DESC, build_id DESC')
       .all(templateId) as Row[];
-    return rows.map(build);
+    return rows.map(rowTo.build);
   }
 
   async completeBuild(
@@ -88,7 +87,7 @@ export class SqliteTemplates implements TemplateRepository {
       patchRecord(this.db, 'template_builds', BUILD_COLUMNS, patch, ['templateId', 'buildId'], where);
       const row = this.db.prepare('SELECT * FROM templates WHERE template_id = ?').get(templateId) as Row | undefined;
       if (!row) return undefined;
-      const before = template(row);
+      const before = rowTo.template(row);
       const next = change(before);
       if (next) patchTemplate(this.db, templateId, next);
       return before;

@@ -1,7 +1,7 @@
 /** The volumes repository on SQLite (volume-repository.ts). */
 import type Database from 'better-sqlite3';
 import { VOLUME_COLUMNS } from './columns.js';
-import { fromRow, toColumnValue, type Row } from './sqlite-rows.js';
+import { rowTo, toColumnValue, type Row } from './sqlite-rows.js';
 import type { VolumeRecord, VolumeRepository } from './volume-repository.js';
 
 export class SqliteVolumes implements VolumeRepository {
@@ -18,14 +18,14 @@ export class SqliteVolumes implements VolumeRepository {
 
   async getVolume(volumeId: string): Promise<VolumeRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM volumes WHERE volume_id = ?').get(volumeId) as Row | undefined;
-    return row ? fromRow<VolumeRecord>(row, VOLUME_COLUMNS) : undefined;
+    return row ? rowTo.volume(row) : undefined;
   }
 
   async findVolumeByName(teamId: string, name: string): Promise<VolumeRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM volumes WHERE team_id = ? AND name = ?').get(teamId, name) as
       | Row
       | undefined;
-    return row ? fromRow<VolumeRecord>(row, VOLUME_COLUMNS) : undefined;
+    return row ? rowTo.volume(row) : undefined;
   }
 
   async listVolumes(teamId?: string): Promise<VolumeRecord[]> {
@@ -34,7 +34,7 @@ export class SqliteVolumes implements VolumeRepository {
         ? this.db.prepare('SELECT * FROM volumes WHERE team_id = ? ORDER BY created_at, volume_id').all(teamId)
         : this.db.prepare('SELECT * FROM volumes ORDER BY created_at, volume_id').all()
     ) as Row[];
-    return rows.map((r) => fromRow<VolumeRecord>(r, VOLUME_COLUMNS));
+    return rows.map(rowTo.volume);
   }
 
   async deleteVolume(volumeId: string): Promise<void> {

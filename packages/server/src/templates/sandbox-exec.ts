@@ -6,7 +6,7 @@
  */
 import { createClient } from '@connectrpc/connect';
 import { sandboxConnections } from '../envd/connections.js';
-import { Process } from '../envd/process/process_pb.js';
+import { Process } from '@tensor-box/generated/envd/process';
 import { fromEnvdError } from '../services/envd-rpc.js';
 
 export interface ExecTarget {

@@ -7,7 +7,7 @@
  * way).
  */
 import type { WebSocket } from 'ws';
-import { Process, Signal } from '../envd/process/process_pb.js';
+import { Process, Signal } from '@tensor-box/generated/envd/process';
 import type { SandboxRecord } from '../store/store.js';
 import { envdHeaders, envdRpc, fromEnvdError } from '../services/envd-rpc.js';
 

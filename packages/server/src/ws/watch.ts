@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { WebSocket } from 'ws';
-import { Filesystem, EventType } from '../envd/filesystem/filesystem_pb.js';
+import { Filesystem, EventType } from '@tensor-box/generated/envd/filesystem';
 import type { SandboxRecord } from '../store/store.js';
 import { envdHeaders, envdRpc, fromEnvdError } from '../services/envd-rpc.js';
 
