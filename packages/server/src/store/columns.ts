@@ -29,6 +29,7 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   nodeId: 'node_id',
   teamId: 'team_id',
   network: 'network',
+  stateReason: 'state_reason',
 };
 
 export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {

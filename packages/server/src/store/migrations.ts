@@ -185,6 +185,21 @@ ALTER TABLE template_builds ADD COLUMN config ${d.json};`,
   // 6: indexes that SQLite databases made before versioned migrations lack (PostgreSQL's first schema has them).
   () => `CREATE INDEX IF NOT EXISTS sandboxes_started ON sandboxes (started_at, sandbox_id);
 CREATE INDEX IF NOT EXISTS snapshots_name ON snapshots (name);`,
+  // 7: the cluster's nodes (registry, heartbeats, leases) and why a sandbox is in its state (`lost`: its node died).
+  () => `CREATE TABLE nodes (
+  node_id TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  state TEXT NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  free_memory_mb INTEGER NOT NULL,
+  sandbox_slots INTEGER NOT NULL,
+  running_sandboxes INTEGER NOT NULL,
+  registered_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  state_reason TEXT
+);
+ALTER TABLE sandboxes ADD COLUMN state_reason TEXT;`,
 ];
 
 /** The newest schema version this server knows. */

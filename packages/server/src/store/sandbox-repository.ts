@@ -9,7 +9,7 @@
  * (the allowed moves and what the API shows for each: lifecycle/states.ts). Every change is a conditional write
  * (`transitionSandbox`), so two operations on one sandbox cannot both start.
  */
-export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snapshotting' | 'killing';
+export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snapshotting' | 'killing' | 'lost';
 export type OnTimeout = 'kill' | 'pause';
 
 export interface SandboxRuntime {
@@ -57,6 +57,8 @@ export interface SandboxRecord {
   /** The owning team (absent: the admin team). */
   teamId?: string;
   network?: SandboxNetwork;
+  /** Why the sandbox is in its state, when that needs saying (`lost`: which node died, and when). */
+  stateReason?: string;
 }
 
 export interface SandboxFilter {

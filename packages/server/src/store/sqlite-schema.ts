@@ -14,7 +14,8 @@ export const UNVERSIONED_VERSION = 5;
 
 /** The columns of the tables an unversioned database must have (the record tables and the teams tables). */
 const UNVERSIONED_COLUMNS: Record<string, string[]> = {
-  sandboxes: Object.values(SANDBOX_COLUMNS),
+  // state_reason came with migration 7, after versioned migrations began.
+  sandboxes: Object.values(SANDBOX_COLUMNS).filter((c) => c !== 'state_reason'),
   templates: Object.values(TEMPLATE_COLUMNS),
   template_builds: Object.values(BUILD_COLUMNS),
   snapshots: Object.values(SNAPSHOT_COLUMNS),

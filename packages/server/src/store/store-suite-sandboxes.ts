@@ -23,6 +23,7 @@ export function sandboxCases(open: () => Promise<Store>): void {
         runtime: { pid: 4242, address: '10.13.0.2', envdUrl: 'http://10.13.0.2:49983' },
         pausedImage: '/snap/v1/sandboxes/full/1',
         nodeId: 'node-a',
+        stateReason: 'why',
       });
       const bare = sandbox('bare');
       await s.insertSandbox(full);
