@@ -6,7 +6,8 @@ import { apiClient, unwrap } from './api/client.js';
 import { resolveConnection, type ConnectionOpts } from './connection.js';
 import type { components } from './api/schema.gen.js';
 
-export type SandboxState = 'running' | 'paused';
+/** `lost`: its node died (a cluster of several servers); see `stateReason`. */
+export type SandboxState = 'running' | 'paused' | 'lost';
 
 export interface SandboxInfo {
   sandboxId: string;
@@ -20,6 +21,8 @@ export interface SandboxInfo {
   diskSizeMB: number;
   metadata: Record<string, string>;
   envdVersion: string;
+  /** Why the sandbox is in its state, when the server says (e.g. which node died for a lost one). */
+  stateReason?: string;
 }
 
 export interface SandboxListOpts extends ConnectionOpts {
@@ -51,6 +54,7 @@ export function toInfo(s: components['schemas']['ListedSandbox']): SandboxInfo {
     diskSizeMB: s.diskSizeMB,
     metadata: s.metadata ?? {},
     envdVersion: s.envdVersion,
+    ...(s.stateReason ? { stateReason: s.stateReason } : {}),
   };
 }
 

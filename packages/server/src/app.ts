@@ -42,6 +42,14 @@ export interface AppOptions {
   /** The running sandbox for a control-plane WebSocket or a files link of an API caller (throws ApiError otherwise). */
   sandboxForSocket(sandboxId: string): Promise<SandboxRecord>;
   openapi?: OpenApi;
+  /**
+   * Cluster mode (cluster/gate.ts): sees every request first and serves it by forwarding it to another node (true), or
+   * leaves it to this one (false).
+   */
+  cluster?: {
+    http(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean>;
+  };
   /** The web console, asked for GET/HEAD requests no API route matches. */
   console?: StaticSite;
   log?: (msg: string) => void;
@@ -262,6 +270,7 @@ export function createApp(opts: AppOptions): http.Server {
 
   const server = http.createServer(async (req, res) => {
     try {
+      if (opts.cluster && (await opts.cluster.http(req, res))) return;
       const target = ingressTarget(req.headers);
       if (target) {
         return await proxyAs(req, res, await ingressCaller(req), () => proxyHttp(opts.ingress, target, req, res)).catch(
@@ -290,6 +299,7 @@ export function createApp(opts: AppOptions): http.Server {
 
   server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
+      if (opts.cluster && (await opts.cluster.upgrade(req, socket, head))) return;
       const target: IngressTarget | undefined = ingressTarget(req.headers);
       const url = new URL(req.url ?? '/', 'http://localhost');
       const edgeRoute = target ? undefined : matchEdge(edge, req.method ?? 'GET', url.pathname, 'upgrade');

@@ -35,6 +35,9 @@ import { DEFAULT_QUOTAS } from './teams/quotas.js';
 import { RateLimiter } from './teams/rate-limit.js';
 import { TeamService } from './teams/team-service.js';
 import { isReachable, REACHABLE_STATES, wireState } from './lifecycle/states.js';
+import { joinCluster } from './cluster/cluster.js';
+import { lostError } from './lifecycle/pause-resume.js';
+import { NodeService } from './cluster/node-service.js';
 
 export { configFromEnv, type ServerConfig } from './config.js';
 
@@ -178,6 +181,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     hostDisk: new HostDisk(path.join(config.dataDir, 'sandboxes'), config.diskReserveMB),
   });
   sandboxesRef = sandboxes;
+  const cluster = config.cluster
+    ? joinCluster({
+        config: config.cluster,
+        store,
+        nodeId,
+        driver,
+        logs,
+        resume: (id) => sandboxes.resume(id),
+        pause: (id, reason) => sandboxes.pause(id, reason),
+        log,
+      })
+    : undefined;
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans)
@@ -201,12 +216,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       sandboxes.here(s);
       return s;
     },
-    routes: routes({ sandboxes, templates, teams, auth }),
+    routes: routes({ sandboxes, templates, teams, auth, nodes: new NodeService(store, config.cluster?.leaseMs) }),
+    cluster: cluster?.gate,
     ingress: {
       async lookup(target, opts) {
         let s = await sandboxes.get(target.sandboxId);
         if (s.state === 'killing') throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
         opts.admit(s);
+        if (s.state === 'lost') throw lostError(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
         if (wireState(s.state) === 'paused' && s.autoResume && opts.wake !== false)
           s = await sandboxes.resume(s.sandboxId);
@@ -234,6 +251,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const addr = app.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${addr.port}`;
   if (config.port === 0) domain = `localhost:${addr.port}`;
+  await cluster?.start(url);
 
   let sweeping = false;
   const sweep = setInterval(async () => {
@@ -262,6 +280,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     nodeId,
     async close() {
       clearInterval(sweep);
+      await cluster?.stop();
       keyWatch.stop();
       await metrics.stop();
       await new Promise<void>((resolve) => {

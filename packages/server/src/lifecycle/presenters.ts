@@ -51,6 +51,8 @@ export class Presenters {
       // Killing sandboxes are never listed (the service filters them); `running` would be the safe reading anyway.
       state: wireState(s.state) ?? 'running',
       envdVersion: ENVD_VERSION,
+      ...(s.stateReason ? { stateReason: s.stateReason } : {}),
+      ...(s.nodeId ? { nodeID: s.nodeId } : {}),
     };
   }
 

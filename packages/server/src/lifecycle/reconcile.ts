@@ -11,6 +11,7 @@
  * | paused       | running (a resume finished)           | stays paused               | stays paused¹  |
  * | resuming     | running (the restore finished)        | paused again               | removed (lost) |
  * | killing      | destroyed, removed (the kill goes on) | removed                    | removed        |
+ * | lost         | destroyed (its node was declared dead) | stays lost                 | stays lost     |
  *
  * ¹ a paused record without its image is left for resume to answer 404 and for retention to delete, as before.
  * Runtime sandboxes no record knows (a crash mid-create) are destroyed, and pause images no record points at
@@ -58,6 +59,11 @@ async function reconcileOne(
   info: SandboxRuntimeInfo | undefined,
 ): Promise<'adopted' | 'lost' | 'kept'> {
   const id = s.sandboxId;
+  if (s.state === 'lost') {
+    // Declared lost while this node was away (cluster/lost.ts): its local copy is given up, not fought over.
+    if (info) await ctx.driver.destroy(id).catch(() => {});
+    return 'kept';
+  }
   if (s.state === 'killing') {
     await finishKill(ctx, s);
     return 'kept';

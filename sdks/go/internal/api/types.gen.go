@@ -69,6 +69,27 @@ func (e BuildStatus) Valid() bool {
 	}
 }
 
+// Defines values for ClusterNodeState.
+const (
+	Alive    ClusterNodeState = "alive"
+	Dead     ClusterNodeState = "dead"
+	Draining ClusterNodeState = "draining"
+)
+
+// Valid indicates whether the value is a known member of the ClusterNodeState enum.
+func (e ClusterNodeState) Valid() bool {
+	switch e {
+	case Alive:
+		return true
+	case Dead:
+		return true
+	case Draining:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LogLevel.
 const (
 	LogLevelDebug LogLevel = "debug"
@@ -113,6 +134,7 @@ func (e SandboxOnTimeout) Valid() bool {
 
 // Defines values for SandboxState.
 const (
+	Lost    SandboxState = "lost"
 	Paused  SandboxState = "paused"
 	Running SandboxState = "running"
 )
@@ -120,6 +142,8 @@ const (
 // Valid indicates whether the value is a known member of the SandboxState enum.
 func (e SandboxState) Valid() bool {
 	switch e {
+	case Lost:
+		return true
 	case Paused:
 		return true
 	case Running:
@@ -250,6 +274,27 @@ type BuildStatusReason struct {
 	Step *string `json:"step,omitempty"`
 }
 
+// ClusterNode defines model for ClusterNode.
+type ClusterNode struct {
+	// Address The URL other nodes forward requests to.
+	Address      string    `json:"address"`
+	CpuCount     int       `json:"cpuCount"`
+	FreeMemoryMB int       `json:"freeMemoryMB"`
+	HeartbeatAt  time.Time `json:"heartbeatAt"`
+
+	// Live Heartbeated within its lease.
+	Live             bool             `json:"live"`
+	MemoryMB         int              `json:"memoryMB"`
+	NodeID           string           `json:"nodeID"`
+	RunningSandboxes int              `json:"runningSandboxes"`
+	SandboxSlots     int              `json:"sandboxSlots"`
+	State            ClusterNodeState `json:"state"`
+	StateReason      *string          `json:"stateReason,omitempty"`
+}
+
+// ClusterNodeState defines model for ClusterNode.State.
+type ClusterNodeState string
+
 // ConnectSandbox defines model for ConnectSandbox.
 type ConnectSandbox struct {
 	// Memory Resume from the memory snapshot (default); false reboots from the filesystem only.
@@ -304,10 +349,18 @@ type ListedSandbox struct {
 	EnvdVersion string           `json:"envdVersion"`
 	MemoryMB    int              `json:"memoryMB"`
 	Metadata    *SandboxMetadata `json:"metadata,omitempty"`
-	SandboxID   string           `json:"sandboxID"`
-	StartedAt   time.Time        `json:"startedAt"`
-	State       SandboxState     `json:"state"`
-	TemplateID  string           `json:"templateID"`
+
+	// NodeID The node that runs the sandbox (Tensor Box; several nodes sharing one database).
+	NodeID    *string   `json:"nodeID,omitempty"`
+	SandboxID string    `json:"sandboxID"`
+	StartedAt time.Time `json:"startedAt"`
+
+	// State `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
+	State SandboxState `json:"state"`
+
+	// StateReason Why the sandbox is in its state (Tensor Box), e.g. which node died for a `lost` one.
+	StateReason *string `json:"stateReason,omitempty"`
+	TemplateID  string  `json:"templateID"`
 }
 
 // LogLevel defines model for LogLevel.
@@ -388,22 +441,24 @@ type SandboxDetail struct {
 	Alias               *string `json:"alias,omitempty"`
 	AllowInternetAccess *bool   `json:"allowInternetAccess,omitempty"`
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	ClientID           string                `json:"clientID"`
-	CpuCount           int                   `json:"cpuCount"`
-	DiskSizeMB         int                   `json:"diskSizeMB"`
-	Domain             *string               `json:"domain,omitempty"`
-	EndAt              time.Time             `json:"endAt"`
-	EnvdAccessToken    *string               `json:"envdAccessToken,omitempty"`
-	EnvdVersion        string                `json:"envdVersion"`
-	Lifecycle          *SandboxLifecycle     `json:"lifecycle,omitempty"`
-	MemoryMB           int                   `json:"memoryMB"`
-	Metadata           *SandboxMetadata      `json:"metadata,omitempty"`
-	Network            *SandboxNetworkConfig `json:"network,omitempty"`
-	SandboxID          string                `json:"sandboxID"`
-	StartedAt          time.Time             `json:"startedAt"`
-	State              SandboxState          `json:"state"`
-	TemplateID         string                `json:"templateID"`
-	TrafficAccessToken *string               `json:"trafficAccessToken,omitempty"`
+	ClientID        string                `json:"clientID"`
+	CpuCount        int                   `json:"cpuCount"`
+	DiskSizeMB      int                   `json:"diskSizeMB"`
+	Domain          *string               `json:"domain,omitempty"`
+	EndAt           time.Time             `json:"endAt"`
+	EnvdAccessToken *string               `json:"envdAccessToken,omitempty"`
+	EnvdVersion     string                `json:"envdVersion"`
+	Lifecycle       *SandboxLifecycle     `json:"lifecycle,omitempty"`
+	MemoryMB        int                   `json:"memoryMB"`
+	Metadata        *SandboxMetadata      `json:"metadata,omitempty"`
+	Network         *SandboxNetworkConfig `json:"network,omitempty"`
+	SandboxID       string                `json:"sandboxID"`
+	StartedAt       time.Time             `json:"startedAt"`
+
+	// State `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
+	State              SandboxState `json:"state"`
+	TemplateID         string       `json:"templateID"`
+	TrafficAccessToken *string      `json:"trafficAccessToken,omitempty"`
 }
 
 // SandboxForkRequest defines model for SandboxForkRequest.
@@ -494,7 +549,7 @@ type SandboxSnapshotRequest struct {
 	Name *string `json:"name,omitempty"`
 }
 
-// SandboxState defines model for SandboxState.
+// SandboxState `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
 type SandboxState string
 
 // SandboxTimeoutRequest defines model for SandboxTimeoutRequest.
