@@ -135,8 +135,13 @@ describe('a cluster of three nodes, one endpoint', () => {
         headers: { 'X-API-Key': cluster.apiKey },
       });
       let out = '';
-      ws.on('message', (d, bin) => bin && (out += d.toString()));
+      let started = false;
+      ws.on('message', (d, bin) => {
+        if (bin) out += d.toString();
+        else if (JSON.parse(d.toString()).type === 'started') started = true;
+      });
       await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+      await until('terminal started', () => started, 20_000);
       ws.send(Buffer.from('echo term-$((40+2))\n'));
       await until('terminal output', () => out.includes('term-42'), 20_000);
       ws.close();
@@ -202,7 +207,8 @@ describe('a cluster of three nodes, one endpoint', () => {
   });
 
   it('two nodes racing to resume one paused sandbox: it is restored once, on one node', async () => {
-    const s = sbxs[0];
+    const s = sbxs[sbxs.length - 1];
+    const pausedAt = Date.now();
     await s.pause();
     const hop = { 'x-tensor-box-forwarded-by': 'test', 'x-tensor-box-cluster-secret': SECRET };
     const [a, b] = await Promise.all(
@@ -215,7 +221,10 @@ describe('a cluster of three nodes, one endpoint', () => {
     assert.equal(a.body.nodeID, b.body.nodeID, 'both callers get the one running sandbox');
     assert.equal(await nodeOf(s.sandboxId), a.body.nodeID);
     const logs = await call(cluster.nodes[0].url, 'GET', `/v2/sandboxes/${s.sandboxId}/logs?limit=100`);
-    const resumes = logs.body.logs.filter((l: { message: string }) => /^sandbox resumed/.test(l.message));
+    const resumes = logs.body.logs.filter(
+      (l: { message: string; timestamp: string }) =>
+        /^sandbox resumed/.test(l.message) && Date.parse(l.timestamp) >= pausedAt,
+    );
     assert.equal(resumes.length, 1, 'restored exactly once');
     assert.equal((await s.commands.run('echo ok')).stdout.trim(), 'ok');
   });
@@ -232,9 +241,13 @@ describe('a cluster of three nodes, one endpoint', () => {
     const drained = await call(url, 'POST', '/nodes/node-3/drain');
     assert.equal(drained.status, 200, JSON.stringify(drained.body));
     assert.equal(drained.body.state, 'draining');
+    // Moved: running again (a paused sandbox names no node) on another node.
     await until(
       'node 3 empty',
-      async () => (await Promise.all(onNode3.map((x) => nodeOf(x.sandboxId)))).every((n) => n !== 'node-3'),
+      async () => {
+        const d = await Promise.all(onNode3.map((x) => call(url, 'GET', `/sandboxes/${x.sandboxId}`)));
+        return d.every((r) => r.body.state === 'running' && r.body.nodeID && r.body.nodeID !== 'node-3');
+      },
       300_000,
     );
     const c1 = await count(s);

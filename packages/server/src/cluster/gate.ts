@@ -18,7 +18,7 @@ import { ApiError } from '../errors.js';
 import { signedFilesSandbox } from '../ingress/signed-files.js';
 import { REACHABLE_STATES } from '../lifecycle/states.js';
 import type { NodeRecord, SandboxRecord, Store } from '../store/store.js';
-import { forwardHttp, forwardUpgrade, type ForwardTarget } from './forward.js';
+import { forwardHttp, forwardUpgrade } from './forward.js';
 import { RESUME_PATH } from './drain.js';
 import { acceptHop } from './hop.js';
 import type { Membership } from './membership.js';
@@ -34,6 +34,9 @@ export interface GateOptions {
   /** Resumes a paused sandbox on this node (the node-to-node resume of a drain, drain.ts). */
   resumeHere(sandboxId: string): Promise<SandboxRecord>;
 }
+
+/** A forwarding decision: to `address` (absent: served here, a start placed on this node). */
+type Decision = { nodeId: string; address?: string; placed?: boolean };
 
 export class ClusterGate {
   /** Starts this node forwarded and that have not answered yet, per node. */
@@ -57,49 +60,54 @@ export class ClusterGate {
       return true;
     }
     const to = await this.decide(req);
-    if (!to) return false;
-    const placed = to.placed ? to.nodeId : undefined;
-    if (placed) this.inFlight.set(placed, (this.inFlight.get(placed) ?? 0) + 1);
-    try {
-      await forwardHttp(this.from(), to, req, res);
-    } finally {
-      if (placed) this.inFlight.set(placed, (this.inFlight.get(placed) ?? 1) - 1);
-    }
+    // A start placed by this node is counted (from placement on) until its answer is sent, so starts arriving
+    // meanwhile see it.
+    if (to?.placed) res.once('close', () => this.inFlight.set(to.nodeId, (this.inFlight.get(to.nodeId) ?? 1) - 1));
+    if (!to?.address) return false;
+    await forwardHttp(this.from(), { nodeId: to.nodeId, address: to.address }, req, res);
     return true;
   }
 
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean> {
     const to = await this.decide(req);
-    if (!to) return false;
-    forwardUpgrade(this.from(), to, req, socket, head);
+    if (!to?.address) return false;
+    forwardUpgrade(this.from(), { nodeId: to.nodeId, address: to.address }, req, socket, head);
     return true;
   }
 
-  /** The node a start should land on now (this one when placement is local or no other node is better). */
-  async placeStart(): Promise<NodeRecord | undefined> {
+  /**
+   * The node a start should land on now (this one when placement is local or no other node is better). `reserve`
+   * counts the start there at once (the caller gives it back when the start answered).
+   */
+  async placeStart(reserve = false): Promise<NodeRecord | undefined> {
     const m = this.opts.membership;
     const live = m.nodes().filter((n) => m.isLive(n));
-    if (this.opts.placement === 'local') {
-      const self = live.find((n) => n.nodeId === this.selfId);
-      if (self?.state === 'alive') return self;
+    const self = live.find((n) => n.nodeId === this.selfId);
+    let n = this.opts.placement === 'local' && self?.state === 'alive' ? self : undefined;
+    if (!n) {
+      const running = new Map<string, number>();
+      for (const s of await this.opts.store.listSandboxes({ states: REACHABLE_STATES })) {
+        if (s.nodeId) running.set(s.nodeId, (running.get(s.nodeId) ?? 0) + 1);
+      }
+      n = place({ nodes: live, selfId: this.selfId, running, inFlight: this.inFlight });
     }
-    const running = new Map<string, number>();
-    for (const s of await this.opts.store.listSandboxes({ states: REACHABLE_STATES })) {
-      if (s.nodeId) running.set(s.nodeId, (running.get(s.nodeId) ?? 0) + 1);
-    }
-    return place({ nodes: live, selfId: this.selfId, running, inFlight: this.inFlight });
+    if (n && reserve) this.inFlight.set(n.nodeId, (this.inFlight.get(n.nodeId) ?? 0) + 1);
+    return n;
   }
 
   private from() {
     return { nodeId: this.selfId, secret: this.opts.secret };
   }
 
-  /** Where the request must go, or undefined: here. */
-  private async decide(req: IncomingMessage): Promise<(ForwardTarget & { placed?: boolean }) | undefined> {
+  /**
+   * Where the request must go, or undefined: here. A start placed by this node says so (`placed`), also when it stays
+   * here (no `address`).
+   */
+  private async decide(req: IncomingMessage): Promise<Decision | undefined> {
     const forwardedBy = acceptHop(req, this.opts.secret);
     const t = requestTarget(req);
     if (t.kind === 'none') return undefined;
-    if (t.kind === 'create') return forwardedBy ? undefined : this.placed(await this.placeStart());
+    if (t.kind === 'create') return forwardedBy ? undefined : this.placed(await this.placeStart(true));
     const s =
       t.kind === 'signedFiles'
         ? await this.signedBy(t.query, req.method)
@@ -107,7 +115,7 @@ export class ClusterGate {
     if (!s) return undefined;
     if (s.state === 'paused') {
       const wakes = t.kind === 'sandbox' && (t.wakes === 'always' || (t.wakes === 'autoResume' && s.autoResume));
-      return wakes && !forwardedBy ? this.placed(await this.placeStart()) : undefined;
+      return wakes && !forwardedBy ? this.placed(await this.placeStart(true)) : undefined;
     }
     if (s.state === 'lost' || !s.nodeId || s.nodeId === this.selfId) return undefined;
     const owner = this.opts.membership.node(s.nodeId) ?? (await this.opts.membership.refresh(), this.owner(s));
@@ -126,9 +134,9 @@ export class ClusterGate {
     return s.nodeId ? this.opts.membership.node(s.nodeId) : undefined;
   }
 
-  private placed(n: NodeRecord | undefined) {
+  private placed(n: NodeRecord | undefined): Decision {
     if (!n) throw new ApiError('unavailable', 'no node of the cluster takes new sandboxes now (all draining or dead)');
-    return n.nodeId === this.selfId ? undefined : { nodeId: n.nodeId, address: n.address, placed: true };
+    return { nodeId: n.nodeId, address: n.nodeId === this.selfId ? undefined : n.address, placed: true };
   }
 
   /** The running sandbox (on any node) whose agent token signed a `/files` URL. */
