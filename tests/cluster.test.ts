@@ -20,7 +20,7 @@ import { Sandbox } from 'tensor-box';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 
 const SECRET = 'cluster-secret-for-tests-0123456789';
-const LEASE_MS = 4000;
+const LEASE_MS = 6000;
 const SANDBOXES = 9;
 
 let cluster: Cluster;
