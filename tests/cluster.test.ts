@@ -5,7 +5,7 @@
  * through it (forwarding). Then: a paused sandbox resumes with its processes wherever placement says; two nodes
  * racing to resume one sandbox restore it once; forged node-to-node requests are refused; draining node 3 moves its
  * sandboxes (a counter keeps counting); SIGKILL of node 2's server makes its running sandboxes `lost` within the lease
- * while nodes 1 and 3 keep serving.
+ * while nodes 1 and 3 keep serving, and node 2, started again, destroys its copies of them instead of fighting.
  *
  * Size: 9 sandboxes, not the issue's 30 — on this 2-core machine a node's first sandbox copies the template's layers
  * from GlusterFS (minutes) and every pause/resume goes through it; 9 shows the spread (3 per node) at a third of the
@@ -13,6 +13,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -48,6 +49,18 @@ async function call(url: string, method: string, path: string, headers: Record<s
   const res = await fetch(`${url}${path}`, { method, headers: { 'X-API-Key': cluster.apiKey, ...headers } });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A key of a new team (not the admin's), made through node 1. */
+async function teamKey(name: string): Promise<string> {
+  const post = (path: string, body: unknown) =>
+    fetch(`${cluster.nodes[0].url}${path}`, {
+      method: 'POST',
+      headers: { 'X-API-Key': cluster.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then((r) => r.json());
+  const team = await post('/teams', { name });
+  return (await post(`/teams/${team.teamID}/api-keys`, { name: 'k' })).key;
 }
 
 /** Where a sandbox runs, asked through node 1. */
@@ -191,6 +204,19 @@ describe('a cluster of three nodes, one endpoint', () => {
     const loop = await call(n1.url, 'GET', path, hop);
     assert.equal(loop.status, 503);
     assert.match(loop.body.message, /forwarded at most once/);
+    // Another team's key: the owner applies the team scope to forwarded requests as to any (404, not 403: existence
+    // is not revealed), for REST, agent calls and WebSockets alike.
+    const other = await teamKey('other');
+    const asOther = { 'X-API-Key': other };
+    assert.equal((await call(n1.url, 'GET', path, asOther)).status, 404);
+    assert.equal((await call(n1.url, 'DELETE', path, asOther)).status, 404);
+    const agent = await call(n1.url, 'GET', '/health', {
+      ...asOther,
+      'e2b-sandbox-id': onNode2.sandboxId,
+      'e2b-sandbox-port': '49983',
+    });
+    assert.equal(agent.status, 502, 'the agent of another team answers as a missing sandbox');
+    assert.equal((await onNode2.commands.run('echo still-mine')).stdout.trim(), 'still-mine');
   });
 
   it('a sandbox paused on node 2 resumes through node 1 with its processes, wherever placement puts it', async () => {
@@ -238,6 +264,9 @@ describe('a cluster of three nodes, one endpoint', () => {
     await s.commands.run(COUNTER);
     await sleep(300);
     const before = await count(s);
+    const teamOnly = { 'X-API-Key': await teamKey('not-admin') };
+    assert.equal((await call(url, 'POST', '/nodes/node-3/drain', teamOnly)).status, 403);
+    assert.equal((await call(url, 'GET', '/nodes', teamOnly)).status, 403);
     const drained = await call(url, 'POST', '/nodes/node-3/drain');
     assert.equal(drained.status, 200, JSON.stringify(drained.body));
     assert.equal(drained.body.state, 'draining');
@@ -289,6 +318,24 @@ describe('a cluster of three nodes, one endpoint', () => {
     for (const s of others) assert.equal((await s.commands.run('echo alive')).stdout.trim(), 'alive');
     // A lost sandbox can be deleted (from any node).
     assert.equal((await call(cluster.nodes[2].url, 'DELETE', `/sandboxes/${onNode2[0].sandboxId}`)).status, 204);
+
+    // Node 2 comes back: the sandboxes its crash left running on its machine are lost to the cluster; it destroys
+    // them instead of taking them back, and serves again.
+    const cgroup = (id: string) => `/sys/fs/cgroup/tensor-box/${id}`;
+    assert.ok(
+      onNode2.some((s) => existsSync(cgroup(s.sandboxId))),
+      'the crash of the server left its sandboxes running',
+    );
+    await cluster.nodes[1].restart();
+    await until('copies destroyed', () => onNode2.every((s) => !existsSync(cgroup(s.sandboxId))), 60_000);
+    if (onNode2.length > 1) {
+      const still = await call(cluster.nodes[1].url, 'GET', `/sandboxes/${onNode2[1].sandboxId}`);
+      assert.equal(still.body.state, 'lost', 'still lost: the node does not fight over it');
+    }
+    await until('node 2 alive again', async () => {
+      const n = (await call(cluster.nodes[0].url, 'GET', '/nodes')).body;
+      return n.find((x: { nodeID: string; state: string; live: boolean }) => x.nodeID === 'node-2' && x.live);
+    });
     for (const s of others) await s.kill();
   });
 });
