@@ -15,9 +15,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { Sandbox } from 'tensor-box';
+import { cliFor } from './helpers/cli.js';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 
 const SECRET = 'cluster-secret-for-tests-0123456789';
@@ -267,9 +269,17 @@ describe('a cluster of three nodes, one endpoint', () => {
     const teamOnly = { 'X-API-Key': await teamKey('not-admin') };
     assert.equal((await call(url, 'POST', '/nodes/node-3/drain', teamOnly)).status, 403);
     assert.equal((await call(url, 'GET', '/nodes', teamOnly)).status, 403);
-    const drained = await call(url, 'POST', '/nodes/node-3/drain');
-    assert.equal(drained.status, 200, JSON.stringify(drained.body));
-    assert.equal(drained.body.state, 'draining');
+    // The CLI, through node 1.
+    const cli = cliFor(() => ({ url, apiKey: cluster.apiKey }));
+    const listed = await cli(['node', 'list', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((n: { nodeID: string }) => n.nodeID),
+      ['node-1', 'node-2', 'node-3'],
+    );
+    const drained = await cli(['node', 'drain', 'node-3']);
+    assert.equal(drained.code, 0, drained.stderr);
+    assert.equal(drained.stdout.trim(), 'node-3 is draining');
     // Moved: running again (a paused sandbox names no node) on another node.
     await until(
       'node 3 empty',
@@ -321,13 +331,14 @@ describe('a cluster of three nodes, one endpoint', () => {
 
     // Node 2 comes back: the sandboxes its crash left running on its machine are lost to the cluster; it destroys
     // them instead of taking them back, and serves again.
-    const cgroup = (id: string) => `/sys/fs/cgroup/tensor-box/${id}`;
+    // A sandbox's runtime state on its node (disk, netns, meta) lives in <data dir>/sandboxes/<id> until destroyed.
+    const stateDir = (id: string) => path.join(cluster.nodes[1].dataDir, 'sandboxes', id);
     assert.ok(
-      onNode2.some((s) => existsSync(cgroup(s.sandboxId))),
-      'the crash of the server left its sandboxes running',
+      onNode2.some((s) => existsSync(stateDir(s.sandboxId))),
+      'the crash of the server left its sandboxes behind',
     );
     await cluster.nodes[1].restart();
-    await until('copies destroyed', () => onNode2.every((s) => !existsSync(cgroup(s.sandboxId))), 60_000);
+    await until('copies destroyed', () => onNode2.every((s) => !existsSync(stateDir(s.sandboxId))), 120_000);
     if (onNode2.length > 1) {
       const still = await call(cluster.nodes[1].url, 'GET', `/sandboxes/${onNode2[1].sandboxId}`);
       assert.equal(still.body.state, 'lost', 'still lost: the node does not fight over it');

@@ -1,7 +1,8 @@
 /**
  * The cluster's nodes as API operations (`GET /nodes`, `POST /nodes/{id}/drain`), admin key only: the registry as the
  * wire shows it, and draining — a conditional write `alive → draining`; the drained node itself then moves its
- * sandboxes away (drain.ts). Without a cluster (SQLite, one node) the list is this node alone and drain is refused.
+ * sandboxes away (drain.ts). Without a cluster (no cluster secret) no node registers: the list is empty and drain is
+ * refused.
  */
 import type { components } from '../api/schema.gen.js';
 import { ApiError, notFound } from '../errors.js';

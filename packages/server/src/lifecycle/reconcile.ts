@@ -11,7 +11,7 @@
  * | paused       | running (a resume finished)           | stays paused               | stays paused¹  |
  * | resuming     | running (the restore finished)        | paused again               | removed (lost) |
  * | killing      | destroyed, removed (the kill goes on) | removed                    | removed        |
- * | lost         | destroyed (its node was declared dead) | stays lost                 | stays lost     |
+ * | lost         | destroyed (its node was declared dead) | its leftovers destroyed (if this node ran it)  |
  *
  * ¹ a paused record without its image is left for resume to answer 404 and for retention to delete, as before.
  * Runtime sandboxes no record knows (a crash mid-create) are destroyed, and pause images no record points at
@@ -61,7 +61,8 @@ async function reconcileOne(
   const id = s.sandboxId;
   if (s.state === 'lost') {
     // Declared lost while this node was away (cluster/lost.ts): its local copy is given up, not fought over.
-    if (info) await ctx.driver.destroy(id).catch(() => {});
+    // Also when the runtime does not list it: a crash may have left its host objects (disk, netns) behind.
+    if (info || s.nodeId === ctx.opts.nodeId) await ctx.driver.destroy(id).catch(() => {});
     return 'kept';
   }
   if (s.state === 'killing') {
