@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 # One copy of the REST types for the server and the SDK (both import @tensor-box/generated/api).
 "$bin/openapi-typescript" spec/openapi.yaml --default-non-nullable false -o packages/generated/src/api.gen.ts >/dev/null
+"$bin/openapi-typescript" spec/volume-content.yaml --default-non-nullable false \
+  -o packages/generated/src/volume-content.gen.ts >/dev/null
 "$bin/openapi-typescript" spec/envd/envd.yaml --default-non-nullable false -o packages/generated/src/envd.gen.ts >/dev/null
 "$bin/buf" generate --template buf.gen.ts.yaml
 "$bin/tsx" scripts/gen-envd-routes.ts packages/server/src/envd/spec.gen.ts packages/envd/internal/spec/spec.gen.go

@@ -40,6 +40,8 @@ type CreateOptions struct {
 	AllowInternetAccess *bool
 	// Network holds E2B's network settings (nil: public traffic, no outbound rules).
 	Network *NetworkOptions
+	// VolumeMounts mounts volumes of the caller's team read-write: sandbox path → volume name.
+	VolumeMounts map[string]string
 }
 
 // NetworkOptions are a sandbox's inbound and outbound traffic settings.
@@ -147,6 +149,13 @@ func Create(ctx context.Context, template string, opts *CreateOptions) (*Sandbox
 			cfg.DenyOut = ptr(n.DenyOut)
 		}
 		body.Network = &cfg
+	}
+	if len(opts.VolumeMounts) > 0 {
+		mounts := make([]api.SandboxVolumeMount, 0, len(opts.VolumeMounts))
+		for path, name := range opts.VolumeMounts {
+			mounts = append(mounts, api.SandboxVolumeMount{Name: name, Path: path})
+		}
+		body.VolumeMounts = &mounts
 	}
 	if lc := opts.Lifecycle; lc != nil {
 		switch lc.OnTimeout {

@@ -20,6 +20,7 @@ import * as templateBuild from './commands/template-build.js';
 import * as team from './commands/team.js';
 import * as node from './commands/node.js';
 import * as key from './commands/key.js';
+import * as volume from './commands/volume.js';
 import {
   list as templateList,
   get as templateGet,
@@ -140,6 +141,20 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
     verbs: {
       list: { ...node.list, aliases: ['ls'], summary: "the cluster's nodes: state, capacity, heartbeat (admin key)" },
       drain: { ...node.drain, summary: 'drain a node: no new sandboxes, its running ones move away (admin key)' },
+    },
+  },
+  volume: {
+    aliases: ['volumes', 'vol'],
+    verbs: {
+      create: { ...volume.create, args: '<name>', summary: 'create a volume (--size-mb); prints its ID' },
+      list: { ...volume.list, aliases: ['ls'], summary: "list the team's volumes" },
+      get: { ...volume.get, args: '<id|name>', aliases: ['info'], summary: 'show a volume' },
+      delete: {
+        ...volume.del,
+        args: '<id|name...>',
+        aliases: ['rm'],
+        summary: 'delete volumes and their files (refused while a sandbox mounts one)',
+      },
     },
   },
   key: {

@@ -2040,6 +2040,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/volumes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the caller's team's volumes */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The volumes, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Volume"][];
+                    };
+                };
+                401: components["responses"]["401"];
+            };
+        };
+        put?: never;
+        /** Create a volume (an empty file system of sizeMB) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewVolume"];
+                };
+            };
+            responses: {
+                /** @description The volume and its content API token */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["VolumeAndToken"];
+                    };
+                };
+                400: components["responses"]["400"];
+                401: components["responses"]["401"];
+                409: components["responses"]["409"];
+                429: components["responses"]["429"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/volumes/{volumeID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A volume of the caller's team (by ID or name) and its content API token */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    volumeID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The volume */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["VolumeAndToken"];
+                    };
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a volume and its contents (409 while a running or paused sandbox mounts it) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    volumeID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["401"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api-keys/{apiKeyID}": {
         parameters: {
             query?: never;
@@ -2168,6 +2296,8 @@ export interface components {
             network?: components["schemas"]["SandboxNetworkConfig"];
             metadata?: components["schemas"]["SandboxMetadata"];
             envVars?: components["schemas"]["EnvVars"];
+            /** @description Volumes of the caller's team mounted read-write (several sandboxes may mount one at once). */
+            volumeMounts?: components["schemas"]["SandboxVolumeMount"][];
         } & {
             [key: string]: unknown;
         };
@@ -2225,6 +2355,7 @@ export interface components {
             network?: components["schemas"]["SandboxNetworkConfig"];
             trafficAccessToken?: string | null;
             lifecycle?: components["schemas"]["SandboxLifecycle"];
+            volumeMounts?: components["schemas"]["SandboxVolumeMount"][];
         };
         ListedSandbox: {
             templateID: string;
@@ -2246,6 +2377,7 @@ export interface components {
             stateReason?: string;
             /** @description The node that runs the sandbox (Tensor Box; several nodes sharing one database). */
             nodeID?: string;
+            volumeMounts?: components["schemas"]["SandboxVolumeMount"][];
         };
         ClusterNode: {
             nodeID: string;
@@ -2263,6 +2395,32 @@ export interface components {
             heartbeatAt: string;
             /** @description Heartbeated within its lease. */
             live: boolean;
+        };
+        SandboxVolumeMount: {
+            /** @description Name of a volume of the caller's team */
+            name: string;
+            /** @description Absolute path in the sandbox (made when missing); not /, nor under /proc, /sys, /dev or /run/tensor-box. */
+            path: string;
+        };
+        NewVolume: {
+            /** @description Unique within the team; letters, digits, '.', '_' and '-', at most 63, starting alphanumeric. */
+            name: string;
+            /** @description Size limit in MiB (default: the server's TENSOR_BOX_VOLUME_SIZE_MB, 1024); writes beyond it fail with ENOSPC. Counts toward the team's maxDiskMB quota. */
+            sizeMB?: number;
+        };
+        Volume: {
+            volumeID: string;
+            name: string;
+            /** @description Size limit in MiB */
+            sizeMB?: number;
+            /** Format: date-time */
+            createdAt?: string;
+        };
+        VolumeAndToken: components["schemas"]["Volume"] & {
+            /** @description Bearer token of the volume content API (/volumecontent/{volumeID}/…, spec/volume-content.yaml) */
+            token: string;
+            /** @description Never set here (E2B's BYOC clusters) */
+            domain?: string;
         };
         ConnectSandbox: {
             /**

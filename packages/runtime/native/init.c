@@ -58,6 +58,7 @@ int tb_sandbox_main(void *arg) {
   }
   tb_populate_root(o, hn, agent, self);
   tb_pivot_root();
+  tb_volumes_attach(o);
 
   if (tb_drop_caps() < 0) die("drop capabilities");
   if (tb_seccomp_install(o->no_new_privs) < 0) die("seccomp");

@@ -7,6 +7,7 @@
  *   mounts.c   the overlay root and the sandbox's disk on the host; /dev, proc, sys, /run, /etc, pivot_root inside
  *   init.c     the sandbox's first process (namespaces → tb-init) and tb-init itself (PID 1: starts envd, reaps)
  *   seccomp.c  the capability bounding set and the seccomp filter
+ *   volumes.c  host directories bound into the sandbox (--volume HOST PATH)
  */
 #ifndef TB_LAUNCH_H
 #define TB_LAUNCH_H
@@ -15,6 +16,7 @@
 #include <sys/types.h>
 
 #define MAX_CGROUPS 16
+#define MAX_VOLUMES 16
 #define READY_FD 3
 /* Device group of offline sandboxes' host links (firewall.ts drops what they forward; same OFFLINE_LINK_GROUP). */
 #define OFFLINE_LINK_GROUP "29762"
@@ -29,6 +31,8 @@ struct opts {
   const char *disk_image, *disk_mount, *disk_blank;
   const char *cgroups[MAX_CGROUPS];
   int ncgroups, internet, no_new_privs, lazy_pages;
+  const char *vol_host[MAX_VOLUMES], *vol_path[MAX_VOLUMES]; /* --volume HOST PATH */
+  int nvolumes, vol_fd[MAX_VOLUMES]; /* detached mounts of the volumes (tb_volumes_open) */
   unsigned uid_base, uid_count; /* --uid-base/--uid-count: own user namespace mapping 0.. to uid_base.. (userns.c) */
   pid_t lazy_pid; /* restore --lazy-pages: the CRIU page server for the restored tree */
   int sync_fd[2];  /* parent -> child: "go" */
@@ -94,5 +98,18 @@ int tb_create_main(struct opts *o);
 int tb_shim(struct opts *o, pid_t pid);
 int tb_restore_main(struct opts *o);
 int tb_restore_net_script(const char *action);
+
+/* ---- volumes.c ---- */
+/* On the host (tb_mount_root): a detached mount of each --volume directory, idmapped through userns_fd when >= 0.
+   NULL, or the directory that failed (errno set). */
+const char *tb_volumes_open(struct opts *o, int userns_fd);
+/* Inside the sandbox after pivot_root: makes each volume's path (mkdir -p) and attaches its mount there. Dies. */
+void tb_volumes_attach(const struct opts *o);
+/* restore: attaches each volume at a staging path for CRIU's `--external mnt[vol-<i>]:<tb_volumes_staged(i)>`.
+   NULL or why not. */
+const char *tb_volumes_stage(const struct opts *o);
+const char *tb_volumes_staged(int i);
+/* Detaches what tb_volumes_stage attached (the restored sandbox keeps its own binds). */
+void tb_volumes_unstage(const struct opts *o);
 
 #endif

@@ -5,7 +5,7 @@
  *   tb-launch create --id ID --lower L1:L2 --upper U --work W --merged M --agent PATH --netns-file F
  *                    --host-if NAME --host-ip A --sandbox-ip B [--cgroup DIR]... [--hostname H] [--internet]
  *                    [--no-new-privs] [--exit-file F] [--resolv-conf F]
- *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]]
+ *                    [--disk-image IMG --disk-mount DIR [--disk-blank BLANK]] [--volume HOST PATH]...
  *   tb-launch cleanup --merged M --netns-file F [--host-if NAME] [--disk-mount DIR]
  *   tb-launch cleanup-server                          (cleanup for many sandboxes: requests on stdin, see below)
  *   tb-launch devices --cgroup DIR...                 (the sandbox device policy on existing cgroups; tests)
@@ -101,6 +101,13 @@ static int parse(struct opts *o, int argc, char **argv) {
       if (!v || o->ncgroups == MAX_CGROUPS) return -1;
       o->cgroups[o->ncgroups++] = v;
       i++;
+      continue;
+    }
+    if (!strcmp(k, "--volume")) {
+      if (!v || i + 2 >= argc || o->nvolumes == MAX_VOLUMES || argv[i + 2][0] != '/') return -1;
+      o->vol_host[o->nvolumes] = v;
+      o->vol_path[o->nvolumes++] = argv[i + 2];
+      i += 2;
       continue;
     }
     if (!strcmp(k, "--internet")) { o->internet = 1; continue; }

@@ -223,14 +223,22 @@ void tb_mount_root(struct opts *o) {
                : tb_mount_overlay(o->merged, o->lower, o->upper, o->work, MS_NODEV, userns_fd);
   if (userns_fd >= 0) {
     int e = errno;
-    close(userns_fd);
     if (tb_fs_ids(0) < 0) die("file system IDs back to root");
     errno = e;
   }
-  if (rc < 0) {
+  /* The volumes' directories are walked as root (fs IDs back to 0): they live under root-only directories. */
+  const char *bad_volume = rc < 0 ? NULL : tb_volumes_open(o, userns_fd);
+  if (userns_fd >= 0) {
     int e = errno;
+    close(userns_fd);
+    errno = e;
+  }
+  if (rc < 0 || bad_volume) {
+    int e = errno;
+    if (bad_volume) umount2(o->merged, MNT_DETACH);
     tb_cleanup_mounts(NULL, NULL);
     errno = e;
+    if (bad_volume) die("open volume %s", bad_volume);
     die("mount overlay on %s", o->merged);
   }
 }

@@ -139,7 +139,8 @@ static void exec_criu_restore(struct opts *o, int nsfd, char *pidfile) {
   snprintf(tbinit, sizeof tbinit, "mnt[tbinit]:%s", o->self);
   int devnull = open("/dev/null", O_RDWR);
   if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
-  char *argv[40 + 2 * TB_NDEVS] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
+  enum { MAX_ARGS = 40 + 2 * TB_NDEVS + 2 * MAX_VOLUMES };
+  char *argv[MAX_ARGS] = {(char *)o->criu, "restore", "-D", (char *)o->images, "-W", (char *)o->criu_work,
                                    "-o", "restore.log", "-v2",
                                    "--root", (char *)o->merged, "--restore-detached", "--restore-sibling",
                                    "--tcp-close", "--file-locks", "--manage-cgroups=ignore", "--inherit-fd", inherit,
@@ -164,6 +165,13 @@ static void exec_criu_restore(struct opts *o, int nsfd, char *pidfile) {
     setenv("TB_NET_SANDBOX_IP", o->sandbox_ip, 1);
     setenv("TB_NET_CRIU_WORK", o->criu_work, 1);
     if (o->internet) setenv("TB_NET_INTERNET", "1", 1);
+  }
+  /* The volumes, staged by tb_volumes_stage; the checkpoint names them vol-<i> (checkpoint.ts). */
+  char volmap[MAX_VOLUMES][300];
+  for (int i = 0; i < o->nvolumes; i++) {
+    snprintf(volmap[i], sizeof volmap[i], "mnt[vol-%d]:%s", i, tb_volumes_staged(i));
+    argv[argc++] = "--external";
+    argv[argc++] = volmap[i];
   }
   char devmap[TB_NDEVS][64];
   for (size_t i = 0; o->uid_count && i < TB_NDEVS; i++) {
@@ -243,8 +251,10 @@ int tb_restore_main(struct opts *o) {
   char pidfile[4096];
   snprintf(pidfile, sizeof pidfile, "%s/restore.pid", o->criu_work);
   unlink(pidfile);
+  if (!fail) fail = tb_volumes_stage(o);
   if (!fail && o->lazy_pages) fail = start_lazy_pages(o);
   if (!fail) fail = run_criu_restore(o, pidfile, &pid);
+  tb_volumes_unstage(o);
   if (fail) {
     int e = errno;
     if (o->uid_count) {

@@ -35,6 +35,8 @@ export interface CheckpointManifest {
   memoryBytes: number;
   /** The user namespace map of the checkpointed sandbox (absent: none); its restore uses the same. */
   idMap?: IdMap;
+  /** Sandbox paths of the host directories mounted in it, in the order of CRIU's external mounts `vol-<i>`. */
+  mounts?: string[];
 }
 
 export async function writeManifest(
@@ -42,6 +44,7 @@ export async function writeManifest(
   sandboxId: string,
   layers: string[],
   idMap?: IdMap,
+  mounts: string[] = [],
 ): Promise<void> {
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
@@ -51,6 +54,7 @@ export async function writeManifest(
     layers,
     memoryBytes: pagesBytes(path.join(imageDir, 'criu')),
     ...(idMap ? { idMap } : {}),
+    ...(mounts.length ? { mounts } : {}),
   };
   // Written last and atomically: its presence means the checkpoint is complete.
   await writeFile(path.join(imageDir, 'checkpoint.json.tmp'), JSON.stringify(manifest, null, 2));

@@ -42,6 +42,20 @@ export interface SandboxSpec {
    * before the sandbox's first packet, on create and on restore.
    */
   egress?: { allowOut: string[]; denyOut: string[] };
+  /**
+   * Host directories bound read-write into the sandbox (volumes), on create and on restore. On restore every mount
+   * the checkpoint was taken with must be given again (by `sandboxPath`; its `hostPath` may differ). Drivers that
+   * cannot mount host directories refuse a spec with mounts (invalid_argument) rather than ignore them.
+   */
+  mounts?: SandboxMount[];
+}
+
+/** One host directory bound into a sandbox. */
+export interface SandboxMount {
+  /** Absolute host path of a directory (the control plane keeps it mounted while the sandbox runs). */
+  hostPath: string;
+  /** Absolute path inside the sandbox; made when missing. */
+  sandboxPath: string;
 }
 
 /** What the control plane needs to talk to a live sandbox. */

@@ -30,6 +30,7 @@ export {
   type FilesystemOpts,
 } from './files.js';
 export { Snapshot, type SnapshotInfo } from './snapshot.js';
+export { Volume, type VolumeEntryStat, type VolumeInfo, type VolumeWriteOpts } from './volume.js';
 export { Template, buildTemplate, type TemplateFn } from './template-fluent.js';
 export {
   TemplateBuilder,

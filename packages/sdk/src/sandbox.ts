@@ -39,6 +39,8 @@ export interface SandboxOpts extends ConnectionOpts {
   allowInternetAccess?: boolean;
   /** Inbound traffic: E2B's `network` settings. */
   network?: SandboxNetworkOpts;
+  /** Volumes to mount read-write, as E2B's: sandbox path → volume (or its name). */
+  volumeMounts?: Record<string, { name: string } | string>;
 }
 
 export interface SandboxNetworkOpts {
@@ -136,6 +138,9 @@ export class Sandbox {
         network: o.network ? { ...o.network } : undefined,
         autoPause: onTimeout === 'pause',
         autoResume: o.lifecycle?.autoResume !== undefined ? { enabled: o.lifecycle.autoResume } : undefined,
+        volumeMounts: o.volumeMounts
+          ? Object.entries(o.volumeMounts).map(([path, v]) => ({ path, name: typeof v === 'string' ? v : v.name }))
+          : undefined,
       },
     });
     return new this(unwrap(r, 'create sandbox'), conn);

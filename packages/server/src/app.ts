@@ -16,6 +16,7 @@ import { Router, type Route } from './http/router.js';
 import { ingressTarget, type IngressTarget } from './ingress/route.js';
 import { proxyHttp, proxyUpgrade, type IngressDeps } from './ingress/proxy.js';
 import { filesOperation } from './ingress/signed-files.js';
+import { VOLUME_CONTENT_PATH } from './api/volume-content-routes.js';
 import { ENVD_PORT } from './constants.js';
 import { WebSocketServer } from 'ws';
 import type { SandboxRecord } from './store/store.js';
@@ -50,6 +51,8 @@ export interface AppOptions {
     http(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean>;
   };
+  /** The volume content API (api/volume-content-routes.ts): `/volumecontent/{volumeID}/dir|path|file`. */
+  volumeContent?: (req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray) => Promise<void>;
   /** The web console, asked for GET/HEAD requests no API route matches. */
   console?: StaticSite;
   log?: (msg: string) => void;
@@ -263,6 +266,7 @@ export function createApp(opts: AppOptions): http.Server {
   const edge: EdgeRoute[] = [
     { method: 'GET', path: /^\/metrics$/, http: serveMetrics },
     { path: /^\/files$/, http: proxySignedFiles },
+    ...(opts.volumeContent ? [{ path: VOLUME_CONTENT_PATH, http: opts.volumeContent }] : []),
     { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/files$/, http: proxyFilesLink },
     { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/pty$/, upgrade: socketRoute(handlePty) },
     { path: /^\/sandboxes\/(?<sandboxID>[^/]+)\/files\/watch$/, upgrade: socketRoute(handleWatch) },

@@ -77,6 +77,13 @@ export interface ServerConfig {
    * qemu-system-x86_64 and the guest prepared by packages/runtime/setup.sh). From TENSOR_BOX_ISOLATION.
    */
   isolation?: 'container' | 'microvm';
+  /**
+   * Volume images (TENSOR_BOX_VOLUME_DIR). Default `<snapshotDir>/volumes` when a snapshot store is configured (with
+   * several nodes it is shared, so a volume follows its sandboxes), else `<dataDir>/volumes`.
+   */
+  volumeDir?: string;
+  /** Size of a volume whose request names none, MiB (TENSOR_BOX_VOLUME_SIZE_MB, default 1024). */
+  defaultVolumeMB?: number;
   /** Several nodes as one cluster (docs/cluster.md); absent: this node alone, as without DATABASE_URL. */
   cluster?: ClusterConfig;
 }
@@ -165,6 +172,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
       : undefined,
     dnsUpstream: env.TENSOR_BOX_DNS_UPSTREAM || undefined,
     isolation: isolationFrom(env.TENSOR_BOX_ISOLATION),
+    volumeDir: env.TENSOR_BOX_VOLUME_DIR ? path.resolve(env.TENSOR_BOX_VOLUME_DIR) : undefined,
+    defaultVolumeMB: env.TENSOR_BOX_VOLUME_SIZE_MB ? Number(env.TENSOR_BOX_VOLUME_SIZE_MB) : undefined,
     cluster: clusterFromEnv(env),
   };
 }

@@ -19,6 +19,9 @@ import { forgetAddress } from './ingress/proxy.js';
 import { watchDriver } from './envd/driver-watch.js';
 import { signedFilesSandbox } from './ingress/signed-files.js';
 import { SandboxService } from './services/sandbox-service.js';
+import { VolumeImages } from './services/volume-images.js';
+import { VolumeService } from './services/volume-service.js';
+import { volumeContentHandler } from './api/volume-content-routes.js';
 import { TemplateService, type ProgressFn } from './services/template-service.js';
 import { openStore } from './store/open.js';
 import { DirectorySnapshotStore } from './services/snapshot-store.js';
@@ -154,6 +157,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log,
     quota,
   });
+  const volumeImages = new VolumeImages({
+    imageDir:
+      config.volumeDir ??
+      (config.snapshotDir ? path.join(config.snapshotDir, 'volumes') : path.join(config.dataDir, 'volumes')),
+    mountDir: path.join(config.dataDir, 'volume-mounts'),
+    log,
+  });
+  const volumes = new VolumeService({
+    store,
+    images: volumeImages,
+    auth,
+    nodeId,
+    quota,
+    defaultSizeMB: config.defaultVolumeMB ?? 1024,
+    maxSizeMB: 1 << 20,
+  });
   let domain = config.domain;
   const prom = new Metrics();
   prom.gauge('tensor_box_sandboxes', 'Sandboxes by state', async () => {
@@ -179,6 +198,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     nodeId,
     quota,
     hostDisk: new HostDisk(path.join(config.dataDir, 'sandboxes'), config.diskReserveMB),
+    volumes,
   });
   sandboxesRef = sandboxes;
   const cluster = config.cluster
@@ -216,7 +236,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       sandboxes.here(s);
       return s;
     },
-    routes: routes({ sandboxes, templates, teams, auth, nodes: new NodeService(store, config.cluster?.leaseMs) }),
+    routes: routes({
+      sandboxes,
+      templates,
+      teams,
+      auth,
+      volumes,
+      nodes: new NodeService(store, config.cluster?.leaseMs),
+    }),
+    volumeContent: volumeContentHandler({ auth, volumes, images: volumeImages }),
     cluster: cluster?.gate,
     ingress: {
       async lookup(target, opts) {

@@ -1,4 +1,4 @@
-/** `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V [--json]` */
+/** `tensor-box sandbox create [template] --timeout-ms N --env K=V --metadata K=V --volume NAME:/PATH [--json]` */
 import { Sandbox } from 'tensor-box';
 import { keyValues, type Ctx } from '../context.js';
 import { UsageError } from '../exit-codes.js';
@@ -9,7 +9,20 @@ export const options = {
   metadata: { type: 'string', multiple: true },
   'on-timeout': { type: 'string' },
   'auto-resume': { type: 'boolean' },
+  volume: { type: 'string', multiple: true },
 } as const;
+
+/** `--volume NAME:/path` (repeatable) as E2B's volumeMounts (path → volume name). */
+function volumeMounts(values: string[] | undefined): Record<string, string> | undefined {
+  if (!values?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const i = v.indexOf(':');
+    if (i <= 0 || v[i + 1] !== '/') throw new UsageError(`--volume expects NAME:/PATH, got '${v}'`);
+    out[v.slice(i + 1)] = v.slice(0, i);
+  }
+  return out;
+}
 
 export async function run(ctx: Ctx, args: string[], flags: Record<string, any>): Promise<number> {
   if (args.length > 1) throw new UsageError('sandbox create takes at most one template');
@@ -25,6 +38,7 @@ export async function run(ctx: Ctx, args: string[], flags: Record<string, any>):
     envs: keyValues(flags.env, 'env'),
     metadata: keyValues(flags.metadata, 'metadata'),
     lifecycle: onTimeout ? { onTimeout, autoResume: flags['auto-resume'] } : undefined,
+    volumeMounts: volumeMounts(flags.volume),
   });
   if (ctx.json) {
     const info = await sbx.getInfo();

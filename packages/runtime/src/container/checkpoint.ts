@@ -82,6 +82,8 @@ export async function checkpoint(host: SandboxHost, sandboxId: string, imageDir:
     'mnt[/run/tensor-box/envd]:envd',
     '--external',
     'mnt[/run/tensor-box/tb-init]:tbinit',
+    // Volumes are shared, never in the image: restore binds them back (container/restore.ts).
+    ...(m.spec.mounts ?? []).flatMap((v, i) => ['--external', `mnt[${v.sandboxPath}]:vol-${i}`]),
     ...(freezerDir ? ['--freeze-cgroup', freezerDir] : []),
     ...(opts.leaveRunning ? ['--leave-running'] : []),
   ];
@@ -111,7 +113,7 @@ export async function checkpoint(host: SandboxHost, sandboxId: string, imageDir:
   }
   if (opts.leaveRunning) {
     await cg.thaw();
-    await writeManifest(imageDir, sandboxId, m.spec.layers, m.idMap);
+    await writeManifest(imageDir, sandboxId, m.spec.layers, m.idMap, mountPaths(m));
   } else {
     // Still frozen: nothing may run (and write files) after the moment the image holds. Destroy kills the processes
     // and only then thaws them, so they die without running again.
@@ -143,9 +145,12 @@ export async function finishPause(host: SandboxHost, m: SandboxMeta, imageDir: s
     const layer = host.layerOf(m);
     if (layerOut && layer.present()) await layer.moveUpperTo(layerOut, release);
     else if (!layerOut) await layer.saveTo(imageDir, release);
-    await writeManifest(imageDir, m.sandboxId, layerOut ? [layerOut, ...m.spec.layers] : m.spec.layers, m.idMap);
+    const layers = layerOut ? [layerOut, ...m.spec.layers] : m.spec.layers;
+    await writeManifest(imageDir, m.sandboxId, layers, m.idMap, mountPaths(m));
     await host.destroy(m.sandboxId);
   } finally {
     if (hold !== undefined) close(hold, () => {});
   }
 }
+
+const mountPaths = (m: SandboxMeta) => (m.spec.mounts ?? []).map((v) => v.sandboxPath);

@@ -80,6 +80,7 @@ export class Launcher {
       t.exitFile,
       ...t.cgroupDirs.flatMap((d) => ['--cgroup', d]),
       ...(t.spec.internetAccess ? ['--internet'] : []),
+      ...(t.spec.mounts ?? []).flatMap((v) => ['--volume', v.hostPath, v.sandboxPath]),
       ...launcherIdArgs(t.idMap),
     ];
   }

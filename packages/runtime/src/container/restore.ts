@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { criuErrors, readManifest, waitForAgent } from '../checkpoint-files.js';
-import { DriverError, type SandboxRuntimeInfo, type SandboxSpec } from '../driver.js';
+import { DriverError, type SandboxMount, type SandboxRuntimeInfo, type SandboxSpec } from '../driver.js';
 import { criuPath } from './checkpoint.js';
 import { vethRace, type Link } from './network.js';
 import { ENVD_PORT, type SandboxHost } from './sandbox-host.js';
@@ -17,6 +17,7 @@ export async function restore(host: SandboxHost, spec: SandboxSpec, imageDir: st
   const criu = criuPath(host);
   const manifest = readManifest(imageDir);
   if (spec.layers.length === 0) spec = { ...spec, layers: manifest.layers };
+  spec = { ...spec, mounts: mountsInCheckpointOrder(spec, manifest.mounts ?? []) };
   host.checkNew(spec);
   if (spec.layers.join(':') !== manifest.layers.join(':')) {
     const on = spec.layers.join(':');
@@ -69,4 +70,22 @@ export async function restore(host: SandboxHost, spec: SandboxSpec, imageDir: st
 export async function giveLayerBack(host: SandboxHost, layer: WritableLayer, sandboxId: string, imageDir: string) {
   await host.unmountRoot(sandboxId).catch(() => {});
   await layer.giveBack(imageDir);
+}
+
+/**
+ * The spec's mounts in the order the checkpoint names them (CRIU's `vol-<i>`): each mount it was taken with must be
+ * given again, and no other (a mount CRIU does not know of could not be put into the restored mount namespace).
+ */
+function mountsInCheckpointOrder(spec: SandboxSpec, paths: string[]): SandboxMount[] {
+  const given = new Map((spec.mounts ?? []).map((v) => [v.sandboxPath, v]));
+  const out = paths.map((p) => {
+    const v = given.get(p);
+    if (!v) throw new DriverError('invalid_argument', `the checkpoint has a volume at ${p}: it must be mounted again`);
+    return v;
+  });
+  if (given.size !== out.length) {
+    const extra = [...given.keys()].filter((p) => !paths.includes(p));
+    throw new DriverError('invalid_argument', `the checkpoint has no volume at ${extra.join(', ')}`);
+  }
+  return out;
 }

@@ -171,6 +171,10 @@ export class MicroVmDriver implements Driver, Checkpointer {
     if (spec.hostname !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(spec.hostname)) {
       throw new DriverError('invalid_argument', `invalid hostname '${spec.hostname}'`);
     }
+    if (spec.mounts?.length) {
+      // Not yet: a VM would need the volume over virtio-fs (an ext4 image cannot be shared by two guests).
+      throw new DriverError('invalid_argument', 'volumeMounts are not supported by the microvm runtime yet');
+    }
     if (existsSync(this.dir(spec.sandboxId))) {
       throw new DriverError('failed_precondition', `sandbox '${spec.sandboxId}' already exists`);
     }

@@ -13,6 +13,8 @@ import { canSee, currentCaller, withCaller } from '../teams/caller.js';
 import type { TeamService } from '../teams/team-service.js';
 import { teamRoutes } from './team-routes.js';
 import type { NodeService } from '../cluster/node-service.js';
+import { volumeRoutes } from './volume-routes.js';
+import type { VolumeService } from '../services/volume-service.js';
 import { secondsToMs } from './units.js';
 import type { TemplateRecord } from '../store/store.js';
 
@@ -22,6 +24,7 @@ export interface Services {
   teams: TeamService;
   auth: Authenticator;
   nodes: NodeService;
+  volumes: VolumeService;
 }
 
 /** Templates a caller lists: its team's and the public ones. */
@@ -200,6 +203,7 @@ export function routes(s: Services): Route[] {
     // The cluster's nodes (admin key).
     op('GET', '/nodes', async () => ({ status: 200, body: await s.nodes.list() })),
     op('POST', '/nodes/{nodeID}/drain', async (c) => ({ status: 200, body: await s.nodes.drain(c.params.nodeID) })),
+    ...volumeRoutes(s.volumes),
   ];
 }
 

@@ -4,7 +4,7 @@
  * on by the node that runs it), lifecycle log entries, a team's running slot around a start, quiescing the agent
  * before a checkpoint, and deleting an image once no restored sandbox reads from it. No state of its own.
  */
-import { hasCheckpointer, type Driver } from '@tensor-box/runtime';
+import { hasCheckpointer, type Driver, type SandboxMount } from '@tensor-box/runtime';
 import { rm } from 'node:fs/promises';
 import { ApiError } from '../errors.js';
 import type { Metrics } from '../http/prometheus.js';
@@ -13,8 +13,9 @@ import type { MetricsSampler } from '../services/metrics-sampler.js';
 import type { SandboxLogs } from '../services/sandbox-logs.js';
 import type { SnapshotStore } from '../services/snapshot-store.js';
 import type { TemplateService } from '../services/template-service.js';
+import type { VolumeService } from '../services/volume-service.js';
 import { envdQuiesce } from '../services/envd-client.js';
-import type { LogLevel, SandboxRecord, Store } from '../store/store.js';
+import type { LogLevel, SandboxRecord, Store, VolumeMount } from '../store/store.js';
 import { actorFields, requireVisible } from '../teams/caller.js';
 import type { QuotaGuard } from '../teams/quota-guard.js';
 
@@ -38,6 +39,8 @@ export interface SandboxServiceOptions {
   quota?: QuotaGuard;
   /** The host disk sandboxes write to: starts that could fill it are refused. */
   hostDisk?: HostDisk;
+  /** Volumes: `volumeMounts` checked on create, mounted on this node while a sandbox runs here. */
+  volumes?: VolumeService;
 }
 
 export class LifecycleContext {
@@ -111,8 +114,16 @@ export class LifecycleContext {
     await rm(imageDir, { recursive: true, force: true }).catch(() => {});
   }
 
-  /** Forgets per-process bookkeeping of a sandbox that stopped running here (metrics sampling). */
-  stoppedHere(sandboxId: string): void {
+  /** Forgets per-process bookkeeping of a sandbox that stopped running here (metrics sampling, its volumes' mounts). */
+  stoppedHere(sandboxId: string, volumeMounts?: VolumeMount[]): void {
     this.opts.metrics.forget(sandboxId);
+    void this.opts.volumes?.detach(sandboxId, volumeMounts);
+  }
+
+  /** Mounts a sandbox's volumes on this node for a start or resume here (none: no volumes). */
+  attachVolumes(sandboxId: string, volumeMounts?: VolumeMount[]): Promise<SandboxMount[] | undefined> {
+    if (!volumeMounts?.length) return Promise.resolve(undefined);
+    if (!this.opts.volumes) throw new ApiError('failed_precondition', 'this server has no volumes');
+    return this.opts.volumes.attach(sandboxId, volumeMounts);
   }
 }

@@ -44,7 +44,7 @@ export async function kill(
   }
   if (from.pausedImage) await ctx.opts.snapshots.removePauseImages(sandboxId);
   await ctx.store.deleteSandbox(sandboxId);
-  ctx.stoppedHere(sandboxId);
+  ctx.stoppedHere(sandboxId, from.runtime ? from.volumeMounts : undefined);
   ctx.event(sandboxId, 'info', `sandbox killed (${reason})`);
   return true;
 }
@@ -55,5 +55,6 @@ export async function finishKill(ctx: LifecycleContext, s: SandboxRecord): Promi
   await ctx.driver.destroy(s.sandboxId).catch(() => {});
   await ctx.opts.snapshots.removePauseImages(s.sandboxId);
   await ctx.store.deleteSandbox(s.sandboxId);
+  ctx.stoppedHere(s.sandboxId, s.volumeMounts);
   ctx.event(s.sandboxId, 'info', 'sandbox killed (the kill was interrupted by a control-plane restart)');
 }

@@ -49,7 +49,7 @@ export async function pause(ctx: LifecycleContext, sandboxId: string, reason = '
     },
     () => ({ state: 'paused', patch: pausedPatch(ctx, image) }),
   );
-  ctx.stoppedHere(sandboxId);
+  ctx.stoppedHere(sandboxId, (await ctx.store.getSandbox(sandboxId))?.volumeMounts);
   ctx.event(sandboxId, 'info', `sandbox paused (${reason}) in ${Date.now() - t0} ms`);
 }
 
@@ -136,9 +136,16 @@ async function restorePaused(
         egress: egressOf(s),
       };
       try {
-        const restore = () => driver.restore(spec, s.pausedImage!, { move: true });
-        const info = await ctx.opts.prom.time('driver.restore', restore);
-        return { runtime: runtimeOf(info), pausedImage: undefined, endAt: Date.now() + timeout };
+        // Its volumes are mounted here again (the checkpoint names where; restore binds them back).
+        const mounts = await ctx.attachVolumes(sandboxId, s.volumeMounts);
+        try {
+          const restore = () => driver.restore({ ...spec, mounts }, s.pausedImage!, { move: true });
+          const info = await ctx.opts.prom.time('driver.restore', restore);
+          return { runtime: runtimeOf(info), pausedImage: undefined, endAt: Date.now() + timeout };
+        } catch (err) {
+          ctx.stoppedHere(sandboxId, s.volumeMounts);
+          throw err;
+        }
       } catch (err) {
         ctx.event(sandboxId, 'error', `resume failed; the sandbox stays paused: ${(err as Error).message}`);
         throw driverFailure(err, `cannot resume sandbox '${sandboxId}'`);

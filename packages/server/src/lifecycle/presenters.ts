@@ -53,6 +53,7 @@ export class Presenters {
       envdVersion: ENVD_VERSION,
       ...(s.stateReason ? { stateReason: s.stateReason } : {}),
       ...(s.nodeId ? { nodeID: s.nodeId } : {}),
+      volumeMounts: (s.volumeMounts ?? []).map((m) => ({ name: m.name, path: m.path })),
     };
   }
 

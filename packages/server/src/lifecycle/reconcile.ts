@@ -77,6 +77,8 @@ async function reconcileOne(
     if (s.state !== 'running' && !(await move(ctx.store, s, 'running', patch))) return 'kept';
     if (s.state === 'running') await ctx.store.updateSandbox(id, patch);
     if (wasPaused) await ctx.opts.snapshots.removePauseImages(id);
+    // Its volumes stay mounted here while it runs (this process's count of their users starts again).
+    await ctx.attachVolumes(id, s.volumeMounts).catch((e) => ctx.log(`volumes of ${id}: ${(e as Error).message}`));
     const was = s.state !== 'running' ? ` (was ${s.state})` : '';
     ctx.event(id, 'info', `re-adopted after a control-plane restart${was}`);
     return 'adopted';

@@ -26,8 +26,9 @@ const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** What a checkpoint of a sandbox carries over to the sandboxes started from it. */
 function savedWith(s: SandboxRecord) {
-  const { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess } = s;
-  return { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess };
+  const { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, volumeMounts } = s;
+  // Volumes are shared, not copied: a sandbox started from the copy mounts the same volumes.
+  return { cpuCount, memoryMB, diskSizeMB, envVars, envdAccessToken, allowInternetAccess, volumeMounts };
 }
 
 /** The opening checks of a snapshot or fork (a copy that leaves the sandbox running). */

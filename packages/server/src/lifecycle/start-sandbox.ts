@@ -21,7 +21,7 @@ import {
   type NetworkRequest,
 } from '../services/sandbox-records.js';
 import { templateEnvironment } from '../services/template-service.js';
-import type { SandboxRecord, TemplateRecord } from '../store/store.js';
+import type { SandboxRecord, TemplateRecord, VolumeMount } from '../store/store.js';
 import { startInSandbox } from '../templates/sandbox-exec.js';
 import type { LifecycleContext } from './context.js';
 
@@ -43,6 +43,8 @@ export interface StartRequest {
   autoPause?: boolean;
   autoResume?: { enabled: boolean };
   network?: NetworkRequest;
+  /** E2B's volumeMounts: volumes of the team, by name (a start from a checkpoint mounts the checkpoint's). */
+  volumeMounts?: { name: string; path: string }[];
   teamId: string;
 }
 
@@ -125,8 +127,11 @@ export async function startSandbox(
   // Bad input fails before anything starts.
   const network = networkFromRequest(req.network);
   checkEnvVars(req.envVars);
+  const volumeMounts = await volumeMountsOf(ctx, source, req);
   ctx.opts.hostDisk?.ensureRoom(p.shape.diskSizeMB, `a sandbox from ${p.what}`);
-  const record = await ctx.withRunSlot(req.teamId, p.shape, () => launch(ctx, p, req, { timeoutMs, network }));
+  const record = await ctx.withRunSlot(req.teamId, p.shape, () =>
+    launch(ctx, p, req, { timeoutMs, network, volumeMounts }),
+  );
   if (source.template) ctx.opts.templates.recordSpawn(source.template).catch(() => {});
   ctx.event(record.sandboxId, 'info', p.event.message, { ...p.event.fields, teamId: req.teamId });
   void ctx.opts.metrics.sample(record.sandboxId);
@@ -138,22 +143,30 @@ async function launch(
   ctx: LifecycleContext,
   p: Plan,
   req: StartRequest,
-  o: { timeoutMs: number; network: ReturnType<typeof networkFromRequest> },
+  o: { timeoutMs: number; network: ReturnType<typeof networkFromRequest>; volumeMounts: VolumeMount[] },
 ): Promise<SandboxRecord> {
   const sandboxId = newSandboxId();
   const accessToken = (req.secure ?? true) ? newAccessToken() : undefined;
   const envVars = { ...p.envVars, ...(req.envVars ?? {}) };
   const internet = req.allow_internet_access ?? p.internetByDefault;
-  const info = await p.launch({
-    sandboxId,
-    layers: [],
-    cpuCount: p.shape.cpuCount,
-    memoryMB: p.shape.memoryMB,
-    diskMB: p.shape.diskSizeMB,
-    internetAccess: internet,
-    hostname: sandboxId,
-    egress: egressOf({ network: o.network }),
-  });
+  const volumeMounts = o.volumeMounts.length ? o.volumeMounts : undefined;
+  const mounts = await ctx.attachVolumes(sandboxId, volumeMounts);
+  const info = await p
+    .launch({
+      sandboxId,
+      layers: [],
+      cpuCount: p.shape.cpuCount,
+      memoryMB: p.shape.memoryMB,
+      diskMB: p.shape.diskSizeMB,
+      internetAccess: internet,
+      hostname: sandboxId,
+      egress: egressOf({ network: o.network }),
+      mounts,
+    })
+    .catch((err) => {
+      ctx.stoppedHere(sandboxId, volumeMounts);
+      throw err;
+    });
   try {
     await envdInit(info.envdUrl, {
       envVars,
@@ -179,6 +192,7 @@ async function launch(
         nodeId: ctx.opts.nodeId,
         teamId: req.teamId,
         network: o.network,
+        volumeMounts,
       },
       req,
       info,
@@ -187,6 +201,26 @@ async function launch(
     return record;
   } catch (err) {
     await ctx.driver.destroy(sandboxId).catch(() => {});
+    ctx.stoppedHere(sandboxId, volumeMounts);
     throw err;
   }
+}
+
+/**
+ * The volumes a new sandbox mounts: the request's (checked: 400/404 before anything starts), or for a start from a
+ * checkpoint the checkpoint's own (its processes may have files open there; a request naming others is refused).
+ */
+async function volumeMountsOf(ctx: LifecycleContext, source: StartSource, req: StartRequest): Promise<VolumeMount[]> {
+  const requested = req.volumeMounts ?? [];
+  if (requested.length && !ctx.opts.volumes) throw new ApiError('invalid_argument', 'this server has no volumes');
+  const asked = requested.length ? await ctx.opts.volumes!.resolveMounts(requested) : [];
+  if (source.kind === 'template') return asked;
+  const saved = source.image.volumeMounts ?? [];
+  const same = (a: VolumeMount[], b: VolumeMount[]) =>
+    a.length === b.length && a.every((m) => b.some((n) => n.volumeId === m.volumeId && n.path === m.path));
+  if (asked.length && !same(asked, saved)) {
+    const had = saved.map((m) => `${m.name} at ${m.path}`).join(', ') || 'none';
+    throw new ApiError('invalid_argument', `${source.image.what} mounts its own volumes (${had}); omit volumeMounts`);
+  }
+  return saved;
 }

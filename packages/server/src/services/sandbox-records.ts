@@ -5,7 +5,7 @@
  */
 import { DriverError, parseEgressRules, type SandboxRuntimeInfo } from '@tensor-box/runtime';
 import { ApiError, invalid } from '../errors.js';
-import type { SandboxNetwork, SandboxRecord, SnapshotRecord } from '../store/store.js';
+import type { SandboxNetwork, SandboxRecord, SnapshotRecord, VolumeMount } from '../store/store.js';
 import { newAccessToken } from '../ids.js';
 import { DEFAULT_USER, DEFAULT_WORKDIR } from './default-template.js';
 
@@ -111,6 +111,8 @@ export interface ImageStart {
   workdir: string;
   /** For messages: `snapshot …`, `fork of …`, `template … (warm start)`. */
   what: string;
+  /** The volumes the checkpointed sandbox mounted: the new one mounts them too. */
+  volumeMounts?: VolumeMount[];
   /** Fields of the lifecycle log entry. */
   fields: Record<string, string>;
 }
@@ -130,6 +132,7 @@ export function fromSnapshot(snap: SnapshotRecord): ImageStart {
     workdir: DEFAULT_WORKDIR,
     what: snap.snapshotId,
     fields: { snapshotId: snap.snapshotId },
+    volumeMounts: snap.volumeMounts,
   };
 }
 
@@ -150,6 +153,7 @@ export function runningRecord(
     | 'nodeId'
     | 'network'
     | 'teamId'
+    | 'volumeMounts'
   >,
   req: { metadata?: Record<string, string>; autoPause?: boolean; autoResume?: { enabled: boolean } },
   info: SandboxRuntimeInfo,

@@ -84,7 +84,9 @@ export class SandboxService {
     }
     const env = templateEnvironment(template);
     const warm = template.warmImage;
-    if (warm && hasCheckpointer(this.ctx.driver) && this.ctx.opts.snapshots.isComplete(warm)) {
+    // A warm image has no volumes mounted (its checkpoint could not take new ones): with volumes, a cold start.
+    const cold = (request.volumeMounts?.length ?? 0) > 0;
+    if (!cold && warm && hasCheckpointer(this.ctx.driver) && this.ctx.opts.snapshots.isComplete(warm)) {
       // Warm start: resume the moment the build captured, with the start command already running.
       const image = {
         imageDir: warm,

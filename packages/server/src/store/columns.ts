@@ -6,6 +6,7 @@ import type { SandboxRecord } from './sandbox-repository.js';
 import type { SnapshotRecord } from './snapshot-repository.js';
 import { LOG_LEVELS, type BuildLogEntry, type LogEntry, type MetricSample } from './telemetry-repository.js';
 import type { TemplateBuildRecord, TemplateRecord } from './template-repository.js';
+import type { VolumeRecord } from './volume-repository.js';
 
 export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   sandboxId: 'sandbox_id',
@@ -30,6 +31,15 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   teamId: 'team_id',
   network: 'network',
   stateReason: 'state_reason',
+  volumeMounts: 'volume_mounts',
+};
+
+export const VOLUME_COLUMNS: Record<keyof VolumeRecord, string> = {
+  volumeId: 'volume_id',
+  name: 'name',
+  teamId: 'team_id',
+  sizeMB: 'size_mb',
+  createdAt: 'created_at',
 };
 
 export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
@@ -46,6 +56,7 @@ export const SNAPSHOT_COLUMNS: Record<keyof SnapshotRecord, string> = {
   envdAccessToken: 'envd_access_token',
   allowInternetAccess: 'allow_internet_access',
   teamId: 'team_id',
+  volumeMounts: 'volume_mounts',
 };
 
 export const TEMPLATE_COLUMNS: Record<keyof TemplateRecord, string> = {
@@ -100,6 +111,7 @@ export const JSON_FIELDS = new Set([
   'network',
   'tags',
   'config',
+  'volumeMounts',
 ]);
 export const BOOL_FIELDS = new Set(['autoResume', 'allowInternetAccess', 'public']);
 

@@ -185,7 +185,18 @@ ALTER TABLE template_builds ADD COLUMN config ${d.json};`,
   // 6: indexes that SQLite databases made before versioned migrations lack (PostgreSQL's first schema has them).
   () => `CREATE INDEX IF NOT EXISTS sandboxes_started ON sandboxes (started_at, sandbox_id);
 CREATE INDEX IF NOT EXISTS snapshots_name ON snapshots (name);`,
-  // 7: the cluster's nodes (registry, heartbeats, leases) and why a sandbox is in its state (`lost`: its node died).
+  // 7: volumes (a team's named persistent file systems) and the volumes each sandbox and snapshot mounts.
+  (d) => `CREATE TABLE volumes (
+  volume_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  team_id TEXT NOT NULL,
+  size_mb INTEGER NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX volumes_team_name ON volumes (team_id, name);
+ALTER TABLE sandboxes ADD COLUMN volume_mounts ${d.json};
+ALTER TABLE snapshots ADD COLUMN volume_mounts ${d.json};`,
+  // 8: the cluster's nodes (registry, heartbeats, leases) and why a sandbox is in its state (`lost`: its node died).
   () => `CREATE TABLE nodes (
   node_id TEXT PRIMARY KEY,
   address TEXT NOT NULL,

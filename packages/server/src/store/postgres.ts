@@ -11,6 +11,7 @@ import { PostgresSandboxes } from './postgres-sandboxes.js';
 import { migrate } from './postgres-schema.js';
 import { PostgresSettings } from './postgres-settings.js';
 import { PostgresSnapshots } from './postgres-snapshots.js';
+import { PostgresVolumes } from './postgres-volumes.js';
 import { PostgresTeamStore } from './postgres-teams.js';
 import { PostgresTelemetry } from './postgres-telemetry.js';
 import { PostgresTemplates } from './postgres-templates.js';
@@ -65,6 +66,7 @@ export class PostgresStore extends ComposedStore {
       telemetry: new PostgresTelemetry(pool),
       settings: new PostgresSettings(pool),
       nodes: new PostgresNodes(pool),
+      volumes: new PostgresVolumes(pool),
     };
     bindRepositories(this, repos, new PostgresTeamStore(pool));
   }

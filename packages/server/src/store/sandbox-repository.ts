@@ -3,6 +3,7 @@
  * update lifecycle transitions go through. Implemented by sqlite-sandboxes.ts and postgres-sandboxes.ts; records are
  * plain objects, times in epoch milliseconds.
  */
+import type { VolumeMount } from './volume-repository.js';
 
 /**
  * A sandbox's lifecycle state. `running` and `paused` are stable; the others are held while an operation is under way
@@ -59,6 +60,8 @@ export interface SandboxRecord {
   network?: SandboxNetwork;
   /** Why the sandbox is in its state, when that needs saying (`lost`: which node died, and when). */
   stateReason?: string;
+  /** The volumes it mounts (resume mounts them again). */
+  volumeMounts?: VolumeMount[];
 }
 
 export interface SandboxFilter {

@@ -2,6 +2,7 @@
  * The snapshots repository: saved states of sandboxes that new sandboxes start from, found by ID or name. Implemented
  * by sqlite-snapshots.ts and postgres-snapshots.ts.
  */
+import type { VolumeMount } from './volume-repository.js';
 
 /** A saved state of a sandbox (memory, processes, files) that new sandboxes can start from. */
 export interface SnapshotRecord {
@@ -22,6 +23,8 @@ export interface SnapshotRecord {
   allowInternetAccess: boolean;
   /** The owning team (absent: the admin team). */
   teamId?: string;
+  /** The volumes the sandbox mounted: a sandbox started from the snapshot mounts them too (shared, not copied). */
+  volumeMounts?: VolumeMount[];
 }
 
 /** What `listSnapshots` returns: newest first; `after` is the cursor (strictly before (createdAt, snapshotId)). */

@@ -12,13 +12,16 @@ import { checkNotNewer, MIGRATIONS, SCHEMA_VERSION, SQLITE } from './migrations.
 /** The version of a database made before versioned migrations (PostgreSQL's fifth migration has the same shape). */
 export const UNVERSIONED_VERSION = 5;
 
+/** Columns later migrations add (an unversioned database is version 5: it cannot have them yet). */
+const ADDED_AFTER_V5 = new Set(['volume_mounts', 'state_reason']);
+const v5 = (columns: Record<string, string>) => Object.values(columns).filter((c) => !ADDED_AFTER_V5.has(c));
+
 /** The columns of the tables an unversioned database must have (the record tables and the teams tables). */
 const UNVERSIONED_COLUMNS: Record<string, string[]> = {
-  // state_reason came with migration 7, after versioned migrations began.
-  sandboxes: Object.values(SANDBOX_COLUMNS).filter((c) => c !== 'state_reason'),
-  templates: Object.values(TEMPLATE_COLUMNS),
-  template_builds: Object.values(BUILD_COLUMNS),
-  snapshots: Object.values(SNAPSHOT_COLUMNS),
+  sandboxes: v5(SANDBOX_COLUMNS),
+  templates: v5(TEMPLATE_COLUMNS),
+  template_builds: v5(BUILD_COLUMNS),
+  snapshots: v5(SNAPSHOT_COLUMNS),
   build_logs: ['template_id', 'build_id', 'seq', 'ts', 'level', 'message', 'step'],
   sandbox_logs: ['seq', 'sandbox_id', 'ts', 'level', 'message', 'fields'],
   sandbox_metrics: [

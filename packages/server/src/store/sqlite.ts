@@ -13,6 +13,7 @@ import { SqliteSnapshots } from './sqlite-snapshots.js';
 import { SqliteTeamStore } from './sqlite-teams.js';
 import { SqliteTelemetry } from './sqlite-telemetry.js';
 import { SqliteTemplates } from './sqlite-templates.js';
+import { SqliteVolumes } from './sqlite-volumes.js';
 
 /**
  * The Store over one SQLite file (`:memory:` for a private in-memory database).
@@ -46,6 +47,7 @@ export class SqliteStore extends ComposedStore {
       telemetry: new SqliteTelemetry(db),
       settings: new SqliteSettings(db),
       nodes: new SqliteNodes(db),
+      volumes: new SqliteVolumes(db),
     };
     bindRepositories(this, repos, new SqliteTeamStore(db));
   }

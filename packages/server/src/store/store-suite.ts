@@ -10,6 +10,7 @@ import { sandboxCases } from './store-suite-sandboxes.js';
 import { snapshotCases } from './store-suite-snapshots.js';
 import { telemetryCases } from './store-suite-telemetry.js';
 import { templateCases } from './store-suite-templates.js';
+import { volumeCases } from './store-suite-volumes.js';
 import type { Store } from './store.js';
 
 export interface StoreSuiteOptions {
@@ -38,5 +39,6 @@ export function storeSuite(o: StoreSuiteOptions): void {
     telemetryCases(open);
     snapshotCases(open);
     nodeCases(open);
+    volumeCases(open);
   });
 }

@@ -12,6 +12,8 @@ import type { SnapshotRepository } from './snapshot-repository.js';
 import type { TeamStore } from './teams.js';
 import type { TelemetryRepository } from './telemetry-repository.js';
 import type { TemplateRepository } from './template-repository.js';
+export type { VolumeMount, VolumeRecord, VolumeRepository } from './volume-repository.js';
+import type { VolumeRepository } from './volume-repository.js';
 
 export type {
   OnTimeout,
@@ -52,6 +54,7 @@ export interface StoreRepositories {
   telemetry: TelemetryRepository;
   settings: SettingsRepository;
   nodes: NodeRepository;
+  volumes: VolumeRepository;
 }
 
 export interface Store
@@ -60,7 +63,8 @@ export interface Store
     SnapshotRepository,
     TelemetryRepository,
     SettingsRepository,
-    NodeRepository {
+    NodeRepository,
+    VolumeRepository {
   /** Teams, API keys and run claims (store/teams.ts). */
   readonly teams: TeamStore;
   close(): Promise<void>;

@@ -1,7 +1,8 @@
 /**
  * Applies the team quotas where resources are made: `claimRun` before a sandbox starts (create, snapshot start, fork,
  * resume — one store transaction counts and reserves, see TeamStore.claimRun), `checkDisk` before a pause or snapshot
- * writes an image, `checkTemplates` before a template is registered or committed.
+ * writes an image, `checkVolumes` before a volume is made, `checkTemplates` before a template is registered or
+ * committed.
  */
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../errors.js';
@@ -56,6 +57,16 @@ export class QuotaGuard {
     const q = await this.quotas(teamId);
     const used = await this.diskMB(teamId);
     if (used >= q.maxDiskMB) throw quotaError(teamId, { quota: 'maxDiskMB', limit: q.maxDiskMB, wanted: used });
+  }
+
+  /**
+   * 429 unless the team's images plus `volumesMB` (the size limits of all its volumes, a new one included) fit its
+   * disk quota: a volume's whole size counts (it can fill up at any time).
+   */
+  async checkVolumes(teamId: string, volumesMB: number): Promise<void> {
+    const q = await this.quotas(teamId);
+    const wanted = (await this.diskMB(teamId)) + volumesMB;
+    if (wanted > q.maxDiskMB) throw quotaError(teamId, { quota: 'maxDiskMB', limit: q.maxDiskMB, wanted });
   }
 
   async checkTemplates(teamId: string): Promise<void> {

@@ -359,8 +359,9 @@ type ListedSandbox struct {
 	State SandboxState `json:"state"`
 
 	// StateReason Why the sandbox is in its state (Tensor Box), e.g. which node died for a `lost` one.
-	StateReason *string `json:"stateReason,omitempty"`
-	TemplateID  string  `json:"templateID"`
+	StateReason  *string               `json:"stateReason,omitempty"`
+	TemplateID   string                `json:"templateID"`
+	VolumeMounts *[]SandboxVolumeMount `json:"volumeMounts,omitempty"`
 }
 
 // LogLevel defines model for LogLevel.
@@ -385,7 +386,10 @@ type NewSandbox struct {
 	TemplateID string `json:"templateID"`
 
 	// Timeout Inactivity timeout in seconds.
-	Timeout              *int32                 `json:"timeout,omitempty"`
+	Timeout *int32 `json:"timeout,omitempty"`
+
+	// VolumeMounts Volumes of the caller's team mounted read-write (several sandboxes may mount one at once).
+	VolumeMounts         *[]SandboxVolumeMount  `json:"volumeMounts,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -397,6 +401,15 @@ type NewTeam struct {
 // NewTeamAPIKey defines model for NewTeamAPIKey.
 type NewTeamAPIKey struct {
 	Name *string `json:"name,omitempty"`
+}
+
+// NewVolume defines model for NewVolume.
+type NewVolume struct {
+	// Name Unique within the team; letters, digits, '.', '_' and '-', at most 63, starting alphanumeric.
+	Name string `json:"name"`
+
+	// SizeMB Size limit in MiB (default: the server's TENSOR_BOX_VOLUME_SIZE_MB, 1024); writes beyond it fail with ENOSPC. Counts toward the team's maxDiskMB quota.
+	SizeMB *int `json:"sizeMB,omitempty"`
 }
 
 // ResumedSandbox defines model for ResumedSandbox.
@@ -456,9 +469,10 @@ type SandboxDetail struct {
 	StartedAt       time.Time             `json:"startedAt"`
 
 	// State `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
-	State              SandboxState `json:"state"`
-	TemplateID         string       `json:"templateID"`
-	TrafficAccessToken *string      `json:"trafficAccessToken,omitempty"`
+	State              SandboxState          `json:"state"`
+	TemplateID         string                `json:"templateID"`
+	TrafficAccessToken *string               `json:"trafficAccessToken,omitempty"`
+	VolumeMounts       *[]SandboxVolumeMount `json:"volumeMounts,omitempty"`
 }
 
 // SandboxForkRequest defines model for SandboxForkRequest.
@@ -556,6 +570,15 @@ type SandboxState string
 type SandboxTimeoutRequest struct {
 	// Timeout New timeout in seconds from now.
 	Timeout int32 `json:"timeout"`
+}
+
+// SandboxVolumeMount defines model for SandboxVolumeMount.
+type SandboxVolumeMount struct {
+	// Name Name of a volume of the caller's team
+	Name string `json:"name"`
+
+	// Path Absolute path in the sandbox (made when missing); not /, nor under /proc, /sys, /dev or /run/tensor-box.
+	Path string `json:"path"`
 }
 
 // SnapshotInfo defines model for SnapshotInfo.
@@ -834,6 +857,32 @@ type UpdateTeamAPIKey struct {
 	Name string `json:"name"`
 }
 
+// Volume defines model for Volume.
+type Volume struct {
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+	Name      string     `json:"name"`
+
+	// SizeMB Size limit in MiB
+	SizeMB   *int   `json:"sizeMB,omitempty"`
+	VolumeID string `json:"volumeID"`
+}
+
+// VolumeAndToken defines model for VolumeAndToken.
+type VolumeAndToken struct {
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// Domain Never set here (E2B's BYOC clusters)
+	Domain *string `json:"domain,omitempty"`
+	Name   string  `json:"name"`
+
+	// SizeMB Size limit in MiB
+	SizeMB *int `json:"sizeMB,omitempty"`
+
+	// Token Bearer token of the volume content API (/volumecontent/{volumeID}/…, spec/volume-content.yaml)
+	Token    string `json:"token"`
+	VolumeID string `json:"volumeID"`
+}
+
 // BuildID defines model for buildID.
 type BuildID = string
 
@@ -863,6 +912,9 @@ type N404 = Error
 
 // N409 defines model for 409.
 type N409 = Error
+
+// N429 defines model for 429.
+type N429 = Error
 
 // N500 defines model for 500.
 type N500 = Error
@@ -1034,6 +1086,9 @@ type PostV2TemplatesTemplateIDBuildsBuildIDJSONRequestBody = TemplateBuildStartR
 // PostV3TemplatesJSONRequestBody defines body for PostV3Templates for application/json ContentType.
 type PostV3TemplatesJSONRequestBody = TemplateCreateRequest
 
+// PostVolumesJSONRequestBody defines body for PostVolumes for application/json ContentType.
+type PostVolumesJSONRequestBody = NewVolume
+
 // Getter for additional properties for NewSandbox. Returns the specified
 // element and whether it was found
 func (a NewSandbox) Get(fieldName string) (value interface{}, found bool) {
@@ -1139,6 +1194,14 @@ func (a *NewSandbox) UnmarshalJSON(b []byte) error {
 		delete(object, "timeout")
 	}
 
+	if raw, found := object["volumeMounts"]; found {
+		err = json.Unmarshal(raw, &a.VolumeMounts)
+		if err != nil {
+			return fmt.Errorf("error reading 'volumeMounts': %w", err)
+		}
+		delete(object, "volumeMounts")
+	}
+
 	if len(object) != 0 {
 		a.AdditionalProperties = make(map[string]interface{})
 		for fieldName, fieldBuf := range object {
@@ -1223,6 +1286,13 @@ func (a NewSandbox) MarshalJSON() ([]byte, error) {
 		object["timeout"], err = json.Marshal(a.Timeout)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'timeout': %w", err)
+		}
+	}
+
+	if a.VolumeMounts != nil {
+		object["volumeMounts"], err = json.Marshal(a.VolumeMounts)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'volumeMounts': %w", err)
 		}
 	}
 
