@@ -21,7 +21,7 @@ type SandboxInfo struct {
 	TemplateID string
 	// Name is the template's alias, when it has one.
 	Name string
-	// State is "running" or "paused".
+	// State is "running", "paused" or "lost" (its node died; a cluster of several servers).
 	State      string
 	StartedAt  time.Time
 	EndAt      time.Time
@@ -43,7 +43,7 @@ type Info = SandboxInfo
 // ListOptions filters List. A nil *ListOptions lists running and paused sandboxes.
 type ListOptions struct {
 	Options
-	// State keeps sandboxes in these states ("running", "paused").
+	// State keeps sandboxes in these states ("running", "paused", "lost").
 	State []string
 	// Metadata keeps sandboxes whose metadata has all these pairs.
 	Metadata map[string]string

@@ -53,6 +53,8 @@ export interface ClusterNode {
   /** SIGKILL, as a crashed machine: no clean-up of its sandboxes. */
   crash(): Promise<void>;
   stop(): Promise<void>;
+  /** Starts the node's server again (after a crash or stop): same data dir, same ID, same address. */
+  restart(): Promise<void>;
 }
 
 export interface Cluster {
@@ -248,32 +250,40 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         '-c',
         script,
       ];
-      const child = spawn('nsenter', nsArgs, {
-        env,
-        cwd: REPO,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const out = createWriteStream(logFile);
-      child.stdout!.pipe(out);
-      child.stderr!.pipe(out);
       const url = `http://${address}:${NODE_PORT}`;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      const out = createWriteStream(logFile);
+      const launch = () => {
+        const c = spawn('nsenter', nsArgs, { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+        c.stdout!.pipe(out, { end: false });
+        c.stderr!.pipe(out, { end: false });
+        return { child: c, exited: new Promise<void>((r) => c.once('exit', () => r())) };
+      };
+      let run = launch();
       const kill = async (signal: NodeJS.Signals) => {
-        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        const { child: c, exited } = run;
+        if (c.exitCode === null && c.signalCode === null) c.kill(signal);
         await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
       };
-      nodes.push({
+      const node: ClusterNode = {
         nodeId: `node-${i}`,
         address,
         url,
         netns,
         dataDir,
-        process: child,
+        process: run.child,
         logFile,
         log: () => tail(logFile),
         crash: () => kill('SIGKILL'),
         stop: () => kill('SIGTERM'),
-      });
+        async restart() {
+          await kill('SIGTERM');
+          run = launch();
+          node.process = run.child;
+          await waitHealthy(url, run.child, logFile, 600_000);
+        },
+      };
+      nodes.push(node);
+      const child = run.child;
       // One at a time: the first node builds the shared default template, the others find it.
       await waitHealthy(url, child, logFile, 600_000);
     }

@@ -18,6 +18,7 @@ import * as sandboxTerminal from './commands/sandbox-terminal.js';
 import * as templateInit from './commands/template-init.js';
 import * as templateBuild from './commands/template-build.js';
 import * as team from './commands/team.js';
+import * as node from './commands/node.js';
 import * as key from './commands/key.js';
 import * as volume from './commands/volume.js';
 import {
@@ -141,6 +142,13 @@ const NOUNS: Record<string, { aliases: string[]; verbs: Record<string, Command &
         summary: 'set quotas (--max-running-sandboxes, --max-vcpus, --max-memory-mb, --max-disk-mb, --max-templates)',
       },
       delete: { ...team.del, aliases: ['rm'], summary: 'delete a team and its keys (none of its sandboxes may run)' },
+    },
+  },
+  node: {
+    aliases: ['nodes'],
+    verbs: {
+      list: { ...node.list, aliases: ['ls'], summary: "the cluster's nodes: state, capacity, heartbeat (admin key)" },
+      drain: { ...node.drain, summary: 'drain a node: no new sandboxes, its running ones move away (admin key)' },
     },
   },
   volume: {

@@ -1598,6 +1598,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The cluster's nodes with their capacity and heartbeats (admin key) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Nodes */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ClusterNode"][];
+                    };
+                };
+                401: components["responses"]["401"];
+                403: components["responses"]["403"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/nodes/{nodeID}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drain a node (admin key). It takes no new sandboxes and moves its running ones to other nodes by pause and resume. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    nodeID: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The node */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ClusterNode"];
+                    };
+                };
+                401: components["responses"]["401"];
+                403: components["responses"]["403"];
+                404: components["responses"]["404"];
+                409: components["responses"]["409"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/teams": {
         parameters: {
             query?: never;
@@ -2174,8 +2254,11 @@ export interface components {
             /** @description Machine-readable kind */
             error_code?: string;
         };
-        /** @enum {string} */
-        SandboxState: "running" | "paused";
+        /**
+         * @description `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
+         * @enum {string}
+         */
+        SandboxState: "running" | "paused" | "lost";
         /**
          * @description The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
          * @enum {string}
@@ -2307,7 +2390,28 @@ export interface components {
             state: components["schemas"]["SandboxState"];
             envdVersion: string;
             isolation?: components["schemas"]["Isolation"];
+            /** @description Why the sandbox is in its state (Tensor Box), e.g. which node died for a `lost` one. */
+            stateReason?: string;
+            /** @description The node that runs the sandbox (Tensor Box; several nodes sharing one database). */
+            nodeID?: string;
             volumeMounts?: components["schemas"]["SandboxVolumeMount"][];
+        };
+        ClusterNode: {
+            nodeID: string;
+            /** @description The URL other nodes forward requests to. */
+            address: string;
+            /** @enum {string} */
+            state: "alive" | "draining" | "dead";
+            stateReason?: string;
+            cpuCount: number;
+            memoryMB: number;
+            freeMemoryMB: number;
+            sandboxSlots: number;
+            runningSandboxes: number;
+            /** Format: date-time */
+            heartbeatAt: string;
+            /** @description Heartbeated within its lease. */
+            live: boolean;
         };
         SandboxVolumeMount: {
             /** @description Name of a volume of the caller's team */

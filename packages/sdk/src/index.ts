@@ -83,3 +83,4 @@ export * from './errors.js';
  * builds).
  */
 export type { paths as ApiPaths, components as ApiComponents } from './api/schema.gen.js';
+export { ClusterNode, type ClusterNodeInfo } from './nodes.js';

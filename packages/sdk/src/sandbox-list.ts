@@ -6,7 +6,8 @@ import { apiClient, unwrap } from './api/client.js';
 import { resolveConnection, type ConnectionOpts } from './connection.js';
 import type { components } from './api/schema.gen.js';
 
-export type SandboxState = 'running' | 'paused';
+/** `lost`: its node died (a cluster of several servers); see `stateReason`. */
+export type SandboxState = 'running' | 'paused' | 'lost';
 
 export interface SandboxInfo {
   sandboxId: string;
@@ -24,6 +25,8 @@ export interface SandboxInfo {
   volumeMounts: { name: string; path: string }[];
   /** `container` or `microvm` (absent from servers before isolation per sandbox). */
   isolation?: 'container' | 'microvm';
+  /** Why the sandbox is in its state, when the server says (e.g. which node died for a lost one). */
+  stateReason?: string;
 }
 
 export interface SandboxListOpts extends ConnectionOpts {
@@ -57,6 +60,7 @@ export function toInfo(s: components['schemas']['ListedSandbox']): SandboxInfo {
     envdVersion: s.envdVersion,
     volumeMounts: s.volumeMounts ?? [],
     isolation: s.isolation,
+    ...(s.stateReason ? { stateReason: s.stateReason } : {}),
   };
 }
 

@@ -43,6 +43,14 @@ export interface AppOptions {
   /** The running sandbox for a control-plane WebSocket or a files link of an API caller (throws ApiError otherwise). */
   sandboxForSocket(sandboxId: string): Promise<SandboxRecord>;
   openapi?: OpenApi;
+  /**
+   * Cluster mode (cluster/gate.ts): sees every request first and serves it by forwarding it to another node (true), or
+   * leaves it to this one (false).
+   */
+  cluster?: {
+    http(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean>;
+  };
   /** The volume content API (api/volume-content-routes.ts): `/volumecontent/{volumeID}/dir|path|file`. */
   volumeContent?: (req: IncomingMessage, res: ServerResponse, url: URL, m: RegExpExecArray) => Promise<void>;
   /** The web console, asked for GET/HEAD requests no API route matches. */
@@ -236,6 +244,7 @@ export function createApp(opts: AppOptions): http.Server {
 
   const server = http.createServer(async (req, res) => {
     try {
+      if (opts.cluster && (await opts.cluster.http(req, res))) return;
       const target = ingressTarget(req.headers);
       if (target) {
         return await proxyAs(req, res, await ingressCaller(req), () => proxyHttp(opts.ingress, target, req, res)).catch(
@@ -264,6 +273,7 @@ export function createApp(opts: AppOptions): http.Server {
 
   server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
+      if (opts.cluster && (await opts.cluster.upgrade(req, socket, head))) return;
       const target: IngressTarget | undefined = ingressTarget(req.headers);
       const url = new URL(req.url ?? '/', 'http://localhost');
       const edgeRoute = target ? undefined : edge.match('upgrade', req.method ?? 'GET', url.pathname);

@@ -90,6 +90,44 @@ export interface ServerConfig {
   volumeDir?: string;
   /** Size of a volume whose request names none, MiB (TENSOR_BOX_VOLUME_SIZE_MB, default 1024). */
   defaultVolumeMB?: number;
+  /** Several nodes as one cluster (docs/cluster.md); absent: this node alone, as without DATABASE_URL. */
+  cluster?: ClusterConfig;
+}
+
+/** Cluster mode: on when `TENSOR_BOX_CLUSTER_SECRET` is set (needs DATABASE_URL). */
+export interface ClusterConfig {
+  /** Shared by every node; node-to-node requests carry it (TENSOR_BOX_CLUSTER_SECRET). */
+  secret: string;
+  /** The URL other nodes reach this one at (TENSOR_BOX_NODE_ADDRESS; default http://<host>:<port>). */
+  nodeAddress?: string;
+  /** A node whose last heartbeat is older than this is declared dead (TENSOR_BOX_NODE_LEASE_MS, default 15 s). */
+  leaseMs: number;
+  /** Heartbeat interval (TENSOR_BOX_HEARTBEAT_MS, default a third of the lease). */
+  heartbeatMs: number;
+  /** `spread` (default): starts go to the node with the most free capacity; `local`: where asked. */
+  placement: 'spread' | 'local';
+  /** Sandboxes this node runs at most, as placement counts (TENSOR_BOX_SANDBOX_SLOTS, default 1000). */
+  sandboxSlots: number;
+}
+
+function clusterFromEnv(env: NodeJS.ProcessEnv): ClusterConfig | undefined {
+  const secret = env.TENSOR_BOX_CLUSTER_SECRET;
+  if (!secret) return undefined;
+  if (!env.DATABASE_URL) throw new Error('TENSOR_BOX_CLUSTER_SECRET needs DATABASE_URL: a cluster shares PostgreSQL');
+  if (secret.length < 16) throw new Error('TENSOR_BOX_CLUSTER_SECRET must be at least 16 characters');
+  const placement = env.TENSOR_BOX_PLACEMENT || 'spread';
+  if (placement !== 'spread' && placement !== 'local') {
+    throw new Error(`TENSOR_BOX_PLACEMENT must be 'spread' or 'local', not '${placement}'`);
+  }
+  const leaseMs = Number(env.TENSOR_BOX_NODE_LEASE_MS || 15_000);
+  return {
+    secret,
+    nodeAddress: env.TENSOR_BOX_NODE_ADDRESS || undefined,
+    leaseMs,
+    heartbeatMs: Number(env.TENSOR_BOX_HEARTBEAT_MS || Math.max(100, Math.floor(leaseMs / 3))),
+    placement,
+    sandboxSlots: Number(env.TENSOR_BOX_SANDBOX_SLOTS || 1000),
+  };
 }
 
 /** `TENSOR_BOX_KEY_RATE_PER_SEC` and `TENSOR_BOX_KEY_RATE_BURST` (default: twice the rate). */
@@ -143,6 +181,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     isolation: isolationFrom(env.TENSOR_BOX_ISOLATION),
     volumeDir: env.TENSOR_BOX_VOLUME_DIR ? path.resolve(env.TENSOR_BOX_VOLUME_DIR) : undefined,
     defaultVolumeMB: env.TENSOR_BOX_VOLUME_SIZE_MB ? Number(env.TENSOR_BOX_VOLUME_SIZE_MB) : undefined,
+    cluster: clusterFromEnv(env),
   };
 }
 

@@ -40,6 +40,9 @@ import { DEFAULT_QUOTAS } from './teams/quotas.js';
 import { RateLimiter } from './teams/rate-limit.js';
 import { TeamService } from './teams/team-service.js';
 import { isReachable, REACHABLE_STATES, wireState } from './lifecycle/states.js';
+import { joinCluster } from './cluster/cluster.js';
+import { lostError } from './lifecycle/pause-resume.js';
+import { NodeService } from './cluster/node-service.js';
 
 export { configFromEnv, type ServerConfig } from './config.js';
 
@@ -225,6 +228,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     volumes,
   });
   sandboxesRef = sandboxes;
+  const cluster = config.cluster
+    ? joinCluster({
+        config: config.cluster,
+        store,
+        nodeId,
+        driver: drivers.asOne(),
+        logs,
+        resume: (id) => sandboxes.resume(id),
+        pause: (id, reason) => sandboxes.pause(id, reason),
+        log,
+      })
+    : undefined;
 
   const rec = await sandboxes.reconcile();
   if (rec.adopted || rec.lost || rec.orphans)
@@ -248,13 +263,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       sandboxes.here(s);
       return s;
     },
-    routes: routes({ sandboxes, templates, teams, auth, volumes }),
+    routes: routes({
+      sandboxes,
+      templates,
+      teams,
+      auth,
+      volumes,
+      nodes: new NodeService(store, config.cluster?.leaseMs),
+    }),
     volumeContent: volumeContentHandler({ auth, volumes, images: volumeImages }),
+    cluster: cluster?.gate,
     ingress: {
       async lookup(target, opts) {
         let s = await sandboxes.get(target.sandboxId);
         if (s.state === 'killing') throw new ApiError('not_found', `sandbox '${target.sandboxId}' is being killed`);
         opts.admit(s);
+        if (s.state === 'lost') throw lostError(s);
         // A paused sandbox with autoResume wakes on any request that reaches it; without it the caller must connect.
         // A filesystem-only pause never wakes by traffic (its processes are gone: as E2B, an explicit resume only).
         const wakes = s.autoResume && s.pauseMode !== 'filesystem' && opts.wake !== false;
@@ -283,6 +307,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const addr = app.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${addr.port}`;
   if (config.port === 0) domain = `localhost:${addr.port}`;
+  await cluster?.start(url);
 
   let sweeping = false;
   const sweep = setInterval(async () => {
@@ -311,6 +336,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     nodeId,
     async close() {
       clearInterval(sweep);
+      await cluster?.stop();
       keyWatch.stop();
       await metrics.stop();
       await new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import type { Authenticator } from '../teams/authenticate.js';
 import { canSee, currentCaller, withCaller } from '../teams/caller.js';
 import type { TeamService } from '../teams/team-service.js';
 import { teamRoutes } from './team-routes.js';
+import type { NodeService } from '../cluster/node-service.js';
 import { volumeRoutes } from './volume-routes.js';
 import type { VolumeService } from '../services/volume-service.js';
 import { secondsToMs } from './units.js';
@@ -22,6 +23,7 @@ export interface Services {
   templates: TemplateService;
   teams: TeamService;
   auth: Authenticator;
+  nodes: NodeService;
   volumes: VolumeService;
 }
 
@@ -199,6 +201,9 @@ export function routes(s: Services): Route[] {
       return { status: 204 };
     }),
     ...teamRoutes(s.teams),
+    // The cluster's nodes (admin key).
+    op('GET', '/nodes', async () => ({ status: 200, body: await s.nodes.list() })),
+    op('POST', '/nodes/{nodeID}/drain', async (c) => ({ status: 200, body: await s.nodes.drain(c.params.nodeID) })),
     ...volumeRoutes(s.volumes),
   ];
 }

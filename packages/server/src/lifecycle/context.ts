@@ -78,11 +78,11 @@ export class LifecycleContext {
   }
 
   /**
-   * Whether this node acts on the sandbox: paused ones (and kills of paused ones) belong to every node, the others to
-   * the node that runs (or resumes) them.
+   * Whether this node acts on the sandbox: paused and lost ones (and kills of them) belong to every node, the others
+   * to the node that runs (or resumes) them.
    */
   isMine(s: SandboxRecord): boolean {
-    return s.state === 'paused' || !s.nodeId || s.nodeId === this.opts.nodeId;
+    return s.state === 'paused' || s.state === 'lost' || !s.nodeId || s.nodeId === this.opts.nodeId;
   }
 
   /** Refuses operations on a sandbox another node runs (its runtime is only reachable there). */

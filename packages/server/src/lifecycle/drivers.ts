@@ -82,4 +82,24 @@ export class Drivers {
         .filter((i) => i !== this.defaultIsolation),
     ];
   }
+
+  /**
+   * Every driver's sandboxes as one runtime (list all, destroy through the driver that listed the sandbox): for code
+   * that only needs to find and drop local sandboxes (a node declared dead, cluster/lost.ts).
+   */
+  asOne(): { list(): Promise<Array<{ sandboxId: string }>>; destroy(id: string): Promise<void> } {
+    const owner = new Map<string, Driver>();
+    return {
+      list: async () => {
+        const lists = await Promise.all(this.all().map(async ([, d]) => ({ d, l: await d.list() })));
+        for (const { d, l } of lists) for (const s of l) owner.set(s.sandboxId, d);
+        return lists.flatMap(({ l }) => l);
+      },
+      destroy: async (id) => {
+        const d = owner.get(id);
+        if (d) return d.destroy(id);
+        for (const [, each] of this.all()) await each.destroy(id).catch(() => {});
+      },
+    };
+  }
 }

@@ -36,7 +36,8 @@ export async function kill(
   }
   const from = s;
   try {
-    await ctx.opts.prom.time('driver.destroy', () => ctx.driverOf(from).destroy(sandboxId));
+    // A lost sandbox died with its node (cluster/lost.ts): there is nothing here to destroy, only the record.
+    if (from.state !== 'lost') await ctx.opts.prom.time('driver.destroy', () => ctx.driverOf(from).destroy(sandboxId));
   } catch (err) {
     await finish(ctx.store, { ...from, state: 'killing' }, from.state);
     throw err;

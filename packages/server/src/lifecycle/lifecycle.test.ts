@@ -73,15 +73,17 @@ async function failure(p: Promise<unknown>): Promise<{ status: number; message: 
 }
 
 describe('the transition table', () => {
-  it('every state is reachable, only running and paused are stable, the wire shows two states', () => {
+  it('every state is reachable, only running, paused and lost are stable; the wire shows three states', () => {
     for (const s of ALL_STATES) {
       if (s !== 'running')
         assert.ok(
           ALL_STATES.some((f) => canMove(f, s)),
           `${s} reachable`,
         );
-      assert.equal(STATES[s].transitional, s !== 'running' && s !== 'paused');
+      assert.equal(STATES[s].transitional, s !== 'running' && s !== 'paused' && s !== 'lost');
     }
+    assert.deepEqual(storedStates(['lost']), ['lost']);
+    assert.deepEqual(STATES.lost.next, ['killing'], 'a lost sandbox can only be deleted');
     assert.deepEqual(storedStates(['running']).sort(), ['pausing', 'running', 'snapshotting']);
     assert.deepEqual(storedStates(['paused']).sort(), ['paused', 'resuming']);
     assert.equal(wireState('killing'), undefined);

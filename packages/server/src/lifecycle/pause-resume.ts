@@ -73,6 +73,11 @@ export async function pause(ctx: LifecycleContext, sandboxId: string, reason = '
   ctx.event(sandboxId, 'info', `sandbox paused (${reason}${how}) in ${Date.now() - t0} ms`);
 }
 
+/** A lost sandbox (its node died) cannot be resumed: nothing of its processes or memory was saved. */
+export function lostError(s: SandboxRecord): ApiError {
+  return new ApiError('failed_precondition', `sandbox '${s.sandboxId}' is lost: ${s.stateReason ?? 'its node died'}`);
+}
+
 /** The record of a sandbox whose processes and layer are saved in `image`: no runtime, no node, kept for retention. */
 export function pausedPatch(ctx: LifecycleContext, image: string): Partial<SandboxRecord> {
   return { runtime: undefined, pausedImage: image, nodeId: undefined, endAt: Date.now() + ctx.opts.pausedRetentionMs };
@@ -92,6 +97,7 @@ export async function resume(
   let s: SandboxRecord | undefined = await ctx.get(sandboxId);
   for (;;) {
     if (s.state === 'killing') throw notFound(`sandbox '${sandboxId}' not found`);
+    if (s.state === 'lost') throw lostError(s);
     if (isTransitional(s.state)) {
       s = await settle(ctx.store, sandboxId, 'be resumed');
       if (!s) throw notFound(`sandbox '${sandboxId}' not found`);

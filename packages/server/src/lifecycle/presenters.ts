@@ -54,6 +54,8 @@ export class Presenters {
       state: wireState(s.state) ?? 'running',
       envdVersion: ENVD_VERSION,
       isolation: isolationOf(s),
+      ...(s.stateReason ? { stateReason: s.stateReason } : {}),
+      ...(s.nodeId ? { nodeID: s.nodeId } : {}),
       volumeMounts: (s.volumeMounts ?? []).map((m) => ({ name: m.name, path: m.path })),
     };
   }

@@ -11,6 +11,7 @@
  * | paused       | running (a resume finished)           | stays paused               | stays paused¹  |
  * | resuming     | running (the restore finished)²       | paused again               | removed (lost) |
  * | killing      | destroyed, removed (the kill goes on) | removed                    | removed        |
+ * | lost         | destroyed (its node was declared dead) | its leftovers destroyed (if this node ran it)  |
  *
  * ¹ a paused record without its image is left for resume to answer 404 and for retention to delete, as before.
  * ² a fresh boot (filesystem-only resume) gets its agent set up again and its start command run (boot.ts).
@@ -69,6 +70,15 @@ async function reconcileOne(
   info: (SandboxRuntimeInfo & { isolation: Isolation }) | undefined,
 ): Promise<'adopted' | 'lost' | 'kept'> {
   const id = s.sandboxId;
+  if (s.state === 'lost') {
+    // Declared lost while this node was away (cluster/lost.ts): its local copy is given up, not fought over.
+    // Also when the runtime does not list it: a crash may have left its host objects (disk, netns) behind.
+    if (info || s.nodeId === ctx.opts.nodeId)
+      await Promise.resolve()
+        .then(() => ctx.driverOf(s).destroy(id))
+        .catch(() => {});
+    return 'kept';
+  }
   if (s.state === 'killing') {
     await finishKill(ctx, s);
     return 'kept';

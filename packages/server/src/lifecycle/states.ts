@@ -6,12 +6,16 @@
  * operation began, until the operation commits (a failed pause leaves it `running`, a failed resume `paused`, so a
  * listing never shows a state that is then rolled back): `pausing` and `snapshotting` show as `running`, `resuming`
  * as `paused`. A `killing` sandbox is already gone for the API (404, not listed), as on E2B.
+ *
+ * `lost` is ours, not E2B's: a running sandbox whose node stopped heartbeating past its lease (docs/cluster.md). It
+ * is shown as `lost` with a `stateReason` by GET /sandboxes/{id}, and listed only when a list asks for `state=lost`
+ * (the default list is running and paused, so E2B's SDKs, whose state enums know only those two, keep working).
  */
 import type { SandboxState } from '../store/store.js';
 
 export type { SandboxState };
 /** The states the wire API knows (OpenAPI `SandboxState`). */
-export type WireState = 'running' | 'paused';
+export type WireState = 'running' | 'paused' | 'lost';
 
 interface StateRule {
   /** States a conditional transition may move a record in this state to (deletion is not a state: kill ends there). */
@@ -24,17 +28,20 @@ interface StateRule {
 
 export const STATES: Readonly<Record<SandboxState, StateRule>> = {
   // pause, snapshot/fork/commit, kill; `paused` only by reconcile (a pause an older server left half-recorded).
-  running: { next: ['pausing', 'snapshotting', 'killing', 'paused'], wire: 'running', transitional: false },
+  running: { next: ['pausing', 'snapshotting', 'killing', 'paused', 'lost'], wire: 'running', transitional: false },
   // the checkpoint completed → paused; it failed → running again.
-  pausing: { next: ['paused', 'running'], wire: 'running', transitional: true },
+  pausing: { next: ['paused', 'running', 'lost'], wire: 'running', transitional: true },
   // resume (or connect, or a request to an auto-resume sandbox), kill; `running` only by reconcile (restore finished).
   paused: { next: ['resuming', 'killing', 'running'], wire: 'paused', transitional: false },
   // the restore completed → running; it failed → paused again.
   resuming: { next: ['running', 'paused'], wire: 'paused', transitional: true },
   // snapshot, fork and commit leave the sandbox running: back to running whether the copy worked or not.
-  snapshotting: { next: ['running'], wire: 'running', transitional: true },
+  snapshotting: { next: ['running', 'lost'], wire: 'running', transitional: true },
   // ends with the record deleted; a destroy that failed puts back the state the kill started from.
-  killing: { next: ['running', 'paused'], wire: undefined, transitional: true },
+  killing: { next: ['running', 'paused', 'lost'], wire: undefined, transitional: true },
+  // its node died (missed its lease, cluster/leases.ts) while it ran: processes and memory are gone; the record stays,
+  // with the reason, until it is killed (DELETE). Not E2B's: listed only when `state=lost` is asked for.
+  lost: { next: ['killing'], wire: 'lost', transitional: false },
 };
 
 /*
@@ -83,4 +90,5 @@ export const UNDER_WAY: Readonly<Record<SandboxState, string>> = {
   resuming: 'being resumed',
   snapshotting: 'being snapshotted',
   killing: 'being killed',
+  lost: 'lost (its node died)',
 };

@@ -32,6 +32,7 @@ export const SANDBOX_COLUMNS: Record<keyof SandboxRecord, string> = {
   teamId: 'team_id',
   network: 'network',
   isolation: 'isolation',
+  stateReason: 'state_reason',
   volumeMounts: 'volume_mounts',
 };
 

@@ -204,6 +204,21 @@ ALTER TABLE sandboxes ADD COLUMN pause_mode TEXT;`,
   () => `ALTER TABLE sandboxes ADD COLUMN isolation TEXT;
 ALTER TABLE snapshots ADD COLUMN isolation TEXT;
 ALTER TABLE templates ADD COLUMN isolation TEXT;`,
+  // 10: the cluster's nodes (registry, heartbeats, leases) and why a sandbox is in its state (`lost`: its node died).
+  () => `CREATE TABLE nodes (
+  node_id TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  state TEXT NOT NULL,
+  cpu_count INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  free_memory_mb INTEGER NOT NULL,
+  sandbox_slots INTEGER NOT NULL,
+  running_sandboxes INTEGER NOT NULL,
+  registered_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  state_reason TEXT
+);
+ALTER TABLE sandboxes ADD COLUMN state_reason TEXT;`,
 ];
 
 /** The newest schema version this server knows. */

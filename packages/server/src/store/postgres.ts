@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { bindRepositories, ComposedStore } from './compose.js';
+import { PostgresNodes } from './postgres-nodes.js';
 import { PostgresSandboxes } from './postgres-sandboxes.js';
 import { migrate } from './postgres-schema.js';
 import { PostgresSettings } from './postgres-settings.js';
@@ -64,6 +65,7 @@ export class PostgresStore extends ComposedStore {
       snapshots: new PostgresSnapshots(pool),
       telemetry: new PostgresTelemetry(pool),
       settings: new PostgresSettings(pool),
+      nodes: new PostgresNodes(pool),
       volumes: new PostgresVolumes(pool),
     };
     bindRepositories(this, repos, new PostgresTeamStore(pool));

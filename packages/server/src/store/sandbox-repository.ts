@@ -10,7 +10,7 @@ import type { VolumeMount } from './volume-repository.js';
  * (the allowed moves and what the API shows for each: lifecycle/states.ts). Every change is a conditional write
  * (`transitionSandbox`), so two operations on one sandbox cannot both start.
  */
-export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snapshotting' | 'killing';
+export type SandboxState = 'running' | 'paused' | 'pausing' | 'resuming' | 'snapshotting' | 'killing' | 'lost';
 export type OnTimeout = 'kill' | 'pause';
 /** How a sandbox was paused: `memory` (CRIU: processes and memory too) or `filesystem` (only the writable layer). */
 export type PauseMode = 'memory' | 'filesystem';
@@ -71,6 +71,8 @@ export interface SandboxRecord {
   network?: SandboxNetwork;
   /** Which driver runs it (absent: `container`, a record from before isolation was recorded). */
   isolation?: Isolation;
+  /** Why the sandbox is in its state, when that needs saying (`lost`: which node died, and when). */
+  stateReason?: string;
   /** The volumes it mounts (resume mounts them again). */
   volumeMounts?: VolumeMount[];
 }

@@ -13,7 +13,7 @@ import { checkNotNewer, MIGRATIONS, SCHEMA_VERSION, SQLITE } from './migrations.
 export const UNVERSIONED_VERSION = 5;
 
 /** Columns later migrations add (an unversioned database is version 5: it cannot have them yet). */
-const ADDED_AFTER_V5 = new Set(['volume_mounts', 'auto_pause_memory', 'pause_mode', 'isolation']);
+const ADDED_AFTER_V5 = new Set(['volume_mounts', 'auto_pause_memory', 'pause_mode', 'isolation', 'state_reason']);
 const v5 = (columns: Record<string, string>) => Object.values(columns).filter((c) => !ADDED_AFTER_V5.has(c));
 
 /** The columns of the tables an unversioned database must have (the record tables and the teams tables). */

@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { bindRepositories, ComposedStore } from './compose.js';
+import { SqliteNodes } from './sqlite-nodes.js';
 import { SqliteSandboxes } from './sqlite-sandboxes.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { SqliteSettings } from './sqlite-settings.js';
@@ -45,6 +46,7 @@ export class SqliteStore extends ComposedStore {
       snapshots: new SqliteSnapshots(db),
       telemetry: new SqliteTelemetry(db),
       settings: new SqliteSettings(db),
+      nodes: new SqliteNodes(db),
       volumes: new SqliteVolumes(db),
     };
     bindRepositories(this, repos, new SqliteTeamStore(db));

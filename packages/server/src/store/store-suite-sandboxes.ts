@@ -25,6 +25,7 @@ export function sandboxCases(open: () => Promise<Store>): void {
         pausedImage: '/snap/v1/sandboxes/full/1',
         pauseMode: 'filesystem',
         nodeId: 'node-a',
+        stateReason: 'why',
       });
       const bare = sandbox('bare');
       await s.insertSandbox(full);

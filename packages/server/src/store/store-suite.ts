@@ -5,6 +5,7 @@
  * (store-suite-*.ts); each test gets a fresh, empty store from the factory and closes it afterwards.
  */
 import { afterEach, describe } from 'node:test';
+import { nodeCases } from './store-suite-nodes.js';
 import { sandboxCases } from './store-suite-sandboxes.js';
 import { snapshotCases } from './store-suite-snapshots.js';
 import { telemetryCases } from './store-suite-telemetry.js';
@@ -37,6 +38,7 @@ export function storeSuite(o: StoreSuiteOptions): void {
     templateCases(open);
     telemetryCases(open);
     snapshotCases(open);
+    nodeCases(open);
     volumeCases(open);
   });
 }

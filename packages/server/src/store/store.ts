@@ -1,10 +1,11 @@
 /**
  * The state store: what the control plane remembers about sandboxes, templates and settings, as one object composed
- * of repositories (sandbox-, template-, snapshot-, telemetry- and settings-repository.ts, and teams.ts). SQLite
+ * of repositories (sandbox-, template-, snapshot-, telemetry-, settings- and node-repository.ts, and teams.ts). SQLite
  * (embedded, sqlite.ts) is the default; PostgreSQL (postgres.ts) implements the same repositories when DATABASE_URL is
  * set. Both migrate through one versioned list (migrations.ts). A service may depend on the one repository it uses:
  * a Store is every repository at once.
  */
+import type { NodeRepository } from './node-repository.js';
 import type { SandboxRepository } from './sandbox-repository.js';
 import type { SettingsRepository } from './settings-repository.js';
 import type { SnapshotRepository } from './snapshot-repository.js';
@@ -25,6 +26,7 @@ export type {
   SandboxState,
   Isolation,
 } from './sandbox-repository.js';
+export type { NodeCapacity, NodeRecord, NodeRepository, NodeState } from './node-repository.js';
 export type { SettingsRepository } from './settings-repository.js';
 export type { SnapshotFilter, SnapshotRecord, SnapshotRepository } from './snapshot-repository.js';
 export type {
@@ -53,6 +55,7 @@ export interface StoreRepositories {
   snapshots: SnapshotRepository;
   telemetry: TelemetryRepository;
   settings: SettingsRepository;
+  nodes: NodeRepository;
   volumes: VolumeRepository;
 }
 
@@ -62,6 +65,7 @@ export interface Store
     SnapshotRepository,
     TelemetryRepository,
     SettingsRepository,
+    NodeRepository,
     VolumeRepository {
   /** Teams, API keys and run claims (store/teams.ts). */
   readonly teams: TeamStore;

@@ -69,6 +69,27 @@ func (e BuildStatus) Valid() bool {
 	}
 }
 
+// Defines values for ClusterNodeState.
+const (
+	Alive    ClusterNodeState = "alive"
+	Dead     ClusterNodeState = "dead"
+	Draining ClusterNodeState = "draining"
+)
+
+// Valid indicates whether the value is a known member of the ClusterNodeState enum.
+func (e ClusterNodeState) Valid() bool {
+	switch e {
+	case Alive:
+		return true
+	case Dead:
+		return true
+	case Draining:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Isolation.
 const (
 	Container Isolation = "container"
@@ -131,6 +152,7 @@ func (e SandboxOnTimeout) Valid() bool {
 
 // Defines values for SandboxState.
 const (
+	Lost    SandboxState = "lost"
 	Paused  SandboxState = "paused"
 	Running SandboxState = "running"
 )
@@ -138,6 +160,8 @@ const (
 // Valid indicates whether the value is a known member of the SandboxState enum.
 func (e SandboxState) Valid() bool {
 	switch e {
+	case Lost:
+		return true
 	case Paused:
 		return true
 	case Running:
@@ -268,6 +292,27 @@ type BuildStatusReason struct {
 	Step *string `json:"step,omitempty"`
 }
 
+// ClusterNode defines model for ClusterNode.
+type ClusterNode struct {
+	// Address The URL other nodes forward requests to.
+	Address      string    `json:"address"`
+	CpuCount     int       `json:"cpuCount"`
+	FreeMemoryMB int       `json:"freeMemoryMB"`
+	HeartbeatAt  time.Time `json:"heartbeatAt"`
+
+	// Live Heartbeated within its lease.
+	Live             bool             `json:"live"`
+	MemoryMB         int              `json:"memoryMB"`
+	NodeID           string           `json:"nodeID"`
+	RunningSandboxes int              `json:"runningSandboxes"`
+	SandboxSlots     int              `json:"sandboxSlots"`
+	State            ClusterNodeState `json:"state"`
+	StateReason      *string          `json:"stateReason,omitempty"`
+}
+
+// ClusterNodeState defines model for ClusterNode.State.
+type ClusterNodeState string
+
 // ConnectSandbox defines model for ConnectSandbox.
 type ConnectSandbox struct {
 	// Memory Resume from the memory snapshot (default); false reboots from the filesystem only.
@@ -325,12 +370,20 @@ type ListedSandbox struct {
 	EnvdVersion string    `json:"envdVersion"`
 
 	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
-	Isolation    *Isolation            `json:"isolation,omitempty"`
-	MemoryMB     int                   `json:"memoryMB"`
-	Metadata     *SandboxMetadata      `json:"metadata,omitempty"`
-	SandboxID    string                `json:"sandboxID"`
-	StartedAt    time.Time             `json:"startedAt"`
-	State        SandboxState          `json:"state"`
+	Isolation *Isolation       `json:"isolation,omitempty"`
+	MemoryMB  int              `json:"memoryMB"`
+	Metadata  *SandboxMetadata `json:"metadata,omitempty"`
+
+	// NodeID The node that runs the sandbox (Tensor Box; several nodes sharing one database).
+	NodeID    *string   `json:"nodeID,omitempty"`
+	SandboxID string    `json:"sandboxID"`
+	StartedAt time.Time `json:"startedAt"`
+
+	// State `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
+	State SandboxState `json:"state"`
+
+	// StateReason Why the sandbox is in its state (Tensor Box), e.g. which node died for a `lost` one.
+	StateReason  *string               `json:"stateReason,omitempty"`
 	TemplateID   string                `json:"templateID"`
 	VolumeMounts *[]SandboxVolumeMount `json:"volumeMounts,omitempty"`
 }
@@ -445,13 +498,15 @@ type SandboxDetail struct {
 	EnvdVersion     string    `json:"envdVersion"`
 
 	// Isolation The boundary around a sandbox: `container` (Linux namespaces, cgroups and seccomp on the host's kernel) or `microvm` (a QEMU microVM with its own guest kernel; needs QEMU and the guest kernel on the server: 400 naming what is missing otherwise). Which one a new sandbox gets: NewSandbox.isolation, else its template's, else the server's default (TENSOR_BOX_ISOLATION, `container`); a snapshot or fork keeps its source's. docs/design.md says when to pick which.
-	Isolation          *Isolation            `json:"isolation,omitempty"`
-	Lifecycle          *SandboxLifecycle     `json:"lifecycle,omitempty"`
-	MemoryMB           int                   `json:"memoryMB"`
-	Metadata           *SandboxMetadata      `json:"metadata,omitempty"`
-	Network            *SandboxNetworkConfig `json:"network,omitempty"`
-	SandboxID          string                `json:"sandboxID"`
-	StartedAt          time.Time             `json:"startedAt"`
+	Isolation *Isolation            `json:"isolation,omitempty"`
+	Lifecycle *SandboxLifecycle     `json:"lifecycle,omitempty"`
+	MemoryMB  int                   `json:"memoryMB"`
+	Metadata  *SandboxMetadata      `json:"metadata,omitempty"`
+	Network   *SandboxNetworkConfig `json:"network,omitempty"`
+	SandboxID string                `json:"sandboxID"`
+	StartedAt time.Time             `json:"startedAt"`
+
+	// State `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
 	State              SandboxState          `json:"state"`
 	TemplateID         string                `json:"templateID"`
 	TrafficAccessToken *string               `json:"trafficAccessToken,omitempty"`
@@ -555,7 +610,7 @@ type SandboxSnapshotRequest struct {
 	Name *string `json:"name,omitempty"`
 }
 
-// SandboxState defines model for SandboxState.
+// SandboxState `lost` (Tensor Box, not E2B): the node that ran the sandbox died; see `stateReason`. Listed only when a list asks for `state=lost`.
 type SandboxState string
 
 // SandboxTimeoutRequest defines model for SandboxTimeoutRequest.
