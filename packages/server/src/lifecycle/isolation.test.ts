@@ -16,7 +16,7 @@ import { ApiError, toHttpError } from '../errors.js';
 import { MetricsSampler } from '../services/metrics-sampler.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { SqliteStore } from '../store/sqlite.js';
-import { fakeService, type FakeService } from '../testing/fake-service.js';
+import { addFakeTemplate, fakeService, type FakeService } from '../testing/fake-service.js';
 import { Drivers } from './drivers.js';
 
 let dir: string;
@@ -58,23 +58,7 @@ async function failure(p: Promise<unknown>): Promise<{ status: number; message: 
 }
 
 async function addTemplate(templateId: string, isolation?: 'container' | 'microvm'): Promise<void> {
-  const now = Date.now();
-  await store.upsertTemplate({
-    templateId,
-    buildId: 'b1',
-    names: [templateId],
-    cpuCount: 1,
-    memoryMB: 256,
-    diskSizeMB: 1024,
-    layers: ['/nonexistent/rootfs'],
-    status: 'ready',
-    public: true,
-    createdAt: now,
-    updatedAt: now,
-    spawnCount: 0,
-    buildCount: 1,
-    isolation,
-  });
+  await addFakeTemplate(store, templateId, { isolation });
 }
 
 describe('choosing the isolation of a new sandbox', () => {

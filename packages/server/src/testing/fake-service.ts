@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { FakeDriver } from '@tensor-box/runtime';
 import { SqliteStore } from '../store/sqlite.js';
+import type { TemplateRecord } from '../store/store.js';
 import { Metrics } from '../http/prometheus.js';
 import { SandboxService, type SandboxServiceOptions } from '../services/sandbox-service.js';
 import { TemplateService } from '../services/template-service.js';
@@ -34,22 +35,7 @@ export async function fakeService(dir: string, over: Partial<SandboxServiceOptio
   await vmDriver.start();
   const drivers = new Drivers({ container: driver, microvm: vmDriver }, 'container');
   const store = new SqliteStore(':memory:');
-  const now = Date.now();
-  await store.upsertTemplate({
-    templateId: 'default',
-    buildId: 'b1',
-    names: ['default', 'base'],
-    cpuCount: 1,
-    memoryMB: 256,
-    diskSizeMB: 1024,
-    layers: ['/nonexistent/rootfs'],
-    status: 'ready',
-    public: true,
-    createdAt: now,
-    updatedAt: now,
-    spawnCount: 0,
-    buildCount: 1,
-  });
+  await addFakeTemplate(store, 'default', { names: ['default', 'base'] });
   const snapshots = new DirectorySnapshotStore(path.join(dir, 'snapshots'));
   const templates = new TemplateService({
     store,
@@ -85,4 +71,29 @@ export async function fakeService(dir: string, over: Partial<SandboxServiceOptio
       await store.close();
     },
   };
+}
+
+/** A ready template whose layers do not exist (the fake drivers never read them). */
+export async function addFakeTemplate(
+  store: SqliteStore,
+  templateId: string,
+  extra: Partial<TemplateRecord> = {},
+): Promise<void> {
+  const now = Date.now();
+  await store.upsertTemplate({
+    templateId,
+    buildId: 'b1',
+    names: [templateId],
+    cpuCount: 1,
+    memoryMB: 256,
+    diskSizeMB: 1024,
+    layers: ['/nonexistent/rootfs'],
+    status: 'ready',
+    public: true,
+    createdAt: now,
+    updatedAt: now,
+    spawnCount: 0,
+    buildCount: 1,
+    ...extra,
+  });
 }
