@@ -118,6 +118,11 @@ export interface SandboxLogEntry {
 
 type ApiSandbox = components['schemas']['Sandbox'];
 
+/**
+ * An isolated Linux machine of your own: run commands and terminals in it, read and write its files, reach its ports,
+ * pause and resume it with its memory, snapshot and fork it. Start one with {@link Sandbox.create}, reach an existing
+ * one with {@link Sandbox.connect}.
+ */
 export class Sandbox {
   readonly sandboxId: string;
   readonly templateId: string;
