@@ -45,6 +45,8 @@ export async function restore(host: SandboxHost, spec: SandboxSpec, imageDir: st
       host.state.writeRestoring(spec.sandboxId, { imageDir, move, meta: pending });
       const disk = await layer.prepareFrom(imageDir, spec.diskMB, move);
       host.createCgroup(spec);
+      // Before the launch, unlike create: restored processes run at once. Known gap: should another server on this
+      // host take the same link name in between (the launch then fails with a name clash), these rules replaced its.
       await host.network.applyEgress(link.hostIf, link.sandboxIp, spec.egress);
       let pid: number;
       try {
