@@ -403,6 +403,7 @@ describe('web console', () => {
     await row.getByRole('button', { name: 'Delete console-vol' }).click();
     await page.locator('.dialog').getByRole('button', { name: 'Delete' }).click();
     await row.waitFor({ state: 'detached' });
+    await page.click('nav[aria-label=Sections] >> text=Sandboxes'); // the next test starts on the list
   });
 
   it('sandboxes list: live usage, filters by state and metadata; narrow window; kill', async () => {
