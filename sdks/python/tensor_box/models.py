@@ -66,6 +66,10 @@ class SandboxInfo:
     volume_mounts: List[Dict[str, str]] = field(default_factory=list)
     #: ``container`` or ``microvm`` (None from servers before isolation per sandbox).
     isolation: Optional[str] = None
+    #: Why the sandbox is in its state, when the server says (e.g. which node died for a ``lost`` one).
+    state_reason: Optional[str] = None
+    #: The cluster node that runs it (several nodes sharing one database).
+    node_id: Optional[str] = None
 
     @classmethod
     def from_api(cls, d: Dict[str, Any]) -> "SandboxInfo":
@@ -87,6 +91,8 @@ class SandboxInfo:
             traffic_access_token=d.get("trafficAccessToken") or None,
             volume_mounts=d.get("volumeMounts") or [],
             isolation=d.get("isolation"),
+            state_reason=d.get("stateReason"),
+            node_id=d.get("nodeID"),
         )
 
 
@@ -239,6 +245,8 @@ class SnapshotInfo:
     names: List[str] = field(default_factory=list)
     template_id: Optional[str] = None  # the template the source sandbox was made from
     created_at: Optional[datetime] = None
+    #: ``container`` or ``microvm``: the isolation a sandbox started from it runs in.
+    isolation: Optional[str] = None
 
     @classmethod
     def from_api(cls, d: Dict[str, Any], sandbox_id: Optional[str] = None) -> "SnapshotInfo":
@@ -250,6 +258,7 @@ class SnapshotInfo:
             names=names,
             template_id=d.get("templateID"),
             created_at=parse_time(d.get("createdAt")),
+            isolation=d.get("isolation"),
         )
 
 
